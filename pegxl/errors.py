@@ -1,0 +1,361 @@
+"""The error catalogue: every problem a user can see, with a stable code.
+
+Each entry has a code (never reused, never renumbered), a severity, an Italian message
+template saying what is wrong, and a hint saying how to fix it. Where the problem is (file,
+sheet, cell, record code) travels in the Finding. Modelled on pyxform's ErrorCode.
+
+Codes by area: P plan, F file (unreadable or hostile), I identity of a return, T tampering
+with locked content, V values typed by a settore, M merge, O OIV workbook, E e-mail,
+A archive, X Excel add-in, U usage.
+"""
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+ERROR = "errore"
+WARNING = "avviso"
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_UNUSABLE = 2
+
+
+class ErrorCode(enum.Enum):
+    """(code, severity, message template, hint). Templates use str.format fields."""
+
+    # -- plan --------------------------------------------------------------------
+    P001 = ("P001", ERROR, "Il foglio «{sheet}» manca nel piano.",
+            "Aggiungere il foglio con le intestazioni previste (vedi `pegxl init`).")
+    P002 = ("P002", ERROR, "Manca la colonna obbligatoria «{column}» nel foglio «{sheet}».{suggestion}",
+            "Aggiungere la colonna o correggerne l'intestazione.")
+    P003 = ("P003", ERROR, "Manca il valore obbligatorio «{column}».",
+            "Compilare la cella.")
+    P004 = ("P004", ERROR, "Il codice «{value}» è ripetuto (già usato alla riga {other_row}).",
+            "Ogni codice deve comparire una sola volta: correggere o eliminare il doppione.")
+    P005 = ("P005", ERROR, "Il settore «{value}» non esiste nel foglio Settori.",
+            "Usare un Codice settore del foglio Settori, un elenco separato da «;» o «*» per tutti.")
+    P006 = ("P006", ERROR, "L'obiettivo «{value}» non esiste nel foglio Obiettivi.",
+            "Usare un Codice obiettivo del foglio Obiettivi.")
+    P007 = ("P007", ERROR, "I pesi delle fasi dell'obiettivo «{record}» sommano a {found} invece di 100.",
+            "Correggere i pesi delle fasi in modo che la somma sia 100.")
+    P008 = ("P008", ERROR, "Il peso è indicato solo per alcuni {what}: {missing} senza peso.",
+            "Indicare il peso per tutti o per nessuno (pesi uguali).")
+    P009 = ("P009", ERROR, "I pesi {what} sommano a {found} invece di 100.",
+            "Correggere i pesi in modo che la somma sia 100.")
+    P010 = ("P010", ERROR, "«{value}» non è una data valida.",
+            "Scrivere una data (gg/mm/aaaa) in una cella di tipo data.")
+    P011 = ("P011", ERROR, "La fine ({end}) è precedente all'inizio ({start}).",
+            "Correggere le date.")
+    P012 = ("P012", WARNING, "La data {value} è fuori dall'anno {anno}.",
+            "Verificare l'anno della data.")
+    P013 = ("P013", ERROR, "«{value}» non è un valore ammesso per «{column}». Valori ammessi: {allowed}.",
+            "Scegliere un valore dall'elenco.")
+    P014 = ("P014", ERROR, "Il Valore atteso «{value}» non è compatibile con il Tipo valore «{value_type}»{detail}.",
+            "Correggere il Valore atteso o il Tipo valore.")
+    P015 = ("P015", WARNING, "«{value}» è scritto come testo; letto come {parsed}.",
+            "Scrivere il valore come numero o data e non come testo.")
+    P016 = ("P016", ERROR, "«{value}» non è un numero valido per «{column}».",
+            "Scrivere un numero (es. 12,5).")
+    P017 = ("P017", ERROR, "Manca la voce obbligatoria «{value}» nel foglio Ente.",
+            "Aggiungere la riga con Voce «{value}» e il suo Valore.")
+    P018 = ("P018", ERROR, "Il valore «{value}» della regola «{record}» non è valido: {detail}.",
+            "Correggere il valore nel foglio Regole.")
+    P019 = ("P019", WARNING, "La regola «{value}» non è conosciuta ed è ignorata.",
+            "Verificare il nome della regola (vedi la colonna Descrizione).")
+    P020 = ("P020", WARNING, "L'obiettivo «{record}» non ha né fasi né indicatori valutabili.",
+            "Aggiungere fasi o indicatori, o prevedere un grado dichiarato.")
+    P021 = ("P021", WARNING, "Il settore «{record}» non ha obiettivi.",
+            "Assegnare almeno un obiettivo al settore o toglierlo dal piano.")
+    P022 = ("P022", ERROR, "Il peso «{value}» non è valido: deve essere un numero maggiore di 0.",
+            "Scrivere un peso positivo.")
+    P023 = ("P023", ERROR, "Il piano non contiene nessun settore o nessun obiettivo.",
+            "Compilare i fogli Settori e Obiettivi.")
+    P024 = ("P024", WARNING, "Il codice «{value}» contiene caratteri non ammessi nel nome di un file ({detail}).",
+            "Usare lettere, cifre, «_», «-» e «.».")
+    P025 = ("P025", WARNING, "Riga senza codice ignorata.",
+            "Compilare il codice o cancellare la riga.")
+    P026 = ("P026", ERROR, "Il numero {value} non è un numero intero positivo.",
+            "Numerare fasi e indicatori 1, 2, 3, ...")
+
+    # -- file: unreadable or hostile -----------------------------------------------
+    F001 = ("F001", ERROR, "Il file non esiste o non si può leggere: {detail}.",
+            "Verificare il percorso e i permessi.")
+    F002 = ("F002", ERROR, "Il file non è un foglio di calcolo leggibile ({detail}).",
+            "Salvare il file in formato .xlsx (Excel) o .ods (LibreOffice).")
+    F003 = ("F003", ERROR, "Il file .xlsx è danneggiato (archivio zip non valido).",
+            "Aprire il file in Excel o LibreOffice, salvarlo di nuovo e rimandarlo.")
+    F004 = ("F004", ERROR, "Il file è protetto da password (cifrato) e non si può leggere.",
+            "Togliere la password di apertura (File > Informazioni > Proteggi cartella) e rimandarlo.")
+    F005 = ("F005", ERROR, "Il file è nel vecchio formato .xls di Excel 97-2003.",
+            "Aprirlo e salvarlo come «Cartella di lavoro di Excel (.xlsx)».")
+    F006 = ("F006", ERROR, "Il file decompresso supererebbe {detail}: rifiutato per sicurezza.",
+            "Rimandare il modello originale compilato, senza dati aggiunti.")
+    F007 = ("F007", ERROR, "Il foglio «{sheet}» ha {detail} righe, oltre il massimo atteso.",
+            "Cancellare le righe in eccesso e salvare di nuovo.")
+    F008 = ("F008", WARNING, "Il file contiene collegamenti esterni ad altri file, che non sono seguiti.",
+            "Sostituire i collegamenti con i valori (Incolla speciale > Valori).")
+    F009 = ("F009", ERROR, "Il file è vuoto.",
+            "Rimandare il file compilato.")
+    F010 = ("F010", ERROR, "Non si può scrivere il file: {detail}.",
+            "Verificare che la cartella esista, sia scrivibile e che il file non sia aperto in Excel.")
+
+    # -- identity of a returned workbook --------------------------------------------
+    I001 = ("I001", ERROR, "Il file non è un modello pegxl: manca il foglio nascosto «_pegxl».",
+            "Compilare il modello inviato dall'ufficio, senza copiarne i dati in un'altra cartella.")
+    I002 = ("I002", ERROR, "Il file è del piano con impronta {found}, ma il piano attuale ha impronta {expected}.",
+            "Il modello è superato: inviare al settore il modello generato dal piano attuale.")
+    I003 = ("I003", ERROR, "Il file è dell'anno {found}, ma il piano è dell'anno {expected}.",
+            "Chiedere al settore il file dell'anno giusto.")
+    I004 = ("I004", ERROR, "Il file è dell'ente «{found}», ma il piano è dell'ente «{expected}».",
+            "Verificare di aver ricevuto il file giusto.")
+    I005 = ("I005", ERROR, "Il file è per la fase «{found}», ma il piano è nella fase «{expected}».",
+            "Inviare il modello della fase in corso.")
+    I006 = ("I006", ERROR, "Il settore «{value}» del file non esiste nel piano.",
+            "Verificare di aver ricevuto il file giusto.")
+    I007 = ("I007", ERROR, "Più file per il settore «{record}»: {detail}. Nessuno è stato scelto.",
+            "Tenere nella cartella un solo file per settore (il più recente corretto).")
+    I008 = ("I008", WARNING, "Il file è della versione di formato {found}; questa versione di pegxl scrive la {expected}.",
+            "Se possibile rigenerare i modelli con questa versione.")
+    I009 = ("I009", ERROR, "Il foglio nascosto «_pegxl» è stato alterato: manca «{value}».",
+            "Rimandare il modello originale compilato.")
+    I010 = ("I010", WARNING, "Il piano è cambiato dopo la generazione del modello (impronta {found}, ora {expected}), ma non nella parte di questo settore.",
+            "Nessuna azione necessaria: il file è utilizzabile.")
+
+    # -- tampering with locked content ----------------------------------------------
+    T001 = ("T001", ERROR, "Manca il foglio «{sheet}» (rinominato o cancellato).",
+            "Ripristinare il foglio dal modello originale.")
+    T002 = ("T002", ERROR, "Manca la colonna «{column}» nel foglio «{sheet}».",
+            "Ripristinare la colonna dal modello originale.")
+    T003 = ("T003", ERROR, "La riga di «{record}» è stata cancellata.",
+            "Ripristinare la riga dal modello originale.")
+    T004 = ("T004", ERROR, "Riga aggiunta con codice «{record}», che non è nel piano.",
+            "Cancellare la riga: obiettivi, fasi e indicatori si cambiano solo nel piano.")
+    T005 = ("T005", WARNING, "Le righe sono in un ordine diverso dal modello.",
+            "Nessuna azione necessaria: le righe sono lette per codice.")
+    T006 = ("T006", ERROR, "Il valore bloccato «{column}» è stato cambiato: nel piano «{expected}», nel file «{found}».",
+            "Ripristinare il valore del piano: solo le celle colorate si compilano.")
+    T007 = ("T007", WARNING, "La protezione del foglio «{sheet}» è stata tolta.",
+            "Nessun dato è stato perso, ma usare il modello protetto la prossima volta.")
+    T008 = ("T008", ERROR, "La riga di «{record}» compare più volte.",
+            "Cancellare le righe duplicate.")
+
+    # -- values typed by a settore ----------------------------------------------------
+    V001 = ("V001", ERROR, "Avanzamento {value} fuori dall'intervallo 0-100.",
+            "Scrivere un numero tra 0 e 100.")
+    V002 = ("V002", ERROR, "«{value}» non è una data valida per «{column}».",
+            "Scrivere una data gg/mm/aaaa.")
+    V003 = ("V003", ERROR, "La fine effettiva ({end}) è precedente all'inizio effettivo ({start}).",
+            "Correggere le date.")
+    V004 = ("V004", WARNING, "La data {value} di «{column}» è lontana dall'anno {anno}.",
+            "Verificare l'anno della data.")
+    V005 = ("V005", ERROR, "«{value}» non è uno Stato ammesso. Valori ammessi: {allowed}.",
+            "Scegliere lo Stato dall'elenco.")
+    V006 = ("V006", ERROR, "Valore raggiunto «{value}» non leggibile come {value_type}.",
+            "Scrivere {example}.")
+    V007 = ("V007", WARNING, "Valore raggiunto «{value}» scritto come testo; letto come {parsed}.",
+            "Nessuna azione se la lettura è giusta.")
+    V008 = ("V008", ERROR, "Manca la Motivazione scostamento per un obiettivo «{value}».",
+            "Spiegare nella colonna Motivazione scostamento perché l'obiettivo è {value}.")
+    V009 = ("V009", WARNING, "Il grado dichiarato ({declared}) differisce dal calcolato ({computed}) di più di {threshold} punti e manca la Motivazione scostamento.",
+            "Spiegare lo scostamento nella colonna Motivazione scostamento.")
+    V010 = ("V010", ERROR, "Manca «{column}», obbligatorio nella Rendicontazione finale.",
+            "Compilare la cella.")
+    V011 = ("V011", WARNING, "Manca «{column}» (monitoraggio intermedio: conteggiato come mancante).",
+            "Compilare la cella se il dato è disponibile.")
+    V012 = ("V012", ERROR, "Nella cella è stata scritta una formula ({value}) invece di un valore.",
+            "Scrivere il valore; le formule nelle celle da compilare non sono ammesse.")
+    V013 = ("V013", ERROR, "Grado dichiarato {value} fuori dall'intervallo 0-100.",
+            "Scrivere un numero tra 0 e 100 o lasciare vuoto.")
+    V014 = ("V014", ERROR, "«{value}» non è un numero valido per «{column}».",
+            "Scrivere un numero (es. 75 o 75,5).")
+    V015 = ("V015", WARNING, "«{value}» in «{column}» è stato letto come {parsed} (percentuale).",
+            "Verificare il valore: scrivere 75 per 75%.")
+    V016 = ("V016", WARNING, "Lo Stato è «Concluso» ma l'avanzamento delle fasi è {value}%.",
+            "Verificare lo Stato o l'avanzamento.")
+    V017 = ("V017", WARNING, "La cella contiene un testo che inizia con «{value}»: conservato come testo.",
+            "Nessuna azione necessaria.")
+
+    # -- merge --------------------------------------------------------------------------
+    M001 = ("M001", ERROR, "Il consolidamento è rifiutato: {value} file con errori.",
+            "Correggere i file indicati o usare --partial per escludere i settori con errori.")
+    M002 = ("M002", WARNING, "Il settore «{record}» è escluso dal consolidamento: {detail}.",
+            "Chiedere al settore il file corretto.")
+    M003 = ("M003", WARNING, "Manca il file del settore «{record}».",
+            "Chiedere al settore di restituire il modello compilato.")
+    M004 = ("M004", ERROR, "Nessun file utilizzabile da consolidare.",
+            "Indicare la cartella dei file restituiti.")
+    M005 = ("M005", ERROR, "Riconciliazione fallita: {detail}.",
+            "Segnalare il problema: alcuni valori non sono stati riportati.")
+
+    # -- OIV workbook ----------------------------------------------------------------------
+    O001 = ("O001", ERROR, "Il file non è un consolidato pegxl per questo piano: {detail}.",
+            "Usare il consolidato prodotto da `pegxl merge` e compilato dall'OIV.")
+    O002 = ("O002", ERROR, "Valutazione OIV {value} fuori dall'intervallo 0-100.",
+            "Scrivere un numero tra 0 e 100 o lasciare vuoto.")
+    O003 = ("O003", ERROR, "Una cella non modificabile è stata cambiata: «{column}» era «{expected}», ora «{found}».",
+            "Solo Valutazione OIV % e Note OIV si compilano.")
+    O004 = ("O004", ERROR, "La riga di «{record}» manca o è stata aggiunta nel foglio Obiettivi.",
+            "Ripristinare le righe del consolidato originale.")
+    O005 = ("O005", WARNING, "La Valutazione OIV ({value}) differisce dal Grado del settore ({expected}) e mancano le Note OIV.",
+            "Motivare la valutazione nelle Note OIV.")
+
+    # -- e-mail ------------------------------------------------------------------------------
+    E001 = ("E001", ERROR, "Il settore «{record}» non ha un indirizzo e-mail valido ({value}).",
+            "Compilare la colonna Email del foglio Settori.")
+    E002 = ("E002", ERROR, "Invio a {value} non riuscito: {detail}.",
+            "Verificare l'indirizzo e il server di posta e rilanciare: i messaggi già inviati non saranno ripetuti.")
+    E003 = ("E003", ERROR, "Manca il modello del settore «{record}» nella cartella {value}.",
+            "Generare i modelli con `pegxl templates`.")
+    E004 = ("E004", ERROR, "Connessione al server di posta {value} non riuscita: {detail}.",
+            "Verificare host, porta, sicurezza (STARTTLS/SSL), utente e password.")
+    E005 = ("E005", ERROR, "Il testo del messaggio non è valido: {detail}.",
+            "Correggere il modello del messaggio.")
+
+    # -- archive ------------------------------------------------------------------------------
+    A001 = ("A001", ERROR, "Archivio {value} non leggibile o non scrivibile: {detail}.",
+            "Verificare il percorso indicato con --db.")
+    A002 = ("A002", WARNING, "Nessun dato in archivio per {value}.",
+            "Verificare codice e anni richiesti.")
+
+    # -- Excel add-in ---------------------------------------------------------------------------
+    X001 = ("X001", ERROR, "Per questo comando serve l'estensione Excel: {detail}.",
+            "Installare con: pip install \"pegxl[excel]\".")
+
+    # -- usage ------------------------------------------------------------------------------------
+    U001 = ("U001", ERROR, "Uso non corretto: {detail}.",
+            "Vedere `pegxl --help`.")
+    U002 = ("U002", ERROR, "La cartella di destinazione {value} esiste già e contiene file.",
+            "Scegliere un'altra cartella o usare --force.")
+
+    def __init__(self, code: str, severity: str, template: str, hint: str):
+        self.code = code
+        self.severity = severity
+        self.template = template
+        self.hint = hint
+
+    def format(self, **fields: Any) -> str:
+        return _safe_format(self.template, fields)
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _safe_format(template: str, fields: dict[str, Any]) -> str:
+    return template.format_map(_Blank({k: ("" if v is None else v) for k, v in fields.items()}))
+
+
+@dataclass
+class Finding:
+    """One problem, located. `cell` is an A1 reference on `sheet`."""
+
+    code: str
+    severity: str
+    message: str
+    hint: str = ""
+    file: str | None = None
+    sheet: str | None = None
+    cell: str | None = None
+    row: int | None = None
+    column: str | None = None
+    record: str | None = None
+    value: Any = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def where(self) -> str:
+        parts = []
+        if self.sheet:
+            parts.append(f"foglio «{self.sheet}»")
+        if self.cell:
+            parts.append(f"cella {self.cell}")
+        elif self.row:
+            parts.append(f"riga {self.row}")
+        if self.column and not self.cell:
+            parts.append(f"colonna «{self.column}»")
+        if self.record:
+            parts.append(f"[{self.record}]")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        v = d.get("value")
+        if v is not None and not isinstance(v, (str, int, float, bool)):
+            d["value"] = str(v)
+        return d
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{self.code} {self.severity}: {self.message}" + (f" ({where})" if where else "")
+
+
+def finding(code: ErrorCode, *, file: str | None = None, sheet: str | None = None,
+            cell: str | None = None, row: int | None = None, column: str | None = None,
+            record: str | None = None, value: Any = None, **fields: Any) -> Finding:
+    """Build a Finding for `code`, rendering its Italian message."""
+    all_fields = dict(fields, sheet=sheet, column=column, record=record,
+                      value=_show(value) if "value" not in fields else fields["value"])
+    return Finding(code=code.code, severity=code.severity,
+                   message=code.format(**all_fields),
+                   hint=_safe_format(code.hint, all_fields),
+                   file=file, sheet=sheet, cell=cell, row=row, column=column,
+                   record=record, value=value)
+
+
+def _show(value: Any) -> str:
+    """A value as an Italian user reads it."""
+    import datetime as _dt
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "sì" if value else "no"
+    if isinstance(value, _dt.datetime):
+        if value.time() == _dt.time(0):
+            return value.strftime("%d/%m/%Y")
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, _dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float):
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}".replace(".", ",")
+    return str(value)
+
+
+show_value = _show
+
+
+class PegxlError(Exception):
+    """A problem that stops a command: carries its findings and the exit status."""
+
+    def __init__(self, findings: Finding | Iterable[Finding], exit_code: int = EXIT_UNUSABLE):
+        self.findings = [findings] if isinstance(findings, Finding) else list(findings)
+        self.exit_code = exit_code
+        super().__init__("; ".join(str(f) for f in self.findings))
+
+
+def count(findings: Iterable[Finding]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    e = w = 0
+    for f in findings:
+        if f.is_error:
+            e += 1
+        else:
+            w += 1
+    return e, w
+
+
+def catalogue() -> list[dict[str, str]]:
+    """The whole catalogue, for documentation and `pegxl errori`."""
+    return [{"code": c.code, "severity": c.severity, "message": c.template, "hint": c.hint}
+            for c in ErrorCode]
+
+
+def findings_json(findings: Iterable[Finding]) -> str:
+    return json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2)

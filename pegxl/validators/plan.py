@@ -1,0 +1,357 @@
+"""Checking the plan: pandera schemas per sheet, then the checks across sheets.
+
+Every problem is reported at once, located at its cell, with the record's code.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from ..errors import ERROR, ErrorCode, Finding, finding, show_value
+from ..plan import Plan, load_plan, parse_plan
+from ..values import is_blank
+from ..workbook import contract as C
+from ..workbook.reader import RawBook, Table
+from .schema import run_schema
+
+WEIGHT_TOLERANCE = 0.01
+_FILE_SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _positive(code: str) -> pa.Check:
+    return pa.Check(lambda s: s.isna() | (pd.to_numeric(s, errors="coerce") > 0), element_wise=False,
+                    error=code)
+
+
+def _vocab(words: tuple[str, ...]) -> pa.Check:
+    return pa.Check.isin(list(words), error="P013")
+
+
+SECTORS_SCHEMA = pa.DataFrameSchema({
+    "sector": pa.Column(None, nullable=False),
+    "sector_name": pa.Column(None, nullable=False),
+    "manager": pa.Column(None, nullable=False),
+    "weight": pa.Column(None, _positive("P022"), nullable=True),
+}, strict=False)
+
+OBJECTIVES_SCHEMA = pa.DataFrameSchema({
+    "objective": pa.Column(None, nullable=False),
+    "sectors": pa.Column(None, nullable=False),
+    "title": pa.Column(None, nullable=False),
+    "typology": pa.Column(None, _vocab(C.TIPOLOGIE), nullable=False),
+    "weight": pa.Column(None, _positive("P022"), nullable=True),
+}, strict=False)
+
+PHASES_SCHEMA = pa.DataFrameSchema({
+    "objective": pa.Column(None, nullable=False),
+    "phase": pa.Column(None, nullable=False),
+    "description": pa.Column(None, nullable=False),
+    "planned_end": pa.Column(None, nullable=False),
+    "weight": pa.Column(None, pa.Check(lambda s: pd.to_numeric(s, errors="coerce") >= 0, error="P022"),
+                        nullable=False),
+}, strict=False)
+
+INDICATORS_SCHEMA = pa.DataFrameSchema({
+    "objective": pa.Column(None, nullable=False),
+    "indicator": pa.Column(None, nullable=False),
+    "description": pa.Column(None, nullable=False),
+    "kind": pa.Column(None, _vocab(C.TIPI_INDICATORE), nullable=False),
+    "value_type": pa.Column(None, _vocab(C.TIPI_VALORE), nullable=False),
+    "direction": pa.Column(None, _vocab(C.VERSI), nullable=True),
+    "target": pa.Column(None, nullable=False),
+    "weight": pa.Column(None, _positive("P022"), nullable=True),
+}, strict=False)
+
+ALLOWED = {"typology": C.TIPOLOGIE, "kind": C.TIPI_INDICATORE, "value_type": C.TIPI_VALORE,
+           "direction": C.VERSI}
+
+
+def check_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
+    """Read and check a plan workbook: (plan or None, every finding)."""
+    plan, findings = load_plan(path)
+    if plan is None:
+        return None, findings
+    findings = findings + check_parsed(plan)
+    return plan, _dedupe(findings)
+
+
+def check_book(book: RawBook) -> tuple[Plan | None, list[Finding]]:
+    plan, findings = parse_plan(book)
+    if plan is None:
+        return None, findings
+    return plan, _dedupe(findings + check_parsed(plan))
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == ERROR for f in findings)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        key = (f.code, f.sheet, f.cell, f.record, str(f.value))
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _header_fn(spec: C.TableSpec):
+    def header(fld: str) -> str:
+        try:
+            return spec.header(fld)
+        except KeyError:
+            return fld
+    return header
+
+
+def _view(df: pd.DataFrame, raw_cols: dict[str, str]) -> pd.DataFrame:
+    """The frame as validated: an unparseable vocabulary word keeps what the user typed."""
+    v = df.copy()
+    for fld, raw in raw_cols.items():
+        if raw in v.columns:
+            v[fld] = [p if p is not None else (None if is_blank(r) else r)
+                      for p, r in zip(v[fld], v[raw])]
+    return v
+
+
+def check_parsed(plan: Plan) -> list[Finding]:
+    file = plan.path
+    t = plan.tables
+    out: list[Finding] = []
+
+    def extra(column: str, row: pd.Series) -> dict[str, Any]:
+        if column in ALLOWED:
+            return {"allowed": ", ".join(ALLOWED[column])}
+        return {}
+
+    # -- per sheet: pandera
+    out += run_schema(SECTORS_SCHEMA, plan.sectors, file=file, sheet=C.SHEET_SECTORS,
+                      cell_of=t[C.SHEET_SECTORS].cell, record_of=lambda r: r["sector"],
+                      header_of=_header_fn(C.SECTORS), missing_code=ErrorCode.P003)
+    out += run_schema(OBJECTIVES_SCHEMA, _view(plan.objectives, {"typology": "typology_raw"}), file=file,
+                      sheet=C.SHEET_OBJECTIVES, cell_of=t[C.SHEET_OBJECTIVES].cell,
+                      record_of=lambda r: r["objective"], header_of=_header_fn(C.OBJECTIVES),
+                      missing_code=ErrorCode.P003, extra=extra)
+    out += run_schema(PHASES_SCHEMA, plan.phases[~_unparsed(plan.phases, t[C.SHEET_PHASES], "planned_end")],
+                      file=file, sheet=C.SHEET_PHASES, cell_of=t[C.SHEET_PHASES].cell,
+                      record_of=lambda r: _rec(r, "fase", "phase"), header_of=_header_fn(C.PHASES),
+                      missing_code=ErrorCode.P003)
+    ind_view = _view(plan.indicators, {"kind": "kind_raw", "value_type": "value_type_raw",
+                                       "direction": "direction_raw"})
+    out += run_schema(INDICATORS_SCHEMA, ind_view, file=file, sheet=C.SHEET_INDICATORS,
+                      cell_of=t[C.SHEET_INDICATORS].cell, record_of=lambda r: _rec(r, "indicatore", "indicator"),
+                      header_of=_header_fn(C.INDICATORS), missing_code=ErrorCode.P003, extra=extra)
+
+    # -- across sheets
+    out += _duplicates(plan.sectors, ["sector"], t[C.SHEET_SECTORS], file, "sector")
+    out += _duplicates(plan.objectives, ["objective"], t[C.SHEET_OBJECTIVES], file, "objective")
+    out += _duplicates(plan.phases, ["objective", "phase"], t[C.SHEET_PHASES], file, "phase")
+    out += _duplicates(plan.indicators, ["objective", "indicator"], t[C.SHEET_INDICATORS], file, "indicator")
+    out += _orphans(plan, file)
+    out += _phase_weights(plan, file)
+    out += _objective_weights(plan, file)
+    out += _sector_weights(plan, file)
+    out += _indicator_weights(plan, file)
+    out += _dates(plan, file)
+    out += _targets(plan, file)
+    out += _coverage(plan, file)
+    out += _codes_for_files(plan, file)
+    return out
+
+
+def _unparsed(df: pd.DataFrame, table: Table, fld: str) -> pd.Series:
+    """Rows whose `fld` was typed but could not be parsed (already reported as P010)."""
+    raw = table.df.set_index("xlrow")[fld]
+    return pd.Series([df_val is None and not is_blank(raw.get(r)) for df_val, r in zip(df[fld], df["xlrow"])],
+                     index=df.index, dtype=bool)
+
+
+def _rec(row: Any, word: str, fld: str) -> str | None:
+    obj = row["objective"] if isinstance(row, pd.Series) else row.objective
+    n = row[fld] if isinstance(row, pd.Series) else getattr(row, fld)
+    if obj is None:
+        return None
+    return f"{obj} {word} {n}" if n is not None else obj
+
+
+def _duplicates(df: pd.DataFrame, key: list[str], table: Table, file: str, what: str) -> list[Finding]:
+    out = []
+    if df.empty:
+        return out
+    valid = df.dropna(subset=key)
+    dup = valid[valid.duplicated(key, keep="first")]
+    first_row = valid.drop_duplicates(key, keep="first").set_index(key)["xlrow"]
+    for r in dup.itertuples():
+        k = tuple(getattr(r, k) for k in key)
+        other = first_row.loc[k if len(k) > 1 else k[0]]
+        value = " ".join(show_value(v) for v in k) if len(k) > 1 else k[0]
+        col = key[-1]
+        out.append(finding(ErrorCode.P004, file=file, sheet=table.sheet, cell=table.cell(r.xlrow, col),
+                           row=r.xlrow, column=_header_fn(_spec_of(table.sheet))(col),
+                           record=k[0], value=value, other_row=int(other)))
+    return out
+
+
+def _spec_of(sheet: str) -> C.TableSpec:
+    return {s.sheet: s for s in C.PLAN_TABLES}[sheet]
+
+
+def _orphans(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    known = set(plan.objectives["objective"].dropna())
+    for df, sheet in ((plan.phases, C.SHEET_PHASES), (plan.indicators, C.SHEET_INDICATORS)):
+        table = plan.tables[sheet]
+        for r in df.itertuples():
+            if r.objective is not None and r.objective not in known:
+                out.append(finding(ErrorCode.P006, file=file, sheet=sheet, cell=table.cell(r.xlrow, "objective"),
+                                   row=r.xlrow, column="Codice obiettivo", record=r.objective, value=r.objective))
+    return out
+
+
+def _phase_weights(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    ph = plan.phases.dropna(subset=["objective"])
+    if ph.empty:
+        return out
+    table = plan.tables[C.SHEET_PHASES]
+    for obj, grp in ph.groupby("objective", sort=False):
+        w = pd.to_numeric(grp["weight"], errors="coerce")
+        if w.isna().any():
+            continue  # a missing peso is already reported on its cell
+        total = float(w.sum())
+        if abs(total - 100) > WEIGHT_TOLERANCE:
+            first = int(grp["xlrow"].min())
+            out.append(finding(ErrorCode.P007, file=file, sheet=C.SHEET_PHASES, cell=table.cell(first, "weight"),
+                               row=first, column="Peso", record=obj, found=show_value(round(total, 4))))
+    return out
+
+
+def _weights_group(values: pd.Series, rows: pd.Series, table: Table, file: str, what: str,
+                   record: str | None, need_sum: bool, anchor_col: str = "weight") -> list[Finding]:
+    w = pd.to_numeric(values, errors="coerce")
+    given = w.notna()
+    if not given.any():
+        return []
+    first = int(rows.min())
+    if not given.all():
+        missing = int((~given).sum())
+        return [finding(ErrorCode.P008, file=file, sheet=table.sheet, cell=table.cell(first, anchor_col),
+                        row=first, column="Peso", record=record, what=what, missing=missing)]
+    total = float(w.sum())
+    if need_sum and abs(total - 100) > WEIGHT_TOLERANCE:
+        return [finding(ErrorCode.P009, file=file, sheet=table.sheet, cell=table.cell(first, anchor_col),
+                        row=first, column="Peso", record=record, what=what, found=show_value(round(total, 4)))]
+    return []
+
+
+def _objective_weights(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    table = plan.tables[C.SHEET_OBJECTIVES]
+    a = plan.assignments
+    if a.empty:
+        return out
+    rows = plan.objectives.set_index("objective")["xlrow"]
+    for sector, grp in a.groupby("sector", sort=False):
+        out += _weights_group(grp["weight"], grp["objective"].map(rows), table, file,
+                              f"degli obiettivi del settore {sector}", sector, need_sum=True)
+    return out
+
+
+def _sector_weights(plan: Plan, file: str) -> list[Finding]:
+    s = plan.sectors.dropna(subset=["sector"])
+    if s.empty:
+        return []
+    return _weights_group(s["weight"], s["xlrow"], plan.tables[C.SHEET_SECTORS], file, "dei settori",
+                          None, need_sum=True)
+
+
+def _indicator_weights(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    ind = plan.indicators.dropna(subset=["objective"])
+    ind = ind[ind["kind"] != "CONTESTO"]
+    for obj, grp in ind.groupby("objective", sort=False):
+        out += _weights_group(grp["weight"], grp["xlrow"], plan.tables[C.SHEET_INDICATORS], file,
+                              f"degli indicatori dell'obiettivo {obj}", obj, need_sum=False)
+    return out
+
+
+def _dates(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    table = plan.tables[C.SHEET_PHASES]
+    for r in plan.phases.itertuples():
+        rec = _rec(r, "fase", "phase")
+        if r.planned_start and r.planned_end and r.planned_end < r.planned_start:
+            out.append(finding(ErrorCode.P011, file=file, sheet=C.SHEET_PHASES, cell=table.cell(r.xlrow, "planned_end"),
+                               row=r.xlrow, column="Fine prevista", record=rec,
+                               start=show_value(r.planned_start), end=show_value(r.planned_end)))
+        for fld, header in (("planned_start", "Inizio previsto"), ("planned_end", "Fine prevista")):
+            d = getattr(r, fld)
+            if d and d.year != plan.anno:
+                out.append(finding(ErrorCode.P012, file=file, sheet=C.SHEET_PHASES, cell=table.cell(r.xlrow, fld),
+                                   row=r.xlrow, column=header, record=rec, value=d, anno=plan.anno))
+    return out
+
+
+_TARGET_EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "un numero tra 0 e 100",
+                    "sì/no": "sì o no", "data": "una data gg/mm/aaaa", "testo": "un testo"}
+
+
+def _targets(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    table = plan.tables[C.SHEET_INDICATORS]
+    for r in plan.indicators.itertuples():
+        if r.value_type is None or is_blank(r.target):
+            continue
+        rec = _rec(r, "indicatore", "indicator")
+        cell = table.cell(r.xlrow, "target")
+        detail = ""
+        bad = not r.target_ok
+        if bad:
+            detail = f" (serve {_TARGET_EXAMPLES[r.value_type]})"
+        elif r.value_type == "percentuale" and isinstance(r.target_value, float) and not 0 <= r.target_value <= 100:
+            bad, detail = True, " (una percentuale va da 0 a 100)"
+        elif r.implied_direction and r.direction_raw is not None and r.direction and r.implied_direction != r.direction:
+            bad, detail = True, f" (il segno «{r.implied_direction}» contraddice il Verso «{r.direction}»)"
+        if bad:
+            out.append(finding(ErrorCode.P014, file=file, sheet=C.SHEET_INDICATORS, cell=cell, row=r.xlrow,
+                               column="Valore atteso", record=rec, value=r.target, value_type=r.value_type,
+                               detail=detail))
+    return out
+
+
+def _coverage(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    if plan.sectors.dropna(subset=["sector"]).empty or plan.objectives.dropna(subset=["objective"]).empty:
+        return [finding(ErrorCode.P023, file=file)]
+    scored = plan.indicators[(plan.indicators["kind"] != "CONTESTO")]
+    has_phase = set(plan.phases["objective"].dropna())
+    has_ind = set(scored["objective"].dropna())
+    ot = plan.tables[C.SHEET_OBJECTIVES]
+    for o in plan.objectives.itertuples():
+        if o.objective and o.objective not in has_phase and o.objective not in has_ind:
+            out.append(finding(ErrorCode.P020, file=file, sheet=C.SHEET_OBJECTIVES,
+                               cell=ot.cell(o.xlrow, "objective"), row=o.xlrow, record=o.objective))
+    assigned = set(plan.assignments["sector"]) if not plan.assignments.empty else set()
+    st = plan.tables[C.SHEET_SECTORS]
+    for s in plan.sectors.itertuples():
+        if s.sector and s.sector not in assigned:
+            out.append(finding(ErrorCode.P021, file=file, sheet=C.SHEET_SECTORS,
+                               cell=st.cell(s.xlrow, "sector"), row=s.xlrow, record=s.sector))
+    return out
+
+
+def _codes_for_files(plan: Plan, file: str) -> list[Finding]:
+    out = []
+    st = plan.tables[C.SHEET_SECTORS]
+    for s in plan.sectors.itertuples():
+        if s.sector and not _FILE_SAFE.match(s.sector):
+            bad = "".join(sorted({ch for ch in s.sector if not _FILE_SAFE.match(ch)}))
+            out.append(finding(ErrorCode.P024, file=file, sheet=C.SHEET_SECTORS, cell=st.cell(s.xlrow, "sector"),
+                               row=s.xlrow, record=s.sector, value=s.sector, detail=repr(bad)))
+    return out

@@ -1,0 +1,252 @@
+"""Reading values as an Italian office means them: "78.622,20", "SI", "31/12/2024", "≤ 0".
+
+Every parser returns a Parsed: the value, whether it could be read, and whether it came
+from text (a warning for the caller, who knows the cell).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .workbook.contract import norm_word
+
+YES_WORDS = frozenset({"si", "sì", "s", "fatto", "realizzato", "raggiunto", "x", "true", "vero",
+                       "yes", "y", "ok", "on", "1", "concluso", "completato", "effettuato"})
+NO_WORDS = frozenset({"no", "n", "non fatto", "non realizzato", "non raggiunto", "false", "falso",
+                      "off", "0", "non effettuato", "non completato"})
+
+EXCEL_EPOCH_1900 = dt.datetime(1899, 12, 30)
+EXCEL_EPOCH_1904 = dt.datetime(1904, 1, 1)
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2100, 12, 31)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: Any = None
+    ok: bool = True
+    from_text: bool = False      # typed as text and interpreted: warn
+    percent_scaled: bool = False  # 1.0 with a percent format read as 100
+    blank: bool = False
+
+    @property
+    def missing(self) -> bool:
+        return self.blank
+
+
+BLANK = Parsed(None, True, False, False, True)
+BAD = Parsed(None, False)
+
+
+def is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    try:
+        import pandas as pd
+        if value is pd.NaT or (not isinstance(value, (str, bytes)) and pd.isna(value) is True):
+            return True
+    except (TypeError, ValueError, ImportError):
+        pass
+    return False
+
+
+_NUM_CLEAN = re.compile(r"[€$\s\u00a0\u202f']")
+_IT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
+_IT_DECIMAL = re.compile(r"^[+-]?\d*,\d+$|^[+-]?\d+,?$")
+_PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_EN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def _number_from_text(text: str) -> float | None:
+    s = _NUM_CLEAN.sub("", text.strip())
+    if not s:
+        return None
+    if _IT_THOUSANDS.match(s):
+        return float(s.replace(".", "").replace(",", "."))
+    if _IT_DECIMAL.match(s):
+        return float(s.replace(",", ".").rstrip("."))
+    if _EN_THOUSANDS.match(s) and s.count(",") >= 1 and "." in s:
+        return float(s.replace(",", ""))
+    if _PLAIN.match(s):
+        # "1.500" is fifteen hundred to an Italian reader, "1.5" one and a half.
+        if re.match(r"^[+-]?\d{1,3}\.\d{3}$", s):
+            return float(s.replace(".", ""))
+        return float(s)
+    return None
+
+
+def parse_number(value: Any, *, percent_format: bool = False) -> Parsed:
+    """A number: real numbers pass; "78.622,20", "20.000,00 €", "64,52%" are read with from_text."""
+    if is_blank(value):
+        return BLANK
+    if isinstance(value, bool):
+        return BAD
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        v = float(value)
+        if math.isinf(v) or math.isnan(v):
+            return BAD
+        if percent_format:
+            return Parsed(v * 100, True, False, True)
+        return Parsed(v, True)
+    if isinstance(value, Decimal):
+        return Parsed(float(value), True)
+    if isinstance(value, str):
+        text = value.strip()
+        pct = text.endswith("%")
+        if pct:
+            text = text[:-1]
+        n = _number_from_text(text)
+        if n is None:
+            return BAD
+        return Parsed(n, True, True)
+    return BAD
+
+
+def parse_percent(value: Any, *, percent_format: bool = False) -> Parsed:
+    """A 0-100 figure. A cell with a percent format holding 0.75 means 75."""
+    return parse_number(value, percent_format=percent_format)
+
+
+def parse_bool(value: Any) -> Parsed:
+    if is_blank(value):
+        return BLANK
+    if isinstance(value, bool):
+        return Parsed(value, True)
+    if isinstance(value, (int, float)):
+        if value in (0, 1):
+            return Parsed(bool(value), True, True)
+        return BAD
+    if isinstance(value, str):
+        key = norm_word(value).strip(" .!")
+        if key in {norm_word(w) for w in YES_WORDS}:
+            return Parsed(True, True, key not in ("si", "no"))
+        if key in {norm_word(w) for w in NO_WORDS}:
+            return Parsed(False, True, key not in ("si", "no"))
+    return BAD
+
+
+_DATE_PATTERNS = (
+    (re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$"), "dmy"),
+    (re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2})$"), "dmy2"),
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$"), "ymd"),
+)
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+     "settembre", "ottobre", "novembre", "dicembre"], start=1)}
+_LONG_DATE = re.compile(r"^(?:entro\s+(?:il\s+)?)?(\d{1,2})\s+([a-z]+)\s+(\d{4})$")
+
+
+def parse_date(value: Any, *, epoch_1904: bool = False) -> Parsed:
+    """A date: date cells pass; "31/12/2024", "2024-12-31", "31 dicembre 2024" and serials read."""
+    if is_blank(value):
+        return BLANK
+    if isinstance(value, dt.datetime):
+        return _date_ok(value.date(), False)
+    if isinstance(value, dt.date):
+        return _date_ok(value, False)
+    if hasattr(value, "to_pydatetime"):
+        return _date_ok(value.to_pydatetime().date(), False)
+    if isinstance(value, bool):
+        return BAD
+    if isinstance(value, (int, float)):
+        if not (1 <= value < 2958466):
+            return BAD
+        base = EXCEL_EPOCH_1904 if epoch_1904 else EXCEL_EPOCH_1900
+        return _date_ok((base + dt.timedelta(days=int(value))).date(), True)
+    if isinstance(value, str):
+        s = value.strip()
+        for pattern, kind in _DATE_PATTERNS:
+            m = pattern.match(s)
+            if not m:
+                continue
+            a, b, c = (int(x) for x in m.groups())
+            try:
+                if kind == "ymd":
+                    d = dt.date(a, b, c)
+                elif kind == "dmy":
+                    d = dt.date(c, b, a)
+                else:
+                    d = dt.date(2000 + c, b, a)
+            except ValueError:
+                return BAD
+            return _date_ok(d, True)
+        m = _LONG_DATE.match(norm_word(s))
+        if m and m.group(2) in _MONTHS:
+            try:
+                return _date_ok(dt.date(int(m.group(3)), _MONTHS[m.group(2)], int(m.group(1))), True)
+            except ValueError:
+                return BAD
+    return BAD
+
+
+def _date_ok(d: dt.date, from_text: bool) -> Parsed:
+    if not (MIN_DATE <= d <= MAX_DATE):
+        return BAD
+    return Parsed(d, True, from_text)
+
+
+_TARGET_DIRECTION = re.compile(r"^\s*(>=|<=|≥|≤|=>|=<|>|<|=)\s*(.+)$")
+
+
+def split_direction(text: Any) -> tuple[str | None, Any]:
+    """'>15' -> ('>=', '15'); '≤ 0' -> ('<=', '0'); anything else -> (None, text)."""
+    if not isinstance(text, str):
+        return None, text
+    m = _TARGET_DIRECTION.match(text)
+    if not m:
+        return None, text
+    op = {"≥": ">=", "=>": ">=", ">": ">=", "≤": "<=", "=<": "<=", "<": "<="}.get(m.group(1), m.group(1))
+    return op, m.group(2).strip()
+
+
+def parse_typed(value: Any, value_type: str, *, epoch_1904: bool = False,
+                percent_format: bool = False) -> Parsed:
+    """A value read by its plan Tipo valore (numero, percentuale, sì/no, data, testo)."""
+    if value_type in ("numero", "percentuale"):
+        p = parse_number(value, percent_format=percent_format and value_type == "percentuale")
+        return p
+    if value_type == "sì/no":
+        return parse_bool(value)
+    if value_type == "data":
+        return parse_date(value, epoch_1904=epoch_1904)
+    if is_blank(value):
+        return BLANK
+    return Parsed(value if isinstance(value, str) else show(value), True)
+
+
+def round_half_up(x: float | None, places: int = 2) -> float | None:
+    """Display rounding: 99.0769... -> 99.08; 0.125 -> 0.13 (not banker's)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    q = Decimal(1).scaleb(-places)
+    return float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def format_percent(x: float | None, places: int = 2) -> str:
+    """'99,08%' the way the seeds print it."""
+    r = round_half_up(x, places)
+    if r is None:
+        return ""
+    return f"{r:.{places}f}".replace(".", ",") + "%"
+
+
+def format_number(x: float | None, places: int = 2) -> str:
+    r = round_half_up(x, places)
+    if r is None:
+        return ""
+    s = f"{r:,.{places}f}"
+    return s.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
+
+
+def show(value: Any) -> str:
+    from .errors import show_value
+    return show_value(value)

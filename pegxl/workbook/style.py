@@ -1,0 +1,119 @@
+"""The look shared by every workbook pegxl writes (plan, templates, consolidated, reports)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.workbook.defined_name import DefinedName
+
+from .contract import Column
+
+HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")      # pale yellow: "si compila"
+COMPUTED_FILL = PatternFill("solid", fgColor="E2EFDA")   # pale green: calcolato
+MISSING_FILL = PatternFill("solid", fgColor="F8CBAD")    # salmon: manca un dato obbligatorio
+ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
+WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
+TOTAL_FONT = Font(bold=True)
+TITLE_FONT = Font(bold=True, size=14, color="1F4E79")
+THIN = Side(style="thin", color="BFBFBF")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+WRAP = Alignment(wrap_text=True, vertical="top")
+HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
+UNLOCKED = Protection(locked=False)
+LOCKED = Protection(locked=True)
+
+DATE_FORMAT = "DD/MM/YYYY"
+NUMBER_FORMAT = "#,##0.00"
+PERCENT_VALUE_FORMAT = '0.00" %"'   # 0-100 figures shown with a percent sign
+PERCENT_FORMAT = "0.00%"            # fractions (0-1) shown as percentages
+
+COLOR_NAMES = {"input": "giallo chiaro", "computed": "verde chiaro", "missing": "salmone"}
+
+
+def write_header(ws, columns: Iterable[Column] | Iterable[str], row: int = 1) -> None:
+    for i, col in enumerate(columns, start=1):
+        header = col.header if isinstance(col, Column) else col
+        c = ws.cell(row=row, column=i, value=header)
+        c.fill = HEADER_FILL
+        c.font = HEADER_FONT
+        c.alignment = HEADER_ALIGN
+        c.border = BORDER
+        if isinstance(col, Column):
+            ws.column_dimensions[get_column_letter(i)].width = col.width
+    ws.row_dimensions[row].height = 32
+
+
+def set_widths(ws, widths: Iterable[float]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def print_setup(ws, header_rows: str = "1:1") -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = header_rows
+    ws.print_options.gridLines = False
+
+
+def add_list(wb, name: str, values: Iterable[str], sheet_name: str = "_liste") -> str:
+    """Put a vocabulary on a hidden sheet and return a defined name for list validations.
+
+    Long inline lists break Excel and LibreOffice (255 characters): we never use them."""
+    if sheet_name in wb.sheetnames:
+        ws = wb[sheet_name]
+    else:
+        ws = wb.create_sheet(sheet_name)
+        ws.sheet_state = "hidden"
+    col = ws.max_column + 1 if ws.max_row > 1 or ws["A1"].value is not None else 1
+    values = list(values)
+    ws.cell(row=1, column=col, value=name)
+    for r, v in enumerate(values, start=2):
+        ws.cell(row=r, column=col, value=v)
+    letter = get_column_letter(col)
+    ref = f"'{sheet_name}'!${letter}$2:${letter}${len(values) + 1}"
+    wb.defined_names[name] = DefinedName(name, attr_text=ref)
+    return name
+
+
+def list_validation(list_name: str, *, title: str, prompt: str, error: str, allow_blank: bool = True) -> DataValidation:
+    dv = DataValidation(type="list", formula1=f"={list_name}", allow_blank=allow_blank,
+                        showDropDown=False, showErrorMessage=True, showInputMessage=True,
+                        errorStyle="stop")
+    _messages(dv, title, prompt, error)
+    return dv
+
+
+def decimal_validation(lo: float, hi: float, *, title: str, prompt: str, error: str) -> DataValidation:
+    dv = DataValidation(type="decimal", operator="between", formula1=str(lo), formula2=str(hi),
+                        allow_blank=True, showErrorMessage=True, showInputMessage=True, errorStyle="stop")
+    _messages(dv, title, prompt, error)
+    return dv
+
+
+def date_validation(lo_serial: int, hi_serial: int, *, title: str, prompt: str, error: str) -> DataValidation:
+    dv = DataValidation(type="date", operator="between", formula1=str(lo_serial), formula2=str(hi_serial),
+                        allow_blank=True, showErrorMessage=True, showInputMessage=True, errorStyle="stop")
+    _messages(dv, title, prompt, error)
+    return dv
+
+
+def text_validation(max_len: int, *, title: str, prompt: str, error: str) -> DataValidation:
+    dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(max_len),
+                        allow_blank=True, showErrorMessage=True, showInputMessage=True, errorStyle="stop")
+    _messages(dv, title, prompt, error)
+    return dv
+
+
+def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
+    # Excel limits: title 32 characters, prompt and error 255.
+    dv.promptTitle = title[:32]
+    dv.prompt = prompt[:255]
+    dv.errorTitle = title[:32]
+    dv.error = error[:255]
