@@ -227,7 +227,7 @@ class ErrorCode(enum.Enum):
     # -- usage ------------------------------------------------------------------------------------
     U001 = ("U001", ERROR, "Uso non corretto: {detail}.",
             "Vedere `pegxl --help`.")
-    U002 = ("U002", ERROR, "La cartella di destinazione {value} esiste già e contiene file.",
+    U002 = ("U002", ERROR, "Il file {value} esiste già: non viene sovrascritto.",
             "Scegliere un'altra cartella o usare --force.")
 
     def __init__(self, code: str, severity: str, template: str, hint: str):

@@ -208,6 +208,7 @@ IDENTITY_FIELDS = (
     ("Fase del ciclo", "fase"),
     ("Codice settore", "sector"),
     ("Impronta piano", "fingerprint"),
+    ("Impronta settore", "sector_fingerprint"),
     ("Generato il", "generated_at"),
     ("Generato da", "generator"),
 )

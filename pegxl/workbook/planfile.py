@@ -156,3 +156,13 @@ def _typed(value: Any, kind: str) -> Any:
         except ValueError:
             pass
     return value
+
+
+def init_plan(directory: str | os.PathLike, *, force: bool = False) -> Path:
+    """`pegxl init`: a blank piano.xlsx in `directory` (never overwritten unless force)."""
+    from ..errors import ErrorCode, PegxlError, finding
+    path = Path(directory) / "piano.xlsx"
+    if path.exists() and not force:
+        raise PegxlError(finding(ErrorCode.U002, file=str(path), value=str(path)), exit_code=2)
+    return write_plan(path, {C.SHEET_ENTE: [["Anno", dt.date.today().year],
+                                             ["Fase del ciclo", "Rendicontazione finale"]]})

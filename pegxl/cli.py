@@ -1,0 +1,121 @@
+"""The `pegxl` command: a thin click layer over the library functions.
+
+Every command maps PegxlError to its findings and exit status (0 clean, 1 problems,
+2 unusable input or bad usage). No traceback reaches the user unless --debug.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+from .report import render_json, render_text
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    click.echo(text, err=err)
+
+
+def guarded(fn):
+    """Run a command body: findings and exit status from PegxlError, no traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        debug = (ctx.find_root().params or {}).get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except PegxlError as exc:
+            if debug:
+                traceback.print_exc()
+            echo(render_text(exc.findings), err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            echo("Interrotto.", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # the last line of defence: a located message, not a traceback
+            if debug:
+                traceback.print_exc()
+            else:
+                echo(f"Errore imprevisto: {type(exc).__name__}: {exc}", err=True)
+                echo("Rilanciare con `pegxl --debug ...` e segnalare il problema con il dettaglio.", err=True)
+            ctx.exit(EXIT_UNUSABLE)
+    return wrapper
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="pegxl",
+                      message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Mostra il traceback completo in caso di errore.")
+def main(debug: bool) -> None:
+    """pegxl: il ciclo della performance (PEG / PIAO 2.2) sulle cartelle Excel.
+
+    Ciclo tipico: init -> plan check -> templates -> validate -> merge -> oiv.
+    """
+
+
+# ------------------------------------------------------------------------ init / plan
+
+@main.command("init", context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Sovrascrive un piano.xlsx esistente.")
+@guarded
+def init_cmd(directory: Path, force: bool) -> None:
+    """Crea DIRECTORY/piano.xlsx vuoto, con intestazioni, regole ed elenchi a discesa."""
+    from .workbook.planfile import init_plan
+    path = init_plan(directory, force=force)
+    echo(f"Creato {path}")
+    echo("Compilare i fogli Ente, Settori, Obiettivi, Fasi e Indicatori, poi:")
+    echo(f"  pegxl plan check {path}")
+
+
+@main.group("plan", context_settings=CONTEXT)
+def plan_group() -> None:
+    """Il piano (piano.xlsx): controllo e passaggio d'anno."""
+
+
+@plan_group.command("check", context_settings=CONTEXT)
+@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def plan_check_cmd(plan: Path, fmt: str) -> None:
+    """Controlla il piano e riporta ogni problema con foglio, cella e codice."""
+    from .validators.plan import check_plan, has_errors
+    p, findings = check_plan(plan)
+    if fmt == "json":
+        echo(render_json(findings, command="plan check", files=[str(plan)]))
+    else:
+        if findings:
+            echo(render_text(findings))
+        else:
+            echo(f"{plan}: nessun problema.")
+        if p is not None and not has_errors(findings):
+            echo(f"Piano {p.ente} {p.anno} ({p.fase}): {len(p.sectors)} settori, {len(p.objectives)} obiettivi, "
+                 f"{len(p.phases)} fasi, {len(p.indicators)} indicatori.")
+    sys.exit(EXIT_PROBLEMS if has_errors(findings) else EXIT_OK)
+
+
+@main.command("errori", context_settings=CONTEXT)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def errors_cmd(fmt: str) -> None:
+    """Elenca il catalogo degli errori (codice, gravità, messaggio, rimedio)."""
+    from .errors import catalogue
+    import json
+    rows = catalogue()
+    if fmt == "json":
+        echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        echo(f"{r['code']} [{r['severity']}] {r['message']}\n      → {r['hint']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
