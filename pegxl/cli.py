@@ -103,6 +103,86 @@ def plan_check_cmd(plan: Path, fmt: str) -> None:
     sys.exit(EXIT_PROBLEMS if has_errors(findings) else EXIT_OK)
 
 
+def _plan_or_exit(plan_path: Path):
+    """The checked plan; a plan with errors stops the command with exit status 2."""
+    from .validators.plan import check_plan, has_errors
+    plan, findings = check_plan(plan_path)
+    if plan is None or has_errors(findings):
+        errors = [f for f in findings if f.is_error] or findings
+        raise PegxlError(errors, exit_code=EXIT_UNUSABLE)
+    return plan
+
+
+def _progress(total_hint: str):
+    """A progress callback on stderr for long runs (none when not a terminal)."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    prog = Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    transient=True)
+    task = {"id": None}
+
+    def update(i: int, n: int, name: str) -> None:
+        if task["id"] is None:
+            task["id"] = prog.add_task(total_hint, total=n)
+        prog.update(task["id"], completed=i)
+    return prog, update
+
+
+# ---------------------------------------------------------------------------- validate
+
+@main.command("validate", context_settings=CONTEXT)
+@click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Il piano (piano.xlsx).")
+@click.argument("items", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Scrive qui una copia annotata di ogni file con problemi (l'originale non è toccato).")
+@click.option("--no-hints", is_flag=True, help="Non mostra il rimedio sotto ogni problema.")
+@guarded
+def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_dir: Path | None,
+                 no_hints: bool) -> None:
+    """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
+
+    Exit status: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
+    from .ingest import expand_paths
+    from .validate import validate_returns
+    plan = _plan_or_exit(plan_path)
+    paths = expand_paths(items)
+    if not paths:
+        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
+                                 + ", ".join(str(i) for i in items)), exit_code=EXIT_UNUSABLE)
+    prog, update = _progress("Controllo dei file")
+    if prog:
+        with prog:
+            v = validate_returns(plan, paths, progress=update)
+    else:
+        v = validate_returns(plan, paths)
+    written = []
+    if annotate_dir is not None:
+        from .annotate import annotate_files
+        written = annotate_files(v.findings, annotate_dir)
+    files = [rf.path for rf in v.files]
+    if fmt == "json":
+        extra_files = {rf.path: {"sector": rf.sector, "sha256": rf.sha256,
+                                 "template_version": rf.template_version} for rf in v.files}
+        import json as _json
+        doc = _json.loads(render_json(v.findings, command="validate", files=files))
+        for row in doc["files"]:
+            row.update(extra_files.get(row["file"], {}))
+        doc["missing_sectors"] = v.missing_sectors()
+        doc["annotated"] = [str(p) for p in written]
+        echo(_json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+    else:
+        echo(render_text(v.findings, files=files, hints=not no_hints))
+        missing = v.missing_sectors()
+        if missing:
+            echo(f"Settori senza file: {', '.join(missing)}.")
+        for p in written:
+            echo(f"Copia annotata: {p}")
+    sys.exit(EXIT_OK if v.all_usable else EXIT_PROBLEMS)
+
+
 @main.command("errori", context_settings=CONTEXT)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def errors_cmd(fmt: str) -> None:

@@ -155,7 +155,7 @@ class ErrorCode(enum.Enum):
             "Scegliere lo Stato dall'elenco.")
     V006 = ("V006", ERROR, "Valore raggiunto «{value}» non leggibile come {value_type}.",
             "Scrivere {example}.")
-    V007 = ("V007", WARNING, "Valore raggiunto «{value}» scritto come testo; letto come {parsed}.",
+    V007 = ("V007", WARNING, "«{value}» in «{column}» è scritto come testo; letto come {parsed}.",
             "Nessuna azione se la lettura è giusta.")
     V008 = ("V008", ERROR, "Manca la Motivazione scostamento per un obiettivo «{value}».",
             "Spiegare nella colonna Motivazione scostamento perché l'obiettivo è {value}.")

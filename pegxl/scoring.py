@@ -129,7 +129,7 @@ def score_indicator(value_type: str, direction: str | None, target: Any, achieve
     testo indicator, a missing value, or a value of the wrong kind. Raises ValueError for
     a Tipo valore or Verso outside the vocabulary (the plan validator rejects those).
     """
-    vt = canonical(value_type, TIPI_VALORE)
+    vt = value_type if value_type in TIPI_VALORE else canonical(value_type, TIPI_VALORE)
     if vt is None:
         raise ValueError(f"tipo valore sconosciuto: {value_type!r}")
     if vt == "testo" or is_blank(achieved) or is_blank(target):
@@ -156,11 +156,10 @@ def score_indicator(value_type: str, direction: str | None, target: Any, achieve
 
 # ------------------------------------------------------------------ weights and means
 
-def _equalise(weights: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
-    """Weights as used: equal ones where any eligible weight is missing or all are 0."""
+def _equalise(weights: np.ndarray) -> np.ndarray:
+    """Weights as used: equal ones where any weight is missing or none is positive."""
     w = np.asarray(weights, dtype=float)
-    elig = np.ones(len(w), bool) if eligible is None else np.asarray(eligible, bool)
-    if np.isnan(w[elig]).any() or not (np.nansum(w[elig]) > 0):
+    if np.isnan(w).any() or not (w.sum() > 0):
         return np.ones(len(w))
     return w
 
@@ -257,7 +256,20 @@ class ScoreInput:
 
 @dataclass
 class Scores:
-    """Every figure, at full precision, with the rules that made it."""
+    """Every figure, at full precision, with the rules that made it.
+
+    indicators: sector, objective, indicator, score, counted (in its objective's mean),
+                status (calcolato, contesto, neutralizzato, mancante, non calcolabile),
+                effective_weight (scaled to 100 among the counted ones), neutralised
+    phases:     sector, objective, phase, progress (as reported, NaN if not),
+                effective_weight, contribution (NaN if neutralised), neutralised
+    objectives: sector, objective, phases_pct, indicators_pct, computed, declared,
+                oiv_grade, grade, grade_source, counted, excluded_reason, grade_for_mean,
+                weight, deviation_flag, title, status (canonical Stato)
+    sectors:    sector, sector_name, manager, n_objectives, n_assessed, percentage, band,
+                weight
+    ente:       percentage (None if nothing assessed), band, n_sectors, n_assessed_sectors
+    """
 
     indicators: pd.DataFrame
     phases: pd.DataFrame
@@ -344,7 +356,8 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
                    ["sector", "objective", "indicator"], "indicator_inputs")
     ind = asg[["sector", "objective"]].merge(plan, on="objective", how="inner", sort=False)
     ind = ind.merge(given, on=["sector", "objective", "indicator"], how="left", sort=False)
-    context = ind["kind"].map(lambda k: norm_word(k) == "contesto").astype(bool)
+    context = pd.Series([k == "CONTESTO" or norm_word(k) == "contesto" for k in ind["kind"]],
+                        index=ind.index, dtype=bool)
     neutral = (_bool_col(ind["neutralised"])
                | _in_set(ind, ["sector", "objective", "indicator"], inp.neutralised_indicators))
     declared = _float_col(ind["declared_score"])
@@ -465,13 +478,8 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
 
     sectors = _score_sectors(obj, inp, rules)
     assessed = sectors["percentage"].notna()
-    sw = _equalise(sectors["weight"].to_numpy(dtype=float))
-    pct = None
-    if assessed.any():
-        w = sw[assessed.to_numpy()]
-        if not (w.sum() > 0):
-            w = np.ones(len(w))
-        pct = float((sectors.loc[assessed, "percentage"].to_numpy() * w).sum() / w.sum())
+    # Settori with nothing assessed (NaN) drop out, and their Peso with them.
+    pct = weighted_mean(sectors["percentage"], sectors["weight"])
     ente = {"percentage": pct, "band": rules.band(pct), "n_sectors": int(len(sectors)),
             "n_assessed_sectors": int(assessed.sum())}
 

@@ -125,7 +125,7 @@ def check_parsed(plan: Plan) -> list[Finding]:
     t = plan.tables
     out: list[Finding] = []
 
-    def extra(column: str, row: pd.Series) -> dict[str, Any]:
+    def extra(column: str, row: pd.Series, code: ErrorCode) -> dict[str, Any]:
         if column in ALLOWED:
             return {"allowed": ", ".join(ALLOWED[column])}
         return {}

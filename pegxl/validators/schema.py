@@ -1,6 +1,7 @@
 """Running pandera schemas and turning their failure cases into located findings.
 
-Each Check carries the catalogue code in its `error` (e.g. error="P013"); pandera's own
+Each Check carries the catalogue code in its `error` (e.g. error="P013"; a check across
+columns writes "V003@actual_end" to name the column its finding points at); pandera's own
 nullability failures become `missing_code`. The frames keep `xlrow` (Excel row) and the
 caller passes how to find the column letter and the record code of a row.
 """
@@ -19,8 +20,11 @@ def run_schema(schema: pa.DataFrameSchema, df: pd.DataFrame, *, file: str | None
                cell_of: Callable[[int, str], str | None], record_of: Callable[[pd.Series], str | None],
                header_of: Callable[[str], str], missing_code: ErrorCode,
                raw_of: Callable[[pd.Series, str], Any] | None = None,
-               extra: Callable[[str, pd.Series], dict[str, Any]] | None = None) -> list[Finding]:
-    """Validate `df` lazily (every problem at once) and return one Finding per failing cell."""
+               extra: Callable[[str, pd.Series, ErrorCode], dict[str, Any]] | None = None,
+               locate: Callable[[pd.Series, str], tuple[str | None, str | None]] | None = None) -> list[Finding]:
+    """Validate `df` lazily (every problem at once) and return one Finding per failing cell.
+
+    `locate(row, column) -> (file, A1)` serves frames that combine rows of many files."""
     if df.empty:
         return []
     try:
@@ -33,10 +37,12 @@ def run_schema(schema: pa.DataFrameSchema, df: pd.DataFrame, *, file: str | None
     for case in cases.itertuples():
         idx = case.index
         column = case.column
+        check = str(case.check)
+        if "@" in check:  # a check across columns names the column its finding points at
+            check, column = check.split("@", 1)
         if idx is None or (isinstance(idx, float) and idx != idx) or column not in df.columns:
             continue  # dtype / schema-level failures carry no row: not user-facing here
         row = df.loc[idx]
-        check = str(case.check)
         if check.startswith("not_nullable") or check == "not_nullable":
             code = missing_code
         else:
@@ -49,8 +55,9 @@ def run_schema(schema: pa.DataFrameSchema, df: pd.DataFrame, *, file: str | None
         seen.add(key)
         excel_row = int(row["xlrow"])
         raw = raw_of(row, column) if raw_of else row[column]
-        fields = extra(column, row) if extra else {}
-        out.append(finding(code, file=file, sheet=sheet, cell=cell_of(excel_row, column),
+        fields = extra(column, row, code) if extra else {}
+        where_file, where_cell = locate(row, column) if locate else (file, cell_of(excel_row, column))
+        out.append(finding(code, file=where_file, sheet=sheet, cell=where_cell,
                            row=excel_row, column=header_of(column), record=record_of(row),
                            value=None if is_blank(raw) else raw, **fields))
     out.sort(key=lambda x: (x.row or 0, x.cell or ""))

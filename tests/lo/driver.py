@@ -26,18 +26,42 @@ Job (JSON object; every key optional except "open")::
               {"path": "/abs/out.ods", "filter": "calc8"}],
      "convert_only": false}
 
-"sheet" may be a name or a 0-based index. ``convert_only`` = open, calculateAll,
-save (edits and inspections are ignored): the file then carries cached formula
-values like one saved by Excel.
+"sheet" may be a name or a 0-based index; "cell" any A1 reference (a range: its
+top-left cell). "date"/"datetime" edits write the serial counted from the
+document's NullDate and give the cell an ISO date format when it has no date
+format yet (override with "number_format": "DD/MM/YYYY"). "formula" uses
+LibreOffice's API syntax: English function names, ";" between arguments.
+``convert_only`` = open, calculateAll, save (edits and inspections are ignored):
+the file then carries cached formula values like one saved by Excel.
+Edits and inspections happen on the open document; after the edits calculateAll()
+runs; saves come last and are moved into place atomically.
 
 Result (JSON object): {"ok": true, "cells": [...], "sheets": [...], "names": [...],
-"document": {...}, "saved": [...], "timings": {...}}, or {"ok": false, "error": "...",
+"document": {"is_protected", "null_date"} (with inspect_sheets), "saved": [...],
+"warnings": [...], "timings": {...}}, or {"ok": false, "error": "...",
 "traceback": "...", "soffice_log": "..."} with exit status 1 (2 = bad command line).
+Each cell: sheet, cell, type (EMPTY/VALUE/TEXT/FORMULA), value, string, formula,
+is_locked, is_formula_hidden, number_format, is_date_format, validation {type
+(ANY/WHOLE/DECIMAL/DATE/TIME/TEXT_LEN/LIST/CUSTOM), operator (NONE/EQUAL/
+NOT_EQUAL/GREATER/GREATER_EQUAL/LESS/LESS_EQUAL/BETWEEN/NOT_BETWEEN/FORMULA),
+formula1, formula2, show_error, error_title, error_message, error_style
+(STOP/WARNING/INFO/MACRO), show_input, input_title, input_message, ignore_blank,
+show_list}; formula cells also result_type (VALUE/STRING/ERROR), error_code,
+result_value, result_string. Each sheet: index, name, is_protected, is_visible,
+conditional_formats (count). Each name: name, content (workbook-level names only).
 
 Facts this driver relies on (LibreOffice 7.4):
 * XCell.setValue/setString/setFormula ignore sheet protection and validation, so a
   test must inspect CellProtection.IsLocked, Sheet.isProtected() and Validation.
+* Attribute changes (NumberFormat...) on a locked cell of a protected sheet are
+  silently dropped through UNO: a "date" edit there only writes the serial (and
+  the result carries a warning).
 * Dates are serials counted from the document's NullDate (normally 1899-12-30).
+* LibreOffice leaves ".~lock.NAME#" next to what it opens; a stale one makes a
+  headless load return None. So the driver always opens a private copy.
+* A headless load must be Hidden=True (Hidden=False returns None / crashes); a
+  hidden document has no real view, so view settings (freeze panes, active cell)
+  are NOT written when saving: never assert them on files saved by this driver.
 """
 
 import datetime as _dt
@@ -86,6 +110,33 @@ def _on_signal(signum, _frame):
         except OSError:
             pass
     raise _Terminated("received signal %d (%s)" % (signum, signal.Signals(signum).name))
+
+
+def _group_alive(pgid):
+    """True while a non-zombie process of process group ``pgid`` exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: trust killpg
+    for pid in entries:
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid, "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may contain spaces/parens
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _props(**kw):
@@ -181,34 +232,39 @@ class Office:
                 pass
             self.desktop = None
         if self.proc is not None:
+            pgid = self.proc.pid
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=10)  # oosplash exits after soffice.bin
             except subprocess.TimeoutExpired:
                 pass
-            # kill the whole group: the soffice wrapper, oosplash and soffice.bin
-            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
+            # then make sure nothing of the group (wrapper, oosplash, soffice.bin)
+            # is left: SIGTERM, then SIGKILL
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                if not _group_alive(pgid):
                     break
                 try:
-                    self.proc.wait(timeout=wait)
+                    os.killpg(pgid, sig)
+                except ProcessLookupError:
+                    break
+                end = time.monotonic() + 5
+                while time.monotonic() < end and _group_alive(pgid):
+                    if self.proc.poll() is None:
+                        try:
+                            self.proc.wait(timeout=0.1)
+                        except subprocess.TimeoutExpired:
+                            pass
+                    else:
+                        time.sleep(0.1)
+            if self.proc.poll() is None:
+                try:
+                    self.proc.wait(timeout=1)
                 except subprocess.TimeoutExpired:
-                    continue
-                # the wrapper is gone; make sure no child is left in the group
-                try:
-                    os.killpg(self.proc.pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.2)
-            try:
-                self.proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
+                    pass
         try:
             self._log.close()
         except Exception:
             pass
+        _CURRENT["pgid"] = None
         self.timings["stop_s"] = round(time.monotonic() - t0, 3)
 
     def log_tail(self, n=4000):
@@ -396,26 +452,56 @@ def inspect_names(doc):
     return out
 
 
-def store(doc, spec):
+def store(office, doc, spec):
     path = spec["path"]
     flt = spec.get("filter")
     if not flt:
         raise JobError("save entry needs a 'filter': %r" % (spec,))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    doc.storeToURL(_url(path), _props(FilterName=flt, Overwrite=True))
-    if not os.path.exists(path):
-        raise RuntimeError("storeToURL returned but %s does not exist" % path)
-    return {"path": path, "filter": flt, "size": os.path.getsize(path)}
+    dest = os.path.abspath(path)
+    dest_dir = os.path.dirname(dest)
+    os.makedirs(dest_dir, exist_ok=True)
+    # store privately, then move into place atomically: no half-written file is
+    # ever visible at ``path`` and parallel jobs saving to the same path cannot clash
+    private = os.path.join(office.tmp, "output", uuid.uuid4().hex, os.path.basename(dest))
+    os.makedirs(os.path.dirname(private))
+    doc.storeToURL(_url(private), _props(FilterName=flt, Overwrite=True))
+    if not os.path.exists(private):
+        raise RuntimeError("storeToURL returned but wrote nothing for %s" % path)
+    staging = os.path.join(dest_dir, ".%s.%s.tmp" % (os.path.basename(dest),
+                                                      uuid.uuid4().hex[:8]))
+    try:
+        shutil.copyfile(private, staging)
+        os.replace(staging, dest)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+    return {"path": path, "filter": flt, "size": os.path.getsize(dest)}
+
+
+def validate_job(job):
+    """Cheap checks done before soffice is started."""
+    if not isinstance(job, dict):
+        raise JobError("job must be a JSON object")
+    src = job.get("open")
+    if not src or not isinstance(src, str):
+        raise JobError("job has no 'open' path")
+    if not os.path.isfile(src):
+        raise JobError("input file does not exist: %s" % src)
+    for key in ("edits", "inspect", "save"):
+        if not isinstance(job.get(key, []), list):
+            raise JobError("'%s' must be a list" % key)
+    for spec in job.get("save", []):
+        if not isinstance(spec, dict) or not spec.get("path") or not spec.get("filter"):
+            raise JobError("save entries need 'path' and 'filter': %r" % (spec,))
+    for spec in job.get("edits", []) + job.get("inspect", []):
+        if not isinstance(spec, dict) or "sheet" not in spec or "cell" not in spec:
+            raise JobError("edits/inspect entries need 'sheet' and 'cell': %r" % (spec,))
 
 
 def run_job(office, job):
     result = {"ok": True, "cells": [], "sheets": [], "names": [], "saved": [],
               "warnings": []}
-    src = job.get("open")
-    if not src:
-        raise JobError("job has no 'open'")
-    if not os.path.exists(src):
-        raise JobError("input file does not exist: %s" % src)
+    src = job["open"]
     # Open a private copy: LibreOffice writes a ".~lock.NAME#" file next to what it
     # opens, and a stale one (left by a killed office) makes a headless load fail
     # silently (loadComponentFromURL returns None). A copy also lets parallel jobs
@@ -451,7 +537,7 @@ def run_job(office, job):
                 result["names"] = inspect_names(doc)
         t1 = time.monotonic()
         for spec in job.get("save", []):
-            result["saved"].append(store(doc, spec))
+            result["saved"].append(store(office, doc, spec))
         office.timings["save_s"] = round(time.monotonic() - t1, 3)
     finally:
         try:
@@ -473,7 +559,7 @@ def main(argv):
             return 2
         del args[i:i + 2]
     if len(args) != 2:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        print("\n\n".join(__doc__.split("\n\n")[1:3]), file=sys.stderr)
         return 2
     job_path, result_path = args
     signal.signal(signal.SIGTERM, _on_signal)
@@ -489,8 +575,7 @@ def main(argv):
     try:
         with open(job_path, encoding="utf-8") as f:
             job = json.load(f)
-        if not isinstance(job, dict):
-            raise JobError("job must be a JSON object")
+        validate_job(job)
         office = Office()
         office.start()
         result = run_job(office, job)

@@ -1,0 +1,115 @@
+"""Annotated copies of returned workbooks: the file the office sends back to the settore.
+
+Every problem cell is highlighted and carries a comment with the message; an `Errori`
+sheet lists every finding with a hyperlink to its cell. The original is never touched:
+the copy is written atomically into another folder.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from .errors import ERROR, Finding
+from .workbook import style as S
+from .workbook.io import atomic_save
+from .workbook.reader import read_values
+
+SHEET_ERRORS = "Errori"
+_A1 = re.compile(r"^[A-Z]{1,3}[1-9][0-9]*$")
+ERRORS_HEADERS = ["Codice", "Gravità", "Foglio", "Cella", "Riferimento", "Problema", "Come correggere"]
+
+
+def annotated_name(path: str | Path) -> str:
+    p = Path(path)
+    return f"{p.stem}_errori.xlsx"
+
+
+def annotate_files(findings: Iterable[Finding], outdir: str | Path) -> list[Path]:
+    """One annotated copy per file that has findings; returns the paths written."""
+    by_file: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.file:
+            by_file.setdefault(f.file, []).append(f)
+    out = []
+    outdir = Path(outdir)
+    if Path(outdir).resolve() in {Path(f).resolve().parent for f in by_file}:
+        outdir = outdir / "annotati"   # never beside the originals, where a later run would read it
+    for path, items in by_file.items():
+        out.append(annotate_file(path, items, outdir / annotated_name(path)))
+    return out
+
+
+def annotate_file(path: str | Path, findings: list[Finding], target: str | Path) -> Path:
+    """Write the annotated copy of `path` to `target`."""
+    wb = _load_copy(path)
+    for f in findings:
+        if not (f.sheet and f.cell and _A1.match(f.cell)) or f.sheet not in wb.sheetnames:
+            continue
+        ws = wb[f.sheet]
+        c = ws[f.cell]
+        c.fill = S.ERROR_FILL if f.severity == ERROR else S.WARNING_FILL
+        text = f"{f.code} {f.severity}: {f.message}\n→ {f.hint}"
+        if c.comment is not None and c.comment.author == "pegxl":
+            text = c.comment.text + "\n\n" + text
+        comment = Comment(text, "pegxl")
+        comment.width, comment.height = 320, 160
+        c.comment = comment
+    _errors_sheet(wb, path, findings)
+    return atomic_save(wb, target)
+
+
+def _load_copy(path: str | Path) -> Workbook:
+    p = Path(path)
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            return load_workbook(p, keep_vba=p.suffix.lower() == ".xlsm")
+        except Exception:
+            pass  # unreadable by openpyxl: rebuild from values below, or an Errori-only workbook
+    wb = Workbook()
+    wb.remove(wb.active)
+    try:
+        book = read_values(p)
+    except Exception:
+        return wb
+    for name, sheet in book.sheets.items():
+        ws = wb.create_sheet(name[:31])
+        for row in sheet.rows:
+            ws.append([v for v in row])
+        if not sheet.visible:
+            ws.sheet_state = "hidden"
+    return wb
+
+
+def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> None:
+    if SHEET_ERRORS in wb.sheetnames:
+        del wb[SHEET_ERRORS]
+    ws = wb.create_sheet(SHEET_ERRORS, 0)
+    ws.sheet_state = "visible"
+    S.write_header(ws, ERRORS_HEADERS)
+    S.set_widths(ws, [8, 9, 14, 9, 22, 70, 50])
+    for f in sorted(findings, key=lambda x: (x.severity != ERROR, x.sheet or "", x.row or 0)):
+        ws.append([f.code, f.severity, f.sheet or "", f.cell or "", f.record or "", f.message, f.hint])
+        r = ws.max_row
+        for col in range(1, 8):
+            ws.cell(row=r, column=col).alignment = S.WRAP
+        ws.cell(row=r, column=2).fill = S.ERROR_FILL if f.severity == ERROR else S.WARNING_FILL
+        if f.sheet and f.cell and _A1.match(f.cell) and f.sheet in wb.sheetnames:
+            link = ws.cell(row=r, column=4)
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{f.sheet}'!{f.cell}",
+                                       display=f.cell)
+            link.font = Font(color="0563C1", underline="single")
+    ws.freeze_panes = "A2"
+    note = ws.cell(row=ws.max_row + 2, column=1,
+                   value=f"File controllato: {Path(path).name}. Correggere le celle evidenziate nel file "
+                         f"originale (o in questa copia) e rimandarlo all'ufficio.")
+    note.font = S.TOTAL_FONT
+    wb.active = 0
+    for other in wb.worksheets[1:]:
+        other.sheet_view.tabSelected = False
+    S.print_setup(ws)

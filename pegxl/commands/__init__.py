@@ -1,0 +1,1 @@
+"""Click commands by area; `pegxl.cli` registers them. Each stays a thin layer over the library."""

@@ -1,0 +1,370 @@
+"""Reading one returned workbook: is it ours, for this plan, untampered? What was typed?
+
+`read_return` never raises for a bad file: every problem is a located Finding, and the
+values typed by the settore are collected raw (with their cells) for the content checks
+of `pegxl.validate`, which run on all files at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .errors import ErrorCode, Finding, PegxlError, finding, show_value
+from .plan import Plan, short
+from .values import is_blank, parse_date, parse_number, parse_typed
+from .workbook import contract as C
+from .workbook.reader import RawBook, Table, read_table, read_values, sniff
+from .workbook.scan import BookScan, scan
+
+SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".ods", ".xls", ".xlsb", ".csv", ".numbers"}
+MAX_RETURN_BYTES = 100 * 1024 * 1024
+
+TABLE_SPECS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES, C.SHEET_PHASES: C.T_PHASES,
+               C.SHEET_INDICATORS: C.T_INDICATORS}
+INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_INPUT,
+          C.SHEET_INDICATORS: C.T_INDICATORS_INPUT}
+KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
+        C.SHEET_INDICATORS: ("objective", "indicator")}
+
+
+def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files named, plus the spreadsheet-like files of the folders named (not recursive),
+    skipping office lock files. Sorted for a stable order."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            for child in sorted(p.iterdir()):
+                if not child.is_file() or child.name.startswith(("~$", ".~lock", ".")):
+                    continue
+                if child.suffix.lower() in SPREADSHEET_EXTENSIONS:
+                    out.append(child)
+        else:
+            out.append(p)
+    seen, unique = set(), []
+    for p in out:
+        key = os.path.abspath(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+@dataclass
+class ReturnFile:
+    """One returned workbook after identity and integrity checks."""
+
+    path: str
+    sector: str | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
+    sha256: str | None = None
+    read_at: dt.datetime | None = None
+    modified: dt.datetime | None = None
+    application: str | None = None
+    kind: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    # raw input rows per sheet: dicts with the key fields, the raw inputs, and their cells
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    epoch_1904: bool = False
+    readable: bool = False
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def usable(self) -> bool:
+        return self.readable and not any(f.is_error for f in self.findings)
+
+    @property
+    def template_version(self) -> str | None:
+        return self.identity.get("format_version")
+
+    def add(self, code: ErrorCode, **kw: Any) -> None:
+        self.findings.append(finding(code, file=self.path, **kw))
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_return(plan: Plan, path: str | os.PathLike) -> ReturnFile:
+    """Read one returned workbook against the plan: identity, integrity, raw inputs."""
+    rf = ReturnFile(path=str(path), read_at=dt.datetime.now().astimezone())
+    p = Path(path)
+    problems = sniff(p, max_uncompressed=MAX_RETURN_BYTES)
+    if problems:
+        rf.findings.extend(problems)
+        return rf
+    try:
+        rf.sha256 = sha256_of(p)
+        rf.modified = dt.datetime.fromtimestamp(p.stat().st_mtime).astimezone()
+    except OSError as exc:
+        rf.add(ErrorCode.F001, detail=exc.strerror or str(exc))
+        return rf
+    max_rows = max(2000, 10 * max(len(plan.phases), len(plan.indicators), len(plan.objectives)))
+    try:
+        book = read_values(p, max_rows=max_rows)
+    except PegxlError as exc:
+        rf.findings.extend(exc.findings)
+        return rf
+    try:
+        sc = scan(str(p), sheets=set(TABLE_SPECS) | {C.SHEET_SUMMARY})
+    except Exception as exc:  # a zip calamine could read but whose XML we cannot: still usable
+        sc = BookScan()
+        rf.add(ErrorCode.F002, detail=f"struttura interna non leggibile: {str(exc)[:120]}")
+        return rf
+    rf.kind = sc.kind
+    rf.application = sc.application
+    rf.epoch_1904 = sc.epoch_1904
+    if sc.modified:
+        rf.modified = sc.modified
+    if sc.external_links:
+        rf.add(ErrorCode.F008)
+    if not _identity(plan, book, rf):
+        return rf
+    rf.readable = True
+    for sheet_name, spec in TABLE_SPECS.items():
+        _read_sheet(plan, book, sc, rf, sheet_name, spec)
+    for sheet_name in (*TABLE_SPECS, C.SHEET_SUMMARY):
+        s = sc.sheets.get(sheet_name) or next((v for k, v in sc.sheets.items()
+                                               if C.norm_header(k) == C.norm_header(sheet_name)), None)
+        if s is not None and not s.protected and book.sheet(sheet_name) is not None:
+            rf.add(ErrorCode.T007, sheet=sheet_name)
+    return rf
+
+
+# ------------------------------------------------------------------ identity
+
+def read_identity(book: RawBook) -> dict[str, Any] | None:
+    sheet = book.sheet(C.SHEET_IDENTITY)
+    if sheet is None:
+        return None
+    labels = {C.norm_header(label): fld for label, fld in C.IDENTITY_FIELDS}
+    out: dict[str, Any] = {}
+    for row in sheet.rows:
+        if len(row) >= 2 and C.norm_header(row[0]) in labels:
+            out[labels[C.norm_header(row[0])]] = row[1]
+    return out
+
+
+def _identity(plan: Plan, book: RawBook, rf: ReturnFile) -> bool:
+    ident = read_identity(book)
+    if ident is None:
+        rf.add(ErrorCode.I001)
+        return False
+    rf.identity = ident
+    for label, fld in C.IDENTITY_FIELDS:
+        if fld in ("format_version", "ente", "anno", "fase", "sector", "fingerprint") and is_blank(ident.get(fld)):
+            rf.add(ErrorCode.I009, sheet=C.SHEET_IDENTITY, value=label)
+            return False
+    sheet = C.SHEET_IDENTITY
+    ok = True
+    sector = str(ident["sector"]).strip()
+    rf.sector = sector
+    version = str(ident["format_version"])
+    if version.split(".")[0] != C.FORMAT_VERSION.split(".")[0]:
+        rf.add(ErrorCode.I008, sheet=sheet, found=version, expected=C.FORMAT_VERSION)
+    if str(ident["ente"]).strip() != plan.ente:
+        rf.add(ErrorCode.I004, sheet=sheet, found=ident["ente"], expected=plan.ente)
+        ok = False
+    anno = parse_number(ident["anno"]).value
+    if anno is None or int(anno) != plan.anno:
+        rf.add(ErrorCode.I003, sheet=sheet, found=show_value(ident["anno"]), expected=plan.anno)
+        ok = False
+    if str(ident["fase"]).strip() != plan.fase:
+        rf.add(ErrorCode.I005, sheet=sheet, found=ident["fase"], expected=plan.fase)
+        ok = False
+    if sector not in set(plan.sector_codes):
+        rf.add(ErrorCode.I006, sheet=sheet, value=sector, record=sector)
+        return False
+    fp = str(ident["fingerprint"]).strip()
+    if fp != plan.fingerprint():
+        if not ok:
+            rf.add(ErrorCode.I002, sheet=sheet, record=sector, found=short(fp), expected=short(plan.fingerprint()))
+        elif str(ident.get("sector_fingerprint") or "").strip() == plan.sector_fingerprint(sector):
+            rf.add(ErrorCode.I010, sheet=sheet, record=sector, found=short(fp), expected=short(plan.fingerprint()))
+        else:
+            rf.add(ErrorCode.I002, sheet=sheet, record=sector, found=short(fp), expected=short(plan.fingerprint()))
+            ok = False
+    return ok
+
+
+# ------------------------------------------------------------- sheets, rows
+
+def _plan_rows(plan: Plan, sector: str, sheet: str) -> pd.DataFrame:
+    objs = plan.objectives_of(sector)
+    codes = list(objs["objective"])
+    if sheet == C.SHEET_OBJECTIVES:
+        return objs
+    if sheet == C.SHEET_PHASES:
+        return plan.phases_of(codes)
+    return plan.indicators_of(codes)
+
+
+def _key_of(rec: dict[str, Any], sheet: str) -> tuple | None:
+    code = rec.get("objective")
+    if is_blank(code):
+        return None
+    code = str(code).strip()
+    if sheet == C.SHEET_OBJECTIVES:
+        return (code,)
+    fld = "phase" if sheet == C.SHEET_PHASES else "indicator"
+    n = parse_number(rec.get(fld)).value
+    if n is None or not float(n).is_integer():
+        return (code, rec.get(fld))
+    return (code, int(n))
+
+
+def _record_label(key: tuple, sheet: str) -> str:
+    if sheet == C.SHEET_OBJECTIVES or len(key) == 1:
+        return str(key[0])
+    word = "fase" if sheet == C.SHEET_PHASES else "indicatore"
+    return f"{key[0]} {word} {show_value(key[1])}"
+
+
+def _read_sheet(plan: Plan, book: RawBook, sc: BookScan, rf: ReturnFile, sheet_name: str,
+                spec: C.TableSpec) -> None:
+    sheet = book.sheet(sheet_name)
+    if sheet is None:
+        rf.add(ErrorCode.T001, sheet=sheet_name)
+        rf.rows[sheet_name] = []
+        return
+    required = tuple(c.field for c in spec.columns if c.field != "score" and c.field != "computed")
+    table, problems = read_table(sheet, spec, file=rf.path, required_fields=required)
+    for pb in problems:  # a missing column in a return is tampering, not a plan problem
+        rf.add(ErrorCode.T002, sheet=sheet.name, cell=pb.cell, column=pb.column)
+    key_fields = KEYS[sheet_name]
+    if any(k not in table.cols for k in key_fields):
+        rf.rows[sheet_name] = []
+        return
+    expected = _plan_rows(plan, rf.sector, sheet_name)
+    plan_by_key = {}
+    for rec in expected.to_dict("records"):
+        k = (rec["objective"],) if sheet_name == C.SHEET_OBJECTIVES else (rec["objective"], rec[key_fields[1]])
+        plan_by_key[k] = rec
+    sscan = sc.sheets.get(sheet.name)
+    formulas = sscan.formulas if sscan else {}
+    percent = sscan.percent_cells if sscan else set()
+    seen: dict[tuple, int] = {}
+    order: list[tuple] = []
+    rows_out: list[dict[str, Any]] = []
+    for rec in table.df.to_dict("records"):
+        key = _key_of(rec, sheet_name)
+        row = rec["xlrow"]
+        if key is None:
+            if any(not is_blank(rec.get(f)) for f in INPUTS[sheet_name]):
+                rf.add(ErrorCode.T004, sheet=sheet.name, cell=table.cell(row, key_fields[0]), row=row,
+                       record="(senza codice)")
+            continue
+        label = _record_label(key, sheet_name)
+        if key in seen:
+            rf.add(ErrorCode.T008, sheet=sheet.name, cell=table.cell(row, key_fields[0]), row=row, record=label)
+            continue
+        seen[key] = row
+        if key not in plan_by_key:
+            rf.add(ErrorCode.T004, sheet=sheet.name, cell=table.cell(row, key_fields[0]), row=row, record=label)
+            continue
+        order.append(key)
+        planned = plan_by_key[key]
+        _compare_locked(rf, table, sheet_name, rec, planned, label)
+        out = {"sector": rf.sector, "file": rf.path, "xlrow": row, "record": label,
+               "objective": key[0]}
+        if len(key) > 1:
+            out[key_fields[1]] = key[1]
+        neutralised = bool(planned.get("neutralised")) if sheet_name != C.SHEET_OBJECTIVES else False
+        out["neutralised"] = neutralised
+        for fld in INPUTS[sheet_name]:
+            cell = table.cell(row, fld)
+            out[f"{fld}_cell"] = cell
+            value = rec.get(fld)
+            if cell and cell in formulas:
+                out[f"{fld}_formula"] = formulas[cell]
+            out[f"{fld}_percent"] = bool(cell and cell in percent)
+            out[fld] = value
+        if sheet_name == C.SHEET_INDICATORS:
+            out["value_type"] = planned.get("value_type")
+            out["kind"] = planned.get("kind")
+        rows_out.append(out)
+    for key, planned in plan_by_key.items():
+        if key not in seen:
+            rf.add(ErrorCode.T003, sheet=sheet.name, record=_record_label(key, sheet_name))
+    plan_order = [k for k in plan_by_key if k in seen]
+    if order != plan_order:
+        rf.add(ErrorCode.T005, sheet=sheet.name)
+    rf.rows[sheet_name] = rows_out
+
+
+def _norm_text(v: Any) -> str:
+    if is_blank(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, (dt.date, dt.datetime)):
+        return show_value(v)
+    return " ".join(str(v).split())
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    pa_, pb_ = parse_number(a), parse_number(b)
+    if pa_.value is None or pb_.value is None:
+        return is_blank(a) and is_blank(b)
+    return abs(pa_.value - pb_.value) <= 1e-9 * max(1.0, abs(pb_.value))
+
+
+def _same_date(a: Any, b: Any, epoch_1904: bool) -> bool:
+    if is_blank(a) and is_blank(b):
+        return True
+    pa_ = parse_date(a, epoch_1904=epoch_1904)
+    return pa_.ok and pa_.value == (b.date() if isinstance(b, dt.datetime) else b)
+
+
+def _same_target(found: Any, planned: dict[str, Any], epoch_1904: bool) -> bool:
+    vt = planned.get("value_type")
+    expected = planned.get("target_value")
+    if vt in ("numero", "percentuale"):
+        return _same_number(found, expected)
+    if vt == "data":
+        return _same_date(found, expected, epoch_1904)
+    if vt == "sì/no":
+        p = parse_typed(found, vt)
+        return p.ok and p.value == expected
+    return _norm_text(found) == _norm_text(expected)
+
+
+def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[str, Any],
+                    planned: dict[str, Any], label: str) -> None:
+    for fld in C.T_LOCKED[sheet]:
+        if fld not in table.cols:
+            continue
+        found = rec.get(fld)
+        expected = planned.get(fld)
+        if fld == "weight":
+            same = _same_number(found, expected)
+        elif fld in ("planned_start", "planned_end"):
+            same = _same_date(found, expected, rf.epoch_1904)
+        elif fld == "target":
+            same = _same_target(found, planned, rf.epoch_1904)
+            expected = planned.get("target_value")
+        elif fld in ("kind", "value_type", "typology"):
+            vocab = {"kind": C.TIPI_INDICATORE, "value_type": C.TIPI_VALORE, "typology": C.TIPOLOGIE}[fld]
+            same = C.canonical(found, vocab) == expected
+        elif fld == "direction":
+            same = _norm_text(found) == _norm_text(expected)
+        else:
+            same = _norm_text(found) == _norm_text(expected)
+        if not same:
+            spec = TABLE_SPECS[sheet]
+            rf.add(ErrorCode.T006, sheet=table.sheet, cell=table.cell(rec["xlrow"], fld), row=rec["xlrow"],
+                   column=spec.header(fld), record=label, expected=show_value(expected),
+                   found=show_value(found))

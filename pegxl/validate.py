@@ -1,0 +1,449 @@
+"""`pegxl validate`: every returned workbook checked against the plan, every problem located.
+
+Files are read one by one (identity, integrity, raw inputs: `pegxl.ingest`); the content
+of all files is then parsed and checked at once with pandera schemas over the combined
+tables, so a thousand files cost one validation call per table, not a thousand.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .errors import ERROR, ErrorCode, Finding, finding, show_value
+from .ingest import ReturnFile, expand_paths, read_return
+from .plan import Plan
+from .values import is_blank, parse_date, parse_number, parse_typed
+from .validators.schema import run_schema
+from .workbook import contract as C
+
+_EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "un numero tra 0 e 100, es. 75",
+             "sì/no": "sì o no", "data": "una data gg/mm/aaaa", "testo": "un testo"}
+
+
+@dataclass
+class Validation:
+    """The outcome of validating returned workbooks against a plan.
+
+    `objectives`, `phases`, `indicators` hold one row per record of every readable file,
+    with the raw value typed, the parsed value and the cell it came from."""
+
+    plan: Plan
+    files: list[ReturnFile]
+    findings: list[Finding]
+    objectives: pd.DataFrame
+    phases: pd.DataFrame
+    indicators: pd.DataFrame
+    scores: Any = None
+
+    @property
+    def usable_files(self) -> list[ReturnFile]:
+        bad = {f.file for f in self.findings if f.is_error}
+        return [rf for rf in self.files if rf.readable and rf.path not in bad]
+
+    def file_findings(self, path: str) -> list[Finding]:
+        return [f for f in self.findings if f.file == path]
+
+    def usable(self, path: str) -> bool:
+        return not any(f.is_error for f in self.findings if f.file == path)
+
+    @property
+    def all_usable(self) -> bool:
+        return bool(self.files) and not any(f.is_error for f in self.findings)
+
+    def sector_files(self) -> dict[str, list[ReturnFile]]:
+        out: dict[str, list[ReturnFile]] = {}
+        for rf in self.files:
+            if rf.sector:
+                out.setdefault(rf.sector, []).append(rf)
+        return out
+
+    def missing_sectors(self) -> list[str]:
+        have = set(self.sector_files())
+        return [s for s in self.plan.sector_codes if s not in have]
+
+    def usable_sectors(self) -> list[str]:
+        return [rf.sector for rf in self.usable_files if rf.sector]
+
+
+def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
+                     progress: Callable[[int, int, str], None] | None = None) -> Validation:
+    """Validate returned workbooks (files or folders) against a checked plan."""
+    paths = expand_paths(items)
+    files: list[ReturnFile] = []
+    for i, p in enumerate(paths, start=1):
+        files.append(read_return(plan, p))
+        if progress:
+            progress(i, len(paths), str(p))
+    return validate_files(plan, files)
+
+
+def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:
+    findings: list[Finding] = [f for rf in files for f in rf.findings]
+    findings += _duplicates(files)
+    readable = [rf for rf in files if rf.readable]
+    obj = _frame(readable, C.SHEET_OBJECTIVES)
+    ph = _frame(readable, C.SHEET_PHASES)
+    ind = _frame(readable, C.SHEET_INDICATORS)
+    final = plan.final
+    findings += _formulas(obj, C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT)
+    findings += _formulas(ph, C.T_PHASES, C.T_PHASES_INPUT)
+    findings += _formulas(ind, C.T_INDICATORS, C.T_INDICATORS_INPUT)
+    obj, f1 = _parse_objectives(obj)
+    ph, f2 = _parse_phases(ph, plan)
+    ind, f3 = _parse_indicators(ind, plan)
+    findings += f1 + f2 + f3
+    findings += _check_objectives(obj, final)
+    findings += _check_phases(ph, plan, final)
+    findings += _check_indicators(ind, final)
+    findings += _status_vs_progress(obj, ph)
+    v = Validation(plan, files, [], obj, ph, ind)
+    findings += _deviation(v)
+    v.findings = _sorted(findings, files)
+    return v
+
+
+def _sorted(findings: list[Finding], files: list[ReturnFile]) -> list[Finding]:
+    order = {rf.path: i for i, rf in enumerate(files)}
+    sheets = {C.SHEET_IDENTITY: 0, C.SHEET_OBJECTIVES: 1, C.SHEET_PHASES: 2, C.SHEET_INDICATORS: 3}
+    return sorted(findings, key=lambda f: (order.get(f.file, 1 << 30), f.severity != ERROR,
+                                           sheets.get(f.sheet or "", 9), f.row or 0, f.cell or ""))
+
+
+# -------------------------------------------------------------- combining files
+
+_BASE = {C.SHEET_OBJECTIVES: ["sector", "file", "xlrow", "record", "objective", "neutralised"],
+         C.SHEET_PHASES: ["sector", "file", "xlrow", "record", "objective", "phase", "neutralised"],
+         C.SHEET_INDICATORS: ["sector", "file", "xlrow", "record", "objective", "indicator", "neutralised",
+                              "value_type", "kind"]}
+_INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_INPUT,
+           C.SHEET_INDICATORS: C.T_INDICATORS_INPUT}
+
+
+def _frame(files: list[ReturnFile], sheet: str) -> pd.DataFrame:
+    cols = list(_BASE[sheet])
+    for fld in _INPUTS[sheet]:
+        cols += [fld, f"{fld}_cell", f"{fld}_formula", f"{fld}_percent"]
+    records = [r for rf in files for r in rf.rows.get(sheet, [])]
+    df = pd.DataFrame(records, columns=cols, dtype=object)
+    df.index = pd.RangeIndex(len(df))
+    return df
+
+
+def _duplicates(files: list[ReturnFile]) -> list[Finding]:
+    by_sector: dict[str, list[ReturnFile]] = {}
+    for rf in files:
+        if rf.sector and rf.readable:
+            by_sector.setdefault(rf.sector, []).append(rf)
+    out = []
+    for sector, group in by_sector.items():
+        if len(group) < 2:
+            continue
+        detail = "; ".join(f"{rf.name} (salvato il {show_value(rf.modified.replace(tzinfo=None)) if rf.modified else '?'})"
+                           for rf in group)
+        for rf in group:
+            out.append(finding(ErrorCode.I007, file=rf.path, record=sector, detail=detail))
+    return out
+
+
+def _formulas(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> list[Finding]:
+    out = []
+    for fld in inputs:
+        col = f"{fld}_formula"
+        if df.empty or col not in df:
+            continue
+        hits = df[df[col].notna()]
+        for r in hits.itertuples():
+            out.append(finding(ErrorCode.V012, file=r.file, sheet=spec.sheet, cell=getattr(r, f"{fld}_cell"),
+                               row=r.xlrow, column=spec.header(fld), record=r.record,
+                               value="=" + str(getattr(r, col)).lstrip("=")))
+            df.at[r.Index, fld] = None  # a formula's cached value is never trusted as input
+    return out
+
+
+# ------------------------------------------------------------------- parsing
+
+def _f(code: ErrorCode, r: Any, spec: C.TableSpec, fld: str, **kw: Any) -> Finding:
+    return finding(code, file=r["file"], sheet=spec.sheet, cell=r[f"{fld}_cell"], row=r["xlrow"],
+                   column=spec.header(fld), record=r["record"], **kw)
+
+
+def _text(v: Any) -> str | None:
+    if is_blank(v):
+        return None
+    if isinstance(v, str):
+        return v
+    return show_value(v)
+
+
+def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
+    out: list[Finding] = []
+    spec = C.T_OBJECTIVES
+    status, status_raw, declared = [], [], []
+    for r in df.to_dict("records"):
+        raw = r["status"]
+        status_raw.append(raw)
+        status.append(C.canonical(raw, C.STATI) if not is_blank(raw) else None)
+        p = parse_number(r["declared"], percent_format=bool(r["declared_percent"]))
+        if not p.ok:
+            out.append(_f(ErrorCode.V014, r, spec, "declared", value=r["declared"]))
+        elif p.from_text:
+            out.append(_f(ErrorCode.V007, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
+        elif p.percent_scaled:
+            out.append(_f(ErrorCode.V015, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
+        declared.append(p.value if p.ok else None)
+    df = df.copy()
+    df["status_raw"] = status_raw
+    df["status"] = status
+    df["declared_raw"] = df["declared"]
+    df["declared"] = pd.Series(declared, index=df.index, dtype=float)
+    for fld in ("report", "deviation_reason"):
+        df[fld] = [_text(v) for v in df[fld]]
+    return df, out
+
+
+def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
+    out: list[Finding] = []
+    spec = C.T_PHASES
+    progress, starts, ends = [], [], []
+    for r in df.to_dict("records"):
+        if r["neutralised"]:
+            progress.append(None)
+            starts.append(None)
+            ends.append(None)
+            continue
+        p = parse_number(r["progress"], percent_format=bool(r["progress_percent"]))
+        if not p.ok:
+            out.append(_f(ErrorCode.V014, r, spec, "progress", value=r["progress"]))
+        elif p.from_text:
+            out.append(_f(ErrorCode.V007, r, spec, "progress", value=r["progress"], parsed=show_value(p.value)))
+        elif p.percent_scaled:
+            out.append(_f(ErrorCode.V015, r, spec, "progress", value=r["progress"], parsed=show_value(p.value)))
+        progress.append(p.value if p.ok else None)
+        for fld, bucket in (("actual_start", starts), ("actual_end", ends)):
+            d = parse_date(r[fld], epoch_1904=False)
+            if not d.ok:
+                out.append(_f(ErrorCode.V002, r, spec, fld, value=r[fld]))
+            elif d.from_text:
+                out.append(_f(ErrorCode.V007, r, spec, fld, value=r[fld], parsed=show_value(d.value)))
+            bucket.append(d.value if d.ok else None)
+    df = df.copy()
+    for fld in ("progress", "actual_start", "actual_end"):
+        df[f"{fld}_raw"] = df[fld]
+    df["progress"] = pd.Series(progress, index=df.index, dtype=float)
+    df["actual_start"] = pd.Series(starts, index=df.index, dtype=object)
+    df["actual_end"] = pd.Series(ends, index=df.index, dtype=object)
+    df["notes"] = [_text(v) for v in df["notes"]]
+    return df, out
+
+
+def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
+    out: list[Finding] = []
+    spec = C.T_INDICATORS
+    values, ok = [], []
+    for r in df.to_dict("records"):
+        vt = r["value_type"] or "testo"
+        raw = r["achieved"]
+        if r["neutralised"]:
+            values.append(None)
+            ok.append(True)
+            continue
+        p = parse_typed(raw, vt, percent_format=bool(r["achieved_percent"]))
+        if not p.ok:
+            out.append(_f(ErrorCode.V006, r, spec, "achieved", value=raw, value_type=vt, example=_EXAMPLES[vt]))
+        elif p.from_text and vt != "testo":
+            out.append(_f(ErrorCode.V007, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
+        elif p.percent_scaled:
+            out.append(_f(ErrorCode.V015, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
+        values.append(p.value if p.ok else None)
+        ok.append(p.ok)
+    df = df.copy()
+    df["achieved_raw"] = df["achieved"]
+    df["achieved"] = pd.Series(values, index=df.index, dtype=object)
+    df["achieved_ok"] = pd.Series(ok, index=df.index, dtype=bool)
+    df["notes"] = [_text(v) for v in df["notes"]]
+    return df, out
+
+
+# ------------------------------------------------------------ pandera checks
+
+def _extra_factory(plan: Plan):
+    def extra(column: str, row: pd.Series, code: ErrorCode) -> dict[str, Any]:
+        if code is ErrorCode.V005:
+            return {"allowed": ", ".join(C.STATI), "value": row.get("status_raw")}
+        if code is ErrorCode.V003:
+            return {"start": show_value(row.get("actual_start")), "end": show_value(row.get("actual_end"))}
+        if code is ErrorCode.V004:
+            return {"anno": plan.anno}
+        if code is ErrorCode.V008:
+            return {"value": row.get("status")}
+        return {}
+    return extra
+
+
+def _required(final: bool) -> ErrorCode:
+    return ErrorCode.V010 if final else ErrorCode.V011
+
+
+def _check_objectives(df: pd.DataFrame, final: bool) -> list[Finding]:
+    if df.empty:
+        return []
+    view = df.copy()
+    # an unknown word is checked as typed; a blank stays blank
+    view["status"] = [s if s is not None else (None if is_blank(r) else r)
+                      for s, r in zip(view["status"], view["status_raw"])]
+    schema = pa.DataFrameSchema({
+        "status": pa.Column(None, pa.Check.isin(list(C.STATI), error="V005"), nullable=not final),
+        "declared": pa.Column(float, pa.Check.in_range(0, 100, error="V013"), nullable=True),
+    }, checks=[
+        pa.Check(lambda d: ~(d["status"].isin(C.STATI_ESCLUSI) & d["deviation_reason"].isna()),
+                 error="V008@deviation_reason"),
+    ], strict=False)
+    out = _run(schema, view, C.T_OBJECTIVES, _required(final))
+    if not final:
+        out += _missing(view, "status", C.T_OBJECTIVES)
+    return out
+
+
+def _check_phases(df: pd.DataFrame, plan: Plan, final: bool) -> list[Finding]:
+    live = df[~df["neutralised"].astype(bool)] if not df.empty else df
+    if live.empty:
+        return []
+    lo = pd.Timestamp(dt.date(plan.anno - 1, 1, 1))
+    hi = pd.Timestamp(dt.date(plan.anno + 1, 12, 31))
+    view = live.copy()
+    for fld in ("actual_start", "actual_end"):
+        view[fld] = pd.to_datetime(view[fld], errors="coerce")
+
+    def plausible(s: pd.Series) -> pd.Series:
+        return s.isna() | ((s >= lo) & (s <= hi))
+
+    schema = pa.DataFrameSchema({
+        "progress": pa.Column(float, pa.Check.in_range(0, 100, error="V001"), nullable=not final),
+        "actual_start": pa.Column(None, pa.Check(plausible, error="V004"), nullable=True),
+        "actual_end": pa.Column(None, pa.Check(plausible, error="V004"), nullable=True),
+    }, checks=[
+        pa.Check(lambda d: d["actual_start"].isna() | d["actual_end"].isna() | (d["actual_end"] >= d["actual_start"]),
+                 error="V003@actual_end"),
+    ], strict=False)
+    # a value that was typed but could not be read is reported once (V014), not as missing too
+    typed_bad = view["progress"].isna() & ~view["progress_raw"].map(is_blank).astype(bool)
+    out = _run(schema, view[~typed_bad] if final else view, C.T_PHASES, _required(final), plan)
+    if not final:
+        out += _missing(view[~typed_bad], "progress", C.T_PHASES)
+    return out
+
+
+def _check_indicators(df: pd.DataFrame, final: bool) -> list[Finding]:
+    live = df[~df["neutralised"].astype(bool)] if not df.empty else df
+    if live.empty:
+        return []
+    view = live[live["achieved_ok"]].copy()
+    view["achieved_present"] = [None if v is None else True for v in view["achieved"]]
+    schema = pa.DataFrameSchema({"achieved_present": pa.Column(None, nullable=not final)}, strict=False)
+    view = view.rename(columns={"achieved_cell": "achieved_present_cell"})
+    out = _run(schema, view, _AchievedSpec, _required(final))
+    if not final:
+        out += _missing(view, "achieved_present", _AchievedSpec)
+    return out
+
+
+class _AchievedSpecType:
+    """Adapter so the 'present' view column reports as Valore raggiunto."""
+    sheet = C.SHEET_INDICATORS
+
+    def header(self, fld: str) -> str:
+        return C.T_INDICATORS.header("achieved" if fld == "achieved_present" else fld)
+
+
+_AchievedSpec = _AchievedSpecType()
+
+
+def _run(schema: pa.DataFrameSchema, view: pd.DataFrame, spec: Any, missing: ErrorCode,
+         plan: Plan | None = None) -> list[Finding]:
+    """Run one schema over rows from many files: each finding gets its own file and cell."""
+    if view.empty:
+        return []
+    extra = _extra_factory(plan) if plan is not None else _extra_factory_noplan
+
+    def locate(row: pd.Series, column: str) -> tuple[str | None, str | None]:
+        return row["file"], row.get(f"{column}_cell")
+
+    return run_schema(schema, view, file=None, sheet=spec.sheet, cell_of=lambda r, c: None,
+                      record_of=lambda r: r["record"], header_of=spec.header, missing_code=missing,
+                      extra=extra, locate=locate)
+
+
+def _extra_factory_noplan(column: str, row: pd.Series, code: ErrorCode) -> dict[str, Any]:
+    if code is ErrorCode.V005:
+        return {"allowed": ", ".join(C.STATI), "value": row.get("status_raw")}
+    if code is ErrorCode.V008:
+        return {"value": row.get("status")}
+    return {}
+
+
+def _missing(view: pd.DataFrame, fld: str, spec: Any) -> list[Finding]:
+    out = []
+    for r in view[view[fld].isna()].to_dict("records"):
+        out.append(finding(ErrorCode.V011, file=r["file"], sheet=spec.sheet, cell=r.get(f"{fld}_cell"),
+                           row=r["xlrow"], column=spec.header(fld), record=r["record"]))
+    return out
+
+
+def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
+    if obj.empty or ph.empty:
+        return []
+    live = ph[~ph["neutralised"].astype(bool)]
+    if live.empty:
+        return []
+    done = obj[obj["status"] == "Concluso"]
+    out = []
+    low = live.groupby(["file", "objective"])["progress"].min()
+    for r in done.to_dict("records"):
+        m = low.get((r["file"], r["objective"]))
+        if m is not None and m == m and m < 100:
+            out.append(finding(ErrorCode.V016, file=r["file"], sheet=C.SHEET_OBJECTIVES, cell=r["status_cell"],
+                               row=r["xlrow"], column="Stato", record=r["record"], value=show_value(m)))
+    return out
+
+
+def _deviation(v: Validation) -> list[Finding]:
+    """Declared grade far from the computed one without a Motivazione (V009)."""
+    try:
+        from .scoring import compute
+        from .tables import score_input
+    except ImportError:
+        return []
+    if v.objectives.empty:
+        return []
+    # one file per settore: duplicates are reported (I007) and not scored
+    single = [s for s, group in v.sector_files().items() if len([g for g in group if g.readable]) == 1]
+    scores = compute(score_input(v.plan, v, sectors=single), v.plan.rules)
+    v.scores = scores
+    o = scores.objectives
+    if "deviation_flag" not in o:
+        return []
+    flagged = o[o["deviation_flag"].astype(bool)]
+    if flagged.empty:
+        return []
+    rows = v.objectives.set_index(["sector", "objective"])
+    out = []
+    thr = v.plan.rules.deviation_threshold
+    for r in flagged.to_dict("records"):
+        key = (r["sector"], r["objective"])
+        if key not in rows.index:
+            continue
+        src = rows.loc[key]
+        if isinstance(src, pd.DataFrame):
+            src = src.iloc[0]
+        if src["deviation_reason"] is not None or src["status"] in C.STATI_ESCLUSI:
+            continue
+        out.append(finding(ErrorCode.V009, file=src["file"], sheet=C.SHEET_OBJECTIVES,
+                           cell=src["deviation_reason_cell"], row=src["xlrow"], column="Motivazione scostamento",
+                           record=src["record"], declared=show_value(round(r["declared"], 2)),
+                           computed=show_value(round(r["computed"], 2)), threshold=show_value(thr)))
+    return out

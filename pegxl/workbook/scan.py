@@ -1,0 +1,192 @@
+"""What calamine does not tell: formulas typed into cells, sheet protection, percent
+formats, the 1904 date system and when the file was last saved. Read straight from the
+package XML (xlsx) or content.xml (ods), streaming, without building a workbook model.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+NS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+NS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+NS_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+
+_BUILTIN_PERCENT = {9, 10}
+_CELL_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_ATTR_R = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+_ATTR_S = re.compile(rb'\bs="([0-9]+)"')
+_F_RE = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_PROT_RE = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)/?>")
+
+
+@dataclass
+class SheetScan:
+    name: str
+    protected: bool = False
+    formulas: dict[str, str] = field(default_factory=dict)   # A1 -> formula text
+    percent_cells: set[str] = field(default_factory=set)      # A1 of cells with a percent format
+
+
+@dataclass
+class BookScan:
+    sheets: dict[str, SheetScan] = field(default_factory=dict)
+    epoch_1904: bool = False
+    modified: dt.datetime | None = None
+    application: str | None = None
+    external_links: bool = False
+    kind: str = "xlsx"
+
+
+def scan(path: str, *, sheets: set[str] | None = None) -> BookScan:
+    """Scan an xlsx/xlsm or ods; `sheets` limits the sheets inspected for formulas."""
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if "content.xml" in names:
+            return _scan_ods(zf, names, sheets)
+        return _scan_xlsx(zf, names, sheets)
+
+
+def _percent_styles(zf: zipfile.ZipFile, names: set[str]) -> set[int]:
+    if "xl/styles.xml" not in names:
+        return set()
+    root = ET.fromstring(zf.read("xl/styles.xml"))
+    custom: dict[int, str] = {}
+    nf = root.find(f"{{{NS_MAIN}}}numFmts")
+    if nf is not None:
+        for n in nf:
+            custom[int(n.get("numFmtId", "0"))] = n.get("formatCode", "")
+    out: set[int] = set()
+    xfs = root.find(f"{{{NS_MAIN}}}cellXfs")
+    if xfs is None:
+        return out
+    for i, xf in enumerate(xfs):
+        fid = int(xf.get("numFmtId", "0"))
+        if fid in _BUILTIN_PERCENT or (fid in custom and _is_percent_code(custom[fid])):
+            out.add(i)
+    return out
+
+
+def _is_percent_code(code: str) -> bool:
+    """A real percent format multiplies by 100; a quoted or escaped % is only a label."""
+    code = re.sub(r'"[^"]*"', "", code)
+    code = re.sub(r"\\.", "", code)
+    return "%" in code
+
+
+def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> BookScan:
+    out = BookScan(kind="xlsx")
+    out.external_links = any(n.startswith("xl/externalLinks/") for n in names)
+    wb = ET.fromstring(zf.read("xl/workbook.xml"))
+    pr = wb.find(f"{{{NS_MAIN}}}workbookPr")
+    out.epoch_1904 = pr is not None and pr.get("date1904") in ("1", "true")
+    rels = {}
+    if "xl/_rels/workbook.xml.rels" in names:
+        for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
+            target = r.get("Target", "")
+            target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            rels[r.get("Id")] = target
+    percent = _percent_styles(zf, names)
+    sheets_el = wb.find(f"{{{NS_MAIN}}}sheets")
+    for s in (sheets_el if sheets_el is not None else []):
+        name = s.get("name")
+        part = rels.get(s.get(f"{{{NS_REL}}}id"))
+        if not part or part not in names:
+            continue
+        sc = SheetScan(name)
+        if only is None or name in only:
+            data = zf.read(part)
+            m = _PROT_RE.search(data)
+            if m:
+                attrs = m.group(1)
+                sc.protected = b'sheet="1"' in attrs or b'sheet="true"' in attrs
+            for cm in _CELL_RE.finditer(data):
+                attrs, body = cm.group(1), cm.group(3)
+                ref = _ATTR_R.search(attrs)
+                if not ref:
+                    continue
+                a1 = ref.group(1).decode()
+                if body and b"<f" in body:
+                    fm = _F_RE.search(body)
+                    if fm is not None:
+                        sc.formulas[a1] = (fm.group(1) or b"").decode("utf-8", "replace")
+                if percent:
+                    st = _ATTR_S.search(attrs)
+                    if st and int(st.group(1)) in percent:
+                        sc.percent_cells.add(a1)
+        out.sheets[name] = sc
+    if "docProps/core.xml" in names:
+        out.modified = _core_modified(zf.read("docProps/core.xml"))
+    if "docProps/app.xml" in names:
+        m = re.search(rb"<(?:\w+:)?Application>([^<]*)<", zf.read("docProps/app.xml"))
+        out.application = m.group(1).decode("utf-8", "replace") if m else None
+    return out
+
+
+def _core_modified(data: bytes) -> dt.datetime | None:
+    m = re.search(rb"<dcterms:modified[^>]*>([^<]+)<", data) or re.search(rb"<meta:date>([^<]+)<", data)
+    if not m:
+        return None
+    text = m.group(1).decode().strip().replace("Z", "+00:00")
+    try:
+        return dt.datetime.fromisoformat(text.split(".")[0] if "+" not in text else text)
+    except ValueError:
+        return None
+
+
+def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> BookScan:
+    out = BookScan(kind="ods")
+    tq = f"{{{NS_TABLE}}}"
+    oq = f"{{{NS_OFFICE}}}"
+    sheet: SheetScan | None = None
+    row = 0
+    col = 0
+    depth_skip = 0
+    for event, el in ET.iterparse(zf.open("content.xml"), events=("start", "end")):
+        tag = el.tag
+        if event == "start":
+            if tag == tq + "table":
+                name = el.get(tq + "name")
+                sheet = SheetScan(name, protected=el.get(tq + "protected") == "true")
+                out.sheets[name] = sheet
+                row = 0
+            elif tag == tq + "table-row" and sheet is not None:
+                col = 0
+            elif tag in (tq + "table-cell", tq + "covered-table-cell") and sheet is not None:
+                rep = int(el.get(tq + "number-columns-repeated", "1"))
+                if only is None or sheet.name in only:
+                    formula = el.get(tq + "formula")
+                    a1 = None
+                    if formula or el.get(oq + "value-type") == "percentage":
+                        a1 = _a1(row, col)
+                    if formula:
+                        sheet.formulas[a1] = formula.split(":", 1)[1] if formula.startswith("of:") else formula
+                    if el.get(oq + "value-type") == "percentage":
+                        sheet.percent_cells.add(a1)
+                col += rep
+        else:
+            if tag == tq + "table-row" and sheet is not None:
+                row += int(el.get(tq + "number-rows-repeated", "1"))
+                el.clear()
+            elif tag == tq + "table":
+                sheet = None
+    if "meta.xml" in names:
+        out.modified = _core_modified(zf.read("meta.xml"))
+        m = re.search(rb"<meta:generator>([^<]*)<", zf.read("meta.xml"))
+        out.application = m.group(1).decode("utf-8", "replace") if m else None
+    return out
+
+
+def _a1(row0: int, col0: int) -> str:
+    s = ""
+    n = col0 + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return f"{s}{row0 + 1}"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Install what the LibreOffice compatibility tests need (tests/lo/driver.py):
+#   - soffice (Debian package libreoffice-calc-nogui: Calc without any GUI toolkit)
+#   - Debian's /usr/bin/python3 with the `uno` module (package python3-uno)
+#
+# Idempotent: does nothing when both are already there.
+# As root on Debian/Ubuntu: apt-get update + install (no recommends, no fonts needed).
+# Not root (or no apt-get): prints what to install and exits 0; the LibreOffice
+# tests then skip (unless PEGXL_REQUIRE_LO=1, which makes them fail instead).
+#
+# Options:
+#   --check    only report; exit 0 when everything is present, 1 otherwise
+#   --dry-run  show the apt-get commands without running them
+set -euo pipefail
+
+PACKAGES=(libreoffice-calc-nogui python3-uno)
+LO_PYTHON="${PEGXL_LO_PYTHON:-/usr/bin/python3}"
+MODE=install
+for arg in "$@"; do
+    case "$arg" in
+        --check) MODE=check ;;
+        --dry-run) MODE=dry-run ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "unknown option: $arg" >&2; exit 2 ;;
+    esac
+done
+
+have_soffice() { command -v soffice >/dev/null 2>&1; }
+have_uno() {
+    [ -x "$LO_PYTHON" ] &&
+        env -u PYTHONPATH -u PYTHONHOME -u VIRTUAL_ENV "$LO_PYTHON" -c 'import uno' >/dev/null 2>&1
+}
+
+missing() {
+    local m=()
+    have_soffice || m+=("soffice")
+    have_uno || m+=("uno module for $LO_PYTHON")
+    printf '%s\n' "${m[@]}"
+}
+
+report_ok() {
+    echo "LibreOffice test dependencies present: $(command -v soffice)," \
+         "$("$LO_PYTHON" --version 2>&1) with uno;" \
+         "$(soffice --version 2>/dev/null | head -n1 || true)"
+}
+
+if have_soffice && have_uno; then
+    report_ok
+    exit 0
+fi
+
+echo "Missing for the LibreOffice tests:"
+missing | sed 's/^/  - /'
+
+if [ "$MODE" = check ]; then
+    exit 1
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "No apt-get here: install LibreOffice Calc and its Python-UNO bridge by hand" \
+         "(Debian/Ubuntu package names: ${PACKAGES[*]}); the LibreOffice tests will skip."
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "Not root: run"
+    echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES[*]}"
+    echo "(or re-run this script as root). The LibreOffice tests will skip meanwhile."
+    exit 0
+fi
+
+run() {
+    echo "+ $*"
+    if [ "$MODE" = dry-run ]; then return 0; fi
+    "$@"
+}
+
+export DEBIAN_FRONTEND=noninteractive
+# a fresh container may have no package lists at all; retry once for flaky mirrors
+run apt-get update || { sleep 5; run apt-get update; }
+run apt-get install -y --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${PACKAGES[@]}"
+
+if [ "$MODE" = dry-run ]; then
+    exit 0
+fi
+
+hash -r
+if have_soffice && have_uno; then
+    report_ok
+else
+    echo "Installation finished but still missing:" >&2
+    missing | sed 's/^/  - /' >&2
+    exit 1
+fi
