@@ -183,6 +183,25 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
     sys.exit(EXIT_OK if v.all_usable else EXIT_PROBLEMS)
 
 
+# -------------------------------------------------------------------------------- demo
+
+@main.command("demo", context_settings=CONTEXT)
+@click.argument("directory", required=False, default="pegxl-demo",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Rigenera la demo in una cartella già usata.")
+@guarded
+def demo_cmd(directory: Path, force: bool) -> None:
+    """Esegue l'intero ciclo su un ente dimostrativo tratto da documenti reali.
+
+    Scrive in DIRECTORY (predefinita: pegxl-demo) il piano, i modelli, i file compilati,
+    il controllo e il consolidato per l'OIV, e dice dove sono."""
+    from .demo import run_demo
+    echo(f"Demo pegxl in {directory}/")
+    run_demo(directory, force=force, say=echo)
+    echo("")
+    echo("Aprire i file in Excel o LibreOffice; i comandi usati sono descritti nel README.")
+
+
 @main.command("errori", context_settings=CONTEXT)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def errors_cmd(fmt: str) -> None:

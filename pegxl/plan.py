@@ -129,37 +129,51 @@ def load_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
 
 
 def parse_plan(book: RawBook) -> tuple[Plan | None, list[Finding]]:
+    plan, f, complete = parse_plan_partial(book)
+    return (plan if complete else None), f
+
+
+def parse_plan_partial(book: RawBook) -> tuple[Plan | None, list[Finding], bool]:
+    """(plan, findings, complete). When only the Ente sheet is unusable the tables are still
+    parsed into a partial plan (ente, anno, fase may be None), so that a checker can report
+    every problem at once; such a plan has `complete` False and must not be used."""
     f: list[Finding] = []
     file = book.path
-    ente = _parse_ente(book, f)
+    partial: dict[str, Any] = {}
+    ente = _parse_ente(book, f, into=partial)
     tables: dict[str, Table] = {}
+    unreadable = False
     for spec in C.PLAN_TABLES:
         sheet = book.sheet(spec.sheet)
         if sheet is None:
             if spec is C.RULES:
                 continue  # every rule takes its default
             f.append(finding(ErrorCode.P001, file=file, sheet=spec.sheet))
+            unreadable = True
             continue
         table, problems = read_table(sheet, spec, file=file)
         f.extend(problems)
+        unreadable = unreadable or any(x.code == "P002" for x in problems)
         tables[spec.sheet] = table
-    if any(x.code in ("P001", "P002") for x in f) or ente is None:
-        return None, f
+    if unreadable:
+        return None, f, False
+    complete = ente is not None
+    ente = ente if ente is not None else partial
 
-    anno = ente["anno"]
+    anno = ente.get("anno")
     rules, rules_rows = _parse_rules(tables.get(C.SHEET_RULES), file, f)
     sectors = _parse_sectors(tables[C.SHEET_SECTORS], file, f)
     objectives = _parse_objectives(tables[C.SHEET_OBJECTIVES], file, f)
     phases = _parse_phases(tables[C.SHEET_PHASES], file, f, anno)
     indicators = _parse_indicators(tables[C.SHEET_INDICATORS], file, f, anno)
     assignments = _expand_assignments(objectives, sectors, tables[C.SHEET_OBJECTIVES], file, f)
-    plan = Plan(ente=ente["ente"], anno=anno, fase=ente["fase"],
+    plan = Plan(ente=ente.get("ente"), anno=anno, fase=ente.get("fase"),
                 reference_date=ente.get("reference_date"), deadline=ente.get("deadline"),
                 office=ente.get("office"), office_email=ente.get("office_email"),
                 rules=rules, rules_rows=rules_rows, sectors=sectors, objectives=objectives,
                 assignments=assignments, phases=phases, indicators=indicators,
                 path=file, tables=tables)
-    return plan, f
+    return plan, f, complete
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
@@ -191,13 +205,15 @@ def _loc(table: Table, row: int, fld: str) -> str | None:
     return table.cell(row, fld)
 
 
-def _parse_ente(book: RawBook, f: list[Finding]) -> dict[str, Any] | None:
+def _parse_ente(book: RawBook, f: list[Finding], into: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The Ente items, or None if a required one is missing or wrong (then `into`, if
+    given, still receives the items that could be read)."""
+    out: dict[str, Any] = {} if into is None else into
     file = book.path
     sheet = book.sheet(C.SHEET_ENTE)
     if sheet is None:
         f.append(finding(ErrorCode.P001, file=file, sheet=C.SHEET_ENTE))
         return None
-    out: dict[str, Any] = {}
     rows = sheet.rows
     start = 1 if rows and C.norm_header(rows[0][0] if rows[0] else None) == "voce" else 0
     found: dict[str, tuple[Any, int]] = {}
@@ -379,7 +395,7 @@ def _parse_phases(t: Table, file: str, f: list[Finding], anno: int) -> pd.DataFr
     for rec in t.df.itertuples():
         code = _code(rec.objective)
         n = _int(t, rec, "phase", file, f, code)
-        record = f"{code} fase {n}" if code else None
+        record = f"{code} fase {n}" if code and n is not None else code
         out.append({
             "objective": code,
             "phase": n,
@@ -401,13 +417,14 @@ def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int) -> pd.Da
     for rec in t.df.itertuples():
         code = _code(rec.objective)
         n = _int(t, rec, "indicator", file, f, code)
-        record = f"{code} indicatore {n}" if code else None
+        record = f"{code} indicatore {n}" if code and n is not None else code
         kind = C.canonical(rec.kind, C.TIPI_INDICATORE) if not is_blank(rec.kind) else None
         value_type = C.canonical(rec.value_type, C.TIPI_VALORE) if not is_blank(rec.value_type) else None
         direction = None
         if not is_blank(rec.direction):
+            # the whole cell must be one sign: ">>" or ">= 5" is not a Verso (P013)
             d, rest = split_direction(str(rec.direction).strip() + " 0")
-            direction = d if d in C.VERSI else None
+            direction = d if d in C.VERSI and rest == "0" else None
             direction_raw = rec.direction
         else:
             direction_raw = None

@@ -255,7 +255,7 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
         p = parse_typed(raw, vt, percent_format=bool(r["achieved_percent"]))
         if not p.ok:
             out.append(_f(ErrorCode.V006, r, spec, "achieved", value=raw, value_type=vt, example=_EXAMPLES[vt]))
-        elif p.from_text and vt != "testo":
+        elif p.from_text and vt != "testo" and not _plain_yes_no(raw, vt):
             out.append(_f(ErrorCode.V007, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
         elif p.percent_scaled:
             out.append(_f(ErrorCode.V015, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
@@ -267,6 +267,14 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
     df["achieved_ok"] = pd.Series(ok, index=df.index, dtype=bool)
     df["notes"] = [_text(v) for v in df["notes"]]
     return df, out
+
+
+_YES_NO_WORDS = {"si", "no", "fatto", "non fatto", "realizzato", "non realizzato"}
+
+
+def _plain_yes_no(raw: Any, value_type: str) -> bool:
+    """A sì/no answer typed as one of its usual words is not ambiguous: no warning."""
+    return value_type == "sì/no" and isinstance(raw, str) and C.norm_word(raw).strip(" .") in _YES_NO_WORDS
 
 
 # ------------------------------------------------------------ pandera checks

@@ -276,7 +276,9 @@ def test_missing_regole_sheet_takes_the_defaults(tmp_path, data):
 
 def test_sheet_name_in_another_case_is_found(tmp_path, data):
     def rename(wb):
-        wb["Indicatori"].title = "INDICATORI"
+        ws = wb["Indicatori"]
+        ws.title = "tmp"              # openpyxl would make "INDICATORI1" while "Indicatori" exists
+        ws.title = "INDICATORI"
     plan, findings = check(tmp_path, data, rename)
     assert findings == []
     assert len(plan.indicators) == 7
@@ -361,8 +363,8 @@ def test_extra_columns_after_the_contract_are_ignored(tmp_path, data):
     ("Obiettivi", ("O3",), "Titolo", "C4"),
     ("Obiettivi", ("O4",), "Tipologia", "E5"),
     ("Obiettivi", ("O1",), "Codice settore", "B2"),
-    ("Fasi", ("O2", 2), "Descrizione", "C7"),
-    ("Fasi", ("O3", 1), "Fine prevista", "E8"),
+    ("Fasi", ("O2", 2), "Descrizione", "C6"),
+    ("Fasi", ("O3", 1), "Fine prevista", "E7"),
     ("Fasi", ("O1", 2), "Peso", "F3"),
     ("Indicatori", ("O1", 2), "Descrizione", "C3"),
     ("Indicatori", ("O2", 1), "Tipo", "D4"),
@@ -378,9 +380,6 @@ def test_missing_required_value_is_P003(tmp_path, data, sheet, where, field, cel
         rec, record = phase(data, *where), f"{where[0]} fase {where[1]}"
     else:
         rec, record = indicator(data, *where), f"{where[0]} indicatore {where[1]}"
-    if field == "Peso" and sheet == "Fasi":
-        # keep the other pesi summing to 100 is impossible without this one: only P003 matters
-        pass
     rec.pop(field)
     _, findings = check(tmp_path, data)
     f = one(findings, "P003", sheet=sheet, cell=cell, record=record)
@@ -617,6 +616,20 @@ def test_non_date_in_fine_prevista_is_P010(tmp_path, data, value):
     assert only_at(findings, "Fasi", "E5") == ["P010"]
 
 
+def test_bad_value_does_not_hide_the_other_problems_of_its_row(tmp_path, data):
+    rec = phase(data, "O2", 1)
+    rec["Fine prevista"] = "domani"
+    rec["Peso"] = "metà"
+    rec["N. fase"] = "primo"
+    rec.pop("Descrizione")
+    _, findings = check(tmp_path, data)
+    one(findings, "P010", sheet="Fasi", cell="E5", record="O2")
+    one(findings, "P016", sheet="Fasi", cell="F5", record="O2")
+    one(findings, "P026", sheet="Fasi", cell="B5", record="O2")
+    one(findings, "P003", sheet="Fasi", cell="C5", record="O2")
+    assert sorted(codes(errors(findings))) == ["P003", "P010", "P016", "P026"]
+
+
 def test_non_date_in_inizio_previsto_is_P010(tmp_path, data):
     phase(data, "O1", 2)["Inizio previsto"] = "aprile"
     _, findings = check(tmp_path, data)
@@ -666,7 +679,7 @@ def test_ente_date_typed_as_text_is_read_with_P015(tmp_path, data):
     ("Indicatori", ("O2", 1), "Tipo valore", "euro", "G4"),
     ("Indicatori", ("O1", 1), "Verso", "più", "H2"),
     ("Indicatori", ("O1", 2), "Verso", ">>", "H3"),
-    ("Fasi", ("O4", 2), "Neutralizzata", "forse", "H10"),
+    ("Fasi", ("O4", 2), "Neutralizzata", "forse", "H9"),
 ])
 def test_value_outside_vocabulary_is_P013(tmp_path, data, sheet, where, field, value, cell):
     if sheet == "Obiettivi":
@@ -832,6 +845,25 @@ def test_missing_ente_row_is_P017(tmp_path, data):
     plan, findings = check(tmp_path, data, drop_anno_row)
     f = [x for x in findings if x.code == "P017"]
     assert len(f) == 1 and f[0].sheet == "Ente" and "«Anno»" in f[0].message
+
+
+@pytest.mark.parametrize("spoil", ["no Anno", "no Ente sheet", "bad Fase"])
+def test_broken_ente_does_not_hide_the_other_problems(tmp_path, data, spoil):
+    mutate = None
+    if spoil == "no Anno":
+        data["Ente"] = [r for r in data["Ente"] if r[0] != "Anno"]
+    elif spoil == "bad Fase":
+        data["Ente"][2] = ["Fase del ciclo", "Consuntivo"]
+    else:
+        def mutate(wb):
+            wb.remove(wb["Ente"])
+    objective(data, "O1")["Tipologia"] = "Boh"
+    phase(data, "O1", 1)["Peso"] = 10
+    plan, findings = check(tmp_path, data, mutate)
+    assert plan is None                       # no plan to work with, but every problem is said
+    assert {"P017", "P001", "P013"} & set(codes(findings))
+    one(findings, "P013", sheet="Obiettivi", cell="E2", record="O1")
+    one(findings, "P007", sheet="Fasi", cell="F2", record="O1")
 
 
 @pytest.mark.parametrize("value", ["duemila", 1999, 2024.5])

@@ -13,10 +13,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..errors import ERROR, ErrorCode, Finding, finding, show_value
-from ..plan import Plan, load_plan, parse_plan
+from ..plan import Plan, load_plan, parse_plan, parse_plan_partial  # noqa: F401 (load_plan, parse_plan re-exported)
 from ..values import is_blank
 from ..workbook import contract as C
-from ..workbook.reader import RawBook, Table
+from ..workbook.reader import RawBook, Table, read_values
 from .schema import run_schema
 
 WEIGHT_TOLERANCE = 0.01
@@ -24,8 +24,18 @@ _FILE_SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 def _positive(code: str) -> pa.Check:
-    return pa.Check(lambda s: s.isna() | (pd.to_numeric(s, errors="coerce") > 0), element_wise=False,
-                    error=code)
+    # a non-numeric value is already reported as P016 on its cell: only real numbers are judged
+    def ok(s: pd.Series) -> pd.Series:
+        n = pd.to_numeric(s, errors="coerce")
+        return n.isna() | (n > 0)
+    return pa.Check(ok, element_wise=False, error=code)
+
+
+def _not_negative(code: str) -> pa.Check:
+    def ok(s: pd.Series) -> pd.Series:
+        n = pd.to_numeric(s, errors="coerce")
+        return n.isna() | (n >= 0)
+    return pa.Check(ok, element_wise=False, error=code)
 
 
 def _vocab(words: tuple[str, ...]) -> pa.Check:
@@ -52,8 +62,7 @@ PHASES_SCHEMA = pa.DataFrameSchema({
     "phase": pa.Column(None, nullable=False),
     "description": pa.Column(None, nullable=False),
     "planned_end": pa.Column(None, nullable=False),
-    "weight": pa.Column(None, pa.Check(lambda s: pd.to_numeric(s, errors="coerce") >= 0, error="P022"),
-                        nullable=False),
+    "weight": pa.Column(None, _not_negative("P022"), nullable=False),
 }, strict=False)
 
 INDICATORS_SCHEMA = pa.DataFrameSchema({
@@ -72,19 +81,19 @@ ALLOWED = {"typology": C.TIPOLOGIE, "kind": C.TIPI_INDICATORE, "value_type": C.T
 
 
 def check_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
-    """Read and check a plan workbook: (plan or None, every finding)."""
-    plan, findings = load_plan(path)
-    if plan is None:
-        return None, findings
-    findings = findings + check_parsed(plan)
-    return plan, _dedupe(findings)
+    """Read and check a plan workbook: (plan or None, every finding).
+
+    The plan is None when a sheet or required column is missing or the Ente sheet is
+    unusable; in the latter case the other sheets are still checked."""
+    return check_book(read_values(path))
 
 
 def check_book(book: RawBook) -> tuple[Plan | None, list[Finding]]:
-    plan, findings = parse_plan(book)
+    plan, findings, complete = parse_plan_partial(book)
     if plan is None:
         return None, findings
-    return plan, _dedupe(findings + check_parsed(plan))
+    findings = _dedupe(findings + check_parsed(plan))
+    return (plan if complete else None), findings
 
 
 def has_errors(findings: list[Finding]) -> bool:
@@ -138,14 +147,15 @@ def check_parsed(plan: Plan) -> list[Finding]:
                       sheet=C.SHEET_OBJECTIVES, cell_of=t[C.SHEET_OBJECTIVES].cell,
                       record_of=lambda r: r["objective"], header_of=_header_fn(C.OBJECTIVES),
                       missing_code=ErrorCode.P003, extra=extra)
-    out += run_schema(PHASES_SCHEMA, plan.phases[~_unparsed(plan.phases, t[C.SHEET_PHASES], "planned_end")],
+    out += run_schema(PHASES_SCHEMA, _typed_as(plan.phases, t[C.SHEET_PHASES], ("phase", "planned_end", "weight")),
                       file=file, sheet=C.SHEET_PHASES, cell_of=t[C.SHEET_PHASES].cell,
-                      record_of=lambda r: _rec(r, "fase", "phase"), header_of=_header_fn(C.PHASES),
+                      record_of=lambda r: _rec(plan.phases.loc[r.name], "fase", "phase"), header_of=_header_fn(C.PHASES),
                       missing_code=ErrorCode.P003)
-    ind_view = _view(plan.indicators, {"kind": "kind_raw", "value_type": "value_type_raw",
-                                       "direction": "direction_raw"})
+    ind_view = _typed_as(_view(plan.indicators, {"kind": "kind_raw", "value_type": "value_type_raw",
+                                                 "direction": "direction_raw"}),
+                         t[C.SHEET_INDICATORS], ("indicator",))
     out += run_schema(INDICATORS_SCHEMA, ind_view, file=file, sheet=C.SHEET_INDICATORS,
-                      cell_of=t[C.SHEET_INDICATORS].cell, record_of=lambda r: _rec(r, "indicatore", "indicator"),
+                      cell_of=t[C.SHEET_INDICATORS].cell, record_of=lambda r: _rec(plan.indicators.loc[r.name], "indicatore", "indicator"),
                       header_of=_header_fn(C.INDICATORS), missing_code=ErrorCode.P003, extra=extra)
 
     # -- across sheets
@@ -165,11 +175,21 @@ def check_parsed(plan: Plan) -> list[Finding]:
     return out
 
 
-def _unparsed(df: pd.DataFrame, table: Table, fld: str) -> pd.Series:
-    """Rows whose `fld` was typed but could not be parsed (already reported as P010)."""
-    raw = table.df.set_index("xlrow")[fld]
-    return pd.Series([df_val is None and not is_blank(raw.get(r)) for df_val, r in zip(df[fld], df["xlrow"])],
-                     index=df.index, dtype=bool)
+def _typed_as(df: pd.DataFrame, table: Table, fields: tuple[str, ...]) -> pd.DataFrame:
+    """The frame as validated: a value that was typed but could not be parsed (already
+    reported on its cell as P010, P016 or P026) keeps what the user typed, so that it is
+    neither reported again as missing (P003) nor hides the other problems of its row."""
+    v = df.copy()
+    if v.empty:
+        return v
+    raw_by_row = table.df.set_index("xlrow")
+    for fld in fields:
+        if fld not in v.columns or fld not in raw_by_row.columns:
+            continue
+        raw = raw_by_row[fld]
+        v[fld] = [r if is_blank(p) and not is_blank(r) else p
+                  for p, r in zip(v[fld], (raw.get(x) for x in v["xlrow"]))]
+    return v
 
 
 def _rec(row: Any, word: str, fld: str) -> str | None:
@@ -238,6 +258,11 @@ def _weights_group(values: pd.Series, rows: pd.Series, table: Table, file: str, 
     given = w.notna()
     if not given.any():
         return []
+    raw = table.df.set_index("xlrow")[anchor_col] if anchor_col in table.df.columns else None
+    if raw is not None:
+        typed = pd.Series([pd.notna(r) and not is_blank(raw.get(int(r))) for r in rows], index=w.index)
+        if (w.isna() & typed).any():
+            return []  # a peso typed but unreadable is already reported on its cell (P016)
     first = int(rows.min())
     if not given.all():
         missing = int((~given).sum())
@@ -256,7 +281,8 @@ def _objective_weights(plan: Plan, file: str) -> list[Finding]:
     a = plan.assignments
     if a.empty:
         return out
-    rows = plan.objectives.set_index("objective")["xlrow"]
+    # a duplicated code (reported as P004) keeps its first row
+    rows = plan.objectives.dropna(subset=["objective"]).drop_duplicates("objective").set_index("objective")["xlrow"]
     for sector, grp in a.groupby("sector", sort=False):
         out += _weights_group(grp["weight"], grp["objective"].map(rows), table, file,
                               f"degli obiettivi del settore {sector}", sector, need_sum=True)
@@ -292,7 +318,7 @@ def _dates(plan: Plan, file: str) -> list[Finding]:
                                start=show_value(r.planned_start), end=show_value(r.planned_end)))
         for fld, header in (("planned_start", "Inizio previsto"), ("planned_end", "Fine prevista")):
             d = getattr(r, fld)
-            if d and d.year != plan.anno:
+            if d and plan.anno and d.year != plan.anno:
                 out.append(finding(ErrorCode.P012, file=file, sheet=C.SHEET_PHASES, cell=table.cell(r.xlrow, fld),
                                    row=r.xlrow, column=header, record=rec, value=d, anno=plan.anno))
     return out

@@ -194,6 +194,23 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _lookalike(wanted: str, header: list[Any], known: set[str]) -> int | None:
+    """0-based index of the unknown header that looks most like `wanted` (did you mean?)."""
+    candidates = [(i, str(h)) for i, h in enumerate(header)
+                  if h is not None and norm_header(h) and norm_header(h) not in known]
+    if not candidates:
+        return None
+    names = [h for _, h in candidates]
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+    if close:
+        return candidates[names.index(close[0])][0]
+    lowered = [norm_header(h) for h in names]
+    close = difflib.get_close_matches(norm_header(wanted), lowered, n=1, cutoff=0.6)
+    if close:
+        return candidates[lowered.index(close[0])][0]
+    return None
+
+
 @dataclass
 class Table:
     """A sheet read as a table: `df` has one column per known field plus `xlrow` (1-based
@@ -235,11 +252,13 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
         if idx is not None:
             cols[col.field] = idx
         elif col.field in required:
-            candidates = [str(h) for h in header if h is not None and norm_header(h) not in known]
-            close = difflib.get_close_matches(col.header, candidates, n=1, cutoff=0.6) or \
-                difflib.get_close_matches(col.header.lower(), [c.lower() for c in candidates], n=1, cutoff=0.6)
-            suggestion = f" Forse «{close[0]}»?" if close else ""
-            findings.append(finding(ErrorCode.P002, file=file, sheet=sheet.name, cell="1:1",
+            pick = _lookalike(col.header, header, known)
+            if pick is not None:
+                # the misspelled header itself is where the user looks and fixes
+                suggestion, cell = f" Forse «{header[pick]}»?", f"{col_letter(pick)}1"
+            else:
+                suggestion, cell = "", "1:1"
+            findings.append(finding(ErrorCode.P002, file=file, sheet=sheet.name, cell=cell,
                                     column=col.header, suggestion=suggestion, row=1))
     extra = [str(h) for h in header if h is not None and norm_header(h) not in known]
     records = []

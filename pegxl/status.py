@@ -1,0 +1,267 @@
+"""`pegxl status`: who has sent back the template, who is missing, whom to chase first.
+
+One row per settore of the plan, built on `validate_returns` (the same checks as `pegxl
+validate`, so "utilizzabile" here means exactly what merge will accept):
+
+- consegnato utilizzabile: one file, no errors (warnings allowed);
+- con errori: one file with N errors (the annotated copy tells the settore which);
+- mancante: no file for the settore in the folder;
+- più file: two or more files claim the settore (I007): the office must keep one.
+
+Files that cannot be attributed to any settore (not a pegxl template, unreadable,
+encrypted, ...) are listed apart: one of them may be a missing settore's return.
+
+"Da sollecitare" orders the settori to chase: the missing ones first (plan order), then
+those with errors (most errors first), then those with more than one file.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import __version__
+from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding
+from .plan import Plan
+
+STATE_OK = "consegnato utilizzabile"
+STATE_ERRORS = "con errori"
+STATE_MISSING = "mancante"
+STATE_MULTIPLE = "più file"
+STATES = (STATE_OK, STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE)
+
+CSV_HEADERS = ["Codice settore", "Settore", "Responsabile", "Email", "File", "Stato", "Errori",
+               "Avvisi", "Salvato il", "Priorità sollecito"]
+
+
+@dataclass
+class SectorStatus:
+    """Where one settore stands. `files` are paths; `saved` is when the file was last saved
+    (the workbook's own modified stamp, else the file's mtime), the latest of several."""
+
+    sector: str
+    sector_name: str | None
+    manager: str | None
+    email: str | None
+    state: str
+    files: list[str] = field(default_factory=list)
+    errors: int = 0
+    warnings: int = 0
+    saved: dt.datetime | None = None
+    priority: int | None = None   # 1 = chase first; None = nothing to chase
+
+    @property
+    def file(self) -> str | None:
+        return self.files[0] if len(self.files) == 1 else None
+
+    @property
+    def file_names(self) -> str:
+        return "; ".join(Path(f).name for f in self.files)
+
+    @property
+    def state_label(self) -> str:
+        if self.state == STATE_ERRORS:
+            return f"{STATE_ERRORS} ({self.errors})"
+        if self.state == STATE_MULTIPLE:
+            return f"{STATE_MULTIPLE} ({len(self.files)})"
+        return self.state
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["saved"] = self.saved.isoformat(timespec="seconds") if self.saved else None
+        d["state_label"] = self.state_label
+        return d
+
+
+@dataclass
+class Unassigned:
+    """A file in the folder that no settore can claim, with the first reason."""
+
+    file: str
+    code: str
+    message: str
+
+
+@dataclass
+class StatusReport:
+    plan: Plan
+    directory: str
+    rows: list[SectorStatus]
+    unassigned: list[Unassigned] = field(default_factory=list)
+    validation: Any = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ views
+    def row(self, sector: str) -> SectorStatus:
+        for r in self.rows:
+            if r.sector == sector:
+                return r
+        raise KeyError(sector)
+
+    @property
+    def chase(self) -> list[SectorStatus]:
+        """The settori to chase, in the order to chase them."""
+        return sorted((r for r in self.rows if r.priority is not None), key=lambda r: r.priority)
+
+    def sectors_in(self, *states: str) -> list[str]:
+        return [r.sector for r in self.rows if r.state in states]
+
+    @property
+    def all_in(self) -> bool:
+        """Every settore has exactly one usable file."""
+        return bool(self.rows) and all(r.state == STATE_OK for r in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.all_in else EXIT_PROBLEMS
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for r in self.rows if r.state == s) for s in STATES}
+
+    # ------------------------------------------------------------- renderers
+    def to_json(self) -> str:
+        doc = {
+            "schema": "pegxl-status",
+            "version": "1",
+            "pegxl": __version__,
+            "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "ente": self.plan.ente,
+            "anno": self.plan.anno,
+            "fase": self.plan.fase,
+            "deadline": self.plan.deadline.isoformat() if self.plan.deadline else None,
+            "directory": self.directory,
+            "all_in": self.all_in,
+            "counts": self.counts(),
+            "sectors": [r.to_dict() for r in self.rows],
+            "chase": [r.sector for r in self.chase],
+            "unassigned": [asdict(u) for u in self.unassigned],
+        }
+        return json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+
+    def to_csv(self) -> str:
+        """One row per settore, Italian headers, ',' separator (see pegxl.export)."""
+        from .export import csv_line
+        buf = io.StringIO()
+        buf.write(csv_line(CSV_HEADERS))
+        for r in self.rows:
+            buf.write(csv_line([r.sector, r.sector_name, r.manager, r.email, r.file_names,
+                                r.state_label, r.errors, r.warnings,
+                                _show_time(r.saved), r.priority]))
+        return buf.getvalue()
+
+    def to_text(self, width: int = 120) -> str:
+        from rich.console import Console
+        from rich.table import Table
+        buf = io.StringIO()
+        console = Console(file=buf, width=width, force_terminal=False, color_system=None,
+                          highlight=False, emoji=False)
+        scad = self.plan.deadline.strftime("%d/%m/%Y") if self.plan.deadline else "non indicata"
+        table = Table(title=f"{self.plan.ente} — {self.plan.anno}, {self.plan.fase} "
+                            f"(scadenza consegna: {scad})",
+                      title_justify="left", show_lines=False)
+        for h, kw in (("Codice", {}), ("Settore", {"overflow": "fold"}),
+                      ("Responsabile", {"overflow": "fold"}), ("E-mail", {"overflow": "fold"}),
+                      ("File", {"overflow": "fold"}), ("Stato", {}), ("Salvato il", {}),
+                      ("Sollecito", {"justify": "right"})):
+            table.add_column(h, **kw)
+        for r in self.rows:
+            table.add_row(r.sector, r.sector_name or "", r.manager or "", r.email or "",
+                          r.file_names or "—", r.state_label, _show_time(r.saved),
+                          str(r.priority) if r.priority else "")
+        console.print(table)
+        c = self.counts()
+        console.print(f"Settori: {len(self.rows)}; utilizzabili {c[STATE_OK]}, con errori "
+                      f"{c[STATE_ERRORS]}, mancanti {c[STATE_MISSING]}, più file {c[STATE_MULTIPLE]}.")
+        if self.chase:
+            console.print("Da sollecitare, nell'ordine: "
+                          + ", ".join(f"{r.sector} ({r.state_label})" for r in self.chase) + ".")
+        else:
+            console.print("Tutti i settori hanno consegnato un file utilizzabile.")
+        for u in self.unassigned:
+            console.print(f"File non attribuito a nessun settore: {Path(u.file).name} — {u.code}: {u.message}")
+        return buf.getvalue().rstrip("\n")
+
+    def render(self, fmt: str = "text") -> str:
+        if fmt == "json":
+            return self.to_json()
+        if fmt == "csv":
+            return self.to_csv()
+        return self.to_text()
+
+
+def _show_time(t: dt.datetime | None) -> str:
+    if t is None:
+        return ""
+    return t.strftime("%d/%m/%Y %H:%M")
+
+
+def _latest(times: Iterable[dt.datetime | None]) -> dt.datetime | None:
+    got = [t for t in times if t is not None]
+    if not got:
+        return None
+    # mixing aware and naive stamps would raise: compare as naive local time
+    return max(got, key=lambda t: t.replace(tzinfo=None) if t.tzinfo else t)
+
+
+def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike], *,
+           progress=None) -> StatusReport:
+    """Where every settore of `plan` stands with the returns in `directory` (a folder, or
+    several folders/files)."""
+    from .ingest import expand_paths
+    from .validate import validate_returns
+    items = [directory] if isinstance(directory, (str, os.PathLike)) else list(directory)
+    for item in items:
+        if not Path(item).exists():
+            raise PegxlError(finding(ErrorCode.F001, file=str(item), detail="cartella inesistente"),
+                             exit_code=EXIT_UNUSABLE)
+    paths = expand_paths(items)
+    v = validate_returns(plan, paths, progress=progress) if paths else None
+    by_sector: dict[str, list] = v.sector_files() if v is not None else {}
+    findings: list[Finding] = v.findings if v is not None else []
+    per_file: dict[str, tuple[int, int]] = {}
+    for f in findings:
+        if f.file:
+            e, w = per_file.get(f.file, (0, 0))
+            per_file[f.file] = (e + 1, w) if f.is_error else (e, w + 1)
+
+    rows: list[SectorStatus] = []
+    for s in plan.sectors.itertuples():
+        files = by_sector.get(s.sector, [])
+        errors = sum(per_file.get(rf.path, (0, 0))[0] for rf in files)
+        warnings = sum(per_file.get(rf.path, (0, 0))[1] for rf in files)
+        if not files:
+            state = STATE_MISSING
+        elif len(files) > 1:
+            state = STATE_MULTIPLE
+        elif errors:
+            state = STATE_ERRORS
+        else:
+            state = STATE_OK
+        rows.append(SectorStatus(sector=s.sector, sector_name=s.sector_name, manager=s.manager,
+                                 email=s.email, state=state, files=[rf.path for rf in files],
+                                 errors=errors, warnings=warnings,
+                                 saved=_latest(rf.modified for rf in files)))
+    # the order to chase: missing (plan order), with errors (most first), more than one file
+    order = {r.sector: i for i, r in enumerate(rows)}
+    rank = {STATE_MISSING: 0, STATE_ERRORS: 1, STATE_MULTIPLE: 2}
+    to_chase = sorted((r for r in rows if r.state in rank),
+                      key=lambda r: (rank[r.state], -r.errors if r.state == STATE_ERRORS else 0,
+                                     order[r.sector]))
+    for i, r in enumerate(to_chase, start=1):
+        r.priority = i
+
+    unassigned: list[Unassigned] = []
+    if v is not None:
+        known = set(plan.sector_codes)
+        for rf in v.files:
+            if rf.sector in known:
+                continue
+            first = next((f for f in rf.findings if f.is_error), None) or (rf.findings[0] if rf.findings else None)
+            unassigned.append(Unassigned(file=rf.path, code=first.code if first else "",
+                                         message=first.message if first else "file non attribuito"))
+    label = ", ".join(str(i) for i in items)
+    return StatusReport(plan=plan, directory=label, rows=rows, unassigned=unassigned, validation=v)

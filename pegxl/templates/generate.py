@@ -1,0 +1,820 @@
+"""The locked per-settore templates (workbooks.md section 2): `pegxl templates`.
+
+One workbook per settore: the plan's locked values, shaded input cells with data
+validations, live formulas that mirror scoring.md with the plan's Regole baked in, and a
+hidden identity sheet. Rows are known at generation time, so every formula is built here
+with explicit cell references (no whole-column lookups that break when a row moves).
+The formulas are feedback for the person typing: pegxl never reads them, it recomputes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .. import __version__
+from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+from ..plan import Plan, read_plan
+from ..rules import Rules
+from ..values import NO_WORDS, YES_WORDS, is_blank
+from ..workbook import contract as C
+from ..workbook import style as S
+from ..workbook.io import atomic_save
+
+DEFAULT_PASSWORD = "pegxl"
+TEXT_MAX = 4000                 # characters allowed in Relazione, Note, Motivazione, testo
+NUMBER_LIMIT = 999_999_999_999  # "any number" still needs bounds in a decimal validation
+SLUG_MAX = 40
+
+NEUTRAL_FILL = PatternFill("solid", fgColor="D9D9D9")    # grey: neutralised, not to fill
+# Conditional-format fills are differential styles: Excel paints a solid dxf fill with
+# its bgColor, so both colours are set (fgColor alone shows nothing, or black).
+_MISSING_RGB = S.MISSING_FILL.fgColor.rgb
+CF_MISSING_FILL = PatternFill("solid", fgColor=_MISSING_RGB, bgColor=_MISSING_RGB)
+
+# Defined names of the vocabularies on the hidden _liste sheet.
+L_STATO = "L_STATO"
+L_SINO = "L_SINO"
+L_YES = "L_PAROLE_SI"
+L_NO = "L_PAROLE_NO"
+
+SUMMARY_HEADERS = ("Codice obiettivo", "Titolo", "Peso", "Stato", "Somma pesi fasi",
+                   "Realizzazione fasi %", "Media indicatori %", "Grado calcolato %",
+                   "Grado dichiarato %", "Grado %", "Conta", "Peso nel totale")
+SUMMARY_WIDTHS = (16, 40, 8, 15, 10, 13, 13, 12, 12, 10, 8, 10)
+TOTAL_LABEL = "Totale settore"
+
+_EXCLUDED = tuple(s.lower() for s in C.STATI_ESCLUSI)   # "rinviato", "non valutabile"
+
+
+def _letters(spec: C.TableSpec) -> dict[str, str]:
+    return {c.field: get_column_letter(i) for i, c in enumerate(spec.columns, start=1)}
+
+
+# Column letters follow the contract's header order (the headers are the contract).
+OL, FL, IL = _letters(C.T_OBJECTIVES), _letters(C.T_PHASES), _letters(C.T_INDICATORS)
+
+
+# ----------------------------------------------------------------------- names
+
+def slugify(text: Any, max_len: int = SLUG_MAX) -> str:
+    """'Servizi Sociali & Welfare' -> 'servizi-sociali-welfare' (ASCII, for file names)."""
+    raw = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
+    if len(slug) > max_len:
+        cut = slug[:max_len]
+        # cut at a word boundary when one is not too far back
+        slug = cut.rsplit("-", 1)[0] if "-" in cut[max_len // 2:] else cut
+    return slug.strip("-") or "settore"
+
+
+def _safe_code(code: str) -> str:
+    # P024 only warns about codes unfit for file names: the file name must still be valid.
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", code).strip("-.") or "settore"
+
+
+def template_name(plan: Plan, sector: str) -> str:
+    """`<Anno>_<Codice settore>_<slug>.xlsx`."""
+    info = plan.sector(sector)
+    return f"{plan.anno}_{_safe_code(sector)}_{slugify(info.get('sector_name') or sector)}.xlsx"
+
+
+# ------------------------------------------------------------------ value helpers
+
+def _py(v: Any) -> Any:
+    """A plain Python value for openpyxl: None for blanks, no numpy scalars, dates as dates."""
+    if is_blank(v):
+        return None
+    if hasattr(v, "to_pydatetime"):
+        v = v.to_pydatetime()
+    if isinstance(v, dt.datetime) and v.time() == dt.time(0):
+        return v.date()
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return int(v)
+    return v
+
+
+def _num(x: float) -> str:
+    """A number as a formula literal (no exponent, no locale)."""
+    x = float(x)
+    if x.is_integer():
+        return str(int(x))
+    return format(x, ".12f").rstrip("0").rstrip(".")
+
+
+def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True):
+    c = ws.cell(row=row, column=col)
+    c.value = value
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        c.data_type = "s"   # plan text, never a formula
+    if isinstance(value, (dt.date, dt.datetime)):
+        c.number_format = S.DATE_FORMAT
+    if wrap:
+        c.alignment = S.WRAP
+    return c
+
+
+def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+    """[2,3,4,7,8] -> [(2,4),(7,8)]: contiguous row runs, for ranges and CF anchors."""
+    out: list[tuple[int, int]] = []
+    for r in sorted(rows):
+        if out and r == out[-1][1] + 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
+def _sqref(letter: str, rows: Sequence[int]) -> str:
+    return " ".join(f"{letter}{a}" if a == b else f"{letter}{a}:{letter}{b}" for a, b in _runs(rows))
+
+
+def _serial(d: dt.date) -> int:
+    return (d - dt.date(1899, 12, 30)).days
+
+
+# ------------------------------------------------------------------ formula pieces
+
+def indicator_formula(value_type: str | None, direction: str | None, target: Any, rules: Rules,
+                      a_ref: str, r_ref: str) -> str | None:
+    """Raggiungimento % of one indicator as a formula (scoring.md), or None when it is not
+    computed (testo, unknown target). `a_ref`/`r_ref` are the Valore atteso / raggiunto
+    cells. The branch that depends on the sign of the target is chosen here: the target
+    is a locked plan value."""
+    cap = _num(rules.cap)
+    if value_type in ("numero", "percentuale"):
+        if not isinstance(target, (int, float)) or isinstance(target, bool):
+            return None
+        a = float(target)
+        d = direction or ">="
+        A, R = a_ref, r_ref
+        if d == "=":
+            x = f"IF(ABS({R}-{A})<=0.000000001*MAX(1,ABS({R}),ABS({A})),100,0)"
+        elif d == ">=":
+            if a > 0:
+                x = f"100*{R}/{A}"
+            elif a == 0:
+                x = f"IF({R}>=0,100,0)"
+            else:
+                x = f"100*(2*{A}-{R})/{A}"
+        else:  # "<=": less is better
+            if a == 0:
+                x = f"IF({R}<=0,100,0)"
+            elif a < 0:
+                x = f"100*{R}/{A}"
+            elif rules.lower_formula == "scostamento":
+                x = f"100*(2*{A}-{R})/{A}"
+            else:
+                # rapporto: R <= 0 under a positive ceiling is the limit of A/R, the cap
+                x = f"IF({R}>0,100*{A}/{R},{cap})"
+        return f"=IF(ISNUMBER({R}),MIN({cap},MAX(0,{x})),\"\")"
+    if value_type == "sì/no":
+        if not isinstance(target, bool):
+            return None
+        hit = _num(min(100.0, rules.cap))
+        yes_score, no_score = (hit, "0") if target else ("0", hit)
+        # MATCH against the word lists on _liste: "sì", "si", "fatto", "x"... as parse_bool
+        key = f"LOWER(TRIM({r_ref}))"
+        return (f"=IF(ISNUMBER(MATCH({key},{L_YES},0)),{yes_score},"
+                f"IF(ISNUMBER(MATCH({key},{L_NO},0)),{no_score},\"\"))")
+    if value_type == "data":
+        if not isinstance(target, dt.date):
+            return None
+        d = direction or "<="
+        R, A = f"INT({r_ref})", a_ref
+        if d == "=":
+            x = f"IF({R}={A},100,0)"
+        else:
+            on_time = f"{R}<={A}" if d == "<=" else f"{R}>={A}"
+            days = f"({R}-{A})" if d == "<=" else f"({A}-{R})"
+            late = "0" if rules.late_zero else f"100-{_num(rules.late_penalty)}*{days}"
+            x = f"IF({on_time},100,{late})"
+        return f"=IF(ISNUMBER({r_ref}),MIN({cap},MAX(0,{x})),\"\")"
+    return None
+
+
+def _plus(terms: list[str]) -> str:
+    return "+".join(terms) if terms else "0"
+
+
+def _equal_weights(weights: list[float | None], active: list[bool]) -> list[float]:
+    """Weights as scoring._equalise uses them: 1 each when any is missing or the active
+    ones sum to 0."""
+    if any(w is None or (isinstance(w, float) and math.isnan(w)) for w in weights):
+        return [1.0] * len(weights)
+    if not sum(w for w, a in zip(weights, active) if a) > 0:
+        return [1.0] * len(weights)
+    return [float(w) for w in weights]
+
+
+@dataclass
+class _Obj:
+    """What the formulas of one objective need, gathered while writing the rows."""
+    code: str
+    title: str
+    weight: float | None
+    row: int = 0                                              # row on Obiettivi
+    phases: list[tuple[int, float | None, bool]] = field(default_factory=list)  # (row, peso, neutralised)
+    indicators: list[tuple[int, float | None, bool, bool, bool]] = field(default_factory=list)
+    # (row, peso, eligible: not CONTESTO, scored: has a formula, neutralised)
+
+    def phase_expr(self) -> tuple[str | None, str | None]:
+        """(Realizzazione fasi % expression, Somma pesi fasi expression) or (None, None)."""
+        active = [(r, w) for r, w, neu in self.phases if not neu]
+        if not active:
+            return None, None
+        total = _plus([f"Fasi!{FL['weight']}{r}" for r, _ in active])
+        weights = [w for _, w, _ in self.phases]
+        given = all(w is not None for w in weights) and sum(w for _, w in active) > 0
+        if given:
+            # The locked Peso cells, rescaled by the sum of the active ones (neutralised left out)
+            num = _plus([f"Fasi!{FL['weight']}{r}*N(Fasi!{FL['progress']}{r})" for r, _ in active])
+            return f"({num})/({total})", total
+        num = _plus([f"N(Fasi!{FL['progress']}{r})" for r, _ in active])
+        return f"({num})/{len(active)}", total
+
+    def indicator_parts(self) -> tuple[str, str] | None:
+        """(numerator, denominator) of the weighted mean of the scored indicators."""
+        eligible = [(r, w, scored) for r, w, elig, scored, _ in self.indicators if elig]
+        scored = [(r, w) for r, w, s in eligible if s]
+        if not scored:
+            return None
+        weights = _equal_weights([w for _, w, _ in eligible], [s for _, _, s in eligible])
+        wmap = {r: w for (r, _, _), w in zip(eligible, weights)}
+        num = _plus([f"{_num(wmap[r])}*N(Indicatori!{IL['score']}{r})" for r, _ in scored])
+        den = _plus([f"IF(ISNUMBER(Indicatori!{IL['score']}{r}),{_num(wmap[r])},0)" for r, _ in scored])
+        return num, den
+
+    @property
+    def all_neutralised(self) -> bool:
+        """Every phase and every non-CONTESTO indicator neutralised: Non valutabile."""
+        items = [n for _, _, n in self.phases] + [n for _, _, elig, _, n in self.indicators if elig]
+        return bool(items) and all(items)
+
+
+# -------------------------------------------------------------------- the builder
+
+class _Builder:
+    def __init__(self, plan: Plan, sector: str, *, generated_at: Any, password: str,
+                 fingerprint: str | None):
+        self.plan = plan
+        self.rules = plan.rules
+        self.sector = sector
+        self.info = plan.sector(sector)
+        self.password = password
+        self.fingerprint = fingerprint if fingerprint is not None else plan.fingerprint()
+        if generated_at is None:
+            generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
+        self.generated_at = generated_at.isoformat() if hasattr(generated_at, "isoformat") else str(generated_at)
+        self.objectives = plan.objectives_of(sector)
+        codes = list(self.objectives["objective"])
+        self.phases = plan.phases_of(codes)
+        self.indicators = plan.indicators_of(codes)
+        self.objs: dict[str, _Obj] = {}
+        self.date_lo = dt.date(plan.anno - 1, 1, 1)
+        self.date_hi = dt.date(plan.anno + 1, 12, 31)
+        self.wb = Workbook()
+
+    # -- orchestration
+    def build(self) -> Workbook:
+        wb = self.wb
+        ws_i = wb.active
+        ws_i.title = C.SHEET_INSTRUCTIONS
+        ws_o = wb.create_sheet(C.SHEET_OBJECTIVES)
+        ws_f = wb.create_sheet(C.SHEET_PHASES)
+        ws_n = wb.create_sheet(C.SHEET_INDICATORS)
+        ws_r = wb.create_sheet(C.SHEET_SUMMARY)
+        ws_p = wb.create_sheet(C.SHEET_IDENTITY)
+        self._objectives_rows(ws_o)
+        self._phases_sheet(ws_f)
+        self._indicators_sheet(ws_n)
+        self._objectives_formulas(ws_o)
+        self._summary_sheet(ws_r)
+        self._instructions(ws_i)
+        self._identity(ws_p)
+        # lists last: add_list creates the hidden _liste sheet at the end of the book
+        S.add_list(wb, L_STATO, C.STATI)
+        S.add_list(wb, L_SINO, C.SI_NO)
+        S.add_list(wb, L_YES, sorted(YES_WORDS | {"sì", "si"}))
+        S.add_list(wb, L_NO, sorted(NO_WORDS))
+        ws_p.sheet_state = "hidden"
+        for ws in wb.worksheets:
+            self._protect(ws)
+        wb.security = WorkbookProtection(workbookPassword=self.password, lockStructure=True)
+        wb.active = 0
+        return wb
+
+    # -- table sheets
+    def _table_header(self, ws, spec: C.TableSpec, freeze: str) -> None:
+        S.write_header(ws, spec.columns)
+        ws.freeze_panes = freeze
+        S.print_setup(ws)
+
+    def _objectives_rows(self, ws) -> None:
+        spec = C.T_OBJECTIVES
+        self._table_header(ws, spec, "B2")
+        col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
+        n = len(self.objectives)
+        for r, o in enumerate(self.objectives.itertuples(index=False), start=2):
+            weight = _py(o.weight)
+            self.objs[o.objective] = _Obj(o.objective, o.title, None if weight is None else float(weight), row=r)
+            for fld in ("objective", "title", "typology", "weight", "description", "mission",
+                        "programme", "dup_objective", "public_value"):
+                _put(ws, r, col[fld], _py(getattr(o, fld)))
+            for fld in C.T_OBJECTIVES_INPUT:
+                self._input_cell(ws, r, col[fld], fld)
+            comp = ws.cell(row=r, column=col["computed"])
+            comp.fill = S.COMPUTED_FILL
+            comp.number_format = S.PERCENT_VALUE_FORMAT
+        if not n:
+            return
+        rows = list(range(2, n + 2))
+        L = {f: get_column_letter(col[f]) for f in col}
+        self._validate(ws, self._list_dv(L_STATO, "Stato dell'obiettivo",
+                                         "Scegliere dall'elenco: " + ", ".join(C.STATI) + ".",
+                                         "Lo Stato va scelto dall'elenco: " + ", ".join(C.STATI) + "."),
+                       L["status"], rows)
+        self._validate(ws, self._decimal_dv(0, 100, "Grado dichiarato %",
+                                            "Facoltativo: il grado che il settore dichiara, da 0 a 100. "
+                                            "Se diverso dal calcolato, spiegarlo nella Motivazione scostamento.",
+                                            "Scrivere un numero da 0 a 100 (es. 85 o 85,5) o lasciare vuoto."),
+                       L["declared"], rows)
+        self._validate(ws, self._text_dv("Relazione",
+                                         f"Breve relazione sull'attività svolta (al massimo {TEXT_MAX} caratteri)."),
+                       L["report"], rows)
+        self._validate(ws, self._text_dv("Motivazione scostamento",
+                                         "Obbligatoria se lo Stato è Rinviato o Non valutabile, o se il grado "
+                                         "dichiarato si discosta dal calcolato di più di "
+                                         f"{_num(self.rules.deviation_threshold)} punti (al massimo {TEXT_MAX} caratteri)."),
+                       L["deviation_reason"], rows)
+        # missing required inputs
+        s, m, k, nn = L["status"], L["deviation_reason"], L["declared"], L["computed"]
+        self._missing(ws, s, rows, f"LEN(TRIM({s}{{r}}))=0")
+        thr = _num(self.rules.deviation_threshold)
+        excluded = f"OR(LOWER(TRIM({s}{{r}}))=\"{_EXCLUDED[0]}\",LOWER(TRIM({s}{{r}}))=\"{_EXCLUDED[1]}\")"
+        deviates = f"AND(ISNUMBER({k}{{r}}),ISNUMBER({nn}{{r}}),ABS({k}{{r}}-{nn}{{r}})>{thr})"
+        self._missing(ws, m, rows, f"AND(LEN(TRIM({m}{{r}}))=0,OR({excluded},{deviates}))")
+
+    def _phases_sheet(self, ws) -> None:
+        spec = C.T_PHASES
+        self._table_header(ws, spec, "C2")
+        col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
+        active: list[int] = []
+        for r, p in enumerate(self.phases.itertuples(index=False), start=2):
+            for fld in ("objective", "phase", "description", "planned_start", "planned_end", "weight"):
+                _put(ws, r, col[fld], _py(getattr(p, fld)))
+            neutral = bool(p.neutralised)
+            weight = _py(p.weight)
+            self.objs[p.objective].phases.append((r, None if weight is None else float(weight), neutral))
+            reason = f"Fase neutralizzata: {p.neutralised_reason or 'motivo non indicato'}. Non va compilata."
+            for fld in C.T_PHASES_INPUT:
+                self._input_cell(ws, r, col[fld], fld, neutral_reason=reason if neutral else None)
+            if not neutral:
+                active.append(r)
+        if not active:
+            return
+        L = {f: get_column_letter(col[f]) for f in col}
+        self._validate(ws, self._decimal_dv(0, 100, "Avanzamento %",
+                                            "Percentuale di realizzazione della fase, da 0 a 100.",
+                                            "Scrivere un numero da 0 a 100 (es. 75)."),
+                       L["progress"], active)
+        for fld, title in (("actual_start", "Inizio effettivo"), ("actual_end", "Fine effettiva")):
+            self._validate(ws, self._date_dv(title), L[fld], active)
+        self._validate(ws, self._text_dv("Note", f"Note sulla fase (al massimo {TEXT_MAX} caratteri)."),
+                       L["notes"], active)
+        g = L["progress"]
+        self._missing(ws, g, active, f"LEN(TRIM({g}{{r}}))=0")
+
+    def _indicators_sheet(self, ws) -> None:
+        spec = C.T_INDICATORS
+        self._table_header(ws, spec, "C2")
+        col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
+        L = {f: get_column_letter(col[f]) for f in col}
+        by_type: dict[str, list[int]] = {}
+        active: list[int] = []
+        for r, i in enumerate(self.indicators.itertuples(index=False), start=2):
+            target = i.target_value
+            if isinstance(target, bool):
+                shown = "sì" if target else "no"
+            else:
+                shown = _py(target)
+                if shown is None:
+                    shown = _py(i.target)
+            for fld, value in (("objective", i.objective), ("indicator", i.indicator),
+                               ("description", i.description), ("kind", i.kind),
+                               ("value_type", i.value_type), ("direction", i.direction),
+                               ("target", shown), ("previous", i.previous)):
+                _put(ws, r, col[fld], _py(value) if fld != "target" else value)
+            neutral = bool(i.neutralised)
+            context = i.kind == "CONTESTO"
+            formula = None
+            if not neutral and not context:
+                formula = indicator_formula(i.value_type, i.direction, _py(target) if not isinstance(target, bool) else target,
+                                            self.rules, f"{L['target']}{r}", f"{L['achieved']}{r}")
+            weight = _py(i.weight)
+            self.objs[i.objective].indicators.append(
+                (r, None if weight is None else float(weight), not context, formula is not None, neutral))
+            reason = f"Indicatore neutralizzato: {i.neutralised_reason or 'motivo non indicato'}. Non va compilato."
+            for fld in C.T_INDICATORS_INPUT:
+                self._input_cell(ws, r, col[fld], fld, neutral_reason=reason if neutral else None,
+                                 value_type=i.value_type)
+            sc = ws.cell(row=r, column=col["score"], value=formula)
+            sc.fill = S.COMPUTED_FILL
+            sc.number_format = S.PERCENT_VALUE_FORMAT
+            if not neutral:
+                active.append(r)
+                by_type.setdefault(i.value_type or "testo", []).append(r)
+        if not active:
+            return
+        a = L["achieved"]
+        for vt, rows in by_type.items():
+            self._validate(ws, self._achieved_dv(vt), a, rows)
+        self._validate(ws, self._text_dv("Note", f"Note sull'indicatore (al massimo {TEXT_MAX} caratteri)."),
+                       L["notes"], active)
+        self._missing(ws, a, active, f"LEN(TRIM({a}{{r}}))=0")
+
+    def _objectives_formulas(self, ws) -> None:
+        col = C.T_OBJECTIVES.headers.index("Grado calcolato %") + 1
+        pw, iw = float(self.rules.phases_weight), float(self.rules.indicators_weight)
+        if pw + iw <= 0:
+            pw = iw = 1.0
+        for o in self.objs.values():
+            ws.cell(row=o.row, column=col, value=self._grade_formula(o, pw, iw))
+
+    @staticmethod
+    def _grade_formula(o: _Obj, pw: float, iw: float) -> str | None:
+        p, _ = o.phase_expr()
+        parts = o.indicator_parts()
+        if p is None and parts is None:
+            return None
+        if parts is None:
+            return f"={p}"
+        num, den = parts
+        ind = f"({num})/({den})"
+        if p is None:
+            return f"=IF(({den})>0,{ind},\"\")"
+        both = f"({_num(pw)}*{p}+{_num(iw)}*{ind})/{_num(pw + iw)}"
+        return f"=IF(({den})>0,{both},{p})"
+
+    # -- Riepilogo
+    def _summary_sheet(self, ws) -> None:
+        S.write_header(ws, SUMMARY_HEADERS)
+        S.set_widths(ws, SUMMARY_WIDTHS)
+        ws.freeze_panes = "B2"
+        S.print_setup(ws)
+        oc = {c.field: get_column_letter(i) for i, c in enumerate(C.T_OBJECTIVES.columns, start=1)}
+        weights = [o.weight for o in self.objs.values()]
+        equal = any(w is None for w in weights) or not sum(w or 0 for w in weights) > 0
+        minimum = float(self.rules.minimum)
+        terms: list[str] = []
+        r = 1
+        for r, o in enumerate(self.objs.values(), start=2):
+            orow = o.row
+            st = f"Obiettivi!{oc['status']}{orow}"
+            p, total = o.phase_expr()
+            parts = o.indicator_parts()
+            values: list[Any] = [
+                o.code, o.title, o.weight if o.weight is None else _py(o.weight),
+                f"=IF({st}=\"\",\"\",{st})",
+                f"={total}" if total else None,
+                f"={p}" if p else None,
+                f"=IF(({parts[1]})>0,({parts[0]})/({parts[1]}),\"\")" if parts else None,
+                f"=IF(ISNUMBER(Obiettivi!{oc['computed']}{orow}),Obiettivi!{oc['computed']}{orow},\"\")",
+                f"=IF(ISNUMBER(Obiettivi!{oc['declared']}{orow}),Obiettivi!{oc['declared']}{orow},\"\")",
+            ]
+            excluded = f"OR(LOWER(TRIM(D{r}))=\"{_EXCLUDED[0]}\",LOWER(TRIM(D{r}))=\"{_EXCLUDED[1]}\")"
+            if o.all_neutralised:
+                # every phase and indicator neutralised: Non valutabile (scoring.md)
+                values += ["", "no"]
+            else:
+                values += [f"=IF({excluded},\"\",IF(ISNUMBER(I{r}),I{r},H{r}))",
+                           f"=IF(ISNUMBER(J{r}),\"sì\",\"no\")"]
+            w = 1.0 if equal else float(o.weight)
+            values.append(f"=IF(K{r}=\"sì\",{_num(w)},0)")
+            for c, v in enumerate(values, start=1):
+                cell = _put(ws, r, c, v, wrap=c == 2)
+                if c >= 4 and c != 11:
+                    cell.fill = S.COMPUTED_FILL
+                if c in (6, 7, 8, 9, 10):
+                    cell.number_format = S.PERCENT_VALUE_FORMAT
+            grade = f"N(J{r})"
+            if minimum > 0:
+                grade = f"IF({grade}<{_num(minimum)},0,{grade})"
+            terms.append(f"L{r}*{grade}")
+        last = r
+        tr = last + 1
+        lab = ws.cell(row=tr, column=1, value=TOTAL_LABEL)
+        lab.font = S.TOTAL_FONT
+        if self.objs:
+            rng = f"L2:L{last}"
+            total = ws.cell(row=tr, column=10, value=f"=IF(SUM({rng})>0,({_plus(terms)})/SUM({rng}),\"\")")
+            ws.cell(row=tr, column=11, value=f"=COUNTIF(K2:K{last},\"sì\")")
+            ws.cell(row=tr, column=12, value=f"=SUM({rng})")
+        else:
+            total = ws.cell(row=tr, column=10, value=None)
+        total.number_format = S.PERCENT_VALUE_FORMAT
+        for c in range(1, len(SUMMARY_HEADERS) + 1):
+            cell = ws.cell(row=tr, column=c)
+            cell.font = S.TOTAL_FONT
+            cell.border = S.BORDER
+            if c >= 4:
+                cell.fill = S.COMPUTED_FILL
+        note = tr + 2
+        for i, text in enumerate((
+            "Grado % = Grado dichiarato % se compilato, altrimenti Grado calcolato %.",
+            "Conta = no per gli obiettivi Rinviati o Non valutabili (esclusi dalla media) o senza grado.",
+            f"{TOTAL_LABEL} = media dei Grado % degli obiettivi che contano, pesata con il Peso "
+            + ("(pesi uguali: il piano non indica pesi)." if equal else "dell'obiettivo."),
+            "Le cifre di questo foglio sono indicative: l'ufficio le ricalcola con le stesse regole.",
+        )):
+            ws.cell(row=note + i, column=1, value=text).font = Font(italic=True)
+
+    # -- Istruzioni and identity
+    def _instructions(self, ws) -> None:
+        plan, info, rules = self.plan, self.info, self.rules
+        ws.column_dimensions["A"].width = 26
+        ws.column_dimensions["B"].width = 100
+        ws.page_setup.orientation = "portrait"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        r = 1
+        title = ws.cell(row=r, column=1, value=f"Rendicontazione degli obiettivi {plan.anno} – {plan.ente}")
+        title.font = S.TITLE_FONT
+        r += 2
+        pairs: list[tuple[str, Any]] = [
+            ("Ente", plan.ente), ("Anno", plan.anno), ("Fase del ciclo", plan.fase),
+        ]
+        if plan.reference_date:
+            pairs.append(("Data di riferimento", plan.reference_date))
+        pairs += [("Settore", f"{self.sector} – {info.get('sector_name') or ''}".strip(" –")),
+                  ("Responsabile", info.get("manager") or "")]
+        if plan.deadline:
+            pairs.append(("Scadenza consegna", plan.deadline))
+        if plan.office:
+            pairs.append(("Ufficio referente", plan.office))
+        if plan.office_email:
+            pairs.append(("Email ufficio", plan.office_email))
+        pairs.append(("Obiettivi assegnati", len(self.objs)))
+        for label, value in pairs:
+            ws.cell(row=r, column=1, value=label).font = S.TOTAL_FONT
+            c = _put(ws, r, 2, value)
+            c.alignment = Alignment(horizontal="left", vertical="top", wrap_text=True)
+            r += 1
+        r += 1
+
+        def section(head: str, lines: Iterable[str]) -> None:
+            nonlocal r
+            ws.cell(row=r, column=1, value=head).font = S.TOTAL_FONT
+            r += 1
+            for line in lines:
+                _put(ws, r, 2, line)
+                r += 1
+            r += 1
+
+        deadline = plan.deadline.strftime("%d/%m/%Y") if plan.deadline else None
+        scarto = _num(rules.deviation_threshold)
+        section("Come si compila", [
+            "Si scrive solo nelle celle colorate in giallo chiaro: tutte le altre celle sono bloccate.",
+            "Ogni cella da compilare mostra un suggerimento quando la si seleziona e rifiuta i valori non ammessi.",
+            "Fogli da compilare, uno alla volta:",
+            "• Obiettivi: per ogni obiettivo scegliere lo Stato dall'elenco (" + ", ".join(C.STATI) + "); "
+            "scrivere la Relazione sull'attività svolta. Il Grado dichiarato % (0-100) è facoltativo: "
+            "serve solo se il grado calcolato non rappresenta il risultato. La Motivazione scostamento è "
+            "obbligatoria per gli obiettivi Rinviati o Non valutabili e quando il grado dichiarato si "
+            f"discosta dal calcolato di più di {scarto} punti.",
+            "• Fasi: per ogni fase l'Avanzamento % (da 0 a 100), le date di Inizio effettivo e Fine effettiva "
+            "(gg/mm/aaaa) e, se serve, le Note.",
+            "• Indicatori: il Valore raggiunto, secondo il Tipo valore: numero (es. 15 o 1500,50), percentuale "
+            "(scrivere 75 per 75%), sì/no (dall'elenco), data (gg/mm/aaaa), testo. Le Note sono facoltative.",
+            "• Riepilogo: non si compila. Mostra per ogni obiettivo il grado calcolato mentre si scrive e il "
+            f"{TOTAL_LABEL}.",
+            "Le colonne calcolate (Raggiungimento %, Grado calcolato %, Riepilogo) si aggiornano da sole: "
+            "sono un'anteprima, l'ufficio ricalcola tutto con le stesse regole.",
+            "Gli indicatori di tipo CONTESTO e quelli con Tipo valore testo non hanno un Raggiungimento % calcolato.",
+        ])
+
+        ws.cell(row=r, column=1, value="Colori").font = S.TOTAL_FONT
+        r += 1
+        for fill, label, text in (
+            (S.INPUT_FILL, "Da compilare", f"{S.COLOR_NAMES['input']}: cella da compilare (l'unica modificabile)."),
+            (S.COMPUTED_FILL, "Calcolato", f"{S.COLOR_NAMES['computed']}: valore calcolato automaticamente, non modificabile."),
+            (S.MISSING_FILL, "Manca", f"{S.COLOR_NAMES['missing']}: manca un dato obbligatorio (la cella torna gialla quando è compilata)."),
+            (NEUTRAL_FILL, "Neutralizzato", "grigio: fase o indicatore neutralizzato, non si compila; il motivo è nel commento della cella."),
+        ):
+            c = ws.cell(row=r, column=1, value=label)
+            c.fill = fill
+            c.border = S.BORDER
+            _put(ws, r, 2, text)
+            r += 1
+        r += 1
+
+        section("Regole di calcolo in vigore", [
+            f"Grado calcolato di un obiettivo = {_num(rules.phases_weight)}% realizzazione delle fasi + "
+            f"{_num(rules.indicators_weight)}% media degli indicatori (se manca una delle due parti, conta solo l'altra).",
+            "Realizzazione delle fasi = somma di Peso × Avanzamento / 100; le fasi neutralizzate sono escluse "
+            "e i pesi delle altre riproporzionati a 100.",
+            f"Un indicatore non supera {_num(rules.cap)}%. Indicatori «meno è meglio» oltre il valore atteso: "
+            f"formula «{rules.lower_formula}».",
+            ("Indicatori a scadenza: una consegna in ritardo vale 0." if rules.late_zero else
+             f"Indicatori a scadenza: {_num(rules.late_penalty)} punti in meno per ogni giorno di ritardo."),
+            "Gli obiettivi Rinviati o Non valutabili non entrano nella media del settore.",
+        ])
+
+        where = plan.office or "l'ufficio referente"
+        if plan.office_email:
+            where += f" ({plan.office_email})"
+        section("Come si restituisce", [
+            f"Salvare il file in formato .xlsx (Excel) oppure .ods (LibreOffice) e inviarlo a {where}"
+            + (f" entro il {deadline}." if deadline else "."),
+            "Non rinominare, spostare o cancellare i fogli; non aggiungere né cancellare righe o colonne.",
+            "Non copiare i dati in un'altra cartella di lavoro: il file viene riconosciuto e letto automaticamente "
+            "dal foglio nascosto di identificazione.",
+            "Il nome del file si può lasciare com'è.",
+        ])
+
+    def _identity(self, ws) -> None:
+        plan = self.plan
+        S.write_header(ws, [C.ENTE_VOCE, C.ENTE_VALORE])
+        S.set_widths(ws, [28, 70])
+        values = {
+            "format_version": C.FORMAT_VERSION, "ente": plan.ente, "anno": plan.anno,
+            "fase": plan.fase, "sector": self.sector, "fingerprint": self.fingerprint,
+            "sector_fingerprint": plan.sector_fingerprint(self.sector),
+            "generated_at": self.generated_at, "generator": f"pegxl {__version__}",
+        }
+        r = 2
+        for label, fld in C.IDENTITY_FIELDS:
+            ws.cell(row=r, column=1, value=label)
+            _put(ws, r, 2, values[fld], wrap=False)
+            r += 1
+        r += 1
+        for c, h in enumerate(("Regola", "Valore"), start=1):
+            cell = ws.cell(row=r, column=c, value=h)
+            cell.font = S.TOTAL_FONT
+        r += 1
+        for name, value in self.rules.as_rows():
+            ws.cell(row=r, column=1, value=name)
+            _put(ws, r, 2, _py(value), wrap=False)
+            r += 1
+
+    # -- cells, validations, formats
+    def _input_cell(self, ws, row: int, col: int, fld: str, *, neutral_reason: str | None = None,
+                    value_type: str | None = None) -> None:
+        c = ws.cell(row=row, column=col)
+        c.border = S.BORDER
+        if neutral_reason:
+            c.fill = NEUTRAL_FILL
+            c.protection = S.LOCKED
+            cm = Comment(neutral_reason, "pegxl")
+            cm.width, cm.height = 260, 80
+            c.comment = cm
+            return
+        c.fill = S.INPUT_FILL
+        c.protection = S.UNLOCKED
+        if fld in ("actual_start", "actual_end") or (fld == "achieved" and value_type == "data"):
+            c.number_format = S.DATE_FORMAT
+        elif fld in ("report", "deviation_reason", "notes") or (fld == "achieved" and value_type == "testo"):
+            c.alignment = S.WRAP
+
+    @staticmethod
+    def _validate(ws, dv: DataValidation, letter: str, rows: Sequence[int]) -> None:
+        dv.sqref = _sqref(letter, rows)
+        ws.add_data_validation(dv)
+
+    def _missing(self, ws, letter: str, rows: Sequence[int], template: str) -> None:
+        """Salmon fill on the run's cells while `template` (with {r} for the row) holds.
+        One rule per contiguous run, anchored at its first row, so the relative reference
+        means the same in Excel and LibreOffice."""
+        for a, b in _runs(rows):
+            rng = f"{letter}{a}" if a == b else f"{letter}{a}:{letter}{b}"
+            ws.conditional_formatting.add(rng, FormulaRule(formula=[template.format(r=a)],
+                                                           fill=CF_MISSING_FILL, stopIfTrue=False))
+
+    @staticmethod
+    def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> DataValidation:
+        dv.showErrorMessage = True
+        dv.showInputMessage = True
+        dv.errorStyle = "stop"
+        dv.promptTitle = title[:32]
+        dv.errorTitle = title[:32]
+        dv.prompt = prompt[:255]
+        dv.error = error[:255]
+        return dv
+
+    def _list_dv(self, name: str, title: str, prompt: str, error: str) -> DataValidation:
+        # formula1 is stored without "=" (an OOXML formula); the list lives on _liste
+        dv = DataValidation(type="list", formula1=name, allow_blank=True, showDropDown=False)
+        return self._messages(dv, title, prompt, error)
+
+    def _decimal_dv(self, lo: float, hi: float, title: str, prompt: str, error: str) -> DataValidation:
+        dv = DataValidation(type="decimal", operator="between", formula1=_num(lo), formula2=_num(hi),
+                            allow_blank=True)
+        return self._messages(dv, title, prompt, error)
+
+    def _date_dv(self, title: str) -> DataValidation:
+        lo, hi = self.date_lo.strftime("%d/%m/%Y"), self.date_hi.strftime("%d/%m/%Y")
+        dv = DataValidation(type="date", operator="between", formula1=str(_serial(self.date_lo)),
+                            formula2=str(_serial(self.date_hi)), allow_blank=True)
+        return self._messages(dv, title, f"Una data gg/mm/aaaa tra il {lo} e il {hi}.",
+                              f"Scrivere una data gg/mm/aaaa tra il {lo} e il {hi}.")
+
+    def _text_dv(self, title: str, prompt: str) -> DataValidation:
+        dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(TEXT_MAX),
+                            allow_blank=True)
+        return self._messages(dv, title, prompt, f"Il testo supera i {TEXT_MAX} caratteri: accorciarlo.")
+
+    def _achieved_dv(self, value_type: str) -> DataValidation:
+        title = "Valore raggiunto"
+        if value_type == "numero":
+            return self._decimal_dv(-NUMBER_LIMIT, NUMBER_LIMIT, title,
+                                    "Il valore raggiunto, come numero (es. 15 o 1500,50).",
+                                    "Scrivere un numero (es. 15 o 1500,50), senza unità di misura.")
+        if value_type == "percentuale":
+            return self._decimal_dv(0, 1000, title,
+                                    "Il valore raggiunto in percentuale: scrivere 75 per 75%.",
+                                    "Scrivere un numero da 0 a 1000 (es. 75 per 75%).")
+        if value_type == "sì/no":
+            return self._list_dv(L_SINO, title, "Scegliere sì o no dall'elenco.",
+                                 "Il valore va scelto dall'elenco: sì o no.")
+        if value_type == "data":
+            return self._date_dv(title)
+        return self._text_dv(title, f"Il valore raggiunto, come testo (al massimo {TEXT_MAX} caratteri).")
+
+    def _protect(self, ws) -> None:
+        p = ws.protection
+        p.sheet = True
+        p.password = self.password
+        # openpyxl flags: True = the action is protected (forbidden), False = allowed.
+        p.selectLockedCells = False
+        p.selectUnlockedCells = False
+        p.formatColumns = False     # people may widen columns and rows to read
+        p.formatRows = False
+        p.formatCells = True
+        p.insertColumns = True
+        p.insertRows = True
+        p.deleteColumns = True
+        p.deleteRows = True
+        p.insertHyperlinks = True
+        p.sort = True
+        p.autoFilter = True
+        p.pivotTables = True
+
+
+# ----------------------------------------------------------------------- public
+
+def build_template(plan: Plan, sector: str, *, generated_at: Any = None,
+                   password: str = DEFAULT_PASSWORD, fingerprint: str | None = None) -> Workbook:
+    """The template workbook of one settore (not saved).
+
+    `fingerprint` lets a caller that builds many templates compute plan.fingerprint() once."""
+    if sector not in set(plan.sector_codes):
+        raise KeyError(sector)
+    return _Builder(plan, sector, generated_at=generated_at, password=password,
+                    fingerprint=fingerprint).build()
+
+
+def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] | None = None,
+                       password: str = DEFAULT_PASSWORD, generated_at: Any = None) -> list[Path]:
+    """Write one template per settore (all, or `sectors`) into `outdir`, atomically.
+
+    Returns the paths in plan order. An unknown settore code is a usage error (exit 2)."""
+    codes = plan.sector_codes
+    if sectors is not None:
+        wanted = list(dict.fromkeys(sectors))
+        unknown = [s for s in wanted if s not in set(codes)]
+        if unknown:
+            raise PegxlError(finding(ErrorCode.U001, detail="settore non presente nel piano: "
+                                     + ", ".join(unknown)), exit_code=EXIT_UNUSABLE)
+        codes = [c for c in codes if c in set(wanted)]
+    if generated_at is None:
+        generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
+    out = Path(outdir)
+    fp = plan.fingerprint()
+    paths = []
+    for code in codes:
+        wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp)
+        paths.append(atomic_save(wb, out / template_name(plan, code)))
+    return paths
+
+
+def make_templates(plan_path: str | os.PathLike, outdir: str | os.PathLike, **kw: Any) -> list[Path]:
+    """Read and check the plan, then generate the templates. A plan with errors raises
+    PegxlError before any file is written."""
+    plan = read_plan(plan_path)
+    return generate_templates(plan, outdir, **kw)
