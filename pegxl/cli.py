@@ -103,13 +103,15 @@ def plan_check_cmd(plan: Path, fmt: str) -> None:
     sys.exit(EXIT_PROBLEMS if has_errors(findings) else EXIT_OK)
 
 
-def _plan_or_exit(plan_path: Path):
-    """The checked plan; a plan with errors stops the command with exit status 2."""
+def _plan_or_exit(plan_path: Path, exit_code: int = EXIT_UNUSABLE, what: str | None = None):
+    """The checked plan; a plan with errors stops the command (exit 2 unless told)."""
     from .validators.plan import check_plan, has_errors
     plan, findings = check_plan(plan_path)
     if plan is None or has_errors(findings):
         errors = [f for f in findings if f.is_error] or findings
-        raise PegxlError(errors, exit_code=EXIT_UNUSABLE)
+        if what:
+            echo(what, err=True)
+        raise PegxlError(errors, exit_code=exit_code)
     return plan
 
 
@@ -127,6 +129,28 @@ def _progress(total_hint: str):
             task["id"] = prog.add_task(total_hint, total=n)
         prog.update(task["id"], completed=i)
     return prog, update
+
+
+# --------------------------------------------------------------------------- templates
+
+@main.command("templates", context_settings=CONTEXT)
+@click.argument("plan_path", metavar="PIANO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Cartella dove scrivere i modelli.")
+@click.option("--sector", "sectors", multiple=True, metavar="CODICE",
+              help="Solo questo settore (ripetibile).")
+@click.option("--password", default=None, help="Password di protezione dei fogli (predefinita: pegxl).")
+@guarded
+def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], password: str | None) -> None:
+    """Genera un modello bloccato e validato per ogni settore del piano."""
+    from .templates import DEFAULT_PASSWORD, generate_templates
+    plan = _plan_or_exit(plan_path, EXIT_PROBLEMS,
+                         "Il piano ha errori: nessun modello generato. Correggerli e rilanciare.")
+    paths = generate_templates(plan, outdir, sectors=sectors or None,
+                               password=password or DEFAULT_PASSWORD)
+    for p in paths:
+        echo(f"  {p}")
+    echo(f"{len(paths)} modelli scritti in {outdir} ({plan.ente}, {plan.anno}, {plan.fase}).")
 
 
 # ---------------------------------------------------------------------------- validate

@@ -59,7 +59,8 @@ def is_blank(value: Any) -> bool:
 
 
 _NUM_CLEAN = re.compile(r"[€$\s\u00a0\u202f']")
-_IT_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
+# a thousands group never starts with 0: "0.125" is a decimal, "1.500" fifteen hundred
+_IT_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d+)?$")
 _IT_DECIMAL = re.compile(r"^[+-]?\d*,\d+$|^[+-]?\d+,?$")
 _PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _EN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -77,7 +78,7 @@ def _number_from_text(text: str) -> float | None:
         return float(s.replace(",", ""))
     if _PLAIN.match(s):
         # "1.500" is fifteen hundred to an Italian reader, "1.5" one and a half.
-        if re.match(r"^[+-]?\d{1,3}\.\d{3}$", s):
+        if re.match(r"^[+-]?[1-9]\d{0,2}\.\d{3}$", s):
             return float(s.replace(".", ""))
         return float(s)
     return None

@@ -603,6 +603,8 @@ def test_non_numeric_peso_is_P016(tmp_path, data, sheet, cell, record):
     assert f.column == "Peso"
     assert "non è un numero valido" in f.message
     assert only_at(findings, sheet, cell) == ["P016"], "a bad peso is not also a missing or negative one"
+    # nor a "peso given for some only" (P008) or a wrong sum (P007/P009): it was given, unreadable
+    assert codes(findings) == ["P016"], "\n".join(map(str, findings))
 
 
 # --------------------------------------------------------------------------------- dates

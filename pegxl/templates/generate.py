@@ -117,10 +117,12 @@ def _num(x: float) -> str:
     return format(x, ".12f").rstrip("0").rstrip(".")
 
 
-def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True):
+def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool = False):
+    """Write a plan value (text that looks like a formula stays text) or, with `formula`,
+    one of our formulas."""
     c = ws.cell(row=row, column=col)
     c.value = value
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if not formula and isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         c.data_type = "s"   # plan text, never a formula
     if isinstance(value, (dt.date, dt.datetime)):
         c.number_format = S.DATE_FORMAT
@@ -256,7 +258,8 @@ class _Obj:
             return None
         weights = _equal_weights([w for _, w, _ in eligible], [s for _, _, s in eligible])
         wmap = {r: w for (r, _, _), w in zip(eligible, weights)}
-        num = _plus([f"{_num(wmap[r])}*N(Indicatori!{IL['score']}{r})" for r, _ in scored])
+        num = _plus([("" if wmap[r] == 1 else f"{_num(wmap[r])}*") + f"N(Indicatori!{IL['score']}{r})"
+                     for r, _ in scored])
         den = _plus([f"IF(ISNUMBER(Indicatori!{IL['score']}{r}),{_num(wmap[r])},0)" for r, _ in scored])
         return num, den
 
@@ -507,7 +510,7 @@ class _Builder:
             w = 1.0 if equal else float(o.weight)
             values.append(f"=IF(K{r}=\"sì\",{_num(w)},0)")
             for c, v in enumerate(values, start=1):
-                cell = _put(ws, r, c, v, wrap=c == 2)
+                cell = _put(ws, r, c, v, wrap=c == 2, formula=c >= 4)
                 if c >= 4 and c != 11:
                     cell.fill = S.COMPUTED_FILL
                 if c in (6, 7, 8, 9, 10):

@@ -1,0 +1,222 @@
+"""Reading values the Italian way (values.py): numbers, sì/no, dates, signs, display rounding."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pegxl.values import (format_number, format_percent, is_blank, parse_bool, parse_date,  # noqa: E402
+                          parse_number, parse_percent, parse_typed, round_half_up, split_direction)
+
+D = dt.date
+
+
+# ------------------------------------------------------------------------------ numbers
+
+@pytest.mark.parametrize("text,value", [
+    ("50,00", 50.0),
+    ("78.622,20", 78622.2),
+    ("20.000,00 €", 20000.0),
+    ("€ 1.000", 1000.0),
+    ("64,52%", 64.52),
+    ("100 %", 100.0),
+    ("1.500", 1500.0),            # an Italian reader's fifteen hundred
+    ("1.234.567", 1234567.0),
+    ("1.5", 1.5),                 # not a thousands group: one and a half
+    ("12.5", 12.5),
+    ("0.125", 0.125),             # a group starting with 0 is never thousands
+    ("0.500", 0.5),
+    ("1,5", 1.5),
+    ("-3,5", -3.5),
+    ("+1.500", 1500.0),
+    ("1,234.56", 1234.56),        # English thousands with a decimal point
+    ("  42 ", 42.0),
+    ("1\u00a0000,50", 1000.5),    # non-breaking space as thousands separator
+])
+def test_parse_number_from_text(text, value):
+    p = parse_number(text)
+    assert p.ok and p.from_text and not p.blank
+    assert p.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["abc", "12 mesi", "1,2,3", "0.125,5", "--1", "%", "n.d."])
+def test_parse_number_rejects_non_numbers(text):
+    p = parse_number(text)
+    assert not p.ok and p.value is None
+
+
+@pytest.mark.parametrize("value", [True, False, float("inf"), float("-inf"), object()])
+def test_parse_number_rejects_odd_types(value):
+    assert not parse_number(value).ok
+
+
+def test_parse_number_real_numbers_pass_without_warning():
+    for v, want in ((50, 50.0), (78622.2, 78622.2), (Decimal("1.25"), 1.25)):
+        p = parse_number(v)
+        assert p.ok and not p.from_text and p.value == want
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", float("nan")])
+def test_parse_number_blank(value):
+    p = parse_number(value)
+    assert p.ok and p.blank and p.value is None
+    assert is_blank(value)
+
+
+def test_percent_format_scales_fractions():
+    """Excel stores 75 % as 0.75 with a percent format: read as 75."""
+    p = parse_percent(0.75, percent_format=True)
+    assert p.value == 75 and p.percent_scaled
+    assert parse_percent(75).value == 75
+    assert parse_typed(1.0, "percentuale", percent_format=True).value == 100
+    assert parse_typed(1.0, "numero", percent_format=True).value == 1.0   # only percentuali
+
+
+# ------------------------------------------------------------------------------- sì/no
+
+@pytest.mark.parametrize("value,expected,from_text", [
+    ("SI", True, False), ("si", True, False), ("sì", True, False), ("Sì", True, False),
+    ("no", False, False), ("NO", False, False),
+    ("fatto", True, True), ("Realizzato", True, True), ("x", True, True), ("X", True, True),
+    ("non fatto", False, True), ("Non realizzato", False, True),
+    (True, True, False), (False, False, False), (1, True, True), (0, False, True),
+])
+def test_parse_bool(value, expected, from_text):
+    p = parse_bool(value)
+    assert p.ok and p.value is expected and p.from_text is from_text
+
+
+@pytest.mark.parametrize("value", ["forse", "boh", 2, 0.5, "sì e no"])
+def test_parse_bool_rejects(value):
+    assert not parse_bool(value).ok
+
+
+def test_parse_bool_blank():
+    assert parse_bool("").blank and parse_bool(None).blank
+
+
+# ------------------------------------------------------------------------------- dates
+
+@pytest.mark.parametrize("value,expected,from_text", [
+    ("31/12/2024", D(2024, 12, 31), True),
+    ("1/7/2024", D(2024, 7, 1), True),
+    ("31.12.2024", D(2024, 12, 31), True),
+    ("31-12-24", D(2024, 12, 31), True),
+    ("2024-12-31", D(2024, 12, 31), True),
+    ("2024-12-31 00:00:00", D(2024, 12, 31), True),
+    ("31 dicembre 2024", D(2024, 12, 31), True),
+    ("31 DICEMBRE 2024", D(2024, 12, 31), True),
+    ("entro il 30 giugno 2024", D(2024, 6, 30), True),
+    (D(2024, 12, 31), D(2024, 12, 31), False),
+    (dt.datetime(2024, 12, 31, 0, 0), D(2024, 12, 31), False),
+    (45657, D(2024, 12, 31), True),          # Excel serial, 1900 date system
+    (45657.75, D(2024, 12, 31), True),       # the time of day is dropped
+    (45292, D(2024, 1, 1), True),
+])
+def test_parse_date(value, expected, from_text):
+    p = parse_date(value)
+    assert p.ok and p.value == expected and p.from_text is from_text
+
+
+def test_parse_date_1904_epoch():
+    """Excel for Mac may count days from 1904-01-01: the same day is 1462 less."""
+    assert parse_date(44195, epoch_1904=True).value == D(2024, 12, 31)
+    assert parse_date(45657, epoch_1904=False).value == D(2024, 12, 31)
+    assert parse_date(44195).value != D(2024, 12, 31)
+    assert 45657 - 44195 == 1462
+
+
+def test_parse_date_pandas_timestamp():
+    import pandas as pd
+    assert parse_date(pd.Timestamp("2024-12-31")).value == D(2024, 12, 31)
+    assert parse_date(pd.NaT).blank
+
+
+@pytest.mark.parametrize("value", [
+    "31/02/2024",     # no such day
+    "29/02/2023",     # not a leap year
+    "2024-13-01",
+    "31/12/1899",     # before 1900: a typo
+    "01/01/2101",     # after 2100: a typo
+    "1 gennaio 2201",
+    "12/31/2024",     # US order: month 31
+    "domani", "31 dicembr 2024", "2024", True,
+    0, -1, 3.0e7,     # serials outside 1900-2100
+])
+def test_parse_date_rejects(value):
+    p = parse_date(value)
+    assert not p.ok and p.value is None
+
+
+def test_parse_date_limits_are_inclusive():
+    assert parse_date("01/01/1900").value == D(1900, 1, 1)
+    assert parse_date("31/12/2100").value == D(2100, 12, 31)
+
+
+# ------------------------------------------------------------------------- signs in targets
+
+@pytest.mark.parametrize("text,expected", [
+    (">15", (">=", "15")),
+    (">= 15", (">=", "15")),
+    ("≥15", (">=", "15")),
+    ("=> 3", (">=", "3")),
+    ("≤ 0", ("<=", "0")),
+    ("< 5,5", ("<=", "5,5")),
+    ("=<10", ("<=", "10")),
+    ("= 1", ("=", "1")),
+    ("15", (None, "15")),
+    ("", (None, "")),
+])
+def test_split_direction(text, expected):
+    assert split_direction(text) == expected
+
+
+def test_split_direction_leaves_non_text_alone():
+    assert split_direction(15) == (None, 15)
+    d = D(2024, 1, 1)
+    assert split_direction(d) == (None, d)
+
+
+@pytest.mark.parametrize("value,vtype,expected", [
+    ("78.622,20", "numero", 78622.2), (80, "percentuale", 80.0), ("sì", "sì/no", True),
+    ("31/12/2024", "data", D(2024, 12, 31)), ("Relazione", "testo", "Relazione"), (12, "testo", "12"),
+])
+def test_parse_typed(value, vtype, expected):
+    p = parse_typed(value, vtype)
+    assert p.ok and p.value == expected
+
+
+# ---------------------------------------------------------------------------- rounding
+
+def test_round_half_up():
+    assert round_half_up(99.07692307) == 99.08
+    assert round_half_up(1288 / 13) == 99.08          # the Bellusco e Mezzago example
+    assert round_half_up(0.125) == 0.13               # round() would give 0.12
+    assert round_half_up(2.675) == 2.68               # round() would give 2.67 (binary 2.67499...)
+    assert round_half_up(-0.125) == -0.13
+    assert round_half_up(1.005) == 1.01
+    assert round_half_up(100) == 100.0
+    assert round_half_up(0.5, 0) == 1.0 and round_half_up(2.5, 0) == 3.0
+    assert round_half_up(None) is None
+    assert round_half_up(math.nan) is None
+
+
+def test_format_percent():
+    assert format_percent(1288 / 13) == "99,08%"
+    assert format_percent(100) == "100,00%"
+    assert format_percent(0) == "0,00%"
+    assert format_percent(0.125) == "0,13%"
+    assert format_percent(66.666666, 1) == "66,7%"
+    assert format_percent(None) == ""
+
+
+def test_format_number():
+    assert format_number(78622.2) == "78.622,20"
+    assert format_number(1234567.891) == "1.234.567,89"
+    assert format_number(None) == ""
