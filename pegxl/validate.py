@@ -197,8 +197,8 @@ def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
             out.append(_f(ErrorCode.V015, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
         declared.append(p.value if p.ok else None)
     df = df.copy()
-    df["status_raw"] = status_raw
-    df["status"] = status
+    df["status_raw"] = pd.Series(status_raw, index=df.index, dtype=object)
+    df["status"] = pd.Series(status, index=df.index, dtype=object)
     df["declared_raw"] = df["declared"]
     df["declared"] = pd.Series(declared, index=df.index, dtype=float)
     for fld in ("report", "deviation_reason"):
@@ -282,13 +282,11 @@ def _plain_yes_no(raw: Any, value_type: str) -> bool:
 def _extra_factory(plan: Plan):
     def extra(column: str, row: pd.Series, code: ErrorCode) -> dict[str, Any]:
         if code is ErrorCode.V005:
-            return {"allowed": ", ".join(C.STATI), "value": row.get("status_raw")}
+            return {"allowed": ", ".join(C.STATI)}
         if code is ErrorCode.V003:
             return {"start": show_value(row.get("actual_start")), "end": show_value(row.get("actual_end"))}
         if code is ErrorCode.V004:
             return {"anno": plan.anno}
-        if code is ErrorCode.V008:
-            return {"value": row.get("status")}
         return {}
     return extra
 
@@ -302,18 +300,18 @@ def _check_objectives(df: pd.DataFrame, final: bool) -> list[Finding]:
         return []
     view = df.copy()
     # an unknown word is checked as typed; a blank stays blank
-    view["status"] = [s if s is not None else (None if is_blank(r) else r)
-                      for s, r in zip(view["status"], view["status_raw"])]
+    view["status"] = pd.Series([s if not is_blank(s) else (None if is_blank(r) else r)
+                                for s, r in zip(view["status"], view["status_raw"])],
+                               index=view.index, dtype=object)
     schema = pa.DataFrameSchema({
-        "status": pa.Column(None, pa.Check.isin(list(C.STATI), error="V005"), nullable=not final),
+        "status": pa.Column(None, pa.Check.isin(list(C.STATI), error="V005"), nullable=True),
         "declared": pa.Column(float, pa.Check.in_range(0, 100, error="V013"), nullable=True),
     }, checks=[
         pa.Check(lambda d: ~(d["status"].isin(C.STATI_ESCLUSI) & d["deviation_reason"].isna()),
                  error="V008@deviation_reason"),
     ], strict=False)
     out = _run(schema, view, C.T_OBJECTIVES, _required(final))
-    if not final:
-        out += _missing(view, "status", C.T_OBJECTIVES)
+    out += _missing(view, "status", C.T_OBJECTIVES, _required(final))
     return out
 
 
@@ -331,7 +329,7 @@ def _check_phases(df: pd.DataFrame, plan: Plan, final: bool) -> list[Finding]:
         return s.isna() | ((s >= lo) & (s <= hi))
 
     schema = pa.DataFrameSchema({
-        "progress": pa.Column(float, pa.Check.in_range(0, 100, error="V001"), nullable=not final),
+        "progress": pa.Column(float, pa.Check.in_range(0, 100, error="V001"), nullable=True),
         "actual_start": pa.Column(None, pa.Check(plausible, error="V004"), nullable=True),
         "actual_end": pa.Column(None, pa.Check(plausible, error="V004"), nullable=True),
     }, checks=[
@@ -340,9 +338,8 @@ def _check_phases(df: pd.DataFrame, plan: Plan, final: bool) -> list[Finding]:
     ], strict=False)
     # a value that was typed but could not be read is reported once (V014), not as missing too
     typed_bad = view["progress"].isna() & ~view["progress_raw"].map(is_blank).astype(bool)
-    out = _run(schema, view[~typed_bad] if final else view, C.T_PHASES, _required(final), plan)
-    if not final:
-        out += _missing(view[~typed_bad], "progress", C.T_PHASES)
+    out = _run(schema, view, C.T_PHASES, _required(final), plan)
+    out += _missing(view[~typed_bad], "progress", C.T_PHASES, _required(final))
     return out
 
 
@@ -350,14 +347,13 @@ def _check_indicators(df: pd.DataFrame, final: bool) -> list[Finding]:
     live = df[~df["neutralised"].astype(bool)] if not df.empty else df
     if live.empty:
         return []
+    # a value that could not be read was reported (V006), not missing too
     view = live[live["achieved_ok"]].copy()
-    view["achieved_present"] = [None if v is None else True for v in view["achieved"]]
-    schema = pa.DataFrameSchema({"achieved_present": pa.Column(None, nullable=not final)}, strict=False)
-    view = view.rename(columns={"achieved_cell": "achieved_present_cell"})
-    out = _run(schema, view, _AchievedSpec, _required(final))
-    if not final:
-        out += _missing(view, "achieved_present", _AchievedSpec)
-    return out
+    view["achieved_present"] = pd.Series([None if is_blank(v) else True for v in view["achieved"]],
+                                         index=view.index, dtype=object)
+    view = view.rename(columns={"achieved_cell": "achieved_present_cell",
+                                "achieved_formula": "achieved_present_formula"})
+    return _missing(view, "achieved_present", _AchievedSpec, _required(final))
 
 
 class _AchievedSpecType:
@@ -383,22 +379,40 @@ def _run(schema: pa.DataFrameSchema, view: pd.DataFrame, spec: Any, missing: Err
 
     return run_schema(schema, view, file=None, sheet=spec.sheet, cell_of=lambda r, c: None,
                       record_of=lambda r: r["record"], header_of=spec.header, missing_code=missing,
-                      extra=extra, locate=locate)
+                      raw_of=_raw_of, extra=extra, locate=locate)
 
 
 def _extra_factory_noplan(column: str, row: pd.Series, code: ErrorCode) -> dict[str, Any]:
     if code is ErrorCode.V005:
-        return {"allowed": ", ".join(C.STATI), "value": row.get("status_raw")}
-    if code is ErrorCode.V008:
-        return {"value": row.get("status")}
+        return {"allowed": ", ".join(C.STATI)}
     return {}
 
 
-def _missing(view: pd.DataFrame, fld: str, spec: Any) -> list[Finding]:
+def _raw_of(row: pd.Series, column: str) -> Any:
+    """The value a finding shows: the Stato as typed; for a missing Motivazione (V008)
+    the Stato that needs it."""
+    if column == "status":
+        return row.get("status_raw")
+    if column == "deviation_reason":
+        return row.get("status")
+    if f"{column}_raw" in row.index:
+        return row.get(f"{column}_raw")
+    return row.get(column)
+
+
+def _missing(view: pd.DataFrame, fld: str, spec: Any, code: ErrorCode) -> list[Finding]:
+    """V010 (final) / V011 (monitoring) for each required input left empty. Not for a cell
+    holding a formula (V012 said so), nor for a column that is not in the file (T002)."""
+    if view.empty:
+        return []
+    empty = view[fld].map(is_blank).astype(bool)
+    formula = view[f"{fld}_formula"].notna() if f"{fld}_formula" in view else False
+    located = view[f"{fld}_cell"].notna()
     out = []
-    for r in view[view[fld].isna()].to_dict("records"):
-        out.append(finding(ErrorCode.V011, file=r["file"], sheet=spec.sheet, cell=r.get(f"{fld}_cell"),
+    for r in view[empty & ~formula & located].to_dict("records"):
+        out.append(finding(code, file=r["file"], sheet=spec.sheet, cell=r.get(f"{fld}_cell"),
                            row=r["xlrow"], column=spec.header(fld), record=r["record"]))
+    out.sort(key=lambda x: (x.file or "", x.row or 0))
     return out
 
 

@@ -13,6 +13,8 @@ import math
 import os
 import re
 import unicodedata
+import weakref
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -57,6 +59,7 @@ SUMMARY_HEADERS = ("Codice obiettivo", "Titolo", "Peso", "Stato", "Somma pesi fa
 SUMMARY_WIDTHS = (16, 40, 8, 15, 10, 13, 13, 12, 12, 10, 8, 10)
 TOTAL_LABEL = "Totale settore"
 
+_TOP = Alignment(vertical="top")
 _EXCLUDED = tuple(s.lower() for s in C.STATI_ESCLUSI)   # "rinviato", "non valutabile"
 
 
@@ -117,6 +120,38 @@ def _num(x: float) -> str:
     return format(x, ".12f").rstrip("0").rstrip(".")
 
 
+_STYLES: dict[str, dict[str, Any]] = {
+    "wrap": {"alignment": S.WRAP},
+    "date": {"alignment": S.WRAP, "number_format": S.DATE_FORMAT},
+    "date_nowrap": {"number_format": S.DATE_FORMAT},
+    "top": {"alignment": None},
+    "input": {"fill": S.INPUT_FILL, "protection": S.UNLOCKED, "border": S.BORDER},
+    "input_wrap": {"fill": S.INPUT_FILL, "protection": S.UNLOCKED, "border": S.BORDER, "alignment": S.WRAP},
+    "input_date": {"fill": S.INPUT_FILL, "protection": S.UNLOCKED, "border": S.BORDER,
+                   "number_format": S.DATE_FORMAT},
+    "neutral": {"fill": NEUTRAL_FILL, "protection": S.LOCKED, "border": S.BORDER},
+    "computed": {"fill": S.COMPUTED_FILL, "alignment": None, "number_format": S.PERCENT_VALUE_FORMAT},
+    "computed_text": {"fill": S.COMPUTED_FILL, "alignment": None},
+}
+_STYLE_IDS: "weakref.WeakKeyDictionary[Workbook, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _style(cell, name: str) -> None:
+    """Give `cell` a named combination of styles.
+
+    Assigning cell.fill, .alignment... hashes the style objects every time, which was most
+    of the generation time; each combination is applied once per workbook and its style
+    array (openpyxl's private but stable `_style`) copied to the next cells."""
+    cache = _STYLE_IDS.setdefault(cell.parent.parent, {})
+    ids = cache.get(name)
+    if ids is not None:
+        cell._style = copy(ids)
+        return
+    for attr, value in _STYLES[name].items():
+        setattr(cell, attr, _TOP if value is None else value)
+    cache[name] = copy(cell._style)
+
+
 def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool = False):
     """Write a plan value (text that looks like a formula stays text) or, with `formula`,
     one of our formulas."""
@@ -125,9 +160,9 @@ def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool
     if not formula and isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         c.data_type = "s"   # plan text, never a formula
     if isinstance(value, (dt.date, dt.datetime)):
-        c.number_format = S.DATE_FORMAT
-    if wrap:
-        c.alignment = S.WRAP
+        _style(c, "date" if wrap else "date_nowrap")
+    elif wrap:
+        _style(c, "wrap")
     return c
 
 
@@ -144,6 +179,26 @@ def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
 
 def _sqref(letter: str, rows: Sequence[int]) -> str:
     return " ".join(f"{letter}{a}" if a == b else f"{letter}{a}:{letter}{b}" for a, b in _runs(rows))
+
+
+def fit_rows(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
+    """Row heights for wrapped text, estimated from the column widths.
+
+    LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
+    (and Excel not always): without this, long descriptions overlap the next row."""
+    widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
+    for row in ws.iter_rows(min_row=first_row, max_row=ws.max_row):
+        lines = 1
+        for c in row:
+            v = c.value
+            if v is None or not (c.alignment and c.alignment.wrap_text) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+                continue
+            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
+            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
+            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+            lines = max(lines, n)
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = min(max_height, lines * line_height)
 
 
 def _serial(d: dt.date) -> int:
@@ -316,6 +371,9 @@ class _Builder:
         S.add_list(wb, L_YES, sorted(YES_WORDS | {"sì", "si"}))
         S.add_list(wb, L_NO, sorted(NO_WORDS))
         ws_p.sheet_state = "hidden"
+        for ws in (ws_o, ws_f, ws_n, ws_r):
+            fit_rows(ws)
+        fit_rows(ws_i, first_row=1)
         for ws in wb.worksheets:
             self._protect(ws)
         wb.security = WorkbookProtection(workbookPassword=self.password, lockStructure=True)
@@ -341,9 +399,7 @@ class _Builder:
                 _put(ws, r, col[fld], _py(getattr(o, fld)))
             for fld in C.T_OBJECTIVES_INPUT:
                 self._input_cell(ws, r, col[fld], fld)
-            comp = ws.cell(row=r, column=col["computed"])
-            comp.fill = S.COMPUTED_FILL
-            comp.number_format = S.PERCENT_VALUE_FORMAT
+            _style(ws.cell(row=r, column=col["computed"]), "computed")
         if not n:
             return
         rows = list(range(2, n + 2))
@@ -436,9 +492,7 @@ class _Builder:
             for fld in C.T_INDICATORS_INPUT:
                 self._input_cell(ws, r, col[fld], fld, neutral_reason=reason if neutral else None,
                                  value_type=i.value_type)
-            sc = ws.cell(row=r, column=col["score"], value=formula)
-            sc.fill = S.COMPUTED_FILL
-            sc.number_format = S.PERCENT_VALUE_FORMAT
+            _style(ws.cell(row=r, column=col["score"], value=formula), "computed")
             if not neutral:
                 active.append(r)
                 by_type.setdefault(i.value_type or "testo", []).append(r)
@@ -511,10 +565,12 @@ class _Builder:
             values.append(f"=IF(K{r}=\"sì\",{_num(w)},0)")
             for c, v in enumerate(values, start=1):
                 cell = _put(ws, r, c, v, wrap=c == 2, formula=c >= 4)
-                if c >= 4 and c != 11:
-                    cell.fill = S.COMPUTED_FILL
                 if c in (6, 7, 8, 9, 10):
-                    cell.number_format = S.PERCENT_VALUE_FORMAT
+                    _style(cell, "computed")
+                elif c >= 4:
+                    _style(cell, "computed_text")
+                elif c != 2:
+                    _style(cell, "top")
             grade = f"N(J{r})"
             if minimum > 0:
                 grade = f"IF({grade}<{_num(minimum)},0,{grade})"
@@ -680,20 +736,17 @@ class _Builder:
     def _input_cell(self, ws, row: int, col: int, fld: str, *, neutral_reason: str | None = None,
                     value_type: str | None = None) -> None:
         c = ws.cell(row=row, column=col)
-        c.border = S.BORDER
         if neutral_reason:
-            c.fill = NEUTRAL_FILL
-            c.protection = S.LOCKED
+            _style(c, "neutral")
             cm = Comment(neutral_reason, "pegxl")
             cm.width, cm.height = 260, 80
             c.comment = cm
-            return
-        c.fill = S.INPUT_FILL
-        c.protection = S.UNLOCKED
-        if fld in ("actual_start", "actual_end") or (fld == "achieved" and value_type == "data"):
-            c.number_format = S.DATE_FORMAT
+        elif fld in ("actual_start", "actual_end") or (fld == "achieved" and value_type == "data"):
+            _style(c, "input_date")
         elif fld in ("report", "deviation_reason", "notes") or (fld == "achieved" and value_type == "testo"):
-            c.alignment = S.WRAP
+            _style(c, "input_wrap")
+        else:
+            _style(c, "input")
 
     @staticmethod
     def _validate(ws, dv: DataValidation, letter: str, rows: Sequence[int]) -> None:

@@ -63,6 +63,9 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
         return [finding(ErrorCode.F005, file=name)]
     if not head.startswith(ZIP_MAGIC):
         suffix = p.suffix.lower()
+        if head.startswith(b"%PDF") or head[:5].lower() in (b"<html", b"<!doc"):
+            # a PDF or web page renamed .xlsx is not a damaged workbook: say what it is
+            return [finding(ErrorCode.F002, file=name, detail=_describe(head, suffix))]
         if suffix in SPREADSHEET_SUFFIXES:
             return [finding(ErrorCode.F003, file=name)]
         return [finding(ErrorCode.F002, file=name, detail=_describe(head, suffix))]

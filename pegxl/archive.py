@@ -1,0 +1,777 @@
+"""The archive of past cycles: an embedded SQLite database beside the plan.
+
+`pegxl merge` and `pegxl oiv` store every successful cycle here (default
+`<plan dir>/pegxl-archivio.sqlite`, `--db` for another), so that later years can show the
+history of an objective, an indicator or a settore, fill "Valore anno precedente", and
+feed BI tools (`pegxl export`).
+
+Tables (one row per record per cycle; every table but cycles is keyed by cycle_id):
+
+- cycles: id, ente, anno, fase, kind (merge | oiv), version (1, 2, ... for the same
+  ente/anno/fase/kind: a later run is a new version, history reads the latest), created_at,
+  plan_fingerprint, plan_path, rules_json (the Regole in force), format_version,
+  pegxl_version, ente_percentage, ente_band, ente_json.
+- sectors: percentage and fascia of each settore.
+- objectives: grades (calcolato, dichiarato, OIV, the one that counts and its source),
+  stato, why excluded, the settore's relazione and motivazione.
+- phases: planned dates and weight, avanzamento, actual dates, contribution.
+- indicators: the plan's target and the achieved value each three ways: as typed
+  (`*_raw`, text), as read (`*_value`, text: ISO date, number, sì/no, text) and, for
+  numbers, `*_num` (REAL); the score and its status.
+- findings: every warning and error of the cycle.
+- provenance: every file read (name, settore, SHA-256, when read, template version).
+
+A cycle is written in ONE transaction: a crash or a kill in the middle leaves the archive
+as it was (SQLite's rollback journal). Objective codes that carry their year
+("2024_S08_01") are matched across years by that year ("2025_S08_01" is the same
+objective one year later), as `pegxl plan next` renames them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from . import __version__
+from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+from .plan import Plan
+from .values import is_blank, parse_typed
+from .workbook import contract as C
+
+SCHEMA_VERSION = 1
+DEFAULT_DB_NAME = "pegxl-archivio.sqlite"
+KINDS = ("merge", "oiv")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE IF NOT EXISTS cycles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ente TEXT NOT NULL,
+    anno INTEGER NOT NULL,
+    fase TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('merge', 'oiv')),
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    plan_fingerprint TEXT NOT NULL,
+    plan_path TEXT,
+    rules_json TEXT NOT NULL,
+    format_version TEXT NOT NULL,
+    pegxl_version TEXT,
+    ente_percentage REAL,
+    ente_band TEXT,
+    ente_json TEXT,
+    UNIQUE (ente, anno, fase, kind, version)
+);
+CREATE TABLE IF NOT EXISTS sectors (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    sector TEXT NOT NULL,
+    sector_name TEXT,
+    manager TEXT,
+    weight REAL,
+    n_objectives INTEGER,
+    n_assessed INTEGER,
+    percentage REAL,
+    band TEXT,
+    PRIMARY KEY (cycle_id, sector)
+);
+CREATE TABLE IF NOT EXISTS objectives (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    sector TEXT NOT NULL,
+    objective TEXT NOT NULL,
+    title TEXT,
+    typology TEXT,
+    weight REAL,
+    status TEXT,
+    phases_pct REAL,
+    indicators_pct REAL,
+    computed REAL,
+    declared REAL,
+    oiv_grade REAL,
+    grade REAL,
+    grade_source TEXT,
+    counted INTEGER,
+    excluded_reason TEXT,
+    grade_for_mean REAL,
+    deviation_flag INTEGER,
+    report TEXT,
+    deviation_reason TEXT,
+    PRIMARY KEY (cycle_id, sector, objective)
+);
+CREATE TABLE IF NOT EXISTS phases (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    sector TEXT NOT NULL,
+    objective TEXT NOT NULL,
+    phase INTEGER NOT NULL,
+    description TEXT,
+    planned_start TEXT,
+    planned_end TEXT,
+    weight REAL,
+    progress REAL,
+    actual_start TEXT,
+    actual_end TEXT,
+    effective_weight REAL,
+    contribution REAL,
+    neutralised INTEGER,
+    notes TEXT,
+    PRIMARY KEY (cycle_id, sector, objective, phase)
+);
+CREATE TABLE IF NOT EXISTS indicators (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    sector TEXT NOT NULL,
+    objective TEXT NOT NULL,
+    indicator INTEGER NOT NULL,
+    description TEXT,
+    kind TEXT,
+    unit TEXT,
+    value_type TEXT,
+    direction TEXT,
+    target_raw TEXT,
+    target_value TEXT,
+    target_num REAL,
+    previous_raw TEXT,
+    achieved_raw TEXT,
+    achieved_value TEXT,
+    achieved_num REAL,
+    score REAL,
+    status TEXT,
+    counted INTEGER,
+    effective_weight REAL,
+    neutralised INTEGER,
+    notes TEXT,
+    PRIMARY KEY (cycle_id, sector, objective, indicator)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT,
+    hint TEXT,
+    file TEXT,
+    sheet TEXT,
+    cell TEXT,
+    record TEXT,
+    value TEXT,
+    PRIMARY KEY (cycle_id, seq)
+);
+CREATE TABLE IF NOT EXISTS provenance (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    file TEXT NOT NULL,
+    sector TEXT,
+    sha256 TEXT,
+    read_at TEXT,
+    modified TEXT,
+    template_version TEXT,
+    used INTEGER
+);
+CREATE INDEX IF NOT EXISTS cycles_key ON cycles (ente, anno, fase, kind, version);
+CREATE INDEX IF NOT EXISTS objectives_code ON objectives (objective);
+CREATE INDEX IF NOT EXISTS indicators_code ON indicators (objective, indicator);
+CREATE INDEX IF NOT EXISTS sectors_code ON sectors (sector);
+"""
+
+FASE_RANK = {"Rendicontazione finale": 2, "Monitoraggio intermedio": 1}
+KIND_RANK = {"oiv": 2, "merge": 1}
+
+
+@dataclass
+class StoredCycle:
+    id: int
+    ente: str
+    anno: int
+    fase: str
+    kind: str
+    version: int
+    created_at: str
+    db_path: str
+
+
+# ---------------------------------------------------------------------- connecting
+
+def default_db(plan_or_path: Plan | str | os.PathLike | None) -> Path:
+    """`<plan dir>/pegxl-archivio.sqlite`."""
+    p = plan_or_path.path if isinstance(plan_or_path, Plan) else plan_or_path
+    base = Path(p).parent if p else Path.cwd()
+    return base / DEFAULT_DB_NAME
+
+
+def _error(db: Any, exc: BaseException | str) -> PegxlError:
+    detail = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
+    return PegxlError(finding(ErrorCode.A001, file=str(db), value=str(db), detail=detail),
+                      exit_code=EXIT_UNUSABLE)
+
+
+def connect(db_path: str | os.PathLike, *, create: bool = True) -> sqlite3.Connection:
+    """An open connection with the schema in place (created when `create`). The
+    connection is in autocommit mode: writers open their own transaction."""
+    p = Path(db_path)
+    if not create and not p.exists():
+        raise _error(p, "l'archivio non esiste (nessun consolidamento archiviato)")
+    try:
+        if create:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(p), isolation_level=None, timeout=30)
+    except (sqlite3.Error, OSError) as exc:
+        raise _error(p, exc) from exc
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        found = _schema_version(conn)
+        if found is None:
+            if not create:
+                raise _error(p, "il file non è un archivio pegxl")
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                for stmt in _statements(_SCHEMA):
+                    conn.execute(stmt)
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_by', ?)",
+                             (f"pegxl {__version__}",))
+        elif found > SCHEMA_VERSION:
+            raise _error(p, f"archivio di una versione più recente di pegxl (schema {found}); "
+                            "aggiornare pegxl")
+    except PegxlError:
+        conn.close()
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _error(p, exc) from exc
+    return conn
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if row is None:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else None
+
+
+# --------------------------------------------------------------------- value helpers
+
+def _none(v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        if is_blank(v):
+            return None
+    except Exception:
+        pass
+    return v
+
+
+def _real(v: Any) -> float | None:
+    v = _none(v)
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _int(v: Any) -> int | None:
+    v = _none(v)
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(v: Any) -> int | None:
+    v = _none(v)
+    if v is None:
+        return None
+    return 1 if bool(v) else 0
+
+
+def _iso(v: Any) -> str | None:
+    v = _none(v)
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        v = v.to_pydatetime()
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def value_text(v: Any) -> str | None:
+    """A parsed value as text, reversible by `value_from_text`: ISO date, number, sì/no, text."""
+    v = _none(v)
+    if v is None:
+        return None
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
+        return "sì" if bool(v) else "no"
+    if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)):
+        return _iso(v)
+    if isinstance(v, (int, float)) or hasattr(v, "item"):
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
+    return str(v)
+
+
+def raw_text(v: Any) -> str | None:
+    """A value as the settore typed it (strings kept, numbers and dates shown)."""
+    v = _none(v)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    return value_text(v)
+
+
+def value_from_text(text: Any, value_type: str | None) -> Any:
+    """The inverse of `value_text` for a Tipo valore: float, date, 'sì'/'no' or text."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    if value_type in ("numero", "percentuale"):
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            return text
+    if value_type == "data":
+        try:
+            return dt.date.fromisoformat(str(text)[:10])
+        except ValueError:
+            return text
+    return text
+
+
+def _num_of(v: Any, value_type: str | None) -> float | None:
+    if value_type in ("numero", "percentuale"):
+        return _real(v)
+    return None
+
+
+# ------------------------------------------------------------------ cycle content
+
+def _usable_paths(validation: Any) -> set[str] | None:
+    if validation is None:
+        return None
+    try:
+        return {rf.path for rf in validation.usable_files}
+    except Exception:
+        return None
+
+
+def _inputs(df: pd.DataFrame | None, keys: list[str], usable: set[str] | None) -> pd.DataFrame | None:
+    """The settori's rows from usable files only, one per key."""
+    if df is None or not isinstance(df, pd.DataFrame) or df.empty:
+        return None
+    if usable is not None and "file" in df.columns:
+        df = df[df["file"].isin(usable)]
+    if not set(keys) <= set(df.columns):
+        return None
+    return df.drop_duplicates(keys, keep="first").set_index(keys)
+
+
+def _lookup(df: pd.DataFrame | None, key: tuple, col: str) -> Any:
+    if df is None or col not in df.columns:
+        return None
+    try:
+        return df.at[key, col]
+    except KeyError:
+        return None
+
+
+def _cycle_rows(plan: Plan, scores: Any, validation: Any,
+                extra_findings: Iterable[Any] = ()) -> dict[str, list[tuple]]:
+    usable = _usable_paths(validation)
+    v_obj = _inputs(getattr(validation, "objectives", None), ["sector", "objective"], usable)
+    v_ph = _inputs(getattr(validation, "phases", None), ["sector", "objective", "phase"], usable)
+    v_ind = _inputs(getattr(validation, "indicators", None), ["sector", "objective", "indicator"], usable)
+    p_obj = plan.objectives.drop_duplicates("objective").set_index("objective")
+    p_ph = plan.phases.dropna(subset=["objective", "phase"]).drop_duplicates(["objective", "phase"])
+    p_ph = p_ph.assign(phase=p_ph["phase"].astype(int)).set_index(["objective", "phase"])
+    p_ind = plan.indicators.dropna(subset=["objective", "indicator"]).drop_duplicates(["objective", "indicator"])
+    p_ind = p_ind.assign(indicator=p_ind["indicator"].astype(int)).set_index(["objective", "indicator"])
+
+    rows: dict[str, list[tuple]] = {}
+    rows["sectors"] = [
+        (r["sector"], _none(r.get("sector_name")), _none(r.get("manager")), _real(r.get("weight")),
+         _int(r.get("n_objectives")), _int(r.get("n_assessed")), _real(r.get("percentage")),
+         _none(r.get("band")))
+        for r in scores.sectors.to_dict("records")]
+    rows["objectives"] = []
+    for r in scores.objectives.to_dict("records"):
+        key = (r["sector"], r["objective"])
+        rows["objectives"].append((
+            r["sector"], r["objective"], _none(r.get("title")),
+            _none(_lookup(p_obj, r["objective"], "typology")), _real(r.get("weight")),
+            _none(r.get("status")), _real(r.get("phases_pct")), _real(r.get("indicators_pct")),
+            _real(r.get("computed")), _real(r.get("declared")), _real(r.get("oiv_grade")),
+            _real(r.get("grade")), _none(r.get("grade_source")), _flag(r.get("counted")),
+            _none(r.get("excluded_reason")), _real(r.get("grade_for_mean")), _flag(r.get("deviation_flag")),
+            raw_text(_lookup(v_obj, key, "report")), raw_text(_lookup(v_obj, key, "deviation_reason"))))
+    rows["phases"] = []
+    for r in scores.phases.to_dict("records"):
+        n = _int(r.get("phase"))
+        key = (r["sector"], r["objective"], n)
+        pk = (r["objective"], n)
+        rows["phases"].append((
+            r["sector"], r["objective"], n, _none(_lookup(p_ph, pk, "description")),
+            _iso(_lookup(p_ph, pk, "planned_start")), _iso(_lookup(p_ph, pk, "planned_end")),
+            _real(_lookup(p_ph, pk, "weight")), _real(r.get("progress")),
+            _iso(_lookup(v_ph, key, "actual_start")), _iso(_lookup(v_ph, key, "actual_end")),
+            _real(r.get("effective_weight")), _real(r.get("contribution")), _flag(r.get("neutralised")),
+            raw_text(_lookup(v_ph, key, "notes"))))
+    rows["indicators"] = []
+    for r in scores.indicators.to_dict("records"):
+        n = _int(r.get("indicator"))
+        key = (r["sector"], r["objective"], n)
+        pk = (r["objective"], n)
+        vt = _none(_lookup(p_ind, pk, "value_type"))
+        target_value = _lookup(p_ind, pk, "target_value")
+        achieved = _lookup(v_ind, key, "achieved")
+        achieved_raw = _lookup(v_ind, key, "achieved_raw")
+        if achieved_raw is None and achieved is not None:
+            achieved_raw = achieved
+        rows["indicators"].append((
+            r["sector"], r["objective"], n, _none(_lookup(p_ind, pk, "description")),
+            _none(_lookup(p_ind, pk, "kind")), _none(_lookup(p_ind, pk, "unit")), vt,
+            _none(_lookup(p_ind, pk, "direction")), raw_text(_lookup(p_ind, pk, "target")),
+            value_text(target_value), _num_of(target_value, vt), raw_text(_lookup(p_ind, pk, "previous")),
+            raw_text(achieved_raw), value_text(achieved), _num_of(achieved, vt),
+            _real(r.get("score")), _none(r.get("status")), _flag(r.get("counted")),
+            _real(r.get("effective_weight")), _flag(r.get("neutralised")),
+            raw_text(_lookup(v_ind, key, "notes"))))
+    findings = list(getattr(validation, "findings", None) or []) + list(extra_findings)
+    rows["findings"] = [
+        (i, f.code, f.severity, f.message, f.hint, f.file, f.sheet, f.cell, f.record, raw_text(f.value))
+        for i, f in enumerate(findings, start=1)]
+    rows["provenance"] = []
+    for rf in getattr(validation, "files", None) or []:
+        rows["provenance"].append((
+            str(rf.path), getattr(rf, "sector", None), getattr(rf, "sha256", None),
+            _iso(getattr(rf, "read_at", None)), _iso(getattr(rf, "modified", None)),
+            _none(getattr(rf, "template_version", None)),
+            1 if usable is None or rf.path in usable else 0))
+    return rows
+
+
+_INSERTS = {
+    "sectors": "INSERT INTO sectors (cycle_id, sector, sector_name, manager, weight, n_objectives, "
+               "n_assessed, percentage, band) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "objectives": "INSERT INTO objectives (cycle_id, sector, objective, title, typology, weight, status, "
+                  "phases_pct, indicators_pct, computed, declared, oiv_grade, grade, grade_source, counted, "
+                  "excluded_reason, grade_for_mean, deviation_flag, report, deviation_reason) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "phases": "INSERT INTO phases (cycle_id, sector, objective, phase, description, planned_start, "
+              "planned_end, weight, progress, actual_start, actual_end, effective_weight, contribution, "
+              "neutralised, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "indicators": "INSERT INTO indicators (cycle_id, sector, objective, indicator, description, kind, unit, "
+                  "value_type, direction, target_raw, target_value, target_num, previous_raw, achieved_raw, "
+                  "achieved_value, achieved_num, score, status, counted, effective_weight, neutralised, notes) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "findings": "INSERT INTO findings (cycle_id, seq, code, severity, message, hint, file, sheet, cell, "
+                "record, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "provenance": "INSERT INTO provenance (cycle_id, file, sector, sha256, read_at, modified, "
+                  "template_version, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+}
+_ORDER = ("sectors", "objectives", "phases", "indicators", "findings", "provenance")
+
+
+def _insert(conn: sqlite3.Connection, table: str, cycle_id: int, rows: list[tuple]) -> None:
+    conn.executemany(_INSERTS[table], [(cycle_id, *r) for r in rows])
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, validation: Any = None,
+                kind: str = "merge", *, created_at: dt.datetime | None = None) -> StoredCycle:
+    """Store one merge or oiv cycle in ONE transaction; returns what was stored.
+
+    `result` is a MergeResult-like object (with `.scores` and `.validation`) or a Scores;
+    `validation` (a pegxl.validate.Validation) gives the typed values, the findings and the
+    provenance. A later cycle of the same (ente, anno, fase, kind) gets the next version.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind deve essere uno di {KINDS}: {kind!r}")
+    scores = getattr(result, "scores", None) or result
+    if validation is None:
+        validation = getattr(result, "validation", None)
+    if not hasattr(scores, "objectives") or not hasattr(scores, "sectors"):
+        raise TypeError("result deve essere un MergeResult o uno Scores")
+    db = Path(db_path) if db_path is not None else default_db(plan)
+    extra = [] if scores is result else list(getattr(result, "findings", None) or [])
+    rows = _cycle_rows(plan, scores, validation, extra)   # everything computed before the transaction
+    rules = getattr(scores, "rules", None) or plan.rules
+    rules_json = json.dumps([[n, _jsonable(v)] for n, v in rules.as_rows()], ensure_ascii=False)
+    ente = {k: _jsonable(v) for k, v in (getattr(scores, "ente", None) or {}).items()}
+    stamp = (created_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    conn = connect(db)
+    try:
+        with conn:   # commit on success; rollback on any exception: the archive stays as it was
+            conn.execute("BEGIN IMMEDIATE")
+            (version,) = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM cycles "
+                "WHERE ente = ? AND anno = ? AND fase = ? AND kind = ?",
+                (plan.ente, int(plan.anno), plan.fase, kind)).fetchone()
+            cur = conn.execute(
+                "INSERT INTO cycles (ente, anno, fase, kind, version, created_at, plan_fingerprint, "
+                "plan_path, rules_json, format_version, pegxl_version, ente_percentage, ente_band, ente_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (plan.ente, int(plan.anno), plan.fase, kind, version, stamp, plan.fingerprint(),
+                 str(plan.path) if plan.path else None, rules_json, C.FORMAT_VERSION, __version__,
+                 _real(ente.get("percentage")), _none(ente.get("band")),
+                 json.dumps(ente, ensure_ascii=False, default=str)))
+            cycle_id = cur.lastrowid
+            for table in _ORDER:
+                _insert(conn, table, cycle_id, rows[table])
+    except sqlite3.Error as exc:
+        raise _error(db, exc) from exc
+    finally:
+        conn.close()
+    return StoredCycle(cycle_id, plan.ente, int(plan.anno), plan.fase, kind, version, stamp, str(db))
+
+
+# -------------------------------------------------------------------------- reading
+
+def _open_existing(db: str | os.PathLike) -> sqlite3.Connection:
+    return connect(db, create=False)
+
+
+def _query(db: str | os.PathLike, sql: str, params: Iterable[Any] = ()) -> pd.DataFrame:
+    conn = _open_existing(db)
+    try:
+        cur = conn.execute(sql, tuple(params))
+        cols = [c[0] for c in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=cols)
+    except sqlite3.Error as exc:
+        raise _error(db, exc) from exc
+    finally:
+        conn.close()
+
+
+def cycles(db: str | os.PathLike, *, ente: str | None = None) -> pd.DataFrame:
+    """Every stored cycle (all versions), oldest first."""
+    sql = ("SELECT id, ente, anno, fase, kind, version, created_at, plan_fingerprint, format_version, "
+           "ente_percentage, ente_band FROM cycles")
+    params: list[Any] = []
+    if ente is not None:
+        sql += " WHERE ente = ?"
+        params.append(ente)
+    return _query(db, sql + " ORDER BY anno, fase, kind, version", params)
+
+
+def latest_cycles(db: str | os.PathLike, *, ente: str | None = None, per_year: bool = True) -> pd.DataFrame:
+    """The latest version of each (ente, anno, fase, kind); with `per_year`, only the
+    cycle that counts for each (ente, anno): Rendicontazione finale before Monitoraggio
+    intermedio, the OIV's before the merge."""
+    df = cycles(db, ente=ente)
+    if df.empty:
+        return df
+    df = df.sort_values("version").drop_duplicates(["ente", "anno", "fase", "kind"], keep="last")
+    if per_year:
+        df = df.assign(_f=df["fase"].map(FASE_RANK).fillna(0), _k=df["kind"].map(KIND_RANK).fillna(0))
+        df = df.sort_values(["_f", "_k", "version"]).drop_duplicates(["ente", "anno"], keep="last")
+        df = df.drop(columns=["_f", "_k"])
+    return df.sort_values(["ente", "anno", "fase", "kind"]).reset_index(drop=True)
+
+
+def latest_cycle(db: str | os.PathLike, plan: Plan, kind: str | None = None) -> int | None:
+    """The id of the cycle that counts for the plan's ente, anno and fase (OIV before merge,
+    latest version), or None."""
+    if not Path(db).exists():
+        return None
+    df = latest_cycles(db, ente=plan.ente, per_year=False)
+    if df.empty:
+        return None
+    df = df[(df["anno"] == plan.anno) & (df["fase"] == plan.fase)]
+    if kind is not None:
+        df = df[df["kind"] == kind]
+    if df.empty:
+        return None
+    df = df.assign(_k=df["kind"].map(KIND_RANK).fillna(0)).sort_values(["_k", "version"])
+    return int(df.iloc[-1]["id"])
+
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def year_key(code: str, anno: int | None = None) -> str:
+    """The code with its year made generic: year_key('2024_S08_01', 2024) == '{anno}_S08_01'.
+
+    Without `anno`, the first four-digit year in the code is taken."""
+    if anno is not None:
+        return code.replace(str(anno), "{anno}")
+    return _YEAR.sub("{anno}", code, count=1)
+
+
+def _history(db: str | os.PathLike, table: str, cols: str, where: str, params: list[Any], *,
+             ente: str | None, all_cycles: bool) -> pd.DataFrame:
+    chosen = latest_cycles(db, ente=ente, per_year=not all_cycles)
+    head = ["anno", "fase", "kind", "version", "cycle_id"]
+    if chosen.empty:
+        return pd.DataFrame(columns=head + [c.strip().split(".")[-1] for c in cols.split(",")])
+    ids = [int(i) for i in chosen["id"]]
+    marks = ",".join("?" * len(ids))
+    sql = (f"SELECT c.anno, c.fase, c.kind, c.version, c.id AS cycle_id, {cols} "
+           f"FROM {table} t JOIN cycles c ON c.id = t.cycle_id "
+           f"WHERE t.cycle_id IN ({marks}) AND ({where}) ORDER BY c.anno, c.fase, c.kind, t.sector")
+    return _query(db, sql, ids + params).reset_index(drop=True)
+
+
+def _code_match(code: str) -> tuple[str, list[Any]]:
+    return ("t.objective = ? OR replace(t.objective, CAST(c.anno AS TEXT), '{anno}') = ?",
+            [code, year_key(code)])
+
+
+def history_objective(db: str | os.PathLike, code: str, *, ente: str | None = None,
+                      all_cycles: bool = False) -> pd.DataFrame:
+    """The grades of one objective across years (one row per settore per year; with
+    `all_cycles`, per stored cycle). The code is matched across years by its year."""
+    where, params = _code_match(code)
+    cols = ("t.sector, t.objective, t.title, t.typology, t.status, t.phases_pct, t.indicators_pct, "
+            "t.computed, t.declared, t.oiv_grade, t.grade, t.grade_source, t.counted, t.excluded_reason")
+    return _history(db, "objectives", cols, where, params, ente=ente, all_cycles=all_cycles)
+
+
+def history_indicator(db: str | os.PathLike, code: str, n: int, *, ente: str | None = None,
+                      all_cycles: bool = False) -> pd.DataFrame:
+    """Indicator `n` of objective `code` across years: target, achieved (as typed and as
+    read), score."""
+    where, params = _code_match(code)
+    cols = ("t.sector, t.objective, t.indicator, t.description, t.value_type, t.direction, "
+            "t.target_raw, t.target_value, t.achieved_raw, t.achieved_value, t.achieved_num, "
+            "t.score, t.status")
+    return _history(db, "indicators", cols, f"({where}) AND t.indicator = ?", params + [int(n)],
+                    ente=ente, all_cycles=all_cycles)
+
+
+def history_sector(db: str | os.PathLike, code: str, *, ente: str | None = None,
+                   all_cycles: bool = False) -> pd.DataFrame:
+    """A settore's percentage and fascia across years."""
+    cols = ("t.sector, t.sector_name, t.manager, t.n_objectives, t.n_assessed, t.percentage, t.band")
+    return _history(db, "sectors", cols, "t.sector = ?", [code], ente=ente, all_cycles=all_cycles)
+
+
+def cycle_tables(db: str | os.PathLike, cycle_id: int) -> dict[str, pd.DataFrame]:
+    """Every table of one cycle (sectors, objectives, phases, indicators, findings,
+    provenance) and the cycle row itself under 'cycle'."""
+    out = {"cycle": _query(db, "SELECT * FROM cycles WHERE id = ?", [cycle_id])}
+    for table in _ORDER:
+        df = _query(db, f"SELECT * FROM {table} WHERE cycle_id = ?", [cycle_id])
+        out[table] = df.drop(columns=["cycle_id"])
+    return out
+
+
+# --------------------------------------------------------------- using the past
+
+PREVIOUS_COLUMNS = ["objective", "indicator", "anno", "achieved", "sector", "fase", "kind", "achieved_text"]
+
+
+def _year_rows(db: str | os.PathLike, ente: str, years: Iterable[int]) -> pd.DataFrame:
+    """Indicator rows of the cycle that counts for each of `years`."""
+    chosen = latest_cycles(db, ente=ente, per_year=True)
+    chosen = chosen[chosen["anno"].isin(list(years))]
+    if chosen.empty:
+        return pd.DataFrame(columns=["anno", "fase", "kind", "sector", "objective", "indicator",
+                                     "value_type", "achieved_value"])
+    ids = [int(i) for i in chosen["id"]]
+    sql = ("SELECT c.anno, c.fase, c.kind, t.sector, t.objective, t.indicator, t.value_type, "
+           "t.achieved_value FROM indicators t JOIN cycles c ON c.id = t.cycle_id "
+           f"WHERE t.cycle_id IN ({','.join('?' * len(ids))}) AND t.achieved_value IS NOT NULL")
+    return _query(db, sql, ids)
+
+
+def previous_values(db: str | os.PathLike, plan: Plan, years: int = 2) -> pd.DataFrame:
+    """The values achieved in the `years` years before the plan's, for the plan's
+    indicators: objective (the plan's code), indicator, anno, achieved (float, date, 'sì'/'no'
+    or text), sector, fase and kind of the cycle, achieved_text. One row per settore: a
+    trasversale objective has one value per settore."""
+    if db is None or not Path(db).exists():
+        return pd.DataFrame(columns=PREVIOUS_COLUMNS)
+    wanted = [plan.anno - k for k in range(1, years + 1)]
+    found = _year_rows(db, plan.ente, wanted)
+    if found.empty or plan.indicators.empty:
+        return pd.DataFrame(columns=PREVIOUS_COLUMNS)
+    found = found.assign(_key=[year_key(o, a) for o, a in zip(found["objective"], found["anno"])])
+    ind = plan.indicators.dropna(subset=["objective", "indicator"])
+    mine = pd.DataFrame({"objective": ind["objective"].tolist(),
+                         "indicator": [int(i) for i in ind["indicator"]],
+                         "_key": [year_key(o, plan.anno) for o in ind["objective"]]})
+    out = mine.merge(found.drop(columns=["objective"]), on=["_key", "indicator"], how="inner")
+    out["achieved"] = [value_from_text(t, vt) for t, vt in zip(out["achieved_value"], out["value_type"])]
+    out = out.rename(columns={"achieved_value": "achieved_text"})
+    out["anno"] = out["anno"].astype(int)
+    return out[PREVIOUS_COLUMNS].sort_values(["objective", "indicator", "anno", "sector"],
+                                             ascending=[True, True, False, True]).reset_index(drop=True)
+
+
+def _one_value(df: pd.DataFrame) -> Any:
+    """The value of a group of settori: the common one, or None when they differ."""
+    texts = set(df["achieved_text"])
+    if len(texts) != 1:
+        return None
+    return df["achieved"].iloc[0]
+
+
+def fill_previous(plan: Plan, db: str | os.PathLike | None) -> Plan:
+    """A copy of `plan` whose indicators have `previous` (Valore anno precedente, anno-1)
+    filled from the archive where the plan leaves it blank, and a new column `previous_2`
+    (anno-2). A trasversale indicator whose settori achieved different values stays blank."""
+    ind = plan.indicators.copy()
+    prev = previous_values(db, plan) if db is not None else pd.DataFrame(columns=PREVIOUS_COLUMNS)
+    values: dict[tuple[str, int, int], Any] = {}
+    for (o, i, a), g in prev.groupby(["objective", "indicator", "anno"], sort=False):
+        v = _one_value(g)
+        if v is not None:
+            values[(o, int(i), int(a))] = v
+    p1, p2 = [], []
+    for o, i, cur in zip(ind["objective"], ind["indicator"], ind["previous"]):
+        try:
+            n = int(i)
+        except (TypeError, ValueError):
+            n = None
+        v1 = values.get((o, n, plan.anno - 1)) if n is not None else None
+        p1.append(cur if not is_blank(cur) else v1)
+        p2.append(values.get((o, n, plan.anno - 2)) if n is not None else None)
+    ind["previous"] = pd.Series(p1, index=ind.index, dtype=object)
+    ind["previous_2"] = pd.Series(p2, index=ind.index, dtype=object)
+    return dataclasses.replace(plan, indicators=ind)
+
+
+def achieved_in(db: str | os.PathLike, ente: str, anno: int) -> dict[tuple[str, int], Any]:
+    """(objective, indicator) -> the value achieved in `anno` (cycle that counts); a
+    trasversale indicator only when every settore achieved the same."""
+    found = _year_rows(db, ente, [anno])
+    out: dict[tuple[str, int], Any] = {}
+    if found.empty:
+        return out
+    found = found.assign(achieved=[value_from_text(t, vt) for t, vt in
+                                   zip(found["achieved_value"], found["value_type"])],
+                         achieved_text=found["achieved_value"])
+    for (o, i), g in found.groupby(["objective", "indicator"], sort=False):
+        v = _one_value(g)
+        if v is not None:
+            out[(o, int(i))] = v
+    return out

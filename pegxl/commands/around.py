@@ -1,0 +1,252 @@
+"""Around the merge: `pegxl status`, `pegxl send`, `pegxl history`, `pegxl plan next`,
+`pegxl export`. Thin click layers over pegxl.status, .mail, .archive, .rollover, .export.
+
+Registered by pegxl.cli: main.add_command(status_cmd), main.add_command(send_cmd),
+main.add_command(history_cmd), main.add_command(export_cmd),
+plan_group.add_command(plan_next_cmd).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..cli import CONTEXT, _plan_or_exit, echo, guarded
+from ..errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+
+_PLAN = click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                     help="Il piano (piano.xlsx).")
+_DB = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+                   help="L'archivio SQLite (predefinito: pegxl-archivio.sqlite accanto al piano).")
+
+
+def _db_for(plan_path: Path, db_path: Path | None) -> Path:
+    from ..archive import DEFAULT_DB_NAME
+    return db_path if db_path is not None else plan_path.parent / DEFAULT_DB_NAME
+
+
+# ------------------------------------------------------------------------------ status
+
+@click.command("status", context_settings=CONTEXT)
+@_PLAN
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@guarded
+def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
+    """Chi ha consegnato, chi manca, chi ha file con errori e chi sollecitare per primo.
+
+    Una riga per settore: codice, settore, responsabile, e-mail, file restituito, stato
+    (consegnato utilizzabile / con errori (quanti) / mancante / più file), quando è stato
+    salvato. Exit status: 0 tutti consegnati e utilizzabili, 1 altrimenti, 2 uso errato."""
+    from ..status import status
+    plan = _plan_or_exit(plan_path)
+    report = status(plan, directory)
+    echo(report.render(fmt).rstrip("\r\n"))
+    sys.exit(report.exit_code)
+
+
+# -------------------------------------------------------------------------------- send
+
+@click.command("send", context_settings=CONTEXT)
+@_PLAN
+@click.argument("templates_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path),
+              help="Non invia: scrive i messaggi come file .eml in questa cartella.")
+@click.option("--reminders", "reminders_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Solleciti: solo ai settori mancanti o con errori nella cartella dei file restituiti.")
+@click.option("--annotated", "annotated_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Cartella delle copie annotate (<nome>_errori.xlsx) da allegare ai solleciti.")
+@click.option("--smtp-host", help="Server di posta (o PEGXL_SMTP_HOST).")
+@click.option("--smtp-port", type=int, help="Porta (o PEGXL_SMTP_PORT; predefinita 587/465/25).")
+@click.option("--security", type=click.Choice(["starttls", "ssl", "none"]),
+              help="Sicurezza della connessione (o PEGXL_SMTP_SECURITY; predefinita starttls).")
+@click.option("--smtp-user", help="Utente (o PEGXL_SMTP_USER). La password solo da PEGXL_SMTP_PASSWORD "
+                                  "o chiesta al terminale.")
+@click.option("--from", "sender", help="Mittente (o PEGXL_SMTP_FROM; predefinito l'Email ufficio del piano).")
+@click.option("--body", "body", type=click.Path(dir_okay=False, path_type=Path),
+              help="Testo del messaggio: prima riga «Oggetto: ...», poi il corpo, con $ente $anno $fase "
+                   "$scadenza $settore $responsabile $ufficio $email_ufficio.")
+@click.option("--log", "sent_log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Registro degli invii (predefinito <piano>.invii.jsonl accanto al piano).")
+@click.option("--sector", "sectors", multiple=True, help="Solo questo settore (ripetibile).")
+@click.option("--force", is_flag=True, help="Rinvia anche i messaggi già inviati.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminders_dir: Path | None,
+             annotated_dir: Path | None, smtp_host: str | None, smtp_port: int | None,
+             security: str | None, smtp_user: str | None, sender: str | None, body: Path | None,
+             sent_log: Path | None, sectors: tuple[str, ...], force: bool, fmt: str) -> None:
+    """Invia a ogni settore il suo modello per e-mail (o i solleciti con --reminders).
+
+    Un messaggio per settore al responsabile, con il modello del settore allegato. Un
+    messaggio già inviato (stesso settore, tipo e allegato) non è ripetuto senza --force.
+    Exit status: 0 tutto inviato, 1 qualche messaggio non inviato, 2 connessione o uso errato."""
+    import os
+    from ..mail import ENV_FROM, SmtpSettings, send_templates
+    plan = _plan_or_exit(plan_path)
+    smtp = None
+    if dry_run is None:
+        prompt = None
+        if sys.stdin.isatty():
+            def prompt(text: str) -> str:
+                return click.prompt(text, hide_input=True, default="", show_default=False, err=True)
+        smtp = SmtpSettings.from_env(host=smtp_host, port=smtp_port, security=security, user=smtp_user,
+                                     sender=sender, prompt=prompt)
+    report = send_templates(plan, templates_dir, smtp=smtp, dry_run_dir=dry_run, body_template=body,
+                            reminders_dir=reminders_dir, annotated_dir=annotated_dir, sent_log=sent_log,
+                            force=force, sectors=list(sectors) or None,
+                            sender=sender or os.environ.get(ENV_FROM) or None)
+    echo(report.to_json() if fmt == "json" else report.to_text())
+    sys.exit(report.exit_code)
+
+
+# ----------------------------------------------------------------------------- history
+
+@click.command("history", context_settings=CONTEXT)
+@_PLAN
+@_DB
+@click.option("--objective", "objective", metavar="CODICE", help="Storia di un obiettivo.")
+@click.option("--indicator", "indicator", nargs=2, metavar="CODICE N", help="Storia di un indicatore.")
+@click.option("--sector", "sector", metavar="CODICE", help="Storia di un settore.")
+@click.option("--all-cycles", is_flag=True, help="Ogni ciclo archiviato, non solo quello che conta per ogni anno.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
+@guarded
+def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
+                indicator: tuple[str, str] | None, sector: str | None, all_cycles: bool, fmt: str) -> None:
+    """La storia negli anni di un obiettivo, di un indicatore o di un settore, dall'archivio.
+
+    Per ogni anno conta la Rendicontazione finale (altrimenti il monitoraggio), la
+    valutazione dell'OIV (altrimenti il consolidato), l'ultima versione archiviata.
+    I codici obiettivo con l'anno (2024_S08_01) sono riconosciuti negli altri anni."""
+    from ..archive import history_indicator, history_objective, history_sector
+    from ..plan import load_plan
+    chosen = [x for x in (objective, indicator, sector) if x]
+    if len(chosen) != 1:
+        raise PegxlError(finding(ErrorCode.U001, detail="indicare una sola tra --objective, --indicator e --sector"),
+                         exit_code=EXIT_UNUSABLE)
+    plan, _ = load_plan(plan_path)
+    ente = plan.ente if plan is not None else None
+    db = _db_for(plan_path, db_path)
+    if objective:
+        df, what = history_objective(db, objective, ente=ente, all_cycles=all_cycles), f"l'obiettivo {objective}"
+    elif indicator:
+        code, n = indicator
+        try:
+            n_int = int(n)
+        except ValueError:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"«{n}» non è un numero di indicatore"),
+                             exit_code=EXIT_UNUSABLE) from None
+        df, what = history_indicator(db, code, n_int, ente=ente, all_cycles=all_cycles), \
+            f"l'indicatore {n_int} dell'obiettivo {code}"
+    else:
+        df, what = history_sector(db, sector, ente=ente, all_cycles=all_cycles), f"il settore {sector}"
+    if df.empty:
+        from ..report import render_text
+        echo(render_text([finding(ErrorCode.A002, file=str(db), value=what)]), err=True)
+        sys.exit(EXIT_PROBLEMS)
+    echo(render_history(df, fmt, title=f"Storia per {what}" + (f" ({plan.ente})" if plan else "")))
+    sys.exit(EXIT_OK)
+
+
+_HISTORY_HEADERS = {
+    "anno": "Anno", "fase": "Fase del ciclo", "kind": "Ciclo", "version": "Versione", "cycle_id": "Id ciclo",
+    "sector": "Codice settore", "sector_name": "Settore", "manager": "Responsabile",
+    "n_objectives": "N. obiettivi", "n_assessed": "N. valutati", "percentage": "Percentuale", "band": "Fascia",
+    "objective": "Codice obiettivo", "title": "Titolo", "typology": "Tipologia", "status": "Stato",
+    "phases_pct": "Fasi %", "indicators_pct": "Indicatori %", "computed": "Grado calcolato %",
+    "declared": "Grado dichiarato %", "oiv_grade": "Valutazione OIV %", "grade": "Grado %",
+    "grade_source": "Fonte grado", "counted": "Conteggiato", "excluded_reason": "Escluso perché",
+    "indicator": "N. indicatore", "description": "Descrizione", "value_type": "Tipo valore",
+    "direction": "Verso", "target_raw": "Valore atteso", "target_value": "Valore atteso (letto)",
+    "achieved_raw": "Valore raggiunto", "achieved_value": "Valore raggiunto (letto)",
+    "achieved_num": "Valore raggiunto (numero)", "score": "Raggiungimento %",
+}
+_PCT = {"percentage", "phases_pct", "indicators_pct", "computed", "declared", "oiv_grade", "grade", "score"}
+
+
+def render_history(df, fmt: str, title: str = "") -> str:
+    """A history DataFrame as a rich table (Italian figures), CSV (export dialect) or JSON."""
+    import math
+    if fmt == "json":
+        recs = []
+        for r in df.to_dict("records"):
+            recs.append({k: (None if isinstance(v, float) and math.isnan(v) else
+                             (v.item() if hasattr(v, "item") else v)) for k, v in r.items()})
+        return json.dumps({"schema": "pegxl-history", "version": "1", "rows": recs},
+                          ensure_ascii=False, indent=2, default=str)
+    shown = df.drop(columns=[c for c in ("cycle_id",) if c in df.columns])
+    if fmt == "csv":
+        from ..export import to_csv_text
+        return to_csv_text(shown.rename(columns=_HISTORY_HEADERS)).rstrip("\r\n")
+    import io
+    from rich.console import Console
+    from rich.table import Table
+    from ..values import format_percent
+    keep = [c for c in shown.columns if c not in ("version", "achieved_num", "target_value", "value_type",
+                                                  "direction", "counted", "manager", "typology",
+                                                  "phases_pct", "indicators_pct")]
+    table = Table(title=title, title_justify="left")
+    for c in keep:
+        table.add_column(_HISTORY_HEADERS.get(c, c), overflow="fold",
+                         justify="right" if c in _PCT or c == "anno" else "left")
+    for r in shown[keep].to_dict("records"):
+        cells = []
+        for c in keep:
+            v = r[c]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                cells.append("")
+            elif c in _PCT:
+                cells.append(format_percent(float(v)))
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    buf = io.StringIO()
+    Console(file=buf, width=140, force_terminal=False, color_system=None, highlight=False).print(table)
+    return buf.getvalue().rstrip("\n")
+
+
+# --------------------------------------------------------------------------- plan next
+
+@click.command("next", context_settings=CONTEXT)
+@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--anno", type=int, required=True, help="L'anno del nuovo piano.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Il file del nuovo piano (es. piano-2025.xlsx).")
+@_DB
+@click.option("--force", is_flag=True, help="Sovrascrive il file di uscita se esiste.")
+@guarded
+def plan_next_cmd(plan: Path, anno: int, output: Path, db_path: Path | None, force: bool) -> None:
+    """Prepara il piano dell'anno successivo: stessi codici (l'anno nei codici obiettivo
+    diventa il nuovo), date spostate di un anno, Valore anno precedente dall'archivio."""
+    from ..rollover import plan_next
+    db = _db_for(plan, db_path)
+    rep = plan_next(plan, anno, output, db=db if (db_path is not None or db.exists()) else None, force=force)
+    echo(rep.to_text())
+
+
+# ------------------------------------------------------------------------------ export
+
+@click.command("export", context_settings=CONTEXT)
+@_PLAN
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="La cartella dove scrivere le tabelle.")
+@_DB
+@guarded
+def export_cmd(plan_path: Path, fmt: str, outdir: Path, db_path: Path | None) -> None:
+    """Esporta piano e punteggi come tabelle lunghe per strumenti di BI (CSV UTF-8 con
+    separatore «,» e punto decimale, oppure Parquet)."""
+    from ..export import export_tables
+    plan = _plan_or_exit(plan_path)
+    db = _db_for(plan_path, db_path)
+    paths = export_tables(plan, outdir, fmt=fmt, db=db)
+    for p in paths:
+        echo(f"Scritto {p}")
+    if not any(p.stem == "punteggi" for p in paths):
+        echo(f"Nessun ciclo archiviato per {plan.ente} {plan.anno} ({plan.fase}) in {db}: "
+             "punteggi non esportati.")
+
+
+ALL_COMMANDS = (status_cmd, send_cmd, history_cmd, export_cmd)

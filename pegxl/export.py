@@ -1,0 +1,221 @@
+"""`pegxl export`: the plan and the scores as long tables for BI tools (Power BI, Excel's
+Power Query, Tableau, pandas, R).
+
+Files written into the output folder (each atomically):
+
+- settori, obiettivi (one row per settore and objective: a trasversale objective appears
+  once for each settore), fasi, indicatori: the plan, with the public headers of the
+  workbooks (workbooks.md), each row prefixed by Ente, Anno, Fase del ciclo;
+- punteggi: when the archive holds a cycle of the plan's ente, anno and fase (the OIV's
+  before the merge, the latest version), every figure in one long table: one row per
+  (Livello, Codice settore, Codice obiettivo, N.) with Livello ente | settore | obiettivo |
+  fase | indicatore, and Percentuale, Fascia, Stato, Fonte, plus the cycle that made it.
+
+CSV format (a deliberate choice, for machines first): UTF-8 with BOM (so Excel opens the
+accents right), "," as separator, "." as decimal point, dates as ISO yyyy-mm-dd, booleans
+as sì/no, numbers at full precision, blank for no value, CRLF line ends (RFC 4180). A
+text cell that starts with = + - @ (or a tab or carriage return) is always written in
+double quotes, as excel-pitfalls.md asks; numbers are never quoted. Parquet (`pyarrow`,
+extra `pegxl[parquet]`) keeps the types: text, float, int, bool, date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+from .plan import Plan
+from .workbook import contract as C
+
+FORMATS = ("csv", "parquet")
+_RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+HEAD = ["Ente", "Anno", "Fase del ciclo"]
+
+
+# ---------------------------------------------------------------------------- CSV
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and math.isnan(v):
+        return ""
+    try:
+        if v is pd.NaT or (not isinstance(v, (str, bytes, list, tuple, dict)) and pd.isna(v) is True):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
+        return "sì" if bool(v) else "no"
+    if isinstance(v, pd.Timestamp):
+        v = v.to_pydatetime()
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) and v.tzinfo is None else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, (int,)) or type(v).__name__.startswith("int"):
+        return str(int(v))
+    if isinstance(v, float) or type(v).__name__.startswith("float"):
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
+    s = str(v)
+    if s.startswith(_RISKY) or any(ch in s for ch in (",", '"', "\n", "\r")) or s != s.strip(" "):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    """One CSV record (CRLF-terminated) in the export's dialect; risky text always quoted."""
+    return ",".join(_cell(v) for v in values) + "\r\n"
+
+
+def to_csv_text(df: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    buf.write(csv_line(df.columns))
+    for rec in df.itertuples(index=False, name=None):
+        buf.write(csv_line(rec))
+    return buf.getvalue()
+
+
+# -------------------------------------------------------------------------- tables
+
+def _prefix(plan: Plan, df: pd.DataFrame) -> pd.DataFrame:
+    head = pd.DataFrame({"Ente": [plan.ente] * len(df), "Anno": [int(plan.anno)] * len(df),
+                         "Fase del ciclo": [plan.fase] * len(df)}, index=df.index)
+    return pd.concat([head, df], axis=1)
+
+
+def _plan_table(plan: Plan, df: pd.DataFrame, spec: C.TableSpec, extra: dict[str, str] | None = None) -> pd.DataFrame:
+    cols = {c.field: c.header for c in spec.columns if c.field in df.columns}
+    if extra:
+        cols.update({k: v for k, v in extra.items() if k in df.columns})
+    out = df[list(cols)].rename(columns=cols).reset_index(drop=True).astype(object)
+    return _prefix(plan, out)
+
+
+def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
+    """settori, obiettivi, fasi, indicatori of the plan, with the public headers."""
+    sectors = _plan_table(plan, plan.sectors, C.SECTORS)
+    obj = plan.assignments[["sector", "objective", "transversal"]].merge(
+        plan.objectives.drop(columns=["weight"]).drop_duplicates("objective"), on="objective", how="left")
+    obj = obj.merge(plan.assignments[["sector", "objective", "weight"]], on=["sector", "objective"], how="left")
+    obj = obj.rename(columns={"sectors": "_sectors"})
+    o_spec = [("sector", "Codice settore"), ("objective", "Codice obiettivo"), ("title", "Titolo"),
+              ("description", "Descrizione"), ("typology", "Tipologia"), ("mission", "Missione"),
+              ("programme", "Programma"), ("dup_objective", "Obiettivo DUP"),
+              ("public_value", "Valore pubblico"), ("assessor", "Assessore"), ("weight", "Peso"),
+              ("transversal", "Trasversale")]
+    objectives = _prefix(plan, obj[[f for f, _ in o_spec]].rename(columns=dict(o_spec))
+                         .reset_index(drop=True).astype(object))
+    phases = _plan_table(plan, plan.phases, C.PHASES)
+    ind = plan.indicators.copy()
+    # the target as read (number, date, sì/no); as typed when it could not be read
+    ind["target"] = [tv if tv is not None and not (isinstance(tv, float) and math.isnan(tv)) else t
+                     for tv, t in zip(ind["target_value"], ind["target"])]
+    extra = {"previous_2": "Valore due anni prima"} if "previous_2" in ind.columns else None
+    indicators = _plan_table(plan, ind, C.INDICATORS, extra)
+    return {"settori": sectors, "obiettivi": objectives, "fasi": phases, "indicatori": indicators}
+
+
+SCORE_HEADERS = ["Ente", "Anno", "Fase del ciclo", "Ciclo", "Tipo ciclo", "Versione", "Archiviato il",
+                 "Livello", "Codice settore", "Codice obiettivo", "N.", "Percentuale", "Fascia",
+                 "Stato", "Fonte", "Conteggiato", "Valore raggiunto"]
+
+
+def score_table(db: str | os.PathLike, cycle_id: int) -> pd.DataFrame:
+    """Every figure of one archived cycle, in one long table (see the module docstring)."""
+    from .archive import cycle_tables
+    t = cycle_tables(db, cycle_id)
+    c = t["cycle"].iloc[0]
+    base = [c["ente"], int(c["anno"]), c["fase"], int(c["id"]), c["kind"], int(c["version"]), c["created_at"]]
+    rows: list[list[Any]] = []
+
+    def counted(v: Any) -> Any:
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
+
+    rows.append(base + ["ente", None, None, None, c["ente_percentage"], c["ente_band"], None, None, None, None])
+    for r in t["sectors"].to_dict("records"):
+        rows.append(base + ["settore", r["sector"], None, None, r["percentage"], r["band"], None, None,
+                            None, None])
+    for r in t["objectives"].to_dict("records"):
+        rows.append(base + ["obiettivo", r["sector"], r["objective"], None, r["grade"], None,
+                            r["status"] or r["excluded_reason"], r["grade_source"], counted(r["counted"]), None])
+    for r in t["phases"].to_dict("records"):
+        rows.append(base + ["fase", r["sector"], r["objective"], int(r["phase"]), r["progress"], None,
+                            "neutralizzata" if r["neutralised"] else None, None, None, None])
+    for r in t["indicators"].to_dict("records"):
+        rows.append(base + ["indicatore", r["sector"], r["objective"], int(r["indicator"]), r["score"], None,
+                            r["status"], None, counted(r["counted"]), r["achieved_value"]])
+    return pd.DataFrame(rows, columns=SCORE_HEADERS, dtype=object)
+
+
+# ------------------------------------------------------------------------- writing
+
+def _typed_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with one kind of value keep it; mixed ones become text."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype != object:
+            continue
+        vals = [v for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        kinds = {type(v) for v in vals}
+        if not vals:
+            out[col] = pd.Series([None] * len(s), index=s.index, dtype="string")
+        elif kinds <= {bool}:
+            out[col] = pd.Series([None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
+                                  for v in s], index=s.index, dtype="boolean")
+        elif kinds <= {int, float} and not (kinds & {bool}):
+            out[col] = pd.to_numeric(s, errors="coerce").astype(float)
+        elif all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in vals) or \
+                all(isinstance(v, (dt.datetime, pd.Timestamp)) for v in vals) or \
+                all(isinstance(v, dt.date) for v in vals):
+            out[col] = pd.Series([None if not isinstance(v, dt.date) else
+                                  (v.date() if isinstance(v, dt.datetime) else v) for v in s],
+                                 index=s.index, dtype=object)
+        else:
+            out[col] = pd.Series([None if v is None or (isinstance(v, float) and math.isnan(v)) else
+                                  (_cell(v).strip('"') if not isinstance(v, str) else v) for v in s],
+                                 index=s.index, dtype="string")
+    return out
+
+
+def _write(df: pd.DataFrame, path: Path, fmt: str) -> Path:
+    from .workbook.io import atomic_path, atomic_write_bytes
+    if fmt == "csv":
+        return atomic_write_bytes(path, to_csv_text(df).encode("utf-8-sig"))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pa.Table.from_pandas(_typed_for_parquet(df), preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, str(tmp))
+    return path
+
+
+def export_tables(plan: Plan, outdir: str | os.PathLike, fmt: str = "csv",
+                  db: str | os.PathLike | None = None) -> list[Path]:
+    """Write settori, obiettivi, fasi, indicatori (and punteggi, when the archive `db` has a
+    cycle of the plan's ente, anno and fase) into `outdir` as CSV or Parquet."""
+    if fmt not in FORMATS:
+        raise PegxlError(finding(ErrorCode.U001, detail=f"formato «{fmt}» non valido (ammessi: csv, parquet)"),
+                         exit_code=EXIT_UNUSABLE)
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise PegxlError(finding(ErrorCode.U001, detail="per il formato parquet serve pyarrow: "
+                                     "pip install \"pegxl[parquet]\""), exit_code=EXIT_UNUSABLE) from None
+    tables = plan_tables(plan)
+    if db is not None and Path(db).exists():
+        from .archive import latest_cycle
+        cid = latest_cycle(db, plan)
+        if cid is not None:
+            tables["punteggi"] = score_table(db, cid)
+    out = Path(outdir)
+    return [_write(df, out / f"{name}.{fmt}", fmt) for name, df in tables.items()]

@@ -1,0 +1,619 @@
+"""`pegxl send`: one e-mail per settore with its template, and reminders to latecomers.
+
+- Every message goes to the settore's responsabile (Email of the Settori sheet) with the
+  settore's own template attached, found by `template_name(plan, sector)`.
+- Subject and body come from a text template the office can edit (string.Template): the
+  first line is `Oggetto: ...`, then a blank line, then the body. The shipped defaults are
+  pegxl/data/mail_default.txt (invio) and pegxl/data/mail_sollecito.txt (sollecito).
+  Placeholders: $ente $anno $fase $scadenza $settore $settore_nome $responsabile $ufficio
+  $email_ufficio $allegato, and for reminders also $stato $errori $istruzioni. An unknown
+  placeholder is E005 and nothing is sent.
+- Reminders (`reminders_dir`): only the settori that `pegxl.status` finds missing or with
+  errors; a settore with errors gets its annotated copy `<stem>_errori.xlsx` from
+  `annotated_dir` (or `<reminders_dir>/annotati`) when there is one, else its template.
+- A refused message (E002) is reported and the others still go; a failed connection is
+  E004 and nothing more is tried.
+- The sent-log (JSON lines, `<plan stem>.invii.jsonl` beside the plan) gets one record per
+  message sent, written as soon as the server has accepted it. A message whose (settore,
+  kind, attachment SHA-256) is already in the log is not sent again unless `force`.
+- The SMTP password comes only from PEGXL_SMTP_PASSWORD or an interactive prompt; it is
+  kept in memory, never written to a file, a log, the sent-log or a report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import smtplib
+import socket
+import ssl
+import string
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from .errors import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError,
+                     finding)
+from .plan import Plan
+
+KIND_SEND = "invio"
+KIND_REMINDER = "sollecito"
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+ENV_HOST = "PEGXL_SMTP_HOST"
+ENV_PORT = "PEGXL_SMTP_PORT"
+ENV_SECURITY = "PEGXL_SMTP_SECURITY"
+ENV_USER = "PEGXL_SMTP_USER"
+ENV_FROM = "PEGXL_SMTP_FROM"
+ENV_PASSWORD = "PEGXL_SMTP_PASSWORD"
+
+SECURITIES = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+ST_SENT = "inviato"
+ST_WRITTEN = "scritto"            # dry run: .eml written
+ST_ALREADY = "già inviato"
+ST_FAILED = "non inviato"
+ST_SKIPPED = "escluso"
+
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+# ------------------------------------------------------------------------- settings
+
+@dataclass
+class SmtpSettings:
+    """Where and how to send. `password` never appears in repr() or in any output."""
+
+    host: str
+    port: int | None = None
+    security: str = "starttls"
+    user: str | None = None
+    sender: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.security = (self.security or "starttls").lower()
+        if self.security not in SECURITIES:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"sicurezza SMTP «{self.security}» non valida "
+                                     f"(ammesse: {', '.join(SECURITIES)})"), exit_code=EXIT_UNUSABLE)
+        if self.port is None:
+            self.port = DEFAULT_PORTS[self.security]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, *, host: str | None = None, port: int | str | None = None,
+                 security: str | None = None, user: str | None = None, sender: str | None = None,
+                 prompt: Callable[[str], str] | None = None,
+                 env: dict[str, str] | None = None) -> "SmtpSettings":
+        """Options first, then PEGXL_SMTP_* variables. The password only from
+        PEGXL_SMTP_PASSWORD or, when a user is set and it is absent, from `prompt`."""
+        env = os.environ if env is None else env
+        host = host or env.get(ENV_HOST)
+        if not host:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"manca il server di posta: indicare --smtp-host "
+                                     f"o la variabile {ENV_HOST} (oppure usare --dry-run)"),
+                             exit_code=EXIT_UNUSABLE)
+        raw_port = port if port is not None else env.get(ENV_PORT)
+        try:
+            port_n = int(raw_port) if raw_port not in (None, "") else None
+        except ValueError:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"porta SMTP «{raw_port}» non valida"),
+                             exit_code=EXIT_UNUSABLE) from None
+        user = user or env.get(ENV_USER) or None
+        password = env.get(ENV_PASSWORD) or None
+        if user and password is None and prompt is not None:
+            password = prompt(f"Password SMTP per {user}") or None
+        return cls(host=host, port=port_n, security=security or env.get(ENV_SECURITY) or "starttls",
+                   user=user, sender=sender or env.get(ENV_FROM) or None, password=password)
+
+
+# ------------------------------------------------------------------------ templates
+
+@dataclass
+class MailTemplate:
+    subject: string.Template
+    body: string.Template
+    source: str
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> "MailTemplate":
+        text = text.lstrip("\ufeff").replace("\r\n", "\n")
+        first, _, rest = text.partition("\n")
+        m = re.match(r"^\s*oggetto\s*:\s*(.*)$", first, re.IGNORECASE)
+        if not m or not m.group(1).strip():
+            raise PegxlError(finding(ErrorCode.E005, file=source,
+                                     detail="la prima riga deve essere «Oggetto: ...»"), exit_code=EXIT_UNUSABLE)
+        return cls(string.Template(m.group(1).strip()), string.Template(rest.strip("\n") + "\n"), source)
+
+    def render(self, values: dict[str, str]) -> tuple[str, str]:
+        try:
+            subject = self.subject.substitute(values)
+            body = self.body.substitute(values)
+        except KeyError as exc:
+            raise PegxlError(finding(ErrorCode.E005, file=self.source,
+                                     detail=f"segnaposto sconosciuto ${exc.args[0]} (ammessi: "
+                                            + ", ".join("$" + k for k in sorted(values)) + ")"),
+                             exit_code=EXIT_UNUSABLE) from None
+        except ValueError as exc:
+            raise PegxlError(finding(ErrorCode.E005, file=self.source,
+                                     detail=f"«$» non seguito da un nome ({exc}); scrivere $$ per il simbolo $"),
+                             exit_code=EXIT_UNUSABLE) from None
+        return " ".join(subject.split()), body
+
+
+def default_template_text(kind: str = KIND_SEND) -> str:
+    name = "mail_default.txt" if kind == KIND_SEND else "mail_sollecito.txt"
+    return (resources.files("pegxl") / "data" / name).read_text(encoding="utf-8")
+
+
+def load_template(body_template: str | os.PathLike | None, kind: str) -> MailTemplate:
+    if body_template is None:
+        return MailTemplate.parse(default_template_text(kind), f"pegxl/data/{'mail_default.txt' if kind == KIND_SEND else 'mail_sollecito.txt'}")
+    p = Path(body_template)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        text = p.read_text(encoding="cp1252")   # a file saved by Notepad on an older Windows
+    except OSError as exc:
+        raise PegxlError(finding(ErrorCode.F001, file=str(p), detail=exc.strerror or str(exc)),
+                         exit_code=EXIT_UNUSABLE) from exc
+    return MailTemplate.parse(text, str(p))
+
+
+# ------------------------------------------------------------------------- outcomes
+
+@dataclass
+class Outcome:
+    """One message: sent, written (dry run), already sent, failed, or skipped."""
+
+    sector: str
+    kind: str
+    status: str
+    to: str | None = None
+    subject: str | None = None
+    attachment: str | None = None
+    sha256: str | None = None
+    message_id: str | None = None
+    eml: str | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SendReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    log_path: str | None = None
+    dry_run: bool = False
+    kind: str = KIND_SEND
+    connection_failed: bool = False
+
+    def by_status(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def sent(self) -> list[Outcome]:
+        return self.by_status(ST_SENT)
+
+    @property
+    def exit_code(self) -> int:
+        if self.connection_failed:
+            return EXIT_UNUSABLE
+        return EXIT_PROBLEMS if any(f.is_error for f in self.findings) else EXIT_OK
+
+    def to_text(self) -> str:
+        from .report import render_text
+        lines = []
+        for o in self.outcomes:
+            what = f"{o.sector}: {o.status}"
+            if o.to:
+                what += f" a {o.to}"
+            if o.attachment:
+                what += f" (allegato {o.attachment})"
+            if o.eml:
+                what += f" -> {o.eml}"
+            if o.detail:
+                what += f" — {o.detail}"
+            lines.append(what)
+        verb = "scritti" if self.dry_run else "inviati"
+        n = len(self.by_status(ST_WRITTEN if self.dry_run else ST_SENT))
+        lines.append(f"Messaggi {verb}: {n}; già inviati in precedenza: {len(self.by_status(ST_ALREADY))}; "
+                     f"non inviati: {len(self.by_status(ST_FAILED))}; esclusi: {len(self.by_status(ST_SKIPPED))}.")
+        if self.by_status(ST_ALREADY):
+            lines.append("I messaggi già inviati non sono stati ripetuti (usare --force per rinviarli).")
+        if self.log_path and not self.dry_run:
+            lines.append(f"Registro invii: {self.log_path}")
+        if self.findings:
+            lines.append(render_text(self.findings))
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        doc = {"schema": "pegxl-send", "version": "1", "pegxl": __version__, "kind": self.kind,
+               "dry_run": self.dry_run, "log": self.log_path,
+               "messages": [o.to_dict() for o in self.outcomes],
+               "findings": [f.to_dict() for f in self.findings]}
+        return json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+
+
+# ------------------------------------------------------------------------- sent-log
+
+def default_log_path(plan: Plan) -> Path:
+    if plan.path:
+        p = Path(plan.path)
+        return p.with_name(f"{p.stem}.invii.jsonl")
+    return Path.cwd() / "piano.invii.jsonl"
+
+
+def read_sent_log(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every record of the sent-log (a damaged line, e.g. from a crash mid-write, is skipped)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def _append_log(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _key(sector: str, kind: str, sha: str) -> tuple[str, str, str]:
+    return (sector, kind, sha)
+
+
+# --------------------------------------------------------------------------- values
+
+def _fmt_date(d: dt.date | None) -> str:
+    return d.strftime("%d/%m/%Y") if d else "(data da definire)"
+
+
+def _values(plan: Plan, sector: dict[str, Any], attachment: str, sender: str) -> dict[str, str]:
+    return {
+        "ente": plan.ente,
+        "anno": str(plan.anno),
+        "fase": plan.fase,
+        "scadenza": _fmt_date(plan.deadline),
+        "settore": str(sector["sector"]),
+        "settore_nome": str(sector.get("sector_name") or sector["sector"]),
+        "responsabile": str(sector.get("manager") or "Responsabile"),
+        "ufficio": plan.office or "Ufficio controllo di gestione",
+        "email_ufficio": plan.office_email or sender,
+        "allegato": attachment,
+    }
+
+
+def _reminder_values(row: Any, attachment_is_annotated: bool) -> dict[str, str]:
+    from .status import STATE_ERRORS, STATE_MISSING
+    if row.state == STATE_MISSING:
+        return {"stato": "non ancora consegnato", "errori": "0",
+                "istruzioni": "Alleghiamo di nuovo il modello da compilare."}
+    n = row.errors
+    if attachment_is_annotated:
+        how = ("Alleghiamo la copia del file con gli errori evidenziati: ogni cella da correggere è "
+               "colorata e porta un commento, e il foglio «Errori» li elenca tutti. Correggere il "
+               "file originale inviato (non la copia) e rimandarlo.")
+    else:
+        how = ("Correggere il file inviato e rimandarlo; alleghiamo di nuovo il modello per comodità. "
+               "L'ufficio può indicare le celle da correggere.")
+    return {"stato": f"consegnato con {n} {'errore' if n == 1 else 'errori'}", "errori": str(n),
+            "istruzioni": how}
+
+
+def valid_email(address: Any) -> bool:
+    return isinstance(address, str) and bool(_EMAIL.match(address.strip()))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1] if "@" in address else "pegxl.local"
+
+
+def build_message(*, sender: str, to: str, subject: str, body: str, attachment: Path,
+                  data: bytes, reply_to: str | None, kind: str, sector: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    if reply_to and reply_to != sender:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = email.utils.make_msgid(idstring=f"pegxl.{kind}.{sector}", domain=_domain(sender))
+    msg["X-Mailer"] = f"pegxl {__version__}"
+    msg.set_content(body)
+    msg.add_attachment(data, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=attachment.name)
+    return msg
+
+
+# -------------------------------------------------------------------------- sending
+
+class _Connection:
+    """One SMTP session for the whole run, opened lazily, reopened once if dropped."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.s = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        s = self.s
+        if s.security == "none" and s.password and not _loopback(s.host):
+            raise smtplib.SMTPException("password non inviata in chiaro: usare --security starttls o ssl")
+        ctx = ssl.create_default_context()
+        if s.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ctx)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            smtp.ehlo()
+            if s.security == "starttls":
+                smtp.starttls(context=ctx)
+                smtp.ehlo()
+            if s.user and s.password:
+                smtp.login(s.user, s.password)
+        except BaseException:
+            try:
+                smtp.close()
+            except Exception:
+                pass
+            raise
+        self.smtp = smtp
+
+    def send(self, msg: EmailMessage, sender: str, to: str) -> None:
+        if self.smtp is None:
+            self.open()
+        try:
+            self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+        except smtplib.SMTPServerDisconnected:
+            self.smtp = None
+            self.open()
+            self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except Exception:
+                try:
+                    self.smtp.close()
+                except Exception:
+                    pass
+            self.smtp = None
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    if secret:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _smtp_detail(exc: BaseException, secret: str | None) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        parts = []
+        for addr, (code, resp) in exc.recipients.items():
+            r = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+            parts.append(f"destinatario rifiutato dal server ({code} {r})")
+        detail = "; ".join(parts) or "destinatario rifiutato"
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        r = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        detail = f"il server ha risposto {exc.smtp_code} {r}"
+    elif isinstance(exc, socket.timeout):
+        detail = "tempo scaduto"
+    elif isinstance(exc, OSError):
+        detail = exc.strerror or str(exc) or type(exc).__name__
+    else:
+        detail = str(exc) or type(exc).__name__
+    return _scrub(detail, secret)
+
+
+# ---------------------------------------------------------------------------- plan
+
+@dataclass
+class _Job:
+    sector: dict[str, Any]
+    kind: str
+    attachment: Path
+    values: dict[str, str]
+
+
+def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSettings | None = None,
+                   dry_run_dir: str | os.PathLike | None = None,
+                   body_template: str | os.PathLike | None = None,
+                   reminders_dir: str | os.PathLike | None = None,
+                   annotated_dir: str | os.PathLike | None = None,
+                   sent_log: str | os.PathLike | None = None, force: bool = False,
+                   sectors: Iterable[str] | None = None, sender: str | None = None,
+                   progress: Callable[[Outcome], None] | None = None) -> SendReport:
+    """E-mail every settore its template (or, with `reminders_dir`, remind the settori that
+    are missing or returned a file with errors). See the module docstring."""
+    if smtp is None and dry_run_dir is None:
+        raise PegxlError(finding(ErrorCode.U001, detail="indicare il server di posta o --dry-run"),
+                         exit_code=EXIT_UNUSABLE)
+    kind = KIND_REMINDER if reminders_dir is not None else KIND_SEND
+    tmpl = load_template(body_template, kind)
+    templates_dir = Path(templates_dir)
+    if not templates_dir.is_dir():
+        raise PegxlError(finding(ErrorCode.F001, file=str(templates_dir), detail="cartella dei modelli inesistente"),
+                         exit_code=EXIT_UNUSABLE)
+    from .templates import template_name
+    report = SendReport(dry_run=dry_run_dir is not None, kind=kind)
+    sender = (sender or (smtp.sender if smtp is not None else None) or plan.office_email
+              or (smtp.user if smtp is not None else None))
+    if not valid_email(sender):
+        if dry_run_dir is not None and not sender:
+            sender = "ufficio@example.invalid"
+        else:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"mittente «{sender or ''}» non valido: indicare --from, "
+                                     f"{ENV_FROM} o l'Email ufficio nel foglio Ente"), exit_code=EXIT_UNUSABLE)
+    reply_to = plan.office_email if valid_email(plan.office_email) else None
+
+    wanted = set(sectors) if sectors is not None else None
+    rows = [r for r in plan.sectors.to_dict("records") if wanted is None or r["sector"] in wanted]
+
+    # who gets a message, with which attachment
+    jobs: list[_Job] = []
+    if kind == KIND_SEND:
+        for s in rows:
+            path = templates_dir / template_name(plan, s["sector"])
+            if not path.is_file():
+                report.findings.append(finding(ErrorCode.E003, file=str(path), record=s["sector"],
+                                               value=str(templates_dir)))
+                report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
+                                               detail="modello mancante"))
+                continue
+            jobs.append(_Job(s, kind, path, {}))
+    else:
+        from .annotate import annotated_name
+        from .status import STATE_ERRORS, STATE_MISSING, status
+        st = status(plan, reminders_dir)
+        ann_dirs = [Path(annotated_dir)] if annotated_dir is not None else []
+        ann_dirs.append(Path(reminders_dir) / "annotati")
+        for s in rows:
+            row = st.row(s["sector"])
+            if row.state not in (STATE_MISSING, STATE_ERRORS):
+                report.outcomes.append(Outcome(s["sector"], kind, ST_SKIPPED, to=s.get("email"),
+                                               detail=f"non da sollecitare: {row.state_label}"))
+                continue
+            path, annotated = None, False
+            if row.state == STATE_ERRORS and row.file:
+                for d in ann_dirs:
+                    cand = d / annotated_name(row.file)
+                    if cand.is_file():
+                        path, annotated = cand, True
+                        break
+            if path is None:
+                path = templates_dir / template_name(plan, s["sector"])
+                if not path.is_file():
+                    report.findings.append(finding(ErrorCode.E003, file=str(path), record=s["sector"],
+                                                   value=str(templates_dir)))
+                    report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
+                                                   detail="modello mancante"))
+                    continue
+            jobs.append(_Job(s, kind, path, _reminder_values(row, annotated)))
+
+    # render everything first: a broken template sends nothing
+    prepared = []
+    for job in jobs:
+        values = _values(plan, job.sector, job.attachment.name, sender)
+        values.update(job.values)
+        for k in ("stato", "errori", "istruzioni"):
+            values.setdefault(k, "")
+        subject, body = tmpl.render(values)
+        prepared.append((job, subject, body))
+
+    log_path = Path(sent_log) if sent_log is not None else default_log_path(plan)
+    report.log_path = str(log_path)
+    done = {_key(r.get("settore", ""), r.get("kind", ""), r.get("sha256", ""))
+            for r in read_sent_log(log_path)}
+
+    conn = _Connection(smtp) if smtp is not None and dry_run_dir is None else None
+    secret = smtp.password if smtp is not None else None
+    try:
+        for job, subject, body in prepared:
+            s = job.sector
+            code = s["sector"]
+            to = (s.get("email") or "").strip()
+            data = job.attachment.read_bytes()
+            sha = _sha256(data)
+            out = Outcome(code, job.kind, ST_FAILED, to=to or None, subject=subject,
+                          attachment=job.attachment.name, sha256=sha)
+            report.outcomes.append(out)
+            if not valid_email(to):
+                report.findings.append(finding(ErrorCode.E001, record=code, value=to or "vuoto",
+                                               sheet="Settori", column="Email"))
+                out.detail = "indirizzo e-mail mancante o non valido"
+                continue
+            if not force and _key(code, job.kind, sha) in done:
+                out.status = ST_ALREADY
+                out.detail = "stesso allegato già inviato (vedi registro invii)"
+                continue
+            msg = build_message(sender=sender, to=to, subject=subject, body=body,
+                                attachment=job.attachment, data=data, reply_to=reply_to,
+                                kind=job.kind, sector=code)
+            out.message_id = msg["Message-ID"]
+            if dry_run_dir is not None:
+                d = Path(dry_run_dir)
+                from .workbook.io import atomic_write_bytes
+                target = d / f"{plan.anno}_{_safe(code)}_{job.kind}.eml"
+                atomic_write_bytes(target, bytes(msg))
+                out.status, out.eml = ST_WRITTEN, str(target)
+                if progress:
+                    progress(out)
+                continue
+            if report.connection_failed:
+                out.detail = "non tentato: connessione al server non riuscita"
+                continue
+            try:
+                conn.send(msg, sender, to)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError,
+                    smtplib.SMTPNotSupportedError) as exc:
+                detail = _smtp_detail(exc, secret)
+                report.findings.append(finding(ErrorCode.E002, record=code, value=to, detail=detail))
+                out.detail = detail
+                if progress:
+                    progress(out)
+                continue
+            except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+                detail = _smtp_detail(exc, secret)
+                report.findings.append(finding(ErrorCode.E004, value=smtp.address, detail=detail))
+                report.connection_failed = True
+                out.detail = "non tentato: connessione al server non riuscita"
+                continue
+            out.status = ST_SENT
+            record = {"settore": code, "to": to, "subject": subject, "attachment": job.attachment.name,
+                      "sha256": sha, "kind": job.kind,
+                      "timestamp": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                      "message_id": out.message_id, "ente": plan.ente, "anno": plan.anno,
+                      "fase": plan.fase}
+            _append_log(log_path, record)
+            done.add(_key(code, job.kind, sha))
+            if progress:
+                progress(out)
+    finally:
+        if conn is not None:
+            conn.close()
+    return report
+
+
+def _safe(code: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", code).strip("-.") or "settore"

@@ -1,0 +1,438 @@
+"""`pegxl merge`: validate the returns, score them, write the consolidated workbook for the
+OIV and, per settore, a copy of its return with the computed figures written back.
+
+The originals are never modified: everything goes into OUTDIR, atomically, and the
+consolidated workbook replaces an older one only after it has been read back and
+reconciled (every value typed in the returns found again in it).
+
+    OUTDIR/<Anno>_consolidato_OIV.xlsx
+    OUTDIR/restituiti/<name of the return>.xlsx
+
+Determinism: two merges of the same files give the same cell values. The only clock
+reading inside a cell is Provenienza's «Letto il»: `now` when given, else the moment
+each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell values.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import openpyxl
+import pandas as pd
+
+from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated, Inputs,
+                           canon, clean_text, consolidated_name, finding_row,
+                           inputs_from_validation, same, score, shown, table_key,
+                           write_consolidated)
+from .errors import (EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding)
+from .ingest import expand_paths
+from .plan import Plan
+from .scoring import Scores
+from .validate import Validation, validate_returns
+from .values import is_blank, parse_date, parse_number
+from .workbook import contract as C
+from .workbook.io import atomic_save
+
+RETURNED_DIR = "restituiti"
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Reconciliation:
+    """Every value typed in the usable returns against the same values in the
+    consolidated workbook, read back from the file written."""
+
+    typed: int = 0
+    reported: int = 0
+    by_sheet: dict[str, tuple[int, int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.typed == self.reported and not self.problems
+
+    def line(self) -> str:
+        return f"Riconciliazione: {self.typed} valori inseriti, {self.reported} riportati"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"typed": self.typed, "reported": self.reported, "ok": self.ok,
+                "by_sheet": {k: {"typed": a, "reported": b} for k, (a, b) in self.by_sheet.items()},
+                "problems": self.problems[:50]}
+
+
+@dataclass
+class MergeResult:
+    scores: Scores
+    validation: Validation
+    consolidated: Path
+    returned: dict[str, Path]                  # settore -> copy with the figures written back
+    sectors: list[str]                         # settori consolidated
+    excluded: dict[str, str]                   # settore -> why it was left out
+    missing: list[str]                         # settori without a file
+    findings: list[Finding]                    # the merge's own (M002, M003)
+    reconciliation: Reconciliation
+    notes: list[str] = field(default_factory=list)   # e.g. an .ods rebuilt as .xlsx
+    partial: bool = False
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.consolidated, *self.returned.values()]
+
+
+# --------------------------------------------------------------------------- merge
+
+def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
+          partial: bool = False, now: dt.datetime | None = None,
+          progress: Progress | None = None) -> MergeResult:
+    """Validate, score and write (see the module docstring).
+
+    Raises PegxlError: U001 (exit 2) with no file to read or an OUTDIR that would mix
+    outputs with the returns; M001 (exit 1) while a file has errors, unless `partial`,
+    which leaves out the settori without a usable file (M002; M003 for the missing ones);
+    M004 (exit 1) with nothing usable; M005 (exit 1) if the reconciliation fails (then
+    nothing is written)."""
+    outdir = Path(outdir)
+    paths = expand_paths(items)
+    if not paths:
+        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
+                                 + ", ".join(str(i) for i in items)), exit_code=EXIT_UNUSABLE)
+    _check_outdir(outdir, items, paths)
+    n = len(paths)
+    total = 2 * n
+
+    def read_progress(i: int, _n: int, name: str) -> None:
+        if progress:
+            progress(i, total, name)
+
+    v = validate_returns(plan, paths, progress=read_progress if progress else None)
+
+    bad = [rf for rf in v.files if not (rf.readable and v.usable(rf.path))]
+    if bad and not partial:
+        errors = [f for rf in bad for f in v.file_findings(rf.path) if f.is_error]
+        head = finding(ErrorCode.M001, value=len(bad), record=", ".join(rf.name for rf in bad))
+        raise PegxlError([head, *errors], exit_code=EXIT_PROBLEMS)
+
+    # one usable file per settore makes it consolidated
+    chosen: dict[str, Any] = {}
+    excluded: dict[str, str] = {}
+    merge_findings: list[Finding] = []
+    for sector, group in v.sector_files().items():
+        usable = [rf for rf in group if rf.readable and v.usable(rf.path)]
+        if len(usable) == 1:
+            chosen[sector] = usable[0]
+            continue
+        if any(f.code == "I007" for rf in group for f in v.file_findings(rf.path)):
+            why = "più file per lo stesso settore (" + ", ".join(rf.name for rf in group) + ")"
+        else:
+            parts = []
+            for rf in group:
+                ne = sum(1 for f in v.file_findings(rf.path) if f.is_error)
+                parts.append(f"{ne} {'errore' if ne == 1 else 'errori'} in {rf.name}")
+            why = "file con errori: " + "; ".join(parts)
+        excluded[sector] = why
+    order = {s: i for i, s in enumerate(plan.sector_codes)}
+    for sector in sorted(excluded, key=lambda s: order.get(s, 1 << 30)):
+        merge_findings.append(finding(ErrorCode.M002, record=sector, detail=excluded[sector]))
+    missing = v.missing_sectors()
+    for sector in missing:
+        excluded[sector] = "file mancante"
+        merge_findings.append(finding(ErrorCode.M003, record=sector))
+    sectors = [s for s in plan.sector_codes if s in chosen]
+    if not sectors:
+        raise PegxlError([finding(ErrorCode.M004), *merge_findings], exit_code=EXIT_PROBLEMS)
+
+    used = {chosen[s].path for s in sectors}
+    inputs = inputs_from_validation(v, used)
+    scores = score(plan, inputs, sectors)
+    v.scores = scores
+
+    # copies to write back: names decided before anything is written
+    notes: list[str] = []
+    targets: dict[str, Path] = {}
+    taken: set[str] = set()
+    for s in sectors:
+        rf = chosen[s]
+        name = Path(rf.path).stem + ".xlsx"
+        if name.lower() in taken:
+            name = f"{Path(rf.path).stem}_{s}.xlsx"
+        taken.add(name.lower())
+        targets[s] = outdir / RETURNED_DIR / name
+        if rf.kind == "ods" or Path(rf.path).suffix.lower() == ".ods":
+            notes.append(f"{rf.name}: file .ods, la copia {name} è stata rigenerata dal piano "
+                         f"con i valori inseriti dal settore.")
+
+    sector_of = {rf.path: rf.sector for rf in v.files}
+    anomalies = [finding_row(f, sector_of) for f in v.findings] + \
+                [finding_row(f, sector_of) for f in merge_findings]
+    provenance = []
+    for rf in v.files:
+        is_used = rf.path in used
+        note = None
+        if is_used and targets.get(rf.sector) and Path(rf.path).suffix.lower() == ".ods":
+            note = "copia .xlsx rigenerata dal piano con i valori del settore (originale .ods)"
+        elif not is_used:
+            note = excluded.get(rf.sector or "", "file non utilizzabile") if rf.sector else "file non utilizzabile"
+        provenance.append({"name": rf.name, "sector": rf.sector, "sha256": rf.sha256,
+                           "read_at": now if now is not None else rf.read_at,
+                           "template_version": rf.template_version,
+                           "used": "sì" if is_used else "no",
+                           "copy": targets[rf.sector].name if is_used else None, "note": note})
+
+    data = Consolidated(plan=plan, inputs=inputs, scores=scores, sectors=sectors,
+                        excluded={s: excluded[s] for s in plan.sector_codes if s in excluded},
+                        anomalies=anomalies, provenance=provenance, created=now)
+    rec = Reconciliation()
+
+    def verify(tmp: Path) -> None:
+        r = reconcile(v, used, tmp)
+        rec.typed, rec.reported, rec.by_sheet, rec.problems = r.typed, r.reported, r.by_sheet, r.problems
+        if not r.ok:
+            detail = (f"{r.typed} valori inseriti, {r.reported} riportati"
+                      + (": " + "; ".join(r.problems[:5]) if r.problems else ""))
+            raise PegxlError(finding(ErrorCode.M005, detail=detail), exit_code=EXIT_PROBLEMS)
+
+    target = outdir / consolidated_name(plan)
+    write_consolidated(data, target, verify=verify)
+
+    returned: dict[str, Path] = {}
+    for j, s in enumerate(sectors, start=1):
+        rf = chosen[s]
+        returned[s] = write_back(plan, v, rf, scores, targets[s], now=now)
+        if progress:
+            progress(n + j, total, rf.name)
+    if progress:
+        progress(total, total, "")
+    return MergeResult(scores=scores, validation=v, consolidated=target, returned=returned,
+                       sectors=sectors, excluded=data.excluded, missing=missing,
+                       findings=merge_findings, reconciliation=rec, notes=notes, partial=partial)
+
+
+def _check_outdir(outdir: Path, items: Iterable[Any], paths: list[Path]) -> None:
+    """OUTDIR must not be a folder of returns: a later merge would read our outputs."""
+    out = outdir.resolve()
+    folders = {Path(i).resolve() for i in items if Path(i).is_dir()}
+    folders |= {p.resolve().parent for p in paths}
+    if out in folders or (out / RETURNED_DIR) in folders:
+        raise PegxlError(finding(ErrorCode.U001, detail=f"la cartella di uscita {outdir} contiene i file "
+                                 "restituiti: indicarne un'altra (-o)"), exit_code=EXIT_UNUSABLE)
+
+
+# ------------------------------------------------------------------ reconciliation
+
+# (validation frame, raw column, consolidated field, how the typed value is compared)
+_CHECKS = {
+    C.SHEET_OBJECTIVES: (("status_raw", "status", "status"), ("declared_raw", "declared", "number"),
+                         ("report", "report", "text"), ("deviation_reason", "deviation_reason", "text")),
+    C.SHEET_PHASES: (("progress_raw", "progress", "number"), ("actual_start_raw", "actual_start", "date"),
+                     ("actual_end_raw", "actual_end", "date"), ("notes", "notes", "text")),
+    C.SHEET_INDICATORS: (("achieved_raw", "achieved_raw", "raw"), ("notes", "notes", "text")),
+}
+
+
+def _expected(kind: str, raw: Any, r: dict, fld: str) -> Any:
+    """The canonical value the consolidated must show for a typed `raw`."""
+    if kind == "status":
+        return canon(C.canonical(raw, C.STATI) or raw)
+    if kind == "number":
+        p = parse_number(raw, percent_format=bool(r.get(f"{fld}_percent")))
+        return canon(p.value if p.ok else raw)
+    if kind == "date":
+        p = parse_date(raw)
+        return canon(p.value if p.ok else raw)
+    if kind == "text":
+        return canon(clean_text(raw))
+    return canon(raw)
+
+
+def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconciliation:
+    """Count the non-blank inputs typed in the returns `used` and find each one again, by
+    settore, codes and header, in the consolidated workbook at `path`."""
+    from .consolidated import read_book
+    book = read_book(path)
+    rec = Reconciliation()
+    frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
+    specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
+    for sheet, checks in _CHECKS.items():
+        df = frames[sheet]
+        cons = book.tables.get(sheet, pd.DataFrame())
+        index: dict[tuple, dict] = {}
+        for r in cons.to_dict("records"):
+            k = table_key(sheet, r)
+            if k is not None:
+                index[k] = r
+        typed = reported = 0
+        seen_keys: set[tuple] = set()
+        rows = df[df["file"].isin(used)].to_dict("records") if not df.empty else []
+        for r in rows:
+            if sheet == C.SHEET_OBJECTIVES:
+                key = (r["sector"], r["objective"])
+            elif sheet == C.SHEET_PHASES:
+                key = (r["sector"], r["objective"], int(r["phase"]))
+            else:
+                key = (r["sector"], r["objective"], int(r["indicator"]))
+            seen_keys.add(key)
+            got = index.get(key)
+            for raw_col, fld, kind in checks:
+                raw = r.get(raw_col)
+                if is_blank(raw) or (kind == "text" and not clean_text(raw)):
+                    if got is not None and not is_blank(got.get(fld)):
+                        rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
+                                            f"valore non inserito dal settore ({shown(canon(got.get(fld)))})")
+                    continue
+                typed += 1
+                if got is None:
+                    rec.problems.append(f"{sheet} {_label(key)}: riga mancante")
+                    continue
+                want, have = _expected(kind, raw, r, fld.replace("_raw", "")), canon(got.get(fld))
+                if same(want, have):
+                    reported += 1
+                else:
+                    rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
+                                        f"inserito {shown(want)}, riportato {shown(have)}")
+        for k in index:
+            if k not in seen_keys and k[0] in {r["sector"] for r in rows}:
+                got = index[k]
+                if any(not is_blank(got.get(fld)) for _, fld, _ in checks):
+                    rec.problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
+        rec.by_sheet[sheet] = (typed, reported)
+        rec.typed += typed
+        rec.reported += reported
+    return rec
+
+
+def _label(key: tuple) -> str:
+    return " / ".join(str(k) for k in key)
+
+
+# ------------------------------------------------------------------- write-back
+
+def _find_sheet(wb, name: str):
+    for ws in wb.worksheets:
+        if C.norm_header(ws.title) == C.norm_header(name):
+            return ws
+    return None
+
+
+def _columns(ws) -> dict[str, int]:
+    out = {}
+    for c in next(ws.iter_rows(min_row=1, max_row=1), ()):
+        if c.value is not None and C.norm_header(c.value) not in out:
+            out[C.norm_header(c.value)] = c.column
+    return out
+
+
+def _key_part(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        s = v.strip()
+        return int(s) if s.isdigit() else s
+    return v
+
+
+def _write_column(ws, key_headers: tuple[str, ...], header: str, values: dict[tuple, Any]) -> int:
+    """Write `values` (by record key) into the column `header`, rows found by their codes.
+    Returns how many cells were written."""
+    if ws is None:
+        return 0
+    cols = _columns(ws)
+    target = cols.get(C.norm_header(header))
+    keys = [cols.get(C.norm_header(h)) for h in key_headers]
+    if target is None or any(k is None for k in keys):
+        return 0
+    n = 0
+    for r in range(2, ws.max_row + 1):
+        key = tuple(_key_part(ws.cell(row=r, column=k).value) for k in keys)
+        if key[0] is None or key not in values:
+            continue
+        cell = ws.cell(row=r, column=target)
+        value = values[key]
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"
+        n += 1
+    return n
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str | os.PathLike, *,
+               now: dt.datetime | None = None) -> Path:
+    """A copy of the return `rf` with the computed percentages written, as values, into
+    Obiettivi «Grado calcolato %» and Indicatori «Raggiungimento %» (rows found by
+    codes). Everything else is the settore's workbook as it came: inputs, formatting,
+    the live formulas of Riepilogo. An .ods is rebuilt as .xlsx from the plan's template
+    with the settore's inputs written in."""
+    src = Path(rf.path)
+    sector = rf.sector
+    if src.suffix.lower() in (".xlsx", ".xlsm"):
+        wb = openpyxl.load_workbook(src)
+    else:
+        wb = _rebuilt(plan, v, rf)
+    obj = scores.objectives[scores.objectives["sector"] == sector]
+    ind = scores.indicators[scores.indicators["sector"] == sector]
+    comp = {(o,): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
+    ach = {(o, int(i)): _num(s) for o, i, s in zip(ind["objective"], ind["indicator"], ind["score"])}
+    _write_column(_find_sheet(wb, C.SHEET_OBJECTIVES), (C.T_OBJECTIVES.header("objective"),),
+                  C.T_OBJECTIVES.header("computed"), comp)
+    _write_column(_find_sheet(wb, C.SHEET_INDICATORS),
+                  (C.T_INDICATORS.header("objective"), C.T_INDICATORS.header("indicator")),
+                  C.T_INDICATORS.header("score"), ach)
+    if now is not None:
+        wb.properties.modified = now.replace(tzinfo=None)
+    return atomic_save(wb, target)
+
+
+def _rebuilt(plan: Plan, v: Validation, rf: Any):
+    """The settore's template regenerated from the plan, with what it typed written in."""
+    from .templates import build_template
+    from .workbook import style as S
+    wb = build_template(plan, rf.sector, generated_at=rf.identity.get("generated_at"))
+    specs = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT, v.objectives),
+             C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT, v.phases),
+             C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT, v.indicators)}
+    for sheet, (spec, fields, df) in specs.items():
+        ws = _find_sheet(wb, sheet)
+        if df.empty:
+            continue
+        rows = df[df["file"] == rf.path].to_dict("records")
+        key_fields = ("objective",) if sheet == C.SHEET_OBJECTIVES else \
+            ("objective", "phase" if sheet == C.SHEET_PHASES else "indicator")
+        key_headers = tuple(spec.header(f) for f in key_fields)
+        for fld in fields:
+            raw_col = f"{fld}_raw" if f"{fld}_raw" in df.columns else fld
+            values = {}
+            percent = set()
+            for r in rows:
+                key = tuple(_key_part(r[f]) for f in key_fields)
+                raw = r.get(raw_col)
+                if is_blank(raw):
+                    continue
+                values[key] = clean_text(raw) if isinstance(raw, str) else raw
+                if r.get(f"{fld}_percent"):
+                    percent.add(key)
+            _write_column(ws, key_headers, spec.header(fld), values)
+            if percent or any(isinstance(x, (dt.date, dt.datetime)) for x in values.values()):
+                cols = _columns(ws)
+                col = cols.get(C.norm_header(spec.header(fld)))
+                keys = [cols[C.norm_header(h)] for h in key_headers]
+                for r in range(2, ws.max_row + 1):
+                    key = tuple(_key_part(ws.cell(row=r, column=k).value) for k in keys)
+                    if key in percent:
+                        ws.cell(row=r, column=col).number_format = "0.00%"
+                    elif isinstance(values.get(key), (dt.date, dt.datetime)):
+                        ws.cell(row=r, column=col).number_format = S.DATE_FORMAT
+    return wb
