@@ -89,7 +89,13 @@ def plan_group() -> None:
 def plan_check_cmd(plan: Path, fmt: str) -> None:
     """Controlla il piano e riporta ogni problema con foglio, cella e codice."""
     from .validators.plan import check_plan, has_errors
-    p, findings = check_plan(plan)
+    try:
+        p, findings = check_plan(plan)
+    except PegxlError as exc:
+        if fmt != "json":
+            raise
+        echo(render_json(exc.findings, command="plan check", files=[str(plan)]))  # scripts always get JSON
+        sys.exit(exc.exit_code)
     if fmt == "json":
         echo(render_json(findings, command="plan check", files=[str(plan)]))
     else:

@@ -606,7 +606,8 @@ class _Writer:
                "n_objectives": int(sum(int(scored.loc[c, "n_objectives"]) for c in d.sectors if c in scored.index)),
                "n_assessed": int(sum(int(scored.loc[c, "n_assessed"]) for c in d.sectors if c in scored.index)),
                "percentage": _f(ente.get("percentage")), "band": ente.get("band"),
-               "state": f"{len(d.sectors)} settori consolidati su {len(plan.sectors)}"}
+               "state": (f"{len(d.sectors)} {'settore consolidato' if len(d.sectors) == 1 else 'settori consolidati'}"
+                         f" su {len(plan.sectors)}")}
         if d.scores_before is not None:
             tot["percentage_before"] = _f(d.scores_before.ente.get("percentage"))
         sh.append(tot, formats=fmt, key=(ENTE_CODE,), bold=True)

@@ -77,6 +77,8 @@ class ErrorCode(enum.Enum):
             "Usare lettere, cifre, «_», «-» e «.».")
     P025 = ("P025", WARNING, "Riga senza codice ignorata.",
             "Compilare il codice o cancellare la riga.")
+    P027 = ("P027", WARNING, "La colonna «{value}» non è riconosciuta e i suoi valori sono ignorati. Forse «{column}»?",
+            "Correggere l'intestazione in «{column}».")
     P026 = ("P026", ERROR, "Il numero {value} non è un numero intero positivo.",
             "Numerare fasi e indicatori 1, 2, 3, ...")
 
@@ -197,7 +199,7 @@ class ErrorCode(enum.Enum):
             "Scrivere un numero tra 0 e 100 o lasciare vuoto.")
     O003 = ("O003", ERROR, "Una cella non modificabile è stata cambiata: «{column}» era «{expected}», ora «{found}».",
             "Solo Valutazione OIV % e Note OIV si compilano.")
-    O004 = ("O004", ERROR, "La riga di «{record}» manca o è stata aggiunta nel foglio Obiettivi.",
+    O004 = ("O004", ERROR, "La riga di «{record}» manca o è stata aggiunta nel foglio «{sheet}».",
             "Ripristinare le righe del consolidato originale.")
     O005 = ("O005", WARNING, "La Valutazione OIV ({value}) differisce dal Grado del settore ({expected}) e mancano le Note OIV.",
             "Motivare la valutazione nelle Note OIV.")

@@ -158,44 +158,63 @@ def read_identity(book: RawBook) -> dict[str, Any] | None:
     return out
 
 
+def identity_cells(book: RawBook) -> dict[str, str]:
+    """field -> A1 of its value (column B) on the identity sheet."""
+    sheet = book.sheet(C.SHEET_IDENTITY)
+    if sheet is None:
+        return {}
+    labels = {C.norm_header(label): fld for label, fld in C.IDENTITY_FIELDS}
+    out: dict[str, str] = {}
+    for r, row in enumerate(sheet.rows, start=1):
+        if len(row) >= 2 and C.norm_header(row[0]) in labels:
+            out.setdefault(labels[C.norm_header(row[0])], f"B{r}")
+    return out
+
+
 def _identity(plan: Plan, book: RawBook, rf: ReturnFile) -> bool:
     ident = read_identity(book)
     if ident is None:
         rf.add(ErrorCode.I001)
         return False
     rf.identity = ident
+    sheet = C.SHEET_IDENTITY
+    cells = identity_cells(book)
     for label, fld in C.IDENTITY_FIELDS:
         if fld in ("format_version", "ente", "anno", "fase", "sector", "fingerprint") and is_blank(ident.get(fld)):
-            rf.add(ErrorCode.I009, sheet=C.SHEET_IDENTITY, value=label)
+            rf.add(ErrorCode.I009, sheet=sheet, cell=cells.get(fld), value=label)
             return False
-    sheet = C.SHEET_IDENTITY
     ok = True
     sector = str(ident["sector"]).strip()
     rf.sector = sector
     version = str(ident["format_version"])
     if version.split(".")[0] != C.FORMAT_VERSION.split(".")[0]:
-        rf.add(ErrorCode.I008, sheet=sheet, found=version, expected=C.FORMAT_VERSION)
+        rf.add(ErrorCode.I008, sheet=sheet, cell=cells.get("format_version"), found=version,
+               expected=C.FORMAT_VERSION)
     if str(ident["ente"]).strip() != plan.ente:
-        rf.add(ErrorCode.I004, sheet=sheet, found=ident["ente"], expected=plan.ente)
+        rf.add(ErrorCode.I004, sheet=sheet, cell=cells.get("ente"), found=ident["ente"], expected=plan.ente)
         ok = False
     anno = parse_number(ident["anno"]).value
     if anno is None or int(anno) != plan.anno:
-        rf.add(ErrorCode.I003, sheet=sheet, found=show_value(ident["anno"]), expected=plan.anno)
+        rf.add(ErrorCode.I003, sheet=sheet, cell=cells.get("anno"), found=show_value(ident["anno"]),
+               expected=plan.anno)
         ok = False
     if str(ident["fase"]).strip() != plan.fase:
-        rf.add(ErrorCode.I005, sheet=sheet, found=ident["fase"], expected=plan.fase)
+        rf.add(ErrorCode.I005, sheet=sheet, cell=cells.get("fase"), found=ident["fase"], expected=plan.fase)
         ok = False
-    if sector not in set(plan.sector_codes):
-        rf.add(ErrorCode.I006, sheet=sheet, value=sector, record=sector)
+    if sector not in _sector_set(plan):
+        rf.add(ErrorCode.I006, sheet=sheet, cell=cells.get("sector"), value=sector, record=sector)
         return False
     fp = str(ident["fingerprint"]).strip()
-    if fp != plan.fingerprint():
+    plan_fp = plan_fingerprint(plan)
+    if fp != plan_fp:
+        where = {"sheet": sheet, "cell": cells.get("fingerprint"), "record": sector,
+                 "found": short(fp), "expected": short(plan_fp)}
         if not ok:
-            rf.add(ErrorCode.I002, sheet=sheet, record=sector, found=short(fp), expected=short(plan.fingerprint()))
+            rf.add(ErrorCode.I002, **where)
         elif str(ident.get("sector_fingerprint") or "").strip() == plan.sector_fingerprint(sector):
-            rf.add(ErrorCode.I010, sheet=sheet, record=sector, found=short(fp), expected=short(plan.fingerprint()))
+            rf.add(ErrorCode.I010, **where)
         else:
-            rf.add(ErrorCode.I002, sheet=sheet, record=sector, found=short(fp), expected=short(plan.fingerprint()))
+            rf.add(ErrorCode.I002, **where)
             ok = False
     return ok
 

@@ -153,9 +153,15 @@ class StatusReport:
                                 _show_time(r.saved), r.priority]))
         return buf.getvalue()
 
-    def to_text(self, width: int = 120) -> str:
+    def to_text(self, width: int | None = None) -> str:
+        """A rich table; `width` defaults to the terminal's, or 200 when not a terminal (a
+        file or a pipe), so that the rows do not wrap."""
         from rich.console import Console
         from rich.table import Table
+        if width is None:
+            import shutil
+            import sys
+            width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
         buf = io.StringIO()
         console = Console(file=buf, width=width, force_terminal=False, color_system=None,
                           highlight=False, emoji=False)
@@ -163,10 +169,10 @@ class StatusReport:
         table = Table(title=f"{self.plan.ente} — {self.plan.anno}, {self.plan.fase} "
                             f"(scadenza consegna: {scad})",
                       title_justify="left", show_lines=False)
-        for h, kw in (("Codice", {}), ("Settore", {"overflow": "fold"}),
+        for h, kw in (("Codice", {"no_wrap": True}), ("Settore", {"overflow": "fold"}),
                       ("Responsabile", {"overflow": "fold"}), ("E-mail", {"overflow": "fold"}),
-                      ("File", {"overflow": "fold"}), ("Stato", {}), ("Salvato il", {}),
-                      ("Sollecito", {"justify": "right"})):
+                      ("File", {"overflow": "fold"}), ("Stato", {"no_wrap": True}),
+                      ("Salvato il", {"no_wrap": True}), ("Sollecito", {"justify": "right"})):
             table.add_column(h, **kw)
         for r in self.rows:
             table.add_row(r.sector, r.sector_name or "", r.manager or "", r.email or "",
@@ -183,7 +189,7 @@ class StatusReport:
             console.print("Tutti i settori hanno consegnato un file utilizzabile.")
         for u in self.unassigned:
             console.print(f"File non attribuito a nessun settore: {Path(u.file).name} — {u.code}: {u.message}")
-        return buf.getvalue().rstrip("\n")
+        return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
 
     def render(self, fmt: str = "text") -> str:
         if fmt == "json":

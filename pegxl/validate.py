@@ -180,6 +180,11 @@ def _text(v: Any) -> str | None:
     return show_value(v)
 
 
+def _texts(s: pd.Series) -> pd.Series:
+    # object dtype: a blank stays None (pandas 3 would infer str and turn it into NaN)
+    return pd.Series([_text(v) for v in s], index=s.index, dtype=object)
+
+
 def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
     out: list[Finding] = []
     spec = C.T_OBJECTIVES
@@ -202,7 +207,7 @@ def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
     df["declared_raw"] = df["declared"]
     df["declared"] = pd.Series(declared, index=df.index, dtype=float)
     for fld in ("report", "deviation_reason"):
-        df[fld] = [_text(v) for v in df[fld]]
+        df[fld] = _texts(df[fld])
     return df, out
 
 
@@ -237,7 +242,7 @@ def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Find
     df["progress"] = pd.Series(progress, index=df.index, dtype=float)
     df["actual_start"] = pd.Series(starts, index=df.index, dtype=object)
     df["actual_end"] = pd.Series(ends, index=df.index, dtype=object)
-    df["notes"] = [_text(v) for v in df["notes"]]
+    df["notes"] = _texts(df["notes"])
     return df, out
 
 
@@ -265,7 +270,7 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
     df["achieved_raw"] = df["achieved"]
     df["achieved"] = pd.Series(values, index=df.index, dtype=object)
     df["achieved_ok"] = pd.Series(ok, index=df.index, dtype=bool)
-    df["notes"] = [_text(v) for v in df["notes"]]
+    df["notes"] = _texts(df["notes"])
     return df, out
 
 
@@ -462,7 +467,7 @@ def _deviation(v: Validation) -> list[Finding]:
         src = rows.loc[key]
         if isinstance(src, pd.DataFrame):
             src = src.iloc[0]
-        if src["deviation_reason"] is not None or src["status"] in C.STATI_ESCLUSI:
+        if not is_blank(src["deviation_reason"]) or src["status"] in C.STATI_ESCLUSI:
             continue
         out.append(finding(ErrorCode.V009, file=src["file"], sheet=C.SHEET_OBJECTIVES,
                            cell=src["deviation_reason_cell"], row=src["xlrow"], column="Motivazione scostamento",

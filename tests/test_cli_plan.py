@@ -437,8 +437,6 @@ def test_console_script_in_a_real_process(tmp_path):
     no_traceback(p.stdout, p.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: --format json prints the F-findings of an unusable "
-                                       "file as text on stderr, no JSON on stdout")
 def test_plan_check_json_for_an_unusable_file_is_json(tmp_path):
     path, _ = _pdf(tmp_path)
     r = run("plan", "check", path, "--format", "json")

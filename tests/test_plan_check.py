@@ -992,3 +992,28 @@ def test_sector_code_unsafe_for_file_names_is_P024(tmp_path, data, code, bad):
     f = one(findings, "P024", sheet="Settori", cell="A4", record=code, severity=WARNING)
     assert f"«{code}»" in f.message and bad in f.message
     assert codes(findings) == ["P024"]
+
+
+def test_misspelled_optional_header_is_a_warning_not_a_silent_loss(tmp_path):
+    """«Pesso» instead of «Peso» would otherwise make every weight vanish."""
+    from openpyxl import load_workbook
+    from pegxl.validators.plan import check_plan
+    from pegxl.workbook.planfile import write_plan
+    path = tmp_path / "piano.xlsx"
+    write_plan(path, {
+        "Ente": [["Ente", "Comune di Prova"], ["Anno", 2024], ["Fase del ciclo", "Rendicontazione finale"]],
+        "Settori": [{"Codice settore": "S01", "Settore": "Affari generali", "Responsabile": "Rossi"}],
+        "Obiettivi": [{"Codice obiettivo": "O1", "Codice settore": "S01", "Titolo": "T", "Tipologia": "Gestionale"}],
+        "Fasi": [{"Codice obiettivo": "O1", "N. fase": 1, "Descrizione": "a", "Fine prevista": "2024-06-30", "Peso": 100}],
+        "Indicatori": [],
+    })
+    wb = load_workbook(path)
+    ws = wb["Obiettivi"]
+    col = [c.value for c in ws[1]].index("Peso") + 1
+    ws.cell(row=1, column=col, value="Pesso")
+    wb.save(path)
+    _, findings = check_plan(path)
+    hits = [f for f in findings if f.code == "P027"]
+    assert len(hits) == 1 and hits[0].severity == "avviso"
+    assert hits[0].sheet == "Obiettivi" and hits[0].cell == f"{ws.cell(row=1, column=col).column_letter}1"
+    assert "Pesso" in hits[0].message and "Peso" in hits[0].message

@@ -141,7 +141,8 @@ def ribbon_xml() -> bytes:
                 "id": b.id, "label": b.label, "size": "large", "imageMso": b.image,
                 "screentip": b.label, "supertip": b.tip, "onAction": ON_ACTION})
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            + ET.tostring(root, encoding="unicode").encode("utf-8"))
 
 
 def default_interpreter() -> str | None:
@@ -239,7 +240,7 @@ def _conf_sheet_part(zin: zipfile.ZipFile) -> str | None:
 def _workbook_xml(body: bytes, *, active: bool) -> bytes:
     text = body.decode("utf-8")
     name = f"{PROJECT_NAME}.conf" if active else f"_{PROJECT_NAME}.conf"
-    text = re.sub(r'name="_?myaddin\.conf"', f'name="{name}"', text)
+    text = re.sub(r'name="_?myaddin\.conf"', lambda m: f'name="{name}"', text)
     # the template remembers the folder it was saved from on its author's PC: drop it
     text = re.sub(r"<mc:AlternateContent\b.*?</mc:AlternateContent>", "", text, flags=re.S)
     return text.encode("utf-8")
@@ -258,7 +259,7 @@ def _conf_sheet_xml(body: bytes, interpreter: str | None) -> bytes:
         f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{_xml_text(k)}</t></is></c>'
         f'<c r="B{r}" t="inlineStr"><is><t>{_xml_text(v)}</t></is></c></row>'
         for r, (k, v) in enumerate(rows, start=1))
-    text = re.sub(r"<sheetData\s*/>|<sheetData>.*?</sheetData>", f"<sheetData>{cells}</sheetData>",
+    text = re.sub(r"<sheetData\s*/>|<sheetData>.*?</sheetData>", lambda m: f"<sheetData>{cells}</sheetData>",
                   text, flags=re.S)
     text = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:B{max(1, len(rows))}" />', text)
     return text.encode("utf-8")
@@ -632,7 +633,7 @@ class VbaProject:
         body = name.encode(self.encoding)
         self.records = [(rid, body if rid == 0x0004 else b) for rid, b in self.records]
         project = self.cfb.read("PROJECT").decode(self.encoding, "replace")
-        project = re.sub(r'(?m)^Name="[^"]*"', f'Name="{name}"', project)
+        project = re.sub(r'(?m)^Name="[^"]*"', lambda m: f'Name="{name}"', project)
         self.cfb.write("PROJECT", project.encode(self.encoding))
 
     def to_bytes(self) -> bytes:

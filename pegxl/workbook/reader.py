@@ -254,6 +254,12 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
         idx = by_norm.get(norm_header(col.header))
         if idx is not None:
             cols[col.field] = idx
+        elif col.field not in required:
+            pick = _lookalike(col.header, header, known)
+            if pick is not None:  # a misspelled optional column would vanish in silence
+                findings.append(finding(ErrorCode.P027, file=file, sheet=sheet.name,
+                                        cell=f"{col_letter(pick)}1", row=1, column=col.header,
+                                        value=str(header[pick])))
         elif col.field in required:
             pick = _lookalike(col.header, header, known)
             if pick is not None:

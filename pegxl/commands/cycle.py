@@ -1,0 +1,205 @@
+"""`pegxl merge` and `pegxl oiv`: the consolidated workbook for the OIV and its way back.
+
+Registered by pegxl.cli with `main.add_command(merge_cmd)` / `main.add_command(oiv_cmd)`.
+Exit status: 0 done, 1 refused because of errors in the files, 2 bad usage or a plan that
+cannot be used.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cli import CONTEXT, _plan_or_exit, _progress, echo, guarded
+from ..errors import EXIT_OK, ErrorCode, PegxlError, finding
+from ..report import render_text
+from ..values import format_percent
+
+
+def _pct(x: Any) -> str:
+    try:
+        if x is None or x != x:
+            return "—"
+    except TypeError:
+        return "—"
+    return format_percent(float(x))
+
+
+def _table(plan, scores, excluded: dict[str, str], *, before=None) -> str:
+    """The summary table (rich), rendered to plain text for click.echo."""
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title=f"{plan.ente} {plan.anno} – {plan.fase}", title_justify="left")
+    t.add_column("Settore")
+    t.add_column("Obiettivi", justify="right")
+    t.add_column("Valutati", justify="right")
+    if before is not None:
+        t.add_column("Senza OIV", justify="right")
+    t.add_column("Percentuale", justify="right")
+    t.add_column("Fascia", justify="center")
+    by = scores.sectors.set_index("sector")
+    prev = before.sectors.set_index("sector") if before is not None else None
+    for s in plan.sectors.itertuples():
+        name = f"{s.sector} {s.sector_name or ''}".strip()
+        if s.sector in by.index and s.sector not in excluded:
+            r = by.loc[s.sector]
+            cells = [name, str(int(r["n_objectives"])), str(int(r["n_assessed"]))]
+            if prev is not None:
+                cells.append(_pct(prev.loc[s.sector, "percentage"]) if s.sector in prev.index else "—")
+            cells += [_pct(r["percentage"]), r["band"] or "—"]
+        else:
+            cells = [name, "—", "—"] + (["—"] if prev is not None else []) + \
+                    ["escluso", "—"]
+        t.add_row(*cells)
+    t.add_section()
+    ente = scores.ente
+    inc = by.loc[[c for c in by.index if c not in excluded]]
+    cells = ["Ente", str(int(inc["n_objectives"].sum())), str(int(inc["n_assessed"].sum()))]
+    if before is not None:
+        cells.append(_pct(before.ente.get("percentage")))
+    cells += [_pct(ente.get("percentage")), ente.get("band") or "—"]
+    t.add_row(*cells, style="bold")
+    buf = io.StringIO()
+    Console(file=buf, width=100, force_terminal=False, color_system=None).print(t)
+    return buf.getvalue().rstrip("\n")
+
+
+def _sector_rows(plan, scores, excluded: dict[str, str]) -> list[dict]:
+    by = scores.sectors.set_index("sector")
+    rows = []
+    for code in plan.sector_codes:
+        if code in by.index and code not in excluded:
+            r = by.loc[code]
+            pct = r["percentage"]
+            rows.append({"sector": code, "sector_name": r["sector_name"], "n_objectives": int(r["n_objectives"]),
+                         "n_assessed": int(r["n_assessed"]),
+                         "percentage": None if pct != pct else float(pct), "band": r["band"],
+                         "excluded": None})
+        else:
+            rows.append({"sector": code, "excluded": excluded.get(code, "file mancante")})
+    return rows
+
+
+# -------------------------------------------------------------------------- merge
+
+@click.command("merge", context_settings=CONTEXT)
+@click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Il piano (piano.xlsx).")
+@click.argument("items", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Cartella dove scrivere il consolidato e le copie restituite.")
+@click.option("--partial", is_flag=True,
+              help="Consolida comunque, escludendo i settori senza un file utilizzabile.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: bool, fmt: str) -> None:
+    """Consolida i file restituiti dai settori (cartelle o file .xlsx/.ods).
+
+    Scrive OUTDIR/<Anno>_consolidato_OIV.xlsx per l'OIV e, in OUTDIR/restituiti, una copia
+    di ogni file con le percentuali calcolate. Gli originali non vengono modificati.
+
+    Exit status: 0 fatto, 1 rifiutato per errori nei file (vedi --partial),
+    2 uso errato o piano illeggibile."""
+    from ..ingest import expand_paths
+    from ..merge import merge
+    plan = _plan_or_exit(plan_path)
+    paths = expand_paths(items)
+    if not paths:
+        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
+                                 + ", ".join(str(i) for i in items)), exit_code=2)
+    prog, update = _progress("Consolidamento")
+    if prog and len(paths) >= 5:
+        with prog:
+            result = merge(plan, paths, outdir, partial=partial, progress=update)
+    else:
+        result = merge(plan, paths, outdir, partial=partial)
+    v = result.validation
+    if fmt == "json":
+        doc = {
+            "schema": "pegxl-merge", "version": "1", "command": "merge",
+            "ente": plan.ente, "anno": plan.anno, "fase": plan.fase, "partial": partial,
+            "sectors": _sector_rows(plan, result.scores, result.excluded),
+            "ente_result": {"percentage": result.scores.ente.get("percentage"),
+                            "band": result.scores.ente.get("band")},
+            "reconciliation": result.reconciliation.to_dict(),
+            "consolidated": str(result.consolidated),
+            "returned": {s: str(p) for s, p in result.returned.items()},
+            "excluded": result.excluded, "missing": result.missing, "notes": result.notes,
+            "findings": [f.to_dict() for f in [*v.findings, *result.findings]],
+        }
+        echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+        sys.exit(EXIT_OK)
+    problems = [f for f in v.findings if f.file]
+    if problems:
+        echo(render_text(problems, hints=False))
+        echo()
+    for f in result.findings:
+        echo(f"{f.code} {f.severity}: {f.message}")
+    if result.findings:
+        echo()
+    echo(_table(plan, result.scores, result.excluded))
+    echo()
+    echo(result.reconciliation.line())
+    for note in result.notes:
+        echo(f"Nota: {note}")
+    echo(f"Consolidato per l'OIV: {result.consolidated}")
+    for s, p in result.returned.items():
+        echo(f"Copia restituita ({s}): {p}")
+    sys.exit(EXIT_OK)
+
+
+# ---------------------------------------------------------------------------- oiv
+
+@click.command("oiv", context_settings=CONTEXT)
+@click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Il piano (piano.xlsx).")
+@click.argument("consolidated", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Cartella dove scrivere il consolidato finale.")
+@click.option("--returns", "returns_dir", type=click.Path(path_type=Path), default=None,
+              help="Facoltativo: rilegge i valori dai file restituiti (devono essere quelli consolidati).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path | None, fmt: str) -> None:
+    """Legge il consolidato compilato dall'OIV e scrive il consolidato finale.
+
+    Le Valutazioni OIV % sostituiscono il Grado % dove compilate e i totali sono
+    ricalcolati; il foglio «Differenze OIV» elenca gli scostamenti.
+
+    Exit status: 0 fatto, 1 file dell'OIV con errori (celle bloccate cambiate, valori
+    fuori intervallo, piano diverso), 2 uso errato o piano illeggibile."""
+    from ..oiv import oiv_final
+    plan = _plan_or_exit(plan_path)
+    if not consolidated.exists():
+        raise PegxlError(finding(ErrorCode.F001, file=str(consolidated), detail="file non trovato"), exit_code=2)
+    result = oiv_final(plan, consolidated, outdir, returns_dir)
+    excluded = {s: "" for s in plan.sector_codes if s not in set(result.scores.sectors["sector"])}
+    if fmt == "json":
+        diffs = result.differences
+        doc = {
+            "schema": "pegxl-oiv", "version": "1", "command": "oiv",
+            "ente": plan.ente, "anno": plan.anno, "fase": plan.fase,
+            "sectors": _sector_rows(plan, result.scores, excluded),
+            "ente_result": {"percentage": result.scores.ente.get("percentage"),
+                            "band": result.scores.ente.get("band"),
+                            "percentage_before": result.scores_before.ente.get("percentage")},
+            "differences": [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                            for r in diffs.to_dict("records")],
+            "final": str(result.path),
+            "findings": [f.to_dict() for f in result.findings],
+        }
+        echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+        sys.exit(EXIT_OK)
+    if result.findings:
+        echo(render_text(result.findings, hints=True))
+        echo()
+    n = int(result.oiv["oiv_grade"].notna().sum())
+    echo(f"Valutazioni OIV in vigore: {n} obiettiv{'o' if n == 1 else 'i'}.")
+    echo(_table(plan, result.scores, excluded, before=result.scores_before))
+    echo()
+    echo(f"Consolidato finale: {result.path}")
+    sys.exit(EXIT_OK)

@@ -1,0 +1,380 @@
+"""The way back from the OIV: read its copy of the consolidated workbook, check it, and
+write the final figures with the OIV's grades in force.
+
+The consolidated workbook carries everything needed to recompute (the typed inputs are in
+its Obiettivi, Fasi and Indicatori sheets), so `pegxl oiv --plan piano.xlsx CONSOLIDATO.xlsx
+-o OUTDIR` does not need the returns again:
+
+1. `read_oiv` reads «Valutazione OIV %» and «Note OIV» by header and codes (calamine) and
+   checks the rest of the workbook was not changed: the hidden `_pegxl` identity against
+   the plan (O001), the rows against the hidden record of what was written (O004), every
+   locked cell against that record (O003) and, if those agree, the computed figures
+   against a recomputation from the typed inputs in the sheets (O003). The grades must
+   be numbers from 0 to 100 (O002); a grade that differs from the settore's Grado % without
+   Note OIV is a warning (O005).
+2. `apply_oiv` recomputes with the OIV grades in force (scoring.md: Valutazione OIV % comes
+   before Grado dichiarato % and Grado calcolato %).
+3. `oiv_final` writes `<Anno>_consolidato_OIV_finale.xlsx`: the same sheets with the OIV
+   grades in force, a «Percentuale senza OIV» column in Sintesi, and «Differenze OIV»
+   (settore, obiettivo, grado settore, valutazione OIV, differenza, Note OIV). With
+   `returns_dir`, the inputs are read again from the returns instead, after checking
+   they are the very files consolidated (SHA-256 in Provenienza).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .consolidated import (CS_OBJECTIVES, KIND_CONSOLIDATED, KIND_FINAL, SHEET_VALUES, TABLES,
+                           Consolidated, ConsolidatedBook, Inputs, canon, clean_text,
+                           consolidated_name, finding_row, inputs_from_book,
+                           inputs_from_validation, key_json, read_book, same, score, shown,
+                           table_key, write_consolidated)
+from .errors import (ERROR, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError,
+                     finding, show_value)
+from .ingest import sha256_of
+from .plan import Plan, short
+from .scoring import Scores
+from .values import is_blank, parse_number, round_half_up
+from .workbook import contract as C
+from .workbook.reader import col_letter
+
+OIV_COLUMNS = ["sector", "objective", "oiv_grade", "oiv_notes", "grade_before", "cell", "xlrow"]
+
+
+@dataclass
+class OivRead:
+    table: pd.DataFrame
+    findings: list[Finding]
+    book: ConsolidatedBook | None = None
+    inputs: Inputs | None = None
+    sectors: list[str] = field(default_factory=list)
+    scores_before: Scores | None = None
+
+
+@dataclass
+class OivResult:
+    scores: Scores                # with the OIV grades in force
+    scores_before: Scores         # the settori's figures, without the OIV
+    oiv: pd.DataFrame             # sector, objective, oiv_grade, oiv_notes, grade_before, ...
+    findings: list[Finding]       # warnings of the OIV's workbook (O005)
+    path: Path                    # the final workbook written
+
+    @property
+    def differences(self) -> pd.DataFrame:
+        t = self.oiv[self.oiv["oiv_grade"].notna()].copy()
+        t["difference"] = t["oiv_grade"] - t["grade_before"]
+        return t[["sector", "objective", "grade_before", "oiv_grade", "difference", "oiv_notes"]]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=OIV_COLUMNS)
+
+
+def read_oiv(plan: Plan, consolidated_path: str | os.PathLike) -> tuple[pd.DataFrame, list[Finding]]:
+    """The OIV's grades and notes (sector, objective, oiv_grade (NaN where blank),
+    oiv_notes, grade_before, cell, xlrow) and every finding about the workbook."""
+    r = _read(plan, consolidated_path)
+    return r.table, r.findings
+
+
+def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
+    file = str(path)
+    book = read_book(path)       # unreadable or hostile file: PegxlError (F codes)
+    out: list[Finding] = []
+
+    def o001(detail: str) -> None:
+        out.append(finding(ErrorCode.O001, file=file, sheet=C.SHEET_IDENTITY, detail=detail))
+
+    ident = book.identity
+    if not ident:
+        o001("manca il foglio nascosto «_pegxl»")
+        return OivRead(_empty(), out, book)
+    kind = str(ident.get("kind") or "")
+    if kind != KIND_CONSOLIDATED:
+        o001("è il consolidato finale, già elaborato" if kind == KIND_FINAL
+             else f"il file è di tipo «{kind or 'sconosciuto'}»")
+    version = str(ident.get("format_version") or "")
+    if version.split(".")[0] != C.FORMAT_VERSION.split(".")[0]:
+        o001(f"versione di formato {version or '?'} invece di {C.FORMAT_VERSION}")
+    if str(ident.get("ente") or "").strip() != plan.ente:
+        o001(f"è dell'ente «{ident.get('ente')}», il piano è dell'ente «{plan.ente}»")
+    anno = parse_number(ident.get("anno")).value
+    if anno is None or int(anno) != plan.anno:
+        o001(f"è dell'anno {show_value(ident.get('anno'))}, il piano è dell'anno {plan.anno}")
+    if str(ident.get("fase") or "").strip() != plan.fase:
+        o001(f"è per la fase «{ident.get('fase')}», il piano è nella fase «{plan.fase}»")
+    fp = str(ident.get("fingerprint") or "").strip()
+    if fp != plan.fingerprint():
+        o001(f"impronta del piano {short(fp) or '?'}, il piano attuale ha impronta {short(plan.fingerprint())}")
+    for sheet, headers in book.missing.items():
+        if sheet in (C.SHEET_ANOMALIE, C.SHEET_PROVENIENZA) and headers == ["(foglio)"]:
+            continue
+        if headers == ["(foglio)"]:
+            out.append(finding(ErrorCode.O001, file=file, sheet=sheet,
+                               detail=f"manca il foglio «{sheet}»"))
+        else:
+            out.append(finding(ErrorCode.O001, file=file, sheet=sheet,
+                               detail=f"mancano le colonne {', '.join('«' + h + '»' for h in headers)} "
+                                      f"nel foglio «{sheet}»"))
+    if book.mirror is None:
+        o001(f"manca il foglio nascosto «{SHEET_VALUES}»")
+    sectors = book.sectors
+    unknown = [s for s in sectors if s not in set(plan.sector_codes)]
+    if unknown:
+        o001("settori non presenti nel piano: " + ", ".join(unknown))
+    if out:
+        return OivRead(_empty(), out, book)
+
+    # rows and locked cells against the record of what was written
+    tampered = _check_rows_and_cells(book, file, out)
+    inputs = inputs_from_book(plan, book)
+    before = score(plan, inputs, sectors)
+    if not tampered:
+        _check_recomputation(book, before, file, out)
+
+    # the OIV's columns
+    grade_before = {(s, o): g for s, o, g in zip(before.objectives["sector"], before.objectives["objective"],
+                                                 before.objectives["grade"])}
+    percent, formulas = _scan_oiv_cells(path, book)
+    cols = book.cols.get(C.SHEET_OBJECTIVES, {})
+    gcol, ncol = cols.get("oiv_grade"), cols.get("oiv_notes")
+    rows = []
+    for r in book.tables[C.SHEET_OBJECTIVES].to_dict("records"):
+        key = table_key(C.SHEET_OBJECTIVES, r)
+        if key is None or key[0] not in set(sectors):
+            continue
+        xlrow = r["xlrow"]
+        cell = f"{col_letter(gcol)}{xlrow}" if gcol is not None else None
+        ncell = f"{col_letter(ncol)}{xlrow}" if ncol is not None else None
+        raw = r.get("oiv_grade")
+        notes = clean_text(r.get("oiv_notes"))
+        grade = math.nan
+        label = f"{key[0]} / {key[1]}"
+        if cell in formulas:
+            out.append(finding(ErrorCode.O002, file=file, sheet=C.SHEET_OBJECTIVES, cell=cell, row=xlrow,
+                               column="Valutazione OIV %", record=label, value="=" + formulas[cell].lstrip("=")))
+        elif not is_blank(raw):
+            p = parse_number(raw, percent_format=cell in percent)
+            if not p.ok or p.value is None or not (0 <= p.value <= 100):
+                out.append(finding(ErrorCode.O002, file=file, sheet=C.SHEET_OBJECTIVES, cell=cell, row=xlrow,
+                                   column="Valutazione OIV %", record=label,
+                                   value=show_value(p.value) if p.ok and p.value is not None else raw))
+            else:
+                grade = float(p.value)
+        g0 = grade_before.get(key)
+        g0 = None if g0 is None or (isinstance(g0, float) and math.isnan(g0)) else float(g0)
+        if not math.isnan(grade) and g0 is not None and not notes and abs(grade - g0) > 1e-9:
+            out.append(finding(ErrorCode.O005, file=file, sheet=C.SHEET_OBJECTIVES, cell=ncell, row=xlrow,
+                               column="Note OIV", record=label, value=show_value(grade),
+                               expected=show_value(round_half_up(g0, 2))))
+        rows.append({"sector": key[0], "objective": key[1], "oiv_grade": grade, "oiv_notes": notes,
+                     "grade_before": math.nan if g0 is None else g0, "cell": cell, "xlrow": xlrow})
+    table = pd.DataFrame(rows, columns=OIV_COLUMNS)
+    table["oiv_grade"] = pd.to_numeric(table["oiv_grade"], errors="coerce").astype(float)
+    table["grade_before"] = pd.to_numeric(table["grade_before"], errors="coerce").astype(float)
+    out.sort(key=lambda f: (f.severity != ERROR, f.sheet or "", f.row or 0, f.cell or ""))
+    return OivRead(table, out, book, inputs, sectors, before)
+
+
+def _scan_oiv_cells(path: str | os.PathLike, book: ConsolidatedBook) -> tuple[set[str], dict[str, str]]:
+    """Percent-formatted cells and formulas of the Obiettivi sheet (85 % typed in Excel
+    arrives as 0.85 in a percent cell)."""
+    try:
+        from .workbook.scan import scan
+        sc = scan(str(path), sheets={C.SHEET_OBJECTIVES})
+    except Exception:
+        return set(), {}
+    s = sc.sheets.get(C.SHEET_OBJECTIVES) or next(
+        (v for k, v in sc.sheets.items() if C.norm_header(k) == C.norm_header(C.SHEET_OBJECTIVES)), None)
+    if s is None:
+        return set(), {}
+    return set(s.percent_cells), dict(s.formulas)
+
+
+def _label(key: tuple) -> str:
+    return " / ".join(str(k) for k in key)
+
+
+def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding]) -> bool:
+    """O004 for rows added, removed or repeated; O003 for each locked cell that differs
+    from what was written. True when something was found."""
+    found = False
+    for sheet, spec in TABLES.items():
+        df = book.tables.get(sheet)
+        if df is None:
+            continue
+        mirror = book.mirror.get(sheet, {}) if book.mirror else {}
+        cols = book.cols.get(sheet, {})
+        by_header = {c.header: c.field for c in spec.columns}
+        seen: set[str] = set()
+        for r in df.to_dict("records"):
+            key = table_key(sheet, r)
+            if key is None:
+                if any(not is_blank(v) for k, v in r.items() if k != "xlrow"):
+                    out.append(finding(ErrorCode.O004, file=file, sheet=sheet, row=r["xlrow"],
+                                       record="(senza codice)"))
+                    found = True
+                continue
+            kj = key_json(key)
+            if kj in seen or kj not in mirror:
+                out.append(finding(ErrorCode.O004, file=file, sheet=sheet, row=r["xlrow"],
+                                   cell=f"A{r['xlrow']}", record=_label(key)))
+                found = True
+                continue
+            seen.add(kj)
+            for header, want in mirror[kj].items():
+                fld = by_header.get(header)
+                if fld is None:
+                    continue
+                have = canon(r.get(fld)) if fld in cols else "(colonna assente)"
+                if not same(want, have):
+                    col = cols.get(fld)
+                    out.append(finding(ErrorCode.O003, file=file, sheet=sheet, row=r["xlrow"],
+                                       cell=f"{col_letter(col)}{r['xlrow']}" if col is not None else None,
+                                       column=header, record=_label(key),
+                                       expected=shown(want), found=shown(have)))
+                    found = True
+        for kj in mirror:
+            if kj not in seen:
+                try:
+                    import json
+                    label = _label(tuple(json.loads(kj)))
+                except ValueError:
+                    label = kj
+                out.append(finding(ErrorCode.O004, file=file, sheet=sheet, record=label))
+                found = True
+    return found
+
+
+def _check_recomputation(book: ConsolidatedBook, scores: Scores, file: str, out: list[Finding]) -> None:
+    """The computed figures in the sheets against a recomputation from the typed inputs."""
+    expect: dict[str, dict[tuple, dict[str, Any]]] = {
+        C.SHEET_OBJECTIVES: {(r["sector"], r["objective"]): {"computed": r["computed"], "grade": r["grade"]}
+                             for r in scores.objectives.to_dict("records")},
+        C.SHEET_PHASES: {(r["sector"], r["objective"], int(r["phase"])): {"contribution": r["contribution"]}
+                         for r in scores.phases.to_dict("records")},
+        C.SHEET_INDICATORS: {(r["sector"], r["objective"], int(r["indicator"])): {"score": r["score"]}
+                             for r in scores.indicators.to_dict("records")},
+        C.SHEET_SINTESI: {(r["sector"],): {"percentage": r["percentage"]}
+                          for r in scores.sectors.to_dict("records")},
+    }
+    expect[C.SHEET_SINTESI][("Ente",)] = {"percentage": scores.ente.get("percentage")}
+    for sheet, figures in expect.items():
+        df = book.tables.get(sheet)
+        if df is None:
+            continue
+        spec = TABLES[sheet]
+        cols = book.cols.get(sheet, {})
+        for r in df.to_dict("records"):
+            key = table_key(sheet, r)
+            if key not in figures:
+                continue
+            for fld, value in figures[key].items():
+                want, have = canon(value), canon(r.get(fld))
+                if not same(want, have):
+                    col = cols.get(fld)
+                    out.append(finding(ErrorCode.O003, file=file, sheet=sheet, row=r["xlrow"],
+                                       cell=f"{col_letter(col)}{r['xlrow']}" if col is not None else None,
+                                       column=spec.header(fld), record=_label(key),
+                                       expected=shown(want), found=shown(have)))
+
+
+# ---------------------------------------------------------------------------- apply
+
+def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
+              sectors: Iterable[str] | None = None) -> Scores:
+    """Scores with the OIV grades of `oiv_table` in force.
+
+    `source` gives the settori's inputs: a Validation of the returns (its usable files), an
+    `Inputs`, or the path of a consolidated workbook (its typed inputs). `sectors`
+    defaults to the settori the source holds."""
+    from .validate import Validation
+    if isinstance(source, Validation):
+        inputs = inputs_from_validation(source)
+        if sectors is None:
+            counts: dict[str, int] = {}
+            for rf in source.usable_files:
+                counts[rf.sector] = counts.get(rf.sector, 0) + 1
+            sectors = [s for s in plan.sector_codes if counts.get(s) == 1]
+    elif isinstance(source, Inputs):
+        inputs = source
+    elif isinstance(source, (str, os.PathLike)):
+        book = read_book(source)
+        inputs = inputs_from_book(plan, book)
+        if sectors is None:
+            sectors = book.sectors
+    else:
+        raise TypeError(f"fonte non riconosciuta: {type(source).__name__}")
+    if sectors is None:
+        have = set(inputs.objectives["sector"]) if not inputs.objectives.empty else set()
+        sectors = [s for s in plan.sector_codes if s in have]
+    return score(plan, inputs, list(sectors), oiv=oiv_table)
+
+
+# ---------------------------------------------------------------------------- final
+
+def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
+              returns_dir: str | os.PathLike | None = None, *, now: dt.datetime | None = None) -> OivResult:
+    """Read the OIV's workbook, refuse it (PegxlError, exit 1) if it has errors, and write
+    OUTDIR/<Anno>_consolidato_OIV_finale.xlsx with the OIV grades in force."""
+    src = Path(consolidated_from_oiv)
+    r = _read(plan, src)
+    errors = [f for f in r.findings if f.is_error]
+    if errors:
+        raise PegxlError(r.findings, exit_code=EXIT_PROBLEMS)
+    book = r.book
+    inputs, sectors = r.inputs, r.sectors
+    if returns_dir is not None:
+        inputs = _inputs_from_returns(plan, book, returns_dir, str(src))
+    before = score(plan, inputs, sectors)
+    after = score(plan, inputs, sectors, oiv=r.table)
+    target = Path(outdir) / consolidated_name(plan, final=True)
+    if target.resolve() == src.resolve():
+        raise PegxlError(finding(ErrorCode.U001, detail=f"il file {src} verrebbe sovrascritto: indicare un'altra "
+                                 "cartella (-o)"), exit_code=EXIT_UNUSABLE)
+    anomalies = list(book.anomalies) + [finding_row(f) for f in r.findings]
+    read_at = now if now is not None else dt.datetime.now().astimezone().replace(microsecond=0)
+    provenance = list(book.provenance) + [{
+        "name": src.name, "sector": None, "sha256": sha256_of(src), "read_at": read_at,
+        "template_version": str(book.identity.get("format_version") or ""), "used": "sì", "copy": None,
+        "note": "consolidato compilato dall'OIV"}]
+    excluded = {}
+    for row in book.tables.get(C.SHEET_SINTESI, pd.DataFrame()).to_dict("records"):
+        state = str(row.get("state") or "")
+        code = table_key(C.SHEET_SINTESI, row)
+        if code and state.startswith("escluso: "):
+            excluded[code[0]] = state[len("escluso: "):]
+    data = Consolidated(plan=plan, inputs=inputs, scores=after, sectors=sectors, excluded=excluded,
+                        anomalies=anomalies, provenance=provenance, oiv=r.table, scores_before=before,
+                        kind=KIND_FINAL, created=now)
+    path = write_consolidated(data, target)
+    return OivResult(scores=after, scores_before=before, oiv=r.table,
+                     findings=[f for f in r.findings if not f.is_error], path=path)
+
+
+def _inputs_from_returns(plan: Plan, book: ConsolidatedBook, returns_dir: str | os.PathLike,
+                         file: str) -> Inputs:
+    """The inputs read again from the returns, which must be the files consolidated."""
+    from .validate import validate_returns
+    v = validate_returns(plan, [returns_dir])
+    want = {str(p.get("sector")): str(p.get("sha256")) for p in book.provenance
+            if str(p.get("used") or "") == "sì" and p.get("sector")}
+    paths, problems = [], []
+    for sector in book.sectors:
+        match = [rf for rf in v.files if rf.sector == sector and rf.sha256 == want.get(sector)]
+        if not match:
+            problems.append(sector)
+        else:
+            paths.append(match[0].path)
+    if problems:
+        raise PegxlError(finding(ErrorCode.O001, file=file, detail="i file restituiti dei settori "
+                                 + ", ".join(problems) + " non sono quelli consolidati (SHA-256 diverso o assente)"),
+                         exit_code=EXIT_PROBLEMS)
+    return inputs_from_validation(v, paths)
