@@ -529,6 +529,8 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     stamp = (created_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
     conn = connect(db)
     try:
+        if validation is None or getattr(validation, "indicators", None) is None:
+            _borrow_typed_values(conn, plan, rows)
         with conn:   # commit on success; rollback on any exception: the archive stays as it was
             conn.execute("BEGIN IMMEDIATE")
             (version,) = conn.execute(
@@ -551,6 +553,41 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     finally:
         conn.close()
     return StoredCycle(cycle_id, plan.ente, int(plan.anno), plan.fase, kind, version, stamp, str(db))
+
+
+def _borrow_typed_values(conn: sqlite3.Connection, plan: Plan, rows: dict[str, list[tuple]]) -> None:
+    """Without the settori's typed values (an OIV cycle: the OIV changes grades, not what
+    the settori typed), take them, and the provenance, from the latest merge of the same
+    ente, anno and fase."""
+    got = conn.execute("SELECT id FROM cycles WHERE ente = ? AND anno = ? AND fase = ? AND kind = 'merge' "
+                       "ORDER BY version DESC LIMIT 1", (plan.ente, int(plan.anno), plan.fase)).fetchone()
+    if got is None:
+        return
+    cid = got[0]
+    ind = {(r[0], r[1], r[2]): r[3:] for r in conn.execute(
+        "SELECT sector, objective, indicator, achieved_raw, achieved_value, achieved_num, notes "
+        "FROM indicators WHERE cycle_id = ?", (cid,))}
+    obj = {(r[0], r[1]): r[2:] for r in conn.execute(
+        "SELECT sector, objective, report, deviation_reason FROM objectives WHERE cycle_id = ?", (cid,))}
+    ph = {(r[0], r[1], r[2]): r[3:] for r in conn.execute(
+        "SELECT sector, objective, phase, actual_start, actual_end, notes FROM phases WHERE cycle_id = ?", (cid,))}
+
+    def fill(row: tuple, positions: tuple[int, ...], found: tuple | None) -> tuple:
+        if found is None:
+            return row
+        out = list(row)
+        for pos, value in zip(positions, found):
+            if out[pos] is None:
+                out[pos] = value
+        return tuple(out)
+
+    rows["indicators"] = [fill(r, (12, 13, 14, 20), ind.get((r[0], r[1], r[2]))) for r in rows["indicators"]]
+    rows["objectives"] = [fill(r, (17, 18), obj.get((r[0], r[1]))) for r in rows["objectives"]]
+    rows["phases"] = [fill(r, (8, 9, 13), ph.get((r[0], r[1], r[2]))) for r in rows["phases"]]
+    if not rows["provenance"]:
+        rows["provenance"] = [tuple(r) for r in conn.execute(
+            "SELECT file, sector, sha256, read_at, modified, template_version, used FROM provenance "
+            "WHERE cycle_id = ?", (cid,))]
 
 
 # -------------------------------------------------------------------------- reading

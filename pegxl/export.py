@@ -157,32 +157,36 @@ def score_table(db: str | os.PathLike, cycle_id: int) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------- writing
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
+
+
 def _typed_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns with one kind of value keep it; mixed ones become text."""
+    """Object columns holding one kind of value keep it (bool, number, date); mixed ones
+    become text (as the CSV shows them)."""
+    import numpy as np
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype != object:
+        if s.dtype != object and not pd.api.types.is_string_dtype(s):
             continue
-        vals = [v for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))]
-        kinds = {type(v) for v in vals}
+        vals = [v for v in s if not _missing(v)]
         if not vals:
             out[col] = pd.Series([None] * len(s), index=s.index, dtype="string")
-        elif kinds <= {bool}:
-            out[col] = pd.Series([None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
-                                  for v in s], index=s.index, dtype="boolean")
-        elif kinds <= {int, float} and not (kinds & {bool}):
-            out[col] = pd.to_numeric(s, errors="coerce").astype(float)
-        elif all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in vals) or \
-                all(isinstance(v, (dt.datetime, pd.Timestamp)) for v in vals) or \
-                all(isinstance(v, dt.date) for v in vals):
-            out[col] = pd.Series([None if not isinstance(v, dt.date) else
-                                  (v.date() if isinstance(v, dt.datetime) else v) for v in s],
-                                 index=s.index, dtype=object)
+        elif all(isinstance(v, (bool, np.bool_)) for v in vals):
+            out[col] = pd.Series([None if _missing(v) else bool(v) for v in s], index=s.index, dtype="boolean")
+        elif all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                 for v in vals):
+            if all(float(v).is_integer() for v in vals) and all(isinstance(v, (int, np.integer)) for v in vals):
+                out[col] = pd.Series([None if _missing(v) else int(v) for v in s], index=s.index, dtype="Int64")
+            else:
+                out[col] = pd.Series([np.nan if _missing(v) else float(v) for v in s], index=s.index, dtype=float)
+        elif all(isinstance(v, (dt.date, pd.Timestamp)) for v in vals):
+            out[col] = pd.Series([None if _missing(v) else (v.date() if isinstance(v, (dt.datetime, pd.Timestamp))
+                                                            else v) for v in s], index=s.index, dtype=object)
         else:
-            out[col] = pd.Series([None if v is None or (isinstance(v, float) and math.isnan(v)) else
-                                  (_cell(v).strip('"') if not isinstance(v, str) else v) for v in s],
-                                 index=s.index, dtype="string")
+            out[col] = pd.Series([None if _missing(v) else (v if isinstance(v, str) else _cell(v).strip('"'))
+                                  for v in s], index=s.index, dtype="string")
     return out
 
 

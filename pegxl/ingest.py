@@ -98,8 +98,11 @@ def sha256_of(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def read_return(plan: Plan, path: str | os.PathLike) -> ReturnFile:
-    """Read one returned workbook against the plan: identity, integrity, raw inputs."""
+def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None = None) -> ReturnFile:
+    """Read one returned workbook against the plan: identity, integrity, raw inputs.
+
+    `fingerprint` is `plan.fingerprint()` when the caller already has it (it hashes every
+    settore's part of the plan: computing it once for a thousand files matters)."""
     rf = ReturnFile(path=str(path), read_at=dt.datetime.now().astimezone())
     p = Path(path)
     problems = sniff(p, max_uncompressed=MAX_RETURN_BYTES)
@@ -114,7 +117,7 @@ def read_return(plan: Plan, path: str | os.PathLike) -> ReturnFile:
         return rf
     max_rows = max(2000, 10 * max(len(plan.phases), len(plan.indicators), len(plan.objectives)))
     try:
-        book = read_values(p, max_rows=max_rows)
+        book = read_values(p, max_rows=max_rows, sniffed=True)
     except PegxlError as exc:
         rf.findings.extend(exc.findings)
         return rf
@@ -131,7 +134,7 @@ def read_return(plan: Plan, path: str | os.PathLike) -> ReturnFile:
         rf.modified = sc.modified
     if sc.external_links:
         rf.add(ErrorCode.F008)
-    if not _identity(plan, book, rf):
+    if not _identity(plan, book, rf, fingerprint or plan.fingerprint()):
         return rf
     rf.readable = True
     for sheet_name, spec in TABLE_SPECS.items():
@@ -171,7 +174,7 @@ def identity_cells(book: RawBook) -> dict[str, str]:
     return out
 
 
-def _identity(plan: Plan, book: RawBook, rf: ReturnFile) -> bool:
+def _identity(plan: Plan, book: RawBook, rf: ReturnFile, plan_fp: str) -> bool:
     ident = read_identity(book)
     if ident is None:
         rf.add(ErrorCode.I001)
@@ -201,11 +204,10 @@ def _identity(plan: Plan, book: RawBook, rf: ReturnFile) -> bool:
     if str(ident["fase"]).strip() != plan.fase:
         rf.add(ErrorCode.I005, sheet=sheet, cell=cells.get("fase"), found=ident["fase"], expected=plan.fase)
         ok = False
-    if sector not in _sector_set(plan):
+    if sector not in set(plan.sector_codes):
         rf.add(ErrorCode.I006, sheet=sheet, cell=cells.get("sector"), value=sector, record=sector)
         return False
     fp = str(ident["fingerprint"]).strip()
-    plan_fp = plan_fingerprint(plan)
     if fp != plan_fp:
         where = {"sheet": sheet, "cell": cells.get("fingerprint"), "record": sector,
                  "found": short(fp), "expected": short(plan_fp)}

@@ -368,6 +368,9 @@ class _Connection:
 
     def open(self) -> None:
         s = self.s
+        if s.user and not s.password:
+            raise smtplib.SMTPException(f"manca la password per l'utente {s.user}: impostare {ENV_PASSWORD} "
+                                        "o lanciare il comando da un terminale")
         if s.security == "none" and s.password and not _loopback(s.host):
             raise smtplib.SMTPException("password non inviata in chiaro: usare --security starttls o ssl")
         ctx = ssl.create_default_context()
@@ -504,15 +507,17 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             jobs.append(_Job(s, kind, path, {}))
     else:
         from .annotate import annotated_name
-        from .status import STATE_ERRORS, STATE_MISSING, status
+        from .status import STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE, status
         st = status(plan, reminders_dir)
         ann_dirs = [Path(annotated_dir)] if annotated_dir is not None else []
         ann_dirs.append(Path(reminders_dir) / "annotati")
         for s in rows:
             row = st.row(s["sector"])
             if row.state not in (STATE_MISSING, STATE_ERRORS):
+                why = ("più file per lo stesso settore: l'ufficio deve tenerne uno" if row.state == STATE_MULTIPLE
+                       else "file consegnato e utilizzabile")
                 report.outcomes.append(Outcome(s["sector"], kind, ST_SKIPPED, to=s.get("email"),
-                                               detail=f"non da sollecitare: {row.state_label}"))
+                                               detail=f"nessun sollecito: {why}"))
                 continue
             path, annotated = None, False
             if row.state == STATE_ERRORS and row.file:

@@ -184,7 +184,7 @@ class StatusReport:
                       f"{c[STATE_ERRORS]}, mancanti {c[STATE_MISSING]}, più file {c[STATE_MULTIPLE]}.")
         if self.chase:
             console.print("Da sollecitare, nell'ordine: "
-                          + ", ".join(f"{r.sector} ({r.state_label})" for r in self.chase) + ".")
+                          + "; ".join(f"{r.sector} {r.state_label}" for r in self.chase) + ".")
         else:
             console.print("Tutti i settori hanno consegnato un file utilizzabile.")
         for u in self.unassigned:

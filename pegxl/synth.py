@@ -181,7 +181,7 @@ def synthetic_plan(n_sectors: int = 5, n_objectives: int = 8, n_phases: int = 4,
 _LIST = re.compile(r"[;,]")
 
 
-def _assigned(target: str, sector: str, all_codes: list[str]) -> bool:
+def _assigned(target: str, sector: str) -> bool:
     t = (target or "").strip()
     if t == C.ALL_SECTORS:
         return True
@@ -197,10 +197,9 @@ def synthetic_inputs(plan_data: dict[str, Any], sector: str, seed: int = 0) -> d
 
     Neutralised phases and indicators are left alone (their cells are locked)."""
     rng = random.Random(f"{seed}:{sector}")
-    codes = [s["Codice settore"] for s in plan_data[C.SHEET_SECTORS]]
     anno = next(int(v) for k, v in plan_data[C.SHEET_ENTE] if k == "Anno")
     mine = [o["Codice obiettivo"] for o in plan_data[C.SHEET_OBJECTIVES]
-            if _assigned(o["Codice settore"], sector, codes)]
+            if _assigned(o["Codice settore"], sector)]
     wanted = set(mine)
     out: dict[str, list[dict[str, Any]]] = {C.SHEET_OBJECTIVES: [], C.SHEET_PHASES: [], C.SHEET_INDICATORS: []}
     status_of: dict[str, str] = {}

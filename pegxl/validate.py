@@ -75,8 +75,9 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
     """Validate returned workbooks (files or folders) against a checked plan."""
     paths = expand_paths(items)
     files: list[ReturnFile] = []
+    fingerprint = plan.fingerprint() if paths else None
     for i, p in enumerate(paths, start=1):
-        files.append(read_return(plan, p))
+        files.append(read_return(plan, p, fingerprint=fingerprint))
         if progress:
             progress(i, len(paths), str(p))
     return validate_files(plan, files)

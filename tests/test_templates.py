@@ -242,6 +242,26 @@ def test_locked_values_are_typed(books):
     assert desc.value == "-riduzione della carta" and desc.data_type == "s"
 
 
+def test_verso_equal_sign_is_text(books):
+    # "=" alone would be written as a formula by openpyxl
+    c = cell_of(books["S02"]["Indicatori"], "Verso", objective="O2", indicator=1)
+    assert c.value == "=" and c.data_type == "s"
+
+
+def test_unsafe_codes_never_overwrite_each_other(tmp_path):
+    data = {k: ([dict(r) for r in v] if k != "Ente" else v) for k, v in PLAN.items()}
+    data["Settori"] += [{"Codice settore": "S/9", "Settore": "Polizia locale", "Responsabile": "A"},
+                        {"Codice settore": "S:9", "Settore": "Polizia locale", "Responsabile": "B"}]
+    for o in data["Obiettivi"]:
+        o.pop("Peso")
+    write_plan(tmp_path / "piano.xlsx", data)
+    plan = read_plan(tmp_path / "piano.xlsx")            # P024 is only a warning
+    paths = generate_templates(plan, tmp_path / "m")
+    names = [p.name for p in paths]
+    assert names[-2:] == ["2024_S-9_polizia-locale.xlsx", "2024_S-9_polizia-locale-2.xlsx"]
+    assert len(set(names)) == len(names) == len(list((tmp_path / "m").iterdir()))
+
+
 def test_objective_weight_blank_when_plan_has_none(tmp_path):
     data = {k: ([dict(r) for r in v] if k != "Ente" else v) for k, v in PLAN.items()}
     for o in data["Obiettivi"]:
@@ -701,6 +721,7 @@ def test_libreoffice_fill_save_and_live_formulas(built, tmp_path):
     dvs = validations(out["Fasi"])
     a1 = cell_of(out["Fasi"], "Avanzamento %", objective="O1", phase=1).coordinate
     assert (dvs[a1].type, dvs[a1].formula1, dvs[a1].formula2) == ("decimal", "0", "100")
+    assert dvs[a1].showErrorMessage and "da 0 a 100" in dvs[a1].error and dvs[a1].prompt
     d1 = cell_of(out["Fasi"], "Inizio effettivo", objective="O1", phase=1).coordinate
     assert (dvs[d1].type, dvs[d1].formula1, dvs[d1].formula2) == ("date", "44927", "46022")
     assert out["Fasi"][d1].value == dt.datetime(2024, 1, 10)

@@ -357,6 +357,24 @@ def test_every_typed_value_reaches_the_validated_tables_unchanged(env, tmp_path)
     assert record(v, "Obiettivi", "2024_S01_02")["declared"] == 70.0
 
 
+def test_demo_returns_have_no_error(tmp_path):
+    """The demo ente (pegxl/data/demo) through the same path: no error; the only warnings
+    are numbers or dates typed as text (V007) and Concluso with phases not at 100 (V016),
+    as in the seed documents."""
+    from pegxl.demo import demo_data
+    plan_data, returns = demo_data()
+    demo = make_env(tmp_path / "demo", plan_data)
+    for sector, inputs in returns.items():
+        fill_return(demo.templates[sector], tmp_path / "r" / template_name(demo.plan, sector), inputs)
+    v = validate_returns(demo.plan, [tmp_path / "r"])
+    assert len(v.files) == len(returns) and v.all_usable
+    assert [str(f) for f in v.findings if f.is_error] == []
+    assert {f.code for f in v.findings} <= {"V007", "V016"}
+    for f in v.findings:
+        if f.code == "V007":
+            assert f.sheet == "Indicatori" and f.cell.startswith("I") and isinstance(f.value, str)
+
+
 # --------------------------------------------------------------- values typed (V codes)
 
 def test_v001_progress_over_100(env, tmp_path):
@@ -414,9 +432,13 @@ def test_v008_postponed_without_reason(env, tmp_path):
     assert "Rinviato" in f.message
 
 
-def test_v009_declared_far_from_computed_without_reason(env, tmp_path):
-    # 2024_S01_02: phase 50 %; indicators 100 (50000 reached) and 0 (late): computed 50
+@pytest.mark.parametrize("other_reason", [None, "Fase conclusa in anticipo."])
+def test_v009_declared_far_from_computed_without_reason(env, tmp_path, other_reason):
+    # 2024_S01_02: phase 50 %; indicators 100 (50000 reached) and 0 (late): computed 50.
+    # Another objective with a Motivazione must not hide it (a text column with some blanks).
     inputs = with_values(CLEAN_S01, "Obiettivi", ("2024_S01_02",), dichiarato=100, motivazione=DROP)
+    if other_reason:
+        inputs = with_values(inputs, "Obiettivi", ("2024_S01_01",), motivazione=other_reason)
     inputs = with_values(inputs, "Fasi", ("2024_S01_02", 1), avanzamento=50)
     inputs = with_values(inputs, "Indicatori", ("2024_S01_02", 1), raggiunto=50000)
     inputs = with_values(inputs, "Indicatori", ("2024_S01_02", 2), raggiunto="2024-10-15")
@@ -480,6 +502,12 @@ def test_v013_declared_grade_over_100(env, tmp_path):
                                                     motivazione="Risultato superiore alle attese."))
     f = only(v, "V013", severity=ERROR, sheet="Obiettivi", cell="K2", record="2024_S01_01")
     assert "150" in f.message
+
+
+def test_v014_declared_grade_not_a_number(env, tmp_path):
+    v, _ = validate_one(env, tmp_path, with_values(CLEAN_S01, "Obiettivi", ("2024_S01_02",), dichiarato="quasi tutto"))
+    f = only(v, "V014", severity=ERROR, sheet="Obiettivi", cell="K3", record="2024_S01_02")
+    assert "«quasi tutto»" in f.message
 
 
 def test_v015_percent_formatted_cell_holding_one_reads_100(env, tmp_path):

@@ -202,9 +202,11 @@ def render_history(df, fmt: str, title: str = "") -> str:
             else:
                 cells.append(str(v))
         table.add_row(*cells)
+    import shutil
+    width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
     buf = io.StringIO()
-    Console(file=buf, width=140, force_terminal=False, color_system=None, highlight=False).print(table)
-    return buf.getvalue().rstrip("\n")
+    Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False).print(table)
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
 
 
 # --------------------------------------------------------------------------- plan next

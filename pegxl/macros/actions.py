@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ERROR, ErrorCode, Finding, PegxlError, count, finding
+from ..errors import ErrorCode, Finding, PegxlError, count, finding
 from .sheets import SHEET_CHECK, SHEET_STATUS, ResultBook, write_check_sheet, write_status_sheet
 
 LOG_NAME = "pegxl-excel.log"

@@ -198,7 +198,21 @@ def make_addin_bytes(template: bytes, *, interpreter: str | None = None) -> byte
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = info.external_attr
             zout.writestr(zi, body)
-    return out.getvalue()
+    data = out.getvalue()
+    missing = [a for a in ribbon_callbacks(data) if a.split(".")[-1] not in
+               addin_vba(data).procedures().get(a.split(".")[0], [])]
+    if missing:   # pragma: no cover - a guard against a changed template
+        raise PegxlError(finding(ErrorCode.X001, detail="il componente aggiuntivo costruito non ha le "
+                                 f"routine VBA {', '.join(missing)}"), exit_code=EXIT_UNUSABLE)
+    return data
+
+
+def ribbon_callbacks(xlam: str | Path | bytes) -> set[str]:
+    """Every onAction ("Module.Procedure") of an add-in's ribbon XML."""
+    raw = xlam if isinstance(xlam, bytes) else Path(xlam).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        root = ET.fromstring(z.read(CUSTOMUI_PART))
+    return {el.get("onAction") for el in root.iter() if el.get("onAction")}
 
 
 def pegxl_vba(vba_project: bytes) -> bytes:
@@ -519,6 +533,9 @@ class CompoundFile:
             return first
 
         entries = [bytearray(e) for e in self.entries]
+        for i, e in enumerate(entries):
+            if e[66] == 2 and i not in self.streams:   # a stream outside the tree: emptied
+                struct.pack_into("<IQ", e, 116, ENDOFCHAIN, 0)
         mini = bytearray()
         minifat: list[int] = []
         for i, blob in sorted(self.streams.items()):

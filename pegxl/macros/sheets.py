@@ -183,7 +183,7 @@ class OpenpyxlBook:
             color = fills.get(i)
             fill = fill_cache.setdefault(color, PatternFill("solid", fgColor=color)) if color else None
             for j, value in enumerate(row):
-                c = ws.cell(row=r, column=j + 1, value=_naive(value))
+                c = ws.cell(row=r, column=j + 1, value=None if value == "" else _naive(value))
                 if isinstance(value, str):
                     self._text(c)
                 elif isinstance(value, dt.datetime):
@@ -309,6 +309,8 @@ class XlwingsBook:
     @staticmethod
     def _value(v: Any) -> Any:
         v = _naive(v)
+        if v == "":
+            return None
         if isinstance(v, str) and v.startswith(_FORMULA_START):
             return "'" + v
         return v

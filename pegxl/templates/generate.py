@@ -546,7 +546,7 @@ class _Builder:
             p, total = o.phase_expr()
             parts = o.indicator_parts()
             values: list[Any] = [
-                o.code, o.title, o.weight if o.weight is None else _py(o.weight),
+                o.code, o.title, _py(o.weight),
                 f"=IF({st}=\"\",\"\",{st})",
                 f"={total}" if total else None,
                 f"={p}" if p else None,
@@ -861,12 +861,28 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     if generated_at is None:
         generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
     out = Path(outdir)
-    fp = plan.fingerprint()
+    fp = plan.fingerprint()   # hashes every settore: once, not once per template
+    names = _unique_names(plan, codes)
     paths = []
     for code in codes:
         wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp)
-        paths.append(atomic_save(wb, out / template_name(plan, code)))
+        paths.append(atomic_save(wb, out / names[code]))
     return paths
+
+
+def _unique_names(plan: Plan, codes: list[str]) -> dict[str, str]:
+    """File names per settore; two codes that differ only in characters unfit for a file
+    name (P024 warns) must not overwrite each other's template."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for code in codes:
+        name = template_name(plan, code)
+        stem, n = name[:-5], 2
+        while name.casefold() in taken:
+            name, n = f"{stem}-{n}.xlsx", n + 1
+        taken.add(name.casefold())
+        names[code] = name
+    return names
 
 
 def make_templates(plan_path: str | os.PathLike, outdir: str | os.PathLike, **kw: Any) -> list[Path]:

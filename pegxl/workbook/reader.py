@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
+import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +54,7 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
     try:
         size = p.stat().st_size
         with open(p, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(2048)
     except OSError as exc:
         return [finding(ErrorCode.F001, file=name, detail=exc.strerror or str(exc))]
     if size == 0:
@@ -63,8 +65,8 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
         return [finding(ErrorCode.F005, file=name)]
     if not head.startswith(ZIP_MAGIC):
         suffix = p.suffix.lower()
-        if head.startswith(b"%PDF") or head[:5].lower() in (b"<html", b"<!doc"):
-            # a PDF or web page renamed .xlsx is not a damaged workbook: say what it is
+        if head.startswith(b"%PDF") or head[:5].lower() in (b"<html", b"<!doc") or _looks_like_text(head):
+            # a PDF, web page or text file renamed .xlsx is not a damaged workbook: say what it is
             return [finding(ErrorCode.F002, file=name, detail=_describe(head, suffix))]
         if suffix in SPREADSHEET_SUFFIXES:
             return [finding(ErrorCode.F003, file=name)]
@@ -112,12 +114,25 @@ def _is_encrypted_ole(p: Path) -> bool:
             return False
 
 
+def _looks_like_text(head: bytes) -> bool:
+    """True for a sample of plain text (UTF-8 or Latin-1, no NUL, printable)."""
+    if not head or b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is still UTF-8 text
+        text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else head.decode("latin-1")
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+    return printable >= 0.95 * len(text)
+
+
 def _describe(head: bytes, suffix: str) -> str:
     if head.startswith(b"%PDF"):
         return "è un PDF"
     if head[:5].lower() in (b"<html", b"<!doc"):
         return "è una pagina HTML"
-    if suffix == ".csv" or suffix == ".txt":
+    if suffix in (".csv", ".txt") or _looks_like_text(head):
         return "è un file di testo"
     return f"formato non riconosciuto ({suffix or 'senza estensione'})"
 
@@ -151,14 +166,90 @@ class RawBook:
         return None
 
 
+# calamine builds a dense grid from A1 to the last cell: a lone cell at XFD1048576 asks
+# for half a terabyte and aborts the process. Sheets are measured in the XML first.
+MAX_CELLS = 5_000_000
+_EXTENT_RE = re.compile(rb'\br="([A-Z]{0,3})([0-9]{1,9})"')
+
+
+def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
+    """Sheet name -> (last row, last column), 1-based, from the cell references in the
+    worksheet XML (streamed; not the <dimension> element, which a file may leave out or
+    get wrong). Empty for a file that is not an xlsx."""
+    out: dict[str, tuple[int, int]] = {}
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if "xl/workbook.xml" not in names:
+            return out
+        from xml.etree import ElementTree as ET
+        ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+        ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+        rels: dict[str, str] = {}
+        if "xl/_rels/workbook.xml.rels" in names:
+            for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
+                target = r.get("Target", "")
+                target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                    posixpath.join("xl", target))
+                rels[r.get("Id", "")] = target
+        sheets_el = ET.fromstring(zf.read("xl/workbook.xml")).find(f"{ns_main}sheets")
+        for s in (sheets_el if sheets_el is not None else []):
+            part = rels.get(s.get(f"{ns_rel}id", ""))
+            if not part or part not in names:
+                continue
+            max_row = max_col = 0
+            tail = b""
+            with zf.open(part) as fh:
+                while True:
+                    chunk = fh.read(1 << 20)
+                    if not chunk:
+                        break
+                    data = tail + chunk
+                    for m in _EXTENT_RE.finditer(data):
+                        letters, number = m.group(1), int(m.group(2))
+                        max_row = max(max_row, number)
+                        if letters:
+                            max_col = max(max_col, _col_number(letters))
+                    tail = data[-64:]
+            out[s.get("name", "")] = (max_row, max_col)
+    return out
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def _check_extents(path: str | os.PathLike, name: str, max_rows: int,
+                   sheets: list[str] | None) -> None:
+    try:
+        extents = xlsx_extents(path)
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, SyntaxError) as exc:
+        raise PegxlError(finding(ErrorCode.F002, file=name, detail=f"struttura interna non leggibile: {str(exc)[:120]}")) from exc
+    wanted = {norm_header(s) for s in sheets} if sheets is not None else None
+    for sname, (rows, cols) in extents.items():
+        if wanted is not None and norm_header(sname) not in wanted:
+            continue
+        if rows > max_rows:
+            raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=rows))
+        if rows * max(cols, 1) > MAX_CELLS:
+            raise PegxlError(finding(ErrorCode.F006, file=name, sheet=sname,
+                                     detail=f"{MAX_CELLS:,} celle (il foglio «{sname}» arriva alla "
+                                            f"cella {col_letter(cols - 1)}{rows})".replace(",", ".")))
+
+
 def read_values(path: str | os.PathLike, *, sheets: list[str] | None = None,
-                max_rows: int = MAX_ROWS) -> RawBook:
-    """Values of a workbook (xlsx, xlsm, ods), after `sniff`. Raises PegxlError on a bad file."""
-    problems = sniff(path)
-    if problems:
-        raise PegxlError(problems)
+                max_rows: int = MAX_ROWS, sniffed: bool = False) -> RawBook:
+    """Values of a workbook (xlsx, xlsm, ods), after `sniff` (skipped when the caller
+    already did it: `sniffed`). Raises PegxlError on a bad file."""
+    if not sniffed:
+        problems = sniff(path)
+        if problems:
+            raise PegxlError(problems)
     from python_calamine import CalamineWorkbook
     name = str(path)
+    _check_extents(path, name, max_rows, sheets)
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several types for broken content
@@ -169,9 +260,14 @@ def read_values(path: str | os.PathLike, *, sheets: list[str] | None = None,
         for sname in wb.sheet_names:
             if sheets is not None and norm_header(sname) not in {norm_header(s) for s in sheets}:
                 continue
-            ws = wb.get_sheet_by_name(sname)
-            if ws.total_height > max_rows:
-                raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=ws.total_height))
+            try:
+                ws = wb.get_sheet_by_name(sname)
+            except Exception as exc:  # broken sheet XML: a coded finding, never a traceback
+                raise PegxlError(finding(ErrorCode.F002, file=name, sheet=sname,
+                                         detail=f"foglio «{sname}» non leggibile: {str(exc)[:160]}")) from exc
+            n_rows = (ws.end[0] + 1) if ws.end else 0
+            if n_rows > max_rows:
+                raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
             grid = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
             rows = [[_clean(v) for v in row] for row in grid]
             visible = True

@@ -1,0 +1,587 @@
+"""`pegxl merge` (issue: merge, score, write back, the consolidated workbook for the OIV).
+
+Through the public API only: a hand-built plan written with `write_plan` and checked with
+`read_plan`, templates from `generate_templates`, returns typed with `fill_return`, then
+`merge`. The consolidated workbook is read back with openpyxl and checked figure by figure
+against the values computed by hand below (default Regole: Peso fasi 50, Peso indicatori
+50, Tetto 100, Ritardo azzera sì).
+
+Plan (Rendicontazione finale 2024), settori S01 (Peso 60) and S02 (Peso 40):
+
+  O1  S01  peso 50  fasi 40 + 60; indicators 1 numero >= 200, 2 sì/no (atteso sì)
+  O2  S01  peso 30  fase 100; no indicator
+  O3  S02  peso 80  fasi 50 + 30 + 20 (the 20 neutralised); indicators 1 data <= 30/06/2024,
+                    2 percentuale >= 80
+  T1  *    peso 20  fase 100; indicators 1 testo (not computed), 2 CONTESTO (never counted)
+
+S01 typed: O1 Concluso, fasi 100 and 50, raggiunto 150 and "sì"
+             fasi    = 40*100/100 + 60*50/100 = 70
+             indic.  = (100*150/200 + 100) / 2 = (75 + 100) / 2 = 87.5
+             grado   = (70 + 87.5) / 2 = 78.75
+           O2 In corso, fase 60, Grado dichiarato 90 (with Motivazione): calcolato 60, grado 90
+           T1 Concluso, fase 100: calcolato 100 (phases only), grado 100
+           S01 = (78.75*50 + 90*30 + 100*20) / 100 = 39.375 + 27 + 20 = 86.375  -> B
+S02 typed: O3 Concluso, fasi 100 and 50 (the neutralised one left out, pesi 50/30 -> 62.5/37.5)
+             fasi    = 62.5*100/100 + 37.5*50/100 = 81.25
+             indic.  = (0 [10/07 after 30/06: late = 0] + 100 ["95%" >= 80, capped]) / 2 = 50
+             grado   = (81.25 + 50) / 2 = 65.625
+           T1 Rinviato (with Motivazione): no Grado, out of the mean
+           S02 = 65.625                                                           -> C
+Ente = (86.375*60 + 65.625*40) / 100 = 51.825 + 26.25 = 78.075                       -> B
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pegxl.cli import main  # noqa: E402
+from pegxl.commands.cycle import merge_cmd, oiv_cmd  # noqa: E402
+from pegxl.errors import PegxlError  # noqa: E402
+from pegxl.merge import merge  # noqa: E402
+from pegxl.plan import read_plan  # noqa: E402
+from pegxl.templates import fill_return, generate_templates  # noqa: E402
+from pegxl.workbook import contract as C  # noqa: E402
+from pegxl.workbook.planfile import write_plan  # noqa: E402
+
+if "merge" not in main.commands:
+    main.add_command(merge_cmd)
+if "oiv" not in main.commands:
+    main.add_command(oiv_cmd)
+
+NOW = dt.datetime(2025, 2, 3, 9, 30, 0)
+APPROX = dict(rel=1e-12, abs=1e-12)
+
+PLAN = {
+    "Ente": [["Ente", "Comune di Prova"], ["Anno", 2024], ["Fase del ciclo", "Rendicontazione finale"],
+             ["Data di riferimento", "2024-12-31"], ["Scadenza consegna", "2025-01-31"]],
+    "Settori": [
+        {"Codice settore": "S01", "Settore": "Affari generali", "Responsabile": "Rossi Anna", "Peso": 60},
+        {"Codice settore": "S02", "Settore": "Servizi sociali", "Responsabile": "Bianchi Luca", "Peso": 40},
+    ],
+    "Obiettivi": [
+        {"Codice obiettivo": "O1", "Codice settore": "S01", "Titolo": "Digitalizzare i servizi",
+         "Tipologia": "Strategico", "Peso": 50},
+        {"Codice obiettivo": "O2", "Codice settore": "S01", "Titolo": "Sportello unico",
+         "Tipologia": "Gestionale", "Peso": 30},
+        {"Codice obiettivo": "O3", "Codice settore": "S02", "Titolo": "Assistenza domiciliare",
+         "Tipologia": "Esecutivo", "Peso": 80},
+        {"Codice obiettivo": "T1", "Codice settore": "*", "Titolo": "Trasparenza",
+         "Tipologia": "PTPCT", "Peso": 20},
+    ],
+    "Fasi": [
+        {"Codice obiettivo": "O1", "N. fase": 1, "Descrizione": "Analisi", "Inizio previsto": "2024-01-15",
+         "Fine prevista": "2024-03-31", "Peso": 40},
+        {"Codice obiettivo": "O1", "N. fase": 2, "Descrizione": "Sviluppo", "Inizio previsto": "2024-04-01",
+         "Fine prevista": "2024-12-31", "Peso": 60},
+        {"Codice obiettivo": "O2", "N. fase": 1, "Descrizione": "Apertura", "Fine prevista": "2024-12-31",
+         "Peso": 100},
+        {"Codice obiettivo": "O3", "N. fase": 1, "Descrizione": "Gara", "Fine prevista": "2024-05-31", "Peso": 50},
+        {"Codice obiettivo": "O3", "N. fase": 2, "Descrizione": "Servizio", "Fine prevista": "2024-11-30",
+         "Peso": 30},
+        {"Codice obiettivo": "O3", "N. fase": 3, "Descrizione": "Osservatorio", "Fine prevista": "2024-12-31",
+         "Peso": 20, "Neutralizzata": "sì", "Motivo neutralizzazione": "Attività eliminata"},
+        {"Codice obiettivo": "T1", "N. fase": 1, "Descrizione": "Pubblicazioni", "Fine prevista": "2024-12-31",
+         "Peso": 100},
+    ],
+    "Indicatori": [
+        {"Codice obiettivo": "O1", "N. indicatore": 1, "Descrizione": "Servizi online", "Tipo": "EFFICACIA",
+         "Tipo valore": "numero", "Verso": ">=", "Valore atteso": 200},
+        {"Codice obiettivo": "O1", "N. indicatore": 2, "Descrizione": "Portale attivo", "Tipo": "QUALITÀ",
+         "Tipo valore": "sì/no", "Valore atteso": "sì"},
+        {"Codice obiettivo": "O3", "N. indicatore": 1, "Descrizione": "Aggiudicazione", "Tipo": "TEMPORALE",
+         "Tipo valore": "data", "Verso": "<=", "Valore atteso": "2024-06-30"},
+        {"Codice obiettivo": "O3", "N. indicatore": 2, "Descrizione": "Utenti soddisfatti",
+         "Tipo": "EFFICACIA", "Tipo valore": "percentuale", "Valore atteso": 80},
+        {"Codice obiettivo": "T1", "N. indicatore": 1, "Descrizione": "Relazione", "Tipo": "QUALITATIVO",
+         "Tipo valore": "testo", "Valore atteso": "Relazione pubblicata"},
+        {"Codice obiettivo": "T1", "N. indicatore": 2, "Descrizione": "Residenti", "Tipo": "CONTESTO",
+         "Tipo valore": "numero", "Valore atteso": 5000},
+    ],
+}
+
+RELAZIONE = "=SUM(A1)"
+
+INPUTS = {
+    "S01": {
+        "Obiettivi": [
+            {"Codice obiettivo": "O1", "Stato": "Concluso", "Relazione": RELAZIONE},
+            {"Codice obiettivo": "O2", "Stato": "In corso", "Grado dichiarato %": 90,
+             "Motivazione scostamento": "Ritardo del fornitore, risultato raggiunto in altro modo"},
+            {"Codice obiettivo": "T1", "Stato": "Concluso"},
+        ],
+        "Fasi": [
+            {"Codice obiettivo": "O1", "N. fase": 1, "Avanzamento %": 100, "Inizio effettivo": "2024-01-20",
+             "Note": "+ fatto in anticipo"},
+            {"Codice obiettivo": "O1", "N. fase": 2, "Avanzamento %": 50},
+            {"Codice obiettivo": "O2", "N. fase": 1, "Avanzamento %": 60},
+            {"Codice obiettivo": "T1", "N. fase": 1, "Avanzamento %": 100},
+        ],
+        "Indicatori": [
+            {"Codice obiettivo": "O1", "N. indicatore": 1, "Valore raggiunto": 150},
+            {"Codice obiettivo": "O1", "N. indicatore": 2, "Valore raggiunto": "sì"},
+            {"Codice obiettivo": "T1", "N. indicatore": 1, "Valore raggiunto": "Pubblicata a marzo"},
+            {"Codice obiettivo": "T1", "N. indicatore": 2, "Valore raggiunto": 5100},
+        ],
+    },
+    "S02": {
+        "Obiettivi": [
+            {"Codice obiettivo": "O3", "Stato": "Concluso"},
+            {"Codice obiettivo": "T1", "Stato": "Rinviato", "Motivazione scostamento": "Rinviato al 2025"},
+        ],
+        "Fasi": [
+            {"Codice obiettivo": "O3", "N. fase": 1, "Avanzamento %": 100},
+            {"Codice obiettivo": "O3", "N. fase": 2, "Avanzamento %": 50},
+            {"Codice obiettivo": "T1", "N. fase": 1, "Avanzamento %": 0},
+        ],
+        "Indicatori": [
+            {"Codice obiettivo": "O3", "N. indicatore": 1, "Valore raggiunto": "2024-07-10"},
+            {"Codice obiettivo": "O3", "N. indicatore": 2, "Valore raggiunto": "95%"},
+            {"Codice obiettivo": "T1", "N. indicatore": 1, "Valore raggiunto": "Non svolta"},
+            {"Codice obiettivo": "T1", "N. indicatore": 2, "Valore raggiunto": 4800},
+        ],
+    },
+}
+TYPED = 26     # non-blank inputs above: S01 6 + 6 + 4, S02 3 + 3 + 4
+
+# hand-computed figures (module docstring)
+GRADES = {("S01", "O1"): 78.75, ("S01", "O2"): 90.0, ("S01", "T1"): 100.0,
+          ("S02", "O3"): 65.625, ("S02", "T1"): None}
+COMPUTED = {("S01", "O1"): 78.75, ("S01", "O2"): 60.0, ("S01", "T1"): 100.0,
+            ("S02", "O3"): 65.625, ("S02", "T1"): 0.0}   # a Rinviato still shows its calcolato
+S01, S02, ENTE = 86.375, 65.625, 78.075
+
+
+# ------------------------------------------------------------------------- helpers
+
+def build(tmp: Path, inputs: dict | None = None, plan_data: dict | None = None) -> tuple[Any, Path, dict[str, Path]]:
+    """plan -> templates -> returns; returns (plan, returns dir, {settore: return path})."""
+    plan_path = write_plan(tmp / "piano.xlsx", plan_data or PLAN)
+    plan = read_plan(plan_path)
+    templates = generate_templates(plan, tmp / "modelli", generated_at=dt.datetime(2024, 12, 1, 8, 0))
+    by_sector = {p.name.split("_")[1]: p for p in templates}
+    rdir = tmp / "ritorni"
+    rdir.mkdir(exist_ok=True)
+    out = {}
+    for sector, typed in (inputs or INPUTS).items():
+        out[sector] = fill_return(by_sector[sector], rdir / by_sector[sector].name, typed)
+    return plan, rdir, out
+
+
+def header_map(ws) -> dict[str, int]:
+    return {c.value: c.column for c in ws[1] if c.value is not None}
+
+
+def rows_by_key(ws, *key_headers: str) -> dict[tuple, dict[str, Any]]:
+    """Rows of a table sheet as {key: {header: value}} (the reader's way: by header)."""
+    h = header_map(ws)
+    out = {}
+    for r in range(2, ws.max_row + 1):
+        key = tuple(ws.cell(row=r, column=h[k]).value for k in key_headers)
+        if key[0] is None:
+            continue
+        out[key] = {name: ws.cell(row=r, column=c).value for name, c in h.items()}
+        out[key]["_row"] = r
+    return out
+
+
+def all_values(path: Path) -> dict[str, list[tuple]]:
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: [tuple(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("merge")
+    plan, rdir, returns = build(tmp)
+    hashes = {s: sha(p) for s, p in returns.items()}
+    result = merge(plan, [rdir], tmp / "out", now=NOW)
+    return plan, rdir, returns, hashes, result, tmp
+
+
+# ------------------------------------------------------------- the consolidated
+
+def test_scores_match_the_hand_computed_figures(merged):
+    plan, _, _, _, result, _ = merged
+    obj = result.scores.objectives.set_index(["sector", "objective"])
+    for key, grade in GRADES.items():
+        got = obj.loc[key, "grade"]
+        assert (got != got) if grade is None else got == pytest.approx(grade, **APPROX), key
+    sec = result.scores.sectors.set_index("sector")
+    assert sec.loc["S01", "percentage"] == pytest.approx(S01, **APPROX)
+    assert sec.loc["S02", "percentage"] == pytest.approx(S02, **APPROX)
+    assert result.scores.ente["percentage"] == pytest.approx(ENTE, **APPROX)
+    assert (sec.loc["S01", "band"], sec.loc["S02", "band"], result.scores.ente["band"]) == ("B", "C", "B")
+    assert result.sectors == ["S01", "S02"] and result.excluded == {} and result.missing == []
+
+
+def test_consolidated_sheets_and_exact_headers(merged):
+    *_, result, _ = merged
+    assert result.consolidated.name == "2024_consolidato_OIV.xlsx"
+    wb = openpyxl.load_workbook(result.consolidated)
+    assert wb.sheetnames[:6] == ["Sintesi", "Obiettivi", "Fasi", "Indicatori", "Anomalie", "Provenienza"]
+    assert wb["_pegxl"].sheet_state == "hidden"
+    sintesi = [c.value for c in wb["Sintesi"][1]]
+    assert sintesi[:7] == C.C_SINTESI.headers
+    obiettivi = [c.value for c in wb["Obiettivi"][1]]
+    assert obiettivi[:10] == C.C_OBJECTIVES.headers
+    assert obiettivi[10:12] == ["Relazione", "Motivazione scostamento"]   # after the contract's
+    for name in ("Sintesi", "Obiettivi", "Fasi", "Indicatori", "Anomalie", "Provenienza"):
+        ws = wb[name]
+        assert ws.freeze_panes is not None, name
+        assert ws.protection.sheet, name
+        assert ws.column_dimensions["A"].width > 5, name
+        assert ws.page_setup.orientation == "landscape", name
+
+
+def test_sintesi_figure_by_figure(merged):
+    *_, result, _ = merged
+    wb = openpyxl.load_workbook(result.consolidated)
+    ws = wb["Sintesi"]
+    rows = rows_by_key(ws, "Codice settore")
+    pct = "Percentuale di raggiungimento"
+    assert rows[("S01",)][pct] == pytest.approx(S01, **APPROX)
+    assert rows[("S02",)][pct] == pytest.approx(S02, **APPROX)
+    assert rows[("Ente",)][pct] == pytest.approx(ENTE, **APPROX)
+    assert (rows[("S01",)]["N. obiettivi"], rows[("S01",)]["N. valutati"]) == (3, 3)
+    assert (rows[("S02",)]["N. obiettivi"], rows[("S02",)]["N. valutati"]) == (2, 1)
+    assert (rows[("Ente",)]["N. obiettivi"], rows[("Ente",)]["N. valutati"]) == (5, 4)
+    assert [rows[(k,)]["Fascia"] for k in ("S01", "S02", "Ente")] == ["B", "C", "B"]
+    assert rows[("S01",)]["Settore"] == "Affari generali" and rows[("S01",)]["Responsabile"] == "Rossi Anna"
+    # the Ente row comes last, in bold; percentages are numbers with a percent display
+    ente_row = rows[("Ente",)]["_row"]
+    assert ente_row == max(r["_row"] for r in rows.values())
+    assert ws.cell(row=ente_row, column=1).font.b
+    h = header_map(ws)
+    for key in (("S01",), ("Ente",)):
+        cell = ws.cell(row=rows[key]["_row"], column=h[pct])
+        assert cell.data_type == "n" and cell.number_format == '0.00" %"'
+    # a native bar chart of the settori's percentages
+    with zipfile.ZipFile(result.consolidated) as zf:
+        charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
+        assert charts
+        xml = zf.read(charts[0]).decode()
+    assert "barChart" in xml and "Sintesi!$F$2:$F$" in xml.replace("'", "")
+
+
+def test_obiettivi_figure_by_figure(merged):
+    *_, result, _ = merged
+    ws = openpyxl.load_workbook(result.consolidated)["Obiettivi"]
+    rows = rows_by_key(ws, "Codice settore", "Codice obiettivo")
+    assert list(rows) == [("S01", "O1"), ("S01", "O2"), ("S01", "T1"), ("S02", "O3"), ("S02", "T1")]
+    for key, grade in GRADES.items():
+        r = rows[key]
+        assert r["Grado calcolato %"] == pytest.approx(COMPUTED[key], **APPROX), key
+        if grade is None:
+            assert r["Grado %"] is None
+        else:
+            assert r["Grado %"] == pytest.approx(grade, **APPROX), key
+            assert r["Grado calcolato %"] == pytest.approx(COMPUTED[key], **APPROX), key
+    o2 = rows[("S01", "O2")]
+    assert o2["Grado dichiarato %"] == 90 and o2["Fonte del grado"] == "dichiarato"
+    assert o2["Note"] == "Grado dichiarato dal settore (calcolato 60,00%). Scostamento oltre 10 punti."
+    assert o2["Motivazione scostamento"].startswith("Ritardo del fornitore")
+    assert rows[("S02", "T1")]["Stato"] == "Rinviato"
+    assert rows[("S02", "T1")]["Note"] == "Rinviato: escluso dalla media."
+    assert rows[("S02", "T1")]["Conta"] == "no"
+    assert rows[("S01", "O1")]["Titolo"] == "Digitalizzare i servizi"
+    assert rows[("S01", "O1")]["Realizzazione fasi %"] == pytest.approx(70, **APPROX)
+    assert rows[("S01", "O1")]["Media indicatori %"] == pytest.approx(87.5, **APPROX)
+    for r in rows.values():
+        assert r["Valutazione OIV %"] is None and r["Note OIV"] is None
+
+
+def test_only_the_oiv_cells_are_unlocked_with_a_0_100_validation(merged):
+    *_, result, _ = merged
+    ws = openpyxl.load_workbook(result.consolidated)["Obiettivi"]
+    h = header_map(ws)
+    for r in range(2, 7):
+        for name, col in h.items():
+            locked = ws.cell(row=r, column=col).protection.locked
+            assert locked == (name not in ("Valutazione OIV %", "Note OIV")), (name, r)
+    g = openpyxl.utils.get_column_letter(h["Valutazione OIV %"])
+    dvs = [dv for dv in ws.data_validations.dataValidation if str(dv.sqref) == f"{g}2:{g}6"]
+    assert len(dvs) == 1
+    dv = dvs[0]
+    assert (dv.type, dv.operator, dv.formula1, dv.formula2) == ("decimal", "between", "0", "100")
+    assert dv.showErrorMessage and "da 0 a 100" in dv.error and dv.errorStyle == "stop"
+    assert ws.cell(row=2, column=h["Valutazione OIV %"]).number_format == '0.00" %"'
+
+
+def test_fasi_and_indicatori_figure_by_figure(merged):
+    *_, result, _ = merged
+    wb = openpyxl.load_workbook(result.consolidated)
+    fasi = rows_by_key(wb["Fasi"], "Codice settore", "Codice obiettivo", "N. fase")
+    assert len(fasi) == 4 + 4   # S01: O1 x2, O2, T1; S02: O3 x3, T1
+    f = fasi[("S01", "O1", 1)]
+    assert (f["Avanzamento %"], f["Contributo %"], f["Peso effettivo"]) == (100, 40, 40)
+    assert f["Inizio effettivo"] == dt.datetime(2024, 1, 20) and f["Note"] == "+ fatto in anticipo"
+    assert fasi[("S01", "O1", 2)]["Contributo %"] == pytest.approx(30, **APPROX)
+    assert fasi[("S02", "O3", 1)]["Peso effettivo"] == pytest.approx(62.5, **APPROX)
+    assert fasi[("S02", "O3", 2)]["Contributo %"] == pytest.approx(18.75, **APPROX)
+    neutral = fasi[("S02", "O3", 3)]
+    assert neutral["Neutralizzata"] == "sì" and neutral["Contributo %"] is None
+    ind = rows_by_key(wb["Indicatori"], "Codice settore", "Codice obiettivo", "N. indicatore")
+    assert ind[("S01", "O1", 1)]["Raggiungimento %"] == pytest.approx(75, **APPROX)
+    assert ind[("S01", "O1", 2)]["Raggiungimento %"] == 100
+    assert ind[("S01", "O1", 2)]["Valore raggiunto"] == "sì"
+    assert ind[("S02", "O3", 1)]["Raggiungimento %"] == 0
+    assert ind[("S02", "O3", 1)]["Valore raggiunto"] == dt.datetime(2024, 7, 10)
+    # typed as text: kept as typed, read as 95 (Valore letto)
+    assert ind[("S02", "O3", 2)]["Valore raggiunto"] == "95%"
+    assert ind[("S02", "O3", 2)]["Valore letto"] == 95
+    assert ind[("S02", "O3", 2)]["Raggiungimento %"] == 100
+    assert ind[("S01", "T1", 1)]["Raggiungimento %"] is None       # testo: not computed
+    assert ind[("S01", "T1", 2)]["Esito"] == "contesto"
+    assert ind[("S01", "T1", 2)]["Raggiungimento %"] is None
+
+
+def test_a_relazione_starting_with_equals_stays_text(merged):
+    *_, result, _ = merged
+    ws = openpyxl.load_workbook(result.consolidated)["Obiettivi"]
+    rows = rows_by_key(ws, "Codice settore", "Codice obiettivo")
+    cell = ws.cell(row=rows[("S01", "O1")]["_row"], column=header_map(ws)["Relazione"])
+    assert cell.value == RELAZIONE and cell.data_type == "s"
+    with zipfile.ZipFile(result.consolidated) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert b"<f>" not in zf.read(name), name      # no formula anywhere
+
+
+def test_anomalie_and_provenienza(merged):
+    plan, rdir, returns, hashes, result, _ = merged
+    wb = openpyxl.load_workbook(result.consolidated)
+    an = [dict(zip([c.value for c in wb["Anomalie"][1]], row))
+          for row in wb["Anomalie"].iter_rows(min_row=2, values_only=True) if row[0] or row[5]]
+    assert {a["Codice"] for a in an} == {f.code for f in result.validation.findings}
+    v007 = next(a for a in an if a["Codice"] == "V007")
+    assert (v007["File"], v007["Foglio"], v007["Codice settore"]) == (returns["S02"].name, "Indicatori", "S02")
+    assert v007["Cella"] == "I3" and "95%" in v007["Messaggio"]
+    pv = rows_by_key(wb["Provenienza"], "Nome file")
+    assert set(pv) == {(p.name,) for p in returns.values()}
+    for sector, p in returns.items():
+        r = pv[(p.name,)]
+        assert r["Codice settore"] == sector and r["SHA-256"] == hashes[sector]
+        assert r["Letto il"] == NOW and r["Versione modello"] == C.FORMAT_VERSION
+        assert r["Utilizzato"] == "sì" and r["Copia restituita"] == p.name
+
+
+def test_identity_sheet_records_the_rules_in_force(merged):
+    plan, *_ , result, _ = merged
+    ws = openpyxl.load_workbook(result.consolidated)["_pegxl"]
+    pairs = {r[0]: r[1] for r in ws.iter_rows(values_only=True) if r and r[0]}
+    assert pairs["Tipo file"] == "consolidato" and pairs["Versione formato"] == C.FORMAT_VERSION
+    assert pairs["Ente"] == "Comune di Prova" and pairs["Anno"] == 2024
+    assert pairs["Fase del ciclo"] == "Rendicontazione finale"
+    assert pairs["Impronta piano"] == plan.fingerprint()
+    for name, value in plan.rules.as_rows():
+        assert name in pairs, name
+    assert pairs["Peso fasi"] == 50 and pairs["Tetto indicatore"] == 100
+
+
+# ------------------------------------------------------------- reconciliation
+
+def test_reconciliation_counts_every_typed_value(merged):
+    *_, result, _ = merged
+    rec = result.reconciliation
+    assert rec.ok and rec.typed == TYPED and rec.reported == TYPED
+    assert rec.line() == f"Riconciliazione: {TYPED} valori inseriti, {TYPED} riportati"
+    assert rec.by_sheet == {"Obiettivi": (9, 9), "Fasi": (9, 9), "Indicatori": (8, 8)}
+
+
+def test_a_value_lost_on_the_way_fails_the_reconciliation_and_writes_nothing(tmp_path, monkeypatch):
+    plan, rdir, _ = build(tmp_path)
+    import pegxl.merge as M
+    real = M.inputs_from_validation
+
+    def lossy(v, paths=None):
+        inputs = real(v, paths)
+        inputs.objectives.loc[inputs.objectives["objective"] == "O1", "report"] = None
+        return inputs
+
+    monkeypatch.setattr(M, "inputs_from_validation", lossy)
+    with pytest.raises(PegxlError) as exc:
+        merge(plan, [rdir], tmp_path / "out", now=NOW)
+    assert exc.value.exit_code == 1
+    assert exc.value.findings[0].code == "M005"
+    assert "25 riportati" in exc.value.findings[0].message
+    assert not (tmp_path / "out" / "2024_consolidato_OIV.xlsx").exists()
+    assert not list((tmp_path / "out").glob("*.xlsx")) if (tmp_path / "out").exists() else True
+
+
+# ------------------------------------------------------------ determinism, originals
+
+def test_two_merges_give_identical_cell_values(merged):
+    plan, rdir, _, _, result, tmp = merged
+    again = merge(plan, [rdir], tmp / "out2", now=NOW)
+    assert all_values(result.consolidated) == all_values(again.consolidated)
+    for s in result.returned:
+        assert all_values(result.returned[s]) == all_values(again.returned[s])
+
+
+def test_without_now_when_read_is_the_files_read_time(tmp_path):
+    plan, rdir, returns = build(tmp_path)
+    result = merge(plan, [rdir], tmp_path / "out")
+    ws = openpyxl.load_workbook(result.consolidated)["Provenienza"]
+    pv = rows_by_key(ws, "Nome file")
+    for rf in result.validation.files:
+        assert pv[(rf.name,)]["Letto il"] == rf.read_at.replace(tzinfo=None, microsecond=0)
+
+
+def test_originals_are_never_modified(merged):
+    plan, rdir, returns, hashes, result, tmp = merged
+    for sector, p in returns.items():
+        assert sha(p) == hashes[sector]
+    assert sorted(x.name for x in rdir.iterdir()) == sorted(p.name for p in returns.values())
+    # writing the outputs among the returns is refused
+    with pytest.raises(PegxlError) as exc:
+        merge(plan, [rdir], rdir)
+    assert exc.value.exit_code == 2 and exc.value.findings[0].code == "U001"
+    for sector, p in returns.items():
+        assert sha(p) == hashes[sector]
+
+
+# ------------------------------------------------------------------- write-back
+
+def test_write_back_puts_the_computed_values_into_a_copy(merged):
+    plan, rdir, returns, hashes, result, tmp = merged
+    assert set(result.returned) == {"S01", "S02"}
+    for sector, path in result.returned.items():
+        assert path.parent == tmp / "out" / "restituiti" and path.name == returns[sector].name
+    wb = openpyxl.load_workbook(result.returned["S01"])
+    orig = openpyxl.load_workbook(returns["S01"])
+    ob = rows_by_key(wb["Obiettivi"], "Codice obiettivo")
+    for (sector, code), value in COMPUTED.items():
+        if sector != "S01":
+            continue
+        cell = wb["Obiettivi"].cell(row=ob[(code,)]["_row"], column=header_map(wb["Obiettivi"])["Grado calcolato %"])
+        assert cell.data_type == "n" and cell.value == pytest.approx(value, **APPROX)   # a value, not a formula
+    ind = rows_by_key(wb["Indicatori"], "Codice obiettivo", "N. indicatore")
+    assert ind[("O1", 1)]["Raggiungimento %"] == pytest.approx(75, **APPROX)
+    assert ind[("O1", 2)]["Raggiungimento %"] == 100
+    assert ind[("T1", 1)]["Raggiungimento %"] is None and ind[("T1", 2)]["Raggiungimento %"] is None
+    # Riepilogo keeps its live formulas; the inputs and their formatting are the settore's
+    riep = wb["Riepilogo"]
+    formulas = [c.value for row in riep.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    orig_formulas = [c.value for row in orig["Riepilogo"].iter_rows() for c in row
+                     if isinstance(c.value, str) and c.value.startswith("=")]
+    assert formulas and formulas == orig_formulas
+    for sheet in ("Obiettivi", "Fasi", "Indicatori"):
+        h = header_map(orig[sheet])
+        computed = {"Grado calcolato %", "Raggiungimento %"}
+        for row in range(1, orig[sheet].max_row + 1):
+            for name, col in h.items():
+                a, b = orig[sheet].cell(row=row, column=col), wb[sheet].cell(row=row, column=col)
+                assert (a.fill.patternType, a.fill.fgColor.rgb) == (b.fill.patternType, b.fill.fgColor.rgb)
+                assert a.protection.locked == b.protection.locked and a.font.b == b.font.b
+                assert a.number_format == b.number_format
+                if name not in computed or row == 1:
+                    assert a.value == b.value, (sheet, row, name)
+    rel = wb["Obiettivi"].cell(row=ob[("O1",)]["_row"], column=header_map(wb["Obiettivi"])["Relazione"])
+    assert rel.value == RELAZIONE and rel.data_type == "s"
+    assert wb["Obiettivi"].protection.sheet and wb["_pegxl"].sheet_state == "hidden"
+
+
+# -------------------------------------------------------------- refusal, partial
+
+def broken_inputs() -> dict:
+    data = copy.deepcopy(INPUTS)
+    data["S02"]["Fasi"][0]["Avanzamento %"] = 150         # V001: out of range
+    return data
+
+
+def test_a_file_with_errors_refuses_the_merge(tmp_path):
+    plan, rdir, returns = build(tmp_path, broken_inputs())
+    with pytest.raises(PegxlError) as exc:
+        merge(plan, [rdir], tmp_path / "out", now=NOW)
+    assert exc.value.exit_code == 1
+    head = exc.value.findings[0]
+    assert head.code == "M001" and "1 file con errori" in head.message
+    assert head.record == returns["S02"].name
+    assert any(f.code == "V001" and f.file == str(returns["S02"]) for f in exc.value.findings)
+    assert not (tmp_path / "out").exists()
+
+
+def test_partial_leaves_out_the_settore_with_errors_and_says_so(tmp_path):
+    plan, rdir, returns = build(tmp_path, broken_inputs())
+    result = merge(plan, [rdir], tmp_path / "out", partial=True, now=NOW)
+    assert result.sectors == ["S01"] and set(result.excluded) == {"S02"}
+    assert [f.code for f in result.findings] == ["M002"]
+    assert "errori" in result.excluded["S02"] and returns["S02"].name in result.excluded["S02"]
+    # the figures are S01's alone, and so is the ente's
+    assert result.scores.ente["percentage"] == pytest.approx(S01, **APPROX)
+    wb = openpyxl.load_workbook(result.consolidated)
+    rows = rows_by_key(wb["Sintesi"], "Codice settore")
+    assert rows[("S02",)]["Percentuale di raggiungimento"] is None
+    assert rows[("S02",)]["Stato consolidamento"].startswith("escluso: file con errori")
+    assert rows[("Ente",)]["Percentuale di raggiungimento"] == pytest.approx(S01, **APPROX)
+    assert {k[0] for k in rows_by_key(wb["Obiettivi"], "Codice settore", "Codice obiettivo")} == {"S01"}
+    an = [row for row in wb["Anomalie"].iter_rows(min_row=2, values_only=True)]
+    assert any(r[5] == "M002" and r[1] == "S02" for r in an)
+    assert any(r[5] == "V001" and r[0] == returns["S02"].name for r in an)
+    pv = rows_by_key(wb["Provenienza"], "Nome file")
+    assert pv[(returns["S02"].name,)]["Utilizzato"] == "no"
+    assert set(result.returned) == {"S01"}
+    assert result.reconciliation.ok and result.reconciliation.typed == 16
+
+
+def test_a_missing_settore_is_reported_and_left_out(tmp_path):
+    plan, rdir, returns = build(tmp_path, {"S01": INPUTS["S01"]})
+    result = merge(plan, [rdir], tmp_path / "out", now=NOW)
+    assert result.missing == ["S02"] and [f.code for f in result.findings] == ["M003"]
+    wb = openpyxl.load_workbook(result.consolidated)
+    rows = rows_by_key(wb["Sintesi"], "Codice settore")
+    assert rows[("S02",)]["Stato consolidamento"] == "escluso: file mancante"
+    assert any(r[5] == "M003" for r in wb["Anomalie"].iter_rows(min_row=2, values_only=True))
+
+
+# ------------------------------------------------------------------------- CLI
+
+def test_cli_merge_prints_the_table_the_reconciliation_and_the_paths(merged, tmp_path):
+    plan, rdir, *_ = merged
+    plan_path = rdir.parent / "piano.xlsx"
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "86,38%" in out and "65,63%" in out and "78,08%" in out     # half-up, Italian comma
+    assert f"Riconciliazione: {TYPED} valori inseriti, {TYPED} riportati" in out
+    assert str(tmp_path / "o" / "2024_consolidato_OIV.xlsx") in out
+    assert "restituiti" in out
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "j"),
+                                    "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["reconciliation"]["typed"] == TYPED and doc["reconciliation"]["ok"]
+    assert doc["ente_result"]["percentage"] == pytest.approx(ENTE, **APPROX)
+
+
+def test_cli_merge_exit_status(tmp_path):
+    plan, rdir, returns = build(tmp_path, broken_inputs())
+    plan_path = tmp_path / "piano.xlsx"
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "M001" in res.output
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "o"),
+                                    "--partial"])
+    assert res.exit_code == 0 and "M002" in res.output and "escluso" in res.output
+    res = CliRunner().invoke(main, ["merge", "--plan", str(tmp_path / "nessuno.xlsx"), str(rdir),
+                                    "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    empty = tmp_path / "vuota"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(empty), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "U001" in res.output
