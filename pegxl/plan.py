@@ -48,6 +48,8 @@ class Plan:
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
     path: str | None = None
     tables: dict[str, Table] = field(default_factory=dict, repr=False)
+    # fingerprints are asked once per returned file: a thousand files must not rehash the plan
+    _fp_cache: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ views
     @property
@@ -77,12 +79,19 @@ class Plan:
 
     # ------------------------------------------------------------ fingerprints
     def fingerprint(self) -> str:
-        """SHA-256 of everything a template locks, for every settore."""
-        return _digest({"ente": self.ente, "anno": self.anno, "fase": self.fase,
-                        "sectors": {s: self.sector_fingerprint(s) for s in self.sector_codes}})
+        """SHA-256 of everything a template locks, for every settore (computed once)."""
+        if "*" not in self._fp_cache:
+            self._fp_cache["*"] = _digest({"ente": self.ente, "anno": self.anno, "fase": self.fase,
+                                           "sectors": {s: self.sector_fingerprint(s) for s in self.sector_codes}})
+        return self._fp_cache["*"]
 
     def sector_fingerprint(self, sector: str) -> str:
         """SHA-256 of what one settore's template locks (its objectives, phases, indicators)."""
+        if sector not in self._fp_cache:
+            self._fp_cache[sector] = self._sector_fingerprint(sector)
+        return self._fp_cache[sector]
+
+    def _sector_fingerprint(self, sector: str) -> str:
         objs = self.objectives_of(sector)
         codes = list(objs["objective"])
         payload = {

@@ -14,9 +14,10 @@ HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")      # pale yellow: "si compila"
 COMPUTED_FILL = PatternFill("solid", fgColor="E2EFDA")   # pale green: calcolato
-MISSING_FILL = PatternFill("solid", fgColor="F8CBAD")    # salmon: manca un dato obbligatorio
-ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
-WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
+# bgColor too: Excel paints a conditional-format fill with bgColor, cells with fgColor
+MISSING_FILL = PatternFill("solid", fgColor="F8CBAD", bgColor="F8CBAD")  # salmon: manca un dato obbligatorio
+ERROR_FILL = PatternFill("solid", fgColor="FFC7CE", bgColor="FFC7CE")
+WARNING_FILL = PatternFill("solid", fgColor="FFEB9C", bgColor="FFEB9C")
 TOTAL_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14, color="1F4E79")
 THIN = Side(style="thin", color="BFBFBF")
@@ -83,7 +84,8 @@ def add_list(wb, name: str, values: Iterable[str], sheet_name: str = "_liste") -
 
 
 def list_validation(list_name: str, *, title: str, prompt: str, error: str, allow_blank: bool = True) -> DataValidation:
-    dv = DataValidation(type="list", formula1=f"={list_name}", allow_blank=allow_blank,
+    # the file format stores the formula without "=" (Excel repairs "=name" in some versions)
+    dv = DataValidation(type="list", formula1=list_name, allow_blank=allow_blank,
                         showDropDown=False, showErrorMessage=True, showInputMessage=True,
                         errorStyle="stop")
     _messages(dv, title, prompt, error)
