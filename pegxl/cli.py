@@ -85,9 +85,21 @@ def plan_group() -> None:
 @plan_group.command("check", context_settings=CONTEXT)
 @click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--write-back", is_flag=True,
+              help="Scrive l'esito nel foglio «Esito controllo» del piano (con copia di riserva).")
 @guarded
-def plan_check_cmd(plan: Path, fmt: str) -> None:
+def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
     """Controlla il piano e riporta ogni problema con foglio, cella e codice."""
+    if write_back:
+        from .macros.commands import plan_check_write_back
+        from .validators.plan import has_errors
+        findings = plan_check_write_back(plan)
+        if fmt == "json":
+            echo(render_json(findings, command="plan check", files=[str(plan)]))
+        else:
+            echo(render_text(findings) if findings else f"{plan}: nessun problema.")
+            echo(f"Esito scritto nel foglio «Esito controllo» di {plan} (copia di riserva accanto).")
+        sys.exit(EXIT_PROBLEMS if has_errors(findings) else EXIT_OK)
     from .validators.plan import check_plan, has_errors
     try:
         p, findings = check_plan(plan)
@@ -245,6 +257,14 @@ def errors_cmd(fmt: str) -> None:
     for r in rows:
         echo(f"{r['code']} [{r['severity']}] {r['message']}\n      → {r['hint']}")
 
+
+def _register() -> None:
+    """Commands of the other areas live in their own modules (they import helpers from here)."""
+    from .macros.commands import excel_group
+    main.add_command(excel_group)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
