@@ -45,9 +45,19 @@ def annotate_files(findings: Iterable[Finding], outdir: str | Path) -> list[Path
     return out
 
 
+# A file refused as unreadable or hostile (not a spreadsheet, damaged, encrypted, .xls,
+# inflating past the limit, too many rows, empty) is never opened again to annotate it:
+# its copy is the Errori sheet alone.
+_REFUSED = {"F001", "F002", "F003", "F004", "F005", "F006", "F007", "F009"}
+
+
 def annotate_file(path: str | Path, findings: list[Finding], target: str | Path) -> Path:
     """Write the annotated copy of `path` to `target`."""
-    wb = _load_copy(path)
+    if any(f.code in _REFUSED for f in findings):
+        wb = Workbook()
+        wb.remove(wb.active)
+    else:
+        wb = _load_copy(path)
     for f in findings:
         if not (f.sheet and f.cell and _A1.match(f.cell)) or f.sheet not in wb.sheetnames:
             continue
@@ -99,7 +109,8 @@ def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> No
         for col in range(1, 8):
             ws.cell(row=r, column=col).alignment = S.WRAP
         ws.cell(row=r, column=2).fill = S.ERROR_FILL if f.severity == ERROR else S.WARNING_FILL
-        if f.sheet and f.cell and _A1.match(f.cell) and f.sheet in wb.sheetnames:
+        if (f.sheet and f.cell and _A1.match(f.cell) and f.sheet in wb.sheetnames
+                and wb[f.sheet].sheet_state == "visible"):   # a link to a hidden sheet goes nowhere
             link = ws.cell(row=r, column=4)
             link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{f.sheet}'!{f.cell}",
                                        display=f.cell)

@@ -44,7 +44,7 @@ import pandas as pd
 from . import __version__
 from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from .plan import Plan
-from .values import is_blank, parse_typed
+from .values import is_blank
 from .workbook import contract as C
 
 SCHEMA_VERSION = 1

@@ -158,12 +158,21 @@ def _progress(total_hint: str):
 @click.option("--sector", "sectors", multiple=True, metavar="CODICE",
               help="Solo questo settore (ripetibile).")
 @click.option("--password", default=None, help="Password di protezione dei fogli (predefinita: pegxl).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Archivio dei cicli passati (predefinito: pegxl-archivio.sqlite accanto al piano): "
+                   "riempie Valore anno precedente dove il piano lo lascia vuoto.")
 @guarded
-def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], password: str | None) -> None:
+def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], password: str | None,
+                  db_path: Path | None) -> None:
     """Genera un modello bloccato e validato per ogni settore del piano."""
+    from .archive import default_db, fill_previous
     from .templates import DEFAULT_PASSWORD, generate_templates
     plan = _plan_or_exit(plan_path, EXIT_PROBLEMS,
                          "Il piano ha errori: nessun modello generato. Correggerli e rilanciare.")
+    db = db_path or default_db(plan)
+    if Path(db).exists():
+        plan = fill_previous(plan, db)
+        echo(f"Valori degli anni precedenti dall'archivio {db}.")
     paths = generate_templates(plan, outdir, sectors=sectors or None,
                                password=password or DEFAULT_PASSWORD)
     for p in paths:
@@ -260,8 +269,11 @@ def errors_cmd(fmt: str) -> None:
 
 def _register() -> None:
     """Commands of the other areas live in their own modules (they import helpers from here)."""
+    from .commands.around import export_cmd, history_cmd, plan_next_cmd, send_cmd, status_cmd
     from .macros.commands import excel_group
-    main.add_command(excel_group)
+    for cmd in (status_cmd, send_cmd, history_cmd, export_cmd, excel_group):
+        main.add_command(cmd)
+    plan_group.add_command(plan_next_cmd)
 
 
 _register()

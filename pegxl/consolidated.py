@@ -35,7 +35,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,15 +46,14 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 
 from . import __version__
-from .errors import ERROR, Finding, show_value
+from .errors import Finding, show_value
 from .plan import Plan
-from .scoring import (EX_NEUTRALISED, EX_NO_DATA, EX_NOT_ASSESSABLE, EX_POSTPONED, SRC_COMPUTED,
-                      SRC_DECLARED, SRC_OIV, Scores, compute)
+from .scoring import (EX_NEUTRALISED, EX_NO_DATA, EX_NOT_ASSESSABLE, EX_POSTPONED, SRC_DECLARED,
+                      SRC_OIV, Scores, compute)
 from .tables import score_input
 from .values import format_percent, is_blank, parse_number, parse_typed
 from .workbook import contract as C
@@ -635,7 +633,7 @@ class _Writer:
 
     # ------------------------------------------------------------------- Obiettivi
     def _objectives(self, final: bool) -> None:
-        d, plan, rules = self.data, self.data.plan, self.data.plan.rules
+        d, rules = self.data, self.data.plan.rules
         sh = _Sheet(self, CS_OBJECTIVES, freeze="C2", mirror=not final)
         inputs = d.inputs.objectives.set_index(["sector", "objective"]) if not d.inputs.objectives.empty else None
         oiv = {}

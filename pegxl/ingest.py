@@ -261,7 +261,7 @@ def _read_sheet(plan: Plan, book: RawBook, sc: BookScan, rf: ReturnFile, sheet_n
         rf.add(ErrorCode.T001, sheet=sheet_name)
         rf.rows[sheet_name] = []
         return
-    required = tuple(c.field for c in spec.columns if c.field != "score" and c.field != "computed")
+    required = tuple(c.field for c in spec.columns if c.field not in ("score", "computed", "previous_2"))
     table, problems = read_table(sheet, spec, file=rf.path, required_fields=required)
     for pb in problems:  # a missing column in a return is tampering, not a plan problem
         rf.add(ErrorCode.T002, sheet=sheet.name, cell=pb.cell, column=pb.column)

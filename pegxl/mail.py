@@ -313,7 +313,7 @@ def _values(plan: Plan, sector: dict[str, Any], attachment: str, sender: str) ->
 
 
 def _reminder_values(row: Any, attachment_is_annotated: bool) -> dict[str, str]:
-    from .status import STATE_ERRORS, STATE_MISSING
+    from .status import STATE_MISSING
     if row.state == STATE_MISSING:
         return {"stato": "non ancora consegnato", "errori": "0",
                 "istruzioni": "Alleghiamo di nuovo il modello da compilare."}

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import openpyxl
 import pandas as pd
 
-from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated, Inputs,
+from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated,
                            canon, clean_text, consolidated_name, finding_row,
                            inputs_from_validation, same, score, shown, table_key,
                            write_consolidated)
@@ -111,9 +111,14 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
 
     v = validate_returns(plan, paths, progress=read_progress if progress else None)
 
-    bad = [rf for rf in v.files if not (rf.readable and v.usable(rf.path))]
+    by_file: dict[str, list[Finding]] = {}
+    for f in v.findings:
+        if f.file:
+            by_file.setdefault(f.file, []).append(f)
+    error_files = {path for path, items in by_file.items() if any(f.is_error for f in items)}
+    bad = [rf for rf in v.files if not rf.readable or rf.path in error_files]
     if bad and not partial:
-        errors = [f for rf in bad for f in v.file_findings(rf.path) if f.is_error]
+        errors = [f for rf in bad for f in by_file.get(rf.path, []) if f.is_error]
         head = finding(ErrorCode.M001, value=len(bad), record=", ".join(rf.name for rf in bad))
         raise PegxlError([head, *errors], exit_code=EXIT_PROBLEMS)
 
@@ -122,16 +127,16 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     excluded: dict[str, str] = {}
     merge_findings: list[Finding] = []
     for sector, group in v.sector_files().items():
-        usable = [rf for rf in group if rf.readable and v.usable(rf.path)]
+        usable = [rf for rf in group if rf.readable and rf.path not in error_files]
         if len(usable) == 1:
             chosen[sector] = usable[0]
             continue
-        if any(f.code == "I007" for rf in group for f in v.file_findings(rf.path)):
+        if any(f.code == "I007" for rf in group for f in by_file.get(rf.path, [])):
             why = "più file per lo stesso settore (" + ", ".join(rf.name for rf in group) + ")"
         else:
             parts = []
             for rf in group:
-                ne = sum(1 for f in v.file_findings(rf.path) if f.is_error)
+                ne = sum(1 for f in by_file.get(rf.path, []) if f.is_error)
                 parts.append(f"{ne} {'errore' if ne == 1 else 'errori'} in {rf.name}")
             why = "file con errori: " + "; ".join(parts)
         excluded[sector] = why
@@ -200,9 +205,10 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     write_consolidated(data, target, verify=verify)
 
     returned: dict[str, Path] = {}
+    fp = plan.fingerprint()       # for templates rebuilt from the plan: hashed once
     for j, s in enumerate(sectors, start=1):
         rf = chosen[s]
-        returned[s] = write_back(plan, v, rf, scores, targets[s], now=now)
+        returned[s] = write_back(plan, v, rf, scores, targets[s], now=now, fingerprint=fp)
         if progress:
             progress(n + j, total, rf.name)
     if progress:
@@ -370,18 +376,23 @@ def _num(x: Any) -> float | None:
 
 
 def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str | os.PathLike, *,
-               now: dt.datetime | None = None) -> Path:
+               now: dt.datetime | None = None, fingerprint: str | None = None) -> Path:
     """A copy of the return `rf` with the computed percentages written, as values, into
     Obiettivi «Grado calcolato %» and Indicatori «Raggiungimento %» (rows found by
     codes). Everything else is the settore's workbook as it came: inputs, formatting,
     the live formulas of Riepilogo. An .ods is rebuilt as .xlsx from the plan's template
-    with the settore's inputs written in."""
+    with the settore's inputs written in. Data validations that did not survive the
+    round trip (openpyxl drops Excel's x14 ones) are re-created from the plan's template."""
     src = Path(rf.path)
     sector = rf.sector
     if src.suffix.lower() in (".xlsx", ".xlsm"):
-        wb = openpyxl.load_workbook(src)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)     # "Data Validation extension ..."
+            wb = openpyxl.load_workbook(src)
+        _restore_validations(plan, wb, sector, fingerprint)
     else:
-        wb = _rebuilt(plan, v, rf)
+        wb = _rebuilt(plan, v, rf, fingerprint)
     obj = scores.objectives[scores.objectives["sector"] == sector]
     ind = scores.indicators[scores.indicators["sector"] == sector]
     comp = {(o,): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
@@ -396,11 +407,51 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
     return atomic_save(wb, target)
 
 
-def _rebuilt(plan: Plan, v: Validation, rf: Any):
+_KEY_HEADERS = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES.header("objective"),),
+                C.SHEET_PHASES: (C.T_PHASES.header("objective"), C.T_PHASES.header("phase")),
+                C.SHEET_INDICATORS: (C.T_INDICATORS.header("objective"), C.T_INDICATORS.header("indicator"))}
+
+
+def _row_keys(ws, key_headers: tuple[str, ...]) -> list[tuple]:
+    cols = _columns(ws)
+    keys = [cols.get(C.norm_header(h)) for h in key_headers]
+    if any(k is None for k in keys):
+        return []
+    out = []
+    for r in range(2, ws.max_row + 1):
+        key = tuple(_key_part(ws.cell(row=r, column=k).value) for k in keys)
+        if key[0] is not None:
+            out.append(key)
+    return out
+
+
+def _restore_validations(plan: Plan, wb, sector: str, fingerprint: str | None) -> None:
+    """Re-create, from the plan's template, the validations of an input sheet that has
+    lost all of them -- only where its rows are still in the template's order, so that
+    every rule lands on the cells it was made for."""
+    template = None
+    for sheet, key_headers in _KEY_HEADERS.items():
+        ws = _find_sheet(wb, sheet)
+        if ws is None or len(ws.data_validations.dataValidation):
+            continue
+        if template is None:
+            from .templates import build_template
+            template = build_template(plan, sector, fingerprint=fingerprint)
+        tws = template[sheet]
+        if not len(tws.data_validations.dataValidation) or _row_keys(ws, key_headers) != _row_keys(tws, key_headers):
+            continue
+        if _columns(ws) != _columns(tws):
+            continue
+        for dv in tws.data_validations.dataValidation:
+            ws.add_data_validation(dv)
+
+
+def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: str | None = None):
     """The settore's template regenerated from the plan, with what it typed written in."""
     from .templates import build_template
     from .workbook import style as S
-    wb = build_template(plan, rf.sector, generated_at=rf.identity.get("generated_at"))
+    wb = build_template(plan, rf.sector, generated_at=rf.identity.get("generated_at"),
+                        fingerprint=fingerprint)
     specs = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT, v.objectives),
              C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT, v.phases),
              C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT, v.indicators)}

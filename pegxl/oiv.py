@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .consolidated import (CS_OBJECTIVES, KIND_CONSOLIDATED, KIND_FINAL, SHEET_VALUES, TABLES,
+from .consolidated import (KIND_CONSOLIDATED, KIND_FINAL, SHEET_VALUES, TABLES,
                            Consolidated, ConsolidatedBook, Inputs, canon, clean_text,
                            consolidated_name, finding_row, inputs_from_book,
                            inputs_from_validation, key_json, read_book, same, score, shown,
@@ -113,6 +113,12 @@ def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
     fp = str(ident.get("fingerprint") or "").strip()
     if fp != plan.fingerprint():
         o001(f"impronta del piano {short(fp) or '?'}, il piano attuale ha impronta {short(plan.fingerprint())}")
+    # the figures were computed with the Regole recorded in _pegxl: the plan must still have them
+    recorded = {C.norm_word(name): canon(value) for name, value in book.rules}
+    changed = [name for name, value in plan.rules.as_rows()
+               if not same(recorded.get(C.norm_word(name), "(assente)"), canon(value))]
+    if changed:
+        o001("le Regole del piano sono cambiate dopo il consolidamento (" + ", ".join(changed) + ")")
     for sheet, headers in book.missing.items():
         if sheet in (C.SHEET_ANOMALIE, C.SHEET_PROVENIENZA) and headers == ["(foglio)"]:
             continue

@@ -16,7 +16,6 @@ those with errors (most errors first), then those with more than one file.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json

@@ -349,3 +349,55 @@ def test_unexpected_error_with_debug_shows_the_traceback(env, sample, tmp_path, 
     res = CliRunner().invoke(main, ["--debug", "validate", "--plan", str(env.plan_path), str(sample)])
     assert res.exit_code == 2
     assert "Traceback" in res.output and "RuntimeError: guasto simulato" in res.output
+
+
+def _bomb_in_sheet(sample: Path, out: Path) -> Path:
+    """The inflating payload inside a worksheet's XML (a reader that parses it drowns)."""
+    def change(name: str, data: bytes) -> bytes | None:
+        return None if name == "xl/worksheets/sheet3.xml" else data
+    _rewrite(sample, out, change)
+    with zipfile.ZipFile(sample) as zf:
+        original = zf.read("xl/worksheets/sheet3.xml")
+    head, _, tail = original.partition(b"<sheetData>")
+    with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("xl/worksheets/sheet3.xml", "w", force_zip64=True) as fh:
+            fh.write(head + b"<sheetData>")
+            block = b" " * (1 << 20)
+            for _ in range(300):
+                fh.write(block)
+            fh.write(tail)
+    return out
+
+
+def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
+    """--annotate writes an Errori-only copy for a refused file, without parsing it again."""
+    import time
+    d = tmp_path / "restituiti"
+    d.mkdir()
+    good = make_return(env, d / template_name(env.plan, "S02"), sector="S02")
+    makers = {"a_bomba.xlsx": _bomb_in_sheet, "b_troncato.xlsx": _truncated, "c_righe.xlsx": _far_corner,
+              "d_cifrato.xlsx": _encrypted, "e_vuoto.xlsx": _empty, "f_link.xlsx": _external_link}
+    bad = {name: maker(sample, d / name) for name, maker in makers.items()}
+    out = tmp_path / "annotati"
+    t = time.perf_counter()
+    res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(d), "--annotate", str(out),
+                                    "--format", "json"])
+    assert time.perf_counter() - t < 60
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    import json
+    doc = json.loads(res.stdout)
+    by_file = {Path(f["file"]).name: f["code"] for f in doc["findings"]}
+    assert by_file == {"a_bomba.xlsx": "F006", "b_troncato.xlsx": "F003", "c_righe.xlsx": "F007",
+                       "d_cifrato.xlsx": "F004", "e_vuoto.xlsx": "F009", "f_link.xlsx": "F008"}
+    assert {Path(r["file"]).name: r["usable"] for r in doc["files"]}[good.name] is True
+    written = {p.name for p in out.iterdir()}
+    assert written == {f"{Path(n).stem}_errori.xlsx" for n in makers}
+    for name in makers:
+        wb = openpyxl.load_workbook(out / f"{Path(name).stem}_errori.xlsx")
+        assert wb.sheetnames[0] == "Errori"
+        assert by_file[name] in [r[0].value for r in wb["Errori"].iter_rows(min_row=2)]
+        if name == "f_link.xlsx":   # only a warning: the annotated copy is the whole workbook
+            assert {"Obiettivi", "Fasi", "Indicatori"} <= set(wb.sheetnames)
+        else:
+            assert wb.sheetnames == ["Errori"]

@@ -4,11 +4,9 @@ password that is never written anywhere."""
 from __future__ import annotations
 
 import email
-import json
 import socket
 import threading
 from email import policy
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -370,3 +368,11 @@ def test_settings_from_env(monkeypatch):
         SmtpSettings.from_env(env={})
     with pytest.raises(PegxlError):
         SmtpSettings.from_env(env={"PEGXL_SMTP_HOST": "h", "PEGXL_SMTP_SECURITY": "tls13"})
+
+
+def test_print_body_shows_the_default_text(cli):
+    res = CliRunner().invoke(cli, ["send", "--print-body", "invio"])
+    assert res.exit_code == 0
+    assert res.output.startswith("Oggetto: ") and "$scadenza" in res.output and "$responsabile" in res.output
+    res = CliRunner().invoke(cli, ["send", "--print-body", "sollecito"])
+    assert res.exit_code == 0 and "SOLLECITO" in res.output.splitlines()[0]

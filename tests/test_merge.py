@@ -585,3 +585,17 @@ def test_cli_merge_exit_status(tmp_path):
     empty.mkdir()
     res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(empty), "-o", str(tmp_path / "o")])
     assert res.exit_code == 2 and "U001" in res.output
+
+
+def test_validations_lost_in_the_return_are_recreated_in_the_copy(tmp_path):
+    """openpyxl drops Excel's x14 validations on load: the copy gets the plan's back."""
+    plan, rdir, returns = build(tmp_path)
+    wb = openpyxl.load_workbook(returns["S01"])
+    template_dvs = {s: len(wb[s].data_validations.dataValidation) for s in ("Obiettivi", "Fasi", "Indicatori")}
+    for s in template_dvs:
+        wb[s].data_validations.dataValidation = []
+    wb.save(returns["S01"])
+    result = merge(plan, [rdir], tmp_path / "out", now=NOW)
+    back = openpyxl.load_workbook(result.returned["S01"])
+    for s, n in template_dvs.items():
+        assert n > 0 and len(back[s].data_validations.dataValidation) == n, s

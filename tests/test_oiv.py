@@ -11,7 +11,6 @@ With the OIV grades in force (O1 70 with Note OIV, O3 100 without):
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import math
 import sys
@@ -24,7 +23,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from test_merge import (APPROX, ENTE, NOW, PLAN, S01, S02, build, header_map,  # noqa: E402
+from test_merge import (APPROX, ENTE, NOW, PLAN, S01, build, header_map,  # noqa: E402
                         rows_by_key)
 
 from pegxl.cli import main  # noqa: E402
@@ -276,3 +275,13 @@ def test_cli_oiv(consolidated):
     res = CliRunner().invoke(main, ["oiv", "--plan", str(plan_path), str(tmp / "nessuno.xlsx"),
                                     "-o", str(tmp / "cli3")])
     assert res.exit_code == 2
+
+
+def test_regole_changed_after_the_merge_is_O001(consolidated, tmp_path):
+    plan, result, tmp = consolidated
+    other = copy.deepcopy(PLAN)
+    other["Regole"] = [{"Regola": "Peso fasi", "Valore": 70}, {"Regola": "Peso indicatori", "Valore": 30}]
+    other_plan = read_plan(write_plan(tmp_path / "regole.xlsx", other))
+    table, findings = read_oiv(other_plan, result.consolidated)
+    assert [f.code for f in findings] == ["O001"]
+    assert "Regole" in findings[0].message and "Peso fasi" in findings[0].message

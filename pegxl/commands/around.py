@@ -49,6 +49,14 @@ def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
 
 # -------------------------------------------------------------------------------- send
 
+def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from ..mail import default_template_text
+    click.echo(default_template_text(value).rstrip("\n"))
+    ctx.exit(0)
+
+
 @click.command("send", context_settings=CONTEXT)
 @_PLAN
 @click.argument("templates_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -73,6 +81,9 @@ def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
 @click.option("--sector", "sectors", multiple=True, help="Solo questo settore (ripetibile).")
 @click.option("--force", is_flag=True, help="Rinvia anche i messaggi già inviati.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--print-body", type=click.Choice(["invio", "sollecito"]), expose_value=False, is_eager=True,
+              callback=_print_body, help="Stampa il testo predefinito del messaggio (da salvare, modificare "
+                                         "e usare con --body) ed esce.")
 @guarded
 def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminders_dir: Path | None,
              annotated_dir: Path | None, smtp_host: str | None, smtp_port: int | None,
@@ -88,10 +99,9 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
     plan = _plan_or_exit(plan_path)
     smtp = None
     if dry_run is None:
-        prompt = None
-        if sys.stdin.isatty():
-            def prompt(text: str) -> str:
-                return click.prompt(text, hide_input=True, default="", show_default=False, err=True)
+        def ask(text: str) -> str:
+            return click.prompt(text, hide_input=True, default="", show_default=False, err=True)
+        prompt = ask if sys.stdin.isatty() else None
         smtp = SmtpSettings.from_env(host=smtp_host, port=smtp_port, security=security, user=smtp_user,
                                      sender=sender, prompt=prompt)
     report = send_templates(plan, templates_dir, smtp=smtp, dry_run_dir=dry_run, body_template=body,

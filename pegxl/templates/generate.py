@@ -477,7 +477,8 @@ class _Builder:
             for fld, value in (("objective", i.objective), ("indicator", i.indicator),
                                ("description", i.description), ("kind", i.kind),
                                ("value_type", i.value_type), ("direction", i.direction),
-                               ("target", shown), ("previous", i.previous)):
+                               ("target", shown), ("previous", i.previous),
+                               ("previous_2", getattr(i, "previous_2", None))):
                 _put(ws, r, col[fld], _py(value) if fld != "target" else value)
             neutral = bool(i.neutralised)
             context = i.kind == "CONTESTO"

@@ -190,6 +190,9 @@ T_INDICATORS = TableSpec(SHEET_INDICATORS, (
     Column("Valore raggiunto", "achieved", True, "text", 14),
     Column("Note", "notes", False, "text", 40),
     Column("Raggiungimento %", "score", False, "number", 13),
+    # after the contract columns (workbooks.md allows additions there): the year before last,
+    # as the Cinisello Balsamo sheets show it; filled from the archive when there is one
+    Column("Valore due anni prima", "previous_2", False, "text", 13),
 ), key=("objective", "indicator"))
 T_INDICATORS_INPUT = ("achieved", "notes")
 

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Benchmark of `pegxl validate` on a large corpus, against a naive openpyxl baseline.
+
+    python bench/bench_validate.py                       # 1,000 settori x 20 objectives
+    python bench/bench_validate.py --n 300               # the first 300 returns only
+    python bench/bench_validate.py --workdir /tmp/bv --jobs 4
+
+1. Corpus (not timed, cached in --workdir, default bench/out/validate): a synthetic plan
+   (pegxl.synth.synthetic_plan, --sectors x --objectives, 4 phases and 3 indicators per
+   objective, plus 2 trasversali), one template per settore (generate_templates) and one
+   filled return per settore (fill_return with synthetic_inputs). A second run reuses
+   what is there; only missing files are made.
+2. Two measured runs, each in its own subprocess so that the peak RSS (ru_maxrss of the
+   child itself) belongs to one method only:
+   - pegxl:    validate_returns(plan, [folder]): identity, integrity, raw inputs, pandera
+               checks, scoring of the declared/computed deviation.
+   - baseline: for every file openpyxl.load_workbook + a pandas DataFrame of each table
+               sheet (Obiettivi, Fasi, Indicatori), nothing else.
+   The plan is loaded before the clock starts (from a pickle of the checked plan); its
+   memory is in pegxl's peak, and reported apart ("RSS before").
+3. Prints files/second and peak RSS of each, and the ratios; --json writes them too.
+
+A plan of 1,000 settori has 88,000 phases: above read_values' default row limit for a
+plan (50,000, meant for one ente), so the bench reads it with a larger limit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_WORKDIR = ROOT / "bench" / "out" / "validate"
+TABLE_SHEETS = ("Obiettivi", "Fasi", "Indicatori")
+
+
+# ------------------------------------------------------------------------------ corpus
+
+def _params(args) -> dict:
+    return {"sectors": args.sectors, "objectives": args.objectives, "phases": 4, "indicators": 3,
+            "seed": 0, "format": 1}
+
+
+def _plan_data(p: dict) -> dict:
+    from pegxl.synth import synthetic_plan
+    return synthetic_plan(n_sectors=p["sectors"], n_objectives=p["objectives"], n_phases=p["phases"],
+                          n_indicators=p["indicators"], seed=p["seed"])
+
+
+def load_plan(workdir: Path):
+    with open(workdir / "plan.pkl", "rb") as fh:
+        return pickle.load(fh)
+
+
+def _make_chunk(workdir: str, sectors: list[str], params: dict) -> list[str]:
+    """Worker: templates and returns for `sectors` (missing ones only)."""
+    from pegxl.synth import synthetic_inputs
+    from pegxl.templates import fill_return, generate_templates, template_name
+    wd = Path(workdir)
+    plan = load_plan(wd)
+    data = _plan_data(params)
+    need_t = [s for s in sectors if not (wd / "modelli" / template_name(plan, s)).exists()]
+    if need_t:
+        generate_templates(plan, wd / "modelli", sectors=need_t)
+    done = []
+    for s in sectors:
+        name = template_name(plan, s)
+        out = wd / "restituiti" / name
+        if not out.exists():
+            fill_return(wd / "modelli" / name, out, synthetic_inputs(data, s))
+        done.append(name)
+    return done
+
+
+def build_corpus(workdir: Path, args) -> tuple[list[Path], dict]:
+    """The first `args.n` returns of the corpus (made if missing); timings of what was made."""
+    from pegxl.templates import template_name
+    from pegxl.validators.plan import check_book, has_errors
+    from pegxl.workbook.planfile import write_plan
+    from pegxl.workbook.reader import read_values
+
+    params = _params(args)
+    workdir.mkdir(parents=True, exist_ok=True)
+    meta_path = workdir / "corpus.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    timings: dict[str, float] = {}
+    if meta != params or not (workdir / "plan.pkl").exists():
+        for sub in ("modelli", "restituiti"):
+            if (workdir / sub).exists():
+                for f in (workdir / sub).iterdir():
+                    f.unlink()
+        t = time.perf_counter()
+        data = _plan_data(params)
+        write_plan(workdir / "piano.xlsx", data)
+        timings["plan written"] = time.perf_counter() - t
+        t = time.perf_counter()
+        plan, findings = check_book(read_values(workdir / "piano.xlsx", max_rows=2_000_000))
+        if plan is None or has_errors(findings):
+            raise SystemExit(f"synthetic plan has errors: {[str(f) for f in findings[:5]]}")
+        plan.fingerprint()   # computed once, kept in the pickle when the plan caches it
+        timings["plan checked"] = time.perf_counter() - t
+        with open(workdir / "plan.pkl", "wb") as fh:
+            pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        meta_path.write_text(json.dumps(params))
+    plan = load_plan(workdir)
+    (workdir / "modelli").mkdir(exist_ok=True)
+    (workdir / "restituiti").mkdir(exist_ok=True)
+    sectors = plan.sector_codes[: args.n]
+    missing = [s for s in sectors if not (workdir / "restituiti" / template_name(plan, s)).exists()]
+    if missing:
+        t = time.perf_counter()
+        chunks = [missing[i::args.jobs] for i in range(args.jobs)]
+        print(f"generating {len(missing)} templates and returns with {args.jobs} processes...", flush=True)
+        if args.jobs == 1:
+            _make_chunk(str(workdir), missing, params)
+        else:
+            with ProcessPoolExecutor(args.jobs) as ex:
+                list(ex.map(_make_chunk, [str(workdir)] * len(chunks), chunks, [params] * len(chunks)))
+        timings[f"{len(missing)} templates + returns"] = time.perf_counter() - t
+    files = [workdir / "restituiti" / template_name(plan, s) for s in sectors]
+    return files, timings
+
+
+def run_folder(workdir: Path, files: list[Path]) -> Path:
+    """A folder holding exactly `files` (hard links), so that both methods read a folder."""
+    d = workdir / "runs" / f"n{len(files)}"
+    want = {f.name for f in files}
+    if d.exists():
+        for f in d.iterdir():
+            if f.name not in want:
+                f.unlink()
+    d.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        target = d / f.name
+        if not target.exists():
+            try:
+                os.link(f, target)
+            except OSError:
+                import shutil
+                shutil.copy2(f, target)
+    return d
+
+
+# ---------------------------------------------------------------------- measured runs
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def child_pegxl(workdir: Path, folder: Path) -> dict:
+    from pegxl.validate import validate_returns
+    plan = load_plan(workdir)
+    plan.fingerprint()
+    rss_before = _rss_kb()
+    t = time.perf_counter()
+    v = validate_returns(plan, [folder])
+    seconds = time.perf_counter() - t
+    errors = sum(1 for f in v.findings if f.is_error)
+    codes: dict[str, int] = {}
+    for f in v.findings:
+        codes[f.code] = codes.get(f.code, 0) + 1
+    return {"method": "pegxl", "files": len(v.files), "seconds": seconds, "rss_before_kb": rss_before,
+            "rows": len(v.objectives) + len(v.phases) + len(v.indicators), "usable": len(v.usable_files),
+            "errors": errors, "warnings": len(v.findings) - errors, "codes": codes}
+
+
+def child_baseline(workdir: Path, folder: Path) -> dict:
+    import openpyxl
+    import pandas as pd
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".xlsx")
+    rss_before = _rss_kb()
+    t = time.perf_counter()
+    rows = 0
+    for p in files:
+        wb = openpyxl.load_workbook(p)
+        for name in TABLE_SHEETS:
+            values = list(wb[name].values)
+            df = pd.DataFrame(values[1:], columns=values[0])
+            rows += len(df)
+        wb.close()
+    seconds = time.perf_counter() - t
+    return {"method": "baseline", "files": len(files), "seconds": seconds, "rss_before_kb": rss_before,
+            "rows": rows}
+
+
+def measure(method: str, workdir: Path, folder: Path) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, "--workdir", str(workdir),
+           "--folder", str(folder)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{method} run failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=None, help="number of returns to validate (default: all settori)")
+    ap.add_argument("--sectors", type=int, default=1000, help="settori in the synthetic plan")
+    ap.add_argument("--objectives", type=int, default=20, help="own objectives per settore")
+    ap.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="corpus cache")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for generation")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each method; the fastest counts")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    ap.add_argument("--child", choices=["pegxl", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    workdir = args.workdir.resolve()
+
+    if args.child:
+        res = (child_pegxl if args.child == "pegxl" else child_baseline)(workdir, args.folder)
+        res["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps(res))
+        return 0
+
+    args.n = args.n or args.sectors
+    if args.n > args.sectors:
+        ap.error("--n cannot exceed --sectors")
+    t0 = time.perf_counter()
+    files, timings = build_corpus(workdir, args)
+    gen = time.perf_counter() - t0
+    folder = run_folder(workdir, files)
+    size_mb = sum(f.stat().st_size for f in files) / 2**20
+    print(f"corpus: {len(files)} returns ({size_mb:.1f} MB) in {folder}; plan {args.sectors} settori x "
+          f"{args.objectives} obiettivi (+2 trasversali), 4 fasi and 3 indicatori each")
+    for what, secs in timings.items():
+        print(f"  generation: {what}: {secs:.1f} s")
+    print(f"  corpus ready in {gen:.1f} s (not timed below)")
+
+    results = {}
+    for method in ("pegxl", "baseline"):
+        runs = [measure(method, workdir, folder) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["seconds"])
+        best["maxrss_kb"] = max(r["maxrss_kb"] for r in runs)
+        results[method] = best
+    p, b = results["pegxl"], results["baseline"]
+    assert p["files"] == b["files"] == len(files), (p["files"], b["files"], len(files))
+    print()
+    print(f"{'method':<10} {'files':>6} {'seconds':>9} {'files/s':>9} {'peak RSS MB':>12} {'RSS before MB':>14}")
+    for r in (p, b):
+        print(f"{r['method']:<10} {r['files']:>6} {r['seconds']:>9.2f} {r['files'] / r['seconds']:>9.1f} "
+              f"{r['maxrss_kb'] / 1024:>12.1f} {r['rss_before_kb'] / 1024:>14.1f}")
+    speed = (p["files"] / p["seconds"]) / (b["files"] / b["seconds"])
+    mem = p["maxrss_kb"] / b["maxrss_kb"]
+    print(f"ratio pegxl/baseline: speed x{speed:.2f} (files/s), peak memory x{mem:.2f}")
+    print(f"pegxl findings: {p['errors']} errors, {p['warnings']} warnings {p['codes']}; "
+          f"{p['usable']}/{p['files']} usable; {p['rows']} rows validated (baseline read {b['rows']})")
+    if args.json:
+        args.json.write_text(json.dumps({"pegxl": p, "baseline": b, "speed_ratio": speed, "memory_ratio": mem,
+                                         "files": len(files), "generation_seconds": gen}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
