@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import CONTEXT, _plan_or_exit, echo, guarded
+from .common import CONTEXT, echo, guarded
+from .common import plan_or_exit as _plan_or_exit
 from ..errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 
 _PLAN = click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),

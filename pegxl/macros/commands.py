@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import CONTEXT, echo, guarded
+from ..commands.common import CONTEXT, echo, guarded
 from ..errors import Finding
 
 
