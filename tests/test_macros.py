@@ -582,9 +582,11 @@ class FakeBook:
 
 
 @pytest.fixture
-def caller(monkeypatch):
+def caller(monkeypatch, tmp_path):
     """Put a FakeBook where xlwings.Book.caller() would find Excel's calling workbook."""
     xlwings = pytest.importorskip("xlwings")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the log of an unsaved book goes home
+    (tmp_path / "home").mkdir()
     holder: dict[str, FakeBook] = {}
 
     def install(book: FakeBook) -> FakeBook:

@@ -365,8 +365,9 @@ _REFUSED = {
 
 def log_path(plan_path: str | os.PathLike | None) -> Path:
     """pegxl-excel.log in the plan's folder (the home folder when the plan is unknown)."""
-    if plan_path:
-        return Path(plan_path).resolve().parent / LOG_NAME
+    # an unsaved book has a bare name ("Cartel1"): its folder is unknown, not the cwd
+    if plan_path and Path(plan_path).is_absolute():
+        return Path(plan_path).parent / LOG_NAME
     return Path.home() / LOG_NAME
 
 
