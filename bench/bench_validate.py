@@ -17,7 +17,8 @@
    - baseline: for every file openpyxl.load_workbook + a pandas DataFrame of each table
                sheet (Obiettivi, Fasi, Indicatori), nothing else.
    The plan is loaded before the clock starts (from a pickle of the checked plan); its
-   memory is in pegxl's peak, and reported apart ("RSS before").
+   memory is in pegxl's peak, and reported apart ("RSS before"). Peak RSS is the child's
+   own high-water mark (VmHWM; ru_maxrss of the child where /proc is not available).
 3. Prints files/second and peak RSS of each, and the ratios; --json writes them too.
 
 A plan of 1,000 settori has 88,000 phases: above read_values' default row limit for a
@@ -152,15 +153,31 @@ def run_folder(workdir: Path, files: list[Path]) -> Path:
 
 # ---------------------------------------------------------------------- measured runs
 
-def _rss_kb() -> int:
+def _status_kb(key: str) -> int | None:
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return None
+
+
+def _rss_kb() -> int:
+    return _status_kb("VmRSS") or 0
+
+
+def peak_rss_kb() -> int:
+    """Peak RSS of this process. VmHWM (Linux) is the high-water mark of this process's
+    own memory; ru_maxrss is not used where VmHWM exists because Linux carries the
+    parent's RSS at fork into a child's ru_maxrss across exec (every child of a big
+    parent would report at least the parent's size)."""
+    hwm = _status_kb("VmHWM")
+    if hwm is not None:
+        return hwm
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r // 1024 if sys.platform == "darwin" else r
 
 
 def child_pegxl(workdir: Path, folder: Path) -> dict:
@@ -224,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child:
         res = (child_pegxl if args.child == "pegxl" else child_baseline)(workdir, args.folder)
-        res["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        res["maxrss_kb"] = peak_rss_kb()
         print(json.dumps(res))
         return 0
 

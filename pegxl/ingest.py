@@ -7,13 +7,12 @@ of `pegxl.validate`, which run on all files at once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
-
-import pandas as pd
 
 from .errors import ErrorCode, Finding, PegxlError, finding, show_value
 from .plan import Plan, short
@@ -98,11 +97,42 @@ def sha256_of(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None = None) -> ReturnFile:
+class PlanIndex:
+    """The plan's rows of each settore's template, as records, built once for many files
+    (Plan.objectives_of and friends filter the whole plan at each call: 1,000 files of a
+    large plan spent most of their time there)."""
+
+    def __init__(self, plan: Plan):
+        self.sector_codes = set(plan.sector_codes)
+        self._objectives = {r["objective"]: r for r in plan.objectives.to_dict("records")}
+        self._assigned: dict[str, list[str]] = {}
+        for sector, objective in zip(plan.assignments["sector"], plan.assignments["objective"]):
+            self._assigned.setdefault(sector, []).append(objective)
+        self._by_objective: dict[str, dict[str, list[tuple[int, dict[str, Any]]]]] = {}
+        for sheet, df in ((C.SHEET_PHASES, plan.phases), (C.SHEET_INDICATORS, plan.indicators)):
+            groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            for pos, rec in enumerate(df.to_dict("records")):
+                groups.setdefault(rec["objective"], []).append((pos, rec))
+            self._by_objective[sheet] = groups
+
+    def rows(self, sector: str, sheet: str) -> list[dict[str, Any]]:
+        """Records of `sheet` for `sector`, in the plan's order (as objectives_of,
+        phases_of, indicators_of give them)."""
+        codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
+        if sheet == C.SHEET_OBJECTIVES:
+            return [self._objectives[c] for c in codes]
+        groups = self._by_objective[sheet]
+        items = [item for c in dict.fromkeys(codes) for item in groups.get(c, ())]
+        items.sort(key=lambda item: item[0])
+        return [rec for _, rec in items]
+
+
+def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None = None,
+                index: PlanIndex | None = None) -> ReturnFile:
     """Read one returned workbook against the plan: identity, integrity, raw inputs.
 
-    `fingerprint` is `plan.fingerprint()` when the caller already has it (it hashes every
-    settore's part of the plan: computing it once for a thousand files matters)."""
+    `fingerprint` (`plan.fingerprint()`) and `index` (`PlanIndex(plan)`) are passed by a
+    caller that reads many files of one plan, so that they are computed once."""
     rf = ReturnFile(path=str(path), read_at=dt.datetime.now().astimezone())
     p = Path(path)
     problems = sniff(p, max_uncompressed=MAX_RETURN_BYTES)
@@ -137,8 +167,9 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
     if not _identity(plan, book, rf, fingerprint or plan.fingerprint()):
         return rf
     rf.readable = True
+    index = index or PlanIndex(plan)
     for sheet_name, spec in TABLE_SPECS.items():
-        _read_sheet(plan, book, sc, rf, sheet_name, spec)
+        _read_sheet(index, book, sc, rf, sheet_name, spec)
     for sheet_name in (*TABLE_SPECS, C.SHEET_SUMMARY):
         s = sc.sheets.get(sheet_name) or next((v for k, v in sc.sheets.items()
                                                if C.norm_header(k) == C.norm_header(sheet_name)), None)
@@ -223,16 +254,6 @@ def _identity(plan: Plan, book: RawBook, rf: ReturnFile, plan_fp: str) -> bool:
 
 # ------------------------------------------------------------- sheets, rows
 
-def _plan_rows(plan: Plan, sector: str, sheet: str) -> pd.DataFrame:
-    objs = plan.objectives_of(sector)
-    codes = list(objs["objective"])
-    if sheet == C.SHEET_OBJECTIVES:
-        return objs
-    if sheet == C.SHEET_PHASES:
-        return plan.phases_of(codes)
-    return plan.indicators_of(codes)
-
-
 def _key_of(rec: dict[str, Any], sheet: str) -> tuple | None:
     code = rec.get("objective")
     if is_blank(code):
@@ -254,7 +275,7 @@ def _record_label(key: tuple, sheet: str) -> str:
     return f"{key[0]} {word} {show_value(key[1])}"
 
 
-def _read_sheet(plan: Plan, book: RawBook, sc: BookScan, rf: ReturnFile, sheet_name: str,
+def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, sheet_name: str,
                 spec: C.TableSpec) -> None:
     sheet = book.sheet(sheet_name)
     if sheet is None:
@@ -269,9 +290,8 @@ def _read_sheet(plan: Plan, book: RawBook, sc: BookScan, rf: ReturnFile, sheet_n
     if any(k not in table.cols for k in key_fields):
         rf.rows[sheet_name] = []
         return
-    expected = _plan_rows(plan, rf.sector, sheet_name)
     plan_by_key = {}
-    for rec in expected.to_dict("records"):
+    for rec in index.rows(rf.sector, sheet_name):
         k = (rec["objective"],) if sheet_name == C.SHEET_OBJECTIVES else (rec["objective"], rec[key_fields[1]])
         plan_by_key[k] = rec
     sscan = sc.sheets.get(sheet.name)
@@ -363,6 +383,18 @@ def _same_target(found: Any, planned: dict[str, Any], epoch_1904: bool) -> bool:
     return _norm_text(found) == _norm_text(expected)
 
 
+@functools.lru_cache(maxsize=4096)
+def _canonical_cached(value: Any, vocab: tuple[str, ...]) -> str | None:
+    return C.canonical(value, vocab)
+
+
+def _canonical(value: Any, vocab: tuple[str, ...]) -> str | None:
+    try:
+        return _canonical_cached(value, vocab)
+    except TypeError:   # an unhashable value
+        return C.canonical(value, vocab)
+
+
 def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[str, Any],
                     planned: dict[str, Any], label: str) -> None:
     for fld in C.T_LOCKED[sheet]:
@@ -379,7 +411,7 @@ def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[str, Any
             expected = planned.get("target_value")
         elif fld in ("kind", "value_type", "typology"):
             vocab = {"kind": C.TIPI_INDICATORE, "value_type": C.TIPI_VALORE, "typology": C.TIPOLOGIE}[fld]
-            same = C.canonical(found, vocab) == expected
+            same = _canonical(found, vocab) == expected
         elif fld == "direction":
             same = _norm_text(found) == _norm_text(expected)
         else:

@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .errors import ERROR, ErrorCode, Finding, finding, show_value
-from .ingest import ReturnFile, expand_paths, read_return
+from .ingest import PlanIndex, ReturnFile, expand_paths, read_return
 from .plan import Plan
 from .values import is_blank, parse_date, parse_number, parse_typed
 from .validators.schema import run_schema
@@ -76,8 +76,9 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
     paths = expand_paths(items)
     files: list[ReturnFile] = []
     fingerprint = plan.fingerprint() if paths else None
+    index = PlanIndex(plan) if paths else None
     for i, p in enumerate(paths, start=1):
-        files.append(read_return(plan, p, fingerprint=fingerprint))
+        files.append(read_return(plan, p, fingerprint=fingerprint, index=index))
         if progress:
             progress(i, len(paths), str(p))
     return validate_files(plan, files)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lo_helper import lo_convert, requires_lo  # noqa: E402
-from test_validate import CLEAN_S01, Env, make_env, make_return  # noqa: E402
+from test_validate import Env, make_env, make_return  # noqa: E402
 
 from pegxl.cli import main  # noqa: E402
 from pegxl.errors import ERROR, WARNING, ErrorCode  # noqa: E402
@@ -377,7 +377,9 @@ def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
     good = make_return(env, d / template_name(env.plan, "S02"), sector="S02")
     makers = {"a_bomba.xlsx": _bomb_in_sheet, "b_troncato.xlsx": _truncated, "c_righe.xlsx": _far_corner,
               "d_cifrato.xlsx": _encrypted, "e_vuoto.xlsx": _empty, "f_link.xlsx": _external_link}
-    bad = {name: maker(sample, d / name) for name, maker in makers.items()}
+    for name, maker in makers.items():
+        maker(sample, d / name)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
     out = tmp_path / "annotati"
     t = time.perf_counter()
     res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(d), "--annotate", str(out),
@@ -401,3 +403,4 @@ def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
             assert {"Obiettivi", "Fasi", "Indicatori"} <= set(wb.sheetnames)
         else:
             assert wb.sheetnames == ["Errori"]
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before     # originals untouched

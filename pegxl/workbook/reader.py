@@ -169,7 +169,8 @@ class RawBook:
 # calamine builds a dense grid from A1 to the last cell: a lone cell at XFD1048576 asks
 # for half a terabyte and aborts the process. Sheets are measured in the XML first.
 MAX_CELLS = 5_000_000
-_EXTENT_RE = re.compile(rb'\br="([A-Z]{0,3})([0-9]{1,9})"')
+_ROW_REF_RE = re.compile(rb'\br="[A-Z]{0,3}([0-9]{1,9})"')
+_COL_REF_RE = re.compile(rb'\br="([A-Z]{1,3})[0-9]')
 
 
 def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
@@ -204,11 +205,12 @@ def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
                     if not chunk:
                         break
                     data = tail + chunk
-                    for m in _EXTENT_RE.finditer(data):
-                        letters, number = m.group(1), int(m.group(2))
-                        max_row = max(max_row, number)
-                        if letters:
-                            max_col = max(max_col, _col_number(letters))
+                    rows = _ROW_REF_RE.findall(data)
+                    if rows:
+                        max_row = max(max_row, max(map(int, rows)))
+                    letters = set(_COL_REF_RE.findall(data))
+                    if letters:
+                        max_col = max(max_col, max(map(_col_number, letters)))
                     tail = data[-64:]
             out[s.get("name", "")] = (max_row, max_col)
     return out
