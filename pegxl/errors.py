@@ -177,8 +177,6 @@ class ErrorCode(enum.Enum):
             "Verificare il valore: scrivere 75 per 75%.")
     V016 = ("V016", WARNING, "Lo Stato è «Concluso» ma l'avanzamento delle fasi è {value}%.",
             "Verificare lo Stato o l'avanzamento.")
-    V017 = ("V017", WARNING, "La cella contiene un testo che inizia con «{value}»: conservato come testo.",
-            "Nessuna azione necessaria.")
 
     # -- merge --------------------------------------------------------------------------
     M001 = ("M001", ERROR, "Il consolidamento è rifiutato: {value} file con errori.",

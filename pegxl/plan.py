@@ -50,6 +50,7 @@ class Plan:
     tables: dict[str, Table] = field(default_factory=dict, repr=False)
     # fingerprints are asked once per returned file: a thousand files must not rehash the plan
     _fp_cache: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _idx: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ views
     @property
@@ -63,15 +64,34 @@ class Plan:
         return row.iloc[0].to_dict()
 
     def objectives_of(self, sector: str) -> pd.DataFrame:
-        codes = self.assignments.loc[self.assignments["sector"] == sector, "objective"]
-        obj = self.objectives.set_index("objective").loc[list(codes)].reset_index()
-        return obj
+        codes = self._index()["sectors"].get(sector, [])
+        return self.objectives.iloc[[self._index()["objective_pos"][c] for c in codes]].reset_index(drop=True)
 
     def phases_of(self, objectives: list[str]) -> pd.DataFrame:
-        return self.phases[self.phases["objective"].isin(objectives)]
+        return self._rows(self.phases, "phases", objectives)
 
     def indicators_of(self, objectives: list[str]) -> pd.DataFrame:
-        return self.indicators[self.indicators["objective"].isin(objectives)]
+        return self._rows(self.indicators, "indicators", objectives)
+
+    def _rows(self, df: pd.DataFrame, name: str, objectives: list[str]) -> pd.DataFrame:
+        groups = self._index()[name]
+        pos = sorted(p for o in objectives for p in groups.get(o, ()))
+        return df.iloc[pos]
+
+    def _index(self) -> dict[str, Any]:
+        """Positions by settore and objective, built once: a large ente asks for them a
+        thousand times (one template, one return per settore)."""
+        key = (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators))
+        if self._idx.get("key") != key:
+            pos = {c: i for i, c in reversed(list(enumerate(self.objectives["objective"])))}
+            sectors: dict[str, list[str]] = {}
+            for s, o in zip(self.assignments["sector"], self.assignments["objective"]):
+                if o in pos:
+                    sectors.setdefault(s, []).append(o)
+            self._idx.clear()
+            self._idx.update(key=key, objective_pos=pos, sectors=sectors,
+                             phases=_positions(self.phases), indicators=_positions(self.indicators))
+        return self._idx
 
     @property
     def final(self) -> bool:
@@ -108,6 +128,14 @@ class Plan:
         return _digest(payload)
 
 
+def _positions(df: pd.DataFrame) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    if "objective" in df:
+        for i, o in enumerate(df["objective"]):
+            out.setdefault(o, []).append(i)
+    return out
+
+
 def _jsonable(v: Any) -> Any:
     if v is None or (isinstance(v, float) and v != v):
         return None
@@ -131,9 +159,12 @@ def short(fp: str | None) -> str:
 
 # ---------------------------------------------------------------------- reading
 
+# The plan is the office's own file: an ente of 1,000 settori has ~100,000 phase rows.
+PLAN_MAX_ROWS = 500_000
+
 def load_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
     """Read and parse a plan workbook. Raises PegxlError only if the file is unreadable."""
-    book = read_values(path)
+    book = read_values(path, max_rows=PLAN_MAX_ROWS)
     return parse_plan(book)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import pandas as pd
@@ -78,7 +78,12 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
     for i, p in enumerate(paths, start=1):
-        files.append(read_return(plan, p, fingerprint=fingerprint, index=index))
+        try:
+            files.append(read_return(plan, p, fingerprint=fingerprint, index=index))
+        except Exception as exc:  # one file we cannot read must not stop the others
+            rf = ReturnFile(path=str(p))
+            rf.add(ErrorCode.F002, detail=f"errore imprevisto nella lettura: {type(exc).__name__}: {str(exc)[:150]}")
+            files.append(rf)
         if progress:
             progress(i, len(paths), str(p))
     return validate_files(plan, files)

@@ -404,3 +404,22 @@ def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
         else:
             assert wb.sheetnames == ["Errori"]
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before     # originals untouched
+
+
+def test_an_unexpected_failure_on_one_file_leaves_the_others_validated(env, sample, tmp_path, monkeypatch):
+    """A bug met while reading one file becomes a coded finding for that file only."""
+    import pegxl.validate as V
+    real = V.read_return
+    d = tmp_path / "restituiti"
+    good, bad = _corpus(env, sample, d, "zz_rotto.xlsx", lambda s, out: out.write_bytes(s.read_bytes()) and out)
+
+    def flaky(plan_, path, **kw):
+        if str(path).endswith("zz_rotto.xlsx"):
+            raise RuntimeError("guasto simulato")
+        return real(plan_, path, **kw)
+    monkeypatch.setattr(V, "read_return", flaky)
+    v = V.validate_returns(env.plan, [d])
+    assert v.usable(str(good)) and not v.file_findings(str(good))
+    mine = v.file_findings(str(bad))
+    assert [f.code for f in mine] == ["F002"]
+    assert "guasto simulato" in mine[0].message
