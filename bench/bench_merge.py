@@ -98,8 +98,19 @@ def run_merge(root: Path) -> int:
     if out.exists():
         shutil.rmtree(out)
     n = len(list((root / "ritorni").glob("*.xlsx")))
+    marks: dict[str, float] = {}
+
+    def progress(i: int, total: int, name: str) -> None:
+        # merge reports i = 1..n while reading, n+1..2n while writing the copies back
+        now = time.perf_counter()
+        if i == n and "read" not in marks:
+            marks["read"] = now
+        if i == n + 1 and "first_copy" not in marks:
+            marks["first_copy"] = now
+        marks["end"] = now
+
     t0 = time.perf_counter()
-    result = merge(plan, [root / "ritorni"], out, now=dt.datetime(2025, 2, 1, 9, 0))
+    result = merge(plan, [root / "ritorni"], out, now=dt.datetime(2025, 2, 1, 9, 0), progress=progress)
     secs = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
     size = result.consolidated.stat().st_size / (1024 * 1024)
@@ -107,6 +118,12 @@ def run_merge(root: Path) -> int:
           f"{len(plan.indicators)} indicatori")
     print(f"merge (validazione + calcolo + consolidato + {len(result.returned)} copie restituite): {secs:.1f} s")
     print(f"file al secondo: {n / secs:.1f}")
+    if {"read", "first_copy"} <= set(marks):
+        t_read = marks["read"] - t0
+        t_cons = marks["first_copy"] - marks["read"]
+        t_back = secs - t_read - t_cons
+        print(f"  di cui: lettura e validazione {t_read:.1f} s; calcolo, consolidato e riconciliazione "
+              f"~{t_cons:.1f} s; copie restituite ~{t_back:.1f} s")
     print(f"memoria di picco (ru_maxrss): {rss_mb:.0f} MB")
     print(f"consolidato: {size:.1f} MB; {result.reconciliation.line()}")
     print(f"ente: {result.scores.ente['percentage']:.4f} %, fascia {result.scores.ente['band']}")

@@ -616,7 +616,6 @@ class _Writer:
             chart.y_axis.title = "%"
             chart.y_axis.scaling.min = 0
             chart.y_axis.scaling.max = 100
-            chart.y_axis.majorGridlines = None
             chart.x_axis.title = "Settore"
             chart.x_axis.delete = False
             chart.y_axis.delete = False
@@ -626,7 +625,7 @@ class _Writer:
             cats = Reference(sh.ws, min_col=1, min_row=first, max_row=last)
             chart.add_data(data, titles_from_data=True)
             chart.set_categories(cats)
-            chart.height = 8 + 0.0 * last
+            chart.height = 8
             chart.width = max(16, min(40, 1.2 * (last - 1) + 6))
             sh.ws.add_chart(chart, f"A{last + 3}")
         sh.finish()
@@ -904,10 +903,24 @@ class ConsolidatedBook:
         return [s for s in str(self.identity.get("sectors") or "").split(";") if s]
 
 
-def read_book(path: str | os.PathLike) -> ConsolidatedBook:
+def max_rows(plan: Plan) -> int:
+    """The most rows a consolidated workbook of `plan` can have on one sheet (the hidden
+    record has one per row of Sintesi, Obiettivi, Fasi and Indicatori), with room to spare:
+    the reader refuses anything longer (F007) before parsing it."""
+    a = plan.assignments
+    if a.empty:
+        return 50_000
+    per_obj_ph = plan.phases.groupby("objective").size()
+    per_obj_in = plan.indicators.groupby("objective").size()
+    n = (len(a) + int(a["objective"].map(per_obj_ph).fillna(0).sum())
+         + int(a["objective"].map(per_obj_in).fillna(0).sum()) + len(plan.sectors) + 10)
+    return max(50_000, 2 * n)
+
+
+def read_book(path: str | os.PathLike, *, plan: Plan | None = None) -> ConsolidatedBook:
     """Read a consolidated workbook by header names. Raises PegxlError if unreadable."""
     from .workbook.reader import read_table, read_values
-    book = read_values(path)
+    book = read_values(path, max_rows=max_rows(plan) if plan is not None else 50_000)
     identity: dict[str, Any] = {}
     rules: list[tuple[str, Any]] = []
     ident = book.sheet(C.SHEET_IDENTITY)

@@ -97,6 +97,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     M004 (exit 1) with nothing usable; M005 (exit 1) if the reconciliation fails (then
     nothing is written)."""
     outdir = Path(outdir)
+    items = list(items)
     paths = expand_paths(items)
     if not paths:
         raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
@@ -115,7 +116,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     for f in v.findings:
         if f.file:
             by_file.setdefault(f.file, []).append(f)
-    error_files = {path for path, items in by_file.items() if any(f.is_error for f in items)}
+    error_files = {path for path, fs in by_file.items() if any(f.is_error for f in fs)}
     bad = [rf for rf in v.files if not rf.readable or rf.path in error_files]
     if bad and not partial:
         errors = [f for rf in bad for f in by_file.get(rf.path, []) if f.is_error]
@@ -154,7 +155,6 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     used = {chosen[s].path for s in sectors}
     inputs = inputs_from_validation(v, used)
     scores = score(plan, inputs, sectors)
-    v.scores = scores
 
     # copies to write back: names decided before anything is written
     notes: list[str] = []
@@ -205,7 +205,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     write_consolidated(data, target, verify=verify)
 
     returned: dict[str, Path] = {}
-    fp = plan.fingerprint()       # for templates rebuilt from the plan: hashed once
+    fp = _Fingerprint(plan)       # for templates rebuilt from the plan: hashed once, if ever
     for j, s in enumerate(sectors, start=1):
         rf = chosen[s]
         returned[s] = write_back(plan, v, rf, scores, targets[s], now=now, fingerprint=fp)
@@ -259,7 +259,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     """Count the non-blank inputs typed in the returns `used` and find each one again, by
     settore, codes and header, in the consolidated workbook at `path`."""
     from .consolidated import read_book
-    book = read_book(path)
+    book = read_book(path, plan=v.plan)
     rec = Reconciliation()
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
@@ -367,6 +367,23 @@ def _write_column(ws, key_headers: tuple[str, ...], header: str, values: dict[tu
     return n
 
 
+class _Fingerprint:
+    """plan.fingerprint(), computed on first use (it hashes every settore)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.value: str | None = None
+
+    def __call__(self) -> str:
+        if self.value is None:
+            self.value = self.plan.fingerprint()
+        return self.value
+
+
+def _fp(fingerprint: Any) -> str | None:
+    return fingerprint() if callable(fingerprint) else fingerprint
+
+
 def _num(x: Any) -> float | None:
     try:
         v = float(x)
@@ -376,7 +393,7 @@ def _num(x: Any) -> float | None:
 
 
 def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str | os.PathLike, *,
-               now: dt.datetime | None = None, fingerprint: str | None = None) -> Path:
+               now: dt.datetime | None = None, fingerprint: Any = None) -> Path:
     """A copy of the return `rf` with the computed percentages written, as values, into
     Obiettivi «Grado calcolato %» and Indicatori «Raggiungimento %» (rows found by
     codes). Everything else is the settore's workbook as it came: inputs, formatting,
@@ -425,7 +442,7 @@ def _row_keys(ws, key_headers: tuple[str, ...]) -> list[tuple]:
     return out
 
 
-def _restore_validations(plan: Plan, wb, sector: str, fingerprint: str | None) -> None:
+def _restore_validations(plan: Plan, wb, sector: str, fingerprint: Any) -> None:
     """Re-create, from the plan's template, the validations of an input sheet that has
     lost all of them -- only where its rows are still in the template's order, so that
     every rule lands on the cells it was made for."""
@@ -436,7 +453,7 @@ def _restore_validations(plan: Plan, wb, sector: str, fingerprint: str | None) -
             continue
         if template is None:
             from .templates import build_template
-            template = build_template(plan, sector, fingerprint=fingerprint)
+            template = build_template(plan, sector, fingerprint=_fp(fingerprint))
         tws = template[sheet]
         if not len(tws.data_validations.dataValidation) or _row_keys(ws, key_headers) != _row_keys(tws, key_headers):
             continue
@@ -446,12 +463,12 @@ def _restore_validations(plan: Plan, wb, sector: str, fingerprint: str | None) -
             ws.add_data_validation(dv)
 
 
-def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: str | None = None):
+def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
     """The settore's template regenerated from the plan, with what it typed written in."""
     from .templates import build_template
     from .workbook import style as S
     wb = build_template(plan, rf.sector, generated_at=rf.identity.get("generated_at"),
-                        fingerprint=fingerprint)
+                        fingerprint=_fp(fingerprint))
     specs = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT, v.objectives),
              C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT, v.phases),
              C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT, v.indicators)}

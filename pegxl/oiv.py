@@ -86,7 +86,7 @@ def read_oiv(plan: Plan, consolidated_path: str | os.PathLike) -> tuple[pd.DataF
 
 def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
     file = str(path)
-    book = read_book(path)       # unreadable or hostile file: PegxlError (F codes)
+    book = read_book(path, plan=plan)     # unreadable or hostile file: PegxlError (F codes)
     out: list[Finding] = []
 
     def o001(detail: str) -> None:
@@ -312,7 +312,7 @@ def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
     elif isinstance(source, Inputs):
         inputs = source
     elif isinstance(source, (str, os.PathLike)):
-        book = read_book(source)
+        book = read_book(source, plan=plan)
         inputs = inputs_from_book(plan, book)
         if sectors is None:
             sectors = book.sectors

@@ -12,7 +12,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,7 +21,7 @@ from .rules import Rules, rules_from_mapping
 from .values import (is_blank, parse_bool, parse_date, parse_number, parse_typed,
                      split_direction)
 from .workbook import contract as C
-from .workbook.reader import RawBook, Table, col_letter, read_table, read_values
+from .workbook.reader import RawBook, Table, read_table, read_values
 
 
 @dataclass

@@ -576,6 +576,9 @@ def test_cli_merge_exit_status(tmp_path):
     res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "o")])
     assert res.exit_code == 1 and "M001" in res.output
     res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "o"),
+                                    "--format", "json"])
+    assert res.exit_code == 1 and json.loads(res.output)["findings"][0]["code"] == "M001"
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "o"),
                                     "--partial"])
     assert res.exit_code == 0 and "M002" in res.output and "escluso" in res.output
     res = CliRunner().invoke(main, ["merge", "--plan", str(tmp_path / "nessuno.xlsx"), str(rdir),
@@ -599,3 +602,16 @@ def test_validations_lost_in_the_return_are_recreated_in_the_copy(tmp_path):
     back = openpyxl.load_workbook(result.returned["S01"])
     for s, n in template_dvs.items():
         assert n > 0 and len(back[s].data_validations.dataValidation) == n, s
+
+
+def test_two_files_for_one_settore_exclude_it_with_partial(tmp_path):
+    plan, rdir, returns = build(tmp_path)
+    twin = rdir / ("copia_" + returns["S02"].name)
+    twin.write_bytes(returns["S02"].read_bytes())
+    with pytest.raises(PegxlError) as exc:
+        merge(plan, [rdir], tmp_path / "out", now=NOW)
+    assert exc.value.findings[0].code == "M001" and "2 file con errori" in exc.value.findings[0].message
+    result = merge(plan, [rdir], tmp_path / "out", partial=True, now=NOW)
+    assert result.sectors == ["S01"]
+    assert result.excluded["S02"].startswith("più file per lo stesso settore")
+    assert result.scores.ente["percentage"] == pytest.approx(S01, **APPROX)

@@ -14,9 +14,11 @@ from typing import Any
 
 import click
 
-from ..cli import CONTEXT, _plan_or_exit, _progress, echo, guarded
+from .common import CONTEXT, echo, guarded
+from .common import plan_or_exit as _plan_or_exit
+from .common import progress as _progress
 from ..errors import EXIT_OK, ErrorCode, PegxlError, finding
-from ..report import render_text
+from ..report import render_json, render_text
 from ..values import format_percent
 
 
@@ -112,11 +114,18 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
         raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
                                  + ", ".join(str(i) for i in items)), exit_code=2)
     prog, update = _progress("Consolidamento")
-    if prog and len(paths) >= 5:
-        with prog:
-            result = merge(plan, paths, outdir, partial=partial, progress=update)
-    else:
-        result = merge(plan, paths, outdir, partial=partial)
+    try:
+        if prog and len(paths) >= 5:
+            with prog:
+                result = merge(plan, paths, outdir, partial=partial, progress=update)
+        else:
+            result = merge(plan, paths, outdir, partial=partial)
+    except PegxlError as exc:
+        if fmt != "json":
+            raise
+        # a refusal is a report too: the same JSON shape as validate's, with the findings
+        echo(render_json(exc.findings, command="merge", files=[str(p) for p in paths]))
+        sys.exit(exc.exit_code)
     v = result.validation
     if fmt == "json":
         doc = {
@@ -147,8 +156,12 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     for note in result.notes:
         echo(f"Nota: {note}")
     echo(f"Consolidato per l'OIV: {result.consolidated}")
-    for s, p in result.returned.items():
-        echo(f"Copia restituita ({s}): {p}")
+    if len(result.returned) > 10:
+        folder = next(iter(result.returned.values())).parent
+        echo(f"Copie restituite con le percentuali calcolate: {len(result.returned)} file in {folder}")
+    else:
+        for s, p in result.returned.items():
+            echo(f"Copia restituita ({s}): {p}")
     sys.exit(EXIT_OK)
 
 
