@@ -152,7 +152,6 @@ def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> Bo
     sheet: SheetScan | None = None
     row = 0
     col = 0
-    depth_skip = 0
     for event, el in ET.iterparse(zf.open("content.xml"), events=("start", "end")):
         tag = el.tag
         if event == "start":
