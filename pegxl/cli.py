@@ -210,8 +210,9 @@ def errors_cmd(fmt: str) -> None:
 def _register() -> None:
     """Commands of the other areas live in their own modules (they import helpers from here)."""
     from .commands.around import export_cmd, history_cmd, plan_next_cmd, send_cmd, status_cmd
+    from .commands.cycle import merge_cmd, oiv_cmd
     from .macros.commands import excel_group
-    for cmd in (status_cmd, send_cmd, history_cmd, export_cmd, excel_group):
+    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, excel_group):
         main.add_command(cmd)
     plan_group.add_command(plan_next_cmd)
 

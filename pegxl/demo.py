@@ -51,7 +51,7 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     if d.exists() and any(d.iterdir()):
         if not force:
             raise PegxlError(finding(ErrorCode.U002, value=str(d), file=str(d)), exit_code=2)
-        for sub in ("modelli", "restituiti", "controllo", "consolidato", "finale"):
+        for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale"):
             shutil.rmtree(d / sub, ignore_errors=True)
     d.mkdir(parents=True, exist_ok=True)
     plan_data, returns_data = demo_data()
@@ -95,12 +95,55 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         from .merge import merge
     except ImportError:  # merge lands with its own issue; the demo grows with the tool
         return res
+    from .archive import default_db, store_cycle
+    from .oiv import oiv_final
     result = merge(plan, [d / "restituiti"], d / "consolidato")
     res.merge = result
+    db = default_db(plan)
+    store_cycle(db, plan, result, kind="merge")
     say(f"5. Consolidato per l'OIV: {result.consolidated}")
     for line in _summary_lines(result.scores):
         say("   " + line)
+    say(f"   {result.reconciliation.line()}; ciclo archiviato in {db}")
+
+    returned = d / "oiv" / Path(result.consolidated).name
+    changed = _simulate_oiv(result.consolidated, returned)
+    say(f"6. Il Nucleo di Valutazione compila le sue colonne (simulato): {len(changed)} valutazioni in {returned}")
+    final = oiv_final(plan, returned, d / "finale")
+    res.oiv = final
+    store_cycle(db, plan, final, kind="oiv")
+    say(f"7. Consolidato finale con le valutazioni OIV: {final.path}")
+    for line in _summary_lines(final.scores):
+        say("   " + line)
     return res
+
+
+# The Nucleo of the Bellusco e Mezzago seed confirms most grades and lowers one whose
+# indicators missed their targets: the demo does the same on two objectives.
+OIV_ASSESSMENTS = (
+    ("S05", "2024_S05_03", 85, "Due indicatori «≤ 0» non raggiunti: il Nucleo riconosce l'85%."),
+    ("S01", "2024_S01_01", 90, "Grado dichiarato non pienamente documentato: il Nucleo riconosce il 90%."),
+)
+
+
+def _simulate_oiv(consolidated: str | Path, target: Path) -> list[tuple[str, str]]:
+    """Fill Valutazione OIV % and Note OIV as the Nucleo would, in a copy."""
+    from openpyxl import load_workbook
+    from .workbook import contract as C
+    from .workbook.io import atomic_save
+    wb = load_workbook(consolidated)
+    ws = wb[C.SHEET_OBJECTIVES]
+    head = {str(c.value): c.column for c in ws[1] if c.value is not None}
+    done = []
+    for r in range(2, ws.max_row + 1):
+        key = (ws.cell(r, head["Codice settore"]).value, ws.cell(r, head["Codice obiettivo"]).value)
+        for sector, objective, grade, note in OIV_ASSESSMENTS:
+            if key == (sector, objective):
+                ws.cell(r, head["Valutazione OIV %"], grade)
+                ws.cell(r, head["Note OIV"], note)
+                done.append(key)
+    atomic_save(wb, target)
+    return done
 
 
 def _summary_lines(scores: Any) -> list[str]:

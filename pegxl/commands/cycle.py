@@ -17,7 +17,7 @@ import click
 from .common import CONTEXT, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
 from .common import progress as _progress
-from ..errors import EXIT_OK, ErrorCode, PegxlError, finding
+from ..errors import EXIT_OK, EXIT_PROBLEMS, ErrorCode, PegxlError, finding
 from ..report import render_json, render_text
 from ..values import format_percent
 
@@ -97,8 +97,12 @@ def _sector_rows(plan, scores, excluded: dict[str, str]) -> list[dict]:
 @click.option("--partial", is_flag=True,
               help="Consolida comunque, escludendo i settori senza un file utilizzabile.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Archivio dei cicli (predefinito: pegxl-archivio.sqlite accanto al piano).")
+@click.option("--no-archive", is_flag=True, help="Non archivia il ciclo.")
 @guarded
-def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: bool, fmt: str) -> None:
+def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: bool, fmt: str,
+              db_path: Path | None, no_archive: bool) -> None:
     """Consolida i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
     Scrive OUTDIR/<Anno>_consolidato_OIV.xlsx per l'OIV e, in OUTDIR/restituiti, una copia
@@ -127,8 +131,10 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
         echo(render_json(exc.findings, command="merge", files=[str(p) for p in paths]))
         sys.exit(exc.exit_code)
     v = result.validation
+    archived, archive_error = (None, None) if no_archive else _archive(plan, result, "merge", db_path)
     if fmt == "json":
         doc = {
+            "archive": _archive_doc(archived, archive_error),
             "schema": "pegxl-merge", "version": "1", "command": "merge",
             "ente": plan.ente, "anno": plan.anno, "fase": plan.fase, "partial": partial,
             "sectors": _sector_rows(plan, result.scores, result.excluded),
@@ -141,7 +147,7 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
             "findings": [f.to_dict() for f in [*v.findings, *result.findings]],
         }
         echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
-        sys.exit(EXIT_OK)
+        sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
     problems = [f for f in v.findings if f.file]
     if problems:
         echo(render_text(problems, hints=False))
@@ -162,7 +168,32 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     else:
         for s, p in result.returned.items():
             echo(f"Copia restituita ({s}): {p}")
-    sys.exit(EXIT_OK)
+    _echo_archive(archived, archive_error)
+    sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
+
+
+def _archive(plan, result, kind: str, db_path: Path | None):
+    """Store the cycle; the workbooks are already written, so a failure is reported, not lost."""
+    from ..archive import default_db, store_cycle
+    try:
+        return store_cycle(db_path or default_db(plan), plan, result, kind=kind), None
+    except PegxlError as exc:
+        return None, exc.findings
+
+
+def _archive_doc(stored, error) -> dict:
+    if error:
+        return {"stored": False, "findings": [f.to_dict() for f in error]}
+    if stored is None:
+        return {"stored": False}
+    return {"stored": True, "db": stored.db_path, "cycle": stored.id, "version": stored.version}
+
+
+def _echo_archive(stored, error) -> None:
+    if error:
+        echo(render_text(error), err=True)
+    elif stored is not None:
+        echo(f"Ciclo archiviato in {stored.db_path} (ciclo {stored.id}, versione {stored.version}).")
 
 
 # ---------------------------------------------------------------------------- oiv
@@ -176,8 +207,12 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
 @click.option("--returns", "returns_dir", type=click.Path(path_type=Path), default=None,
               help="Facoltativo: rilegge i valori dai file restituiti (devono essere quelli consolidati).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Archivio dei cicli (predefinito: pegxl-archivio.sqlite accanto al piano).")
+@click.option("--no-archive", is_flag=True, help="Non archivia il ciclo.")
 @guarded
-def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path | None, fmt: str) -> None:
+def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path | None, fmt: str,
+            db_path: Path | None, no_archive: bool) -> None:
     """Legge il consolidato compilato dall'OIV e scrive il consolidato finale.
 
     Le Valutazioni OIV % sostituiscono il Grado % dove compilate e i totali sono
@@ -190,10 +225,12 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
     if not consolidated.exists():
         raise PegxlError(finding(ErrorCode.F001, file=str(consolidated), detail="file non trovato"), exit_code=2)
     result = oiv_final(plan, consolidated, outdir, returns_dir)
+    archived, archive_error = (None, None) if no_archive else _archive(plan, result, "oiv", db_path)
     excluded = {s: "" for s in plan.sector_codes if s not in set(result.scores.sectors["sector"])}
     if fmt == "json":
         diffs = result.differences
         doc = {
+            "archive": _archive_doc(archived, archive_error),
             "schema": "pegxl-oiv", "version": "1", "command": "oiv",
             "ente": plan.ente, "anno": plan.anno, "fase": plan.fase,
             "sectors": _sector_rows(plan, result.scores, excluded),
@@ -206,7 +243,7 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
             "findings": [f.to_dict() for f in result.findings],
         }
         echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
-        sys.exit(EXIT_OK)
+        sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
     if result.findings:
         echo(render_text(result.findings, hints=True))
         echo()
@@ -215,4 +252,5 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
     echo(_table(plan, result.scores, excluded, before=result.scores_before))
     echo()
     echo(f"Consolidato finale: {result.path}")
-    sys.exit(EXIT_OK)
+    _echo_archive(archived, archive_error)
+    sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)

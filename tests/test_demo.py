@@ -1,0 +1,54 @@
+"""`pegxl demo`: the first thing a new user runs goes through the whole cycle."""
+from __future__ import annotations
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from pegxl.cli import main
+from pegxl.values import format_percent
+
+
+def _sintesi(path):
+    ws = load_workbook(path, data_only=True)["Sintesi"]
+    head = [c.value for c in ws[1]]
+    rows = {}
+    for r in ws.iter_rows(min_row=2, values_only=True):
+        if r[0] is not None:
+            rows[r[0]] = dict(zip(head, r))
+    return rows
+
+
+def test_demo_runs_the_whole_cycle(tmp_path):
+    d = tmp_path / "demo"
+    res = CliRunner().invoke(main, ["demo", str(d)])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    for sub, n in (("modelli", 6), ("restituiti", 6)):
+        assert len(list((d / sub).glob("*.xlsx"))) == n
+    consolidated = d / "consolidato" / "2024_consolidato_OIV.xlsx"
+    final = d / "finale" / "2024_consolidato_OIV_finale.xlsx"
+    assert consolidated.exists() and final.exists() and (d / "pegxl-archivio.sqlite").exists()
+    # every typed value reached the consolidated workbook
+    line = next(x for x in res.output.splitlines() if "Riconciliazione" in x)
+    typed, reported = [int(w) for w in line.replace(";", " ").split() if w.isdigit()][:2]
+    assert typed == reported > 700
+    # the figures printed are the ones written, and the OIV's lower grades lower S01 and S05
+    before, after = _sintesi(consolidated), _sintesi(final)
+    for code in ("S01", "S05"):
+        assert after[code]["Percentuale di raggiungimento"] < before[code]["Percentuale di raggiungimento"]
+        assert format_percent(_pct(before[code])) in res.output
+    assert after["S08"]["Percentuale di raggiungimento"] == before["S08"]["Percentuale di raggiungimento"]
+
+
+def _pct(row):
+    v = row["Percentuale di raggiungimento"]
+    return v * 100 if v <= 1 else v
+
+
+def test_demo_refuses_a_used_folder_unless_forced(tmp_path):
+    d = tmp_path / "demo"
+    d.mkdir()
+    (d / "mio.txt").write_text("non toccare")
+    res = CliRunner().invoke(main, ["demo", str(d)])
+    assert res.exit_code == 2 and "U002" in res.output
+    assert (d / "mio.txt").read_text() == "non toccare"
