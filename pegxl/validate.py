@@ -105,8 +105,11 @@ def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:
     ind, f3 = _parse_indicators(ind, plan)
     findings += f1 + f2 + f3
     findings += _check_objectives(obj, final)
-    findings += _check_phases(ph, plan, final)
-    findings += _check_indicators(ind, final)
+    # a Rinviato / Non valutabile objective has no grade: its phases and indicators may stay blank
+    excused = set() if obj.empty else {
+        (f, o) for f, o, st in zip(obj["file"], obj["objective"], obj["status"]) if st in C.STATI_ESCLUSI}
+    findings += _check_phases(ph, plan, final, excused)
+    findings += _check_indicators(ind, final, excused)
     findings += _status_vs_progress(obj, ph)
     v = Validation(plan, files, [], obj, ph, ind)
     findings += _deviation(v)
@@ -327,7 +330,15 @@ def _check_objectives(df: pd.DataFrame, final: bool) -> list[Finding]:
     return out
 
 
-def _check_phases(df: pd.DataFrame, plan: Plan, final: bool) -> list[Finding]:
+def _not_excused(view: pd.DataFrame, excused: set[tuple[str, str]]) -> pd.DataFrame:
+    if not excused or view.empty:
+        return view
+    keep = [(f, o) not in excused for f, o in zip(view["file"], view["objective"])]
+    return view[pd.Series(keep, index=view.index, dtype=bool)]
+
+
+def _check_phases(df: pd.DataFrame, plan: Plan, final: bool,
+                  excused: set[tuple[str, str]] = frozenset()) -> list[Finding]:
     live = df[~df["neutralised"].astype(bool)] if not df.empty else df
     if live.empty:
         return []
@@ -351,11 +362,12 @@ def _check_phases(df: pd.DataFrame, plan: Plan, final: bool) -> list[Finding]:
     # a value that was typed but could not be read is reported once (V014), not as missing too
     typed_bad = view["progress"].isna() & ~view["progress_raw"].map(is_blank).astype(bool)
     out = _run(schema, view, C.T_PHASES, _required(final), plan)
-    out += _missing(view[~typed_bad], "progress", C.T_PHASES, _required(final))
+    out += _missing(_not_excused(view[~typed_bad], excused), "progress", C.T_PHASES, _required(final))
     return out
 
 
-def _check_indicators(df: pd.DataFrame, final: bool) -> list[Finding]:
+def _check_indicators(df: pd.DataFrame, final: bool,
+                      excused: set[tuple[str, str]] = frozenset()) -> list[Finding]:
     live = df[~df["neutralised"].astype(bool)] if not df.empty else df
     if live.empty:
         return []
@@ -365,7 +377,11 @@ def _check_indicators(df: pd.DataFrame, final: bool) -> list[Finding]:
                                          index=view.index, dtype=object)
     view = view.rename(columns={"achieved_cell": "achieved_present_cell",
                                 "achieved_formula": "achieved_present_formula"})
-    return _missing(view, "achieved_present", _AchievedSpec, _required(final))
+    view = _not_excused(view, excused)
+    # a CONTESTO indicator is never scored: its missing value is worth a warning, not a refusal
+    context = (view["kind"] == "CONTESTO") if not view.empty else pd.Series([], dtype=bool)
+    return (_missing(view[~context], "achieved_present", _AchievedSpec, _required(final))
+            + _missing(view[context], "achieved_present", _AchievedSpec, ErrorCode.V011))
 
 
 class _AchievedSpecType:

@@ -850,3 +850,41 @@ def test_cli_annotate_writes_copies_and_never_touches_originals(env, tmp_path):
         assert target.comment is not None and target.comment.author == "pegxl"
     # the copy is still a return pegxl can read (sheets, identity): only the Errori sheet added
     assert set(wb.sheetnames) - {"Errori"} == set(openpyxl.load_workbook(bad).sheetnames)
+
+
+def test_a_postponed_objective_needs_no_progress_and_context_values_only_warn(tmp_path):
+    """Rinviato / Non valutabile objectives have no grade: blank phases and indicators are
+    fine; a blank CONTESTO value (never scored) is a warning even in the final report."""
+    from pegxl.templates import fill_return, generate_templates, template_name
+    from pegxl.validate import validate_returns
+    from pegxl.validators.plan import check_plan
+    from pegxl.workbook.planfile import write_plan
+    plan_path = write_plan(tmp_path / "piano.xlsx", {
+        "Ente": [["Ente", "Comune di Prova"], ["Anno", 2024], ["Fase del ciclo", "Rendicontazione finale"]],
+        "Settori": [{"Codice settore": "S01", "Settore": "Affari generali", "Responsabile": "Rossi"}],
+        "Obiettivi": [{"Codice obiettivo": "O1", "Codice settore": "S01", "Titolo": "Gemellaggi", "Tipologia": "Gestionale"},
+                      {"Codice obiettivo": "O2", "Codice settore": "S01", "Titolo": "Anagrafe", "Tipologia": "Gestionale"}],
+        "Fasi": [{"Codice obiettivo": "O1", "N. fase": 1, "Descrizione": "Visita", "Fine prevista": "2024-06-30", "Peso": 100},
+                 {"Codice obiettivo": "O2", "N. fase": 1, "Descrizione": "Pratiche", "Fine prevista": "2024-06-30", "Peso": 100}],
+        "Indicatori": [
+            {"Codice obiettivo": "O1", "N. indicatore": 1, "Descrizione": "Incontri", "Tipo": "EFFICACIA",
+             "Tipo valore": "numero", "Valore atteso": 2},
+            {"Codice obiettivo": "O2", "N. indicatore": 1, "Descrizione": "Residenti", "Tipo": "CONTESTO",
+             "Tipo valore": "numero", "Valore atteso": 30000},
+            {"Codice obiettivo": "O2", "N. indicatore": 2, "Descrizione": "Pratiche evase", "Tipo": "EFFICIENZA",
+             "Tipo valore": "numero", "Valore atteso": 100}],
+    })
+    plan, findings = check_plan(plan_path)
+    assert not [f for f in findings if f.is_error]
+    [template] = generate_templates(plan, tmp_path / "modelli")
+    out = tmp_path / "ritorni" / template_name(plan, "S01")
+    fill_return(template, out, {
+        "Obiettivi": [{"Codice obiettivo": "O1", "Stato": "Rinviato",
+                       "Motivazione scostamento": "Visita annullata dal comune gemellato"},
+                      {"Codice obiettivo": "O2", "Stato": "Concluso"}],
+        "Fasi": [{"Codice obiettivo": "O2", "N. fase": 1, "Avanzamento %": 100}],
+        "Indicatori": [{"Codice obiettivo": "O2", "N. indicatore": 2, "Valore raggiunto": 120}],
+    })
+    v = validate_returns(plan, [out])
+    assert v.usable(str(out))
+    assert [(f.code, f.record) for f in v.findings] == [("V011", "O2 indicatore 1")]
