@@ -181,26 +181,6 @@ def _sqref(letter: str, rows: Sequence[int]) -> str:
     return " ".join(f"{letter}{a}" if a == b else f"{letter}{a}:{letter}{b}" for a, b in _runs(rows))
 
 
-def fit_rows(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
-    """Row heights for wrapped text, estimated from the column widths.
-
-    LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
-    (and Excel not always): without this, long descriptions overlap the next row."""
-    widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
-    for row in ws.iter_rows(min_row=first_row, max_row=ws.max_row):
-        lines = 1
-        for c in row:
-            v = c.value
-            if v is None or not (c.alignment and c.alignment.wrap_text) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
-                continue
-            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
-            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
-            lines = max(lines, n)
-        if lines > 1:
-            ws.row_dimensions[row[0].row].height = min(max_height, lines * line_height)
-
-
 def _serial(d: dt.date) -> int:
     return (d - dt.date(1899, 12, 30)).days
 
@@ -372,8 +352,8 @@ class _Builder:
         S.add_list(wb, L_NO, sorted(NO_WORDS))
         ws_p.sheet_state = "hidden"
         for ws in (ws_o, ws_f, ws_n, ws_r):
-            fit_rows(ws)
-        fit_rows(ws_i, first_row=1)
+            S.fit_rows(ws)
+        S.fit_rows(ws_i, first_row=1)
         for ws in wb.worksheets:
             self._protect(ws)
         wb.security = WorkbookProtection(workbookPassword=self.password, lockStructure=True)

@@ -143,6 +143,7 @@ def _table_sheet(wb: Workbook, spec: C.TableSpec, rows: list[Mapping[str, Any]])
             letter = ws.cell(row=1, column=i).column_letter
             for r in range(2, len(rows) + 2):
                 ws[f"{letter}{r}"].number_format = S.DATE_FORMAT
+    S.fit_rows(ws)
     ws.freeze_panes = "B2" if spec.sheet != C.SHEET_SECTORS else "A2"
     ws.auto_filter.ref = f"A1:{ws.cell(row=1, column=len(spec.columns)).column_letter}{max(2, len(rows) + 1)}"
     S.print_setup(ws)

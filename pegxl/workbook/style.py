@@ -1,6 +1,8 @@
 """The look shared by every workbook pegxl writes (plan, templates, consolidated, reports)."""
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import Iterable
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
@@ -119,3 +121,23 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
     dv.prompt = prompt[:255]
     dv.errorTitle = title[:32]
     dv.error = error[:255]
+
+
+def fit_rows(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
+    """Row heights for wrapped text, estimated from the column widths.
+
+    LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
+    (and Excel not always): without this, long descriptions overlap the next row."""
+    widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
+    for row in ws.iter_rows(min_row=first_row, max_row=ws.max_row):
+        lines = 1
+        for c in row:
+            v = c.value
+            if v is None or not (c.alignment and c.alignment.wrap_text) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+                continue
+            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
+            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
+            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+            lines = max(lines, n)
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = min(max_height, lines * line_height)
