@@ -3,7 +3,8 @@
 Sheets, in order: Sintesi, Obiettivi, Fasi, Indicatori, Anomalie, Provenienza (the public
 contract, exact headers; columns of our own only after the contract's ones), then the
 hidden `_pegxl` (identity and the Regole in force) and the hidden `_pegxl_valori` (the
-locked content as written, one JSON record per row, against which the OIV's copy is
+locked content as written, one JSON record per row -- by record key on the table sheets,
+by position plus a row count on Anomalie and Provenienza -- against which the OIV's copy is
 checked when it comes back: see `pegxl.oiv`). The final workbook written after the OIV
 (`<Anno>_consolidato_OIV_finale.xlsx`) has the same sheets plus «Differenze OIV».
 
@@ -64,11 +65,15 @@ KIND_CONSOLIDATED = "consolidato"
 KIND_FINAL = "consolidato finale OIV"
 
 SHEET_VALUES = "_pegxl_valori"
+# the record of how many rows a sheet without record keys (Anomalie, Provenienza) had
+LIST_COUNT_KEY = ("righe",)
+LIST_COUNT_FIELD = "righe"
 SHEET_DIFF = "Differenze OIV"
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
 RAW_PERCENT = "0.00%"                 # a raw value typed in a percent-formatted cell
+WEIGHT_FORMAT = "0.00"                # Peso effettivo: 33.333... shown as 33,33, not 33,3333333333333
 TEXT_MAX = 4000
 LONG_TEXT = 200                       # longer texts are kept in _pegxl_valori as a digest
 ENTE_CODE = "Ente"
@@ -353,9 +358,11 @@ def canon(v: Any) -> Any:
     if isinstance(v, (int, float, np.integer, np.floating)):
         return float(v)
     if isinstance(v, dt.datetime):
+        # nearest second: a serial re-saved by Excel or LibreOffice may come back a hair below
+        v = (v.replace(tzinfo=None) + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
         if v.time() == dt.time(0):
             return "date:" + v.date().isoformat()
-        return "datetime:" + v.replace(microsecond=0).isoformat()
+        return "datetime:" + v.isoformat()
     if isinstance(v, dt.date):
         return "date:" + v.isoformat()
     s = clean_text(v) or ""
@@ -615,7 +622,10 @@ class _Writer:
             chart.title = "Percentuale di raggiungimento per settore"
             chart.y_axis.title = "%"
             chart.y_axis.scaling.min = 0
-            chart.y_axis.scaling.max = 100
+            # a Tetto indicatore above 100 can take a settore beyond 100 %: no bar is cut off
+            shown_pcts = [p for p in (_f(scored.loc[c, "percentage"]) for c in d.sectors if c in scored.index)
+                          if p is not None]
+            chart.y_axis.scaling.max = max(100, 10 * math.ceil(max(shown_pcts, default=0) / 10 - 1e-9))
             chart.x_axis.title = "Settore"
             chart.x_axis.delete = False
             chart.y_axis.delete = False
@@ -692,7 +702,7 @@ class _Writer:
         if not d.inputs.phases.empty:
             for r in d.inputs.phases.to_dict("records"):
                 typed[(r["sector"], r["objective"], int(r["phase"]))] = r
-        fmt = {"progress": PCT, "contribution": PCT}
+        fmt = {"progress": PCT, "contribution": PCT, "effective_weight": WEIGHT_FORMAT}
         keep = set(d.sectors)
         for r in d.scores.phases.to_dict("records"):
             if r["sector"] not in keep:
@@ -733,7 +743,7 @@ class _Writer:
                 target = "sì" if target else "no"
             elif is_blank(target):
                 target = p.get("target")
-            fmt = {"score": PCT}
+            fmt = {"score": PCT, "effective_weight": WEIGHT_FORMAT}
             if t.get("achieved_percent"):
                 fmt["achieved_raw"] = RAW_PERCENT
             row = {"sector": r["sector"], "objective": r["objective"], "indicator": n,
@@ -773,18 +783,27 @@ class _Writer:
         sh.finish()
 
     # ------------------------------------------------------- Anomalie, Provenienza
+    # Anomalie and Provenienza have no record key: their rows are recorded in _pegxl_valori
+    # by position, with the number of rows, so that the OIV's copy cannot change them
+    # unseen (Provenienza's SHA-256 is what `pegxl oiv --returns` trusts).
+    def _listed_mirror(self, sh: "_Sheet", n: int) -> None:
+        if sh.mirror:
+            self.mirror(sh.spec.sheet, LIST_COUNT_KEY, {LIST_COUNT_FIELD: n})
+
     def _anomalies(self) -> None:
-        sh = _Sheet(self, CS_ANOMALIE, mirror=False)
-        for row in self.data.anomalies:
-            sh.append(row)
+        sh = _Sheet(self, CS_ANOMALIE, mirror=self.data.kind == KIND_CONSOLIDATED)
+        for i, row in enumerate(self.data.anomalies, start=1):
+            sh.append(row, key=(i,))
+        self._listed_mirror(sh, len(self.data.anomalies))
         sh.finish()
 
     def _provenance(self) -> None:
-        sh = _Sheet(self, CS_PROVENIENZA, mirror=False)
-        for row in self.data.provenance:
+        sh = _Sheet(self, CS_PROVENIENZA, mirror=self.data.kind == KIND_CONSOLIDATED)
+        for i, row in enumerate(self.data.provenance, start=1):
             r = dict(row)
             r["read_at"] = naive(r.get("read_at"))
-            sh.append(r, formats={"read_at": DATETIME_FORMAT})
+            sh.append(r, formats={"read_at": DATETIME_FORMAT}, key=(i,))
+        self._listed_mirror(sh, len(self.data.provenance))
         sh.finish()
 
     # ------------------------------------------------------------- hidden sheets

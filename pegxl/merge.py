@@ -412,8 +412,10 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
         wb = _rebuilt(plan, v, rf, fingerprint)
     obj = scores.objectives[scores.objectives["sector"] == sector]
     ind = scores.indicators[scores.indicators["sector"] == sector]
-    comp = {(o,): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
-    ach = {(o, int(i)): _num(s) for o, i, s in zip(ind["objective"], ind["indicator"], ind["score"])}
+    # keys as _write_column reads them from the sheet: an all-digit code ("101") is 101 there
+    comp = {(_key_part(o),): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
+    ach = {(_key_part(o), int(i)): _num(s)
+           for o, i, s in zip(ind["objective"], ind["indicator"], ind["score"])}
     _write_column(_find_sheet(wb, C.SHEET_OBJECTIVES), (C.T_OBJECTIVES.header("objective"),),
                   C.T_OBJECTIVES.header("computed"), comp)
     _write_column(_find_sheet(wb, C.SHEET_INDICATORS),

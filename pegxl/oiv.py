@@ -8,7 +8,8 @@ its Obiettivi, Fasi and Indicatori sheets), so `pegxl oiv --plan piano.xlsx CONS
 1. `read_oiv` reads «Valutazione OIV %» and «Note OIV» by header and codes (calamine) and
    checks the rest of the workbook was not changed: the hidden `_pegxl` identity against
    the plan (O001), the rows against the hidden record of what was written (O004), every
-   locked cell against that record (O003) and, if those agree, the computed figures
+   locked cell against that record (O003; Anomalie and Provenienza included, row by row:
+   Provenienza's SHA-256 is what `--returns` trusts) and, if those agree, the computed figures
    against a recomputation from the typed inputs in the sheets (O003). The grades must
    be numbers from 0 to 100 (O002); a grade that differs from the settore's Grado % without
    Note OIV is a warning (O005).
@@ -31,7 +32,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .consolidated import (KIND_CONSOLIDATED, KIND_FINAL, SHEET_VALUES, TABLES,
+from .consolidated import (CS_ANOMALIE, CS_PROVENIENZA, KIND_CONSOLIDATED, KIND_FINAL,
+                           LIST_COUNT_FIELD, LIST_COUNT_KEY, SHEET_VALUES, TABLES,
                            Consolidated, ConsolidatedBook, Inputs, canon, clean_text,
                            consolidated_name, finding_row, inputs_from_book,
                            inputs_from_validation, key_json, read_book, same, score, shown,
@@ -256,6 +258,46 @@ def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding])
                     label = kj
                 out.append(finding(ErrorCode.O004, file=file, sheet=sheet, record=label))
                 found = True
+    return _check_listed(book, file, out) or found
+
+
+def _check_listed(book: ConsolidatedBook, file: str, out: list[Finding]) -> bool:
+    """Anomalie and Provenienza, recorded row by row (by position) in _pegxl_valori: O004
+    for rows added or removed, O003 for each cell changed. A workbook written before they
+    were recorded has no count for them and is not checked here."""
+    found = False
+    for sheet, spec in ((C.SHEET_ANOMALIE, CS_ANOMALIE), (C.SHEET_PROVENIENZA, CS_PROVENIENZA)):
+        mirror = book.mirror.get(sheet) if book.mirror else None
+        if not mirror or key_json(LIST_COUNT_KEY) not in mirror:
+            continue
+        want_n = mirror[key_json(LIST_COUNT_KEY)].get(LIST_COUNT_FIELD)
+        df = book.tables.get(sheet)
+        rows = [] if df is None else df.to_dict("records")
+        cols = book.cols.get(sheet, {})
+        by_header = {c.header: c.field for c in spec.columns}
+        want_n = int(want_n) if isinstance(want_n, (int, float)) else 0
+        for i in range(len(rows) + 1, want_n + 1):          # rows removed
+            out.append(finding(ErrorCode.O004, file=file, sheet=sheet, record=f"riga {i}"))
+            found = True
+        for i, r in enumerate(rows, start=1):
+            want = mirror.get(key_json((i,))) if i <= want_n else None
+            if want is None:                                 # a row added
+                out.append(finding(ErrorCode.O004, file=file, sheet=sheet, row=r["xlrow"],
+                                   cell=f"A{r['xlrow']}", record=f"riga {i}"))
+                found = True
+                continue
+            for header, value in want.items():
+                fld = by_header.get(header)
+                if fld is None:
+                    continue
+                have = canon(r.get(fld)) if fld in cols else "(colonna assente)"
+                if not same(value, have):
+                    col = cols.get(fld)
+                    out.append(finding(ErrorCode.O003, file=file, sheet=sheet, row=r["xlrow"],
+                                       cell=f"{col_letter(col)}{r['xlrow']}" if col is not None else None,
+                                       column=header, record=f"riga {i}",
+                                       expected=shown(value), found=shown(have)))
+                    found = True
     return found
 
 

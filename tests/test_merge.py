@@ -35,6 +35,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -351,6 +352,20 @@ def test_fasi_and_indicatori_figure_by_figure(merged):
     assert ind[("S01", "T1", 2)]["Raggiungimento %"] is None
 
 
+def test_effective_weights_are_shown_with_two_decimals(merged):
+    """O3's phases 50/30 scaled to 100 weigh 62.5/37.5; a third would show 15 digits."""
+    *_, result, _ = merged
+    wb = openpyxl.load_workbook(result.consolidated)
+    for sheet, keys in (("Fasi", ("Codice settore", "Codice obiettivo", "N. fase")),
+                        ("Indicatori", ("Codice settore", "Codice obiettivo", "N. indicatore"))):
+        ws = wb[sheet]
+        col = header_map(ws)["Peso effettivo"]
+        for key, row in rows_by_key(ws, *keys).items():
+            cell = ws.cell(row=row["_row"], column=col)
+            if cell.value is not None:
+                assert cell.number_format == "0.00", (sheet, key, cell.number_format)
+
+
 def test_a_relazione_starting_with_equals_stays_text(merged):
     *_, result, _ = merged
     ws = openpyxl.load_workbook(result.consolidated)["Obiettivi"]
@@ -497,6 +512,50 @@ def test_write_back_puts_the_computed_values_into_a_copy(merged):
     assert wb["Obiettivi"].protection.sheet and wb["_pegxl"].sheet_state == "hidden"
 
 
+def test_the_chart_shows_a_settore_beyond_100(tmp_path):
+    """Tetto indicatore 150: O1 = (100 + (150 + 100) / 2) / 2 = 112.5, S01 = 56.25 + 27 + 20
+    = 103.25 %. The chart's axis must reach it (it was fixed at 100, cutting the bar)."""
+    data = copy.deepcopy(PLAN)
+    data["Regole"] = [{"Regola": "Tetto indicatore", "Valore": 150}]
+    inputs = copy.deepcopy(INPUTS)
+    inputs["S01"]["Fasi"][1]["Avanzamento %"] = 100
+    inputs["S01"]["Indicatori"][0]["Valore raggiunto"] = 400
+    plan, rdir, _ = build(tmp_path, inputs, data)
+    result = merge(plan, [rdir], tmp_path / "out", now=NOW)
+    pct = result.scores.sectors.set_index("sector").loc["S01", "percentage"]
+    assert pct == pytest.approx(103.25, **APPROX)
+    with zipfile.ZipFile(result.consolidated) as zf:
+        xml = zf.read(next(n for n in zf.namelist() if n.startswith("xl/charts/chart"))).decode()
+    top = float(re.search(r'<(?:c:)?max val="([0-9.]+)"', xml).group(1))
+    assert top >= pct and top == 110
+
+
+def test_write_back_with_all_digit_codes(tmp_path):
+    """Codes such as «101» (common in real plans) are found again in the copy: the
+    computed figures replace the live formulas there too."""
+    ren = {"O1": "101", "O2": "102", "O3": "103", "T1": "900"}
+    data = copy.deepcopy(PLAN)
+    for sheet in ("Obiettivi", "Fasi", "Indicatori"):
+        for r in data[sheet]:
+            r["Codice obiettivo"] = ren[r["Codice obiettivo"]]
+    inputs = copy.deepcopy(INPUTS)
+    for typed in inputs.values():
+        for records in typed.values():
+            for r in records:
+                r["Codice obiettivo"] = ren[r["Codice obiettivo"]]
+    plan, rdir, returns = build(tmp_path, inputs, data)
+    result = merge(plan, [rdir], tmp_path / "out", now=NOW)
+    wb = openpyxl.load_workbook(result.returned["S01"])
+    ob = rows_by_key(wb["Obiettivi"], "Codice obiettivo")
+    for (sector, code), value in COMPUTED.items():
+        if sector == "S01":
+            got = ob[(ren[code],)]["Grado calcolato %"]
+            assert got == pytest.approx(value, **APPROX), (code, got)
+    ind = rows_by_key(wb["Indicatori"], "Codice obiettivo", "N. indicatore")
+    assert ind[("101", 1)]["Raggiungimento %"] == pytest.approx(75, **APPROX)
+    assert ind[("101", 2)]["Raggiungimento %"] == 100
+
+
 # -------------------------------------------------------------- refusal, partial
 
 def broken_inputs() -> dict:
@@ -568,6 +627,22 @@ def test_cli_merge_prints_the_table_the_reconciliation_and_the_paths(merged, tmp
     doc = json.loads(res.output)
     assert doc["reconciliation"]["typed"] == TYPED and doc["reconciliation"]["ok"]
     assert doc["ente_result"]["percentage"] == pytest.approx(ENTE, **APPROX)
+
+
+def test_cli_merge_records_the_rules_in_force(merged, tmp_path):
+    """scoring.md: every output that shows a figure records the Regole and the format version."""
+    plan, rdir, *_ = merged
+    plan_path = rdir.parent / "piano.xlsx"
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "j"),
+                                    "--format", "json", "--no-archive"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["format_version"] == C.FORMAT_VERSION
+    assert [(r["name"], r["value"]) for r in doc["rules"]] == [tuple(r) for r in plan.rules.as_rows()]
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(tmp_path / "t"),
+                                    "--no-archive"])
+    assert res.exit_code == 0, res.output
+    assert "Regole in vigore: Tetto indicatore 100 · Formula verso <= rapporto" in res.output
 
 
 def test_cli_merge_exit_status(tmp_path):

@@ -219,6 +219,37 @@ def test_a_tampered_input_and_record_is_caught_by_the_recomputation(consolidated
     assert ("Fasi", "Contributo %") in bad and ("Obiettivi", "Grado calcolato %") in bad
 
 
+def test_provenienza_and_anomalie_are_checked_too(consolidated):
+    """Provenienza's SHA-256 is what `--returns` trusts and both sheets are copied into the
+    final workbook: a changed cell or an added/removed row must not pass unseen."""
+    plan, result, tmp = consolidated
+    wb = openpyxl.load_workbook(result.consolidated)
+    ws = wb["Provenienza"]
+    col = header_map(ws)["SHA-256"]
+    was = ws.cell(row=2, column=col).value
+    ws.cell(row=2, column=col).value = "0" * 64
+    wb.save(tmp / "provenienza.xlsx")
+    table, findings = read_oiv(plan, tmp / "provenienza.xlsx")
+    errors = [(f.code, f.sheet, f.column) for f in findings if f.is_error]
+    assert errors == [("O003", "Provenienza", "SHA-256")]
+    assert was in findings[0].message
+    with pytest.raises(PegxlError):
+        oiv_final(plan, tmp / "provenienza.xlsx", tmp / "rifiutato_prov")
+
+    wb = openpyxl.load_workbook(result.consolidated)
+    wb["Anomalie"].append(["altro.xlsx", "S01", "Fasi", "G2", None, "V001", "errore", "aggiunta"])
+    wb.save(tmp / "anomalie.xlsx")
+    table, findings = read_oiv(plan, tmp / "anomalie.xlsx")
+    assert [(f.code, f.sheet) for f in findings if f.is_error] == [("O004", "Anomalie")]
+
+    wb = openpyxl.load_workbook(result.consolidated)
+    ws = wb["Provenienza"]
+    ws.delete_rows(ws.max_row)
+    wb.save(tmp / "provenienza_meno.xlsx")
+    table, findings = read_oiv(plan, tmp / "provenienza_meno.xlsx")
+    assert [(f.code, f.sheet) for f in findings if f.is_error] == [("O004", "Provenienza")]
+
+
 def test_rows_added_or_removed_are_O004(consolidated):
     plan, result, tmp = consolidated
     wb = openpyxl.load_workbook(result.consolidated)
@@ -275,6 +306,17 @@ def test_cli_oiv(consolidated):
     res = CliRunner().invoke(main, ["oiv", "--plan", str(plan_path), str(tmp / "nessuno.xlsx"),
                                     "-o", str(tmp / "cli3")])
     assert res.exit_code == 2
+
+
+def test_cli_oiv_json_records_the_rules_in_force(consolidated):
+    plan, result, tmp = consolidated
+    src = oiv_copy(result.consolidated, tmp / "cli_oiv_json.xlsx", GOOD)
+    res = CliRunner().invoke(main, ["oiv", "--plan", str(tmp / "piano.xlsx"), str(src), "-o", str(tmp / "cli_j"),
+                                    "--format", "json", "--no-archive"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["format_version"] == "1.0"
+    assert {r["name"]: r["value"] for r in doc["rules"]}["Peso fasi"] == 50
 
 
 def test_regole_changed_after_the_merge_is_O001(consolidated, tmp_path):

@@ -765,3 +765,106 @@ def test_libreoffice_formulas_match_python_scoring(tmp_path):
         for r in sc.objectives.itertuples():
             assert close(obj[r.objective], r.computed), (sector, r.objective)
         assert close(total, sc.sectors.iloc[0]["percentage"]), sector
+
+
+def _odd_indicator(o, n, vt, verso, target, peso=None, kind="EFFICACIA", neutral=False):
+    d = {"Codice obiettivo": o, "N. indicatore": n, "Descrizione": f"Indicatore {n}", "Tipo": kind,
+         "Tipo valore": vt, "Valore atteso": target}
+    if verso:
+        d["Verso"] = verso
+    if peso is not None:
+        d["Peso"] = peso
+    if neutral:
+        d["Neutralizzato"], d["Motivo neutralizzazione"] = "sì", "Sterilizzato"
+    return d
+
+
+def _odd_plan(formula: str) -> dict:
+    """Edge cases of scoring.md in one settore: A = 0 both ways, negative targets, «=» on
+    float noise, reverse sì/no, «>=» dates, a penalty per day, Tetto 120, Peso fasi 30 /
+    Peso indicatori 50, Soglia minima 40, every phase neutralised, a missing indicator in a
+    Monitoraggio intermedio, Rinviato, CONTESTO and testo."""
+    f = lambda o, n, peso, **kw: {"Codice obiettivo": o, "N. fase": n, "Descrizione": f"Fase {n}",  # noqa: E731
+                                   "Fine prevista": "2024-12-31", "Peso": peso, **kw}
+    i = _odd_indicator
+    return {
+        "Ente": [["Ente", "Comune di Prova"], ["Anno", 2024], ["Fase del ciclo", "Monitoraggio intermedio"]],
+        "Regole": [{"Regola": "Tetto indicatore", "Valore": 120},
+                   {"Regola": "Formula verso <=", "Valore": formula},
+                   {"Regola": "Ritardo azzera", "Valore": "no"},
+                   {"Regola": "Penalità giorni ritardo", "Valore": 0.5},
+                   {"Regola": "Peso fasi", "Valore": 30}, {"Regola": "Peso indicatori", "Valore": 50},
+                   {"Regola": "Soglia minima", "Valore": 40}],
+        "Settori": [{"Codice settore": "S1", "Settore": "Uno", "Responsabile": "Rossi"}],
+        "Obiettivi": [{"Codice obiettivo": f"O{k}", "Codice settore": "S1", "Titolo": f"Obiettivo {k}",
+                       "Tipologia": "Gestionale", "Peso": p} for k, p in enumerate([10, 20, 15, 5, 25, 25], start=1)],
+        "Fasi": [f("O1", 1, 33.3), f("O1", 2, 66.7),
+                 f("O2", 1, 100, **{"Neutralizzata": "sì", "Motivo neutralizzazione": "Eliminata"}),
+                 f("O4", 1, 50), f("O4", 2, 50), f("O6", 1, 100)],
+        "Indicatori": [
+            i("O1", 1, "numero", ">=", 0, 1), i("O1", 2, "numero", "<=", 0, 1), i("O1", 3, "numero", ">=", -10, 2),
+            i("O1", 4, "numero", "<=", -5, 1), i("O1", 5, "numero", "=", 0.3, 1), i("O1", 6, "numero", "<=", 7, 3),
+            i("O2", 1, "sì/no", None, "no"), i("O2", 2, "sì/no", None, "SI"), i("O2", 3, "data", "<=", "2024-06-30"),
+            i("O2", 4, "data", ">=", "2024-03-01"), i("O2", 5, "percentuale", "<=", 12.5),
+            i("O2", 6, "numero", ">=", 3),
+            i("O3", 1, "numero", ">=", 100, 1), i("O3", 2, "numero", ">=", 100, 5),
+            i("O5", 1, "numero", "<=", 10), i("O5", 2, "testo", None, "Relazione"),
+            i("O5", 3, "numero", ">=", 10, kind="CONTESTO"), i("O6", 1, "numero", ">=", 10, neutral=True),
+        ],
+    }
+
+
+ODD_INPUTS = {
+    "Obiettivi": [{"Codice obiettivo": "O4", "Stato": "In corso", "Grado dichiarato %": 35},
+                  {"Codice obiettivo": "O6", "Stato": "rinviato"},
+                  {"Codice obiettivo": "O5", "Stato": "In corso"}],
+    "Fasi": [{"Codice obiettivo": o, "N. fase": n, "Avanzamento %": v}
+             for o, n, v in (("O1", 1, 100), ("O1", 2, 33), ("O4", 1, 80), ("O6", 1, 50))],
+    "Indicatori": [{"Codice obiettivo": o, "N. indicatore": n, "Valore raggiunto": v} for o, n, v in (
+        ("O1", 1, -1), ("O1", 2, 3), ("O1", 3, -25), ("O1", 4, -4), ("O1", 5, 0.1 + 0.2), ("O1", 6, 9),
+        ("O2", 1, "No"), ("O2", 2, " fatto "), ("O2", 3, "2024-07-10"), ("O2", 4, "2024-02-20"),
+        ("O2", 5, 0), ("O2", 6, 7.5), ("O3", 1, 50), ("O5", 1, 12), ("O5", 3, 99))],
+}
+
+
+@requires_lo
+@pytest.mark.parametrize("formula", ["rapporto", "scostamento"])
+def test_libreoffice_formulas_match_python_on_odd_inputs(tmp_path, formula):
+    """The live formulas against scoring.compute where scoring.md has its corners."""
+    write_plan(tmp_path / "piano.xlsx", _odd_plan(formula))
+    plan = read_plan(tmp_path / "piano.xlsx")
+    path = generate_templates(plan, tmp_path / "m")[0]
+    filled, converted = tmp_path / "f.xlsx", tmp_path / "c.xlsx"
+    fill_return(path, filled, ODD_INPUTS)
+    lo_convert(filled, converted)
+    ind, obj, total = cached_figures(converted)
+    sc = python_scores(plan, "S1", ODD_INPUTS)
+    for r in sc.indicators.itertuples():
+        expected = r.score if r.status == "calcolato" else None
+        assert close(ind[(r.objective, r.indicator)], expected), (r.objective, r.indicator, r.status)
+    for r in sc.objectives.itertuples():
+        assert close(obj[r.objective], r.computed), r.objective
+    # the corners were really reached
+    by = sc.indicators.set_index(["objective", "indicator"])
+    assert by.loc[("O2", 5), "score"] == 120 and by.loc[("O2", 3), "score"] == 95
+    assert by.loc[("O3", 2), "status"] == "mancante"
+    o = sc.objectives.set_index("objective")
+    assert not o.loc["O6", "counted"] and o.loc["O4", "grade"] == 35     # 35 < Soglia 40: counts 0
+    assert close(total, sc.sectors.iloc[0]["percentage"])
+
+
+def test_istruzioni_state_the_rules_as_applied_in_italian(tmp_path):
+    """Peso fasi 30 / Peso indicatori 50 weigh 37,5 % / 62,5 % in the formulas and in
+    scoring.compute ((30 f + 50 i) / 80): Istruzioni said «30% ... + 50%», and wrote
+    decimals with a point. They state the shares applied, with decimal commas, and the Soglia."""
+    write_plan(tmp_path / "piano.xlsx", _odd_plan("rapporto") | {"Regole": [
+        {"Regola": "Peso fasi", "Valore": 30}, {"Regola": "Peso indicatori", "Valore": 50},
+        {"Regola": "Ritardo azzera", "Valore": "no"}, {"Regola": "Penalità giorni ritardo", "Valore": 0.5},
+        {"Regola": "Scarto segnalato", "Valore": 7.5}, {"Regola": "Soglia minima", "Valore": 40}]})
+    plan = read_plan(tmp_path / "piano.xlsx")
+    wb = build_template(plan, "S1")
+    text = "\n".join(str(c.value) for row in wb[C.SHEET_INSTRUCTIONS].iter_rows() for c in row if c.value)
+    assert "37,5% realizzazione delle fasi + 62,5% media degli indicatori" in text
+    assert "0,5 punti in meno per ogni giorno di ritardo" in text
+    assert "di più di 7,5 punti" in text
+    assert "sotto 40 conta 0" in text

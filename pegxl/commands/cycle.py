@@ -70,6 +70,21 @@ def _table(plan, scores, excluded: dict[str, str], *, before=None) -> str:
     return buf.getvalue().rstrip("\n")
 
 
+def _rules_doc(plan) -> dict:
+    """The Regole in force and the format version, as every output with figures records
+    them (scoring.md): a figure can be recomputed later by the same rules."""
+    from ..workbook.contract import FORMAT_VERSION
+    return {"format_version": FORMAT_VERSION,
+            "rules": [{"name": name, "value": value} for name, value in plan.rules.as_rows()]}
+
+
+def _rules_line(plan) -> str:
+    from ..errors import show_value
+    from ..workbook.contract import FORMAT_VERSION
+    return ("Regole in vigore: " + " · ".join(f"{name} {show_value(value)}" for name, value in plan.rules.as_rows())
+            + f" (formato {FORMAT_VERSION})")
+
+
 def _sector_rows(plan, scores, excluded: dict[str, str]) -> list[dict]:
     by = scores.sectors.set_index("sector")
     rows = []
@@ -137,6 +152,7 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
             "archive": _archive_doc(archived, archive_error),
             "schema": "pegxl-merge", "version": "1", "command": "merge",
             "ente": plan.ente, "anno": plan.anno, "fase": plan.fase, "partial": partial,
+            **_rules_doc(plan),
             "sectors": _sector_rows(plan, result.scores, result.excluded),
             "ente_result": {"percentage": result.scores.ente.get("percentage"),
                             "band": result.scores.ente.get("band")},
@@ -157,6 +173,7 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     if result.findings:
         echo()
     echo(_table(plan, result.scores, result.excluded))
+    echo(_rules_line(plan))
     echo()
     echo(result.reconciliation.line())
     for note in result.notes:
@@ -233,6 +250,7 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
             "archive": _archive_doc(archived, archive_error),
             "schema": "pegxl-oiv", "version": "1", "command": "oiv",
             "ente": plan.ente, "anno": plan.anno, "fase": plan.fase,
+            **_rules_doc(plan),
             "sectors": _sector_rows(plan, result.scores, excluded),
             "ente_result": {"percentage": result.scores.ente.get("percentage"),
                             "band": result.scores.ente.get("band"),
@@ -250,6 +268,7 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
     n = int(result.oiv["oiv_grade"].notna().sum())
     echo(f"Valutazioni OIV in vigore: {n} obiettiv{'o' if n == 1 else 'i'}.")
     echo(_table(plan, result.scores, excluded, before=result.scores_before))
+    echo(_rules_line(plan))
     echo()
     echo(f"Consolidato finale: {result.path}")
     _echo_archive(archived, archive_error)

@@ -31,7 +31,7 @@ from .. import __version__
 from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from ..plan import Plan, read_plan
 from ..rules import Rules
-from ..values import NO_WORDS, YES_WORDS, is_blank
+from ..values import NO_WORDS, YES_WORDS, is_blank, round_half_up
 from ..workbook import contract as C
 from ..workbook import style as S
 from ..workbook.io import atomic_save
@@ -118,6 +118,15 @@ def _num(x: float) -> str:
     if x.is_integer():
         return str(int(x))
     return format(x, ".12f").rstrip("0").rstrip(".")
+
+
+def _txt(x: float) -> str:
+    """A number in Italian text: decimal comma, at most 2 decimals rounded half-up
+    (7.5 -> "7,5"; 100 * 30 / 80 -> "37,5"). Formulas use _num."""
+    r = round_half_up(float(x), 2)
+    if float(r).is_integer():
+        return str(int(r))
+    return format(r, ".2f").rstrip("0").rstrip(".").replace(".", ",")
 
 
 _STYLES: dict[str, dict[str, Any]] = {
@@ -399,7 +408,7 @@ class _Builder:
         self._validate(ws, self._text_dv("Motivazione scostamento",
                                          "Obbligatoria se lo Stato è Rinviato o Non valutabile, o se il grado "
                                          "dichiarato si discosta dal calcolato di più di "
-                                         f"{_num(self.rules.deviation_threshold)} punti (al massimo {TEXT_MAX} caratteri)."),
+                                         f"{_txt(self.rules.deviation_threshold)} punti (al massimo {TEXT_MAX} caratteri)."),
                        L["deviation_reason"], rows)
         # missing required inputs
         s, m, k, nn = L["status"], L["deviation_reason"], L["declared"], L["computed"]
@@ -628,7 +637,7 @@ class _Builder:
             r += 1
 
         deadline = plan.deadline.strftime("%d/%m/%Y") if plan.deadline else None
-        scarto = _num(rules.deviation_threshold)
+        scarto = _txt(rules.deviation_threshold)
         section("Come si compila", [
             "Si scrive solo nelle celle colorate in giallo chiaro: tutte le altre celle sono bloccate.",
             "Ogni cella da compilare mostra un suggerimento quando la si seleziona e rifiuta i valori non ammessi.",
@@ -664,17 +673,25 @@ class _Builder:
             r += 1
         r += 1
 
-        section("Regole di calcolo in vigore", [
-            f"Grado calcolato di un obiettivo = {_num(rules.phases_weight)}% realizzazione delle fasi + "
-            f"{_num(rules.indicators_weight)}% media degli indicatori (se manca una delle due parti, conta solo l'altra).",
+        # the shares the formulas really apply: Peso fasi and Peso indicatori over their sum
+        pw, iw = float(rules.phases_weight), float(rules.indicators_weight)
+        if pw + iw <= 0:
+            pw = iw = 1.0
+        lines = [
+            f"Grado calcolato di un obiettivo = {_txt(100 * pw / (pw + iw))}% realizzazione delle fasi + "
+            f"{_txt(100 * iw / (pw + iw))}% media degli indicatori (se manca una delle due parti, conta solo l'altra).",
             "Realizzazione delle fasi = somma di Peso × Avanzamento / 100; le fasi neutralizzate sono escluse "
             "e i pesi delle altre riproporzionati a 100.",
-            f"Un indicatore non supera {_num(rules.cap)}%. Indicatori «meno è meglio» oltre il valore atteso: "
+            f"Un indicatore non supera {_txt(rules.cap)}%. Indicatori «meno è meglio» oltre il valore atteso: "
             f"formula «{rules.lower_formula}».",
             ("Indicatori a scadenza: una consegna in ritardo vale 0." if rules.late_zero else
-             f"Indicatori a scadenza: {_num(rules.late_penalty)} punti in meno per ogni giorno di ritardo."),
+             f"Indicatori a scadenza: {_txt(rules.late_penalty)} punti in meno per ogni giorno di ritardo."),
             "Gli obiettivi Rinviati o Non valutabili non entrano nella media del settore.",
-        ])
+        ]
+        if rules.minimum > 0:
+            lines.append(f"Soglia minima: un obiettivo con Grado % sotto {_txt(rules.minimum)} conta 0 "
+                         "nella media del settore.")
+        section("Regole di calcolo in vigore", lines)
 
         where = plan.office or "l'ufficio referente"
         if plan.office_email:
