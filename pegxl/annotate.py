@@ -30,6 +30,32 @@ def annotated_name(path: str | Path) -> str:
     return f"{p.stem}_errori.xlsx"
 
 
+def annotated_names(paths: Iterable[str | Path]) -> dict[str, str]:
+    """File -> name of its annotated copy: `<stem>_errori.xlsx`, unless two files of the
+    same run would get the same name (a settore's .xlsx and .ods, or two folders): then
+    `<stem>_<ext>_errori.xlsx`, and a counter if that still clashes. One copy never
+    overwrites another."""
+    files = list(dict.fromkeys(str(p) for p in paths))
+    plain: dict[str, list[str]] = {}
+    for f in files:
+        plain.setdefault(annotated_name(f).casefold(), []).append(f)
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for f in files:
+        p = Path(f)
+        name = annotated_name(f)
+        if len(plain[name.casefold()]) > 1:
+            ext = p.suffix.lstrip(".").lower() or "file"
+            name = f"{p.stem}_{ext}_errori.xlsx"
+        base, n = name[:-len("_errori.xlsx")], 2
+        while name.casefold() in taken:
+            name = f"{base}_{n}_errori.xlsx"
+            n += 1
+        taken.add(name.casefold())
+        out[f] = name
+    return out
+
+
 def annotate_files(findings: Iterable[Finding], outdir: str | Path) -> list[Path]:
     """One annotated copy per file that has findings; returns the paths written."""
     by_file: dict[str, list[Finding]] = {}
@@ -40,9 +66,17 @@ def annotate_files(findings: Iterable[Finding], outdir: str | Path) -> list[Path
     outdir = Path(outdir)
     if Path(outdir).resolve() in {Path(f).resolve().parent for f in by_file}:
         outdir = outdir / "annotati"   # never beside the originals, where a later run would read it
+    names = annotated_names(by_file)
     for path, items in by_file.items():
-        out.append(annotate_file(path, items, outdir / annotated_name(path)))
+        out.append(annotate_file(path, items, outdir / names[path]))
     return out
+
+
+def _as_text(cell) -> None:
+    """A string written into the copy stays text: one starting with «=» (typed by a
+    settore as text, or a code it typed) would otherwise become a live formula."""
+    if isinstance(cell.value, str) and cell.value.startswith("="):
+        cell.data_type = "s"
 
 
 # A file refused as unreadable or hostile (not a spreadsheet, damaged, encrypted, .xls,
@@ -78,21 +112,26 @@ def _load_copy(path: str | Path) -> Workbook:
     p = Path(path)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         try:
-            return load_workbook(p, keep_vba=p.suffix.lower() == ".xlsm")
+            # never keep_vba: the copy is an .xlsx, and an .xlsx carrying a VBA project is a
+            # file Excel refuses to open (nor should a settore's macros travel in our copy)
+            return load_workbook(p)
         except Exception:
             pass  # unreadable by openpyxl: rebuild from values below, or an Errori-only workbook
     wb = Workbook()
     wb.remove(wb.active)
     try:
         book = read_values(p)
-    except Exception:
-        return wb
-    for name, sheet in book.sheets.items():
-        ws = wb.create_sheet(name[:31])
-        for row in sheet.rows:
-            ws.append([v for v in row])
-        if not sheet.visible:
-            ws.sheet_state = "hidden"
+        for name, sheet in book.sheets.items():
+            ws = wb.create_sheet(name[:31])
+            for row in sheet.rows:
+                ws.append([v for v in row])
+                for c in ws[ws.max_row]:
+                    _as_text(c)
+            if not sheet.visible:
+                ws.sheet_state = "hidden"
+    except Exception:  # a sheet name or value Excel cannot hold: the Errori sheet alone
+        wb = Workbook()
+        wb.remove(wb.active)
     return wb
 
 
@@ -108,6 +147,7 @@ def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> No
         r = ws.max_row
         for col in range(1, 8):
             ws.cell(row=r, column=col).alignment = S.WRAP
+            _as_text(ws.cell(row=r, column=col))
         ws.cell(row=r, column=2).fill = S.ERROR_FILL if f.severity == ERROR else S.WARNING_FILL
         if (f.sheet and f.cell and _A1.match(f.cell) and f.sheet in wb.sheetnames
                 and wb[f.sheet].sheet_state == "visible"):   # a link to a hidden sheet goes nowhere

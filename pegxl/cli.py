@@ -136,10 +136,9 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
     """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
     Exit status: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
-    from .ingest import expand_paths
-    from .validate import validate_returns
+    from .validate import return_paths, validate_returns
     plan = _plan_or_exit(plan_path)
-    paths = expand_paths(items)
+    paths = return_paths(plan, items)
     if not paths:
         raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
                                  + ", ".join(str(i) for i in items)), exit_code=EXIT_UNUSABLE)

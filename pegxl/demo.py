@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .errors import ErrorCode, PegxlError, finding
 
 DEMO_DIR = "pegxl-demo"
+MARKER = ".pegxl-demo"   # written into a demo folder: --force regenerates only such a folder
 
 
 def demo_data() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -51,9 +52,18 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     if d.exists() and any(d.iterdir()):
         if not force:
             raise PegxlError(finding(ErrorCode.U002, value=str(d), file=str(d)), exit_code=2)
+        if not (d / MARKER).is_file():
+            # --force deletes modelli, restituiti, ... and rewrites piano.xlsx: never in a real
+            # cycle's folder, which uses the same names
+            raise PegxlError(finding(ErrorCode.U001, file=str(d),
+                                     detail=f"la cartella {d} non è stata creata da `pegxl demo`: --force "
+                                            "rigenera solo una cartella della demo (indicarne un'altra, "
+                                            "nuova o vuota)"), exit_code=2)
         for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale"):
             shutil.rmtree(d / sub, ignore_errors=True)
     d.mkdir(parents=True, exist_ok=True)
+    (d / MARKER).write_text("Cartella creata da `pegxl demo`: `pegxl demo --force` la rigenera.\n",
+                            encoding="utf-8")
     plan_data, returns_data = demo_data()
 
     plan_path = write_plan(d / "piano.xlsx", plan_data)

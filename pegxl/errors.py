@@ -35,9 +35,9 @@ class ErrorCode(enum.Enum):
             "Compilare la cella.")
     P004 = ("P004", ERROR, "Il codice «{value}» è ripetuto (già usato alla riga {other_row}).",
             "Ogni codice deve comparire una sola volta: correggere o eliminare il doppione.")
-    P005 = ("P005", ERROR, "Il settore «{value}» non esiste nel foglio Settori.",
+    P005 = ("P005", ERROR, "Il settore «{value}» non esiste nel foglio Settori.{suggestion}",
             "Usare un Codice settore del foglio Settori, un elenco separato da «;» o «*» per tutti.")
-    P006 = ("P006", ERROR, "L'obiettivo «{value}» non esiste nel foglio Obiettivi.",
+    P006 = ("P006", ERROR, "L'obiettivo «{value}» non esiste nel foglio Obiettivi.{suggestion}",
             "Usare un Codice obiettivo del foglio Obiettivi.")
     P007 = ("P007", ERROR, "I pesi delle fasi dell'obiettivo «{record}» sommano a {found} invece di 100.",
             "Correggere i pesi delle fasi in modo che la somma sia 100.")
@@ -75,12 +75,11 @@ class ErrorCode(enum.Enum):
             "Compilare i fogli Settori e Obiettivi.")
     P024 = ("P024", WARNING, "Il codice «{value}» contiene caratteri non ammessi nel nome di un file ({detail}).",
             "Usare lettere, cifre, «_», «-» e «.».")
-    P025 = ("P025", WARNING, "Riga senza codice ignorata.",
-            "Compilare il codice o cancellare la riga.")
-    P027 = ("P027", WARNING, "La colonna «{value}» non è riconosciuta e i suoi valori sono ignorati. Forse «{column}»?",
-            "Correggere l'intestazione in «{column}».")
+    # P025 (a row without a code, ignored) was never reported: such a row is P003. Retired, never reused.
     P026 = ("P026", ERROR, "Il numero {value} non è un numero intero positivo.",
             "Numerare fasi e indicatori 1, 2, 3, ...")
+    P027 = ("P027", WARNING, "La colonna «{value}» non è riconosciuta e i suoi valori sono ignorati. Forse «{column}»?",
+            "Correggere l'intestazione in «{column}».")
 
     # -- file: unreadable or hostile -----------------------------------------------
     F001 = ("F001", ERROR, "Il file non esiste o non si può leggere: {detail}.",
@@ -175,8 +174,16 @@ class ErrorCode(enum.Enum):
             "Scrivere un numero (es. 75 o 75,5).")
     V015 = ("V015", WARNING, "«{value}» in «{column}» è stato letto come {parsed} (percentuale).",
             "Verificare il valore: scrivere 75 per 75%.")
-    V016 = ("V016", WARNING, "Lo Stato è «Concluso» ma l'avanzamento delle fasi è {value}%.",
-            "Verificare lo Stato o l'avanzamento.")
+    V016 = ("V016", WARNING, "Lo Stato è «Concluso» ma una fase dell'obiettivo è avanzata solo al {value}%.",
+            "Verificare lo Stato o l'Avanzamento % delle fasi.")
+    V017 = ("V017", WARNING, "«{value}» in «{column}» è un numero senza formato data; letto come il giorno {parsed}.",
+            "Nessuna azione se la data è giusta; altrimenti scrivere la data come gg/mm/aaaa.")
+    V018 = ("V018", WARNING, "«{shown}» in «{column}» è in formato percentuale, ma l'indicatore è di tipo numero: letto come {parsed}.",
+            "Se si intendeva {alt}, scrivere {alt} senza il simbolo %.")
+    V019 = ("V019", WARNING, "«{value}» in «{column}» vale meno dell'1%: forse si intendeva {alt}%?",
+            "Scrivere la percentuale come numero da 0 a 100 (es. {alt} per {alt}%); nessuna azione se {value}% è giusto.")
+    V020 = ("V020", ERROR, "Nella cella c'è il valore di errore {value} (copiato da una formula?) invece di un dato.",
+            "Scrivere il dato al posto dell'errore.")
 
     # -- merge --------------------------------------------------------------------------
     M001 = ("M001", ERROR, "Il consolidamento è rifiutato: {value} file con errori.",
@@ -186,7 +193,7 @@ class ErrorCode(enum.Enum):
     M003 = ("M003", WARNING, "Manca il file del settore «{record}».",
             "Chiedere al settore di restituire il modello compilato.")
     M004 = ("M004", ERROR, "Nessun file utilizzabile da consolidare.",
-            "Indicare la cartella dei file restituiti.")
+            "Indicare la cartella dei file restituiti, o correggere i file con errori (vedi `pegxl validate`).")
     M005 = ("M005", ERROR, "Riconciliazione fallita: {detail}.",
             "Segnalare il problema: alcuni valori non sono stati riportati.")
 
@@ -227,8 +234,8 @@ class ErrorCode(enum.Enum):
     # -- usage ------------------------------------------------------------------------------------
     U001 = ("U001", ERROR, "Uso non corretto: {detail}.",
             "Vedere `pegxl --help`.")
-    U002 = ("U002", ERROR, "Il file {value} esiste già: non viene sovrascritto.",
-            "Scegliere un'altra cartella o usare --force.")
+    U002 = ("U002", ERROR, "«{value}» esiste già: non viene sovrascritto.",
+            "Indicare un altro percorso o usare --force.")
 
     def __init__(self, code: str, severity: str, template: str, hint: str):
         self.code = code
@@ -288,6 +295,8 @@ class Finding:
         v = d.get("value")
         if v is not None and not isinstance(v, (str, int, float, bool)):
             d["value"] = str(v)
+        elif isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            d["value"] = str(v)   # JSON has no NaN nor Infinity: a strict parser would refuse the report
         return d
 
     def __str__(self) -> str:
@@ -322,6 +331,8 @@ def _show(value: Any) -> str:
     if isinstance(value, _dt.date):
         return value.strftime("%d/%m/%Y")
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
         if value == int(value) and abs(value) < 1e15:
             return str(int(value))
         return f"{value:.6g}".replace(".", ",")
@@ -329,6 +340,35 @@ def _show(value: Any) -> str:
 
 
 show_value = _show
+
+
+_OS_ERRORS = {
+    "ENOENT": "il file o la cartella non esiste",
+    "EACCES": "permesso negato",
+    "EPERM": "operazione non permessa",
+    "EISDIR": "è una cartella, non un file",
+    "ENOTDIR": "una parte del percorso non è una cartella",
+    "ENOSPC": "spazio su disco esaurito",
+    "EDQUOT": "spazio disponibile (quota) esaurito",
+    "EROFS": "il disco è in sola lettura",
+    "EBUSY": "il file è in uso",
+    "ENAMETOOLONG": "il nome del file è troppo lungo",
+    "EMFILE": "troppi file aperti",
+    "EIO": "errore di lettura o scrittura sul disco",
+    "ETIMEDOUT": "tempo scaduto",
+    "ECONNREFUSED": "connessione rifiutata",
+}
+
+
+def os_detail(exc: BaseException) -> str:
+    """An operating-system error as an Italian user reads it (the system's own text is
+    English on most servers): "permesso negato", not "Permission denied"."""
+    import errno as _errno
+    code = getattr(exc, "errno", None)
+    name = _errno.errorcode.get(code) if isinstance(code, int) else None
+    if name in _OS_ERRORS:
+        return _OS_ERRORS[name]
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 class PegxlError(Exception):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ErrorCode, Finding, PegxlError, finding, show_value
+from .errors import ErrorCode, Finding, PegxlError, finding, os_detail, show_value
 from .plan import Plan, short
 from .values import is_blank, parse_date, parse_number, parse_typed
 from .workbook import contract as C
@@ -143,7 +143,7 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         rf.sha256 = sha256_of(p)
         rf.modified = dt.datetime.fromtimestamp(p.stat().st_mtime).astimezone()
     except OSError as exc:
-        rf.add(ErrorCode.F001, detail=exc.strerror or str(exc))
+        rf.add(ErrorCode.F001, detail=os_detail(exc))
         return rf
     max_rows = max(2000, 10 * max(len(plan.phases), len(plan.indicators), len(plan.objectives)))
     try:
@@ -296,6 +296,7 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
         plan_by_key[k] = rec
     sscan = sc.sheets.get(sheet.name)
     formulas = sscan.formulas if sscan else {}
+    errors = sscan.errors if sscan else {}
     percent = sscan.percent_cells if sscan else set()
     seen: dict[tuple, int] = {}
     order: list[tuple] = []
@@ -325,12 +326,15 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
             out[key_fields[1]] = key[1]
         neutralised = bool(planned.get("neutralised")) if sheet_name != C.SHEET_OBJECTIVES else False
         out["neutralised"] = neutralised
+        out["epoch_1904"] = rf.epoch_1904   # a date typed as a bare day number counts from 1904
         for fld in INPUTS[sheet_name]:
             cell = table.cell(row, fld)
             out[f"{fld}_cell"] = cell
             value = rec.get(fld)
             if cell and cell in formulas:
                 out[f"{fld}_formula"] = formulas[cell]
+            elif cell and cell in errors:
+                out[f"{fld}_error"] = errors[cell]
             out[f"{fld}_percent"] = bool(cell and cell in percent)
             out[fld] = value
         if sheet_name == C.SHEET_INDICATORS:

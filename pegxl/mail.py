@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable
 
 from . import __version__
 from .errors import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError,
-                     finding)
+                     finding, os_detail)
 from .plan import Plan
 
 KIND_SEND = "invio"
@@ -168,7 +168,7 @@ def load_template(body_template: str | os.PathLike | None, kind: str) -> MailTem
     except UnicodeDecodeError:
         text = p.read_text(encoding="cp1252")   # a file saved by Notepad on an older Windows
     except OSError as exc:
-        raise PegxlError(finding(ErrorCode.F001, file=str(p), detail=exc.strerror or str(exc)),
+        raise PegxlError(finding(ErrorCode.F001, file=str(p), detail=os_detail(exc)),
                          exit_code=EXIT_UNUSABLE) from exc
     return MailTemplate.parse(text, str(p))
 
@@ -202,6 +202,7 @@ class SendReport:
     dry_run: bool = False
     kind: str = KIND_SEND
     connection_failed: bool = False
+    log_failed: bool = False
 
     def by_status(self, status: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -212,7 +213,7 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        if self.connection_failed:
+        if self.connection_failed or self.log_failed:
             return EXIT_UNUSABLE
         return EXIT_PROBLEMS if any(f.is_error for f in self.findings) else EXIT_OK
 
@@ -264,8 +265,13 @@ def read_sent_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         return []
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:   # without the log, what was sent is unknown: send nothing
+        raise PegxlError(finding(ErrorCode.F001, file=str(p), detail=f"registro invii: {os_detail(exc)}"),
+                         exit_code=EXIT_UNUSABLE) from exc
     out = []
-    for line in p.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
@@ -289,6 +295,31 @@ def _append_log(path: Path, record: dict[str, Any]) -> None:
 
 def _key(sector: str, kind: str, sha: str) -> tuple[str, str, str]:
     return (sector, kind, sha)
+
+
+def content_key(path: Path) -> str | None:
+    """SHA-256 of what a template shows (every cell value of every sheet), without the
+    «Generato il» stamp and the whole plan's «Impronta piano» of its hidden identity sheet:
+    `pegxl templates` run again on the same plan, or on a plan changed only in other
+    settori's part (a return of the old template stays usable: I010), writes new bytes but
+    the same template for this settore, which must not be e-mailed to it a second time.
+    None for a file that cannot be read."""
+    from .workbook import contract as C
+    from .workbook.reader import read_values
+    try:
+        book = read_values(path)
+    except Exception:
+        return None
+    skip = {C.norm_header(label) for label, fld in C.IDENTITY_FIELDS if fld in ("generated_at", "fingerprint")}
+    h = hashlib.sha256()
+    for name, sheet in book.sheets.items():
+        h.update(json.dumps(["sheet", name], ensure_ascii=False).encode("utf-8"))
+        identity = C.norm_header(name) == C.norm_header(C.SHEET_IDENTITY)
+        for row in sheet.rows:
+            if identity and row and C.norm_header(row[0]) in skip:
+                continue
+            h.update(json.dumps(row, ensure_ascii=False, default=str).encode("utf-8"))
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- values
@@ -443,7 +474,7 @@ def _smtp_detail(exc: BaseException, secret: str | None) -> str:
     elif isinstance(exc, socket.timeout):
         detail = "tempo scaduto"
     elif isinstance(exc, OSError):
-        detail = exc.strerror or str(exc) or type(exc).__name__
+        detail = os_detail(exc)
     else:
         detail = str(exc) or type(exc).__name__
     return _scrub(detail, secret)
@@ -548,8 +579,11 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
 
     log_path = Path(sent_log) if sent_log is not None else default_log_path(plan)
     report.log_path = str(log_path)
-    done = {_key(r.get("settore", ""), r.get("kind", ""), r.get("sha256", ""))
-            for r in read_sent_log(log_path)}
+    done = set()
+    for r in read_sent_log(log_path):
+        done.add(_key(r.get("settore", ""), r.get("kind", ""), r.get("sha256", "")))
+        if r.get("content"):
+            done.add(_key(r.get("settore", ""), r.get("kind", ""), "content:" + r["content"]))
 
     conn = _Connection(smtp) if smtp is not None and dry_run_dir is None else None
     secret = smtp.password if smtp is not None else None
@@ -560,6 +594,8 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             to = (s.get("email") or "").strip()
             data = job.attachment.read_bytes()
             sha = _sha256(data)
+            # a template made again from the same plan has new bytes, not new content
+            content = content_key(job.attachment) if job.kind == KIND_SEND else None
             out = Outcome(code, job.kind, ST_FAILED, to=to or None, subject=subject,
                           attachment=job.attachment.name, sha256=sha)
             report.outcomes.append(out)
@@ -568,7 +604,8 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
                                                sheet="Settori", column="Email"))
                 out.detail = "indirizzo e-mail mancante o non valido"
                 continue
-            if not force and _key(code, job.kind, sha) in done:
+            if not force and (_key(code, job.kind, sha) in done
+                              or (content and _key(code, job.kind, "content:" + content) in done)):
                 out.status = ST_ALREADY
                 out.detail = "stesso allegato già inviato (vedi registro invii)"
                 continue
@@ -588,6 +625,9 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             if report.connection_failed:
                 out.detail = "non tentato: connessione al server non riuscita"
                 continue
+            if report.log_failed:
+                out.detail = "non tentato: il registro invii non si può scrivere"
+                continue
             try:
                 conn.send(msg, sender, to)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError,
@@ -606,12 +646,22 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
                 continue
             out.status = ST_SENT
             record = {"settore": code, "to": to, "subject": subject, "attachment": job.attachment.name,
-                      "sha256": sha, "kind": job.kind,
+                      "sha256": sha, "kind": job.kind, "content": content,
                       "timestamp": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                       "message_id": out.message_id, "ente": plan.ente, "anno": plan.anno,
                       "fase": plan.fase}
-            _append_log(log_path, record)
+            try:
+                _append_log(log_path, record)
+            except OSError as exc:
+                # sent but not recorded: a later run would send it again, so stop here
+                report.findings.append(finding(
+                    ErrorCode.F010, file=str(log_path),
+                    detail=f"{os_detail(exc)}; il messaggio a {to} ({code}) è stato inviato ma non registrato, "
+                           "gli altri non sono stati tentati"))
+                report.log_failed = True
             done.add(_key(code, job.kind, sha))
+            if content:
+                done.add(_key(code, job.kind, "content:" + content))
             if progress:
                 progress(out)
     finally:

@@ -519,6 +519,19 @@ def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int) -> pd.Da
 _SPLIT = re.compile(r"[;,]")
 
 
+def zeros_hint(code: str, known: Any, sheet: str) -> str:
+    """" C'è «01» nel foglio Settori..." when `code` differs from a known code only by
+    leading zeros: Excel drops them from a code typed in a number cell (01 becomes 1)."""
+    if not code or not code.isdigit():
+        return ""
+    same = [k for k in known if isinstance(k, str) and k.isdigit() and k != code and int(k) == int(code)]
+    if not same:
+        return ""
+    padded = max(code, same[0], key=len)
+    return (f" Nel foglio {sheet} c'è «{same[0]}»: Excel toglie gli zeri iniziali da un codice scritto "
+            f"come numero; scrivere il codice allo stesso modo nei due fogli, come testo ('{padded}).")
+
+
 def sector_list(raw: str | None, all_codes: list[str]) -> list[str]:
     """'S01;S02' -> ['S01','S02']; '*' -> every settore, in plan order."""
     if raw is None:
@@ -539,7 +552,8 @@ def _expand_assignments(objectives: pd.DataFrame, sectors: pd.DataFrame, t: Tabl
         for s in sector_list(o.sectors, codes):
             if s not in known:
                 f.append(finding(ErrorCode.P005, file=file, sheet=t.sheet, cell=t.cell(o.xlrow, "sectors"),
-                                 row=o.xlrow, column="Codice settore", record=o.objective, value=s))
+                                 row=o.xlrow, column="Codice settore", record=o.objective, value=s,
+                                 suggestion=zeros_hint(s, codes, "Settori")))
                 continue
             rows.append({"sector": s, "objective": o.objective, "title": o.title, "weight": o.weight,
                          "transversal": (o.sectors or "").strip() == C.ALL_SECTORS or len(sector_list(o.sectors, codes)) > 1})

@@ -4,8 +4,9 @@ What changes, and what the report says:
 
 - Anno becomes the new year; Fase del ciclo is kept as it is (the office sets it).
 - Codes are kept, except objective codes that contain the old year as a number of their
-  own ("2024_S08_01" becomes "2025_S08_01", "OB-2024-3" becomes "OB-2025-3"; "S2024X1" or
-  a code without the year is left alone). Fasi and Indicatori follow the renamed codes.
+  own, not part of a longer number ("2024_S08_01" becomes "2025_S08_01", "OB-2024-3"
+  becomes "OB-2025-3", "S2024X1" becomes "S2025X1"; "S120245" or a code without the year
+  is left alone). Fasi and Indicatori follow the renamed codes.
   The archive matches the renamed codes with last year's (see pegxl.archive.year_key).
 - Every date moves by the same number of years: Data di riferimento, Scadenza consegna,
   Inizio previsto, Fine prevista, and the Valore atteso of `data` indicators. 29 February

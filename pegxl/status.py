@@ -212,6 +212,21 @@ def _latest(times: Iterable[dt.datetime | None]) -> dt.datetime | None:
     return max(got, key=lambda t: t.replace(tzinfo=None) if t.tzinfo else t)
 
 
+def _claimed(v: Any) -> dict[str, list]:
+    """The files each settore is judged on. A file of another ente (I004) claims no
+    settore. A file of this cycle (identity checked: `readable`) outranks a stale one that
+    names the same settore (last year's template, another phase, an outdated plan): the
+    stale one is listed apart, so that a settore that sent both is not "più file" here while
+    merge takes its good file."""
+    out: dict[str, list] = {}
+    for sector, files in v.sector_files().items():
+        mine = [rf for rf in files if not any(f.code == "I004" for f in rf.findings)]
+        readable = [rf for rf in mine if rf.readable]
+        if readable or mine:
+            out[sector] = readable or mine
+    return out
+
+
 def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike], *,
            progress=None) -> StatusReport:
     """Where every settore of `plan` stands with the returns in `directory` (a folder, or
@@ -225,7 +240,7 @@ def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike
                              exit_code=EXIT_UNUSABLE)
     paths = expand_paths(items)
     v = validate_returns(plan, paths, progress=progress) if paths else None
-    by_sector: dict[str, list] = v.sector_files() if v is not None else {}
+    by_sector = _claimed(v) if v is not None else {}
     findings: list[Finding] = v.findings if v is not None else []
     per_file: dict[str, tuple[int, int]] = {}
     for f in findings:
@@ -261,9 +276,9 @@ def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike
 
     unassigned: list[Unassigned] = []
     if v is not None:
-        known = set(plan.sector_codes)
+        attributed = {rf.path for files in by_sector.values() for rf in files}
         for rf in v.files:
-            if rf.sector in known:
+            if rf.path in attributed:
                 continue
             first = next((f for f in rf.findings if f.is_error), None) or (rf.findings[0] if rf.findings else None)
             unassigned.append(Unassigned(file=rf.path, code=first.code if first else "",

@@ -70,10 +70,20 @@ class Validation:
         return [rf.sector for rf in self.usable_files if rf.sector]
 
 
+def return_paths(plan: Plan, items: Iterable[str | os.PathLike]) -> list:
+    """The files to read (`expand_paths`), without the plan itself: a plan kept in the
+    returns' folder is not a return with errors (I001)."""
+    paths = expand_paths(items)
+    if plan.path:
+        own = os.path.abspath(plan.path)
+        paths = [p for p in paths if os.path.abspath(p) != own]
+    return paths
+
+
 def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
                      progress: Callable[[int, int, str], None] | None = None) -> Validation:
     """Validate returned workbooks (files or folders) against a checked plan."""
-    paths = expand_paths(items)
+    paths = return_paths(plan, items)
     files: list[ReturnFile] = []
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
@@ -127,9 +137,10 @@ def _sorted(findings: list[Finding], files: list[ReturnFile]) -> list[Finding]:
 # -------------------------------------------------------------- combining files
 
 _BASE = {C.SHEET_OBJECTIVES: ["sector", "file", "xlrow", "record", "objective", "neutralised"],
-         C.SHEET_PHASES: ["sector", "file", "xlrow", "record", "objective", "phase", "neutralised"],
+         C.SHEET_PHASES: ["sector", "file", "xlrow", "record", "objective", "phase", "neutralised",
+                          "epoch_1904"],
          C.SHEET_INDICATORS: ["sector", "file", "xlrow", "record", "objective", "indicator", "neutralised",
-                              "value_type", "kind"]}
+                              "value_type", "kind", "epoch_1904"]}
 _INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_INPUT,
            C.SHEET_INDICATORS: C.T_INDICATORS_INPUT}
 
@@ -137,7 +148,7 @@ _INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_
 def _frame(files: list[ReturnFile], sheet: str) -> pd.DataFrame:
     cols = list(_BASE[sheet])
     for fld in _INPUTS[sheet]:
-        cols += [fld, f"{fld}_cell", f"{fld}_formula", f"{fld}_percent"]
+        cols += [fld, f"{fld}_cell", f"{fld}_formula", f"{fld}_percent", f"{fld}_error"]
     records = [r for rf in files for r in rf.rows.get(sheet, [])]
     df = pd.DataFrame(records, columns=cols, dtype=object)
     df.index = pd.RangeIndex(len(df))
@@ -172,6 +183,13 @@ def _formulas(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> l
                                row=r.xlrow, column=spec.header(fld), record=r.record,
                                value="=" + str(getattr(r, col)).lstrip("=")))
             df.at[r.Index, fld] = None  # a formula's cached value is never trusted as input
+        col = f"{fld}_error"
+        if col not in df:
+            continue
+        for r in df[df[col].notna()].itertuples():
+            out.append(finding(ErrorCode.V020, file=r.file, sheet=spec.sheet, cell=getattr(r, f"{fld}_cell"),
+                               row=r.xlrow, column=spec.header(fld), record=r.record, value=getattr(r, col)))
+            df.at[r.Index, fld] = None
     return out
 
 
@@ -210,6 +228,8 @@ def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
             out.append(_f(ErrorCode.V007, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
         elif p.percent_scaled:
             out.append(_f(ErrorCode.V015, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
+        elif _tiny_percent(p):
+            out.append(_f(ErrorCode.V019, r, spec, "declared", value=show_value(p.value), alt=show_value(p.value * 100)))
         declared.append(p.value if p.ok else None)
     df = df.copy()
     df["status_raw"] = pd.Series(status_raw, index=df.index, dtype=object)
@@ -238,11 +258,15 @@ def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Find
             out.append(_f(ErrorCode.V007, r, spec, "progress", value=r["progress"], parsed=show_value(p.value)))
         elif p.percent_scaled:
             out.append(_f(ErrorCode.V015, r, spec, "progress", value=r["progress"], parsed=show_value(p.value)))
+        elif _tiny_percent(p):
+            out.append(_f(ErrorCode.V019, r, spec, "progress", value=show_value(p.value), alt=show_value(p.value * 100)))
         progress.append(p.value if p.ok else None)
         for fld, bucket in (("actual_start", starts), ("actual_end", ends)):
-            d = parse_date(r[fld], epoch_1904=False)
+            d = parse_date(r[fld], epoch_1904=r.get("epoch_1904") is True)
             if not d.ok:
                 out.append(_f(ErrorCode.V002, r, spec, fld, value=r[fld]))
+            elif d.serial:
+                out.append(_f(ErrorCode.V017, r, spec, fld, value=r[fld], parsed=show_value(d.value)))
             elif d.from_text:
                 out.append(_f(ErrorCode.V007, r, spec, fld, value=r[fld], parsed=show_value(d.value)))
             bucket.append(d.value if d.ok else None)
@@ -256,9 +280,17 @@ def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Find
     return df, out
 
 
+def _tiny_percent(p: Any) -> bool:
+    """A 0-100 figure strictly between 0 and 1, typed as a plain number: 0,85 is far more
+    often 85% typed as a fraction than 0,85%. Kept as typed, but said (V019)."""
+    return (p.ok and not p.percent_scaled and isinstance(p.value, float) and 0 < p.value < 1)
+
+
 def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
     out: list[Finding] = []
     spec = C.T_INDICATORS
+    targets = {(o, n): t for o, n, t in zip(plan.indicators["objective"], plan.indicators["indicator"],
+                                             plan.indicators["target_value"])}
     values, ok = [], []
     for r in df.to_dict("records"):
         vt = r["value_type"] or "testo"
@@ -267,13 +299,24 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
             values.append(None)
             ok.append(True)
             continue
-        p = parse_typed(raw, vt, percent_format=bool(r["achieved_percent"]))
+        p = parse_typed(raw, vt, percent_format=bool(r["achieved_percent"]),
+                        epoch_1904=r.get("epoch_1904") is True)
         if not p.ok:
             out.append(_f(ErrorCode.V006, r, spec, "achieved", value=raw, value_type=vt, example=_EXAMPLES[vt]))
+        elif p.serial:
+            out.append(_f(ErrorCode.V017, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
         elif p.from_text and vt != "testo" and not _plain_yes_no(raw, vt):
             out.append(_f(ErrorCode.V007, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
         elif p.percent_scaled:
             out.append(_f(ErrorCode.V015, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
+        elif vt == "numero" and r["achieved_percent"] is True and isinstance(p.value, float):
+            # Excel shows 0,95 as «95%»: kept as the number stored, but never in silence
+            alt = show_value(p.value * 100)
+            out.append(_f(ErrorCode.V018, r, spec, "achieved", value=raw, shown=f"{alt}%",
+                          parsed=show_value(p.value), alt=alt))
+        elif vt == "percentuale" and _tiny_percent(p) and _over_one(targets.get((r["objective"], r["indicator"]))):
+            out.append(_f(ErrorCode.V019, r, spec, "achieved", value=show_value(p.value),
+                          alt=show_value(p.value * 100)))
         values.append(p.value if p.ok else None)
         ok.append(p.ok)
     df = df.copy()
@@ -282,6 +325,10 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
     df["achieved_ok"] = pd.Series(ok, index=df.index, dtype=bool)
     df["notes"] = _texts(df["notes"])
     return df, out
+
+
+def _over_one(target: Any) -> bool:
+    return isinstance(target, (int, float)) and not isinstance(target, bool) and target > 1
 
 
 _YES_NO_WORDS = {"si", "no", "fatto", "non fatto", "realizzato", "non realizzato"}
@@ -376,7 +423,8 @@ def _check_indicators(df: pd.DataFrame, final: bool,
     view["achieved_present"] = pd.Series([None if is_blank(v) else True for v in view["achieved"]],
                                          index=view.index, dtype=object)
     view = view.rename(columns={"achieved_cell": "achieved_present_cell",
-                                "achieved_formula": "achieved_present_formula"})
+                                "achieved_formula": "achieved_present_formula",
+                                "achieved_error": "achieved_present_error"})
     view = _not_excused(view, excused)
     # a CONTESTO indicator is never scored: its missing value is worth a warning, not a refusal
     context = (view["kind"] == "CONTESTO") if not view.empty else pd.Series([], dtype=bool)
@@ -435,6 +483,8 @@ def _missing(view: pd.DataFrame, fld: str, spec: Any, code: ErrorCode) -> list[F
         return []
     empty = view[fld].map(is_blank).astype(bool)
     formula = view[f"{fld}_formula"].notna() if f"{fld}_formula" in view else False
+    if f"{fld}_error" in view:   # an error value (V020) is not an empty cell
+        formula = formula | view[f"{fld}_error"].notna()
     located = view[f"{fld}_cell"].notna()
     out = []
     for r in view[empty & ~formula & located].to_dict("records"):
@@ -472,6 +522,8 @@ def _deviation(v: Validation) -> list[Finding]:
         return []
     # one file per settore: duplicates are reported (I007) and not scored
     single = [s for s, group in v.sector_files().items() if len([g for g in group if g.readable]) == 1]
+    if not single:   # every settore sent two files (e.g. the .xlsx and the .ods): nothing to score
+        return []
     scores = compute(score_input(v.plan, v, sectors=single), v.plan.rules)
     v.scores = scores
     o = scores.objectives

@@ -32,6 +32,7 @@ class Parsed:
     from_text: bool = False      # typed as text and interpreted: warn
     percent_scaled: bool = False  # 1.0 with a percent format read as 100
     blank: bool = False
+    serial: bool = False         # a date given as a bare day number (no date format): warn
 
     @property
     def missing(self) -> bool:
@@ -105,7 +106,7 @@ def parse_number(value: Any, *, percent_format: bool = False) -> Parsed:
         if pct:
             text = text[:-1]
         n = _number_from_text(text)
-        if n is None:
+        if n is None or not math.isfinite(n):   # "1e400" overflows to infinity: not a number typed
             return BAD
         return Parsed(n, True, True)
     return BAD
@@ -126,7 +127,8 @@ def parse_bool(value: Any) -> Parsed:
             return Parsed(bool(value), True, True)
         return BAD
     if isinstance(value, str):
-        key = norm_word(value).strip(" .!")
+        # "si'" is how "sì" is typed without the accented key: the apostrophe is the accent
+        key = norm_word(value).strip(" .!").rstrip("'`\u00b4\u2019").strip()
         if key in {norm_word(w) for w in YES_WORDS}:
             return Parsed(True, True, key not in ("si", "no"))
         if key in {norm_word(w) for w in NO_WORDS}:
@@ -162,7 +164,7 @@ def parse_date(value: Any, *, epoch_1904: bool = False) -> Parsed:
         if not (1 <= value < 2958466):
             return BAD
         base = EXCEL_EPOCH_1904 if epoch_1904 else EXCEL_EPOCH_1900
-        return _date_ok((base + dt.timedelta(days=int(value))).date(), True)
+        return _date_ok((base + dt.timedelta(days=int(value))).date(), True, serial=True)
     if isinstance(value, str):
         s = value.strip()
         for pattern, kind in _DATE_PATTERNS:
@@ -189,10 +191,10 @@ def parse_date(value: Any, *, epoch_1904: bool = False) -> Parsed:
     return BAD
 
 
-def _date_ok(d: dt.date, from_text: bool) -> Parsed:
+def _date_ok(d: dt.date, from_text: bool, serial: bool = False) -> Parsed:
     if not (MIN_DATE <= d <= MAX_DATE):
         return BAD
-    return Parsed(d, True, from_text)
+    return Parsed(d, True, from_text, serial=serial)
 
 
 _TARGET_DIRECTION = re.compile(r"^\s*(>=|<=|≥|≤|=>|=<|>|<|=)\s*(.+)$")

@@ -212,6 +212,15 @@ def _not_a_workbook_zip(sample: Path, out: Path) -> Path:
     return out
 
 
+def _xlsb(sample: Path, out: Path) -> Path:
+    """Excel's binary workbook: a zip, but of .bin parts."""
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.bin", b"\x83\x01\x00")
+        zf.writestr("xl/worksheets/sheet1.bin", b"\x81\x01\x00")
+    return out
+
+
 def _empty(sample: Path, out: Path) -> Path:
     out.write_bytes(b"")
     return out
@@ -232,7 +241,8 @@ CASES = [
     ("far-corner", "2024_S01_affari-generali.xlsx", _far_corner, "F007", ERROR, "1048576"),
     ("wide", "2024_S01_affari-generali.xlsx", _wide, "F006", ERROR, "XFD1000"),
     ("broken-sheet-xml", "2024_S01_affari-generali.xlsx", _broken_sheet_xml, "F002", ERROR, "Fasi"),
-    ("zip-not-workbook", "2024_S01_affari-generali.xlsx", _not_a_workbook_zip, "F002", ERROR, None),
+    ("zip-not-workbook", "2024_S01_affari-generali.xlsx", _not_a_workbook_zip, "F002", ERROR, "Word"),
+    ("xlsb", "2024_S01_affari-generali.xlsb", _xlsb, "F002", ERROR, ".xlsb"),
     ("empty", "2024_S01_affari-generali.xlsx", _empty, "F009", ERROR, None),
 ]
 SHEET_OF = {"million-rows": "Fasi", "far-corner": "Fasi", "wide": "Fasi", "broken-sheet-xml": "Fasi"}
@@ -423,3 +433,74 @@ def test_an_unexpected_failure_on_one_file_leaves_the_others_validated(env, samp
     mine = v.file_findings(str(bad))
     assert [f.code for f in mine] == ["F002"]
     assert "guasto simulato" in mine[0].message
+
+
+# ------------------------------------------------------------ .ods that repeat one cell
+
+def _ods_repeating(out: Path, rows: int, cols: int) -> Path:
+    """A few KB of .ods whose Fasi sheet repeats one number over rows x cols cells
+    (table:number-rows-repeated / number-columns-repeated), after a header row."""
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+               '<office:body><office:spreadsheet><table:table table:name="Fasi">'
+               '<table:table-row><table:table-cell office:value-type="string"><text:p>Codice obiettivo</text:p>'
+               '</table:table-cell></table:table-row>'
+               f'<table:table-row table:number-rows-repeated="{rows}">'
+               f'<table:table-cell table:number-columns-repeated="{cols}" office:value-type="float" '
+               'office:value="1"><text:p>1</text:p></table:table-cell></table:table-row>'
+               '<table:table-row table:number-rows-repeated="1048000"><table:table-cell '
+               'table:number-columns-repeated="1024"/></table:table-row>'
+               '</table:table></office:spreadsheet></office:body></office:document-content>')
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        z.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+    assert out.stat().st_size < 4096
+    return out
+
+
+def test_ods_extents_count_repeated_cells_with_content_only(tmp_path):
+    from pegxl.workbook.reader import ods_extents
+    p = _ods_repeating(tmp_path / "x.ods", rows=300, cols=40)
+    assert ods_extents(p) == {"Fasi": (301, 40)}     # the trailing empty rows do not count
+
+
+@pytest.mark.parametrize("rows,cols,code,detail", [(60_000, 2, "F007", "60001"),
+                                                   (1_500, 4_000, "F006", "EWV1501")])
+def test_an_ods_repeating_one_cell_is_refused_before_it_is_built_in_memory(tmp_path, monkeypatch, rows, cols,
+                                                                          code, detail):
+    # 25 KB of .ods repeating one cell 50,000 x 1,000 times took 3 GB of memory and 12 s
+    # to be refused: now the repeats are counted in content.xml before calamine sees it
+    import python_calamine
+    from pegxl.errors import PegxlError
+    from pegxl.workbook.reader import read_values
+
+    def never(*a, **k):
+        raise AssertionError("calamine asked to build the repeated cells")
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", never)
+    p = _ods_repeating(tmp_path / "2024_S01.ods", rows=rows, cols=cols)
+    with pytest.raises(PegxlError) as exc:
+        read_values(p, max_rows=2000)
+    (f,) = exc.value.findings
+    assert (f.code, f.sheet) == (code, "Fasi") and detail in f.message, str(f)
+
+
+def test_a_return_with_the_wrong_extension_is_read_by_its_content(env, sample, tmp_path):
+    # a mail client or a hurried rename: an Excel file named .ods reads as the Excel file it is
+    d = tmp_path / "restituiti"
+    d.mkdir()
+    renamed = d / "2024_S01_affari-generali.ods"
+    shutil.copy(sample, renamed)
+    v = validate_returns(env.plan, [renamed])
+    assert [str(f) for f in v.findings if f.is_error] == [] and v.usable(str(renamed))
+    assert v.files[0].sector == "S01"
+
+
+def test_an_ods_named_xlsx_is_read_by_its_content(tmp_path):
+    from test_validate import _minimal_ods
+    from pegxl.workbook.reader import read_values
+    p = _minimal_ods(tmp_path / "x.ods", {"Obiettivi": [["Codice obiettivo", "Stato"], ["O1", "Concluso"]]})
+    named = p.rename(tmp_path / "x.xlsx")
+    book = read_values(named)
+    assert book.sheets["Obiettivi"].rows == [["Codice obiettivo", "Stato"], ["O1", "Concluso"]]

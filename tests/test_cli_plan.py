@@ -443,3 +443,59 @@ def test_plan_check_json_for_an_unusable_file_is_json(tmp_path):
     assert r.exit_code == 2
     doc = json.loads(r.stdout)
     assert doc["findings"][0]["code"] == "F002"
+
+
+# --------------------------------------------------------------------- `pegxl errori`
+
+def test_error_catalogue_lists_only_codes_the_tool_can_report():
+    """Every entry of `pegxl errori` is raised somewhere in pegxl (no dead entry a user would
+    look up in vain), in code order, with a severity, a message and a hint whose fields all
+    render."""
+    import re
+    from pegxl.errors import ERROR, WARNING, ErrorCode, catalogue, finding
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "pegxl").rglob("*.py")
+                       if p.name != "errors.py")
+    rows = catalogue()
+    codes = [r["code"] for r in rows]
+    assert len(codes) == len(set(codes))
+    for area in sorted({c[0] for c in codes}):
+        mine = [c for c in codes if c[0] == area]
+        assert mine == sorted(mine), f"area {area} out of order: {mine}"
+    unused = [c for c in codes if not re.search(rf"ErrorCode\.{c}\b|[\"']{c}[\"'@]", source)]
+    assert unused == []
+    for code in ErrorCode:
+        assert code.severity in (ERROR, WARNING) and code.template and code.hint
+        fields = set(re.findall(r"{(\w+)}", code.template + code.hint))
+        f = finding(code, **{k: "x" for k in fields})
+        # a field the finding does not fill renders as "?": none beyond the template's own
+        assert "{" not in f.message + f.hint, (code, f.message)
+        assert f.message.count("?") == code.template.count("?"), (code, f.message)
+
+
+def test_errori_json_is_the_catalogue():
+    r = CliRunner().invoke(main, ["errori", "--format", "json"])
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    from pegxl.errors import catalogue
+    assert doc == catalogue() and {"code", "severity", "message", "hint"} <= set(doc[0])
+
+
+def test_system_errors_are_said_in_italian(tmp_path):
+    r = CliRunner().invoke(main, ["plan", "check", str(tmp_path / "manca.xlsx")])
+    assert r.exit_code == 2
+    assert "F001" in r.output and "non esiste" in r.output and "No such file" not in r.output
+    from pegxl.errors import os_detail
+    assert os_detail(PermissionError(13, "Permission denied")) == "permesso negato"
+    assert os_detail(OSError(28, "No space left on device")) == "spazio su disco esaurito"
+
+
+def test_json_report_is_strict_json_even_for_a_non_finite_value():
+    from pegxl.errors import ErrorCode, finding
+    from pegxl.report import render_json
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    f = finding(ErrorCode.V014, file="x.xlsx", sheet="Obiettivi", cell="K2", column="Grado dichiarato %",
+                value=float("inf"))
+    doc = json.loads(render_json([f], command="validate"), parse_constant=refuse)
+    assert doc["findings"][0]["value"] == "inf"

@@ -52,3 +52,25 @@ def test_demo_refuses_a_used_folder_unless_forced(tmp_path):
     res = CliRunner().invoke(main, ["demo", str(d)])
     assert res.exit_code == 2 and "U002" in res.output
     assert (d / "mio.txt").read_text() == "non toccare"
+
+
+def test_demo_force_never_empties_a_folder_it_did_not_create(tmp_path):
+    # a real cycle's folder has the same layout (piano.xlsx, modelli, restituiti): --force
+    # must not delete the settori's returns nor rewrite the plan
+    d = tmp_path / "ciclo-2024"
+    (d / "restituiti").mkdir(parents=True)
+    (d / "restituiti" / "2024_S01.xlsx").write_bytes(b"il file di un settore")
+    (d / "piano.xlsx").write_bytes(b"il piano vero")
+    res = CliRunner().invoke(main, ["demo", str(d), "--force"])
+    assert res.exit_code == 2 and "U001" in res.output and "pegxl demo" in res.output
+    assert (d / "restituiti" / "2024_S01.xlsx").read_bytes() == b"il file di un settore"
+    assert (d / "piano.xlsx").read_bytes() == b"il piano vero"
+
+
+def test_demo_force_regenerates_its_own_folder(tmp_path):
+    d = tmp_path / "demo"
+    assert CliRunner().invoke(main, ["demo", str(d)]).exit_code == 0
+    (d / "restituiti" / "estraneo.xlsx").write_bytes(b"x")
+    res = CliRunner().invoke(main, ["demo", str(d), "--force"])
+    assert res.exit_code == 0, res.output
+    assert not (d / "restituiti" / "estraneo.xlsx").exists() and (d / "piano.xlsx").exists()

@@ -242,7 +242,26 @@ def test_write_back_refuses_what_it_cannot_rewrite(tmp_path):
     ods.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(PegxlError) as e:
         OpenpyxlBook(ods)
-    assert e.value.findings[0].code == "F010"
+    # a usage problem (the format), not a folder that cannot be written (F010's hint)
+    assert e.value.findings[0].code == "U001" and ".ods" in e.value.findings[0].message
+    assert not list(tmp_path.glob("*.bak-*"))
+
+
+def test_write_back_never_loads_a_hostile_plan_into_openpyxl(tmp_path, monkeypatch):
+    """`plan check --write-back` opens the plan with openpyxl, which builds every cell in
+    memory: the file checks of every reader (encrypted, zip bomb, too many rows) come first."""
+    import openpyxl
+    plan = tmp_path / "piano.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.cell(row=60_000, column=1, value="x")
+    wb.save(plan)
+
+    def never(*a, **k):
+        raise AssertionError("openpyxl asked to load a hostile file")
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    with pytest.raises(PegxlError) as e:
+        OpenpyxlBook(plan)
+    assert e.value.findings[0].code == "F007" and e.value.exit_code == 2
     assert not list(tmp_path.glob("*.bak-*"))
 
 

@@ -376,3 +376,62 @@ def test_print_body_shows_the_default_text(cli):
     assert res.output.startswith("Oggetto: ") and "$scadenza" in res.output and "$responsabile" in res.output
     res = CliRunner().invoke(cli, ["send", "--print-body", "sollecito"])
     assert res.exit_code == 0 and "SOLLECITO" in res.output.splitlines()[0]
+
+
+def test_templates_made_again_from_the_same_plan_are_not_sent_again(world, server, tmp_path):
+    """`pegxl templates` run a second time writes new bytes (a new «Generato il» stamp)
+    but the same templates: the settori must not get a second, identical e-mail. A
+    template whose content changed is sent."""
+    import time
+    base, plan_path, plan, templates = world
+    srv = server()
+    log = tmp_path / "invii.jsonl"
+    first = tmp_path / "modelli"
+    H.make_templates(plan, first)
+    send_templates(plan, first, smtp=srv.settings(), sent_log=log)
+    assert len(srv.handler.messages) == 3
+    time.sleep(1.1)
+    again = tmp_path / "modelli-bis"
+    H.make_templates(plan, again)
+    name = templates["S01"].name
+    assert (again / name).read_bytes() != (first / name).read_bytes()
+    rep = send_templates(plan, again, smtp=srv.settings(), sent_log=log)
+    assert [o.status for o in rep.outcomes] == [ST_ALREADY] * 3, rep.to_text()
+    assert len(srv.handler.messages) == 3
+    # a different plan for S02 (a phase described otherwise): its template is new and goes
+    data = H.plan_data()
+    data["Fasi"][2]["Descrizione"] = "Solleciti e ingiunzioni"
+    _, plan2 = H.make_plan(tmp_path / "piano2", data=data)
+    changed = tmp_path / "modelli-ter"
+    H.make_templates(plan2, changed)
+    rep = send_templates(plan2, changed, smtp=srv.settings(), sent_log=log)
+    assert {o.sector: o.status for o in rep.outcomes} == {"S01": ST_ALREADY, "S02": ST_SENT, "S03": ST_ALREADY}
+
+
+def test_a_sent_log_that_cannot_be_written_stops_the_run(world, server, tmp_path, monkeypatch):
+    """A message the server accepted but the log could not record would go again next
+    time: the run stops at once, says which message is unrecorded, exit 2."""
+    import pegxl.mail as M
+    base, plan_path, plan, templates = world
+    srv = server()
+
+    def full_disk(path, record):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(M, "_append_log", full_disk)
+    rep = send_templates(plan, base / "modelli", smtp=srv.settings(), sent_log=tmp_path / "invii.jsonl")
+    assert len(srv.handler.messages) == 1
+    assert [o.status for o in rep.outcomes] == [ST_SENT, ST_FAILED, ST_FAILED]
+    (f,) = rep.findings
+    assert f.code == "F010" and "spazio su disco esaurito" in f.message and "S01" in f.message
+    assert rep.exit_code == 2
+
+
+def test_an_unreadable_sent_log_sends_nothing(world, server, tmp_path):
+    base, plan_path, plan, templates = world
+    srv = server()
+    log = tmp_path / "invii.jsonl"
+    log.mkdir()           # not a file: what was sent cannot be known
+    with pytest.raises(PegxlError) as exc:
+        send_templates(plan, base / "modelli", smtp=srv.settings(), sent_log=log)
+    assert exc.value.findings[0].code == "F001" and exc.value.exit_code == 2
+    assert srv.handler.messages == []

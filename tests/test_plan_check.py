@@ -329,6 +329,41 @@ def test_missing_required_column_without_lookalike_has_no_suggestion(tmp_path, d
     assert "Forse" not in f.message
 
 
+def test_headers_under_a_title_row_say_where_they_are(tmp_path, data):
+    def title(wb):
+        ws = wb["Obiettivi"]
+        ws.insert_rows(1)
+        ws["A1"].value = "PIANO DELLA PERFORMANCE 2024 - OBIETTIVI"
+    _, findings = check(tmp_path, data, title)
+    p002 = [f for f in findings if f.code == "P002"]
+    assert {f.column for f in p002} == {"Codice obiettivo", "Codice settore", "Titolo", "Tipologia"}
+    for f in p002:
+        assert (f.sheet, f.cell) == ("Obiettivi", "1:1")
+        assert "nella riga 2" in f.message and "riga 1" in f.message, f.message
+
+
+def test_merged_header_cells_are_named(tmp_path, data):
+    def merge(wb):
+        ws = wb["Obiettivi"]
+        ws.merge_cells("A1:B1")          # Excel keeps «Codice obiettivo» only: B1 is lost
+    _, findings = check(tmp_path, data, merge)
+    f = one(findings, "P002", sheet="Obiettivi", cell="1:1")
+    assert f.column == "Codice settore" and "celle unite (A1:B1)" in f.message
+
+
+def test_a_code_in_merged_cells_says_the_cells_are_merged(tmp_path, data):
+    # O1's three phases under one merged «O1» (rows 2-4), as people lay out a plan by hand
+    def merge(wb):
+        ws = wb["Fasi"]
+        ws["A3"].value = None
+        ws["A4"].value = None
+        ws.merge_cells("A2:A4")
+    _, findings = check(tmp_path, data, merge)
+    for cell, anchor in (("A3", "A2"), ("A4", "A2")):
+        f = one(findings, "P003", sheet="Fasi", cell=cell)
+        assert f"unita alla cella {anchor}" in f.message and "separare" in f.message
+
+
 def test_missing_optional_column_is_fine(tmp_path, data):
     def drop(wb):
         wb["Obiettivi"]["K1"].value = None          # Peso is optional
@@ -476,6 +511,30 @@ def test_objective_of_unknown_sector_is_P005(tmp_path, data, sectors, bad):
     f = one(findings, "P005", sheet="Obiettivi", cell="B3", record="O2")
     assert f.value == bad
     assert f"«{bad}»" in f.message
+
+
+def test_codes_that_differ_by_leading_zeros_say_so(tmp_path, data):
+    # Settori has 01 typed as a number (Excel keeps 1); Obiettivi refers to it as "01" (text);
+    # a phase refers to objective "07" while the Obiettivi sheet has 7: nothing is matched in
+    # silence, but the message says what Excel did
+    sector(data, "S01")["Codice settore"] = 1
+    objective(data, "O1")["Codice settore"] = "01"
+    objective(data, "O2")["Codice settore"] = "01;S02"
+    objective(data, "O3")["Codice obiettivo"] = 7
+    for rec in data["Fasi"] + data["Indicatori"]:
+        if rec["Codice obiettivo"] == "O3":
+            rec["Codice obiettivo"] = "07"
+    _, findings = check(tmp_path, data)
+    f = one(findings, "P005", sheet="Obiettivi", cell="B2", record="O1")
+    assert "c'è «1»" in f.message and "zeri iniziali" in f.message and "'01" in f.message
+    p6 = [f for f in findings if f.code == "P006"]
+    assert p6 and all("c'è «7»" in f.message for f in p6)
+    # a code that is simply unknown gets no such sentence
+    objective(data, "O1")["Codice settore"] = "S09"
+    (tmp_path / "b").mkdir()
+    _, findings = check(tmp_path / "b", data)
+    f = one(findings, "P005", sheet="Obiettivi", cell="B2", record="O1")
+    assert "zeri" not in f.message and "?" not in f.message
 
 
 def test_sector_list_with_spaces_is_read(tmp_path, data):

@@ -142,3 +142,41 @@ def test_cli_exit_status_and_formats(world, tmp_path, cli):
 
     res = runner.invoke(cli, ["status", "--plan", str(plan_path), str(tmp_path / "non-esiste")])
     assert res.exit_code == 2
+
+
+def test_a_stale_or_foreign_file_beside_the_good_one_does_not_make_it_more_than_one(world, tmp_path):
+    """Status means what merge will accept: S01 sent last year's template too (I003) and a
+    file of another ente sits in the folder (I004). S01 is delivered and usable (its good
+    file is the one merge takes), and the other two files are listed apart."""
+    base, plan_path, plan, templates = world
+    d = tmp_path / "ritorni"
+    H.fill(plan, templates, d)
+    other_path, other = H.make_plan(tmp_path / "2023", anno=2023)
+    old_templates = H.make_templates(other, tmp_path / "2023" / "modelli")
+    stale = H.fill(other, old_templates, tmp_path / "2023" / "ritorni", sectors=("S01",))["S01"]
+    shutil.copy(stale, d / "2023_S01_vecchio.xlsx")
+    data = H.plan_data()
+    data["Ente"][0] = ["Ente", "Comune di Altrove"]
+    foreign_path, foreign = H.make_plan(tmp_path / "altrove", data=data)
+    f_templates = H.make_templates(foreign, tmp_path / "altrove" / "modelli")
+    f_file = H.fill(foreign, f_templates, tmp_path / "altrove" / "ritorni", sectors=("S02",))["S02"]
+    shutil.copy(f_file, d / "altrove_S02.xlsx")
+
+    rep = status(plan, d)
+    assert rep.row("S01").state == STATE_OK and Path(rep.row("S01").file).name == templates["S01"].name
+    assert rep.row("S02").state == STATE_OK and Path(rep.row("S02").file).name == templates["S02"].name
+    assert {Path(u.file).name: u.code for u in rep.unassigned} == {"2023_S01_vecchio.xlsx": "I003",
+                                                                   "altrove_S02.xlsx": "I004"}
+    assert rep.all_in
+
+
+def test_a_settore_that_sent_only_a_stale_file_has_errors(world, tmp_path):
+    base, plan_path, plan, templates = world
+    d = tmp_path / "ritorni"
+    H.fill(plan, templates, d, sectors=("S02", "S03"))
+    other_path, other = H.make_plan(tmp_path / "2023", anno=2023)
+    old_templates = H.make_templates(other, tmp_path / "2023" / "modelli")
+    stale = H.fill(other, old_templates, tmp_path / "2023" / "ritorni", sectors=("S01",))["S01"]
+    shutil.copy(stale, d / "2023_S01_vecchio.xlsx")
+    rep = status(plan, d)
+    assert rep.row("S01").state == STATE_ERRORS and rep.unassigned == []

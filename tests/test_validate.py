@@ -39,7 +39,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pegxl.cli import main  # noqa: E402
-from pegxl.errors import ERROR, WARNING, ErrorCode  # noqa: E402
+from pegxl.errors import ERROR, WARNING, ErrorCode, show_value  # noqa: E402
 from pegxl.plan import Plan, short  # noqa: E402
 from pegxl.templates import fill_return, generate_templates, template_name  # noqa: E402
 from pegxl.validate import Validation, validate_returns  # noqa: E402
@@ -888,3 +888,285 @@ def test_a_postponed_objective_needs_no_progress_and_context_values_only_warn(tm
     v = validate_returns(plan, [out])
     assert v.usable(str(out))
     assert [(f.code, f.record) for f in v.findings] == [("V011", "O2 indicatore 1")]
+
+
+def test_i007_only_duplicated_sectors_is_reported_not_a_crash(env, tmp_path):
+    # a settore that sends both its .xlsx and a copy (or the .ods): every settore of the
+    # folder has two files, so nothing is scored, and each file still gets its I007
+    d = tmp_path / "restituiti"
+    a = make_return(env, d / "2024_S01_affari-generali.xlsx")
+    b = make_return(env, d / "2024_S01_affari-generali (copia).xlsx")
+    v = validate_returns(env.plan, [d])
+    assert codes(v) == ["I007", "I007"]
+    assert {f.file for f in v.findings} == {str(a), str(b)}
+    assert v.usable_sectors() == []
+    r = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(d)])
+    assert r.exit_code == 1, r.output
+    assert "I007" in r.output and "imprevisto" not in r.output
+
+
+# ---------------------------------------------------------- annotated copies: review fixes
+
+def _formulas_in(path: Path) -> list[tuple[str, str, str]]:
+    wb = openpyxl.load_workbook(path)
+    return [(ws.title, c.coordinate, c.value) for ws in wb for row in ws.iter_rows() for c in row
+            if c.data_type == "f"]
+
+
+def test_annotated_copies_of_files_with_the_same_name_never_overwrite_each_other(env, tmp_path):
+    # the same settore's file saved twice with one name in two folders (or as .xlsx and
+    # .xlsm): two copies, each with its own file's findings
+    a = make_return(env, tmp_path / "posta" / "2024_S01_affari-generali.xlsx",
+                    with_values(CLEAN_S01, "Fasi", ("2024_S01_01", 1), avanzamento=120))
+    b = make_return(env, tmp_path / "pec" / "2024_S01_affari-generali.xlsx")
+    c = tmp_path / "pec" / "2024_S01_affari-generali.xlsm"
+    c.write_bytes(b.read_bytes())
+    out = tmp_path / "annotati"
+    res = _runner().invoke(main, ["validate", "--plan", str(env.plan_path), str(a), str(b), str(c),
+                                  "--annotate", str(out)])
+    assert res.exit_code == 1, res.output
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == 3, written
+    assert "2024_S01_affari-generali_xlsm_errori.xlsx" in written
+    texts = {}
+    for p in out.iterdir():
+        ws = openpyxl.load_workbook(p)["Errori"]
+        texts[p.name] = [r[0].value for r in ws.iter_rows(min_row=2)
+                         if r[0].value and re.fullmatch(r"[A-Z]\d{3}", str(r[0].value))]
+    assert sorted(tuple(sorted(v_)) for v_ in texts.values() if "V001" in v_) == [("I007", "V001")]
+
+
+def test_annotated_copy_writes_codes_typed_by_a_settore_as_text_not_formulas(env, tmp_path):
+    def add_row(wb):
+        ws = wb["Indicatori"]
+        r = ws.max_row + 1
+        ws.cell(row=r, column=1, value='=HYPERLINK("http://evil.example","clicca")').data_type = "s"
+        ws.cell(row=r, column=2, value=1)
+        ws.cell(row=r, column=9, value=5)
+    bad = make_return(env, tmp_path / "r" / "2024_S01_affari-generali.xlsx", edit=add_row)
+    v = validate_returns(env.plan, [bad])
+    assert "T004" in codes(v)
+    from pegxl.annotate import annotate_files
+    (copy_,) = annotate_files(v.findings, tmp_path / "annotati")
+    errori = [f for f in _formulas_in(copy_) if f[0] == "Errori"]
+    assert errori == []
+    ws = openpyxl.load_workbook(copy_)["Errori"]
+    assert any(str(r[4].value).startswith("=HYPERLINK") for r in ws.iter_rows(min_row=2))
+
+
+def _minimal_ods(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    """A bare .ods (content.xml only), as another spreadsheet program might write it."""
+    import zipfile
+    from xml.sax.saxutils import escape
+    body = []
+    for name, rows in sheets.items():
+        body.append(f'<table:table table:name="{escape(name)}">')
+        for row in rows:
+            body.append("<table:table-row>")
+            for v in row:
+                if v is None:
+                    body.append("<table:table-cell/>")
+                elif isinstance(v, (int, float)):
+                    body.append(f'<table:table-cell office:value-type="float" office:value="{v}">'
+                                f"<text:p>{v}</text:p></table:table-cell>")
+                else:
+                    body.append(f'<table:table-cell office:value-type="string"><text:p>{escape(v)}</text:p>'
+                                "</table:table-cell>")
+            body.append("</table:table-row>")
+        body.append("</table:table>")
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+               "<office:body><office:spreadsheet>" + "".join(body)
+               + "</office:spreadsheet></office:body></office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_annotated_copy_of_an_ods_keeps_formula_like_text_as_text(tmp_path):
+    from pegxl.annotate import annotate_file
+    from pegxl.errors import finding
+    ods = _minimal_ods(tmp_path / "2024_S01.ods", {"Obiettivi": [
+        ["Codice obiettivo", "Relazione"], ["O1", '=HYPERLINK("http://evil.example","clicca")'], ["O2", 5]]})
+    f = finding(ErrorCode.V005, file=str(ods), sheet="Obiettivi", cell="B3", value="x", allowed="a")
+    out = annotate_file(ods, [f], tmp_path / "annotati" / "2024_S01_errori.xlsx")
+    assert _formulas_in(out) == []
+    ws = openpyxl.load_workbook(out)["Obiettivi"]
+    assert ws["B2"].value == '=HYPERLINK("http://evil.example","clicca")' and ws["B3"].value == 5
+
+
+def test_annotated_copy_of_a_macro_workbook_is_an_xlsx_excel_can_open(env, tmp_path):
+    import zipfile
+    src = make_return(env, tmp_path / "r" / "x.xlsx", with_values(CLEAN_S01, "Fasi", ("2024_S01_01", 1),
+                                                                    avanzamento=120))
+    xlsm = tmp_path / "r" / "2024_S01_affari-generali.xlsm"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(xlsm, "w", zipfile.ZIP_DEFLATED) as zo:
+        for it in zin.infolist():
+            data = zin.read(it.filename)
+            if it.filename == "[Content_Types].xml":
+                data = data.replace(b"spreadsheetml.sheet.main+xml", b"PLACEHOLDER").replace(
+                    b"application/vnd.openxmlformats-officedocument.PLACEHOLDER",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml")
+                data = data.replace(b"</Types>", b'<Default Extension="bin" '
+                                    b'ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+            if it.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdVBA" Type="http://schemas.'
+                                    b'microsoft.com/office/2006/relationships/vbaProject" '
+                                    b'Target="vbaProject.bin"/></Relationships>')
+            zo.writestr(it, data)
+        zo.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0" + b"\0" * 1000)
+    src.unlink()
+    v = validate_returns(env.plan, [xlsm])
+    assert "V001" in codes(v)
+    from pegxl.annotate import annotate_files
+    (copy_,) = annotate_files(v.findings, tmp_path / "annotati")
+    assert copy_.suffix == ".xlsx"
+    with zipfile.ZipFile(copy_) as z:
+        assert not [n for n in z.namelist() if "vba" in n.lower()]
+        assert b"macroEnabled" not in z.read("[Content_Types].xml")
+
+
+# ------------------------------------------------------- dates as bare day numbers, 1904
+
+def _bare_numbers(epoch_1904: bool):
+    """Fasi I2 (Fine effettiva, 2024_S01_01 fase 1) and Indicatori I5 (data indicator) hold
+    the day numbers of 26/04/2024 and 15/09/2024 in a cell with no date format, as after a
+    paste of values; with epoch_1904 the workbook counts days from 1904 (Excel for Mac)."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+    base = D(1904, 1, 1) if epoch_1904 else D(1899, 12, 30)
+
+    def edit(wb):
+        if epoch_1904:
+            wb.epoch = CALENDAR_MAC_1904   # every real date cell is rewritten in the 1904 system
+        for sheet, ref, day in (("Fasi", "I2", D(2024, 4, 26)), ("Indicatori", "I5", D(2024, 9, 15))):
+            c = wb[sheet][ref]
+            c.value = (day - base).days
+            c.number_format = "General"
+    return edit
+
+
+@pytest.mark.parametrize("epoch_1904", [False, True])
+def test_v017_date_typed_as_a_day_number_is_read_in_the_workbook_date_system(env, tmp_path, epoch_1904):
+    v, path = validate_one(env, tmp_path, edit=_bare_numbers(epoch_1904))
+    assert v.files[0].epoch_1904 is epoch_1904
+    assert codes(v) == ["V017", "V017"], [str(f) for f in v.findings]
+    by_cell = {(f.sheet, f.cell): f for f in v.findings}
+    assert "26/04/2024" in by_cell[("Fasi", "I2")].message
+    assert "15/09/2024" in by_cell[("Indicatori", "I5")].message
+    assert "numero senza formato data" in by_cell[("Fasi", "I2")].message
+    assert record(v, "Fasi", "2024_S01_01 fase 1")["actual_end"] == D(2024, 4, 26)
+    assert record(v, "Indicatori", "2024_S01_02 indicatore 2")["achieved"] == D(2024, 9, 15)
+    # the real date cells of a 1904 workbook (Inizio effettivo, the locked Fine prevista) are right
+    assert record(v, "Fasi", "2024_S01_01 fase 1")["actual_start"] == D(2024, 1, 20)
+    assert v.usable(str(path))
+
+
+def test_v018_percent_formatted_number_for_a_numero_indicator_is_kept_but_warned(env, tmp_path):
+    def edit(wb):
+        c = wb["Indicatori"]["I2"]      # 2024_S01_01 indicatore 1: numero >= 20
+        c.value = 0.95
+        c.number_format = "0%"          # Excel shows 95%
+    v, path = validate_one(env, tmp_path, edit=edit)
+    f = only(v, "V018", severity=WARNING, sheet="Indicatori", cell="I2", record="2024_S01_01 indicatore 1")
+    assert "«95%»" in f.message and "0,95" in f.message and "95" in f.hint
+    assert record(v, "Indicatori", "2024_S01_01 indicatore 1")["achieved"] == pytest.approx(0.95)
+    assert v.usable(str(path))
+
+
+def test_v016_concluded_with_a_phase_behind_names_the_lowest_phase(env, tmp_path):
+    v, path = validate_one(env, tmp_path, with_values(CLEAN_S01, "Obiettivi", ("2024_S01_02",), stato="Concluso"))
+    f = only(v, "V016", severity=WARNING, sheet="Obiettivi", cell="J3", record="2024_S01_02")
+    assert "una fase" in f.message and "75,5%" in f.message   # the lowest phase, not "the phases"
+
+
+def test_a_number_typed_as_text_that_overflows_is_v006_not_a_crash(env, tmp_path):
+    v, path = validate_one(env, tmp_path, with_values(CLEAN_S01, "Indicatori", ("2024_S01_02", 1),
+                                                       raggiunto="1e400"))
+    only(v, "V006", severity=ERROR, sheet="Indicatori", cell="I4", record="2024_S01_02 indicatore 1")
+    r = _runner().invoke(main, ["validate", "--plan", str(env.plan_path), str(path)])
+    assert r.exit_code == 1 and "V006" in r.output and "imprevisto" not in r.output, r.output
+
+
+def test_cli_json_when_the_command_stops_is_still_json_on_stdout(env, tmp_path):
+    # a script that asked for --format json must not get Italian text on stderr and
+    # nothing on stdout when the plan has errors or no file is found (as plan check does)
+    def bad_weights(data):
+        data["Fasi"][0]["Peso"] = 30
+    bad_plan = write_plan(tmp_path / "piano_errato.xlsx", plan_variant(change=bad_weights))
+    make_return(env, tmp_path / "r" / "2024_S01_affari-generali.xlsx")
+    (tmp_path / "vuota").mkdir()
+    for args, code in ((["--plan", str(bad_plan), str(tmp_path / "r")], "P007"),
+                       (["--plan", str(env.plan_path), str(tmp_path / "vuota")], "U001")):
+        res = _runner().invoke(main, ["validate", *args, "--format", "json"])
+        assert res.exit_code == 2, res.output
+        doc = json.loads(res.stdout)
+        assert doc["schema"] == "pegxl-report" and doc["command"] == "validate"
+        assert code in {f["code"] for f in doc["findings"]} and doc["summary"]["errors"] >= 1
+
+
+def test_the_plan_kept_in_the_returns_folder_is_not_a_return(env, tmp_path):
+    import shutil
+    d = tmp_path / "ciclo"
+    s01 = make_return(env, d / "2024_S01_affari-generali.xlsx")
+    plan_copy = Path(shutil.copy(env.plan_path, d / "piano.xlsx"))
+    from pegxl.validators.plan import check_plan as _check
+    plan, _ = _check(plan_copy)
+    v = validate_returns(plan, [d])
+    assert [rf.path for rf in v.files] == [str(s01)]
+    assert "I001" not in codes(v)
+    res = _runner().invoke(main, ["validate", "--plan", str(plan_copy), str(d)])
+    assert res.exit_code == 0 and "piano.xlsx" not in res.output and "I001" not in res.output, res.output
+
+
+def test_a_closed_pipe_is_not_an_unexpected_error(env, tmp_path, monkeypatch):
+    # `pegxl validate ... | head`: head goes away while the report is written
+    import pegxl.cli as cli_mod
+    path = make_return(env, tmp_path / "r" / "2024_S01_affari-generali.xlsx")
+
+    def closed(*a, **k):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(cli_mod, "echo", closed)
+    res = _runner().invoke(main, ["validate", "--plan", str(env.plan_path), str(path)])
+    assert res.exit_code == 141 and "imprevisto" not in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("sheet,key,header,cell,value", [
+    ("Fasi", ("2024_S01_01", 1), "avanzamento", "G2", 0.5),
+    ("Obiettivi", ("2024_S01_02",), "dichiarato", "K3", 0.7),
+    ("Indicatori", ("2024_T_01", 1), "raggiunto", "I6", 0.925),     # percentuale, target 90
+])
+def test_v019_a_fraction_in_a_percent_figure_is_kept_but_warned(env, tmp_path, sheet, key, header, cell, value):
+    v, path = validate_one(env, tmp_path, with_values(CLEAN_S01, sheet, key, **{header: value}))
+    f = [x for x in v.findings if x.code == "V019"]
+    assert len(f) == 1 and (f[0].sheet, f[0].cell) == (sheet, cell), [str(x) for x in v.findings]
+    assert show_value(value * 100) in f[0].message
+    assert not any(x.is_error for x in v.findings)
+    column = {"Fasi": "progress", "Obiettivi": "declared", "Indicatori": "achieved"}[sheet]
+    table = {"Fasi": v.phases, "Obiettivi": v.objectives, "Indicatori": v.indicators}[sheet]
+    rec = table[table["record"] == f[0].record].iloc[0]
+    assert rec[column] == pytest.approx(value)           # never changed in silence, nor at all
+
+
+def test_v020_an_error_value_pasted_into_a_cell_is_not_called_missing(env, tmp_path):
+    # «Incolla valori» of a formula that failed leaves #DIV/0! in the cell: the settore sees
+    # it, so "Manca «Valore raggiunto»" (V010) would be wrong
+    def edit(wb):
+        wb["Indicatori"]["I2"] = "#DIV/0!"        # openpyxl stores an error value (t="e")
+        wb["Fasi"]["G2"] = "#N/A"
+    v, path = validate_one(env, tmp_path, edit=edit)
+    assert codes(v) == ["V020", "V020"], [str(f) for f in v.findings]
+    by_cell = {(f.sheet, f.cell): f for f in v.findings}
+    assert "#DIV/0!" in by_cell[("Indicatori", "I2")].message
+    assert "#N/A" in by_cell[("Fasi", "G2")].message
+    assert not v.usable(str(path))

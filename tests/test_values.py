@@ -45,7 +45,8 @@ def test_parse_number_from_text(text, value):
     assert p.value == pytest.approx(value)
 
 
-@pytest.mark.parametrize("text", ["abc", "12 mesi", "1,2,3", "0.125,5", "--1", "%", "n.d."])
+@pytest.mark.parametrize("text", ["abc", "12 mesi", "1,2,3", "0.125,5", "--1", "%", "n.d.",
+                                  "1e400", "-1e999"])   # overflows to infinity: not a number
 def test_parse_number_rejects_non_numbers(text):
     p = parse_number(text)
     assert not p.ok and p.value is None
@@ -86,6 +87,7 @@ def test_percent_format_scales_fractions():
     ("fatto", True, True), ("Realizzato", True, True), ("x", True, True), ("X", True, True),
     ("non fatto", False, True), ("Non realizzato", False, True),
     (True, True, False), (False, False, False), (1, True, True), (0, False, True),
+    ("si'", True, False), ("SI'", True, False), ("si\u2019", True, False), ("si`", True, False),
 ])
 def test_parse_bool(value, expected, from_text):
     p = parse_bool(value)
@@ -220,3 +222,8 @@ def test_format_number():
     assert format_number(78622.2) == "78.622,20"
     assert format_number(1234567.891) == "1.234.567,89"
     assert format_number(None) == ""
+
+
+def test_show_value_never_fails_on_a_non_finite_float():
+    from pegxl.errors import show_value
+    assert show_value(float("inf")) == "inf" and show_value(float("nan")) == "nan"

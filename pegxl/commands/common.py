@@ -6,6 +6,7 @@ being run as `python -m pegxl.cli` (no circular import).
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_UNUSABLE, PegxlError
-from ..report import render_text
+from ..report import render_json, render_text
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -33,10 +34,24 @@ def guarded(fn):
         except PegxlError as exc:
             if debug:
                 traceback.print_exc()
-            echo(render_text(exc.findings), err=True)
+            if kwargs.get("fmt") == "json":
+                # a script asked for JSON: it gets JSON on stdout, also when the command stops
+                name = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ctx.command_path
+                echo(render_json(exc.findings, command=name))
+            else:
+                echo(render_text(exc.findings), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # `pegxl validate ... | head`: the reader has gone, which is not an error of ours;
+            # stdout is pointed at /dev/null so that the exit flush does not fail again
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            ctx.exit(141)   # what a shell reports for a writer stopped by SIGPIPE
         except KeyboardInterrupt:
             echo("Interrotto.", err=True)
             ctx.exit(130)

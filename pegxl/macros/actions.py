@@ -254,10 +254,10 @@ def _do_make_templates(book: ResultBook, settings: Settings, now) -> Outcome:
 def _annotated_map(findings: list[Finding], written: list[Path]) -> dict[str, Path]:
     """Checked file -> its annotated copy (annotate_files writes one per file, in the order
     the files first appear among the findings)."""
-    from ..annotate import annotated_name
-    files = list(dict.fromkeys(f.file for f in findings if f.file))
+    from ..annotate import annotated_names
+    names = annotated_names(f.file for f in findings if f.file)
     by_name = {p.name: p for p in written}
-    return {f: by_name[annotated_name(f)] for f in files if annotated_name(f) in by_name}
+    return {f: by_name[n] for f, n in names.items() if n in by_name}
 
 
 def _do_check_returns(book: ResultBook, settings: Settings, now) -> Outcome:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from ..errors import ERROR, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, count, finding
+from ..errors import ERROR, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, count, finding, os_detail
 from ..workbook import style as S
 
 SHEET_CHECK = "Esito controllo"
@@ -138,10 +138,18 @@ class OpenpyxlBook:
             raise PegxlError(finding(ErrorCode.F001, file=str(self._path), detail="file inesistente"),
                              exit_code=EXIT_UNUSABLE)
         if suffix not in (".xlsx", ".xlsm"):
-            raise PegxlError(finding(ErrorCode.F010, file=str(self._path),
+            raise PegxlError(finding(ErrorCode.U001, file=str(self._path),
                                      detail=f"solo i file .xlsx e .xlsm si possono aggiornare "
-                                            f"(questo è {suffix or 'senza estensione'})"),
+                                            f"(questo è {suffix or 'senza estensione'}): salvarlo come "
+                                            f".xlsx, o controllarlo senza scriverci l'esito"),
                              exit_code=EXIT_UNUSABLE)
+        # the same checks as every reader before openpyxl builds the whole workbook in memory:
+        # an encrypted file, a zip bomb, a sheet of a million rows is refused, not loaded
+        from ..workbook.reader import MAX_ROWS, _check_extents, sniff
+        problems = sniff(self._path)
+        if problems:
+            raise PegxlError(problems, exit_code=EXIT_UNUSABLE)
+        _check_extents(self._path, str(self._path), MAX_ROWS, None)
         try:
             self.wb = load_workbook(self._path, keep_vba=suffix == ".xlsm", rich_text=True,
                                     keep_links=True)
@@ -241,7 +249,7 @@ class OpenpyxlBook:
                 self.backup_path = backup(self._path)
             except OSError as exc:
                 raise PegxlError(finding(ErrorCode.F010, file=str(self._path),
-                                         detail=f"copia di sicurezza non riuscita: {exc.strerror or exc}"),
+                                         detail=f"copia di sicurezza non riuscita: {os_detail(exc)}"),
                                  exit_code=EXIT_UNUSABLE) from exc
         atomic_save(self.wb, self._path)
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..errors import ERROR, ErrorCode, Finding, finding, show_value
-from ..plan import Plan, load_plan, parse_plan, parse_plan_partial  # noqa: F401 (load_plan, parse_plan re-exported)
+from ..plan import Plan, load_plan, parse_plan, parse_plan_partial, zeros_hint  # noqa: F401 (load_plan, parse_plan re-exported)
 from ..values import is_blank
 from ..workbook import contract as C
 from ..workbook.reader import RawBook, Table, read_values
@@ -91,9 +91,50 @@ def check_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
 def check_book(book: RawBook) -> tuple[Plan | None, list[Finding]]:
     plan, findings, complete = parse_plan_partial(book)
     if plan is None:
-        return None, findings
+        return None, _merged_notes(book, findings)
     findings = _dedupe(findings + check_parsed(plan))
-    return (plan if complete else None), findings
+    return (plan if complete else None), _merged_notes(book, findings)
+
+
+_CELL_RE = re.compile(r"^([A-Z]{1,3})([1-9][0-9]*)$")
+
+
+def _merged_notes(book: RawBook, findings: list[Finding]) -> list[Finding]:
+    """A problem at a cell covered by merged cells says so: the user sees the merge's value
+    on that row («2024_S01_01» over three phases) while the file holds it in the first cell
+    only. A missing header when the header row has merged cells says so too."""
+    for f in findings:
+        sheet = book.sheet(f.sheet) if f.sheet else None
+        if sheet is None or not sheet.merged:
+            continue
+        note = None
+        m = _CELL_RE.match(f.cell or "")
+        if m:
+            col0 = _col0(m.group(1))
+            row0 = int(m.group(2)) - 1
+            anchor = sheet.merged_anchor(row0, col0)
+            if anchor is not None:
+                note = (f" La cella {f.cell} è unita alla cella {_a1(*anchor)}, che sola contiene il valore: "
+                        "separare le celle unite e scrivere il valore in ogni riga.")
+        elif f.code == "P002" and any(r0 == 0 for r0, _, _, _ in sheet.merged):
+            spans = ", ".join(f"{_a1(r0, c0)}:{_a1(r1, c1)}" for r0, c0, r1, c1 in sheet.merged if r0 == 0)
+            note = (f" Nella riga delle intestazioni ci sono celle unite ({spans}): separarle e scrivere "
+                    "un'intestazione in ogni colonna.")
+        if note and note not in f.message:
+            f.message += note
+    return findings
+
+
+def _col0(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _a1(row0: int, col0: int) -> str:
+    from ..workbook.reader import cell_ref
+    return cell_ref(row0, col0)
 
 
 def has_errors(findings: list[Finding]) -> bool:
@@ -230,7 +271,8 @@ def _orphans(plan: Plan, file: str) -> list[Finding]:
         for r in df.itertuples():
             if r.objective is not None and r.objective not in known:
                 out.append(finding(ErrorCode.P006, file=file, sheet=sheet, cell=table.cell(r.xlrow, "objective"),
-                                   row=r.xlrow, column="Codice obiettivo", record=r.objective, value=r.objective))
+                                   row=r.xlrow, column="Codice obiettivo", record=r.objective, value=r.objective,
+                                   suggestion=zeros_hint(r.objective, known, "Obiettivi")))
     return out
 
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..errors import ErrorCode, PegxlError, finding
+from ..errors import ErrorCode, PegxlError, finding, os_detail
 
 
 @contextlib.contextmanager
@@ -24,7 +24,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
                                    dir=str(target.parent))
         os.close(fd)
     except OSError as exc:
-        raise PegxlError(finding(ErrorCode.F010, file=str(target), detail=exc.strerror or str(exc))) from exc
+        raise PegxlError(finding(ErrorCode.F010, file=str(target), detail=os_detail(exc))) from exc
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -34,7 +34,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             pass
         os.replace(tmp_path, target)
     except OSError as exc:
-        raise PegxlError(finding(ErrorCode.F010, file=str(target), detail=exc.strerror or str(exc))) from exc
+        raise PegxlError(finding(ErrorCode.F010, file=str(target), detail=os_detail(exc))) from exc
     finally:
         if tmp_path.exists():
             try:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ErrorCode, Finding, PegxlError, finding
+from ..errors import ErrorCode, Finding, PegxlError, finding, os_detail
 from .contract import TableSpec, norm_header
 
 # A filled template is a few hundred KB; a plan for a large ente a few MB.
@@ -56,7 +56,7 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
         with open(p, "rb") as fh:
             head = fh.read(2048)
     except OSError as exc:
-        return [finding(ErrorCode.F001, file=name, detail=exc.strerror or str(exc))]
+        return [finding(ErrorCode.F001, file=name, detail=os_detail(exc))]
     if size == 0:
         return [finding(ErrorCode.F009, file=name)]
     if head.startswith(OLE_MAGIC):
@@ -87,6 +87,11 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
     except (OSError, RuntimeError, NotImplementedError) as exc:
         return [finding(ErrorCode.F003, file=name, detail=str(exc))]
     if "xl/workbook.xml" not in names and "content.xml" not in names:
+        if "xl/workbook.bin" in names:
+            return [finding(ErrorCode.F002, file=name, detail="è una cartella di lavoro binaria di Excel, .xlsb")]
+        if "word/document.xml" in names or "ppt/presentation.xml" in names:
+            what = "Word" if "word/document.xml" in names else "PowerPoint"
+            return [finding(ErrorCode.F002, file=name, detail=f"è un documento {what}")]
         return [finding(ErrorCode.F002, file=name, detail="archivio zip senza fogli di calcolo")]
     return []
 
@@ -144,6 +149,15 @@ class Sheet:
     name: str
     rows: list[list[Any]]
     visible: bool = True
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # (row0, col0, row1, col1)
+
+    def merged_anchor(self, row0: int, col0: int) -> tuple[int, int] | None:
+        """(row0, col0) of the top-left cell of the merge that covers this cell (not its
+        anchor itself), or None: Excel keeps the value of a merge in its first cell only."""
+        for r0, c0, r1, c1 in self.merged:
+            if r0 <= row0 <= r1 and c0 <= col0 <= c1 and (row0, col0) != (r0, c0):
+                return r0, c0
+        return None
 
     @property
     def nrows(self) -> int:
@@ -216,6 +230,58 @@ def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
     return out
 
 
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+
+
+def ods_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
+    """Sheet name -> (last row, last column) holding content, 1-based, of an .ods, counting
+    the `number-rows-repeated` / `number-columns-repeated` of cells with content: a few KB
+    of content.xml can repeat one value over a hundred million cells, which calamine would
+    build in memory. Streamed; empty for a file that is not an .ods."""
+    from xml.etree import ElementTree as ET
+    out: dict[str, tuple[int, int]] = {}
+    tq, oq = _ODS_TABLE, _ODS_OFFICE
+    with zipfile.ZipFile(path) as zf:
+        if "content.xml" not in zf.namelist():
+            return out
+        name, row, col, row_last_col = None, 0, 0, 0
+        max_row = max_col = 0
+        with zf.open("content.xml") as fh:
+            for event, el in ET.iterparse(fh, events=("start", "end")):
+                tag = el.tag
+                if event == "start":
+                    if tag == tq + "table":
+                        name, row, max_row, max_col = el.get(tq + "name", ""), 0, 0, 0
+                    elif tag == tq + "table-row":
+                        col, row_last_col = 0, 0
+                    continue
+                if tag in (tq + "table-cell", tq + "covered-table-cell"):
+                    rep = _repeat(el.get(tq + "number-columns-repeated"))
+                    if el.get(oq + "value-type") or el.get(tq + "formula") or len(el):
+                        row_last_col = col + rep
+                    col += rep
+                elif tag == tq + "table-row":
+                    rep = _repeat(el.get(tq + "number-rows-repeated"))
+                    if row_last_col:
+                        max_row, max_col = row + rep, max(max_col, row_last_col)
+                    row += rep
+                    el.clear()
+                elif tag == tq + "table":
+                    if name is not None:
+                        out[name] = (max_row, max_col)
+                    name = None
+                    el.clear()
+    return out
+
+
+def _repeat(value: str | None) -> int:
+    try:
+        return max(1, int(value)) if value else 1
+    except ValueError:
+        return 1
+
+
 def _col_number(letters: bytes) -> int:
     n = 0
     for ch in letters:
@@ -226,7 +292,7 @@ def _col_number(letters: bytes) -> int:
 def _check_extents(path: str | os.PathLike, name: str, max_rows: int,
                    sheets: list[str] | None) -> None:
     try:
-        extents = xlsx_extents(path)
+        extents = xlsx_extents(path) or ods_extents(path)
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, SyntaxError) as exc:
         raise PegxlError(finding(ErrorCode.F002, file=name, detail=f"struttura interna non leggibile: {str(exc)[:120]}")) from exc
     wanted = {norm_header(s) for s in sheets} if sheets is not None else None
@@ -253,7 +319,14 @@ def read_values(path: str | os.PathLike, *, sheets: list[str] | None = None,
     name = str(path)
     _check_extents(path, name, max_rows, sheets)
     try:
-        wb = CalamineWorkbook.from_path(str(path))
+        if _content_kind(path) != _suffix_kind(path):
+            # an .xlsx saved or renamed as .ods (or the reverse), as mail clients and hurried
+            # renames do: calamine picks its reader by the extension, so it is given the
+            # bytes and picks by the content
+            with open(path, "rb") as fh:
+                wb = CalamineWorkbook.from_filelike(fh)
+        else:
+            wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several types for broken content
         raise PegxlError(finding(ErrorCode.F002, file=name, detail=str(exc)[:200])) from exc
     book = RawBook(name)
@@ -276,13 +349,36 @@ def read_values(path: str | os.PathLike, *, sheets: list[str] | None = None,
             m = meta.get(sname)
             if m is not None and "Visible" not in str(m.visible):
                 visible = False
-            book.sheets[sname] = Sheet(sname, rows, visible)
+            merged = []
+            try:
+                for (r0, c0), (r1, c1) in (ws.merged_cell_ranges or []):
+                    merged.append((int(r0), int(c0), int(r1), int(c1)))
+            except Exception:   # not every format reports merges (ods): nothing to add
+                merged = []
+            book.sheets[sname] = Sheet(sname, rows, visible, merged)
     finally:
         try:
             wb.close()
         except Exception:
             pass
     return book
+
+
+def _content_kind(path: str | os.PathLike) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    if "content.xml" in names:
+        return "ods"
+    return None
+
+
+def _suffix_kind(path: str | os.PathLike) -> str | None:
+    return {".xlsx": "xlsx", ".xlsm": "xlsx", ".ods": "ods"}.get(Path(path).suffix.lower())
 
 
 def _clean(v: Any) -> Any:
@@ -309,6 +405,18 @@ def _lookalike(wanted: str, header: list[Any], known: set[str]) -> int | None:
     close = difflib.get_close_matches(norm_header(wanted), lowered, n=1, cutoff=0.6)
     if close:
         return candidates[lowered.index(close[0])][0]
+    return None
+
+
+def _header_row_below(rows: list[list[Any]], known: set[str], look: int = 5) -> int | None:
+    """1-based row (2..look+1) holding most of the headers, when row 1 holds few of them."""
+    def hits(row: list[Any]) -> int:
+        return len({norm_header(h) for h in row if h is not None} & known)
+    if not rows or not known or hits(rows[0]) * 2 >= len(known):
+        return None
+    for r, row in enumerate(rows[1:look + 1], start=2):
+        if hits(row) * 2 >= len(known):
+            return r
     return None
 
 
@@ -360,7 +468,13 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
                                         value=str(header[pick])))
         elif col.field in required:
             pick = _lookalike(col.header, header, known)
-            if pick is not None:
+            lower = _header_row_below(rows, known)
+            if lower is not None:
+                # a title above the headers: say where they are, not only that they are missing
+                suggestion = (f" Le intestazioni sono nella riga {lower}: devono stare nella riga 1 "
+                              f"(cancellare le righe sopra).")
+                cell = "1:1"
+            elif pick is not None:
                 # the misspelled header itself is where the user looks and fixes
                 suggestion, cell = f" Forse «{header[pick]}»?", f"{col_letter(pick)}1"
             else:

@@ -23,6 +23,8 @@ _BUILTIN_PERCENT = {9, 10}
 _ATTR_R = re.compile(rb'\br="([A-Z]+[0-9]+)"')
 _CELL_F_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _PROT_RE = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)/?>")
+# an error value with no formula: #DIV/0! or #N/D pasted as a value (calamine reads it as empty)
+_CELL_E_RE = re.compile(rb'<(?:\w+:)?c\b([^>]*?\bt="e"[^>]*?)>\s*<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>')
 
 
 @dataclass
@@ -30,6 +32,7 @@ class SheetScan:
     name: str
     protected: bool = False
     formulas: dict[str, str] = field(default_factory=dict)   # A1 -> formula text
+    errors: dict[str, str] = field(default_factory=dict)     # A1 -> error value (#DIV/0!) of a cell without formula
     percent_cells: set[str] = field(default_factory=set)      # A1 of cells with a percent format
 
 
@@ -114,6 +117,10 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
                 ref = _ATTR_R.search(cm.group(1))
                 if ref:
                     sc.formulas[ref.group(1).decode()] = _xml_text(cm.group(2) or b"")
+            for cm in _CELL_E_RE.finditer(data):
+                ref = _ATTR_R.search(cm.group(1))
+                if ref:
+                    sc.errors[ref.group(1).decode()] = _xml_text(cm.group(2))
             if percent_re is not None:
                 for cm in percent_re.finditer(data):
                     ref = _ATTR_R.search(cm.group(1))
