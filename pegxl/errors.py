@@ -80,6 +80,8 @@ class ErrorCode(enum.Enum):
             "Numerare fasi e indicatori 1, 2, 3, ...")
     P027 = ("P027", WARNING, "La colonna «{value}» non è riconosciuta e i suoi valori sono ignorati. Forse «{column}»?",
             "Correggere l'intestazione in «{column}».")
+    P028 = ("P028", WARNING, "Il Valore atteso {value} è in una cella in formato percentuale: letto come {parsed}.",
+            "Nessuna azione se la lettura è giusta; altrimenti scrivere il numero senza formato percentuale.")
 
     # -- file: unreadable or hostile -----------------------------------------------
     F001 = ("F001", ERROR, "Il file non esiste o non si può leggere: {detail}.",

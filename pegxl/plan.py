@@ -163,8 +163,19 @@ PLAN_MAX_ROWS = 500_000
 
 def load_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
     """Read and parse a plan workbook. Raises PegxlError only if the file is unreadable."""
+    return parse_plan(read_plan_book(path))
+
+
+def read_plan_book(path: str | os.PathLike) -> RawBook:
+    """The plan's values, plus the percent-formatted cells of Indicatori (an «80%» target)."""
     book = read_values(path, max_rows=PLAN_MAX_ROWS)
-    return parse_plan(book)
+    try:
+        from .workbook.scan import scan
+        sc = scan(str(path), sheets={C.SHEET_INDICATORS})
+        book.percent_cells = {name: s.percent_cells for name, s in sc.sheets.items() if s.percent_cells}
+    except Exception:  # styles are a refinement: a plan calamine reads is still read
+        pass
+    return book
 
 
 def parse_plan(book: RawBook) -> tuple[Plan | None, list[Finding]]:
@@ -204,7 +215,8 @@ def parse_plan_partial(book: RawBook) -> tuple[Plan | None, list[Finding], bool]
     sectors = _parse_sectors(tables[C.SHEET_SECTORS], file, f)
     objectives = _parse_objectives(tables[C.SHEET_OBJECTIVES], file, f)
     phases = _parse_phases(tables[C.SHEET_PHASES], file, f, anno)
-    indicators = _parse_indicators(tables[C.SHEET_INDICATORS], file, f, anno)
+    indicators = _parse_indicators(tables[C.SHEET_INDICATORS], file, f, anno,
+                                   book.percent_cells.get(tables[C.SHEET_INDICATORS].sheet, set()))
     assignments = _expand_assignments(objectives, sectors, tables[C.SHEET_OBJECTIVES], file, f)
     plan = Plan(ente=ente.get("ente"), anno=anno, fase=ente.get("fase"),
                 reference_date=ente.get("reference_date"), deadline=ente.get("deadline"),
@@ -451,7 +463,8 @@ def _parse_phases(t: Table, file: str, f: list[Finding], anno: int) -> pd.DataFr
                         "manager", "neutralised", "neutralised_reason", "xlrow"])
 
 
-def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int) -> pd.DataFrame:
+def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int,
+                      percent_cells: set[str] = frozenset()) -> pd.DataFrame:
     out = []
     for rec in t.df.itertuples():
         code = _code(rec.objective)
@@ -474,8 +487,14 @@ def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int) -> pd.Da
             raw_for_parse = target_raw
             if value_type in ("numero", "percentuale", "data"):
                 implied, raw_for_parse = split_direction(target_raw)
-            p = parse_typed(raw_for_parse, value_type)
+            # 80 % typed in Excel is stored as 0.8 in a percent-formatted cell: it means 80
+            in_percent = t.cell(rec.xlrow, "target") in percent_cells
+            p = parse_typed(raw_for_parse, value_type, percent_format=in_percent)
             target_value, target_ok, target_text = p.value, p.ok, p.from_text and implied is None
+            if p.percent_scaled:
+                f.append(finding(ErrorCode.P028, file=file, sheet=t.sheet, cell=t.cell(rec.xlrow, "target"),
+                                 row=rec.xlrow, column="Valore atteso", record=record, value=target_raw,
+                                 parsed=_fmt_num(p.value)))
             if implied and not direction_raw:
                 direction = implied
         if value_type in ("numero", "percentuale") and direction is None and direction_raw is None:

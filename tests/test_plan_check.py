@@ -1076,3 +1076,32 @@ def test_misspelled_optional_header_is_a_warning_not_a_silent_loss(tmp_path):
     assert len(hits) == 1 and hits[0].severity == "avviso"
     assert hits[0].sheet == "Obiettivi" and hits[0].cell == f"{ws.cell(row=1, column=col).column_letter}1"
     assert "Pesso" in hits[0].message and "Peso" in hits[0].message
+
+
+def test_a_percent_target_typed_as_80_percent_in_excel_is_read_as_80(tmp_path):
+    """Excel stores «80%» as 0.8 in a percent-formatted cell: the target is 80, with a warning."""
+    from openpyxl import load_workbook
+    from pegxl.validators.plan import check_plan
+    from pegxl.workbook.planfile import write_plan
+    path = tmp_path / "piano.xlsx"
+    write_plan(path, {
+        "Ente": [["Ente", "Comune di Prova"], ["Anno", 2024], ["Fase del ciclo", "Rendicontazione finale"]],
+        "Settori": [{"Codice settore": "S01", "Settore": "Affari generali", "Responsabile": "Rossi"}],
+        "Obiettivi": [{"Codice obiettivo": "O1", "Codice settore": "S01", "Titolo": "T", "Tipologia": "Gestionale"}],
+        "Fasi": [{"Codice obiettivo": "O1", "N. fase": 1, "Descrizione": "a", "Fine prevista": "2024-06-30", "Peso": 100}],
+        "Indicatori": [
+            {"Codice obiettivo": "O1", "N. indicatore": 1, "Descrizione": "Soddisfazione", "Tipo": "QUALITÀ",
+             "Tipo valore": "percentuale", "Valore atteso": 0.8},
+            {"Codice obiettivo": "O1", "N. indicatore": 2, "Descrizione": "Copertura", "Tipo": "EFFICACIA",
+             "Tipo valore": "percentuale", "Valore atteso": 75}],
+    })
+    wb = load_workbook(path)
+    ws = wb["Indicatori"]
+    col = [c.value for c in ws[1]].index("Valore atteso") + 1
+    ws.cell(row=2, column=col).number_format = "0%"
+    wb.save(path)
+    plan, findings = check_plan(path)
+    assert not [f for f in findings if f.is_error]
+    assert list(plan.indicators["target_value"]) == [80.0, 75]
+    [w] = [f for f in findings if f.code == "P028"]
+    assert w.cell == f"{ws.cell(row=2, column=col).column_letter}2" and "80" in w.message

@@ -13,10 +13,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..errors import ERROR, ErrorCode, Finding, finding, show_value
-from ..plan import Plan, load_plan, parse_plan, parse_plan_partial, zeros_hint  # noqa: F401 (load_plan, parse_plan re-exported)
+from ..plan import Plan, load_plan, parse_plan, parse_plan_partial, read_plan_book, zeros_hint  # noqa: F401 (load_plan, parse_plan re-exported)
 from ..values import is_blank
 from ..workbook import contract as C
-from ..workbook.reader import RawBook, Table, read_values
+from ..workbook.reader import RawBook, Table
 from .schema import run_schema
 
 WEIGHT_TOLERANCE = 0.01
@@ -85,7 +85,7 @@ def check_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
 
     The plan is None when a sheet or required column is missing or the Ente sheet is
     unusable; in the latter case the other sheets are still checked."""
-    return check_book(read_values(path))
+    return check_book(read_plan_book(path))
 
 
 def check_book(book: RawBook) -> tuple[Plan | None, list[Finding]]:

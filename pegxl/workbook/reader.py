@@ -168,6 +168,8 @@ class Sheet:
 class RawBook:
     path: str
     sheets: dict[str, Sheet] = field(default_factory=dict)
+    # A1 cells with a real percent format, by sheet (filled where styles matter: the plan)
+    percent_cells: dict[str, set[str]] = field(default_factory=dict)
 
     def sheet(self, name: str) -> Sheet | None:
         """Sheet by name, case-insensitively."""
