@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 import openpyxl
 import pandas as pd
 
+from .templates.fill import key_part
 from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated,
                            canon, clean_text, consolidated_name, finding_row,
                            inputs_from_validation, same, score, shown, table_key,
@@ -332,17 +333,6 @@ def _columns(ws) -> dict[str, int]:
     return out
 
 
-def _key_part(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str):
-        s = v.strip()
-        return int(s) if s.isdigit() else s
-    return v
-
-
 def _write_column(ws, key_headers: tuple[str, ...], header: str, values: dict[tuple, Any]) -> int:
     """Write `values` (by record key) into the column `header`, rows found by their codes.
     Returns how many cells were written."""
@@ -355,7 +345,7 @@ def _write_column(ws, key_headers: tuple[str, ...], header: str, values: dict[tu
         return 0
     n = 0
     for r in range(2, ws.max_row + 1):
-        key = tuple(_key_part(ws.cell(row=r, column=k).value) for k in keys)
+        key = tuple(key_part(ws.cell(row=r, column=k).value) for k in keys)
         if key[0] is None or key not in values:
             continue
         cell = ws.cell(row=r, column=target)
@@ -413,8 +403,8 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
     obj = scores.objectives[scores.objectives["sector"] == sector]
     ind = scores.indicators[scores.indicators["sector"] == sector]
     # keys as _write_column reads them from the sheet: an all-digit code ("101") is 101 there
-    comp = {(_key_part(o),): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
-    ach = {(_key_part(o), int(i)): _num(s)
+    comp = {(key_part(o),): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
+    ach = {(key_part(o), int(i)): _num(s)
            for o, i, s in zip(ind["objective"], ind["indicator"], ind["score"])}
     _write_column(_find_sheet(wb, C.SHEET_OBJECTIVES), (C.T_OBJECTIVES.header("objective"),),
                   C.T_OBJECTIVES.header("computed"), comp)
@@ -438,7 +428,7 @@ def _row_keys(ws, key_headers: tuple[str, ...]) -> list[tuple]:
         return []
     out = []
     for r in range(2, ws.max_row + 1):
-        key = tuple(_key_part(ws.cell(row=r, column=k).value) for k in keys)
+        key = tuple(key_part(ws.cell(row=r, column=k).value) for k in keys)
         if key[0] is not None:
             out.append(key)
     return out
@@ -487,7 +477,7 @@ def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
             values = {}
             percent = set()
             for r in rows:
-                key = tuple(_key_part(r[f]) for f in key_fields)
+                key = tuple(key_part(r[f]) for f in key_fields)
                 raw = r.get(raw_col)
                 if is_blank(raw):
                     continue
@@ -500,7 +490,7 @@ def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
                 col = cols.get(C.norm_header(spec.header(fld)))
                 keys = [cols[C.norm_header(h)] for h in key_headers]
                 for r in range(2, ws.max_row + 1):
-                    key = tuple(_key_part(ws.cell(row=r, column=k).value) for k in keys)
+                    key = tuple(key_part(ws.cell(row=r, column=k).value) for k in keys)
                     if key in percent:
                         ws.cell(row=r, column=col).number_format = "0.00%"
                     elif isinstance(values.get(key), (dt.date, dt.datetime)):

@@ -26,7 +26,8 @@ _KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phas
 _DATE_FIELDS = {"actual_start", "actual_end"}
 
 
-def _key_part(v: Any) -> Any:
+def key_part(v: Any) -> Any:
+    """A code cell as a row key: 3.0 and " 3" are 3, text is trimmed (Excel retypes codes)."""
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
@@ -73,13 +74,13 @@ def fill_return(template_path: str | os.PathLike, out_path: str | os.PathLike,
         key_cols = [cols[C.norm_header(h)] for h in key_headers]
         index: dict[tuple, int] = {}
         for r in range(2, ws.max_row + 1):
-            key = tuple(_key_part(ws.cell(row=r, column=c).value) for c in key_cols)
+            key = tuple(key_part(ws.cell(row=r, column=c).value) for c in key_cols)
             if key[0] is not None:
                 index.setdefault(key, r)
         vt_col = cols.get(C.norm_header(C.T_INDICATORS.header("value_type")))
         for rec in records:
             norm = {C.norm_header(k): v for k, v in rec.items()}
-            key = tuple(_key_part(norm.get(C.norm_header(h))) for h in key_headers)
+            key = tuple(key_part(norm.get(C.norm_header(h))) for h in key_headers)
             row = index.get(key)
             if row is None:
                 label = " ".join(str(k) for k in key)
