@@ -221,16 +221,7 @@ def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
         raw = r["status"]
         status_raw.append(raw)
         status.append(C.canonical(raw, C.STATI) if not is_blank(raw) else None)
-        p = parse_number(r["declared"], percent_format=bool(r["declared_percent"]))
-        if not p.ok:
-            out.append(_f(ErrorCode.V014, r, spec, "declared", value=r["declared"]))
-        elif p.from_text:
-            out.append(_f(ErrorCode.V007, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
-        elif p.percent_scaled:
-            out.append(_f(ErrorCode.V015, r, spec, "declared", value=r["declared"], parsed=show_value(p.value)))
-        elif _tiny_percent(p):
-            out.append(_f(ErrorCode.V019, r, spec, "declared", value=show_value(p.value), alt=show_value(p.value * 100)))
-        declared.append(p.value if p.ok else None)
+        declared.append(_percent_figure(r, spec, "declared", out))
     df = df.copy()
     df["status_raw"] = pd.Series(status_raw, index=df.index, dtype=object)
     df["status"] = pd.Series(status, index=df.index, dtype=object)
@@ -239,6 +230,22 @@ def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
     for fld in ("report", "deviation_reason"):
         df[fld] = _texts(df[fld])
     return df, out
+
+
+def _percent_figure(r: dict, spec: C.TableSpec, fld: str, out: list[Finding]) -> float | None:
+    """A 0-100 figure typed by a settore (Grado dichiarato %, Avanzamento %), read as meant:
+    text the Italian way (V007), a percent-formatted cell (V015), a likely fraction (V019)."""
+    raw = r[fld]
+    p = parse_number(raw, percent_format=bool(r[f"{fld}_percent"]))
+    if not p.ok:
+        out.append(_f(ErrorCode.V014, r, spec, fld, value=raw))
+    elif p.from_text:
+        out.append(_f(ErrorCode.V007, r, spec, fld, value=raw, parsed=show_value(p.value)))
+    elif p.percent_scaled:
+        out.append(_f(ErrorCode.V015, r, spec, fld, value=raw, parsed=show_value(p.value)))
+    elif _tiny_percent(p):
+        out.append(_f(ErrorCode.V019, r, spec, fld, value=show_value(p.value), alt=show_value(p.value * 100)))
+    return p.value if p.ok else None
 
 
 def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
@@ -251,16 +258,7 @@ def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Find
             starts.append(None)
             ends.append(None)
             continue
-        p = parse_number(r["progress"], percent_format=bool(r["progress_percent"]))
-        if not p.ok:
-            out.append(_f(ErrorCode.V014, r, spec, "progress", value=r["progress"]))
-        elif p.from_text:
-            out.append(_f(ErrorCode.V007, r, spec, "progress", value=r["progress"], parsed=show_value(p.value)))
-        elif p.percent_scaled:
-            out.append(_f(ErrorCode.V015, r, spec, "progress", value=r["progress"], parsed=show_value(p.value)))
-        elif _tiny_percent(p):
-            out.append(_f(ErrorCode.V019, r, spec, "progress", value=show_value(p.value), alt=show_value(p.value * 100)))
-        progress.append(p.value if p.ok else None)
+        progress.append(_percent_figure(r, spec, "progress", out))
         for fld, bucket in (("actual_start", starts), ("actual_end", ends)):
             d = parse_date(r[fld], epoch_1904=r.get("epoch_1904") is True)
             if not d.ok:
