@@ -20,6 +20,14 @@ Tables (one row per record per cycle; every table but cycles is keyed by cycle_i
   numbers, `*_num` (REAL); the score and its status.
 - findings: every warning and error of the cycle.
 - provenance: every file read (name, settore, SHA-256, when read, template version).
+- consolidated_values: what a merge wrote into its consolidated workbook, one row per
+  record (sheet, key as JSON, the record as JSON {header: canonical value}, exactly the
+  hidden `_pegxl_valori` records plus the `_pegxl` identity and Regole), so that `pegxl oiv`
+  checks the OIV's copy against what was really written (cycles.run_id is the identifier
+  the workbook carries; cycles.values_sha256 is a digest of all the records).
+
+Schema 2 added run_id, values_sha256 and consolidated_values; an archive of schema 1 is
+upgraded when opened.
 
 A cycle is written in ONE transaction: a crash or a kill in the middle leaves the archive
 as it was (SQLite's rollback journal). Objective codes that carry their year
@@ -47,7 +55,7 @@ from .plan import Plan
 from .values import is_blank
 from .workbook import contract as C
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB_NAME = "pegxl-archivio.sqlite"
 KINDS = ("merge", "oiv")
 
@@ -72,6 +80,8 @@ CREATE TABLE IF NOT EXISTS cycles (
     ente_percentage REAL,
     ente_band TEXT,
     ente_json TEXT,
+    run_id TEXT,
+    values_sha256 TEXT,
     UNIQUE (ente, anno, fase, kind, version)
 );
 CREATE TABLE IF NOT EXISTS sectors (
@@ -176,7 +186,15 @@ CREATE TABLE IF NOT EXISTS provenance (
     template_version TEXT,
     used INTEGER
 );
+CREATE TABLE IF NOT EXISTS consolidated_values (
+    cycle_id INTEGER NOT NULL REFERENCES cycles(id) ON DELETE CASCADE,
+    sheet TEXT NOT NULL,
+    key TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (cycle_id, sheet, key)
+);
 CREATE INDEX IF NOT EXISTS cycles_key ON cycles (ente, anno, fase, kind, version);
+CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id);
 CREATE INDEX IF NOT EXISTS objectives_code ON objectives (objective);
 CREATE INDEX IF NOT EXISTS indicators_code ON indicators (objective, indicator);
 CREATE INDEX IF NOT EXISTS sectors_code ON sectors (sector);
@@ -242,6 +260,8 @@ def connect(db_path: str | os.PathLike, *, create: bool = True) -> sqlite3.Conne
         elif found > SCHEMA_VERSION:
             raise _error(p, f"archivio di una versione più recente di pegxl (schema {found}); "
                             "aggiornare pegxl")
+        elif found < SCHEMA_VERSION:
+            _upgrade(conn, found)
     except PegxlError:
         conn.close()
         raise
@@ -249,6 +269,28 @@ def connect(db_path: str | os.PathLike, *, create: bool = True) -> sqlite3.Conne
         conn.close()
         raise _error(p, exc) from exc
     return conn
+
+
+_UPGRADES = {
+    2: ["ALTER TABLE cycles ADD COLUMN run_id TEXT",
+        "ALTER TABLE cycles ADD COLUMN values_sha256 TEXT",
+        "CREATE TABLE IF NOT EXISTS consolidated_values (cycle_id INTEGER NOT NULL REFERENCES cycles(id) "
+        "ON DELETE CASCADE, sheet TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, "
+        "PRIMARY KEY (cycle_id, sheet, key))",
+        "CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id)"],
+}
+
+
+def _upgrade(conn: sqlite3.Connection, found: int) -> None:
+    """Bring an archive of an older schema to SCHEMA_VERSION, in one transaction."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        if (_schema_version(conn) or 0) >= SCHEMA_VERSION:      # upgraded meanwhile by another process
+            return
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for stmt in _UPGRADES.get(version, []):
+                conn.execute(stmt)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def _statements(script: str) -> list[str]:
@@ -505,9 +547,23 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def values_digest(written: Iterable[tuple[str, str, str]]) -> str:
+    """SHA-256 of the records a merge wrote (order-independent)."""
+    import hashlib
+    h = hashlib.sha256()
+    for sheet, key, record in sorted(written):
+        h.update(json.dumps([sheet, key, record], ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, validation: Any = None,
-                kind: str = "merge", *, created_at: dt.datetime | None = None) -> StoredCycle:
+                kind: str = "merge", *, created_at: dt.datetime | None = None, run_id: str | None = None,
+                written: Iterable[tuple[str, str, str]] | None = None) -> StoredCycle:
     """Store one merge or oiv cycle in ONE transaction; returns what was stored.
+
+    `run_id` is the identifier of the run (the one its workbook carries); `written`, the
+    records (sheet, key json, record json) the run wrote into its consolidated workbook.
 
     `result` is a MergeResult-like object (with `.scores` and `.validation`) or a Scores;
     `validation` (a pegxl.validate.Validation) gives the typed values, the findings and the
@@ -527,6 +583,8 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     rules_json = json.dumps([[n, _jsonable(v)] for n, v in rules.as_rows()], ensure_ascii=False)
     ente = {k: _jsonable(v) for k, v in (getattr(scores, "ente", None) or {}).items()}
     stamp = (created_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    written = list(written) if written is not None else []
+    digest = values_digest(written) if written else None
     conn = connect(db)
     try:
         if validation is None or getattr(validation, "indicators", None) is None:
@@ -539,20 +597,75 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
                 (plan.ente, int(plan.anno), plan.fase, kind)).fetchone()
             cur = conn.execute(
                 "INSERT INTO cycles (ente, anno, fase, kind, version, created_at, plan_fingerprint, "
-                "plan_path, rules_json, format_version, pegxl_version, ente_percentage, ente_band, ente_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "plan_path, rules_json, format_version, pegxl_version, ente_percentage, ente_band, ente_json, "
+                "run_id, values_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (plan.ente, int(plan.anno), plan.fase, kind, version, stamp, plan.fingerprint(),
                  str(plan.path) if plan.path else None, rules_json, C.FORMAT_VERSION, __version__,
                  _real(ente.get("percentage")), _none(ente.get("band")),
-                 json.dumps(ente, ensure_ascii=False, default=str)))
+                 json.dumps(ente, ensure_ascii=False, default=str), run_id, digest))
             cycle_id = cur.lastrowid
             for table in _ORDER:
                 _insert(conn, table, cycle_id, rows[table])
+            if written:
+                conn.executemany("INSERT INTO consolidated_values (cycle_id, sheet, key, record) "
+                                 "VALUES (?, ?, ?, ?)", [(cycle_id, *w) for w in written])
     except sqlite3.Error as exc:
         raise _error(db, exc) from exc
     finally:
         conn.close()
     return StoredCycle(cycle_id, plan.ente, int(plan.anno), plan.fase, kind, version, stamp, str(db))
+
+
+def has_run(db_path: str | os.PathLike, run_id: str) -> bool:
+    """Whether the archive holds the run `run_id` (False when there is no archive)."""
+    if not run_id or not Path(db_path).exists():
+        return False
+    conn = _open_existing(db_path)
+    try:
+        return conn.execute("SELECT 1 FROM cycles WHERE run_id = ?", (run_id,)).fetchone() is not None
+    except sqlite3.Error as exc:
+        raise _error(db_path, exc) from exc
+    finally:
+        conn.close()
+
+
+@dataclass
+class ArchivedRun:
+    """What a merge run wrote into its consolidated workbook, as archived."""
+
+    cycle_id: int
+    version: int
+    created_at: str
+    run_id: str
+    values_sha256: str | None
+    records: dict[str, dict[str, dict]]          # sheet -> key json -> {header: canonical value}
+
+    @property
+    def label(self) -> str:
+        return f"consolidamento del {self.created_at[:19].replace('T', ' ')}, versione {self.version}"
+
+
+def consolidated_run(db_path: str | os.PathLike, run_id: str) -> ArchivedRun | None:
+    """The archived merge run `run_id` with its written records, or None if not there."""
+    conn = _open_existing(db_path)
+    try:
+        row = conn.execute("SELECT id, version, created_at, values_sha256 FROM cycles "
+                           "WHERE run_id = ? AND kind = 'merge'", (run_id,)).fetchone()
+        if row is None:
+            return None
+        records: dict[str, dict[str, dict]] = {}
+        for sheet, key, record in conn.execute(
+                "SELECT sheet, key, record FROM consolidated_values WHERE cycle_id = ?", (row[0],)):
+            try:
+                rec = json.loads(record)
+            except ValueError:
+                rec = {}
+            records.setdefault(sheet, {})[key] = rec
+    except sqlite3.Error as exc:
+        raise _error(db_path, exc) from exc
+    finally:
+        conn.close()
+    return ArchivedRun(int(row[0]), int(row[1]), str(row[2]), run_id, row[3], records)
 
 
 def _borrow_typed_values(conn: sqlite3.Connection, plan: Plan, rows: dict[str, list[tuple]]) -> None:

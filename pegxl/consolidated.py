@@ -27,7 +27,12 @@ Design decisions, documented once here:
   stays a string. Control characters that a .xlsx cannot hold are dropped.
 * Every sheet is protected (password: templates.DEFAULT_PASSWORD; it keeps honest people
   from breaking the layout, it is not security). In the consolidated workbook the only
-  unlocked cells are Valutazione OIV % (decimal 0-100 validation) and Note OIV.
+  unlocked cells are Valutazione OIV % (a number 0-100 or the words «Non valutabile»: custom
+  validation) and Note OIV.
+* The `_pegxl` identity carries the run id of the merge that wrote the workbook
+  («Identificativo elaborazione»); the same records as `_pegxl_valori` (plus the identity)
+  are archived under that id (`build_workbook(records=...)`), so that `pegxl oiv` checks
+  the OIV's copy against what was really written, not only against itself.
 """
 from __future__ import annotations
 
@@ -53,8 +58,8 @@ from openpyxl.workbook.protection import WorkbookProtection
 from . import __version__
 from .errors import Finding, show_value
 from .plan import Plan
-from .scoring import (EX_NEUTRALISED, EX_NO_DATA, EX_NOT_ASSESSABLE, EX_POSTPONED, SRC_DECLARED,
-                      SRC_OIV, Scores, compute)
+from .scoring import (EX_NEUTRALISED, EX_NO_DATA, EX_NOT_ASSESSABLE, EX_OIV_NOT_ASSESSABLE,
+                      EX_POSTPONED, SRC_DECLARED, SRC_OIV, Scores, compute)
 from .tables import score_input
 from .values import format_percent, is_blank, parse_number, parse_typed
 from .workbook import contract as C
@@ -97,6 +102,14 @@ CS_OBJECTIVES = TableSpec(C.SHEET_OBJECTIVES, C.C_OBJECTIVES.columns + (
     Column("Conta", "counted", False, "text", 7),
 ), key=("sector", "objective"))
 OIV_FIELDS = ("oiv_grade", "oiv_notes")
+# the words the OIV may write in Valutazione OIV % instead of a number (scoring.md)
+OIV_NOT_ASSESSABLE = "Non valutabile"
+IDENTITY_RECORD = "_pegxl"            # the archived record of the identity and Regole
+
+
+def is_not_assessable(v: Any) -> bool:
+    """The OIV wrote «Non valutabile» (any case, spacing) in Valutazione OIV %."""
+    return isinstance(v, str) and C.norm_word(v) == C.norm_word(OIV_NOT_ASSESSABLE)
 
 CS_PHASES = TableSpec(C.SHEET_PHASES, (
     Column("Codice settore", "sector", True, "code", 14),
@@ -181,6 +194,7 @@ IDENTITY = (
     ("Settori consolidati", "sectors"),
     ("Settori esclusi", "excluded"),
     ("Generato da", "generator"),
+    ("Identificativo elaborazione", "run_id"),
 )
 
 
@@ -294,7 +308,8 @@ def score(plan: Plan, inputs: Inputs, sectors: Iterable[str], oiv: pd.DataFrame 
     ns = SimpleNamespace(objectives=inputs.objectives, phases=ph, indicators=ind)
     oiv_df = None
     if oiv is not None and not oiv.empty:
-        oiv_df = oiv[["sector", "objective", "oiv_grade"]].copy()
+        cols = ["sector", "objective", "oiv_grade"] + (["oiv_not_assessable"] if "oiv_not_assessable" in oiv else [])
+        oiv_df = oiv[cols].copy()
         oiv_df["oiv_grade"] = pd.to_numeric(oiv_df["oiv_grade"], errors="coerce").astype(float)
     return compute(score_input(plan, ns, sectors=list(sectors), oiv=oiv_df), plan.rules)
 
@@ -317,6 +332,7 @@ class Consolidated:
     scores_before: Scores | None = None
     kind: str = KIND_CONSOLIDATED
     created: dt.datetime | None = None           # document property only, never a cell
+    run_id: str | None = None                    # the run that writes it (in _pegxl)
 
 
 def finding_row(f: Finding, sector_of: Mapping[str, str | None] | None = None) -> dict:
@@ -535,8 +551,12 @@ class _Writer:
         self._mirror: list[tuple[str, str, str]] = []
 
     def mirror(self, sheet: str, key: tuple, record: dict) -> None:
-        self._mirror.append((sheet, key_json(key), json.dumps(record, ensure_ascii=False,
-                                                               separators=(",", ":"))))
+        self._mirror.append((sheet, key_json(key), _record_json(record)))
+
+    def records(self) -> list[tuple[str, str, str]]:
+        """Everything this workbook records as written: the `_pegxl_valori` records and the
+        identity and Regole of `_pegxl` (sheet, key json, record json)."""
+        return list(self._mirror) + list(getattr(self, "identity_records", []))
 
     def protect(self, ws) -> None:
         p = ws.protection
@@ -666,7 +686,7 @@ class _Writer:
                 "sector": r["sector"], "objective": r["objective"], "title": r["title"],
                 "status": r["status"], "computed": _f(r["computed"]), "declared": _f(r["declared"]),
                 "grade": _f(r["grade"]), "notes": _note(r, rules, grade_before),
-                "oiv_grade": _f(ov.get("oiv_grade")), "oiv_notes": clean_text(ov.get("oiv_notes")),
+                "oiv_grade": _oiv_shown(ov), "oiv_notes": clean_text(ov.get("oiv_notes")),
                 "report": typed["report"] if typed is not None else None,
                 "deviation_reason": typed["deviation_reason"] if typed is not None else None,
                 "weight": _f(r["weight"]), "phases_pct": _f(r["phases_pct"]),
@@ -678,10 +698,7 @@ class _Writer:
             cols = [c.field for c in sh.columns]
             g = get_column_letter(cols.index("oiv_grade") + 1)
             n = get_column_letter(cols.index("oiv_notes") + 1)
-            dv = S.decimal_validation(0, 100, title="Valutazione OIV %",
-                                      prompt="Facoltativa: il grado attribuito dall'OIV, da 0 a 100 (es. 85 o 85,5). "
-                                             "Se compilata sostituisce il Grado % nel calcolo dei totali.",
-                                      error="Scrivere un numero da 0 a 100 (es. 85 o 85,5) o lasciare vuoto.")
+            dv = _oiv_grade_validation(f"{g}2")
             dv.add(f"{g}2:{g}{sh.rows}")
             sh.ws.data_validations.append(dv)
             tv = S.text_validation(TEXT_MAX, title="Note OIV",
@@ -768,7 +785,7 @@ class _Writer:
             order = {k: i for i, k in enumerate(zip(before.index.get_level_values(0),
                                                     before.index.get_level_values(1)))}
             rows = [r for r in d.oiv.to_dict("records") if r["sector"] in keep
-                    and (_f(r.get("oiv_grade")) is not None or clean_text(r.get("oiv_notes")))]
+                    and (_oiv_shown(r) is not None or clean_text(r.get("oiv_notes")))]
             rows.sort(key=lambda r: order.get((r["sector"], r["objective"]), 1 << 30))
             for r in rows:
                 key = (r["sector"], r["objective"])
@@ -777,7 +794,7 @@ class _Writer:
                 g1 = _f(r.get("oiv_grade"))
                 sh.append({"sector": key[0], "objective": key[1],
                            "title": b["title"] if b is not None else None,
-                           "grade_before": g0, "oiv_grade": g1,
+                           "grade_before": g0, "oiv_grade": _oiv_shown(r),
                            "difference": (g1 - g0) if g0 is not None and g1 is not None else None,
                            "oiv_notes": clean_text(r.get("oiv_notes"))}, formats=fmt)
         sh.finish()
@@ -818,18 +835,26 @@ class _Writer:
                   "anno": plan.anno, "fase": plan.fase, "fingerprint": plan.fingerprint(),
                   "sectors": ";".join(d.sectors),
                   "excluded": ";".join(s for s in plan.sector_codes if s not in set(d.sectors)),
-                  "generator": f"pegxl {__version__}"}
+                  "generator": f"pegxl {__version__}", "run_id": d.run_id}
+        ident = {}
         for label, fld in IDENTITY:
             v = values[fld]
             c = WriteOnlyCell(ws, value=v)
             if isinstance(v, str):
                 c.data_type = "s"
             ws.append([label, c])
+            ident[label] = canon(v)
         ws.append([])
         ws.append(["Regola", "Valore"])
+        rules = {}
         for name, value in plan.rules.as_rows():
             ws.append([name, _py(value)])
+            rules[name] = canon(_py(value))
         self.protect(ws)
+        # archived with the records (never in _pegxl_valori: the workbook's own check reads
+        # the identity directly)
+        self.identity_records = [(IDENTITY_RECORD, key_json(("identità",)), _record_json(ident)),
+                                 (IDENTITY_RECORD, key_json(("regole",)), _record_json(rules))]
 
     def _values(self) -> None:
         ws = self.wb.create_sheet(SHEET_VALUES)
@@ -845,9 +870,39 @@ class _Writer:
         self.protect(ws)
 
 
+def _record_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _oiv_shown(r: Mapping[str, Any]) -> Any:
+    """Valutazione OIV % as the final workbook shows it: the number, or «Non valutabile»."""
+    if bool(r.get("oiv_not_assessable")) and not is_blank(r.get("oiv_not_assessable")):
+        return OIV_NOT_ASSESSABLE
+    return _f(r.get("oiv_grade"))
+
+
+def _oiv_grade_validation(first_cell: str):
+    """Valutazione OIV %: a number from 0 to 100, or the words «Non valutabile» (any case).
+    A custom formula, relative to the first cell of the range, as Excel and Calc read it."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+    c = first_cell
+    dv = DataValidation(type="custom", allow_blank=True,
+                        formula1=f'OR(AND(ISNUMBER({c}),{c}>=0,{c}<=100),LOWER(TRIM({c}))="non valutabile")',
+                        showErrorMessage=True, showInputMessage=True, errorStyle="stop")
+    dv.promptTitle = "Valutazione OIV %"
+    dv.prompt = ("Facoltativa: il grado attribuito dall'OIV, da 0 a 100 (es. 85 o 85,5), oppure "
+                 "«Non valutabile» (con le Note OIV). Se compilata sostituisce il Grado % nel calcolo dei totali.")
+    dv.errorTitle = "Valutazione OIV %"
+    dv.error = ("Scrivere un numero da 0 a 100 (es. 85 o 85,5), oppure «Non valutabile», "
+                "o lasciare vuoto.")
+    return dv
+
+
 def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -> str | None:
     """The tool's note on one objective's grade (figures rounded half-up for display)."""
     reason = r.get("excluded_reason")
+    if reason == EX_OIV_NOT_ASSESSABLE:
+        return "Non valutabile secondo l'OIV: escluso dalla media."
     if reason == EX_POSTPONED:
         return "Rinviato: escluso dalla media."
     if reason == EX_NOT_ASSESSABLE:
@@ -873,20 +928,27 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
     return " ".join(parts) or None
 
 
-def build_workbook(data: Consolidated, *, password: str | None = None) -> Workbook:
-    """The consolidated (or final) workbook of `data`, not saved."""
+def build_workbook(data: Consolidated, *, password: str | None = None,
+                   records: list | None = None) -> Workbook:
+    """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
+    extended with what the workbook records as written (see _Writer.records)."""
     if password is None:
         from .templates import DEFAULT_PASSWORD
         password = DEFAULT_PASSWORD
-    return _Writer(data, password).build()
+    w = _Writer(data, password)
+    wb = w.build()
+    if records is not None:
+        records.extend(w.records())
+    return wb
 
 
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
-                       verify: Callable[[Path], None] | None = None, password: str | None = None) -> Path:
+                       verify: Callable[[Path], None] | None = None, password: str | None = None,
+                       records: list | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
-    before it replaces `path`; if it raises, nothing is written."""
+    before it replaces `path`; if it raises, nothing is written. `records`: see build_workbook."""
     from .workbook.io import atomic_path
-    wb = build_workbook(data, password=password)
+    wb = build_workbook(data, password=password, records=records)
     target = Path(path)
     with atomic_path(target, suffix=".tmp.xlsx") as tmp:
         wb.save(tmp)

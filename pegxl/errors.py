@@ -198,18 +198,39 @@ class ErrorCode(enum.Enum):
             "Indicare la cartella dei file restituiti, o correggere i file con errori (vedi `pegxl validate`).")
     M005 = ("M005", ERROR, "Riconciliazione fallita: {detail}.",
             "Segnalare il problema: alcuni valori non sono stati riportati.")
+    M006 = ("M006", ERROR, "Scrittura interrotta: nessun file in {value} è stato cambiato ({detail}).",
+            "Risolvere la causa (spazio su disco, permessi) e rilanciare: i risultati precedenti sono intatti.")
+    M007 = ("M007", WARNING, "Un'elaborazione precedente in {value} era stata interrotta: {detail}.",
+            "Nessuna azione: i file nella cartella sono quelli di un'elaborazione completa.")
 
     # -- OIV workbook ----------------------------------------------------------------------
     O001 = ("O001", ERROR, "Il file non è un consolidato pegxl per questo piano: {detail}.",
             "Usare il consolidato prodotto da `pegxl merge` e compilato dall'OIV.")
     O002 = ("O002", ERROR, "Valutazione OIV {value} fuori dall'intervallo 0-100.",
-            "Scrivere un numero tra 0 e 100 o lasciare vuoto.")
+            "Scrivere un numero tra 0 e 100, «Non valutabile» (con le Note OIV) o lasciare vuoto.")
     O003 = ("O003", ERROR, "Una cella non modificabile è stata cambiata: «{column}» era «{expected}», ora «{found}».",
             "Solo Valutazione OIV % e Note OIV si compilano.")
     O004 = ("O004", ERROR, "La riga di «{record}» manca o è stata aggiunta nel foglio «{sheet}».",
             "Ripristinare le righe del consolidato originale.")
     O005 = ("O005", WARNING, "La Valutazione OIV ({value}) differisce dal Grado del settore ({expected}) e mancano le Note OIV.",
             "Motivare la valutazione nelle Note OIV.")
+    O006 = ("O006", ERROR, "La cella non è quella scritta dal consolidamento archiviato ({detail}): "
+                           "«{column}» era «{expected}», ora «{found}».",
+            "Solo Valutazione OIV % e Note OIV si compilano: usare il consolidato prodotto da `pegxl merge`.")
+    O007 = ("O007", ERROR, "La riga di «{record}» del foglio «{sheet}» non corrisponde al consolidamento "
+                           "archiviato ({detail}).",
+            "Ripristinare le righe del consolidato prodotto da `pegxl merge`.")
+    O008 = ("O008", ERROR, "Il registro nascosto «_pegxl_valori» non è quello scritto dal consolidamento "
+                           "archiviato ({detail}): {value}.",
+            "Il file è stato ricostruito o alterato: usare il consolidato prodotto da `pegxl merge`.")
+    O009 = ("O009", WARNING, "Consolidato controllato solo rispetto a sé stesso: {detail}.",
+            "Indicare l'archivio dei cicli usato da `pegxl merge` con --db (predefinito: "
+            "pegxl-archivio.sqlite accanto al piano) per confrontare ogni valore con quanto scritto.")
+    O010 = ("O010", ERROR, "«Non valutabile» come Valutazione OIV richiede le Note OIV.",
+            "Scrivere nelle Note OIV perché l'obiettivo non è valutabile.")
+    O011 = ("O011", WARNING, "Valutazione OIV {value} su un obiettivo già escluso dalla media ({detail}): "
+                             "non cambia il risultato.",
+            "Lasciare vuota la Valutazione OIV dell'obiettivo, o chiedere al settore di correggere lo Stato.")
 
     # -- e-mail ------------------------------------------------------------------------------
     E001 = ("E001", ERROR, "Il settore «{record}» non ha un indirizzo e-mail valido ({value}).",
@@ -228,6 +249,8 @@ class ErrorCode(enum.Enum):
             "Verificare il percorso indicato con --db.")
     A002 = ("A002", WARNING, "Nessun dato in archivio per {value}.",
             "Verificare codice e anni richiesti.")
+    A003 = ("A003", ERROR, "Il ciclo non è stato archiviato in {value} ({detail}): nessun file è stato scritto.",
+            "Verificare il percorso indicato con --db, o usare --no-archive per non archiviare.")
 
     # -- Excel add-in ---------------------------------------------------------------------------
     X001 = ("X001", ERROR, "Per questo comando serve l'estensione Excel: {detail}.",

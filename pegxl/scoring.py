@@ -31,6 +31,7 @@ EX_POSTPONED = "Rinviato"
 EX_NOT_ASSESSABLE = "Non valutabile"
 EX_NEUTRALISED = "neutralizzato"
 EX_NO_DATA = "nessun dato"
+EX_OIV_NOT_ASSESSABLE = "Non valutabile (OIV)"     # the OIV wrote «Non valutabile»
 
 SRC_OIV = "OIV"
 SRC_DECLARED = "dichiarato"
@@ -237,7 +238,7 @@ class ScoreInput:
     phases:           objective, phase, weight, neutralised
     indicators:       objective, indicator, kind, value_type, direction, target, weight,
                       neutralised
-    objective_inputs: sector, objective, status, declared, oiv_grade
+    objective_inputs: sector, objective, status, declared, oiv_grade [, oiv_not_assessable]
     phase_inputs:     sector, objective, phase, progress
     indicator_inputs: sector, objective, indicator, achieved [, declared_score]
     neutralised_*:    extra (sector, objective, phase|indicator) neutralised by the OIV
@@ -420,7 +421,8 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
     })
 
     given = _table(inp.objective_inputs, {"sector": None, "objective": None, "status": None,
-                                          "declared": np.nan, "oiv_grade": np.nan},
+                                          "declared": np.nan, "oiv_grade": np.nan,
+                                          "oiv_not_assessable": False},
                    keys, "objective_inputs")
     obj = asg.merge(given, on=keys, how="left", sort=False)
     obj = obj.merge(ph_agg[["phases_pct"]], left_on=keys, right_index=True, how="left")
@@ -442,9 +444,10 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
 
     # An unknown Stato (the validator reports it) counts as an ordinary one: kept as typed.
     status = [None if is_blank(s) else (canonical(s, STATI) or s) for s in obj["status"]]
+    oiv_na = _bool_col(obj["oiv_not_assessable"])
     reasons, grades, sources = [], [], []
-    for st, neu, oiv, dec, comp in zip(status, all_neutralised, obj["oiv_grade"],
-                                       obj["declared"], obj["computed"]):
+    for st, neu, oiv, dec, comp, na in zip(status, all_neutralised, obj["oiv_grade"],
+                                           obj["declared"], obj["computed"], oiv_na):
         if st == EX_POSTPONED:
             reason = EX_POSTPONED
         elif st == EX_NOT_ASSESSABLE:
@@ -454,7 +457,10 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
         else:
             reason = None
         grade, source = np.nan, None
-        if reason is None:
+        if reason is None and na:
+            # the OIV's «Non valutabile»: left out of every average like Stato Non valutabile
+            reason, source = EX_OIV_NOT_ASSESSABLE, SRC_OIV
+        elif reason is None:
             for value, src in ((oiv, SRC_OIV), (dec, SRC_DECLARED), (comp, SRC_COMPUTED)):
                 if not math.isnan(value):
                     grade, source = float(value), src

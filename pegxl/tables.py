@@ -36,7 +36,8 @@ def score_input(plan: Plan, validation: "Validation", *, sectors: Iterable[str] 
         "declared": obj["declared"].astype(float).tolist() if not obj.empty else [],
     })
     if oiv is not None and not oiv.empty and not objective_inputs.empty:
-        objective_inputs = objective_inputs.merge(oiv[["sector", "objective", "oiv_grade"]],
+        extra = ["oiv_not_assessable"] if "oiv_not_assessable" in oiv.columns else []
+        objective_inputs = objective_inputs.merge(oiv[["sector", "objective", "oiv_grade", *extra]],
                                                   on=["sector", "objective"], how="left")
     else:
         objective_inputs["oiv_grade"] = float("nan")
