@@ -650,7 +650,7 @@ def consolidated_run(db_path: str | os.PathLike, run_id: str) -> ArchivedRun | N
     conn = _open_existing(db_path)
     try:
         row = conn.execute("SELECT id, version, created_at, values_sha256 FROM cycles "
-                           "WHERE run_id = ? AND kind = 'merge'", (run_id,)).fetchone()
+                           "WHERE run_id = ? AND kind = 'merge' ORDER BY id DESC LIMIT 1", (run_id,)).fetchone()
         if row is None:
             return None
         records: dict[str, dict[str, dict]] = {}

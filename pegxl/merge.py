@@ -1,16 +1,23 @@
 """`pegxl merge`: validate the returns, score them, write the consolidated workbook for the
 OIV and, per settore, a copy of its return with the computed figures written back.
 
-The originals are never modified: everything goes into OUTDIR, atomically, and the
-consolidated workbook replaces an older one only after it has been read back and
-reconciled (every value typed in the returns found again in it).
+The originals are never modified. All or nothing (pegxl.staging): the consolidated
+workbook (read back and reconciled: every value typed in the returns found again in it),
+every copy and the archive transaction are prepared in a staging folder inside OUTDIR and
+moved into place only when all of them succeeded; an interrupted run leaves OUTDIR as it was.
 
     OUTDIR/<Anno>_consolidato_OIV.xlsx
     OUTDIR/restituiti/<name of the return>.xlsx
 
+`merge_cycle` is the flow the CLI and the Excel ribbon run: `merge` with the archive
+beside the plan (or `db`). The archive records, under the run id that the workbook's
+`_pegxl` carries, every value written into the consolidated workbook, so that `pegxl oiv`
+can check the OIV's copy against it.
+
 Determinism: two merges of the same files give the same cell values. The only clock
 reading inside a cell is Provenienza's «Letto il»: `now` when given, else the moment
-each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell values.
+each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell values
+(the run id in `_pegxl` is then derived from `now` and the files instead of drawn at random).
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated
 from .errors import (EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding)
 from .ingest import expand_paths
 from .plan import Plan
+from .staging import Staging, interrupted, locked, new_run_id, recover
 from .scoring import Scores
 from .validate import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number
@@ -39,6 +47,7 @@ from .workbook import contract as C
 from .workbook.io import atomic_save
 
 RETURNED_DIR = "restituiti"
+BESIDE_PLAN = "beside the plan"       # db default of the flows: pegxl-archivio.sqlite beside the plan
 
 Progress = Callable[[int, int, str], None]
 
@@ -79,6 +88,8 @@ class MergeResult:
     reconciliation: Reconciliation
     notes: list[str] = field(default_factory=list)   # e.g. an .ods rebuilt as .xlsx
     partial: bool = False
+    run_id: str = ""                           # in the workbook's _pegxl and in the archive
+    archived: Any = None                       # archive.StoredCycle, or None without archive
 
     @property
     def paths(self) -> list[Path]:
@@ -87,16 +98,37 @@ class MergeResult:
 
 # --------------------------------------------------------------------------- merge
 
+def resolve_db(plan: Plan, db: Any) -> Path | None:
+    """The archive of a flow: BESIDE_PLAN -> pegxl-archivio.sqlite beside the plan."""
+    if db is None:
+        return None
+    if isinstance(db, str) and db == BESIDE_PLAN:
+        from .archive import default_db
+        return default_db(plan)
+    return Path(db)
+
+
+def merge_cycle(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
+                db: Any = BESIDE_PLAN, partial: bool = False, now: dt.datetime | None = None,
+                progress: Progress | None = None) -> MergeResult:
+    """The merge flow (CLI `pegxl merge`, the ribbon's Consolida): `merge` archived in the
+    same all-or-nothing step, in `db` (default beside the plan; None: no archive)."""
+    return merge(plan, items, outdir, partial=partial, now=now, progress=progress,
+                 db=resolve_db(plan, db))
+
+
 def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
           partial: bool = False, now: dt.datetime | None = None,
-          progress: Progress | None = None) -> MergeResult:
-    """Validate, score and write (see the module docstring).
+          progress: Progress | None = None, db: str | os.PathLike | None = None) -> MergeResult:
+    """Validate, score and write (see the module docstring); with `db`, archive the cycle
+    (and what the consolidated workbook holds) before anything is moved into place.
 
     Raises PegxlError: U001 (exit 2) with no file to read or an OUTDIR that would mix
     outputs with the returns; M001 (exit 1) while a file has errors, unless `partial`,
     which leaves out the settori without a usable file (M002; M003 for the missing ones);
-    M004 (exit 1) with nothing usable; M005 (exit 1) if the reconciliation fails (then
-    nothing is written)."""
+    M004 (exit 1) with nothing usable; M005 (exit 1) if the reconciliation fails; A003
+    (exit 1) if the archive refuses the cycle; M006 if the system stops the writing (disk
+    full, permissions). In every one of these cases OUTDIR is left as it was."""
     outdir = Path(outdir)
     items = list(items)
     paths = expand_paths(items)
@@ -189,9 +221,12 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
                            "used": "sì" if is_used else "no",
                            "copy": targets[rf.sector].name if is_used else None, "note": note})
 
+    # with `now` given, two merges of the same files give the same cell values, run id included
+    run_id = new_run_id() if now is None else new_run_id(
+        now.isoformat(), plan.fingerprint(), *sorted(str(chosen[s].sha256) for s in sectors))
     data = Consolidated(plan=plan, inputs=inputs, scores=scores, sectors=sectors,
                         excluded={s: excluded[s] for s in plan.sector_codes if s in excluded},
-                        anomalies=anomalies, provenance=provenance, created=now)
+                        anomalies=anomalies, provenance=provenance, created=now, run_id=run_id)
     rec = Reconciliation()
 
     def verify(tmp: Path) -> None:
@@ -203,20 +238,67 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
             raise PegxlError(finding(ErrorCode.M005, detail=detail), exit_code=EXIT_PROBLEMS)
 
     target = outdir / consolidated_name(plan)
-    write_consolidated(data, target, verify=verify)
+    result = MergeResult(scores=scores, validation=v, consolidated=target, returned=dict(targets),
+                         sectors=sectors, excluded=data.excluded, missing=missing,
+                         findings=merge_findings, reconciliation=rec, notes=notes, partial=partial,
+                         run_id=run_id)
 
-    returned: dict[str, Path] = {}
-    fp = _Fingerprint(plan)       # for templates rebuilt from the plan: hashed once, if ever
-    for j, s in enumerate(sectors, start=1):
-        rf = chosen[s]
-        returned[s] = write_back(plan, v, rf, scores, targets[s], now=now, fingerprint=fp)
-        if progress:
-            progress(n + j, total, rf.name)
+    def write(stage: Staging, records: list) -> None:
+        write_consolidated(data, stage.path(target.name, last=True), verify=verify, records=records)
+        fp = _Fingerprint(plan)       # for templates rebuilt from the plan: hashed once, if ever
+        for j, s in enumerate(sectors, start=1):
+            rf = chosen[s]
+            write_back(plan, v, rf, scores, stage.path(targets[s].relative_to(outdir)), now=now,
+                       fingerprint=fp)
+            if progress:
+                progress(n + j, total, rf.name)
+
+    result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db)
     if progress:
         progress(total, total, "")
-    return MergeResult(scores=scores, validation=v, consolidated=target, returned=returned,
-                       sectors=sectors, excluded=data.excluded, missing=missing,
-                       findings=merge_findings, reconciliation=rec, notes=notes, partial=partial)
+    return result
+
+
+def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, list], None], *,
+               plan: Plan, result: Any, db: str | os.PathLike | None) -> Any:
+    """Run `write(stage, records)` into a staging folder of `outdir`, archive the cycle in
+    `db` (with the records written, under `run_id`) and move everything into place: all or
+    nothing (pegxl.staging). Returns the archive's StoredCycle, or None without `db`.
+    An interrupted run of before is finished or undone first (M007, added to
+    result.findings)."""
+    from .archive import store_cycle
+    stage = Staging(outdir, run_id, kind)
+    try:
+        stage.open()
+        with locked(stage.outdir):
+            result.findings[:0] = recover(stage.outdir, keep=stage.dir.name)
+            records: list = []
+            write(stage, records)
+            stage.prepare(db)
+            archived = None
+            if db is not None:
+                try:
+                    archived = store_cycle(db, plan, result, kind=kind, run_id=run_id,
+                                           written=records if kind == "merge" else None)
+                except PegxlError as exc:
+                    raise PegxlError([finding(ErrorCode.A003, value=str(db),
+                                              detail="; ".join(f.message for f in exc.findings[:1])),
+                                      *exc.findings], exit_code=EXIT_PROBLEMS) from exc
+            stage.commit()        # past the archive commit: never undone, finished by recover()
+            return archived
+    except PegxlError as exc:
+        stage.abort()
+        if not stage.committing and any(f.code == "F010" for f in exc.findings):
+            raise interrupted(stage.outdir, exc) from exc
+        raise
+    except OSError as exc:
+        stage.abort()
+        if stage.committing:
+            raise
+        raise interrupted(stage.outdir, exc) from exc
+    except BaseException:
+        stage.abort()
+        raise
 
 
 def _check_outdir(outdir: Path, items: Iterable[Any], paths: list[Path]) -> None:

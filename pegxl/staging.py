@@ -34,8 +34,12 @@ STAGING_PREFIX = ".pegxl-staging-"
 LOCK = ".pegxl-lock"
 
 
-def new_run_id() -> str:
-    """The identifier of one merge or oiv run (written in the workbook and the archive)."""
+def new_run_id(*seed: str) -> str:
+    """The identifier of one merge or oiv run (written in the workbook and the archive):
+    random, or derived from `seed` when given (reproducible outputs)."""
+    if seed:
+        import hashlib
+        return hashlib.sha256("\x1f".join(seed).encode("utf-8")).hexdigest()[:32]
     return uuid.uuid4().hex
 
 
@@ -96,16 +100,17 @@ def locked(outdir: Path) -> Iterator[None]:
         fh.close()
 
 
-def recover(outdir: str | os.PathLike, has_run: Callable[[str, str], bool] | None = None) -> list[Finding]:
+def recover(outdir: str | os.PathLike, has_run: Callable[[str, str], bool] | None = None, *,
+            keep: str | None = None) -> list[Finding]:
     """Finish or undo an interrupted run in `outdir` (see the module docstring). Returns an
     M007 warning saying what was done, if anything. `has_run(db, run_id)` tells whether the
-    archive holds the run (default: pegxl.archive.has_run)."""
+    archive holds the run (default: pegxl.archive.has_run); `keep` is the staging folder of
+    the run calling (not a leftover)."""
     outdir = Path(outdir)
     if not outdir.is_dir():
         return []
     out: list[Finding] = []
     doc = _read_journal(outdir)
-    keep: str | None = None
     if doc is not None:
         staging = outdir / str(doc.get("staging") or "")
         files = [str(f) for f in doc.get("files") or []]
@@ -144,10 +149,11 @@ class Staging:
         self.outdir = Path(outdir)
         self.run_id = run_id
         self.kind = kind
-        self.dir = self.outdir / f"{STAGING_PREFIX}{run_id}"
+        self.dir = self.outdir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         self._files: list[str] = []
         self._last: list[str] = []
         self.created_outdir = False
+        self.committing = False
 
     def open(self) -> "Staging":
         try:
@@ -185,16 +191,27 @@ class Staging:
                                      "db": str(db) if db is not None else None})
 
     def commit(self) -> None:
-        """Move everything into place (the archive transaction, if any, has committed)."""
+        """Move everything into place (the archive transaction, if any, has committed). A
+        failure here (a target open in another program) leaves the journal: the next run
+        finishes the move (recover)."""
+        self.committing = True
         _write_journal(self.outdir, {"run_id": self.run_id, "kind": self.kind, "state": "commit",
                                      "staging": self.dir.name, "files": self.files})
-        _move_all(self.outdir, self.dir, self.files)
+        try:
+            _move_all(self.outdir, self.dir, self.files)
+        except OSError as exc:
+            raise PegxlError(finding(ErrorCode.F010, file=str(self.outdir),
+                                     detail=os_detail(exc) + "; i file saranno messi al loro posto al "
+                                            "prossimo avvio di pegxl su questa cartella"),
+                             exit_code=2) from exc
         _drop(self.dir)
         with contextlib.suppress(FileNotFoundError):
             (self.outdir / JOURNAL).unlink()
 
     def abort(self) -> None:
-        """Drop the staged output: OUTDIR stays as it was."""
+        """Drop the staged output: OUTDIR stays as it was (never once the commit began)."""
+        if self.committing:
+            return
         _drop(self.dir)
         doc = _read_journal(self.outdir)
         if doc is not None and doc.get("run_id") == self.run_id:

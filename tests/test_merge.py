@@ -319,8 +319,11 @@ def test_only_the_oiv_cells_are_unlocked_with_a_0_100_validation(merged):
     dvs = [dv for dv in ws.data_validations.dataValidation if str(dv.sqref) == f"{g}2:{g}6"]
     assert len(dvs) == 1
     dv = dvs[0]
-    assert (dv.type, dv.operator, dv.formula1, dv.formula2) == ("decimal", "between", "0", "100")
-    assert dv.showErrorMessage and "da 0 a 100" in dv.error and dv.errorStyle == "stop"
+    # a number 0-100 or the words «Non valutabile» (scoring.md): a custom formula from the first cell
+    assert dv.type == "custom" and dv.allow_blank
+    assert dv.formula1 == f'OR(AND(ISNUMBER({g}2),{g}2>=0,{g}2<=100),LOWER(TRIM({g}2))="non valutabile")'
+    assert dv.showErrorMessage and "da 0 a 100" in dv.error and "Non valutabile" in dv.error
+    assert dv.errorStyle == "stop"
     assert ws.cell(row=2, column=h["Valutazione OIV %"]).number_format == '0.00" %"'
 
 
