@@ -11,8 +11,16 @@ its Obiettivi, Fasi and Indicatori sheets), so `pegxl oiv --plan piano.xlsx CONS
    locked cell against that record (O003; Anomalie and Provenienza included, row by row:
    Provenienza's SHA-256 is what `--returns` trusts) and, if those agree, the computed figures
    against a recomputation from the typed inputs in the sheets (O003). The grades must
-   be numbers from 0 to 100 (O002); a grade that differs from the settore's Grado % without
-   Note OIV is a warning (O005).
+   be numbers from 0 to 100 or the words «Non valutabile» (O002; «Non valutabile» needs a
+   Note OIV, O010); a grade that differs from the settore's Grado % without Note OIV is a
+   warning (O005), a grade on an objective already left out (Rinviato, Non valutabile) too
+   (O011).
+   With an archive (`db`), the workbook is checked against what the merge run it names
+   (`_pegxl` «Identificativo elaborazione») really wrote, as archived: every cell outside
+   Valutazione OIV % and Note OIV (O006), the rows (O007) and the hidden record itself
+   (O008) -- a workbook rebuilt consistently, hidden record included, is refused. Without
+   one (none found, or the run not in it) the check against itself above is all there is,
+   and O009 says so.
 2. `apply_oiv` recomputes with the OIV grades in force (scoring.md: Valutazione OIV % comes
    before Grado dichiarato % and Grado calcolato %).
 3. `oiv_final` writes `<Anno>_consolidato_OIV_finale.xlsx`: the same sheets with the OIV
@@ -32,8 +40,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .consolidated import (CS_ANOMALIE, CS_PROVENIENZA, KIND_CONSOLIDATED, KIND_FINAL,
-                           LIST_COUNT_FIELD, LIST_COUNT_KEY, SHEET_VALUES, TABLES,
+from .consolidated import (CS_ANOMALIE, CS_PROVENIENZA, IDENTITY, IDENTITY_RECORD,
+                           KIND_CONSOLIDATED, KIND_FINAL, LIST_COUNT_FIELD, LIST_COUNT_KEY,
+                           OIV_NOT_ASSESSABLE, SHEET_VALUES, TABLES, is_not_assessable,
                            Consolidated, ConsolidatedBook, Inputs, canon, clean_text,
                            consolidated_name, finding_row, inputs_from_book,
                            inputs_from_validation, key_json, read_book, same, score, shown,
@@ -42,12 +51,16 @@ from .errors import (ERROR, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, Pe
                      finding, show_value)
 from .ingest import sha256_of
 from .plan import Plan, short
-from .scoring import Scores
+from .scoring import EX_NEUTRALISED, EX_NOT_ASSESSABLE, EX_POSTPONED, Scores
 from .values import is_blank, parse_number, round_half_up
 from .workbook import contract as C
 from .workbook.reader import col_letter
 
-OIV_COLUMNS = ["sector", "objective", "oiv_grade", "oiv_notes", "grade_before", "cell", "xlrow"]
+OIV_COLUMNS = ["sector", "objective", "oiv_grade", "oiv_notes", "grade_before", "cell", "xlrow",
+               "oiv_not_assessable"]
+# why an objective is already out of the averages, as the O011 warning says it
+_ALREADY_OUT = {EX_POSTPONED: "Stato Rinviato", EX_NOT_ASSESSABLE: "Stato Non valutabile",
+                EX_NEUTRALISED: "fasi e indicatori tutti neutralizzati"}
 
 
 @dataclass
@@ -58,6 +71,7 @@ class OivRead:
     inputs: Inputs | None = None
     sectors: list[str] = field(default_factory=list)
     scores_before: Scores | None = None
+    archived: Any = None          # archive.ArchivedRun checked against, if any
 
 
 @dataclass
@@ -65,28 +79,45 @@ class OivResult:
     scores: Scores                # with the OIV grades in force
     scores_before: Scores         # the settori's figures, without the OIV
     oiv: pd.DataFrame             # sector, objective, oiv_grade, oiv_notes, grade_before, ...
-    findings: list[Finding]       # warnings of the OIV's workbook (O005)
+    findings: list[Finding]       # warnings of the OIV's workbook (O005, O009, O011)
     path: Path                    # the final workbook written
+    run_id: str = ""
+    archived: Any = None          # archive.StoredCycle of this oiv cycle, if archived
+    checked_against: Any = None   # archive.ArchivedRun the workbook was checked against
 
     @property
     def differences(self) -> pd.DataFrame:
-        t = self.oiv[self.oiv["oiv_grade"].notna()].copy()
+        na = self.oiv["oiv_not_assessable"].fillna(False).astype(bool) if "oiv_not_assessable" in self.oiv \
+            else pd.Series(False, index=self.oiv.index)
+        t = self.oiv[self.oiv["oiv_grade"].notna() | na].copy()
         t["difference"] = t["oiv_grade"] - t["grade_before"]
-        return t[["sector", "objective", "grade_before", "oiv_grade", "difference", "oiv_notes"]]
+        t["oiv_not_assessable"] = na[t.index]
+        return t[["sector", "objective", "grade_before", "oiv_grade", "difference", "oiv_notes",
+                  "oiv_not_assessable"]]
+
+    @property
+    def n_assessed(self) -> int:
+        """Objectives with a Valutazione OIV in force (a grade or «Non valutabile»)."""
+        return int(len(self.differences))
 
 
 def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=OIV_COLUMNS)
 
 
-def read_oiv(plan: Plan, consolidated_path: str | os.PathLike) -> tuple[pd.DataFrame, list[Finding]]:
-    """The OIV's grades and notes (sector, objective, oiv_grade (NaN where blank),
-    oiv_notes, grade_before, cell, xlrow) and every finding about the workbook."""
-    r = _read(plan, consolidated_path)
+def read_oiv(plan: Plan, consolidated_path: str | os.PathLike, *,
+             db: str | os.PathLike | None = None) -> tuple[pd.DataFrame, list[Finding]]:
+    """The OIV's grades and notes (sector, objective, oiv_grade (NaN where blank or «Non
+    valutabile»), oiv_notes, grade_before, cell, xlrow, oiv_not_assessable) and every
+    finding about the workbook. With `db`, checked against the archive (module docstring)."""
+    r = _read(plan, consolidated_path, db=db)
     return r.table, r.findings
 
 
-def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
+def _read(plan: Plan, path: str | os.PathLike, *, db: str | os.PathLike | None = None,
+          unchecked: str | None = None) -> OivRead:
+    """`db`: the archive to check against; `unchecked`: without `db`, why there is none
+    (an O009 warning), None to say nothing (a library caller's choice)."""
     file = str(path)
     book = read_book(path, plan=plan)     # unreadable or hostile file: PegxlError (F codes)
     out: list[Finding] = []
@@ -140,12 +171,24 @@ def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
     if out:
         return OivRead(_empty(), out, book)
 
-    # rows and locked cells against the record of what was written
-    tampered = _check_rows_and_cells(book, file, out)
+    # rows and locked cells against what was written: as archived, else as the workbook's
+    # own hidden record says
+    archived = None
+    if db is not None:
+        archived, why = _archived_run(book, db)
+        if archived is None:
+            out.append(finding(ErrorCode.O009, file=file, sheet=C.SHEET_IDENTITY, detail=why))
+    elif unchecked:
+        out.append(finding(ErrorCode.O009, file=file, sheet=C.SHEET_IDENTITY, detail=unchecked))
+    if archived is not None:
+        tampered = _check_against_archive(book, archived, file, out)
+    else:
+        tampered = _check_rows_and_cells(book, file, out)
     inputs = inputs_from_book(plan, book)
     before = score(plan, inputs, sectors)
-    if not tampered:
+    if not tampered and archived is None:
         _check_recomputation(book, before, file, out)
+    before_obj = before.objectives.set_index(["sector", "objective"])
 
     # the OIV's columns
     grade_before = {(s, o): g for s, o, g in zip(before.objectives["sector"], before.objectives["objective"],
@@ -164,10 +207,16 @@ def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
         raw = r.get("oiv_grade")
         notes = clean_text(r.get("oiv_notes"))
         grade = math.nan
+        not_assessable = False
         label = f"{key[0]} / {key[1]}"
         if cell in formulas:
             out.append(finding(ErrorCode.O002, file=file, sheet=C.SHEET_OBJECTIVES, cell=cell, row=xlrow,
                                column="Valutazione OIV %", record=label, value="=" + formulas[cell].lstrip("=")))
+        elif is_not_assessable(raw):
+            not_assessable = True
+            if not notes:
+                out.append(finding(ErrorCode.O010, file=file, sheet=C.SHEET_OBJECTIVES, cell=ncell, row=xlrow,
+                                   column="Note OIV", record=label, value=OIV_NOT_ASSESSABLE))
         elif not is_blank(raw):
             p = parse_number(raw, percent_format=cell in percent)
             if not p.ok or p.value is None or not (0 <= p.value <= 100):
@@ -182,13 +231,21 @@ def _read(plan: Plan, path: str | os.PathLike) -> OivRead:
             out.append(finding(ErrorCode.O005, file=file, sheet=C.SHEET_OBJECTIVES, cell=ncell, row=xlrow,
                                column="Note OIV", record=label, value=show_value(grade),
                                expected=show_value(round_half_up(g0, 2))))
+        reason = before_obj["excluded_reason"].get(key) if key in before_obj.index else None
+        if reason in _ALREADY_OUT and (not math.isnan(grade) or not_assessable):
+            out.append(finding(ErrorCode.O011, file=file, sheet=C.SHEET_OBJECTIVES, cell=cell, row=xlrow,
+                               column="Valutazione OIV %", record=label,
+                               value=OIV_NOT_ASSESSABLE if not_assessable else show_value(grade),
+                               detail=_ALREADY_OUT[reason]))
         rows.append({"sector": key[0], "objective": key[1], "oiv_grade": grade, "oiv_notes": notes,
-                     "grade_before": math.nan if g0 is None else g0, "cell": cell, "xlrow": xlrow})
+                     "grade_before": math.nan if g0 is None else g0, "cell": cell, "xlrow": xlrow,
+                     "oiv_not_assessable": not_assessable})
     table = pd.DataFrame(rows, columns=OIV_COLUMNS)
+    table["oiv_not_assessable"] = table["oiv_not_assessable"].astype(bool)
     table["oiv_grade"] = pd.to_numeric(table["oiv_grade"], errors="coerce").astype(float)
     table["grade_before"] = pd.to_numeric(table["grade_before"], errors="coerce").astype(float)
     out.sort(key=lambda f: (f.severity != ERROR, f.sheet or "", f.row or 0, f.cell or ""))
-    return OivRead(table, out, book, inputs, sectors, before)
+    return OivRead(table, out, book, inputs, sectors, before, archived)
 
 
 def _scan_oiv_cells(path: str | os.PathLike, book: ConsolidatedBook) -> tuple[set[str], dict[str, str]]:
@@ -210,15 +267,27 @@ def _label(key: tuple) -> str:
     return " / ".join(str(k) for k in key)
 
 
-def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding]) -> bool:
-    """O004 for rows added, removed or repeated; O003 for each locked cell that differs
-    from what was written. True when something was found."""
+class _Against:
+    """What the cells are checked against: the workbook's own hidden record (O003, O004)
+    or the archive (O006, O007, with `detail` naming the archived run)."""
+
+    def __init__(self, records: dict | None, cell: ErrorCode = ErrorCode.O003,
+                 row: ErrorCode = ErrorCode.O004, detail: str | None = None):
+        self.records = records or {}
+        self.cell, self.row, self.detail = cell, row, detail
+
+
+def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding],
+                          against: _Against | None = None) -> bool:
+    """O004 (O007) for rows added, removed or repeated; O003 (O006) for each locked cell
+    that differs from what was written. True when something was found."""
+    against = against or _Against(book.mirror)
     found = False
     for sheet, spec in TABLES.items():
         df = book.tables.get(sheet)
         if df is None:
             continue
-        mirror = book.mirror.get(sheet, {}) if book.mirror else {}
+        mirror = against.records.get(sheet, {})
         cols = book.cols.get(sheet, {})
         by_header = {c.header: c.field for c in spec.columns}
         seen: set[str] = set()
@@ -226,14 +295,14 @@ def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding])
             key = table_key(sheet, r)
             if key is None:
                 if any(not is_blank(v) for k, v in r.items() if k != "xlrow"):
-                    out.append(finding(ErrorCode.O004, file=file, sheet=sheet, row=r["xlrow"],
-                                       record="(senza codice)"))
+                    out.append(finding(against.row, file=file, sheet=sheet, row=r["xlrow"],
+                                       record="(senza codice)", detail=against.detail))
                     found = True
                 continue
             kj = key_json(key)
             if kj in seen or kj not in mirror:
-                out.append(finding(ErrorCode.O004, file=file, sheet=sheet, row=r["xlrow"],
-                                   cell=f"A{r['xlrow']}", record=_label(key)))
+                out.append(finding(against.row, file=file, sheet=sheet, row=r["xlrow"],
+                                   cell=f"A{r['xlrow']}", record=_label(key), detail=against.detail))
                 found = True
                 continue
             seen.add(kj)
@@ -244,10 +313,10 @@ def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding])
                 have = canon(r.get(fld)) if fld in cols else "(colonna assente)"
                 if not same(want, have):
                     col = cols.get(fld)
-                    out.append(finding(ErrorCode.O003, file=file, sheet=sheet, row=r["xlrow"],
+                    out.append(finding(against.cell, file=file, sheet=sheet, row=r["xlrow"],
                                        cell=f"{col_letter(col)}{r['xlrow']}" if col is not None else None,
                                        column=header, record=_label(key),
-                                       expected=shown(want), found=shown(have)))
+                                       expected=shown(want), found=shown(have), detail=against.detail))
                     found = True
         for kj in mirror:
             if kj not in seen:
@@ -256,18 +325,18 @@ def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding])
                     label = _label(tuple(json.loads(kj)))
                 except ValueError:
                     label = kj
-                out.append(finding(ErrorCode.O004, file=file, sheet=sheet, record=label))
+                out.append(finding(against.row, file=file, sheet=sheet, record=label, detail=against.detail))
                 found = True
-    return _check_listed(book, file, out) or found
+    return _check_listed(book, file, out, against) or found
 
 
-def _check_listed(book: ConsolidatedBook, file: str, out: list[Finding]) -> bool:
+def _check_listed(book: ConsolidatedBook, file: str, out: list[Finding], against: _Against) -> bool:
     """Anomalie and Provenienza, recorded row by row (by position) in _pegxl_valori: O004
     for rows added or removed, O003 for each cell changed. A workbook written before they
     were recorded has no count for them and is not checked here."""
     found = False
     for sheet, spec in ((C.SHEET_ANOMALIE, CS_ANOMALIE), (C.SHEET_PROVENIENZA, CS_PROVENIENZA)):
-        mirror = book.mirror.get(sheet) if book.mirror else None
+        mirror = against.records.get(sheet)
         if not mirror or key_json(LIST_COUNT_KEY) not in mirror:
             continue
         want_n = mirror[key_json(LIST_COUNT_KEY)].get(LIST_COUNT_FIELD)
@@ -277,13 +346,13 @@ def _check_listed(book: ConsolidatedBook, file: str, out: list[Finding]) -> bool
         by_header = {c.header: c.field for c in spec.columns}
         want_n = int(want_n) if isinstance(want_n, (int, float)) else 0
         for i in range(len(rows) + 1, want_n + 1):          # rows removed
-            out.append(finding(ErrorCode.O004, file=file, sheet=sheet, record=f"riga {i}"))
+            out.append(finding(against.row, file=file, sheet=sheet, record=f"riga {i}", detail=against.detail))
             found = True
         for i, r in enumerate(rows, start=1):
             want = mirror.get(key_json((i,))) if i <= want_n else None
             if want is None:                                 # a row added
-                out.append(finding(ErrorCode.O004, file=file, sheet=sheet, row=r["xlrow"],
-                                   cell=f"A{r['xlrow']}", record=f"riga {i}"))
+                out.append(finding(against.row, file=file, sheet=sheet, row=r["xlrow"],
+                                   cell=f"A{r['xlrow']}", record=f"riga {i}", detail=against.detail))
                 found = True
                 continue
             for header, value in want.items():
@@ -293,12 +362,73 @@ def _check_listed(book: ConsolidatedBook, file: str, out: list[Finding]) -> bool
                 have = canon(r.get(fld)) if fld in cols else "(colonna assente)"
                 if not same(value, have):
                     col = cols.get(fld)
-                    out.append(finding(ErrorCode.O003, file=file, sheet=sheet, row=r["xlrow"],
+                    out.append(finding(against.cell, file=file, sheet=sheet, row=r["xlrow"],
                                        cell=f"{col_letter(col)}{r['xlrow']}" if col is not None else None,
                                        column=header, record=f"riga {i}",
-                                       expected=shown(value), found=shown(have)))
+                                       expected=shown(value), found=shown(have), detail=against.detail))
                     found = True
     return found
+
+
+def _archived_run(book: ConsolidatedBook, db: str | os.PathLike) -> tuple[Any, str]:
+    """The archived merge run the workbook names, or None and why not (Italian)."""
+    from .archive import consolidated_run
+    if not Path(db).exists():
+        return None, f"nessun archivio dei cicli in {db}"
+    run_id = str(book.identity.get("run_id") or "").strip()
+    if not run_id:
+        return None, ("il file non riporta l'identificativo dell'elaborazione «merge» che l'ha scritto "
+                      "(consolidato di una versione precedente di pegxl)")
+    run = consolidated_run(db, run_id)
+    if run is None:
+        return None, f"l'elaborazione {run_id[:12]} che ha scritto il file non è nell'archivio {db}"
+    if not run.records:
+        return None, f"l'archivio {db} non ha i valori scritti dall'elaborazione {run_id[:12]}"
+    return run, ""
+
+
+def _check_against_archive(book: ConsolidatedBook, run: Any, file: str, out: list[Finding]) -> bool:
+    """Every cell, row and hidden record against what the merge run wrote, as archived.
+    True when something differs."""
+    detail = run.label
+    found = _check_rows_and_cells(book, file, out, _Against(run.records, ErrorCode.O006, ErrorCode.O007, detail))
+    # the identity and Regole of _pegxl (the plan check, O001, already compared them to the plan)
+    ident = run.records.get(IDENTITY_RECORD, {})
+    have = {label: canon(book.identity.get(fld)) for label, fld in IDENTITY}
+    rules = {str(name): canon(value) for name, value in book.rules}
+    for key, got in ((key_json(("identità",)), have), (key_json(("regole",)), rules)):
+        for label, want in (ident.get(key) or {}).items():
+            if not same(want, got.get(label)):
+                out.append(finding(ErrorCode.O006, file=file, sheet=C.SHEET_IDENTITY, column=label,
+                                   record=label, expected=shown(want), found=shown(got.get(label)),
+                                   detail=detail))
+                found = True
+    # the hidden record: a rebuilt workbook carries one consistent with its forged cells
+    differ: list[str] = []
+    mine = book.mirror or {}
+    for sheet in sorted(set(run.records) | set(mine)):
+        if sheet == IDENTITY_RECORD:
+            continue
+        a, b = run.records.get(sheet, {}), mine.get(sheet, {})
+        for key in sorted(set(a) | set(b)):
+            ra, rb = a.get(key), b.get(key)
+            if ra is None or rb is None or set(ra) != set(rb) or not all(same(ra[h], rb[h]) for h in ra):
+                differ.append(f"{sheet} {_key_label(key)}")
+    if differ:
+        more = f" e altre {len(differ) - 1}" if len(differ) > 1 else ""
+        out.append(finding(ErrorCode.O008, file=file, sheet=SHEET_VALUES, record=differ[0],
+                           value=f"{len(differ)} {'riga diversa' if len(differ) == 1 else 'righe diverse'} "
+                                 f"(la prima: {differ[0]}{more})", detail=detail))
+        found = True
+    return found
+
+
+def _key_label(kj: str) -> str:
+    import json
+    try:
+        return _label(tuple(json.loads(kj)))
+    except (TypeError, ValueError):
+        return kj
 
 
 def _check_recomputation(book: ConsolidatedBook, scores: Scores, file: str, out: list[Finding]) -> None:
@@ -368,12 +498,31 @@ def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
 
 # ---------------------------------------------------------------------------- final
 
+def oiv_cycle(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
+              returns_dir: str | os.PathLike | None = None, *, db: Any = "beside the plan",
+              store: bool = True, now: dt.datetime | None = None) -> OivResult:
+    """The oiv flow (CLI `pegxl oiv`): the OIV's workbook checked against the archive `db`
+    (default beside the plan; None: only against itself, with a warning O009), the final
+    workbook written and, with `store`, the oiv cycle archived -- all or nothing."""
+    from .merge import resolve_db
+    return oiv_final(plan, consolidated_from_oiv, outdir, returns_dir, now=now,
+                     db=resolve_db(plan, db), store=store, unchecked="nessun archivio indicato")
+
+
 def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
-              returns_dir: str | os.PathLike | None = None, *, now: dt.datetime | None = None) -> OivResult:
+              returns_dir: str | os.PathLike | None = None, *, now: dt.datetime | None = None,
+              db: str | os.PathLike | None = None, store: bool = False,
+              unchecked: str | None = None) -> OivResult:
     """Read the OIV's workbook, refuse it (PegxlError, exit 1) if it has errors, and write
-    OUTDIR/<Anno>_consolidato_OIV_finale.xlsx with the OIV grades in force."""
+    OUTDIR/<Anno>_consolidato_OIV_finale.xlsx with the OIV grades in force.
+
+    `db`: the archive the workbook is checked against (see the module docstring) and, with
+    `store`, where the oiv cycle is archived, in the same all-or-nothing step as the write
+    (pegxl.staging). `unchecked`: without `db`, the O009 warning's reason."""
+    from .merge import staged_run
+    from .staging import new_run_id
     src = Path(consolidated_from_oiv)
-    r = _read(plan, src)
+    r = _read(plan, src, db=db, unchecked=unchecked)
     errors = [f for f in r.findings if f.is_error]
     if errors:
         raise PegxlError(r.findings, exit_code=EXIT_PROBLEMS)
@@ -401,10 +550,17 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
             excluded[code[0]] = state[len("escluso: "):]
     data = Consolidated(plan=plan, inputs=inputs, scores=after, sectors=sectors, excluded=excluded,
                         anomalies=anomalies, provenance=provenance, oiv=r.table, scores_before=before,
-                        kind=KIND_FINAL, created=now)
-    path = write_consolidated(data, target)
-    return OivResult(scores=after, scores_before=before, oiv=r.table,
-                     findings=[f for f in r.findings if not f.is_error], path=path)
+                        kind=KIND_FINAL, created=now, run_id=new_run_id())
+    result = OivResult(scores=after, scores_before=before, oiv=r.table,
+                       findings=[f for f in r.findings if not f.is_error], path=target,
+                       run_id=data.run_id, checked_against=r.archived)
+
+    def write(stage: Any, records: list) -> None:
+        write_consolidated(data, stage.path(target.name, last=True))
+
+    result.archived = staged_run(Path(outdir), data.run_id, "oiv", write, plan=plan, result=result,
+                                 db=db if store else None)
+    return result
 
 
 def _inputs_from_returns(plan: Plan, book: ConsolidatedBook, returns_dir: str | os.PathLike,

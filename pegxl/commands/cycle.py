@@ -17,7 +17,7 @@ import click
 from .common import CONTEXT, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
 from .common import progress as _progress
-from ..errors import EXIT_OK, EXIT_PROBLEMS, ErrorCode, PegxlError, finding
+from ..errors import EXIT_OK, ErrorCode, PegxlError, finding
 from ..report import render_json, render_text
 from ..values import format_percent
 
@@ -126,19 +126,20 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     Exit status: 0 fatto, 1 rifiutato per errori nei file (vedi --partial),
     2 uso errato o piano illeggibile."""
     from ..ingest import expand_paths
-    from ..merge import merge
+    from ..merge import merge_cycle
     plan = _plan_or_exit(plan_path)
     paths = expand_paths(items)
     if not paths:
         raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
                                  + ", ".join(str(i) for i in items)), exit_code=2)
     prog, update = _progress("Consolidamento")
+    db = None if no_archive else (db_path or "beside the plan")
     try:
         if prog and len(paths) >= 5:
             with prog:
-                result = merge(plan, paths, outdir, partial=partial, progress=update)
+                result = merge_cycle(plan, paths, outdir, partial=partial, progress=update, db=db)
         else:
-            result = merge(plan, paths, outdir, partial=partial)
+            result = merge_cycle(plan, paths, outdir, partial=partial, db=db)
     except PegxlError as exc:
         if fmt != "json":
             raise
@@ -146,11 +147,10 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
         echo(render_json(exc.findings, command="merge", files=[str(p) for p in paths]))
         sys.exit(exc.exit_code)
     v = result.validation
-    archived, archive_error = (None, None) if no_archive else _archive(plan, result, "merge", db_path)
     if fmt == "json":
         doc = {
-            "archive": _archive_doc(archived, archive_error),
-            "schema": "pegxl-merge", "version": "1", "command": "merge",
+            "archive": _archive_doc(result.archived),
+            "schema": "pegxl-merge", "version": "1", "command": "merge", "run_id": result.run_id,
             "ente": plan.ente, "anno": plan.anno, "fase": plan.fase, "partial": partial,
             **_rules_doc(plan),
             "sectors": _sector_rows(plan, result.scores, result.excluded),
@@ -163,7 +163,7 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
             "findings": [f.to_dict() for f in [*v.findings, *result.findings]],
         }
         echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
-        sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
+        sys.exit(EXIT_OK)
     problems = [f for f in v.findings if f.file]
     if problems:
         echo(render_text(problems, hints=False))
@@ -185,31 +185,21 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     else:
         for s, p in result.returned.items():
             echo(f"Copia restituita ({s}): {p}")
-    _echo_archive(archived, archive_error)
-    sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
+    _echo_archive(result.archived)
+    sys.exit(EXIT_OK)
 
 
-def _archive(plan, result, kind: str, db_path: Path | None):
-    """Store the cycle; the workbooks are already written, so a failure is reported, not lost."""
-    from ..archive import default_db, store_cycle
-    try:
-        return store_cycle(db_path or default_db(plan), plan, result, kind=kind), None
-    except PegxlError as exc:
-        return None, exc.findings
+# The archive is written by the library in the same all-or-nothing step as the workbooks
+# (merge_cycle, oiv_cycle): a refusal of the archive (A003) is a refusal of the whole run.
 
-
-def _archive_doc(stored, error) -> dict:
-    if error:
-        return {"stored": False, "findings": [f.to_dict() for f in error]}
+def _archive_doc(stored) -> dict:
     if stored is None:
         return {"stored": False}
     return {"stored": True, "db": stored.db_path, "cycle": stored.id, "version": stored.version}
 
 
-def _echo_archive(stored, error) -> None:
-    if error:
-        echo(render_text(error), err=True)
-    elif stored is not None:
+def _echo_archive(stored) -> None:
+    if stored is not None:
         echo(f"Ciclo archiviato in {stored.db_path} (ciclo {stored.id}, versione {stored.version}).")
 
 
@@ -225,8 +215,9 @@ def _echo_archive(stored, error) -> None:
               help="Facoltativo: rilegge i valori dai file restituiti (devono essere quelli consolidati).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Archivio dei cicli (predefinito: pegxl-archivio.sqlite accanto al piano).")
-@click.option("--no-archive", is_flag=True, help="Non archivia il ciclo.")
+              help="Archivio dei cicli, con cui si controlla il consolidato dell'OIV "
+                   "(predefinito: pegxl-archivio.sqlite accanto al piano).")
+@click.option("--no-archive", is_flag=True, help="Non archivia il ciclo (il controllo con l'archivio resta).")
 @guarded
 def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path | None, fmt: str,
             db_path: Path | None, no_archive: bool) -> None:
@@ -237,39 +228,57 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
 
     Exit status: 0 fatto, 1 file dell'OIV con errori (celle bloccate cambiate, valori
     fuori intervallo, piano diverso), 2 uso errato o piano illeggibile."""
-    from ..oiv import oiv_final
+    from ..oiv import oiv_cycle
     plan = _plan_or_exit(plan_path)
     if not consolidated.exists():
         raise PegxlError(finding(ErrorCode.F001, file=str(consolidated), detail="file non trovato"), exit_code=2)
-    result = oiv_final(plan, consolidated, outdir, returns_dir)
-    archived, archive_error = (None, None) if no_archive else _archive(plan, result, "oiv", db_path)
+    # the OIV's workbook is checked against the archive even with --no-archive (which only
+    # leaves this oiv cycle out of it)
+    result = oiv_cycle(plan, consolidated, outdir, returns_dir, db=db_path or "beside the plan",
+                       store=not no_archive)
     excluded = {s: "" for s in plan.sector_codes if s not in set(result.scores.sectors["sector"])}
     if fmt == "json":
         diffs = result.differences
         doc = {
-            "archive": _archive_doc(archived, archive_error),
-            "schema": "pegxl-oiv", "version": "1", "command": "oiv",
+            "archive": _archive_doc(result.archived),
+            "checked_against_archive": _checked_doc(result.checked_against),
+            "schema": "pegxl-oiv", "version": "1", "command": "oiv", "run_id": result.run_id,
             "ente": plan.ente, "anno": plan.anno, "fase": plan.fase,
             **_rules_doc(plan),
             "sectors": _sector_rows(plan, result.scores, excluded),
             "ente_result": {"percentage": result.scores.ente.get("percentage"),
                             "band": result.scores.ente.get("band"),
                             "percentage_before": result.scores_before.ente.get("percentage")},
-            "differences": [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            "differences": [{k: (None if isinstance(v, float) and v != v
+                                 else bool(v) if k == "oiv_not_assessable" else v) for k, v in r.items()}
                             for r in diffs.to_dict("records")],
             "final": str(result.path),
             "findings": [f.to_dict() for f in result.findings],
         }
         echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
-        sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
+        sys.exit(EXIT_OK)
     if result.findings:
         echo(render_text(result.findings, hints=True))
         echo()
-    n = int(result.oiv["oiv_grade"].notna().sum())
+    n = result.n_assessed
     echo(f"Valutazioni OIV in vigore: {n} obiettiv{'o' if n == 1 else 'i'}.")
+    na = result.differences
+    na = na[na["oiv_not_assessable"]]
+    if len(na):
+        echo("Non valutabili secondo l'OIV (esclusi dalle medie): "
+             + ", ".join(f"{s} / {o}" for s, o in zip(na["sector"], na["objective"])) + ".")
+    if result.checked_against is not None:
+        echo(f"Controllato con l'archivio: ogni valore è quello scritto dal {result.checked_against.label}.")
     echo(_table(plan, result.scores, excluded, before=result.scores_before))
     echo(_rules_line(plan))
     echo()
     echo(f"Consolidato finale: {result.path}")
-    _echo_archive(archived, archive_error)
-    sys.exit(EXIT_PROBLEMS if archive_error else EXIT_OK)
+    _echo_archive(result.archived)
+    sys.exit(EXIT_OK)
+
+
+def _checked_doc(run) -> dict:
+    if run is None:
+        return {"checked": False}
+    return {"checked": True, "cycle": run.cycle_id, "version": run.version, "run_id": run.run_id,
+            "values_sha256": run.values_sha256}

@@ -322,11 +322,12 @@ def _do_show_status(book: ResultBook, settings: Settings, now) -> Outcome:
 
 
 def _do_run_merge(book: ResultBook, settings: Settings, now) -> Outcome:
-    from ..merge import merge
+    from ..merge import merge_cycle
     plan, stop = _checked_plan(book, settings, now, "run_merge")
     if plan is None:
         return stop
-    result = merge(plan, [settings.returns], settings.outputs)
+    # the same flow as `pegxl merge`: archived beside the plan, all or nothing
+    result = merge_cycle(plan, [settings.returns], settings.outputs)
     findings = list(getattr(result, "findings", []) or [])
     consolidated = Path(result.consolidated)
     lines = [f"Consolidato scritto in\n{consolidated}",
@@ -336,6 +337,8 @@ def _do_run_merge(book: ResultBook, settings: Settings, now) -> Outcome:
     rec = getattr(result, "reconciliation", None)
     if rec is not None:
         lines.append(rec.line() + ".")
+    if result.archived is not None:
+        lines.append(f"Ciclo archiviato in {result.archived.db_path} (versione {result.archived.version}).")
     lines.append("Il consolidato si apre ora.")
     out = _sheet_outcome("run_merge", book, findings, "\n".join(lines), ok=True, title="Consolidamento",
                          checked=consolidated, now=now)
