@@ -645,6 +645,19 @@ class ArchivedRun:
         return f"consolidamento del {self.created_at[:19].replace('T', ' ')}, versione {self.version}"
 
 
+def merge_runs(db_path: str | os.PathLike, ente: str, anno: int, fase: str) -> list[str]:
+    """created_at of the merge runs of (ente, anno, fase) archived with what they wrote."""
+    conn = _open_existing(db_path)
+    try:
+        return [r[0] for r in conn.execute(
+            "SELECT created_at FROM cycles WHERE ente = ? AND anno = ? AND fase = ? AND kind = 'merge' "
+            "AND run_id IS NOT NULL AND values_sha256 IS NOT NULL ORDER BY id", (ente, int(anno), fase))]
+    except sqlite3.Error as exc:
+        raise _error(db_path, exc) from exc
+    finally:
+        conn.close()
+
+
 def consolidated_run(db_path: str | os.PathLike, run_id: str) -> ArchivedRun | None:
     """The archived merge run `run_id` with its written records, or None if not there."""
     conn = _open_existing(db_path)

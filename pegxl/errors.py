@@ -231,6 +231,10 @@ class ErrorCode(enum.Enum):
     O011 = ("O011", WARNING, "Valutazione OIV {value} su un obiettivo già escluso dalla media ({detail}): "
                              "non cambia il risultato.",
             "Lasciare vuota la Valutazione OIV dell'obiettivo, o chiedere al settore di correggere lo Stato.")
+    O012 = ("O012", ERROR, "Il consolidato non è tra quelli scritti da `pegxl merge` e archiviati in {value}: "
+                           "{detail}.",
+            "Usare il consolidato prodotto da `pegxl merge` e archiviato; se è stato prodotto con un altro "
+            "archivio indicarlo con --db.")
 
     # -- e-mail ------------------------------------------------------------------------------
     E001 = ("E001", ERROR, "Il settore «{record}» non ha un indirizzo e-mail valido ({value}).",

@@ -176,6 +176,15 @@ def _read(plan: Plan, path: str | os.PathLike, *, db: str | os.PathLike | None =
     archived = None
     if db is not None:
         archived, why = _archived_run(book, db)
+        others = _other_runs(db, plan) if archived is None else []
+        if others:
+            # the office archives its merges: a workbook that names none of them (run id
+            # removed or changed) is not one of them
+            out.append(finding(ErrorCode.O012, file=file, sheet=C.SHEET_IDENTITY, value=str(db),
+                               detail=f"{why}; l'archivio ha {len(others)} consolidament"
+                                      f"{'o' if len(others) == 1 else 'i'} per {plan.ente} {plan.anno} "
+                                      f"({plan.fase}), l'ultimo del {others[-1][:19].replace('T', ' ')}"))
+            return OivRead(_empty(), out, book)
         if archived is None:
             out.append(finding(ErrorCode.O009, file=file, sheet=C.SHEET_IDENTITY, detail=why))
     elif unchecked:
@@ -385,6 +394,15 @@ def _archived_run(book: ConsolidatedBook, db: str | os.PathLike) -> tuple[Any, s
     if not run.records:
         return None, f"l'archivio {db} non ha i valori scritti dall'elaborazione {run_id[:12]}"
     return run, ""
+
+
+def _other_runs(db: str | os.PathLike, plan: Plan) -> list[str]:
+    """When of the archived merge runs of the plan's ente, anno and fase that recorded what
+    they wrote (oldest first)."""
+    from .archive import merge_runs
+    if not Path(db).exists():
+        return []
+    return merge_runs(db, plan.ente, plan.anno, plan.fase)
 
 
 def _check_against_archive(book: ConsolidatedBook, run: Any, file: str, out: list[Finding]) -> bool:
