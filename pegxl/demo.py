@@ -105,12 +105,13 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         from .merge import merge
     except ImportError:  # merge lands with its own issue; the demo grows with the tool
         return res
-    from .archive import default_db, store_cycle
-    from .oiv import oiv_final
-    result = merge(plan, [d / "restituiti"], d / "consolidato")
-    res.merge = result
+    from .archive import default_db
+    from .merge import merge_cycle
+    from .oiv import oiv_cycle
     db = default_db(plan)
-    store_cycle(db, plan, result, kind="merge")
+    # the CLI's flows: archived in the same all-or-nothing step, the OIV's copy checked against it
+    result = merge_cycle(plan, [d / "restituiti"], d / "consolidato", db=db)
+    res.merge = result
     say(f"5. Consolidato per l'OIV: {result.consolidated}")
     for line in _summary_lines(result.scores):
         say("   " + line)
@@ -119,9 +120,8 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     returned = d / "oiv" / Path(result.consolidated).name
     changed = _simulate_oiv(result.consolidated, returned)
     say(f"6. Il Nucleo di Valutazione compila le sue colonne (simulato): {len(changed)} valutazioni in {returned}")
-    final = oiv_final(plan, returned, d / "finale")
+    final = oiv_cycle(plan, returned, d / "finale", db=db)
     res.oiv = final
-    store_cycle(db, plan, final, kind="oiv")
     say(f"7. Consolidato finale con le valutazioni OIV: {final.path}")
     for line in _summary_lines(final.scores):
         say("   " + line)

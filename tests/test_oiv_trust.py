@@ -412,3 +412,25 @@ def test_the_excel_merge_action_archives_like_the_cli(tmp_path):
     run = A.consolidated_run(db, run_id_of(out.open_path))
     assert run is not None and run.records
     assert out.open_path == tmp_path / "consolidato" / "2024_consolidato_OIV.xlsx"
+
+
+def test_an_interrupted_oiv_leaves_the_previous_final_workbook(cycle, tmp_path, monkeypatch):
+    plan, result, tmp, db = cycle
+    src = oiv_copy(result.consolidated, tmp_path / "dall_oiv.xlsx",
+                   {("Obiettivi", ("S01", "O1"), "Valutazione OIV %"): 70,
+                    ("Obiettivi", ("S01", "O1"), "Note OIV"): "Sotto le attese"})
+    first = oiv_cycle(plan, src, tmp_path / "finale", now=NOW)
+    before, n = snapshot(tmp_path / "finale"), n_cycles(db, "oiv")
+    real = A._insert
+
+    def broken(conn, table, cycle_id, rows):
+        if table == "objectives":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(conn, table, cycle_id, rows)
+
+    monkeypatch.setattr(A, "_insert", broken)
+    with pytest.raises(PegxlError) as exc:
+        oiv_cycle(plan, src, tmp_path / "finale", now=LATER)
+    assert exc.value.findings[0].code == "A003"
+    assert snapshot(tmp_path / "finale") == before and n_cycles(db, "oiv") == n
+    assert first.path.is_file() and not list((tmp_path / "finale").glob(".pegxl-staging-*"))
