@@ -667,8 +667,9 @@ def consolidated_run(db_path: str | os.PathLike, run_id: str) -> ArchivedRun | N
         if row is None:
             return None
         records: dict[str, dict[str, dict]] = {}
-        for sheet, key, record in conn.execute(
-                "SELECT sheet, key, record FROM consolidated_values WHERE cycle_id = ?", (row[0],)):
+        raw = conn.execute("SELECT sheet, key, record FROM consolidated_values WHERE cycle_id = ?",
+                           (row[0],)).fetchall()
+        for sheet, key, record in raw:
             try:
                 rec = json.loads(record)
             except ValueError:
@@ -678,7 +679,12 @@ def consolidated_run(db_path: str | os.PathLike, run_id: str) -> ArchivedRun | N
         raise _error(db_path, exc) from exc
     finally:
         conn.close()
-    return ArchivedRun(int(row[0]), int(row[1]), str(row[2]), run_id, row[3], records)
+    run = ArchivedRun(int(row[0]), int(row[1]), str(row[2]), run_id, row[3], records)
+    if raw and values_digest(raw) != row[3]:
+        # the archive is the reference the OIV's workbook is checked against: it must be intact
+        raise PegxlError(finding(ErrorCode.A004, file=str(db_path), value=str(db_path), detail=run.label),
+                         exit_code=EXIT_UNUSABLE)
+    return run
 
 
 def _borrow_typed_values(conn: sqlite3.Connection, plan: Plan, rows: dict[str, list[tuple]]) -> None:

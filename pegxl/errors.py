@@ -255,6 +255,9 @@ class ErrorCode(enum.Enum):
             "Verificare codice e anni richiesti.")
     A003 = ("A003", ERROR, "Il ciclo non è stato archiviato in {value} ({detail}): nessun file è stato scritto.",
             "Verificare il percorso indicato con --db, o usare --no-archive per non archiviare.")
+    A004 = ("A004", ERROR, "L'archivio {value} è stato alterato: i valori scritti dal {detail} non corrispondono "
+                           "alla loro impronta.",
+            "Ripristinare l'archivio da una copia di sicurezza: senza, il consolidato dell'OIV non si può verificare.")
 
     # -- Excel add-in ---------------------------------------------------------------------------
     X001 = ("X001", ERROR, "Per questo comando serve l'estensione Excel: {detail}.",

@@ -434,3 +434,15 @@ def test_an_interrupted_oiv_leaves_the_previous_final_workbook(cycle, tmp_path, 
     assert exc.value.findings[0].code == "A003"
     assert snapshot(tmp_path / "finale") == before and n_cycles(db, "oiv") == n
     assert first.path.is_file() and not list((tmp_path / "finale").glob(".pegxl-staging-*"))
+
+
+def test_an_archive_whose_written_values_were_altered_is_A004(cycle, tmp_path):
+    plan, result, tmp, db = cycle
+    altered = tmp_path / "alterato.sqlite"
+    altered.write_bytes(db.read_bytes())
+    with sqlite3.connect(altered) as conn:
+        conn.execute("UPDATE consolidated_values SET record = replace(record, '50.0', '100.0') "
+                     "WHERE sheet = 'Fasi'")
+    with pytest.raises(PegxlError) as exc:
+        read_oiv(plan, result.consolidated, db=altered)
+    assert exc.value.findings[0].code == "A004"
