@@ -18,9 +18,11 @@ its Obiettivi, Fasi and Indicatori sheets), so `pegxl oiv --plan piano.xlsx CONS
    With an archive (`db`), the workbook is checked against what the merge run it names
    (`_pegxl` «Identificativo elaborazione») really wrote, as archived: every cell outside
    Valutazione OIV % and Note OIV (O006), the rows (O007) and the hidden record itself
-   (O008) -- a workbook rebuilt consistently, hidden record included, is refused. Without
-   one (none found, or the run not in it) the check against itself above is all there is,
-   and O009 says so.
+   (O008) -- a workbook rebuilt consistently, hidden record included, is refused; the
+   archived values are themselves checked against their digest (A004). Without one (none
+   found, or the run not in it) the check against itself above is all there is, and O009
+   says so -- unless the archive holds merge runs of the same ente, anno and fase: then a
+   workbook naming none of them (run id removed or changed) is refused (O012).
 2. `apply_oiv` recomputes with the OIV grades in force (scoring.md: Valutazione OIV % comes
    before Grado dichiarato % and Grado calcolato %).
 3. `oiv_final` writes `<Anno>_consolidato_OIV_finale.xlsx`: the same sheets with the OIV
