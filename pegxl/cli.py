@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
-from .report import render_json, render_text
+from .report import escape_text, json_text, render_json, render_text
 
 from .commands.common import CONTEXT, echo, guarded
 from .commands.common import plan_or_exit as _plan_or_exit
@@ -162,14 +162,14 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
             row.update(extra_files.get(row["file"], {}))
         doc["missing_sectors"] = v.missing_sectors()
         doc["annotated"] = [str(p) for p in written]
-        echo(_json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+        echo(json_text(doc))
     else:
         echo(render_text(v.findings, files=files, hints=not no_hints))
         missing = v.missing_sectors()
         if missing:
-            echo(f"Settori senza file: {', '.join(missing)}.")
+            echo(f"Settori senza file: {', '.join(escape_text(m) for m in missing)}.")
         for p in written:
-            echo(f"Copia annotata: {p}")
+            echo(f"Copia annotata: {escape_text(p)}")   # named after the return: untrusted
     sys.exit(EXIT_OK if v.all_usable else EXIT_PROBLEMS)
 
 

@@ -82,6 +82,9 @@ class ErrorCode(enum.Enum):
             "Correggere l'intestazione in «{column}».")
     P028 = ("P028", WARNING, "Il Valore atteso {value} è in una cella in formato percentuale: letto come {parsed}.",
             "Nessuna azione se la lettura è giusta; altrimenti scrivere il numero senza formato percentuale.")
+    P029 = ("P029", ERROR, "I settori «{value}» e «{other}» (riga {other_row}) darebbero lo stesso nome ai loro file ({detail}).",
+            "Cambiare il Codice settore di uno dei due: i nomi dei file non distinguono maiuscole e minuscole "
+            "e sostituiscono con «-» i caratteri diversi da lettere, cifre, «_», «-» e «.».")
 
     # -- file: unreadable or hostile -----------------------------------------------
     F001 = ("F001", ERROR, "Il file non esiste o non si può leggere: {detail}.",
@@ -247,6 +250,13 @@ class ErrorCode(enum.Enum):
             "Verificare host, porta, sicurezza (STARTTLS/SSL), utente e password.")
     E005 = ("E005", ERROR, "Il testo del messaggio non è valido: {detail}.",
             "Correggere il modello del messaggio.")
+    E006 = ("E006", ERROR, "Il file {value} non è del settore «{record}»: {detail}. Non è stato allegato.",
+            "Rigenerare i modelli con `pegxl templates` (per i solleciti, le copie annotate con "
+            "`pegxl validate --annotate`) e rilanciare.")
+    E007 = ("E007", ERROR, "Il server di posta {value} non ha completato il messaggio entro {detail} secondi "
+            "(connessione, saluto, accesso e invio): interrotto.",
+            "Verificare il server di posta o allungare il tempo con --smtp-timeout o PEGXL_SMTP_TIMEOUT e "
+            "rilanciare: i messaggi già inviati non saranno ripetuti.")
 
     # -- archive ------------------------------------------------------------------------------
     A001 = ("A001", ERROR, "Archivio {value} non leggibile o non scrivibile: {detail}.",

@@ -21,6 +21,7 @@
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import hashlib
@@ -32,6 +33,8 @@ import smtplib
 import socket
 import ssl
 import string
+import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from importlib import resources
@@ -40,7 +43,7 @@ from typing import Any, Callable, Iterable
 
 from . import __version__
 from .errors import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError,
-                     finding, os_detail)
+                     finding, os_detail, show_value)
 from .plan import Plan
 
 KIND_SEND = "invio"
@@ -54,6 +57,9 @@ ENV_SECURITY = "PEGXL_SMTP_SECURITY"
 ENV_USER = "PEGXL_SMTP_USER"
 ENV_FROM = "PEGXL_SMTP_FROM"
 ENV_PASSWORD = "PEGXL_SMTP_PASSWORD"
+ENV_DEADLINE = "PEGXL_SMTP_TIMEOUT"
+
+DEFAULT_DEADLINE = 60.0   # seconds for one message: connect, greeting, TLS, login, sending
 
 SECURITIES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -79,9 +85,14 @@ class SmtpSettings:
     user: str | None = None
     sender: str | None = None
     password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
+    timeout: float = 30.0          # one read or write on the socket
+    deadline: float = DEFAULT_DEADLINE   # the whole of one message (see _Connection)
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.deadline, (int, float)) and 0 < self.deadline < float("inf")):
+            raise PegxlError(finding(ErrorCode.U001, detail=f"tempo massimo per messaggio «{self.deadline}» "
+                                     "non valido: indicare i secondi, un numero maggiore di 0"),
+                             exit_code=EXIT_UNUSABLE)
         self.security = (self.security or "starttls").lower()
         if self.security not in SECURITIES:
             raise PegxlError(finding(ErrorCode.U001, detail=f"sicurezza SMTP «{self.security}» non valida "
@@ -96,10 +107,12 @@ class SmtpSettings:
     @classmethod
     def from_env(cls, *, host: str | None = None, port: int | str | None = None,
                  security: str | None = None, user: str | None = None, sender: str | None = None,
+                 deadline: float | str | None = None,
                  prompt: Callable[[str], str] | None = None,
                  env: dict[str, str] | None = None) -> "SmtpSettings":
-        """Options first, then PEGXL_SMTP_* variables. The password only from
-        PEGXL_SMTP_PASSWORD or, when a user is set and it is absent, from `prompt`."""
+        """Options first, then PEGXL_SMTP_* variables (PEGXL_SMTP_TIMEOUT: seconds allowed
+        for one message). The password only from PEGXL_SMTP_PASSWORD or, when a user is
+        set and it is absent, from `prompt`."""
         env = os.environ if env is None else env
         host = host or env.get(ENV_HOST)
         if not host:
@@ -112,12 +125,21 @@ class SmtpSettings:
         except ValueError:
             raise PegxlError(finding(ErrorCode.U001, detail=f"porta SMTP «{raw_port}» non valida"),
                              exit_code=EXIT_UNUSABLE) from None
+        raw_deadline = deadline if deadline is not None else env.get(ENV_DEADLINE)
+        try:
+            deadline_s = (float(str(raw_deadline).strip().replace(",", "."))
+                          if raw_deadline not in (None, "") else DEFAULT_DEADLINE)
+        except ValueError:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"tempo massimo per messaggio «{raw_deadline}» "
+                                     f"non valido ({ENV_DEADLINE} o --smtp-timeout: i secondi, es. 60)"),
+                             exit_code=EXIT_UNUSABLE) from None
         user = user or env.get(ENV_USER) or None
         password = env.get(ENV_PASSWORD) or None
         if user and password is None and prompt is not None:
             password = prompt(f"Password SMTP per {user}") or None
         return cls(host=host, port=port_n, security=security or env.get(ENV_SECURITY) or "starttls",
-                   user=user, sender=sender or env.get(ENV_FROM) or None, password=password)
+                   user=user, sender=sender or env.get(ENV_FROM) or None, password=password,
+                   deadline=deadline_s)
 
 
 # ------------------------------------------------------------------------ templates
@@ -218,18 +240,19 @@ class SendReport:
         return EXIT_PROBLEMS if any(f.is_error for f in self.findings) else EXIT_OK
 
     def to_text(self) -> str:
+        from .report import escape_text as e
         from .report import render_text
         lines = []
         for o in self.outcomes:
-            what = f"{o.sector}: {o.status}"
+            what = f"{e(o.sector)}: {o.status}"
             if o.to:
-                what += f" a {o.to}"
+                what += f" a {e(o.to)}"
             if o.attachment:
-                what += f" (allegato {o.attachment})"
+                what += f" (allegato {e(o.attachment)})"
             if o.eml:
-                what += f" -> {o.eml}"
+                what += f" -> {e(o.eml)}"
             if o.detail:
-                what += f" — {o.detail}"
+                what += f" — {e(o.detail)}"
             lines.append(what)
         verb = "scritti" if self.dry_run else "inviati"
         n = len(self.by_status(ST_WRITTEN if self.dry_run else ST_SENT))
@@ -248,7 +271,8 @@ class SendReport:
                "dry_run": self.dry_run, "log": self.log_path,
                "messages": [o.to_dict() for o in self.outcomes],
                "findings": [f.to_dict() for f in self.findings]}
-        return json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+        from .report import json_text
+        return json_text(doc)
 
 
 # ------------------------------------------------------------------------- sent-log
@@ -304,12 +328,16 @@ def content_key(path: Path) -> str | None:
     settori's part (a return of the old template stays usable: I010), writes new bytes but
     the same template for this settore, which must not be e-mailed to it a second time.
     None for a file that cannot be read."""
-    from .workbook import contract as C
     from .workbook.reader import read_values
     try:
         book = read_values(path)
     except Exception:
         return None
+    return _content_of(book)
+
+
+def _content_of(book: Any) -> str:
+    from .workbook import contract as C
     skip = {C.norm_header(label) for label, fld in C.IDENTITY_FIELDS if fld in ("generated_at", "fingerprint")}
     h = hashlib.sha256()
     for name, sheet in book.sheets.items():
@@ -390,13 +418,134 @@ def build_message(*, sender: str, to: str, subject: str, body: str, attachment: 
 
 # -------------------------------------------------------------------------- sending
 
+class DeadlineExceeded(smtplib.SMTPException):
+    """The server did not complete one message (connect, greeting, TLS, login, sending)
+    within the time allowed."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"tempo massimo di {show_value(float(seconds))} secondi superato")
+
+
+class _Session:
+    """What pegxl adds to smtplib's SMTP and SMTP_SSL: the connected socket is handed to the
+    watchdog before anything is read from it (greeting, TLS handshake), and every AUTH
+    payload sent is remembered, so that a reply that echoes it can be redacted."""
+
+    _pegxl: "_Connection"
+
+    def auth(self, mechanism, authobject, *, initial_response_ok=True):
+        conn = self._pegxl
+
+        def remembered(challenge=None):
+            response = authobject(challenge)
+            if response is not None:
+                conn.remember(response)
+            return response
+        return super().auth(mechanism, remembered, initial_response_ok=initial_response_ok)
+
+
+class _SMTP(_Session, smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        self._pegxl.hold(sock)
+        return sock
+
+
+class _SMTP_SSL(_Session, smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        # smtplib's own, split so that the watchdog holds the socket during the handshake
+        sock = socket.create_connection((host, port), timeout, self.source_address)
+        self._pegxl.hold(sock)
+        return self.context.wrap_socket(sock, server_hostname=self._host)
+
+
 class _Connection:
-    """One SMTP session for the whole run, opened lazily, reopened once if dropped."""
+    """One SMTP session for the whole run, opened lazily, reopened once if dropped.
+
+    Each message has a total deadline (`SmtpSettings.deadline`): connect, greeting, TLS,
+    login and sending together. A socket timeout alone bounds only each read, and a server
+    that trickles one byte at a time would never be given up; so a watchdog timer shuts
+    the socket down when the time is up (through a duplicate of its descriptor, which
+    survives the TLS wrapping), every blocked read or write then fails, and the message is
+    reported as DeadlineExceeded."""
 
     def __init__(self, settings: SmtpSettings):
         self.s = settings
         self.smtp: smtplib.SMTP | None = None
+        self.secrets: set[str] = set()
+        if settings.password:
+            self.remember(settings.password, encoded=False)
+        self._wire: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._end = 0.0
+        self.expired = False
 
+    # ------------------------------------------------------------- secrets
+    def remember(self, text: str, encoded: bool = True) -> None:
+        """The base64 form in which smtplib sends `text` (an AUTH response), or `text`
+        itself (the password), must never be shown."""
+        if not text:
+            return
+        if not encoded:
+            self.secrets.add(text)
+        else:
+            try:
+                b64 = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            except Exception:
+                return
+            self.secrets.update({b64, b64.rstrip("=")})
+
+    # ------------------------------------------------------------ watchdog
+    def hold(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._release_wire()
+            try:
+                self._wire = sock.dup()
+            except OSError:
+                self._wire = None
+            if self.expired:
+                self._shutdown()
+
+    def _release_wire(self) -> None:
+        if self._wire is not None:
+            try:
+                self._wire.close()
+            except OSError:
+                pass
+            self._wire = None
+
+    def _shutdown(self) -> None:
+        if self._wire is not None:
+            try:
+                self._wire.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shutdown()
+
+    def _arm(self) -> None:
+        self.expired = False
+        self._end = time.monotonic() + self.s.deadline
+        self._timer = threading.Timer(self.s.deadline, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.expired:   # fired just after the last reply: the socket is gone
+            self._drop()
+
+    def _remaining(self) -> float:
+        return max(0.001, self._end - time.monotonic())
+
+    # ---------------------------------------------------------- the session
     def open(self) -> None:
         s = self.s
         if s.user and not s.password:
@@ -405,11 +554,16 @@ class _Connection:
         if s.security == "none" and s.password and not _loopback(s.host):
             raise smtplib.SMTPException("password non inviata in chiaro: usare --security starttls o ssl")
         ctx = ssl.create_default_context()
+        timeout = min(s.timeout, self._remaining())
         if s.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ctx)
+            smtp: smtplib.SMTP = _SMTP_SSL(timeout=timeout, context=ctx)
         else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            smtp = _SMTP(timeout=timeout)
+        smtp._pegxl = self
         try:
+            code, msg = smtp.connect(s.host, s.port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, msg)
             smtp.ehlo()
             if s.security == "starttls":
                 smtp.starttls(context=ctx)
@@ -424,26 +578,47 @@ class _Connection:
             raise
         self.smtp = smtp
 
-    def send(self, msg: EmailMessage, sender: str, to: str) -> None:
-        if self.smtp is None:
-            self.open()
-        try:
-            self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
-        except smtplib.SMTPServerDisconnected:
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.close()
+            except Exception:
+                pass
             self.smtp = None
-            self.open()
-            self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+        with self._lock:
+            self._release_wire()
+
+    def send(self, msg: EmailMessage, sender: str, to: str) -> None:
+        self._arm()
+        try:
+            if self.smtp is None:
+                self.open()
+            try:
+                self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+            except smtplib.SMTPServerDisconnected:
+                if self.expired:
+                    raise
+                self._drop()
+                self.open()
+                self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+        except Exception as exc:
+            if self.expired:
+                self._drop()
+                raise DeadlineExceeded(self.s.deadline) from exc
+            raise
+        finally:
+            self._disarm()
 
     def close(self) -> None:
         if self.smtp is not None:
+            self._arm()   # QUIT too: a trickling server must not hold the run at the end
             try:
                 self.smtp.quit()
             except Exception:
-                try:
-                    self.smtp.close()
-                except Exception:
-                    pass
-            self.smtp = None
+                pass
+            finally:
+                self._disarm()
+        self._drop()
 
 
 def _loopback(host: str) -> bool:
@@ -455,14 +630,41 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    if secret:
+# "AUTH PLAIN dXNlcgBw..." echoed back: the payload after the mechanism is hidden even when
+# it is not one pegxl sent (another client's, or one cut differently)
+_AUTH_ECHO = re.compile(r"(?i)\b(AUTH\s+[A-Z0-9_-]+)(\s+)([A-Za-z0-9+/=]{4,})")
+_B64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{8,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _scrub(text: str, secrets: str | Iterable[str] | None) -> str:
+    """`text` (a server's reply, an error) without the password and without any AUTH payload
+    (the base64 credentials) that the server may have echoed back."""
+    if isinstance(secrets, str):
+        secrets = [secrets]
+    for secret in sorted({x for x in (secrets or ()) if x}, key=len, reverse=True):
         text = text.replace(secret, "***")
-    return text
+    text = _AUTH_ECHO.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    known = [x for x in (secrets or ()) if x]
+
+    def hidden(m: re.Match) -> str:
+        # a base64 word that decodes to credentials (PLAIN's NUL-separated form, or a
+        # secret) is hidden wherever it appears in the reply
+        token = m.group(0)
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+            plain = raw.decode("utf-8")   # an ordinary word of the reply decodes to garbage
+        except (ValueError, TypeError):
+            return token
+        if b"\x00" in raw or any(k in plain for k in known):
+            return "***"
+        return token
+    return _B64_TOKEN.sub(hidden, text)
 
 
-def _smtp_detail(exc: BaseException, secret: str | None) -> str:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+def _smtp_detail(exc: BaseException, secrets: str | Iterable[str] | None) -> str:
+    if isinstance(exc, DeadlineExceeded):
+        detail = str(exc)
+    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
         parts = []
         for addr, (code, resp) in exc.recipients.items():
             r = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
@@ -477,7 +679,7 @@ def _smtp_detail(exc: BaseException, secret: str | None) -> str:
         detail = os_detail(exc)
     else:
         detail = str(exc) or type(exc).__name__
-    return _scrub(detail, secret)
+    return _scrub(detail, secrets)
 
 
 # ---------------------------------------------------------------------------- plan
@@ -488,6 +690,54 @@ class _Job:
     kind: str
     attachment: Path
     values: dict[str, str]
+    content: str | None = None   # content_key of a template (sent-log)
+
+
+def _annotated_copy(returned: str, dirs: list[Path]) -> Path | None:
+    """The annotated copy of `returned` in the first of `dirs` that has one, by either name
+    `pegxl validate --annotate` gives it (see annotate.annotated_names)."""
+    from .annotate import annotated_name
+    p = Path(returned)
+    names = [annotated_name(p), f"{p.stem}_{p.suffix.lstrip('.').lower() or 'file'}_errori.xlsx"]
+    for d in dirs:
+        for name in names:
+            cand = d / name
+            if cand.is_file():
+                return cand
+    return None
+
+
+def attachment_identity(plan: Plan, path: Path, sector: str, *,
+                        template: bool = True) -> tuple[str | None, str | None]:
+    """(content_key, None) when the hidden identity sheet `_pegxl` of `path` names `sector`
+    of this plan's ente and anno (and, for a template, fase); (None, why not, in Italian)
+    otherwise: such a file is never attached."""
+    from .ingest import read_identity
+    from .values import parse_number
+    from .workbook import contract as C
+    from .workbook.reader import read_values
+    try:
+        book = read_values(path)
+    except PegxlError as exc:
+        return None, "file non leggibile (" + "; ".join(f.message for f in exc.findings) + ")"
+    except Exception as exc:  # whatever a broken file raises, it is not attached
+        return None, f"file non leggibile ({type(exc).__name__})"
+    ident = read_identity(book)
+    if ident is None:
+        return None, f"manca il foglio nascosto «{C.SHEET_IDENTITY}»: non è un modello pegxl"
+    found = "" if ident.get("sector") is None else str(ident.get("sector")).strip()
+    if found != str(sector):
+        return None, f"il foglio nascosto «{C.SHEET_IDENTITY}» indica il settore «{found}»"
+    ente = "" if ident.get("ente") is None else str(ident.get("ente")).strip()
+    if ente != plan.ente:
+        return None, f"è dell'ente «{ente}», il piano di «{plan.ente}»"
+    anno = parse_number(ident.get("anno")).value
+    if anno is None or int(anno) != int(plan.anno):
+        return None, f"è dell'anno {show_value(ident.get('anno'))}, il piano del {plan.anno}"
+    fase = "" if ident.get("fase") is None else str(ident.get("fase")).strip()
+    if template and fase != plan.fase:
+        return None, f"è per la fase «{fase}», il piano è nella fase «{plan.fase}»"
+    return _content_of(book), None
 
 
 def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSettings | None = None,
@@ -524,20 +774,35 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
     wanted = set(sectors) if sectors is not None else None
     rows = [r for r in plan.sectors.to_dict("records") if wanted is None or r["sector"] in wanted]
 
-    # who gets a message, with which attachment
+    # who gets a message, with which attachment: only a file whose hidden identity is the
+    # settore's own (a name is not enough: two codes can give one name, a file can be
+    # copied over another)
     jobs: list[_Job] = []
+
+    def refuse(s: dict[str, Any], path: Path, why: str) -> None:
+        report.findings.append(finding(ErrorCode.E006, file=str(path), record=s["sector"], value=path.name,
+                                       detail=why))
+        report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
+                                       attachment=path.name, detail=f"allegato non del settore: {why}"))
+
+    def missing(s: dict[str, Any], path: Path) -> None:
+        report.findings.append(finding(ErrorCode.E003, file=str(path), record=s["sector"],
+                                       value=str(templates_dir)))
+        report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
+                                       detail="modello mancante"))
+
     if kind == KIND_SEND:
         for s in rows:
             path = templates_dir / template_name(plan, s["sector"])
             if not path.is_file():
-                report.findings.append(finding(ErrorCode.E003, file=str(path), record=s["sector"],
-                                               value=str(templates_dir)))
-                report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
-                                               detail="modello mancante"))
+                missing(s, path)
                 continue
-            jobs.append(_Job(s, kind, path, {}))
+            content, why = attachment_identity(plan, path, s["sector"], template=True)
+            if why:
+                refuse(s, path, why)
+                continue
+            jobs.append(_Job(s, kind, path, {}, content))
     else:
-        from .annotate import annotated_name
         from .status import STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE, status
         st = status(plan, reminders_dir)
         ann_dirs = [Path(annotated_dir)] if annotated_dir is not None else []
@@ -552,19 +817,18 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
                 continue
             path, annotated = None, False
             if row.state == STATE_ERRORS and row.file:
-                for d in ann_dirs:
-                    cand = d / annotated_name(row.file)
-                    if cand.is_file():
-                        path, annotated = cand, True
-                        break
+                path = _annotated_copy(row.file, ann_dirs)
+                annotated = path is not None
             if path is None:
                 path = templates_dir / template_name(plan, s["sector"])
                 if not path.is_file():
-                    report.findings.append(finding(ErrorCode.E003, file=str(path), record=s["sector"],
-                                                   value=str(templates_dir)))
-                    report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
-                                                   detail="modello mancante"))
+                    missing(s, path)
                     continue
+            # an annotated copy is a copy of the settore's return: same identity, any fase
+            _, why = attachment_identity(plan, path, s["sector"], template=not annotated)
+            if why:
+                refuse(s, path, why)
+                continue
             jobs.append(_Job(s, kind, path, _reminder_values(row, annotated)))
 
     # render everything first: a broken template sends nothing
@@ -586,7 +850,7 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             done.add(_key(r.get("settore", ""), r.get("kind", ""), "content:" + r["content"]))
 
     conn = _Connection(smtp) if smtp is not None and dry_run_dir is None else None
-    secret = smtp.password if smtp is not None else None
+    eml_taken: set[str] = set()
     try:
         for job, subject, body in prepared:
             s = job.sector
@@ -595,7 +859,7 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             data = job.attachment.read_bytes()
             sha = _sha256(data)
             # a template made again from the same plan has new bytes, not new content
-            content = content_key(job.attachment) if job.kind == KIND_SEND else None
+            content = job.content
             out = Outcome(code, job.kind, ST_FAILED, to=to or None, subject=subject,
                           attachment=job.attachment.name, sha256=sha)
             report.outcomes.append(out)
@@ -616,7 +880,7 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             if dry_run_dir is not None:
                 d = Path(dry_run_dir)
                 from .workbook.io import atomic_write_bytes
-                target = d / f"{plan.anno}_{_safe(code)}_{job.kind}.eml"
+                target = d / _eml_name(plan, code, job.kind, eml_taken)
                 atomic_write_bytes(target, bytes(msg))
                 out.status, out.eml = ST_WRITTEN, str(target)
                 if progress:
@@ -630,16 +894,22 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
                 continue
             try:
                 conn.send(msg, sender, to)
+            except DeadlineExceeded as exc:
+                report.findings.append(finding(ErrorCode.E007, record=code, value=smtp.address,
+                                               detail=show_value(float(exc.seconds))))
+                report.connection_failed = True
+                out.detail = _smtp_detail(exc, conn.secrets)
+                continue
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError,
                     smtplib.SMTPNotSupportedError) as exc:
-                detail = _smtp_detail(exc, secret)
+                detail = _smtp_detail(exc, conn.secrets)
                 report.findings.append(finding(ErrorCode.E002, record=code, value=to, detail=detail))
                 out.detail = detail
                 if progress:
                     progress(out)
                 continue
             except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
-                detail = _smtp_detail(exc, secret)
+                detail = _smtp_detail(exc, conn.secrets)
                 report.findings.append(finding(ErrorCode.E004, value=smtp.address, detail=detail))
                 report.connection_failed = True
                 out.detail = "non tentato: connessione al server non riuscita"
@@ -670,5 +940,14 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
     return report
 
 
-def _safe(code: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", code).strip("-.") or "settore"
+def _eml_name(plan: Plan, code: str, kind: str, taken: set[str]) -> str:
+    """`<Anno>_<Codice settore>_<tipo>.eml`, the code made fit for a file name as in the
+    templates' names; never the name of another message of the same run (two codes that
+    differ only in unfit characters or in case: `plan check` refuses them, P029)."""
+    from .templates.generate import _safe_code
+    name = f"{plan.anno}_{_safe_code(code)}_{kind}.eml"
+    stem, n = name[:-4], 2
+    while name.casefold() in taken:
+        name, n = f"{stem}-{n}.eml", n + 1
+    taken.add(name.casefold())
+    return name

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from collections import OrderedDict
 from typing import Any, Iterable
 
@@ -10,6 +11,45 @@ from . import __version__
 from .errors import ERROR, Finding, count
 
 JSON_SCHEMA_VERSION = "1"
+
+# Characters a terminal acts on instead of showing: C0/C1 controls (newline, carriage
+# return, ESC of the ANSI sequences, ...), formatting characters (bidi overrides and
+# isolates, zero-width marks) and the Unicode line and paragraph separators.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _hidden(ch: str) -> bool:
+    return unicodedata.category(ch) in _HIDDEN_CATEGORIES
+
+
+def escape_text(value: Any, *, keep_newlines: bool = False) -> str:
+    """`value` as text that prints as what it is: every control or formatting character
+    (newline, CR, ESC, other C0/C1, bidi overrides, ...) shown as an escape (`\\n`,
+    `\\x1b`, `\\u202e`). Names and texts read from untrusted files go through this before
+    they are printed, so that a file name cannot forge a line of the report or drive the
+    terminal. Non-ASCII escapes use the \\uXXXX form, which is also a valid JSON escape of
+    the same character: `keep_newlines` text (a whole report, a JSON document) stays
+    valid and means the same. Backslashes are not doubled (Windows paths stay readable)."""
+    text = "" if value is None else str(value)
+    if text.isprintable() or not any(_hidden(ch) for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if keep_newlines and ch == "\n":
+            out.append(ch)
+        elif not _hidden(ch):
+            out.append(ch)
+        elif ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif ord(ch) < 0x20:   # never raw in JSON: json.dumps escapes them itself
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:   # as JSON writes it: a surrogate pair
+            n = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
+    return "".join(out)
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -33,17 +73,19 @@ def render_text(findings: list[Finding], *, files: Iterable[str] | None = None, 
         groups.setdefault(f.file or "", []).append(f)
     lines: list[str] = []
     if title:
-        lines.append(title)
+        lines.append(escape_text(title))
     for name, items in groups.items():
         e, _ = count(items)
         status = "utilizzabile" if not e else "DA CORREGGERE"
-        header = f"{name or '(generale)'}: {status} ({summary_line(items)})"
+        # file names, sheet names, codes and cell texts come from the returns: escaped, so
+        # that a name with a newline cannot print a forged "utilizzabile" line
+        header = f"{escape_text(name) or '(generale)'}: {status} ({summary_line(items)})"
         lines.append(header)
         for f in sorted(items, key=lambda x: (x.severity != ERROR, x.sheet or "", x.row or 0, x.cell or "")):
-            where = f.where()
-            lines.append(f"  {f.code} {f.severity}{' ' + where if where else ''}: {f.message}")
+            where = escape_text(f.where())
+            lines.append(f"  {f.code} {f.severity}{' ' + where if where else ''}: {escape_text(f.message)}")
             if hints and f.hint:
-                lines.append(f"      → {f.hint}")
+                lines.append(f"      → {escape_text(f.hint)}")
     e, w = count(findings)
     n_files = len([g for g in groups if g])
     bad = len([g for g, items in groups.items() if g and any(i.is_error for i in items)])
@@ -87,4 +129,11 @@ def render_json(findings: list[Finding], *, command: str, files: Iterable[str] |
     }
     if extra:
         doc.update(extra)
-    return json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    return json_text(doc)
+
+
+def json_text(doc: Any) -> str:
+    """A JSON document for output: like json.dumps(ensure_ascii=False), but the characters
+    that json leaves raw and a terminal would act on (C1 controls, bidi overrides, ...) are
+    written as \\uXXXX escapes (the same JSON value)."""
+    return escape_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), keep_newlines=True)

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from . import __version__
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding
 from .plan import Plan
+from .report import escape_text, json_text
 
 STATE_OK = "consegnato utilizzabile"
 STATE_ERRORS = "con errori"
@@ -139,7 +140,7 @@ class StatusReport:
             "chase": [r.sector for r in self.chase],
             "unassigned": [asdict(u) for u in self.unassigned],
         }
-        return json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+        return json_text(doc)
 
     def to_csv(self) -> str:
         """One row per settore, Italian headers, ',' separator (see pegxl.export)."""
@@ -162,10 +163,12 @@ class StatusReport:
             import sys
             width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
         buf = io.StringIO()
+        # markup off: a file name like "[red]x[/]" is shown as it is, not styled or refused
         console = Console(file=buf, width=width, force_terminal=False, color_system=None,
-                          highlight=False, emoji=False)
+                          highlight=False, emoji=False, markup=False)
+        e = escape_text
         scad = self.plan.deadline.strftime("%d/%m/%Y") if self.plan.deadline else "non indicata"
-        table = Table(title=f"{self.plan.ente} — {self.plan.anno}, {self.plan.fase} "
+        table = Table(title=f"{escape_text(self.plan.ente)} — {self.plan.anno}, {self.plan.fase} "
                             f"(scadenza consegna: {scad})",
                       title_justify="left", show_lines=False)
         for h, kw in (("Codice", {"no_wrap": True}), ("Settore", {"overflow": "fold"}),
@@ -174,8 +177,8 @@ class StatusReport:
                       ("Salvato il", {"no_wrap": True}), ("Sollecito", {"justify": "right"})):
             table.add_column(h, **kw)
         for r in self.rows:
-            table.add_row(r.sector, r.sector_name or "", r.manager or "", r.email or "",
-                          r.file_names or "—", r.state_label, _show_time(r.saved),
+            table.add_row(e(r.sector), e(r.sector_name), e(r.manager), e(r.email),
+                          e(r.file_names) or "—", r.state_label, _show_time(r.saved),
                           str(r.priority) if r.priority else "")
         console.print(table)
         c = self.counts()
@@ -183,11 +186,12 @@ class StatusReport:
                       f"{c[STATE_ERRORS]}, mancanti {c[STATE_MISSING]}, più file {c[STATE_MULTIPLE]}.")
         if self.chase:
             console.print("Da sollecitare, nell'ordine: "
-                          + "; ".join(f"{r.sector} {r.state_label}" for r in self.chase) + ".")
+                          + "; ".join(f"{e(r.sector)} {r.state_label}" for r in self.chase) + ".")
         else:
             console.print("Tutti i settori hanno consegnato un file utilizzabile.")
         for u in self.unassigned:
-            console.print(f"File non attribuito a nessun settore: {Path(u.file).name} — {u.code}: {u.message}")
+            console.print(f"File non attribuito a nessun settore: {e(Path(u.file).name)} — {u.code}: "
+                          f"{e(u.message)}")
         return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
 
     def render(self, fmt: str = "text") -> str:

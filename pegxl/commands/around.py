@@ -74,6 +74,9 @@ def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--smtp-user", help="Utente (o PEGXL_SMTP_USER). La password solo da PEGXL_SMTP_PASSWORD "
                                   "o chiesta al terminale.")
 @click.option("--from", "sender", help="Mittente (o PEGXL_SMTP_FROM; predefinito l'Email ufficio del piano).")
+@click.option("--smtp-timeout", "smtp_timeout", metavar="SECONDI",
+              help="Tempo massimo per ogni messaggio: connessione, saluto del server, accesso e invio "
+                   "(o PEGXL_SMTP_TIMEOUT; predefinito 60).")
 @click.option("--body", "body", type=click.Path(dir_okay=False, path_type=Path),
               help="Testo del messaggio: prima riga «Oggetto: ...», poi il corpo, con $ente $anno $fase "
                    "$scadenza $settore $responsabile $ufficio $email_ufficio.")
@@ -88,7 +91,8 @@ def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -
 @guarded
 def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminders_dir: Path | None,
              annotated_dir: Path | None, smtp_host: str | None, smtp_port: int | None,
-             security: str | None, smtp_user: str | None, sender: str | None, body: Path | None,
+             security: str | None, smtp_user: str | None, sender: str | None, smtp_timeout: str | None,
+             body: Path | None,
              sent_log: Path | None, sectors: tuple[str, ...], force: bool, fmt: str) -> None:
     """Invia a ogni settore il suo modello per e-mail (o i solleciti con --reminders).
 
@@ -104,7 +108,7 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
             return click.prompt(text, hide_input=True, default="", show_default=False, err=True)
         prompt = ask if sys.stdin.isatty() else None
         smtp = SmtpSettings.from_env(host=smtp_host, port=smtp_port, security=security, user=smtp_user,
-                                     sender=sender, prompt=prompt)
+                                     sender=sender, deadline=smtp_timeout, prompt=prompt)
     report = send_templates(plan, templates_dir, smtp=smtp, dry_run_dir=dry_run, body_template=body,
                             reminders_dir=reminders_dir, annotated_dir=annotated_dir, sent_log=sent_log,
                             force=force, sectors=list(sectors) or None,
@@ -198,7 +202,8 @@ def render_history(df, fmt: str, title: str = "") -> str:
     keep = [c for c in shown.columns if c not in ("version", "achieved_num", "target_value", "value_type",
                                                   "direction", "counted", "manager", "typology",
                                                   "phases_pct", "indicators_pct")]
-    table = Table(title=title, title_justify="left")
+    from ..report import escape_text
+    table = Table(title=escape_text(title), title_justify="left")
     for c in keep:
         table.add_column(_HISTORY_HEADERS.get(c, c), overflow="fold",
                          justify="right" if c in _PCT or c == "anno" else "left")
@@ -211,12 +216,13 @@ def render_history(df, fmt: str, title: str = "") -> str:
             elif c in _PCT:
                 cells.append(format_percent(float(v)))
             else:
-                cells.append(str(v))
+                cells.append(escape_text(v))   # texts typed in the returns, from the archive
         table.add_row(*cells)
     import shutil
     width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
     buf = io.StringIO()
-    Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False).print(table)
+    Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False,
+            markup=False).print(table)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
 
 

@@ -213,6 +213,7 @@ def check_parsed(plan: Plan) -> list[Finding]:
     out += _targets(plan, file)
     out += _coverage(plan, file)
     out += _codes_for_files(plan, file)
+    out += _same_file_names(plan, file)
     return out
 
 
@@ -422,4 +423,40 @@ def _codes_for_files(plan: Plan, file: str) -> list[Finding]:
             bad = "".join(sorted({ch for ch in s.sector if not _FILE_SAFE.match(ch)}))
             out.append(finding(ErrorCode.P024, file=file, sheet=C.SHEET_SECTORS, cell=st.cell(s.xlrow, "sector"),
                                row=s.xlrow, record=s.sector, value=s.sector, detail=repr(bad)))
+    return out
+
+
+def _same_file_names(plan: Plan, file: str) -> list[Finding]:
+    """P029: two settori whose files would have one name. The template's name (anno, code
+    made fit for a file name, slug of the name: `template_name`) and every other name pegxl
+    derives from the code (the .eml of `send --dry-run`, ...) are compared ignoring case, as
+    Windows and macOS do: `S-03` and `S/03`, or `S03` and `s03`, would overwrite each other's
+    files and `send` would attach one settore's template to the other's message."""
+    from ..templates.generate import _safe_code, template_name
+    out: list[Finding] = []
+    st = plan.tables[C.SHEET_SECTORS]
+    by_template: dict[str, Any] = {}
+    by_code: dict[str, Any] = {}
+    for s in plan.sectors.itertuples():
+        if not isinstance(s.sector, str) or not s.sector:
+            continue
+        try:
+            name = template_name(plan, s.sector)
+        except Exception:   # a settore the plan cannot describe is reported elsewhere
+            continue
+        code_part = f"{plan.anno}_{_safe_code(s.sector)}"
+        first = by_template.get(name.casefold())
+        if first is not None:
+            detail = f"il modello «{name}»"
+        else:
+            first = by_code.get(code_part.casefold())
+            detail = (f"«{code_part}_…», come i messaggi «{code_part}_invio.eml» di `pegxl send --dry-run`"
+                      if first is not None else "")
+        if first is not None and first.sector != s.sector:   # the same code twice is P004
+            out.append(finding(ErrorCode.P029, file=file, sheet=C.SHEET_SECTORS, cell=st.cell(s.xlrow, "sector"),
+                               row=s.xlrow, column=C.SECTORS.header("sector"),
+                               record=s.sector, value=s.sector, other=first.sector, other_row=int(first.xlrow),
+                               detail=detail))
+        by_template.setdefault(name.casefold(), s)
+        by_code.setdefault(code_part.casefold(), s)
     return out
