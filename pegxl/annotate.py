@@ -16,6 +16,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .errors import ERROR, Finding
+from .report import escape_text
 from .workbook import style as S
 from .workbook.io import atomic_save
 from .workbook.reader import read_values
@@ -98,7 +99,7 @@ def annotate_file(path: str | Path, findings: list[Finding], target: str | Path)
         ws = wb[f.sheet]
         c = ws[f.cell]
         c.fill = S.ERROR_FILL if f.severity == ERROR else S.WARNING_FILL
-        text = f"{f.code} {f.severity}: {f.message}\n→ {f.hint}"
+        text = f"{f.code} {f.severity}: {escape_text(f.message)}\n→ {escape_text(f.hint)}"
         if c.comment is not None and c.comment.author == "pegxl":
             text = c.comment.text + "\n\n" + text
         comment = Comment(text, "pegxl")
@@ -143,7 +144,10 @@ def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> No
     S.write_header(ws, ERRORS_HEADERS)
     S.set_widths(ws, [8, 9, 14, 9, 22, 70, 50])
     for f in sorted(findings, key=lambda x: (x.severity != ERROR, x.sheet or "", x.row or 0)):
-        ws.append([f.code, f.severity, f.sheet or "", f.cell or "", f.record or "", f.message, f.hint])
+        # names and texts from the return, escaped: a control character is no cell content
+        # (openpyxl refuses it) and a bidi override would disguise the message
+        ws.append([f.code, f.severity, escape_text(f.sheet), f.cell or "", escape_text(f.record),
+                   escape_text(f.message), escape_text(f.hint)])
         r = ws.max_row
         for col in range(1, 8):
             ws.cell(row=r, column=col).alignment = S.WRAP
@@ -157,7 +161,7 @@ def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> No
             link.font = Font(color="0563C1", underline="single")
     ws.freeze_panes = "A2"
     note = ws.cell(row=ws.max_row + 2, column=1,
-                   value=f"File controllato: {Path(path).name}. Correggere le celle evidenziate nel file "
+                   value=f"File controllato: {escape_text(Path(path).name)}. Correggere le celle evidenziate nel file "
                          f"originale (o in questa copia) e rimandarlo all'ufficio.")
     note.font = S.TOTAL_FONT
     wb.active = 0

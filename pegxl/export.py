@@ -13,10 +13,15 @@ Files written into the output folder (each atomically):
 
 CSV format (a deliberate choice, for machines first): UTF-8 with BOM (so Excel opens the
 accents right), "," as separator, "." as decimal point, dates as ISO yyyy-mm-dd, booleans
-as sì/no, numbers at full precision, blank for no value, CRLF line ends (RFC 4180). A
-text cell that starts with = + - @ (or a tab or carriage return) is always written in
-double quotes, as excel-pitfalls.md asks; numbers are never quoted. Parquet (`pyarrow`,
-extra `pegxl[parquet]`) keeps the types: text, float, int, bool, date.
+as sì/no, numbers at full precision, blank for no value, CRLF line ends (RFC 4180).
+
+CSV injection (OWASP "CSV Injection"): quotes do not stop Excel or LibreOffice from
+reading `=HYPERLINK(...)` as a live formula, so a text cell that starts with = + - @, a
+tab or a carriage return is written with an apostrophe in front (`'=HYPERLINK(...)`),
+which makes the spreadsheet show it as text. Numbers stay numbers: -5 (a number, or a
+text that is only a number such as "-5" or "+3,5") is written as it is, since a plain
+number cannot be a formula. Parquet (`pyarrow`, extra `pegxl[parquet]`) keeps the data
+as it is, without apostrophes, and keeps the types: text, float, int, bool, date.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import datetime as dt
 import io
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -35,13 +41,41 @@ from .workbook import contract as C
 
 FORMATS = ("csv", "parquet")
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 
 HEAD = ["Ente", "Anno", "Fase del ciclo"]
 
 
 # ---------------------------------------------------------------------------- CSV
 
+def neutralise(text: str) -> str:
+    """`text` as a CSV cell may hold it without a spreadsheet running it: an apostrophe in
+    front of text that starts with = + - @, a tab or a carriage return (OWASP), unless the
+    text is only a number."""
+    if text.startswith(_RISKY) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def _cell(v: Any) -> str:
+    """One CSV field: the value as text, neutralised, quoted when it must be."""
+    s = _text(v)
+    if _is_scalar_non_text(v):   # numbers, dates, sì/no: never quoted, never a formula
+        return s
+    s = neutralise(s)
+    if any(ch in s for ch in (",", '"', "\n", "\r", "\t")) or s != s.strip(" ") or s.startswith(_RISKY + ("'",)):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def _is_scalar_non_text(v: Any) -> bool:
+    """A number, boolean or date: written by pegxl, never a formula."""
+    import numpy as np
+    return isinstance(v, (bool, int, float, dt.date, pd.Timestamp, np.bool_, np.integer, np.floating))
+
+
+def _text(v: Any) -> str:
+    """The value as the export writes it (no quoting, no neutralising: Parquet's text)."""
     if v is None:
         return ""
     if isinstance(v, float) and math.isnan(v):
@@ -64,14 +98,12 @@ def _cell(v: Any) -> str:
     if isinstance(v, float) or type(v).__name__.startswith("float"):
         f = float(v)
         return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
-    s = str(v)
-    if s.startswith(_RISKY) or any(ch in s for ch in (",", '"', "\n", "\r")) or s != s.strip(" "):
-        return '"' + s.replace('"', '""') + '"'
-    return s
+    return str(v)
 
 
 def csv_line(values: Iterable[Any]) -> str:
-    """One CSV record (CRLF-terminated) in the export's dialect; risky text always quoted."""
+    """One CSV record (CRLF-terminated) in the export's dialect; text that a spreadsheet
+    would run as a formula is neutralised (see the module docstring)."""
     return ",".join(_cell(v) for v in values) + "\r\n"
 
 
@@ -185,7 +217,7 @@ def _typed_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = pd.Series([None if _missing(v) else (v.date() if isinstance(v, (dt.datetime, pd.Timestamp))
                                                             else v) for v in s], index=s.index, dtype=object)
         else:
-            out[col] = pd.Series([None if _missing(v) else (v if isinstance(v, str) else _cell(v).strip('"'))
+            out[col] = pd.Series([None if _missing(v) else (v if isinstance(v, str) else _text(v))
                                   for v in s], index=s.index, dtype="string")
     return out
 

@@ -539,8 +539,6 @@ class _Connection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.expired:   # fired just after the last reply: the socket is gone
-            self._drop()
 
     def _remaining(self) -> float:
         return max(0.001, self._end - time.monotonic())
@@ -602,12 +600,17 @@ class _Connection:
                 self.open()
                 self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
         except Exception as exc:
+            self._disarm()
             if self.expired:
                 self._drop()
                 raise DeadlineExceeded(self.s.deadline) from exc
             raise
-        finally:
-            self._disarm()
+        self._disarm()
+        if self.expired:
+            # smtplib takes a reply cut short by the shutdown ("250 acce", then end of
+            # stream) for a whole one: the server never finished, the message is not sent
+            self._drop()
+            raise DeadlineExceeded(self.s.deadline)
 
     def close(self) -> None:
         if self.smtp is not None:

@@ -35,9 +35,9 @@ def escape_text(value: Any, *, keep_newlines: bool = False) -> str:
     if text.isprintable() or not any(_hidden(ch) for ch in text):
         return text
     out = []
-    for ch in text:
-        if keep_newlines and ch == "\n":
-            out.append(ch)
+    for i, ch in enumerate(text):
+        if keep_newlines and (ch == "\n" or (ch == "\r" and text[i + 1:i + 2] == "\n")):
+            out.append(ch)   # a line end (CRLF too: the CSV output), not a lone CR
         elif not _hidden(ch):
             out.append(ch)
         elif ch in _NAMED:

@@ -81,7 +81,9 @@ def test_scores_from_the_archive(archived, tmp_path):
     assert "punteggi.csv" not in [p.name for p in other]
 
 
-def test_formula_like_text_is_quoted(tmp_path):
+def test_formula_like_text_is_neutralised(tmp_path):
+    """Issue 10: quotes alone do not stop a spreadsheet from running =HYPERLINK(...): text that
+    starts with = + - @ gets an apostrophe in front (OWASP), numbers stay numbers."""
     data = H.plan_data()
     data["Obiettivi"][0]["Titolo"] = '=HYPERLINK("http://x","y")'
     data["Obiettivi"][1]["Titolo"] = "-10% di tempi"
@@ -90,14 +92,14 @@ def test_formula_like_text_is_quoted(tmp_path):
     plan_path, plan = H.make_plan(tmp_path, data=data)
     export_tables(plan, tmp_path / "bi")
     text = (tmp_path / "bi" / "obiettivi.csv").read_text(encoding="utf-8-sig")
-    assert '"=HYPERLINK(""http://x"",""y"")"' in text
-    assert ',"-10% di tempi",' in text
-    assert ',"+ servizi, meno carta",' in text
-    assert ',"@rossi",' in (tmp_path / "bi" / "settori.csv").read_text(encoding="utf-8-sig")
+    assert '"\'=HYPERLINK(""http://x"",""y"")"' in text
+    assert ',"\'-10% di tempi",' in text
+    assert ',"\'+ servizi, meno carta",' in text
+    assert ',"\'@rossi",' in (tmp_path / "bi" / "settori.csv").read_text(encoding="utf-8-sig")
     rows = read_csv(tmp_path / "bi" / "obiettivi.csv")
-    assert rows[1][5] == '=HYPERLINK("http://x","y")'               # a CSV reader gets the text back
-    # numbers are never quoted, negative ones included
-    assert csv_line([-5, -2.5, "-x", None, True, 3.0]) == '-5,-2.5,"-x",,sì,3\r\n'
+    assert rows[1][5] == '\'=HYPERLINK("http://x","y")'      # a CSV reader gets the neutralised text
+    # numbers are never quoted nor prefixed, negative ones included
+    assert csv_line([-5, -2.5, "-x", None, True, 3.0]) == '-5,-2.5,"\'-x",,sì,3\r\n'
 
 
 def test_parquet_keeps_types(archived, tmp_path):
