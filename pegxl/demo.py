@@ -61,9 +61,13 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
                                             "nuova o vuota)"), exit_code=2)
         for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale"):
             shutil.rmtree(d / sub, ignore_errors=True)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / MARKER).write_text("Cartella creata da `pegxl demo`: `pegxl demo --force` la rigenera.\n",
-                            encoding="utf-8")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        (d / MARKER).write_text("Cartella creata da `pegxl demo`: `pegxl demo --force` la rigenera.\n",
+                                encoding="utf-8")
+    except OSError as exc:   # read-only, full, or a file in the way: F010, not a traceback
+        from .errors import os_detail
+        raise PegxlError(finding(ErrorCode.F010, file=str(d / MARKER), detail=os_detail(exc))) from exc
     plan_data, returns_data = demo_data()
 
     plan_path = write_plan(d / "piano.xlsx", plan_data)
