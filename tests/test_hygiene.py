@@ -569,3 +569,20 @@ def test_libreoffice_imports_the_exported_formula_as_text(tmp_path):
     assert cells["obiettivi!F2"]["string"] == '\'=HYPERLINK("http://example.invalid","clic")'
     assert cells["obiettivi!F3"]["type"] == "TEXT"
     assert cells["obiettivi!B2"]["type"] == "VALUE" and cells["obiettivi!B2"]["value"] == 2024
+
+
+def test_demo_into_a_path_under_a_file_is_f010(tmp_path):
+    (tmp_path / "un-file").write_text("x")
+    res = CliRunner().invoke(main, ["demo", str(tmp_path / "un-file" / "demo")])
+    assert res.exit_code == 2 and "F010" in res.output, res.output
+    assert "Errore imprevisto" not in res.output and "Traceback" not in res.output
+
+
+def test_scrub_hides_auth_payloads_it_did_not_send():
+    from pegxl.mail import _scrub
+    plain = base64.b64encode(b"\x00ufficio\x00altra-password").decode()
+    assert _scrub(f"535 5.7.8 rejected AUTH PLAIN {plain}", []) == "535 5.7.8 rejected AUTH PLAIN ***"
+    assert plain not in _scrub(f"535 5.7.8 credentials {plain} refused", [])
+    # ordinary words of a reply are left alone
+    assert _scrub("535 5.7.8 Authentication credentials invalid", []) == \
+        "535 5.7.8 Authentication credentials invalid"
