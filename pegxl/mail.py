@@ -1,7 +1,13 @@
 """`pegxl send`: one e-mail per settore with its template, and reminders to latecomers.
 
 - Every message goes to the settore's responsabile (Email of the Settori sheet) with the
-  settore's own template attached, found by `template_name(plan, sector)`.
+  settore's own template attached, found by `template_name(plan, sector)` and attached only
+  if its hidden identity sheet names that settore of this plan's ente, anno and fase
+  (else E006: the name alone proves nothing). Annotated copies likewise (ente, anno).
+- Each message has a total deadline (connect, greeting, TLS, login, sending; 60 s,
+  --smtp-timeout or PEGXL_SMTP_TIMEOUT), enforced by a watchdog even against a server that
+  trickles bytes (E007). Server replies are shown without the password and without any
+  AUTH payload (base64 credentials) echoed back.
 - Subject and body come from a text template the office can edit (string.Template): the
   first line is `Oggetto: ...`, then a blank line, then the body. The shipped defaults are
   pegxl/data/mail_default.txt (invio) and pegxl/data/mail_sollecito.txt (sollecito).
