@@ -586,3 +586,20 @@ def test_scrub_hides_auth_payloads_it_did_not_send():
     # ordinary words of a reply are left alone
     assert _scrub("535 5.7.8 Authentication credentials invalid", []) == \
         "535 5.7.8 Authentication credentials invalid"
+
+
+def test_merge_output_escapes_a_file_name_with_a_newline(world, tmp_path):
+    """A usable return whose name carries a newline: merge names it (copy, notes) escaped."""
+    base, plan_path, plan, templates = world
+    from pegxl.templates import fill_return
+    folder = tmp_path / "restituiti"
+    folder.mkdir()
+    for code, path in templates.items():
+        name = f"x\n{FORGED}\n{code}.xlsx" if code == "S02" else f"{code}.xlsx"
+        fill_return(path, folder / name, H.inputs(plan.anno, code))
+    res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(folder),
+                                    "-o", str(tmp_path / "out"), "--no-archive"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert not any(line.startswith("S01.xlsx: utilizzabile") for line in lines), res.output
+    assert "x\\nS01.xlsx: utilizzabile" in res.output

@@ -18,6 +18,7 @@ from .common import CONTEXT, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
 from .common import progress as _progress
 from ..errors import EXIT_OK, ErrorCode, PegxlError, finding
+from ..report import escape_text as _esc
 from ..report import render_json, render_text
 from ..values import format_percent
 
@@ -169,7 +170,7 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
         echo(render_text(problems, hints=False))
         echo()
     for f in result.findings:
-        echo(f"{f.code} {f.severity}: {f.message}")
+        echo(f"{f.code} {f.severity}: {_esc(f.message)}")
     if result.findings:
         echo()
     echo(_table(plan, result.scores, result.excluded))
@@ -177,14 +178,14 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     echo()
     echo(result.reconciliation.line())
     for note in result.notes:
-        echo(f"Nota: {note}")
-    echo(f"Consolidato per l'OIV: {result.consolidated}")
+        echo(f"Nota: {_esc(note)}")
+    echo(f"Consolidato per l'OIV: {_esc(result.consolidated)}")
     if len(result.returned) > 10:
         folder = next(iter(result.returned.values())).parent
-        echo(f"Copie restituite con le percentuali calcolate: {len(result.returned)} file in {folder}")
+        echo(f"Copie restituite con le percentuali calcolate: {len(result.returned)} file in {_esc(folder)}")
     else:
         for s, p in result.returned.items():
-            echo(f"Copia restituita ({s}): {p}")
+            echo(f"Copia restituita ({_esc(s)}): {_esc(p)}")
     _echo_archive(result.archived)
     sys.exit(EXIT_OK)
 
@@ -272,7 +273,7 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
     echo(_table(plan, result.scores, excluded, before=result.scores_before))
     echo(_rules_line(plan))
     echo()
-    echo(f"Consolidato finale: {result.path}")
+    echo(f"Consolidato finale: {_esc(result.path)}")
     _echo_archive(result.archived)
     sys.exit(EXIT_OK)
 
