@@ -21,7 +21,7 @@ from pegxl.scoring import ScoreInput, compute
 from pegxl.synth import synthetic_inputs, synthetic_plan
 from pegxl.templates import (DEFAULT_PASSWORD, build_template, fill_return, generate_templates,
                              make_templates, slugify, template_name)
-from pegxl.templates.generate import NEUTRAL_FILL, SUMMARY_HEADERS, TOTAL_LABEL
+from pegxl.templates.generate import MARK, NEUTRAL_FILL, SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from pegxl.values import parse_typed
 from pegxl.workbook import contract as C
 from pegxl.workbook import style as S
@@ -192,13 +192,14 @@ def test_transversal_and_list_objectives_only_where_assigned(books):
 def test_sheet_order_and_exact_headers(books):
     for wb in books.values():
         assert wb.sheetnames == [C.SHEET_INSTRUCTIONS, C.SHEET_OBJECTIVES, C.SHEET_PHASES,
-                                 C.SHEET_INDICATORS, C.SHEET_SUMMARY, C.SHEET_IDENTITY, C.SHEET_LISTS]
+                                 C.SHEET_INDICATORS, C.SHEET_SUMMARY, C.SHEET_IDENTITY, SHEET_READINGS,
+                                 C.SHEET_LISTS]
         for spec in (C.T_OBJECTIVES, C.T_PHASES, C.T_INDICATORS):
             ws = wb[spec.sheet]
             assert [c.value for c in ws[1]] == spec.headers
             assert ws.max_column == len(spec.headers)
         assert [c.value for c in wb[C.SHEET_SUMMARY][1]] == list(SUMMARY_HEADERS)
-        assert [ws.sheet_state for ws in wb.worksheets] == ["visible"] * 5 + ["hidden", "hidden"]
+        assert [ws.sheet_state for ws in wb.worksheets] == ["visible"] * 5 + ["hidden"] * 3
 
 
 def test_identity_sheet(built, books):
@@ -442,8 +443,12 @@ def test_formulas_present(books):
         if expected is None:
             assert v is None, n                       # testo, CONTESTO, neutralised
         else:
-            assert isinstance(v, str) and v.startswith("=IF(ISNUMBER(") and f"I{cell.row}" in v, n
-    assert "MATCH(LOWER(TRIM(I4)),L_PAROLE_SI,0)" in cell_of(wi, "Raggiungimento %", objective="O1", indicator=3).value
+            # the formulas use the reading of Valore raggiunto (I) on the hidden _letture sheet
+            assert isinstance(v, str) and v.startswith("=IF(ISNUMBER(") and f"'_letture'!AI{cell.row}" in v, n
+            assert wb[SHEET_READINGS][f"Y{cell.row}"].value == f"Indicatori!I{cell.row}", n
+    # sì/no words are matched exactly (MATCH took * and ? as wildcards)
+    assert "MATCH" not in cell_of(wi, "Raggiungimento %", objective="O1", indicator=3).value
+    assert wb[SHEET_READINGS]["AB4"].value == "=SUMPRODUCT(--EXACT(AA4,L_PAROLE_SI))"
     # the Rules are baked in: 2 points a day late
     assert "100-2*" in cell_of(wi, "Raggiungimento %", objective="O1", indicator=4).value
     grade = cell_of(wb["Obiettivi"], "Grado calcolato %", objective="O1").value

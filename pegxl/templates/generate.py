@@ -53,6 +53,12 @@ L_SINO = "L_SINO"
 L_YES = "L_PAROLE_SI"
 L_NO = "L_PAROLE_NO"
 
+# The hidden sheet where every input the formulas use is read the way pegxl reads it
+# (pegxl/values.py): one block of columns per input sheet, on the input's own row.
+SHEET_READINGS = "_letture"
+MARK = "da verificare"   # a value the formulas cannot read as pegxl will: never a different number
+_STEPS = 10              # columns of a reading block after its label: 9 helpers, the reading
+
 SUMMARY_HEADERS = ("Codice obiettivo", "Titolo", "Peso", "Stato", "Somma pesi fasi",
                    "Realizzazione fasi %", "Media indicatori %", "Grado calcolato %",
                    "Grado dichiarato %", "Grado %", "Conta", "Peso nel totale")
@@ -69,6 +75,13 @@ def _letters(spec: C.TableSpec) -> dict[str, str]:
 
 # Column letters follow the contract's header order (the headers are the contract).
 OL, FL, IL = _letters(C.T_OBJECTIVES), _letters(C.T_PHASES), _letters(C.T_INDICATORS)
+
+# _letture: a block of 1 + _STEPS columns per input sheet (a label, the helpers, the reading)
+READ_FIRST = {"objectives": 1, "phases": 13, "indicators": 25}
+READ_COL = {k: get_column_letter(v + _STEPS) for k, v in READ_FIRST.items()}
+READ_DECLARED = f"'{SHEET_READINGS}'!{READ_COL['objectives']}"
+READ_PHASE = f"'{SHEET_READINGS}'!{READ_COL['phases']}"
+READ_ACHIEVED = f"'{SHEET_READINGS}'!{READ_COL['indicators']}"
 
 
 # ----------------------------------------------------------------------- names
@@ -194,13 +207,116 @@ def _serial(d: dt.date) -> int:
     return (d - dt.date(1899, 12, 30)).days
 
 
+# ------------------------------------------------------------------ reading inputs
+#
+# One meaning for every way a value is typed, the same as pegxl.values:
+#   a number                       as stored; in a percent cell (45% typed: 0.45 shown
+#                                  «45%») a 0-100 figure is 45 (V015), a numero stays 0.45
+#   Italian text "45,5" "78.622,20" "64,52%" " 1.500 € "
+#                                  read as pegxl reads it (V007); only the forms both can
+#                                  read exactly: digits, one decimal comma, dots grouping
+#                                  thousands, an optional sign and one trailing %
+#   a date, or "31/12/2024" "1-2-24" as text (day first)
+#   sì/no words of L_PAROLE_SI / L_PAROLE_NO, matched exactly (no wildcards), TRUE/FALSE, 1/0
+# Anything else typed gives MARK ("da verificare"), which the grades and totals pass on.
+# CELL("format") is "P0"/"P2"... for percent cells in Excel (MS-OI29500 2.1.896: the
+# English category is accepted in every locale) and in LibreOffice; NUMBERVALUE and
+# UNICHAR are Excel 2013+ functions, stored with their _xlfn. prefix.
+
+_DIGITS = '{"0","1","2","3","4","5","6","7","8","9"}'
+
+
+def _no_digits(x: str) -> str:
+    for d in "0123456789":
+        x = f'SUBSTITUTE({x},"{d}","")'
+    return x
+
+
+def _is_mark(ref: str) -> str:
+    return f'{ref}="{MARK}"'
+
+
+def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None = None,
+                  hi: float | None = None) -> list[str]:
+    """The formulas of one reading block on row `row`, its first helper in column `first`:
+    _STEPS helpers then the reading (a number, "" for blank, or MARK). `kind` is
+    "percent" (a 0-100 figure), "number", "date" or "bool"; `x` the input cell."""
+    c = [f"{get_column_letter(first + i)}{row}" for i in range(_STEPS)]
+    M = f'"{MARK}"'
+    steps: list[str] = [""] * _STEPS
+    if kind in ("percent", "number"):
+        B, Cc, D, E, F, G, H, I, J = c[:9]
+        clean = x
+        for ch in ('" "', "_xlfn.UNICHAR(160)", "_xlfn.UNICHAR(8239)", "_xlfn.UNICHAR(8364)", '"$"', '"\'"'):
+            clean = f'SUBSTITUTE({clean},{ch},"")'
+        steps[0] = f'=IF(ISTEXT({x}),{clean},"")'
+        steps[1] = f'=IF(RIGHT({B},1)="%",LEFT({B},LEN({B})-1),{B})'
+        steps[2] = f'=IF(OR(LEFT({Cc},1)="-",LEFT({Cc},1)="+"),MID({Cc},2,999),{Cc})'
+        steps[3] = "=" + _no_digits(D)
+        steps[4] = f'=LEFT({D},FIND(",",{D}&",")-1)'
+        steps[5] = f'=LEN({F})-LEN(SUBSTITUTE({F},".",""))'
+        groups = ",".join(f'OR({G}<{k},MID({F},MAX(1,LEN({F})-{4 * k - 1}),1)=".")' for k in range(1, 5))
+        steps[6] = (f'=AND(LEN({E})<LEN({D}),LEN(SUBSTITUTE(SUBSTITUTE({E},".",""),",",""))=0,'
+                    f'LEN({D})-LEN(SUBSTITUTE({D},",",""))<=1,RIGHT({D},1)<>",",'
+                    f'LEN({D})-LEN(SUBSTITUTE({D},".",""))={G},'
+                    f'OR({G}=0,AND(LEFT({F},1)<>"0",{G}<=4,{G}=INT((LEN({F})-{G}-1)/3),{groups})))')
+        steps[7] = (f'=IF({H},IF(LEFT({Cc},1)="-",-1,1)*'
+                    f'_xlfn.NUMBERVALUE("0"&SUBSTITUTE({D},".",""),",","."),{M})')
+        num = f'IF(LEFT(CELL("format",{x}),1)="P",{x}*100,{x})' if kind == "percent" else x
+        steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),{num},IF(LEN(TRIM({x}))=0,"",{I})))'
+        if lo is None:
+            steps[9] = f"={J}"
+        else:
+            steps[9] = f"=IF(ISNUMBER({J}),IF(OR({J}<{_num(lo)},{J}>{_num(hi)}),{M},{J}),{J})"
+    elif kind == "date":
+        B, Cc, D, E, F, G, H, I, J = c[:9]
+        steps[0] = f'=SUBSTITUTE(SUBSTITUTE(TRIM({x}),".","/"),"-","/")'
+        steps[1] = f'=LEFT({B},FIND("/",{B}&"/")-1)'
+        steps[2] = f'=MID({B},LEN({Cc})+2,999)'
+        steps[3] = f'=LEFT({D},FIND("/",{D}&"/")-1)'
+        steps[4] = f'=MID({D},LEN({E})+2,999)'
+        digits = f"{Cc}&{E}&{F}"
+        steps[5] = (f'=AND(LEN({B})-LEN(SUBSTITUTE({B},"/",""))=2,LEN({Cc})>=1,LEN({Cc})<=2,'
+                    f'LEN({E})>=1,LEN({E})<=2,OR(LEN({F})=2,LEN({F})=4),'
+                    f'SUMPRODUCT(LEN({digits})-LEN(SUBSTITUTE({digits},{_DIGITS},"")))=LEN({digits}))')
+        steps[6] = f'=IF({G},DATE(IF(LEN({F})=2,2000,0)+{F},--{E},--{Cc}),{M})'
+        steps[7] = f'=IF(ISNUMBER({H}),IF(AND(DAY({H})=--{Cc},MONTH({H})=--{E}),{H},{M}),{M})'
+        steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),INT({x}),IF(LEN(TRIM({x}))=0,"",{I})))'
+        steps[9] = f"=IF(ISNUMBER({J}),IF(OR({J}<DATE(1900,3,1),{J}>DATE(2100,12,31)),{M},{J}),{J})"
+    elif kind == "bool":
+        B, Cc, D, E = c[:4]
+        J = c[8]
+        steps[0] = f"=LOWER(TRIM({x}))"
+        ends = ",".join(f"RIGHT({B},1)={q}" for q in ('"."', '"!"', '"\'"', '"`"', "_xlfn.UNICHAR(180)",
+                                                      "_xlfn.UNICHAR(8217)"))
+        steps[1] = f"=IF(OR({ends}),TRIM(LEFT({B},LEN({B})-1)),{B})"
+        steps[2] = f"=SUMPRODUCT(--EXACT({Cc},{L_YES}))"
+        steps[3] = f"=SUMPRODUCT(--EXACT({Cc},{L_NO}))"
+        steps[8] = (f'=IF(ISLOGICAL({x}),IF({x},1,0),IF(ISNUMBER({x}),IF({x}=1,1,IF({x}=0,0,{M})),'
+                    f'IF(LEN(TRIM({x}))=0,"",IF({D}>0,1,IF({E}>0,0,{M})))))')
+        steps[9] = f"={J}"
+    else:
+        raise ValueError(kind)
+    reading = f"=IFERROR({steps[9][1:]},{M})"
+    return steps[:9] + [reading]
+
+
+def _flag(col: str, rows: Sequence[int]) -> str | None:
+    """True when one of the readings in `col` (rows of _letture) is MARK."""
+    if not rows:
+        return None
+    return "+".join(f'COUNTIF(\'{SHEET_READINGS}\'!{col}{a}:{col}{b},"{MARK}")'
+                    for a, b in _runs(rows)) + ">0"
+
+
 # ------------------------------------------------------------------ formula pieces
 
 def indicator_formula(value_type: str | None, direction: str | None, target: Any, rules: Rules,
                       a_ref: str, r_ref: str) -> str | None:
     """Raggiungimento % of one indicator as a formula (scoring.md), or None when it is not
-    computed (testo, unknown target). `a_ref`/`r_ref` are the Valore atteso / raggiunto
-    cells. The branch that depends on the sign of the target is chosen here: the target
+    computed (testo, unknown target). `a_ref` is the Valore atteso cell, `r_ref` the
+    reading of Valore raggiunto on _letture (a number, 1/0 for sì/no, "" or MARK: passed
+    on). The branch that depends on the sign of the target is chosen here: the target
     is a locked plan value."""
     cap = _num(rules.cap)
     if value_type in ("numero", "percentuale"):
@@ -228,16 +344,14 @@ def indicator_formula(value_type: str | None, direction: str | None, target: Any
             else:
                 # rapporto: R <= 0 under a positive ceiling is the limit of A/R, the cap
                 x = f"IF({R}>0,100*{A}/{R},{cap})"
-        return f"=IF(ISNUMBER({R}),MIN({cap},MAX(0,{x})),\"\")"
+        return f"=IF(ISNUMBER({R}),MIN({cap},MAX(0,{x})),{R})"
     if value_type == "sì/no":
         if not isinstance(target, bool):
             return None
         hit = _num(min(100.0, rules.cap))
         yes_score, no_score = (hit, "0") if target else ("0", hit)
-        # MATCH against the word lists on _liste: "sì", "si", "fatto", "x"... as parse_bool
-        key = f"LOWER(TRIM({r_ref}))"
-        return (f"=IF(ISNUMBER(MATCH({key},{L_YES},0)),{yes_score},"
-                f"IF(ISNUMBER(MATCH({key},{L_NO},0)),{no_score},\"\"))")
+        # the reading is 1 (yes) or 0 (no): the words were matched exactly on _letture
+        return f"=IF(ISNUMBER({r_ref}),IF({r_ref}=1,{yes_score},{no_score}),{r_ref})"
     if value_type == "data":
         if not isinstance(target, dt.date):
             return None
@@ -250,8 +364,11 @@ def indicator_formula(value_type: str | None, direction: str | None, target: Any
             days = f"({R}-{A})" if d == "<=" else f"({A}-{R})"
             late = "0" if rules.late_zero else f"100-{_num(rules.late_penalty)}*{days}"
             x = f"IF({on_time},100,{late})"
-        return f"=IF(ISNUMBER({r_ref}),MIN({cap},MAX(0,{x})),\"\")"
+        return f"=IF(ISNUMBER({r_ref}),MIN({cap},MAX(0,{x})),{r_ref})"
     return None
+
+
+_READ_KIND = {"numero": "number", "percentuale": "percent", "data": "date", "sì/no": "bool"}
 
 
 def _plus(terms: list[str]) -> str:
@@ -289,9 +406,9 @@ class _Obj:
         given = all(w is not None for w in weights) and sum(w for _, w in active) > 0
         if given:
             # The locked Peso cells, rescaled by the sum of the active ones (neutralised left out)
-            num = _plus([f"Fasi!{FL['weight']}{r}*N(Fasi!{FL['progress']}{r})" for r, _ in active])
+            num = _plus([f"Fasi!{FL['weight']}{r}*N({READ_PHASE}{r})" for r, _ in active])
             return f"({num})/({total})", total
-        num = _plus([f"N(Fasi!{FL['progress']}{r})" for r, _ in active])
+        num = _plus([f"N({READ_PHASE}{r})" for r, _ in active])
         return f"({num})/{len(active)}", total
 
     def indicator_parts(self) -> tuple[str, str] | None:
@@ -306,6 +423,15 @@ class _Obj:
                      for r, _ in scored])
         den = _plus([f"IF(ISNUMBER(Indicatori!{IL['score']}{r}),{_num(wmap[r])},0)" for r, _ in scored])
         return num, den
+
+    def phase_flag(self) -> str | None:
+        """True when an active phase's Avanzamento reads "da verificare"."""
+        return _flag(READ_COL["phases"], [r for r, _, neu in self.phases if not neu])
+
+    def indicator_flag(self) -> str | None:
+        """True when a scored indicator's Valore raggiunto reads "da verificare"."""
+        return _flag(READ_COL["indicators"],
+                     [r for r, _, elig, scored, neu in self.indicators if elig and scored and not neu])
 
     @property
     def all_neutralised(self) -> bool:
@@ -347,6 +473,8 @@ class _Builder:
         ws_n = wb.create_sheet(C.SHEET_INDICATORS)
         ws_r = wb.create_sheet(C.SHEET_SUMMARY)
         ws_p = wb.create_sheet(C.SHEET_IDENTITY)
+        self.ws_l = ws_l = wb.create_sheet(SHEET_READINGS)
+        self._readings_header(ws_l)
         self._objectives_rows(ws_o)
         self._phases_sheet(ws_f)
         self._indicators_sheet(ws_n)
@@ -360,6 +488,7 @@ class _Builder:
         S.add_list(wb, L_YES, sorted(YES_WORDS | {"sì", "si"}))
         S.add_list(wb, L_NO, sorted(NO_WORDS))
         ws_p.sheet_state = "hidden"
+        ws_l.sheet_state = "hidden"
         for ws in (ws_o, ws_f, ws_n, ws_r):
             S.fit_rows(ws)
         S.fit_rows(ws_i, first_row=1)
@@ -368,6 +497,23 @@ class _Builder:
         wb.security = WorkbookProtection(workbookPassword=self.password, lockStructure=True)
         wb.active = 0
         return wb
+
+    # -- readings (_letture)
+    def _readings_header(self, ws) -> None:
+        for block, title in (("objectives", "Obiettivi"), ("phases", "Fasi"), ("indicators", "Indicatori")):
+            first = READ_FIRST[block]
+            ws.cell(row=1, column=first, value=f"Cella letta ({title})")
+            for i in range(1, _STEPS):
+                ws.cell(row=1, column=first + i, value=f"passo {i}")
+            ws.cell(row=1, column=first + _STEPS, value="Lettura")
+
+    def _reading(self, block: str, sheet: str, letter: str, row: int, kind: str, **kw: Any) -> None:
+        """Write on _letture, on `row`, how the input sheet!letter+row is read."""
+        ws, first = self.ws_l, READ_FIRST[block]
+        ws.cell(row=row, column=first, value=f"{sheet}!{letter}{row}")
+        for i, formula in enumerate(reading_steps(kind, f"{sheet}!{letter}{row}", row, first + 1, **kw), start=1):
+            if formula:
+                ws.cell(row=row, column=first + i, value=formula)
 
     # -- table sheets
     def _table_header(self, ws, spec: C.TableSpec, freeze: str) -> None:
@@ -389,6 +535,7 @@ class _Builder:
             for fld in C.T_OBJECTIVES_INPUT:
                 self._input_cell(ws, r, col[fld], fld)
             _style(ws.cell(row=r, column=col["computed"]), "computed")
+            self._reading("objectives", C.SHEET_OBJECTIVES, OL["declared"], r, "percent", lo=0, hi=100)
         if not n:
             return
         rows = list(range(2, n + 2))
@@ -415,6 +562,7 @@ class _Builder:
         self._missing(ws, s, rows, f"LEN(TRIM({s}{{r}}))=0")
         thr = _num(self.rules.deviation_threshold)
         excluded = f"OR(LOWER(TRIM({s}{{r}}))=\"{_EXCLUDED[0]}\",LOWER(TRIM({s}{{r}}))=\"{_EXCLUDED[1]}\")"
+        k = READ_DECLARED   # the declared grade as pegxl reads it (45% is 45)
         deviates = f"AND(ISNUMBER({k}{{r}}),ISNUMBER({nn}{{r}}),ABS({k}{{r}}-{nn}{{r}})>{thr})"
         self._missing(ws, m, rows, f"AND(LEN(TRIM({m}{{r}}))=0,OR({excluded},{deviates}))")
 
@@ -434,6 +582,7 @@ class _Builder:
                 self._input_cell(ws, r, col[fld], fld, neutral_reason=reason if neutral else None)
             if not neutral:
                 active.append(r)
+                self._reading("phases", C.SHEET_PHASES, FL["progress"], r, "percent", lo=0, hi=100)
         if not active:
             return
         L = {f: get_column_letter(col[f]) for f in col}
@@ -474,7 +623,9 @@ class _Builder:
             formula = None
             if not neutral and not context:
                 formula = indicator_formula(i.value_type, i.direction, _py(target) if not isinstance(target, bool) else target,
-                                            self.rules, f"{L['target']}{r}", f"{L['achieved']}{r}")
+                                            self.rules, f"{L['target']}{r}", f"{READ_ACHIEVED}{r}")
+                if formula is not None:
+                    self._reading("indicators", C.SHEET_INDICATORS, L["achieved"], r, _READ_KIND[i.value_type])
             weight = _py(i.weight)
             self.objs[i.objective].indicators.append(
                 (r, None if weight is None else float(weight), not context, formula is not None, neutral))
@@ -510,13 +661,19 @@ class _Builder:
         if p is None and parts is None:
             return None
         if parts is None:
-            return f"={p}"
-        num, den = parts
-        ind = f"({num})/({den})"
-        if p is None:
-            return f"=IF(({den})>0,{ind},\"\")"
-        both = f"({_num(pw)}*{p}+{_num(iw)}*{ind})/{_num(pw + iw)}"
-        return f"=IF(({den})>0,{both},{p})"
+            grade = p
+        else:
+            num, den = parts
+            ind = f"({num})/({den})"
+            if p is None:
+                grade = f"IF(({den})>0,{ind},\"\")"
+            else:
+                both = f"({_num(pw)}*{p}+{_num(iw)}*{ind})/{_num(pw + iw)}"
+                grade = f"IF(({den})>0,{both},{p})"
+        flags = [f for f in (o.phase_flag(), o.indicator_flag()) if f]
+        if not flags:
+            return f"={grade}"
+        return f"=IF(OR({','.join(flags)}),\"{MARK}\",{grade})"
 
     # -- Riepilogo
     def _summary_sheet(self, ws) -> None:
@@ -535,22 +692,26 @@ class _Builder:
             st = f"Obiettivi!{oc['status']}{orow}"
             p, total = o.phase_expr()
             parts = o.indicator_parts()
+            pf, nf = o.phase_flag(), o.indicator_flag()
+            mark = f"\"{MARK}\""
+            comp = f"Obiettivi!{oc['computed']}{orow}"
+            mean = f"IF(({parts[1]})>0,({parts[0]})/({parts[1]}),\"\")" if parts else None
             values: list[Any] = [
                 o.code, o.title, _py(o.weight),
                 f"=IF({st}=\"\",\"\",{st})",
                 f"={total}" if total else None,
-                f"={p}" if p else None,
-                f"=IF(({parts[1]})>0,({parts[0]})/({parts[1]}),\"\")" if parts else None,
-                f"=IF(ISNUMBER(Obiettivi!{oc['computed']}{orow}),Obiettivi!{oc['computed']}{orow},\"\")",
-                f"=IF(ISNUMBER(Obiettivi!{oc['declared']}{orow}),Obiettivi!{oc['declared']}{orow},\"\")",
+                (f"=IF({pf},{mark},{p})" if pf else f"={p}") if p else None,
+                (f"=IF({nf},{mark},{mean})" if nf else f"={mean}") if mean else None,
+                f"=IF(ISNUMBER({comp}),{comp},IF({comp}={mark},{mark},\"\"))",
+                f"={READ_DECLARED}{orow}",   # the declared grade as pegxl reads it, or "da verificare"
             ]
             excluded = f"OR(LOWER(TRIM(D{r}))=\"{_EXCLUDED[0]}\",LOWER(TRIM(D{r}))=\"{_EXCLUDED[1]}\")"
             if o.all_neutralised:
                 # every phase and indicator neutralised: Non valutabile (scoring.md)
                 values += ["", "no"]
             else:
-                values += [f"=IF({excluded},\"\",IF(ISNUMBER(I{r}),I{r},H{r}))",
-                           f"=IF(ISNUMBER(J{r}),\"sì\",\"no\")"]
+                values += [f"=IF({excluded},\"\",IF(I{r}=\"\",H{r},I{r}))",
+                           f"=IF(ISNUMBER(J{r}),\"sì\",IF(J{r}={mark},{mark},\"no\"))"]
             w = 1.0 if equal else float(o.weight)
             values.append(f"=IF(K{r}=\"sì\",{_num(w)},0)")
             for c, v in enumerate(values, start=1):
@@ -571,7 +732,9 @@ class _Builder:
         lab.font = S.TOTAL_FONT
         if self.objs:
             rng = f"L2:L{last}"
-            total = ws.cell(row=tr, column=10, value=f"=IF(SUM({rng})>0,({_plus(terms)})/SUM({rng}),\"\")")
+            # one objective "da verificare" makes the total "da verificare", never a different number
+            total = ws.cell(row=tr, column=10, value=f"=IF(COUNTIF(J2:J{last},\"{MARK}\")>0,\"{MARK}\","
+                                                     f"IF(SUM({rng})>0,({_plus(terms)})/SUM({rng}),\"\"))")
             ws.cell(row=tr, column=11, value=f"=COUNTIF(K2:K{last},\"sì\")")
             ws.cell(row=tr, column=12, value=f"=SUM({rng})")
         else:

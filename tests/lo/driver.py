@@ -29,7 +29,9 @@ Job (JSON object; every key optional except "open")::
 "sheet" may be a name or a 0-based index; "cell" any A1 reference (a range: its
 top-left cell). "date"/"datetime" edits write the serial counted from the
 document's NullDate and give the cell an ISO date format when it has no date
-format yet (override with "number_format": "DD/MM/YYYY"). "formula" uses
+format yet (override with "number_format": "DD/MM/YYYY"); on any other edit
+"number_format" is applied after the content (e.g. "0%" after typing "45%", as the
+keyboard does to a General cell). "formula" uses
 LibreOffice's API syntax: English function names, ";" between arguments.
 ``convert_only`` = open, calculateAll, save (edits and inspections are ignored):
 the file then carries cached formula values like one saved by Excel.
@@ -375,6 +377,13 @@ def apply_edit(doc, edit):
     elif kind == "clear":
         # VALUE|DATETIME|STRING|FORMULA (= 1|2|4|16), keep formatting
         cell.clearContents(1 | 2 | 4 | 16)
+    if edit.get("number_format"):
+        # the format the keyboard gives a General cell (typing "45%" gives "0%")
+        key = _format_key(doc, edit["number_format"])
+        cell.NumberFormat = key
+        if cell.NumberFormat != key:
+            return ("number format not applied to %s (locked cell on a protected sheet?)"
+                    % cell.AbsoluteName)
     return None
 
 
