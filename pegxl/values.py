@@ -101,9 +101,10 @@ def parse_number(value: Any, *, percent_format: bool = False) -> Parsed:
     if isinstance(value, Decimal):
         return Parsed(float(value), True)
     if isinstance(value, str):
-        text = value.strip()
-        pct = text.endswith("%")
-        if pct:
+        # spaces, € and $ first, then one trailing %: the templates' formulas read text
+        # the same way (templates.generate.reading_steps), so "45 % €" is 45 in both
+        text = _NUM_CLEAN.sub("", value.strip())
+        if text.endswith("%"):
             text = text[:-1]
         n = _number_from_text(text)
         if n is None or not math.isfinite(n):   # "1e400" overflows to infinity: not a number typed

@@ -453,11 +453,12 @@ def test_formulas_present(books):
     assert "100-2*" in cell_of(wi, "Raggiungimento %", objective="O1", indicator=4).value
     grade = cell_of(wb["Obiettivi"], "Grado calcolato %", objective="O1").value
     assert grade.startswith("=IF(") and "Fasi!F4" not in grade      # neutralised phase left out
+    assert "'_letture'!W2" in grade and "'_letture'!W4" not in grade
     assert "Indicatori!K7" not in grade and "Indicatori!K8" not in grade  # CONTESTO, neutralised
     ws = wb["Riepilogo"]
     total_row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value == TOTAL_LABEL)
     assert total_row == 5 and ws.cell(row=total_row, column=1).font.b
-    assert ws.cell(row=total_row, column=10).value.startswith("=IF(SUM(L2:L4)>0")
+    assert ws.cell(row=total_row, column=10).value.startswith(f'=IF(COUNTIF(J2:J4,"{MARK}")>0,"{MARK}",IF(SUM(L2:L4)>0')
     for r in range(2, total_row):
         for c in range(4, 13):
             v = ws.cell(row=r, column=c).value

@@ -24,7 +24,8 @@ Job (JSON object; every key optional except "open")::
      "inspect_names": true,
      "save": [{"path": "/abs/out.xlsx", "filter": "Calc MS Excel 2007 XML"},
               {"path": "/abs/out.ods", "filter": "calc8"}],
-     "convert_only": false}
+     "convert_only": false,
+     "more": [{"open": "/abs/other.xlsx", "edits": [...], "save": [...]}]}
 
 "sheet" may be a name or a 0-based index; "cell" any A1 reference (a range: its
 top-left cell). "date"/"datetime" edits write the serial counted from the
@@ -36,7 +37,9 @@ LibreOffice's API syntax: English function names, ";" between arguments.
 ``convert_only`` = open, calculateAll, save (edits and inspections are ignored):
 the file then carries cached formula values like one saved by Excel.
 Edits and inspections happen on the open document; after the edits calculateAll()
-runs; saves come last and are moved into place atomically.
+runs; saves come last and are moved into place atomically. "more" lists further jobs
+(same keys, no "more") run one after the other in the same office; their results are
+in the result's "more", in order.
 
 Result (JSON object): {"ok": true, "cells": [...], "sheets": [...], "names": [...],
 "document": {"is_protected", "null_date"} (with inspect_sheets), "saved": [...],
@@ -585,9 +588,15 @@ def main(argv):
         with open(job_path, encoding="utf-8") as f:
             job = json.load(f)
         validate_job(job)
+        for sub in job.get("more", []):
+            validate_job(sub)
         office = Office()
         office.start()
         result = run_job(office, job)
+        # further documents in the same office: one soffice start for many files
+        more = [run_job(office, sub) for sub in job.get("more", [])]
+        if more:
+            result["more"] = more
         status = 0
     except (Exception, _Terminated) as e:
         result = {"ok": False, "error": "%s: %s" % (type(e).__name__, e),
