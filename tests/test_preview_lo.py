@@ -391,3 +391,84 @@ def test_a_value_the_formulas_cannot_read_shows_da_verificare(demo, tmp_path):
     assert bad["computed"][first_obj] == MARK and bad["total"] == MARK
     v = validate_returns(plan, [unreadable.parent])
     assert [f.code for f in v.findings if f.is_error] == ["V014"]
+
+
+# ------------------------------------------------------------------ reading, cell by cell
+
+NUMBER_TEXTS = ["45", "45,5", "45,5%", " 45,5 % ", "78.622,20", "1.500", "-1.500", "1.500.000,25",
+                "3.000.000.000.000,5", ",5", "-3,5", "+3,5", "007,5", "€ 1.500", "1.500 €", "12 345",
+                "45 % €", "64,52%",
+                # readable by pegxl only, or by nobody: «da verificare», never another number
+                "12.5", "0.125", "1e3", "1,234.56", "5%%", "12,", "1.2345,6", "01.500", "1.500,",
+                "45%€", "abc", "-", "%", "1,2,3", "1..500", ".5", "1.50.000", "--5", "$5", "5$", "1'500"]
+DATE_TEXTS = ["31/12/2024", "1/2/2024", "31.12.2024", "31-12-24", "05/03/24", " 31/12/2024 ",
+              "2024-12-31", "31/02/2024", "00/12/2024", "31 dicembre 2024", "1/1/2101", "32/1/2024",
+              "12/31/2024", "a/b/c", "31/12/0999", "1/1/1900", "31//2024", "3/4/5/2024"]
+BOOL_TEXTS = ["sì", "si", "SÌ", "sí", "Si'", "x", "X", " fatto ", "Fatto.", "non  fatto", "NO!", "si!!",
+              "?", "*", "s*", "n?", "vero", "ok", "1", "0", "2", "forse", "Realizzato", "non raggiunto"]
+MUST_READ = {"number": NUMBER_TEXTS[:18], "date": DATE_TEXTS[:6], "bool": BOOL_TEXTS[:11]}
+
+
+def test_formulas_read_every_text_as_pegxl_or_say_da_verificare(tmp_path):
+    """reading_steps against values.parse_*: for each text, typed number and percent cell,
+    the formulas give pegxl's value or «da verificare», never a different value."""
+    from pegxl.templates.generate import L_NO, L_YES, SHEET_READINGS, reading_steps
+    from pegxl.values import NO_WORDS, YES_WORDS
+    from pegxl.workbook import style as S
+
+    cases: list[tuple[str, dict]] = []
+    for kind in ("number", "percent"):
+        cases += [(kind, {"string": t}) for t in NUMBER_TEXTS]
+        cases += [(kind, {"formula": f}) for f in ("45", "0.45", "1234.5", "-2", "TRUE")]
+        cases += [(kind, {"formula": f, "number_format": nf}) for f, nf in
+                  (("45%", "0%"), ("45.5%", "0.00%"), ("150%", "0%"), ("0.5%", "0.00%"))]
+        cases += [(kind, {"clear": True})]
+    cases += [("date", {"string": t}) for t in DATE_TEXTS]
+    cases += [("date", {"date": "2024-12-31"}), ("date", {"formula": "45657"}), ("date", {"formula": "45657.75"}),
+              ("date", {"formula": "-3"}), ("date", {"clear": True})]
+    cases += [("bool", {"string": t}) for t in BOOL_TEXTS]
+    cases += [("bool", {"formula": f}) for f in ("1", "0", "2", "TRUE", "FALSE")]
+    wb = openpyxl.Workbook()
+    ws_in = wb.active
+    ws_in.title = "Dati"
+    ws_r = wb.create_sheet(SHEET_READINGS)
+    for r, (kind, _) in enumerate(cases, start=1):
+        for c, f in enumerate(reading_steps(kind, f"Dati!A{r}", r, 2), start=2):
+            if f:
+                ws_r.cell(row=r, column=c, value=f)
+    S.add_list(wb, L_YES, sorted(YES_WORDS | {"sì", "si", "sí"}))
+    S.add_list(wb, L_NO, sorted(NO_WORDS))
+    src, out = tmp_path / "casi.xlsx", tmp_path / "letti.xlsx"
+    wb.save(src)
+    _lo_batch([{"open": str(src), "save": [{"path": str(out), "filter": XLSX}],
+                "edits": [{"sheet": "Dati", "cell": f"A{r}", **e} for r, (_, e) in enumerate(cases, start=1)]}])
+
+    typed = openpyxl.load_workbook(out)["Dati"]
+    read = openpyxl.load_workbook(out, data_only=True)[SHEET_READINGS]
+    reading_col = 2 + 9
+    counted = {"same": 0, "mark": 0}
+    for r, (kind, edit) in enumerate(cases, start=1):
+        cell = typed.cell(row=r, column=1)
+        raw = cell.value
+        got = read.cell(row=r, column=reading_col).value
+        pct = "%" in (cell.number_format or "")
+        vt = {"number": "numero", "percent": "percentuale", "date": "data", "bool": "sì/no"}[kind]
+        p = parse_typed(raw, vt, percent_format=pct)
+        label = (kind, edit, raw, got, p)
+        if got == MARK:
+            counted["mark"] += 1
+            assert not (kind in MUST_READ and edit.get("string") in MUST_READ[kind]), label
+            continue
+        counted["same"] += 1
+        assert p.ok, label
+        if p.blank:
+            assert got in (None, ""), label
+        elif kind == "date":
+            # LibreOffice gives a DATE() result a date format: openpyxl then reads a datetime
+            day = got.date() if isinstance(got, dt.datetime) else dt.date(1899, 12, 30) + dt.timedelta(days=int(got))
+            assert day == p.value, label
+        elif kind == "bool":
+            assert got == (1 if p.value else 0), label
+        else:
+            assert got == p.value, label   # the same float: the same digits parsed the same way
+    assert counted["mark"] >= 30 and counted["same"] >= 60, counted

@@ -485,7 +485,8 @@ class _Builder:
         # lists last: add_list creates the hidden _liste sheet at the end of the book
         S.add_list(wb, L_STATO, C.STATI)
         S.add_list(wb, L_SINO, C.SI_NO)
-        S.add_list(wb, L_YES, sorted(YES_WORDS | {"sì", "si"}))
+        # accented forms too: the readings match words exactly (parse_bool drops accents)
+        S.add_list(wb, L_YES, sorted(YES_WORDS | {"sì", "si", "sí"}))
         S.add_list(wb, L_NO, sorted(NO_WORDS))
         ws_p.sheet_state = "hidden"
         ws_l.sheet_state = "hidden"
@@ -545,9 +546,9 @@ class _Builder:
                                          "Lo Stato va scelto dall'elenco: " + ", ".join(C.STATI) + "."),
                        L["status"], rows)
         self._validate(ws, self._decimal_dv(0, 100, "Grado dichiarato %",
-                                            "Facoltativo: il grado che il settore dichiara, da 0 a 100. "
+                                            "Facoltativo: il grado che il settore dichiara, da 0 a 100 (85 o 85%). "
                                             "Se diverso dal calcolato, spiegarlo nella Motivazione scostamento.",
-                                            "Scrivere un numero da 0 a 100 (es. 85 o 85,5) o lasciare vuoto."),
+                                            "Scrivere un numero da 0 a 100 (es. 85, 85,5 o 85%) o lasciare vuoto."),
                        L["declared"], rows)
         self._validate(ws, self._text_dv("Relazione",
                                          f"Breve relazione sull'attività svolta (al massimo {TEXT_MAX} caratteri)."),
@@ -587,8 +588,8 @@ class _Builder:
             return
         L = {f: get_column_letter(col[f]) for f in col}
         self._validate(ws, self._decimal_dv(0, 100, "Avanzamento %",
-                                            "Percentuale di realizzazione della fase, da 0 a 100.",
-                                            "Scrivere un numero da 0 a 100 (es. 75)."),
+                                            "Percentuale di realizzazione della fase, da 0 a 100 (75 o 75%).",
+                                            "Scrivere un numero da 0 a 100 (es. 75 o 75%)."),
                        L["progress"], active)
         for fld, title in (("actual_start", "Inizio effettivo"), ("actual_end", "Fine effettiva")):
             self._validate(ws, self._date_dv(title), L[fld], active)
@@ -752,6 +753,8 @@ class _Builder:
             "Conta = no per gli obiettivi Rinviati o Non valutabili (esclusi dalla media) o senza grado.",
             f"{TOTAL_LABEL} = media dei Grado % degli obiettivi che contano, pesata con il Peso "
             + ("(pesi uguali: il piano non indica pesi)." if equal else "dell'obiettivo."),
+            f"«{MARK}»: un valore scritto negli altri fogli non è stato riconosciuto dall'anteprima "
+            "(vedere Istruzioni); il grado e il totale che ne dipendono non si possono mostrare.",
             "Le cifre di questo foglio sono indicative: l'ufficio le ricalcola con le stesse regole.",
         )):
             ws.cell(row=note + i, column=1, value=text).font = Font(italic=True)
@@ -810,15 +813,19 @@ class _Builder:
             "serve solo se il grado calcolato non rappresenta il risultato. La Motivazione scostamento è "
             "obbligatoria per gli obiettivi Rinviati o Non valutabili e quando il grado dichiarato si "
             f"discosta dal calcolato di più di {scarto} punti.",
-            "• Fasi: per ogni fase l'Avanzamento % (da 0 a 100), le date di Inizio effettivo e Fine effettiva "
+            "• Fasi: per ogni fase l'Avanzamento % (da 0 a 100: 75 oppure 75%), le date di Inizio effettivo e Fine effettiva "
             "(gg/mm/aaaa) e, se serve, le Note.",
             "• Indicatori: il Valore raggiunto, secondo il Tipo valore: numero (es. 15 o 1500,50), percentuale "
-            "(scrivere 75 per 75%), sì/no (dall'elenco), data (gg/mm/aaaa), testo. Le Note sono facoltative.",
+            "(75 oppure 75%), sì/no (dall'elenco), data (gg/mm/aaaa), testo. Le Note sono facoltative.",
             "• Riepilogo: non si compila. Mostra per ogni obiettivo il grado calcolato mentre si scrive e il "
             f"{TOTAL_LABEL}.",
             "Le colonne calcolate (Raggiungimento %, Grado calcolato %, Riepilogo) si aggiornano da sole: "
             "sono un'anteprima, l'ufficio ricalcola tutto con le stesse regole.",
             "Gli indicatori di tipo CONTESTO e quelli con Tipo valore testo non hanno un Raggiungimento % calcolato.",
+            f"«{MARK}» in una cifra calcolata: un valore scritto non è stato riconosciuto dall'anteprima "
+            "(per esempio 12.5 con il punto, scritto come testo, o una data come 2024-12-31). Riscriverlo come "
+            "numero (75, 75,5 o 75%) o come data gg/mm/aaaa: finché resta così l'ufficio lo legge e lo segnala, "
+            "ma l'anteprima non può mostrare la cifra.",
         ])
 
         ws.cell(row=r, column=1, value="Colori").font = S.TOTAL_FONT
@@ -964,8 +971,8 @@ class _Builder:
                                     "Scrivere un numero (es. 15 o 1500,50), senza unità di misura.")
         if value_type == "percentuale":
             return self._decimal_dv(0, 1000, title,
-                                    "Il valore raggiunto in percentuale: scrivere 75 per 75%.",
-                                    "Scrivere un numero da 0 a 1000 (es. 75 per 75%).")
+                                    "Il valore raggiunto in percentuale: 75 oppure 75%.",
+                                    "Scrivere un numero da 0 a 1000 (es. 75 o 75%).")
         if value_type == "sì/no":
             return self._list_dv(L_SINO, title, "Scegliere sì o no dall'elenco.",
                                  "Il valore va scelto dall'elenco: sì o no.")
