@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 
 import openpyxl
@@ -877,3 +878,52 @@ def test_istruzioni_state_the_rules_as_applied_in_italian(tmp_path):
     assert "0,5 punti in meno per ogni giorno di ritardo" in text
     assert "di più di 7,5 punti" in text
     assert "sotto 40 conta 0" in text
+
+
+# ------------------------------------------------------------------ readings (_letture)
+
+def test_every_input_the_formulas_use_is_read_on_letture(books):
+    """Each active Avanzamento %, scored Valore raggiunto and Grado dichiarato % has a
+    reading on the hidden _letture sheet, on its own row, and the formulas use only it."""
+    from pegxl.templates.generate import READ_COL, READ_FIRST
+    wb = books["S01"]
+    wl = wb[SHEET_READINGS]
+    assert wl.sheet_state == "hidden" and wl.protection.sheet
+    label = {k: openpyxl.utils.get_column_letter(v) for k, v in READ_FIRST.items()}
+    reading = {k: wl[f"{READ_COL[k]}{r}"].value for k in READ_COL for r in range(2, 12)
+               if wl[f"{READ_COL[k]}{r}"].value}
+    assert reading and all(v.startswith("=IFERROR(") and v.endswith(f',"{MARK}")') for v in reading.values())
+    wf = wb["Fasi"]
+    for n, active in ((1, True), (2, True), (3, False)):          # phase 3 of O1 is neutralised
+        c = cell_of(wf, "Avanzamento %", objective="O1", phase=n)
+        assert (wl[f"{label['phases']}{c.row}"].value == f"Fasi!{c.coordinate}") is active, n
+    wi = wb["Indicatori"]
+    for n, expected in O1_SCORES.items():      # testo, CONTESTO, neutralised: nothing to read
+        c = cell_of(wi, "Valore raggiunto", objective="O1", indicator=n)
+        assert (wl[f"{label['indicators']}{c.row}"].value == f"Indicatori!{c.coordinate}") is (expected is not None), n
+    k = cell_of(wb["Obiettivi"], "Grado dichiarato %", objective="O1")
+    assert wl[f"{label['objectives']}{k.row}"].value == f"Obiettivi!{k.coordinate}"
+    # a percent cell is read as a 0-100 figure only where the column is one
+    steps = [wl.cell(row=k.row, column=c).value or "" for c in range(1, 12)]
+    assert any('CELL("format",Obiettivi!' in s and "*100" in s for s in steps)
+    numero = cell_of(wi, "Valore raggiunto", objective="O1", indicator=1)
+    steps = [wl.cell(row=numero.row, column=c).value or "" for c in range(25, 36)]
+    assert not any("CELL(" in s for s in steps) and any("_xlfn.NUMBERVALUE(" in s for s in steps)
+    # the grades and the Riepilogo pass «da verificare» on instead of computing with a blank
+    grade = cell_of(wb["Obiettivi"], "Grado calcolato %", objective="O1").value
+    assert grade.startswith(f"=IF(OR(COUNTIF('_letture'!W2:W3,\"{MARK}\")>0,COUNTIF('_letture'!AI2:AI5,\"{MARK}\")>0)")
+    ws = wb["Riepilogo"]
+    assert ws["I2"].value == f"='_letture'!K{k.row}"
+    assert ws["J2"].value.endswith('IF(I2="",H2,I2))') and f'IF(J2="{MARK}","{MARK}","no")' in ws["K2"].value
+
+
+@pytest.mark.parametrize("kind", ["percent", "number", "date", "bool"])
+def test_reading_steps_fill_their_block(kind):
+    """Nine helpers then the reading; every reference stays in the row's block or is the input."""
+    from pegxl.templates.generate import reading_steps
+    steps = reading_steps(kind, "Fasi!G7", 7, 14, **({"lo": 0, "hi": 100} if kind == "percent" else {}))
+    assert len(steps) == 10 and steps[-1].startswith("=IFERROR(")
+    refs = set(re.findall(r"(?<![!A-Z_.])([A-Z]{1,2})(\d+)\b", " ".join(s for s in steps if s)))
+    assert {int(r) for _, r in refs} <= {7}
+    assert {c for c, _ in refs} <= {openpyxl.utils.get_column_letter(i) for i in range(14, 24)}
+    assert "MATCH(" not in " ".join(steps) and "VALUE(Fasi" not in " ".join(steps)

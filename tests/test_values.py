@@ -25,6 +25,8 @@ D = dt.date
     ("20.000,00 €", 20000.0),
     ("€ 1.000", 1000.0),
     ("64,52%", 64.52),
+    ("45 % €", 45.0),             # spaces and € go before the trailing %, as in the templates' formulas
+    ("-1.234,5 %", -1234.5),
     ("100 %", 100.0),
     ("1.500", 1500.0),            # an Italian reader's fifteen hundred
     ("1.234.567", 1234567.0),
