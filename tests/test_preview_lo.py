@@ -472,3 +472,23 @@ def test_formulas_read_every_text_as_pegxl_or_say_da_verificare(tmp_path):
         else:
             assert got == p.value, label   # the same float: the same digits parsed the same way
     assert counted["mark"] >= 30 and counted["same"] >= 60, counted
+
+
+def test_demo_returns_as_shipped_preview_what_merge_computes(demo, tmp_path):
+    """The demo's own returns ("64,52%", "95%", "12.141", "27/06/2024" as text...) filled
+    by pegxl and recalculated by LibreOffice: the S01 total showed 87,93 against 88,66."""
+    from pegxl.templates.fill import fill_return
+    base, plan, returns = demo
+    jobs, saved = [], {}
+    for sector in plan.sector_codes:
+        if sector not in returns:
+            continue
+        filled = tmp_path / "filled" / template_name(plan, sector)
+        fill_return(base / "modelli" / template_name(plan, sector), filled, returns[sector])
+        saved[sector] = tmp_path / "restituiti" / filled.name
+        jobs.append({"open": str(filled), "convert_only": True, "save": [{"path": str(saved[sector]), "filter": XLSX}]})
+    _lo_batch(jobs)
+    scores = merge(plan, [tmp_path / "restituiti"], tmp_path / "consolidato").scores
+    for sector, path in saved.items():
+        assert _shown(_cached_xlsx(path)) == _expected(scores, sector), sector
+    assert _shown(_cached_xlsx(saved["S01"]))["total"] == 88.66
