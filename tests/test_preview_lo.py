@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import zipfile
 import xml.etree.ElementTree as ET
-from itertools import cycle
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -26,7 +26,7 @@ from pegxl.plan import read_plan
 from pegxl.templates import generate_templates, template_name
 from pegxl.templates.generate import MARK, TOTAL_LABEL
 from pegxl.validate import validate_returns
-from pegxl.values import parse_date, parse_typed, round_half_up
+from pegxl.values import parse_date, parse_typed
 from pegxl.workbook import contract as C
 from pegxl.workbook.planfile import write_plan
 
@@ -234,12 +234,14 @@ def _preview(sheets: dict[str, list[list]]) -> dict:
 
 
 def cents(x):
-    """A figure as shown: rounded half-up to 2 decimals; blank/NaN is None; text stays text."""
+    """A figure as Excel and LibreOffice show it with 2 decimals: the double taken to 15
+    significant digits (so 66.66499999999999 is 66.665), then rounded half-up; blank/NaN
+    is None; text stays text."""
     if x is None or x == "" or (isinstance(x, float) and math.isnan(x)):
         return None
     if isinstance(x, str):
         return x
-    return round_half_up(float(x), 2)
+    return float(Decimal(format(float(x), ".15g")).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def _expected(scores, sector: str) -> dict:

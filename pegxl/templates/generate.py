@@ -5,6 +5,9 @@ validations, live formulas that mirror scoring.md with the plan's Regole baked i
 hidden identity sheet. Rows are known at generation time, so every formula is built here
 with explicit cell references (no whole-column lookups that break when a row moves).
 The formulas are feedback for the person typing: pegxl never reads them, it recomputes.
+They read every input through the hidden _letture sheet exactly as pegxl.values reads it
+(45% typed is 45, "78.622,20" is 78622.2), or show «da verificare» where they cannot: the
+preview never shows a figure different from the one pegxl computes.
 """
 from __future__ import annotations
 
@@ -230,10 +233,6 @@ def _no_digits(x: str) -> str:
     for d in "0123456789":
         x = f'SUBSTITUTE({x},"{d}","")'
     return x
-
-
-def _is_mark(ref: str) -> str:
-    return f'{ref}="{MARK}"'
 
 
 def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None = None,
