@@ -335,7 +335,7 @@ def test_every_typed_form_previews_what_merge_computes(demo, tmp_path):
 
 
 def test_a_value_the_formulas_cannot_read_shows_da_verificare(demo, tmp_path):
-    """Text pegxl reads but the formulas do not ("12.5", "2024-12-31", "si!!"): the grade,
+    """Text pegxl reads but the formulas do not ("1e1", "31 dicembre 2024", "si!!"): the grade,
     the Riepilogo and the Totale settore say «da verificare», never another number.
     A value nobody can read ("tanto") is «da verificare» in the preview and an error in pegxl."""
     base, plan, returns = demo
@@ -351,16 +351,16 @@ def test_a_value_the_formulas_cannot_read_shows_da_verificare(demo, tmp_path):
                 if any(e["cell"] == f"{ho['Grado dichiarato %']}{r}" for e in edits)}
     vt = {(i.objective, i.indicator): i.value_type for i in plan.indicators.itertuples()}
     odd = {}
-    for (o, n), r in rf.items():           # one Avanzamento % as "12.5" text
+    for (o, n), r in rf.items():           # one Avanzamento % as "1e1" text (pegxl: 10)
         if o not in declared:
-            odd.setdefault("progress", (o, f"{hf['Avanzamento %']}{r}", "12.5"))
+            odd.setdefault("progress", (o, f"{hf['Avanzamento %']}{r}", "1e1"))
     for (o, n), r in ri.items():
         if o in declared:
             continue
         kind = vt[(o, n)]
         cell = f"{hi['Valore raggiunto']}{r}"
         if kind == "data":
-            odd.setdefault("data", (o, cell, "2024-12-31"))
+            odd.setdefault("data", (o, cell, "31 dicembre 2024"))
         elif kind == "sì/no":
             odd.setdefault("sì/no", (o, cell, "si!!"))
     assert set(odd) == {"progress", "data", "sì/no"}
@@ -399,16 +399,17 @@ def test_a_value_the_formulas_cannot_read_shows_da_verificare(demo, tmp_path):
 
 NUMBER_TEXTS = ["45", "45,5", "45,5%", " 45,5 % ", "78.622,20", "1.500", "-1.500", "1.500.000,25",
                 "3.000.000.000.000,5", ",5", "-3,5", "+3,5", "007,5", "€ 1.500", "1.500 €", "12 345",
-                "45 % €", "64,52%",
+                "45 % €", "64,52%", "12.5", "0.125", ".5", "-12.5%", "01.500", "1.50",
                 # readable by pegxl only, or by nobody: «da verificare», never another number
-                "12.5", "0.125", "1e3", "1,234.56", "5%%", "12,", "1.2345,6", "01.500", "1.500,",
+                "12.", "1e3", "1,234.56", "5%%", "12,", "1.2345,6", "01.500", "1.500,",
                 "45%€", "abc", "-", "%", "1,2,3", "1..500", ".5", "1.50.000", "--5", "$5", "5$", "1'500"]
 DATE_TEXTS = ["31/12/2024", "1/2/2024", "31.12.2024", "31-12-24", "05/03/24", " 31/12/2024 ",
-              "2024-12-31", "31/02/2024", "00/12/2024", "31 dicembre 2024", "1/1/2101", "32/1/2024",
+              "2024-12-31", "2024-1-5",
+              "2024/12/31", "2024-12/31", "2024-12-31 00:00", "2024-02-30", "31/02/2024", "00/12/2024", "31 dicembre 2024", "1/1/2101", "32/1/2024",
               "12/31/2024", "a/b/c", "31/12/0999", "1/1/1900", "31//2024", "3/4/5/2024"]
 BOOL_TEXTS = ["sì", "si", "SÌ", "sí", "Si'", "x", "X", " fatto ", "Fatto.", "non  fatto", "NO!", "si!!",
               "?", "*", "s*", "n?", "vero", "ok", "1", "0", "2", "forse", "Realizzato", "non raggiunto"]
-MUST_READ = {"number": NUMBER_TEXTS[:18], "date": DATE_TEXTS[:6], "bool": BOOL_TEXTS[:11]}
+MUST_READ = {"number": NUMBER_TEXTS[:24], "date": DATE_TEXTS[:8], "bool": BOOL_TEXTS[:11]}
 
 
 def test_formulas_read_every_text_as_pegxl_or_say_da_verificare(tmp_path):

@@ -218,8 +218,9 @@ def _serial(d: dt.date) -> int:
 #   Italian text "45,5" "78.622,20" "64,52%" " 1.500 € "
 #                                  read as pegxl reads it (V007); only the forms both can
 #                                  read exactly: digits, one decimal comma, dots grouping
-#                                  thousands, an optional sign and one trailing %
-#   a date, or "31/12/2024" "1-2-24" as text (day first)
+#                                  thousands, an optional sign and one trailing %; or
+#                                  digits with one point that groups nothing ("12.5")
+#   a date, or "31/12/2024" "1-2-24" (day first) and "2024-12-31" as text
 #   sì/no words of L_PAROLE_SI / L_PAROLE_NO, matched exactly (no wildcards), TRUE/FALSE, 1/0
 # Anything else typed gives MARK ("da verificare"), which the grades and totals pass on.
 # CELL("format") is "P0"/"P2"... for percent cells in Excel (MS-OI29500 2.1.896: the
@@ -255,12 +256,16 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
         steps[4] = f'=LEFT({D},FIND(",",{D}&",")-1)'
         steps[5] = f'=LEN({F})-LEN(SUBSTITUTE({F},".",""))'
         groups = ",".join(f'OR({G}<{k},MID({F},MAX(1,LEN({F})-{4 * k - 1}),1)=".")' for k in range(1, 5))
-        steps[6] = (f'=AND(LEN({E})<LEN({D}),LEN(SUBSTITUTE(SUBSTITUTE({E},".",""),",",""))=0,'
-                    f'LEN({D})-LEN(SUBSTITUTE({D},",",""))<=1,RIGHT({D},1)<>",",'
-                    f'LEN({D})-LEN(SUBSTITUTE({D},".",""))={G},'
-                    f'OR({G}=0,AND(LEFT({F},1)<>"0",{G}<=4,{G}=INT((LEN({F})-{G}-1)/3),{groups})))')
-        steps[7] = (f'=IF({H},IF(LEFT({Cc},1)="-",-1,1)*'
-                    f'_xlfn.NUMBERVALUE("0"&SUBSTITUTE({D},".",""),",","."),{M})')
+        # 1: the Italian form (dots grouping thousands, a decimal comma); 2: digits and one
+        # point that is not a thousands group ("12.5", "0.125"), a decimal point as for pegxl
+        italian = (f'AND(LEN({E})<LEN({D}),LEN(SUBSTITUTE(SUBSTITUTE({E},".",""),",",""))=0,'
+                   f'LEN({D})-LEN(SUBSTITUTE({D},",",""))<=1,RIGHT({D},1)<>",",'
+                   f'LEN({D})-LEN(SUBSTITUTE({D},".",""))={G},'
+                   f'OR({G}=0,AND(LEFT({F},1)<>"0",{G}<=4,{G}=INT((LEN({F})-{G}-1)/3),{groups})))')
+        steps[6] = f'=IF({italian},1,IF(AND({E}=".",LEN({D})>1),2,0))'
+        sign = f'IF(LEFT({Cc},1)="-",-1,1)'
+        steps[7] = (f'=IF({H}=1,{sign}*_xlfn.NUMBERVALUE("0"&SUBSTITUTE({D},".",""),",","."),'
+                    f'IF({H}=2,{sign}*_xlfn.NUMBERVALUE("0"&{D},".",","),{M}))')
         num = f'IF(LEFT(CELL("format",{x}),1)="P",{x}*100,{x})' if kind == "percent" else x
         steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),{num},IF(LEN(TRIM({x}))=0,"",{I})))'
         if lo is None:
@@ -275,11 +280,15 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
         steps[3] = f'=LEFT({D},FIND("/",{D}&"/")-1)'
         steps[4] = f'=MID({D},LEN({E})+2,999)'
         digits = f"{Cc}&{E}&{F}"
-        steps[5] = (f'=AND(LEN({B})-LEN(SUBSTITUTE({B},"/",""))=2,LEN({Cc})>=1,LEN({Cc})<=2,'
-                    f'LEN({E})>=1,LEN({E})<=2,OR(LEN({F})=2,LEN({F})=4),'
+        # day first (31/12/2024, 31.12.24, 1-2-2024), or year first with dashes only (2024-12-31)
+        dmy = f"AND(LEN({Cc})<=2,OR(LEN({F})=2,LEN({F})=4))"
+        ymd = f'AND(LEN({Cc})=4,LEN({F})<=2,LEN(TRIM({x}))-LEN(SUBSTITUTE(TRIM({x}),"-",""))=2)'
+        steps[5] = (f'=AND(LEN({B})-LEN(SUBSTITUTE({B},"/",""))=2,LEN({Cc})>=1,LEN({E})>=1,LEN({E})<=2,'
+                    f'LEN({F})>=1,OR({dmy},{ymd}),'
                     f'SUMPRODUCT(LEN({digits})-LEN(SUBSTITUTE({digits},{_DIGITS},"")))=LEN({digits}))')
-        steps[6] = f'=IF({G},DATE(IF(LEN({F})=2,2000,0)+{F},--{E},--{Cc}),{M})'
-        steps[7] = f'=IF(ISNUMBER({H}),IF(AND(DAY({H})=--{Cc},MONTH({H})=--{E}),{H},{M}),{M})'
+        steps[6] = (f'=IF({G},IF(LEN({Cc})=4,DATE(--{Cc},--{E},--{F}),'
+                    f'DATE(IF(LEN({F})=2,2000,0)+{F},--{E},--{Cc})),{M})')
+        steps[7] = (f'=IF(ISNUMBER({H}),IF(AND(DAY({H})=--IF(LEN({Cc})=4,{F},{Cc}),MONTH({H})=--{E}),{H},{M}),{M})')
         steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),INT({x}),IF(LEN(TRIM({x}))=0,"",{I})))'
         steps[9] = f"=IF(ISNUMBER({J}),IF(OR({J}<DATE(1900,3,1),{J}>DATE(2100,12,31)),{M},{J}),{J})"
     elif kind == "bool":
@@ -822,7 +831,7 @@ class _Builder:
             "sono un'anteprima, l'ufficio ricalcola tutto con le stesse regole.",
             "Gli indicatori di tipo CONTESTO e quelli con Tipo valore testo non hanno un Raggiungimento % calcolato.",
             f"«{MARK}» in una cifra calcolata: un valore scritto non è stato riconosciuto dall'anteprima "
-            "(per esempio 12.5 con il punto, scritto come testo, o una data come 2024-12-31). Riscriverlo come "
+            "(per esempio un numero all'inglese come 1,234.5 o una data come 31 dicembre 2024). Riscriverlo come "
             "numero (75, 75,5 o 75%) o come data gg/mm/aaaa: finché resta così l'ufficio lo legge e lo segnala, "
             "ma l'anteprima non può mostrare la cifra.",
         ])
