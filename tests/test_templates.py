@@ -927,3 +927,24 @@ def test_reading_steps_fill_their_block(kind):
     assert {int(r) for _, r in refs} <= {7}
     assert {c for c, _ in refs} <= {openpyxl.utils.get_column_letter(i) for i in range(14, 24)}
     assert "MATCH(" not in " ".join(steps) and "VALUE(Fasi" not in " ".join(steps)
+
+
+def test_fill_return_types_45_percent_as_the_keyboard_does(built, tmp_path):
+    """Formatted(0.45, "0%") is «45%» typed into a General cell: pegxl reads 45 (V015)."""
+    from pegxl.templates.fill import Formatted
+    from pegxl.validate import validate_returns
+    plan, paths, _ = built
+    out = tmp_path / "r" / "S01.xlsx"
+    fill_return(paths[0], out, {
+        "Obiettivi": [{"Codice obiettivo": "O1", "Stato": "Concluso", "Grado dichiarato %": Formatted(0.85, "0%")}],
+        "Fasi": [{"Codice obiettivo": "O1", "N. fase": 1, "Avanzamento %": Formatted(0.45, "0%")},
+                 {"Codice obiettivo": "O1", "N. fase": 2, "Avanzamento %": "64,52%"}]})
+    wb = openpyxl.load_workbook(out)
+    cell = cell_of(wb["Fasi"], "Avanzamento %", objective="O1", phase=1)
+    assert cell.value == 0.45 and cell.number_format == "0%"
+    v = validate_returns(plan, [out])
+    ph = v.phases.set_index(["objective", "phase"])["progress"]
+    assert ph[("O1", 1)] == pytest.approx(45) and ph[("O1", 2)] == pytest.approx(64.52)
+    assert v.objectives.set_index("objective")["declared"]["O1"] == pytest.approx(85)
+    codes = [(f.code, f.cell) for f in v.findings if f.code in ("V015", "V007")]
+    assert ("V015", cell.coordinate) in codes and ("V007", f"G{cell.row + 1}") in codes

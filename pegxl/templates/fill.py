@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -24,6 +25,14 @@ _INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_
 _KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
          C.SHEET_INDICATORS: ("objective", "indicator")}
 _DATE_FIELDS = {"actual_start", "actual_end"}
+
+
+@dataclass(frozen=True)
+class Formatted:
+    """A value with the number format the keyboard gives its cell: what Excel and
+    LibreOffice store for «45%» typed into a General cell is Formatted(0.45, "0%")."""
+    value: Any
+    number_format: str
 
 
 def key_part(v: Any) -> Any:
@@ -55,7 +64,8 @@ def fill_return(template_path: str | os.PathLike, out_path: str | os.PathLike,
     `inputs` maps a sheet (Obiettivi, Fasi, Indicatori) to records keyed by their code
     headers ("Codice obiettivo", plus "N. fase" / "N. indicatore") and holding values by
     header. ISO date strings become dates in date columns (and in Valore raggiunto of a
-    `data` indicator); text starting with = + - @ is stored as text, never a formula.
+    `data` indicator); text starting with = + - @ is stored as text, never a formula;
+    a Formatted value also gets its number format (45% typed: Formatted(0.45, "0%")).
     A code or header not in the template raises ValueError naming it; a locked column
     too, unless `allow_locked` (tests that simulate tampering).
     """
@@ -95,6 +105,9 @@ def fill_return(template_path: str | os.PathLike, out_path: str | os.PathLike,
                 if fld not in _INPUTS[sheet] and not allow_locked:
                     raise ValueError(f"la colonna «{header}» del foglio {sheet} non si compila")
                 cell = ws.cell(row=row, column=cols[h])
+                number_format = None
+                if isinstance(value, Formatted):
+                    value, number_format = value.value, value.number_format
                 is_date = fld in _DATE_FIELDS
                 if fld == "achieved" and vt_col:
                     vt = C.canonical(ws.cell(row=row, column=vt_col).value, C.TIPI_VALORE)
@@ -108,4 +121,6 @@ def fill_return(template_path: str | os.PathLike, out_path: str | os.PathLike,
                     cell.data_type = "s"   # what a person typed is text, never a formula
                 if isinstance(value, (dt.date, dt.datetime)):
                     cell.number_format = S.DATE_FORMAT
+                if number_format:
+                    cell.number_format = number_format
     return atomic_save(wb, out_path)
