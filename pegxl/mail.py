@@ -953,8 +953,8 @@ def _eml_name(plan: Plan, code: str, kind: str, taken: set[str]) -> str:
     """`<Anno>_<Codice settore>_<tipo>.eml`, the code made fit for a file name as in the
     templates' names; never the name of another message of the same run (two codes that
     differ only in unfit characters or in case: `plan check` refuses them, P029)."""
-    from .templates.generate import _safe_code
-    name = f"{plan.anno}_{_safe_code(code)}_{kind}.eml"
+    from .templates.generate import safe_code
+    name = f"{plan.anno}_{safe_code(code)}_{kind}.eml"
     stem, n = name[:-4], 2
     while name.casefold() in taken:
         name, n = f"{stem}-{n}.eml", n + 1

@@ -32,6 +32,7 @@ import openpyxl
 import pandas as pd
 
 from .templates.fill import key_part
+from .templates.generate import safe_code
 from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated,
                            canon, clean_text, consolidated_name, finding_row,
                            inputs_from_validation, same, score, shown, table_key,
@@ -195,9 +196,12 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     taken: set[str] = set()
     for s in sectors:
         rf = chosen[s]
-        name = Path(rf.path).stem + ".xlsx"
-        if name.lower() in taken:
-            name = f"{Path(rf.path).stem}_{s}.xlsx"
+        stem = Path(rf.path).stem
+        name, k = stem + ".xlsx", 1
+        while name.lower() in taken:
+            # the settore's code as a file name allows ("S/03" would make a folder)
+            name = f"{stem}_{safe_code(s)}" + (f"-{k}" if k > 1 else "") + ".xlsx"
+            k += 1
         taken.add(name.lower())
         targets[s] = outdir / RETURNED_DIR / name
         if rf.kind == "ods" or Path(rf.path).suffix.lower() == ".ods":

@@ -603,3 +603,21 @@ def test_merge_output_escapes_a_file_name_with_a_newline(world, tmp_path):
     lines = res.output.splitlines()
     assert not any(line.startswith("S01.xlsx: utilizzabile") for line in lines), res.output
     assert "x\\nS01.xlsx: utilizzabile" in res.output
+
+
+def test_returns_with_one_name_get_distinct_copies(world, tmp_path):
+    """Two settori's returns with the same file name (from two folders): two copies, the
+    second named with the settore's code made fit for a file name."""
+    base, plan_path, plan, templates = world
+    from pegxl.merge import merge
+    from pegxl.templates import fill_return
+    items = []
+    for code, path in templates.items():
+        folder = tmp_path / code
+        folder.mkdir()
+        fill_return(path, folder / "ritorno.xlsx", H.inputs(plan.anno, code))
+        items.append(folder)
+    result = merge(plan, items, tmp_path / "out")
+    names = sorted(p.name for p in result.returned.values())
+    assert len(set(names)) == len(templates)
+    assert names[0] == "ritorno.xlsx" and all(n.startswith("ritorno_S0") for n in names[1:])

@@ -100,7 +100,7 @@ def slugify(text: Any, max_len: int = SLUG_MAX) -> str:
     return slug.strip("-") or "settore"
 
 
-def _safe_code(code: str) -> str:
+def safe_code(code: str) -> str:
     # P024 only warns about codes unfit for file names: the file name must still be valid.
     return re.sub(r"[^A-Za-z0-9_.\-]+", "-", code).strip("-.") or "settore"
 
@@ -108,7 +108,7 @@ def _safe_code(code: str) -> str:
 def template_name(plan: Plan, sector: str) -> str:
     """`<Anno>_<Codice settore>_<slug>.xlsx`."""
     info = plan.sector(sector)
-    return f"{plan.anno}_{_safe_code(sector)}_{slugify(info.get('sector_name') or sector)}.xlsx"
+    return f"{plan.anno}_{safe_code(sector)}_{slugify(info.get('sector_name') or sector)}.xlsx"
 
 
 # ------------------------------------------------------------------ value helpers

@@ -432,7 +432,7 @@ def _same_file_names(plan: Plan, file: str) -> list[Finding]:
     derives from the code (the .eml of `send --dry-run`, ...) are compared ignoring case, as
     Windows and macOS do: `S-03` and `S/03`, or `S03` and `s03`, would overwrite each other's
     files and `send` would attach one settore's template to the other's message."""
-    from ..templates.generate import _safe_code, template_name
+    from ..templates.generate import safe_code, template_name
     out: list[Finding] = []
     st = plan.tables[C.SHEET_SECTORS]
     by_template: dict[str, Any] = {}
@@ -444,7 +444,7 @@ def _same_file_names(plan: Plan, file: str) -> list[Finding]:
             name = template_name(plan, s.sector)
         except Exception:   # a settore the plan cannot describe is reported elsewhere
             continue
-        code_part = f"{plan.anno}_{_safe_code(s.sector)}"
+        code_part = f"{plan.anno}_{safe_code(s.sector)}"
         first = by_template.get(name.casefold())
         if first is not None:
             detail = f"il modello «{name}»"
