@@ -257,21 +257,23 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
             if progress:
                 progress(n + j, total, rf.name)
 
-    result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db)
+    result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db,
+                                 owned=(RETURNED_DIR,))
     if progress:
         progress(total, total, "")
     return result
 
 
 def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, list], None], *,
-               plan: Plan, result: Any, db: str | os.PathLike | None) -> Any:
+               plan: Plan, result: Any, db: str | os.PathLike | None,
+               owned: tuple[str, ...] = ()) -> Any:
     """Run `write(stage, records)` into a staging folder of `outdir`, archive the cycle in
     `db` (with the records written, under `run_id`) and move everything into place: all or
     nothing (pegxl.staging). Returns the archive's StoredCycle, or None without `db`.
     An interrupted run of before is finished or undone first (M007, added to
     result.findings)."""
     from .archive import store_cycle
-    stage = Staging(outdir, run_id, kind)
+    stage = Staging(outdir, run_id, kind, owned)
     try:
         stage.open()
         with locked(stage.outdir):

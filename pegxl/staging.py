@@ -9,7 +9,9 @@ Protocol, for one OUTDIR:
    staging folder, files, archive). Then the caller runs its archive transaction, which
    records the run id.
 3. `commit()` marks the journal "commit" and renames the files into place, the ones marked
-   `last` (the consolidated workbook) after every other, then removes journal and folder.
+   `last` (the consolidated workbook) after every other, removes the stale copies (the .xlsx
+   files of the `owned` folders that this run did not write: a settore left out now), then
+   removes journal and folder.
 
 An interruption (exception, kill -9, full disk) before the archive commit leaves OUTDIR as it
 was; `recover(outdir)`, called at the start of the next run, finishes the rename window:
@@ -75,6 +77,14 @@ def _move_all(outdir: Path, staging: Path, files: list[str]) -> None:
         os.replace(src, dst)
 
 
+def _remove_stale(outdir: Path, stale: list[str]) -> None:
+    """Remove the copies of an earlier run that this run did not write again (a settore left
+    out now): beside a new consolidated workbook they would show figures it does not hold."""
+    for rel in stale:
+        with contextlib.suppress(FileNotFoundError):
+            (outdir / rel).unlink()
+
+
 def _drop(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
@@ -124,6 +134,7 @@ def recover(outdir: str | os.PathLike, has_run: Callable[[str, str], bool] | Non
         if state == "commit" and doc.get("staging") and staging.is_dir():
             _write_journal(outdir, dict(doc, state="commit"))
             _move_all(outdir, staging, files)
+            _remove_stale(outdir, [str(f) for f in doc.get("stale") or []])
             out.append(finding(ErrorCode.M007, value=str(outdir),
                                detail=f"completata ({len(files)} file dell'elaborazione {run_id[:12]} messi al loro posto)"))
         elif doc.get("staging"):
@@ -145,8 +156,11 @@ def recover(outdir: str | os.PathLike, has_run: Callable[[str, str], bool] | Non
 class Staging:
     """The staging folder of one run in `outdir` (see the module docstring)."""
 
-    def __init__(self, outdir: str | os.PathLike, run_id: str, kind: str):
+    def __init__(self, outdir: str | os.PathLike, run_id: str, kind: str,
+                 owned: tuple[str, ...] = ()):
         self.outdir = Path(outdir)
+        self.owned = owned          # sub-folders whose .xlsx files are all this kind of run's output
+        self.stale: list[str] = []
         self.run_id = run_id
         self.kind = kind
         self.dir = self.outdir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
@@ -186,8 +200,15 @@ class Staging:
         if missing:
             raise PegxlError(finding(ErrorCode.M006, value=str(self.outdir),
                                      detail="file non preparati: " + ", ".join(missing)), exit_code=2)
+        new = set(self.files)
+        self.stale = sorted(
+            rel for folder in self.owned if (self.outdir / folder).is_dir()
+            for rel in (p.relative_to(self.outdir).as_posix()
+                        for p in (self.outdir / folder).glob("*.xlsx") if p.is_file())
+            if rel not in new)
         _write_journal(self.outdir, {"run_id": self.run_id, "kind": self.kind, "state": "staged",
                                      "staging": self.dir.name, "files": self.files,
+                                     "stale": self.stale,
                                      "db": str(db) if db is not None else None})
 
     def commit(self) -> None:
@@ -196,9 +217,11 @@ class Staging:
         finishes the move (recover)."""
         self.committing = True
         _write_journal(self.outdir, {"run_id": self.run_id, "kind": self.kind, "state": "commit",
-                                     "staging": self.dir.name, "files": self.files})
+                                     "staging": self.dir.name, "files": self.files,
+                                     "stale": self.stale})
         try:
             _move_all(self.outdir, self.dir, self.files)
+            _remove_stale(self.outdir, self.stale)
         except OSError as exc:
             raise PegxlError(finding(ErrorCode.F010, file=str(self.outdir),
                                      detail=os_detail(exc) + "; i file saranno messi al loro posto al "

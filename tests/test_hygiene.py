@@ -621,3 +621,25 @@ def test_returns_with_one_name_get_distinct_copies(world, tmp_path):
     names = sorted(p.name for p in result.returned.values())
     assert len(set(names)) == len(templates)
     assert names[0] == "ritorno.xlsx" and all(n.startswith("ritorno_S0") for n in names[1:])
+
+
+def test_a_settore_left_out_now_loses_its_old_copy(world, tmp_path):
+    """A copy written by an earlier merge for a settore that this merge leaves out would sit
+    beside the new consolidated workbook with figures it does not hold: it goes."""
+    base, plan_path, plan, templates = world
+    from pegxl.merge import merge
+    from pegxl.templates import fill_return
+    folder = tmp_path / "restituiti"
+    folder.mkdir()
+    for code, path in templates.items():
+        fill_return(path, folder / f"{code}.xlsx", H.inputs(plan.anno, code))
+    out = tmp_path / "out"
+    first = merge(plan, [folder], out)
+    assert {p.name for p in first.returned.values()} == {f"{c}.xlsx" for c in templates}
+    fill_return(templates["S02"], folder / "S02.xlsx", H.inputs(plan.anno, "S02", bad=True))
+    mine = out / "restituiti" / "nota.txt"          # not a copy: never touched
+    mine.write_text("mia")
+    second = merge(plan, [folder], out, partial=True)
+    assert "S02" not in second.returned
+    left = {p.name for p in (out / "restituiti").iterdir()}
+    assert left == {f"{c}.xlsx" for c in templates if c != "S02"} | {"nota.txt"}
