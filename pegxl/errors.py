@@ -85,6 +85,12 @@ class ErrorCode(enum.Enum):
     P029 = ("P029", ERROR, "I settori «{value}» e «{other}» (riga {other_row}) darebbero lo stesso nome ai loro file ({detail}).",
             "Cambiare il Codice settore di uno dei due: i nomi dei file non distinguono maiuscole e minuscole "
             "e sostituiscono con «-» i caratteri diversi da lettere, cifre, «_», «-» e «.».")
+    P035 = ("P035", ERROR, "Peso fasi e Peso indicatori sommano a {detail} invece di 100.",
+            "Scrivere un solo dei due pesi (l'altro vale 100 meno questo) o due pesi che sommano a 100 (es. 40 e 60).")
+    P036 = ("P036", ERROR, "Il Tetto indicatore {value} è inferiore a 100.",
+            "Scrivere 100 (un indicatore raggiunto vale 100) o un tetto maggiore per premiare chi supera il valore atteso.")
+    P037 = ("P037", WARNING, "La fascia più bassa («{record}») parte da {value}: un settore sotto questo valore è senza fascia («nessuna fascia»).",
+            "Aggiungere una fascia con limite inferiore 0 (es. «Fascia D» 0) se ogni settore deve avere una fascia.")
 
     # -- file: unreadable or hostile -----------------------------------------------
     F001 = ("F001", ERROR, "Il file non esiste o non si può leggere: {detail}.",
@@ -189,6 +195,12 @@ class ErrorCode(enum.Enum):
             "Scrivere la percentuale come numero da 0 a 100 (es. {alt} per {alt}%); nessuna azione se {value}% è giusto.")
     V020 = ("V020", ERROR, "Nella cella c'è il valore di errore {value} (copiato da una formula?) invece di un dato.",
             "Scrivere il dato al posto dell'errore.")
+    V040 = ("V040", ERROR, "L'obiettivo non ha nulla da cui calcolare il grado ({detail}) e manca il Grado dichiarato %.",
+            "Dichiarare il grado dell'obiettivo in «Grado dichiarato %» (da 0 a 100), o compilare i dati mancanti.")
+    V041 = ("V041", WARNING, "L'obiettivo non ha ancora nulla da cui calcolare il grado ({detail}) né un Grado dichiarato %: escluso dalle medie.",
+            "Nella Rendicontazione finale servirà il Grado dichiarato % (da 0 a 100) o i dati mancanti.")
+    V042 = ("V042", WARNING, "Fasi e indicatori dell'obiettivo sono tutti neutralizzati: l'obiettivo è Non valutabile e il Grado dichiarato {value} non conta.",
+            "Nessuna azione se la neutralizzazione è giusta; altrimenti chiedere all'ufficio di correggere il piano.")
 
     # -- merge --------------------------------------------------------------------------
     M001 = ("M001", ERROR, "Il consolidamento è rifiutato: {value} file con errori.",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ErrorCode, Finding, PegxlError, finding
+from .errors import ErrorCode, Finding, PegxlError, finding, show_value
 from .rules import Rules, rules_from_mapping
 from .values import (is_blank, parse_bool, parse_date, parse_number, parse_typed,
                      split_direction)
@@ -328,9 +328,12 @@ def _parse_rules(table: Table | None, file: str, f: list[Finding]) -> tuple[Rule
             f.append(finding(ErrorCode.P019, file=file, sheet=C.SHEET_RULES, cell=f"A{row}" if row else None,
                              row=row, value=name))
         else:
-            f.append(finding(ErrorCode.P018, file=file, sheet=C.SHEET_RULES,
+            # 'invalid' is P018; the rules' own checks (Peso pair, Tetto, Fasce) name their code
+            code = ErrorCode.P018 if kind == "invalid" else ErrorCode[kind]
+            value = rows[idx][1] if idx >= 0 else ""
+            f.append(finding(code, file=file, sheet=C.SHEET_RULES,
                              cell=table.cell(row, "value") if row else None, row=row, record=name,
-                             value=rows[idx][1] if idx >= 0 else "", detail=detail))
+                             value=value, detail=show_value(float(detail)) if code is ErrorCode.P035 else detail))
     return rules, [(n, v, d) for n, v, d, _ in rows]
 
 

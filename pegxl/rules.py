@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .values import parse_bool, parse_number
+from .values import exact, parse_bool, parse_number
 from .workbook.contract import norm_word
 
 # (name as written in the Regole sheet, default as written, Italian description)
@@ -25,6 +25,9 @@ RULE_ROWS: tuple[tuple[str, Any, str], ...] = (
 
 DEFAULT_BANDS: tuple[tuple[str, float], ...] = (("A", 90.0), ("B", 75.0), ("C", 60.0), ("D", 0.0))
 
+# The band of a percentage below every band's lower bound (a band set starting above 0).
+NO_BAND = "nessuna fascia"
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -38,13 +41,17 @@ class Rules:
     minimum: float = 0.0                     # Soglia minima
     bands: tuple[tuple[str, float], ...] = field(default=DEFAULT_BANDS)  # highest bound first
 
-    def band(self, percentage: float | None) -> str | None:
-        if percentage is None:
+    def band(self, percentage: Any) -> str | None:
+        """The highest band whose lower bound the percentage reaches, compared exactly
+        (89.995 is in B although it shows 90,00); NO_BAND below every band; None for
+        None (nothing assessed)."""
+        p = exact(percentage)
+        if p is None:
             return None
         for label, bound in self.bands:
-            if percentage >= bound - 1e-9:
+            if p >= exact(bound):
                 return label
-        return None
+        return NO_BAND
 
     def as_rows(self) -> list[tuple[str, Any]]:
         """The rules in force, as (name, value) written in outputs."""
@@ -75,14 +82,17 @@ _FIELDS = {
 
 
 def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[int, str, str, str]]]:
-    """Rules from (name, value) pairs in sheet order.
+    """Rules from (name, value) pairs in sheet order; every row not given keeps its default.
 
     Returns the rules and a list of problems (index, kind, name, detail) where kind is
-    'invalid' or 'unknown'; the caller turns them into located findings.
+    'invalid', 'unknown', or the name of the ErrorCode to report (P035 a Peso fasi /
+    Peso indicatori pair not summing to 100, P036 a Tetto below 100, P037 bands whose
+    lowest bound is above 0); the caller turns them into located findings.
     """
     rules = Rules()
     problems: list[tuple[int, str, str, str]] = []
-    bands: dict[str, float] = {}
+    bands: dict[str, tuple[str, float]] = {label.upper(): (label, b) for label, b in DEFAULT_BANDS}
+    given: dict[str, int] = {}
     for i, (name, raw) in enumerate(items):
         key = norm_word(name)
         if key.startswith("fascia "):
@@ -91,7 +101,9 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
             if not p.ok or p.value is None or not (0 <= p.value <= 100):
                 problems.append((i, "invalid", str(name), "serve un numero tra 0 e 100"))
                 continue
-            bands[label] = p.value
+            # a default band keeps its label as the plan writes it
+            bands[label.upper()] = (label, p.value)
+            given[f"fascia {label.upper()}"] = i
             continue
         if key not in _FIELDS:
             problems.append((i, "unknown", str(name), ""))
@@ -105,7 +117,14 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
             if attr in ("cap", "minimum", "deviation_threshold") and p.value > 1000:
                 problems.append((i, "invalid", str(name), "valore troppo grande"))
                 continue
+            if attr in ("phases_weight", "indicators_weight") and p.value > 100:
+                problems.append((i, "invalid", str(name), "serve un numero tra 0 e 100"))
+                continue
+            if attr == "cap" and p.value < 100:
+                problems.append((i, "P036", str(name), ""))
+                continue
             rules = replace(rules, **{attr: p.value})
+            given[attr] = i
         elif kind == "bool":
             p = parse_bool(raw)
             if not p.ok or p.value is None:
@@ -118,10 +137,27 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
                 problems.append((i, "invalid", str(name), "serve «rapporto» o «scostamento»"))
                 continue
             rules = replace(rules, lower_formula=word)
-    if bands:
-        ordered = tuple(sorted(bands.items(), key=lambda kv: -kv[1]))
-        rules = replace(rules, bands=ordered)
-    if rules.phases_weight + rules.indicators_weight <= 0:
-        problems.append((-1, "invalid", "Peso fasi", "Peso fasi e Peso indicatori non possono essere entrambi 0"))
-        rules = replace(rules, phases_weight=50.0, indicators_weight=50.0)
+    ordered = tuple(sorted(bands.values(), key=lambda kv: -kv[1]))
+    rules = replace(rules, bands=ordered)
+    if ordered[-1][1] > 0:
+        rows = [i for k, i in given.items() if k.startswith("fascia ")]
+        problems.append((max(rows) if rows else -1, "P037", f"Fascia {ordered[-1][0]}",
+                         str(ordered[-1][1])))
+    rules, problems = _weights_pair(rules, given, problems)
+    return rules, problems
+
+
+def _weights_pair(rules: Rules, given: dict[str, int],
+                  problems: list) -> tuple[Rules, list]:
+    """Peso fasi + Peso indicatori = 100: one given takes 100 minus it for the other."""
+    pf, pi = given.get("phases_weight"), given.get("indicators_weight")
+    if pf is not None and pi is None:
+        return replace(rules, indicators_weight=float(100 - exact(rules.phases_weight))), problems
+    if pi is not None and pf is None:
+        return replace(rules, phases_weight=float(100 - exact(rules.indicators_weight))), problems
+    if pf is not None and pi is not None:
+        if exact(rules.phases_weight) + exact(rules.indicators_weight) != 100:
+            found = exact(rules.phases_weight) + exact(rules.indicators_weight)
+            problems.append((max(pf, pi), "P035", "Peso indicatori", str(float(found))))
+            rules = replace(rules, phases_weight=50.0, indicators_weight=50.0)
     return rules, problems

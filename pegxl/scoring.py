@@ -1,7 +1,13 @@
 """The scores of scoring.md: indicator, phases, objective, settore and ente.
 
 Pure functions on already parsed values and typed tables: no I/O, no rounding (figures are
-rounded half-up only when shown, see values.round_half_up). Whether a missing or odd value is
+rounded half-up only when shown, see values.round_half_up).
+
+Every figure is computed exactly, in fractions of the numbers as typed (values.exact), so
+that 66.665 is 66.665 and not the binary 66.66499...; the tables hold the float that
+stands for each exact figure (values.figure_float), which rounds for display exactly as
+the figure does, and every decision on a threshold (Fascia, Soglia minima, Scarto
+segnalato, the Tetto) is taken on the exact figure. Whether a missing or odd value is
 an error is the validators' business; here it is left out the way scoring.md says, and the
 tables record why (status, excluded_reason) so the caller can report it.
 """
@@ -10,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
 from .rules import Rules
-from .values import is_blank, parse_bool
+from .values import exact, figure_float, is_blank, parse_bool
 from .workbook.contract import STATI, TIPI_VALORE, canonical, norm_word
 
 # Indicator statuses, as shown in the outputs.
@@ -29,7 +37,7 @@ ST_NOT_COMPUTABLE = "non calcolabile"
 # Why an objective has no Grado.
 EX_POSTPONED = "Rinviato"
 EX_NOT_ASSESSABLE = "Non valutabile"
-EX_NEUTRALISED = "neutralizzato"
+EX_NEUTRALISED = "fasi e indicatori neutralizzati"   # Stato shown: Non valutabile
 EX_NO_DATA = "nessun dato"
 EX_OIV_NOT_ASSESSABLE = "Non valutabile (OIV)"     # the OIV wrote «Non valutabile»
 
@@ -37,9 +45,25 @@ SRC_OIV = "OIV"
 SRC_DECLARED = "dichiarato"
 SRC_COMPUTED = "calcolato"
 
-# Float noise (0.07 * 100 = 7.000000000000001) must not turn a hit into a miss or a
-# grade exactly on a threshold into one below it.
-_EPS = 1e-9
+_ZERO, _ONE, _HUNDRED = Fraction(0), Fraction(1), Fraction(100)
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """The numeric Regole as exact fractions."""
+    cap: Fraction
+    late_penalty: Fraction
+    phases_weight: Fraction
+    indicators_weight: Fraction
+    deviation_threshold: Fraction
+    minimum: Fraction
+
+
+@lru_cache(maxsize=64)
+def _exact_rules(rules: Rules) -> _Exact:
+    return _Exact(*(exact(getattr(rules, f)) or _ZERO for f in (
+        "cap", "late_penalty", "phases_weight", "indicators_weight", "deviation_threshold",
+        "minimum")))
 
 _DIRECTIONS = {">=": ">=", "≥": ">=", "=>": ">=", ">": ">=",
                "<=": "<=", "≤": "<=", "=<": "<=", "<": "<=",
@@ -57,14 +81,10 @@ def _norm_direction(direction: Any, value_type: str) -> str:
     return d
 
 
-def _as_float(x: Any) -> float | None:
-    if isinstance(x, (bool, np.bool_)):
+def _as_exact(x: Any) -> Fraction | None:
+    if isinstance(x, (bool, np.bool_, str)):
         return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+    return exact(x)
 
 
 def _as_bool(x: Any) -> bool | None:
@@ -84,7 +104,8 @@ def _as_date(x: Any) -> dt.date | None:
     return None
 
 
-def _numeric_raw(direction: str, a: float, r: float, rules: Rules) -> float:
+def _numeric_raw(direction: str, a: Fraction, r: Fraction, rules: Rules,
+                 cap: Fraction) -> Fraction:
     """Uncapped, unclamped score of a number against its target.
 
     Beyond the target the same formula keeps going (above 100) so that a Tetto indicatore
@@ -92,39 +113,39 @@ def _numeric_raw(direction: str, a: float, r: float, rules: Rules) -> float:
     meaningful ratio, so they use the linear shortfall relative to |A|.
     """
     if direction == "=":
-        return 100.0 if math.isclose(r, a, rel_tol=_EPS, abs_tol=_EPS) else 0.0
+        return _HUNDRED if r == a else _ZERO
     if direction == ">=":
         if a > 0:
-            return 100.0 * r / a
+            return _HUNDRED * r / a
         if a == 0:
-            return 100.0 if r >= 0 else 0.0
-        return 100.0 * (2 * a - r) / a          # = 100 * (1 - (A - R) / |A|)
+            return _HUNDRED if r >= 0 else _ZERO
+        return _HUNDRED * (2 * a - r) / a          # = 100 * (1 - (A - R) / |A|)
     # "<=": less is better
     if a == 0:
-        return 100.0 if r <= 0 else 0.0
+        return _HUNDRED if r <= 0 else _ZERO
     if a < 0:
-        return 100.0 * r / a                    # = 100 * (1 - (R - A) / |A|)
+        return _HUNDRED * r / a                    # = 100 * (1 - (R - A) / |A|)
     if rules.lower_formula == "scostamento":
-        return 100.0 * (2 * a - r) / a
+        return _HUNDRED * (2 * a - r) / a
     # rapporto: R <= 0 under a positive ceiling is the limit of A/R, i.e. the cap.
-    return 100.0 * a / r if r > 0 else math.inf
+    return _HUNDRED * a / r if r > 0 else cap
 
 
-def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules) -> float:
+def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules) -> Fraction:
     if direction == "=":
-        return 100.0 if r == a else 0.0
+        return _HUNDRED if r == a else _ZERO
     # "<=": days after the deadline; ">=" ("not before"): days before the start date.
     days = (r - a).days if direction == "<=" else (a - r).days
     if days <= 0:
-        return 100.0
+        return _HUNDRED
     if rules.late_zero:
-        return 0.0
-    return 100.0 - rules.late_penalty * days
+        return _ZERO
+    return _HUNDRED - _exact_rules(rules).late_penalty * days
 
 
-def score_indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
-                    rules: Rules) -> float | None:
-    """Raggiungimento % of one indicator, in [0, rules.cap]; None when not computable.
+def indicator_exact(value_type: str, direction: str | None, target: Any, achieved: Any,
+                    rules: Rules) -> Fraction | None:
+    """Raggiungimento % of one indicator, exact, in [0, rules.cap]; None when not computable.
 
     `target` and `achieved` are parsed values (float, bool, datetime.date). None for a
     testo indicator, a missing value, or a value of the wrong kind. Raises ValueError for
@@ -136,33 +157,69 @@ def score_indicator(value_type: str, direction: str | None, target: Any, achieve
     if vt == "testo" or is_blank(achieved) or is_blank(target):
         return None
     d = _norm_direction(direction, vt)
+    cap = _exact_rules(rules).cap
     if vt in ("numero", "percentuale"):
-        a, r = _as_float(target), _as_float(achieved)
+        a, r = _as_exact(target), _as_exact(achieved)
         if a is None or r is None:
             return None
-        raw = _numeric_raw(d, a, r, rules)
+        raw = _numeric_raw(d, a, r, rules, cap)
     elif vt == "sì/no":
         a, r = _as_bool(target), _as_bool(achieved)
         if a is None or r is None:
             return None
         # A = no is a reverse target ("no incidents"): matching it is the hit.
-        raw = 100.0 if a == r else 0.0
+        raw = _HUNDRED if a == r else _ZERO
     else:
         a, r = _as_date(target), _as_date(achieved)
         if a is None or r is None:
             return None
         raw = _date_raw(d, a, r, rules)
-    return float(min(max(raw, 0.0), rules.cap))
+    return min(max(raw, _ZERO), cap)
+
+
+def score_indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
+                    rules: Rules) -> float | None:
+    """indicator_exact as the float that stands for it (values.figure_float)."""
+    v = indicator_exact(value_type, direction, target, achieved, rules)
+    return None if v is None else figure_float(v)
 
 
 # ------------------------------------------------------------------ weights and means
 
-def _equalise(weights: np.ndarray) -> np.ndarray:
-    """Weights as used: equal ones where any weight is missing or none is positive."""
-    w = np.asarray(weights, dtype=float)
-    if np.isnan(w).any() or not (w.sum() > 0):
-        return np.ones(len(w))
-    return w
+def _exact_weights(weights: list[Fraction | None], eligible: list[bool],
+                   active: list[bool]) -> list[Fraction | None]:
+    """Weights of the active items scaled to sum 100; None for the others.
+
+    Equal weights where an eligible item lacks a weight or the active weights sum to 0
+    (the plan validator rejects a mix of given and missing pesi; here it falls back).
+    """
+    if any(w is None for w, e in zip(weights, eligible) if e):
+        use = [_ONE if a else None for a in active]
+    else:
+        use = [(_ONE if w is None else w) if a else None for w, a in zip(weights, active)]
+    total = sum(w for w in use if w is not None)
+    if not total > 0:
+        use = [_ONE if a else None for a in active]
+        total = sum(active)
+    if not total:
+        return [None] * len(use)
+    k = _HUNDRED / total
+    return [None if w is None else w * k for w in use]
+
+
+def _exact_mean(values: list[Fraction | None], weights: list[Fraction | None]) -> Fraction | None:
+    """Weighted mean of the values that are not None (weights as in weighted_mean)."""
+    keep = [v is not None for v in values]
+    if not any(keep):
+        return None
+    if any(w is None for w in weights) or not sum(weights) > 0:
+        weights = [Fraction(1)] * len(values)
+    ew = _exact_weights(weights, [True] * len(values), keep)
+    return sum(v * w for v, w in zip(values, ew) if v is not None) / _HUNDRED
+
+
+def _exacts(values: Iterable[Any]) -> list[Fraction | None]:
+    return [_as_exact(v) for v in values]
 
 
 def weighted_mean(values: Iterable[float], weights: Iterable[float]) -> float | None:
@@ -171,18 +228,11 @@ def weighted_mean(values: Iterable[float], weights: Iterable[float]) -> float | 
     Equal weights where the weights are missing (all NaN, or NaN for some: the plan
     validator rejects that mix, here it falls back to equal weights) or sum to 0.
     """
-    v = np.asarray(list(values), dtype=float)
-    w = np.asarray(list(weights), dtype=float)
+    v, w = _exacts(values), _exacts(weights)
     if len(v) != len(w):
         raise ValueError("values and weights differ in length")
-    keep = ~np.isnan(v)
-    if not keep.any():
-        return None
-    w = _equalise(w)[keep]
-    v = v[keep]
-    if not (w.sum() > 0):        # only zero-weight values left
-        w = np.ones(len(v))
-    return float((v * w).sum() / w.sum())
+    m = _exact_mean(v, w)
+    return None if m is None else figure_float(m)
 
 
 def phase_realisation(weights: Iterable[float], progresses: Iterable[float],
@@ -194,36 +244,26 @@ def phase_realisation(weights: Iterable[float], progresses: Iterable[float],
     nothing when they weigh 100 (the plan validator rejects any other sum). None when no
     phase counts.
     """
-    w = np.asarray(list(weights), dtype=float)
-    p = np.nan_to_num(np.asarray(list(progresses), dtype=float), nan=0.0)
-    n = np.zeros(len(w), bool) if neutralised is None else np.asarray(list(neutralised), bool)
-    active = ~n
-    if not active.any():
+    w = _exacts(weights)
+    p = [x or _ZERO for x in _exacts(progresses)]
+    n = [False] * len(w) if neutralised is None else [bool(x) for x in neutralised]
+    active = [not x for x in n]
+    if not any(active):
         return None
-    w = _equalise(w)[active]
-    if not (w.sum() > 0):
-        w = np.ones(len(w))
-    return float((w * p[active]).sum() / w.sum())
+    ew = _exact_weights(w, [True] * len(w), active)
+    return figure_float(sum(e * x for e, x in zip(ew, p) if e is not None) / _HUNDRED)
 
 
-def _effective_weights(df: pd.DataFrame, keys: list[str], weight: str,
-                       eligible: pd.Series, active: pd.Series) -> pd.Series:
-    """Weights of the active rows scaled to sum 100 within each group; NaN elsewhere.
+def _groups(df: pd.DataFrame, keys: list[str]) -> dict[tuple, list[int]]:
+    """Row positions of each group, in order of first appearance."""
+    out: dict[tuple, list[int]] = {}
+    for i, k in enumerate(zip(*(df[c] for c in keys))):
+        out.setdefault(k, []).append(i)
+    return out
 
-    Vectorised twin of _equalise: a group falls back to equal weights when any eligible
-    row lacks a weight or the active weights sum to 0.
-    """
-    if df.empty:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    w = pd.to_numeric(df[weight], errors="coerce").astype(float)
-    grp = [df[k] for k in keys]
-    missing = (w.isna() & eligible).groupby(grp, sort=False).transform("any").astype(bool)
-    w = w.mask(missing, 1.0).where(active)
-    total = w.groupby(grp, sort=False).transform("sum")
-    zero = ~(total > 0) & active
-    w = w.mask(zero, 1.0).where(active)
-    total = w.groupby(grp, sort=False).transform("sum")
-    return (w * 100.0 / total).where(active)
+
+def _floats(values: list[Fraction | None], index: pd.Index) -> pd.Series:
+    return pd.Series([figure_float(v) for v in values], index=index, dtype=float)
 
 
 # ---------------------------------------------------------------------------- compute
@@ -326,7 +366,9 @@ def _obj(values: list, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object)
 
 
-def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> pd.DataFrame:
+def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, dict]:
+    """The phases' table, and per (sector, objective): (exact phases part or None,
+    number of phases, number not neutralised)."""
     plan = _table(inp.phases, {"objective": None, "phase": None, "weight": np.nan,
                                "neutralised": False}, ["objective", "phase"], "phases")
     given = _table(inp.phase_inputs, {"sector": None, "objective": None, "phase": None,
@@ -337,16 +379,32 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> pd.DataFrame:
     ph["progress"] = _float_col(ph["progress"])
     ph["neutralised"] = (_bool_col(ph["neutralised"])
                          | _in_set(ph, ["sector", "objective", "phase"], inp.neutralised_phases))
-    active = ~ph["neutralised"]
-    ph["effective_weight"] = _effective_weights(
-        ph, ["sector", "objective"], "weight", pd.Series(True, index=ph.index), active)
+    weights = _exacts(ph["weight"])
     # A phase nobody reported on has made no progress.
-    ph["contribution"] = (ph["effective_weight"] * ph["progress"].fillna(0.0) / 100.0).where(active)
-    return ph[PHASE_COLUMNS]
+    progress = [x or _ZERO for x in _exacts(ph["progress"])]
+    active = [not x for x in ph["neutralised"]]
+    eff: list[Fraction | None] = [None] * len(ph)
+    contrib: list[Fraction | None] = [None] * len(ph)
+    parts: dict[tuple, tuple[Fraction | None, int, int]] = {}
+    for key, rows in _groups(ph, ["sector", "objective"]).items():
+        act = [active[i] for i in rows]
+        ew = _exact_weights([weights[i] for i in rows], [True] * len(rows), act)
+        total = None
+        for i, w in zip(rows, ew):
+            if w is not None:
+                eff[i] = w
+                contrib[i] = c = w * progress[i] / _HUNDRED if progress[i] else _ZERO
+                total = c if total is None else total + c
+        parts[key] = (total, len(rows), sum(act))
+    ph["effective_weight"] = _floats(eff, ph.index)
+    ph["contribution"] = _floats(contrib, ph.index)
+    return ph[PHASE_COLUMNS], parts
 
 
 def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
-                      rules: Rules) -> tuple[pd.DataFrame, pd.Series]:
+                      rules: Rules) -> tuple[pd.DataFrame, dict]:
+    """The indicators' table, and per (sector, objective): (exact indicators part or None,
+    number of scored (not CONTESTO) indicators, number not neutralised)."""
     plan = _table(inp.indicators, {"objective": None, "indicator": None, "kind": None,
                                    "value_type": None, "direction": None, "target": None,
                                    "weight": np.nan, "neutralised": False},
@@ -357,25 +415,26 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
                    ["sector", "objective", "indicator"], "indicator_inputs")
     ind = asg[["sector", "objective"]].merge(plan, on="objective", how="inner", sort=False)
     ind = ind.merge(given, on=["sector", "objective", "indicator"], how="left", sort=False)
-    context = pd.Series([k == "CONTESTO" or norm_word(k) == "contesto" for k in ind["kind"]],
-                        index=ind.index, dtype=bool)
+    context = [k == "CONTESTO" or norm_word(k) == "contesto" for k in ind["kind"]]
     neutral = (_bool_col(ind["neutralised"])
                | _in_set(ind, ["sector", "objective", "indicator"], inp.neutralised_indicators))
-    declared = _float_col(ind["declared_score"])
+    declared = _exacts(_float_col(ind["declared_score"]))
+    cap = _exact_rules(rules).cap
 
-    scores, statuses = [], []
+    scores: list[Fraction | None] = []
+    statuses = []
     for vt, d, a, r, ds, ctx, neu in zip(ind["value_type"], ind["direction"], ind["target"],
                                          ind["achieved"], declared, context, neutral):
         if ctx:
-            scores.append(np.nan)
+            scores.append(None)
             statuses.append(ST_CONTEXT)
             continue
-        s = score_indicator(vt, d, a, r, rules)
+        s = indicator_exact(vt, d, a, r, rules)
         # A hand assessment stands in only where no figure can be computed (testo):
         # a computable indicator is never overridden by what the settore declares.
-        if s is None and not math.isnan(ds):
-            s = float(min(max(ds, 0.0), rules.cap))
-        scores.append(np.nan if s is None else s)
+        if s is None and ds is not None:
+            s = min(max(ds, _ZERO), cap)
+        scores.append(s)
         if neu:
             statuses.append(ST_NEUTRALISED)
         elif s is not None:
@@ -384,13 +443,38 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
             statuses.append(ST_MISSING)
         else:
             statuses.append(ST_NOT_COMPUTABLE)
-    ind["score"] = pd.Series(scores, index=ind.index, dtype=float)
+    counted = [st == ST_COMPUTED for st in statuses]
+    weights = _exacts(ind["weight"])
+    eff: list[Fraction | None] = [None] * len(ind)
+    parts: dict[tuple, tuple[Fraction | None, int, int]] = {}
+    for key, rows in _groups(ind, ["sector", "objective"]).items():
+        ew = _exact_weights([weights[i] for i in rows], [not context[i] for i in rows],
+                            [counted[i] for i in rows])
+        total = None
+        for i, w in zip(rows, ew):
+            if w is not None:
+                eff[i] = w
+                c = scores[i] * w / _HUNDRED
+                total = c if total is None else total + c
+        scored = [i for i in rows if not context[i]]
+        parts[key] = (total, len(scored), sum(1 for i in scored if not neutral.iat[i]))
+    ind["score"] = _floats(scores, ind.index)
     ind["status"] = pd.Series(statuses, index=ind.index, dtype=object)
-    ind["counted"] = (ind["status"] == ST_COMPUTED).astype(bool)
+    ind["counted"] = pd.Series(counted, index=ind.index, dtype=bool)
     ind["neutralised"] = neutral.astype(bool)
-    ind["effective_weight"] = _effective_weights(
-        ind, ["sector", "objective"], "weight", ~context, ind["counted"])
-    return ind, context
+    ind["effective_weight"] = _floats(eff, ind.index)
+    return ind, parts
+
+
+def _computed(fp: Fraction | None, fi: Fraction | None, rx: _Exact) -> Fraction | None:
+    """Grado calcolato: Peso fasi x fasi + Peso indicatori x indicatori, over 100; the
+    part that exists alone makes 100 %."""
+    if fp is None or fi is None:
+        return fi if fp is None else fp
+    pw, iw = rx.phases_weight, rx.indicators_weight
+    if not pw + iw > 0:     # the Regole reader refuses this; equal parts if it slips through
+        pw = iw = Fraction(1)
+    return (pw * fp + iw * fi) / (pw + iw)
 
 
 def compute(inp: ScoreInput, rules: Rules) -> Scores:
@@ -399,95 +483,82 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
                                    "weight": np.nan}, ["sector", "objective"], "assignments")
     asg["weight"] = _float_col(asg["weight"])
     keys = ["sector", "objective"]
+    rx = _exact_rules(rules)
 
-    ph = _score_phases(asg, inp)
-    ind, context = _score_indicators(asg, inp, rules)
-
-    # Per objective: the phases' and indicators' parts, and whether anything is left.
-    ph_g = ph.assign(_active=~ph["neutralised"]).groupby(keys, sort=False)
-    ph_agg = pd.DataFrame({
-        "phases_pct": ph_g["contribution"].sum(min_count=1),
-        "_n_items": ph_g.size(),
-        "_n_active": ph_g["_active"].sum(),
-    })
-    scored = ind[~context].assign(
-        _part=ind["score"] * ind["effective_weight"] / 100.0,
-        _active=~ind["neutralised"])
-    in_g = scored.groupby(keys, sort=False)
-    in_agg = pd.DataFrame({
-        "indicators_pct": in_g["_part"].sum(min_count=1),
-        "_n_items": in_g.size(),
-        "_n_active": in_g["_active"].sum(),
-    })
+    ph, ph_parts = _score_phases(asg, inp)
+    ind, in_parts = _score_indicators(asg, inp, rules)
 
     given = _table(inp.objective_inputs, {"sector": None, "objective": None, "status": None,
                                           "declared": np.nan, "oiv_grade": np.nan,
                                           "oiv_not_assessable": False},
                    keys, "objective_inputs")
     obj = asg.merge(given, on=keys, how="left", sort=False)
-    obj = obj.merge(ph_agg[["phases_pct"]], left_on=keys, right_index=True, how="left")
-    obj = obj.merge(in_agg[["indicators_pct"]], left_on=keys, right_index=True, how="left")
-    items = ph_agg[["_n_items", "_n_active"]].add(in_agg[["_n_items", "_n_active"]], fill_value=0)
-    obj = obj.merge(items, left_on=keys, right_index=True, how="left")
-    obj[["_n_items", "_n_active"]] = obj[["_n_items", "_n_active"]].fillna(0)
-    all_neutralised = (obj["_n_items"] > 0) & (obj["_n_active"] == 0)
-
     obj["declared"] = _float_col(obj["declared"])
     obj["oiv_grade"] = _float_col(obj["oiv_grade"])
-    pw, iw = float(rules.phases_weight), float(rules.indicators_weight)
-    if pw + iw <= 0:        # the Regole reader refuses this; equal parts if it slips through
-        pw = iw = 1.0
-    fp, fi = obj["phases_pct"], obj["indicators_pct"]
-    both = (pw * fp + iw * fi) / (pw + iw)
-    # The part that exists alone makes 100 %.
-    obj["computed"] = both.where(fp.notna() & fi.notna(), fp.fillna(fi))
+    none3 = (None, 0, 0)
+    fps, fis, comps, all_neutralised = [], [], [], []
+    for key in zip(obj["sector"], obj["objective"]):
+        fp, n_ph, a_ph = ph_parts.get(key, none3)
+        fi, n_in, a_in = in_parts.get(key, none3)
+        fps.append(fp)
+        fis.append(fi)
+        comps.append(_computed(fp, fi, rx))
+        # Every phase and every scored indicator neutralised (CONTESTO never counts).
+        all_neutralised.append(n_ph + n_in > 0 and a_ph + a_in == 0)
+    obj["phases_pct"] = _floats(fps, obj.index)
+    obj["indicators_pct"] = _floats(fis, obj.index)
+    obj["computed"] = _floats(comps, obj.index)
 
     # An unknown Stato (the validator reports it) counts as an ordinary one: kept as typed.
     status = [None if is_blank(s) else (canonical(s, STATI) or s) for s in obj["status"]]
     oiv_na = _bool_col(obj["oiv_not_assessable"])
-    reasons, grades, sources = [], [], []
-    for st, neu, oiv, dec, comp, na in zip(status, all_neutralised, obj["oiv_grade"],
-                                           obj["declared"], obj["computed"], oiv_na):
+    reasons, grades, sources, for_mean, deviation = [], [], [], [], []
+    for i, (st, neu, oiv, dec, comp, na) in enumerate(zip(status, all_neutralised,
+                                                          _exacts(obj["oiv_grade"]),
+                                                          _exacts(obj["declared"]), comps, oiv_na)):
         if st == EX_POSTPONED:
             reason = EX_POSTPONED
         elif st == EX_NOT_ASSESSABLE:
             reason = EX_NOT_ASSESSABLE
         elif neu:
+            # Shown Non valutabile; a declared grade does not count (validate warns).
             reason = EX_NEUTRALISED
+            status[i] = EX_NOT_ASSESSABLE
         else:
             reason = None
-        grade, source = np.nan, None
+        grade, source = None, None
         if reason is None and na:
             # the OIV's «Non valutabile»: left out of every average like Stato Non valutabile
             reason, source = EX_OIV_NOT_ASSESSABLE, SRC_OIV
         elif reason is None:
             for value, src in ((oiv, SRC_OIV), (dec, SRC_DECLARED), (comp, SRC_COMPUTED)):
-                if not math.isnan(value):
-                    grade, source = float(value), src
+                if value is not None:
+                    grade, source = value, src
                     break
             else:
                 reason = EX_NO_DATA
         reasons.append(reason)
         grades.append(grade)
         sources.append(source)
+        # Soglia minima: a grade below it counts 0 in the averages (it is still shown).
+        for_mean.append(None if grade is None else (_ZERO if grade < rx.minimum else grade))
+        deviation.append(reason is None and dec is not None and comp is not None
+                         and abs(dec - comp) > rx.deviation_threshold)
     obj["status"] = _obj(status, obj.index)
-    obj["grade"] = pd.Series(grades, index=obj.index, dtype=float)
+    obj["grade"] = _floats(grades, obj.index)
     obj["grade_source"] = _obj(sources, obj.index)
     obj["excluded_reason"] = _obj(reasons, obj.index)
     obj["counted"] = obj["excluded_reason"].isna().astype(bool)
-    # Soglia minima: a grade below it counts 0 in the averages (it is still shown).
-    obj["grade_for_mean"] = obj["grade"].mask(obj["grade"] < rules.minimum - _EPS, 0.0)
-    obj["deviation_flag"] = (obj["counted"]
-                             & ((obj["declared"] - obj["computed"]).abs()
-                                > rules.deviation_threshold + _EPS)).astype(bool)
+    obj["grade_for_mean"] = _floats(for_mean, obj.index)
+    obj["deviation_flag"] = pd.Series(deviation, index=obj.index, dtype=bool)
     obj = obj[OBJ_COLUMNS]
 
-    sectors = _score_sectors(obj, inp, rules)
+    sectors, sec_exact = _score_sectors(obj, for_mean, inp, rules)
     assessed = sectors["percentage"].notna()
-    # Settori with nothing assessed (NaN) drop out, and their Peso with them.
-    pct = weighted_mean(sectors["percentage"], sectors["weight"])
-    ente = {"percentage": pct, "band": rules.band(pct), "n_sectors": int(len(sectors)),
-            "n_assessed_sectors": int(assessed.sum())}
+    # Settori with nothing assessed drop out, and their Peso with them.
+    pct = _exact_mean(sec_exact, _exacts(sectors["weight"]))
+    ente = {"percentage": None if pct is None else figure_float(pct), "band": rules.band(pct),
+            "n_sectors": int(len(sectors)), "n_assessed_sectors": int(assessed.sum())}
 
     ind = ind[IND_COLUMNS].reset_index(drop=True)
     return Scores(indicators=ind, phases=ph.reset_index(drop=True),
@@ -495,7 +566,8 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
                   rules=rules)
 
 
-def _score_sectors(obj: pd.DataFrame, inp: ScoreInput, rules: Rules) -> pd.DataFrame:
+def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: ScoreInput,
+                   rules: Rules) -> tuple[pd.DataFrame, list[Fraction | None]]:
     sec = _table(inp.sectors, {"sector": None, "sector_name": None, "manager": None,
                                "weight": np.nan}, ["sector"], "sectors")
     sec["weight"] = _float_col(sec["weight"])
@@ -506,16 +578,23 @@ def _score_sectors(obj: pd.DataFrame, inp: ScoreInput, rules: Rules) -> pd.DataF
         sec = pd.concat([sec, pd.DataFrame({"sector": extra, "weight": np.nan})],
                         ignore_index=True)
 
-    ew = _effective_weights(obj, ["sector"], "weight",
-                            pd.Series(True, index=obj.index), obj["counted"])
-    parts = (obj["grade_for_mean"] * ew / 100.0).where(obj["counted"])
-    g = obj.assign(_part=parts).groupby("sector", sort=False)
-    agg = pd.DataFrame({"n_objectives": g.size(), "n_assessed": g["counted"].sum(),
-                        "percentage": g["_part"].sum(min_count=1)})
-    sec = sec.merge(agg, left_on="sector", right_index=True, how="left")
-    sec["n_objectives"] = sec["n_objectives"].fillna(0).astype(int)
-    sec["n_assessed"] = sec["n_assessed"].fillna(0).astype(int)
-    sec["percentage"] = sec["percentage"].astype(float)
-    sec["band"] = _obj([rules.band(None if math.isnan(p) else p) for p in sec["percentage"]],
-                       sec.index)
-    return sec[SECTOR_COLUMNS].reset_index(drop=True)
+    weights = _exacts(obj["weight"])
+    counted = list(obj["counted"])
+    stats: dict[Any, tuple[int, int, Fraction | None]] = {}
+    for (sector,), rows in _groups(obj, ["sector"]).items():
+        ew = _exact_weights([weights[i] for i in rows], [True] * len(rows),
+                            [counted[i] for i in rows])
+        total = None
+        for i, w in zip(rows, ew):
+            if w is not None:
+                c = for_mean[i] * w / _HUNDRED
+                total = c if total is None else total + c
+        stats[sector] = (len(rows), sum(counted[i] for i in rows), total)
+    pcts = [stats.get(c, (0, 0, None))[2] for c in sec["sector"]]
+    sec["n_objectives"] = pd.Series([stats.get(c, (0,))[0] for c in sec["sector"]],
+                                    index=sec.index, dtype=int)
+    sec["n_assessed"] = pd.Series([stats.get(c, (0, 0))[1] for c in sec["sector"]],
+                                  index=sec.index, dtype=int)
+    sec["percentage"] = _floats(pcts, sec.index)
+    sec["band"] = _obj([rules.band(p) for p in pcts], sec.index)
+    return sec[SECTOR_COLUMNS].reset_index(drop=True), pcts

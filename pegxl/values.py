@@ -9,7 +9,8 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from .workbook.contract import norm_word
@@ -227,12 +228,86 @@ def parse_typed(value: Any, value_type: str, *, epoch_1904: bool = False,
     return Parsed(value if isinstance(value, str) else show(value), True)
 
 
-def round_half_up(x: float | None, places: int = 2) -> float | None:
-    """Display rounding: 99.0769... -> 99.08; 0.125 -> 0.13 (not banker's)."""
+def exact(x: Any) -> Fraction | None:
+    """The exact value of a number as it was typed: 66.665 -> 13333/200, not the binary
+    66.66499999... a float holds. None for a blank, a non-number or a non-finite float.
+
+    A float is read through its 15 significant digits: no cell holds more (Excel keeps 15
+    digits of what is typed), and any decimal of up to 15 digits comes back from its float
+    unchanged; float noise from reading (0.07 * 100 = 7.000000000000001) goes with them.
+    """
+    if x is None or isinstance(x, bool):
+        return None
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, int):
+        return Fraction(x)
+    if isinstance(x, Decimal):
+        return Fraction(x) if x.is_finite() else None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f):
+        return None
+    r = _EXACT_CACHE.get(f)
+    if r is None:
+        r = Fraction(int(f)) if f.is_integer() and abs(f) < 1e15 else Fraction(format(f, ".15g"))
+        if len(_EXACT_CACHE) < 100_000:
+            _EXACT_CACHE[f] = r
+    return r
+
+
+_EXACT_CACHE: dict[float, Fraction] = {}
+
+
+def _half_up(v: Fraction, places: int) -> Fraction:
+    scale = 10 ** places
+    n = math.floor(abs(v) * scale + Fraction(1, 2))
+    return Fraction(n if v >= 0 else -n, scale)
+
+
+def round_half_up(x: Any, places: int = 2) -> float | None:
+    """Display rounding, half-up (away from zero) on the exact value: 99.0769... -> 99.08,
+    0.125 -> 0.13, 66.665 -> 66.67 (not banker's, not the binary 66.66499...).
+
+    A Fraction or Decimal is rounded exactly. A float is taken as the shortest decimal
+    that gives it back (its repr): for the figures of pegxl.scoring (see figure_float)
+    that is the rounding of the exact figure, a guarantee.
+    """
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
-    q = Decimal(1).scaleb(-places)
-    return float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
+    if isinstance(x, (Fraction, Decimal, int)) and not isinstance(x, bool):
+        v = Fraction(x)
+    else:
+        f = float(x)
+        if not math.isfinite(f):
+            return None
+        v = Fraction(repr(f))
+    return float(_half_up(v, places))
+
+
+def figure_float(v: Fraction | None) -> float:
+    """The float that stands for an exact figure: the nearest one, unless its decimal
+    form would round to 2 decimals differently from the exact value (a figure within a
+    hair of a half-cent, not on it), then the next float toward the right rounding. So
+    round_half_up(figure_float(v)) == round_half_up(v) always, within 2 ulp of v.
+    NaN for None.
+    """
+    if v is None:
+        return math.nan
+    f = float(v)
+    t = abs(f) * 100.0
+    # far from a half-cent (the float is within 1e-12 of v at these sizes): nothing to check
+    if abs(t - math.floor(t) - 0.5) > 1e-6 and abs(f) < 1e9:
+        return f
+    want = _half_up(v, 2)
+    for _ in range(4):
+        got = _half_up(Fraction(repr(f)), 2)
+        if got == want:
+            return f
+        f = math.nextafter(f, -math.inf if got > want else math.inf)
+    raise AssertionError(f"no float rounds like {v}")   # pragma: no cover
 
 
 def format_percent(x: float | None, places: int = 2) -> str:

@@ -405,7 +405,9 @@ def test_everything_neutralised_is_non_valutabile():
         indicator_inputs=[("S1", "O1", 1, 10.0)])
     s = compute(inp, R)
     o = row(s.objectives, objective="O1")
-    assert o["excluded_reason"] == "neutralizzato" and not o["counted"]
+    # scoring.md (changed): shown Non valutabile with its reason, the declared 100 left out
+    assert o["excluded_reason"] == "fasi e indicatori neutralizzati" and not o["counted"]
+    assert o["status"] == "Non valutabile" and o["declared"] == 100
     assert math.isnan(o["grade"]) and o["grade_source"] is None and math.isnan(o["grade_for_mean"])
     assert sector_pct(s, "S1") == pytest.approx(60)          # only O2 counts
     assert row(s.sectors, sector="S1")["n_assessed"] == 1
