@@ -123,6 +123,7 @@ def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:
     findings += _status_vs_progress(obj, ph)
     v = Validation(plan, files, [], obj, ph, ind)
     findings += _deviation(v)
+    findings += _ungraded(v)
     v.findings = _sorted(findings, files)
     return v
 
@@ -514,6 +515,7 @@ def _deviation(v: Validation) -> list[Finding]:
     try:
         from .scoring import compute
         from .tables import score_input
+        from .values import round_half_up
     except ImportError:
         return []
     if v.objectives.empty:
@@ -544,6 +546,61 @@ def _deviation(v: Validation) -> list[Finding]:
             continue
         out.append(finding(ErrorCode.V009, file=src["file"], sheet=C.SHEET_OBJECTIVES,
                            cell=src["deviation_reason_cell"], row=src["xlrow"], column="Motivazione scostamento",
-                           record=src["record"], declared=show_value(round(r["declared"], 2)),
-                           computed=show_value(round(r["computed"], 2)), threshold=show_value(thr)))
+                           record=src["record"], declared=show_value(round_half_up(r["declared"])),
+                           computed=show_value(round_half_up(r["computed"])), threshold=show_value(thr)))
     return out
+
+
+def _ungraded(v: Validation) -> list[Finding]:
+    """Objectives the averages leave out for want of a grade, never silently (scoring.md):
+    nothing computable and no Grado dichiarato % (V040 in a Rendicontazione finale, V041 in
+    a Monitoraggio intermedio); fasi e indicatori all neutralised with a declared grade,
+    which does not count (V042). Located at the objective's Grado dichiarato % cell."""
+    import math
+
+    from .scoring import EX_NEUTRALISED, EX_NO_DATA
+    from .values import round_half_up
+    scores = v.scores
+    if scores is None or v.objectives.empty:
+        return []
+    o = scores.objectives
+    o = o[o["excluded_reason"].isin([EX_NO_DATA, EX_NEUTRALISED])]
+    if o.empty:
+        return []
+    rows = v.objectives.drop_duplicates(["sector", "objective"]).set_index(["sector", "objective"])
+    ind = scores.indicators
+    ph = scores.phases
+    out = []
+    for r in o.to_dict("records"):
+        key = (r["sector"], r["objective"])
+        if key not in rows.index:
+            continue
+        src = rows.loc[key]
+        where = dict(file=src["file"], sheet=C.SHEET_OBJECTIVES, cell=src["declared_cell"], row=src["xlrow"],
+                     column="Grado dichiarato %", record=src["record"])
+        if r["excluded_reason"] == EX_NEUTRALISED:
+            if not math.isnan(r["declared"]):
+                out.append(finding(ErrorCode.V042, value=show_value(round_half_up(r["declared"])), **where))
+            continue
+        code = ErrorCode.V040 if v.plan.final else ErrorCode.V041
+        out.append(finding(code, detail=_why_nothing(ph, ind, key), **where))
+    return out
+
+
+_WHY = {"mancante": ("indicatore senza valore raggiunto", "indicatori senza valore raggiunto"),
+        "non calcolabile": ("indicatore di tipo testo o non calcolabile",
+                            "indicatori di tipo testo o non calcolabili"),
+        "neutralizzato": ("indicatore neutralizzato", "indicatori neutralizzati")}
+
+
+def _why_nothing(ph: pd.DataFrame, ind: pd.DataFrame, key: tuple) -> str:
+    """«nessuna fase; 2 indicatori senza valore raggiunto» for V040/V041."""
+    mine = ph[(ph["sector"] == key[0]) & (ph["objective"] == key[1])]
+    parts = ["nessuna fase" if mine.empty else "fasi tutte neutralizzate"]
+    mine = ind[(ind["sector"] == key[0]) & (ind["objective"] == key[1]) & (ind["status"] != "contesto")]
+    if mine.empty:
+        parts.append("nessun indicatore valutabile")
+    for status, n in mine["status"].value_counts(sort=False).items():
+        one, many = _WHY.get(status, (f"indicatore {status}", f"indicatori {status}"))
+        parts.append(f"1 {one}" if n == 1 else f"{n} {many}")
+    return "; ".join(parts)

@@ -1105,3 +1105,66 @@ def test_a_percent_target_typed_as_80_percent_in_excel_is_read_as_80(tmp_path):
     assert list(plan.indicators["target_value"]) == [80.0, 75]
     [w] = [f for f in findings if f.code == "P028"]
     assert w.cell == f"{ws.cell(row=2, column=col).column_letter}2" and "80" in w.message
+
+
+# ------------------------------------------- Regole: pesi, Tetto, Fasce (scoring.md, issue 10)
+
+def _drop_rules(*names):
+    def drop(wb):
+        for row in sorted((RULE_ROW[n] for n in names), reverse=True):
+            wb["Regole"].delete_rows(row)
+    return drop
+
+
+def test_one_peso_given_takes_100_minus_it_for_the_other(tmp_path, data):
+    data["Regole"] = [{"Regola": "Peso fasi", "Valore": 30}]
+    plan, findings = check(tmp_path, data, _drop_rules("Peso indicatori"))
+    assert findings == []
+    assert (plan.rules.phases_weight, plan.rules.indicators_weight) == (30, 70)
+    data["Regole"] = [{"Regola": "Peso indicatori", "Valore": "66,6"}]
+    plan, findings = check(tmp_path, data, _drop_rules("Peso fasi"))
+    assert findings == []
+    assert (plan.rules.phases_weight, plan.rules.indicators_weight) == (33.4, 66.6)
+
+
+def test_peso_pair_not_summing_to_100_is_P035(tmp_path, data):
+    data["Regole"] = [{"Regola": "Peso fasi", "Valore": 30}]       # Peso indicatori stays 50
+    _, findings = check(tmp_path, data)
+    f = one(findings, "P035", sheet="Regole", cell=f"B{RULE_ROW['Peso indicatori']}")
+    assert "80" in f.message and f.severity == "errore"
+    assert codes(findings) == ["P035"]
+
+
+def test_tetto_below_100_is_P036(tmp_path, data):
+    data["Regole"] = [{"Regola": "Tetto indicatore", "Valore": 90}]
+    plan, findings = check(tmp_path, data)
+    f = one(findings, "P036", sheet="Regole", cell=f"B{RULE_ROW['Tetto indicatore']}")
+    assert "90" in f.message
+    assert codes(findings) == ["P036"]
+    data["Regole"] = [{"Regola": "Tetto indicatore", "Valore": 120}]
+    plan, findings = check(tmp_path, data)
+    assert findings == [] and plan.rules.cap == 120
+
+
+def test_each_fascia_row_defaults_on_its_own(tmp_path, data):
+    data["Regole"] = [{"Regola": "Fascia A", "Valore": 95}]
+    plan, findings = check(tmp_path, data, _drop_rules("Fascia B", "Fascia C", "Fascia D"))
+    assert findings == []
+    assert plan.rules.bands == (("A", 95.0), ("B", 75.0), ("C", 60.0), ("D", 0.0))
+
+    def add_e(wb):
+        wb["Regole"].append(["Fascia E", 40, "quinta"])
+    plan, findings = check(tmp_path, data, add_e)
+    assert findings == []
+    assert [label for label, _ in plan.rules.bands] == ["A", "B", "C", "E", "D"]
+    assert plan.rules.band(45) == "E" and plan.rules.band(39.99) == "D"
+
+
+def test_bands_above_zero_are_P037_warning_and_nessuna_fascia(tmp_path, data):
+    data["Regole"] = [{"Regola": "Fascia D", "Valore": 40}]
+    plan, findings = check(tmp_path, data)
+    f = one(findings, "P037", sheet="Regole", cell=f"B{RULE_ROW['Fascia D']}", severity=WARNING)
+    assert "40" in f.message and "nessuna fascia" in f.message
+    assert codes(findings) == ["P037"]
+    assert plan is not None and plan.rules.band(39.99) == "nessuna fascia"
+    assert plan.rules.band(40) == "D" and plan.rules.band(None) is None

@@ -771,3 +771,98 @@ def _same_figures(a: Scores, b: Scores):
        st.floats(min_value=0.01, max_value=1000, allow_nan=False))
 def test_property_scale_invariance(inp, table, c):
     _same_figures(compute(inp, R), compute(_scaled(inp, table, c), R))
+
+
+# ------------------------------------------------ exact figures (scoring.md, issue 10)
+
+from decimal import Decimal  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from pegxl.values import figure_float, format_percent  # noqa: E402
+
+
+def _half_up_ref(v: Fraction) -> Decimal:
+    """Reference display rounding of an exact value, independent of pegxl.values."""
+    n = (abs(v) * 100 + Fraction(1, 2)).__floor__()
+    return Decimal(n if v >= 0 else -n).scaleb(-2)
+
+
+def test_half_cent_figures_show_rounded_up():
+    # phases 50/50 at 33,33 and 100: 66,665 exactly; binary floats give 66.66499999...
+    assert 0.5 * 33.33 + 0.5 * 100 < 66.665
+    inp = make_input([("S1", "O1", NAN)], phases=[("O1", 1, 50.0), ("O1", 2, 50.0)],
+                     phase_inputs=[("S1", "O1", 1, 33.33), ("S1", "O1", 2, 100.0)])
+    s = compute(inp, R)
+    o = row(s.objectives, objective="O1")
+    assert format_percent(o["phases_pct"]) == "66,67%" and round_half_up(o["grade"]) == 66.67
+    assert format_percent(sector_pct(s, "S1")) == "66,67%"
+    assert format_percent(s.ente["percentage"]) == "66,67%"
+    # 100 x 21,59 / 40 = 53,975 exactly
+    assert format_percent(score_indicator("numero", ">=", 40.0, 21.59, R)) == "53,98%"
+
+
+def test_band_at_full_precision_89_995_is_B():
+    # two objectives 89,99 and 90 (declared): the settore's 89,995 shows 90,00 but is in B
+    inp = make_input([("S1", "O1", NAN), ("S1", "O2", NAN)],
+                     phases=[("O1", 1, 100.0), ("O2", 1, 100.0)],
+                     objective_inputs=[("S1", "O1", None, 89.99, NAN), ("S1", "O2", None, 90.0, NAN)])
+    s = compute(inp, R)
+    sec = row(s.sectors, sector="S1")
+    assert format_percent(sec["percentage"]) == "90,00%" and sec["band"] == "B"
+    assert s.ente["band"] == "B"
+
+
+def test_settore_below_every_band_is_nessuna_fascia():
+    rules = Rules(bands=(("A", 90.0), ("B", 50.0)))
+    inp = make_input([("S1", "O1", NAN)], phases=[("O1", 1, 100.0)],
+                     phase_inputs=[("S1", "O1", 1, 40.0)])
+    s = compute(inp, rules)
+    assert row(s.sectors, sector="S1")["band"] == "nessuna fascia"
+    assert s.ente["band"] == "nessuna fascia"
+
+
+def test_figure_float_rounds_like_the_exact_value():
+    just_below = Fraction(13333, 200) - Fraction(1, 10 ** 18)   # 66.66499...9, not a half-cent
+    assert float(just_below) == float(Fraction(13333, 200))     # the same nearest float
+    assert round_half_up(figure_float(just_below)) == 66.66
+    assert round_half_up(figure_float(Fraction(13333, 200))) == 66.67
+    assert round_half_up(figure_float(-just_below)) == -66.66
+
+
+decimals = st.decimals(min_value=0, max_value=100, places=3, allow_nan=False, allow_infinity=False)
+pesi = st.decimals(min_value=Decimal("0.5"), max_value=100, places=2, allow_nan=False,
+                   allow_infinity=False)
+
+
+@SLOW
+@given(st.lists(st.tuples(pesi, decimals), min_size=1, max_size=5),
+       st.lists(st.tuples(pesi, decimals, st.decimals(min_value=1, max_value=500, places=2,
+                                                       allow_nan=False, allow_infinity=False)),
+                min_size=0, max_size=4),
+       st.sampled_from([(50, 50), (30, 70), (100, 0)]))
+def test_property_shown_figures_equal_exact_reference(phases, indicators, pair):
+    """Every shown figure is the exact one (from the decimals as typed) rounded half-up."""
+    inp = make_input(
+        [("S1", "O1", NAN)],
+        phases=[("O1", k, float(w)) for k, (w, _) in enumerate(phases, 1)],
+        indicators=[("O1", k, "EFFICACIA", "numero", ">=", float(a), float(w))
+                    for k, (w, _, a) in enumerate(indicators, 1)],
+        phase_inputs=[("S1", "O1", k, float(p)) for k, (_, p) in enumerate(phases, 1)],
+        indicator_inputs=[("S1", "O1", k, float(r)) for k, (_, r, _) in enumerate(indicators, 1)])
+    rules = Rules(phases_weight=pair[0], indicators_weight=pair[1])
+    s = compute(inp, rules)
+    F = Fraction
+    fp = sum(F(w) * F(p) for w, p in phases) / sum(F(w) for w, _ in phases)
+    expected = fp
+    if indicators:
+        scores = [min(F(100) * F(r) / F(a), F(100)) for _, r, a in indicators]
+        fi = sum(F(w) * sc for (w, _, _), sc in zip(indicators, scores)) / sum(F(w) for w, _, _ in indicators)
+        expected = (F(pair[0]) * fp + F(pair[1]) * fi) / 100
+        for k, sc in enumerate(scores, 1):
+            shown = round_half_up(row(s.indicators, indicator=k)["score"])
+            assert Decimal(str(shown)) == _half_up_ref(sc)
+    o = row(s.objectives, objective="O1")
+    assert Decimal(str(round_half_up(o["phases_pct"]))) == _half_up_ref(fp)
+    assert Decimal(str(round_half_up(o["grade"]))) == _half_up_ref(expected)
+    assert format_percent(sector_pct(s, "S1")) == f"{_half_up_ref(expected):.2f}".replace(".", ",") + "%"
+    assert s.ente["band"] == rules.band(expected)
