@@ -908,7 +908,9 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
     if reason == EX_NOT_ASSESSABLE:
         return "Non valutabile: escluso dalla media."
     if reason == EX_NEUTRALISED:
-        return "Fasi e indicatori tutti neutralizzati: escluso dalla media."
+        declared = _f(r.get("declared"))
+        return ("Non valutabile: fasi e indicatori neutralizzati; escluso dalla media"
+                + (f" (il grado dichiarato {format_percent(declared)} non conta)." if declared is not None else "."))
     if reason == EX_NO_DATA:
         return "Nessun dato per calcolare il grado: escluso dalla media."
     parts = []

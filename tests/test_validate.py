@@ -1170,3 +1170,65 @@ def test_v020_an_error_value_pasted_into_a_cell_is_not_called_missing(env, tmp_p
     assert "#DIV/0!" in by_cell[("Indicatori", "I2")].message
     assert "#N/A" in by_cell[("Fasi", "G2")].message
     assert not v.usable(str(path))
+
+
+# ------------------------------------- objectives the averages leave out (scoring.md, issue 10)
+
+def _text_only_objective(data: dict) -> None:
+    """S01 gets a third objective whose only indicator is testo: nothing computable."""
+    for o in data["Obiettivi"]:
+        if o["Codice obiettivo"] == "2024_S01_02":
+            o["Peso"] = 20
+    data["Obiettivi"].insert(2, {"Codice obiettivo": "2024_S01_03", "Codice settore": "S01",
+                                 "Titolo": "Carta dei servizi", "Tipologia": "Gestionale", "Peso": 10})
+    data["Indicatori"].append({"Codice obiettivo": "2024_S01_03", "N. indicatore": 1,
+                               "Descrizione": "Qualità della carta dei servizi", "Tipo": "QUALITATIVO",
+                               "Tipo valore": "testo", "Valore atteso": "Carta approvata"})
+
+
+def _text_only_inputs(declared: Any = None) -> dict:
+    inputs = copy.deepcopy(CLEAN_S01)
+    obj = {"Codice obiettivo": "2024_S01_03", "Stato": "Concluso", "Relazione": "Carta approvata."}
+    if declared is not None:
+        obj["Grado dichiarato %"] = declared
+    inputs["Obiettivi"].insert(2, obj)
+    inputs["Indicatori"].append({"Codice obiettivo": "2024_S01_03", "N. indicatore": 1,
+                                 "Valore raggiunto": "Carta approvata con DG 45/2024"})
+    return inputs
+
+
+@pytest.mark.parametrize("fase, code, severity", [("Rendicontazione finale", "V040", ERROR),
+                                                  ("Monitoraggio intermedio", "V041", WARNING)])
+def test_v040_v041_nothing_computable_and_no_declared_grade(tmp_path, fase, code, severity):
+    env = make_env(tmp_path / "env", plan_variant(_text_only_objective, fase=fase))
+    v, _ = validate_one(env, tmp_path, _text_only_inputs())
+    cell = record(v, "Obiettivi", "2024_S01_03")["declared_cell"]
+    f = only(v, code, severity=severity, sheet="Obiettivi", cell=cell)
+    assert "2024_S01_03" in (f.record or "") and "testo" in f.message
+    # the merge figures show it, with its reason, left out of the averages
+    o = v.scores.objectives.set_index("objective").loc["2024_S01_03"]
+    assert o["excluded_reason"] == "nessun dato" and not o["counted"]
+    # declaring the grade is the fix
+    v, _ = validate_one(env, tmp_path / "ok", _text_only_inputs(declared=80))
+    assert code not in codes(v)
+
+
+def _neutralise_s01_02(data: dict) -> None:
+    for sheet, col in (("Fasi", "Neutralizzata"), ("Indicatori", "Neutralizzato")):
+        for r in data[sheet]:
+            if r["Codice obiettivo"] == "2024_S01_02":
+                r[col] = "sì"
+                r["Motivo neutralizzazione"] = "Causa esterna al settore"
+
+
+def test_v042_declared_grade_of_a_fully_neutralised_objective(tmp_path):
+    env = make_env(tmp_path / "env", plan_variant(_neutralise_s01_02))
+    v, _ = validate_one(env, tmp_path, CLEAN_S01)     # 2024_S01_02 declares 70
+    cell = record(v, "Obiettivi", "2024_S01_02")["declared_cell"]
+    f = [f for f in v.findings if f.code == "V042"]
+    assert len(f) == 1 and (f[0].sheet, f[0].cell, f[0].severity) == ("Obiettivi", cell, WARNING), \
+        [str(x) for x in v.findings]
+    assert "70" in f[0].message
+    o = v.scores.objectives.set_index("objective").loc["2024_S01_02"]
+    assert o["status"] == "Non valutabile" and o["excluded_reason"] == "fasi e indicatori neutralizzati"
+    assert not o["counted"]

@@ -716,7 +716,8 @@ class _Builder:
             ]
             excluded = f"OR(LOWER(TRIM(D{r}))=\"{_EXCLUDED[0]}\",LOWER(TRIM(D{r}))=\"{_EXCLUDED[1]}\")"
             if o.all_neutralised:
-                # every phase and indicator neutralised: Non valutabile (scoring.md)
+                # every phase and indicator neutralised: Non valutabile (scoring.md), shown as such
+                values[3] = "Non valutabile"
                 values += ["", "no"]
             else:
                 values += [f"=IF({excluded},\"\",IF(I{r}=\"\",H{r},I{r}))",
