@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable
@@ -57,13 +57,19 @@ class _Exact:
     indicators_weight: Fraction
     deviation_threshold: Fraction
     minimum: Fraction
+    phases_share: Fraction = _ZERO          # Peso fasi / (Peso fasi + Peso indicatori)
+    indicators_share: Fraction = _ZERO
 
 
 @lru_cache(maxsize=64)
 def _exact_rules(rules: Rules) -> _Exact:
-    return _Exact(*(exact(getattr(rules, f)) or _ZERO for f in (
+    rx = _Exact(*(exact(getattr(rules, f)) or _ZERO for f in (
         "cap", "late_penalty", "phases_weight", "indicators_weight", "deviation_threshold",
         "minimum")))
+    pw, iw = rx.phases_weight, rx.indicators_weight
+    if not pw + iw > 0:     # the Regole reader refuses this; equal parts if it slips through
+        pw = iw = _ONE
+    return replace(rx, phases_share=pw / (pw + iw), indicators_share=iw / (pw + iw))
 
 _DIRECTIONS = {">=": ">=", "≥": ">=", "=>": ">=", ">": ">=",
                "<=": "<=", "≤": "<=", "=<": "<=", "<": "<=",
@@ -131,7 +137,7 @@ def _numeric_raw(direction: str, a: Fraction, r: Fraction, rules: Rules,
     return _HUNDRED * a / r if r > 0 else cap
 
 
-def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules) -> Fraction:
+def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules, rx: _Exact) -> Fraction:
     if direction == "=":
         return _HUNDRED if r == a else _ZERO
     # "<=": days after the deadline; ">=" ("not before"): days before the start date.
@@ -140,7 +146,7 @@ def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules) -> Fraction:
         return _HUNDRED
     if rules.late_zero:
         return _ZERO
-    return _HUNDRED - _exact_rules(rules).late_penalty * days
+    return _HUNDRED - rx.late_penalty * days
 
 
 def indicator_exact(value_type: str, direction: str | None, target: Any, achieved: Any,
@@ -151,13 +157,18 @@ def indicator_exact(value_type: str, direction: str | None, target: Any, achieve
     testo indicator, a missing value, or a value of the wrong kind. Raises ValueError for
     a Tipo valore or Verso outside the vocabulary (the plan validator rejects those).
     """
+    return _indicator(value_type, direction, target, achieved, rules, _exact_rules(rules))
+
+
+def _indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
+               rules: Rules, rx: _Exact) -> Fraction | None:
     vt = value_type if value_type in TIPI_VALORE else canonical(value_type, TIPI_VALORE)
     if vt is None:
         raise ValueError(f"tipo valore sconosciuto: {value_type!r}")
     if vt == "testo" or is_blank(achieved) or is_blank(target):
         return None
     d = _norm_direction(direction, vt)
-    cap = _exact_rules(rules).cap
+    cap = rx.cap
     if vt in ("numero", "percentuale"):
         a, r = _as_exact(target), _as_exact(achieved)
         if a is None or r is None:
@@ -173,7 +184,7 @@ def indicator_exact(value_type: str, direction: str | None, target: Any, achieve
         a, r = _as_date(target), _as_date(achieved)
         if a is None or r is None:
             return None
-        raw = _date_raw(d, a, r, rules)
+        raw = _date_raw(d, a, r, rules, rx)
     return min(max(raw, _ZERO), cap)
 
 
@@ -193,6 +204,17 @@ def _exact_weights(weights: list[Fraction | None], eligible: list[bool],
     Equal weights where an eligible item lacks a weight or the active weights sum to 0
     (the plan validator rejects a mix of given and missing pesi; here it falls back).
     """
+    return list(_scaled_weights(tuple(weights), tuple(eligible), tuple(active))[0])
+
+
+def _weights_and_shares(weights: list, eligible: list[bool], active: list[bool]) -> tuple:
+    """(_exact_weights, the same over 100): a part is the sum of share x value."""
+    return _scaled_weights(tuple(weights), tuple(eligible), tuple(active))
+
+
+@lru_cache(maxsize=4096)
+def _scaled_weights(weights: tuple, eligible: tuple, active: tuple) -> tuple:
+    # cached: a plan repeats a few patterns of pesi (100; 50, 50; 20 x 5) over many objectives
     if any(w is None for w, e in zip(weights, eligible) if e):
         use = [_ONE if a else None for a in active]
     else:
@@ -202,9 +224,10 @@ def _exact_weights(weights: list[Fraction | None], eligible: list[bool],
         use = [_ONE if a else None for a in active]
         total = sum(active)
     if not total:
-        return [None] * len(use)
+        return (None,) * len(use), (None,) * len(use)
     k = _HUNDRED / total
-    return [None if w is None else w * k for w in use]
+    ew = tuple(None if w is None else w * k for w in use)
+    return ew, tuple(None if w is None else w / total for w in use)
 
 
 def _exact_mean(values: list[Fraction | None], weights: list[Fraction | None]) -> Fraction | None:
@@ -256,9 +279,16 @@ def phase_realisation(weights: Iterable[float], progresses: Iterable[float],
 
 def _groups(df: pd.DataFrame, keys: list[str]) -> dict[tuple, list[int]]:
     """Row positions of each group, in order of first appearance."""
+    if df.empty:
+        return {}
+    codes = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
     out: dict[tuple, list[int]] = {}
-    for i, k in enumerate(zip(*(df[c] for c in keys))):
-        out.setdefault(k, []).append(i)
+    cols = [df[k].to_numpy(dtype=object) for k in keys]
+    for rows in np.split(order, bounds):
+        first = rows[0]
+        out[tuple(c[first] for c in cols)] = rows.tolist()
     return out
 
 
@@ -388,14 +418,14 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, dic
     parts: dict[tuple, tuple[Fraction | None, int, int]] = {}
     for key, rows in _groups(ph, ["sector", "objective"]).items():
         act = [active[i] for i in rows]
-        ew = _exact_weights([weights[i] for i in rows], [True] * len(rows), act)
-        total = None
-        for i, w in zip(rows, ew):
+        ew, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows), act)
+        cs = []
+        for i, w, k in zip(rows, ew, share):
             if w is not None:
                 eff[i] = w
-                contrib[i] = c = w * progress[i] / _HUNDRED if progress[i] else _ZERO
-                total = c if total is None else total + c
-        parts[key] = (total, len(rows), sum(act))
+                contrib[i] = c = k * progress[i] if progress[i] else _ZERO
+                cs.append(c)
+        parts[key] = (sum(cs) if cs else None, len(rows), sum(act))
     ph["effective_weight"] = _floats(eff, ph.index)
     ph["contribution"] = _floats(contrib, ph.index)
     return ph[PHASE_COLUMNS], parts
@@ -419,7 +449,8 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
     neutral = (_bool_col(ind["neutralised"])
                | _in_set(ind, ["sector", "objective", "indicator"], inp.neutralised_indicators))
     declared = _exacts(_float_col(ind["declared_score"]))
-    cap = _exact_rules(rules).cap
+    rx = _exact_rules(rules)
+    cap = rx.cap
 
     scores: list[Fraction | None] = []
     statuses = []
@@ -429,7 +460,7 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
             scores.append(None)
             statuses.append(ST_CONTEXT)
             continue
-        s = indicator_exact(vt, d, a, r, rules)
+        s = _indicator(vt, d, a, r, rules, rx)
         # A hand assessment stands in only where no figure can be computed (testo):
         # a computable indicator is never overridden by what the settore declares.
         if s is None and ds is not None:
@@ -448,14 +479,14 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
     eff: list[Fraction | None] = [None] * len(ind)
     parts: dict[tuple, tuple[Fraction | None, int, int]] = {}
     for key, rows in _groups(ind, ["sector", "objective"]).items():
-        ew = _exact_weights([weights[i] for i in rows], [not context[i] for i in rows],
-                            [counted[i] for i in rows])
-        total = None
-        for i, w in zip(rows, ew):
+        ew, share = _weights_and_shares([weights[i] for i in rows], [not context[i] for i in rows],
+                                        [counted[i] for i in rows])
+        cs = []
+        for i, w, k in zip(rows, ew, share):
             if w is not None:
                 eff[i] = w
-                c = scores[i] * w / _HUNDRED
-                total = c if total is None else total + c
+                cs.append(k * scores[i])
+        total = sum(cs) if cs else None
         scored = [i for i in rows if not context[i]]
         parts[key] = (total, len(scored), sum(1 for i in scored if not neutral.iat[i]))
     ind["score"] = _floats(scores, ind.index)
@@ -471,10 +502,7 @@ def _computed(fp: Fraction | None, fi: Fraction | None, rx: _Exact) -> Fraction 
     part that exists alone makes 100 %."""
     if fp is None or fi is None:
         return fi if fp is None else fp
-    pw, iw = rx.phases_weight, rx.indicators_weight
-    if not pw + iw > 0:     # the Regole reader refuses this; equal parts if it slips through
-        pw = iw = Fraction(1)
-    return (pw * fp + iw * fi) / (pw + iw)
+    return rx.phases_share * fp + rx.indicators_share * fi
 
 
 def compute(inp: ScoreInput, rules: Rules) -> Scores:
@@ -582,13 +610,10 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
     counted = list(obj["counted"])
     stats: dict[Any, tuple[int, int, Fraction | None]] = {}
     for (sector,), rows in _groups(obj, ["sector"]).items():
-        ew = _exact_weights([weights[i] for i in rows], [True] * len(rows),
-                            [counted[i] for i in rows])
-        total = None
-        for i, w in zip(rows, ew):
-            if w is not None:
-                c = for_mean[i] * w / _HUNDRED
-                total = c if total is None else total + c
+        _, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows),
+                                       [counted[i] for i in rows])
+        cs = [k * for_mean[i] for i, k in zip(rows, share) if k is not None]
+        total = sum(cs) if cs else None
         stats[sector] = (len(rows), sum(counted[i] for i in rows), total)
     pcts = [stats.get(c, (0, 0, None))[2] for c in sec["sector"]]
     sec["n_objectives"] = pd.Series([stats.get(c, (0,))[0] for c in sec["sector"]],

@@ -236,6 +236,10 @@ def exact(x: Any) -> Fraction | None:
     digits of what is typed), and any decimal of up to 15 digits comes back from its float
     unchanged; float noise from reading (0.07 * 100 = 7.000000000000001) goes with them.
     """
+    if type(x) is float:        # the common case first: a cell's number
+        r = _EXACT_CACHE.get(x)
+        if r is not None:
+            return r
     if x is None or isinstance(x, bool):
         return None
     if isinstance(x, Fraction):

@@ -229,3 +229,56 @@ def test_format_number():
 def test_show_value_never_fails_on_a_non_finite_float():
     from pegxl.errors import show_value
     assert show_value(float("inf")) == "inf" and show_value(float("nan")) == "nan"
+
+
+# ------------------------------------------ exact display rounding (scoring.md, issue 10)
+
+from decimal import ROUND_HALF_UP, Decimal  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pegxl.values import exact, figure_float  # noqa: E402
+
+
+def test_half_cents_round_up_although_binary_floats_fall_short():
+    assert repr(0.5 * 33.33 + 0.5 * 100) == "66.66499999999999"     # the float the sum gives
+    assert round_half_up(Fraction(13333, 200)) == 66.67 and format_percent(66.665) == "66,67%"
+    assert format_percent(53.975) == "53,98%" and format_number(Fraction(10795, 200)) == "53,98"
+    assert round_half_up(Decimal("89.995")) == 90.0
+
+
+def test_exact_reads_the_number_as_typed():
+    assert exact(66.665) == Fraction(13333, 200)
+    assert exact(0.07 * 100) == 7                      # reading noise goes with the 15 digits
+    assert exact(78622.2) == Fraction(786222, 10)
+    assert exact(None) is None and exact(True) is None and exact(math.nan) is None
+    assert exact("12") is not None and exact("dodici") is None
+
+
+_typed = st.decimals(min_value=-1000, max_value=1000, places=4, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_typed)
+def test_property_round_half_up_of_a_typed_decimal_is_exact(d):
+    """A number typed with up to 15 digits rounds as its decimal does, whatever its float."""
+    want = float(d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    assert round_half_up(float(d)) == want
+    assert round_half_up(exact(float(d))) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-10 ** 12, max_value=10 ** 12), st.integers(min_value=1, max_value=10 ** 9))
+def test_property_figure_float_rounds_like_the_exact_figure(n, d):
+    v = Fraction(n, d)
+    # reference: exactly on a half-cent rounds away from zero, elsewhere to the nearest cent
+    twice = abs(v) * 200
+    if twice.denominator == 1 and twice.numerator % 2 == 1:
+        want = (abs(v) * 100 + Fraction(1, 2)).__floor__()
+    else:
+        want = int((abs(v) * 100).__round__())
+    want = float(Fraction(want if v >= 0 else -want, 100))
+    assert round_half_up(figure_float(v)) == want
+    assert abs(Fraction(figure_float(v)) - v) <= abs(v) * Fraction(1, 2 ** 50) + Fraction(1, 10 ** 300)
