@@ -88,7 +88,7 @@ def _norm_direction(direction: Any, value_type: str) -> str:
 
 
 def _as_exact(x: Any) -> Fraction | None:
-    if isinstance(x, (bool, np.bool_, str)):
+    if isinstance(x, (bool, np.bool_)):
         return None
     return exact(x)
 
