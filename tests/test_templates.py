@@ -791,9 +791,10 @@ def _odd_indicator(o, n, vt, verso, target, peso=None, kind="EFFICACIA", neutral
 
 def _odd_plan(formula: str) -> dict:
     """Edge cases of scoring.md in one settore: A = 0 both ways, negative targets, «=» on
-    float noise, reverse sì/no, «>=» dates, a penalty per day, Tetto 120, Peso fasi 30 /
-    Peso indicatori 50, Soglia minima 40, every phase neutralised, a missing indicator in a
-    Monitoraggio intermedio, Rinviato, CONTESTO and testo."""
+    float noise, reverse sì/no, «>=» dates, a penalty per day, Tetto 120, Peso fasi 37,5 /
+    Peso indicatori 62,5 (a pair summing to 100), Soglia minima 40, every phase
+    neutralised, a missing indicator in a Monitoraggio intermedio, Rinviato, CONTESTO and
+    testo."""
     f = lambda o, n, peso, **kw: {"Codice obiettivo": o, "N. fase": n, "Descrizione": f"Fase {n}",  # noqa: E731
                                    "Fine prevista": "2024-12-31", "Peso": peso, **kw}
     i = _odd_indicator
@@ -803,7 +804,7 @@ def _odd_plan(formula: str) -> dict:
                    {"Regola": "Formula verso <=", "Valore": formula},
                    {"Regola": "Ritardo azzera", "Valore": "no"},
                    {"Regola": "Penalità giorni ritardo", "Valore": 0.5},
-                   {"Regola": "Peso fasi", "Valore": 30}, {"Regola": "Peso indicatori", "Valore": 50},
+                   {"Regola": "Peso fasi", "Valore": 37.5}, {"Regola": "Peso indicatori", "Valore": 62.5},
                    {"Regola": "Soglia minima", "Valore": 40}],
         "Settori": [{"Codice settore": "S1", "Settore": "Uno", "Responsabile": "Rossi"}],
         "Obiettivi": [{"Codice obiettivo": f"O{k}", "Codice settore": "S1", "Titolo": f"Obiettivo {k}",
@@ -864,11 +865,11 @@ def test_libreoffice_formulas_match_python_on_odd_inputs(tmp_path, formula):
 
 
 def test_istruzioni_state_the_rules_as_applied_in_italian(tmp_path):
-    """Peso fasi 30 / Peso indicatori 50 weigh 37,5 % / 62,5 % in the formulas and in
-    scoring.compute ((30 f + 50 i) / 80): Istruzioni said «30% ... + 50%», and wrote
-    decimals with a point. They state the shares applied, with decimal commas, and the Soglia."""
+    """Peso fasi 37,5 / Peso indicatori 62,5 (a pair summing to 100, scoring.md) weigh
+    37,5 % / 62,5 % in the formulas and in scoring.compute. Istruzioni state the shares
+    applied, with decimal commas, and the Soglia."""
     write_plan(tmp_path / "piano.xlsx", _odd_plan("rapporto") | {"Regole": [
-        {"Regola": "Peso fasi", "Valore": 30}, {"Regola": "Peso indicatori", "Valore": 50},
+        {"Regola": "Peso fasi", "Valore": 37.5}, {"Regola": "Peso indicatori", "Valore": 62.5},
         {"Regola": "Ritardo azzera", "Valore": "no"}, {"Regola": "Penalità giorni ritardo", "Valore": 0.5},
         {"Regola": "Scarto segnalato", "Valore": 7.5}, {"Regola": "Soglia minima", "Valore": 40}]})
     plan = read_plan(tmp_path / "piano.xlsx")
