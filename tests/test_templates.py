@@ -949,3 +949,20 @@ def test_fill_return_types_45_percent_as_the_keyboard_does(built, tmp_path):
     assert v.objectives.set_index("objective")["declared"]["O1"] == pytest.approx(85)
     codes = [(f.code, f.cell) for f in v.findings if f.code in ("V015", "V007")]
     assert ("V015", cell.coordinate) in codes and ("V007", f"G{cell.row + 1}") in codes
+
+
+def test_fully_neutralised_objective_is_non_valutabile_in_the_riepilogo(tmp_path):
+    """scoring.md: every phase and scored indicator neutralised makes the objective Non
+    valutabile; the live Riepilogo shows it so and leaves it out, like scoring.compute."""
+    data = _odd_plan("rapporto")
+    for f in data["Fasi"]:
+        if f["Codice obiettivo"] == "O6":
+            f["Neutralizzata"], f["Motivo neutralizzazione"] = "sì", "Eliminata"
+    write_plan(tmp_path / "piano.xlsx", data)
+    plan = read_plan(tmp_path / "piano.xlsx")
+    ws = build_template(plan, "S1")["Riepilogo"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value == "O6")
+    assert ws.cell(row=row, column=4).value == "Non valutabile"
+    assert ws.cell(row=row, column=10).value == "" and ws.cell(row=row, column=11).value == "no"
+    other = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value == "O1")
+    assert str(ws.cell(row=other, column=4).value).startswith("=IF(")
