@@ -23,7 +23,7 @@ INSTRUCTIONS = [
     "",
     "Fogli:",
     "• Ente: nome, anno, fase del ciclo (Monitoraggio intermedio o Rendicontazione finale), date e referenti.",
-    "• Regole: i parametri di calcolo; una regola cancellata prende il valore predefinito.",
+    "• Regole: i parametri di calcolo; una regola cancellata prende il valore predefinito; Peso fasi e Peso indicatori sommano a 100 (indicandone uno solo, l'altro è 100 meno quello).",
     "• Settori: un settore per riga, con il suo codice (usato nel nome dei file), responsabile ed e-mail.",
     "• Obiettivi: Codice settore è un codice, un elenco separato da «;» o «*» per un obiettivo trasversale a tutti i settori.",
     "• Fasi: i pesi delle fasi di un obiettivo sommano a 100.",
