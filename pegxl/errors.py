@@ -113,6 +113,10 @@ class ErrorCode(enum.Enum):
             "Rimandare il file compilato.")
     F010 = ("F010", ERROR, "Non si può scrivere il file: {detail}.",
             "Verificare che la cartella esista, sia scrivibile e che il file non sia aperto in Excel.")
+    F011 = ("F011", ERROR, "«{value}» non è un file ordinario ({detail}): non è stato aperto.",
+            "Tra i file restituiti mettere solo file .xlsx o .ods salvati dal programma di calcolo "
+            "(una cartella con il nome di un file è spesso un .xlsx decompresso: ricomprimerla non basta, "
+            "rimandare il file originale).")
 
     # -- identity of a returned workbook --------------------------------------------
     I001 = ("I001", ERROR, "Il file non è un modello pegxl: manca il foglio nascosto «_pegxl».",
@@ -153,6 +157,24 @@ class ErrorCode(enum.Enum):
             "Nessun dato è stato perso, ma usare il modello protetto la prossima volta.")
     T008 = ("T008", ERROR, "La riga di «{record}» compare più volte.",
             "Cancellare le righe duplicate.")
+    T009 = ("T009", ERROR, "Nella cella {at} del foglio «{sheet}», che non è da compilare, è stata scritta una formula ({value}).",
+            "Cancellare la formula: si compilano solo le celle bianche delle colonne da compilare.")
+    T010 = ("T010", ERROR, "La formula della cella calcolata {at} del foglio «{sheet}» è stata cambiata ({value}): {detail}.",
+            "Rimandare il modello originale compilato: le celle calcolate non si modificano.")
+    T011 = ("T011", ERROR, "Il nome definito «{value}» non è quello del modello: {detail}.",
+            "Eliminare il nome (Formule > Gestione nomi) o rimandare il modello originale compilato.")
+    T012 = ("T012", WARNING, "Il file contiene il nome definito «{value}», che non è del modello ed è ignorato.",
+            "Nessuna azione necessaria; se possibile eliminarlo (Formule > Gestione nomi).")
+    T013 = ("T013", ERROR, "Il file contiene un collegamento DDE/OLE a un altro programma ({detail}).",
+            "Eliminare il collegamento (Dati > Modifica collegamenti) o rimandare il modello originale compilato.")
+    T014 = ("T014", WARNING, "Il file contiene macro o oggetti attivi ({detail}): non sono eseguiti né copiati.",
+            "Non abilitare il contenuto all'apertura; salvare il file come .xlsx senza macro e rimandarlo.")
+    T015 = ("T015", WARNING, "Il file contiene connessioni a dati esterni ({detail}): non sono seguite né copiate.",
+            "Nessuna azione necessaria; se possibile eliminarle (Dati > Connessioni).")
+    T016 = ("T016", WARNING, "La cella {at} del foglio «{sheet}» contiene un collegamento ipertestuale verso {value}: non è copiato.",
+            "Nessuna azione necessaria; se possibile togliere il collegamento.")
+    T017 = ("T017", ERROR, "La cella {at} da compilare è coperta dall'unione di celle {detail}: pegxl leggerebbe «{value}», ma sullo schermo si vede «{shown}».",
+            "Separare le celle (Unisci e allinea al centro > Separa celle) e scrivere il valore giusto nella cella.")
 
     # -- values typed by a settore ----------------------------------------------------
     V001 = ("V001", ERROR, "Avanzamento {value} fuori dall'intervallo 0-100.",
@@ -195,6 +217,14 @@ class ErrorCode(enum.Enum):
             "Scrivere la percentuale come numero da 0 a 100 (es. {alt} per {alt}%); nessuna azione se {value}% è giusto.")
     V020 = ("V020", ERROR, "Nella cella c'è il valore di errore {value} (copiato da una formula?) invece di un dato.",
             "Scrivere il dato al posto dell'errore.")
+    V030 = ("V030", ERROR, "Il testo in «{column}» è lungo {detail} caratteri, oltre i 32.767 che una cella di Excel può contenere.",
+            "Accorciare il testo (al massimo 32.767 caratteri; il modello ne consiglia molti meno).")
+    V031 = ("V031", WARNING, "Il testo in «{column}» contiene caratteri di controllo invisibili ({detail}), che un file Excel non può contenere: sono tolti.",
+            "Nessuna azione necessaria; se il testo è stato incollato da un altro programma, controllarlo.")
+    V032 = ("V032", ERROR, "Il numero {value} in «{column}» è fuori dall'intervallo che Excel può scrivere.",
+            "Scrivere un numero ordinario (in valore assoluto sotto 1E+307).")
+    V033 = ("V033", ERROR, "La data {value} in «{column}» è fuori dall'intervallo che Excel può scrivere (dal 1900 al 9999).",
+            "Correggere la data (gg/mm/aaaa).")
     V040 = ("V040", ERROR, "L'obiettivo non ha nulla da cui calcolare il grado ({detail}) e manca il Grado dichiarato %.",
             "Dichiarare il grado dell'obiettivo in «Grado dichiarato %» (da 0 a 100), o compilare i dati mancanti.")
     V041 = ("V041", WARNING, "L'obiettivo non ha ancora nulla da cui calcolare il grado ({detail}) né un Grado dichiarato %: escluso dalle medie.",
