@@ -1,6 +1,8 @@
 """What calamine does not tell: formulas typed into cells, sheet protection, percent
-formats, the 1904 date system and when the file was last saved. Read straight from the
-package XML (xlsx) or content.xml (ods), streaming, without building a workbook model.
+formats, the 1904 date system, when the file was last saved, and the active content a
+return may carry (defined names, merged cells, hyperlinks, DDE links, macros, data
+connections). Read straight from the package XML (xlsx) or content.xml (ods), streaming,
+without building a workbook model.
 """
 from __future__ import annotations
 
@@ -24,6 +26,18 @@ _ATTR_R = re.compile(rb'\br="([A-Z]+[0-9]+)"')
 _CELL_F_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _PROT_RE = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)/?>")
 # an error value with no formula: #DIV/0! or #N/D pasted as a value (calamine reads it as empty)
+_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
+_HLINK_RE = re.compile(rb'<(?:\w+:)?hyperlink\b([^>]*)/?>')
+_REL_RE = re.compile(rb'<(?:\w+:)?Relationship\b([^>]*)/?>')
+_ATTR_ID = re.compile(rb'\b(?:r:)?[iI]d="([^"]*)"')
+_A1_RE = re.compile(r"([A-Z]+)([0-9]+)")
+# parts of an xlsx that run code or reach outside the file (what to say about each)
+_ACTIVE_PARTS = (("xl/vbaProject.bin", "macro VBA"), ("xl/macrosheets/", "fogli macro di Excel 4"),
+                 ("xl/dialogsheets/", "finestre di dialogo macro"), ("xl/activeX/", "controlli ActiveX"),
+                 ("xl/embeddings/", "oggetti incorporati"), ("customUI/", "barra multifunzione con macro"),
+                 ("customUI14", "barra multifunzione con macro"))
+_CONNECTION_PARTS = (("xl/connections.xml", "connessioni dati"), ("xl/queryTables/", "query su dati esterni"),
+                     ("xl/model/", "modello dati"), ("xl/customData/", "dati personalizzati"))
 _CELL_E_RE = re.compile(rb'<(?:\w+:)?c\b([^>]*?\bt="e"[^>]*?)>\s*<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>')
 
 
@@ -34,6 +48,8 @@ class SheetScan:
     formulas: dict[str, str] = field(default_factory=dict)   # A1 -> formula text
     errors: dict[str, str] = field(default_factory=dict)     # A1 -> error value (#DIV/0!) of a cell without formula
     percent_cells: set[str] = field(default_factory=set)      # A1 of cells with a percent format
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # (row0, col0, row1, col1)
+    hyperlinks: dict[str, str] = field(default_factory=dict)  # A1 -> address outside the workbook
 
 
 @dataclass
@@ -44,6 +60,12 @@ class BookScan:
     application: str | None = None
     external_links: bool = False
     kind: str = "xlsx"
+    # (name, text, plain): a defined name, its formula text, whether the file format says
+    # it is a plain range (ods named-range) -- for xlsx the text decides
+    defined_names: list[tuple[str, str, bool]] = field(default_factory=list)
+    dde: list[str] = field(default_factory=list)          # DDE/OLE links to other programs
+    active: list[str] = field(default_factory=list)       # macros, ActiveX, embedded objects
+    connections: list[str] = field(default_factory=list)  # data connections, queries, linked sheets
 
 
 def scan(path: str, *, sheets: set[str] | None = None) -> BookScan:
@@ -85,7 +107,27 @@ def _is_percent_code(code: str) -> bool:
 def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> BookScan:
     out = BookScan(kind="xlsx")
     out.external_links = any(n.startswith("xl/externalLinks/") for n in names)
+    for n in sorted(names):
+        if n.startswith("xl/externalLinks/") and n.endswith(".xml"):
+            data = zf.read(n)
+            for tag, what in ((rb"ddeLink", "DDE"), (rb"oleLink", "OLE")):
+                m = re.search(rb"<(?:\w+:)?" + tag + rb'\b([^>]*)>', data)
+                if m:
+                    svc = re.search(rb'(?:ddeService|progId)="([^"]*)"', m.group(1))
+                    out.dde.append(what + (f" {svc.group(1).decode('utf-8', 'replace')}" if svc else ""))
+    for prefix, what in _ACTIVE_PARTS:
+        if any(n.startswith(prefix) for n in names) and what not in out.active:
+            out.active.append(what)
+    for prefix, what in _CONNECTION_PARTS:
+        if any(n.startswith(prefix) for n in names) and what not in out.connections:
+            out.connections.append(what)
     wb = ET.fromstring(zf.read("xl/workbook.xml"))
+    dn = wb.find(f"{{{NS_MAIN}}}definedNames")
+    for d in (dn if dn is not None else []):
+        text = d.text or ""
+        if d.get("function") in ("1", "true") or d.get("vbProcedure") in ("1", "true") or d.get("xlm") in ("1", "true"):
+            text = "MACRO(" + text + ")"     # a name that runs a macro: never a plain range
+        out.defined_names.append((d.get("name", ""), text, False))
     pr = wb.find(f"{{{NS_MAIN}}}workbookPr")
     out.epoch_1904 = pr is not None and pr.get("date1904") in ("1", "true")
     rels = {}
@@ -121,6 +163,12 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
                 ref = _ATTR_R.search(cm.group(1))
                 if ref:
                     sc.errors[ref.group(1).decode()] = _xml_text(cm.group(2))
+            for mm in _MERGE_RE.finditer(data):
+                a, b = _rc(mm.group(1).decode()), _rc(mm.group(2).decode())
+                if a and b:
+                    sc.merged.append((a[0], a[1], b[0], b[1]))
+            if b"hyperlink" in data:
+                sc.hyperlinks.update(_xlsx_hyperlinks(zf, names, part, data))
             if percent_re is not None:
                 for cm in percent_re.finditer(data):
                     ref = _ATTR_R.search(cm.group(1))
@@ -132,6 +180,39 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
     if "docProps/app.xml" in names:
         m = re.search(rb"<(?:\w+:)?Application>([^<]*)<", zf.read("docProps/app.xml"))
         out.application = m.group(1).decode("utf-8", "replace") if m else None
+    return out
+
+
+def _rc(a1: str) -> tuple[int, int] | None:
+    """A1 -> (row0, col0)."""
+    m = _A1_RE.fullmatch(a1)
+    if not m:
+        return None
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
+
+
+def _xlsx_hyperlinks(zf: zipfile.ZipFile, names: set[str], part: str, data: bytes) -> dict[str, str]:
+    """A1 -> target of the cell hyperlinks of a sheet that lead outside the workbook."""
+    rels_part = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+    external: dict[str, str] = {}
+    if rels_part in names:
+        for m in _REL_RE.finditer(zf.read(rels_part)):
+            attrs = m.group(1)
+            if b"hyperlink" in attrs and b'TargetMode="External"' in attrs:
+                rid = _ATTR_ID.search(attrs)
+                target = re.search(rb'\bTarget="([^"]*)"', attrs)
+                if rid and target:
+                    external[rid.group(1).decode()] = _xml_text(target.group(1))
+    out: dict[str, str] = {}
+    for m in _HLINK_RE.finditer(data):
+        attrs = m.group(1)
+        ref = re.search(rb'\bref="([A-Z]+[0-9]+)', attrs)
+        rid = re.search(rb'\br:id="([^"]*)"', attrs)
+        if ref and rid and rid.group(1).decode() in external:
+            out[ref.group(1).decode()] = external[rid.group(1).decode()]
     return out
 
 
@@ -156,9 +237,16 @@ def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> Bo
     out = BookScan(kind="ods")
     tq = f"{{{NS_TABLE}}}"
     oq = f"{{{NS_OFFICE}}}"
+    xlink_href = "{http://www.w3.org/1999/xlink}href"
+    text_a = f"{{{NS_TEXT}}}a"
     sheet: SheetScan | None = None
     row = 0
     col = 0
+    cell_a1: str | None = None
+    if any(n.startswith(("Basic/", "Scripts/")) for n in names):
+        out.active.append("macro")
+    if any(n.startswith("Object ") or n.startswith("ObjectReplacements/") for n in names):
+        out.active.append("oggetti incorporati")
     for event, el in ET.iterparse(zf.open("content.xml"), events=("start", "end")):
         tag = el.tag
         if event == "start":
@@ -171,16 +259,40 @@ def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> Bo
                 col = 0
             elif tag in (tq + "table-cell", tq + "covered-table-cell") and sheet is not None:
                 rep = int(el.get(tq + "number-columns-repeated", "1"))
+                cell_a1 = None
                 if only is None or sheet.name in only:
                     formula = el.get(tq + "formula")
-                    a1 = None
                     if formula or el.get(oq + "value-type") == "percentage":
-                        a1 = _a1(row, col)
+                        cell_a1 = _a1(row, col)
                     if formula:
-                        sheet.formulas[a1] = formula.split(":", 1)[1] if formula.startswith("of:") else formula
+                        sheet.formulas[cell_a1] = formula.split(":", 1)[1] if formula.startswith("of:") else formula
                     if el.get(oq + "value-type") == "percentage":
-                        sheet.percent_cells.add(a1)
+                        sheet.percent_cells.add(cell_a1)
+                    cs = int(el.get(tq + "number-columns-spanned", "1") or 1)
+                    rs = int(el.get(tq + "number-rows-spanned", "1") or 1)
+                    if cs > 1 or rs > 1:
+                        sheet.merged.append((row, col, row + rs - 1, col + cs - 1))
+                    cell_a1 = _a1(row, col)
                 col += rep
+            elif tag == text_a and sheet is not None and cell_a1:
+                href = el.get(xlink_href) or ""
+                if href and not href.startswith("#"):
+                    sheet.hyperlinks.setdefault(cell_a1, href)
+            elif tag == tq + "named-range":
+                out.defined_names.append((el.get(tq + "name", ""), el.get(tq + "cell-range-address", ""), True))
+            elif tag == tq + "named-expression":
+                out.defined_names.append((el.get(tq + "name", ""), el.get(tq + "expression", ""), False))
+            elif tag in (tq + "dde-source", oq + "dde-source", tq + "dde-link"):
+                what = "DDE " + (el.get(oq + "dde-application") or "")
+                if what.strip() not in out.dde:
+                    out.dde.append(what.strip())
+            elif tag in (tq + "table-source", tq + "cell-range-source"):
+                what = "dati collegati a " + (el.get(xlink_href) or "un altro file")
+                if what not in out.connections:
+                    out.connections.append(what)
+            elif tag in (oq + "event-listeners", "{urn:oasis:names:tc:opendocument:xmlns:script:1.0}event-listener"):
+                if "macro" not in out.active:
+                    out.active.append("macro")
         else:
             if tag == tq + "table-row" and sheet is not None:
                 row += int(el.get(tq + "number-rows-repeated", "1"))

@@ -1,0 +1,171 @@
+"""Is a formula found in a returned workbook one the template could have written?
+
+Excel and LibreOffice rewrite formula text on save (separators, `$`, quoting, prefixes,
+`[$Fasi.G2]` in .ods for `Fasi!G2`), so a formula is never compared with the template's
+text: it is judged by rules that any honest round trip keeps and a forgery breaks --
+only pure functions (no WEBSERVICE, HYPERLINK, INDIRECT, DDE, ...), no reference to
+another file, only the template's sheets and names, references inside the area the
+template fills, and at least one reference (a constant such as `=100` is a forged figure).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Pure worksheet functions: arithmetic, logic, text, dates, lookups within the book. What
+# is not here is refused, notably what reaches outside the cell grid (WEBSERVICE,
+# FILTERXML, HYPERLINK, RTD, DDE, CALL, REGISTER, INFO, CELL, IMAGE, CUBE*) or builds
+# references from text (INDIRECT, OFFSET), which would defeat the reference checks.
+SAFE_FUNCTIONS = frozenset("""
+ABS ACOS AND AVERAGE AVERAGEA AVERAGEIF AVERAGEIFS CEILING CEILING.MATH CHAR CHOOSE CLEAN CODE
+CONCAT CONCATENATE COS COUNT COUNTA COUNTBLANK COUNTIF COUNTIFS DATE DATEDIF DATEVALUE DAY DAYS
+EDATE EOMONTH EXACT EXP FALSE FIND FIXED FLOOR FLOOR.MATH HLOOKUP HOUR IF IFERROR IFNA IFS INDEX
+INT ISBLANK ISERR ISERROR ISEVEN ISLOGICAL ISNA ISNONTEXT ISNUMBER ISODD ISTEXT LARGE LEFT LEN LN
+LOG LOG10 LOOKUP LOWER MATCH MAX MAXA MAXIFS MEDIAN MID MIN MINA MINIFS MINUTE MOD MONTH N NA
+NETWORKDAYS NOT NOW NUMBERVALUE OR PI POWER PRODUCT PROPER QUOTIENT REPLACE REPT RIGHT ROUND
+ROUNDDOWN ROUNDUP SEARCH SECOND SIGN SIN SMALL SQRT SUBSTITUTE SUM SUMIF SUMIFS SUMPRODUCT
+SWITCH T TAN TEXT TEXTJOIN TIME TODAY TRIM TRUE TRUNC UPPER VALUE VLOOKUP WEEKDAY WORKDAY XOR
+XLOOKUP YEAR ISREF ISFORMULA ROW COLUMN ROWS COLUMNS
+""".split())
+
+# prefixes the two clients put before newer or foreign function names
+_PREFIXES = ("_XLFN._XLWS.", "_XLFN.", "_XLWS.", "COM.MICROSOFT.", "ORG.OPENOFFICE.",
+             "ORG.LIBREOFFICE.")
+
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+_FUNC = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
+# xlsx: Sheet!A1, 'Sheet name'!$A$1:$B$2, [1]Sheet!A1 (another file)
+_XLSX_SHEET = re.compile(r"(?:'((?:[^']|'')+)'|([A-Za-z_À-ÿ][\w.À-ÿ]*))!")
+_XLSX_QUALIFIED = re.compile(
+    r"(?:'((?:[^']|'')+)'|([A-Za-z_À-ÿ][\w.À-ÿ]*))!\$?([A-Z]{1,3})\$?([0-9]{1,7})"
+    r"(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?")
+_ERROR_LITERAL = re.compile(r"#(?:N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA)", re.I)
+_CELL = re.compile(r"(?<![A-Za-z0-9_.])\$?([A-Z]{1,3})\$?([0-9]{1,7})(?![A-Za-z0-9_(])")
+_IDENT = re.compile(r"(?<![A-Za-z0-9_.$!'])([A-Za-z_\\][A-Za-z0-9_.]*)(?![A-Za-z0-9_.(!'])")
+# ods: [.A1], [$Fasi.G2], [.L2:.L3], [$'Sheet name'.A1], ['file:///x.ods'#$S.A1]
+_ODS_REF = re.compile(r"\[([^\]]*)\]")
+_ODS_PART = re.compile(r"(?:\$?(?:'((?:[^']|'')+)'|([^.\[\]':$]+)))?\.\$?([A-Z]{1,3})\$?([0-9]{1,7})")
+
+
+@dataclass
+class Area:
+    """What a formula may refer to: the template's sheets, each with its last row and
+    column (1-based), and the template's defined names."""
+
+    sheets: dict[str, tuple[int, int]] = field(default_factory=dict)
+    names: frozenset[str] = frozenset()
+
+    def sheet(self, name: str) -> tuple[int, int] | None:
+        key = name.casefold()
+        for n, lim in self.sheets.items():
+            if n.casefold() == key:
+                return lim
+        return None
+
+
+def function_name(name: str) -> str:
+    up = name.upper()
+    for p in _PREFIXES:
+        if up.startswith(p):
+            return up[len(p):]
+    return up
+
+
+def _col(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx",
+                    computed: bool = True) -> str | None:
+    """Why `text` (a formula as stored, with or without `=` / `of:=`) is not one the
+    template writes, in Italian; None when it passes. `computed`: the formula sits in a
+    computed cell, so it must read some cell (a constant there is a forged figure)."""
+    body = text.strip()
+    if body.startswith("of:"):
+        body = body[3:]
+    body = body.lstrip("=").strip()
+    if not body:
+        return None     # a shared formula's child: its master is checked where it is
+    bare = _STRING.sub('""', body)
+    if "|" in bare:
+        return "collegamento DDE a un altro programma"
+    for m in _FUNC.finditer(bare):
+        fn = function_name(m.group(1))
+        if fn not in SAFE_FUNCTIONS:
+            return f"funzione {fn} non ammessa"
+    refs = 0
+    if kind == "ods":
+        for m in _ODS_REF.finditer(bare):
+            inner = m.group(1)
+            if "#" in inner or "file:" in inner.lower() or "://" in inner:
+                return "riferimento a un altro file"
+            sheet_now = own_sheet
+            for pm in _ODS_PART.finditer(inner):
+                sheet_now = (pm.group(1) or "").replace("''", "'") or pm.group(2) or sheet_now
+                why = _in_area(sheet_now, pm.group(3), pm.group(4), area)
+                if why:
+                    return why
+                refs += 1
+        rest = _ODS_REF.sub(" ", bare)
+    else:
+        if "[" in bare:
+            return "riferimento a un altro file"
+        for m in _XLSX_QUALIFIED.finditer(bare):
+            sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+            why = _in_area(sheet, m.group(3), m.group(4), area)
+            if not why and m.group(5):
+                why = _in_area(sheet, m.group(5), m.group(6), area)
+            if why:
+                return why
+            refs += 1
+        rest = _XLSX_QUALIFIED.sub(" ", bare)
+        for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
+            sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+            if area.sheet(sheet) is None:
+                return f"riferimento al foglio «{sheet}», che non è del modello"
+            refs += 1
+        rest = _XLSX_SHEET.sub(" ", rest)
+        for cm in _CELL.finditer(rest):
+            why = _in_area(own_sheet, cm.group(1), cm.group(2), area)
+            if why:
+                return why
+            refs += 1
+        rest = _CELL.sub(" ", rest)
+    rest = _ERROR_LITERAL.sub(" ", rest)
+    for m in _IDENT.finditer(rest):
+        word = m.group(1)
+        if function_name(word) in ("TRUE", "FALSE"):
+            continue
+        if word in area.names or word.upper() in {n.upper() for n in area.names}:
+            refs += 1
+            continue
+        return f"nome «{word}», che non è del modello"
+    if computed and not refs:
+        return "un valore fisso al posto del calcolo"
+    return None
+
+
+def _in_area(sheet: str, letters: str, row: str, area: Area) -> str | None:
+    lim = area.sheet(sheet)
+    if lim is None:
+        return f"riferimento al foglio «{sheet}», che non è del modello"
+    last_row, last_col = lim
+    if int(row) > last_row or _col(letters) > last_col:
+        return f"riferimento alla cella {letters}{row} del foglio «{sheet}», fuori dalla tabella"
+    return None
+
+
+_PLAIN_REF = re.compile(
+    r"^(?:(?:'(?:[^']|'')+'|[\w.À-ÿ]+)!\$?[A-Z]{0,3}\$?[0-9]{0,7}(?::\$?[A-Z]{0,3}\$?[0-9]{0,7})?,?)+$")
+_PLAIN_ODS = re.compile(r"^(?:\$?(?:'(?:[^']|'')+'|[^.\[\]' ]+)?\.\$?[A-Z]{0,3}\$?[0-9]{0,7}(?::)?[ ;]?)+$")
+
+
+def plain_reference(text: str, kind: str = "xlsx") -> bool:
+    """True for a defined name that is only a reference (Sheet!$A$1:$B$2), no formula."""
+    t = text.strip().lstrip("=")
+    if kind == "ods":
+        return bool(_PLAIN_ODS.match(t)) and "#" not in t
+    return bool(_PLAIN_REF.match(t)) and "[" not in t
