@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,12 +19,14 @@ from .errors import ErrorCode, Finding, PegxlError, finding, os_detail, show_val
 from .plan import Plan, short
 from .values import is_blank, parse_date, parse_number, parse_typed
 from .workbook import contract as C
-from .workbook.reader import RawBook, Table, read_table, read_values, sniff
+from .workbook.formulas import Area, formula_problem, plain_reference
+from .workbook.reader import RawBook, Table, _col_number, cell_ref, read_table, read_values, sniff
 from .workbook.scan import BookScan, scan
 
 SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".ods", ".xls", ".xlsb", ".csv", ".numbers"}
 MAX_RETURN_BYTES = 100 * 1024 * 1024
 
+_A1 = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 TABLE_SPECS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES, C.SHEET_PHASES: C.T_PHASES,
                C.SHEET_INDICATORS: C.T_INDICATORS}
 INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_INPUT,
@@ -152,7 +155,7 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         rf.findings.extend(exc.findings)
         return rf
     try:
-        sc = scan(str(p), sheets=set(TABLE_SPECS) | {C.SHEET_SUMMARY})
+        sc = scan(str(p))
     except Exception as exc:  # a zip calamine could read but whose XML we cannot: still usable
         sc = BookScan()
         rf.add(ErrorCode.F002, detail=f"struttura interna non leggibile: {str(exc)[:120]}")
@@ -168,8 +171,12 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         return rf
     rf.readable = True
     index = index or PlanIndex(plan)
+    tables: dict[str, tuple[Table, list[int]]] = {}
     for sheet_name, spec in TABLE_SPECS.items():
-        _read_sheet(index, book, sc, rf, sheet_name, spec)
+        read = _read_sheet(index, book, sc, rf, sheet_name, spec)
+        if read is not None:
+            tables[sheet_name] = read
+    _active_content(index, book, sc, rf, tables)
     for sheet_name in (*TABLE_SPECS, C.SHEET_SUMMARY):
         s = sc.sheets.get(sheet_name) or next((v for k, v in sc.sheets.items()
                                                if C.norm_header(k) == C.norm_header(sheet_name)), None)
@@ -276,12 +283,14 @@ def _record_label(key: tuple, sheet: str) -> str:
 
 
 def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, sheet_name: str,
-                spec: C.TableSpec) -> None:
+                spec: C.TableSpec) -> tuple[Table, list[int]] | None:
+    """Read the records of one input sheet into rf.rows; returns the table and the Excel
+    rows of the plan's records (None when the sheet cannot be read as a table)."""
     sheet = book.sheet(sheet_name)
     if sheet is None:
         rf.add(ErrorCode.T001, sheet=sheet_name)
         rf.rows[sheet_name] = []
-        return
+        return None
     required = tuple(c.field for c in spec.columns if c.field not in ("score", "computed", "previous_2"))
     table, problems = read_table(sheet, spec, file=rf.path, required_fields=required)
     for pb in problems:  # a missing column in a return is tampering, not a plan problem
@@ -289,7 +298,7 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
     key_fields = KEYS[sheet_name]
     if any(k not in table.cols for k in key_fields):
         rf.rows[sheet_name] = []
-        return
+        return None
     plan_by_key = {}
     for rec in index.rows(rf.sector, sheet_name):
         k = (rec["objective"],) if sheet_name == C.SHEET_OBJECTIVES else (rec["objective"], rec[key_fields[1]])
@@ -348,6 +357,7 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
     if order != plan_order:
         rf.add(ErrorCode.T005, sheet=sheet.name)
     rf.rows[sheet_name] = rows_out
+    return table, [r["xlrow"] for r in rows_out]
 
 
 def _norm_text(v: Any) -> str:
@@ -425,3 +435,143 @@ def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[str, Any
             rf.add(ErrorCode.T006, sheet=table.sheet, cell=table.cell(rec["xlrow"], fld), row=rec["xlrow"],
                    column=spec.header(fld), record=label, expected=show_value(expected),
                    found=show_value(found))
+
+
+# ------------------------------------------------------------ active content
+
+# The template's own computed cells: these columns of the records' rows, and on Riepilogo
+# the columns from Stato on, from the first objective's row to the total's.
+COMPUTED = {C.SHEET_OBJECTIVES: ("computed",), C.SHEET_INDICATORS: ("score",)}
+SUMMARY_FIRST_COMPUTED = 4
+MAX_HYPERLINKS = 20
+
+
+def _template_constants() -> tuple[int, frozenset[str]]:
+    from .templates import generate as G
+    names = frozenset(v for k, v in vars(G).items() if k.startswith("L_") and isinstance(v, str))
+    return len(G.SUMMARY_HEADERS), names
+
+
+def _area(index: PlanIndex, sector: str, summary_cols: int, names: frozenset[str]) -> Area:
+    """Where the template's formulas may point: its sheets, within the rows and columns
+    the template fills for this settore (the Riepilogo down to its total row)."""
+    n = {s: len(index.rows(sector, s)) for s in TABLE_SPECS}
+    return Area({C.SHEET_OBJECTIVES: (n[C.SHEET_OBJECTIVES] + 1, len(C.T_OBJECTIVES.columns)),
+                 C.SHEET_PHASES: (n[C.SHEET_PHASES] + 1, len(C.T_PHASES.columns)),
+                 C.SHEET_INDICATORS: (n[C.SHEET_INDICATORS] + 1, len(C.T_INDICATORS.columns)),
+                 C.SHEET_SUMMARY: (n[C.SHEET_OBJECTIVES] + 2, summary_cols),
+                 C.SHEET_LISTS: (200, 26)}, names)
+
+
+def _short_formula(text: str) -> str:
+    text = text.strip()
+    if text.startswith("of:"):
+        text = text[3:]
+    text = "=" + text.lstrip("=")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile,
+                    tables: dict[str, tuple[Table, list[int]]]) -> None:
+    """Formulas outside the template's computed cells or unlike the template's, defined
+    names, DDE links, macros, connections, hyperlinks and merged cells over input cells:
+    each a located finding. Nothing of this is ever copied into what pegxl writes (copies
+    are rebuilt from the plan), but what a settore's file would do when opened is said."""
+    summary_cols, names = _template_constants()
+    area = _area(index, rf.sector, summary_cols, names)
+    inputs: dict[str, set[str]] = {}
+    for sheet_name, rows in rf.rows.items():
+        cells = inputs.setdefault(C.norm_header(sheet_name), set())
+        for r in rows:
+            for fld in INPUTS[sheet_name]:
+                if r.get(f"{fld}_cell"):
+                    cells.add(r[f"{fld}_cell"])
+    computed: dict[str, set[str]] = {}
+    for sheet_name, fields in COMPUTED.items():
+        if sheet_name in tables:
+            table, rows = tables[sheet_name]
+            computed[C.norm_header(sheet_name)] = {c for f in fields for r in rows
+                                                   if (c := table.cell(r, f)) is not None}
+    n_obj = len(index.rows(rf.sector, C.SHEET_OBJECTIVES))
+    summary = C.norm_header(C.SHEET_SUMMARY)
+    for sname, ss in sc.sheets.items():
+        key = C.norm_header(sname)
+        own = next((n for n in area.sheets if C.norm_header(n) == key), sname)
+        for a1, text in ss.formulas.items():
+            if a1 in inputs.get(key, ()):
+                continue   # V012, with the value it hides
+            m = _A1.fullmatch(a1)
+            row, col = (int(m.group(2)), _col_number(m.group(1).encode())) if m else (0, 0)
+            allowed = a1 in computed.get(key, ()) or (
+                key == summary and 2 <= row <= n_obj + 2 and SUMMARY_FIRST_COMPUTED <= col <= summary_cols)
+            if not allowed:
+                rf.add(ErrorCode.T009, sheet=sname, cell=a1, row=row or None, at=a1,
+                       value=_short_formula(text))
+                continue
+            why = formula_problem(text, own_sheet=own, area=area, kind=sc.kind)
+            if why:
+                rf.add(ErrorCode.T010, sheet=sname, cell=a1, row=row or None, at=a1,
+                       value=_short_formula(text), detail=why)
+        links = list(ss.hyperlinks.items())
+        for a1, target in links[:MAX_HYPERLINKS]:
+            rf.add(ErrorCode.T016, sheet=sname, cell=a1, at=a1, value=target[:200])
+        if ss.merged:
+            _merged_inputs(book, sname, ss.merged, inputs.get(key, set()), rf)
+    for name, text, plain in sc.defined_names:
+        why = _name_problem(name, text, plain, sc.kind, area)
+        if why == "":
+            continue
+        if why is None:
+            rf.add(ErrorCode.T012, value=name)
+        else:
+            rf.add(ErrorCode.T011, value=name, detail=why)
+    for what in sc.dde:
+        rf.add(ErrorCode.T013, detail=what)
+    if sc.active:
+        rf.add(ErrorCode.T014, detail=", ".join(sc.active))
+    if sc.connections:
+        rf.add(ErrorCode.T015, detail=", ".join(sc.connections)[:300])
+
+
+def _name_problem(name: str, text: str, plain: bool, kind: str, area: Area) -> str | None:
+    """"" for a name the template has (or a client's built-in print range), None for a
+    harmless added name (a plain range: T012), else why it is refused (T011)."""
+    is_plain = plain or plain_reference(text, kind)
+    if name in area.names:
+        lists = C.norm_header(C.SHEET_LISTS)
+        if is_plain and lists in C.norm_header(text.replace("'", "").replace("$", "")):
+            return ""
+        return f"nel modello indica un elenco del foglio {C.SHEET_LISTS}, nel file «{text[:120]}»"
+    if name.startswith("_xlnm.") or name.startswith("_xlfn."):
+        # print titles and areas, filters (both clients), future-function stubs (Excel)
+        if is_plain or text.strip() in ("", "#NAME?", "#REF!") or text.strip().startswith("#REF!"):
+            return ""
+        return f"contiene una formula ({text[:120]})"
+    if is_plain:
+        return None
+    why = formula_problem(text, own_sheet="", area=area, kind=kind, computed=False)
+    if why:
+        return why
+    return None
+
+
+def _merged_inputs(book: RawBook, sname: str, merged: list[tuple[int, int, int, int]],
+                   inputs: set[str], rf: ReturnFile) -> None:
+    """An input cell covered by a merge (not its first cell) keeps a value nobody sees:
+    pegxl would read it while the screen shows the first cell's."""
+    sheet = book.sheet(sname)
+    grid = sheet.rows if sheet is not None else []
+
+    def value(r0: int, c0: int) -> Any:
+        return grid[r0][c0] if r0 < len(grid) and c0 < len(grid[r0]) else None
+    for a1 in sorted(inputs):
+        m = _A1.fullmatch(a1)
+        if not m:
+            continue
+        r0, c0 = int(m.group(2)) - 1, _col_number(m.group(1).encode()) - 1
+        for top, left, bottom, right in merged:
+            if top <= r0 <= bottom and left <= c0 <= right and (r0, c0) != (top, left):
+                span = f"{cell_ref(top, left)}:{cell_ref(bottom, right)}"
+                rf.add(ErrorCode.T017, sheet=sname, cell=a1, row=r0 + 1, at=a1, detail=span,
+                       value=show_value(value(r0, c0)), shown=show_value(value(top, left)))
+                break
