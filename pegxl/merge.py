@@ -7,7 +7,7 @@ every copy and the archive transaction are prepared in a staging folder inside O
 moved into place only when all of them succeeded; an interrupted run leaves OUTDIR as it was.
 
     OUTDIR/<Anno>_consolidato_OIV.xlsx
-    OUTDIR/restituiti/<name of the return>.xlsx
+    OUTDIR/restituiti/<name of the return>.xlsx   (rebuilt from the plan: see write_back)
 
 `merge_cycle` is the flow the CLI and the Excel ribbon run: `merge` with the archive
 beside the plan (or `db`). The archive records, under the run id that the workbook's
@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import openpyxl
 import pandas as pd
 
 from .templates.fill import key_part
@@ -438,9 +437,11 @@ def _write_column(ws, key_headers: tuple[str, ...], header: str, values: dict[tu
             continue
         cell = ws.cell(row=r, column=target)
         value = values[key]
+        if isinstance(value, str):
+            value = clean_text(value)
         cell.value = value
         if isinstance(value, str):
-            cell.data_type = "s"
+            cell.data_type = "s"    # typed text is text, never a formula (excel-pitfalls.md)
         n += 1
     return n
 
@@ -472,22 +473,17 @@ def _num(x: Any) -> float | None:
 
 def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str | os.PathLike, *,
                now: dt.datetime | None = None, fingerprint: Any = None) -> Path:
-    """A copy of the return `rf` with the computed percentages written, as values, into
-    Obiettivi «Grado calcolato %» and Indicatori «Raggiungimento %» (rows found by
-    codes). Everything else is the settore's workbook as it came: inputs, formatting,
-    the live formulas of Riepilogo. An .ods is rebuilt as .xlsx from the plan's template
-    with the settore's inputs written in. Data validations that did not survive the
-    round trip (openpyxl drops Excel's x14 ones) are re-created from the plan's template."""
-    src = Path(rf.path)
+    """The copy of a settore's return that the office sends back: the settore's template
+    rebuilt from the plan, with every value the settore typed (as validated, text always
+    as text) and the computed percentages written, as values, into Obiettivi «Grado
+    calcolato %» and Indicatori «Raggiungimento %» (rows found by codes).
+
+    The return itself is never opened here: nothing it may carry besides the typed values
+    -- formulas, defined names, external or DDE links, macros, connections, hyperlinks,
+    merged cells, data validations that did not survive -- reaches the copy. Its live
+    formulas (Riepilogo) are the template's own."""
+    wb = _rebuilt(plan, v, rf, fingerprint)
     sector = rf.sector
-    if src.suffix.lower() in (".xlsx", ".xlsm"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)     # "Data Validation extension ..."
-            wb = openpyxl.load_workbook(src)
-        _restore_validations(plan, wb, sector, fingerprint)
-    else:
-        wb = _rebuilt(plan, v, rf, fingerprint)
     obj = scores.objectives[scores.objectives["sector"] == sector]
     ind = scores.indicators[scores.indicators["sector"] == sector]
     # keys as _write_column reads them from the sheet: an all-digit code ("101") is 101 there
@@ -504,50 +500,21 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
     return atomic_save(wb, target)
 
 
-_KEY_HEADERS = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES.header("objective"),),
-                C.SHEET_PHASES: (C.T_PHASES.header("objective"), C.T_PHASES.header("phase")),
-                C.SHEET_INDICATORS: (C.T_INDICATORS.header("objective"), C.T_INDICATORS.header("indicator"))}
-
-
-def _row_keys(ws, key_headers: tuple[str, ...]) -> list[tuple]:
-    cols = _columns(ws)
-    keys = [cols.get(C.norm_header(h)) for h in key_headers]
-    if any(k is None for k in keys):
-        return []
-    out = []
-    for r in range(2, ws.max_row + 1):
-        key = tuple(key_part(ws.cell(row=r, column=k).value) for k in keys)
-        if key[0] is not None:
-            out.append(key)
-    return out
-
-
-def _restore_validations(plan: Plan, wb, sector: str, fingerprint: Any) -> None:
-    """Re-create, from the plan's template, the validations of an input sheet that has
-    lost all of them -- only where its rows are still in the template's order, so that
-    every rule lands on the cells it was made for."""
-    template = None
-    for sheet, key_headers in _KEY_HEADERS.items():
-        ws = _find_sheet(wb, sheet)
-        if ws is None or len(ws.data_validations.dataValidation):
-            continue
-        if template is None:
-            from .templates import build_template
-            template = build_template(plan, sector, fingerprint=_fp(fingerprint))
-        tws = template[sheet]
-        if not len(tws.data_validations.dataValidation) or _row_keys(ws, key_headers) != _row_keys(tws, key_headers):
-            continue
-        if _columns(ws) != _columns(tws):
-            continue
-        for dv in tws.data_validations.dataValidation:
-            ws.add_data_validation(dv)
+def _generated_at(value: Any) -> Any:
+    """The return's «Generato il», kept in the copy when it is a date or a short clean
+    text (it is the settore's cell: never more than that)."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value
+    text = clean_text(value) if isinstance(value, str) else None
+    return text[:40] if text else None
 
 
 def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
-    """The settore's template regenerated from the plan, with what it typed written in."""
+    """The settore's template regenerated from the plan (its formulas, validations,
+    protection), with what the settore typed written in."""
     from .templates import build_template
     from .workbook import style as S
-    wb = build_template(plan, rf.sector, generated_at=rf.identity.get("generated_at"),
+    wb = build_template(plan, rf.sector, generated_at=_generated_at(rf.identity.get("generated_at")),
                         fingerprint=_fp(fingerprint))
     specs = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT, v.objectives),
              C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT, v.phases),
