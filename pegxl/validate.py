@@ -110,6 +110,9 @@ def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:
     findings += _formulas(obj, C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT)
     findings += _formulas(ph, C.T_PHASES, C.T_PHASES_INPUT)
     findings += _formulas(ind, C.T_INDICATORS, C.T_INDICATORS_INPUT)
+    findings += _limits(obj, C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT)
+    findings += _limits(ph, C.T_PHASES, C.T_PHASES_INPUT)
+    findings += _limits(ind, C.T_INDICATORS, C.T_INDICATORS_INPUT)
     obj, f1 = _parse_objectives(obj)
     ph, f2 = _parse_phases(ph, plan)
     ind, f3 = _parse_indicators(ind, plan)
@@ -191,6 +194,49 @@ def _formulas(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> l
             out.append(finding(ErrorCode.V020, file=r.file, sheet=spec.sheet, cell=getattr(r, f"{fld}_cell"),
                                row=r.xlrow, column=spec.header(fld), record=r.record, value=getattr(r, col)))
             df.at[r.Index, fld] = None
+    return out
+
+
+# Limits of what pegxl writes (excel-pitfalls.md): a value beyond them would be cut,
+# dropped or refuse to save in the consolidated workbook or the copies, after the other
+# settori were read -- so it is refused here, at its cell, and the file alone is left out.
+EXCEL_TEXT_MAX = 32_767
+EXCEL_NUMBER_MAX = 9.99999999999999e307
+EXCEL_DATE_MIN = dt.date(1900, 1, 1)
+_DATE_FIELDS = {"actual_start", "actual_end"}      # parsed as dates: V002 says it there
+
+
+def _limits(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> list[Finding]:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    out: list[Finding] = []
+    if df.empty:
+        return out
+    for fld in inputs:
+        # a plain loop over the column finds the few bad values; rows are built for them only
+        for pos, v in enumerate(df[fld].tolist()):
+            if v is None or isinstance(v, (bool, int)):
+                continue
+            code = extra = None
+            if isinstance(v, str):
+                if len(v) > EXCEL_TEXT_MAX:
+                    code, extra = ErrorCode.V030, dict(value=v[:40] + "…", detail=f"{len(v):,}".replace(",", "."))
+                elif ILLEGAL_CHARACTERS_RE.search(v):
+                    chars = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(ILLEGAL_CHARACTERS_RE.findall(v)))
+                    code, extra = ErrorCode.V031, dict(value=ILLEGAL_CHARACTERS_RE.sub("", v)[:60], detail=chars[:60])
+            elif isinstance(v, float):
+                if v != v or abs(v) > EXCEL_NUMBER_MAX:
+                    code, extra = ErrorCode.V032, dict(value=str(v))
+            elif isinstance(v, (dt.date, dt.datetime)):
+                d = v.date() if isinstance(v, dt.datetime) else v
+                r = df.iloc[pos]
+                date_typed = fld in _DATE_FIELDS or (fld == "achieved" and r.get("value_type") == "data")
+                if d < EXCEL_DATE_MIN and not date_typed:
+                    code, extra = ErrorCode.V033, dict(value=d.isoformat())
+            if code is None:
+                continue
+            r = df.iloc[pos]
+            out.append(finding(code, file=r["file"], sheet=spec.sheet, cell=r.get(f"{fld}_cell"),
+                               row=r["xlrow"], column=spec.header(fld), record=r["record"], **extra))
     return out
 
 
