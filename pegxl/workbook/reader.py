@@ -185,14 +185,18 @@ class RawBook:
 # calamine builds a dense grid from A1 to the last cell: a lone cell at XFD1048576 asks
 # for half a terabyte and aborts the process. Sheets are measured in the XML first.
 MAX_CELLS = 5_000_000
-_ROW_REF_RE = re.compile(rb'\br="[A-Z]{0,3}([0-9]{1,9})"')
-_COL_REF_RE = re.compile(rb'\br="([A-Z]{1,3})[0-9]')
+# A cell counts when it holds something: a value, a formula or inline text. Rows and
+# styled empty cells do not -- LibreOffice writes an empty <row r="1048576"/> after a row
+# is inserted and deleted, and a column formatted to its end gives <c r="XFD5" s="3"/>.
+_CELL_RE = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(/?)>(\s*<(?:\w+:)?(?:v|f|is)\b)?')
+_CELL_REF_RE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,9})"')
 
 
 def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
-    """Sheet name -> (last row, last column), 1-based, from the cell references in the
-    worksheet XML (streamed; not the <dimension> element, which a file may leave out or
-    get wrong). Empty for a file that is not an xlsx."""
+    """Sheet name -> (last row, last column) holding content, 1-based, from the cells of
+    the worksheet XML (streamed; not the <dimension> element, which a file may leave out
+    or get wrong, nor empty rows and styled empty cells). Empty for a file that is not an
+    xlsx."""
     out: dict[str, tuple[int, int]] = {}
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
@@ -218,18 +222,36 @@ def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
             with zf.open(part) as fh:
                 while True:
                     chunk = fh.read(1 << 20)
+                    data = tail + chunk
+                    # a cell cut at the chunk's end is read again with the next chunk: cut
+                    # after the last complete row, or before the last cell of a long row
+                    cut = len(data) if not chunk else _safe_cut(data)
+                    for m in _CELL_RE.finditer(data, 0, cut):
+                        if m.group(2) or not m.group(3):
+                            continue
+                        ref = _CELL_REF_RE.search(m.group(1))
+                        if ref:
+                            max_row = max(max_row, int(ref.group(2)))
+                            max_col = max(max_col, _col_number(ref.group(1)))
                     if not chunk:
                         break
-                    data = tail + chunk
-                    rows = _ROW_REF_RE.findall(data)
-                    if rows:
-                        max_row = max(max_row, max(map(int, rows)))
-                    letters = set(_COL_REF_RE.findall(data))
-                    if letters:
-                        max_col = max(max_col, max(map(_col_number, letters)))
-                    tail = data[-64:]
+                    tail = data[cut:]
             out[s.get("name", "")] = (max_row, max_col)
     return out
+
+
+_ROW_END = re.compile(rb"</(?:\w+:)?row>")
+_CELL_START = re.compile(rb"<(?:\w+:)?c\b")
+
+
+def _safe_cut(data: bytes) -> int:
+    end = data.rfind(b"row>")
+    if end >= 0 and _ROW_END.match(data, data.rfind(b"</", 0, end + 4)):
+        return end + 4
+    last = None
+    for last in _CELL_START.finditer(data, max(0, len(data) - (1 << 16))):
+        pass
+    return last.start() if last else len(data)
 
 
 _ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
