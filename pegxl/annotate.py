@@ -3,6 +3,14 @@
 Every problem cell is highlighted and carries a comment with the message; an `Errori`
 sheet lists every finding with a hyperlink to its cell. The original is never touched:
 the copy is written atomically into another folder.
+
+The copy is the settore's own file (so that it can be corrected and sent again), but it
+never carries anything active that the template does not have: formulas found as
+tampering (T009, T010) or typed into input cells (V012), and any formula calling a
+function outside the template's pure ones or another file, are turned into text showing
+what was there; defined names that are not plain ranges, external links, hyperlinks to
+outside addresses and macros are dropped. A refused file (unreadable, hostile, special)
+is never opened: its copy is the Errori sheet alone.
 """
 from __future__ import annotations
 
@@ -83,7 +91,7 @@ def _as_text(cell) -> None:
 # A file refused as unreadable or hostile (not a spreadsheet, damaged, encrypted, .xls,
 # inflating past the limit, too many rows, empty) is never opened again to annotate it:
 # its copy is the Errori sheet alone.
-_REFUSED = {"F001", "F002", "F003", "F004", "F005", "F006", "F007", "F009"}
+_REFUSED = {"F001", "F002", "F003", "F004", "F005", "F006", "F007", "F009", "F011"}
 
 
 def annotate_file(path: str | Path, findings: list[Finding], target: str | Path) -> Path:
@@ -92,7 +100,7 @@ def annotate_file(path: str | Path, findings: list[Finding], target: str | Path)
         wb = Workbook()
         wb.remove(wb.active)
     else:
-        wb = _load_copy(path)
+        wb = _load_copy(path, findings)
     for f in findings:
         if not (f.sheet and f.cell and _A1.match(f.cell)) or f.sheet not in wb.sheetnames:
             continue
@@ -109,13 +117,67 @@ def annotate_file(path: str | Path, findings: list[Finding], target: str | Path)
     return atomic_save(wb, target)
 
 
-def _load_copy(path: str | Path) -> Workbook:
+# formulas turned into text in the copy, whatever their function: what the return was
+# refused for
+_NEUTRALISE = {"T009", "T010", "V012"}
+
+
+def _text_formula(value) -> str | None:
+    """The text of a formula cell value (plain or array formula), else None."""
+    if isinstance(value, str) and value.startswith("="):
+        return value
+    text = getattr(value, "text", None)      # ArrayFormula
+    if isinstance(text, str):
+        return text if text.startswith("=") else "=" + text
+    return None
+
+
+def _active_formula(text: str) -> bool:
+    """A formula that reaches outside the cell grid: a function the template never uses,
+    another file, a DDE link."""
+    from .workbook.formulas import SAFE_FUNCTIONS, _FUNC, _STRING, function_name
+    bare = _STRING.sub('""', text)
+    if "[" in bare or "|" in bare:
+        return True
+    return any(function_name(m.group(1)) not in SAFE_FUNCTIONS for m in _FUNC.finditer(bare))
+
+
+def _defuse(wb: Workbook, findings: list[Finding]) -> None:
+    """Nothing active beyond the template's own formulas stays live in the copy."""
+    from .workbook.formulas import plain_reference
+    flagged = {(f.sheet, f.cell) for f in findings if f.code in _NEUTRALISE and f.sheet and f.cell}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.hyperlink is not None and (c.hyperlink.target or "").strip():
+                    c.hyperlink = None        # an outside address: never a click away in our copy
+                text = _text_formula(c.value)
+                if text is None:
+                    continue
+                if (ws.title, c.coordinate) in flagged or _active_formula(text):
+                    c.value = text
+                    c.data_type = "s"
+    for name in list(wb.defined_names):
+        dn = wb.defined_names[name]
+        if not plain_reference(dn.attr_text or ""):
+            del wb.defined_names[name]
+    for ws in wb.worksheets:
+        for name in list(ws.defined_names):
+            if not plain_reference(ws.defined_names[name].attr_text or ""):
+                del ws.defined_names[name]
+    wb._external_links = []
+
+
+def _load_copy(path: str | Path, findings: list[Finding] | None = None) -> Workbook:
     p = Path(path)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             # never keep_vba: the copy is an .xlsx, and an .xlsx carrying a VBA project is a
-            # file Excel refuses to open (nor should a settore's macros travel in our copy)
-            return load_workbook(p)
+            # file Excel refuses to open (nor should a settore's macros travel in our copy);
+            # never keep_links: another file's cached values are not the settore's
+            wb = load_workbook(p, keep_links=False)
+            _defuse(wb, findings or [])
+            return wb
         except Exception:
             pass  # unreadable by openpyxl: rebuild from values below, or an Errori-only workbook
     wb = Workbook()

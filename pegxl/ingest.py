@@ -37,13 +37,18 @@ KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase
 
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
     """Files named, plus the spreadsheet-like files of the folders named (not recursive),
-    skipping office lock files. Sorted for a stable order."""
+    skipping office lock files. Sorted for a stable order.
+
+    Never opens a file: a FIFO, socket, device or folder named like a spreadsheet is
+    listed like the others, and `sniff` refuses it (F011) by its stat, without opening
+    it. A folder named on the command line with a spreadsheet's extension (an .xlsx
+    unzipped by hand) is such a file, not a folder of returns."""
     out: list[Path] = []
     for item in items:
         p = Path(item)
-        if p.is_dir():
+        if p.is_dir() and p.suffix.lower() not in SPREADSHEET_EXTENSIONS:
             for child in sorted(p.iterdir()):
-                if not child.is_file() or child.name.startswith(("~$", ".~lock", ".")):
+                if child.name.startswith(("~$", ".~lock", ".")):
                     continue
                 if child.suffix.lower() in SPREADSHEET_EXTENSIONS:
                     out.append(child)

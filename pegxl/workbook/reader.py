@@ -52,9 +52,15 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
     p = Path(path)
     name = str(path)
     try:
-        size = p.stat().st_size
-        with open(p, "rb") as fh:
-            head = fh.read(2048)
+        st = os.stat(p)
+        special = special_kind(st.st_mode)
+        if special:
+            # a FIFO or a device blocks (or does something) when opened: never opened
+            return [finding(ErrorCode.F011, file=name, value=p.name, detail=special)]
+        size = st.st_size
+        head = _read_head(p)
+    except _NotRegular as exc:
+        return [finding(ErrorCode.F011, file=name, value=p.name, detail=str(exc))]
     except OSError as exc:
         return [finding(ErrorCode.F001, file=name, detail=os_detail(exc))]
     if size == 0:
@@ -94,6 +100,40 @@ def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) 
             return [finding(ErrorCode.F002, file=name, detail=f"è un documento {what}")]
         return [finding(ErrorCode.F002, file=name, detail="archivio zip senza fogli di calcolo")]
     return []
+
+
+class _NotRegular(OSError):
+    pass
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in Italian (None for a regular file)."""
+    import stat
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "è una cartella"
+    if stat.S_ISFIFO(mode):
+        return "è una pipe FIFO"
+    if stat.S_ISSOCK(mode):
+        return "è un socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "è un dispositivo"
+    return "non è un file ordinario"
+
+
+def _read_head(p: Path) -> bytes:
+    """The first bytes of a file checked regular by stat; opened without blocking and
+    checked again on the descriptor, in case it was swapped for a FIFO in between."""
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        kind = special_kind(os.fstat(fd).st_mode)
+        if kind:
+            raise _NotRegular(kind)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(2048)
+    finally:
+        os.close(fd)
 
 
 def external_links(path: str | os.PathLike) -> bool:
