@@ -401,3 +401,36 @@ def test_a_return_saved_by_libreoffice_has_no_active_content_finding(base, tmp_p
     assert len(v.files) == 3
     assert not [str(f) for f in v.findings if f.code in ACTIVE_CODES or f.code.startswith("F")]
     assert not [str(f) for f in v.findings if f.is_error]
+
+
+@requires_lo
+def test_hostile_content_is_found_in_an_ods_too(base, tmp_path):
+    """The same tampering saved by LibreOffice as .ods: formulas outside the computed
+    cells, the forged total, the hidden value under a merge."""
+    good = _copy_good(base, tmp_path / "x", ("S01",))
+    wb = openpyxl.load_workbook(good["S01"])
+    wb["Obiettivi"]["B2"] = '=WEBSERVICE("http://evil.example")'
+    riep = wb["Riepilogo"]
+    total_row = next(r for r in range(2, riep.max_row + 1) if riep.cell(row=r, column=1).value == "Totale settore")
+    riep.cell(row=total_row, column=10, value="=100")
+    wb.save(good["S01"])
+    (tmp_path / "r").mkdir()
+    ods = tmp_path / "r" / (good["S01"].stem + ".ods")
+    lo_convert(good["S01"], ods)
+    v = validate_returns(base[0], [tmp_path / "r"])
+    by = {(f.code, f.sheet, f.cell) for f in v.findings}
+    assert ("T009", "Obiettivi", "B2") in by
+    assert ("T010", "Riepilogo", f"J{total_row}") in by
+
+
+@requires_lo
+def test_merged_cells_over_an_input_in_an_ods(base, tmp_path):
+    good = _copy_good(base, tmp_path / "x", ("S01",))
+    part = _sheet_part(good["S01"], "Fasi")
+    _edit_zip(good["S01"], lambda n, d: d.replace(
+        b"</sheetData>", b'</sheetData><mergeCells count="1"><mergeCell ref="G2:G3"/></mergeCells>') if n == part else d)
+    (tmp_path / "r").mkdir()
+    lo_convert(good["S01"], tmp_path / "r" / (good["S01"].stem + ".ods"))
+    v = validate_returns(base[0], [tmp_path / "r"])
+    [f] = [f for f in v.findings if f.code == "T017"]
+    assert f.cell == "G3" and "«80»" in f.message and "«100»" in f.message
