@@ -162,6 +162,11 @@ def test_merge_partial_leaves_out_the_hostile_file_and_copies_carry_nothing_of_i
         assert set(_formulas(copy).values()) <= set(_formulas(template).values())
         back = openpyxl.load_workbook(copy)
         assert all(c.hyperlink is None for ws in back.worksheets for row in ws.iter_rows() for c in row)
+    cons = openpyxl.load_workbook(result.consolidated)
+    assert not [c.coordinate for ws in cons.worksheets for row in ws.iter_rows() for c in row
+                if c.data_type == "f" and "evil" in str(c.value)]
+    assert any(c.value == '=HYPERLINK("http://evil.example","x")' and c.data_type == "s"
+               for row in cons["Obiettivi"].iter_rows() for c in row)
     back = openpyxl.load_workbook(result.returned["S02"])
     rel = back["Obiettivi"].cell(row=2, column=rel_col)
     assert rel.value == '=HYPERLINK("http://evil.example","x")' and rel.data_type == "s"
