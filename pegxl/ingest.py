@@ -97,6 +97,14 @@ class ReturnFile:
         self.findings.append(finding(code, file=self.path, **kw))
 
 
+def brief(value: Any, limit: int = 200) -> str:
+    """A value from a return as a message shows it: no control characters (they cannot
+    be written into the Anomalie sheet), at most `limit` characters."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    text = ILLEGAL_CHARACTERS_RE.sub("", show_value(value))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def sha256_of(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -234,21 +242,21 @@ def _identity(plan: Plan, book: RawBook, rf: ReturnFile, plan_fp: str) -> bool:
     rf.sector = sector
     version = str(ident["format_version"])
     if version.split(".")[0] != C.FORMAT_VERSION.split(".")[0]:
-        rf.add(ErrorCode.I008, sheet=sheet, cell=cells.get("format_version"), found=version,
+        rf.add(ErrorCode.I008, sheet=sheet, cell=cells.get("format_version"), found=brief(version),
                expected=C.FORMAT_VERSION)
     if str(ident["ente"]).strip() != plan.ente:
-        rf.add(ErrorCode.I004, sheet=sheet, cell=cells.get("ente"), found=ident["ente"], expected=plan.ente)
+        rf.add(ErrorCode.I004, sheet=sheet, cell=cells.get("ente"), found=brief(ident["ente"]), expected=plan.ente)
         ok = False
     anno = parse_number(ident["anno"]).value
     if anno is None or int(anno) != plan.anno:
-        rf.add(ErrorCode.I003, sheet=sheet, cell=cells.get("anno"), found=show_value(ident["anno"]),
+        rf.add(ErrorCode.I003, sheet=sheet, cell=cells.get("anno"), found=brief(ident["anno"]),
                expected=plan.anno)
         ok = False
     if str(ident["fase"]).strip() != plan.fase:
-        rf.add(ErrorCode.I005, sheet=sheet, cell=cells.get("fase"), found=ident["fase"], expected=plan.fase)
+        rf.add(ErrorCode.I005, sheet=sheet, cell=cells.get("fase"), found=brief(ident["fase"]), expected=plan.fase)
         ok = False
     if sector not in set(plan.sector_codes):
-        rf.add(ErrorCode.I006, sheet=sheet, cell=cells.get("sector"), value=sector, record=sector)
+        rf.add(ErrorCode.I006, sheet=sheet, cell=cells.get("sector"), value=brief(sector), record=brief(sector))
         return False
     fp = str(ident["fingerprint"]).strip()
     if fp != plan_fp:
@@ -438,8 +446,7 @@ def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[str, Any
         if not same:
             spec = TABLE_SPECS[sheet]
             rf.add(ErrorCode.T006, sheet=table.sheet, cell=table.cell(rec["xlrow"], fld), row=rec["xlrow"],
-                   column=spec.header(fld), record=label, expected=show_value(expected),
-                   found=show_value(found))
+                   column=spec.header(fld), record=label, expected=brief(expected), found=brief(found))
 
 
 # ------------------------------------------------------------ active content
