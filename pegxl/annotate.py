@@ -135,11 +135,8 @@ def _text_formula(value) -> str | None:
 def _active_formula(text: str) -> bool:
     """A formula that reaches outside the cell grid: a function the template never uses,
     another file, a DDE link."""
-    from .workbook.formulas import SAFE_FUNCTIONS, _FUNC, _STRING, function_name
-    bare = _STRING.sub('""', text)
-    if "[" in bare or "|" in bare:
-        return True
-    return any(function_name(m.group(1)) not in SAFE_FUNCTIONS for m in _FUNC.finditer(bare))
+    from .workbook.formulas import active_reason
+    return active_reason(text) is not None
 
 
 def _defuse(wb: Workbook, findings: list[Finding]) -> None:
@@ -157,6 +154,18 @@ def _defuse(wb: Workbook, findings: list[Finding]) -> None:
                 if (ws.title, c.coordinate) in flagged or _active_formula(text):
                     c.value = text
                     c.data_type = "s"
+    for ws in wb.worksheets:
+        # conditional formats and validations whose formulas reach outside: dropped
+        kept = [dv for dv in ws.data_validations.dataValidation
+                if not any(_active_formula(str(f)) for f in (dv.formula1, dv.formula2) if f)]
+        ws.data_validations.dataValidation = kept
+        from openpyxl.formatting.formatting import ConditionalFormattingList
+        cf_new = ConditionalFormattingList()
+        for cf in ws.conditional_formatting:
+            for rule in cf.rules:
+                if not any(_active_formula(str(f)) for f in (rule.formula or [])):
+                    cf_new.add(str(cf.sqref), rule)
+        ws.conditional_formatting = cf_new
     for name in list(wb.defined_names):
         dn = wb.defined_names[name]
         if not plain_reference(dn.attr_text or ""):

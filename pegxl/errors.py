@@ -175,6 +175,8 @@ class ErrorCode(enum.Enum):
             "Nessuna azione necessaria; se possibile togliere il collegamento.")
     T017 = ("T017", ERROR, "La cella {at} da compilare è coperta dall'unione di celle {detail}: pegxl leggerebbe «{value}», ma sullo schermo si vede «{shown}».",
             "Separare le celle (Unisci e allinea al centro > Separa celle) e scrivere il valore giusto nella cella.")
+    T018 = ("T018", ERROR, "Una formattazione condizionale o una convalida del foglio «{sheet}» (cella {at}) usa una formula non ammessa ({value}): {detail}.",
+            "Eliminare la regola (Formattazione condizionale > Gestisci regole, o Dati > Convalida) o rimandare il modello originale compilato.")
 
     # -- values typed by a settore ----------------------------------------------------
     V001 = ("V001", ERROR, "Avanzamento {value} fuori dall'intervallo 0-100.",

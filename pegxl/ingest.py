@@ -19,7 +19,7 @@ from .errors import ErrorCode, Finding, PegxlError, finding, os_detail, show_val
 from .plan import Plan, short
 from .values import is_blank, parse_date, parse_number, parse_typed
 from .workbook import contract as C
-from .workbook.formulas import Area, formula_problem, plain_reference
+from .workbook.formulas import Area, active_reason, formula_problem, plain_reference
 from .workbook.reader import RawBook, Table, _col_number, cell_ref, read_table, read_values, sniff
 from .workbook.scan import BookScan, scan
 
@@ -529,6 +529,17 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
             rf.add(ErrorCode.T016, sheet=sname, cell=a1, at=a1, value=target[:200])
         if ss.merged:
             _merged_inputs(book, sname, ss.merged, inputs.get(key, set()), rf)
+        for a1, text in ss.rule_formulas:
+            why = active_reason(text, sc.kind)
+            if why:
+                rf.add(ErrorCode.T018, sheet=sname, cell=a1 or None, at=a1 or "?",
+                       value=_short_formula(text), detail=why)
+    for base, text in sc.validation_formulas:
+        why = active_reason(text, sc.kind)
+        if why:
+            sname, _, a1 = base.replace("$", "").rpartition(".")
+            rf.add(ErrorCode.T018, sheet=sname or None, cell=a1 or None, at=a1 or "?",
+                   value=_short_formula(text), detail=why)
     for name, text, plain in sc.defined_names:
         why = _name_problem(name, text, plain, sc.kind, area)
         if why == "":

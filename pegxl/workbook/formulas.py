@@ -43,6 +43,7 @@ _ERROR_LITERAL = re.compile(r"#(?:N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTI
 _CELL = re.compile(r"(?<![A-Za-z0-9_.])\$?([A-Z]{1,3})\$?([0-9]{1,7})(?![A-Za-z0-9_(])")
 _IDENT = re.compile(r"(?<![A-Za-z0-9_.$!'])([A-Za-z_\\][A-Za-z0-9_.]*)(?![A-Za-z0-9_.(!'])")
 # ods: [.A1], [$Fasi.G2], [.L2:.L3], [$'Sheet name'.A1], ['file:///x.ods'#$S.A1]
+_ODS_OPERATOR = re.compile(r"(?<![A-Za-z0-9_.])(?:[A-Za-z]+(?:-[A-Za-z]+)+|between)\s*\(", re.I)
 _ODS_REF = re.compile(r"\[([^\]]*)\]")
 _ODS_PART = re.compile(r"(?:\$?(?:'((?:[^']|'')+)'|([^.\[\]':$]+)))?\.\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 
@@ -169,3 +170,30 @@ def plain_reference(text: str, kind: str = "xlsx") -> bool:
     if kind == "ods":
         return bool(_PLAIN_ODS.match(t)) and "#" not in t
     return bool(_PLAIN_REF.match(t)) and "[" not in t
+
+
+def active_reason(text: str, kind: str = "xlsx") -> str | None:
+    """Why a formula reaches outside the cell grid (a function outside SAFE_FUNCTIONS,
+    another file, DDE), whatever cell it is in; None when it does not. For formulas
+    whose place is not known: conditional formats, validations, annotated copies."""
+    body = text.strip()
+    if body.startswith("of:"):
+        body = body[3:]
+    bare = _STRING.sub('""', body.lstrip("="))
+    if kind == "ods":
+        # the operators of an ods condition: formula-is(...), cell-content-is-in-list(...), between(...)
+        bare = _ODS_OPERATOR.sub("(", bare)
+    if "|" in bare:
+        return "collegamento DDE a un altro programma"
+    for m in _FUNC.finditer(bare):
+        fn = function_name(m.group(1))
+        if fn not in SAFE_FUNCTIONS:
+            return f"funzione {fn} non ammessa"
+    if kind == "ods":
+        for m in _ODS_REF.finditer(bare):
+            inner = m.group(1)
+            if "#" in inner or "file:" in inner.lower() or "://" in inner:
+                return "riferimento a un altro file"
+    elif "[" in bare:
+        return "riferimento a un altro file"
+    return None

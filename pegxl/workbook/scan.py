@@ -31,6 +31,9 @@ _HLINK_RE = re.compile(rb'<(?:\w+:)?hyperlink\b([^>]*)/?>')
 _REL_RE = re.compile(rb'<(?:\w+:)?Relationship\b([^>]*)/?>')
 _ATTR_ID = re.compile(rb'\b(?:r:)?[iI]d="([^"]*)"')
 _A1_RE = re.compile(r"([A-Z]+)([0-9]+)")
+_RULE_RE = re.compile(rb'<(?:\w+:)?(conditionalFormatting|dataValidation)\b([^>]*)>(.*?)</(?:\w+:)?\1>', re.S)
+_RULE_F_RE = re.compile(rb'<(?:\w+:)?(?:formula|formula1|formula2|f)>([^<]*)<')
+_SQREF_RE = re.compile(rb'\bsqref="([A-Z]+[0-9]+)')
 # parts of an xlsx that run code or reach outside the file (what to say about each)
 _ACTIVE_PARTS = (("xl/vbaProject.bin", "macro VBA"), ("xl/macrosheets/", "fogli macro di Excel 4"),
                  ("xl/dialogsheets/", "finestre di dialogo macro"), ("xl/activeX/", "controlli ActiveX"),
@@ -50,6 +53,8 @@ class SheetScan:
     percent_cells: set[str] = field(default_factory=set)      # A1 of cells with a percent format
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # (row0, col0, row1, col1)
     hyperlinks: dict[str, str] = field(default_factory=dict)  # A1 -> address outside the workbook
+    # formulas of conditional formats and data validations: (first cell of the range, text)
+    rule_formulas: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +71,7 @@ class BookScan:
     dde: list[str] = field(default_factory=list)          # DDE/OLE links to other programs
     active: list[str] = field(default_factory=list)       # macros, ActiveX, embedded objects
     connections: list[str] = field(default_factory=list)  # data connections, queries, linked sheets
+    validation_formulas: list[tuple[str, str]] = field(default_factory=list)  # ods: (base cell, condition)
 
 
 def scan(path: str, *, sheets: set[str] | None = None) -> BookScan:
@@ -169,6 +175,10 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
                     sc.merged.append((a[0], a[1], b[0], b[1]))
             if b"hyperlink" in data:
                 sc.hyperlinks.update(_xlsx_hyperlinks(zf, names, part, data))
+            for rm in _RULE_RE.finditer(data):
+                ref = _SQREF_RE.search(rm.group(2))
+                for fm in _RULE_F_RE.finditer(rm.group(3)):
+                    sc.rule_formulas.append((ref.group(1).decode() if ref else "", _xml_text(fm.group(1))))
             if percent_re is not None:
                 for cm in percent_re.finditer(data):
                     ref = _ATTR_R.search(cm.group(1))
@@ -278,6 +288,14 @@ def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> Bo
                 href = el.get(xlink_href) or ""
                 if href and not href.startswith("#"):
                     sheet.hyperlinks.setdefault(cell_a1, href)
+            elif tag == "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}condition" \
+                    and sheet is not None:
+                value = el.get("{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}value") or ""
+                base = el.get("{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}base-cell-address") or ""
+                sheet.rule_formulas.append((base.rsplit(".", 1)[-1].replace("$", ""), value))
+            elif tag == tq + "content-validation":
+                # validations are listed once for the whole document, before the tables
+                out.validation_formulas.append((el.get(tq + "base-cell-address") or "", el.get(tq + "condition") or ""))
             elif tag == tq + "named-range":
                 out.defined_names.append((el.get(tq + "name", ""), el.get(tq + "cell-range-address", ""), True))
             elif tag == tq + "named-expression":
