@@ -80,6 +80,9 @@ class ReturnFile:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     epoch_1904: bool = False
     readable: bool = False
+    # the legacy hash of the input sheets' protection, kept for the copy pegxl writes back
+    # (an office that generated its templates with its own password keeps it there)
+    password_hash: str | None = None
 
     @property
     def name(self) -> str:
@@ -175,6 +178,8 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         return rf
     rf.kind = sc.kind
     rf.application = sc.application
+    obj_scan = next((v for k, v in sc.sheets.items() if C.norm_header(k) == C.norm_header(C.SHEET_OBJECTIVES)), None)
+    rf.password_hash = obj_scan.password_hash if obj_scan is not None else None
     rf.epoch_1904 = sc.epoch_1904
     if sc.modified:
         rf.modified = sc.modified

@@ -516,6 +516,13 @@ def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
     from .workbook import style as S
     wb = build_template(plan, rf.sector, generated_at=_generated_at(rf.identity.get("generated_at")),
                         fingerprint=_fp(fingerprint))
+    hashed = getattr(rf, "password_hash", None)
+    if hashed:
+        # the office's own password (pegxl templates --password), kept as the return had it
+        for ws in wb.worksheets:
+            if ws.protection.sheet:
+                ws.protection.set_password(hashed, already_hashed=True)
+        wb.security.set_workbook_password(hashed, already_hashed=True)
     specs = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT, v.objectives),
              C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT, v.phases),
              C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT, v.indicators)}

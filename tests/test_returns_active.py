@@ -454,3 +454,18 @@ def test_a_conditional_format_calling_outside_is_a_located_error_and_dropped_fro
     back = openpyxl.load_workbook(copy)
     texts = [str(x) for cf in back["Fasi"].conditional_formatting for r in cf.rules for x in (r.formula or [])]
     assert texts and not [t for t in texts if "WEBSERVICE" in t]    # the template's own rules stay
+
+
+def test_the_copy_keeps_the_office_password(base, tmp_path):
+    """Templates generated with --password: the rebuilt copy is protected with the same
+    password, not the default one."""
+    from pegxl.templates import generate_templates
+    plan = base[0]
+    generate_templates(plan, tmp_path / "modelli", password="segreta")
+    templates = {s: next((tmp_path / "modelli").glob(f"*_{s}_*.xlsx")) for s in SECTORS}
+    fill(plan, templates, tmp_path / "r")
+    result = merge(plan, [tmp_path / "r"], tmp_path / "out")
+    from openpyxl.utils.protection import hash_password
+    back = openpyxl.load_workbook(result.returned["S01"])
+    assert back["Obiettivi"].protection.password == hash_password("segreta")
+    assert back["Obiettivi"].protection.sheet

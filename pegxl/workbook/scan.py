@@ -52,6 +52,7 @@ class SheetScan:
     errors: dict[str, str] = field(default_factory=dict)     # A1 -> error value (#DIV/0!) of a cell without formula
     percent_cells: set[str] = field(default_factory=set)      # A1 of cells with a percent format
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # (row0, col0, row1, col1)
+    password_hash: str | None = None    # the legacy 16-bit hash of the sheet's protection (xlsx)
     hyperlinks: dict[str, str] = field(default_factory=dict)  # A1 -> address outside the workbook
     # formulas of conditional formats and data validations: (first cell of the range, text)
     rule_formulas: list[tuple[str, str]] = field(default_factory=list)
@@ -158,6 +159,8 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
             if m:
                 attrs = m.group(1)
                 sc.protected = b'sheet="1"' in attrs or b'sheet="true"' in attrs
+                h = re.search(rb'\bpassword="([0-9A-Fa-f]{4})"', attrs)
+                sc.password_hash = h.group(1).decode() if h else None
             # Only the cells that matter are visited (a per-cell loop over every cell
             # of a thousand files was the slowest part of reading them): <f> is the first
             # child of <c> (CT_Cell: f?, v?, is?), and percent cells are found by style.
