@@ -24,7 +24,7 @@ from openpyxl.workbook.defined_name import DefinedName
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from around_helpers import SECTORS, fill, inputs, make_plan, make_templates  # noqa: E402
-from lo_helper import lo_convert, requires_lo  # noqa: E402
+from lo_helper import lo_convert, lo_fill, requires_lo  # noqa: E402
 
 from pegxl.annotate import annotate_files  # noqa: E402
 from pegxl.cli import main  # noqa: E402
@@ -471,3 +471,23 @@ def test_the_copy_keeps_the_office_password(base, tmp_path):
     back = openpyxl.load_workbook(result.returned["S01"])
     assert back["Obiettivi"].protection.password == hash_password("segreta")
     assert back["Obiettivi"].protection.sheet
+
+
+@requires_lo
+def test_formulas_typed_in_libreoffice_outside_the_inputs_are_tampering(base, tmp_path):
+    """What a settore does in Calc (UNO setFormula ignores protection, as removing it
+    would): a formula in a locked title, one below the table, the total forced."""
+    plan, _, returns, _ = base
+    wb = openpyxl.load_workbook(returns["S01"])
+    riep = wb["Riepilogo"]
+    total_row = next(r for r in range(2, riep.max_row + 1) if riep.cell(row=r, column=1).value == "Totale settore")
+    (tmp_path / "r").mkdir()
+    out = tmp_path / "r" / returns["S01"].name
+    lo_fill(returns["S01"], out, [
+        {"sheet": "Obiettivi", "cell": "B2", "formula": '=HYPERLINK("http://evil.example";"Titolo")'},
+        {"sheet": "Fasi", "cell": "A20", "formula": "=1+1"},
+        {"sheet": "Riepilogo", "cell": f"J{total_row}", "formula": "=100"},
+    ])
+    v = validate_returns(plan, [tmp_path / "r"])
+    by = {(f.code, f.sheet, f.cell) for f in v.findings}
+    assert {("T009", "Obiettivi", "B2"), ("T009", "Fasi", "A20"), ("T010", "Riepilogo", f"J{total_row}")} <= by
