@@ -463,21 +463,40 @@ SUMMARY_FIRST_COMPUTED = 4
 MAX_HYPERLINKS = 20
 
 
-def _template_constants() -> tuple[int, frozenset[str]]:
+@dataclass(frozen=True)
+class _Layout:
+    """Where the template writes formulas, from the generator's constants (read once)."""
+
+    summary_cols: int
+    names: frozenset[str]
+    readings: str | None                 # the hidden sheet reading every input (_letture)
+    reading_blocks: tuple[tuple[str, int, int], ...]   # (input sheet, first column, last column)
+
+
+@functools.lru_cache(maxsize=1)
+def _layout() -> _Layout:
     from .templates import generate as G
     names = frozenset(v for k, v in vars(G).items() if k.startswith("L_") and isinstance(v, str))
-    return len(G.SUMMARY_HEADERS), names
+    sheet = getattr(G, "SHEET_READINGS", None)
+    first = getattr(G, "READ_FIRST", {})
+    steps = getattr(G, "_STEPS", 0)
+    block_sheet = {"objectives": C.SHEET_OBJECTIVES, "phases": C.SHEET_PHASES, "indicators": C.SHEET_INDICATORS}
+    blocks = tuple((block_sheet[b], col + 1, col + steps) for b, col in first.items() if b in block_sheet)
+    return _Layout(len(G.SUMMARY_HEADERS), names, sheet, blocks)
 
 
-def _area(index: PlanIndex, sector: str, summary_cols: int, names: frozenset[str]) -> Area:
+def _area(index: PlanIndex, sector: str, layout: _Layout) -> Area:
     """Where the template's formulas may point: its sheets, within the rows and columns
     the template fills for this settore (the Riepilogo down to its total row)."""
     n = {s: len(index.rows(sector, s)) for s in TABLE_SPECS}
-    return Area({C.SHEET_OBJECTIVES: (n[C.SHEET_OBJECTIVES] + 1, len(C.T_OBJECTIVES.columns)),
-                 C.SHEET_PHASES: (n[C.SHEET_PHASES] + 1, len(C.T_PHASES.columns)),
-                 C.SHEET_INDICATORS: (n[C.SHEET_INDICATORS] + 1, len(C.T_INDICATORS.columns)),
-                 C.SHEET_SUMMARY: (n[C.SHEET_OBJECTIVES] + 2, summary_cols),
-                 C.SHEET_LISTS: (200, 26)}, names)
+    sheets = {C.SHEET_OBJECTIVES: (n[C.SHEET_OBJECTIVES] + 1, len(C.T_OBJECTIVES.columns)),
+              C.SHEET_PHASES: (n[C.SHEET_PHASES] + 1, len(C.T_PHASES.columns)),
+              C.SHEET_INDICATORS: (n[C.SHEET_INDICATORS] + 1, len(C.T_INDICATORS.columns)),
+              C.SHEET_SUMMARY: (n[C.SHEET_OBJECTIVES] + 2, layout.summary_cols),
+              C.SHEET_LISTS: (200, 26)}
+    if layout.readings:
+        sheets[layout.readings] = (max(n.values()) + 1, max((b[2] for b in layout.reading_blocks), default=1))
+    return Area(sheets, layout.names)
 
 
 def _short_formula(text: str) -> str:
@@ -494,8 +513,9 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
     names, DDE links, macros, connections, hyperlinks and merged cells over input cells:
     each a located finding. Nothing of this is ever copied into what pegxl writes (copies
     are rebuilt from the plan), but what a settore's file would do when opened is said."""
-    summary_cols, names = _template_constants()
-    area = _area(index, rf.sector, summary_cols, names)
+    layout = _layout()
+    summary_cols = layout.summary_cols
+    area = _area(index, rf.sector, layout)
     inputs: dict[str, set[str]] = {}
     for sheet_name, rows in rf.rows.items():
         cells = inputs.setdefault(C.norm_header(sheet_name), set())
@@ -511,6 +531,9 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
                                                    if (c := table.cell(r, f)) is not None}
     n_obj = len(index.rows(rf.sector, C.SHEET_OBJECTIVES))
     summary = C.norm_header(C.SHEET_SUMMARY)
+    readings = C.norm_header(layout.readings) if layout.readings else None
+    # on the readings sheet, each input sheet's block of columns, on its records' rows
+    reading_cols = [(lo, hi, len(index.rows(rf.sector, sheet)) + 1) for sheet, lo, hi in layout.reading_blocks]
     for sname, ss in sc.sheets.items():
         key = C.norm_header(sname)
         own = next((n for n in area.sheets if C.norm_header(n) == key), sname)
@@ -520,7 +543,8 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
             m = _A1.fullmatch(a1)
             row, col = (int(m.group(2)), _col_number(m.group(1).encode())) if m else (0, 0)
             allowed = a1 in computed.get(key, ()) or (
-                key == summary and 2 <= row <= n_obj + 2 and SUMMARY_FIRST_COMPUTED <= col <= summary_cols)
+                key == summary and 2 <= row <= n_obj + 2 and SUMMARY_FIRST_COMPUTED <= col <= summary_cols) or (
+                key == readings and any(lo <= col <= hi and 2 <= row <= last for lo, hi, last in reading_cols))
             if not allowed:
                 rf.add(ErrorCode.T009, sheet=sname, cell=a1, row=row or None, at=a1,
                        value=_short_formula(text))
