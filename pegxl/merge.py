@@ -86,7 +86,7 @@ class MergeResult:
     missing: list[str]                         # settori without a file
     findings: list[Finding]                    # the merge's own (M002, M003)
     reconciliation: Reconciliation
-    notes: list[str] = field(default_factory=list)   # e.g. an .ods rebuilt as .xlsx
+    notes: list[str] = field(default_factory=list)   # e.g. an .ods copied as .xlsx
     partial: bool = False
     run_id: str = ""                           # in the workbook's _pegxl and in the archive
     archived: Any = None                       # archive.StoredCycle, or None without archive
@@ -204,8 +204,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         taken.add(name.lower())
         targets[s] = outdir / RETURNED_DIR / name
         if rf.kind == "ods" or Path(rf.path).suffix.lower() == ".ods":
-            notes.append(f"{rf.name}: file .ods, la copia {name} è stata rigenerata dal piano "
-                         f"con i valori inseriti dal settore.")
+            notes.append(f"{rf.name}: file .ods, la copia {name} è in formato .xlsx.")
 
     sector_of = {rf.path: rf.sector for rf in v.files}
     anomalies = [finding_row(f, sector_of) for f in v.findings] + \
@@ -214,8 +213,11 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     for rf in v.files:
         is_used = rf.path in used
         note = None
-        if is_used and targets.get(rf.sector) and Path(rf.path).suffix.lower() == ".ods":
-            note = "copia .xlsx rigenerata dal piano con i valori del settore (originale .ods)"
+        if is_used and targets.get(rf.sector):
+            # every copy is the template rebuilt from the plan (nothing active from the return)
+            note = "copia rigenerata dal modello del piano con i valori controllati del settore"
+            if Path(rf.path).suffix.lower() == ".ods":
+                note += " (originale .ods)"
         elif not is_used:
             note = excluded.get(rf.sector or "", "file non utilizzabile") if rf.sector else "file non utilizzabile"
         provenance.append({"name": rf.name, "sector": rf.sector, "sha256": rf.sha256,
