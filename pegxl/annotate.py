@@ -23,7 +23,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.worksheet.hyperlink import Hyperlink
 
-from .errors import ERROR, Finding
+from .errors import ERROR, ErrorCode, Finding
 from .report import escape_text
 from .workbook import style as S
 from .workbook.io import atomic_save
@@ -91,7 +91,8 @@ def _as_text(cell) -> None:
 # A file refused as unreadable or hostile (not a spreadsheet, damaged, encrypted, .xls,
 # inflating past the limit, too many rows, empty) is never opened again to annotate it:
 # its copy is the Errori sheet alone.
-_REFUSED = {"F001", "F002", "F003", "F004", "F005", "F006", "F007", "F009", "F011"}
+_REFUSED = {c.code for c in (ErrorCode.F001, ErrorCode.F002, ErrorCode.F003, ErrorCode.F004, ErrorCode.F005,
+                             ErrorCode.F006, ErrorCode.F007, ErrorCode.F009, ErrorCode.F011)}
 
 
 def annotate_file(path: str | Path, findings: list[Finding], target: str | Path) -> Path:

@@ -56,7 +56,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 
 from . import __version__
-from .errors import Finding, show_value
+from .errors import ErrorCode, Finding, show_value
 from .plan import Plan
 from .scoring import (EX_NEUTRALISED, EX_NO_DATA, EX_NOT_ASSESSABLE, EX_OIV_NOT_ASSESSABLE,
                       EX_POSTPONED, SRC_DECLARED, SRC_OIV, Scores, compute)
@@ -340,7 +340,7 @@ def finding_row(f: Finding, sector_of: Mapping[str, str | None] | None = None) -
     sector = None
     if f.file and sector_of:
         sector = sector_of.get(f.file)
-    if sector is None and f.code in ("M002", "M003"):
+    if sector is None and f.is_(ErrorCode.M002, ErrorCode.M003):
         sector = f.record
     return {"file": Path(f.file).name if f.file else None, "sector": sector, "sheet": f.sheet,
             "cell": f.cell, "record": f.record, "code": f.code, "severity": f.severity,

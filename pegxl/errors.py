@@ -75,7 +75,7 @@ class ErrorCode(enum.Enum):
             "Compilare i fogli Settori e Obiettivi.")
     P024 = ("P024", WARNING, "Il codice «{value}» contiene caratteri non ammessi nel nome di un file ({detail}).",
             "Usare lettere, cifre, «_», «-» e «.».")
-    # P025 (a row without a code, ignored) was never reported: such a row is P003. Retired, never reused.
+    # P025 (a row without a code, ignored) was never reported: such a row is P003. Retired (RETIRED), never reused.
     P026 = ("P026", ERROR, "Il numero {value} non è un numero intero positivo.",
             "Numerare fasi e indicatori 1, 2, 3, ...")
     P027 = ("P027", WARNING, "La colonna «{value}» non è riconosciuta e i suoi valori sono ignorati. Forse «{column}»?",
@@ -332,6 +332,17 @@ class ErrorCode(enum.Enum):
     def format(self, **fields: Any) -> str:
         return _safe_format(self.template, fields)
 
+    @classmethod
+    def of(cls, code: str) -> "ErrorCode":
+        """The member whose code is `code` (KeyError for an unknown or retired one)."""
+        return cls[code]
+
+
+# Codes once in the catalogue and withdrawn: never reused for another problem.
+RETIRED: dict[str, str] = {
+    "P025": "a row without a code, ignored: never reported (such a row is P003)",
+}
+
 
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
@@ -361,6 +372,10 @@ class Finding:
     @property
     def is_error(self) -> bool:
         return self.severity == ERROR
+
+    def is_(self, *codes: ErrorCode) -> bool:
+        """Whether this finding carries one of `codes` (compare members, never code strings)."""
+        return any(self.code == c.code for c in codes)
 
     def where(self) -> str:
         parts = []

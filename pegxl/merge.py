@@ -165,7 +165,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         if len(usable) == 1:
             chosen[sector] = usable[0]
             continue
-        if any(f.code == "I007" for rf in group for f in by_file.get(rf.path, [])):
+        if any(f.is_(ErrorCode.I007) for rf in group for f in by_file.get(rf.path, [])):
             why = "più file per lo stesso settore (" + ", ".join(rf.name for rf in group) + ")"
         else:
             parts = []
@@ -295,7 +295,7 @@ def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, l
             return archived
     except PegxlError as exc:
         stage.abort()
-        if not stage.committing and any(f.code == "F010" for f in exc.findings):
+        if not stage.committing and any(f.is_(ErrorCode.F010) for f in exc.findings):
             raise interrupted(stage.outdir, exc) from exc
         raise
     except OSError as exc:

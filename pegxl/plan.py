@@ -203,7 +203,7 @@ def parse_plan_partial(book: RawBook) -> tuple[Plan | None, list[Finding], bool]
             continue
         table, problems = read_table(sheet, spec, file=file)
         f.extend(problems)
-        unreadable = unreadable or any(x.code == "P002" for x in problems)
+        unreadable = unreadable or any(x.is_(ErrorCode.P002) for x in problems)
         tables[spec.sheet] = table
     if unreadable:
         return None, f, False
@@ -329,7 +329,7 @@ def _parse_rules(table: Table | None, file: str, f: list[Finding]) -> tuple[Rule
                              row=row, value=name))
         else:
             # 'invalid' is P018; the rules' own checks (Peso pair, Tetto, Fasce) name their code
-            code = ErrorCode.P018 if kind == "invalid" else ErrorCode[kind]
+            code = kind if isinstance(kind, ErrorCode) else ErrorCode.P018
             value = rows[idx][1] if idx >= 0 else ""
             f.append(finding(code, file=file, sheet=C.SHEET_RULES,
                              cell=table.cell(row, "value") if row else None, row=row, record=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .errors import ErrorCode
 from .values import exact, parse_bool, parse_number
 from .workbook.contract import norm_word
 
@@ -81,11 +82,11 @@ _FIELDS = {
 }
 
 
-def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[int, str, str, str]]]:
+def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[int, str | ErrorCode, str, str]]]:
     """Rules from (name, value) pairs in sheet order; every row not given keeps its default.
 
     Returns the rules and a list of problems (index, kind, name, detail) where kind is
-    'invalid', 'unknown', or the name of the ErrorCode to report (P035 a Peso fasi /
+    'invalid', 'unknown', or the ErrorCode member to report (P035 a Peso fasi /
     Peso indicatori pair not summing to 100, P036 a Tetto below 100, P037 bands whose
     lowest bound is above 0); the caller turns them into located findings.
     """
@@ -121,7 +122,7 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
                 problems.append((i, "invalid", str(name), "serve un numero tra 0 e 100"))
                 continue
             if attr == "cap" and p.value < 100:
-                problems.append((i, "P036", str(name), ""))
+                problems.append((i, ErrorCode.P036, str(name), ""))
                 continue
             rules = replace(rules, **{attr: p.value})
             given[attr] = i
@@ -141,7 +142,7 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
     rules = replace(rules, bands=ordered)
     if ordered[-1][1] > 0:
         rows = [i for k, i in given.items() if k.startswith("fascia ")]
-        problems.append((max(rows) if rows else -1, "P037", f"Fascia {ordered[-1][0]}",
+        problems.append((max(rows) if rows else -1, ErrorCode.P037, f"Fascia {ordered[-1][0]}",
                          str(ordered[-1][1])))
     rules, problems = _weights_pair(rules, given, problems)
     return rules, problems
@@ -158,6 +159,6 @@ def _weights_pair(rules: Rules, given: dict[str, int],
     if pf is not None and pi is not None:
         if exact(rules.phases_weight) + exact(rules.indicators_weight) != 100:
             found = exact(rules.phases_weight) + exact(rules.indicators_weight)
-            problems.append((max(pf, pi), "P035", "Peso indicatori", str(float(found))))
+            problems.append((max(pf, pi), ErrorCode.P035, "Peso indicatori", str(float(found))))
             rules = replace(rules, phases_weight=50.0, indicators_weight=50.0)
     return rules, problems

@@ -224,7 +224,7 @@ def _claimed(v: Any) -> dict[str, list]:
     merge takes its good file."""
     out: dict[str, list] = {}
     for sector, files in v.sector_files().items():
-        mine = [rf for rf in files if not any(f.code == "I004" for f in rf.findings)]
+        mine = [rf for rf in files if not any(f.is_(ErrorCode.I004) for f in rf.findings)]
         readable = [rf for rf in mine if rf.readable]
         if readable or mine:
             out[sector] = readable or mine

@@ -18,7 +18,7 @@ from .errors import ERROR, ErrorCode, Finding, finding, show_value
 from .ingest import PlanIndex, ReturnFile, expand_paths, read_return
 from .plan import Plan
 from .values import is_blank, parse_date, parse_number, parse_typed
-from .validators.schema import run_schema
+from .validators.schema import coded, run_schema
 from .workbook import contract as C
 
 _EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "un numero tra 0 e 100, es. 75",
@@ -411,11 +411,11 @@ def _check_objectives(df: pd.DataFrame, final: bool) -> list[Finding]:
                                 for s, r in zip(view["status"], view["status_raw"])],
                                index=view.index, dtype=object)
     schema = pa.DataFrameSchema({
-        "status": pa.Column(None, pa.Check.isin(list(C.STATI), error="V005"), nullable=True),
-        "declared": pa.Column(float, pa.Check.in_range(0, 100, error="V013"), nullable=True),
+        "status": pa.Column(None, pa.Check.isin(list(C.STATI), error=coded(ErrorCode.V005)), nullable=True),
+        "declared": pa.Column(float, pa.Check.in_range(0, 100, error=coded(ErrorCode.V013)), nullable=True),
     }, checks=[
         pa.Check(lambda d: ~(d["status"].isin(C.STATI_ESCLUSI) & d["deviation_reason"].isna()),
-                 error="V008@deviation_reason"),
+                 error=coded(ErrorCode.V008, "deviation_reason")),
     ], strict=False)
     out = _run(schema, view, C.T_OBJECTIVES, _required(final))
     out += _missing(view, "status", C.T_OBJECTIVES, _required(final))
@@ -444,12 +444,12 @@ def _check_phases(df: pd.DataFrame, plan: Plan, final: bool,
         return s.isna() | ((s >= lo) & (s <= hi))
 
     schema = pa.DataFrameSchema({
-        "progress": pa.Column(float, pa.Check.in_range(0, 100, error="V001"), nullable=True),
-        "actual_start": pa.Column(None, pa.Check(plausible, error="V004"), nullable=True),
-        "actual_end": pa.Column(None, pa.Check(plausible, error="V004"), nullable=True),
+        "progress": pa.Column(float, pa.Check.in_range(0, 100, error=coded(ErrorCode.V001)), nullable=True),
+        "actual_start": pa.Column(None, pa.Check(plausible, error=coded(ErrorCode.V004)), nullable=True),
+        "actual_end": pa.Column(None, pa.Check(plausible, error=coded(ErrorCode.V004)), nullable=True),
     }, checks=[
         pa.Check(lambda d: d["actual_start"].isna() | d["actual_end"].isna() | (d["actual_end"] >= d["actual_start"]),
-                 error="V003@actual_end"),
+                 error=coded(ErrorCode.V003, "actual_end")),
     ], strict=False)
     # a value that was typed but could not be read is reported once (V014), not as missing too
     typed_bad = view["progress"].isna() & ~view["progress_raw"].map(is_blank).astype(bool)

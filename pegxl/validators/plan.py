@@ -17,36 +17,36 @@ from ..plan import Plan, load_plan, parse_plan, parse_plan_partial, read_plan_bo
 from ..values import is_blank
 from ..workbook import contract as C
 from ..workbook.reader import RawBook, Table
-from .schema import run_schema
+from .schema import coded, run_schema
 
 WEIGHT_TOLERANCE = 0.01
 _FILE_SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-def _positive(code: str) -> pa.Check:
+def _positive(code: ErrorCode) -> pa.Check:
     # a non-numeric value is already reported as P016 on its cell: only real numbers are judged
     def ok(s: pd.Series) -> pd.Series:
         n = pd.to_numeric(s, errors="coerce")
         return n.isna() | (n > 0)
-    return pa.Check(ok, element_wise=False, error=code)
+    return pa.Check(ok, element_wise=False, error=coded(code))
 
 
-def _not_negative(code: str) -> pa.Check:
+def _not_negative(code: ErrorCode) -> pa.Check:
     def ok(s: pd.Series) -> pd.Series:
         n = pd.to_numeric(s, errors="coerce")
         return n.isna() | (n >= 0)
-    return pa.Check(ok, element_wise=False, error=code)
+    return pa.Check(ok, element_wise=False, error=coded(code))
 
 
 def _vocab(words: tuple[str, ...]) -> pa.Check:
-    return pa.Check.isin(list(words), error="P013")
+    return pa.Check.isin(list(words), error=coded(ErrorCode.P013))
 
 
 SECTORS_SCHEMA = pa.DataFrameSchema({
     "sector": pa.Column(None, nullable=False),
     "sector_name": pa.Column(None, nullable=False),
     "manager": pa.Column(None, nullable=False),
-    "weight": pa.Column(None, _positive("P022"), nullable=True),
+    "weight": pa.Column(None, _positive(ErrorCode.P022), nullable=True),
 }, strict=False)
 
 OBJECTIVES_SCHEMA = pa.DataFrameSchema({
@@ -54,7 +54,7 @@ OBJECTIVES_SCHEMA = pa.DataFrameSchema({
     "sectors": pa.Column(None, nullable=False),
     "title": pa.Column(None, nullable=False),
     "typology": pa.Column(None, _vocab(C.TIPOLOGIE), nullable=False),
-    "weight": pa.Column(None, _positive("P022"), nullable=True),
+    "weight": pa.Column(None, _positive(ErrorCode.P022), nullable=True),
 }, strict=False)
 
 PHASES_SCHEMA = pa.DataFrameSchema({
@@ -62,7 +62,7 @@ PHASES_SCHEMA = pa.DataFrameSchema({
     "phase": pa.Column(None, nullable=False),
     "description": pa.Column(None, nullable=False),
     "planned_end": pa.Column(None, nullable=False),
-    "weight": pa.Column(None, _not_negative("P022"), nullable=False),
+    "weight": pa.Column(None, _not_negative(ErrorCode.P022), nullable=False),
 }, strict=False)
 
 INDICATORS_SCHEMA = pa.DataFrameSchema({
@@ -73,7 +73,7 @@ INDICATORS_SCHEMA = pa.DataFrameSchema({
     "value_type": pa.Column(None, _vocab(C.TIPI_VALORE), nullable=False),
     "direction": pa.Column(None, _vocab(C.VERSI), nullable=True),
     "target": pa.Column(None, nullable=False),
-    "weight": pa.Column(None, _positive("P022"), nullable=True),
+    "weight": pa.Column(None, _positive(ErrorCode.P022), nullable=True),
 }, strict=False)
 
 ALLOWED = {"typology": C.TIPOLOGIE, "kind": C.TIPI_INDICATORE, "value_type": C.TIPI_VALORE,
@@ -116,7 +116,7 @@ def _merged_notes(book: RawBook, findings: list[Finding]) -> list[Finding]:
             if anchor is not None:
                 note = (f" La cella {f.cell} è unita alla cella {_a1(*anchor)}, che sola contiene il valore: "
                         "separare le celle unite e scrivere il valore in ogni riga.")
-        elif f.code == "P002" and any(r0 == 0 for r0, _, _, _ in sheet.merged):
+        elif f.is_(ErrorCode.P002) and any(r0 == 0 for r0, _, _, _ in sheet.merged):
             spans = ", ".join(f"{_a1(r0, c0)}:{_a1(r1, c1)}" for r0, c0, r1, c1 in sheet.merged if r0 == 0)
             note = (f" Nella riga delle intestazioni ci sono celle unite ({spans}): separarle e scrivere "
                     "un'intestazione in ogni colonna.")

@@ -1,7 +1,8 @@
 """Running pandera schemas and turning their failure cases into located findings.
 
-Each Check carries the catalogue code in its `error` (e.g. error="P013"; a check across
-columns writes "V003@actual_end" to name the column its finding points at); pandera's own
+Each Check carries its catalogue code in its `error`, written by `coded` (e.g.
+error=coded(ErrorCode.P013); a check across columns names the column its finding points
+at: coded(ErrorCode.V003, "actual_end")); pandera's own
 nullability failures become `missing_code`. The frames keep `xlrow` (Excel row) and the
 caller passes how to find the column letter and the record code of a row.
 """
@@ -14,6 +15,11 @@ import pandera.pandas as pa
 
 from ..errors import ErrorCode, Finding, finding
 from ..values import is_blank
+
+
+def coded(code: ErrorCode, column: str | None = None) -> str:
+    """The `error` text of a pandera Check reporting `code` (at `column` for a frame-wide check)."""
+    return code.code if column is None else f"{code.code}@{column}"
 
 
 def run_schema(schema: pa.DataFrameSchema, df: pd.DataFrame, *, file: str | None, sheet: str,
@@ -46,7 +52,7 @@ def run_schema(schema: pa.DataFrameSchema, df: pd.DataFrame, *, file: str | None
         if check.startswith("not_nullable") or check == "not_nullable":
             code = missing_code
         else:
-            code = getattr(ErrorCode, check.split(":")[0].strip(), None)
+            code = ErrorCode.__members__.get(check.split(":")[0].strip())
             if code is None:
                 continue
         key = (code.code, idx, column)
