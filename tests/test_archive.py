@@ -15,10 +15,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-try:
-    import around_helpers as H
-except ImportError:  # pragma: no cover
-    from tests import around_helpers as H
+import around_helpers as H
 
 from pegxl import archive as A
 from pegxl.errors import PegxlError
@@ -39,17 +36,6 @@ def template_values(path: Path, sheet: str, header: str) -> dict[tuple, object]:
     head = [c.value for c in ws[1]]
     col, code, n = head.index(header), head.index("Codice obiettivo"), head.index("N. indicatore")
     return {(r[code], r[n]): r[col] for r in ws.iter_rows(min_row=2, values_only=True) if r[code]}
-
-
-@pytest.fixture
-def cli():
-    from pegxl.cli import main, plan_group
-    from pegxl.commands.around import history_cmd, plan_next_cmd
-    if "history" not in main.commands:
-        main.add_command(history_cmd)
-    if "next" not in plan_group.commands:
-        plan_group.add_command(plan_next_cmd)
-    return main
 
 
 @pytest.fixture(scope="module")
@@ -240,12 +226,11 @@ def test_a_process_killed_mid_write_leaves_the_archive_as_it_was(tmp_path):
     A.store_cycle(db, plan, result)
     before = dump(db)
     script = textwrap.dedent(f"""
-        import os, sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import around_helpers as H
+        import os
         from pegxl import archive as A
         from pegxl.merge import merge
-        plan = H.load({str(plan_path)!r})
+        from pegxl.plan import read_plan
+        plan = read_plan({str(plan_path)!r})
         result = merge(plan, [{str(tmp_path / 'w' / 'restituiti')!r}], {str(tmp_path / 'out2')!r})
         real = A._insert
         def killer(conn, table, cycle_id, rows):

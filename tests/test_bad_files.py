@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import struct
-import sys
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -19,16 +18,13 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lo_helper import lo_convert, requires_lo
+from test_validate import Env, make_env, make_return
 
-from lo_helper import lo_convert, requires_lo  # noqa: E402
-from test_validate import Env, make_env, make_return  # noqa: E402
-
-from pegxl.cli import main  # noqa: E402
-from pegxl.errors import ERROR, WARNING, ErrorCode  # noqa: E402
-from pegxl.templates import template_name  # noqa: E402
-from pegxl.validate import validate_returns  # noqa: E402
+from pegxl.cli import main
+from pegxl.errors import ERROR, WARNING, ErrorCode
+from pegxl.templates import template_name
+from pegxl.validate import validate_returns
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +377,6 @@ def _bomb_in_sheet(sample: Path, out: Path) -> Path:
 
 def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
     """--annotate writes an Errori-only copy for a refused file, without parsing it again."""
-    import time
     d = tmp_path / "restituiti"
     d.mkdir()
     good = make_return(env, d / template_name(env.plan, "S02"), sector="S02")
@@ -391,10 +386,8 @@ def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
         maker(sample, d / name)
     before = {p.name: p.read_bytes() for p in d.iterdir()}
     out = tmp_path / "annotati"
-    t = time.perf_counter()
     res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(d), "--annotate", str(out),
                                     "--format", "json"])
-    assert time.perf_counter() - t < 60
     assert res.exit_code == 1, res.output
     assert "Traceback" not in res.output
     import json

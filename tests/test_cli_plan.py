@@ -19,13 +19,12 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from pegxl import __version__  # noqa: E402
-from pegxl.cli import main  # noqa: E402
-from pegxl.rules import RULE_ROWS  # noqa: E402
-from pegxl.workbook import contract as C  # noqa: E402
-from pegxl.workbook.planfile import write_plan  # noqa: E402
+from pegxl import __version__
+from pegxl.cli import main
+from pegxl.rules import RULE_ROWS
+from pegxl.workbook import contract as C
+from pegxl.workbook.planfile import write_plan
 
 PLAN = {
     "Ente": [["Ente", "Comune di Prova"], ["Anno", 2024], ["Fase del ciclo", "Monitoraggio intermedio"],
@@ -84,7 +83,6 @@ def no_traceback(*texts: str) -> None:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 

@@ -7,24 +7,20 @@ The scenario and its hand-computed figures are those of test_merge.py and test_o
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lo_helper import lo_fill, requires_lo  # noqa: E402
-from test_merge import (APPROX, COMPUTED, ENTE, GRADES, INPUTS, NOW, PLAN, S01, S02, TYPED,  # noqa: E402
+from lo_helper import lo_fill, requires_lo
+from merge_plan import (APPROX, COMPUTED, ENTE, GRADES, INPUTS, NOW, PLAN, S01, S02, TYPED,
                         header_map, rows_by_key)
 
-from pegxl.merge import merge  # noqa: E402
-from pegxl.oiv import oiv_final, read_oiv  # noqa: E402
-from pegxl.plan import read_plan  # noqa: E402
-from pegxl.templates import generate_templates  # noqa: E402
-from pegxl.workbook.planfile import write_plan  # noqa: E402
+from pegxl.merge import merge
+from pegxl.oiv import oiv_final, read_oiv
+from pegxl.plan import read_plan
+from pegxl.templates import generate_templates
+from pegxl.workbook.planfile import write_plan
 
 pytestmark = requires_lo
 

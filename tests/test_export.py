@@ -9,10 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-try:
-    import around_helpers as H
-except ImportError:  # pragma: no cover
-    from tests import around_helpers as H
+import around_helpers as H
 
 from pegxl import archive as A
 from pegxl.export import csv_line, export_tables
@@ -25,15 +22,6 @@ def archived(tmp_path_factory):
     db = base / A.DEFAULT_DB_NAME
     stored = A.store_cycle(db, plan, result)
     return base, plan_path, plan, result, db, stored
-
-
-@pytest.fixture
-def cli():
-    from pegxl.cli import main
-    from pegxl.commands.around import export_cmd
-    if "export" not in main.commands:
-        main.add_command(export_cmd)
-    return main
 
 
 def read_csv(path) -> list[list[str]]:

@@ -20,10 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-try:
-    import around_helpers as H
-except ImportError:  # pragma: no cover
-    from tests import around_helpers as H
+import around_helpers as H
+from lo_helper import lo_inspect, requires_lo
 
 from pegxl.cli import main
 from pegxl.mail import (ST_FAILED, ST_WRITTEN, SmtpSettings, send_templates)
@@ -93,14 +91,6 @@ def test_distinct_codes_are_not_p029(tmp_path):
 
 
 # ------------------------------------------------------------ E006 identity of attachments
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hyg")
-    plan_path, plan = H.make_plan(base)
-    templates = H.make_templates(plan, base / "modelli")
-    return base, plan_path, plan, templates
-
 
 def test_send_refuses_a_template_with_another_settores_identity(world, tmp_path):
     base, plan_path, plan, templates = world
@@ -546,12 +536,6 @@ def test_status_csv_is_neutralised(world, tmp_path):
     res = CliRunner().invoke(main, ["status", "--plan", str(plan_path), str(folder), "--format", "csv"])
     assert ',"\'=cmd.xlsx",' in res.output, res.output
     assert "\\r" not in res.output                     # the CRLF line ends are not escaped
-
-
-try:
-    from lo_helper import lo_inspect, requires_lo
-except ImportError:  # pragma: no cover
-    from tests.lo_helper import lo_inspect, requires_lo
 
 
 @requires_lo

@@ -15,11 +15,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
-try:
-    from lo_helper import LO_AVAILABLE, lo_convert, lo_fill, lo_inspect, requires_lo, run_job
-except ImportError:  # tests/ turned into a package
-    from tests.lo_helper import (LO_AVAILABLE, lo_convert, lo_fill, lo_inspect,
-                                 requires_lo, run_job)
+from lo_helper import LO_AVAILABLE, lo_convert, lo_fill, lo_inspect, requires_lo, run_job
 
 pytestmark = requires_lo
 

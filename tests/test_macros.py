@@ -35,19 +35,16 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from lo_helper import lo_convert, lo_inspect, requires_lo  # noqa: E402
-from pegxl.errors import ERROR, WARNING, PegxlError  # noqa: E402
-from pegxl.macros import actions as A  # noqa: E402
-from pegxl.macros import addin as X  # noqa: E402
-from pegxl.macros.commands import excel_group, plan_check_write_back  # noqa: E402
-from pegxl.macros.sheets import (CHECK_HEADERS, COLOR_ERROR, COLOR_OK, COLOR_WARNING,  # noqa: E402
+from lo_helper import lo_convert, lo_inspect, requires_lo
+from pegxl.errors import ERROR, WARNING, PegxlError
+from pegxl.macros import actions as A
+from pegxl.macros import addin as X
+from pegxl.macros.commands import excel_group, plan_check_write_back
+from pegxl.macros.sheets import (CHECK_HEADERS, COLOR_ERROR, COLOR_OK, COLOR_WARNING,
                                  NO_PROBLEM, SHEET_CHECK, SHEET_STATUS, OpenpyxlBook, XlwingsBook,
                                  write_check_sheet)
-from pegxl.validators.plan import check_plan  # noqa: E402
-from pegxl.workbook.planfile import new_plan_workbook  # noqa: E402
+from pegxl.validators.plan import check_plan
+from pegxl.workbook.planfile import new_plan_workbook
 
 EXCEL_REASON = "serve Microsoft Excel (Windows/macOS)"
 

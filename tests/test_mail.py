@@ -11,10 +11,7 @@ from email import policy
 import pytest
 from click.testing import CliRunner
 
-try:
-    import around_helpers as H
-except ImportError:  # pragma: no cover
-    from tests import around_helpers as H
+import around_helpers as H
 
 from pegxl.errors import PegxlError
 from pegxl.mail import (KIND_REMINDER, KIND_SEND, ST_ALREADY, ST_FAILED, ST_SENT, ST_SKIPPED,
@@ -111,23 +108,6 @@ def server():
 
 
 # ------------------------------------------------------------------------ the world
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    base = tmp_path_factory.mktemp("mail")
-    plan_path, plan = H.make_plan(base)
-    templates = H.make_templates(plan, base / "modelli")
-    return base, plan_path, plan, templates
-
-
-@pytest.fixture
-def cli():
-    from pegxl.cli import main
-    from pegxl.commands.around import send_cmd
-    if "send" not in main.commands:
-        main.add_command(send_cmd)
-    return main
-
 
 def _attachments(msg) -> list[tuple[str, bytes]]:
     return [(part.get_filename(), part.get_content()) for part in msg.iter_attachments()]

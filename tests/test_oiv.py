@@ -13,31 +13,21 @@ from __future__ import annotations
 import copy
 import json
 import math
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from merge_plan import APPROX, ENTE, NOW, PLAN, S01, build, header_map, oiv_copy, rows_by_key
 
-from test_merge import (APPROX, ENTE, NOW, PLAN, S01, build, header_map,  # noqa: E402
-                        rows_by_key)
+from pegxl.cli import main
+from pegxl.errors import PegxlError
+from pegxl.merge import merge
+from pegxl.oiv import apply_oiv, oiv_final, read_oiv
+from pegxl.plan import read_plan
+from pegxl.workbook.planfile import write_plan
 
-from pegxl.cli import main  # noqa: E402
-from pegxl.commands.cycle import merge_cmd, oiv_cmd  # noqa: E402
-from pegxl.errors import PegxlError  # noqa: E402
-from pegxl.merge import merge  # noqa: E402
-from pegxl.oiv import apply_oiv, oiv_final, read_oiv  # noqa: E402
-from pegxl.plan import read_plan  # noqa: E402
-from pegxl.workbook.planfile import write_plan  # noqa: E402
-
-if "merge" not in main.commands:
-    main.add_command(merge_cmd)
-if "oiv" not in main.commands:
-    main.add_command(oiv_cmd)
 
 S01_OIV, S02_OIV, ENTE_OIV = 82.0, 100.0, 89.2
 
@@ -48,21 +38,6 @@ def consolidated(tmp_path_factory):
     plan, rdir, returns = build(tmp)
     result = merge(plan, [rdir], tmp / "out", now=NOW)
     return plan, result, tmp
-
-
-def oiv_copy(src: Path, dst: Path, edits: dict[tuple[str, tuple, str], object]) -> Path:
-    """Copy the consolidated workbook, editing cells found by (sheet, key, header)."""
-    wb = openpyxl.load_workbook(src)
-    for (sheet, key, header), value in edits.items():
-        ws = wb[sheet]
-        keys = {"Obiettivi": ("Codice settore", "Codice obiettivo"),
-                "Fasi": ("Codice settore", "Codice obiettivo", "N. fase"),
-                "Indicatori": ("Codice settore", "Codice obiettivo", "N. indicatore"),
-                "Sintesi": ("Codice settore",)}[sheet]
-        row = rows_by_key(ws, *keys)[key]["_row"]
-        ws.cell(row=row, column=header_map(ws)[header]).value = value
-    wb.save(dst)
-    return dst
 
 
 def grade_cell(src: Path, key: tuple) -> str:

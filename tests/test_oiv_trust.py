@@ -22,27 +22,18 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lo_helper import lo_fill, requires_lo
+from merge_plan import APPROX, NOW, S01, S02, build, header_map, oiv_copy, rows_by_key
 
-from lo_helper import lo_fill, requires_lo  # noqa: E402
-from test_merge import APPROX, NOW, S01, S02, build, header_map, rows_by_key  # noqa: E402
-from test_oiv import oiv_copy  # noqa: E402
-
-from pegxl import archive as A  # noqa: E402
-from pegxl import staging  # noqa: E402
-from pegxl.cli import main  # noqa: E402
-from pegxl.commands.cycle import merge_cmd, oiv_cmd  # noqa: E402
-from pegxl.consolidated import (Consolidated, inputs_from_book, key_json, read_book, score,  # noqa: E402
+from pegxl import archive as A
+from pegxl import staging
+from pegxl.cli import main
+from pegxl.consolidated import (Consolidated, inputs_from_book, key_json, read_book, score,
                                 write_consolidated)
-from pegxl.errors import PegxlError  # noqa: E402
-from pegxl.merge import merge, merge_cycle  # noqa: E402
-from pegxl.oiv import oiv_cycle, read_oiv  # noqa: E402
+from pegxl.errors import PegxlError
+from pegxl.merge import merge, merge_cycle
+from pegxl.oiv import oiv_cycle, read_oiv
 
-if "merge" not in main.commands:
-    main.add_command(merge_cmd)
-if "oiv" not in main.commands:
-    main.add_command(oiv_cmd)
 
 LATER = NOW + dt.timedelta(days=1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,7 +321,6 @@ def test_a_failure_in_the_archive_transaction_leaves_everything_as_it_was(previo
 
 KILLER = """
 import datetime as dt, os, signal, sys
-sys.path.insert(0, {root!r})
 from pegxl.plan import read_plan
 import pegxl.archive as A, pegxl.merge as M, pegxl.staging as S
 where = {where!r}
@@ -361,7 +351,7 @@ M.merge_cycle(plan, [{rdir!r}], {out!r}, now=dt.datetime(2025, 2, 4, 9, 30))
 
 
 def kill_mid_run(where: str, plan, rdir: Path, out: Path) -> None:
-    code = textwrap.dedent(KILLER).format(root=str(ROOT), where=where, plan=str(plan.path),
+    code = textwrap.dedent(KILLER).format(where=where, plan=str(plan.path),
                                           rdir=str(rdir), out=str(out))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
     assert r.returncode == -signal.SIGKILL, r.stderr

@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pegxl.errors import ERROR, WARNING, ErrorCode, Finding  # noqa: E402
-from pegxl.rules import RULE_ROWS  # noqa: E402
-from pegxl.validators.plan import check_plan  # noqa: E402
-from pegxl.workbook import contract as C  # noqa: E402
-from pegxl.workbook.planfile import new_plan_workbook  # noqa: E402
+from pegxl.errors import ERROR, WARNING, ErrorCode, Finding
+from pegxl.rules import RULE_ROWS
+from pegxl.validators.plan import check_plan
+from pegxl.workbook import contract as C
+from pegxl.workbook.planfile import new_plan_workbook
 
 D = dt.date
 

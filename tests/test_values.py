@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pegxl.values import (format_number, format_percent, is_blank, parse_bool, parse_date,  # noqa: E402
+from pegxl.values import (format_number, format_percent, is_blank, parse_bool, parse_date,
                           parse_number, parse_percent, parse_typed, round_half_up, split_direction)
 
 D = dt.date
@@ -233,13 +229,13 @@ def test_show_value_never_fails_on_a_non_finite_float():
 
 # ------------------------------------------ exact display rounding (scoring.md, issue 10)
 
-from decimal import ROUND_HALF_UP, Decimal  # noqa: E402
-from fractions import Fraction  # noqa: E402
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pegxl.values import exact, figure_float  # noqa: E402
+from pegxl.values import exact, figure_float
 
 
 def test_half_cents_round_up_although_binary_floats_fall_short():

@@ -1,0 +1,51 @@
+"""Fixtures shared by every test module: the CLI (the `pegxl` group, a runner) and the small
+plan of around_helpers with its templates.
+
+Helper modules, importable by name from any test (pyproject.toml: pythonpath = ["tests"]):
+  around_helpers  the small three-settori plan, its templates, returns filled as a settore
+                  would, a whole cycle (status, mail, archive, export, hygiene)
+  merge_plan      the merge plan, its typed returns and the figures computed by hand (merge,
+                  OIV, OIV trust, the LibreOffice end-to-end run)
+  lo_helper       jobs run by a real headless LibreOffice
+Timings are not asserted here: bench/ prints them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+import around_helpers as H
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    """The `pegxl` command group, with every command registered (as the console script has it)."""
+    from pegxl.cli import main
+    return main
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def run(cli: click.Group, runner: CliRunner) -> Callable[..., Result]:
+    """run("validate", "--plan", path, ...): the CLI invoked in-process, arguments as text."""
+    def invoke(*args: Any, **kwargs: Any) -> Result:
+        return runner.invoke(cli, [str(a) for a in args], **kwargs)
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any, dict[str, Path]]:
+    """The small plan of around_helpers and its templates, made once per test module:
+    (base folder, plan path, plan, {settore: template})."""
+    base = tmp_path_factory.mktemp("world")
+    plan_path, plan = H.make_plan(base)
+    templates = H.make_templates(plan, base / "modelli")
+    return base, plan_path, plan, templates
