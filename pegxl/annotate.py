@@ -120,7 +120,7 @@ def annotate_file(path: str | Path, findings: list[Finding], target: str | Path)
 
 # formulas turned into text in the copy, whatever their function: what the return was
 # refused for
-_NEUTRALISE = {"T009", "T010", "V012"}
+_NEUTRALISE = {c.code for c in (ErrorCode.T009, ErrorCode.T010, ErrorCode.V012)}
 
 
 def _text_formula(value) -> str | None:

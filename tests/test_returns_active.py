@@ -21,18 +21,16 @@ import pytest
 from click.testing import CliRunner
 from openpyxl.workbook.defined_name import DefinedName
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from around_helpers import SECTORS, fill, inputs, make_plan, make_templates
+from lo_helper import lo_convert, lo_fill, requires_lo
 
-from around_helpers import SECTORS, fill, inputs, make_plan, make_templates  # noqa: E402
-from lo_helper import lo_convert, lo_fill, requires_lo  # noqa: E402
-
-from pegxl.annotate import annotate_files  # noqa: E402
-from pegxl.cli import main  # noqa: E402
-from pegxl.errors import ERROR, WARNING, ErrorCode, PegxlError, finding  # noqa: E402
-from pegxl.merge import merge  # noqa: E402
-from pegxl.templates import build_template, fill_return  # noqa: E402
-from pegxl.validate import validate_returns  # noqa: E402
-from pegxl.workbook.reader import xlsx_extents  # noqa: E402
+from pegxl.annotate import annotate_files
+from pegxl.cli import main
+from pegxl.errors import ERROR, WARNING, ErrorCode, PegxlError, finding
+from pegxl.merge import merge
+from pegxl.templates import build_template, fill_return
+from pegxl.validate import validate_returns
+from pegxl.workbook.reader import xlsx_extents
 
 ACTIVE_CODES = {"T009", "T010", "T011", "T012", "T013", "T014", "T015", "T016", "T017"}
 
