@@ -15,6 +15,7 @@ from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError
 from .report import escape_text, json_text, render_json, render_text
 
 from .commands.common import CONTEXT, echo, guarded
+from .commands.italiano import localize
 from .commands.common import plan_or_exit as _plan_or_exit
 from .commands.common import progress as _progress
 
@@ -33,11 +34,11 @@ def main(debug: bool) -> None:
 # ------------------------------------------------------------------------ init / plan
 
 @main.command("init", context_settings=CONTEXT)
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="CARTELLA", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Sovrascrive un piano.xlsx esistente.")
 @guarded
 def init_cmd(directory: Path, force: bool) -> None:
-    """Crea DIRECTORY/piano.xlsx vuoto, con intestazioni, regole ed elenchi a discesa."""
+    """Crea CARTELLA/piano.xlsx vuoto, con intestazioni, regole ed elenchi a discesa."""
     from .workbook.planfile import init_plan
     path = init_plan(directory, force=force)
     echo(f"Creato {path}")
@@ -51,8 +52,9 @@ def plan_group() -> None:
 
 
 @plan_group.command("check", context_settings=CONTEXT)
-@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("plan", metavar="PIANO", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Formato dell'uscita: text (da leggere) o json (per gli script).")
 @click.option("--write-back", is_flag=True,
               help="Scrive l'esito nel foglio «Esito controllo» del piano (con copia di riserva).")
 @guarded
@@ -125,8 +127,9 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
 @main.command("validate", context_settings=CONTEXT)
 @click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Il piano (piano.xlsx).")
-@click.argument("items", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("items", nargs=-1, required=True, metavar="RESTITUITI...", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Formato dell'uscita: text (da leggere) o json (per gli script).")
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Scrive qui una copia annotata di ogni file con problemi (l'originale non è toccato).")
 @click.option("--no-hints", is_flag=True, help="Non mostra il rimedio sotto ogni problema.")
@@ -135,7 +138,7 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
                  no_hints: bool) -> None:
     """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
-    Exit status: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
+    Codice di uscita: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
     from .validate import return_paths, validate_returns
     plan = _plan_or_exit(plan_path)
     paths = return_paths(plan, items)
@@ -176,14 +179,14 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
 # -------------------------------------------------------------------------------- demo
 
 @main.command("demo", context_settings=CONTEXT)
-@click.argument("directory", required=False, default="pegxl-demo",
+@click.argument("directory", required=False, default="pegxl-demo", metavar="[CARTELLA]",
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Rigenera la demo in una cartella già usata.")
 @guarded
 def demo_cmd(directory: Path, force: bool) -> None:
     """Esegue l'intero ciclo su un ente dimostrativo tratto da documenti reali.
 
-    Scrive in DIRECTORY (predefinita: pegxl-demo) il piano, i modelli, i file compilati,
+    Scrive in CARTELLA (predefinita: pegxl-demo) il piano, i modelli, i file compilati,
     il controllo e il consolidato per l'OIV, e dice dove sono."""
     from .demo import run_demo
     echo(f"Demo pegxl in {directory}/")
@@ -193,7 +196,8 @@ def demo_cmd(directory: Path, force: bool) -> None:
 
 
 @main.command("errori", context_settings=CONTEXT)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Formato dell'uscita: text (da leggere) o json (per gli script).")
 def errors_cmd(fmt: str) -> None:
     """Elenca il catalogo degli errori (codice, gravità, messaggio, rimedio)."""
     from .errors import catalogue
@@ -217,6 +221,7 @@ def _register() -> None:
 
 
 _register()
+localize(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

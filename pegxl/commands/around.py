@@ -32,15 +32,16 @@ def _db_for(plan_path: Path, db_path: Path | None) -> Path:
 
 @click.command("status", context_settings=CONTEXT)
 @_PLAN
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.argument("directory", metavar="RESTITUITI", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="Formato della tabella: text (da leggere), json o csv.")
 @guarded
 def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
     """Chi ha consegnato, chi manca, chi ha file con errori e chi sollecitare per primo.
 
     Una riga per settore: codice, settore, responsabile, e-mail, file restituito, stato
     (consegnato utilizzabile / con errori (quanti) / mancante / più file), quando è stato
-    salvato. Exit status: 0 tutti consegnati e utilizzabili, 1 altrimenti, 2 uso errato."""
+    salvato. Codice di uscita: 0 tutti consegnati e utilizzabili, 1 altrimenti, 2 uso errato."""
     from ..status import status
     plan = _plan_or_exit(plan_path)
     report = status(plan, directory)
@@ -60,7 +61,7 @@ def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 @click.command("send", context_settings=CONTEXT)
 @_PLAN
-@click.argument("templates_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("templates_dir", metavar="MODELLI", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path),
               help="Non invia: scrive i messaggi come file .eml in questa cartella.")
 @click.option("--reminders", "reminders_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -84,7 +85,8 @@ def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Registro degli invii (predefinito <piano>.invii.jsonl accanto al piano).")
 @click.option("--sector", "sectors", multiple=True, help="Solo questo settore (ripetibile).")
 @click.option("--force", is_flag=True, help="Rinvia anche i messaggi già inviati.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Formato del resoconto degli invii: text (da leggere) o json (per gli script).")
 @click.option("--print-body", type=click.Choice(["invio", "sollecito"]), expose_value=False, is_eager=True,
               callback=_print_body, help="Stampa il testo predefinito del messaggio (da salvare, modificare "
                                          "e usare con --body) ed esce.")
@@ -98,7 +100,7 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
 
     Un messaggio per settore al responsabile, con il modello del settore allegato. Un
     messaggio già inviato (stesso settore, tipo e allegato) non è ripetuto senza --force.
-    Exit status: 0 tutto inviato, 1 qualche messaggio non inviato, 2 connessione o uso errato."""
+    Codice di uscita: 0 tutto inviato, 1 qualche messaggio non inviato, 2 connessione o uso errato."""
     import os
     from ..mail import ENV_FROM, SmtpSettings, send_templates
     plan = _plan_or_exit(plan_path)
@@ -126,7 +128,8 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
 @click.option("--indicator", "indicator", nargs=2, metavar="CODICE N", help="Storia di un indicatore.")
 @click.option("--sector", "sector", metavar="CODICE", help="Storia di un settore.")
 @click.option("--all-cycles", is_flag=True, help="Ogni ciclo archiviato, non solo quello che conta per ogni anno.")
-@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True,
+              help="Formato della storia: text (tabella da leggere), csv o json.")
 @guarded
 def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
                 indicator: tuple[str, str] | None, sector: str | None, all_cycles: bool, fmt: str) -> None:
@@ -229,7 +232,7 @@ def render_history(df, fmt: str, title: str = "") -> str:
 # --------------------------------------------------------------------------- plan next
 
 @click.command("next", context_settings=CONTEXT)
-@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("plan", metavar="PIANO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--anno", type=int, required=True, help="L'anno del nuovo piano.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Il file del nuovo piano (es. piano-2025.xlsx).")
@@ -249,7 +252,8 @@ def plan_next_cmd(plan: Path, anno: int, output: Path, db_path: Path | None, for
 
 @click.command("export", context_settings=CONTEXT)
 @_PLAN
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="Formato delle tabelle: csv o parquet (richiede pyarrow).")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="La cartella dove scrivere le tabelle.")
 @_DB

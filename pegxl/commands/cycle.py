@@ -107,12 +107,13 @@ def _sector_rows(plan, scores, excluded: dict[str, str]) -> list[dict]:
 @click.command("merge", context_settings=CONTEXT)
 @click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Il piano (piano.xlsx).")
-@click.argument("items", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("items", nargs=-1, required=True, metavar="RESTITUITI...", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Cartella dove scrivere il consolidato e le copie restituite.")
 @click.option("--partial", is_flag=True,
               help="Consolida comunque, escludendo i settori senza un file utilizzabile.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Formato dell'uscita: text (da leggere) o json (per gli script).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Archivio dei cicli (predefinito: pegxl-archivio.sqlite accanto al piano).")
 @click.option("--no-archive", is_flag=True, help="Non archivia il ciclo.")
@@ -121,10 +122,10 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
               db_path: Path | None, no_archive: bool) -> None:
     """Consolida i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
-    Scrive OUTDIR/<Anno>_consolidato_OIV.xlsx per l'OIV e, in OUTDIR/restituiti, una copia
+    Scrive CARTELLA/<Anno>_consolidato_OIV.xlsx per l'OIV (CARTELLA è --output) e, in CARTELLA/restituiti, una copia
     di ogni file con le percentuali calcolate. Gli originali non vengono modificati.
 
-    Exit status: 0 fatto, 1 rifiutato per errori nei file (vedi --partial),
+    Codice di uscita: 0 fatto, 1 rifiutato per errori nei file (vedi --partial),
     2 uso errato o piano illeggibile."""
     from ..ingest import expand_paths
     from ..merge import merge_cycle
@@ -209,12 +210,13 @@ def _echo_archive(stored) -> None:
 @click.command("oiv", context_settings=CONTEXT)
 @click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Il piano (piano.xlsx).")
-@click.argument("consolidated", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("consolidated", metavar="CONSOLIDATO", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Cartella dove scrivere il consolidato finale.")
 @click.option("--returns", "returns_dir", type=click.Path(path_type=Path), default=None,
               help="Facoltativo: rilegge i valori dai file restituiti (devono essere quelli consolidati).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Formato dell'uscita: text (da leggere) o json (per gli script).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Archivio dei cicli, con cui si controlla il consolidato dell'OIV "
                    "(predefinito: pegxl-archivio.sqlite accanto al piano).")
@@ -227,7 +229,7 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
     Le Valutazioni OIV % sostituiscono il Grado % dove compilate e i totali sono
     ricalcolati; il foglio «Differenze OIV» elenca gli scostamenti.
 
-    Exit status: 0 fatto, 1 file dell'OIV con errori (celle bloccate cambiate, valori
+    Codice di uscita: 0 fatto, 1 file dell'OIV con errori (celle bloccate cambiate, valori
     fuori intervallo, piano diverso), 2 uso errato o piano illeggibile."""
     from ..oiv import oiv_cycle
     plan = _plan_or_exit(plan_path)
