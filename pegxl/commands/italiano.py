@@ -20,6 +20,7 @@ from __future__ import annotations
 import gettext
 import importlib
 import sys
+from typing import Any
 
 import click
 
@@ -172,10 +173,11 @@ def install() -> None:
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "click" or name.startswith("click.")):
             continue
+        # setattr: the names are click's private module globals, unknown to type checkers
         if callable(getattr(module, "_", None)):
-            module._ = ITALIAN.gettext
+            setattr(module, "_", ITALIAN.gettext)  # noqa: B010
         if callable(getattr(module, "ngettext", None)):
-            module.ngettext = ITALIAN.ngettext
+            setattr(module, "ngettext", ITALIAN.ngettext)  # noqa: B010
 
 
 # click's value types named in Italian: the name is the metavar of an option ("TESTO") and
@@ -192,7 +194,7 @@ class Decimal(click.types.FloatParamType):
     name = "decimale"
 
 
-_TYPES: dict[type, click.ParamType] = {
+_TYPES: dict[type, Any] = {   # Any: ParamType is generic only from click 8.2
     click.types.StringParamType: Text(),
     click.types.IntParamType: Integer(),
     click.types.FloatParamType: Decimal(),
