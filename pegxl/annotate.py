@@ -20,12 +20,14 @@ from typing import Iterable
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
+from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.styles import Font
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .errors import ERROR, ErrorCode, Finding
 from .report import escape_text
 from .workbook import style as S
+from .workbook.formulas import active_reason, plain_reference
 from .workbook.io import atomic_save
 from .workbook.reader import read_values
 
@@ -136,13 +138,11 @@ def _text_formula(value) -> str | None:
 def _active_formula(text: str) -> bool:
     """A formula that reaches outside the cell grid: a function the template never uses,
     another file, a DDE link."""
-    from .workbook.formulas import active_reason
     return active_reason(text) is not None
 
 
 def _defuse(wb: Workbook, findings: list[Finding]) -> None:
     """Nothing active beyond the template's own formulas stays live in the copy."""
-    from .workbook.formulas import plain_reference
     flagged = {(f.sheet, f.cell) for f in findings if f.code in _NEUTRALISE and f.sheet and f.cell}
     for ws in wb.worksheets:
         for row in ws.iter_rows():
@@ -160,7 +160,6 @@ def _defuse(wb: Workbook, findings: list[Finding]) -> None:
         kept = [dv for dv in ws.data_validations.dataValidation
                 if not any(_active_formula(str(f)) for f in (dv.formula1, dv.formula2) if f)]
         ws.data_validations.dataValidation = kept
-        from openpyxl.formatting.formatting import ConditionalFormattingList
         cf_new = ConditionalFormattingList()
         for cf in ws.conditional_formatting:
             for rule in cf.rules:

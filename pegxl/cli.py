@@ -5,19 +5,37 @@ Every command maps PegxlError to its findings and exit status (0 clean, 1 proble
 """
 from __future__ import annotations
 
+import json
+import json as _json
 import sys
 from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
-from .report import escape_text, json_text, render_json, render_text
-
+from . import __version__, flows
+from .commands.around import (
+    export_cmd,
+    history_cmd,
+    plan_next_cmd,
+    send_cmd,
+    status_cmd,
+)
 from .commands.common import CONTEXT, echo, guarded
 from .commands.italiano import localize
 from .commands.common import plan_or_exit as _plan_or_exit
 from .commands.common import progress as _progress
+from .commands.cycle import merge_cmd, oiv_cmd
+from .demo import run_demo
+from .errors import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    PegxlError,
+    catalogue,
+)
+from .macros.commands import excel_group, plan_check_write_back
+from .report import escape_text, json_text, render_json, render_text
+from .validators.plan import has_errors
+from .workbook.planfile import init_plan
 
 
 @click.group(context_settings=CONTEXT)
@@ -39,7 +57,6 @@ def main(debug: bool) -> None:
 @guarded
 def init_cmd(directory: Path, force: bool) -> None:
     """Crea CARTELLA/piano.xlsx vuoto, con intestazioni, regole ed elenchi a discesa."""
-    from .workbook.planfile import init_plan
     path = init_plan(directory, force=force)
     echo(f"Creato {path}")
     echo("Compilare i fogli Ente, Settori, Obiettivi, Fasi e Indicatori, poi:")
@@ -61,8 +78,6 @@ def plan_group() -> None:
 def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
     """Controlla il piano e riporta ogni problema con foglio, cella e codice."""
     if write_back:
-        from .macros.commands import plan_check_write_back
-        from .validators.plan import has_errors
         findings = plan_check_write_back(plan)
         if fmt == "json":
             echo(render_json(findings, command="plan check", files=[str(plan)]))
@@ -70,9 +85,8 @@ def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
             echo(render_text(findings) if findings else f"{plan}: nessun problema.")
             echo(f"Esito scritto nel foglio «Esito controllo» di {plan} (copia di riserva accanto).")
         sys.exit(EXIT_PROBLEMS if has_errors(findings) else EXIT_OK)
-    from .validators.plan import check_plan, has_errors
     try:
-        p, findings = check_plan(plan)
+        p, findings = flows.check_plan(plan)
     except PegxlError as exc:
         if fmt != "json":
             raise
@@ -107,16 +121,13 @@ def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
 def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], password: str | None,
                   db_path: Path | None) -> None:
     """Genera un modello bloccato e validato per ogni settore del piano."""
-    from .archive import default_db, fill_previous
-    from .templates import DEFAULT_PASSWORD, generate_templates
     plan = _plan_or_exit(plan_path, EXIT_PROBLEMS,
                          "Il piano ha errori: nessun modello generato. Correggerli e rilanciare.")
-    db = db_path or default_db(plan)
-    if Path(db).exists():
-        plan = fill_previous(plan, db)
-        echo(f"Valori degli anni precedenti dall'archivio {db}.")
-    paths = generate_templates(plan, outdir, sectors=sectors or None,
-                               password=password or DEFAULT_PASSWORD)
+    db = db_path or flows.BESIDE_PLAN
+    previous = flows.previous_years_archive(plan, db)
+    if previous is not None:
+        echo(f"Valori degli anni precedenti dall'archivio {previous}.")
+    paths = flows.make_templates(plan, outdir, sectors=sectors or None, password=password, db=db)
     for p in paths:
         echo(f"  {p}")
     echo(f"{len(paths)} modelli scritti in {outdir} ({plan.ente}, {plan.anno}, {plan.fase}).")
@@ -139,27 +150,19 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
     """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
     Codice di uscita: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
-    from .validate import return_paths, validate_returns
     plan = _plan_or_exit(plan_path)
-    paths = return_paths(plan, items)
-    if not paths:
-        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
-                                 + ", ".join(str(i) for i in items)), exit_code=EXIT_UNUSABLE)
+    paths = flows.returns_in(plan, items)
     prog, update = _progress("Controllo dei file")
     if prog:
         with prog:
-            v = validate_returns(plan, paths, progress=update)
+            checked = flows.validate(plan, paths, annotate=annotate_dir, progress=update)
     else:
-        v = validate_returns(plan, paths)
-    written = []
-    if annotate_dir is not None:
-        from .annotate import annotate_files
-        written = annotate_files(v.findings, annotate_dir)
+        checked = flows.validate(plan, paths, annotate=annotate_dir)
+    v, written = checked.validation, checked.annotated
     files = [rf.path for rf in v.files]
     if fmt == "json":
         extra_files = {rf.path: {"sector": rf.sector, "sha256": rf.sha256,
                                  "template_version": rf.template_version} for rf in v.files}
-        import json as _json
         doc = _json.loads(render_json(v.findings, command="validate", files=files))
         for row in doc["files"]:
             row.update(extra_files.get(row["file"], {}))
@@ -188,7 +191,6 @@ def demo_cmd(directory: Path, force: bool) -> None:
 
     Scrive in CARTELLA (predefinita: pegxl-demo) il piano, i modelli, i file compilati,
     il controllo e il consolidato per l'OIV, e dice dove sono."""
-    from .demo import run_demo
     echo(f"Demo pegxl in {directory}/")
     run_demo(directory, force=force, say=echo)
     echo("")
@@ -200,8 +202,6 @@ def demo_cmd(directory: Path, force: bool) -> None:
               help="Formato dell'uscita: text (da leggere) o json (per gli script).")
 def errors_cmd(fmt: str) -> None:
     """Elenca il catalogo degli errori (codice, gravità, messaggio, rimedio)."""
-    from .errors import catalogue
-    import json
     rows = catalogue()
     if fmt == "json":
         echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -212,9 +212,6 @@ def errors_cmd(fmt: str) -> None:
 
 def _register() -> None:
     """Commands of the other areas live in their own modules (they import helpers from here)."""
-    from .commands.around import export_cmd, history_cmd, plan_next_cmd, send_cmd, status_cmd
-    from .commands.cycle import merge_cmd, oiv_cmd
-    from .macros.commands import excel_group
     for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, excel_group):
         main.add_command(cmd)
     plan_group.add_command(plan_next_cmd)

@@ -13,7 +13,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ErrorCode, PegxlError, finding
+from openpyxl import load_workbook
+
+from . import flows
+from .archive import default_db
+from .errors import ErrorCode, PegxlError, finding, os_detail
+from .templates import template_name
+from .templates.fill import fill_return
+from .validators.plan import has_errors
+from .values import format_percent
+from .workbook import contract as C
+from .workbook.io import atomic_save
+from .workbook.planfile import write_plan
 
 DEMO_DIR = "pegxl-demo"
 MARKER = ".pegxl-demo"   # written into a demo folder: --force regenerates only such a folder
@@ -42,11 +53,6 @@ class DemoResult:
 def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
              say: Callable[[str], None] = lambda s: None) -> DemoResult:
     """Plan -> templates -> filled returns -> validation -> merge -> OIV, in `directory`."""
-    from .templates import generate_templates, template_name
-    from .templates.fill import fill_return
-    from .validate import validate_returns
-    from .validators.plan import check_plan, has_errors
-    from .workbook.planfile import write_plan
 
     d = Path(directory)
     if d.exists() and any(d.iterdir()):
@@ -66,12 +72,11 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         (d / MARKER).write_text("Cartella creata da `pegxl demo`: `pegxl demo --force` la rigenera.\n",
                                 encoding="utf-8")
     except OSError as exc:   # read-only, full, or a file in the way: F010, not a traceback
-        from .errors import os_detail
         raise PegxlError(finding(ErrorCode.F010, file=str(d / MARKER), detail=os_detail(exc))) from exc
     plan_data, returns_data = demo_data()
 
     plan_path = write_plan(d / "piano.xlsx", plan_data)
-    plan, findings = check_plan(plan_path)
+    plan, findings = flows.check_plan(plan_path)
     if plan is None or has_errors(findings):
         raise PegxlError([f for f in findings if f.is_error] or findings, exit_code=1)
     res = DemoResult(d, plan_path)
@@ -80,7 +85,7 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     say(f"   {plan.ente}, {plan.anno}, {plan.fase}: {len(plan.sectors)} settori, "
         f"{len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, {len(plan.indicators)} indicatori")
 
-    res.templates = generate_templates(plan, d / "modelli")
+    res.templates = flows.make_templates(plan, d / "modelli")
     say(f"2. Modelli per i settori: {len(res.templates)} file in {d / 'modelli'}")
 
     (d / "restituiti").mkdir(exist_ok=True)
@@ -94,27 +99,18 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         res.returns.append(out)
     say(f"3. Modelli compilati dai settori (simulati): {len(res.returns)} file in {d / 'restituiti'}")
 
-    v = validate_returns(plan, [d / "restituiti"])
-    res.validation = v
+    checked = flows.validate(plan, [d / "restituiti"], annotate=d / "controllo")
+    v = res.validation = checked.validation
     errors = sum(1 for f in v.findings if f.is_error)
     warnings = len(v.findings) - errors
     say(f"4. Controllo dei file restituiti: {len(v.usable_files)}/{len(v.files)} utilizzabili, "
         f"{errors} errori, {warnings} avvisi")
     if v.findings:
-        from .annotate import annotate_files
-        annotated = annotate_files(v.findings, d / "controllo")
-        say(f"   copie annotate da rimandare ai settori: {len(annotated)} in {d / 'controllo'}")
+        say(f"   copie annotate da rimandare ai settori: {len(checked.annotated)} in {d / 'controllo'}")
 
-    try:
-        from .merge import merge
-    except ImportError:  # merge lands with its own issue; the demo grows with the tool
-        return res
-    from .archive import default_db
-    from .merge import merge_cycle
-    from .oiv import oiv_cycle
     db = default_db(plan)
     # the CLI's flows: archived in the same all-or-nothing step, the OIV's copy checked against it
-    result = merge_cycle(plan, [d / "restituiti"], d / "consolidato", db=db)
+    result = flows.merge_cycle(plan, [d / "restituiti"], d / "consolidato", db=db)
     res.merge = result
     say(f"5. Consolidato per l'OIV: {result.consolidated}")
     for line in _summary_lines(result.scores):
@@ -124,7 +120,7 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     returned = d / "oiv" / Path(result.consolidated).name
     changed = _simulate_oiv(result.consolidated, returned)
     say(f"6. Il Nucleo di Valutazione compila le sue colonne (simulato): {len(changed)} valutazioni in {returned}")
-    final = oiv_cycle(plan, returned, d / "finale", db=db)
+    final = flows.oiv_cycle(plan, returned, d / "finale", db=db)
     res.oiv = final
     say(f"7. Consolidato finale con le valutazioni OIV: {final.path}")
     for line in _summary_lines(final.scores):
@@ -142,9 +138,6 @@ OIV_ASSESSMENTS = (
 
 def _simulate_oiv(consolidated: str | Path, target: Path) -> list[tuple[str, str]]:
     """Fill Valutazione OIV % and Note OIV as the Nucleo would, in a copy."""
-    from openpyxl import load_workbook
-    from .workbook import contract as C
-    from .workbook.io import atomic_save
     wb = load_workbook(consolidated)
     ws = wb[C.SHEET_OBJECTIVES]
     head = {str(c.value): c.column for c in ws[1] if c.value is not None}
@@ -161,7 +154,6 @@ def _simulate_oiv(consolidated: str | Path, target: Path) -> list[tuple[str, str
 
 
 def _summary_lines(scores: Any) -> list[str]:
-    from .values import format_percent
     lines = []
     for r in scores.sectors.to_dict("records"):
         pct = format_percent(r["percentage"]) if r["percentage"] == r["percentage"] else "n.d."

@@ -10,9 +10,11 @@ A archive, X Excel add-in, U usage.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import enum
+import errno as _errno
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 ERROR = "errore"
@@ -420,7 +422,6 @@ def finding(code: ErrorCode, *, file: str | None = None, sheet: str | None = Non
 
 def _show(value: Any) -> str:
     """A value as an Italian user reads it."""
-    import datetime as _dt
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -464,7 +465,6 @@ _OS_ERRORS = {
 def os_detail(exc: BaseException) -> str:
     """An operating-system error as an Italian user reads it (the system's own text is
     English on most servers): "permesso negato", not "Permission denied"."""
-    import errno as _errno
     code = getattr(exc, "errno", None)
     name = _errno.errorcode.get(code) if isinstance(code, int) else None
     if name in _OS_ERRORS:

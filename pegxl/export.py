@@ -33,11 +33,14 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
+from .archive import cycle_tables, latest_cycle
 from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from .plan import Plan
 from .workbook import contract as C
+from .workbook.io import atomic_path, atomic_write_bytes
 
 FORMATS = ("csv", "parquet")
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
@@ -70,7 +73,6 @@ def _cell(v: Any) -> str:
 
 def _is_scalar_non_text(v: Any) -> bool:
     """A number, boolean or date: written by pegxl, never a formula."""
-    import numpy as np
     return isinstance(v, (bool, int, float, dt.date, pd.Timestamp, np.bool_, np.integer, np.floating))
 
 
@@ -162,7 +164,6 @@ SCORE_HEADERS = ["Ente", "Anno", "Fase del ciclo", "Ciclo", "Tipo ciclo", "Versi
 
 def score_table(db: str | os.PathLike, cycle_id: int) -> pd.DataFrame:
     """Every figure of one archived cycle, in one long table (see the module docstring)."""
-    from .archive import cycle_tables
     t = cycle_tables(db, cycle_id)
     c = t["cycle"].iloc[0]
     base = [c["ente"], int(c["anno"]), c["fase"], int(c["id"]), c["kind"], int(c["version"]), c["created_at"]]
@@ -196,7 +197,6 @@ def _missing(v: Any) -> bool:
 def _typed_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding one kind of value keep it (bool, number, date); mixed ones
     become text (as the CSV shows them)."""
-    import numpy as np
     out = df.copy()
     for col in out.columns:
         s = out[col]
@@ -223,7 +223,6 @@ def _typed_for_parquet(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write(df: pd.DataFrame, path: Path, fmt: str) -> Path:
-    from .workbook.io import atomic_path, atomic_write_bytes
     if fmt == "csv":
         return atomic_write_bytes(path, to_csv_text(df).encode("utf-8-sig"))
     import pyarrow as pa
@@ -249,7 +248,6 @@ def export_tables(plan: Plan, outdir: str | os.PathLike, fmt: str = "csv",
                                      "pip install \"pegxl[parquet]\""), exit_code=EXIT_UNUSABLE) from None
     tables = plan_tables(plan)
     if db is not None and Path(db).exists():
-        from .archive import latest_cycle
         cid = latest_cycle(db, plan)
         if cid is not None:
             tables["punteggi"] = score_table(db, cid)

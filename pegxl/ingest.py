@@ -2,7 +2,7 @@
 
 `read_return` never raises for a bad file: every problem is a located Finding, and the
 values typed by the settore are collected raw (with their cells) for the content checks
-of `pegxl.validate`, which run on all files at once.
+of `pegxl.validators.returns`, which run on all files at once.
 """
 from __future__ import annotations
 
@@ -15,12 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ErrorCode, Finding, PegxlError, finding, os_detail, show_value
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from .errors import EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding, os_detail, show_value
 from .plan import Plan, short
+from .templates import formulas as G
 from .values import is_blank, parse_date, parse_number, parse_typed
 from .workbook import contract as C
 from .workbook.formulas import Area, active_reason, formula_problem, plain_reference
-from .workbook.reader import RawBook, Table, _col_number, cell_ref, read_table, read_values, sniff
+from .workbook.reader import (
+    RawBook,
+    Table,
+    _col_number,
+    cell_ref,
+    read_table,
+    read_values,
+    sniff,
+)
 from .workbook.scan import BookScan, scan
 
 SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".ods", ".xls", ".xlsb", ".csv", ".numbers"}
@@ -33,6 +44,14 @@ INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_I
           C.SHEET_INDICATORS: C.T_INDICATORS_INPUT}
 KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
         C.SHEET_INDICATORS: ("objective", "indicator")}
+
+
+def require_files(paths: list[Path], items: Iterable[str | os.PathLike]) -> list[Path]:
+    """`paths` (the returns found in `items`); none is a usage error (U001, exit 2)."""
+    if not paths:
+        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
+                                 + ", ".join(str(i) for i in items)), exit_code=EXIT_UNUSABLE)
+    return paths
 
 
 def expand_paths(items: Iterable[str | os.PathLike]) -> list[Path]:
@@ -103,7 +122,6 @@ class ReturnFile:
 def brief(value: Any, limit: int = 200) -> str:
     """A value from a return as a message shows it: no control characters (they cannot
     be written into the Anomalie sheet), at most `limit` characters."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     text = ILLEGAL_CHARACTERS_RE.sub("", show_value(value))
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -475,7 +493,6 @@ class _Layout:
 
 @functools.lru_cache(maxsize=1)
 def _layout() -> _Layout:
-    from .templates import generate as G
     names = frozenset(v for k, v in vars(G).items() if k.startswith("L_") and isinstance(v, str))
     sheet = getattr(G, "SHEET_READINGS", None)
     first = getattr(G, "READ_FIRST", {})

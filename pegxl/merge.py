@@ -30,25 +30,36 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from .templates.fill import key_part
-from .templates.generate import safe_code
-from .consolidated import (CS_INDICATORS, CS_OBJECTIVES, CS_PHASES, Consolidated,
-                           canon, clean_text, consolidated_name, finding_row,
-                           inputs_from_validation, same, score, shown, table_key,
-                           write_consolidated)
-from .errors import (EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding)
-from .ingest import expand_paths
+from .archive import store_cycle
+from .consolidated.read import read_book, table_key
+from .consolidated.write import (
+    Consolidated,
+    consolidated_name,
+    finding_row,
+    write_consolidated,
+)
+from .errors import (
+    EXIT_PROBLEMS,
+    EXIT_UNUSABLE,
+    ErrorCode,
+    Finding,
+    PegxlError,
+    finding,
+)
+from .ingest import expand_paths, require_files
 from .plan import Plan
-from .staging import Staging, interrupted, locked, new_run_id, recover
 from .scoring import Scores
-from .validate import Validation, validate_returns
-from .values import is_blank, parse_date, parse_number
+from .staging import Staging, interrupted, locked, new_run_id, recover
+from .tables import canon, clean_text, inputs_from_validation, same, score, shown
+from .templates import build_template
+from .validators.returns import Validation, validate_returns
+from .values import is_blank, key_part, parse_date, parse_number, safe_code
 from .workbook import contract as C
+from .workbook import style as S
+from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook.io import atomic_save
 
 RETURNED_DIR = "restituiti"
-BESIDE_PLAN = "beside the plan"       # db default of the flows: pegxl-archivio.sqlite beside the plan
-
 Progress = Callable[[int, int, str], None]
 
 
@@ -98,25 +109,6 @@ class MergeResult:
 
 # --------------------------------------------------------------------------- merge
 
-def resolve_db(plan: Plan, db: Any) -> Path | None:
-    """The archive of a flow: BESIDE_PLAN -> pegxl-archivio.sqlite beside the plan."""
-    if db is None:
-        return None
-    if isinstance(db, str) and db == BESIDE_PLAN:
-        from .archive import default_db
-        return default_db(plan)
-    return Path(db)
-
-
-def merge_cycle(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
-                db: Any = BESIDE_PLAN, partial: bool = False, now: dt.datetime | None = None,
-                progress: Progress | None = None) -> MergeResult:
-    """The merge flow (CLI `pegxl merge`, the ribbon's Consolida): `merge` archived in the
-    same all-or-nothing step, in `db` (default beside the plan; None: no archive)."""
-    return merge(plan, items, outdir, partial=partial, now=now, progress=progress,
-                 db=resolve_db(plan, db))
-
-
 def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
           partial: bool = False, now: dt.datetime | None = None,
           progress: Progress | None = None, db: str | os.PathLike | None = None) -> MergeResult:
@@ -131,10 +123,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     full, permissions). In every one of these cases OUTDIR is left as it was."""
     outdir = Path(outdir)
     items = list(items)
-    paths = expand_paths(items)
-    if not paths:
-        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
-                                 + ", ".join(str(i) for i in items)), exit_code=EXIT_UNUSABLE)
+    paths = require_files(expand_paths(items), items)
     _check_outdir(outdir, items, paths)
     n = len(paths)
     total = 2 * n
@@ -273,7 +262,6 @@ def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, l
     nothing (pegxl.staging). Returns the archive's StoredCycle, or None without `db`.
     An interrupted run of before is finished or undone first (M007, added to
     result.findings)."""
-    from .archive import store_cycle
     stage = Staging(outdir, run_id, kind, owned)
     try:
         stage.open()
@@ -348,7 +336,6 @@ def _expected(kind: str, raw: Any, r: dict, fld: str) -> Any:
 def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconciliation:
     """Count the non-blank inputs typed in the returns `used` and find each one again, by
     settore, codes and header, in the consolidated workbook at `path`."""
-    from .consolidated import read_book
     book = read_book(path, plan=v.plan)
     rec = Reconciliation()
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
@@ -514,8 +501,6 @@ def _generated_at(value: Any) -> Any:
 def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
     """The settore's template regenerated from the plan (its formulas, validations,
     protection), with what the settore typed written in."""
-    from .templates import build_template
-    from .workbook import style as S
     wb = build_template(plan, rf.sector, generated_at=_generated_at(rf.identity.get("generated_at")),
                         fingerprint=_fp(fingerprint))
     hashed = getattr(rf, "password_hash", None)

@@ -34,6 +34,7 @@ its Obiettivi, Fasi and Indicatori sheets), so `pegxl oiv --plan piano.xlsx CONS
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -42,21 +43,58 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .consolidated import (CS_ANOMALIE, CS_PROVENIENZA, IDENTITY, IDENTITY_RECORD,
-                           KIND_CONSOLIDATED, KIND_FINAL, LIST_COUNT_FIELD, LIST_COUNT_KEY,
-                           OIV_NOT_ASSESSABLE, SHEET_VALUES, TABLES, is_not_assessable,
-                           Consolidated, ConsolidatedBook, Inputs, canon, clean_text,
-                           consolidated_name, finding_row, inputs_from_book,
-                           inputs_from_validation, key_json, read_book, same, score, shown,
-                           table_key, write_consolidated)
-from .errors import (ERROR, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError,
-                     finding, show_value)
+from .archive import consolidated_run, merge_runs
+from .consolidated.read import ConsolidatedBook, inputs_from_book, read_book, table_key
+from .consolidated.write import (
+    Consolidated,
+    consolidated_name,
+    finding_row,
+    write_consolidated,
+)
+from .errors import (
+    ERROR,
+    EXIT_PROBLEMS,
+    EXIT_UNUSABLE,
+    ErrorCode,
+    Finding,
+    PegxlError,
+    finding,
+    show_value,
+)
 from .ingest import sha256_of
+from .merge import staged_run
 from .plan import Plan, short
 from .scoring import EX_NEUTRALISED, EX_NOT_ASSESSABLE, EX_POSTPONED, Scores
+from .staging import new_run_id
+from .tables import (
+    Inputs,
+    canon,
+    clean_text,
+    inputs_from_validation,
+    key_json,
+    same,
+    score,
+    shown,
+)
+from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_number, round_half_up
 from .workbook import contract as C
+from .workbook.contract import (
+    CS_ANOMALIE,
+    CS_PROVENIENZA,
+    IDENTITY,
+    IDENTITY_RECORD,
+    KIND_CONSOLIDATED,
+    KIND_FINAL,
+    LIST_COUNT_FIELD,
+    LIST_COUNT_KEY,
+    OIV_NOT_ASSESSABLE,
+    SHEET_VALUES,
+    TABLES,
+    is_not_assessable,
+)
 from .workbook.reader import col_letter
+from .workbook.scan import scan
 
 OIV_COLUMNS = ["sector", "objective", "oiv_grade", "oiv_notes", "grade_before", "cell", "xlrow",
                "oiv_not_assessable"]
@@ -263,7 +301,6 @@ def _scan_oiv_cells(path: str | os.PathLike, book: ConsolidatedBook) -> tuple[se
     """Percent-formatted cells and formulas of the Obiettivi sheet (85 % typed in Excel
     arrives as 0.85 in a percent cell)."""
     try:
-        from .workbook.scan import scan
         sc = scan(str(path), sheets={C.SHEET_OBJECTIVES})
     except Exception:
         return set(), {}
@@ -332,7 +369,6 @@ def _check_rows_and_cells(book: ConsolidatedBook, file: str, out: list[Finding],
         for kj in mirror:
             if kj not in seen:
                 try:
-                    import json
                     label = _label(tuple(json.loads(kj)))
                 except ValueError:
                     label = kj
@@ -383,7 +419,6 @@ def _check_listed(book: ConsolidatedBook, file: str, out: list[Finding], against
 
 def _archived_run(book: ConsolidatedBook, db: str | os.PathLike) -> tuple[Any, str]:
     """The archived merge run the workbook names, or None and why not (Italian)."""
-    from .archive import consolidated_run
     if not Path(db).exists():
         return None, f"nessun archivio dei cicli in {db}"
     run_id = str(book.identity.get("run_id") or "").strip()
@@ -401,7 +436,6 @@ def _archived_run(book: ConsolidatedBook, db: str | os.PathLike) -> tuple[Any, s
 def _other_runs(db: str | os.PathLike, plan: Plan) -> list[str]:
     """When of the archived merge runs of the plan's ente, anno and fase that recorded what
     they wrote (oldest first)."""
-    from .archive import merge_runs
     if not Path(db).exists():
         return []
     return merge_runs(db, plan.ente, plan.anno, plan.fase)
@@ -444,7 +478,6 @@ def _check_against_archive(book: ConsolidatedBook, run: Any, file: str, out: lis
 
 
 def _key_label(kj: str) -> str:
-    import json
     try:
         return _label(tuple(json.loads(kj)))
     except (TypeError, ValueError):
@@ -493,7 +526,6 @@ def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
     `source` gives the settori's inputs: a Validation of the returns (its usable files), an
     `Inputs`, or the path of a consolidated workbook (its typed inputs). `sectors`
     defaults to the settori the source holds."""
-    from .validate import Validation
     if isinstance(source, Validation):
         inputs = inputs_from_validation(source)
         if sectors is None:
@@ -518,17 +550,6 @@ def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
 
 # ---------------------------------------------------------------------------- final
 
-def oiv_cycle(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
-              returns_dir: str | os.PathLike | None = None, *, db: Any = "beside the plan",
-              store: bool = True, now: dt.datetime | None = None) -> OivResult:
-    """The oiv flow (CLI `pegxl oiv`): the OIV's workbook checked against the archive `db`
-    (default beside the plan; None: only against itself, with a warning O009), the final
-    workbook written and, with `store`, the oiv cycle archived -- all or nothing."""
-    from .merge import resolve_db
-    return oiv_final(plan, consolidated_from_oiv, outdir, returns_dir, now=now,
-                     db=resolve_db(plan, db), store=store, unchecked="nessun archivio indicato")
-
-
 def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
               returns_dir: str | os.PathLike | None = None, *, now: dt.datetime | None = None,
               db: str | os.PathLike | None = None, store: bool = False,
@@ -539,8 +560,6 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
     `db`: the archive the workbook is checked against (see the module docstring) and, with
     `store`, where the oiv cycle is archived, in the same all-or-nothing step as the write
     (pegxl.staging). `unchecked`: without `db`, the O009 warning's reason."""
-    from .merge import staged_run
-    from .staging import new_run_id
     src = Path(consolidated_from_oiv)
     r = _read(plan, src, db=db, unchecked=unchecked)
     errors = [f for f in r.findings if f.is_error]
@@ -586,7 +605,6 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
 def _inputs_from_returns(plan: Plan, book: ConsolidatedBook, returns_dir: str | os.PathLike,
                          file: str) -> Inputs:
     """The inputs read again from the returns, which must be the files consolidated."""
-    from .validate import validate_returns
     v = validate_returns(plan, [returns_dir])
     want = {str(p.get("sector")): str(p.get("sha256")) for p in book.provenance
             if str(p.get("used") or "") == "sì" and p.get("sector")}

@@ -16,12 +16,21 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ErrorCode, Finding, PegxlError, finding, show_value
+from .errors import ErrorCode, Finding, finding, show_value
 from .rules import Rules, rules_from_mapping
-from .values import (is_blank, parse_bool, parse_date, parse_number, parse_typed,
-                     split_direction)
+from .values import (
+    is_blank,
+    parse_bool,
+    parse_date,
+    parse_number,
+    parse_typed,
+    safe_code,
+    slugify,
+    split_direction,
+)
 from .workbook import contract as C
 from .workbook.reader import RawBook, Table, read_table, read_values
+from .workbook.scan import scan
 
 
 @dataclass
@@ -170,7 +179,6 @@ def read_plan_book(path: str | os.PathLike) -> RawBook:
     """The plan's values, plus the percent-formatted cells of Indicatori (an «80%» target)."""
     book = read_values(path, max_rows=PLAN_MAX_ROWS)
     try:
-        from .workbook.scan import scan
         sc = scan(str(path), sheets={C.SHEET_INDICATORS})
         book.percent_cells = {name: s.percent_cells for name, s in sc.sheets.items() if s.percent_cells}
     except Exception:  # styles are a refinement: a plan calamine reads is still read
@@ -225,16 +233,6 @@ def parse_plan_partial(book: RawBook) -> tuple[Plan | None, list[Finding], bool]
                 assignments=assignments, phases=phases, indicators=indicators,
                 path=file, tables=tables)
     return plan, f, complete
-
-
-def read_plan(path: str | os.PathLike) -> Plan:
-    """The plan, checked: raises PegxlError(exit 1) if it has errors."""
-    from .validators.plan import check_plan
-    plan, findings = check_plan(path)
-    errors = [x for x in findings if x.is_error]
-    if errors or plan is None:
-        raise PegxlError(errors or findings, exit_code=1)
-    return plan
 
 
 def _text(v: Any) -> str | None:
@@ -353,7 +351,6 @@ def _number(table: Table, rec: Any, fld: str, file: str, f: list[Finding], recor
 
 
 def _fmt_num(x: float) -> str:
-    from .errors import show_value
     return show_value(float(x))
 
 
@@ -594,3 +591,9 @@ def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
     if "weight" in df.columns:
         df["weight"] = pd.to_numeric(df["weight"], errors="coerce").astype(float)
     return df
+
+
+def template_name(plan: Plan, sector: str) -> str:
+    """`<Anno>_<Codice settore>_<slug>.xlsx`."""
+    info = plan.sector(sector)
+    return f"{plan.anno}_{safe_code(sector)}_{slugify(info.get('sector_name') or sector)}.xlsx"

@@ -30,9 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .archive import achieved_in
 from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+from .plan import load_plan
 from .values import is_blank, parse_date, split_direction
 from .workbook import contract as C
+from .workbook.planfile import write_plan
 
 
 @dataclass
@@ -96,8 +99,6 @@ def _as_date(v: Any) -> dt.date | None:
 def plan_next(plan_path: str | os.PathLike, anno: int, out_path: str | os.PathLike,
               db: str | os.PathLike | None = None, *, force: bool = False) -> RolloverReport:
     """Write the plan of year `anno` to `out_path` from the plan at `plan_path`."""
-    from .plan import load_plan
-    from .workbook.planfile import write_plan
     src, out = Path(plan_path), Path(out_path)
     plan, findings = load_plan(src)
     if plan is None:
@@ -131,7 +132,6 @@ def plan_next(plan_path: str | os.PathLike, anno: int, out_path: str | os.PathLi
 
     previous: dict[tuple[str, int], Any] = {}
     if db is not None:
-        from .archive import achieved_in
         if Path(db).exists():
             previous = achieved_in(db, plan.ente, plan.anno)
         else:

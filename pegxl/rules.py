@@ -6,23 +6,7 @@ from typing import Any
 
 from .errors import ErrorCode
 from .values import exact, parse_bool, parse_number
-from .workbook.contract import norm_word
-
-# (name as written in the Regole sheet, default as written, Italian description)
-RULE_ROWS: tuple[tuple[str, Any, str], ...] = (
-    ("Tetto indicatore", 100, "Punteggio massimo di un indicatore (un risultato oltre il valore atteso non supera questo tetto)."),
-    ("Formula verso <=", "rapporto", "Indicatori «meno è meglio» oltre il valore atteso: «rapporto» = 100 × atteso / raggiunto; «scostamento» = 100 × (2 × atteso − raggiunto) / atteso, mai sotto 0."),
-    ("Ritardo azzera", "sì", "Indicatori a scadenza: «sì» = una consegna in ritardo vale 0; «no» = si applica la penalità per giorno di ritardo."),
-    ("Penalità giorni ritardo", 0, "Punti tolti per ogni giorno di ritardo quando Ritardo azzera è «no» (mai sotto 0)."),
-    ("Peso fasi", 50, "Peso della realizzazione delle fasi nel grado calcolato dell'obiettivo; con Peso indicatori somma a 100."),
-    ("Peso indicatori", 50, "Peso della media degli indicatori nel grado calcolato dell'obiettivo; con Peso fasi somma a 100."),
-    ("Scarto segnalato", 10, "Punti di differenza tra grado dichiarato e calcolato oltre i quali serve una Motivazione scostamento."),
-    ("Soglia minima", 0, "Un grado sotto questa soglia conta 0 nelle medie."),
-    ("Fascia A", 90, "Limite inferiore della fascia A."),
-    ("Fascia B", 75, "Limite inferiore della fascia B."),
-    ("Fascia C", 60, "Limite inferiore della fascia C."),
-    ("Fascia D", 0, "Limite inferiore della fascia D."),
-)
+from .workbook.contract import RULE_ROWS, norm_word  # noqa: F401 (RULE_ROWS: the Regole sheet, re-exported)
 
 DEFAULT_BANDS: tuple[tuple[str, float], ...] = (("A", 90.0), ("B", 75.0), ("C", 60.0), ("D", 0.0))
 

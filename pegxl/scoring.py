@@ -14,7 +14,6 @@ tables record why (status, excluded_reason) so the caller can report it.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache

@@ -22,6 +22,7 @@ without a journal (killed while writing) is dropped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .archive import has_run as archive_has_run
 from .errors import ErrorCode, Finding, PegxlError, finding, os_detail
 
 JOURNAL = ".pegxl-journal.json"
@@ -40,7 +42,6 @@ def new_run_id(*seed: str) -> str:
     """The identifier of one merge or oiv run (written in the workbook and the archive):
     random, or derived from `seed` when given (reproducible outputs)."""
     if seed:
-        import hashlib
         return hashlib.sha256("\x1f".join(seed).encode("utf-8")).hexdigest()[:32]
     return uuid.uuid4().hex
 
@@ -128,7 +129,7 @@ def recover(outdir: str | os.PathLike, has_run: Callable[[str, str], bool] | Non
         run_id = str(doc.get("run_id") or "")
         if state == "staged" and doc.get("db") and run_id:
             if has_run is None:
-                from .archive import has_run as has_run
+                has_run = archive_has_run
             if has_run(str(doc["db"]), run_id):
                 state = "commit"
         if state == "commit" and doc.get("staging") and staging.is_dir():

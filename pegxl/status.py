@@ -18,16 +18,31 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import os
+import shutil
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from rich.console import Console
+from rich.table import Table
+
 from . import __version__
-from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding
+from .errors import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_UNUSABLE,
+    ErrorCode,
+    Finding,
+    PegxlError,
+    finding,
+)
+from .export import csv_line
+from .ingest import expand_paths
 from .plan import Plan
 from .report import escape_text, json_text
+from .validators.returns import validate_returns
 
 STATE_OK = "consegnato utilizzabile"
 STATE_ERRORS = "con errori"
@@ -144,7 +159,6 @@ class StatusReport:
 
     def to_csv(self) -> str:
         """One row per settore, Italian headers, ',' separator (see pegxl.export)."""
-        from .export import csv_line
         buf = io.StringIO()
         buf.write(csv_line(CSV_HEADERS))
         for r in self.rows:
@@ -156,11 +170,7 @@ class StatusReport:
     def to_text(self, width: int | None = None) -> str:
         """A rich table; `width` defaults to the terminal's, or 200 when not a terminal (a
         file or a pipe), so that the rows do not wrap."""
-        from rich.console import Console
-        from rich.table import Table
         if width is None:
-            import shutil
-            import sys
             width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
         buf = io.StringIO()
         # markup off: a file name like "[red]x[/]" is shown as it is, not styled or refused
@@ -235,8 +245,6 @@ def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike
            progress=None) -> StatusReport:
     """Where every settore of `plan` stands with the returns in `directory` (a folder, or
     several folders/files)."""
-    from .ingest import expand_paths
-    from .validate import validate_returns
     items = [directory] if isinstance(directory, (str, os.PathLike)) else list(directory)
     for item in items:
         if not Path(item).exists():

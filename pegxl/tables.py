@@ -1,18 +1,36 @@
 """From the plan and the validated returns to the scoring engine's typed tables."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+import datetime as dt
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Iterable, Protocol
 
+import numpy as np
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from .errors import show_value
 from .plan import Plan
-from .scoring import ScoreInput
+from .scoring import (
+    ScoreInput,
+    Scores,
+    compute,
+)
+from .values import is_blank, parse_date, parse_number, parse_typed
 
-if TYPE_CHECKING:
-    from .validate import Validation
+
+class Rows(Protocol):
+    """The typed rows of validated returns (a validators.returns.Validation)."""
+    objectives: pd.DataFrame
+    phases: pd.DataFrame
+    indicators: pd.DataFrame
 
 
-def score_input(plan: Plan, validation: "Validation", *, sectors: Iterable[str] | None = None,
+def score_input(plan: Plan, validation: Rows, *, sectors: Iterable[str] | None = None,
                 oiv: pd.DataFrame | None = None) -> ScoreInput:
     """The ScoreInput of `validation`'s rows (limited to `sectors` when given).
 
@@ -54,3 +72,176 @@ def score_input(plan: Plan, validation: "Validation", *, sectors: Iterable[str] 
         indicator_inputs=(ind[["sector", "objective", "indicator", "achieved"]].reset_index(drop=True)
                           if not ind.empty else pd.DataFrame(columns=["sector", "objective", "indicator", "achieved"])),
     )
+
+
+LONG_TEXT = 200                       # longer texts are kept in _pegxl_valori as a digest
+
+# ---------------------------------------------------------------- typed inputs, scores
+
+@dataclass
+class Inputs:
+    """What the settori typed, one row per record, typed (the consolidated's own data).
+
+    objectives: sector, objective, status (canonical Stato), declared (float, NaN),
+                report, deviation_reason
+    phases:     sector, objective, phase, progress (float, NaN), actual_start, actual_end,
+                notes
+    indicators: sector, objective, indicator, achieved_raw (as typed), achieved_percent
+                (typed in a percent-formatted cell), achieved (parsed by Tipo valore), notes
+    """
+
+    objectives: pd.DataFrame
+    phases: pd.DataFrame
+    indicators: pd.DataFrame
+
+
+OBJ_IN = ["sector", "objective", "status", "declared", "report", "deviation_reason"]
+PH_IN = ["sector", "objective", "phase", "progress", "actual_start", "actual_end", "notes"]
+IND_IN = ["sector", "objective", "indicator", "achieved_raw", "achieved_percent", "achieved", "notes"]
+
+
+def clean_text(v: Any) -> str | None:
+    """Text as written into a cell: None for blanks, control characters dropped."""
+    if is_blank(v):
+        return None
+    s = v if isinstance(v, str) else show_value(v)
+    return ILLEGAL_CHARACTERS_RE.sub("", s)
+
+
+def _none(v: Any) -> Any:
+    return None if is_blank(v) else v
+
+
+def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(records, columns=columns, dtype=object)
+    for c in ("declared", "progress"):
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return df
+
+
+def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) -> Inputs:
+    """The typed inputs of the returns `paths` (default: every usable file) of a Validation.
+
+    Values typed into a neutralised phase or indicator are kept for display (parsed the
+    same way), and left out of the scores by `score`."""
+    keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
+
+    def rows(df: pd.DataFrame) -> list[dict]:
+        if df.empty:
+            return []
+        return df[df["file"].isin(keep)].to_dict("records")
+
+    objs = [{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
+             "declared": r["declared"], "report": clean_text(r["report"]),
+             "deviation_reason": clean_text(r["deviation_reason"])}
+            for r in rows(validation.objectives)]
+    phs = []
+    for r in rows(validation.phases):
+        progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
+        if r["neutralised"]:
+            p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
+            progress = p.value if p.ok else None
+            start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
+            end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
+        phs.append({"sector": r["sector"], "objective": r["objective"], "phase": int(r["phase"]),
+                    "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
+                    "notes": clean_text(r["notes"])})
+    inds = []
+    for r in rows(validation.indicators):
+        raw = _none(r["achieved_raw"])
+        achieved = r["achieved"]
+        if r["neutralised"] or is_blank(achieved):
+            p = parse_typed(raw, r["value_type"] or "testo", percent_format=bool(r["achieved_percent"]))
+            achieved = p.value if p.ok else None
+        if isinstance(raw, str):
+            raw = clean_text(raw)
+        if isinstance(achieved, str):
+            achieved = clean_text(achieved)
+        inds.append({"sector": r["sector"], "objective": r["objective"], "indicator": int(r["indicator"]),
+                     "achieved_raw": raw, "achieved_percent": bool(r["achieved_percent"]) and raw is not None,
+                     "achieved": _none(achieved), "notes": clean_text(r["notes"])})
+    return Inputs(_frame(objs, OBJ_IN), _frame(phs, PH_IN), _frame(inds, IND_IN))
+
+
+def score(plan: Plan, inputs: Inputs, sectors: Iterable[str], oiv: pd.DataFrame | None = None) -> Scores:
+    """Scores of `sectors` from typed inputs (scoring.md), with the OIV grades of `oiv`
+    (sector, objective, oiv_grade) in force where given.
+
+    Values typed into neutralised phases/indicators are masked first, so the figures are
+    the same whether the inputs come from the returns or from a consolidated workbook."""
+    neu_ph = {(o, int(p)) for o, p, n in zip(plan.phases["objective"], plan.phases["phase"],
+                                             plan.phases["neutralised"]) if n and p is not None}
+    neu_in = {(o, int(i)) for o, i, n in zip(plan.indicators["objective"], plan.indicators["indicator"],
+                                             plan.indicators["neutralised"]) if n and i is not None}
+    ph = inputs.phases.copy()
+    if not ph.empty:
+        mask = [(o, p) in neu_ph for o, p in zip(ph["objective"], ph["phase"])]
+        ph.loc[mask, "progress"] = np.nan
+    ind = inputs.indicators.copy()
+    if not ind.empty:
+        mask = [(o, i) in neu_in for o, i in zip(ind["objective"], ind["indicator"])]
+        ind["achieved"] = [None if m else a for m, a in zip(mask, ind["achieved"])]
+    ns = SimpleNamespace(objectives=inputs.objectives, phases=ph, indicators=ind)
+    oiv_df = None
+    if oiv is not None and not oiv.empty:
+        cols = ["sector", "objective", "oiv_grade"] + (["oiv_not_assessable"] if "oiv_not_assessable" in oiv else [])
+        oiv_df = oiv[cols].copy()
+        oiv_df["oiv_grade"] = pd.to_numeric(oiv_df["oiv_grade"], errors="coerce").astype(float)
+    return compute(score_input(plan, ns, sectors=list(sectors), oiv=oiv_df), plan.rules)
+
+
+# ------------------------------------------------------------------- canonical values
+
+def canon(v: Any) -> Any:
+    """A cell value in the comparable, JSON-able form of _pegxl_valori."""
+    if is_blank(v):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "bool:" + ("1" if v else "0")
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if isinstance(v, dt.datetime):
+        # nearest second: a serial re-saved by Excel or LibreOffice may come back a hair below
+        v = (v.replace(tzinfo=None) + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+        if v.time() == dt.time(0):
+            return "date:" + v.date().isoformat()
+        return "datetime:" + v.isoformat()
+    if isinstance(v, dt.date):
+        return "date:" + v.isoformat()
+    s = clean_text(v) or ""
+    if len(s) > LONG_TEXT:
+        return "sha256:" + hashlib.sha256(s.encode("utf-8")).hexdigest()
+    return s
+
+
+def same(a: Any, b: Any) -> bool:
+    """Two canonical values mean the same (numbers within float noise)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def shown(v: Any) -> str:
+    """A canonical value as a person reads it in a message."""
+    if v is None:
+        return "(vuota)"
+    if isinstance(v, float):
+        return show_value(v)
+    if isinstance(v, str):
+        if v.startswith("date:"):
+            return show_value(dt.date.fromisoformat(v[5:]))
+        if v.startswith("datetime:"):
+            return show_value(dt.datetime.fromisoformat(v[9:]))
+        if v.startswith("bool:"):
+            return "VERO" if v.endswith("1") else "FALSO"
+        if v.startswith("sha256:"):
+            return f"testo lungo (impronta {v[7:19]})"
+    return str(v)
+
+
+def key_json(key: Iterable[Any]) -> str:
+    return json.dumps([int(k) if isinstance(k, (int, np.integer)) or (isinstance(k, float) and k.is_integer())
+                       else str(k) for k in key], ensure_ascii=False)
+
+

@@ -8,11 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import pandas as pd
+
+from .errors import show_value
 from .workbook.contract import norm_word
 
 YES_WORDS = frozenset({"si", "sì", "s", "fatto", "realizzato", "raggiunto", "x", "true", "vero",
@@ -52,7 +56,6 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, str) and not value.strip():
         return True
     try:
-        import pandas as pd
         if value is pd.NaT or (not isinstance(value, (str, bytes)) and pd.isna(value) is True):
             return True
     except (TypeError, ValueError, ImportError):
@@ -331,5 +334,35 @@ def format_number(x: float | None, places: int = 2) -> str:
 
 
 def show(value: Any) -> str:
-    from .errors import show_value
     return show_value(value)
+
+
+def key_part(v: Any) -> Any:
+    """A code cell as a row key: 3.0 and " 3" are 3, text is trimmed (Excel retypes codes)."""
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        s = v.strip()
+        return int(s) if s.isdigit() else s
+    return v
+
+
+SLUG_MAX = 40
+
+
+def slugify(text: Any, max_len: int = SLUG_MAX) -> str:
+    """'Servizi Sociali & Welfare' -> 'servizi-sociali-welfare' (ASCII, for file names)."""
+    raw = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
+    if len(slug) > max_len:
+        cut = slug[:max_len]
+        # cut at a word boundary when one is not too far back
+        slug = cut.rsplit("-", 1)[0] if "-" in cut[max_len // 2:] else cut
+    return slug.strip("-") or "settore"
+
+
+def safe_code(code: str) -> str:
+    # P024 only warns about codes unfit for file names: the file name must still be valid.
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", code).strip("-.") or "settore"

@@ -38,7 +38,7 @@ from typing import Any
 
 import openpyxl
 
-from pegxl.plan import read_plan
+from pegxl.validators.plan import read_plan
 from pegxl.templates import fill_return, generate_templates
 from pegxl.workbook.planfile import write_plan
 

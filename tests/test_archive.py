@@ -229,7 +229,7 @@ def test_a_process_killed_mid_write_leaves_the_archive_as_it_was(tmp_path):
         import os
         from pegxl import archive as A
         from pegxl.merge import merge
-        from pegxl.plan import read_plan
+        from pegxl.validators.plan import read_plan
         plan = read_plan({str(plan_path)!r})
         result = merge(plan, [{str(tmp_path / 'w' / 'restituiti')!r}], {str(tmp_path / 'out2')!r})
         real = A._insert
@@ -368,3 +368,29 @@ def test_templates_show_the_two_previous_years_from_the_archive():
     from pegxl.workbook import contract as C
     headers = C.T_INDICATORS.headers
     assert headers.index("Valore due anni prima") > headers.index("Raggiungimento %")
+
+
+def test_the_ribbon_makes_templates_with_the_previous_years_like_the_cli(two_years, tmp_path, cli):
+    """«Crea modelli» and `pegxl templates` run the same flow: Valore anno precedente (and
+    due anni prima) from the archive beside the plan, where the plan leaves them blank."""
+    import shutil
+
+    from pegxl.macros import actions as X
+    from pegxl.macros.sheets import OpenpyxlBook
+    shutil.copy(two_years["db"], tmp_path / A.DEFAULT_DB_NAME)
+    plan_path = tmp_path / "piano.xlsx"
+    plan_next(two_years["base"] / "2025" / "piano.xlsx", 2026, plan_path)       # previous left blank
+    out = X.perform("make_templates", OpenpyxlBook(plan_path), plan_path)
+    assert out.ok, out.message
+    assert "anni precedenti" in out.message
+    res = CliRunner().invoke(cli, ["templates", str(plan_path), "-o", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    ribbon = sorted((tmp_path / "modelli").glob("*.xlsx"))
+    assert [p.name for p in ribbon] == sorted(p.name for p in (tmp_path / "cli").glob("*.xlsx"))
+    for header in ("Valore anno precedente", "Valore due anni prima"):
+        for p in ribbon:
+            assert template_values(p, "Indicatori", header) == template_values(tmp_path / "cli" / p.name,
+                                                                               "Indicatori", header)
+    s01 = next(p for p in ribbon if "_S01_" in p.name)
+    assert template_values(s01, "Indicatori", "Valore anno precedente")[("2026_S01_01", 1)] == 410
+    assert template_values(s01, "Indicatori", "Valore due anni prima")[("2026_S01_01", 1)] == 366

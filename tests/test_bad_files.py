@@ -24,7 +24,7 @@ from test_validate import Env, make_env, make_return
 from pegxl.cli import main
 from pegxl.errors import ERROR, WARNING, ErrorCode
 from pegxl.templates import template_name
-from pegxl.validate import validate_returns
+from pegxl.validators.returns import validate_returns
 
 
 @pytest.fixture(scope="module")
@@ -336,8 +336,8 @@ def _boom(*args, **kwargs):
 
 
 def test_unexpected_error_without_debug_shows_no_traceback(env, sample, tmp_path, monkeypatch):
-    import pegxl.validate
-    monkeypatch.setattr(pegxl.validate, "validate_returns", _boom)
+    import pegxl.validators.returns
+    monkeypatch.setattr(pegxl.validators.returns, "validate_returns", _boom)
     res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(sample)])
     assert res.exit_code == 2
     assert "Traceback" not in res.output
@@ -350,8 +350,8 @@ def test_unexpected_error_with_debug_shows_the_traceback(env, sample, tmp_path, 
     res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(sample)])
     assert "Traceback" not in res.output              # read_return turns it into a finding...
     assert res.exit_code == 1 and "F002" in res.output
-    import pegxl.validate
-    monkeypatch.setattr(pegxl.validate, "validate_files", _boom)
+    import pegxl.validators.returns
+    monkeypatch.setattr(pegxl.validators.returns, "validate_files", _boom)
     res = CliRunner().invoke(main, ["--debug", "validate", "--plan", str(env.plan_path), str(sample)])
     assert res.exit_code == 2
     assert "Traceback" in res.output and "RuntimeError: guasto simulato" in res.output
@@ -411,7 +411,7 @@ def test_annotate_over_hostile_files_never_reopens_them(env, sample, tmp_path):
 
 def test_an_unexpected_failure_on_one_file_leaves_the_others_validated(env, sample, tmp_path, monkeypatch):
     """A bug met while reading one file becomes a coded finding for that file only."""
-    import pegxl.validate as V
+    import pegxl.validators.returns as V
     real = V.read_return
     d = tmp_path / "restituiti"
     good, bad = _corpus(env, sample, d, "zz_rotto.xlsx", lambda s, out: out.write_bytes(s.read_bytes()) and out)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pegxl import consolidated as K
+from pegxl.workbook import contract as K
 from pegxl.workbook import contract as C
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from merge_plan import (APPROX, COMPUTED, ENTE, GRADES, INPUTS, NOW, PLAN, S01, 
 
 from pegxl.merge import merge
 from pegxl.oiv import oiv_final, read_oiv
-from pegxl.plan import read_plan
+from pegxl.validators.plan import read_plan
 from pegxl.templates import generate_templates
 from pegxl.workbook.planfile import write_plan
 

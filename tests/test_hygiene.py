@@ -131,7 +131,7 @@ def test_send_refuses_a_template_of_another_year(tmp_path):
 def test_reminder_never_attaches_another_settores_annotated_copy(world, tmp_path):
     base, plan_path, plan, templates = world
     returns = H.fill(plan, templates, tmp_path / "restituiti", sectors=("S01", "S02"), bad=("S01", "S02"))
-    from pegxl.validate import validate_returns
+    from pegxl.validators.returns import validate_returns
     from pegxl.annotate import annotate_files
     v = validate_returns(plan, list(returns.values()))
     written = annotate_files(v.findings, tmp_path / "annotati")
@@ -444,7 +444,7 @@ _RUN = textwrap.dedent('''
         return real(*a, dir=dir, **kw)
     tempfile.mkstemp = mkstemp
     if os.environ.get("WARN"):
-        import pegxl.validate as V
+        import pegxl.validators.returns as V
         orig = V.validate_returns
         def noisy(*a, **kw):
             warnings.warn("Data Validation extension is not supported and will be removed", UserWarning)
@@ -563,7 +563,7 @@ def test_demo_into_a_path_under_a_file_is_f010(tmp_path):
 
 
 def test_scrub_hides_auth_payloads_it_did_not_send():
-    from pegxl.mail import _scrub
+    from pegxl.mail.smtp import _scrub
     plain = base64.b64encode(b"\x00ufficio\x00altra-password").decode()
     assert _scrub(f"535 5.7.8 rejected AUTH PLAIN {plain}", []) == "535 5.7.8 rejected AUTH PLAIN ***"
     assert plain not in _scrub(f"535 5.7.8 credentials {plain} refused", [])

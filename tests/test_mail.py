@@ -258,7 +258,7 @@ def test_missing_address_and_missing_template(tmp_path, server):
 
 def test_reminders_only_to_missing_and_with_errors(world, server, tmp_path):
     from pegxl.annotate import annotate_files, annotated_name
-    from pegxl.validate import validate_returns
+    from pegxl.validators.returns import validate_returns
     base, plan_path, plan, templates = world
     returns = H.fill(plan, templates, tmp_path / "ritorni", sectors=("S01", "S02"), bad=("S02",))
     v = validate_returns(plan, [tmp_path / "ritorni"])

@@ -25,7 +25,7 @@ from pegxl.cli import main
 from pegxl.errors import PegxlError
 from pegxl.merge import merge
 from pegxl.oiv import apply_oiv, oiv_final, read_oiv
-from pegxl.plan import read_plan
+from pegxl.validators.plan import read_plan
 from pegxl.workbook.planfile import write_plan
 
 

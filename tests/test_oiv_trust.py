@@ -28,11 +28,13 @@ from merge_plan import APPROX, NOW, S01, S02, build, header_map, oiv_copy, rows_
 from pegxl import archive as A
 from pegxl import staging
 from pegxl.cli import main
-from pegxl.consolidated import (Consolidated, inputs_from_book, key_json, read_book, score,
-                                write_consolidated)
+from pegxl.consolidated.write import Consolidated, write_consolidated
+from pegxl.consolidated.read import inputs_from_book, read_book
+from pegxl.tables import key_json, score
 from pegxl.errors import PegxlError
-from pegxl.merge import merge, merge_cycle
-from pegxl.oiv import oiv_cycle, read_oiv
+from pegxl.flows import merge_cycle, oiv_cycle
+from pegxl.merge import merge
+from pegxl.oiv import read_oiv
 
 
 LATER = NOW + dt.timedelta(days=1)
@@ -321,8 +323,8 @@ def test_a_failure_in_the_archive_transaction_leaves_everything_as_it_was(previo
 
 KILLER = """
 import datetime as dt, os, signal, sys
-from pegxl.plan import read_plan
-import pegxl.archive as A, pegxl.merge as M, pegxl.staging as S
+from pegxl.validators.plan import read_plan
+import pegxl.archive as A, pegxl.flows as F, pegxl.merge as M, pegxl.staging as S
 where = {where!r}
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -346,7 +348,7 @@ elif where == "rename":
         die()
     S._move_all = move
 plan = read_plan({plan!r})
-M.merge_cycle(plan, [{rdir!r}], {out!r}, now=dt.datetime(2025, 2, 4, 9, 30))
+F.merge_cycle(plan, [{rdir!r}], {out!r}, now=dt.datetime(2025, 2, 4, 9, 30))
 """
 
 

@@ -29,7 +29,7 @@ from pegxl.cli import main
 from pegxl.errors import ERROR, WARNING, ErrorCode, PegxlError, finding
 from pegxl.merge import merge
 from pegxl.templates import build_template, fill_return
-from pegxl.validate import validate_returns
+from pegxl.validators.returns import validate_returns
 from pegxl.workbook.reader import xlsx_extents
 
 ACTIVE_CODES = {"T009", "T010", "T011", "T012", "T013", "T014", "T015", "T016", "T017"}

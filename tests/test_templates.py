@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 
 from pegxl.errors import PegxlError
-from pegxl.plan import read_plan
+from pegxl.validators.plan import read_plan
 from pegxl.scoring import ScoreInput, compute
 from pegxl.synth import synthetic_inputs, synthetic_plan
+from pegxl.flows import make_templates
 from pegxl.templates import (DEFAULT_PASSWORD, build_template, fill_return, generate_templates,
-                             make_templates, slugify, template_name)
-from pegxl.templates.generate import MARK, NEUTRAL_FILL, SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
+                             slugify, template_name)
+from pegxl.templates.formulas import MARK, NEUTRAL_FILL, SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from pegxl.values import parse_typed
 from pegxl.workbook import contract as C
 from pegxl.workbook import style as S
@@ -880,7 +881,7 @@ def test_istruzioni_state_the_rules_as_applied_in_italian(tmp_path):
 def test_every_input_the_formulas_use_is_read_on_letture(books):
     """Each active Avanzamento %, scored Valore raggiunto and Grado dichiarato % has a
     reading on the hidden _letture sheet, on its own row, and the formulas use only it."""
-    from pegxl.templates.generate import READ_COL, READ_FIRST
+    from pegxl.templates.formulas import READ_COL, READ_FIRST
     wb = books["S01"]
     wl = wb[SHEET_READINGS]
     assert wl.sheet_state == "hidden" and wl.protection.sheet
@@ -915,7 +916,7 @@ def test_every_input_the_formulas_use_is_read_on_letture(books):
 @pytest.mark.parametrize("kind", ["percent", "number", "date", "bool"])
 def test_reading_steps_fill_their_block(kind):
     """Nine helpers then the reading; every reference stays in the row's block or is the input."""
-    from pegxl.templates.generate import reading_steps
+    from pegxl.templates.formulas import reading_steps
     steps = reading_steps(kind, "Fasi!G7", 7, 14, **({"lo": 0, "hi": 100} if kind == "percent" else {}))
     assert len(steps) == 10 and steps[-1].startswith("=IFERROR(")
     refs = set(re.findall(r"(?<![!A-Z_.])([A-Z]{1,2})(\d+)\b", " ".join(s for s in steps if s)))
@@ -927,7 +928,7 @@ def test_reading_steps_fill_their_block(kind):
 def test_fill_return_types_45_percent_as_the_keyboard_does(built, tmp_path):
     """Formatted(0.45, "0%") is «45%» typed into a General cell: pegxl reads 45 (V015)."""
     from pegxl.templates.fill import Formatted
-    from pegxl.validate import validate_returns
+    from pegxl.validators.returns import validate_returns
     plan, paths, _ = built
     out = tmp_path / "r" / "S01.xlsx"
     fill_return(paths[0], out, {

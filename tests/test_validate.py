@@ -39,7 +39,7 @@ from pegxl.cli import main
 from pegxl.errors import ERROR, WARNING, ErrorCode, show_value
 from pegxl.plan import Plan, short
 from pegxl.templates import fill_return, generate_templates, template_name
-from pegxl.validate import Validation, validate_returns
+from pegxl.validators.returns import Validation, validate_returns
 from pegxl.validators.plan import check_plan, has_errors
 from pegxl.workbook import style as S
 from pegxl.workbook.planfile import write_plan
@@ -853,7 +853,7 @@ def test_a_postponed_objective_needs_no_progress_and_context_values_only_warn(tm
     """Rinviato / Non valutabile objectives have no grade: blank phases and indicators are
     fine; a blank CONTESTO value (never scored) is a warning even in the final report."""
     from pegxl.templates import fill_return, generate_templates, template_name
-    from pegxl.validate import validate_returns
+    from pegxl.validators.returns import validate_returns
     from pegxl.validators.plan import check_plan
     from pegxl.workbook.planfile import write_plan
     plan_path = write_plan(tmp_path / "piano.xlsx", {

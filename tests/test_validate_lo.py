@@ -17,7 +17,7 @@ from lo_helper import FILTERS, requires_lo, run_job
 from test_validate import Env, make_env
 
 from pegxl.errors import ERROR
-from pegxl.validate import validate_returns
+from pegxl.validators.returns import validate_returns
 
 pytestmark = requires_lo
 

@@ -7,15 +7,40 @@ plan_group.add_command(plan_next_cmd).
 """
 from __future__ import annotations
 
+import io
 import json
+import math
+import os
+import shutil
 import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from .. import flows
+from ..archive import (
+    DEFAULT_DB_NAME,
+    history_indicator,
+    history_objective,
+    history_sector,
+)
+from ..errors import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_UNUSABLE,
+    ErrorCode,
+    PegxlError,
+    finding,
+)
+from ..export import to_csv_text
+from ..mail import ENV_FROM, SmtpSettings, default_template_text
+from ..plan import load_plan
+from ..report import escape_text, render_text
+from ..values import format_percent
 from .common import CONTEXT, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
-from ..errors import EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 
 _PLAN = click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
                      help="Il piano (piano.xlsx).")
@@ -24,7 +49,6 @@ _DB = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=
 
 
 def _db_for(plan_path: Path, db_path: Path | None) -> Path:
-    from ..archive import DEFAULT_DB_NAME
     return db_path if db_path is not None else plan_path.parent / DEFAULT_DB_NAME
 
 
@@ -42,9 +66,8 @@ def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
     Una riga per settore: codice, settore, responsabile, e-mail, file restituito, stato
     (consegnato utilizzabile / con errori (quanti) / mancante / più file), quando è stato
     salvato. Codice di uscita: 0 tutti consegnati e utilizzabili, 1 altrimenti, 2 uso errato."""
-    from ..status import status
     plan = _plan_or_exit(plan_path)
-    report = status(plan, directory)
+    report = flows.status(plan, directory)
     echo(report.render(fmt).rstrip("\r\n"))
     sys.exit(report.exit_code)
 
@@ -54,7 +77,6 @@ def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
 def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if not value or ctx.resilient_parsing:
         return
-    from ..mail import default_template_text
     click.echo(default_template_text(value).rstrip("\n"))
     ctx.exit(0)
 
@@ -101,8 +123,6 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
     Un messaggio per settore al responsabile, con il modello del settore allegato. Un
     messaggio già inviato (stesso settore, tipo e allegato) non è ripetuto senza --force.
     Codice di uscita: 0 tutto inviato, 1 qualche messaggio non inviato, 2 connessione o uso errato."""
-    import os
-    from ..mail import ENV_FROM, SmtpSettings, send_templates
     plan = _plan_or_exit(plan_path)
     smtp = None
     if dry_run is None:
@@ -111,7 +131,7 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
         prompt = ask if sys.stdin.isatty() else None
         smtp = SmtpSettings.from_env(host=smtp_host, port=smtp_port, security=security, user=smtp_user,
                                      sender=sender, deadline=smtp_timeout, prompt=prompt)
-    report = send_templates(plan, templates_dir, smtp=smtp, dry_run_dir=dry_run, body_template=body,
+    report = flows.send(plan, templates_dir, smtp=smtp, dry_run_dir=dry_run, body_template=body,
                             reminders_dir=reminders_dir, annotated_dir=annotated_dir, sent_log=sent_log,
                             force=force, sectors=list(sectors) or None,
                             sender=sender or os.environ.get(ENV_FROM) or None)
@@ -138,8 +158,6 @@ def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
     Per ogni anno conta la Rendicontazione finale (altrimenti il monitoraggio), la
     valutazione dell'OIV (altrimenti il consolidato), l'ultima versione archiviata.
     I codici obiettivo con l'anno (2024_S08_01) sono riconosciuti negli altri anni."""
-    from ..archive import history_indicator, history_objective, history_sector
-    from ..plan import load_plan
     chosen = [x for x in (objective, indicator, sector) if x]
     if len(chosen) != 1:
         raise PegxlError(finding(ErrorCode.U001, detail="indicare una sola tra --objective, --indicator e --sector"),
@@ -161,7 +179,6 @@ def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
     else:
         df, what = history_sector(db, sector, ente=ente, all_cycles=all_cycles), f"il settore {sector}"
     if df.empty:
-        from ..report import render_text
         echo(render_text([finding(ErrorCode.A002, file=str(db), value=what)]), err=True)
         sys.exit(EXIT_PROBLEMS)
     echo(render_history(df, fmt, title=f"Storia per {what}" + (f" ({plan.ente})" if plan else "")))
@@ -186,7 +203,6 @@ _PCT = {"percentage", "phases_pct", "indicators_pct", "computed", "declared", "o
 
 def render_history(df, fmt: str, title: str = "") -> str:
     """A history DataFrame as a rich table (Italian figures), CSV (export dialect) or JSON."""
-    import math
     if fmt == "json":
         recs = []
         for r in df.to_dict("records"):
@@ -196,16 +212,10 @@ def render_history(df, fmt: str, title: str = "") -> str:
                           ensure_ascii=False, indent=2, default=str)
     shown = df.drop(columns=[c for c in ("cycle_id",) if c in df.columns])
     if fmt == "csv":
-        from ..export import to_csv_text
         return to_csv_text(shown.rename(columns=_HISTORY_HEADERS)).rstrip("\r\n")
-    import io
-    from rich.console import Console
-    from rich.table import Table
-    from ..values import format_percent
     keep = [c for c in shown.columns if c not in ("version", "achieved_num", "target_value", "value_type",
                                                   "direction", "counted", "manager", "typology",
                                                   "phases_pct", "indicators_pct")]
-    from ..report import escape_text
     table = Table(title=escape_text(title), title_justify="left")
     for c in keep:
         table.add_column(_HISTORY_HEADERS.get(c, c), overflow="fold",
@@ -221,7 +231,6 @@ def render_history(df, fmt: str, title: str = "") -> str:
             else:
                 cells.append(escape_text(v))   # texts typed in the returns, from the archive
         table.add_row(*cells)
-    import shutil
     width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
     buf = io.StringIO()
     Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False,
@@ -242,9 +251,7 @@ def render_history(df, fmt: str, title: str = "") -> str:
 def plan_next_cmd(plan: Path, anno: int, output: Path, db_path: Path | None, force: bool) -> None:
     """Prepara il piano dell'anno successivo: stessi codici (l'anno nei codici obiettivo
     diventa il nuovo), date spostate di un anno, Valore anno precedente dall'archivio."""
-    from ..rollover import plan_next
-    db = _db_for(plan, db_path)
-    rep = plan_next(plan, anno, output, db=db if (db_path is not None or db.exists()) else None, force=force)
+    rep = flows.next_year(plan, anno, output, db=db_path or flows.BESIDE_PLAN, force=force)
     echo(rep.to_text())
 
 
@@ -261,10 +268,9 @@ def plan_next_cmd(plan: Path, anno: int, output: Path, db_path: Path | None, for
 def export_cmd(plan_path: Path, fmt: str, outdir: Path, db_path: Path | None) -> None:
     """Esporta piano e punteggi come tabelle lunghe per strumenti di BI (CSV UTF-8 con
     separatore «,» e punto decimale, oppure Parquet)."""
-    from ..export import export_tables
     plan = _plan_or_exit(plan_path)
     db = _db_for(plan_path, db_path)
-    paths = export_tables(plan, outdir, fmt=fmt, db=db)
+    paths = flows.export(plan, outdir, fmt=fmt, db=db)
     for p in paths:
         echo(f"Scritto {p}")
     if not any(p.stem == "punteggi" for p in paths):

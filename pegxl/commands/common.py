@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
+from .. import flows
 from ..errors import EXIT_UNUSABLE, PegxlError
 from ..report import escape_text, render_json, render_text
+from ..validators.plan import has_errors
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -110,8 +119,7 @@ def _run(ctx: click.Context, debug: bool, fn, args, kwargs) -> tuple[bool, Any]:
 
 def plan_or_exit(plan_path: Path, exit_code: int = EXIT_UNUSABLE, what: str | None = None):
     """The checked plan; a plan with errors stops the command (exit 2 unless told)."""
-    from ..validators.plan import check_plan, has_errors
-    plan, findings = check_plan(plan_path)
+    plan, findings = flows.check_plan(plan_path)
     if plan is None or has_errors(findings):
         errors = [f for f in findings if f.is_error] or findings
         if what:
@@ -124,7 +132,6 @@ def progress(total_hint: str):
     """A progress callback on stderr for long runs (none when not a terminal)."""
     if not sys.stderr.isatty():
         return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     prog = Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     transient=True)
     task = {"id": None}

@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from .common import CONTEXT, echo, guarded
-from .common import plan_or_exit as _plan_or_exit
-from .common import progress as _progress
-from ..errors import EXIT_OK, ErrorCode, PegxlError, finding
+from .. import flows
+from ..errors import EXIT_OK, ErrorCode, PegxlError, finding, show_value
 from ..report import escape_text as _esc
 from ..report import render_json, render_text
 from ..values import format_percent
+from ..workbook.contract import FORMAT_VERSION
+from .common import CONTEXT, echo, guarded
+from .common import plan_or_exit as _plan_or_exit
+from .common import progress as _progress
 
 
 def _pct(x: Any) -> str:
@@ -34,8 +38,6 @@ def _pct(x: Any) -> str:
 
 def _table(plan, scores, excluded: dict[str, str], *, before=None) -> str:
     """The summary table (rich), rendered to plain text for click.echo."""
-    from rich.console import Console
-    from rich.table import Table
     t = Table(title=f"{plan.ente} {plan.anno} – {plan.fase}", title_justify="left")
     t.add_column("Settore")
     t.add_column("Obiettivi", justify="right")
@@ -74,14 +76,11 @@ def _table(plan, scores, excluded: dict[str, str], *, before=None) -> str:
 def _rules_doc(plan) -> dict:
     """The Regole in force and the format version, as every output with figures records
     them (scoring.md): a figure can be recomputed later by the same rules."""
-    from ..workbook.contract import FORMAT_VERSION
     return {"format_version": FORMAT_VERSION,
             "rules": [{"name": name, "value": value} for name, value in plan.rules.as_rows()]}
 
 
 def _rules_line(plan) -> str:
-    from ..errors import show_value
-    from ..workbook.contract import FORMAT_VERSION
     return ("Regole in vigore: " + " · ".join(f"{name} {show_value(value)}" for name, value in plan.rules.as_rows())
             + f" (formato {FORMAT_VERSION})")
 
@@ -127,21 +126,16 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
 
     Codice di uscita: 0 fatto, 1 rifiutato per errori nei file (vedi --partial),
     2 uso errato o piano illeggibile."""
-    from ..ingest import expand_paths
-    from ..merge import merge_cycle
     plan = _plan_or_exit(plan_path)
-    paths = expand_paths(items)
-    if not paths:
-        raise PegxlError(finding(ErrorCode.U001, detail="nessun file .xlsx/.ods trovato in "
-                                 + ", ".join(str(i) for i in items)), exit_code=2)
+    paths = flows.returns_in(None, items)
     prog, update = _progress("Consolidamento")
     db = None if no_archive else (db_path or "beside the plan")
     try:
         if prog and len(paths) >= 5:
             with prog:
-                result = merge_cycle(plan, paths, outdir, partial=partial, progress=update, db=db)
+                result = flows.merge_cycle(plan, paths, outdir, partial=partial, progress=update, db=db)
         else:
-            result = merge_cycle(plan, paths, outdir, partial=partial, db=db)
+            result = flows.merge_cycle(plan, paths, outdir, partial=partial, db=db)
     except PegxlError as exc:
         if fmt != "json":
             raise
@@ -231,13 +225,12 @@ def oiv_cmd(plan_path: Path, consolidated: Path, outdir: Path, returns_dir: Path
 
     Codice di uscita: 0 fatto, 1 file dell'OIV con errori (celle bloccate cambiate, valori
     fuori intervallo, piano diverso), 2 uso errato o piano illeggibile."""
-    from ..oiv import oiv_cycle
     plan = _plan_or_exit(plan_path)
     if not consolidated.exists():
         raise PegxlError(finding(ErrorCode.F001, file=str(consolidated), detail="file non trovato"), exit_code=2)
     # the OIV's workbook is checked against the archive even with --no-archive (which only
     # leaves this oiv cycle out of it)
-    result = oiv_cycle(plan, consolidated, outdir, returns_dir, db=db_path or "beside the plan",
+    result = flows.oiv_cycle(plan, consolidated, outdir, returns_dir, db=db_path or "beside the plan",
                        store=not no_archive)
     excluded = {s: "" for s in plan.sector_codes if s not in set(result.scores.sectors["sector"])}
     if fmt == "json":

@@ -33,8 +33,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import __version__, flows
+from ..annotate import annotated_names
 from ..errors import ErrorCode, Finding, PegxlError, count, finding
-from .sheets import SHEET_CHECK, SHEET_STATUS, ResultBook, write_check_sheet, write_status_sheet
+from ..validators.plan import has_errors
+from ..values import is_blank
+from ..workbook import contract as C
+from ..workbook.reader import read_values
+from .sheets import (
+    SHEET_CHECK,
+    SHEET_STATUS,
+    ResultBook,
+    XlwingsBook,
+    write_check_sheet,
+    write_status_sheet,
+)
 
 LOG_NAME = "pegxl-excel.log"
 TITLE = "pegxl"
@@ -98,12 +111,9 @@ def read_settings(plan_path: str | os.PathLike) -> Settings:
     """The folders of the cycle for a plan: the Ente sheet rows «Cartella modelli»,
     «Cartella restituiti», «Cartella risultati» when present (relative to the plan's
     folder, or absolute; ~ is the user's home), else modelli, restituiti, consolidato."""
-    from ..values import is_blank
-    from ..workbook import contract as C
     plan = Path(plan_path).resolve()
     given: dict[str, str] = {}
     try:
-        from ..workbook.reader import read_values
         book = read_values(plan, sheets=[C.SHEET_ENTE])
         sheet = book.sheet(C.SHEET_ENTE)
         for row in sheet.rows if sheet is not None else []:
@@ -202,8 +212,7 @@ def perform(action: str, book: ResultBook, plan_path: str | os.PathLike, *, save
 
 def _checked_plan(book: ResultBook, settings: Settings, now, action: str):
     """(plan, findings) or an Outcome that stops the action because the plan has errors."""
-    from ..validators.plan import check_plan, has_errors
-    plan, findings = check_plan(settings.plan)
+    plan, findings = flows.check_plan(settings.plan)
     if plan is None or has_errors(findings):
         msg = (f"Il piano ha {_tally(findings)}: correggerlo prima di "
                f"«{LABELS.get(action, action)}».\n\n{_first_lines(findings)}\n\n"
@@ -214,8 +223,7 @@ def _checked_plan(book: ResultBook, settings: Settings, now, action: str):
 
 
 def _do_check_plan(book: ResultBook, settings: Settings, now) -> Outcome:
-    from ..validators.plan import check_plan, has_errors
-    plan, findings = check_plan(settings.plan)
+    plan, findings = flows.check_plan(settings.plan)
     if plan is not None and not findings:
         msg = (f"Il piano è corretto: nessun problema.\n\n{plan.ente} {plan.anno} ({plan.fase}): "
                f"{len(plan.sectors)} settori, {len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, "
@@ -235,14 +243,16 @@ def _do_check_plan(book: ResultBook, settings: Settings, now) -> Outcome:
 
 
 def _do_make_templates(book: ResultBook, settings: Settings, now) -> Outcome:
-    from ..templates import make_templates
     plan, stop = _checked_plan(book, settings, now, "make_templates")
     if plan is None:
         return stop
     findings = stop
-    paths = make_templates(settings.plan, settings.templates)
+    previous = flows.previous_years_archive(plan)
+    paths = flows.make_templates(plan, settings.templates)   # previous years from the archive, as `pegxl templates`
     names = "\n".join(f"• {p.name}" for p in paths[:8]) + (f"\n… e altri {len(paths) - 8}." if len(paths) > 8 else "")
     msg = (f"Creati {_plural(len(paths), 'modello', 'modelli')} nella cartella\n{settings.templates}\n\n{names}"
+           + (f"\n\nValori degli anni precedenti dall'archivio {previous}."
+              if previous is not None else "")
            + (f"\n\nIl piano ha {_plural(len(findings), 'avviso', 'avvisi')}: foglio «{SHEET_CHECK}»."
               if findings else ""))
     out = _sheet_outcome("make_templates", book, findings, msg, ok=True, title="Creazione dei modelli",
@@ -254,16 +264,12 @@ def _do_make_templates(book: ResultBook, settings: Settings, now) -> Outcome:
 def _annotated_map(findings: list[Finding], written: list[Path]) -> dict[str, Path]:
     """Checked file -> its annotated copy (annotate_files writes one per file, in the order
     the files first appear among the findings)."""
-    from ..annotate import annotated_names
     names = annotated_names(f.file for f in findings if f.file)
     by_name = {p.name: p for p in written}
     return {f: by_name[n] for f, n in names.items() if n in by_name}
 
 
 def _do_check_returns(book: ResultBook, settings: Settings, now) -> Outcome:
-    from ..annotate import annotate_files
-    from ..ingest import expand_paths
-    from ..validate import validate_returns
     plan, stop = _checked_plan(book, settings, now, "check_returns")
     if plan is None:
         return stop
@@ -273,13 +279,14 @@ def _do_check_returns(book: ResultBook, settings: Settings, now) -> Outcome:
                                  detail=f"la cartella dei file restituiti {folder} non esiste: crearla e "
                                         "copiarvi i file ricevuti, o indicarla nel foglio Ente "
                                         "(voce «Cartella restituiti»)"))
-    paths = expand_paths([folder])
-    if not paths:
+    try:
+        paths = flows.returns_in(plan, [folder])
+    except PegxlError:   # an empty folder is not an error on the ribbon: it says what to do
         msg = f"Nessun file .xlsx/.ods nella cartella\n{folder}\n\nCopiarvi i file ricevuti dai settori."
         return _sheet_outcome("check_returns", book, [], msg, ok=True, title="Controllo dei file restituiti",
                               checked=folder, now=now)
-    v = validate_returns(plan, paths)
-    written = annotate_files(v.findings, settings.annotated) if v.findings else []
+    checked = flows.validate(plan, paths, annotate=settings.annotated)
+    v, written = checked.validation, checked.annotated
     annotated = _annotated_map(v.findings, written)
     usable = len([rf for rf in v.files if v.usable(rf.path)])
     bad = len(v.files) - usable
@@ -299,11 +306,10 @@ def _do_check_returns(book: ResultBook, settings: Settings, now) -> Outcome:
 
 
 def _do_show_status(book: ResultBook, settings: Settings, now) -> Outcome:
-    from ..status import status
     plan, stop = _checked_plan(book, settings, now, "show_status")
     if plan is None:
         return stop
-    report = status(plan, settings.returns)
+    report = flows.status(plan, settings.returns)
     res = write_status_sheet(book, report, now=now)
     c = report.counts()
     lines = [f"Settori: {len(report.rows)}; utilizzabili {c['consegnato utilizzabile']}, con errori "
@@ -322,12 +328,11 @@ def _do_show_status(book: ResultBook, settings: Settings, now) -> Outcome:
 
 
 def _do_run_merge(book: ResultBook, settings: Settings, now) -> Outcome:
-    from ..merge import merge_cycle
     plan, stop = _checked_plan(book, settings, now, "run_merge")
     if plan is None:
         return stop
     # the same flow as `pegxl merge`: archived beside the plan, all or nothing
-    result = merge_cycle(plan, [settings.returns], settings.outputs)
+    result = flows.merge_cycle(plan, [settings.returns], settings.outputs)
     findings = list(getattr(result, "findings", []) or [])
     consolidated = Path(result.consolidated)
     lines = [f"Consolidato scritto in\n{consolidated}",
@@ -376,7 +381,6 @@ def log_path(plan_path: str | os.PathLike | None) -> Path:
 
 def write_log(plan_path: str | os.PathLike | None, action: str, text: str) -> Path:
     """Append a stamped entry to the log; falls back to the home folder. Never raises."""
-    from .. import __version__
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     entry = f"[{stamp}] pegxl {__version__} {action}: {text.rstrip()}\n"
     for target in (log_path(plan_path), Path.home() / LOG_NAME):
@@ -421,7 +425,6 @@ def _alert(book: Any, message: str, title: str, mode: str) -> None:
 
 def _run_in_excel(action: str) -> Outcome | None:
     """Run `action` on the calling workbook; never lets an exception reach Excel."""
-    from .sheets import XlwingsBook
     book = None
     plan_path: Path | None = None
     try:

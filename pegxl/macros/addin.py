@@ -49,6 +49,7 @@ from xml.etree import ElementTree as ET
 
 from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from ..workbook.io import atomic_write_bytes
+from .actions import BUTTONS
 
 ADDIN_NAME = "pegxl.xlam"
 TEMPLATE_NAME = "quickstart_addin_ribbon.xlam"
@@ -126,7 +127,6 @@ def template_path() -> Path:
 
 def ribbon_xml() -> bytes:
     """The customUI XML of the pegxl tab: one button per action, all calling PegxlAction."""
-    from .actions import BUTTONS
     ET.register_namespace("", CUSTOMUI_NS)
     q = lambda tag: f"{{{CUSTOMUI_NS}}}{tag}"   # noqa: E731
     root = ET.Element(q("customUI"))

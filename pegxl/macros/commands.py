@@ -16,6 +16,9 @@ import click
 
 from ..commands.common import CONTEXT, echo, guarded
 from ..errors import Finding
+from .actions import perform
+from .addin import build_addin, install_steps, xlwings_version
+from .sheets import OpenpyxlBook
 
 
 @click.group("excel", context_settings=CONTEXT)
@@ -32,7 +35,6 @@ def excel_group() -> None:
 @guarded
 def addin_cmd(outdir: Path, interpreter: str | None, force: bool) -> None:
     """Crea il componente aggiuntivo pegxl.xlam e spiega come installarlo."""
-    from .addin import build_addin, install_steps, xlwings_version
     path = build_addin(outdir, interpreter=interpreter or "auto", force=force)
     echo(f"Creato {path} (dal modello di xlwings {xlwings_version()}).")
     for line in install_steps(path):
@@ -44,7 +46,5 @@ def plan_check_write_back(plan_path: str | Path) -> list[Finding]:
 
     The user's file is copied to `<name>.bak-N.xlsx` first and saved atomically; the
     caller decides the exit status from the findings (errors -> 1)."""
-    from .actions import perform
-    from .sheets import OpenpyxlBook
     outcome = perform("check_plan", OpenpyxlBook(plan_path), plan_path, save=True)
     return outcome.findings

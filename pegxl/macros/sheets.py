@@ -28,8 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from ..errors import ERROR, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, count, finding, os_detail
+from openpyxl import load_workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from ..errors import (
+    ERROR,
+    EXIT_UNUSABLE,
+    ErrorCode,
+    Finding,
+    PegxlError,
+    count,
+    finding,
+    os_detail,
+)
+from ..status import CSV_HEADERS, STATE_OK, STATES
 from ..workbook import style as S
+from ..workbook.io import atomic_save, backup
+from ..workbook.reader import MAX_ROWS, _check_extents, sniff
 
 SHEET_CHECK = "Esito controllo"
 SHEET_STATUS = "Stato consegne"
@@ -105,7 +122,6 @@ def location(sheet: str, cell: str) -> str:
 
 def table_cell(row: int, col: int, summary: bool = True) -> str:
     """The A1 address of rows[row][col] as written by write_table."""
-    from openpyxl.utils import get_column_letter
     return f"{get_column_letter(col + 1)}{row + (FIRST_DATA_ROW if summary else 2)}"
 
 
@@ -131,7 +147,6 @@ class OpenpyxlBook:
     .xlsm files can be written (.xlsm keeps its macros)."""
 
     def __init__(self, path: str | os.PathLike):
-        from openpyxl import load_workbook
         self._path = Path(path)
         suffix = self._path.suffix.lower()
         if not self._path.is_file():
@@ -145,7 +160,6 @@ class OpenpyxlBook:
                              exit_code=EXIT_UNUSABLE)
         # the same checks as every reader before openpyxl builds the whole workbook in memory:
         # an encrypted file, a zip bomb, a sheet of a million rows is refused, not loaded
-        from ..workbook.reader import MAX_ROWS, _check_extents, sniff
         problems = sniff(self._path)
         if problems:
             raise PegxlError(problems, exit_code=EXIT_UNUSABLE)
@@ -167,9 +181,6 @@ class OpenpyxlBook:
 
     def write_table(self, sheet_name, headers, rows, *, fills=None, links=None, summary=None,
                     widths=None) -> None:
-        from openpyxl.styles import Font
-        from openpyxl.styles import PatternFill
-        from openpyxl.worksheet.hyperlink import Hyperlink
         wb = self.wb
         index = None
         if sheet_name in wb.sheetnames:
@@ -243,7 +254,6 @@ class OpenpyxlBook:
                 s.sqref = cell
 
     def save(self) -> None:
-        from ..workbook.io import atomic_save, backup
         if self.backup_path is None:
             try:
                 self.backup_path = backup(self._path)
@@ -429,7 +439,6 @@ def write_status_sheet(book: ResultBook, report: Any, *, now: dt.datetime | None
     """Write «Stato consegne»: one row per settore of a StatusReport (the headers of its
     CSV export), coloured by state, the file linked; files no settore can claim follow.
     The first settore to chase is the cell to select."""
-    from ..status import CSV_HEADERS, STATE_OK, STATES
     now = now or dt.datetime.now()
     rows: list[list[Any]] = []
     fills: dict[int, str] = {}

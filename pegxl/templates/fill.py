@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import openpyxl
 
+from ..values import key_part
 from ..workbook import contract as C
 from ..workbook import style as S
 from ..workbook.io import atomic_save
@@ -33,18 +34,6 @@ class Formatted:
     LibreOffice store for «45%» typed into a General cell is Formatted(0.45, "0%")."""
     value: Any
     number_format: str
-
-
-def key_part(v: Any) -> Any:
-    """A code cell as a row key: 3.0 and " 3" are 3, text is trimmed (Excel retypes codes)."""
-    if v is None:
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str):
-        s = v.strip()
-        return int(s) if s.isdigit() else s
-    return v
 
 
 def _iso_date(v: Any) -> Any:

@@ -12,441 +12,66 @@ preview never shows a figure different from the one pegxl computes.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
-import re
-import unicodedata
-import weakref
-from copy import copy
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
 from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
-from ..plan import Plan, read_plan
-from ..rules import Rules
-from ..values import NO_WORDS, YES_WORDS, is_blank, round_half_up
+from ..plan import Plan, template_name
+from ..values import NO_WORDS, YES_WORDS
 from ..workbook import contract as C
 from ..workbook import style as S
 from ..workbook.io import atomic_save
+from .formulas import (
+    _EXCLUDED,
+    _READ_KIND,
+    _STEPS,
+    CF_MISSING_FILL,
+    FL,
+    L_NO,
+    L_SINO,
+    L_STATO,
+    L_YES,
+    MARK,
+    NEUTRAL_FILL,
+    OL,
+    READ_ACHIEVED,
+    READ_DECLARED,
+    READ_FIRST,
+    SHEET_READINGS,
+    SUMMARY_HEADERS,
+    SUMMARY_WIDTHS,
+    TOTAL_LABEL,
+    _num,
+    _Obj,
+    _plus,
+    _put,
+    _py,
+    _runs,
+    _serial,
+    _sqref,
+    _style,
+    _txt,
+    indicator_formula,
+    reading_steps,
+)
 
 DEFAULT_PASSWORD = "pegxl"
 TEXT_MAX = 4000                 # characters allowed in Relazione, Note, Motivazione, testo
 NUMBER_LIMIT = 999_999_999_999  # "any number" still needs bounds in a decimal validation
-SLUG_MAX = 40
 
-NEUTRAL_FILL = PatternFill("solid", fgColor="D9D9D9")    # grey: neutralised, not to fill
-# Conditional-format fills are differential styles: Excel paints a solid dxf fill with
-# its bgColor, so both colours are set (fgColor alone shows nothing, or black).
-_MISSING_RGB = S.MISSING_FILL.fgColor.rgb
-CF_MISSING_FILL = PatternFill("solid", fgColor=_MISSING_RGB, bgColor=_MISSING_RGB)
-
-# Defined names of the vocabularies on the hidden _liste sheet.
-L_STATO = "L_STATO"
-L_SINO = "L_SINO"
-L_YES = "L_PAROLE_SI"
-L_NO = "L_PAROLE_NO"
-
-# The hidden sheet where every input the formulas use is read the way pegxl reads it
-# (pegxl/values.py): one block of columns per input sheet, on the input's own row.
-SHEET_READINGS = "_letture"
-MARK = "da verificare"   # a value the formulas cannot read as pegxl will: never a different number
-_STEPS = 10              # columns of a reading block after its label: 9 helpers, the reading
-
-SUMMARY_HEADERS = ("Codice obiettivo", "Titolo", "Peso", "Stato", "Somma pesi fasi",
-                   "Realizzazione fasi %", "Media indicatori %", "Grado calcolato %",
-                   "Grado dichiarato %", "Grado %", "Conta", "Peso nel totale")
-SUMMARY_WIDTHS = (16, 40, 8, 15, 10, 13, 13, 12, 12, 10, 8, 10)
-TOTAL_LABEL = "Totale settore"
-
-_TOP = Alignment(vertical="top")
-_EXCLUDED = tuple(s.lower() for s in C.STATI_ESCLUSI)   # "rinviato", "non valutabile"
-
-
-def _letters(spec: C.TableSpec) -> dict[str, str]:
-    return {c.field: get_column_letter(i) for i, c in enumerate(spec.columns, start=1)}
-
-
-# Column letters follow the contract's header order (the headers are the contract).
-OL, FL, IL = _letters(C.T_OBJECTIVES), _letters(C.T_PHASES), _letters(C.T_INDICATORS)
-
-# _letture: a block of 1 + _STEPS columns per input sheet (a label, the helpers, the reading)
-READ_FIRST = {"objectives": 1, "phases": 13, "indicators": 25}
-READ_COL = {k: get_column_letter(v + _STEPS) for k, v in READ_FIRST.items()}
-READ_DECLARED = f"'{SHEET_READINGS}'!{READ_COL['objectives']}"
-READ_PHASE = f"'{SHEET_READINGS}'!{READ_COL['phases']}"
-READ_ACHIEVED = f"'{SHEET_READINGS}'!{READ_COL['indicators']}"
 
 
 # ----------------------------------------------------------------------- names
-
-def slugify(text: Any, max_len: int = SLUG_MAX) -> str:
-    """'Servizi Sociali & Welfare' -> 'servizi-sociali-welfare' (ASCII, for file names)."""
-    raw = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
-    if len(slug) > max_len:
-        cut = slug[:max_len]
-        # cut at a word boundary when one is not too far back
-        slug = cut.rsplit("-", 1)[0] if "-" in cut[max_len // 2:] else cut
-    return slug.strip("-") or "settore"
-
-
-def safe_code(code: str) -> str:
-    # P024 only warns about codes unfit for file names: the file name must still be valid.
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", code).strip("-.") or "settore"
-
-
-def template_name(plan: Plan, sector: str) -> str:
-    """`<Anno>_<Codice settore>_<slug>.xlsx`."""
-    info = plan.sector(sector)
-    return f"{plan.anno}_{safe_code(sector)}_{slugify(info.get('sector_name') or sector)}.xlsx"
-
-
-# ------------------------------------------------------------------ value helpers
-
-def _py(v: Any) -> Any:
-    """A plain Python value for openpyxl: None for blanks, no numpy scalars, dates as dates."""
-    if is_blank(v):
-        return None
-    if hasattr(v, "to_pydatetime"):
-        v = v.to_pydatetime()
-    if isinstance(v, dt.datetime) and v.time() == dt.time(0):
-        return v.date()
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return int(v)
-    return v
-
-
-def _num(x: float) -> str:
-    """A number as a formula literal (no exponent, no locale)."""
-    x = float(x)
-    if x.is_integer():
-        return str(int(x))
-    return format(x, ".12f").rstrip("0").rstrip(".")
-
-
-def _txt(x: float) -> str:
-    """A number in Italian text: decimal comma, at most 2 decimals rounded half-up
-    (7.5 -> "7,5"; 100 * 30 / 80 -> "37,5"). Formulas use _num."""
-    r = round_half_up(float(x), 2)
-    if float(r).is_integer():
-        return str(int(r))
-    return format(r, ".2f").rstrip("0").rstrip(".").replace(".", ",")
-
-
-_STYLES: dict[str, dict[str, Any]] = {
-    "wrap": {"alignment": S.WRAP},
-    "date": {"alignment": S.WRAP, "number_format": S.DATE_FORMAT},
-    "date_nowrap": {"number_format": S.DATE_FORMAT},
-    "top": {"alignment": None},
-    "input": {"fill": S.INPUT_FILL, "protection": S.UNLOCKED, "border": S.BORDER},
-    "input_wrap": {"fill": S.INPUT_FILL, "protection": S.UNLOCKED, "border": S.BORDER, "alignment": S.WRAP},
-    "input_date": {"fill": S.INPUT_FILL, "protection": S.UNLOCKED, "border": S.BORDER,
-                   "number_format": S.DATE_FORMAT},
-    "neutral": {"fill": NEUTRAL_FILL, "protection": S.LOCKED, "border": S.BORDER},
-    "computed": {"fill": S.COMPUTED_FILL, "alignment": None, "number_format": S.PERCENT_VALUE_FORMAT},
-    "computed_text": {"fill": S.COMPUTED_FILL, "alignment": None},
-}
-_STYLE_IDS: "weakref.WeakKeyDictionary[Workbook, dict[str, Any]]" = weakref.WeakKeyDictionary()
-
-
-def _style(cell, name: str) -> None:
-    """Give `cell` a named combination of styles.
-
-    Assigning cell.fill, .alignment... hashes the style objects every time, which was most
-    of the generation time; each combination is applied once per workbook and its style
-    array (openpyxl's private but stable `_style`) copied to the next cells."""
-    cache = _STYLE_IDS.setdefault(cell.parent.parent, {})
-    ids = cache.get(name)
-    if ids is not None:
-        cell._style = copy(ids)
-        return
-    for attr, value in _STYLES[name].items():
-        setattr(cell, attr, _TOP if value is None else value)
-    cache[name] = copy(cell._style)
-
-
-def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool = False):
-    """Write a plan value (text that looks like a formula stays text) or, with `formula`,
-    one of our formulas."""
-    c = ws.cell(row=row, column=col)
-    c.value = value
-    if not formula and isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        c.data_type = "s"   # plan text, never a formula
-    if isinstance(value, (dt.date, dt.datetime)):
-        _style(c, "date" if wrap else "date_nowrap")
-    elif wrap:
-        _style(c, "wrap")
-    return c
-
-
-def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
-    """[2,3,4,7,8] -> [(2,4),(7,8)]: contiguous row runs, for ranges and CF anchors."""
-    out: list[tuple[int, int]] = []
-    for r in sorted(rows):
-        if out and r == out[-1][1] + 1:
-            out[-1] = (out[-1][0], r)
-        else:
-            out.append((r, r))
-    return out
-
-
-def _sqref(letter: str, rows: Sequence[int]) -> str:
-    return " ".join(f"{letter}{a}" if a == b else f"{letter}{a}:{letter}{b}" for a, b in _runs(rows))
-
-
-def _serial(d: dt.date) -> int:
-    return (d - dt.date(1899, 12, 30)).days
-
-
-# ------------------------------------------------------------------ reading inputs
-#
-# One meaning for every way a value is typed, the same as pegxl.values:
-#   a number                       as stored; in a percent cell (45% typed: 0.45 shown
-#                                  «45%») a 0-100 figure is 45 (V015), a numero stays 0.45
-#   Italian text "45,5" "78.622,20" "64,52%" " 1.500 € "
-#                                  read as pegxl reads it (V007); only the forms both can
-#                                  read exactly: digits, one decimal comma, dots grouping
-#                                  thousands, an optional sign and one trailing %; or
-#                                  digits with one point that groups nothing ("12.5")
-#   a date, or "31/12/2024" "1-2-24" (day first) and "2024-12-31" as text
-#   sì/no words of L_PAROLE_SI / L_PAROLE_NO, matched exactly (no wildcards), TRUE/FALSE, 1/0
-# Anything else typed gives MARK ("da verificare"), which the grades and totals pass on.
-# CELL("format") is "P0"/"P2"... for percent cells in Excel (MS-OI29500 2.1.896: the
-# English category is accepted in every locale) and in LibreOffice; NUMBERVALUE and
-# UNICHAR are Excel 2013+ functions, stored with their _xlfn. prefix.
-
-_DIGITS = '{"0","1","2","3","4","5","6","7","8","9"}'
-
-
-def _no_digits(x: str) -> str:
-    for d in "0123456789":
-        x = f'SUBSTITUTE({x},"{d}","")'
-    return x
-
-
-def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None = None,
-                  hi: float | None = None) -> list[str]:
-    """The formulas of one reading block on row `row`, its first helper in column `first`:
-    _STEPS helpers then the reading (a number, "" for blank, or MARK). `kind` is
-    "percent" (a 0-100 figure), "number", "date" or "bool"; `x` the input cell."""
-    c = [f"{get_column_letter(first + i)}{row}" for i in range(_STEPS)]
-    M = f'"{MARK}"'
-    steps: list[str] = [""] * _STEPS
-    if kind in ("percent", "number"):
-        B, Cc, D, E, F, G, H, I, J = c[:9]
-        clean = x
-        for ch in ('" "', "_xlfn.UNICHAR(160)", "_xlfn.UNICHAR(8239)", "_xlfn.UNICHAR(8364)", '"$"', '"\'"'):
-            clean = f'SUBSTITUTE({clean},{ch},"")'
-        steps[0] = f'=IF(ISTEXT({x}),{clean},"")'
-        steps[1] = f'=IF(RIGHT({B},1)="%",LEFT({B},LEN({B})-1),{B})'
-        steps[2] = f'=IF(OR(LEFT({Cc},1)="-",LEFT({Cc},1)="+"),MID({Cc},2,999),{Cc})'
-        steps[3] = "=" + _no_digits(D)
-        steps[4] = f'=LEFT({D},FIND(",",{D}&",")-1)'
-        steps[5] = f'=LEN({F})-LEN(SUBSTITUTE({F},".",""))'
-        groups = ",".join(f'OR({G}<{k},MID({F},MAX(1,LEN({F})-{4 * k - 1}),1)=".")' for k in range(1, 5))
-        # 1: the Italian form (dots grouping thousands, a decimal comma); 2: digits and one
-        # point that is not a thousands group ("12.5", "0.125"), a decimal point as for pegxl
-        italian = (f'AND(LEN({E})<LEN({D}),LEN(SUBSTITUTE(SUBSTITUTE({E},".",""),",",""))=0,'
-                   f'LEN({D})-LEN(SUBSTITUTE({D},",",""))<=1,RIGHT({D},1)<>",",'
-                   f'LEN({D})-LEN(SUBSTITUTE({D},".",""))={G},'
-                   f'OR({G}=0,AND(LEFT({F},1)<>"0",{G}<=4,{G}=INT((LEN({F})-{G}-1)/3),{groups})))')
-        steps[6] = f'=IF({italian},1,IF(AND({E}=".",LEN({D})>1),2,0))'
-        sign = f'IF(LEFT({Cc},1)="-",-1,1)'
-        steps[7] = (f'=IF({H}=1,{sign}*_xlfn.NUMBERVALUE("0"&SUBSTITUTE({D},".",""),",","."),'
-                    f'IF({H}=2,{sign}*_xlfn.NUMBERVALUE("0"&{D},".",","),{M}))')
-        num = f'IF(LEFT(CELL("format",{x}),1)="P",{x}*100,{x})' if kind == "percent" else x
-        steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),{num},IF(LEN(TRIM({x}))=0,"",{I})))'
-        if lo is None:
-            steps[9] = f"={J}"
-        else:
-            steps[9] = f"=IF(ISNUMBER({J}),IF(OR({J}<{_num(lo)},{J}>{_num(hi)}),{M},{J}),{J})"
-    elif kind == "date":
-        B, Cc, D, E, F, G, H, I, J = c[:9]
-        steps[0] = f'=SUBSTITUTE(SUBSTITUTE(TRIM({x}),".","/"),"-","/")'
-        steps[1] = f'=LEFT({B},FIND("/",{B}&"/")-1)'
-        steps[2] = f'=MID({B},LEN({Cc})+2,999)'
-        steps[3] = f'=LEFT({D},FIND("/",{D}&"/")-1)'
-        steps[4] = f'=MID({D},LEN({E})+2,999)'
-        digits = f"{Cc}&{E}&{F}"
-        # day first (31/12/2024, 31.12.24, 1-2-2024), or year first with dashes only (2024-12-31)
-        dmy = f"AND(LEN({Cc})<=2,OR(LEN({F})=2,LEN({F})=4))"
-        ymd = f'AND(LEN({Cc})=4,LEN({F})<=2,LEN(TRIM({x}))-LEN(SUBSTITUTE(TRIM({x}),"-",""))=2)'
-        steps[5] = (f'=AND(LEN({B})-LEN(SUBSTITUTE({B},"/",""))=2,LEN({Cc})>=1,LEN({E})>=1,LEN({E})<=2,'
-                    f'LEN({F})>=1,OR({dmy},{ymd}),'
-                    f'SUMPRODUCT(LEN({digits})-LEN(SUBSTITUTE({digits},{_DIGITS},"")))=LEN({digits}))')
-        steps[6] = (f'=IF({G},IF(LEN({Cc})=4,DATE(--{Cc},--{E},--{F}),'
-                    f'DATE(IF(LEN({F})=2,2000,0)+{F},--{E},--{Cc})),{M})')
-        steps[7] = (f'=IF(ISNUMBER({H}),IF(AND(DAY({H})=--IF(LEN({Cc})=4,{F},{Cc}),MONTH({H})=--{E}),{H},{M}),{M})')
-        steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),INT({x}),IF(LEN(TRIM({x}))=0,"",{I})))'
-        steps[9] = f"=IF(ISNUMBER({J}),IF(OR({J}<DATE(1900,3,1),{J}>DATE(2100,12,31)),{M},{J}),{J})"
-    elif kind == "bool":
-        B, Cc, D, E = c[:4]
-        J = c[8]
-        steps[0] = f"=LOWER(TRIM({x}))"
-        ends = ",".join(f"RIGHT({B},1)={q}" for q in ('"."', '"!"', '"\'"', '"`"', "_xlfn.UNICHAR(180)",
-                                                      "_xlfn.UNICHAR(8217)"))
-        steps[1] = f"=IF(OR({ends}),TRIM(LEFT({B},LEN({B})-1)),{B})"
-        steps[2] = f"=SUMPRODUCT(--EXACT({Cc},{L_YES}))"
-        steps[3] = f"=SUMPRODUCT(--EXACT({Cc},{L_NO}))"
-        steps[8] = (f'=IF(ISLOGICAL({x}),IF({x},1,0),IF(ISNUMBER({x}),IF({x}=1,1,IF({x}=0,0,{M})),'
-                    f'IF(LEN(TRIM({x}))=0,"",IF({D}>0,1,IF({E}>0,0,{M})))))')
-        steps[9] = f"={J}"
-    else:
-        raise ValueError(kind)
-    reading = f"=IFERROR({steps[9][1:]},{M})"
-    return steps[:9] + [reading]
-
-
-def _flag(col: str, rows: Sequence[int]) -> str | None:
-    """True when one of the readings in `col` (rows of _letture) is MARK."""
-    if not rows:
-        return None
-    return "+".join(f'COUNTIF(\'{SHEET_READINGS}\'!{col}{a}:{col}{b},"{MARK}")'
-                    for a, b in _runs(rows)) + ">0"
-
-
-# ------------------------------------------------------------------ formula pieces
-
-def indicator_formula(value_type: str | None, direction: str | None, target: Any, rules: Rules,
-                      a_ref: str, r_ref: str) -> str | None:
-    """Raggiungimento % of one indicator as a formula (scoring.md), or None when it is not
-    computed (testo, unknown target). `a_ref` is the Valore atteso cell, `r_ref` the
-    reading of Valore raggiunto on _letture (a number, 1/0 for sì/no, "" or MARK: passed
-    on). The branch that depends on the sign of the target is chosen here: the target
-    is a locked plan value."""
-    cap = _num(rules.cap)
-    if value_type in ("numero", "percentuale"):
-        if not isinstance(target, (int, float)) or isinstance(target, bool):
-            return None
-        a = float(target)
-        d = direction or ">="
-        A, R = a_ref, r_ref
-        if d == "=":
-            x = f"IF(ABS({R}-{A})<=0.000000001*MAX(1,ABS({R}),ABS({A})),100,0)"
-        elif d == ">=":
-            if a > 0:
-                x = f"100*{R}/{A}"
-            elif a == 0:
-                x = f"IF({R}>=0,100,0)"
-            else:
-                x = f"100*(2*{A}-{R})/{A}"
-        else:  # "<=": less is better
-            if a == 0:
-                x = f"IF({R}<=0,100,0)"
-            elif a < 0:
-                x = f"100*{R}/{A}"
-            elif rules.lower_formula == "scostamento":
-                x = f"100*(2*{A}-{R})/{A}"
-            else:
-                # rapporto: R <= 0 under a positive ceiling is the limit of A/R, the cap
-                x = f"IF({R}>0,100*{A}/{R},{cap})"
-        return f"=IF(ISNUMBER({R}),MIN({cap},MAX(0,{x})),{R})"
-    if value_type == "sì/no":
-        if not isinstance(target, bool):
-            return None
-        hit = _num(min(100.0, rules.cap))
-        yes_score, no_score = (hit, "0") if target else ("0", hit)
-        # the reading is 1 (yes) or 0 (no): the words were matched exactly on _letture
-        return f"=IF(ISNUMBER({r_ref}),IF({r_ref}=1,{yes_score},{no_score}),{r_ref})"
-    if value_type == "data":
-        if not isinstance(target, dt.date):
-            return None
-        d = direction or "<="
-        R, A = f"INT({r_ref})", a_ref
-        if d == "=":
-            x = f"IF({R}={A},100,0)"
-        else:
-            on_time = f"{R}<={A}" if d == "<=" else f"{R}>={A}"
-            days = f"({R}-{A})" if d == "<=" else f"({A}-{R})"
-            late = "0" if rules.late_zero else f"100-{_num(rules.late_penalty)}*{days}"
-            x = f"IF({on_time},100,{late})"
-        return f"=IF(ISNUMBER({r_ref}),MIN({cap},MAX(0,{x})),{r_ref})"
-    return None
-
-
-_READ_KIND = {"numero": "number", "percentuale": "percent", "data": "date", "sì/no": "bool"}
-
-
-def _plus(terms: list[str]) -> str:
-    return "+".join(terms) if terms else "0"
-
-
-def _equal_weights(weights: list[float | None], active: list[bool]) -> list[float]:
-    """Weights as scoring._equalise uses them: 1 each when any is missing or the active
-    ones sum to 0."""
-    if any(w is None or (isinstance(w, float) and math.isnan(w)) for w in weights):
-        return [1.0] * len(weights)
-    if not sum(w for w, a in zip(weights, active) if a) > 0:
-        return [1.0] * len(weights)
-    return [float(w) for w in weights]
-
-
-@dataclass
-class _Obj:
-    """What the formulas of one objective need, gathered while writing the rows."""
-    code: str
-    title: str
-    weight: float | None
-    row: int = 0                                              # row on Obiettivi
-    phases: list[tuple[int, float | None, bool]] = field(default_factory=list)  # (row, peso, neutralised)
-    indicators: list[tuple[int, float | None, bool, bool, bool]] = field(default_factory=list)
-    # (row, peso, eligible: not CONTESTO, scored: has a formula, neutralised)
-
-    def phase_expr(self) -> tuple[str | None, str | None]:
-        """(Realizzazione fasi % expression, Somma pesi fasi expression) or (None, None)."""
-        active = [(r, w) for r, w, neu in self.phases if not neu]
-        if not active:
-            return None, None
-        total = _plus([f"Fasi!{FL['weight']}{r}" for r, _ in active])
-        weights = [w for _, w, _ in self.phases]
-        given = all(w is not None for w in weights) and sum(w for _, w in active) > 0
-        if given:
-            # The locked Peso cells, rescaled by the sum of the active ones (neutralised left out)
-            num = _plus([f"Fasi!{FL['weight']}{r}*N({READ_PHASE}{r})" for r, _ in active])
-            return f"({num})/({total})", total
-        num = _plus([f"N({READ_PHASE}{r})" for r, _ in active])
-        return f"({num})/{len(active)}", total
-
-    def indicator_parts(self) -> tuple[str, str] | None:
-        """(numerator, denominator) of the weighted mean of the scored indicators."""
-        eligible = [(r, w, scored) for r, w, elig, scored, _ in self.indicators if elig]
-        scored = [(r, w) for r, w, s in eligible if s]
-        if not scored:
-            return None
-        weights = _equal_weights([w for _, w, _ in eligible], [s for _, _, s in eligible])
-        wmap = {r: w for (r, _, _), w in zip(eligible, weights)}
-        num = _plus([("" if wmap[r] == 1 else f"{_num(wmap[r])}*") + f"N(Indicatori!{IL['score']}{r})"
-                     for r, _ in scored])
-        den = _plus([f"IF(ISNUMBER(Indicatori!{IL['score']}{r}),{_num(wmap[r])},0)" for r, _ in scored])
-        return num, den
-
-    def phase_flag(self) -> str | None:
-        """True when an active phase's Avanzamento reads "da verificare"."""
-        return _flag(READ_COL["phases"], [r for r, _, neu in self.phases if not neu])
-
-    def indicator_flag(self) -> str | None:
-        """True when a scored indicator's Valore raggiunto reads "da verificare"."""
-        return _flag(READ_COL["indicators"],
-                     [r for r, _, elig, scored, neu in self.indicators if elig and scored and not neu])
-
-    @property
-    def all_neutralised(self) -> bool:
-        """Every phase and every non-CONTESTO indicator neutralised: Non valutabile."""
-        items = [n for _, _, n in self.phases] + [n for _, _, elig, _, n in self.indicators if elig]
-        return bool(items) and all(items)
-
 
 # -------------------------------------------------------------------- the builder
 
@@ -1060,10 +685,3 @@ def _unique_names(plan: Plan, codes: list[str]) -> dict[str, str]:
         taken.add(name.casefold())
         names[code] = name
     return names
-
-
-def make_templates(plan_path: str | os.PathLike, outdir: str | os.PathLike, **kw: Any) -> list[Path]:
-    """Read and check the plan, then generate the templates. A plan with errors raises
-    PegxlError before any file is written."""
-    plan = read_plan(plan_path)
-    return generate_templates(plan, outdir, **kw)

@@ -4,7 +4,6 @@ Every problem is reported at once, located at its cell, with the record's code.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from typing import Any
@@ -12,11 +11,19 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from ..errors import ERROR, ErrorCode, Finding, finding, show_value
-from ..plan import Plan, load_plan, parse_plan, parse_plan_partial, read_plan_book, zeros_hint  # noqa: F401 (load_plan, parse_plan re-exported)
-from ..values import is_blank
+from ..errors import ERROR, ErrorCode, Finding, PegxlError, finding, show_value
+from ..plan import (  # noqa: F401 (load_plan, parse_plan re-exported)
+    Plan,
+    load_plan,
+    parse_plan,
+    parse_plan_partial,
+    read_plan_book,
+    template_name,
+    zeros_hint,
+)
+from ..values import is_blank, safe_code
 from ..workbook import contract as C
-from ..workbook.reader import RawBook, Table
+from ..workbook.reader import RawBook, Table, cell_ref
 from .schema import coded, run_schema
 
 WEIGHT_TOLERANCE = 0.01
@@ -133,7 +140,6 @@ def _col0(letters: str) -> int:
 
 
 def _a1(row0: int, col0: int) -> str:
-    from ..workbook.reader import cell_ref
     return cell_ref(row0, col0)
 
 
@@ -432,7 +438,6 @@ def _same_file_names(plan: Plan, file: str) -> list[Finding]:
     derives from the code (the .eml of `send --dry-run`, ...) are compared ignoring case, as
     Windows and macOS do: `S-03` and `S/03`, or `S03` and `s03`, would overwrite each other's
     files and `send` would attach one settore's template to the other's message."""
-    from ..templates.generate import safe_code, template_name
     out: list[Finding] = []
     st = plan.tables[C.SHEET_SECTORS]
     by_template: dict[str, Any] = {}
@@ -460,3 +465,12 @@ def _same_file_names(plan: Plan, file: str) -> list[Finding]:
         by_template.setdefault(name.casefold(), s)
         by_code.setdefault(code_part.casefold(), s)
     return out
+
+
+def read_plan(path: str | os.PathLike) -> Plan:
+    """The plan, checked: raises PegxlError(exit 1) if it has errors."""
+    plan, findings = check_plan(path)
+    errors = [x for x in findings if x.is_error]
+    if errors or plan is None:
+        raise PegxlError(errors or findings, exit_code=1)
+    return plan

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 FORMAT_VERSION = "1.0"
 
@@ -274,3 +275,148 @@ def canonical(value: object, vocabulary: tuple[str, ...]) -> str | None:
         if norm_word(word) == key:
             return word
     return None
+
+
+# (name as written in the Regole sheet, default as written, Italian description)
+RULE_ROWS: tuple[tuple[str, Any, str], ...] = (
+    ("Tetto indicatore", 100, "Punteggio massimo di un indicatore (un risultato oltre il valore atteso non supera questo tetto)."),
+    ("Formula verso <=", "rapporto", "Indicatori «meno è meglio» oltre il valore atteso: «rapporto» = 100 × atteso / raggiunto; «scostamento» = 100 × (2 × atteso − raggiunto) / atteso, mai sotto 0."),
+    ("Ritardo azzera", "sì", "Indicatori a scadenza: «sì» = una consegna in ritardo vale 0; «no» = si applica la penalità per giorno di ritardo."),
+    ("Penalità giorni ritardo", 0, "Punti tolti per ogni giorno di ritardo quando Ritardo azzera è «no» (mai sotto 0)."),
+    ("Peso fasi", 50, "Peso della realizzazione delle fasi nel grado calcolato dell'obiettivo; con Peso indicatori somma a 100."),
+    ("Peso indicatori", 50, "Peso della media degli indicatori nel grado calcolato dell'obiettivo; con Peso fasi somma a 100."),
+    ("Scarto segnalato", 10, "Punti di differenza tra grado dichiarato e calcolato oltre i quali serve una Motivazione scostamento."),
+    ("Soglia minima", 0, "Un grado sotto questa soglia conta 0 nelle medie."),
+    ("Fascia A", 90, "Limite inferiore della fascia A."),
+    ("Fascia B", 75, "Limite inferiore della fascia B."),
+    ("Fascia C", 60, "Limite inferiore della fascia C."),
+    ("Fascia D", 0, "Limite inferiore della fascia D."),
+)
+
+
+# ------------------------------------------------- the consolidated workbook (section 3)
+
+KIND_CONSOLIDATED = "consolidato"
+KIND_FINAL = "consolidato finale OIV"
+
+SHEET_VALUES = "_pegxl_valori"
+# the record of how many rows a sheet without record keys (Anomalie, Provenienza) had
+LIST_COUNT_KEY = ("righe",)
+LIST_COUNT_FIELD = "righe"
+SHEET_DIFF = "Differenze OIV"
+
+ENTE_CODE = "Ente"
+
+# ------------------------------------------------------------------------- the sheets
+
+CS_SINTESI = TableSpec(SHEET_SINTESI, C_SINTESI.columns + (
+    Column("Peso", "weight", False, "number", 8),
+    Column("Stato consolidamento", "state", False, "text", 44),
+), key=("sector",))
+# only in the final workbook
+COL_BEFORE_OIV = Column("Percentuale senza OIV", "percentage_before", False, "number", 16)
+
+CS_OBJECTIVES = TableSpec(SHEET_OBJECTIVES, C_OBJECTIVES.columns + (
+    Column("Relazione", "report", False, "text", 50),
+    Column("Motivazione scostamento", "deviation_reason", False, "text", 40),
+    Column("Peso", "weight", False, "number", 8),
+    Column("Realizzazione fasi %", "phases_pct", False, "number", 12),
+    Column("Media indicatori %", "indicators_pct", False, "number", 12),
+    Column("Fonte del grado", "grade_source", False, "text", 12),
+    Column("Conta", "counted", False, "text", 7),
+), key=("sector", "objective"))
+OIV_FIELDS = ("oiv_grade", "oiv_notes")
+# the words the OIV may write in Valutazione OIV % instead of a number (scoring.md)
+OIV_NOT_ASSESSABLE = "Non valutabile"
+IDENTITY_RECORD = "_pegxl"            # the archived record of the identity and Regole
+
+
+def is_not_assessable(v: Any) -> bool:
+    """The OIV wrote «Non valutabile» (any case, spacing) in Valutazione OIV %."""
+    return isinstance(v, str) and norm_word(v) == norm_word(OIV_NOT_ASSESSABLE)
+
+CS_PHASES = TableSpec(SHEET_PHASES, (
+    Column("Codice settore", "sector", True, "code", 14),
+    Column("Codice obiettivo", "objective", True, "code", 16),
+    Column("N. fase", "phase", True, "int", 7),
+    Column("Descrizione", "description", True, "text", 45),
+    Column("Inizio previsto", "planned_start", False, "date", 12),
+    Column("Fine prevista", "planned_end", False, "date", 12),
+    Column("Peso", "weight", False, "number", 8),
+    Column("Neutralizzata", "neutralised", False, "text", 12),
+    Column("Avanzamento %", "progress", True, "number", 13),
+    Column("Inizio effettivo", "actual_start", True, "date", 13),
+    Column("Fine effettiva", "actual_end", True, "date", 13),
+    Column("Note", "notes", True, "text", 40),
+    Column("Peso effettivo", "effective_weight", False, "number", 10),
+    Column("Contributo %", "contribution", False, "number", 12),
+), key=("sector", "objective", "phase"))
+
+CS_INDICATORS = TableSpec(SHEET_INDICATORS, (
+    Column("Codice settore", "sector", True, "code", 14),
+    Column("Codice obiettivo", "objective", True, "code", 16),
+    Column("N. indicatore", "indicator", True, "int", 7),
+    Column("Descrizione", "description", True, "text", 45),
+    Column("Tipo", "kind", False, "text", 14),
+    Column("Tipo valore", "value_type", False, "text", 11),
+    Column("Verso", "direction", False, "text", 7),
+    Column("Valore atteso", "target", False, "text", 13),
+    Column("Peso", "weight", False, "number", 8),
+    Column("Neutralizzato", "neutralised", False, "text", 12),
+    Column("Valore raggiunto", "achieved_raw", True, "text", 14),
+    Column("Note", "notes", True, "text", 40),
+    Column("Raggiungimento %", "score", True, "number", 13),
+    Column("Esito", "status", False, "text", 14),
+    Column("Peso effettivo", "effective_weight", False, "number", 10),
+    Column("Valore letto", "achieved", True, "text", 14),
+), key=("sector", "objective", "indicator"))
+
+CS_ANOMALIE = TableSpec(SHEET_ANOMALIE, (
+    Column("File", "file", False, "text", 30),
+    Column("Codice settore", "sector", False, "code", 12),
+    Column("Foglio", "sheet", False, "text", 12),
+    Column("Cella", "cell", False, "text", 8),
+    Column("Riferimento", "record", False, "text", 22),
+    Column("Codice", "code", False, "code", 8),
+    Column("Gravità", "severity", False, "text", 9),
+    Column("Messaggio", "message", False, "text", 70),
+    Column("Come correggere", "hint", False, "text", 50),
+))
+
+CS_PROVENIENZA = TableSpec(SHEET_PROVENIENZA, (
+    Column("Nome file", "name", False, "text", 34),
+    Column("Codice settore", "sector", False, "code", 12),
+    Column("SHA-256", "sha256", False, "text", 66),
+    Column("Letto il", "read_at", False, "date", 19),
+    Column("Versione modello", "template_version", False, "text", 10),
+    Column("Utilizzato", "used", False, "text", 10),
+    Column("Copia restituita", "copy", False, "text", 34),
+    Column("Nota", "note", False, "text", 50),
+))
+
+CS_DIFF = TableSpec(SHEET_DIFF, (
+    Column("Codice settore", "sector", True, "code", 14),
+    Column("Codice obiettivo", "objective", True, "code", 16),
+    Column("Titolo", "title", False, "text", 40),
+    Column("Grado settore %", "grade_before", False, "number", 12),
+    Column("Valutazione OIV %", "oiv_grade", False, "number", 13),
+    Column("Differenza", "difference", False, "number", 11),
+    Column("Note OIV", "oiv_notes", False, "text", 50),
+), key=("sector", "objective"))
+
+TABLES = {SHEET_SINTESI: CS_SINTESI, SHEET_OBJECTIVES: CS_OBJECTIVES,
+          SHEET_PHASES: CS_PHASES, SHEET_INDICATORS: CS_INDICATORS}
+
+# identity rows of _pegxl: (label, field)
+IDENTITY = (
+    ("Versione formato", "format_version"),
+    ("Tipo file", "kind"),
+    ("Ente", "ente"),
+    ("Anno", "anno"),
+    ("Fase del ciclo", "fase"),
+    ("Impronta piano", "fingerprint"),
+    ("Settori consolidati", "sectors"),
+    ("Settori esclusi", "excluded"),
+    ("Generato da", "generator"),
+    ("Identificativo elaborazione", "run_id"),
+)

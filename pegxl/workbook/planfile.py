@@ -8,9 +8,10 @@ from typing import Any, Mapping
 
 from openpyxl import Workbook
 
-from ..rules import RULE_ROWS
+from ..errors import ErrorCode, PegxlError, finding
 from . import contract as C
 from . import style as S
+from .contract import RULE_ROWS
 from .io import atomic_save
 
 PLAN_ROWS = 2000  # rows covered by the plan's dropdowns
@@ -161,7 +162,6 @@ def _typed(value: Any, kind: str) -> Any:
 
 def init_plan(directory: str | os.PathLike, *, force: bool = False) -> Path:
     """`pegxl init`: a blank piano.xlsx in `directory` (never overwritten unless force)."""
-    from ..errors import ErrorCode, PegxlError, finding
     path = Path(directory) / "piano.xlsx"
     if path.exists() and not force:
         raise PegxlError(finding(ErrorCode.U002, file=str(path), value=str(path)), exit_code=2)

@@ -11,10 +11,12 @@ import difflib
 import os
 import posixpath
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import pandas as pd
 
@@ -108,7 +110,6 @@ class _NotRegular(OSError):
 
 def special_kind(mode: int) -> str | None:
     """What a file that is not a regular file is, in Italian (None for a regular file)."""
-    import stat
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
@@ -242,7 +243,6 @@ def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
         names = set(zf.namelist())
         if "xl/workbook.xml" not in names:
             return out
-        from xml.etree import ElementTree as ET
         ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
         ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
         rels: dict[str, str] = {}
@@ -303,7 +303,6 @@ def ods_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
     the `number-rows-repeated` / `number-columns-repeated` of cells with content: a few KB
     of content.xml can repeat one value over a hundred million cells, which calamine would
     build in memory. Streamed; empty for a file that is not an .ods."""
-    from xml.etree import ElementTree as ET
     out: dict[str, tuple[int, int]] = {}
     tq, oq = _ODS_TABLE, _ODS_OFFICE
     with zipfile.ZipFile(path) as zf:

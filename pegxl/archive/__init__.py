@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -49,11 +50,12 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from . import __version__
-from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
-from .plan import Plan
-from .values import is_blank
-from .workbook import contract as C
+from .. import __version__
+from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
+from ..plan import Plan
+from ..values import is_blank
+from ..workbook import contract as C
+from .rows import _cycle_rows, _none, _real, value_from_text
 
 SCHEMA_VERSION = 2
 DEFAULT_DB_NAME = "pegxl-archivio.sqlite"
@@ -305,214 +307,6 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
-# --------------------------------------------------------------------- value helpers
-
-def _none(v: Any) -> Any:
-    if v is None:
-        return None
-    try:
-        if is_blank(v):
-            return None
-    except Exception:
-        pass
-    return v
-
-
-def _real(v: Any) -> float | None:
-    v = _none(v)
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _int(v: Any) -> int | None:
-    v = _none(v)
-    if v is None:
-        return None
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _flag(v: Any) -> int | None:
-    v = _none(v)
-    if v is None:
-        return None
-    return 1 if bool(v) else 0
-
-
-def _iso(v: Any) -> str | None:
-    v = _none(v)
-    if v is None:
-        return None
-    if isinstance(v, pd.Timestamp):
-        v = v.to_pydatetime()
-    if isinstance(v, dt.datetime):
-        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return str(v)
-
-
-def value_text(v: Any) -> str | None:
-    """A parsed value as text, reversible by `value_from_text`: ISO date, number, sì/no, text."""
-    v = _none(v)
-    if v is None:
-        return None
-    if isinstance(v, bool) or type(v).__name__ == "bool_":
-        return "sì" if bool(v) else "no"
-    if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)):
-        return _iso(v)
-    if isinstance(v, (int, float)) or hasattr(v, "item"):
-        f = float(v)
-        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
-    return str(v)
-
-
-def raw_text(v: Any) -> str | None:
-    """A value as the settore typed it (strings kept, numbers and dates shown)."""
-    v = _none(v)
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v
-    return value_text(v)
-
-
-def value_from_text(text: Any, value_type: str | None) -> Any:
-    """The inverse of `value_text` for a Tipo valore: float, date, 'sì'/'no' or text."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return None
-    if value_type in ("numero", "percentuale"):
-        try:
-            return float(text)
-        except (TypeError, ValueError):
-            return text
-    if value_type == "data":
-        try:
-            return dt.date.fromisoformat(str(text)[:10])
-        except ValueError:
-            return text
-    return text
-
-
-def _num_of(v: Any, value_type: str | None) -> float | None:
-    if value_type in ("numero", "percentuale"):
-        return _real(v)
-    return None
-
-
-# ------------------------------------------------------------------ cycle content
-
-def _usable_paths(validation: Any) -> set[str] | None:
-    if validation is None:
-        return None
-    try:
-        return {rf.path for rf in validation.usable_files}
-    except Exception:
-        return None
-
-
-def _inputs(df: pd.DataFrame | None, keys: list[str], usable: set[str] | None) -> pd.DataFrame | None:
-    """The settori's rows from usable files only, one per key."""
-    if df is None or not isinstance(df, pd.DataFrame) or df.empty:
-        return None
-    if usable is not None and "file" in df.columns:
-        df = df[df["file"].isin(usable)]
-    if not set(keys) <= set(df.columns):
-        return None
-    return df.drop_duplicates(keys, keep="first").set_index(keys)
-
-
-def _lookup(df: pd.DataFrame | None, key: tuple, col: str) -> Any:
-    if df is None or col not in df.columns:
-        return None
-    try:
-        return df.at[key, col]
-    except KeyError:
-        return None
-
-
-def _cycle_rows(plan: Plan, scores: Any, validation: Any,
-                extra_findings: Iterable[Any] = ()) -> dict[str, list[tuple]]:
-    usable = _usable_paths(validation)
-    v_obj = _inputs(getattr(validation, "objectives", None), ["sector", "objective"], usable)
-    v_ph = _inputs(getattr(validation, "phases", None), ["sector", "objective", "phase"], usable)
-    v_ind = _inputs(getattr(validation, "indicators", None), ["sector", "objective", "indicator"], usable)
-    p_obj = plan.objectives.drop_duplicates("objective").set_index("objective")
-    p_ph = plan.phases.dropna(subset=["objective", "phase"]).drop_duplicates(["objective", "phase"])
-    p_ph = p_ph.assign(phase=p_ph["phase"].astype(int)).set_index(["objective", "phase"])
-    p_ind = plan.indicators.dropna(subset=["objective", "indicator"]).drop_duplicates(["objective", "indicator"])
-    p_ind = p_ind.assign(indicator=p_ind["indicator"].astype(int)).set_index(["objective", "indicator"])
-
-    rows: dict[str, list[tuple]] = {}
-    rows["sectors"] = [
-        (r["sector"], _none(r.get("sector_name")), _none(r.get("manager")), _real(r.get("weight")),
-         _int(r.get("n_objectives")), _int(r.get("n_assessed")), _real(r.get("percentage")),
-         _none(r.get("band")))
-        for r in scores.sectors.to_dict("records")]
-    rows["objectives"] = []
-    for r in scores.objectives.to_dict("records"):
-        key = (r["sector"], r["objective"])
-        rows["objectives"].append((
-            r["sector"], r["objective"], _none(r.get("title")),
-            _none(_lookup(p_obj, r["objective"], "typology")), _real(r.get("weight")),
-            _none(r.get("status")), _real(r.get("phases_pct")), _real(r.get("indicators_pct")),
-            _real(r.get("computed")), _real(r.get("declared")), _real(r.get("oiv_grade")),
-            _real(r.get("grade")), _none(r.get("grade_source")), _flag(r.get("counted")),
-            _none(r.get("excluded_reason")), _real(r.get("grade_for_mean")), _flag(r.get("deviation_flag")),
-            raw_text(_lookup(v_obj, key, "report")), raw_text(_lookup(v_obj, key, "deviation_reason"))))
-    rows["phases"] = []
-    for r in scores.phases.to_dict("records"):
-        n = _int(r.get("phase"))
-        key = (r["sector"], r["objective"], n)
-        pk = (r["objective"], n)
-        rows["phases"].append((
-            r["sector"], r["objective"], n, _none(_lookup(p_ph, pk, "description")),
-            _iso(_lookup(p_ph, pk, "planned_start")), _iso(_lookup(p_ph, pk, "planned_end")),
-            _real(_lookup(p_ph, pk, "weight")), _real(r.get("progress")),
-            _iso(_lookup(v_ph, key, "actual_start")), _iso(_lookup(v_ph, key, "actual_end")),
-            _real(r.get("effective_weight")), _real(r.get("contribution")), _flag(r.get("neutralised")),
-            raw_text(_lookup(v_ph, key, "notes"))))
-    rows["indicators"] = []
-    for r in scores.indicators.to_dict("records"):
-        n = _int(r.get("indicator"))
-        key = (r["sector"], r["objective"], n)
-        pk = (r["objective"], n)
-        vt = _none(_lookup(p_ind, pk, "value_type"))
-        target_value = _lookup(p_ind, pk, "target_value")
-        achieved = _lookup(v_ind, key, "achieved")
-        achieved_raw = _lookup(v_ind, key, "achieved_raw")
-        if achieved_raw is None and achieved is not None:
-            achieved_raw = achieved
-        rows["indicators"].append((
-            r["sector"], r["objective"], n, _none(_lookup(p_ind, pk, "description")),
-            _none(_lookup(p_ind, pk, "kind")), _none(_lookup(p_ind, pk, "unit")), vt,
-            _none(_lookup(p_ind, pk, "direction")), raw_text(_lookup(p_ind, pk, "target")),
-            value_text(target_value), _num_of(target_value, vt), raw_text(_lookup(p_ind, pk, "previous")),
-            raw_text(achieved_raw), value_text(achieved), _num_of(achieved, vt),
-            _real(r.get("score")), _none(r.get("status")), _flag(r.get("counted")),
-            _real(r.get("effective_weight")), _flag(r.get("neutralised")),
-            raw_text(_lookup(v_ind, key, "notes"))))
-    findings = list(getattr(validation, "findings", None) or []) + list(extra_findings)
-    rows["findings"] = [
-        (i, f.code, f.severity, f.message, f.hint, f.file, f.sheet, f.cell, f.record, raw_text(f.value))
-        for i, f in enumerate(findings, start=1)]
-    rows["provenance"] = []
-    for rf in getattr(validation, "files", None) or []:
-        rows["provenance"].append((
-            str(rf.path), getattr(rf, "sector", None), getattr(rf, "sha256", None),
-            _iso(getattr(rf, "read_at", None)), _iso(getattr(rf, "modified", None)),
-            _none(getattr(rf, "template_version", None)),
-            1 if usable is None or rf.path in usable else 0))
-    return rows
-
-
 _INSERTS = {
     "sectors": "INSERT INTO sectors (cycle_id, sector, sector_name, manager, weight, n_objectives, "
                "n_assessed, percentage, band) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -549,7 +343,6 @@ def _jsonable(v: Any) -> Any:
 
 def values_digest(written: Iterable[tuple[str, str, str]]) -> str:
     """SHA-256 of the records a merge wrote (order-independent)."""
-    import hashlib
     h = hashlib.sha256()
     for sheet, key, record in sorted(written):
         h.update(json.dumps([sheet, key, record], ensure_ascii=False).encode("utf-8"))
@@ -566,7 +359,7 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     records (sheet, key json, record json) the run wrote into its consolidated workbook.
 
     `result` is a MergeResult-like object (with `.scores` and `.validation`) or a Scores;
-    `validation` (a pegxl.validate.Validation) gives the typed values, the findings and the
+    `validation` (a pegxl.validators.returns.Validation) gives the typed values, the findings and the
     provenance. A later cycle of the same (ente, anno, fase, kind) gets the next version.
     """
     if kind not in KINDS:
@@ -944,3 +737,15 @@ def achieved_in(db: str | os.PathLike, ente: str, anno: int) -> dict[tuple[str, 
         if v is not None:
             out[(o, int(i))] = v
     return out
+
+
+BESIDE_PLAN = "beside the plan"       # db default of the flows: pegxl-archivio.sqlite beside the plan
+
+
+def resolve_db(plan: Plan, db: Any) -> Path | None:
+    """The archive of a flow: BESIDE_PLAN -> pegxl-archivio.sqlite beside the plan."""
+    if db is None:
+        return None
+    if isinstance(db, str) and db == BESIDE_PLAN:
+        return default_db(plan)
+    return Path(db)

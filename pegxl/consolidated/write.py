@@ -1,317 +1,75 @@
-"""The consolidated workbook for the OIV (workbooks.md section 3): writing and reading it.
-
-Sheets, in order: Sintesi, Obiettivi, Fasi, Indicatori, Anomalie, Provenienza (the public
-contract, exact headers; columns of our own only after the contract's ones), then the
-hidden `_pegxl` (identity and the Regole in force) and the hidden `_pegxl_valori` (the
-locked content as written, one JSON record per row -- by record key on the table sheets,
-by position plus a row count on Anomalie and Provenienza -- against which the OIV's copy is
-checked when it comes back: see `pegxl.oiv`). The final workbook written after the OIV
-(`<Anno>_consolidato_OIV_finale.xlsx`) has the same sheets plus «Differenze OIV».
-
-Design decisions, documented once here:
-
-* Percentages are stored as 0-100 numbers at full precision, displayed with the number
-  format ``0.00" %"`` (style.PERCENT_VALUE_FORMAT) -- the same scale as every figure a
-  person types in the cycle (Grado dichiarato %, Avanzamento %, Valutazione OIV %), so the
-  OIV types 85 for 85 %, formulas and pivot tables see 0-100, and no figure is ever text.
-  Rounding (half-up, 2 decimals) happens only in text (the Note column).
-* The workbook carries everything needed to recompute: the typed inputs of every
-  settore are in Obiettivi (Stato, Grado dichiarato %, Relazione, Motivazione
-  scostamento), Fasi (Avanzamento %, Inizio/Fine effettiva, Note) and Indicatori (Valore
-  raggiunto exactly as typed, plus «Valore letto», the value as pegxl read it). So the
-  OIV's copy can be scored again without the returns.
-* Nothing inside a cell depends on the clock except Provenienza's «Letto il», which is
-  the `now` given by the caller, else the moment the file was read (ReturnFile.read_at):
-  two merges of the same files with the same `now` give identical cell values.
-* Text typed by people is always written as text (data_type "s"): a Relazione "=SUM(A1)"
-  stays a string. Control characters that a .xlsx cannot hold are dropped.
-* Every sheet is protected (password: templates.DEFAULT_PASSWORD; it keeps honest people
-  from breaking the layout, it is not security). In the consolidated workbook the only
-  unlocked cells are Valutazione OIV % (a number 0-100 or the words «Non valutabile»: custom
-  validation) and Note OIV.
-* The `_pegxl` identity carries the run id of the merge that wrote the workbook
-  («Identificativo elaborazione»); the same records as `_pegxl_valori` (plus the identity)
-  are archived under that id (`build_workbook(records=...)`), so that `pegxl oiv` checks
-  the OIV's copy against what was really written, not only against itself.
-"""
+"""Writing the consolidated workbook (see the package docstring for the design)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
 
-from . import __version__
-from .errors import ErrorCode, Finding, show_value
-from .plan import Plan
-from .scoring import (EX_NEUTRALISED, EX_NO_DATA, EX_NOT_ASSESSABLE, EX_OIV_NOT_ASSESSABLE,
-                      EX_POSTPONED, SRC_DECLARED, SRC_OIV, Scores, compute)
-from .tables import score_input
-from .values import format_percent, is_blank, parse_number, parse_typed
-from .workbook import contract as C
-from .workbook import style as S
-from .workbook.contract import Column, TableSpec
-
-KIND_CONSOLIDATED = "consolidato"
-KIND_FINAL = "consolidato finale OIV"
-
-SHEET_VALUES = "_pegxl_valori"
-# the record of how many rows a sheet without record keys (Anomalie, Provenienza) had
-LIST_COUNT_KEY = ("righe",)
-LIST_COUNT_FIELD = "righe"
-SHEET_DIFF = "Differenze OIV"
+from .. import __version__
+from ..errors import ErrorCode, Finding, show_value
+from ..plan import Plan
+from ..scoring import (
+    EX_NEUTRALISED,
+    EX_NO_DATA,
+    EX_NOT_ASSESSABLE,
+    EX_OIV_NOT_ASSESSABLE,
+    EX_POSTPONED,
+    SRC_DECLARED,
+    SRC_OIV,
+    Scores,
+)
+from ..tables import (
+    Inputs,
+    canon,
+    clean_text,
+    key_json,
+    score_input,  # noqa
+)
+from ..templates import DEFAULT_PASSWORD
+from ..values import format_percent, is_blank
+from ..workbook import contract as C
+from ..workbook import style as S
+from ..workbook.contract import (
+    COL_BEFORE_OIV,
+    CS_ANOMALIE,
+    CS_DIFF,
+    CS_INDICATORS,
+    CS_OBJECTIVES,
+    CS_PHASES,
+    CS_PROVENIENZA,
+    CS_SINTESI,
+    ENTE_CODE,
+    IDENTITY,
+    IDENTITY_RECORD,
+    KIND_CONSOLIDATED,
+    LIST_COUNT_FIELD,
+    LIST_COUNT_KEY,
+    OIV_FIELDS,
+    OIV_NOT_ASSESSABLE,
+    SHEET_VALUES,
+    Column,
+    TableSpec,
+)
+from ..workbook.io import atomic_path
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
 RAW_PERCENT = "0.00%"                 # a raw value typed in a percent-formatted cell
 WEIGHT_FORMAT = "0.00"                # Peso effettivo: 33.333... shown as 33,33, not 33,3333333333333
 TEXT_MAX = 4000
-LONG_TEXT = 200                       # longer texts are kept in _pegxl_valori as a digest
-ENTE_CODE = "Ente"
-
-# ------------------------------------------------------------------------- the sheets
-
-CS_SINTESI = TableSpec(C.SHEET_SINTESI, C.C_SINTESI.columns + (
-    Column("Peso", "weight", False, "number", 8),
-    Column("Stato consolidamento", "state", False, "text", 44),
-), key=("sector",))
-# only in the final workbook
-COL_BEFORE_OIV = Column("Percentuale senza OIV", "percentage_before", False, "number", 16)
-
-CS_OBJECTIVES = TableSpec(C.SHEET_OBJECTIVES, C.C_OBJECTIVES.columns + (
-    Column("Relazione", "report", False, "text", 50),
-    Column("Motivazione scostamento", "deviation_reason", False, "text", 40),
-    Column("Peso", "weight", False, "number", 8),
-    Column("Realizzazione fasi %", "phases_pct", False, "number", 12),
-    Column("Media indicatori %", "indicators_pct", False, "number", 12),
-    Column("Fonte del grado", "grade_source", False, "text", 12),
-    Column("Conta", "counted", False, "text", 7),
-), key=("sector", "objective"))
-OIV_FIELDS = ("oiv_grade", "oiv_notes")
-# the words the OIV may write in Valutazione OIV % instead of a number (scoring.md)
-OIV_NOT_ASSESSABLE = "Non valutabile"
-IDENTITY_RECORD = "_pegxl"            # the archived record of the identity and Regole
-
-
-def is_not_assessable(v: Any) -> bool:
-    """The OIV wrote «Non valutabile» (any case, spacing) in Valutazione OIV %."""
-    return isinstance(v, str) and C.norm_word(v) == C.norm_word(OIV_NOT_ASSESSABLE)
-
-CS_PHASES = TableSpec(C.SHEET_PHASES, (
-    Column("Codice settore", "sector", True, "code", 14),
-    Column("Codice obiettivo", "objective", True, "code", 16),
-    Column("N. fase", "phase", True, "int", 7),
-    Column("Descrizione", "description", True, "text", 45),
-    Column("Inizio previsto", "planned_start", False, "date", 12),
-    Column("Fine prevista", "planned_end", False, "date", 12),
-    Column("Peso", "weight", False, "number", 8),
-    Column("Neutralizzata", "neutralised", False, "text", 12),
-    Column("Avanzamento %", "progress", True, "number", 13),
-    Column("Inizio effettivo", "actual_start", True, "date", 13),
-    Column("Fine effettiva", "actual_end", True, "date", 13),
-    Column("Note", "notes", True, "text", 40),
-    Column("Peso effettivo", "effective_weight", False, "number", 10),
-    Column("Contributo %", "contribution", False, "number", 12),
-), key=("sector", "objective", "phase"))
-
-CS_INDICATORS = TableSpec(C.SHEET_INDICATORS, (
-    Column("Codice settore", "sector", True, "code", 14),
-    Column("Codice obiettivo", "objective", True, "code", 16),
-    Column("N. indicatore", "indicator", True, "int", 7),
-    Column("Descrizione", "description", True, "text", 45),
-    Column("Tipo", "kind", False, "text", 14),
-    Column("Tipo valore", "value_type", False, "text", 11),
-    Column("Verso", "direction", False, "text", 7),
-    Column("Valore atteso", "target", False, "text", 13),
-    Column("Peso", "weight", False, "number", 8),
-    Column("Neutralizzato", "neutralised", False, "text", 12),
-    Column("Valore raggiunto", "achieved_raw", True, "text", 14),
-    Column("Note", "notes", True, "text", 40),
-    Column("Raggiungimento %", "score", True, "number", 13),
-    Column("Esito", "status", False, "text", 14),
-    Column("Peso effettivo", "effective_weight", False, "number", 10),
-    Column("Valore letto", "achieved", True, "text", 14),
-), key=("sector", "objective", "indicator"))
-
-CS_ANOMALIE = TableSpec(C.SHEET_ANOMALIE, (
-    Column("File", "file", False, "text", 30),
-    Column("Codice settore", "sector", False, "code", 12),
-    Column("Foglio", "sheet", False, "text", 12),
-    Column("Cella", "cell", False, "text", 8),
-    Column("Riferimento", "record", False, "text", 22),
-    Column("Codice", "code", False, "code", 8),
-    Column("Gravità", "severity", False, "text", 9),
-    Column("Messaggio", "message", False, "text", 70),
-    Column("Come correggere", "hint", False, "text", 50),
-))
-
-CS_PROVENIENZA = TableSpec(C.SHEET_PROVENIENZA, (
-    Column("Nome file", "name", False, "text", 34),
-    Column("Codice settore", "sector", False, "code", 12),
-    Column("SHA-256", "sha256", False, "text", 66),
-    Column("Letto il", "read_at", False, "date", 19),
-    Column("Versione modello", "template_version", False, "text", 10),
-    Column("Utilizzato", "used", False, "text", 10),
-    Column("Copia restituita", "copy", False, "text", 34),
-    Column("Nota", "note", False, "text", 50),
-))
-
-CS_DIFF = TableSpec(SHEET_DIFF, (
-    Column("Codice settore", "sector", True, "code", 14),
-    Column("Codice obiettivo", "objective", True, "code", 16),
-    Column("Titolo", "title", False, "text", 40),
-    Column("Grado settore %", "grade_before", False, "number", 12),
-    Column("Valutazione OIV %", "oiv_grade", False, "number", 13),
-    Column("Differenza", "difference", False, "number", 11),
-    Column("Note OIV", "oiv_notes", False, "text", 50),
-), key=("sector", "objective"))
-
-TABLES = {C.SHEET_SINTESI: CS_SINTESI, C.SHEET_OBJECTIVES: CS_OBJECTIVES,
-          C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
-
-# identity rows of _pegxl: (label, field)
-IDENTITY = (
-    ("Versione formato", "format_version"),
-    ("Tipo file", "kind"),
-    ("Ente", "ente"),
-    ("Anno", "anno"),
-    ("Fase del ciclo", "fase"),
-    ("Impronta piano", "fingerprint"),
-    ("Settori consolidati", "sectors"),
-    ("Settori esclusi", "excluded"),
-    ("Generato da", "generator"),
-    ("Identificativo elaborazione", "run_id"),
-)
-
-
-# ---------------------------------------------------------------- typed inputs, scores
-
-@dataclass
-class Inputs:
-    """What the settori typed, one row per record, typed (the consolidated's own data).
-
-    objectives: sector, objective, status (canonical Stato), declared (float, NaN),
-                report, deviation_reason
-    phases:     sector, objective, phase, progress (float, NaN), actual_start, actual_end,
-                notes
-    indicators: sector, objective, indicator, achieved_raw (as typed), achieved_percent
-                (typed in a percent-formatted cell), achieved (parsed by Tipo valore), notes
-    """
-
-    objectives: pd.DataFrame
-    phases: pd.DataFrame
-    indicators: pd.DataFrame
-
-
-OBJ_IN = ["sector", "objective", "status", "declared", "report", "deviation_reason"]
-PH_IN = ["sector", "objective", "phase", "progress", "actual_start", "actual_end", "notes"]
-IND_IN = ["sector", "objective", "indicator", "achieved_raw", "achieved_percent", "achieved", "notes"]
-
-
-def clean_text(v: Any) -> str | None:
-    """Text as written into a cell: None for blanks, control characters dropped."""
-    if is_blank(v):
-        return None
-    s = v if isinstance(v, str) else show_value(v)
-    return ILLEGAL_CHARACTERS_RE.sub("", s)
-
-
-def _none(v: Any) -> Any:
-    return None if is_blank(v) else v
-
-
-def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(records, columns=columns, dtype=object)
-    for c in ("declared", "progress"):
-        if c in df.columns:
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    return df
-
-
-def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) -> Inputs:
-    """The typed inputs of the returns `paths` (default: every usable file) of a Validation.
-
-    Values typed into a neutralised phase or indicator are kept for display (parsed the
-    same way), and left out of the scores by `score`."""
-    keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
-
-    def rows(df: pd.DataFrame) -> list[dict]:
-        if df.empty:
-            return []
-        return df[df["file"].isin(keep)].to_dict("records")
-
-    objs = [{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
-             "declared": r["declared"], "report": clean_text(r["report"]),
-             "deviation_reason": clean_text(r["deviation_reason"])}
-            for r in rows(validation.objectives)]
-    phs = []
-    for r in rows(validation.phases):
-        progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
-        if r["neutralised"]:
-            from .values import parse_date
-            p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
-            progress = p.value if p.ok else None
-            start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
-            end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
-        phs.append({"sector": r["sector"], "objective": r["objective"], "phase": int(r["phase"]),
-                    "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
-                    "notes": clean_text(r["notes"])})
-    inds = []
-    for r in rows(validation.indicators):
-        raw = _none(r["achieved_raw"])
-        achieved = r["achieved"]
-        if r["neutralised"] or is_blank(achieved):
-            p = parse_typed(raw, r["value_type"] or "testo", percent_format=bool(r["achieved_percent"]))
-            achieved = p.value if p.ok else None
-        if isinstance(raw, str):
-            raw = clean_text(raw)
-        if isinstance(achieved, str):
-            achieved = clean_text(achieved)
-        inds.append({"sector": r["sector"], "objective": r["objective"], "indicator": int(r["indicator"]),
-                     "achieved_raw": raw, "achieved_percent": bool(r["achieved_percent"]) and raw is not None,
-                     "achieved": _none(achieved), "notes": clean_text(r["notes"])})
-    return Inputs(_frame(objs, OBJ_IN), _frame(phs, PH_IN), _frame(inds, IND_IN))
-
-
-def score(plan: Plan, inputs: Inputs, sectors: Iterable[str], oiv: pd.DataFrame | None = None) -> Scores:
-    """Scores of `sectors` from typed inputs (scoring.md), with the OIV grades of `oiv`
-    (sector, objective, oiv_grade) in force where given.
-
-    Values typed into neutralised phases/indicators are masked first, so the figures are
-    the same whether the inputs come from the returns or from a consolidated workbook."""
-    neu_ph = {(o, int(p)) for o, p, n in zip(plan.phases["objective"], plan.phases["phase"],
-                                             plan.phases["neutralised"]) if n and p is not None}
-    neu_in = {(o, int(i)) for o, i, n in zip(plan.indicators["objective"], plan.indicators["indicator"],
-                                             plan.indicators["neutralised"]) if n and i is not None}
-    ph = inputs.phases.copy()
-    if not ph.empty:
-        mask = [(o, p) in neu_ph for o, p in zip(ph["objective"], ph["phase"])]
-        ph.loc[mask, "progress"] = np.nan
-    ind = inputs.indicators.copy()
-    if not ind.empty:
-        mask = [(o, i) in neu_in for o, i in zip(ind["objective"], ind["indicator"])]
-        ind["achieved"] = [None if m else a for m, a in zip(mask, ind["achieved"])]
-    ns = SimpleNamespace(objectives=inputs.objectives, phases=ph, indicators=ind)
-    oiv_df = None
-    if oiv is not None and not oiv.empty:
-        cols = ["sector", "objective", "oiv_grade"] + (["oiv_not_assessable"] if "oiv_not_assessable" in oiv else [])
-        oiv_df = oiv[cols].copy()
-        oiv_df["oiv_grade"] = pd.to_numeric(oiv_df["oiv_grade"], errors="coerce").astype(float)
-    return compute(score_input(plan, ns, sectors=list(sectors), oiv=oiv_df), plan.rules)
 
 
 # ------------------------------------------------------------------ what is written
@@ -361,60 +119,6 @@ def naive(ts: Any) -> dt.datetime | None:
     if isinstance(ts, dt.date):
         return dt.datetime(ts.year, ts.month, ts.day)
     return None
-
-
-# ------------------------------------------------------------------- canonical values
-
-def canon(v: Any) -> Any:
-    """A cell value in the comparable, JSON-able form of _pegxl_valori."""
-    if is_blank(v):
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return "bool:" + ("1" if v else "0")
-    if isinstance(v, (int, float, np.integer, np.floating)):
-        return float(v)
-    if isinstance(v, dt.datetime):
-        # nearest second: a serial re-saved by Excel or LibreOffice may come back a hair below
-        v = (v.replace(tzinfo=None) + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
-        if v.time() == dt.time(0):
-            return "date:" + v.date().isoformat()
-        return "datetime:" + v.isoformat()
-    if isinstance(v, dt.date):
-        return "date:" + v.isoformat()
-    s = clean_text(v) or ""
-    if len(s) > LONG_TEXT:
-        return "sha256:" + hashlib.sha256(s.encode("utf-8")).hexdigest()
-    return s
-
-
-def same(a: Any, b: Any) -> bool:
-    """Two canonical values mean the same (numbers within float noise)."""
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b
-
-
-def shown(v: Any) -> str:
-    """A canonical value as a person reads it in a message."""
-    if v is None:
-        return "(vuota)"
-    if isinstance(v, float):
-        return show_value(v)
-    if isinstance(v, str):
-        if v.startswith("date:"):
-            return show_value(dt.date.fromisoformat(v[5:]))
-        if v.startswith("datetime:"):
-            return show_value(dt.datetime.fromisoformat(v[9:]))
-        if v.startswith("bool:"):
-            return "VERO" if v.endswith("1") else "FALSO"
-        if v.startswith("sha256:"):
-            return f"testo lungo (impronta {v[7:19]})"
-    return str(v)
-
-
-def key_json(key: Iterable[Any]) -> str:
-    return json.dumps([int(k) if isinstance(k, (int, np.integer)) or (isinstance(k, float) and k.is_integer())
-                       else str(k) for k in key], ensure_ascii=False)
 
 
 # ------------------------------------------------------------------------- writing
@@ -884,7 +588,6 @@ def _oiv_shown(r: Mapping[str, Any]) -> Any:
 def _oiv_grade_validation(first_cell: str):
     """Valutazione OIV %: a number from 0 to 100, or the words «Non valutabile» (any case).
     A custom formula, relative to the first cell of the range, as Excel and Calc read it."""
-    from openpyxl.worksheet.datavalidation import DataValidation
     c = first_cell
     dv = DataValidation(type="custom", allow_blank=True,
                         formula1=f'OR(AND(ISNUMBER({c}),{c}>=0,{c}<=100),LOWER(TRIM({c}))="non valutabile")',
@@ -935,7 +638,6 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
     extended with what the workbook records as written (see _Writer.records)."""
     if password is None:
-        from .templates import DEFAULT_PASSWORD
         password = DEFAULT_PASSWORD
     w = _Writer(data, password)
     wb = w.build()
@@ -949,7 +651,6 @@ def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        records: list | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
     before it replaces `path`; if it raises, nothing is written. `records`: see build_workbook."""
-    from .workbook.io import atomic_path
     wb = build_workbook(data, password=password, records=records)
     target = Path(path)
     with atomic_path(target, suffix=".tmp.xlsx") as tmp:
@@ -963,163 +664,3 @@ def consolidated_name(plan: Plan, final: bool = False) -> str:
     return f"{plan.anno}_consolidato_OIV{'_finale' if final else ''}.xlsx"
 
 
-# -------------------------------------------------------------------------- reading
-
-@dataclass
-class ConsolidatedBook:
-    """A consolidated workbook as read back (calamine): identity, tables by field name
-    (with `xlrow`), the mirror of the locked content and the sheets' column letters."""
-
-    path: str
-    identity: dict[str, Any]
-    rules: list[tuple[str, Any]]
-    tables: dict[str, pd.DataFrame]
-    cols: dict[str, dict[str, int]]
-    missing: dict[str, list[str]]                  # sheet -> required headers not found
-    mirror: dict[str, dict[str, dict]] | None      # sheet -> key json -> {header: canon}
-    anomalies: list[dict]
-    provenance: list[dict]
-    raw: Any = None
-
-    @property
-    def sectors(self) -> list[str]:
-        return [s for s in str(self.identity.get("sectors") or "").split(";") if s]
-
-
-def max_rows(plan: Plan) -> int:
-    """The most rows a consolidated workbook of `plan` can have on one sheet (the hidden
-    record has one per row of Sintesi, Obiettivi, Fasi and Indicatori), with room to spare:
-    the reader refuses anything longer (F007) before parsing it."""
-    a = plan.assignments
-    if a.empty:
-        return 50_000
-    per_obj_ph = plan.phases.groupby("objective").size()
-    per_obj_in = plan.indicators.groupby("objective").size()
-    n = (len(a) + int(a["objective"].map(per_obj_ph).fillna(0).sum())
-         + int(a["objective"].map(per_obj_in).fillna(0).sum()) + len(plan.sectors) + 10)
-    return max(50_000, 2 * n)
-
-
-def read_book(path: str | os.PathLike, *, plan: Plan | None = None) -> ConsolidatedBook:
-    """Read a consolidated workbook by header names. Raises PegxlError if unreadable."""
-    from .workbook.reader import read_table, read_values
-    book = read_values(path, max_rows=max_rows(plan) if plan is not None else 50_000)
-    identity: dict[str, Any] = {}
-    rules: list[tuple[str, Any]] = []
-    ident = book.sheet(C.SHEET_IDENTITY)
-    if ident is not None:
-        labels = {C.norm_header(lbl): fld for lbl, fld in IDENTITY}
-        in_rules = False
-        for row in ident.rows:
-            a = row[0] if row else None
-            b = row[1] if len(row) > 1 else None
-            if C.norm_header(a) == "regola":
-                in_rules = True
-                continue
-            if in_rules and not is_blank(a):
-                rules.append((str(a), b))
-            elif C.norm_header(a) in labels:
-                identity[labels[C.norm_header(a)]] = b
-    tables: dict[str, pd.DataFrame] = {}
-    cols: dict[str, dict[str, int]] = {}
-    missing: dict[str, list[str]] = {}
-    for name, spec in list(TABLES.items()) + [(C.SHEET_ANOMALIE, CS_ANOMALIE),
-                                              (C.SHEET_PROVENIENZA, CS_PROVENIENZA)]:
-        sheet = book.sheet(name)
-        if sheet is None:
-            missing[name] = ["(foglio)"]
-            continue
-        required = tuple(c.field for c in spec.columns if c.required)
-        table, problems = read_table(sheet, spec, required_fields=required)
-        if problems:
-            missing[name] = [p.column for p in problems]
-        tables[name] = table.df
-        cols[name] = table.cols
-    mirror = None
-    values = book.sheet(SHEET_VALUES)
-    if values is not None:
-        mirror = {}
-        for row in values.rows[1:]:
-            if len(row) < 3 or is_blank(row[0]):
-                continue
-            try:
-                rec = json.loads(row[2])
-            except (TypeError, ValueError):
-                rec = {}
-            mirror.setdefault(str(row[0]), {})[str(row[1])] = rec
-    anomalies = [_row_dict(r, CS_ANOMALIE) for r in tables.get(C.SHEET_ANOMALIE, pd.DataFrame()).to_dict("records")]
-    provenance = [_row_dict(r, CS_PROVENIENZA) for r in tables.get(C.SHEET_PROVENIENZA, pd.DataFrame()).to_dict("records")]
-    return ConsolidatedBook(str(path), identity, rules, tables, cols, missing, mirror, anomalies,
-                            provenance, book)
-
-
-def _row_dict(r: Mapping[str, Any], spec: TableSpec) -> dict:
-    return {c.field: _none(r.get(c.field)) for c in spec.columns}
-
-
-def _code(v: Any) -> str | None:
-    if is_blank(v):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v).strip()
-
-
-def _int(v: Any) -> Any:
-    p = parse_number(v)
-    if p.ok and p.value is not None and float(p.value).is_integer():
-        return int(p.value)
-    return v
-
-
-def table_key(sheet: str, r: Mapping[str, Any]) -> tuple | None:
-    """The record key of a row read from one of the consolidated's table sheets."""
-    sector = _code(r.get("sector"))
-    if sector is None:
-        return None
-    if sheet == C.SHEET_SINTESI:
-        return (sector,)
-    obj = _code(r.get("objective"))
-    if obj is None:
-        return None
-    if sheet == C.SHEET_OBJECTIVES:
-        return (sector, obj)
-    return (sector, obj, _int(r.get("phase" if sheet == C.SHEET_PHASES else "indicator")))
-
-
-def inputs_from_book(plan: Plan, book: ConsolidatedBook) -> Inputs:
-    """The typed inputs as the consolidated workbook carries them (the way back)."""
-    vt_of = {(i["objective"], i["indicator"]): i["value_type"] for i in plan.indicators.to_dict("records")}
-    objs, phs, inds = [], [], []
-    for r in book.tables.get(C.SHEET_OBJECTIVES, pd.DataFrame()).to_dict("records"):
-        k = table_key(C.SHEET_OBJECTIVES, r)
-        if k is None:
-            continue
-        status = C.canonical(r.get("status"), C.STATI) if not is_blank(r.get("status")) else None
-        declared = parse_number(r.get("declared"))
-        objs.append({"sector": k[0], "objective": k[1], "status": status or _none(r.get("status")),
-                     "declared": declared.value if declared.ok else None,
-                     "report": clean_text(r.get("report")),
-                     "deviation_reason": clean_text(r.get("deviation_reason"))})
-    from .values import parse_date
-    for r in book.tables.get(C.SHEET_PHASES, pd.DataFrame()).to_dict("records"):
-        k = table_key(C.SHEET_PHASES, r)
-        if k is None or not isinstance(k[2], int):
-            continue
-        progress = parse_number(r.get("progress"))
-        ds, de = parse_date(r.get("actual_start")), parse_date(r.get("actual_end"))
-        phs.append({"sector": k[0], "objective": k[1], "phase": k[2],
-                    "progress": progress.value if progress.ok else None,
-                    "actual_start": ds.value if ds.ok else None, "actual_end": de.value if de.ok else None,
-                    "notes": clean_text(r.get("notes"))})
-    for r in book.tables.get(C.SHEET_INDICATORS, pd.DataFrame()).to_dict("records"):
-        k = table_key(C.SHEET_INDICATORS, r)
-        if k is None or not isinstance(k[2], int):
-            continue
-        vt = vt_of.get((k[1], k[2])) or "testo"
-        p = parse_typed(r.get("achieved"), vt)
-        raw = _none(r.get("achieved_raw"))
-        inds.append({"sector": k[0], "objective": k[1], "indicator": k[2], "achieved_raw": raw,
-                     "achieved_percent": False, "achieved": p.value if p.ok else None,
-                     "notes": clean_text(r.get("notes"))})
-    return Inputs(_frame(objs, OBJ_IN), _frame(phs, PH_IN), _frame(inds, IND_IN))

@@ -27,48 +27,51 @@
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import email.utils
 import hashlib
-import ipaddress
 import json
 import os
 import re
 import smtplib
-import socket
 import ssl
 import string
-import threading
-import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import __version__
-from .errors import (EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, ErrorCode, Finding, PegxlError,
-                     finding, os_detail, show_value)
-from .plan import Plan
+from .. import __version__
+from ..annotate import annotated_name
+from ..errors import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_UNUSABLE,
+    ErrorCode,
+    Finding,
+    PegxlError,
+    finding,
+    os_detail,
+    show_value,
+)
+from ..ingest import read_identity
+from ..plan import Plan, template_name
+from ..report import escape_text as e
+from ..report import json_text, render_text
+from ..status import STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE, status
+from ..values import parse_number, safe_code
+from ..workbook import contract as C
+from ..workbook.io import atomic_write_bytes
+from ..workbook.reader import read_values
+from .smtp import ENV_FROM, SmtpSettings  # noqa: F401 (the settings are part of pegxl.mail)
+from .smtp import DeadlineExceeded, _Connection, _smtp_detail
 
 KIND_SEND = "invio"
 KIND_REMINDER = "sollecito"
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
-ENV_HOST = "PEGXL_SMTP_HOST"
-ENV_PORT = "PEGXL_SMTP_PORT"
-ENV_SECURITY = "PEGXL_SMTP_SECURITY"
-ENV_USER = "PEGXL_SMTP_USER"
-ENV_FROM = "PEGXL_SMTP_FROM"
-ENV_PASSWORD = "PEGXL_SMTP_PASSWORD"
-ENV_DEADLINE = "PEGXL_SMTP_TIMEOUT"
-
-DEFAULT_DEADLINE = 60.0   # seconds for one message: connect, greeting, TLS, login, sending
-
-SECURITIES = ("starttls", "ssl", "none")
-DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 ST_SENT = "inviato"
 ST_WRITTEN = "scritto"            # dry run: .eml written
@@ -77,75 +80,6 @@ ST_FAILED = "non inviato"
 ST_SKIPPED = "escluso"
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-
-
-# ------------------------------------------------------------------------- settings
-
-@dataclass
-class SmtpSettings:
-    """Where and how to send. `password` never appears in repr() or in any output."""
-
-    host: str
-    port: int | None = None
-    security: str = "starttls"
-    user: str | None = None
-    sender: str | None = None
-    password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0          # one read or write on the socket
-    deadline: float = DEFAULT_DEADLINE   # the whole of one message (see _Connection)
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.deadline, (int, float)) and 0 < self.deadline < float("inf")):
-            raise PegxlError(finding(ErrorCode.U001, detail=f"tempo massimo per messaggio «{self.deadline}» "
-                                     "non valido: indicare i secondi, un numero maggiore di 0"),
-                             exit_code=EXIT_UNUSABLE)
-        self.security = (self.security or "starttls").lower()
-        if self.security not in SECURITIES:
-            raise PegxlError(finding(ErrorCode.U001, detail=f"sicurezza SMTP «{self.security}» non valida "
-                                     f"(ammesse: {', '.join(SECURITIES)})"), exit_code=EXIT_UNUSABLE)
-        if self.port is None:
-            self.port = DEFAULT_PORTS[self.security]
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @classmethod
-    def from_env(cls, *, host: str | None = None, port: int | str | None = None,
-                 security: str | None = None, user: str | None = None, sender: str | None = None,
-                 deadline: float | str | None = None,
-                 prompt: Callable[[str], str] | None = None,
-                 env: dict[str, str] | None = None) -> "SmtpSettings":
-        """Options first, then PEGXL_SMTP_* variables (PEGXL_SMTP_TIMEOUT: seconds allowed
-        for one message). The password only from PEGXL_SMTP_PASSWORD or, when a user is
-        set and it is absent, from `prompt`."""
-        env = os.environ if env is None else env
-        host = host or env.get(ENV_HOST)
-        if not host:
-            raise PegxlError(finding(ErrorCode.U001, detail=f"manca il server di posta: indicare --smtp-host "
-                                     f"o la variabile {ENV_HOST} (oppure usare --dry-run)"),
-                             exit_code=EXIT_UNUSABLE)
-        raw_port = port if port is not None else env.get(ENV_PORT)
-        try:
-            port_n = int(raw_port) if raw_port not in (None, "") else None
-        except ValueError:
-            raise PegxlError(finding(ErrorCode.U001, detail=f"porta SMTP «{raw_port}» non valida"),
-                             exit_code=EXIT_UNUSABLE) from None
-        raw_deadline = deadline if deadline is not None else env.get(ENV_DEADLINE)
-        try:
-            deadline_s = (float(str(raw_deadline).strip().replace(",", "."))
-                          if raw_deadline not in (None, "") else DEFAULT_DEADLINE)
-        except ValueError:
-            raise PegxlError(finding(ErrorCode.U001, detail=f"tempo massimo per messaggio «{raw_deadline}» "
-                                     f"non valido ({ENV_DEADLINE} o --smtp-timeout: i secondi, es. 60)"),
-                             exit_code=EXIT_UNUSABLE) from None
-        user = user or env.get(ENV_USER) or None
-        password = env.get(ENV_PASSWORD) or None
-        if user and password is None and prompt is not None:
-            password = prompt(f"Password SMTP per {user}") or None
-        return cls(host=host, port=port_n, security=security or env.get(ENV_SECURITY) or "starttls",
-                   user=user, sender=sender or env.get(ENV_FROM) or None, password=password,
-                   deadline=deadline_s)
 
 
 # ------------------------------------------------------------------------ templates
@@ -246,8 +180,6 @@ class SendReport:
         return EXIT_PROBLEMS if any(f.is_error for f in self.findings) else EXIT_OK
 
     def to_text(self) -> str:
-        from .report import escape_text as e
-        from .report import render_text
         lines = []
         for o in self.outcomes:
             what = f"{e(o.sector)}: {o.status}"
@@ -277,7 +209,6 @@ class SendReport:
                "dry_run": self.dry_run, "log": self.log_path,
                "messages": [o.to_dict() for o in self.outcomes],
                "findings": [f.to_dict() for f in self.findings]}
-        from .report import json_text
         return json_text(doc)
 
 
@@ -334,7 +265,6 @@ def content_key(path: Path) -> str | None:
     settori's part (a return of the old template stays usable: I010), writes new bytes but
     the same template for this settore, which must not be e-mailed to it a second time.
     None for a file that cannot be read."""
-    from .workbook.reader import read_values
     try:
         book = read_values(path)
     except Exception:
@@ -343,7 +273,6 @@ def content_key(path: Path) -> str | None:
 
 
 def _content_of(book: Any) -> str:
-    from .workbook import contract as C
     skip = {C.norm_header(label) for label, fld in C.IDENTITY_FIELDS if fld in ("generated_at", "fingerprint")}
     h = hashlib.sha256()
     for name, sheet in book.sheets.items():
@@ -378,7 +307,6 @@ def _values(plan: Plan, sector: dict[str, Any], attachment: str, sender: str) ->
 
 
 def _reminder_values(row: Any, attachment_is_annotated: bool) -> dict[str, str]:
-    from .status import STATE_MISSING
     if row.state == STATE_MISSING:
         return {"stato": "non ancora consegnato", "errori": "0",
                 "istruzioni": "Alleghiamo di nuovo il modello da compilare."}
@@ -422,275 +350,6 @@ def build_message(*, sender: str, to: str, subject: str, body: str, attachment: 
     return msg
 
 
-# -------------------------------------------------------------------------- sending
-
-class DeadlineExceeded(smtplib.SMTPException):
-    """The server did not complete one message (connect, greeting, TLS, login, sending)
-    within the time allowed."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        super().__init__(f"tempo massimo di {show_value(float(seconds))} secondi superato")
-
-
-class _Session:
-    """What pegxl adds to smtplib's SMTP and SMTP_SSL: the connected socket is handed to the
-    watchdog before anything is read from it (greeting, TLS handshake), and every AUTH
-    payload sent is remembered, so that a reply that echoes it can be redacted."""
-
-    _pegxl: "_Connection"
-
-    def auth(self, mechanism, authobject, *, initial_response_ok=True):
-        conn = self._pegxl
-
-        def remembered(challenge=None):
-            response = authobject(challenge)
-            if response is not None:
-                conn.remember(response)
-            return response
-        return super().auth(mechanism, remembered, initial_response_ok=initial_response_ok)
-
-
-class _SMTP(_Session, smtplib.SMTP):
-    def _get_socket(self, host, port, timeout):
-        sock = super()._get_socket(host, port, timeout)
-        self._pegxl.hold(sock)
-        return sock
-
-
-class _SMTP_SSL(_Session, smtplib.SMTP_SSL):
-    def _get_socket(self, host, port, timeout):
-        # smtplib's own, split so that the watchdog holds the socket during the handshake
-        sock = socket.create_connection((host, port), timeout, self.source_address)
-        self._pegxl.hold(sock)
-        return self.context.wrap_socket(sock, server_hostname=self._host)
-
-
-class _Connection:
-    """One SMTP session for the whole run, opened lazily, reopened once if dropped.
-
-    Each message has a total deadline (`SmtpSettings.deadline`): connect, greeting, TLS,
-    login and sending together. A socket timeout alone bounds only each read, and a server
-    that trickles one byte at a time would never be given up; so a watchdog timer shuts
-    the socket down when the time is up (through a duplicate of its descriptor, which
-    survives the TLS wrapping), every blocked read or write then fails, and the message is
-    reported as DeadlineExceeded."""
-
-    def __init__(self, settings: SmtpSettings):
-        self.s = settings
-        self.smtp: smtplib.SMTP | None = None
-        self.secrets: set[str] = set()
-        if settings.password:
-            self.remember(settings.password, encoded=False)
-        self._wire: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._end = 0.0
-        self.expired = False
-
-    # ------------------------------------------------------------- secrets
-    def remember(self, text: str, encoded: bool = True) -> None:
-        """The base64 form in which smtplib sends `text` (an AUTH response), or `text`
-        itself (the password), must never be shown."""
-        if not text:
-            return
-        if not encoded:
-            self.secrets.add(text)
-        else:
-            try:
-                b64 = base64.b64encode(text.encode("utf-8")).decode("ascii")
-            except Exception:
-                return
-            self.secrets.update({b64, b64.rstrip("=")})
-
-    # ------------------------------------------------------------ watchdog
-    def hold(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._release_wire()
-            try:
-                self._wire = sock.dup()
-            except OSError:
-                self._wire = None
-            if self.expired:
-                self._shutdown()
-
-    def _release_wire(self) -> None:
-        if self._wire is not None:
-            try:
-                self._wire.close()
-            except OSError:
-                pass
-            self._wire = None
-
-    def _shutdown(self) -> None:
-        if self._wire is not None:
-            try:
-                self._wire.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.expired = True
-            self._shutdown()
-
-    def _arm(self) -> None:
-        self.expired = False
-        self._end = time.monotonic() + self.s.deadline
-        self._timer = threading.Timer(self.s.deadline, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _remaining(self) -> float:
-        return max(0.001, self._end - time.monotonic())
-
-    # ---------------------------------------------------------- the session
-    def open(self) -> None:
-        s = self.s
-        if s.user and not s.password:
-            raise smtplib.SMTPException(f"manca la password per l'utente {s.user}: impostare {ENV_PASSWORD} "
-                                        "o lanciare il comando da un terminale")
-        if s.security == "none" and s.password and not _loopback(s.host):
-            raise smtplib.SMTPException("password non inviata in chiaro: usare --security starttls o ssl")
-        ctx = ssl.create_default_context()
-        timeout = min(s.timeout, self._remaining())
-        if s.security == "ssl":
-            smtp: smtplib.SMTP = _SMTP_SSL(timeout=timeout, context=ctx)
-        else:
-            smtp = _SMTP(timeout=timeout)
-        smtp._pegxl = self
-        try:
-            code, msg = smtp.connect(s.host, s.port)
-            if code != 220:
-                raise smtplib.SMTPConnectError(code, msg)
-            smtp.ehlo()
-            if s.security == "starttls":
-                smtp.starttls(context=ctx)
-                smtp.ehlo()
-            if s.user and s.password:
-                smtp.login(s.user, s.password)
-        except BaseException:
-            try:
-                smtp.close()
-            except Exception:
-                pass
-            raise
-        self.smtp = smtp
-
-    def _drop(self) -> None:
-        if self.smtp is not None:
-            try:
-                self.smtp.close()
-            except Exception:
-                pass
-            self.smtp = None
-        with self._lock:
-            self._release_wire()
-
-    def send(self, msg: EmailMessage, sender: str, to: str) -> None:
-        self._arm()
-        try:
-            if self.smtp is None:
-                self.open()
-            try:
-                self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
-            except smtplib.SMTPServerDisconnected:
-                if self.expired:
-                    raise
-                self._drop()
-                self.open()
-                self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
-        except Exception as exc:
-            self._disarm()
-            if self.expired:
-                self._drop()
-                raise DeadlineExceeded(self.s.deadline) from exc
-            raise
-        self._disarm()
-        if self.expired:
-            # smtplib takes a reply cut short by the shutdown ("250 acce", then end of
-            # stream) for a whole one: the server never finished, the message is not sent
-            self._drop()
-            raise DeadlineExceeded(self.s.deadline)
-
-    def close(self) -> None:
-        if self.smtp is not None:
-            self._arm()   # QUIT too: a trickling server must not hold the run at the end
-            try:
-                self.smtp.quit()
-            except Exception:
-                pass
-            finally:
-                self._disarm()
-        self._drop()
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# "AUTH PLAIN dXNlcgBw..." echoed back: the payload after the mechanism is hidden even when
-# it is not one pegxl sent (another client's, or one cut differently)
-_AUTH_ECHO = re.compile(r"(?i)\b(AUTH\s+[A-Z0-9_-]+)(\s+)([A-Za-z0-9+/=]{4,})")
-_B64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{8,}={0,2}(?![A-Za-z0-9+/=])")
-
-
-def _scrub(text: str, secrets: str | Iterable[str] | None) -> str:
-    """`text` (a server's reply, an error) without the password and without any AUTH payload
-    (the base64 credentials) that the server may have echoed back."""
-    if isinstance(secrets, str):
-        secrets = [secrets]
-    for secret in sorted({x for x in (secrets or ()) if x}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    text = _AUTH_ECHO.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    known = [x for x in (secrets or ()) if x]
-
-    def hidden(m: re.Match) -> str:
-        # a base64 word that decodes to credentials (PLAIN's NUL-separated form, or a
-        # secret) is hidden wherever it appears in the reply
-        token = m.group(0)
-        try:
-            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
-            plain = raw.decode("utf-8")   # an ordinary word of the reply decodes to garbage
-        except (ValueError, TypeError):
-            return token
-        if b"\x00" in raw or any(k in plain for k in known):
-            return "***"
-        return token
-    return _B64_TOKEN.sub(hidden, text)
-
-
-def _smtp_detail(exc: BaseException, secrets: str | Iterable[str] | None) -> str:
-    if isinstance(exc, DeadlineExceeded):
-        detail = str(exc)
-    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-        parts = []
-        for addr, (code, resp) in exc.recipients.items():
-            r = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
-            parts.append(f"destinatario rifiutato dal server ({code} {r})")
-        detail = "; ".join(parts) or "destinatario rifiutato"
-    elif isinstance(exc, smtplib.SMTPResponseException):
-        r = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        detail = f"il server ha risposto {exc.smtp_code} {r}"
-    elif isinstance(exc, socket.timeout):
-        detail = "tempo scaduto"
-    elif isinstance(exc, OSError):
-        detail = os_detail(exc)
-    else:
-        detail = str(exc) or type(exc).__name__
-    return _scrub(detail, secrets)
-
-
 # ---------------------------------------------------------------------------- plan
 
 @dataclass
@@ -705,7 +364,6 @@ class _Job:
 def _annotated_copy(returned: str, dirs: list[Path]) -> Path | None:
     """The annotated copy of `returned` in the first of `dirs` that has one, by either name
     `pegxl validate --annotate` gives it (see annotate.annotated_names)."""
-    from .annotate import annotated_name
     p = Path(returned)
     names = [annotated_name(p), f"{p.stem}_{p.suffix.lstrip('.').lower() or 'file'}_errori.xlsx"]
     for d in dirs:
@@ -721,10 +379,6 @@ def attachment_identity(plan: Plan, path: Path, sector: str, *,
     """(content_key, None) when the hidden identity sheet `_pegxl` of `path` names `sector`
     of this plan's ente and anno (and, for a template, fase); (None, why not, in Italian)
     otherwise: such a file is never attached."""
-    from .ingest import read_identity
-    from .values import parse_number
-    from .workbook import contract as C
-    from .workbook.reader import read_values
     try:
         book = read_values(path)
     except PegxlError as exc:
@@ -768,7 +422,6 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
     if not templates_dir.is_dir():
         raise PegxlError(finding(ErrorCode.F001, file=str(templates_dir), detail="cartella dei modelli inesistente"),
                          exit_code=EXIT_UNUSABLE)
-    from .templates import template_name
     report = SendReport(dry_run=dry_run_dir is not None, kind=kind)
     sender = (sender or (smtp.sender if smtp is not None else None) or plan.office_email
               or (smtp.user if smtp is not None else None))
@@ -812,7 +465,6 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
                 continue
             jobs.append(_Job(s, kind, path, {}, content))
     else:
-        from .status import STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE, status
         st = status(plan, reminders_dir)
         ann_dirs = [Path(annotated_dir)] if annotated_dir is not None else []
         ann_dirs.append(Path(reminders_dir) / "annotati")
@@ -888,7 +540,6 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             out.message_id = msg["Message-ID"]
             if dry_run_dir is not None:
                 d = Path(dry_run_dir)
-                from .workbook.io import atomic_write_bytes
                 target = d / _eml_name(plan, code, job.kind, eml_taken)
                 atomic_write_bytes(target, bytes(msg))
                 out.status, out.eml = ST_WRITTEN, str(target)
@@ -953,7 +604,6 @@ def _eml_name(plan: Plan, code: str, kind: str, taken: set[str]) -> str:
     """`<Anno>_<Codice settore>_<tipo>.eml`, the code made fit for a file name as in the
     templates' names; never the name of another message of the same run (two codes that
     differ only in unfit characters or in case: `plan check` refuses them, P029)."""
-    from .templates.generate import safe_code
     name = f"{plan.anno}_{safe_code(code)}_{kind}.eml"
     stem, n = name[:-4], 2
     while name.casefold() in taken:

@@ -7,19 +7,23 @@ tables, so a thousand files cost one validation call per table, not a thousand.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 import pandera.pandas as pa
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from .errors import ERROR, ErrorCode, Finding, finding, show_value
-from .ingest import PlanIndex, ReturnFile, expand_paths, read_return
-from .plan import Plan
-from .values import is_blank, parse_date, parse_number, parse_typed
-from .validators.schema import coded, run_schema
-from .workbook import contract as C
+from ..errors import ERROR, ErrorCode, Finding, finding, show_value
+from ..ingest import PlanIndex, ReturnFile, expand_paths, read_return
+from ..plan import Plan
+from ..scoring import EX_NEUTRALISED, EX_NO_DATA, compute
+from ..tables import score_input
+from ..values import is_blank, parse_date, parse_number, parse_typed, round_half_up
+from ..workbook import contract as C
+from .schema import coded, run_schema
 
 _EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "un numero tra 0 e 100, es. 75",
              "sì/no": "sì o no", "data": "una data gg/mm/aaaa", "testo": "un testo"}
@@ -207,7 +211,6 @@ _DATE_FIELDS = {"actual_start", "actual_end"}      # parsed as dates: V002 says 
 
 
 def _limits(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> list[Finding]:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     out: list[Finding] = []
     if df.empty:
         return out
@@ -558,12 +561,6 @@ def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
 
 def _deviation(v: Validation) -> list[Finding]:
     """Declared grade far from the computed one without a Motivazione (V009)."""
-    try:
-        from .scoring import compute
-        from .tables import score_input
-        from .values import round_half_up
-    except ImportError:
-        return []
     if v.objectives.empty:
         return []
     # one file per settore: duplicates are reported (I007) and not scored
@@ -602,10 +599,7 @@ def _ungraded(v: Validation) -> list[Finding]:
     nothing computable and no Grado dichiarato % (V040 in a Rendicontazione finale, V041 in
     a Monitoraggio intermedio); fasi e indicatori all neutralised with a declared grade,
     which does not count (V042). Located at the objective's Grado dichiarato % cell."""
-    import math
 
-    from .scoring import EX_NEUTRALISED, EX_NO_DATA
-    from .values import round_half_up
     scores = v.scores
     if scores is None or v.objectives.empty:
         return []

@@ -1,0 +1,152 @@
+"""The user-facing flows: one function per thing a person does with pegxl.
+
+The CLI (`pegxl/cli.py`, `pegxl/commands/`), the Excel ribbon (`pegxl/macros/actions.py`)
+and the demo (`pegxl/demo.py`) call these functions the same way; they only parse their
+arguments before and present the result after. A behaviour that must be the same on
+every front end (the archive of a merge, the previous years in the templates) lives here.
+
+    plan -> templates -> returns -> tables -> scores -> workbooks and documents
+
+The stages are called through their modules (`returns.validate_returns`, ...), so that a
+test replacing a stage function sees every front end use the replacement.
+
+`db` is the archive of the cycles: BESIDE_PLAN (pegxl-archivio.sqlite beside the plan),
+a path, or None (no archive).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import archive, ingest, mail, rollover, templates
+from . import export as export_stage
+from . import merge as merge_stage
+from . import oiv as oiv_stage
+from . import status as status_stage
+from .annotate import annotate_files
+from .archive import BESIDE_PLAN, resolve_db
+from .errors import Finding
+from .plan import Plan
+from .validators import plan as plan_checks
+from .validators import returns
+
+Progress = Callable[[int, int, str], None]
+
+__all__ = ["BESIDE_PLAN", "Checked", "check_plan", "checked_plan", "export",
+           "make_templates", "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive", "returns_in", "send",
+           "status", "validate"]
+
+
+# ------------------------------------------------------------------------------ the plan
+
+def check_plan(plan_path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
+    """`pegxl plan check`, «Controlla piano»: the plan (None if unreadable) and every finding."""
+    return plan_checks.check_plan(plan_path)
+
+
+def checked_plan(plan_path: str | os.PathLike) -> Plan:
+    """The plan without errors, else PegxlError (exit 1) with its errors."""
+    return plan_checks.read_plan(plan_path)
+
+
+# ------------------------------------------------------------------------- the templates
+
+def previous_years_archive(plan: Plan, db: Any = BESIDE_PLAN) -> Path | None:
+    """The archive `make_templates` reads the previous years from: `db` when it exists."""
+    source = resolve_db(plan, db)
+    return Path(source) if source is not None and Path(source).exists() else None
+
+
+def make_templates(plan: Plan | str | os.PathLike, outdir: str | os.PathLike, *,
+                   sectors: Iterable[str] | None = None, password: str | None = None,
+                   db: Any = BESIDE_PLAN) -> list[Path]:
+    """`pegxl templates`, «Crea modelli»: one locked template per settore (all, or `sectors`)
+    in `outdir`, in plan order, with Valore anno precedente filled from the archive `db`
+    where the plan leaves it blank (`previous_years_archive`). A plan path is read and
+    checked first: a plan with errors raises PegxlError before any file is written."""
+    if not isinstance(plan, Plan):
+        plan = checked_plan(plan)
+    source = previous_years_archive(plan, db)
+    if source is not None:
+        plan = archive.fill_previous(plan, source)
+    return templates.generate_templates(plan, outdir, sectors=list(sectors) if sectors is not None else None,
+                                        password=password or templates.DEFAULT_PASSWORD)
+
+
+# --------------------------------------------------------------------------- the returns
+
+def returns_in(plan: Plan | None, items: Iterable[str | os.PathLike]) -> list[Path]:
+    """The returned files among `items` (files and folders); none is a usage error (U001)."""
+    items = list(items)
+    paths = returns.return_paths(plan, items) if plan is not None else ingest.expand_paths(items)
+    return ingest.require_files(paths, items)
+
+
+@dataclass
+class Checked:
+    """What `validate` found: the validation and the annotated copies written."""
+
+    validation: returns.Validation
+    annotated: list[Path] = field(default_factory=list)
+
+
+def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | os.PathLike | None = None,
+             progress: Progress | None = None) -> Checked:
+    """`pegxl validate`, «Controlla file restituiti»: every returned file checked; with
+    `annotate`, an annotated copy of every file with problems written there."""
+    v = returns.validate_returns(plan, list(items), progress=progress)
+    written = annotate_files(v.findings, annotate) if annotate is not None and v.findings else []
+    return Checked(v, written)
+
+
+# ----------------------------------------------------------------------- merge and OIV
+
+def merge_cycle(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
+                db: Any = BESIDE_PLAN, partial: bool = False, now: dt.datetime | None = None,
+                progress: Progress | None = None) -> merge_stage.MergeResult:
+    """`pegxl merge`, «Consolida»: `merge.merge` archived in the same all-or-nothing step,
+    in `db` (default beside the plan; None: no archive)."""
+    return merge_stage.merge(plan, items, outdir, partial=partial, now=now, progress=progress,
+                             db=resolve_db(plan, db))
+
+
+def oiv_cycle(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
+              returns_dir: str | os.PathLike | None = None, *, db: Any = BESIDE_PLAN,
+              store: bool = True, now: dt.datetime | None = None) -> oiv_stage.OivResult:
+    """`pegxl oiv`: the OIV's workbook checked against the archive `db` (default beside the
+    plan; None: only against itself, with a warning O009), the final workbook written and,
+    with `store`, the oiv cycle archived -- all or nothing."""
+    return oiv_stage.oiv_final(plan, consolidated_from_oiv, outdir, returns_dir, now=now,
+                               db=resolve_db(plan, db), store=store, unchecked="nessun archivio indicato")
+
+
+# ---------------------------------------------------------------- around the cycle
+
+def status(plan: Plan, items: str | os.PathLike | Iterable[str | os.PathLike], *,
+           progress: Progress | None = None) -> status_stage.StatusReport:
+    """`pegxl status`, «Stato consegne»: where every settore stands with its returns."""
+    return status_stage.status(plan, items, progress=progress)
+
+
+def send(plan: Plan, templates_dir: str | os.PathLike, **options: Any) -> mail.SendReport:
+    """`pegxl send`: each settore's template (or reminder) by e-mail; see mail.send_templates
+    for the options."""
+    return mail.send_templates(plan, templates_dir, **options)
+
+
+def next_year(plan_path: str | os.PathLike, anno: int, out_path: str | os.PathLike, *,
+              db: Any = BESIDE_PLAN, force: bool = False) -> rollover.RolloverReport:
+    """`pegxl plan next`: the plan of year `anno`, with the previous years from the archive
+    (the default archive only when it exists)."""
+    source = archive.default_db(plan_path) if isinstance(db, str) and db == BESIDE_PLAN else db
+    if isinstance(db, str) and db == BESIDE_PLAN and not Path(source).exists():
+        source = None
+    return rollover.plan_next(plan_path, anno, out_path, db=source, force=force)
+
+
+def export(plan: Plan, outdir: str | os.PathLike, *, fmt: str = "csv", db: Any = BESIDE_PLAN) -> list[Path]:
+    """`pegxl export`: plan and scores as long tables for BI tools (CSV or Parquet)."""
+    return export_stage.export_tables(plan, outdir, fmt=fmt, db=resolve_db(plan, db))
