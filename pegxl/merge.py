@@ -9,7 +9,7 @@ moved into place only when all of them succeeded; an interrupted run leaves OUTD
     OUTDIR/<Anno>_consolidato_OIV.xlsx
     OUTDIR/restituiti/<name of the return>.xlsx   (rebuilt from the plan: see write_back)
 
-`merge_cycle` is the flow the CLI and the Excel ribbon run: `merge` with the archive
+`pegxl.flows.merge_cycle` is the flow the CLI and the Excel ribbon run: `merge` with the archive
 beside the plan (or `db`). The archive records, under the run id that the workbook's
 `_pegxl` carries, every value written into the consolidated workbook, so that `pegxl oiv`
 can check the OIV's copy against it.

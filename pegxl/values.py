@@ -106,7 +106,7 @@ def parse_number(value: Any, *, percent_format: bool = False) -> Parsed:
         return Parsed(float(value), True)
     if isinstance(value, str):
         # spaces, € and $ first, then one trailing %: the templates' formulas read text
-        # the same way (templates.generate.reading_steps), so "45 % €" is 45 in both
+        # the same way (templates.formulas.reading_steps), so "45 % €" is 45 in both
         text = _NUM_CLEAN.sub("", value.strip())
         if text.endswith("%"):
             text = text[:-1]

@@ -119,3 +119,9 @@ def test_imports_inside_functions_are_only_optional_heavy_dependencies():
     lazy = sorted({(m, t) for m, p in mods.items() for t, top, fn in _imports(m, p, known)
                    if fn and top not in LAZY_ALLOWED})
     assert lazy == []
+
+
+def test_no_module_over_800_lines():
+    long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 800}
+    assert long == {}
