@@ -27,15 +27,12 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from .errors import ERROR, ErrorCode, Finding
 from .report import escape_text
 from .workbook import style as S
+from .workbook.contract import ERRORS_HEADERS, SHEET_ERRORS
 from .workbook.formulas import active_reason, plain_reference
 from .workbook.io import atomic_save
 from .workbook.reader import read_values
 
-SHEET_ERRORS = "Errori"
 _A1 = re.compile(r"^[A-Z]{1,3}[1-9][0-9]*$")
-ERRORS_HEADERS = ["Codice", "Gravità", "Foglio", "Cella", "Riferimento", "Problema", "Come correggere"]
-
-
 def annotated_name(path: str | Path) -> str:
     p = Path(path)
     return f"{p.stem}_errori.xlsx"

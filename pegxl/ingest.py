@@ -17,7 +17,15 @@ from typing import Any, Iterable
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from .errors import EXIT_UNUSABLE, ErrorCode, Finding, PegxlError, finding, os_detail, show_value
+from .errors import (
+    EXIT_UNUSABLE,
+    ErrorCode,
+    Finding,
+    PegxlError,
+    finding,
+    os_detail,
+    show_value,
+)
 from .plan import Plan, short
 from .templates import formulas as G
 from .values import is_blank, parse_date, parse_number, parse_typed
@@ -499,7 +507,7 @@ def _layout() -> _Layout:
     steps = getattr(G, "_STEPS", 0)
     block_sheet = {"objectives": C.SHEET_OBJECTIVES, "phases": C.SHEET_PHASES, "indicators": C.SHEET_INDICATORS}
     blocks = tuple((block_sheet[b], col + 1, col + steps) for b, col in first.items() if b in block_sheet)
-    return _Layout(len(G.SUMMARY_HEADERS), names, sheet, blocks)
+    return _Layout(len(C.SUMMARY_HEADERS), names, sheet, blocks)
 
 
 def _area(index: PlanIndex, sector: str, layout: _Layout) -> Area:

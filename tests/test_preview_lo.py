@@ -24,7 +24,8 @@ from pegxl.demo import demo_data
 from pegxl.merge import merge
 from pegxl.validators.plan import read_plan
 from pegxl.templates import generate_templates, template_name
-from pegxl.templates.formulas import MARK, TOTAL_LABEL
+from pegxl.templates.formulas import MARK
+from pegxl.workbook.contract import TOTAL_LABEL
 from pegxl.validators.returns import validate_returns
 from pegxl.values import parse_date, parse_typed
 from pegxl.workbook import contract as C
@@ -415,7 +416,8 @@ MUST_READ = {"number": NUMBER_TEXTS[:24], "date": DATE_TEXTS[:8], "bool": BOOL_T
 def test_formulas_read_every_text_as_pegxl_or_say_da_verificare(tmp_path):
     """reading_steps against values.parse_*: for each text, typed number and percent cell,
     the formulas give pegxl's value or «da verificare», never a different value."""
-    from pegxl.templates.formulas import L_NO, L_YES, SHEET_READINGS, reading_steps
+    from pegxl.templates.formulas import L_NO, L_YES, reading_steps
+    from pegxl.workbook.contract import SHEET_READINGS
     from pegxl.values import NO_WORDS, YES_WORDS
     from pegxl.workbook import style as S
 

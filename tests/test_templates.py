@@ -22,7 +22,8 @@ from pegxl.synth import synthetic_inputs, synthetic_plan
 from pegxl.flows import make_templates
 from pegxl.templates import (DEFAULT_PASSWORD, build_template, fill_return, generate_templates,
                              slugify, template_name)
-from pegxl.templates.formulas import MARK, NEUTRAL_FILL, SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
+from pegxl.templates.formulas import MARK, NEUTRAL_FILL
+from pegxl.workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from pegxl.values import parse_typed
 from pegxl.workbook import contract as C
 from pegxl.workbook import style as S

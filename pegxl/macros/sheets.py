@@ -45,13 +45,10 @@ from ..errors import (
 )
 from ..status import CSV_HEADERS, STATE_OK, STATES
 from ..workbook import style as S
+from ..workbook.contract import CHECK_HEADERS, SHEET_CHECK, SHEET_STATUS
 from ..workbook.io import atomic_save, backup
 from ..workbook.reader import MAX_ROWS, _check_extents, sniff
 
-SHEET_CHECK = "Esito controllo"
-SHEET_STATUS = "Stato consegne"
-CHECK_HEADERS = ["Codice", "Gravità", "File", "Foglio", "Cella", "Riferimento", "Problema",
-                 "Come correggere"]
 CHECK_WIDTHS = [8, 9, 24, 14, 9, 18, 70, 50]
 CHECK_LINK_COLUMN = CHECK_HEADERS.index("Cella")
 NO_PROBLEM = "Nessun problema"

@@ -16,6 +16,7 @@ from ..rules import Rules
 from ..values import is_blank, round_half_up
 from ..workbook import contract as C
 from ..workbook import style as S
+from ..workbook.contract import SHEET_READINGS
 
 NEUTRAL_FILL = PatternFill("solid", fgColor="D9D9D9")    # grey: neutralised, not to fill
 # Conditional-format fills are differential styles: Excel paints a solid dxf fill with
@@ -29,18 +30,10 @@ L_SINO = "L_SINO"
 L_YES = "L_PAROLE_SI"
 L_NO = "L_PAROLE_NO"
 
-# The hidden sheet where every input the formulas use is read the way pegxl reads it
-# (pegxl/values.py): one block of columns per input sheet, on the input's own row.
-SHEET_READINGS = "_letture"
 MARK = "da verificare"   # a value the formulas cannot read as pegxl will: never a different number
 _STEPS = 10              # columns of a reading block after its label: 9 helpers, the reading
 
-SUMMARY_HEADERS = ("Codice obiettivo", "Titolo", "Peso", "Stato", "Somma pesi fasi",
-                   "Realizzazione fasi %", "Media indicatori %", "Grado calcolato %",
-                   "Grado dichiarato %", "Grado %", "Conta", "Peso nel totale")
 SUMMARY_WIDTHS = (16, 40, 8, 15, 10, 13, 13, 12, 12, 10, 8, 10)
-TOTAL_LABEL = "Totale settore"
-
 _TOP = Alignment(vertical="top")
 _EXCLUDED = tuple(s.lower() for s in C.STATI_ESCLUSI)   # "rinviato", "non valutabile"
 

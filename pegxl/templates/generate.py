@@ -30,6 +30,7 @@ from ..plan import Plan, template_name
 from ..values import NO_WORDS, YES_WORDS
 from ..workbook import contract as C
 from ..workbook import style as S
+from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from ..workbook.io import atomic_save
 from .formulas import (
     _EXCLUDED,
@@ -47,10 +48,7 @@ from .formulas import (
     READ_ACHIEVED,
     READ_DECLARED,
     READ_FIRST,
-    SHEET_READINGS,
-    SUMMARY_HEADERS,
     SUMMARY_WIDTHS,
-    TOTAL_LABEL,
     _num,
     _Obj,
     _plus,

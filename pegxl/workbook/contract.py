@@ -420,3 +420,25 @@ IDENTITY = (
     ("Generato da", "generator"),
     ("Identificativo elaborazione", "run_id"),
 )
+
+
+# ------------------------------------------------ the template: summary and readings sheets
+# The hidden sheet where every input the formulas use is read the way pegxl reads it
+# (pegxl/values.py): one block of columns per input sheet, on the input's own row.
+SHEET_READINGS = "_letture"
+SUMMARY_HEADERS = ("Codice obiettivo", "Titolo", "Peso", "Stato", "Somma pesi fasi",
+                   "Realizzazione fasi %", "Media indicatori %", "Grado calcolato %",
+                   "Grado dichiarato %", "Grado %", "Conta", "Peso nel totale")
+TOTAL_LABEL = "Totale settore"
+
+
+# ------------------------------------- sheets pegxl writes into the plan (Excel ribbon, --write-back)
+SHEET_CHECK = "Esito controllo"
+SHEET_STATUS = "Stato consegne"
+CHECK_HEADERS = ["Codice", "Gravità", "File", "Foglio", "Cella", "Riferimento", "Problema",
+                 "Come correggere"]
+
+
+# ------------------------------------------------ the annotated copy of a return
+SHEET_ERRORS = "Errori"
+ERRORS_HEADERS = ["Codice", "Gravità", "Foglio", "Cella", "Riferimento", "Problema", "Come correggere"]
