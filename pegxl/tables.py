@@ -1,4 +1,9 @@
-"""From the plan and the validated returns to the scoring engine's typed tables."""
+"""From the plan and the validated returns to the scoring engine's typed tables, and back.
+
+`score_input` builds the ScoreInput of validated returns; `inputs_from_validation` keeps
+what the settori typed as the consolidated workbook's `Inputs`, and `score` scores them
+(with the OIV grades when given); `canon`, `same`, `shown`, `key_json` are the canonical
+values the consolidated workbook is written and checked with (merge, oiv)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -17,7 +17,6 @@ from ..tables import (
     _frame,
     _none,
     clean_text,
-    score_input,  # noqa
 )
 from ..values import is_blank, parse_date, parse_number, parse_typed
 from ..workbook import contract as C

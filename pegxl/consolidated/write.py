@@ -36,7 +36,6 @@ from ..tables import (
     canon,
     clean_text,
     key_json,
-    score_input,  # noqa
 )
 from ..templates import DEFAULT_PASSWORD
 from ..values import format_percent, is_blank

@@ -1,4 +1,6 @@
-"""The public file contract of workbooks.md: sheet names, headers and vocabularies.
+"""The public file contract of workbooks.md: sheet names, headers and vocabularies of every
+workbook pegxl reads or writes (plan, template, consolidated for the OIV and final, the
+sheets written into the plan, the annotated copy), in one place.
 
 Headers are public (users build macros and pivots on them); code uses the English
 field names on the right of each mapping. A header changes only with FORMAT_VERSION.
