@@ -10,7 +10,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "pegxl"
@@ -69,7 +68,6 @@ def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, str, boo
 
 def test_the_layers_hold():
     """`lint-imports`: front ends -> flows -> stages -> base, and the stages in the flow's order."""
-    pytest.importorskip("importlinter")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     res = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command;"
                           "sys.exit(lint_imports_command())", "--no-cache"],
