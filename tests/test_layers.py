@@ -7,9 +7,12 @@ import ast
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: import-linter brings tomli
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "pegxl"
