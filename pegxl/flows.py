@@ -35,8 +35,8 @@ from .validators import returns
 
 Progress = Callable[[int, int, str], None]
 
-__all__ = ["BESIDE_PLAN", "Checked", "check_plan", "checked_plan", "export",
-           "make_templates", "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive", "returns_in", "send",
+__all__ = ["BESIDE_PLAN", "Checked", "check_plan", "checked_plan", "export", "make_templates",
+           "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive", "returns_in", "send",
            "status", "validate"]
 
 
