@@ -14,6 +14,7 @@ is never opened: its copy is the Errori sheet alone.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Iterable
@@ -64,7 +65,7 @@ def annotated_names(paths: Iterable[str | Path]) -> dict[str, str]:
     return out
 
 
-def annotate_files(findings: Iterable[Finding], outdir: str | Path) -> list[Path]:
+def annotate_files(findings: Iterable[Finding], outdir: str | os.PathLike[str]) -> list[Path]:
     """One annotated copy per file that has findings; returns the paths written."""
     by_file: dict[str, list[Finding]] = {}
     for f in findings:
@@ -98,7 +99,7 @@ def annotate_file(path: str | Path, findings: list[Finding], target: str | Path)
     """Write the annotated copy of `path` to `target`."""
     if any(f.code in _REFUSED for f in findings):
         wb = Workbook()
-        wb.remove(wb.active)
+        wb.remove(wb.worksheets[0])
     else:
         wb = _load_copy(path, findings)
     for f in findings:
@@ -171,7 +172,7 @@ def _defuse(wb: Workbook, findings: list[Finding]) -> None:
         for name in list(ws.defined_names):
             if not plain_reference(ws.defined_names[name].attr_text or ""):
                 del ws.defined_names[name]
-    wb._external_links = []
+    wb._external_links = []  # type: ignore[attr-defined]  # openpyxl keeps them in a private list
 
 
 def _load_copy(path: str | Path, findings: list[Finding] | None = None) -> Workbook:
@@ -187,7 +188,7 @@ def _load_copy(path: str | Path, findings: list[Finding] | None = None) -> Workb
         except Exception:
             pass  # unreadable by openpyxl: rebuild from values below, or an Errori-only workbook
     wb = Workbook()
-    wb.remove(wb.active)
+    wb.remove(wb.worksheets[0])
     try:
         book = read_values(p)
         for name, sheet in book.sheets.items():
@@ -200,7 +201,7 @@ def _load_copy(path: str | Path, findings: list[Finding] | None = None) -> Workb
                 ws.sheet_state = "hidden"
     except Exception:  # a sheet name or value Excel cannot hold: the Errori sheet alone
         wb = Workbook()
-        wb.remove(wb.active)
+        wb.remove(wb.worksheets[0])
     return wb
 
 

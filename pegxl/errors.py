@@ -335,7 +335,7 @@ class ErrorCode(enum.Enum):
         return _safe_format(self.template, fields)
 
     @classmethod
-    def of(cls, code: str) -> "ErrorCode":
+    def of(cls, code: str) -> ErrorCode:
         """The member whose code is `code` (KeyError for an unknown or retired one)."""
         return cls[code]
 
@@ -346,7 +346,7 @@ RETIRED: dict[str, str] = {
 }
 
 
-class _Blank(dict):
+class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "?"
 

@@ -153,16 +153,19 @@ class PlanIndex:
         self._assigned: dict[str, list[str]] = {}
         for sector, objective in zip(plan.assignments["sector"], plan.assignments["objective"]):
             self._assigned.setdefault(sector, []).append(objective)
-        self._by_objective: dict[str, dict[str, list[tuple[int, dict[str, Any]]]]] = {}
+        # records as pandas gives them (to_dict: keys typed Hashable, here the field names)
+        self._by_objective: dict[str, dict[str, list[tuple[int, dict[Any, Any]]]]] = {}
         for sheet, df in ((C.SHEET_PHASES, plan.phases), (C.SHEET_INDICATORS, plan.indicators)):
-            groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            groups: dict[str, list[tuple[int, dict[Any, Any]]]] = {}
             for pos, rec in enumerate(df.to_dict("records")):
                 groups.setdefault(rec["objective"], []).append((pos, rec))
             self._by_objective[sheet] = groups
 
-    def rows(self, sector: str, sheet: str) -> list[dict[str, Any]]:
+    def rows(self, sector: str | None, sheet: str) -> list[dict[Any, Any]]:
         """Records of `sheet` for `sector`, in the plan's order (as objectives_of,
         phases_of, indicators_of give them)."""
+        if sector is None:   # a file no settore could be told for
+            return []
         codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
         if sheet == C.SHEET_OBJECTIVES:
             return [self._objectives[c] for c in codes]
@@ -305,7 +308,7 @@ def _identity(plan: Plan, book: RawBook, rf: ReturnFile, plan_fp: str) -> bool:
 
 # ------------------------------------------------------------- sheets, rows
 
-def _key_of(rec: dict[str, Any], sheet: str) -> tuple | None:
+def _key_of(rec: dict[Any, Any], sheet: str) -> tuple | None:
     code = rec.get("objective")
     if is_blank(code):
         return None
@@ -394,7 +397,7 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
             out["value_type"] = planned.get("value_type")
             out["kind"] = planned.get("kind")
         rows_out.append(out)
-    for key, planned in plan_by_key.items():
+    for key in plan_by_key:
         if key not in seen:
             rf.add(ErrorCode.T003, sheet=sheet.name, record=_record_label(key, sheet_name))
     plan_order = [k for k in plan_by_key if k in seen]
@@ -453,7 +456,7 @@ def _canonical(value: Any, vocab: tuple[str, ...]) -> str | None:
         return C.canonical(value, vocab)
 
 
-def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[str, Any],
+def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[Any, Any],
                     planned: dict[str, Any], label: str) -> None:
     for fld in C.T_LOCKED[sheet]:
         if fld not in table.cols:
@@ -510,7 +513,7 @@ def _layout() -> _Layout:
     return _Layout(len(C.SUMMARY_HEADERS), names, sheet, blocks)
 
 
-def _area(index: PlanIndex, sector: str, layout: _Layout) -> Area:
+def _area(index: PlanIndex, sector: str | None, layout: _Layout) -> Area:
     """Where the template's formulas may point: its sheets, within the rows and columns
     the template fills for this settore (the Riepilogo down to its total row)."""
     n = {s: len(index.rows(sector, s)) for s in TABLE_SPECS}
@@ -551,8 +554,8 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
     computed: dict[str, set[str]] = {}
     for sheet_name, fields in COMPUTED.items():
         if sheet_name in tables:
-            table, rows = tables[sheet_name]
-            computed[C.norm_header(sheet_name)] = {c for f in fields for r in rows
+            table, xlrows = tables[sheet_name]
+            computed[C.norm_header(sheet_name)] = {c for f in fields for r in xlrows
                                                    if (c := table.cell(r, f)) is not None}
     n_obj = len(index.rows(rf.sector, C.SHEET_OBJECTIVES))
     summary = C.norm_header(C.SHEET_SUMMARY)

@@ -202,7 +202,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     for rf in v.files:
         is_used = rf.path in used
         note = None
-        if is_used and targets.get(rf.sector):
+        if is_used and rf.sector in targets:
             # every copy is the template rebuilt from the plan (nothing active from the return)
             note = "copia rigenerata dal modello del piano con i valori controllati del settore"
             if Path(rf.path).suffix.lower() == ".ods":
@@ -213,7 +213,8 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
                            "read_at": now if now is not None else rf.read_at,
                            "template_version": rf.template_version,
                            "used": "sì" if is_used else "no",
-                           "copy": targets[rf.sector].name if is_used else None, "note": note})
+                           "copy": targets[rf.sector].name if is_used and rf.sector is not None else None,
+                           "note": note})
 
     # with `now` given, two merges of the same files give the same cell values, run id included
     run_id = new_run_id() if now is None else new_run_id(
@@ -352,6 +353,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         seen_keys: set[tuple] = set()
         rows = df[df["file"].isin(used)].to_dict("records") if not df.empty else []
         for r in rows:
+            key: tuple[Any, ...]
             if sheet == C.SHEET_OBJECTIVES:
                 key = (r["sector"], r["objective"])
             elif sheet == C.SHEET_PHASES:

@@ -529,7 +529,7 @@ def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
     if isinstance(source, Validation):
         inputs = inputs_from_validation(source)
         if sectors is None:
-            counts: dict[str, int] = {}
+            counts: dict[str | None, int] = {}
             for rf in source.usable_files:
                 counts[rf.sector] = counts.get(rf.sector, 0) + 1
             sectors = [s for s in plan.sector_codes if counts.get(s) == 1]
@@ -567,6 +567,7 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
         raise PegxlError(r.findings, exit_code=EXIT_PROBLEMS)
     book = r.book
     inputs, sectors = r.inputs, r.sectors
+    assert book is not None and inputs is not None   # read, as there are no errors
     if returns_dir is not None:
         inputs = _inputs_from_returns(plan, book, returns_dir, str(src))
     before = score(plan, inputs, sectors)
@@ -587,17 +588,18 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
         code = table_key(C.SHEET_SINTESI, row)
         if code and state.startswith("escluso: "):
             excluded[code[0]] = state[len("escluso: "):]
+    run_id = new_run_id()
     data = Consolidated(plan=plan, inputs=inputs, scores=after, sectors=sectors, excluded=excluded,
                         anomalies=anomalies, provenance=provenance, oiv=r.table, scores_before=before,
-                        kind=KIND_FINAL, created=now, run_id=new_run_id())
+                        kind=KIND_FINAL, created=now, run_id=run_id)
     result = OivResult(scores=after, scores_before=before, oiv=r.table,
                        findings=[f for f in r.findings if not f.is_error], path=target,
-                       run_id=data.run_id, checked_against=r.archived)
+                       run_id=run_id, checked_against=r.archived)
 
     def write(stage: Any, records: list) -> None:
         write_consolidated(data, stage.path(target.name, last=True))
 
-    result.archived = staged_run(Path(outdir), data.run_id, "oiv", write, plan=plan, result=result,
+    result.archived = staged_run(Path(outdir), run_id, "oiv", write, plan=plan, result=result,
                                  db=db if store else None)
     return result
 

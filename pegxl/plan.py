@@ -12,7 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import AbstractSet, Any
 
 import pandas as pd
 
@@ -226,7 +226,8 @@ def parse_plan_partial(book: RawBook) -> tuple[Plan | None, list[Finding], bool]
     indicators = _parse_indicators(tables[C.SHEET_INDICATORS], file, f, anno,
                                    book.percent_cells.get(tables[C.SHEET_INDICATORS].sheet, set()))
     assignments = _expand_assignments(objectives, sectors, tables[C.SHEET_OBJECTIVES], file, f)
-    plan = Plan(ente=ente.get("ente"), anno=anno, fase=ente.get("fase"),
+    # a partial plan (complete False, never used) may lack ente, anno and fase
+    plan = Plan(ente=ente.get("ente"), anno=anno, fase=ente.get("fase"),  # type: ignore[arg-type]
                 reference_date=ente.get("reference_date"), deadline=ente.get("deadline"),
                 office=ente.get("office"), office_email=ente.get("office_email"),
                 rules=rules, rules_rows=rules_rows, sectors=sectors, objectives=objectives,
@@ -272,8 +273,8 @@ def _parse_ente(book: RawBook, f: list[Finding], into: dict[str, Any] | None = N
         found[C.norm_header(row[0])] = (row[1] if len(row) > 1 else None, r)
     ok = True
     for voce, (fld, required) in C.ENTE_ITEMS.items():
-        raw, r = found.get(C.norm_header(voce), (None, None))
-        cell = f"B{r}" if r else None
+        raw, at = found.get(C.norm_header(voce), (None, None))
+        cell = f"B{at}" if at else None
         if is_blank(raw):
             if required:
                 f.append(finding(ErrorCode.P017, file=file, sheet=C.SHEET_ENTE, cell=cell, value=voce))
@@ -314,6 +315,7 @@ def _parse_rules(table: Table | None, file: str, f: list[Finding]) -> tuple[Rule
     if table is None:
         return Rules(), []
     items, rows = [], []
+    rec: Any   # a row of cells as typed
     for rec in table.df.itertuples():
         if is_blank(rec.rule):
             continue
@@ -350,7 +352,7 @@ def _number(table: Table, rec: Any, fld: str, file: str, f: list[Finding], recor
     return p.value
 
 
-def _fmt_num(x: float) -> str:
+def _fmt_num(x: Any) -> str:   # a number as parsed
     return show_value(float(x))
 
 
@@ -441,7 +443,7 @@ def _parse_objectives(t: Table, file: str, f: list[Finding]) -> pd.DataFrame:
                         "weight", "xlrow"])
 
 
-def _parse_phases(t: Table, file: str, f: list[Finding], anno: int) -> pd.DataFrame:
+def _parse_phases(t: Table, file: str, f: list[Finding], anno: int | None) -> pd.DataFrame:
     out = []
     for rec in t.df.itertuples():
         code = _code(rec.objective)
@@ -463,9 +465,10 @@ def _parse_phases(t: Table, file: str, f: list[Finding], anno: int) -> pd.DataFr
                         "manager", "neutralised", "neutralised_reason", "xlrow"])
 
 
-def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int,
-                      percent_cells: set[str] = frozenset()) -> pd.DataFrame:
+def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int | None,
+                      percent_cells: AbstractSet[str] = frozenset()) -> pd.DataFrame:
     out = []
+    rec: Any   # a row of cells as typed
     for rec in t.df.itertuples():
         code = _code(rec.objective)
         n = _int(t, rec, "indicator", file, f, code)
@@ -565,6 +568,7 @@ def _expand_assignments(objectives: pd.DataFrame, sectors: pd.DataFrame, t: Tabl
     codes = [c for c in sectors["sector"] if c]
     known = set(codes)
     rows = []
+    o: Any   # a row of cells as typed
     for o in objectives.itertuples():
         if not o.objective:
             continue

@@ -66,7 +66,7 @@ def summary_line(findings: list[Finding]) -> str:
 def render_text(findings: list[Finding], *, files: Iterable[str] | None = None, hints: bool = True,
                 title: str | None = None) -> str:
     """Findings grouped by file, each with where, what and how to fix; then a tally."""
-    groups: "OrderedDict[str, list[Finding]]" = OrderedDict()
+    groups: OrderedDict[str, list[Finding]] = OrderedDict()
     for name in files or []:
         groups.setdefault(str(name), [])
     for f in findings:
@@ -105,7 +105,7 @@ def render_json(findings: list[Finding], *, command: str, files: Iterable[str] |
      "findings": [{"code", "severity", "message", "hint", "file", "sheet", "cell", "row",
                    "column", "record", "value"}]}
     """
-    by_file: "OrderedDict[str, list[Finding]]" = OrderedDict()
+    by_file: OrderedDict[str, list[Finding]] = OrderedDict()
     for name in files or []:
         by_file.setdefault(str(name), [])
     for f in findings:

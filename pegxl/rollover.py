@@ -188,7 +188,7 @@ def plan_next(plan_path: str | os.PathLike, anno: int, out_path: str | os.PathLi
                         if implied and is_blank(r.get("direction")):
                             r["direction"] = implied
                 try:
-                    n = int(float(r.get("indicator")))
+                    n = int(float(r.get("indicator")))  # type: ignore[arg-type]  # None: TypeError below
                 except (TypeError, ValueError):
                     n = None
                 value = previous.get((old_code, n)) if old_code and n is not None else None

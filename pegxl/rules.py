@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 from .errors import ErrorCode
@@ -12,6 +13,14 @@ DEFAULT_BANDS: tuple[tuple[str, float], ...] = (("A", 90.0), ("B", 75.0), ("C", 
 
 # The band of a percentage below every band's lower bound (a band set starting above 0).
 NO_BAND = "nessuna fascia"
+
+
+def _rule_exact(x: float) -> Fraction:
+    """exact() of a rule's number: always finite (rules_from_mapping refuses the others)."""
+    e = exact(x)
+    if e is None:
+        raise ValueError(f"regola non numerica: {x!r}")
+    return e
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class Rules:
         if p is None:
             return None
         for label, bound in self.bands:
-            if p >= exact(bound):
+            if p >= _rule_exact(bound):
                 return label
         return NO_BAND
 
@@ -75,7 +84,7 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
     lowest bound is above 0); the caller turns them into located findings.
     """
     rules = Rules()
-    problems: list[tuple[int, str, str, str]] = []
+    problems: list[tuple[int, str | ErrorCode, str, str]] = []
     bands: dict[str, tuple[str, float]] = {label.upper(): (label, b) for label, b in DEFAULT_BANDS}
     given: dict[str, int] = {}
     for i, (name, raw) in enumerate(items):
@@ -133,16 +142,16 @@ def rules_from_mapping(items: list[tuple[str, Any]]) -> tuple[Rules, list[tuple[
 
 
 def _weights_pair(rules: Rules, given: dict[str, int],
-                  problems: list) -> tuple[Rules, list]:
+                  problems: list[tuple[int, str | ErrorCode, str, str]]) -> tuple[Rules, list[tuple[int, str | ErrorCode, str, str]]]:
     """Peso fasi + Peso indicatori = 100: one given takes 100 minus it for the other."""
     pf, pi = given.get("phases_weight"), given.get("indicators_weight")
     if pf is not None and pi is None:
-        return replace(rules, indicators_weight=float(100 - exact(rules.phases_weight))), problems
+        return replace(rules, indicators_weight=float(100 - _rule_exact(rules.phases_weight))), problems
     if pi is not None and pf is None:
-        return replace(rules, phases_weight=float(100 - exact(rules.indicators_weight))), problems
+        return replace(rules, phases_weight=float(100 - _rule_exact(rules.indicators_weight))), problems
     if pf is not None and pi is not None:
-        if exact(rules.phases_weight) + exact(rules.indicators_weight) != 100:
-            found = exact(rules.phases_weight) + exact(rules.indicators_weight)
+        if _rule_exact(rules.phases_weight) + _rule_exact(rules.indicators_weight) != 100:
+            found = _rule_exact(rules.phases_weight) + _rule_exact(rules.indicators_weight)
             problems.append((max(pf, pi), ErrorCode.P035, "Peso indicatori", str(float(found))))
             rules = replace(rules, phases_weight=50.0, indicators_weight=50.0)
     return rules, problems

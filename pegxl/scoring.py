@@ -46,6 +46,10 @@ SRC_COMPUTED = "calcolato"
 
 _ZERO, _ONE, _HUNDRED = Fraction(0), Fraction(1), Fraction(100)
 
+_Key = tuple[Any, ...]              # a row's key: (sector, objective[, phase or indicator])
+_Shares = tuple[tuple[Fraction | None, ...], tuple[Fraction | None, ...]]
+_Parts = dict[_Key, tuple[Fraction | None, int, int]]
+
 
 @dataclass(frozen=True)
 class _Exact:
@@ -174,16 +178,16 @@ def _indicator(value_type: str, direction: str | None, target: Any, achieved: An
             return None
         raw = _numeric_raw(d, a, r, rules, cap)
     elif vt == "sì/no":
-        a, r = _as_bool(target), _as_bool(achieved)
-        if a is None or r is None:
+        ya, yr = _as_bool(target), _as_bool(achieved)
+        if ya is None or yr is None:
             return None
         # A = no is a reverse target ("no incidents"): matching it is the hit.
-        raw = _HUNDRED if a == r else _ZERO
+        raw = _HUNDRED if ya == yr else _ZERO
     else:
-        a, r = _as_date(target), _as_date(achieved)
-        if a is None or r is None:
+        da, dr = _as_date(target), _as_date(achieved)
+        if da is None or dr is None:
             return None
-        raw = _date_raw(d, a, r, rules, rx)
+        raw = _date_raw(d, da, dr, rules, rx)
     return min(max(raw, _ZERO), cap)
 
 
@@ -206,19 +210,20 @@ def _exact_weights(weights: list[Fraction | None], eligible: list[bool],
     return list(_scaled_weights(tuple(weights), tuple(eligible), tuple(active))[0])
 
 
-def _weights_and_shares(weights: list, eligible: list[bool], active: list[bool]) -> tuple:
+def _weights_and_shares(weights: list[Fraction | None], eligible: list[bool], active: list[bool]) -> _Shares:
     """(_exact_weights, the same over 100): a part is the sum of share x value."""
     return _scaled_weights(tuple(weights), tuple(eligible), tuple(active))
 
 
 @lru_cache(maxsize=4096)
-def _scaled_weights(weights: tuple, eligible: tuple, active: tuple) -> tuple:
+def _scaled_weights(weights: tuple[Fraction | None, ...], eligible: tuple[bool, ...],
+                    active: tuple[bool, ...]) -> _Shares:
     # cached: a plan repeats a few patterns of pesi (100; 50, 50; 20 x 5) over many objectives
     if any(w is None for w, e in zip(weights, eligible) if e):
         use = [_ONE if a else None for a in active]
     else:
         use = [(_ONE if w is None else w) if a else None for w, a in zip(weights, active)]
-    total = sum(w for w in use if w is not None)
+    total: Fraction | int = sum(w for w in use if w is not None)
     if not total > 0:
         use = [_ONE if a else None for a in active]
         total = sum(active)
@@ -234,10 +239,10 @@ def _exact_mean(values: list[Fraction | None], weights: list[Fraction | None]) -
     keep = [v is not None for v in values]
     if not any(keep):
         return None
-    if any(w is None for w in weights) or not sum(weights) > 0:
+    if any(w is None for w in weights) or not sum(w for w in weights if w is not None) > 0:
         weights = [Fraction(1)] * len(values)
     ew = _exact_weights(weights, [True] * len(values), keep)
-    return sum(v * w for v, w in zip(values, ew) if v is not None) / _HUNDRED
+    return sum(v * w for v, w in zip(values, ew) if v is not None and w is not None) / _HUNDRED
 
 
 def _exacts(values: Iterable[Any]) -> list[Fraction | None]:
@@ -276,14 +281,14 @@ def phase_realisation(weights: Iterable[float], progresses: Iterable[float],
     return figure_float(sum(e * x for e, x in zip(ew, p) if e is not None) / _HUNDRED)
 
 
-def _groups(df: pd.DataFrame, keys: list[str]) -> dict[tuple, list[int]]:
+def _groups(df: pd.DataFrame, keys: list[str]) -> dict[_Key, list[int]]:
     """Row positions of each group, in order of first appearance."""
     if df.empty:
         return {}
     codes = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    out: dict[tuple, list[int]] = {}
+    out: dict[_Key, list[int]] = {}
     cols = [df[k].to_numpy(dtype=object) for k in keys]
     for rows in np.split(order, bounds):
         first = rows[0]
@@ -292,7 +297,8 @@ def _groups(df: pd.DataFrame, keys: list[str]) -> dict[tuple, list[int]]:
 
 
 def _floats(values: list[Fraction | None], index: pd.Index) -> pd.Series:
-    return pd.Series([figure_float(v) for v in values], index=index, dtype=float)
+    out: pd.Series = pd.Series([figure_float(v) for v in values], index=index, dtype=float)
+    return out
 
 
 # ---------------------------------------------------------------------------- compute
@@ -320,8 +326,8 @@ class ScoreInput:
     objective_inputs: pd.DataFrame
     phase_inputs: pd.DataFrame
     indicator_inputs: pd.DataFrame
-    neutralised_phases: frozenset = frozenset()
-    neutralised_indicators: frozenset = frozenset()
+    neutralised_phases: frozenset[_Key] = frozenset()
+    neutralised_indicators: frozenset[_Key] = frozenset()
 
 
 @dataclass
@@ -345,7 +351,7 @@ class Scores:
     phases: pd.DataFrame
     objectives: pd.DataFrame
     sectors: pd.DataFrame
-    ente: dict
+    ente: dict[str, Any]
     rules: Rules
 
 
@@ -365,7 +371,7 @@ def _table(df: pd.DataFrame | None, columns: dict[str, Any], keys: list[str],
     """The columns we use (missing optional ones filled), refusing duplicate keys:
     a duplicate would silently multiply rows in the merges."""
     df = pd.DataFrame(columns=list(columns)) if df is None else df
-    out = pd.DataFrame(index=df.index)
+    out: pd.DataFrame = pd.DataFrame(index=df.index)
     for col, default in columns.items():
         out[col] = df[col] if col in df.columns else default
     out = out.reset_index(drop=True)
@@ -377,25 +383,30 @@ def _table(df: pd.DataFrame | None, columns: dict[str, Any], keys: list[str],
 
 def _bool_col(s: pd.Series) -> pd.Series:
     # bool("no") is True: read words the way the plan means them; blank is "not neutralised".
-    return s.map(lambda x: False if is_blank(x) else bool(_as_bool(x))).astype(bool)
+    out: pd.Series = s.map(lambda x: False if is_blank(x) else bool(_as_bool(x))).astype(bool)
+    return out
 
 
 def _float_col(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce").astype(float)
+    out: pd.Series = pd.to_numeric(s, errors="coerce").astype(float)
+    return out
 
 
-def _in_set(df: pd.DataFrame, cols: list[str], keys: frozenset) -> pd.Series:
+def _in_set(df: pd.DataFrame, cols: list[str], keys: frozenset[_Key]) -> pd.Series:
     if not keys or df.empty:
-        return pd.Series(False, index=df.index)
-    return pd.Series([t in keys for t in zip(*(df[c] for c in cols))], index=df.index)
+        none: pd.Series = pd.Series(False, index=df.index)
+        return none
+    out: pd.Series = pd.Series([t in keys for t in zip(*(df[c] for c in cols))], index=df.index)
+    return out
 
 
-def _obj(values: list, index: pd.Index) -> pd.Series:
+def _obj(values: list[Any], index: pd.Index) -> pd.Series:
     # object dtype keeps None as None (pandas 3 would turn it into NaN in a str column).
-    return pd.Series(values, index=index, dtype=object)
+    out: pd.Series = pd.Series(values, index=index, dtype=object)
+    return out
 
 
-def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, dict]:
+def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, _Parts]:
     """The phases' table, and per (sector, objective): (exact phases part or None,
     number of phases, number not neutralised)."""
     plan = _table(inp.phases, {"objective": None, "phase": None, "weight": np.nan,
@@ -414,24 +425,24 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, dic
     active = [not x for x in ph["neutralised"]]
     eff: list[Fraction | None] = [None] * len(ph)
     contrib: list[Fraction | None] = [None] * len(ph)
-    parts: dict[tuple, tuple[Fraction | None, int, int]] = {}
+    parts: _Parts = {}
     for key, rows in _groups(ph, ["sector", "objective"]).items():
         act = [active[i] for i in rows]
         ew, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows), act)
-        cs = []
+        cs: list[Fraction] = []
         for i, w, k in zip(rows, ew, share):
-            if w is not None:
+            if w is not None and k is not None:   # a share is None where its weight is
                 eff[i] = w
                 contrib[i] = c = k * progress[i] if progress[i] else _ZERO
                 cs.append(c)
-        parts[key] = (sum(cs) if cs else None, len(rows), sum(act))
+        parts[key] = (sum(cs, _ZERO) if cs else None, len(rows), sum(act))
     ph["effective_weight"] = _floats(eff, ph.index)
     ph["contribution"] = _floats(contrib, ph.index)
     return ph[PHASE_COLUMNS], parts
 
 
 def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
-                      rules: Rules) -> tuple[pd.DataFrame, dict]:
+                      rules: Rules) -> tuple[pd.DataFrame, _Parts]:
     """The indicators' table, and per (sector, objective): (exact indicators part or None,
     number of scored (not CONTESTO) indicators, number not neutralised)."""
     plan = _table(inp.indicators, {"objective": None, "indicator": None, "kind": None,
@@ -476,16 +487,17 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
     counted = [st == ST_COMPUTED for st in statuses]
     weights = _exacts(ind["weight"])
     eff: list[Fraction | None] = [None] * len(ind)
-    parts: dict[tuple, tuple[Fraction | None, int, int]] = {}
+    parts: _Parts = {}
     for key, rows in _groups(ind, ["sector", "objective"]).items():
         ew, share = _weights_and_shares([weights[i] for i in rows], [not context[i] for i in rows],
                                         [counted[i] for i in rows])
-        cs = []
+        cs: list[Fraction] = []
         for i, w, k in zip(rows, ew, share):
-            if w is not None:
+            s = scores[i]
+            if w is not None and k is not None and s is not None:   # counted: weighted and scored
                 eff[i] = w
-                cs.append(k * scores[i])
-        total = sum(cs) if cs else None
+                cs.append(k * s)
+        total = sum(cs, _ZERO) if cs else None
         scored = [i for i in rows if not context[i]]
         parts[key] = (total, len(scored), sum(1 for i in scored if not neutral.iat[i]))
     ind["score"] = _floats(scores, ind.index)
@@ -611,8 +623,8 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
     for (sector,), rows in _groups(obj, ["sector"]).items():
         _, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows),
                                        [counted[i] for i in rows])
-        cs = [k * for_mean[i] for i, k in zip(rows, share) if k is not None]
-        total = sum(cs) if cs else None
+        cs = [k * v for k, v in zip(share, (for_mean[i] for i in rows)) if k is not None and v is not None]
+        total = sum(cs, _ZERO) if cs else None
         stats[sector] = (len(rows), sum(counted[i] for i in rows), total)
     pcts = [stats.get(c, (0, 0, None))[2] for c in sec["sector"]]
     sec["n_objectives"] = pd.Series([stats.get(c, (0,))[0] for c in sec["sector"]],

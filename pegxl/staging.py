@@ -170,7 +170,7 @@ class Staging:
         self.created_outdir = False
         self.committing = False
 
-    def open(self) -> "Staging":
+    def open(self) -> Staging:
         try:
             if not self.outdir.exists():
                 self.outdir.mkdir(parents=True)

@@ -120,7 +120,7 @@ class StatusReport:
     @property
     def chase(self) -> list[SectorStatus]:
         """The settori to chase, in the order to chase them."""
-        return sorted((r for r in self.rows if r.priority is not None), key=lambda r: r.priority)
+        return sorted((r for r in self.rows if r.priority is not None), key=lambda r: r.priority or 0)
 
     def sectors_in(self, *states: str) -> list[str]:
         return [r.sector for r in self.rows if r.state in states]
@@ -261,6 +261,7 @@ def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike
             per_file[f.file] = (e + 1, w) if f.is_error else (e, w + 1)
 
     rows: list[SectorStatus] = []
+    s: Any   # a row of cells as typed
     for s in plan.sectors.itertuples():
         files = by_sector.get(s.sector, [])
         errors = sum(per_file.get(rf.path, (0, 0))[0] for rf in files)

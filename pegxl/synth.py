@@ -150,28 +150,29 @@ def synthetic_plan(n_sectors: int = 5, n_objectives: int = 8, n_phases: int = 4,
             if vt == "numero" and k == n_indicators - 1 and n_obj % 7 == 3:
                 kind = "CONTESTO"
             verso, unit, previous = None, None, None
+            expected: int | str
             if vt == "numero":
                 verso = rng.choices((">=", "<=", "="), (6, 3, 1))[0]
-                target = rng.randint(5, 500)
-                unit, previous = "n.", max(0, target + rng.randint(-50, 50))
+                expected = rng.randint(5, 500)
+                unit, previous = "n.", max(0, expected + rng.randint(-50, 50))
             elif vt == "percentuale":
                 verso = rng.choice((">=", ">=", "<="))
-                target = rng.randint(50, 100)
-                unit, previous = "%", max(0, target - rng.randint(0, 20))
+                expected = rng.randint(50, 100)
+                unit, previous = "%", max(0, expected - rng.randint(0, 20))
             elif vt == "sì/no":
-                target = "sì" if rng.random() < 0.85 else "no"
+                expected = "sì" if rng.random() < 0.85 else "no"
             elif vt == "data":
                 verso = "<="
-                target = _date(anno, rng.randint(120, 350)).isoformat()
+                expected = _date(anno, rng.randint(120, 350)).isoformat()
                 unit = "data"
             else:
-                target = "Relazione approvata dalla Giunta"
+                expected = "Relazione approvata dalla Giunta"
             neutral = k > 0 and rng.random() < neutralised
             data[C.SHEET_INDICATORS].append({
                 "Codice obiettivo": ocode, "N. indicatore": k + 1,
                 "Descrizione": INDICATORS[vt][(n_obj + k) % len(INDICATORS[vt])], "Tipo": kind,
                 "Formula": "numeratore / denominatore" if vt == "percentuale" else None,
-                "Unità di misura": unit, "Tipo valore": vt, "Verso": verso, "Valore atteso": target,
+                "Unità di misura": unit, "Tipo valore": vt, "Verso": verso, "Valore atteso": expected,
                 "Valore anno precedente": previous, "Peso": ind_weights[k], "Fonte dati": "Gestionale interno",
                 "Neutralizzato": "sì" if neutral else None,
                 "Motivo neutralizzazione": NEUTRAL_REASON if neutral else None})

@@ -161,7 +161,7 @@ def run_job(job: dict, timeout: float = 180) -> dict:
             raise AssertionError(_fmt_failure(
                 "LibreOffice job timed out after %ss: %s" % (timeout, _summary(job)),
                 _read(result_path), out.decode(errors="replace"),
-                err.decode(errors="replace")))
+                err.decode(errors="replace"))) from None
         stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
         result = _read(result_path)
         if proc.returncode != 0 or not result or not result.get("ok"):

@@ -364,7 +364,6 @@ def test_an_oiv_cycle_counts_and_keeps_the_typed_values(tmp_path):
 
 def test_templates_show_the_two_previous_years_from_the_archive():
     """Cinisello's sheets show the values of the two previous years: so do the templates."""
-    from openpyxl import load_workbook
     from pegxl.workbook import contract as C
     headers = C.T_INDICATORS.headers
     assert headers.index("Valore due anni prima") > headers.index("Raggiungimento %")

@@ -37,7 +37,7 @@ def test_every_sheet_and_header_of_the_contract_is_documented():
 
 def test_every_rule_is_documented():
     from pegxl.rules import RULE_ROWS
-    for name, default, _desc in RULE_ROWS:
+    for name, _default, _desc in RULE_ROWS:
         if name.startswith("Fascia "):
             assert "Fascia A, B, C, D" in DOC
         else:

@@ -241,7 +241,7 @@ class RawServer:
         while time.monotonic() < self.end:
             try:
                 chunk = conn.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not chunk:
                 return

@@ -616,7 +616,7 @@ def test_every_button_dispatches_to_an_existing_action():
     ids = [b.id for b in A.BUTTONS]
     assert len(ids) == len(set(ids)) == 5
     assert set(A.DISPATCH) == set(ids)
-    for control_id, fn in A.DISPATCH.items():
+    for _control_id, fn in A.DISPATCH.items():
         assert callable(getattr(A, fn)), fn
         assert fn in A._ACTIONS
     assert set(A._ACTIONS) == {"check_plan", "make_templates", "check_returns", "show_status", "run_merge"}
@@ -959,7 +959,7 @@ def test_base_modules_never_import_xlwings(tmp_path, good_plan):
 
 # ============================================================== with a real Excel
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _excel_available() -> bool:
     """Can xlwings start Excel here? Asked only when an `excel` test is about to run."""
     if not sys.platform.startswith(("win", "darwin")):

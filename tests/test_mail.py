@@ -77,7 +77,7 @@ class Server:
         self._timer = threading.Timer(limit, self.stop)
         self._timer.daemon = True
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self.controller.start()
         self._running = True
         self._timer.start()

@@ -238,7 +238,7 @@ def test_identity_sheet_records_the_rules_in_force(merged):
     assert pairs["Ente"] == "Comune di Prova" and pairs["Anno"] == 2024
     assert pairs["Fase del ciclo"] == "Rendicontazione finale"
     assert pairs["Impronta piano"] == plan.fingerprint()
-    for name, value in plan.rules.as_rows():
+    for name, _value in plan.rules.as_rows():
         assert name in pairs, name
     assert pairs["Peso fasi"] == 50 and pairs["Tetto indicatore"] == 100
 

@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import errno
 import hashlib
-import os
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from lo_helper import lo_fill, requires_lo
-from merge_plan import APPROX, NOW, S01, S02, build, header_map, oiv_copy, rows_by_key
+from merge_plan import APPROX, NOW, S02, build, header_map, oiv_copy, rows_by_key
 
 from pegxl import archive as A
 from pegxl import staging

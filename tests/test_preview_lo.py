@@ -352,7 +352,7 @@ def test_a_value_the_formulas_cannot_read_shows_da_verificare(demo, tmp_path):
                 if any(e["cell"] == f"{ho['Grado dichiarato %']}{r}" for e in edits)}
     vt = {(i.objective, i.indicator): i.value_type for i in plan.indicators.itertuples()}
     odd = {}
-    for (o, n), r in rf.items():           # one Avanzamento % as "1e1" text (pegxl: 10)
+    for (o, _n), r in rf.items():           # one Avanzamento % as "1e1" text (pegxl: 10)
         if o not in declared:
             odd.setdefault("progress", (o, f"{hf['Avanzamento %']}{r}", "1e1"))
     for (o, n), r in ri.items():

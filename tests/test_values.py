@@ -229,7 +229,7 @@ def test_show_value_never_fails_on_a_non_finite_float():
 
 # ------------------------------------------ exact display rounding (scoring.md, issue 10)
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP
 from fractions import Fraction
 
 from hypothesis import given, settings

@@ -397,6 +397,7 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
                  _real(ente.get("percentage")), _none(ente.get("band")),
                  json.dumps(ente, ensure_ascii=False, default=str), run_id, digest))
             cycle_id = cur.lastrowid
+            assert cycle_id is not None   # set by the INSERT
             for table in _ORDER:
                 _insert(conn, table, cycle_id, rows[table])
             if written:
@@ -704,6 +705,9 @@ def fill_previous(plan: Plan, db: str | os.PathLike | None) -> Plan:
     ind = plan.indicators.copy()
     prev = previous_values(db, plan) if db is not None else pd.DataFrame(columns=PREVIOUS_COLUMNS)
     values: dict[tuple[str, int, int], Any] = {}
+    o: Any   # the group's key: objective, indicator, anno as stored
+    i: Any
+    a: Any
     for (o, i, a), g in prev.groupby(["objective", "indicator", "anno"], sort=False):
         v = _one_value(g)
         if v is not None:

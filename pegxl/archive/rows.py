@@ -163,7 +163,7 @@ def _cycle_rows(plan: Plan, scores: Any, validation: Any,
         for r in scores.sectors.to_dict("records")]
     rows["objectives"] = []
     for r in scores.objectives.to_dict("records"):
-        key = (r["sector"], r["objective"])
+        key: tuple[Any, ...] = (r["sector"], r["objective"])
         rows["objectives"].append((
             r["sector"], r["objective"], _none(r.get("title")),
             _none(_lookup(p_obj, r["objective"], "typology")), _real(r.get("weight")),

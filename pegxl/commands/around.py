@@ -177,6 +177,7 @@ def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
         df, what = history_indicator(db, code, n_int, ente=ente, all_cycles=all_cycles), \
             f"l'indicatore {n_int} dell'obiettivo {code}"
     else:
+        assert sector is not None   # exactly one was chosen
         df, what = history_sector(db, sector, ente=ente, all_cycles=all_cycles), f"il settore {sector}"
     if df.empty:
         echo(render_text([finding(ErrorCode.A002, file=str(db), value=what)]), err=True)

@@ -20,6 +20,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -134,10 +135,10 @@ def progress(total_hint: str):
         return None, None
     prog = Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     transient=True)
-    task = {"id": None}
+    task: dict[str, TaskID] = {}
 
     def update(i: int, n: int, name: str) -> None:
-        if task["id"] is None:
+        if "id" not in task:
             task["id"] = prog.add_task(total_hint, total=n)
         prog.update(task["id"], completed=i)
     return prog, update

@@ -98,10 +98,10 @@ def read_book(path: str | os.PathLike, *, plan: Plan | None = None) -> Consolida
         required = tuple(c.field for c in spec.columns if c.required)
         table, problems = read_table(sheet, spec, required_fields=required)
         if problems:
-            missing[name] = [p.column for p in problems]
+            missing[name] = [p.column for p in problems if p.column]   # each names its header
         tables[name] = table.df
         cols[name] = table.cols
-    mirror = None
+    mirror: dict[str, dict[str, Any]] | None = None
     values = book.sheet(SHEET_VALUES)
     if values is not None:
         mirror = {}
@@ -138,7 +138,7 @@ def _int(v: Any) -> Any:
     return v
 
 
-def table_key(sheet: str, r: Mapping[str, Any]) -> tuple | None:
+def table_key(sheet: str, r: Mapping[Any, Any]) -> tuple | None:
     """The record key of a row read from one of the consolidated's table sheets."""
     sector = _code(r.get("sector"))
     if sector is None:

@@ -174,7 +174,7 @@ def _print_setup(ws) -> None:
 class _Sheet:
     """A write-only sheet written row by row, with its record mirror."""
 
-    def __init__(self, book: "_Writer", spec: TableSpec, *, widths: Iterable[float] | None = None,
+    def __init__(self, book: _Writer, spec: TableSpec, *, widths: Iterable[float] | None = None,
                  freeze: str = "A2", mirror: bool = True, headers: list[str] | None = None,
                  extra_cols: tuple[Column, ...] = ()):
         self.book = book
@@ -199,7 +199,7 @@ class _Sheet:
                key: tuple | None = None, bold: bool = False, unlocked: Iterable[str] = ()) -> int:
         formats = formats or {}
         unlocked = set(unlocked)
-        cells = []
+        cells: list[Any] = []   # cells, or plain values
         record = {}
         for col in self.columns:
             v = values.get(col.field)
@@ -312,6 +312,7 @@ class _Writer:
         n_assigned = plan.assignments.groupby("sector").size().to_dict() if len(plan.assignments) else {}
         fmt = {"percentage": PCT, "percentage_before": PCT}
         first = 2
+        s: Any   # a row of cells as typed
         for s in plan.sectors.itertuples():
             code = s.sector
             row = {"sector": code, "sector_name": s.sector_name, "manager": s.manager,
@@ -359,7 +360,7 @@ class _Writer:
             chart.add_data(data, titles_from_data=True)
             chart.set_categories(cats)
             chart.height = 8
-            chart.width = max(16, min(40, 1.2 * (last - 1) + 6))
+            chart.width = max(16, min(40, 1.2 * (last - 1) + 6))  # type: ignore[assignment]  # cm: a float (stubs say int)
             sh.ws.add_chart(chart, f"A{last + 3}")
         sh.finish()
 
@@ -506,7 +507,7 @@ class _Writer:
     # Anomalie and Provenienza have no record key: their rows are recorded in _pegxl_valori
     # by position, with the number of rows, so that the OIV's copy cannot change them
     # unseen (Provenienza's SHA-256 is what `pegxl oiv --returns` trusts).
-    def _listed_mirror(self, sh: "_Sheet", n: int) -> None:
+    def _listed_mirror(self, sh: _Sheet, n: int) -> None:
         if sh.mirror:
             self.mirror(sh.spec.sheet, LIST_COUNT_KEY, {LIST_COUNT_FIELD: n})
 
@@ -534,7 +535,7 @@ class _Writer:
         ws.column_dimensions["A"].width = 28
         ws.column_dimensions["B"].width = 70
         ws.append([C.ENTE_VOCE, C.ENTE_VALORE])
-        values = {"format_version": C.FORMAT_VERSION, "kind": d.kind, "ente": plan.ente,
+        values: dict[str, Any] = {"format_version": C.FORMAT_VERSION, "kind": d.kind, "ente": plan.ente,
                   "anno": plan.anno, "fase": plan.fase, "fingerprint": plan.fingerprint(),
                   "sectors": ";".join(d.sectors),
                   "excluded": ";".join(s for s in plan.sector_codes if s not in set(d.sectors)),
@@ -577,7 +578,7 @@ def _record_json(record: Mapping[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _oiv_shown(r: Mapping[str, Any]) -> Any:
+def _oiv_shown(r: Mapping[Any, Any]) -> Any:
     """Valutazione OIV % as the final workbook shows it: the number, or «Non valutabile»."""
     if bool(r.get("oiv_not_assessable")) and not is_blank(r.get("oiv_not_assessable")):
         return OIV_NOT_ASSESSABLE

@@ -418,7 +418,9 @@ def _alert(book: Any, message: str, title: str, mode: str) -> None:
         pass
     try:
         import xlwings
-        xlwings.apps.active.alert(message, title=title, mode=mode)
+        app = xlwings.apps.active
+        if app is not None:
+            app.alert(message, title=title, mode=mode)
     except Exception:
         pass   # no Excel to talk to: the log has it
 

@@ -212,7 +212,7 @@ def ribbon_callbacks(xlam: str | Path | bytes) -> set[str]:
     raw = xlam if isinstance(xlam, bytes) else Path(xlam).read_bytes()
     with zipfile.ZipFile(io.BytesIO(raw)) as z:
         root = ET.fromstring(z.read(CUSTOMUI_PART))
-    return {el.get("onAction") for el in root.iter() if el.get("onAction")}
+    return {a for el in root.iter() if (a := el.get("onAction"))}
 
 
 def pegxl_vba(vba_project: bytes) -> bytes:
@@ -484,7 +484,7 @@ class CompoundFile:
         return blob[:size]
 
     @staticmethod
-    def _name(e: bytes) -> str:
+    def _name(e: bytes | bytearray) -> str:
         n = struct.unpack_from("<H", e, 64)[0]
         return bytes(e[:max(0, n - 2)]).decode("utf-16-le")
 

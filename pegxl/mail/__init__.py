@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeGuard
 
 from .. import __version__
 from ..annotate import annotated_name
@@ -91,7 +91,7 @@ class MailTemplate:
     source: str
 
     @classmethod
-    def parse(cls, text: str, source: str) -> "MailTemplate":
+    def parse(cls, text: str, source: str) -> MailTemplate:
         text = text.lstrip("\ufeff").replace("\r\n", "\n")
         first, _, rest = text.partition("\n")
         m = re.match(r"^\s*oggetto\s*:\s*(.*)$", first, re.IGNORECASE)
@@ -322,7 +322,7 @@ def _reminder_values(row: Any, attachment_is_annotated: bool) -> dict[str, str]:
             "istruzioni": how}
 
 
-def valid_email(address: Any) -> bool:
+def valid_email(address: Any) -> TypeGuard[str]:
     return isinstance(address, str) and bool(_EMAIL.match(address.strip()))
 
 
@@ -354,7 +354,7 @@ def build_message(*, sender: str, to: str, subject: str, body: str, attachment: 
 
 @dataclass
 class _Job:
-    sector: dict[str, Any]
+    sector: dict[Any, Any]   # a row of the Settori table
     kind: str
     attachment: Path
     values: dict[str, str]
@@ -441,19 +441,19 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
     # copied over another)
     jobs: list[_Job] = []
 
-    def refuse(s: dict[str, Any], path: Path, why: str) -> None:
+    def refuse(s: dict[Any, Any], path: Path, why: str) -> None:
         report.findings.append(finding(ErrorCode.E006, file=str(path), record=s["sector"], value=path.name,
                                        detail=why))
         report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
                                        attachment=path.name, detail=f"allegato non del settore: {why}"))
 
-    def missing(s: dict[str, Any], path: Path) -> None:
+    def missing(s: dict[Any, Any], path: Path) -> None:
         report.findings.append(finding(ErrorCode.E003, file=str(path), record=s["sector"],
                                        value=str(templates_dir)))
         report.outcomes.append(Outcome(s["sector"], kind, ST_FAILED, to=s.get("email"),
                                        detail="modello mancante"))
 
-    if kind == KIND_SEND:
+    if reminders_dir is None:   # KIND_SEND
         for s in rows:
             path = templates_dir / template_name(plan, s["sector"])
             if not path.is_file():
@@ -552,6 +552,7 @@ def send_templates(plan: Plan, templates_dir: str | os.PathLike, *, smtp: SmtpSe
             if report.log_failed:
                 out.detail = "non tentato: il registro invii non si può scrivere"
                 continue
+            assert conn is not None and smtp is not None   # not a dry run
             try:
                 conn.send(msg, sender, to)
             except DeadlineExceeded as exc:

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding, os_detail, show_value
 
@@ -66,7 +66,7 @@ class SmtpSettings:
                  security: str | None = None, user: str | None = None, sender: str | None = None,
                  deadline: float | str | None = None,
                  prompt: Callable[[str], str] | None = None,
-                 env: dict[str, str] | None = None) -> "SmtpSettings":
+                 env: Mapping[str, str] | None = None) -> SmtpSettings:
         """Options first, then PEGXL_SMTP_* variables (PEGXL_SMTP_TIMEOUT: seconds allowed
         for one message). The password only from PEGXL_SMTP_PASSWORD or, when a user is
         set and it is absent, from `prompt`."""
@@ -116,7 +116,7 @@ class _Session:
     watchdog before anything is read from it (greeting, TLS handshake), and every AUTH
     payload sent is remembered, so that a reply that echoes it can be redacted."""
 
-    _pegxl: "_Connection"
+    _pegxl: _Connection
 
     def auth(self, mechanism, authobject, *, initial_response_ok=True):
         conn = self._pegxl
@@ -238,12 +238,12 @@ class _Connection:
         ctx = ssl.create_default_context()
         timeout = min(s.timeout, self._remaining())
         if s.security == "ssl":
-            smtp: smtplib.SMTP = _SMTP_SSL(timeout=timeout, context=ctx)
+            smtp: _SMTP | _SMTP_SSL = _SMTP_SSL(timeout=timeout, context=ctx)
         else:
             smtp = _SMTP(timeout=timeout)
         smtp._pegxl = self
         try:
-            code, msg = smtp.connect(s.host, s.port)
+            code, msg = smtp.connect(s.host, s.port or 0)   # 0: the default port, as None
             if code != 220:
                 raise smtplib.SMTPConnectError(code, msg)
             smtp.ehlo()
@@ -275,6 +275,7 @@ class _Connection:
         try:
             if self.smtp is None:
                 self.open()
+            assert self.smtp is not None   # set by open()
             try:
                 self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
             except smtplib.SMTPServerDisconnected:
@@ -282,6 +283,7 @@ class _Connection:
                     raise
                 self._drop()
                 self.open()
+                assert self.smtp is not None
                 self.smtp.send_message(msg, from_addr=sender, to_addrs=[to])
         except Exception as exc:
             self._disarm()
@@ -353,7 +355,7 @@ def _smtp_detail(exc: BaseException, secrets: str | Iterable[str] | None) -> str
         detail = str(exc)
     elif isinstance(exc, smtplib.SMTPRecipientsRefused):
         parts = []
-        for addr, (code, resp) in exc.recipients.items():
+        for code, resp in exc.recipients.values():
             r = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
             parts.append(f"destinatario rifiutato dal server ({code} {r})")
         detail = "; ".join(parts) or "destinatario rifiutato"

@@ -81,6 +81,7 @@ def _txt(x: float) -> str:
     """A number in Italian text: decimal comma, at most 2 decimals rounded half-up
     (7.5 -> "7,5"; 100 * 30 / 80 -> "37,5"). Formulas use _num."""
     r = round_half_up(float(x), 2)
+    assert r is not None   # a rule's number is finite
     if float(r).is_integer():
         return str(int(r))
     return format(r, ".2f").rstrip("0").rstrip(".").replace(".", ",")
@@ -99,7 +100,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "computed": {"fill": S.COMPUTED_FILL, "alignment": None, "number_format": S.PERCENT_VALUE_FORMAT},
     "computed_text": {"fill": S.COMPUTED_FILL, "alignment": None},
 }
-_STYLE_IDS: "weakref.WeakKeyDictionary[Workbook, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_STYLE_IDS: weakref.WeakKeyDictionary[Workbook, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _style(cell, name: str) -> None:
@@ -186,7 +187,7 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
     M = f'"{MARK}"'
     steps: list[str] = [""] * _STEPS
     if kind in ("percent", "number"):
-        B, Cc, D, E, F, G, H, I, J = c[:9]
+        B, Cc, D, E, F, G, H, I, J = c[:9]  # noqa: E741 - the helper cells, named by their columns
         clean = x
         for ch in ('" "', "_xlfn.UNICHAR(160)", "_xlfn.UNICHAR(8239)", "_xlfn.UNICHAR(8364)", '"$"', '"\'"'):
             clean = f'SUBSTITUTE({clean},{ch},"")'
@@ -209,12 +210,12 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
                     f'IF({H}=2,{sign}*_xlfn.NUMBERVALUE("0"&{D},".",","),{M}))')
         num = f'IF(LEFT(CELL("format",{x}),1)="P",{x}*100,{x})' if kind == "percent" else x
         steps[8] = f'=IF(ISLOGICAL({x}),{M},IF(ISNUMBER({x}),{num},IF(LEN(TRIM({x}))=0,"",{I})))'
-        if lo is None:
+        if lo is None or hi is None:
             steps[9] = f"={J}"
         else:
             steps[9] = f"=IF(ISNUMBER({J}),IF(OR({J}<{_num(lo)},{J}>{_num(hi)}),{M},{J}),{J})"
     elif kind == "date":
-        B, Cc, D, E, F, G, H, I, J = c[:9]
+        B, Cc, D, E, F, G, H, I, J = c[:9]  # noqa: E741 - the helper cells, named by their columns
         steps[0] = f'=SUBSTITUTE(SUBSTITUTE(TRIM({x}),".","/"),"-","/")'
         steps[1] = f'=LEFT({B},FIND("/",{B}&"/")-1)'
         steps[2] = f'=MID({B},LEN({Cc})+2,999)'
@@ -329,9 +330,10 @@ def _equal_weights(weights: list[float | None], active: list[bool]) -> list[floa
     ones sum to 0."""
     if any(w is None or (isinstance(w, float) and math.isnan(w)) for w in weights):
         return [1.0] * len(weights)
-    if not sum(w for w, a in zip(weights, active) if a) > 0:
+    given = [float(w) for w in weights if w is not None]   # all of them (checked above)
+    if not sum(w for w, a in zip(given, active) if a) > 0:
         return [1.0] * len(weights)
-    return [float(w) for w in weights]
+    return given
 
 
 @dataclass
@@ -352,7 +354,7 @@ class _Obj:
             return None, None
         total = _plus([f"Fasi!{FL['weight']}{r}" for r, _ in active])
         weights = [w for _, w, _ in self.phases]
-        given = all(w is not None for w in weights) and sum(w for _, w in active) > 0
+        given = all(w is not None for w in weights) and sum(w for _, w in active if w is not None) > 0
         if given:
             # The locked Peso cells, rescaled by the sum of the active ones (neutralised left out)
             num = _plus([f"Fasi!{FL['weight']}{r}*N({READ_PHASE}{r})" for r, _ in active])

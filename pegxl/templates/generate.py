@@ -97,7 +97,7 @@ class _Builder:
     # -- orchestration
     def build(self) -> Workbook:
         wb = self.wb
-        ws_i = wb.active
+        ws_i = wb.worksheets[0]   # a new workbook's only sheet
         ws_i.title = C.SHEET_INSTRUCTIONS
         ws_o = wb.create_sheet(C.SHEET_OBJECTIVES)
         ws_f = wb.create_sheet(C.SHEET_PHASES)
@@ -158,6 +158,7 @@ class _Builder:
         self._table_header(ws, spec, "B2")
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         n = len(self.objectives)
+        o: Any   # a row of cells as typed
         for r, o in enumerate(self.objectives.itertuples(index=False), start=2):
             weight = _py(o.weight)
             self.objs[o.objective] = _Obj(o.objective, o.title, None if weight is None else float(weight), row=r)
@@ -203,6 +204,7 @@ class _Builder:
         self._table_header(ws, spec, "C2")
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         active: list[int] = []
+        p: Any   # a row of cells as typed
         for r, p in enumerate(self.phases.itertuples(index=False), start=2):
             for fld in ("objective", "phase", "description", "planned_start", "planned_end", "weight"):
                 _put(ws, r, col[fld], _py(getattr(p, fld)))
@@ -236,6 +238,7 @@ class _Builder:
         L = {f: get_column_letter(col[f]) for f in col}
         by_type: dict[str, list[int]] = {}
         active: list[int] = []
+        i: Any   # a row of cells as typed
         for r, i in enumerate(self.indicators.itertuples(index=False), start=2):
             target = i.target_value
             if isinstance(target, bool):
@@ -345,7 +348,7 @@ class _Builder:
             else:
                 values += [f"=IF({excluded},\"\",IF(I{r}=\"\",H{r},I{r}))",
                            f"=IF(ISNUMBER(J{r}),\"sì\",IF(J{r}={mark},{mark},\"no\"))"]
-            w = 1.0 if equal else float(o.weight)
+            w = 1.0 if equal or o.weight is None else float(o.weight)
             values.append(f"=IF(K{r}=\"sì\",{_num(w)},0)")
             for c, v in enumerate(values, start=1):
                 cell = _put(ws, r, c, v, wrap=c == 2, formula=c >= 4)

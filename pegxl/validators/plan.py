@@ -196,13 +196,15 @@ def check_parsed(plan: Plan) -> list[Finding]:
                       missing_code=ErrorCode.P003, extra=extra)
     out += run_schema(PHASES_SCHEMA, _typed_as(plan.phases, t[C.SHEET_PHASES], ("phase", "planned_end", "weight")),
                       file=file, sheet=C.SHEET_PHASES, cell_of=t[C.SHEET_PHASES].cell,
-                      record_of=lambda r: _rec(plan.phases.loc[r.name], "fase", "phase"), header_of=_header_fn(C.PHASES),
+                      record_of=lambda r: _rec(plan.phases.loc[r.name], "fase", "phase"),  # type: ignore[call-overload]  # a label of its index
+                      header_of=_header_fn(C.PHASES),
                       missing_code=ErrorCode.P003)
     ind_view = _typed_as(_view(plan.indicators, {"kind": "kind_raw", "value_type": "value_type_raw",
                                                  "direction": "direction_raw"}),
                          t[C.SHEET_INDICATORS], ("indicator",))
     out += run_schema(INDICATORS_SCHEMA, ind_view, file=file, sheet=C.SHEET_INDICATORS,
-                      cell_of=t[C.SHEET_INDICATORS].cell, record_of=lambda r: _rec(plan.indicators.loc[r.name], "indicatore", "indicator"),
+                      cell_of=t[C.SHEET_INDICATORS].cell,
+                      record_of=lambda r: _rec(plan.indicators.loc[r.name], "indicatore", "indicator"),  # type: ignore[call-overload]  # a label of its index
                       header_of=_header_fn(C.INDICATORS), missing_code=ErrorCode.P003, extra=extra)
 
     # -- across sheets
@@ -248,8 +250,8 @@ def _rec(row: Any, word: str, fld: str) -> str | None:
     return f"{obj} {word} {n}" if n is not None else obj
 
 
-def _duplicates(df: pd.DataFrame, key: list[str], table: Table, file: str, what: str) -> list[Finding]:
-    out = []
+def _duplicates(df: pd.DataFrame, key: list[str], table: Table, file: str | None, what: str) -> list[Finding]:
+    out: list[Finding] = []
     if df.empty:
         return out
     valid = df.dropna(subset=key)
@@ -270,11 +272,12 @@ def _spec_of(sheet: str) -> C.TableSpec:
     return {s.sheet: s for s in C.PLAN_TABLES}[sheet]
 
 
-def _orphans(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _orphans(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     known = set(plan.objectives["objective"].dropna())
     for df, sheet in ((plan.phases, C.SHEET_PHASES), (plan.indicators, C.SHEET_INDICATORS)):
         table = plan.tables[sheet]
+        r: Any   # a row of cells as typed
         for r in df.itertuples():
             if r.objective is not None and r.objective not in known:
                 out.append(finding(ErrorCode.P006, file=file, sheet=sheet, cell=table.cell(r.xlrow, "objective"),
@@ -283,8 +286,8 @@ def _orphans(plan: Plan, file: str) -> list[Finding]:
     return out
 
 
-def _phase_weights(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _phase_weights(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     ph = plan.phases.dropna(subset=["objective"])
     if ph.empty:
         return out
@@ -301,7 +304,7 @@ def _phase_weights(plan: Plan, file: str) -> list[Finding]:
     return out
 
 
-def _weights_group(values: pd.Series, rows: pd.Series, table: Table, file: str, what: str,
+def _weights_group(values: pd.Series, rows: pd.Series, table: Table, file: str | None, what: str,
                    record: str | None, need_sum: bool, anchor_col: str = "weight") -> list[Finding]:
     w = pd.to_numeric(values, errors="coerce")
     given = w.notna()
@@ -324,21 +327,22 @@ def _weights_group(values: pd.Series, rows: pd.Series, table: Table, file: str, 
     return []
 
 
-def _objective_weights(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _objective_weights(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     table = plan.tables[C.SHEET_OBJECTIVES]
     a = plan.assignments
     if a.empty:
         return out
     # a duplicated code (reported as P004) keeps its first row
     rows = plan.objectives.dropna(subset=["objective"]).drop_duplicates("objective").set_index("objective")["xlrow"]
+    sector: Any   # a code as typed
     for sector, grp in a.groupby("sector", sort=False):
         out += _weights_group(grp["weight"], grp["objective"].map(rows), table, file,
                               f"degli obiettivi del settore {sector}", sector, need_sum=True)
     return out
 
 
-def _sector_weights(plan: Plan, file: str) -> list[Finding]:
+def _sector_weights(plan: Plan, file: str | None) -> list[Finding]:
     s = plan.sectors.dropna(subset=["sector"])
     if s.empty:
         return []
@@ -346,8 +350,8 @@ def _sector_weights(plan: Plan, file: str) -> list[Finding]:
                           None, need_sum=True)
 
 
-def _indicator_weights(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _indicator_weights(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     ind = plan.indicators.dropna(subset=["objective"])
     ind = ind[ind["kind"] != "CONTESTO"]
     for obj, grp in ind.groupby("objective", sort=False):
@@ -356,9 +360,10 @@ def _indicator_weights(plan: Plan, file: str) -> list[Finding]:
     return out
 
 
-def _dates(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _dates(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     table = plan.tables[C.SHEET_PHASES]
+    r: Any   # a row of cells as typed
     for r in plan.phases.itertuples():
         rec = _rec(r, "fase", "phase")
         if r.planned_start and r.planned_end and r.planned_end < r.planned_start:
@@ -377,9 +382,10 @@ _TARGET_EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "u
                     "sì/no": "sì o no", "data": "una data gg/mm/aaaa", "testo": "un testo"}
 
 
-def _targets(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _targets(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     table = plan.tables[C.SHEET_INDICATORS]
+    r: Any   # a row of cells as typed
     for r in plan.indicators.itertuples():
         if r.value_type is None or is_blank(r.target):
             continue
@@ -400,20 +406,22 @@ def _targets(plan: Plan, file: str) -> list[Finding]:
     return out
 
 
-def _coverage(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _coverage(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     if plan.sectors.dropna(subset=["sector"]).empty or plan.objectives.dropna(subset=["objective"]).empty:
         return [finding(ErrorCode.P023, file=file)]
     scored = plan.indicators[(plan.indicators["kind"] != "CONTESTO")]
     has_phase = set(plan.phases["objective"].dropna())
     has_ind = set(scored["objective"].dropna())
     ot = plan.tables[C.SHEET_OBJECTIVES]
+    o: Any   # a row of cells as typed
     for o in plan.objectives.itertuples():
         if o.objective and o.objective not in has_phase and o.objective not in has_ind:
             out.append(finding(ErrorCode.P020, file=file, sheet=C.SHEET_OBJECTIVES,
                                cell=ot.cell(o.xlrow, "objective"), row=o.xlrow, record=o.objective))
     assigned = set(plan.assignments["sector"]) if not plan.assignments.empty else set()
     st = plan.tables[C.SHEET_SECTORS]
+    s: Any   # a row of cells as typed
     for s in plan.sectors.itertuples():
         if s.sector and s.sector not in assigned:
             out.append(finding(ErrorCode.P021, file=file, sheet=C.SHEET_SECTORS,
@@ -421,9 +429,10 @@ def _coverage(plan: Plan, file: str) -> list[Finding]:
     return out
 
 
-def _codes_for_files(plan: Plan, file: str) -> list[Finding]:
-    out = []
+def _codes_for_files(plan: Plan, file: str | None) -> list[Finding]:
+    out: list[Finding] = []
     st = plan.tables[C.SHEET_SECTORS]
+    s: Any   # a row of cells as typed
     for s in plan.sectors.itertuples():
         if s.sector and not _FILE_SAFE.match(s.sector):
             bad = "".join(sorted({ch for ch in s.sector if not _FILE_SAFE.match(ch)}))
@@ -432,7 +441,7 @@ def _codes_for_files(plan: Plan, file: str) -> list[Finding]:
     return out
 
 
-def _same_file_names(plan: Plan, file: str) -> list[Finding]:
+def _same_file_names(plan: Plan, file: str | None) -> list[Finding]:
     """P029: two settori whose files would have one name. The template's name (anno, code
     made fit for a file name, slug of the name: `template_name`) and every other name pegxl
     derives from the code (the .eml of `send --dry-run`, ...) are compared ignoring case, as
@@ -442,6 +451,7 @@ def _same_file_names(plan: Plan, file: str) -> list[Finding]:
     st = plan.tables[C.SHEET_SECTORS]
     by_template: dict[str, Any] = {}
     by_code: dict[str, Any] = {}
+    s: Any   # a row of cells as typed
     for s in plan.sectors.itertuples():
         if not isinstance(s.sector, str) or not s.sector:
             continue

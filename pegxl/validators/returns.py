@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 import pandas as pd
 import pandera.pandas as pa
@@ -136,7 +136,7 @@ def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:
 
 
 def _sorted(findings: list[Finding], files: list[ReturnFile]) -> list[Finding]:
-    order = {rf.path: i for i, rf in enumerate(files)}
+    order: dict[str | None, int] = {rf.path: i for i, rf in enumerate(files)}
     sheets = {C.SHEET_IDENTITY: 0, C.SHEET_OBJECTIVES: 1, C.SHEET_PHASES: 2, C.SHEET_INDICATORS: 3}
     return sorted(findings, key=lambda f: (order.get(f.file, 1 << 30), f.severity != ERROR,
                                            sheets.get(f.sheet or "", 9), f.row or 0, f.cell or ""))
@@ -219,7 +219,8 @@ def _limits(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> lis
         for pos, v in enumerate(df[fld].tolist()):
             if v is None or isinstance(v, (bool, int)):
                 continue
-            code = extra = None
+            code: ErrorCode | None = None
+            extra: dict[str, str] = {}
             if isinstance(v, str):
                 if len(v) > EXCEL_TEXT_MAX:
                     code, extra = ErrorCode.V030, dict(value=v[:40] + "…", detail=f"{len(v):,}".replace(",", "."))
@@ -301,7 +302,9 @@ def _percent_figure(r: dict, spec: C.TableSpec, fld: str, out: list[Finding]) ->
 def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
     out: list[Finding] = []
     spec = C.T_PHASES
-    progress, starts, ends = [], [], []
+    progress: list[Any] = []
+    starts: list[Any] = []
+    ends: list[Any] = []
     for r in df.to_dict("records"):
         if r["neutralised"]:
             progress.append(None)
@@ -339,7 +342,8 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
     spec = C.T_INDICATORS
     targets = {(o, n): t for o, n, t in zip(plan.indicators["objective"], plan.indicators["indicator"],
                                              plan.indicators["target_value"])}
-    values, ok = [], []
+    values: list[Any] = []
+    ok: list[bool] = []
     for r in df.to_dict("records"):
         vt = r["value_type"] or "testo"
         raw = r["achieved"]
@@ -425,7 +429,7 @@ def _check_objectives(df: pd.DataFrame, final: bool) -> list[Finding]:
     return out
 
 
-def _not_excused(view: pd.DataFrame, excused: set[tuple[str, str]]) -> pd.DataFrame:
+def _not_excused(view: pd.DataFrame, excused: AbstractSet[tuple[str, str]]) -> pd.DataFrame:
     if not excused or view.empty:
         return view
     keep = [(f, o) not in excused for f, o in zip(view["file"], view["objective"])]
@@ -433,7 +437,7 @@ def _not_excused(view: pd.DataFrame, excused: set[tuple[str, str]]) -> pd.DataFr
 
 
 def _check_phases(df: pd.DataFrame, plan: Plan, final: bool,
-                  excused: set[tuple[str, str]] = frozenset()) -> list[Finding]:
+                  excused: AbstractSet[tuple[str, str]] = frozenset()) -> list[Finding]:
     live = df[~df["neutralised"].astype(bool)] if not df.empty else df
     if live.empty:
         return []
@@ -462,7 +466,7 @@ def _check_phases(df: pd.DataFrame, plan: Plan, final: bool,
 
 
 def _check_indicators(df: pd.DataFrame, final: bool,
-                      excused: set[tuple[str, str]] = frozenset()) -> list[Finding]:
+                      excused: AbstractSet[tuple[str, str]] = frozenset()) -> list[Finding]:
     live = df[~df["neutralised"].astype(bool)] if not df.empty else df
     if live.empty:
         return []

@@ -49,6 +49,7 @@ def run_schema(schema: pa.DataFrameSchema, df: pd.DataFrame, *, file: str | None
         if idx is None or (isinstance(idx, float) and idx != idx) or column not in df.columns:
             continue  # dtype / schema-level failures carry no row: not user-facing here
         row = df.loc[idx]
+        code: ErrorCode | None
         if check.startswith("not_nullable") or check == "not_nullable":
             code = missing_code
         else:

@@ -11,11 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from openpyxl.workbook.workbook import Workbook
+
 from ..errors import ErrorCode, PegxlError, finding, os_detail
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed."""
     target = Path(path)
     try:
@@ -43,28 +45,28 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
                 pass
 
 
-def atomic_save(workbook, path: str | os.PathLike) -> Path:
+def atomic_save(workbook: Workbook, path: str | os.PathLike[str]) -> Path:
     """Save an openpyxl workbook atomically."""
     with atomic_path(path) as tmp:
         workbook.save(tmp)
     return Path(path)
 
 
-def atomic_write(path: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
     with atomic_path(path) as tmp:
         writer(tmp)
     return Path(path)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return atomic_write(path, lambda p: p.write_bytes(data))
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def backup(path: str | os.PathLike) -> Path:
+def backup(path: str | os.PathLike[str]) -> Path:
     """Copy a user's file to `<name>.bak-N<suffix>` before it is modified in place."""
     p = Path(path)
     n = 1

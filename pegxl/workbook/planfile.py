@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from ..errors import ErrorCode, PegxlError, finding
 from . import contract as C
@@ -44,6 +45,7 @@ def new_plan_workbook(data: Mapping[str, Any] | None = None) -> Workbook:
     data = data or {}
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)   # a new workbook has one worksheet
     ws.title = C.SHEET_INSTRUCTIONS
     ws.column_dimensions["A"].width = 120
     for r, line in enumerate(INSTRUCTIONS, start=1):
@@ -67,7 +69,7 @@ def new_plan_workbook(data: Mapping[str, Any] | None = None) -> Workbook:
     return wb
 
 
-def write_plan(path: str | os.PathLike, data: Mapping[str, Any] | None = None) -> Path:
+def write_plan(path: str | os.PathLike[str], data: Mapping[str, Any] | None = None) -> Path:
     """Write a plan workbook atomically (see new_plan_workbook)."""
     return atomic_save(new_plan_workbook(data), path)
 
@@ -160,7 +162,7 @@ def _typed(value: Any, kind: str) -> Any:
     return value
 
 
-def init_plan(directory: str | os.PathLike, *, force: bool = False) -> Path:
+def init_plan(directory: str | os.PathLike[str], *, force: bool = False) -> Path:
     """`pegxl init`: a blank piano.xlsx in `directory` (never overwritten unless force)."""
     path = Path(directory) / "piano.xlsx"
     if path.exists() and not force:

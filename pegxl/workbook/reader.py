@@ -47,7 +47,7 @@ def cell_ref(row0: int, col0: int) -> str:
     return f"{col_letter(col0)}{row0 + 1}"
 
 
-def sniff(path: str | os.PathLike, *, max_uncompressed: int = MAX_UNCOMPRESSED) -> list[Finding]:
+def sniff(path: str | os.PathLike[str], *, max_uncompressed: int = MAX_UNCOMPRESSED) -> list[Finding]:
     """Check a file is a spreadsheet we may open: exists, not empty, not .xls, not
     encrypted, a sound zip (or ods) that does not inflate past `max_uncompressed`.
     Returns blocking findings (empty list: go ahead)."""
@@ -137,7 +137,7 @@ def _read_head(p: Path) -> bytes:
         os.close(fd)
 
 
-def external_links(path: str | os.PathLike) -> bool:
+def external_links(path: str | os.PathLike[str]) -> bool:
     """True when an xlsx carries external links (which we never follow)."""
     try:
         with zipfile.ZipFile(path) as zf:
@@ -233,7 +233,7 @@ _CELL_RE = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(/?)>(\s*<(?:\w+:)?(?:v|f|is)\b)?'
 _CELL_REF_RE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,9})"')
 
 
-def xlsx_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
+def xlsx_extents(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
     """Sheet name -> (last row, last column) holding content, 1-based, from the cells of
     the worksheet XML (streamed; not the <dimension> element, which a file may leave out
     or get wrong, nor empty rows and styled empty cells). Empty for a file that is not an
@@ -289,8 +289,8 @@ def _safe_cut(data: bytes) -> int:
     if end >= 0 and _ROW_END.match(data, data.rfind(b"</", 0, end + 4)):
         return end + 4
     last = None
-    for last in _CELL_START.finditer(data, max(0, len(data) - (1 << 16))):
-        pass
+    for m in _CELL_START.finditer(data, max(0, len(data) - (1 << 16))):
+        last = m
     return last.start() if last else len(data)
 
 
@@ -298,7 +298,7 @@ _ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 
 
-def ods_extents(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
+def ods_extents(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
     """Sheet name -> (last row, last column) holding content, 1-based, of an .ods, counting
     the `number-rows-repeated` / `number-columns-repeated` of cells with content: a few KB
     of content.xml can repeat one value over a hundred million cells, which calamine would
@@ -352,7 +352,7 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _check_extents(path: str | os.PathLike, name: str, max_rows: int,
+def _check_extents(path: str | os.PathLike[str], name: str, max_rows: int,
                    sheets: list[str] | None) -> None:
     try:
         extents = xlsx_extents(path) or ods_extents(path)
@@ -370,7 +370,7 @@ def _check_extents(path: str | os.PathLike, name: str, max_rows: int,
                                             f"cella {col_letter(cols - 1)}{rows})".replace(",", ".")))
 
 
-def read_values(path: str | os.PathLike, *, sheets: list[str] | None = None,
+def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None,
                 max_rows: int = MAX_ROWS, sniffed: bool = False) -> RawBook:
     """Values of a workbook (xlsx, xlsm, ods), after `sniff` (skipped when the caller
     already did it: `sniffed`). Raises PegxlError on a bad file."""
@@ -427,7 +427,7 @@ def read_values(path: str | os.PathLike, *, sheets: list[str] | None = None,
     return book
 
 
-def _content_kind(path: str | os.PathLike) -> str | None:
+def _content_kind(path: str | os.PathLike[str]) -> str | None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
@@ -440,7 +440,7 @@ def _content_kind(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _suffix_kind(path: str | os.PathLike) -> str | None:
+def _suffix_kind(path: str | os.PathLike[str]) -> str | None:
     return {".xlsx": "xlsx", ".xlsm": "xlsx", ".ods": "ods"}.get(Path(path).suffix.lower())
 
 

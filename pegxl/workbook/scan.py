@@ -148,7 +148,7 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
                              + rb')"[^>]*?)/?>') if percent else None)
     sheets_el = wb.find(f"{{{NS_MAIN}}}sheets")
     for s in (sheets_el if sheets_el is not None else []):
-        name = s.get("name")
+        name = s.get("name", "")
         part = rels.get(s.get(f"{{{NS_REL}}}id"))
         if not part or part not in names:
             continue
@@ -275,8 +275,7 @@ def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> Bo
                 cell_a1 = None
                 if only is None or sheet.name in only:
                     formula = el.get(tq + "formula")
-                    if formula or el.get(oq + "value-type") == "percentage":
-                        cell_a1 = _a1(row, col)
+                    cell_a1 = _a1(row, col)
                     if formula:
                         sheet.formulas[cell_a1] = formula.split(":", 1)[1] if formula.startswith("of:") else formula
                     if el.get(oq + "value-type") == "percentage":
@@ -285,7 +284,6 @@ def _scan_ods(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> Bo
                     rs = int(el.get(tq + "number-rows-spanned", "1") or 1)
                     if cs > 1 or rs > 1:
                         sheet.merged.append((row, col, row + rs - 1, col + cs - 1))
-                    cell_a1 = _a1(row, col)
                 col += rep
             elif tag == text_a and sheet is not None and cell_a1:
                 href = el.get(xlink_href) or ""

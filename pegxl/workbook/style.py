@@ -5,6 +5,9 @@ import datetime as dt
 import math
 from typing import Iterable
 
+from openpyxl.cell.cell import MergedCell
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
@@ -37,7 +40,7 @@ PERCENT_FORMAT = "0.00%"            # fractions (0-1) shown as percentages
 COLOR_NAMES = {"input": "giallo chiaro", "computed": "verde chiaro", "missing": "salmone"}
 
 
-def write_header(ws, columns: Iterable[Column] | Iterable[str], row: int = 1) -> None:
+def write_header(ws: Worksheet, columns: Iterable[Column | str], row: int = 1) -> None:
     for i, col in enumerate(columns, start=1):
         header = col.header if isinstance(col, Column) else col
         c = ws.cell(row=row, column=i, value=header)
@@ -50,22 +53,24 @@ def write_header(ws, columns: Iterable[Column] | Iterable[str], row: int = 1) ->
     ws.row_dimensions[row].height = 32
 
 
-def set_widths(ws, widths: Iterable[float]) -> None:
+def set_widths(ws: Worksheet, widths: Iterable[float]) -> None:
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
 
 
-def print_setup(ws, header_rows: str = "1:1") -> None:
+def print_setup(ws: Worksheet, header_rows: str = "1:1") -> None:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    fit = ws.sheet_properties.pageSetUpPr
+    if fit is not None:   # openpyxl always creates it
+        fit.fitToPage = True
     ws.print_title_rows = header_rows
     ws.print_options.gridLines = False
 
 
-def add_list(wb, name: str, values: Iterable[str], sheet_name: str = "_liste") -> str:
+def add_list(wb: Workbook, name: str, values: Iterable[str], sheet_name: str = "_liste") -> str:
     """Put a vocabulary on a hidden sheet and return a defined name for list validations.
 
     Long inline lists break Excel and LibreOffice (255 characters): we never use them."""
@@ -123,21 +128,21 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
     dv.error = error[:255]
 
 
-def fit_rows(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
+def fit_rows(ws: Worksheet, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
     """Row heights for wrapped text, estimated from the column widths.
 
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
     (and Excel not always): without this, long descriptions overlap the next row."""
     widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
-    for row in ws.iter_rows(min_row=first_row, max_row=ws.max_row):
+    for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
         lines = 1
         for c in row:
             v = c.value
-            if v is None or not (c.alignment and c.alignment.wrap_text) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+            if v is None or isinstance(c, MergedCell) or not (c.alignment and c.alignment.wrap_text) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                 continue
             per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
             text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
             n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
             lines = max(lines, n)
         if lines > 1:
-            ws.row_dimensions[row[0].row].height = min(max_height, lines * line_height)
+            ws.row_dimensions[r].height = min(max_height, lines * line_height)

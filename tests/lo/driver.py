@@ -218,10 +218,10 @@ class Office:
                 # of the wrapper itself means the office is gone for good.
                 if rc is not None:
                     raise RuntimeError("soffice exited with status %s before accepting "
-                                       "a connection" % rc)
+                                       "a connection" % rc) from None
                 if time.monotonic() > deadline:
                     raise RuntimeError("could not connect to soffice within %.0f s"
-                                       % CONNECT_TIMEOUT)
+                                       % CONNECT_TIMEOUT) from None
                 time.sleep(0.1)
         self.desktop = self.ctx.ServiceManager.createInstanceWithContext(
             "com.sun.star.frame.Desktop", self.ctx)
@@ -303,7 +303,7 @@ def _cell(doc, spec):
     try:
         rng = sh.getCellRangeByName(spec["cell"])
     except Exception as e:
-        raise JobError("bad cell %r on sheet %r: %s" % (spec["cell"], spec["sheet"], e))
+        raise JobError("bad cell %r on sheet %r: %s" % (spec["cell"], spec["sheet"], e)) from e
     return rng.getCellByPosition(0, 0)
 
 
@@ -352,7 +352,7 @@ def _parse_date(text, key):
             return _dt.datetime.combine(_dt.date.fromisoformat(text), _dt.time())
         return _dt.datetime.fromisoformat(text)
     except (TypeError, ValueError) as e:
-        raise JobError("bad %s %r: %s" % (key, text, e))
+        raise JobError("bad %s %r: %s" % (key, text, e)) from e
 
 
 def apply_edit(doc, edit):
