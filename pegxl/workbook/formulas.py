@@ -74,6 +74,18 @@ def function_name(name: str) -> str:
     return up
 
 
+def _unsafe_call(bare: str) -> str | None:
+    """Why a formula body (strings blanked) calls outside the workbook: a DDE link or a
+    function outside the whitelist; None when it does neither."""
+    if "|" in bare:
+        return "collegamento DDE a un altro programma"
+    for m in _FUNC.finditer(bare):
+        fn = function_name(m.group(1))
+        if fn not in SAFE_FUNCTIONS:
+            return f"funzione {fn} non ammessa"
+    return None
+
+
 def _col(letters: str) -> int:
     n = 0
     for ch in letters:
@@ -93,12 +105,9 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
     if not body:
         return None     # a shared formula's child: its master is checked where it is
     bare = _STRING.sub('""', body)
-    if "|" in bare:
-        return "collegamento DDE a un altro programma"
-    for m in _FUNC.finditer(bare):
-        fn = function_name(m.group(1))
-        if fn not in SAFE_FUNCTIONS:
-            return f"funzione {fn} non ammessa"
+    unsafe = _unsafe_call(bare)
+    if unsafe:
+        return unsafe
     refs = 0
     if kind == "ods":
         for m in _ODS_REF.finditer(bare):
@@ -185,12 +194,9 @@ def active_reason(text: str, kind: str = "xlsx") -> str | None:
     if kind == "ods":
         # the operators of an ods condition: formula-is(...), cell-content-is-in-list(...), between(...)
         bare = _ODS_OPERATOR.sub("(", bare)
-    if "|" in bare:
-        return "collegamento DDE a un altro programma"
-    for m in _FUNC.finditer(bare):
-        fn = function_name(m.group(1))
-        if fn not in SAFE_FUNCTIONS:
-            return f"funzione {fn} non ammessa"
+    unsafe = _unsafe_call(bare)
+    if unsafe:
+        return unsafe
     if kind == "ods":
         for m in _ODS_REF.finditer(bare):
             inner = m.group(1)
