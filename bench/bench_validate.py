@@ -4,18 +4,23 @@
     python bench/bench_validate.py                       # 1,000 settori x 20 objectives
     python bench/bench_validate.py --n 300               # the first 300 returns only
     python bench/bench_validate.py --workdir /tmp/bv --jobs 4
+    python bench/bench_validate.py --validate-jobs 1      # pegxl in one process
 
 1. Corpus (not timed, cached in --workdir, default bench/out/validate): a synthetic plan
    (pegxl.synth.synthetic_plan, --sectors x --objectives, 4 phases and 3 indicators per
    objective, plus 2 trasversali), one template per settore (generate_templates) and one
    filled return per settore (fill_return with synthetic_inputs). A second run reuses
    what is there; only missing files are made.
-2. Two measured runs, each in its own subprocess so that the peak RSS (ru_maxrss of the
+2. Three measured runs, each in its own subprocess so that the peak RSS (ru_maxrss of the
    child itself) belongs to one method only:
-   - pegxl:    validate_returns(plan, [folder]): identity, integrity, raw inputs, pandera
-               checks, scoring of the declared/computed deviation.
+   - pegxl:    validate_returns(plan, [folder], jobs=--validate-jobs): identity, integrity,
+               formula and protection scan, raw inputs, pandera checks, scoring of the
+               declared/computed deviation; files read in worker processes (peak RSS is
+               the parent's: each worker holds the plan too).
    - baseline: for every file openpyxl.load_workbook + a pandas DataFrame of each table
                sheet (Obiettivi, Fasi, Indicatori), nothing else.
+   - calamine: for every file python-calamine reads every cell of every sheet (the raw
+               parse, one process: the floor of any reader of these files).
    The plan is loaded before the clock starts (from a pickle of the checked plan); its
    memory is in pegxl's peak, and reported apart ("RSS before"). Peak RSS is the child's
    own high-water mark (VmHWM; ru_maxrss of the child where /proc is not available).
@@ -27,6 +32,7 @@ plan (50,000, meant for one ente), so the bench reads it with a larger limit.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import pickle
@@ -180,13 +186,15 @@ def peak_rss_kb() -> int:
     return r // 1024 if sys.platform == "darwin" else r
 
 
-def child_pegxl(workdir: Path, folder: Path) -> dict:
-    from pegxl.validate import validate_returns
+def child_pegxl(workdir: Path, folder: Path, jobs: int | None = None) -> dict:
+    from pegxl.validators.returns import validate_returns
     plan = load_plan(workdir)
     plan.fingerprint()
     rss_before = _rss_kb()
     t = time.perf_counter()
-    v = validate_returns(plan, [folder])
+    # a pegxl from before --jobs can be measured with this script too
+    kw = {"jobs": jobs} if "jobs" in inspect.signature(validate_returns).parameters else {}
+    v = validate_returns(plan, [folder], **kw)
     seconds = time.perf_counter() - t
     errors = sum(1 for f in v.findings if f.is_error)
     codes: dict[str, int] = {}
@@ -216,9 +224,28 @@ def child_baseline(workdir: Path, folder: Path) -> dict:
             "rows": rows}
 
 
-def measure(method: str, workdir: Path, folder: Path) -> dict:
+def child_calamine(workdir: Path, folder: Path) -> dict:
+    from python_calamine import CalamineWorkbook
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".xlsx")
+    rss_before = _rss_kb()
+    t = time.perf_counter()
+    rows = 0
+    for p in files:
+        wb = CalamineWorkbook.from_path(str(p))
+        for name in wb.sheet_names:
+            data = wb.get_sheet_by_name(name).to_python()
+            if name in TABLE_SHEETS:
+                rows += max(0, len(data) - 1)
+    seconds = time.perf_counter() - t
+    return {"method": "calamine", "files": len(files), "seconds": seconds, "rss_before_kb": rss_before,
+            "rows": rows}
+
+
+def measure(method: str, workdir: Path, folder: Path, jobs: int | None = None) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, "--workdir", str(workdir),
            "--folder", str(folder)]
+    if jobs is not None:
+        cmd += ["--validate-jobs", str(jobs)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{method} run failed:\n{proc.stderr[-3000:]}")
@@ -232,15 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--objectives", type=int, default=20, help="own objectives per settore")
     ap.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="corpus cache")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for generation")
+    ap.add_argument("--validate-jobs", type=int, default=None,
+                    help="pegxl's worker processes (validate --jobs; default: the cores)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each method; the fastest counts")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
-    ap.add_argument("--child", choices=["pegxl", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["pegxl", "baseline", "calamine"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     workdir = args.workdir.resolve()
 
     if args.child:
-        res = (child_pegxl if args.child == "pegxl" else child_baseline)(workdir, args.folder)
+        if args.child == "pegxl":
+            res = child_pegxl(workdir, args.folder, args.validate_jobs)
+        else:
+            res = (child_baseline if args.child == "baseline" else child_calamine)(workdir, args.folder)
         res["maxrss_kb"] = peak_rss_kb()
         print(json.dumps(res))
         return 0
@@ -260,25 +292,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  corpus ready in {gen:.1f} s (not timed below)")
 
     results = {}
-    for method in ("pegxl", "baseline"):
-        runs = [measure(method, workdir, folder) for _ in range(args.repeat)]
+    for method in ("pegxl", "baseline", "calamine"):
+        runs = [measure(method, workdir, folder, args.validate_jobs if method == "pegxl" else None)
+                for _ in range(args.repeat)]
         best = min(runs, key=lambda r: r["seconds"])
         best["maxrss_kb"] = max(r["maxrss_kb"] for r in runs)
         results[method] = best
-    p, b = results["pegxl"], results["baseline"]
-    assert p["files"] == b["files"] == len(files), (p["files"], b["files"], len(files))
+    p, b, c = results["pegxl"], results["baseline"], results["calamine"]
+    assert p["files"] == b["files"] == c["files"] == len(files), (p["files"], b["files"], c["files"], len(files))
+    jobs = args.validate_jobs or os.cpu_count() or 1
     print()
     print(f"{'method':<10} {'files':>6} {'seconds':>9} {'files/s':>9} {'peak RSS MB':>12} {'RSS before MB':>14}")
-    for r in (p, b):
+    for r in (p, b, c):
         print(f"{r['method']:<10} {r['files']:>6} {r['seconds']:>9.2f} {r['files'] / r['seconds']:>9.1f} "
               f"{r['maxrss_kb'] / 1024:>12.1f} {r['rss_before_kb'] / 1024:>14.1f}")
     speed = (p["files"] / p["seconds"]) / (b["files"] / b["seconds"])
     mem = p["maxrss_kb"] / b["maxrss_kb"]
-    print(f"ratio pegxl/baseline: speed x{speed:.2f} (files/s), peak memory x{mem:.2f}")
+    over_raw = p["seconds"] / c["seconds"]
+    print(f"pegxl with {jobs} worker process(es) on {os.cpu_count()} cores")
+    print(f"ratio pegxl/baseline: speed x{speed:.2f} (files/s; goal >= 5), peak memory x{mem:.2f}")
+    print(f"ratio pegxl/calamine: time x{over_raw:.2f} (goal <= 5)")
     print(f"pegxl findings: {p['errors']} errors, {p['warnings']} warnings {p['codes']}; "
           f"{p['usable']}/{p['files']} usable; {p['rows']} rows validated (baseline read {b['rows']})")
     if args.json:
-        args.json.write_text(json.dumps({"pegxl": p, "baseline": b, "speed_ratio": speed, "memory_ratio": mem,
+        args.json.write_text(json.dumps({"pegxl": p, "baseline": b, "calamine": c, "speed_ratio": speed,
+                                         "memory_ratio": mem, "calamine_time_ratio": over_raw, "jobs": jobs,
                                          "files": len(files), "generation_seconds": gen}, indent=2))
     return 0
 

@@ -20,7 +20,7 @@ from .commands.around import (
     send_cmd,
     status_cmd,
 )
-from .commands.common import CONTEXT, echo, guarded
+from .commands.common import CONTEXT, JOBS, echo, guarded
 from .commands.italiano import localize
 from .commands.common import plan_or_exit as _plan_or_exit
 from .commands.common import progress as _progress
@@ -144,9 +144,10 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Scrive qui una copia annotata di ogni file con problemi (l'originale non è toccato).")
 @click.option("--no-hints", is_flag=True, help="Non mostra il rimedio sotto ogni problema.")
+@JOBS
 @guarded
 def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_dir: Path | None,
-                 no_hints: bool) -> None:
+                 no_hints: bool, jobs: int | None) -> None:
     """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
     Codice di uscita: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
@@ -155,9 +156,9 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
     prog, update = _progress("Controllo dei file")
     if prog:
         with prog:
-            checked = flows.validate(plan, paths, annotate=annotate_dir, progress=update)
+            checked = flows.validate(plan, paths, annotate=annotate_dir, progress=update, jobs=jobs)
     else:
-        checked = flows.validate(plan, paths, annotate=annotate_dir)
+        checked = flows.validate(plan, paths, annotate=annotate_dir, jobs=jobs)
     v, written = checked.validation, checked.annotated
     files = [rf.path for rf in v.files]
     if fmt == "json":

@@ -94,10 +94,11 @@ class Checked:
 
 
 def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | os.PathLike | None = None,
-             progress: Progress | None = None) -> Checked:
-    """`pegxl validate`, «Controlla file restituiti»: every returned file checked; with
-    `annotate`, an annotated copy of every file with problems written there."""
-    v = returns.validate_returns(plan, list(items), progress=progress)
+             progress: Progress | None = None, jobs: int | None = None) -> Checked:
+    """`pegxl validate`, «Controlla file restituiti»: every returned file checked (in `jobs`
+    processes, default the cores; see `returns.validate_returns`); with `annotate`, an
+    annotated copy of every file with problems written there."""
+    v = returns.validate_returns(plan, list(items), progress=progress, jobs=jobs)
     written = annotate_files(v.findings, annotate) if annotate is not None and v.findings else []
     return Checked(v, written)
 
@@ -106,11 +107,11 @@ def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | 
 
 def merge_cycle(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
                 db: Any = BESIDE_PLAN, partial: bool = False, now: dt.datetime | None = None,
-                progress: Progress | None = None) -> merge_stage.MergeResult:
+                progress: Progress | None = None, jobs: int | None = None) -> merge_stage.MergeResult:
     """`pegxl merge`, «Consolida»: `merge.merge` archived in the same all-or-nothing step,
-    in `db` (default beside the plan; None: no archive)."""
+    in `db` (default beside the plan; None: no archive); the returns read in `jobs` processes."""
     return merge_stage.merge(plan, items, outdir, partial=partial, now=now, progress=progress,
-                             db=resolve_db(plan, db))
+                             db=resolve_db(plan, db), jobs=jobs)
 
 
 def oiv_cycle(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,
@@ -126,9 +127,10 @@ def oiv_cycle(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
 # ---------------------------------------------------------------- around the cycle
 
 def status(plan: Plan, items: str | os.PathLike | Iterable[str | os.PathLike], *,
-           progress: Progress | None = None) -> status_stage.StatusReport:
-    """`pegxl status`, «Stato consegne»: where every settore stands with its returns."""
-    return status_stage.status(plan, items, progress=progress)
+           progress: Progress | None = None, jobs: int | None = None) -> status_stage.StatusReport:
+    """`pegxl status`, «Stato consegne»: where every settore stands with its returns (read
+    in `jobs` processes)."""
+    return status_stage.status(plan, items, progress=progress, jobs=jobs)
 
 
 def send(plan: Plan, templates_dir: str | os.PathLike, **options: Any) -> mail.SendReport:

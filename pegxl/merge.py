@@ -111,7 +111,8 @@ class MergeResult:
 
 def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
           partial: bool = False, now: dt.datetime | None = None,
-          progress: Progress | None = None, db: str | os.PathLike | None = None) -> MergeResult:
+          progress: Progress | None = None, db: str | os.PathLike | None = None,
+          jobs: int | None = None) -> MergeResult:
     """Validate, score and write (see the module docstring); with `db`, archive the cycle
     (and what the consolidated workbook holds) before anything is moved into place.
 
@@ -132,7 +133,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         if progress:
             progress(i, total, name)
 
-    v = validate_returns(plan, paths, progress=read_progress if progress else None)
+    v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs)
 
     by_file: dict[str, list[Finding]] = {}
     for f in v.findings:

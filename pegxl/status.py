@@ -242,7 +242,7 @@ def _claimed(v: Any) -> dict[str, list]:
 
 
 def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike], *,
-           progress=None) -> StatusReport:
+           progress=None, jobs: int | None = None) -> StatusReport:
     """Where every settore of `plan` stands with the returns in `directory` (a folder, or
     several folders/files)."""
     items = [directory] if isinstance(directory, (str, os.PathLike)) else list(directory)
@@ -251,7 +251,7 @@ def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike
             raise PegxlError(finding(ErrorCode.F001, file=str(item), detail="cartella inesistente"),
                              exit_code=EXIT_UNUSABLE)
     paths = expand_paths(items)
-    v = validate_returns(plan, paths, progress=progress) if paths else None
+    v = validate_returns(plan, paths, progress=progress, jobs=jobs) if paths else None
     by_sector = _claimed(v) if v is not None else {}
     findings: list[Finding] = v.findings if v is not None else []
     per_file: dict[str, tuple[int, int]] = {}

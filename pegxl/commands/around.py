@@ -39,8 +39,9 @@ from ..mail import ENV_FROM, SmtpSettings, default_template_text
 from ..plan import load_plan
 from ..report import escape_text, render_text
 from ..values import format_percent
-from .common import CONTEXT, echo, guarded
+from .common import CONTEXT, JOBS, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
+from .common import progress as _progress
 
 _PLAN = click.option("--plan", "plan_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
                      help="Il piano (piano.xlsx).")
@@ -59,15 +60,21 @@ def _db_for(plan_path: Path, db_path: Path | None) -> Path:
 @click.argument("directory", metavar="RESTITUITI", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
               help="Formato della tabella: text (da leggere), json o csv.")
+@JOBS
 @guarded
-def status_cmd(plan_path: Path, directory: Path, fmt: str) -> None:
+def status_cmd(plan_path: Path, directory: Path, fmt: str, jobs: int | None) -> None:
     """Chi ha consegnato, chi manca, chi ha file con errori e chi sollecitare per primo.
 
     Una riga per settore: codice, settore, responsabile, e-mail, file restituito, stato
     (consegnato utilizzabile / con errori (quanti) / mancante / più file), quando è stato
     salvato. Codice di uscita: 0 tutti consegnati e utilizzabili, 1 altrimenti, 2 uso errato."""
     plan = _plan_or_exit(plan_path)
-    report = flows.status(plan, directory)
+    prog, update = _progress("Lettura dei file")
+    if prog:
+        with prog:
+            report = flows.status(plan, directory, progress=update, jobs=jobs)
+    else:
+        report = flows.status(plan, directory, jobs=jobs)
     echo(report.render(fmt).rstrip("\r\n"))
     sys.exit(report.exit_code)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -118,9 +119,16 @@ def _run(ctx: click.Context, debug: bool, fn, args, kwargs) -> tuple[bool, Any]:
         return False, EXIT_UNUSABLE
 
 
+JOBS = click.option(
+    "--jobs", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Processi che leggono i file in parallelo (predefinito: i core della macchina; "
+         "1: nessun processo aggiuntivo). Il risultato è lo stesso con ogni N.")
+
+
 def plan_or_exit(plan_path: Path, exit_code: int = EXIT_UNUSABLE, what: str | None = None):
     """The checked plan; a plan with errors stops the command (exit 2 unless told)."""
-    plan, findings = flows.check_plan(plan_path)
+    with busy("Lettura e controllo del piano"):
+        plan, findings = flows.check_plan(plan_path)
     if plan is None or has_errors(findings):
         errors = [f for f in findings if f.is_error] or findings
         if what:
@@ -129,12 +137,32 @@ def plan_or_exit(plan_path: Path, exit_code: int = EXIT_UNUSABLE, what: str | No
     return plan
 
 
-def progress(total_hint: str):
-    """A progress callback on stderr for long runs (none when not a terminal)."""
+def _wants_progress() -> bool:
+    """Progress goes to stderr on a terminal only, and never for a command asked for
+    `--format json` (a script reads it: nothing but the document)."""
     if not sys.stderr.isatty():
+        return False
+    ctx = click.get_current_context(silent=True)
+    return ctx is None or ctx.params.get("fmt") != "json"
+
+
+@contextlib.contextmanager
+def busy(text: str):
+    """A spinner on stderr while a step with no count runs (reading the plan)."""
+    if not _wants_progress():
+        yield
+        return
+    with Console(stderr=True).status(text):
+        yield
+
+
+def progress(total_hint: str):
+    """A progress callback on stderr for long runs (none when not a terminal, none with
+    `--format json`)."""
+    if not _wants_progress():
         return None, None
     prog = Progress(TextColumn(total_hint), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    transient=True)
+                    transient=True, console=Console(stderr=True))
     task: dict[str, TaskID] = {}
 
     def update(i: int, n: int, name: str) -> None:

@@ -22,7 +22,7 @@ from ..report import escape_text as _esc
 from ..report import render_json, render_text
 from ..values import format_percent
 from ..workbook.contract import FORMAT_VERSION
-from .common import CONTEXT, echo, guarded
+from .common import CONTEXT, JOBS, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
 from .common import progress as _progress
 
@@ -116,9 +116,10 @@ def _sector_rows(plan, scores, excluded: dict[str, str]) -> list[dict]:
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Archivio dei cicli (predefinito: pegxl-archivio.sqlite accanto al piano).")
 @click.option("--no-archive", is_flag=True, help="Non archivia il ciclo.")
+@JOBS
 @guarded
 def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: bool, fmt: str,
-              db_path: Path | None, no_archive: bool) -> None:
+              db_path: Path | None, no_archive: bool, jobs: int | None) -> None:
     """Consolida i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
     Scrive CARTELLA/<Anno>_consolidato_OIV.xlsx per l'OIV (CARTELLA è --output) e, in CARTELLA/restituiti, una copia
@@ -133,9 +134,10 @@ def merge_cmd(plan_path: Path, items: tuple[Path, ...], outdir: Path, partial: b
     try:
         if prog and len(paths) >= 5:
             with prog:
-                result = flows.merge_cycle(plan, paths, outdir, partial=partial, progress=update, db=db)
+                result = flows.merge_cycle(plan, paths, outdir, partial=partial, progress=update, db=db,
+                                           jobs=jobs)
         else:
-            result = flows.merge_cycle(plan, paths, outdir, partial=partial, db=db)
+            result = flows.merge_cycle(plan, paths, outdir, partial=partial, db=db, jobs=jobs)
     except PegxlError as exc:
         if fmt != "json":
             raise

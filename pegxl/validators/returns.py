@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Callable, Iterable
 
@@ -84,23 +86,81 @@ def return_paths(plan: Plan, items: Iterable[str | os.PathLike]) -> list:
     return paths
 
 
+# below this many files a pool costs more to start than it saves (unless `jobs` is given)
+POOL_MIN_FILES = 16
+
+
 def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
-                     progress: Callable[[int, int, str], None] | None = None) -> Validation:
-    """Validate returned workbooks (files or folders) against a checked plan."""
+                     progress: Callable[[int, int, str], None] | None = None,
+                     jobs: int | None = None) -> Validation:
+    """Validate returned workbooks (files or folders) against a checked plan.
+
+    Each file is read once (`read_return`: identity, tamper, formula and protection scan,
+    raw inputs) in `jobs` worker processes (default: the cores; a pool only from
+    POOL_MIN_FILES files); 1 reads them in this process. The files come back in input
+    order, so findings and reports are the same whatever `jobs` is."""
     paths = return_paths(plan, items)
-    files: list[ReturnFile] = []
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
-    for i, p in enumerate(paths, start=1):
-        try:
-            files.append(read_return(plan, p, fingerprint=fingerprint, index=index))
-        except Exception as exc:  # one file we cannot read must not stop the others
-            rf = ReturnFile(path=str(p))
-            rf.add(ErrorCode.F002, detail=f"errore imprevisto nella lettura: {type(exc).__name__}: {str(exc)[:150]}")
-            files.append(rf)
-        if progress:
-            progress(i, len(paths), str(p))
+    workers = _workers(jobs, len(paths))
+    if workers <= 1:
+        files: list[ReturnFile] = []
+        for i, p in enumerate(paths, start=1):
+            files.append(_read_one(plan, p, fingerprint, index))
+            if progress:
+                progress(i, len(paths), str(p))
+    else:
+        files = _read_in_pool(plan, paths, fingerprint, index, workers, progress)
     return validate_files(plan, files)
+
+
+def _workers(jobs: int | None, n_files: int) -> int:
+    if jobs is None:
+        return min(os.cpu_count() or 1, n_files) if n_files >= POOL_MIN_FILES else 1
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    return min(jobs, n_files)
+
+
+def _read_one(plan: Plan, path: str | os.PathLike, fingerprint: str | None,
+              index: PlanIndex | None) -> ReturnFile:
+    """`read_return`, with an unexpected failure turned into this file's F002."""
+    try:
+        return read_return(plan, path, fingerprint=fingerprint, index=index)
+    except Exception as exc:  # one file we cannot read must not stop the others
+        rf = ReturnFile(path=str(path))
+        rf.add(ErrorCode.F002, detail=f"errore imprevisto nella lettura: {type(exc).__name__}: {str(exc)[:150]}")
+        return rf
+
+
+# what a worker process keeps from its initializer: the plan, its fingerprint and index,
+# sent once per worker rather than with every file
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(plan: Plan, fingerprint: str | None, index: PlanIndex | None) -> None:
+    warnings.simplefilter("ignore")   # the libraries' warnings: the parent reports findings only
+    _WORKER.update(plan=plan, fingerprint=fingerprint, index=index)
+
+
+def _read_in_worker(path: str) -> ReturnFile:
+    return _read_one(_WORKER["plan"], path, _WORKER["fingerprint"], _WORKER["index"])
+
+
+def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None,
+                  workers: int, progress: Callable[[int, int, str], None] | None) -> list[ReturnFile]:
+    """`_read_one` of every path in `workers` processes, in input order. The worker
+    functions are module-level, so the pool works with spawn (Windows, macOS) as with fork."""
+    # small chunks: the progress moves, and a slow file does not hold a whole share back
+    chunk = max(1, min(8, len(paths) // (workers * 8)))
+    files: list[ReturnFile] = []
+    with ProcessPoolExecutor(workers, initializer=_init_worker,
+                             initargs=(plan, fingerprint, index)) as ex:
+        for i, rf in enumerate(ex.map(_read_in_worker, [str(p) for p in paths], chunksize=chunk), start=1):
+            files.append(rf)
+            if progress:
+                progress(i, len(paths), str(paths[i - 1]))
+    return files
 
 
 def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:

@@ -1,0 +1,108 @@
+"""Returns read in worker processes (`--jobs`, issue 12 goal 2): the same report as one process.
+
+The files are spread over a pool and gathered back in input order, so the findings, their
+order and every output (text, JSON) must not depend on the number of processes.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_validate import CLEAN_S01, CLEAN_S02, Env, make_env, make_return, with_values
+
+import pegxl.validators.returns as V
+from pegxl.cli import main
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Env:
+    return make_env(tmp_path_factory.mktemp("jobs"))
+
+
+@pytest.fixture(scope="module")
+def corpus(env, tmp_path_factory) -> Path:
+    """Returns with errors, warnings, a duplicate settore and a file that is no workbook."""
+    d = tmp_path_factory.mktemp("restituiti")
+    make_return(env, d / "2024_S02_servizi-sociali.xlsx", sector="S02")
+    make_return(env, d / "2024_S01_affari-generali.xlsx",
+                with_values(with_values(CLEAN_S01, "Fasi", ("2024_S01_01", 1), avanzamento=120),
+                            "Obiettivi", ("2024_S01_02",), stato="Finito"))
+    # a number typed as text: a warning (V007)
+    make_return(env, d / "b_S02_copia.xlsx",
+                with_values(CLEAN_S02, "Indicatori", ("2024_S02_01", 1), raggiunto="86,00"), sector="S02")
+    (d / "c_rotto.xlsx").write_text("non è un foglio di calcolo", encoding="utf-8")
+    make_return(env, d / "d_S01_bis.xlsx",
+                with_values(CLEAN_S01, "Fasi", ("2024_S01_02", 1), fine="2019-01-01"))
+    return d
+
+
+def _run(env: Env, corpus: Path, *extra: str):
+    res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(corpus), *extra])
+    assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+    return res
+
+
+def _timeless(stdout: str) -> str:
+    doc = json.loads(stdout)
+    if isinstance(doc, dict):
+        doc.pop("generated_at", None)
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def test_jobs_2_gives_the_same_report_as_jobs_1(env, corpus):
+    one = _run(env, corpus, "--jobs", "1", "--format", "json")
+    two = _run(env, corpus, "--jobs", "2", "--format", "json")
+    assert one.exit_code == two.exit_code == 1
+    doc = json.loads(one.stdout)
+    codes = {f["code"] for f in doc["findings"]}
+    assert {"V001", "V005", "V007", "F002"} <= codes, codes
+    assert any(f["severity"] == "avviso" for f in doc["findings"])
+    # the same document but for the time it was made
+    assert _timeless(one.stdout) == _timeless(two.stdout)
+    text_one = _run(env, corpus, "--jobs", "1")
+    text_two = _run(env, corpus, "--jobs", "2")
+    assert text_one.exit_code == text_two.exit_code == 1
+    assert text_one.stdout == text_two.stdout and "F002" in text_one.stdout
+
+
+def test_status_and_library_default_agree_with_jobs_1(env, corpus):
+    one = V.validate_returns(env.plan, [corpus], jobs=1)
+    many = V.validate_returns(env.plan, [corpus], jobs=3)
+    assert [f.to_dict() for f in one.findings] == [f.to_dict() for f in many.findings]
+    assert [rf.path for rf in one.files] == [rf.path for rf in many.files]
+    assert one.phases.equals(many.phases) and one.indicators.equals(many.indicators)
+    s1 = CliRunner().invoke(main, ["status", "--plan", str(env.plan_path), str(corpus), "--jobs", "1",
+                                   "--format", "json"])
+    s2 = CliRunner().invoke(main, ["status", "--plan", str(env.plan_path), str(corpus), "--jobs", "2",
+                                   "--format", "json"])
+    assert s1.exit_code == s2.exit_code and _timeless(s1.stdout) == _timeless(s2.stdout)
+
+
+def test_jobs_must_be_positive(env, corpus):
+    res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(corpus), "--jobs", "0"])
+    assert res.exit_code == 2
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
+                    reason="the failure is injected by a patch that only a forked worker inherits")
+def test_an_unexpected_failure_in_a_worker_is_that_file_s_f002(env, corpus, monkeypatch):
+    real = V.read_return
+    parent = os.getpid()
+
+    def flaky(plan_, path, **kw):
+        if str(path).endswith("d_S01_bis.xlsx"):
+            raise RuntimeError(f"guasto simulato nel processo {'figlio' if os.getpid() != parent else 'padre'}")
+        return real(plan_, path, **kw)
+    monkeypatch.setattr(V, "read_return", flaky)
+    v = V.validate_returns(env.plan, [corpus], jobs=2)
+    bad = str(corpus / "d_S01_bis.xlsx")
+    mine = v.file_findings(bad)
+    assert [f.code for f in mine] == ["F002"]
+    assert "guasto simulato nel processo figlio" in mine[0].message
+    # the other files are read and checked as usual
+    others = {f.code for f in v.file_findings(str(corpus / "2024_S01_affari-generali.xlsx"))}
+    assert {"V001", "V005"} <= others and "F002" not in others
