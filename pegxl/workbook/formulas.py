@@ -9,6 +9,7 @@ template fills, and at least one reference (a constant such as `=100` is a forge
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -65,6 +66,18 @@ class Area:
                 return lim
         return None
 
+    @functools.cached_property
+    def _folded(self) -> dict[str, tuple[int, int]]:
+        # the first sheet of each folded name, as `sheet` finds it
+        out: dict[str, tuple[int, int]] = {}
+        for n, lim in self.sheets.items():
+            out.setdefault(n.casefold(), lim)
+        return out
+
+    @functools.cached_property
+    def _upper_names(self) -> frozenset[str]:
+        return frozenset(n.upper() for n in self.names)
+
 
 def function_name(name: str) -> str:
     up = name.upper()
@@ -97,7 +110,43 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
                     computed: bool = True) -> str | None:
     """Why `text` (a formula as stored, with or without `=` / `of:=`) is not one the
     template writes, in Italian; None when it passes. `computed`: the formula sits in a
-    computed cell, so it must read some cell (a constant there is a forged figure)."""
+    computed cell, so it must read some cell (a constant there is a forged figure).
+
+    The text is parsed once (`_parsed`, cached: a thousand returns of one plan repeat the
+    same formulas row by row); only its references are then checked against `area`."""
+    parsed = _parsed(text, own_sheet, kind)
+    if parsed is None or isinstance(parsed, str):
+        return parsed
+    checks, names = parsed
+    refs = 0
+    for sheet, letters, row, counts in checks:
+        lim = area._folded.get(sheet.casefold())
+        if lim is None:
+            return f"riferimento al foglio «{sheet}», che non è del modello"
+        if letters is not None and (row > lim[0] or _col(letters) > lim[1]):
+            return f"riferimento alla cella {letters}{row} del foglio «{sheet}», fuori dalla tabella"
+        refs += counts
+    for word in names:
+        if word in area.names or word.upper() in area._upper_names:
+            refs += 1
+            continue
+        return f"nome «{word}», che non è del modello"
+    if computed and not refs:
+        return "un valore fisso al posto del calcolo"
+    return None
+
+
+# a check of `_parsed`: (sheet, column letters, row, references it counts for) of a cell;
+# letters None for a whole row or column of a sheet; a range's end counts for none
+_Check = tuple[str, "str | None", int, int]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _parsed(text: str, own_sheet: str, kind: str) -> str | tuple[tuple[_Check, ...], tuple[str, ...]] | None:
+    """What `formula_problem` checks of `text` whatever the area: None when nothing is
+    to check, why it is refused outright (a function outside the whitelist, DDE, another
+    file), or the references in the order they are checked and the names it uses (TRUE
+    and FALSE left out)."""
     body = text.strip()
     if body.startswith("of:"):
         body = body[3:]
@@ -108,7 +157,7 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
     unsafe = _unsafe_call(bare)
     if unsafe:
         return unsafe
-    refs = 0
+    checks: list[_Check] = []
     if kind == "ods":
         for m in _ODS_REF.finditer(bare):
             inner = m.group(1)
@@ -117,57 +166,26 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
             sheet_now = own_sheet
             for pm in _ODS_PART.finditer(inner):
                 sheet_now = (pm.group(1) or "").replace("''", "'") or pm.group(2) or sheet_now
-                why = _in_area(sheet_now, pm.group(3), pm.group(4), area)
-                if why:
-                    return why
-                refs += 1
+                checks.append((sheet_now, pm.group(3), int(pm.group(4)), 1))
         rest = _ODS_REF.sub(" ", bare)
     else:
         if "[" in bare:
             return "riferimento a un altro file"
         for m in _XLSX_QUALIFIED.finditer(bare):
             sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-            why = _in_area(sheet, m.group(3), m.group(4), area)
-            if not why and m.group(5):
-                why = _in_area(sheet, m.group(5), m.group(6), area)
-            if why:
-                return why
-            refs += 1
+            checks.append((sheet, m.group(3), int(m.group(4)), 1))
+            if m.group(5):   # a range is one reference: its end is checked, not counted
+                checks.append((sheet, m.group(5), int(m.group(6)), 0))
         rest = _XLSX_QUALIFIED.sub(" ", bare)
         for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
-            sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-            if area.sheet(sheet) is None:
-                return f"riferimento al foglio «{sheet}», che non è del modello"
-            refs += 1
+            checks.append(((m.group(1) or "").replace("''", "'") or m.group(2), None, 0, 1))
         rest = _XLSX_SHEET.sub(" ", rest)
         for cm in _CELL.finditer(rest):
-            why = _in_area(own_sheet, cm.group(1), cm.group(2), area)
-            if why:
-                return why
-            refs += 1
+            checks.append((own_sheet, cm.group(1), int(cm.group(2)), 1))
         rest = _CELL.sub(" ", rest)
     rest = _ERROR_LITERAL.sub(" ", rest)
-    for m in _IDENT.finditer(rest):
-        word = m.group(1)
-        if function_name(word) in ("TRUE", "FALSE"):
-            continue
-        if word in area.names or word.upper() in {n.upper() for n in area.names}:
-            refs += 1
-            continue
-        return f"nome «{word}», che non è del modello"
-    if computed and not refs:
-        return "un valore fisso al posto del calcolo"
-    return None
-
-
-def _in_area(sheet: str, letters: str, row: str, area: Area) -> str | None:
-    lim = area.sheet(sheet)
-    if lim is None:
-        return f"riferimento al foglio «{sheet}», che non è del modello"
-    last_row, last_col = lim
-    if int(row) > last_row or _col(letters) > last_col:
-        return f"riferimento alla cella {letters}{row} del foglio «{sheet}», fuori dalla tabella"
-    return None
+    names = tuple(w for m in _IDENT.finditer(rest) if function_name(w := m.group(1)) not in ("TRUE", "FALSE"))
+    return tuple(checks), names
 
 
 _PLAIN_REF = re.compile(
