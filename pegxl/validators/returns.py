@@ -292,9 +292,11 @@ def _limits(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> lis
                     code, extra = ErrorCode.V032, dict(value=str(v))
             elif isinstance(v, (dt.date, dt.datetime)):
                 d = v.date() if isinstance(v, dt.datetime) else v
+                if d >= EXCEL_DATE_MIN:   # the common case, told without building the row
+                    continue
                 r = df.iloc[pos]
                 date_typed = fld in _DATE_FIELDS or (fld == "achieved" and r.get("value_type") == "data")
-                if d < EXCEL_DATE_MIN and not date_typed:
+                if not date_typed:
                     code, extra = ErrorCode.V033, dict(value=d.isoformat())
             if code is None:
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # Pure worksheet functions: arithmetic, logic, text, dates, lookups within the book. What
 # is not here is refused, notably what reaches outside the cell grid (WEBSERVICE,
@@ -78,6 +79,17 @@ class Area:
     def _upper_names(self) -> frozenset[str]:
         return frozenset(n.upper() for n in self.names)
 
+    @functools.cached_property
+    def _shape(self) -> int:
+        """A number for these sheets, limits and names: files of settori of the same size
+        share their verdicts."""
+        return _AREA_SHAPES.setdefault((tuple(self.sheets.items()), self.names), len(_AREA_SHAPES))
+
+
+_AREA_SHAPES: dict[tuple[Any, ...], int] = {}
+_VERDICTS: dict[tuple[Any, ...], str | None] = {}
+_VERDICTS_MAX = 1 << 15
+
 
 def function_name(name: str) -> str:
     up = name.upper()
@@ -113,7 +125,19 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
     computed cell, so it must read some cell (a constant there is a forged figure).
 
     The text is parsed once (`_parsed`, cached: a thousand returns of one plan repeat the
-    same formulas row by row); only its references are then checked against `area`."""
+    same formulas row by row); only its references are then checked against `area`, once
+    for every area of the same shape."""
+    key = (text, own_sheet, kind, computed, area._shape)
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    why = _verdict(text, own_sheet, area, kind, computed)
+    if len(_VERDICTS) >= _VERDICTS_MAX:
+        _VERDICTS.clear()
+    _VERDICTS[key] = why
+    return why
+
+
+def _verdict(text: str, own_sheet: str, area: Area, kind: str, computed: bool) -> str | None:
     parsed = _parsed(text, own_sheet, kind)
     if parsed is None or isinstance(parsed, str):
         return parsed
