@@ -8,6 +8,7 @@ import os
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -232,14 +233,18 @@ def _typed_as(df: pd.DataFrame, table: Table, fields: tuple[str, ...]) -> pd.Dat
     v = df.copy()
     if v.empty:
         return v
-    raw_by_row = table.df.set_index("xlrow")
     for fld in fields:
-        if fld not in v.columns or fld not in raw_by_row.columns:
+        if fld not in v.columns or fld not in table.df.columns:
             continue
-        raw = raw_by_row[fld]
+        raw = _raw_by_row(table, fld)
         v[fld] = [r if is_blank(p) and not is_blank(r) else p
                   for p, r in zip(v[fld], (raw.get(x) for x in v["xlrow"]))]
     return v
+
+
+def _raw_by_row(table: Table, fld: str) -> dict[Any, Any]:
+    """Excel row -> the cell of `fld` as typed (one dict per column, not a lookup per row)."""
+    return dict(zip(table.df["xlrow"], table.df[fld]))
 
 
 def _rec(row: Any, word: str, fld: str) -> str | None:
@@ -288,43 +293,72 @@ def _orphans(plan: Plan, file: str | None) -> list[Finding]:
 
 def _phase_weights(plan: Plan, file: str | None) -> list[Finding]:
     out: list[Finding] = []
-    ph = plan.phases.dropna(subset=["objective"])
+    ph = plan.phases
     if ph.empty:
         return out
     table = plan.tables[C.SHEET_PHASES]
-    for obj, grp in ph.groupby("objective", sort=False):
-        w = pd.to_numeric(grp["weight"], errors="coerce")
-        if w.isna().any():
+    groups = _groups(ph["objective"], _floats(ph["weight"]), ph["xlrow"])
+    for obj, (w, rows) in groups.items():
+        if any(x != x for x in w):
             continue  # a missing peso is already reported on its cell
-        total = float(w.sum())
+        total = float(np.sum(np.asarray(w, dtype=float)))
         if abs(total - 100) > WEIGHT_TOLERANCE:
-            first = int(grp["xlrow"].min())
+            first = int(min(rows))
             out.append(finding(ErrorCode.P007, file=file, sheet=C.SHEET_PHASES, cell=table.cell(first, "weight"),
                                row=first, column="Peso", record=obj, found=show_value(round(total, 4))))
     return out
 
 
-def _weights_group(values: pd.Series, rows: pd.Series, table: Table, file: str | None, what: str,
-                   record: str | None, need_sum: bool, anchor_col: str = "weight") -> list[Finding]:
-    w = pd.to_numeric(values, errors="coerce")
-    given = w.notna()
-    if not given.any():
+def _floats(values: pd.Series) -> list[float]:
+    """A peso column as floats, NaN where not a number (one conversion per column)."""
+    return [float(x) for x in pd.to_numeric(values, errors="coerce").astype(float)]
+
+
+def _groups(keys: Any, *columns: Any) -> dict[Any, tuple[list[Any], ...]]:
+    """key -> one list per column, in first-seen order of the keys and rows (as a
+    `groupby(sort=False)` after dropping the rows without a key), in one pass."""
+    out: dict[Any, tuple[list[Any], ...]] = {}
+    for key, *vals in zip(keys, *columns):
+        if key is None or (isinstance(key, float) and key != key):
+            continue
+        lists = out.get(key)
+        if lists is None:
+            lists = out[key] = tuple([] for _ in columns)
+        for lst, v in zip(lists, vals):
+            lst.append(v)
+    return out
+
+
+def _weights_group(w: list[float], rows: list[Any], table: Table, file: str | None, what: str,
+                   record: str | None, need_sum: bool, raw: dict[Any, Any] | None,
+                   anchor_col: str = "weight") -> list[Finding]:
+    """`w`: the pesi of one group (NaN where missing); `rows`: their Excel rows; `raw`:
+    Excel row -> the peso cell as typed (`_raw_by_row`), None if the sheet has no such column."""
+    given = [x == x for x in w]
+    if not any(given):
         return []
-    raw = table.df.set_index("xlrow")[anchor_col] if anchor_col in table.df.columns else None
     if raw is not None:
-        typed = pd.Series([pd.notna(r) and not is_blank(raw.get(int(r))) for r in rows], index=w.index)
-        if (w.isna() & typed).any():
-            return []  # a peso typed but unreadable is already reported on its cell (P016)
-    first = int(rows.min())
-    if not given.all():
-        missing = int((~given).sum())
+        for g, r in zip(given, rows):
+            if not g and _known_row(r) and not is_blank(raw.get(int(r))):
+                return []  # a peso typed but unreadable is already reported on its cell (P016)
+    first = int(min(r for r in rows if _known_row(r)))
+    if not all(given):
+        missing = given.count(False)
         return [finding(ErrorCode.P008, file=file, sheet=table.sheet, cell=table.cell(first, anchor_col),
                         row=first, column="Peso", record=record, what=what, missing=missing)]
-    total = float(w.sum())
+    total = float(np.sum(np.asarray(w, dtype=float)))
     if need_sum and abs(total - 100) > WEIGHT_TOLERANCE:
         return [finding(ErrorCode.P009, file=file, sheet=table.sheet, cell=table.cell(first, anchor_col),
                         row=first, column="Peso", record=record, what=what, found=show_value(round(total, 4)))]
     return []
+
+
+def _known_row(r: Any) -> bool:
+    return r is not None and not (isinstance(r, float) and r != r)
+
+
+def _weights_raw(table: Table, anchor_col: str = "weight") -> dict[Any, Any] | None:
+    return _raw_by_row(table, anchor_col) if anchor_col in table.df.columns else None
 
 
 def _objective_weights(plan: Plan, file: str | None) -> list[Finding]:
@@ -334,11 +368,15 @@ def _objective_weights(plan: Plan, file: str | None) -> list[Finding]:
     if a.empty:
         return out
     # a duplicated code (reported as P004) keeps its first row
-    rows = plan.objectives.dropna(subset=["objective"]).drop_duplicates("objective").set_index("objective")["xlrow"]
-    sector: Any   # a code as typed
-    for sector, grp in a.groupby("sector", sort=False):
-        out += _weights_group(grp["weight"], grp["objective"].map(rows), table, file,
-                              f"degli obiettivi del settore {sector}", sector, need_sum=True)
+    rows: dict[Any, Any] = {}
+    for o, x in zip(plan.objectives["objective"], plan.objectives["xlrow"]):
+        if _known_row(o):
+            rows.setdefault(o, x)
+    raw = _weights_raw(table)
+    groups = _groups(a["sector"], _floats(a["weight"]), [rows.get(o, np.nan) for o in a["objective"]])
+    for sector, (w, xlrows) in groups.items():
+        out += _weights_group(w, xlrows, table, file, f"degli obiettivi del settore {sector}", sector,
+                              need_sum=True, raw=raw)
     return out
 
 
@@ -346,17 +384,23 @@ def _sector_weights(plan: Plan, file: str | None) -> list[Finding]:
     s = plan.sectors.dropna(subset=["sector"])
     if s.empty:
         return []
-    return _weights_group(s["weight"], s["xlrow"], plan.tables[C.SHEET_SECTORS], file, "dei settori",
-                          None, need_sum=True)
+    table = plan.tables[C.SHEET_SECTORS]
+    return _weights_group(_floats(s["weight"]), list(s["xlrow"]), table, file, "dei settori",
+                          None, need_sum=True, raw=_weights_raw(table))
 
 
 def _indicator_weights(plan: Plan, file: str | None) -> list[Finding]:
     out: list[Finding] = []
-    ind = plan.indicators.dropna(subset=["objective"])
-    ind = ind[ind["kind"] != "CONTESTO"]
-    for obj, grp in ind.groupby("objective", sort=False):
-        out += _weights_group(grp["weight"], grp["xlrow"], plan.tables[C.SHEET_INDICATORS], file,
-                              f"degli indicatori dell'obiettivo {obj}", obj, need_sum=False)
+    ind = plan.indicators
+    if ind.empty:
+        return out
+    table = plan.tables[C.SHEET_INDICATORS]
+    raw = _weights_raw(table)
+    scored = [k != "CONTESTO" for k in ind["kind"]]
+    keys = [o if s else None for o, s in zip(ind["objective"], scored)]
+    for obj, (w, rows) in _groups(keys, _floats(ind["weight"]), ind["xlrow"]).items():
+        out += _weights_group(w, rows, table, file, f"degli indicatori dell'obiettivo {obj}", obj,
+                              need_sum=False, raw=raw)
     return out
 
 

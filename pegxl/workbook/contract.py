@@ -7,6 +7,7 @@ field names on the right of each mapping. A header changes only with FORMAT_VERS
 """
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,6 +266,14 @@ def strip_accents(text: str) -> str:
 
 def norm_word(text: object) -> str:
     """Vocabulary word as readers compare it: no case, no accents, single spaces."""
+    if isinstance(text, str):
+        return _norm_word_str(text)
+    return strip_accents(norm_header(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm_word_str(text: str) -> str:
+    # a plan of 1,000 settori asks for the same few words a million times
     return strip_accents(norm_header(text))
 
 
@@ -273,10 +282,15 @@ def canonical(value: object, vocabulary: tuple[str, ...]) -> str | None:
     key = norm_word(value)
     if key in ("si/no", "si-no", "sino", "booleano"):
         key = "si/no"
+    return _vocabulary_keys(tuple(vocabulary)).get(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _vocabulary_keys(vocabulary: tuple[str, ...]) -> dict[str, str]:
+    keys: dict[str, str] = {}
     for word in vocabulary:
-        if norm_word(word) == key:
-            return word
-    return None
+        keys.setdefault(norm_word(word), word)   # the first entry wins, as a scan would
+    return keys
 
 
 # (name as written in the Regole sheet, default as written, Italian description)
