@@ -229,8 +229,10 @@ MAX_CELLS = 5_000_000
 # A cell counts when it holds something: a value, a formula or inline text. Rows and
 # styled empty cells do not -- LibreOffice writes an empty <row r="1048576"/> after a row
 # is inserted and deleted, and a column formatted to its end gives <c r="XFD5" s="3"/>.
-_CELL_RE = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(/?)>(\s*<(?:\w+:)?(?:v|f|is)\b)?')
-_CELL_REF_RE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,9})"')
+# The reference (letters, digits) of every cell with content, for one findall per chunk:
+# not self-closing, its first child a value, formula or inline text.
+_FILLED_REF_RE = re.compile(
+    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,9})"[^>]*?(?<!/)>\s*<(?:\w+:)?(?:v|f|is)\b')
 
 
 def xlsx_extents(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
@@ -266,13 +268,11 @@ def xlsx_extents(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
                     # a cell cut at the chunk's end is read again with the next chunk: cut
                     # after the last complete row, or before the last cell of a long row
                     cut = len(data) if not chunk else _safe_cut(data)
-                    for m in _CELL_RE.finditer(data, 0, cut):
-                        if m.group(2) or not m.group(3):
-                            continue
-                        ref = _CELL_REF_RE.search(m.group(1))
-                        if ref:
-                            max_row = max(max_row, int(ref.group(2)))
-                            max_col = max(max_col, _col_number(ref.group(1)))
+                    refs = _FILLED_REF_RE.findall(data, 0, cut)
+                    if refs:
+                        # one pass per chunk: the largest row number, the columns seen once each
+                        max_row = max(max_row, max(map(int, {r for _, r in refs})))
+                        max_col = max(max_col, max(map(_col_number, {c for c, _ in refs})))
                     if not chunk:
                         break
                     tail = data[cut:]
@@ -407,7 +407,8 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
             if n_rows > max_rows:
                 raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
             grid = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
-            rows = [[_clean(v) for v in row] for row in grid]
+            # most cells are text: kept as they are without a call per cell
+            rows = [[v if type(v) is str and v else _clean(v) for v in row] for row in grid]
             visible = True
             m = meta.get(sname)
             if m is not None and "Visible" not in str(m.visible):
