@@ -7,18 +7,20 @@ checks. A plan with errors makes no templates.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any
+from typing import AbstractSet, Any, Callable
 
 import pandas as pd
 
 from .errors import ErrorCode, Finding, finding, show_value
 from .rules import Rules, rules_from_mapping
 from .values import (
+    Parsed,
     is_blank,
     parse_bool,
     parse_date,
@@ -237,6 +239,8 @@ def parse_plan_partial(book: RawBook) -> tuple[Plan | None, list[Finding], bool]
 
 
 def _text(v: Any) -> str | None:
+    if type(v) is str:   # most cells: the same as below, without the blank test
+        return " ".join(v.split()) or None
     if is_blank(v):
         return None
     if isinstance(v, float) and v.is_integer():
@@ -337,10 +341,30 @@ def _parse_rules(table: Table | None, file: str, f: list[Finding]) -> tuple[Rule
     return rules, [(n, v, d) for n, v, d, _ in rows]
 
 
+def _cached(fn: Callable[[Any], Parsed]) -> Callable[[Any], Parsed]:
+    """`fn` remembering its result by value (and type: 1, 1.0 and True differ): a large
+    plan repeats the same pesi, dates and phase numbers thousands of times."""
+    cached = functools.lru_cache(maxsize=1 << 16, typed=True)(fn)
+
+    def call(value: Any) -> Parsed:
+        try:
+            return cached(value)
+        except TypeError:   # an unhashable value is parsed each time
+            return fn(value)
+    return call
+
+
+_parse_number = _cached(parse_number)
+_parse_date = _cached(parse_date)
+_parse_bool = _cached(parse_bool)
+
+
 def _number(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None,
             column: str) -> float | None:
     raw = getattr(rec, fld)
-    p = parse_number(raw)
+    p = _parse_number(raw)
+    if p.ok and not p.from_text:
+        return p.value
     cell = table.cell(rec.xlrow, fld)
     if not p.ok:
         f.append(finding(ErrorCode.P016, file=file, sheet=table.sheet, cell=cell, row=rec.xlrow,
@@ -359,7 +383,9 @@ def _fmt_num(x: Any) -> str:   # a number as parsed
 def _date(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None,
           column: str) -> dt.date | None:
     raw = getattr(rec, fld)
-    p = parse_date(raw)
+    p = _parse_date(raw)
+    if p.ok and not p.from_text:
+        return p.value
     cell = table.cell(rec.xlrow, fld)
     if not p.ok:
         f.append(finding(ErrorCode.P010, file=file, sheet=table.sheet, cell=cell, row=rec.xlrow,
@@ -375,7 +401,7 @@ def _date(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record:
 def _bool(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None,
           column: str) -> bool:
     raw = getattr(rec, fld)
-    p = parse_bool(raw)
+    p = _parse_bool(raw)
     if not p.ok:
         f.append(finding(ErrorCode.P013, file=file, sheet=table.sheet, cell=table.cell(rec.xlrow, fld),
                          row=rec.xlrow, column=column, record=record, value=raw, allowed="sì, no"))
@@ -385,9 +411,9 @@ def _bool(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record:
 
 def _int(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None) -> int | None:
     raw = getattr(rec, fld)
-    p = parse_number(raw)
     if is_blank(raw):
         return None
+    p = _parse_number(raw)
     if not p.ok or p.value is None or not float(p.value).is_integer() or p.value < 1:
         f.append(finding(ErrorCode.P026, file=file, sheet=table.sheet, cell=table.cell(rec.xlrow, fld),
                          row=rec.xlrow, record=record, value=raw))
