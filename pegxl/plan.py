@@ -68,10 +68,10 @@ class Plan:
         return list(self.sectors["sector"])
 
     def sector(self, code: str) -> dict[str, Any]:
-        row = self.sectors[self.sectors["sector"] == code]
-        if row.empty:
+        pos = self._index()["sector_pos"].get(code) if isinstance(code, str) else None
+        if pos is None:
             raise KeyError(code)
-        return row.iloc[0].to_dict()
+        return self.sectors.iloc[pos].to_dict()
 
     def objectives_of(self, sector: str) -> pd.DataFrame:
         codes = self._index()["sectors"].get(sector, [])
@@ -91,7 +91,8 @@ class Plan:
     def _index(self) -> dict[str, Any]:
         """Positions by settore and objective, built once: a large ente asks for them a
         thousand times (one template, one return per settore)."""
-        key = (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators))
+        key = (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators),
+               id(self.sectors))
         if self._idx.get("key") != key:
             pos = {c: i for i, c in reversed(list(enumerate(self.objectives["objective"])))}
             sectors: dict[str, list[str]] = {}
@@ -99,7 +100,10 @@ class Plan:
                 if o in pos:
                     sectors.setdefault(s, []).append(o)
             self._idx.clear()
-            self._idx.update(key=key, objective_pos=pos, sectors=sectors,
+            # the first row of each code, as a lookup by code would find it
+            sector_pos = {c: i for i, c in reversed(list(enumerate(self.sectors["sector"])))
+                          if isinstance(c, str)}
+            self._idx.update(key=key, objective_pos=pos, sectors=sectors, sector_pos=sector_pos,
                              phases=_positions(self.phases), indicators=_positions(self.indicators))
         return self._idx
 

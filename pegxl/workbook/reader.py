@@ -546,14 +546,19 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
             findings.append(finding(ErrorCode.P002, file=file, sheet=sheet.name, cell=cell,
                                     column=col.header, suggestion=suggestion, row=1))
     extra = [str(h) for h in header if h is not None and norm_header(h) not in known]
-    records = []
+    kept: list[list[Any]] = []
+    xlrows: list[int] = []
     for r, row in enumerate(rows[1:], start=2):
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue
-        rec = {f: (row[i] if i < len(row) else None) for f, i in cols.items()}
-        for col in spec.columns:
-            rec.setdefault(col.field, None)
-        rec["xlrow"] = r
-        records.append(rec)
-    df = pd.DataFrame(records, columns=[c.field for c in spec.columns] + ["xlrow"], dtype=object)
+        kept.append(row)
+        xlrows.append(r)
+    # built a column at a time: a plan of 1,000 settori has ~160,000 rows
+    data: dict[str, list[Any]] = {}
+    for col in spec.columns:
+        i = cols.get(col.field)
+        data[col.field] = ([None] * len(kept) if i is None
+                           else [row[i] if i < len(row) else None for row in kept])
+    data["xlrow"] = xlrows
+    df = pd.DataFrame(data, columns=[c.field for c in spec.columns] + ["xlrow"], dtype=object)
     return Table(sheet.name, df, cols, 0, extra), findings
