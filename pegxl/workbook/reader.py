@@ -233,13 +233,17 @@ MAX_CELLS = 5_000_000
 # not self-closing, its first child a value, formula or inline text.
 _FILLED_REF_RE = re.compile(
     rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,9})"[^>]*?(?<!/)>\s*<(?:\w+:)?(?:v|f|is)\b')
+# Every cell reference, filled or not (and any attribute ending in r that looks like one):
+# a bound above the extents, found several times faster than the exact pattern.
+_ANY_REF_RE = re.compile(rb'r="([A-Z]{1,3})([0-9]{1,9})"')
 
 
-def xlsx_extents(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
+def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False) -> dict[str, tuple[int, int]]:
     """Sheet name -> (last row, last column) holding content, 1-based, from the cells of
     the worksheet XML (streamed; not the <dimension> element, which a file may leave out
     or get wrong, nor empty rows and styled empty cells). Empty for a file that is not an
-    xlsx."""
+    xlsx. `bound`: a quicker bound above them, counting every cell reference."""
+    pattern = _ANY_REF_RE if bound else _FILLED_REF_RE
     out: dict[str, tuple[int, int]] = {}
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
@@ -268,7 +272,7 @@ def xlsx_extents(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
                     # a cell cut at the chunk's end is read again with the next chunk: cut
                     # after the last complete row, or before the last cell of a long row
                     cut = len(data) if not chunk else _safe_cut(data)
-                    refs = _FILLED_REF_RE.findall(data, 0, cut)
+                    refs = pattern.findall(data, 0, cut)
                     if refs:
                         # one pass per chunk: the largest row number, the columns seen once each
                         max_row = max(max_row, max(map(int, {r for _, r in refs})))
@@ -355,19 +359,31 @@ def _col_number(letters: bytes) -> int:
 def _check_extents(path: str | os.PathLike[str], name: str, max_rows: int,
                    sheets: list[str] | None) -> None:
     try:
-        extents = xlsx_extents(path) or ods_extents(path)
+        # the quick bound first: only a sheet that may be too large is measured exactly
+        bound = xlsx_extents(path, bound=True)
+        if bound and _too_large(bound, name, max_rows, sheets) is None:
+            return
+        extents = (xlsx_extents(path) if bound else None) or ods_extents(path)
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, SyntaxError) as exc:
         raise PegxlError(finding(ErrorCode.F002, file=name, detail=f"struttura interna non leggibile: {str(exc)[:120]}")) from exc
+    problem = _too_large(extents, name, max_rows, sheets)
+    if problem is not None:
+        raise PegxlError(problem)
+
+
+def _too_large(extents: dict[str, tuple[int, int]], name: str, max_rows: int,
+               sheets: list[str] | None) -> Finding | None:
     wanted = {norm_header(s) for s in sheets} if sheets is not None else None
     for sname, (rows, cols) in extents.items():
         if wanted is not None and norm_header(sname) not in wanted:
             continue
         if rows > max_rows:
-            raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=rows))
+            return finding(ErrorCode.F007, file=name, sheet=sname, detail=rows)
         if rows * max(cols, 1) > MAX_CELLS:
-            raise PegxlError(finding(ErrorCode.F006, file=name, sheet=sname,
-                                     detail=f"{MAX_CELLS:,} celle (il foglio «{sname}» arriva alla "
-                                            f"cella {col_letter(cols - 1)}{rows})".replace(",", ".")))
+            return finding(ErrorCode.F006, file=name, sheet=sname,
+                           detail=f"{MAX_CELLS:,} celle (il foglio «{sname}» arriva alla "
+                                  f"cella {col_letter(cols - 1)}{rows})".replace(",", "."))
+    return None
 
 
 def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None,
