@@ -572,9 +572,9 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
     # built a column at a time: a plan of 1,000 settori has ~160,000 rows
     data: dict[str, list[Any]] = {}
     for col in spec.columns:
-        i = cols.get(col.field)
-        data[col.field] = ([None] * len(kept) if i is None
-                           else [row[i] if i < len(row) else None for row in kept])
+        at = cols.get(col.field)
+        data[col.field] = ([None] * len(kept) if at is None
+                           else [row[at] if at < len(row) else None for row in kept])
     data["xlrow"] = xlrows
     df = pd.DataFrame(data, columns=[c.field for c in spec.columns] + ["xlrow"], dtype=object)
     return Table(sheet.name, df, cols, 0, extra), findings
