@@ -33,7 +33,8 @@ from ..values import NO_WORDS, YES_WORDS
 from ..workbook import contract as C
 from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
-from ..workbook.io import atomic_save
+from ..workbook import fastsave
+from ..workbook.io import atomic_write
 from .formulas import (
     _EXCLUDED,
     _READ_KIND,
@@ -700,7 +701,7 @@ def _mp_context() -> Any:
 
 def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str) -> Path:
     wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp)
-    return atomic_save(wb, path)
+    return atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
 
 
 _WORKER: dict[str, Any] = {}
