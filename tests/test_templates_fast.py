@@ -109,3 +109,44 @@ def test_generated_templates_match_openpyxl_save(plan, tmp_path):
         ref = tmp_path / f"{code}-ref.xlsx"
         build_template(plan, code, generated_at=GENERATED_AT).save(ref)
         same_parts(ref, path)
+
+
+def _fit_rows_reference(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
+    """fit_rows as it was before issue 12 (a style object per cell): the heights to keep."""
+    import math
+
+    from openpyxl.cell.cell import MergedCell
+    widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
+    for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
+        lines = 1
+        for c in row:
+            v = c.value
+            if v is None or isinstance(c, MergedCell) or not (c.alignment and c.alignment.wrap_text) or (
+                    isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+                continue
+            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
+            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
+            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+            lines = max(lines, n)
+        if lines > 1:
+            ws.row_dimensions[r].height = min(max_height, lines * line_height)
+
+
+def test_fit_rows_gives_the_heights_it_gave(plan):
+    from pegxl.workbook import style as S
+    tall = 0
+    for code in plan.sector_codes:
+        wb = build_template(plan, code, generated_at=GENERATED_AT)
+        for ws in wb.worksheets:
+            first = 1 if ws.title == "Istruzioni" else 2
+            for dim in ws.row_dimensions.values():
+                dim.height = None
+            ws.cell(row=first, column=1).alignment = Alignment(wrap_text=True)   # a wrapped title too
+            S.fit_rows(ws, first_row=first)
+            fast = {r: d.height for r, d in ws.row_dimensions.items() if d.height}
+            for dim in ws.row_dimensions.values():
+                dim.height = None
+            _fit_rows_reference(ws, first_row=first)
+            assert fast == {r: d.height for r, d in ws.row_dimensions.items() if d.height}, ws.title
+            tall += len(fast)
+    assert tall > 0   # some rows were made taller: the comparison can fail
