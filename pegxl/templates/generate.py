@@ -12,6 +12,7 @@ preview never shows a figure different from the one pegxl computes.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -678,11 +679,17 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     jobs = min(jobs, len(work))
     if jobs <= 1:
         return [_write_template(plan, code, path, generated_at, password, fp) for code, path in work]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
-                             initargs=(plan, generated_at, password, fp)) as pool:
-        # big enough chunks that a worker is not woken per template, small enough to balance
-        chunk = max(1, min(32, len(work) // (jobs * 4)))
-        return list(pool.map(_worker_write, work, chunksize=chunk))
+    # the plan's objects stay out of the collector's sweeps while workers run: a sweep in a
+    # forked worker would write to (and so copy) every page of the plan it shares
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
+                                 initargs=(plan, generated_at, password, fp)) as pool:
+            # big enough chunks that a worker is not woken per template, small enough to balance
+            chunk = max(1, min(32, len(work) // (jobs * 4)))
+            return list(pool.map(_worker_write, work, chunksize=chunk))
+    finally:
+        gc.unfreeze()
 
 
 def default_jobs() -> int:
