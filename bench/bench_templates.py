@@ -2,7 +2,7 @@
 
 40 settori x 20 objectives (4 phases, 3 indicators each) plus 2 trasversali: prints the
 seconds for read_plan, for generate_templates (total and per template) and the peak
-memory. Run: python bench/bench_templates.py [--sectors 40 --objectives 20]
+memory. Run: python bench/bench_templates.py [--sectors 1000 --objectives 20 --jobs 2]
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from pegxl.plan import read_plan
+from pegxl.validators.plan import read_plan
 from pegxl.synth import synthetic_plan
 from pegxl.templates import generate_templates
+from pegxl.templates.generate import default_jobs
 from pegxl.workbook.planfile import write_plan
 
 
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--objectives", type=int, default=20)
     ap.add_argument("--phases", type=int, default=4)
     ap.add_argument("--indicators", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes for the templates (default: the cores)")
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also trace Python allocations (slower; peak of Python objects only)")
     args = ap.parse_args(argv)
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = read_plan(tmp / "piano.xlsx")
         t_read = time.perf_counter() - t1
         t2 = time.perf_counter()
-        paths = generate_templates(plan, tmp / "modelli")
+        paths = generate_templates(plan, tmp / "modelli", jobs=args.jobs)
         t_gen = time.perf_counter() - t2
         traced = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
         size = sum(p.stat().st_size for p in paths)
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, {len(plan.indicators)} indicatori)")
     print(f"scrittura piano (synth + write_plan): {t_write:.2f} s")
     print(f"read_plan:                            {t_read:.2f} s")
-    print(f"generate_templates:                   {t_gen:.2f} s  ({n} modelli, {t_gen / n * 1000:.0f} ms per modello, "
+    print(f"generate_templates:                   {t_gen:.2f} s  ({n} modelli, {t_gen / n * 1000:.0f} ms per modello, jobs {args.jobs or default_jobs()}, "
           f"{size / n / 1024:.0f} KB per modello)")
     print(f"totale read_plan + generate:          {t_read + t_gen:.2f} s")
     print(f"memoria di picco (RSS):               {rss_kb / 1024:.0f} MB")

@@ -117,9 +117,11 @@ def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Archivio dei cicli passati (predefinito: pegxl-archivio.sqlite accanto al piano): "
                    "riempie Valore anno precedente dove il piano lo lascia vuoto.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processi che scrivono i modelli in parallelo (predefinito: i core della macchina).")
 @guarded
 def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], password: str | None,
-                  db_path: Path | None) -> None:
+                  db_path: Path | None, jobs: int | None) -> None:
     """Genera un modello bloccato e validato per ogni settore del piano."""
     plan = _plan_or_exit(plan_path, EXIT_PROBLEMS,
                          "Il piano ha errori: nessun modello generato. Correggerli e rilanciare.")
@@ -127,7 +129,7 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
     previous = flows.previous_years_archive(plan, db)
     if previous is not None:
         echo(f"Valori degli anni precedenti dall'archivio {previous}.")
-    paths = flows.make_templates(plan, outdir, sectors=sectors or None, password=password, db=db)
+    paths = flows.make_templates(plan, outdir, sectors=sectors or None, password=password, db=db, jobs=jobs)
     for p in paths:
         echo(f"  {p}")
     echo(f"{len(paths)} modelli scritti in {outdir} ({plan.ente}, {plan.anno}, {plan.fase}).")

@@ -12,7 +12,10 @@ preview never shows a figure different from the one pegxl computes.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -31,7 +34,8 @@ from ..values import NO_WORDS, YES_WORDS
 from ..workbook import contract as C
 from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
-from ..workbook.io import atomic_save
+from ..workbook import fastsave
+from ..workbook.io import atomic_write
 from .formulas import (
     _EXCLUDED,
     _READ_KIND,
@@ -649,9 +653,13 @@ def build_template(plan: Plan, sector: str, *, generated_at: Any = None,
 
 
 def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] | None = None,
-                       password: str = DEFAULT_PASSWORD, generated_at: Any = None) -> list[Path]:
+                       password: str = DEFAULT_PASSWORD, generated_at: Any = None,
+                       jobs: int | None = None) -> list[Path]:
     """Write one template per settore (all, or `sectors`) into `outdir`, atomically.
 
+    `jobs` worker processes share the settori (default: the cores; 1: none). Every
+    template depends only on the plan, its settore, `generated_at` and the password, fixed
+    here before any worker starts, so the files are the same whatever the number of jobs.
     Returns the paths in plan order. An unknown settore code is a usage error (exit 2)."""
     codes = plan.sector_codes
     if sectors is not None:
@@ -666,11 +674,54 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     out = Path(outdir)
     fp = plan.fingerprint()   # hashes every settore: once, not once per template
     names = _unique_names(plan, codes)
-    paths = []
-    for code in codes:
-        wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp)
-        paths.append(atomic_save(wb, out / names[code]))
-    return paths
+    work = [(code, out / names[code]) for code in codes]
+    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    jobs = min(jobs, len(work))
+    if jobs <= 1:
+        return [_write_template(plan, code, path, generated_at, password, fp) for code, path in work]
+    # the plan's objects stay out of the collector's sweeps while workers run: a sweep in a
+    # forked worker would write to (and so copy) every page of the plan it shares
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
+                                 initargs=(plan, generated_at, password, fp)) as pool:
+            # big enough chunks that a worker is not woken per template, small enough to balance
+            chunk = max(1, min(32, len(work) // (jobs * 4)))
+            return list(pool.map(_worker_write, work, chunksize=chunk))
+    finally:
+        gc.unfreeze()
+
+
+def default_jobs() -> int:
+    """The cores this process may use: the default number of template workers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:   # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _mp_context() -> Any:
+    # fork hands the plan to the workers without pickling it; elsewhere the default
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str) -> Path:
+    wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp)
+    return atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(plan: Plan, generated_at: Any, password: str, fp: str) -> None:
+    _WORKER.update(plan=plan, generated_at=generated_at, password=password, fp=fp)
+
+
+def _worker_write(item: tuple[str, Path]) -> Path:
+    code, path = item
+    w = _WORKER
+    return _write_template(w["plan"], code, path, w["generated_at"], w["password"], w["fp"])
 
 
 def _unique_names(plan: Plan, codes: list[str]) -> dict[str, str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
 from openpyxl.cell.cell import MergedCell
 from openpyxl.workbook.workbook import Workbook
@@ -134,15 +134,30 @@ def fit_rows(ws: Worksheet, first_row: int = 2, line_height: float = 15.0, max_h
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
     (and Excel not always): without this, long descriptions overlap the next row."""
     widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
+    book: Any = ws.parent
+    alignments = book._alignments
+    wraps: dict[int, bool] = {}   # alignment id -> wraps: c.alignment builds an object per cell
+    per_line: dict[int, float] = {}
     for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
         lines = 1
+        c: Any
         for c in row:
             v = c.value
-            if v is None or isinstance(c, MergedCell) or not (c.alignment and c.alignment.wrap_text) or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+            if v is None or isinstance(c, MergedCell):
                 continue
-            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
+            st = c._style   # None: never styled (the default alignment, id 0)
+            aid = st.alignmentId if st is not None else 0
+            wrap = wraps.get(aid)
+            if wrap is None:
+                wrap = wraps[aid] = bool(alignments[aid].wrap_text)
+            if not wrap or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+                continue
+            col = c.column
+            width = per_line.get(col)
+            if width is None:
+                width = per_line[col] = max(1.0, widths.get(get_column_letter(col), 13) * 1.1)
             text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+            n = sum(max(1, math.ceil(len(part) / width)) for part in text.split("\n"))
             lines = max(lines, n)
         if lines > 1:
             ws.row_dimensions[r].height = min(max_height, lines * line_height)

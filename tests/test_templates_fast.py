@@ -1,0 +1,152 @@
+"""The fast template path writes the same templates as openpyxl's own save, one by one.
+
+Two speed-ups of `pegxl templates` (issue 12): the sheets written by pegxl.workbook.fastsave
+instead of `Workbook.save`, and the settori spread over worker processes (`jobs`). Neither
+may change a template: the parts of the files are compared byte for byte (only the
+timestamps of docProps/core.xml may differ), for the odd plan of test_templates (neutralised
+phases and indicators, dates, every value type, formula-looking text, comments) and for a
+workbook with the cells the fast writer leaves to openpyxl.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.formula import ArrayFormula
+
+from pegxl.templates import build_template, generate_templates
+from pegxl.validators.plan import read_plan
+from pegxl.workbook import fastsave
+from pegxl.workbook.planfile import write_plan
+from test_templates import GENERATED_AT, PLAN
+
+TIMESTAMPS = "docProps/core.xml"   # created/modified: the clock, not the content
+
+
+def parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if n != TIMESTAMPS}
+
+
+def same_parts(a: Path, b: Path) -> None:
+    pa, pb = parts(a), parts(b)
+    assert list(pa) == list(pb)
+    for name in pa:
+        assert pa[name] == pb[name], name
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fastplan")
+    write_plan(base / "piano.xlsx", PLAN)
+    return read_plan(base / "piano.xlsx")
+
+
+def test_fast_save_writes_the_parts_openpyxl_writes(plan, tmp_path):
+    for code in plan.sector_codes:
+        slow, fast = tmp_path / f"{code}-openpyxl.xlsx", tmp_path / f"{code}-fast.xlsx"
+        build_template(plan, code, generated_at=GENERATED_AT).save(slow)
+        fastsave.save(build_template(plan, code, generated_at=GENERATED_AT), fast)
+        same_parts(slow, fast)
+        assert b"<c " in parts(fast)["xl/worksheets/sheet2.xml"]   # the cells are there
+
+
+def test_fast_save_odd_cells_as_openpyxl(tmp_path):
+    def book() -> Workbook:
+        wb = Workbook()
+        ws = wb.active
+        ws["A1"] = "  spazi attorno  "
+        ws["A2"] = "   "
+        ws["A3"] = "a < b & c > d \"virgolette\" 'apici'"
+        ws["A4"] = "=SUM(B1:B3)"
+        ws["A5"] = "=testo"
+        ws["A5"].data_type = "s"   # plan text that looks like a formula
+        ws["B1"] = 1.5
+        ws["B2"] = 10**15 + 0.25
+        ws["B3"] = True
+        ws["B4"] = dt.date(2024, 12, 31)
+        ws["B5"] = dt.datetime(2024, 12, 31, 13, 45)
+        ws["B6"] = dt.time(8, 30)
+        ws["C1"] = CellRichText(["un ", TextBlock(InlineFont(b=True), "grassetto")])
+        ws["C2"] = ArrayFormula("C2:C3", "=B1:B2*2")
+        ws["C4"].fill = PatternFill("solid", fgColor="FFF2CC")   # styled, empty
+        ws["C5"] = "con commento"
+        ws["C5"].comment = Comment("nota", "pegxl")
+        ws["C6"] = "collegamento"
+        ws["C6"].hyperlink = "https://example.org"
+        ws["D1"].font = Font(bold=True)
+        ws["D1"].alignment = Alignment(wrap_text=True)
+        ws["D1"] = "riga\nseconda"
+        ws.row_dimensions[3].height = 40
+        ws.row_dimensions[9].height = 20   # a row with no cells
+        wb.create_sheet("Altro")["A1"] = "x"
+        return wb
+
+    book().save(tmp_path / "openpyxl.xlsx")
+    fastsave.save(book(), tmp_path / "fast.xlsx")
+    same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+
+
+def test_jobs_write_the_same_templates(plan, tmp_path):
+    one = generate_templates(plan, tmp_path / "uno", generated_at=GENERATED_AT, jobs=1)
+    two = generate_templates(plan, tmp_path / "due", generated_at=GENERATED_AT, jobs=2)
+    assert [p.name for p in one] == [p.name for p in two]   # plan order either way
+    for a, b in zip(one, two):
+        same_parts(a, b)
+
+
+def test_generated_templates_match_openpyxl_save(plan, tmp_path):
+    """What `pegxl templates` writes is what build_template + Workbook.save writes."""
+    paths = generate_templates(plan, tmp_path / "modelli", generated_at=GENERATED_AT, jobs=2)
+    for code, path in zip(plan.sector_codes, paths):
+        ref = tmp_path / f"{code}-ref.xlsx"
+        build_template(plan, code, generated_at=GENERATED_AT).save(ref)
+        same_parts(ref, path)
+
+
+def _fit_rows_reference(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
+    """fit_rows as it was before issue 12 (a style object per cell): the heights to keep."""
+    import math
+
+    from openpyxl.cell.cell import MergedCell
+    widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
+    for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
+        lines = 1
+        for c in row:
+            v = c.value
+            if v is None or isinstance(c, MergedCell) or not (c.alignment and c.alignment.wrap_text) or (
+                    isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+                continue
+            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
+            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
+            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+            lines = max(lines, n)
+        if lines > 1:
+            ws.row_dimensions[r].height = min(max_height, lines * line_height)
+
+
+def test_fit_rows_gives_the_heights_it_gave(plan):
+    from pegxl.workbook import style as S
+    tall = 0
+    for code in plan.sector_codes:
+        wb = build_template(plan, code, generated_at=GENERATED_AT)
+        for ws in wb.worksheets:
+            first = 1 if ws.title == "Istruzioni" else 2
+            for dim in ws.row_dimensions.values():
+                dim.height = None
+            ws.cell(row=first, column=1).alignment = Alignment(wrap_text=True)   # a wrapped title too
+            S.fit_rows(ws, first_row=first)
+            fast = {r: d.height for r, d in ws.row_dimensions.items() if d.height}
+            for dim in ws.row_dimensions.values():
+                dim.height = None
+            _fit_rows_reference(ws, first_row=first)
+            assert fast == {r: d.height for r, d in ws.row_dimensions.items() if d.height}, ws.title
+            tall += len(fast)
+    assert tall > 0   # some rows were made taller: the comparison can fail
