@@ -117,8 +117,9 @@ def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Archivio dei cicli passati (predefinito: pegxl-archivio.sqlite accanto al piano): "
                    "riempie Valore anno precedente dove il piano lo lascia vuoto.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Processi che scrivono i modelli in parallelo (predefinito: i core della macchina).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Processi che scrivono i modelli in parallelo (predefinito: i core della macchina; "
+                   "1: nessun processo aggiuntivo). I file sono gli stessi con ogni N.")
 @guarded
 def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], password: str | None,
                   db_path: Path | None, jobs: int | None) -> None:
