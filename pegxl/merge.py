@@ -57,7 +57,8 @@ from .values import is_blank, key_part, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
-from .workbook.io import atomic_save
+from .workbook import fastsave
+from .workbook.io import atomic_write
 
 RETURNED_DIR = "restituiti"
 Progress = Callable[[int, int, str], None]
@@ -489,7 +490,8 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
                   C.T_INDICATORS.header("score"), ach)
     if now is not None:
         wb.properties.modified = now.replace(tzinfo=None)
-    return atomic_save(wb, target)
+    # the template's own fast writer: the same parts openpyxl would write, in half the time
+    return atomic_write(target, lambda tmp: fastsave.save(wb, tmp))
 
 
 def _generated_at(value: Any) -> Any:
