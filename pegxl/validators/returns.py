@@ -23,6 +23,7 @@ from ..ingest import PlanIndex, ReturnFile, expand_paths, read_return
 from ..plan import Plan
 from ..scoring import EX_NEUTRALISED, EX_NO_DATA, compute
 from ..tables import score_input
+from ..templates.generate import default_jobs
 from ..values import is_blank, parse_date, parse_number, parse_typed, round_half_up
 from ..workbook import contract as C
 from .schema import coded, run_schema
@@ -116,7 +117,7 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
 
 def _workers(jobs: int | None, n_files: int) -> int:
     if jobs is None:
-        return min(os.cpu_count() or 1, n_files) if n_files >= POOL_MIN_FILES else 1
+        return min(default_jobs(), n_files) if n_files >= POOL_MIN_FILES else 1
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
     return min(jobs, n_files)
