@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__, flows
+from .commands.audit import diff_cmd
 from .commands.around import (
     export_cmd,
     history_cmd,
@@ -147,21 +148,29 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Scrive qui una copia annotata di ogni file con problemi (l'originale non è toccato).")
 @click.option("--no-hints", is_flag=True, help="Non mostra il rimedio sotto ogni problema.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="L'archivio dove registrare lo stato delle consegne (predefinito: pegxl-archivio.sqlite "
+                   "accanto al piano, solo se esiste già).")
+@click.option("--no-archive", is_flag=True, help="Non registra lo stato delle consegne nell'archivio.")
 @JOBS
 @guarded
 def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_dir: Path | None,
-                 no_hints: bool, jobs: int | None) -> None:
+                 no_hints: bool, db_path: Path | None, no_archive: bool, jobs: int | None) -> None:
     """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
+
+    Con un archivio ogni file di un settore passa a «ricevuto», poi a «con errori» o
+    «controllato».
 
     Codice di uscita: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
     plan = _plan_or_exit(plan_path)
     paths = flows.returns_in(plan, items)
     prog, update = _progress("Controllo dei file")
+    db = None if no_archive else (db_path or flows.BESIDE_PLAN)
     if prog:
         with prog:
-            checked = flows.validate(plan, paths, annotate=annotate_dir, progress=update, jobs=jobs)
+            checked = flows.validate(plan, paths, annotate=annotate_dir, progress=update, jobs=jobs, db=db)
     else:
-        checked = flows.validate(plan, paths, annotate=annotate_dir, jobs=jobs)
+        checked = flows.validate(plan, paths, annotate=annotate_dir, jobs=jobs, db=db)
     v, written = checked.validation, checked.annotated
     files = [rf.path for rf in v.files]
     if fmt == "json":
@@ -216,7 +225,7 @@ def errors_cmd(fmt: str) -> None:
 
 def _register() -> None:
     """Commands of the other areas live in their own modules (they import helpers from here)."""
-    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, excel_group):
+    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, diff_cmd, excel_group):
         main.add_command(cmd)
     plan_group.add_command(plan_next_cmd)
 

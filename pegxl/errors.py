@@ -314,6 +314,9 @@ class ErrorCode(enum.Enum):
     A004 = ("A004", ERROR, "L'archivio {value} è stato alterato: i valori scritti dal {detail} non corrispondono "
                            "alla loro impronta.",
             "Ripristinare l'archivio da una copia di sicurezza: senza, il consolidato dell'OIV non si può verificare.")
+    A010 = ("A010", ERROR, "Nessun ciclo «{value}» nell'archivio {detail}.",
+            "Indicare l'id di un ciclo (elencati da `pegxl history --cycles`), l'identificativo di un "
+            "consolidamento o una Fase del ciclo; con --db l'archivio giusto.")
 
     # -- Excel add-in ---------------------------------------------------------------------------
     X001 = ("X001", ERROR, "Per questo comando serve l'estensione Excel: {detail}.",
@@ -324,6 +327,11 @@ class ErrorCode(enum.Enum):
             "Vedere `pegxl --help`.")
     U002 = ("U002", ERROR, "«{value}» esiste già: non viene sovrascritto.",
             "Indicare un altro percorso o usare --force.")
+    U009 = ("U009", ERROR, "Confronto rifiutato: {detail}.",
+            "Confrontare due restituzioni dello stesso settore, ente e anno (una nuova consegna e la "
+            "precedente), o due cicli archiviati dello stesso ente e anno.")
+    U010 = ("U010", ERROR, "Il file {value} non si può confrontare: {detail}.",
+            "Controllarlo con `pegxl validate --plan ...`: deve essere un modello pegxl di questo piano, leggibile.")
 
     def __init__(self, code: str, severity: str, template: str, hint: str):
         self.code = code

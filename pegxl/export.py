@@ -11,9 +11,12 @@ Files written into the output folder (each atomically):
   (Livello, Codice settore, Codice obiettivo, N.) with Livello ente | settore | obiettivo |
   fase | indicatore, and Percentuale, Fascia, Stato, Fonte, plus the cycle that made it.
 
-CSV format (a deliberate choice, for machines first): UTF-8 with BOM (so Excel opens the
-accents right), "," as separator, "." as decimal point, dates as ISO yyyy-mm-dd, booleans
-as sì/no, numbers at full precision, blank for no value, CRLF line ends (RFC 4180).
+CSV format, the same for every CSV pegxl writes (export, `status --format csv`, `history
+--format csv`): UTF-8 with BOM (so Excel opens the accents right), ";" as separator (the
+list separator of Italian Excel, which opens a ","-separated file in one column), "." as
+decimal point, dates as ISO yyyy-mm-dd, booleans as sì/no, numbers at full precision (for
+machines first: pandas `read_csv(sep=";")`, Power Query), blank for no value, CRLF line
+ends (RFC 4180 with ";").
 
 CSV injection (OWASP "CSV Injection"): quotes do not stop Excel or LibreOffice from
 reading `=HYPERLINK(...)` as a live formula, so a text cell that starts with = + - @, a
@@ -43,6 +46,8 @@ from .workbook import contract as C
 from .workbook.io import atomic_path, atomic_write_bytes
 
 FORMATS = ("csv", "parquet")
+CSV_SEP = ";"
+CSV_BOM = "\ufeff"
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 
@@ -66,7 +71,7 @@ def _cell(v: Any) -> str:
     if _is_scalar_non_text(v):   # numbers, dates, sì/no: never quoted, never a formula
         return s
     s = neutralise(s)
-    if any(ch in s for ch in (",", '"', "\n", "\r", "\t")) or s != s.strip(" ") or s.startswith(_RISKY + ("'",)):
+    if any(ch in s for ch in (CSV_SEP, ",", '"', "\n", "\r", "\t")) or s != s.strip(" ") or s.startswith(_RISKY + ("'",)):
         return '"' + s.replace('"', '""') + '"'
     return s
 
@@ -106,11 +111,15 @@ def _text(v: Any) -> str:
 def csv_line(values: Iterable[Any]) -> str:
     """One CSV record (CRLF-terminated) in the export's dialect; text that a spreadsheet
     would run as a formula is neutralised (see the module docstring)."""
-    return ",".join(_cell(v) for v in values) + "\r\n"
+    return CSV_SEP.join(_cell(v) for v in values) + "\r\n"
 
 
-def to_csv_text(df: pd.DataFrame) -> str:
+def to_csv_text(df: pd.DataFrame, *, bom: bool = False) -> str:
+    """`df` as CSV text in the export's dialect; with `bom`, led by the byte-order mark
+    (for text printed rather than encoded as utf-8-sig)."""
     buf = io.StringIO()
+    if bom:
+        buf.write(CSV_BOM)
     buf.write(csv_line(df.columns))
     for rec in df.itertuples(index=False, name=None):
         buf.write(csv_line(rec))

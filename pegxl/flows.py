@@ -22,22 +22,25 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import archive, ingest, mail, rollover, templates
+from . import diff as diff_stage
 from . import export as export_stage
 from . import merge as merge_stage
 from . import oiv as oiv_stage
 from . import status as status_stage
 from .annotate import annotate_files
 from .archive import BESIDE_PLAN, resolve_db
-from .errors import Finding
+from .archive import audit
+from .archive.trail import SENT, StateEvent, stamp
+from .errors import ErrorCode, Finding
 from .plan import Plan
 from .validators import plan as plan_checks
 from .validators import returns
 
 Progress = Callable[[int, int, str], None]
 
-__all__ = ["BESIDE_PLAN", "Checked", "check_plan", "checked_plan", "export", "make_templates",
-           "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive", "returns_in", "send",
-           "status", "validate"]
+__all__ = ["BESIDE_PLAN", "Checked", "check_plan", "checked_plan", "diff_returns", "diff_snapshots",
+           "export", "make_templates", "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive",
+           "returns_in", "send", "states_archive", "status", "validate"]
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -94,13 +97,32 @@ class Checked:
     annotated: list[Path] = field(default_factory=list)
 
 
+def states_archive(plan: Plan, db: Any) -> Path | None:
+    """Where `validate` and `status` find the states: `db` (None: nowhere), the archive
+    beside the plan only when it exists (a mere check creates no archive)."""
+    if isinstance(db, str) and db == BESIDE_PLAN:
+        return previous_years_archive(plan, db)
+    return resolve_db(plan, db)
+
+
 def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | os.PathLike | None = None,
-             progress: Progress | None = None, jobs: int | None = None) -> Checked:
+             progress: Progress | None = None, jobs: int | None = None, db: Any = None) -> Checked:
     """`pegxl validate`, «Controlla file restituiti»: every returned file checked (in `jobs`
     processes, default the cores; see `returns.validate_returns`); with `annotate`, an
-    annotated copy of every file with problems written there."""
+    annotated copy of every file with problems written there. With `db` (see
+    `states_archive`), each settore's file moves to ricevuto, then con errori or controllato."""
     v = returns.validate_returns(plan, list(items), progress=progress, jobs=jobs)
     written = annotate_files(v.findings, annotate) if annotate is not None and v.findings else []
+    target = states_archive(plan, db)
+    if target is not None:
+        errors: dict[str, int] = {}
+        for f in v.findings:
+            if f.is_error and f.file:
+                errors[f.file] = errors.get(f.file, 0) + 1
+        now = stamp()
+        audit.record_checked(target, plan.ente, int(plan.anno), plan.fase, [
+            (rf.sector, rf.path, rf.sha256, stamp(rf.read_at) if rf.read_at else now, errors.get(rf.path, 0))
+            for rf in v.files if rf.sector and not any(f.is_(ErrorCode.I004) for f in rf.findings)], now)
     return Checked(v, written)
 
 
@@ -128,16 +150,40 @@ def oiv_cycle(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
 # ---------------------------------------------------------------- around the cycle
 
 def status(plan: Plan, items: str | os.PathLike | Iterable[str | os.PathLike], *,
-           progress: Progress | None = None, jobs: int | None = None) -> status_stage.StatusReport:
+           progress: Progress | None = None, jobs: int | None = None, db: Any = None) -> status_stage.StatusReport:
     """`pegxl status`, «Stato consegne»: where every settore stands with its returns (read
-    in `jobs` processes)."""
-    return status_stage.status(plan, items, progress=progress, jobs=jobs)
+    in `jobs` processes) and, with an archive (`states_archive`), the state of its return
+    and since when."""
+    return status_stage.status(plan, items, progress=progress, jobs=jobs,
+                               states=audit.current_states(states_archive(plan, db), plan.ente,
+                                                           int(plan.anno), plan.fase))
 
 
-def send(plan: Plan, templates_dir: str | os.PathLike, **options: Any) -> mail.SendReport:
+def send(plan: Plan, templates_dir: str | os.PathLike, *, db: Any = None, **options: Any) -> mail.SendReport:
     """`pegxl send`: each settore's template (or reminder) by e-mail; see mail.send_templates
-    for the options."""
-    return mail.send_templates(plan, templates_dir, **options)
+    for the options. With `db` (BESIDE_PLAN: beside the plan, created if missing), every
+    template really sent (not a reminder, not a dry run) moves its settore to inviato."""
+    report = mail.send_templates(plan, templates_dir, **options)
+    target = resolve_db(plan, db)
+    sent = [o for o in report.sent if o.kind == mail.KIND_SEND]
+    if target is not None and sent and not report.dry_run:
+        now = stamp()
+        audit.record_states(target, plan.ente, int(plan.anno), plan.fase,
+                            [StateEvent(o.sector, SENT, now, "send", o.attachment, o.sha256) for o in sent])
+    return report
+
+
+def diff_returns(plan: Plan, old: str | os.PathLike, new: str | os.PathLike) -> diff_stage.DiffReport:
+    """`pegxl diff A B`: the cells that differ between two returns of the same settore."""
+    return diff_stage.diff_returns(plan, old, new)
+
+
+def diff_snapshots(plan: Plan, old: str, new: str, *, db: Any = BESIDE_PLAN,
+                   sector: str | None = None) -> diff_stage.DiffReport:
+    """`pegxl diff --snapshot A --snapshot B`: the cells that differ between two archived
+    cycles of the plan's ente (cycle ids, run ids or Fasi del ciclo)."""
+    target = resolve_db(plan, db) or archive.default_db(plan)
+    return diff_stage.diff_snapshots(plan, target, old, new, sector=sector)
 
 
 def next_year(plan_path: str | os.PathLike, anno: int, out_path: str | os.PathLike, *,

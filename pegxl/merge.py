@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from .archive import store_cycle
+from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.read import read_book, table_key
 from .consolidated.write import (
     Consolidated,
@@ -216,7 +217,10 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
                            "template_version": rf.template_version,
                            "used": "sì" if is_used else "no",
                            "copy": targets[rf.sector].name if is_used and rf.sector is not None else None,
-                           "note": note})
+                           "note": note,
+                           # as the archive records it when the run is archived (archive.trail)
+                           "state": CONSOLIDATED if is_used else
+                           WITH_ERRORS if not rf.readable or rf.path in error_files else CHECKED})
 
     # with `now` given, two merges of the same files give the same cell values, run id included
     run_id = new_run_id() if now is None else new_run_id(

@@ -13,6 +13,11 @@ encrypted, ...) are listed apart: one of them may be a missing settore's return.
 
 "Da sollecitare" orders the settori to chase: the missing ones first (plan order), then
 those with errors (most errors first), then those with more than one file.
+
+With an archive, each settore also shows the state of its return in the cycle (inviato,
+ricevuto, con errori, controllato, consolidato, validato dall'OIV: pegxl.archive.trail)
+and since when. The text is a table on a wide terminal and one block per settore below
+WIDE columns (an 80-column terminal); the CSV is in the export's dialect (";" and BOM).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import io
 import os
 import shutil
 import sys
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -38,7 +44,8 @@ from .errors import (
     PegxlError,
     finding,
 )
-from .export import csv_line
+from .archive.trail import StateEvent
+from .export import CSV_BOM, csv_line
 from .ingest import expand_paths
 from .plan import Plan
 from .report import escape_text, json_text
@@ -51,7 +58,8 @@ STATE_MULTIPLE = "più file"
 STATES = (STATE_OK, STATE_ERRORS, STATE_MISSING, STATE_MULTIPLE)
 
 CSV_HEADERS = ["Codice settore", "Settore", "Responsabile", "Email", "File", "Stato", "Errori",
-               "Avvisi", "Salvato il", "Priorità sollecito"]
+               "Avvisi", "Salvato il", "Priorità sollecito", "Stato nel ciclo", "Dal"]
+WIDE = 120      # narrower terminals get one block per settore
 
 
 @dataclass
@@ -69,6 +77,8 @@ class SectorStatus:
     warnings: int = 0
     saved: dt.datetime | None = None
     priority: int | None = None   # 1 = chase first; None = nothing to chase
+    cycle_state: str | None = None          # the latest state in the archive (None: no archive or none yet)
+    cycle_since: dt.datetime | None = None
 
     @property
     def file(self) -> str | None:
@@ -89,6 +99,7 @@ class SectorStatus:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["saved"] = self.saved.isoformat(timespec="seconds") if self.saved else None
+        d["cycle_since"] = self.cycle_since.isoformat(timespec="seconds") if self.cycle_since else None
         d["state_label"] = self.state_label
         return d
 
@@ -158,18 +169,47 @@ class StatusReport:
         return json_text(doc)
 
     def to_csv(self) -> str:
-        """One row per settore, Italian headers, ',' separator (see pegxl.export)."""
+        """One row per settore, Italian headers, in the export's dialect (";", BOM first:
+        Italian Excel opens it in columns)."""
         buf = io.StringIO()
+        buf.write(CSV_BOM)
         buf.write(csv_line(CSV_HEADERS))
         for r in self.rows:
             buf.write(csv_line([r.sector, r.sector_name, r.manager, r.email, r.file_names,
                                 r.state_label, r.errors, r.warnings,
-                                _show_time(r.saved), r.priority]))
+                                _show_time(r.saved), r.priority, r.cycle_state, _show_time(r.cycle_since)]))
         return buf.getvalue()
 
+    def _title(self) -> str:
+        scad = self.plan.deadline.strftime("%d/%m/%Y") if self.plan.deadline else "non indicata"
+        return (f"{escape_text(self.plan.ente)} — {self.plan.anno}, {self.plan.fase} "
+                f"(scadenza consegna: {scad})")
+
+    def _blocks(self, width: int) -> list[str]:
+        """One block per settore, every line within `width` columns."""
+        e = escape_text
+        wrap = textwrap.TextWrapper(width=max(width, 40), subsequent_indent="    ", break_on_hyphens=False)
+        out: list[str] = []
+        for r in self.rows:
+            out.append("")
+            out += wrap.wrap(f"{e(r.sector)} — {e(r.sector_name) or '—'}")
+            who = e(r.manager) or "—"
+            if r.email:
+                who += f" <{e(r.email)}>"
+            lines = [f"  Responsabile: {who}", f"  File: {e(r.file_names) or '—'}"
+                     + (f" (salvato il {_show_time(r.saved)})" if r.saved else ""),
+                     f"  Stato: {r.state_label}" + (f"; sollecito n. {r.priority}" if r.priority else "")]
+            if r.cycle_state:
+                lines.append(f"  Nel ciclo: {r.cycle_state}" + (f" dal {_show_time(r.cycle_since)}"
+                                                                 if r.cycle_since else ""))
+            for line in lines:
+                out += wrap.wrap(line)
+        return out
+
     def to_text(self, width: int | None = None) -> str:
-        """A rich table; `width` defaults to the terminal's, or 200 when not a terminal (a
-        file or a pipe), so that the rows do not wrap."""
+        """A rich table; `width` defaults to the terminal's (COLUMNS), or 200 when not a
+        terminal (a file or a pipe), so that the rows do not wrap. Below WIDE columns, one
+        block per settore instead of the table."""
         if width is None:
             width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
         buf = io.StringIO()
@@ -177,20 +217,28 @@ class StatusReport:
         console = Console(file=buf, width=width, force_terminal=False, color_system=None,
                           highlight=False, emoji=False, markup=False)
         e = escape_text
-        scad = self.plan.deadline.strftime("%d/%m/%Y") if self.plan.deadline else "non indicata"
-        table = Table(title=f"{escape_text(self.plan.ente)} — {self.plan.anno}, {self.plan.fase} "
-                            f"(scadenza consegna: {scad})",
-                      title_justify="left", show_lines=False)
-        for h, kw in (("Codice", {"no_wrap": True}), ("Settore", {"overflow": "fold"}),
-                      ("Responsabile", {"overflow": "fold"}), ("E-mail", {"overflow": "fold"}),
-                      ("File", {"overflow": "fold"}), ("Stato", {"no_wrap": True}),
-                      ("Salvato il", {"no_wrap": True}), ("Sollecito", {"justify": "right"})):
-            table.add_column(h, **kw)
-        for r in self.rows:
-            table.add_row(e(r.sector), e(r.sector_name), e(r.manager), e(r.email),
-                          e(r.file_names) or "—", r.state_label, _show_time(r.saved),
-                          str(r.priority) if r.priority else "")
-        console.print(table)
+        with_states = any(r.cycle_state for r in self.rows)
+        if width < WIDE:
+            for line in textwrap.wrap(self._title(), width=max(width, 40)) + self._blocks(width) + [""]:
+                console.print(line, soft_wrap=True)
+        else:
+            table = Table(title=self._title(), title_justify="left", show_lines=False)
+            for h, kw in (("Codice", {"no_wrap": True}), ("Settore", {"overflow": "fold"}),
+                          ("Responsabile", {"overflow": "fold"}), ("E-mail", {"overflow": "fold"}),
+                          ("File", {"overflow": "fold"}), ("Stato", {"no_wrap": True}),
+                          ("Salvato il", {"no_wrap": True}), ("Sollecito", {"justify": "right"})):
+                table.add_column(h, **kw)
+            if with_states:
+                table.add_column("Nel ciclo", overflow="fold")
+            for r in self.rows:
+                cells = [e(r.sector), e(r.sector_name), e(r.manager), e(r.email),
+                         e(r.file_names) or "—", r.state_label, _show_time(r.saved),
+                         str(r.priority) if r.priority else ""]
+                if with_states:
+                    cells.append((r.cycle_state or "") + (f" dal {_show_time(r.cycle_since)}" if r.cycle_since
+                                                          else ""))
+                table.add_row(*cells)
+            console.print(table)
         c = self.counts()
         console.print(f"Settori: {len(self.rows)}; utilizzabili {c[STATE_OK]}, con errori "
                       f"{c[STATE_ERRORS]}, mancanti {c[STATE_MISSING]}, più file {c[STATE_MULTIPLE]}.")
@@ -241,10 +289,17 @@ def _claimed(v: Any) -> dict[str, list]:
     return out
 
 
+def _since(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike], *,
-           progress=None, jobs: int | None = None) -> StatusReport:
+           progress=None, jobs: int | None = None, states: dict[str, StateEvent] | None = None) -> StatusReport:
     """Where every settore of `plan` stands with the returns in `directory` (a folder, or
-    several folders/files)."""
+    several folders/files); `states`, the latest state of each settore in the archive."""
     items = [directory] if isinstance(directory, (str, os.PathLike)) else list(directory)
     for item in items:
         if not Path(item).exists():
@@ -278,6 +333,9 @@ def status(plan: Plan, directory: str | os.PathLike | Iterable[str | os.PathLike
                                  email=s.email, state=state, files=[rf.path for rf in files],
                                  errors=errors, warnings=warnings,
                                  saved=_latest(rf.modified for rf in files)))
+        event = (states or {}).get(s.sector)
+        if event is not None:
+            rows[-1].cycle_state, rows[-1].cycle_since = event.state, _since(event.at)
     # the order to chase: missing (plan order), with errors (most first), more than one file
     order = {r.sector: i for i, r in enumerate(rows)}
     rank = {STATE_MISSING: 0, STATE_ERRORS: 1, STATE_MULTIPLE: 2}

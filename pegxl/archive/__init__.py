@@ -26,8 +26,9 @@ Tables (one row per record per cycle; every table but cycles is keyed by cycle_i
   checks the OIV's copy against what was really written (cycles.run_id is the identifier
   the workbook carries; cycles.values_sha256 is a digest of all the records).
 
-Schema 2 added run_id, values_sha256 and consolidated_values; an archive of schema 1 is
-upgraded when opened.
+Schema 2 added run_id, values_sha256 and consolidated_values; schema 4 the audit trail
+and the states (resubmissions, resubmission_changes, sector_states: pegxl.archive.trail).
+An archive of an older schema is upgraded when opened.
 
 A cycle is written in ONE transaction: a crash or a kill in the middle leaves the archive
 as it was (SQLite's rollback journal). Objective codes that carry their year
@@ -56,8 +57,9 @@ from ..plan import Plan
 from ..values import is_blank
 from ..workbook import contract as C
 from .rows import _cycle_rows, _none, _real, value_from_text
+from .trail import SCHEMA_4, record_merge
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 DEFAULT_DB_NAME = "pegxl-archivio.sqlite"
 KINDS = ("merge", "oiv")
 
@@ -200,7 +202,7 @@ CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id);
 CREATE INDEX IF NOT EXISTS objectives_code ON objectives (objective);
 CREATE INDEX IF NOT EXISTS indicators_code ON indicators (objective, indicator);
 CREATE INDEX IF NOT EXISTS sectors_code ON sectors (sector);
-"""
+""" + SCHEMA_4
 
 FASE_RANK = {"Rendicontazione finale": 2, "Monitoraggio intermedio": 1}
 KIND_RANK = {"oiv": 2, "merge": 1}
@@ -280,6 +282,7 @@ _UPGRADES = {
         "ON DELETE CASCADE, sheet TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, "
         "PRIMARY KEY (cycle_id, sheet, key))",
         "CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id)"],
+    4: SCHEMA_4.split(";"),       # the audit trail and the states (pegxl.archive.trail)
 }
 
 
@@ -291,7 +294,8 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
             return
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for stmt in _UPGRADES.get(version, []):
-                conn.execute(stmt)
+                if stmt.strip():
+                    conn.execute(stmt)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
@@ -403,6 +407,7 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
             if written:
                 conn.executemany("INSERT INTO consolidated_values (cycle_id, sheet, key, record) "
                                  "VALUES (?, ?, ?, ?)", [(cycle_id, *w) for w in written])
+            record_merge(conn, cycle_id, plan.ente, int(plan.anno), plan.fase, stamp, kind)
     except sqlite3.Error as exc:
         raise _error(db, exc) from exc
     finally:

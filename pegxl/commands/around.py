@@ -39,6 +39,7 @@ from ..mail import ENV_FROM, SmtpSettings, default_template_text
 from ..plan import load_plan
 from ..report import escape_text, render_text
 from ..values import format_percent
+from .audit import cycles_view, resubmissions_view, states_view
 from .common import CONTEXT, JOBS, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
 from .common import progress as _progress
@@ -59,22 +60,29 @@ def _db_for(plan_path: Path, db_path: Path | None) -> Path:
 @_PLAN
 @click.argument("directory", metavar="RESTITUITI", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
-              help="Formato della tabella: text (da leggere), json o csv.")
+              help="Formato della tabella: text (da leggere), json o csv (separatore «;», per Excel).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="L'archivio da cui leggere lo stato nel ciclo di ogni settore (predefinito: "
+                   "pegxl-archivio.sqlite accanto al piano, se esiste).")
 @JOBS
 @guarded
-def status_cmd(plan_path: Path, directory: Path, fmt: str, jobs: int | None) -> None:
+def status_cmd(plan_path: Path, directory: Path, fmt: str, db_path: Path | None, jobs: int | None) -> None:
     """Chi ha consegnato, chi manca, chi ha file con errori e chi sollecitare per primo.
 
     Una riga per settore: codice, settore, responsabile, e-mail, file restituito, stato
     (consegnato utilizzabile / con errori (quanti) / mancante / più file), quando è stato
-    salvato. Codice di uscita: 0 tutti consegnati e utilizzabili, 1 altrimenti, 2 uso errato."""
+    salvato e, con un archivio, lo stato nel ciclo (inviato, ricevuto, con errori,
+    controllato, consolidato, validato dall'OIV) e da quando. Sotto i 120 caratteri di
+    larghezza un blocco per settore. Codice di uscita: 0 tutti consegnati e utilizzabili,
+    1 altrimenti, 2 uso errato."""
     plan = _plan_or_exit(plan_path)
     prog, update = _progress("Lettura dei file")
+    db = db_path or flows.BESIDE_PLAN
     if prog:
         with prog:
-            report = flows.status(plan, directory, progress=update, jobs=jobs)
+            report = flows.status(plan, directory, progress=update, jobs=jobs, db=db)
     else:
-        report = flows.status(plan, directory, jobs=jobs)
+        report = flows.status(plan, directory, jobs=jobs, db=db)
     echo(report.render(fmt).rstrip("\r\n"))
     sys.exit(report.exit_code)
 
@@ -114,6 +122,8 @@ def _print_body(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Registro degli invii (predefinito <piano>.invii.jsonl accanto al piano).")
 @click.option("--sector", "sectors", multiple=True, help="Solo questo settore (ripetibile).")
 @click.option("--force", is_flag=True, help="Rinvia anche i messaggi già inviati.")
+@_DB
+@click.option("--no-archive", is_flag=True, help="Non registra lo stato «inviato» dei settori nell'archivio.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Formato del resoconto degli invii: text (da leggere) o json (per gli script).")
 @click.option("--print-body", type=click.Choice(["invio", "sollecito"]), expose_value=False, is_eager=True,
@@ -124,11 +134,13 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
              annotated_dir: Path | None, smtp_host: str | None, smtp_port: int | None,
              security: str | None, smtp_user: str | None, sender: str | None, smtp_timeout: str | None,
              body: Path | None,
-             sent_log: Path | None, sectors: tuple[str, ...], force: bool, fmt: str) -> None:
+             sent_log: Path | None, sectors: tuple[str, ...], force: bool, db_path: Path | None,
+             no_archive: bool, fmt: str) -> None:
     """Invia a ogni settore il suo modello per e-mail (o i solleciti con --reminders).
 
     Un messaggio per settore al responsabile, con il modello del settore allegato. Un
     messaggio già inviato (stesso settore, tipo e allegato) non è ripetuto senza --force.
+    Ogni modello inviato porta il settore nello stato «inviato» nell'archivio.
     Codice di uscita: 0 tutto inviato, 1 qualche messaggio non inviato, 2 connessione o uso errato."""
     plan = _plan_or_exit(plan_path)
     smtp = None
@@ -141,7 +153,8 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
     report = flows.send(plan, templates_dir, smtp=smtp, dry_run_dir=dry_run, body_template=body,
                             reminders_dir=reminders_dir, annotated_dir=annotated_dir, sent_log=sent_log,
                             force=force, sectors=list(sectors) or None,
-                            sender=sender or os.environ.get(ENV_FROM) or None)
+                            sender=sender or os.environ.get(ENV_FROM) or None,
+                            db=None if no_archive else (db_path or flows.BESIDE_PLAN))
     echo(report.to_json() if fmt == "json" else report.to_text())
     sys.exit(report.exit_code)
 
@@ -153,25 +166,55 @@ def send_cmd(plan_path: Path, templates_dir: Path, dry_run: Path | None, reminde
 @_DB
 @click.option("--objective", "objective", metavar="CODICE", help="Storia di un obiettivo.")
 @click.option("--indicator", "indicator", nargs=2, metavar="CODICE N", help="Storia di un indicatore.")
-@click.option("--sector", "sector", metavar="CODICE", help="Storia di un settore.")
+@click.option("--sector", "sector", metavar="CODICE",
+              help="Storia di un settore (con --resubmissions o --states: solo quel settore).")
+@click.option("--resubmissions", is_flag=True,
+              help="Le nuove consegne consolidate (file, SHA-256, quando) con le celle cambiate rispetto alla "
+                   "consegna precedente dello stesso settore (ente, anno e fase del piano).")
+@click.option("--states", is_flag=True, help="Ogni stato delle consegne dei settori, con data e ora e il comando.")
+@click.option("--cycles", "list_cycles", is_flag=True,
+              help="I cicli archiviati dell'ente con il loro id (per `pegxl diff --snapshot`).")
 @click.option("--all-cycles", is_flag=True, help="Ogni ciclo archiviato, non solo quello che conta per ogni anno.")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True,
               help="Formato della storia: text (tabella da leggere), csv o json.")
 @guarded
 def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
-                indicator: tuple[str, str] | None, sector: str | None, all_cycles: bool, fmt: str) -> None:
+                indicator: tuple[str, str] | None, sector: str | None, resubmissions: bool, states: bool,
+                list_cycles: bool, all_cycles: bool, fmt: str) -> None:
     """La storia negli anni di un obiettivo, di un indicatore o di un settore, dall'archivio.
 
     Per ogni anno conta la Rendicontazione finale (altrimenti il monitoraggio), la
     valutazione dell'OIV (altrimenti il consolidato), l'ultima versione archiviata.
-    I codici obiettivo con l'anno (2024_S08_01) sono riconosciuti negli altri anni."""
-    chosen = [x for x in (objective, indicator, sector) if x]
-    if len(chosen) != 1:
-        raise PegxlError(finding(ErrorCode.U001, detail="indicare una sola tra --objective, --indicator e --sector"),
+    I codici obiettivo con l'anno (2024_S08_01) sono riconosciuti negli altri anni.
+    Con --resubmissions, --states o --cycles la traccia del ciclo del piano."""
+    views = [x for x in (resubmissions, states, list_cycles) if x]
+    chosen = [x for x in (objective, indicator, sector if not views else None) if x]
+    if len(chosen) + len(views) != 1 or (list_cycles and sector):
+        raise PegxlError(finding(ErrorCode.U001, detail="indicare una sola tra --objective, --indicator, --sector, "
+                                                        "--resubmissions, --states e --cycles"),
                          exit_code=EXIT_UNUSABLE)
     plan, _ = load_plan(plan_path)
     ente = plan.ente if plan is not None else None
     db = _db_for(plan_path, db_path)
+    if views:
+        if plan is None and not list_cycles:
+            raise PegxlError(finding(ErrorCode.U001, detail=f"il piano {plan_path} non è leggibile"),
+                             exit_code=EXIT_UNUSABLE)
+        if list_cycles:
+            text, what = cycles_view(db, ente, fmt), "i cicli archiviati"
+        elif resubmissions:
+            assert plan is not None   # checked above
+            text = resubmissions_view(db, plan.ente, int(plan.anno), plan.fase, sector, fmt)
+            what = "le nuove consegne" + (f" del settore {sector}" if sector else "")
+        else:
+            assert plan is not None
+            text = states_view(db, plan.ente, int(plan.anno), plan.fase, sector, fmt)
+            what = "gli stati delle consegne" + (f" del settore {sector}" if sector else "")
+        if text is None:
+            echo(render_text([finding(ErrorCode.A002, file=str(db), value=what)]), err=True)
+            sys.exit(EXIT_PROBLEMS)
+        echo(text)
+        sys.exit(EXIT_OK)
     if objective:
         df, what = history_objective(db, objective, ente=ente, all_cycles=all_cycles), f"l'obiettivo {objective}"
     elif indicator:
@@ -220,7 +263,7 @@ def render_history(df, fmt: str, title: str = "") -> str:
                           ensure_ascii=False, indent=2, default=str)
     shown = df.drop(columns=[c for c in ("cycle_id",) if c in df.columns])
     if fmt == "csv":
-        return to_csv_text(shown.rename(columns=_HISTORY_HEADERS)).rstrip("\r\n")
+        return to_csv_text(shown.rename(columns=_HISTORY_HEADERS), bom=True).rstrip("\r\n")
     keep = [c for c in shown.columns if c not in ("version", "achieved_num", "target_value", "value_type",
                                                   "direction", "counted", "manager", "typology",
                                                   "phases_pct", "indicators_pct")]
@@ -275,7 +318,7 @@ def plan_next_cmd(plan: Path, anno: int, output: Path, db_path: Path | None, for
 @guarded
 def export_cmd(plan_path: Path, fmt: str, outdir: Path, db_path: Path | None) -> None:
     """Esporta piano e punteggi come tabelle lunghe per strumenti di BI (CSV UTF-8 con
-    separatore «,» e punto decimale, oppure Parquet)."""
+    separatore «;» e punto decimale, oppure Parquet)."""
     plan = _plan_or_exit(plan_path)
     db = _db_for(plan_path, db_path)
     paths = flows.export(plan, outdir, fmt=fmt, db=db)

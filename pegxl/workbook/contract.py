@@ -408,6 +408,7 @@ CS_PROVENIENZA = TableSpec(SHEET_PROVENIENZA, (
     Column("Utilizzato", "used", False, "text", 10),
     Column("Copia restituita", "copy", False, "text", 34),
     Column("Nota", "note", False, "text", 50),
+    Column("Stato della consegna", "state", False, "text", 18),
 ))
 
 CS_DIFF = TableSpec(SHEET_DIFF, (
