@@ -211,7 +211,9 @@ class StatusReport:
         terminal (a file or a pipe), so that the rows do not wrap. Below WIDE columns, one
         block per settore instead of the table."""
         if width is None:
-            width = shutil.get_terminal_size((200, 24)).columns if sys.stdout.isatty() else 200
+            # COLUMNS set (as a shell exports it, or a user for a pipe) is honoured off a terminal too
+            sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+            width = shutil.get_terminal_size((200, 24)).columns if sized else 200
         buf = io.StringIO()
         # markup off: a file name like "[red]x[/]" is shown as it is, not styled or refused
         console = Console(file=buf, width=width, force_terminal=False, color_system=None,

@@ -1,4 +1,4 @@
-"""`pegxl export`: long tables for BI tools, CSV (UTF-8 with BOM, ',' and '.') or Parquet."""
+"""`pegxl export`: long tables for BI tools, CSV (UTF-8 with BOM, ';' and '.') or Parquet."""
 from __future__ import annotations
 
 import csv
@@ -27,7 +27,7 @@ def archived(tmp_path_factory):
 def read_csv(path) -> list[list[str]]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")                        # BOM: Excel reads the accents right
-    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
 
 
 def test_plan_tables_without_archive(archived, tmp_path):
@@ -39,12 +39,12 @@ def test_plan_tables_without_archive(archived, tmp_path):
                           "Email", "Peso"]
     assert settori[1][:6] == ["Comune di Prova", "2024", "Rendicontazione finale", "S01", "Affari generali",
                               "Anna Rossi"]
-    obiettivi = pd.read_csv(tmp_path / "bi" / "obiettivi.csv", encoding="utf-8-sig")
+    obiettivi = pd.read_csv(tmp_path / "bi" / "obiettivi.csv", encoding="utf-8-sig", sep=";")
     assert len(obiettivi) == 6                                      # the trasversale once per settore
     assert set(obiettivi.loc[obiettivi["Codice obiettivo"] == "PTPCT", "Codice settore"]) == {"S01", "S02", "S03"}
-    fasi = pd.read_csv(tmp_path / "bi" / "fasi.csv", encoding="utf-8-sig")
+    fasi = pd.read_csv(tmp_path / "bi" / "fasi.csv", encoding="utf-8-sig", sep=";")
     assert list(fasi["Fine prevista"])[0] == "2024-02-29"          # ISO dates
-    ind = pd.read_csv(tmp_path / "bi" / "indicatori.csv", encoding="utf-8-sig")
+    ind = pd.read_csv(tmp_path / "bi" / "indicatori.csv", encoding="utf-8-sig", sep=";")
     assert ind["Valore atteso"].tolist()[0] == "300"
 
 
@@ -52,7 +52,7 @@ def test_scores_from_the_archive(archived, tmp_path):
     base, plan_path, plan, result, db, stored = archived
     paths = export_tables(plan, tmp_path / "bi", db=db)
     assert paths[-1].name == "punteggi.csv"
-    df = pd.read_csv(paths[-1], encoding="utf-8-sig")
+    df = pd.read_csv(paths[-1], encoding="utf-8-sig", sep=";")
     assert set(df["Livello"]) == {"ente", "settore", "obiettivo", "fase", "indicatore"}
     ente = df[df["Livello"] == "ente"].iloc[0]
     assert ente["Percentuale"] == pytest.approx(result.scores.ente["percentage"], rel=1e-12)
@@ -81,13 +81,13 @@ def test_formula_like_text_is_neutralised(tmp_path):
     export_tables(plan, tmp_path / "bi")
     text = (tmp_path / "bi" / "obiettivi.csv").read_text(encoding="utf-8-sig")
     assert '"\'=HYPERLINK(""http://x"",""y"")"' in text
-    assert ',"\'-10% di tempi",' in text
-    assert ',"\'+ servizi, meno carta",' in text
-    assert ',"\'@rossi",' in (tmp_path / "bi" / "settori.csv").read_text(encoding="utf-8-sig")
+    assert ';"\'-10% di tempi";' in text
+    assert ';"\'+ servizi, meno carta";' in text
+    assert ';"\'@rossi";' in (tmp_path / "bi" / "settori.csv").read_text(encoding="utf-8-sig")
     rows = read_csv(tmp_path / "bi" / "obiettivi.csv")
     assert rows[1][5] == '\'=HYPERLINK("http://x","y")'      # a CSV reader gets the neutralised text
     # numbers are never quoted nor prefixed, negative ones included
-    assert csv_line([-5, -2.5, "-x", None, True, 3.0]) == '-5,-2.5,"\'-x",,sì,3\r\n'
+    assert csv_line([-5, -2.5, "-x", None, True, 3.0]) == '-5;-2.5;"\'-x";;sì;3\r\n'
 
 
 def test_parquet_keeps_types(archived, tmp_path):

@@ -519,7 +519,7 @@ def test_csv_export_neutralises_formulas_and_parquet_keeps_the_text(tmp_path):
     assert '"\'=HYPERLINK(' in text
     assert "'+39 06 123" in (tmp_path / "csv" / "settori.csv").read_text(encoding="utf-8-sig")
     assert csv_line([-5, "-5", "-5,5", "+3", "-x", "=1+1", "@a", "\rb", "ok"]) == \
-        '-5,"-5","-5,5","+3","\'-x","\'=1+1","\'@a","\'\rb",ok\r\n'
+        '-5;"-5";"-5,5";"+3";"\'-x";"\'=1+1";"\'@a";"\'\rb";ok\r\n'
     pytest.importorskip("pyarrow")
     import pandas as pd
     export_tables(plan, tmp_path / "pq", fmt="parquet")
@@ -534,7 +534,7 @@ def test_status_csv_is_neutralised(world, tmp_path):
     from pegxl.templates import fill_return
     fill_return(templates["S02"], folder / "=cmd.xlsx", H.inputs(plan.anno, "S02"))
     res = CliRunner().invoke(main, ["status", "--plan", str(plan_path), str(folder), "--format", "csv"])
-    assert ',"\'=cmd.xlsx",' in res.output, res.output
+    assert ';"\'=cmd.xlsx";' in res.output, res.output
     assert "\\r" not in res.output                     # the CRLF line ends are not escaped
 
 

@@ -86,7 +86,8 @@ def test_renderers(world, tmp_path):
     by = {s["sector"]: s for s in doc["sectors"]}
     assert by["S03"]["state"] == "mancante" and by["S03"]["files"] == []
     assert by["S02"]["errors"] == 1 and by["S01"]["saved"]
-    rows = list(csv.reader(io.StringIO(rep.to_csv())))
+    assert rep.to_csv().startswith("\ufeff")                     # BOM: Italian Excel reads the accents
+    rows = list(csv.reader(io.StringIO(rep.to_csv()[1:]), delimiter=";"))
     assert rows[0][:6] == ["Codice settore", "Settore", "Responsabile", "Email", "File", "Stato"]
     assert [r[0] for r in rows[1:]] == ["S01", "S02", "S03"]
     assert rows[3][5] == "mancante" and rows[3][9] == "1"
@@ -117,7 +118,7 @@ def test_cli_exit_status_and_formats(world, tmp_path, cli):
     res = runner.invoke(cli, ["status", "--plan", str(plan_path), str(tmp_path / "parziali"),
                               "--format", "csv"])
     assert res.exit_code == 1
-    assert res.output.splitlines()[0].startswith("Codice settore,Settore")
+    assert res.output.splitlines()[0].startswith("\ufeffCodice settore;Settore")
 
     res = runner.invoke(cli, ["status", "--plan", str(plan_path), str(tmp_path / "non-esiste")])
     assert res.exit_code == 2

@@ -39,7 +39,7 @@ from ..mail import ENV_FROM, SmtpSettings, default_template_text
 from ..plan import load_plan
 from ..report import escape_text, render_text
 from ..values import format_percent
-from .audit import cycles_view, resubmissions_view, states_view
+from .audit import cycles_view, echo_text, resubmissions_view, states_view
 from .common import CONTEXT, JOBS, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
 from .common import progress as _progress
@@ -83,7 +83,7 @@ def status_cmd(plan_path: Path, directory: Path, fmt: str, db_path: Path | None,
             report = flows.status(plan, directory, progress=update, jobs=jobs, db=db)
     else:
         report = flows.status(plan, directory, jobs=jobs, db=db)
-    echo(report.render(fmt).rstrip("\r\n"))
+    echo_text(report.render(fmt).rstrip("\r\n"))
     sys.exit(report.exit_code)
 
 
@@ -213,7 +213,7 @@ def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
         if text is None:
             echo(render_text([finding(ErrorCode.A002, file=str(db), value=what)]), err=True)
             sys.exit(EXIT_PROBLEMS)
-        echo(text)
+        echo_text(text)
         sys.exit(EXIT_OK)
     if objective:
         df, what = history_objective(db, objective, ente=ente, all_cycles=all_cycles), f"l'obiettivo {objective}"
@@ -232,7 +232,7 @@ def history_cmd(plan_path: Path, db_path: Path | None, objective: str | None,
     if df.empty:
         echo(render_text([finding(ErrorCode.A002, file=str(db), value=what)]), err=True)
         sys.exit(EXIT_PROBLEMS)
-    echo(render_history(df, fmt, title=f"Storia per {what}" + (f" ({plan.ente})" if plan else "")))
+    echo_text(render_history(df, fmt, title=f"Storia per {what}" + (f" ({plan.ente})" if plan else "")))
     sys.exit(EXIT_OK)
 
 

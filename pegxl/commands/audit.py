@@ -21,7 +21,7 @@ from ..archive.audit import resubmissions, state_log
 from ..archive.trail import Change
 from ..diff import record_label, shown
 from ..errors import EXIT_OK, EXIT_UNUSABLE, ErrorCode, PegxlError, finding
-from ..export import to_csv_text
+from ..export import CSV_BOM, to_csv_text
 from ..report import escape_text
 from .common import CONTEXT, echo, guarded
 from .common import plan_or_exit as _plan_or_exit
@@ -61,6 +61,16 @@ def diff_cmd(plan_path: Path, files: tuple[Path, ...], snapshots: tuple[str, ...
         report = flows.diff_returns(plan, files[0], files[1])
     echo(report.render(fmt))
     sys.exit(EXIT_OK)
+
+
+def echo_text(text: str) -> None:
+    """`echo` for a report that may be CSV: its leading byte-order mark (which echo would
+    show escaped, as it does every invisible character) is written as it is, so that a
+    CSV redirected to a file opens in Italian Excel with the accents right."""
+    if text.startswith(CSV_BOM):
+        click.echo(CSV_BOM, nl=False)
+        text = text[len(CSV_BOM):]
+    echo(text)
 
 
 # ---------------------------------------------------------------- history views

@@ -523,8 +523,11 @@ def run_job(office, job):
     local = os.path.join(work, os.path.basename(src))
     shutil.copyfile(src, local)
     t0 = time.monotonic()
-    doc = office.desktop.loadComponentFromURL(
-        _url(local), "_blank", 0, _props(Hidden=True, ReadOnly=False))
+    load = {"Hidden": True, "ReadOnly": False}
+    if local.lower().endswith(".csv"):
+        # pegxl's CSV dialect (";", '"', UTF-8 = 76, from row 1), as Italian Excel reads it
+        load.update(FilterName="Text - txt - csv (StarCalc)", FilterOptions=job.get("csv_options", "59,34,76,1"))
+    doc = office.desktop.loadComponentFromURL(_url(local), "_blank", 0, _props(**load))
     if doc is None:
         raise RuntimeError("LibreOffice could not open %s (unsupported, corrupt or "
                            "password-protected file?)" % src)
