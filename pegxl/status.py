@@ -207,13 +207,13 @@ class StatusReport:
         return out
 
     def to_text(self, width: int | None = None) -> str:
-        """A rich table; `width` defaults to the terminal's (COLUMNS), or 200 when not a
+        """A rich table; `width` defaults to the terminal's (COLUMNS), or 240 when not a
         terminal (a file or a pipe), so that the rows do not wrap. Below WIDE columns, one
         block per settore instead of the table."""
         if width is None:
             # COLUMNS set (as a shell exports it, or a user for a pipe) is honoured off a terminal too
             sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
-            width = shutil.get_terminal_size((200, 24)).columns if sized else 200
+            width = shutil.get_terminal_size((240, 24)).columns if sized else 240
         buf = io.StringIO()
         # markup off: a file name like "[red]x[/]" is shown as it is, not styled or refused
         console = Console(file=buf, width=width, force_terminal=False, color_system=None,
@@ -231,14 +231,14 @@ class StatusReport:
                           ("Salvato il", {"no_wrap": True}), ("Sollecito", {"justify": "right"})):
                 table.add_column(h, **kw)
             if with_states:
-                table.add_column("Nel ciclo", overflow="fold")
+                table.add_column("Nel ciclo", no_wrap=True)
+                table.add_column("Dal", no_wrap=True)
             for r in self.rows:
                 cells = [e(r.sector), e(r.sector_name), e(r.manager), e(r.email),
                          e(r.file_names) or "—", r.state_label, _show_time(r.saved),
                          str(r.priority) if r.priority else ""]
                 if with_states:
-                    cells.append((r.cycle_state or "") + (f" dal {_show_time(r.cycle_since)}" if r.cycle_since
-                                                          else ""))
+                    cells += [r.cycle_state or "", _show_time(r.cycle_since)]
                 table.add_row(*cells)
             console.print(table)
         c = self.counts()
