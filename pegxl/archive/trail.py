@@ -101,8 +101,9 @@ def stamp(when: dt.datetime | str | None = None) -> str:
         try:
             when = dt.datetime.fromisoformat(when)
         except ValueError:
-            return when
-    return (when or dt.datetime.now()).astimezone().isoformat(timespec="seconds")
+            return str(when)
+    moment = when if isinstance(when, dt.datetime) else dt.datetime.now()
+    return moment.astimezone().isoformat(timespec="seconds")
 
 
 def latest_states(conn: sqlite3.Connection, ente: str, anno: int, fase: str) -> dict[str, StateEvent]:
