@@ -303,7 +303,7 @@ def test_history_cli(two_years, cli, tmp_path):
                               "--format", "csv"])
     assert res.exit_code == 0
     lines = res.output.splitlines()
-    assert lines[0].startswith("Anno,Fase del ciclo,Ciclo,Versione")
+    assert lines[0].startswith("\ufeffAnno;Fase del ciclo;Ciclo;Versione")     # ";" and BOM: Italian Excel
     assert len(lines) == 3
     res = runner.invoke(cli, ["history", "--plan", str(plan), "--db", str(db), "--sector", "S03",
                               "--format", "json"])

@@ -109,7 +109,10 @@ def test_an_archive_of_schema_1_is_upgraded(tmp_path):
     with sqlite3.connect(db) as conn:
         cols = {r[1] for r in conn.execute("PRAGMA table_info(cycles)")}
         assert {"run_id", "values_sha256"} <= cols
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == \
+            str(A.SCHEMA_VERSION)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"consolidated_values", "resubmissions", "resubmission_changes", "sector_states"} <= tables
 
 
 # ------------------------------------------------------------------ forged, legit
