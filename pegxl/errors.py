@@ -303,6 +303,10 @@ class ErrorCode(enum.Enum):
             "(connessione, saluto, accesso e invio): interrotto.",
             "Verificare il server di posta o allungare il tempo con --smtp-timeout o PEGXL_SMTP_TIMEOUT e "
             "rilanciare: i messaggi già inviati non saranno ripetuti.")
+    E008 = ("E008", WARNING, "I messaggi sono stati inviati, ma lo stato «inviato» dei settori non è stato "
+                             "registrato nell'archivio {value}: {detail}.",
+            "Verificare il percorso indicato con --db (o usare --no-archive): i messaggi inviati non saranno "
+            "ripetuti.")
 
     # -- archive ------------------------------------------------------------------------------
     A001 = ("A001", ERROR, "Archivio {value} non leggibile o non scrivibile: {detail}.",
@@ -317,6 +321,8 @@ class ErrorCode(enum.Enum):
     A010 = ("A010", ERROR, "Nessun ciclo «{value}» nell'archivio {detail}.",
             "Indicare l'id di un ciclo (elencati da `pegxl history --cycles`), l'identificativo di un "
             "consolidamento o una Fase del ciclo; con --db l'archivio giusto.")
+    A011 = ("A011", WARNING, "Lo stato delle consegne non è stato registrato nell'archivio {value}: {detail}.",
+            "Verificare il percorso indicato con --db, o usare --no-archive per non registrarlo.")
 
     # -- Excel add-in ---------------------------------------------------------------------------
     X001 = ("X001", ERROR, "Per questo comando serve l'estensione Excel: {detail}.",

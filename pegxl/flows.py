@@ -31,7 +31,7 @@ from .annotate import annotate_files
 from .archive import BESIDE_PLAN, resolve_db
 from .archive import audit
 from .archive.trail import SENT, StateEvent, stamp
-from .errors import ErrorCode, Finding
+from .errors import ErrorCode, Finding, PegxlError, finding
 from .plan import Plan
 from .validators import plan as plan_checks
 from .validators import returns
@@ -120,10 +120,17 @@ def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | 
             if f.is_error and f.file:
                 errors[f.file] = errors.get(f.file, 0) + 1
         now = stamp()
-        audit.record_checked(target, plan.ente, int(plan.anno), plan.fase, [
-            (rf.sector, rf.path, rf.sha256, stamp(rf.read_at) if rf.read_at else now, errors.get(rf.path, 0))
-            for rf in v.files if rf.sector and not any(f.is_(ErrorCode.I004) for f in rf.findings)], now)
+        try:
+            audit.record_checked(target, plan.ente, int(plan.anno), plan.fase, [
+                (rf.sector, rf.path, rf.sha256, stamp(rf.read_at) if rf.read_at else now, errors.get(rf.path, 0))
+                for rf in v.files if rf.sector and not any(f.is_(ErrorCode.I004) for f in rf.findings)], now)
+        except PegxlError as exc:     # the check itself is done: said, not lost
+            v.findings.append(finding(ErrorCode.A011, value=str(target), detail=_first(exc)))
     return Checked(v, written)
+
+
+def _first(exc: PegxlError) -> str:
+    return exc.findings[0].message if exc.findings else str(exc)
 
 
 # ----------------------------------------------------------------------- merge and OIV
@@ -168,8 +175,11 @@ def send(plan: Plan, templates_dir: str | os.PathLike, *, db: Any = None, **opti
     sent = [o for o in report.sent if o.kind == mail.KIND_SEND]
     if target is not None and sent and not report.dry_run:
         now = stamp()
-        audit.record_states(target, plan.ente, int(plan.anno), plan.fase,
-                            [StateEvent(o.sector, SENT, now, "send", o.attachment, o.sha256) for o in sent])
+        try:
+            audit.record_states(target, plan.ente, int(plan.anno), plan.fase,
+                                [StateEvent(o.sector, SENT, now, "send", o.attachment, o.sha256) for o in sent])
+        except PegxlError as exc:     # the messages are gone: said, not lost
+            report.findings.append(finding(ErrorCode.E008, value=str(target), detail=_first(exc)))
     return report
 
 

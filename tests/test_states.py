@@ -200,3 +200,19 @@ def test_history_csv_has_semicolons_and_bom(tmp_path, run):
     assert res.stdout_bytes.startswith(b"\xef\xbb\xbf")
     df = pd.read_csv(io.BytesIO(res.stdout_bytes), sep=";", encoding="utf-8-sig")
     assert list(df["Codice settore"]) == ["S01"] and "Percentuale" in df.columns
+
+
+def test_an_archive_that_refuses_the_states_is_said_not_fatal(office, run, tmp_path):
+    plan_path, plan, templates, db = office
+    H.fill(plan, templates, plan_path.parent / "restituiti")
+    (tmp_path / "un-file").write_text("x")
+    bad = tmp_path / "un-file" / "archivio.sqlite"            # under a file: cannot be created
+    res = run("validate", "--plan", plan_path, plan_path.parent / "restituiti", "--db", bad)
+    assert res.exit_code == 0 and "A011" in res.output, res.output
+    srv = Server(Recorder()).start()
+    try:
+        res = run("send", "--plan", plan_path, plan_path.parent / "modelli", "--smtp-host", "127.0.0.1",
+                  "--smtp-port", srv.port, "--security", "none", "--from", "ufficio@comune.example", "--db", bad)
+    finally:
+        srv.stop()
+    assert res.exit_code == 0 and "E008" in res.output and len(srv.handler.messages) == 3, res.output

@@ -68,13 +68,19 @@ def current_states(db: str | os.PathLike | None, ente: str, anno: int, fase: str
 
 def state_log(db: str | os.PathLike, ente: str, anno: int, fase: str, sector: str | None = None) -> pd.DataFrame:
     """Every state recorded for the ente, anno and fase (one settore, or all), oldest first."""
-    sql = ("SELECT sector, state, at, command, file, sha256, detail FROM sector_states "
-           "WHERE ente = ? AND anno = ? AND fase = ?")
-    params: list[Any] = [ente, int(anno), fase]
+    return _of_cycle(db, "SELECT sector, state, at, command, file, sha256, detail FROM sector_states "
+                         "WHERE ente = ? AND anno = ? AND fase = ?", (ente, anno, fase), "sector", sector,
+                     "sector, at, id")
+
+
+def _of_cycle(db: str | os.PathLike, sql: str, key: tuple[str, int, str], column: str, sector: str | None,
+              order: str) -> pd.DataFrame:
+    """`sql` (filtered by ente, anno, fase) for one settore or all, in `order`."""
+    params: list[Any] = [key[0], int(key[1]), key[2]]
     if sector is not None:
-        sql += " AND sector = ?"
+        sql += f" AND {column} = ?"
         params.append(sector)
-    return _query(db, sql + " ORDER BY sector, at, id", params)
+    return _query(db, f"{sql} ORDER BY {order}", params)
 
 
 def resubmissions(db: str | os.PathLike, ente: str, anno: int, fase: str,
@@ -87,11 +93,7 @@ def resubmissions(db: str | os.PathLike, ente: str, anno: int, fase: str,
            "FROM resubmissions r JOIN cycles c ON c.id = r.cycle_id "
            "LEFT JOIN resubmission_changes ch ON ch.resubmission_id = r.id "
            "WHERE c.ente = ? AND c.anno = ? AND c.fase = ?")
-    params: list[Any] = [ente, int(anno), fase]
-    if sector is not None:
-        sql += " AND r.sector = ?"
-        params.append(sector)
-    return _query(db, sql + " ORDER BY r.id, ch.seq", params)
+    return _of_cycle(db, sql, (ente, anno, fase), "r.sector", sector, "r.id, ch.seq")
 
 
 def cycle_info(db: str | os.PathLike, ente: str, snapshot: str) -> dict[str, Any]:
