@@ -165,8 +165,8 @@ def diff_returns(plan: Plan, old: str | os.PathLike, new: str | os.PathLike) -> 
             raise PegxlError(finding(ErrorCode.U010, value=str(p), file=str(p), detail="il file non esiste"),
                              exit_code=EXIT_UNUSABLE)
     v = validate_returns(plan, paths, jobs=1)
-    by_path = {rf.path: rf for rf in v.files}
-    files = [by_path.get(str(p)) for p in paths]
+    by_path = {Path(rf.path).resolve(): rf for rf in v.files}
+    files = [by_path.get(p.resolve()) for p in paths]
     for p, rf in zip(paths, files):
         if rf is None or not rf.readable or not rf.identity or not rf.sector:
             first = next((f for f in (rf.findings if rf else []) if f.is_error), None)

@@ -172,3 +172,12 @@ def test_diff_of_two_archived_cycles(run, resubmitted_cycle):
         in res.output
     missing = run("diff", "--plan", plan_path, "--db", db, "--snapshot", "999", "--snapshot", "1")
     assert missing.exit_code == 2 and "A010" in missing.output
+
+
+def test_cli_diff_with_relative_paths(run, two_returns, monkeypatch):
+    plan_path, _, _, first, second = two_returns
+    monkeypatch.chdir(first.parent.parent)
+    res = run("diff", "--plan", plan_path, Path(first.parent.name) / first.name,
+              Path(second.parent.name) / second.name)
+    assert res.exit_code == 0, res.output
+    assert "2 celle" in res.output
