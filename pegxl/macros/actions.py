@@ -309,7 +309,7 @@ def _do_show_status(book: ResultBook, settings: Settings, now) -> Outcome:
     plan, stop = _checked_plan(book, settings, now, "show_status")
     if plan is None:
         return stop
-    report = flows.status(plan, settings.returns)
+    report = flows.status(plan, settings.returns, db=flows.BESIDE_PLAN)
     res = write_status_sheet(book, report, now=now)
     c = report.counts()
     lines = [f"Settori: {len(report.rows)}; utilizzabili {c['consegnato utilizzabile']}, con errori "

@@ -429,7 +429,7 @@ def write_check_sheet(book: ResultBook, findings: Iterable[Finding], *,
 
 STATUS_COLORS = {"consegnato utilizzabile": COLOR_OK, "con errori": COLOR_ERROR,
                  "mancante": COLOR_MISSING, "più file": COLOR_WARNING}
-STATUS_WIDTHS = [12, 28, 22, 26, 34, 24, 8, 8, 16, 10]
+STATUS_WIDTHS = [12, 28, 22, 26, 34, 24, 8, 8, 16, 10, 18, 16]
 
 
 def write_status_sheet(book: ResultBook, report: Any, *, now: dt.datetime | None = None) -> SheetResult:
@@ -445,7 +445,8 @@ def write_status_sheet(book: ResultBook, report: Any, *, now: dt.datetime | None
     first_row = None
     for i, r in enumerate(report.rows):
         rows.append([r.sector, r.sector_name, r.manager, r.email, r.file_names or "—", r.state_label,
-                     r.errors, r.warnings, _naive(r.saved), r.priority])
+                     r.errors, r.warnings, _naive(r.saved), r.priority, r.cycle_state,
+                     _naive(r.cycle_since)])
         fills[i] = STATUS_COLORS.get(r.state, COLOR_WARNING)
         if r.file:
             links[(i, file_col)] = Link(target=str(r.file))
@@ -454,7 +455,7 @@ def write_status_sheet(book: ResultBook, report: Any, *, now: dt.datetime | None
     for u in report.unassigned:
         i = len(rows)
         rows.append(["", "", "", "", Path(u.file).name, f"non attribuito: {u.code} {u.message}".strip(),
-                     "", "", "", ""])
+                     "", "", "", "", "", ""])
         fills[i] = COLOR_WARNING
         links[(i, file_col)] = Link(target=str(u.file))
     c = report.counts()
