@@ -91,8 +91,8 @@ class DiffReport:
 
     def to_text(self) -> str:
         e = escape_text
-        head = (f"Differenze tra {e(self.old)} e {e(self.new)} ({e(self.ente)}, {self.anno}"
-                + (f", settore {e(self.sector)}" if self.sector else "") + ")")
+        head = (f"Differenze tra {e(self.old)} e {e(self.new)} — {e(self.ente)}, {self.anno}"
+                + (f", settore {e(self.sector)}" if self.sector else ""))
         if not self.changes:
             return head + ": nessuna differenza."
         lines = [f"{head}: {len(self.changes)} {'cella' if len(self.changes) == 1 else 'celle'}."]
