@@ -181,3 +181,23 @@ def test_cli_diff_with_relative_paths(run, two_returns, monkeypatch):
               Path(second.parent.name) / second.name)
     assert res.exit_code == 0, res.output
     assert "2 celle" in res.output
+
+
+def test_an_archive_of_schema_2_is_upgraded_and_its_cycles_feed_the_trail(tmp_path):
+    """A cycle archived before schema 4 is the previous return of a later resubmission."""
+    plan_path, plan = H.make_plan(tmp_path)
+    templates = H.make_templates(plan, tmp_path / "modelli")
+    returns = H.fill(plan, templates, tmp_path / "restituiti")
+    db = tmp_path / "archivio.sqlite"
+    flows.merge_cycle(plan, [tmp_path / "restituiti"], tmp_path / "c1", db=db)
+    with sqlite3.connect(db) as conn:                         # as pegxl of schema 2 left it
+        for table in ("resubmission_changes", "resubmissions", "sector_states"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    shutil.copy(_resubmitted(plan, templates, tmp_path / "nuovo"), returns["S01"])
+    flows.merge_cycle(plan, [tmp_path / "restituiti"], tmp_path / "c2", db=db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+        assert conn.execute("SELECT sector, n_changes FROM resubmissions").fetchall() == [("S01", 2)]
+        assert {r[0] for r in conn.execute("SELECT state FROM sector_states")} == {"ricevuto", "controllato",
+                                                                                    "consolidato"}

@@ -216,3 +216,19 @@ def test_an_archive_that_refuses_the_states_is_said_not_fatal(office, run, tmp_p
     finally:
         srv.stop()
     assert res.exit_code == 0 and "E008" in res.output and len(srv.handler.messages) == 3, res.output
+
+
+def test_the_excel_status_sheet_shows_the_state(office, run):
+    from pegxl.macros import actions as A
+    from pegxl.macros.sheets import OpenpyxlBook
+    from pegxl.workbook.contract import SHEET_STATUS
+    plan_path, plan, templates, db = office
+    H.fill(plan, templates, plan_path.parent / "restituiti", sectors=("S01", "S02"))
+    run("validate", "--plan", plan_path, plan_path.parent / "restituiti", "--db", db)
+    A.perform("show_status", OpenpyxlBook(plan_path), plan_path)
+    ws = openpyxl.load_workbook(plan_path)[SHEET_STATUS]
+    heads = [c.value for c in ws[2]]
+    rows = {r[0]: r for r in ws.iter_rows(min_row=3, values_only=True)}
+    col = heads.index("Stato nel ciclo")
+    assert (rows["S01"][col], rows["S02"][col], rows["S03"][col]) == ("controllato", "controllato", None)
+    assert isinstance(rows["S01"][heads.index("Dal")], dt.datetime)
