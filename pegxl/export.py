@@ -13,10 +13,11 @@ Files written into the output folder (each atomically):
 
 CSV format, the same for every CSV pegxl writes (export, `status --format csv`, `history
 --format csv`): UTF-8 with BOM (so Excel opens the accents right), ";" as separator (the
-list separator of Italian Excel, which opens a ","-separated file in one column), "." as
-decimal point, dates as ISO yyyy-mm-dd, booleans as sì/no, numbers at full precision (for
-machines first: pandas `read_csv(sep=";")`, Power Query), blank for no value, CRLF line
-ends (RFC 4180 with ";").
+list separator of Italian Excel, which opens a ","-separated file in one column), "," as
+decimal point (Italian Excel reads "83.33" as text, or "1.5" as a date), no thousands
+separator, dates as ISO yyyy-mm-dd (read as dates in every locale), booleans as sì/no,
+numbers at full precision (pandas: `read_csv(sep=";", decimal=",")`; Power Query: locale
+Italiano), blank for no value, CRLF line ends (RFC 4180 with ";").
 
 CSV injection (OWASP "CSV Injection"): quotes do not stop Excel or LibreOffice from
 reading `=HYPERLINK(...)` as a live formula, so a text cell that starts with = + - @, a
@@ -67,7 +68,7 @@ def neutralise(text: str) -> str:
 
 def _cell(v: Any) -> str:
     """One CSV field: the value as text, neutralised, quoted when it must be."""
-    s = _text(v)
+    s = _csv_text(v)
     if _is_scalar_non_text(v):   # numbers, dates, sì/no: never quoted, never a formula
         return s
     s = neutralise(s)
@@ -106,6 +107,14 @@ def _text(v: Any) -> str:
         f = float(v)
         return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
     return str(v)
+
+
+def _csv_text(v: Any) -> str:
+    """The value as a CSV cell shows it: `_text`, with the Italian decimal comma."""
+    s = _text(v)
+    if isinstance(v, (float, np.floating)) and not isinstance(v, bool):
+        return s.replace(".", ",")
+    return s
 
 
 def csv_line(values: Iterable[Any]) -> str:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 import around_helpers as H
 
 from pegxl import archive as A
+from lo_helper import lo_inspect, requires_lo
 from pegxl.export import csv_line, export_tables
 
 
@@ -39,12 +40,12 @@ def test_plan_tables_without_archive(archived, tmp_path):
                           "Email", "Peso"]
     assert settori[1][:6] == ["Comune di Prova", "2024", "Rendicontazione finale", "S01", "Affari generali",
                               "Anna Rossi"]
-    obiettivi = pd.read_csv(tmp_path / "bi" / "obiettivi.csv", encoding="utf-8-sig", sep=";")
+    obiettivi = pd.read_csv(tmp_path / "bi" / "obiettivi.csv", encoding="utf-8-sig", sep=";", decimal=",")
     assert len(obiettivi) == 6                                      # the trasversale once per settore
     assert set(obiettivi.loc[obiettivi["Codice obiettivo"] == "PTPCT", "Codice settore"]) == {"S01", "S02", "S03"}
-    fasi = pd.read_csv(tmp_path / "bi" / "fasi.csv", encoding="utf-8-sig", sep=";")
+    fasi = pd.read_csv(tmp_path / "bi" / "fasi.csv", encoding="utf-8-sig", sep=";", decimal=",")
     assert list(fasi["Fine prevista"])[0] == "2024-02-29"          # ISO dates
-    ind = pd.read_csv(tmp_path / "bi" / "indicatori.csv", encoding="utf-8-sig", sep=";")
+    ind = pd.read_csv(tmp_path / "bi" / "indicatori.csv", encoding="utf-8-sig", sep=";", decimal=",")
     assert ind["Valore atteso"].tolist()[0] == "300"
 
 
@@ -52,7 +53,7 @@ def test_scores_from_the_archive(archived, tmp_path):
     base, plan_path, plan, result, db, stored = archived
     paths = export_tables(plan, tmp_path / "bi", db=db)
     assert paths[-1].name == "punteggi.csv"
-    df = pd.read_csv(paths[-1], encoding="utf-8-sig", sep=";")
+    df = pd.read_csv(paths[-1], encoding="utf-8-sig", sep=";", decimal=",")
     assert set(df["Livello"]) == {"ente", "settore", "obiettivo", "fase", "indicatore"}
     ente = df[df["Livello"] == "ente"].iloc[0]
     assert ente["Percentuale"] == pytest.approx(result.scores.ente["percentage"], rel=1e-12)
@@ -61,7 +62,7 @@ def test_scores_from_the_archive(archived, tmp_path):
              & (df["Codice obiettivo"] == "2024_S01_01")].iloc[0]
     assert obj["Percentuale"] == pytest.approx(94.0)
     text = paths[-1].read_text(encoding="utf-8-sig")
-    assert "98.16666666666667" in text                              # '.' decimal, full precision
+    assert "98,16666666666667" in text                              # ',' decimal, full precision
     ind = df[df["Livello"] == "indicatore"]
     assert len(ind) == len(result.scores.indicators)
     # another plan year: nothing archived, no punteggi
@@ -87,7 +88,7 @@ def test_formula_like_text_is_neutralised(tmp_path):
     rows = read_csv(tmp_path / "bi" / "obiettivi.csv")
     assert rows[1][5] == '\'=HYPERLINK("http://x","y")'      # a CSV reader gets the neutralised text
     # numbers are never quoted nor prefixed, negative ones included
-    assert csv_line([-5, -2.5, "-x", None, True, 3.0]) == '-5;-2.5;"\'-x";;sì;3\r\n'
+    assert csv_line([-5, -2.5, "-x", None, True, 3.0]) == '-5;-2,5;"\'-x";;sì;3\r\n'
 
 
 def test_parquet_keeps_types(archived, tmp_path):
@@ -117,3 +118,18 @@ def test_export_cli(archived, cli, tmp_path):
     res = runner.invoke(cli, ["export", "--plan", str(plan_path), "-o", str(tmp_path / "o2"),
                               "--db", str(tmp_path / "nessuno.sqlite")])
     assert res.exit_code == 0 and "punteggi non esportati" in res.output
+
+
+@requires_lo
+def test_italian_libreoffice_reads_the_scores_as_numbers(archived, tmp_path):
+    """The CSV as Italian Excel/LibreOffice opens it: ";" columns, "," decimals, so a
+    percentage such as 66,67 is a number to the last digit, not a text or a date."""
+    base, plan_path, plan, result, db, stored = archived
+    path = export_tables(plan, tmp_path / "bi", db=db)[-1]
+    df = pd.read_csv(path, encoding="utf-8-sig", sep=";", decimal=",")
+    row = next(i for i, v in enumerate(df["Percentuale"]) if isinstance(v, float) and not float(v).is_integer())
+    col = list(df.columns).index("Percentuale")
+    ref = f"punteggi!{chr(ord('A') + col)}{row + 2}"
+    cells = lo_inspect(path, [ref], sheets=False)["by_ref"]
+    assert cells[ref]["type"] == "VALUE", cells[ref]
+    assert cells[ref]["value"] == pytest.approx(float(df["Percentuale"][row]), rel=1e-12)

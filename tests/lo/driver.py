@@ -525,8 +525,10 @@ def run_job(office, job):
     t0 = time.monotonic()
     load = {"Hidden": True, "ReadOnly": False}
     if local.lower().endswith(".csv"):
-        # pegxl's CSV dialect (";", '"', UTF-8 = 76, from row 1), as Italian Excel reads it
-        load.update(FilterName="Text - txt - csv (StarCalc)", FilterOptions=job.get("csv_options", "59,34,76,1"))
+        # pegxl's CSV dialect (";", '"', UTF-8 = 76, from row 1, default column formats,
+        # language 1040 = Italian: "," decimals), as Italian Excel reads it
+        load.update(FilterName="Text - txt - csv (StarCalc)",
+                    FilterOptions=job.get("csv_options", "59,34,76,1,,1040"))
     doc = office.desktop.loadComponentFromURL(_url(local), "_blank", 0, _props(**load))
     if doc is None:
         raise RuntimeError("LibreOffice could not open %s (unsupported, corrupt or "
