@@ -333,6 +333,17 @@ class ErrorCode(enum.Enum):
             "Vedere `pegxl --help`.")
     U002 = ("U002", ERROR, "«{value}» esiste già: non viene sovrascritto.",
             "Indicare un altro percorso o usare --force.")
+    U005 = ("U005", ERROR, "Il codice «{value}» non è un obiettivo, un indicatore, un settore né «ente» del "
+                           "file.{suggestion}",
+            "Indicare un obiettivo (2024_S08_04), un indicatore (2024_S08_04:3), un settore (S08) o ente, "
+            "come scritti nel consolidato.")
+    U006 = ("U006", ERROR, "L'obiettivo di «{value}» non ha questo indicatore (indicatori: {detail}).",
+            "Indicare il numero di uno degli indicatori dell'obiettivo, es. 2024_S08_04:1.")
+    U007 = ("U007", ERROR, "L'obiettivo «{value}» è trasversale, assegnato ai settori {detail}: "
+                           "non si sa di quale settore spiegare il grado.",
+            "Indicare il settore davanti al codice, es. {example}.")
+    U008 = ("U008", ERROR, "Il settore «{value}» è nel piano ma non è nel consolidato ({detail}).",
+            "Spiegare un settore consolidato, o consolidarlo con `pegxl merge` e rilanciare.")
     U009 = ("U009", ERROR, "Confronto rifiutato: {detail}.",
             "Confrontare due restituzioni dello stesso settore, ente e anno (una nuova consegna e la "
             "precedente), o due cicli archiviati dello stesso ente e anno.")

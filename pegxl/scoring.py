@@ -14,7 +14,7 @@ tables record why (status, excluded_reason) so the caller can report it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable
@@ -79,6 +79,25 @@ _DIRECTIONS = {">=": ">=", "≥": ">=", "=>": ">=", ">": ">=",
                "=": "=", "==": "="}
 
 
+# How an indicator's figure was made (IndicatorDetail.formula).
+F_EQUAL = "uguale"
+F_RATIO_UP = "rapporto R/A"
+F_ZERO_UP = "atteso zero, verso >="
+F_NEGATIVE_UP = "atteso negativo, verso >="
+F_ZERO_DOWN = "atteso zero, verso <="
+F_NEGATIVE_DOWN = "atteso negativo, verso <="
+F_DEVIATION_DOWN = "scostamento"
+F_RATIO_DOWN = "rapporto A/R"
+F_NONPOSITIVE_DOWN = "raggiunto non positivo, verso <="
+F_YES_NO = "sì/no"
+F_DATE_IN_TIME = "data nei termini"
+F_DATE_LATE_ZERO = "data fuori termine, azzera"
+F_DATE_LATE_PENALTY = "data fuori termine, penalità"
+F_TEXT = "testo"
+F_MISSING = "valore mancante"
+F_WRONG_KIND = "valore non leggibile"
+
+
 # --------------------------------------------------------------------------- indicator
 
 def _norm_direction(direction: Any, value_type: str) -> str:
@@ -114,42 +133,45 @@ def _as_date(x: Any) -> dt.date | None:
 
 
 def _numeric_raw(direction: str, a: Fraction, r: Fraction, rules: Rules,
-                 cap: Fraction) -> Fraction:
-    """Uncapped, unclamped score of a number against its target.
+                 cap: Fraction) -> tuple[str, Fraction]:
+    """(formula used, uncapped and unclamped score) of a number against its target.
 
     Beyond the target the same formula keeps going (above 100) so that a Tetto indicatore
     above 100 rewards over-achievement. Negative targets (a deficit, a balance) have no
-    meaningful ratio, so they use the linear shortfall relative to |A|.
+    meaningful ratio, so they use the linear shortfall relative to |A|. The formula is one
+    of the F_* names (explain.py says each in words).
     """
     if direction == "=":
-        return _HUNDRED if r == a else _ZERO
+        return F_EQUAL, (_HUNDRED if r == a else _ZERO)
     if direction == ">=":
         if a > 0:
-            return _HUNDRED * r / a
+            return F_RATIO_UP, _HUNDRED * r / a
         if a == 0:
-            return _HUNDRED if r >= 0 else _ZERO
-        return _HUNDRED * (2 * a - r) / a          # = 100 * (1 - (A - R) / |A|)
+            return F_ZERO_UP, (_HUNDRED if r >= 0 else _ZERO)
+        return F_NEGATIVE_UP, _HUNDRED * (2 * a - r) / a     # = 100 * (1 - (A - R) / |A|)
     # "<=": less is better
     if a == 0:
-        return _HUNDRED if r <= 0 else _ZERO
+        return F_ZERO_DOWN, (_HUNDRED if r <= 0 else _ZERO)
     if a < 0:
-        return _HUNDRED * r / a                    # = 100 * (1 - (R - A) / |A|)
+        return F_NEGATIVE_DOWN, _HUNDRED * r / a             # = 100 * (1 - (R - A) / |A|)
     if rules.lower_formula == "scostamento":
-        return _HUNDRED * (2 * a - r) / a
+        return F_DEVIATION_DOWN, _HUNDRED * (2 * a - r) / a
     # rapporto: R <= 0 under a positive ceiling is the limit of A/R, i.e. the cap.
-    return _HUNDRED * a / r if r > 0 else cap
+    return (F_RATIO_DOWN, _HUNDRED * a / r) if r > 0 else (F_NONPOSITIVE_DOWN, cap)
 
 
-def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules, rx: _Exact) -> Fraction:
+def _date_raw(direction: str, a: dt.date, r: dt.date, rules: Rules,
+              rx: _Exact) -> tuple[str, Fraction, int]:
+    """(formula used, score, days late: after the deadline for «<=», early for «>=»)."""
     if direction == "=":
-        return _HUNDRED if r == a else _ZERO
+        return F_EQUAL, (_HUNDRED if r == a else _ZERO), 0
     # "<=": days after the deadline; ">=" ("not before"): days before the start date.
     days = (r - a).days if direction == "<=" else (a - r).days
     if days <= 0:
-        return _HUNDRED
+        return F_DATE_IN_TIME, _HUNDRED, days
     if rules.late_zero:
-        return _ZERO
-    return _HUNDRED - rx.late_penalty * days
+        return F_DATE_LATE_ZERO, _ZERO, days
+    return F_DATE_LATE_PENALTY, _HUNDRED - rx.late_penalty * days, days
 
 
 def indicator_exact(value_type: str, direction: str | None, target: Any, achieved: Any,
@@ -163,32 +185,64 @@ def indicator_exact(value_type: str, direction: str | None, target: Any, achieve
     return _indicator(value_type, direction, target, achieved, rules, _exact_rules(rules))
 
 
+@dataclass(frozen=True, slots=True)
+class IndicatorDetail:
+    """How one indicator's Raggiungimento % is made (explain.py tells it): the values as
+    read (exact number, bool or date), the formula (F_*), the figure before the Tetto
+    and the 0 floor, and the score. score None: not computable (`formula` says why)."""
+    value_type: str
+    direction: str | None
+    target: Any
+    achieved: Any
+    formula: str
+    raw: Fraction | None = None
+    score: Fraction | None = None
+    days: int | None = None           # dates: days late (negative: in time)
+
+
+def indicator_detail(value_type: str, direction: str | None, target: Any, achieved: Any,
+                     rules: Rules) -> IndicatorDetail:
+    """indicator_exact, with how it was made."""
+    return _indicator_detail(value_type, direction, target, achieved, rules, _exact_rules(rules))
+
+
 def _indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
                rules: Rules, rx: _Exact) -> Fraction | None:
+    return _indicator_detail(value_type, direction, target, achieved, rules, rx).score
+
+
+def _indicator_detail(value_type: str, direction: str | None, target: Any, achieved: Any,
+                      rules: Rules, rx: _Exact) -> IndicatorDetail:
     vt = value_type if value_type in TIPI_VALORE else canonical(value_type, TIPI_VALORE)
     if vt is None:
         raise ValueError(f"tipo valore sconosciuto: {value_type!r}")
-    if vt == "testo" or is_blank(achieved) or is_blank(target):
-        return None
+    if vt == "testo":
+        return IndicatorDetail(vt, None, target, achieved, F_TEXT)
+    if is_blank(achieved) or is_blank(target):
+        return IndicatorDetail(vt, None, target, achieved, F_MISSING)
     d = _norm_direction(direction, vt)
     cap = rx.cap
+    days = None
     if vt in ("numero", "percentuale"):
         a, r = _as_exact(target), _as_exact(achieved)
         if a is None or r is None:
-            return None
-        raw = _numeric_raw(d, a, r, rules, cap)
+            return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
+        formula, raw = _numeric_raw(d, a, r, rules, cap)
+        shown = (a, r)
     elif vt == "sì/no":
         ya, yr = _as_bool(target), _as_bool(achieved)
         if ya is None or yr is None:
-            return None
+            return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
+        shown: tuple[Any, Any] = (ya, yr)
         # A = no is a reverse target ("no incidents"): matching it is the hit.
-        raw = _HUNDRED if ya == yr else _ZERO
+        formula, raw = F_YES_NO, (_HUNDRED if ya == yr else _ZERO)
     else:
         da, dr = _as_date(target), _as_date(achieved)
         if da is None or dr is None:
-            return None
-        raw = _date_raw(d, da, dr, rules, rx)
-    return min(max(raw, _ZERO), cap)
+            return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
+        shown = (da, dr)
+        formula, raw, days = _date_raw(d, da, dr, rules, rx)
+    return IndicatorDetail(vt, d, shown[0], shown[1], formula, raw, min(max(raw, _ZERO), cap), days)
 
 
 def score_indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
@@ -236,13 +290,19 @@ def _scaled_weights(weights: tuple[Fraction | None, ...], eligible: tuple[bool, 
 
 def _exact_mean(values: list[Fraction | None], weights: list[Fraction | None]) -> Fraction | None:
     """Weighted mean of the values that are not None (weights as in weighted_mean)."""
+    return _mean_and_weights(values, weights)[0]
+
+
+def _mean_and_weights(values: list[Fraction | None], weights: list[Fraction | None],
+                      ) -> tuple[Fraction | None, list[Fraction | None]]:
+    """_exact_mean and the weights it used, scaled to 100 (None for the values left out)."""
     keep = [v is not None for v in values]
     if not any(keep):
-        return None
+        return None, [None] * len(values)
     if any(w is None for w in weights) or not sum(w for w in weights if w is not None) > 0:
         weights = [Fraction(1)] * len(values)
     ew = _exact_weights(weights, [True] * len(values), keep)
-    return sum(v * w for v, w in zip(values, ew) if v is not None and w is not None) / _HUNDRED
+    return sum(v * w for v, w in zip(values, ew) if v is not None and w is not None) / _HUNDRED, ew
 
 
 def _exacts(values: Iterable[Any]) -> list[Fraction | None]:
@@ -331,6 +391,32 @@ class ScoreInput:
 
 
 @dataclass
+class Figures:
+    """The exact figures behind the Scores tables, by key: what explain.py shows, so that
+    an explanation's numbers are the computed ones, not computed twice. Keys: (sector,
+    objective[, phase or indicator]) as in the tables; sectors by code.
+
+    phase_weights, indicator_weights: the effective weights (scaled to 100) of the phases
+    and counted indicators; objective_weights: of the counted objectives in their settore's
+    mean; sector_weights: of the assessed settori in the ente's mean.
+    """
+
+    indicators: dict[_Key, Fraction | None] = field(default_factory=dict)
+    indicator_weights: dict[_Key, Fraction] = field(default_factory=dict)
+    phase_weights: dict[_Key, Fraction] = field(default_factory=dict)
+    phase_contributions: dict[_Key, Fraction] = field(default_factory=dict)
+    phases_part: dict[_Key, Fraction | None] = field(default_factory=dict)
+    indicators_part: dict[_Key, Fraction | None] = field(default_factory=dict)
+    computed: dict[_Key, Fraction | None] = field(default_factory=dict)
+    grade: dict[_Key, Fraction | None] = field(default_factory=dict)
+    for_mean: dict[_Key, Fraction | None] = field(default_factory=dict)
+    objective_weights: dict[_Key, Fraction] = field(default_factory=dict)
+    sectors: dict[Any, Fraction | None] = field(default_factory=dict)
+    sector_weights: dict[Any, Fraction] = field(default_factory=dict)
+    ente: Fraction | None = None
+
+
+@dataclass
 class Scores:
     """Every figure, at full precision, with the rules that made it.
 
@@ -353,6 +439,8 @@ class Scores:
     sectors: pd.DataFrame
     ente: dict[str, Any]
     rules: Rules
+    exact: Figures = field(default_factory=Figures)    # the same figures, exact
+    input: ScoreInput | None = None                   # what was scored
 
 
 IND_COLUMNS = ["sector", "objective", "indicator", "score", "counted", "status",
@@ -406,7 +494,7 @@ def _obj(values: list[Any], index: pd.Index) -> pd.Series:
     return out
 
 
-def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, _Parts]:
+def _score_phases(asg: pd.DataFrame, inp: ScoreInput, fig: Figures) -> tuple[pd.DataFrame, _Parts]:
     """The phases' table, and per (sector, objective): (exact phases part or None,
     number of phases, number not neutralised)."""
     plan = _table(inp.phases, {"objective": None, "phase": None, "weight": np.nan,
@@ -436,13 +524,17 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput) -> tuple[pd.DataFrame, _Pa
                 contrib[i] = c = k * progress[i] if progress[i] else _ZERO
                 cs.append(c)
         parts[key] = (sum(cs, _ZERO) if cs else None, len(rows), sum(act))
+        fig.phases_part[key] = parts[key][0]
+    keys = list(zip(ph["sector"], ph["objective"], ph["phase"]))
+    fig.phase_weights.update((k, w) for k, w in zip(keys, eff) if w is not None)
+    fig.phase_contributions.update((k, c) for k, c in zip(keys, contrib) if c is not None)
     ph["effective_weight"] = _floats(eff, ph.index)
     ph["contribution"] = _floats(contrib, ph.index)
     return ph[PHASE_COLUMNS], parts
 
 
-def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
-                      rules: Rules) -> tuple[pd.DataFrame, _Parts]:
+def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
+                      fig: Figures) -> tuple[pd.DataFrame, _Parts]:
     """The indicators' table, and per (sector, objective): (exact indicators part or None,
     number of scored (not CONTESTO) indicators, number not neutralised)."""
     plan = _table(inp.indicators, {"objective": None, "indicator": None, "kind": None,
@@ -500,6 +592,10 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput,
         total = sum(cs, _ZERO) if cs else None
         scored = [i for i in rows if not context[i]]
         parts[key] = (total, len(scored), sum(1 for i in scored if not neutral.iat[i]))
+        fig.indicators_part[key] = total
+    keys = list(zip(ind["sector"], ind["objective"], ind["indicator"]))
+    fig.indicators.update(zip(keys, scores))
+    fig.indicator_weights.update((k, w) for k, w in zip(keys, eff) if w is not None)
     ind["score"] = _floats(scores, ind.index)
     ind["status"] = pd.Series(statuses, index=ind.index, dtype=object)
     ind["counted"] = pd.Series(counted, index=ind.index, dtype=bool)
@@ -524,8 +620,9 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
     keys = ["sector", "objective"]
     rx = _exact_rules(rules)
 
-    ph, ph_parts = _score_phases(asg, inp)
-    ind, in_parts = _score_indicators(asg, inp, rules)
+    fig = Figures()
+    ph, ph_parts = _score_phases(asg, inp, fig)
+    ind, in_parts = _score_indicators(asg, inp, rules, fig)
 
     given = _table(inp.objective_inputs, {"sector": None, "objective": None, "status": None,
                                           "declared": np.nan, "oiv_grade": np.nan,
@@ -583,6 +680,10 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
         for_mean.append(None if grade is None else (_ZERO if grade < rx.minimum else grade))
         deviation.append(reason is None and dec is not None and comp is not None
                          and abs(dec - comp) > rx.deviation_threshold)
+    okeys = list(zip(obj["sector"], obj["objective"]))
+    fig.computed.update(zip(okeys, comps))
+    fig.grade.update(zip(okeys, grades))
+    fig.for_mean.update(zip(okeys, for_mean))
     obj["status"] = _obj(status, obj.index)
     obj["grade"] = _floats(grades, obj.index)
     obj["grade_source"] = _obj(sources, obj.index)
@@ -592,21 +693,24 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
     obj["deviation_flag"] = pd.Series(deviation, index=obj.index, dtype=bool)
     obj = obj[OBJ_COLUMNS]
 
-    sectors, sec_exact = _score_sectors(obj, for_mean, inp, rules)
+    sectors, sec_exact = _score_sectors(obj, for_mean, inp, rules, fig)
     assessed = sectors["percentage"].notna()
     # Settori with nothing assessed drop out, and their Peso with them.
-    pct = _exact_mean(sec_exact, _exacts(sectors["weight"]))
+    pct, sec_weights = _mean_and_weights(sec_exact, _exacts(sectors["weight"]))
+    fig.sectors.update(zip(sectors["sector"], sec_exact))
+    fig.sector_weights.update((c, w) for c, w in zip(sectors["sector"], sec_weights) if w is not None)
+    fig.ente = pct
     ente = {"percentage": None if pct is None else figure_float(pct), "band": rules.band(pct),
             "n_sectors": int(len(sectors)), "n_assessed_sectors": int(assessed.sum())}
 
     ind = ind[IND_COLUMNS].reset_index(drop=True)
     return Scores(indicators=ind, phases=ph.reset_index(drop=True),
                   objectives=obj.reset_index(drop=True), sectors=sectors, ente=ente,
-                  rules=rules)
+                  rules=rules, exact=fig, input=inp)
 
 
 def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: ScoreInput,
-                   rules: Rules) -> tuple[pd.DataFrame, list[Fraction | None]]:
+                   rules: Rules, fig: Figures) -> tuple[pd.DataFrame, list[Fraction | None]]:
     sec = _table(inp.sectors, {"sector": None, "sector_name": None, "manager": None,
                                "weight": np.nan}, ["sector"], "sectors")
     sec["weight"] = _float_col(sec["weight"])
@@ -619,10 +723,12 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
 
     weights = _exacts(obj["weight"])
     counted = list(obj["counted"])
+    okeys = list(zip(obj["sector"], obj["objective"]))
     stats: dict[Any, tuple[int, int, Fraction | None]] = {}
     for (sector,), rows in _groups(obj, ["sector"]).items():
-        _, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows),
-                                       [counted[i] for i in rows])
+        ew, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows),
+                                        [counted[i] for i in rows])
+        fig.objective_weights.update((okeys[i], w) for i, w in zip(rows, ew) if w is not None)
         cs = [k * v for k, v in zip(share, (for_mean[i] for i in rows)) if k is not None and v is not None]
         total = sum(cs, _ZERO) if cs else None
         stats[sector] = (len(rows), sum(counted[i] for i in rows), total)

@@ -1,0 +1,539 @@
+"""Why every figure is what it is: the calculation of scoring.md step by step, in Italian.
+
+Pure (no I/O). The numbers are the ones pegxl.scoring computed (Scores.exact, the exact
+Figures, and scoring.indicator_detail for an indicator's formula): nothing is computed
+twice, only shown. A step is one figure of the calculation with the sentence that says
+where it comes from and the Regola in force; `pegxl spiega` prints them and the Calcolo
+sheet of the consolidated workbooks holds them, one row per step.
+
+Codes (as `pegxl spiega` takes them): an objective `2024_S08_04`, `S08:2024_X_01` for a
+trasversale objective in one of its settori, an indicator `2024_S08_04:3` (or
+`S08:2024_X_01:3`), a settore `S08`, or `ente`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Iterable, Mapping
+
+from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding, show_value
+from .rules import NO_BAND
+from .scoring import (
+    EX_NEUTRALISED,
+    EX_NO_DATA,
+    EX_NOT_ASSESSABLE,
+    EX_OIV_NOT_ASSESSABLE,
+    EX_POSTPONED,
+    F_DATE_IN_TIME,
+    F_DATE_LATE_PENALTY,
+    F_DATE_LATE_ZERO,
+    F_DEVIATION_DOWN,
+    F_EQUAL,
+    F_MISSING,
+    F_NEGATIVE_DOWN,
+    F_NEGATIVE_UP,
+    F_NONPOSITIVE_DOWN,
+    F_RATIO_DOWN,
+    F_RATIO_UP,
+    F_TEXT,
+    F_WRONG_KIND,
+    F_YES_NO,
+    F_ZERO_DOWN,
+    F_ZERO_UP,
+    SRC_DECLARED,
+    SRC_OIV,
+    ST_CONTEXT,
+    ST_MISSING,
+    ST_NEUTRALISED,
+    IndicatorDetail,
+    Scores,
+    indicator_detail,
+)
+from .values import exact, figure_float, format_number, format_percent, is_blank
+
+ENTE = "ente"
+
+L_INDICATOR = "indicatore"
+L_PHASES = "fasi"
+L_OBJECTIVE = "obiettivo"
+L_SECTOR = "settore"
+L_ENTE = "ente"
+
+_Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One figure of a calculation: `value` exact (Fraction), a date, a word, or None."""
+
+    sector: str | None     # Codice settore (None for the ente)
+    code: str              # the figure's code, as `pegxl spiega` takes it
+    level: str             # indicatore, fasi, obiettivo, settore, ente
+    step: str              # Passo: what this figure is
+    text: str              # Spiegazione: the sentence, numbers shown the Italian way
+    value: Any = None
+    rule: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The value as the text shows it."""
+        return _shown(self.value)
+
+    @property
+    def number(self) -> float | None:
+        """The value as a number (the float standing for the exact figure), if it is one."""
+        return figure_float(self.value) if isinstance(self.value, Fraction) else None
+
+    def as_dict(self) -> dict[str, Any]:
+        value: Any = self.number
+        if value is None and self.value is not None:
+            value = self.shown
+        return {"sector": self.sector, "code": self.code, "level": self.level, "step": self.step,
+                "text": self.text, "value": value, "shown": self.shown, "rule": self.rule}
+
+
+def _shown(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, Fraction):
+        return format_number(figure_float(v))
+    if isinstance(v, bool):
+        return "sì" if v else "no"
+    if isinstance(v, dt.date):
+        return v.strftime("%d/%m/%Y")
+    return str(v)
+
+
+def _pct(v: Fraction | None) -> str:
+    return format_percent(figure_float(v)) if v is not None else "—"
+
+
+def _n(v: Fraction | None) -> str:
+    """A weight or a product, 2 decimals."""
+    return format_number(figure_float(v)) if v is not None else "—"
+
+
+def _typed(v: Any) -> str:
+    """A value as typed (target, achieved): exact numbers with their own decimals."""
+    if isinstance(v, Fraction):
+        if v.denominator == 1:
+            return f"{v.numerator:,}".replace(",", ".")
+        return show_value(float(v))
+    return _shown(v)
+
+
+class Explainer:
+    """The steps of every figure of `scores`. `reasons`: why a phase or indicator of the
+    plan is neutralised, by (objective, phase or indicator)."""
+
+    def __init__(self, scores: Scores, reasons: Mapping[tuple[Any, Any], str] | None = None):
+        if scores.input is None:
+            raise ValueError("Scores senza i dati di partenza (scoring.compute li conserva)")
+        self.scores, self.rules, self.fig = scores, scores.rules, scores.exact
+        self.reasons = dict(reasons or {})
+        inp = scores.input
+        self.plan_ind = {(r["objective"], r["indicator"]): r for r in inp.indicators.to_dict("records")}
+        self.plan_ph = {(r["objective"], r["phase"]): r for r in inp.phases.to_dict("records")}
+        self.given_ind = {(r["sector"], r["objective"], r["indicator"]): r
+                          for r in inp.indicator_inputs.to_dict("records")}
+        self.objectives = {(r["sector"], r["objective"]): r for r in scores.objectives.to_dict("records")}
+        self.phases: dict[_Key, list[dict[str, Any]]] = {}
+        for r in scores.phases.to_dict("records"):
+            self.phases.setdefault((r["sector"], r["objective"]), []).append(r)
+        self.indicators: dict[_Key, list[dict[str, Any]]] = {}
+        for r in scores.indicators.to_dict("records"):
+            self.indicators.setdefault((r["sector"], r["objective"]), []).append(r)
+        self.sectors = {r["sector"]: r for r in scores.sectors.to_dict("records")}
+        self.sectors_of: dict[Any, list[Any]] = {}
+        for s, o in self.objectives:
+            self.sectors_of.setdefault(o, []).append(s)
+        self.oiv_neutral_ph = inp.neutralised_phases
+        self.oiv_neutral_in = inp.neutralised_indicators
+
+    # ------------------------------------------------------------------------ codes
+    def objective_code(self, sector: Any, objective: Any) -> str:
+        """`2024_S08_04`, or `S08:2024_X_01` for an objective in more than one settore."""
+        return f"{sector}:{objective}" if len(self.sectors_of.get(objective, [])) > 1 else str(objective)
+
+    def _rule(self, *names: str) -> str:
+        rows = {n: v for n, v in self.rules.as_rows()}
+        return "; ".join(f"{n} {show_value(rows[n])}" for n in names if n in rows)
+
+    # -------------------------------------------------------------------- indicator
+    def indicator(self, sector: Any, objective: Any, n: Any) -> list[Step]:
+        key = (sector, objective, n)
+        row = next(r for r in self.indicators[(sector, objective)] if r["indicator"] == n)
+        plan = self.plan_ind.get((objective, n), {})
+        given = self.given_ind.get(key, {})
+        code = f"{self.objective_code(sector, objective)}:{n}"
+        out: list[Step] = []
+
+        def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
+            out.append(Step(str(sector), code, L_INDICATOR, step, text, value, rule))
+
+        status = row["status"]
+        if status == ST_CONTEXT:
+            add("Contesto", f"Indicatore {n}: è di tipo CONTESTO, non ha Raggiungimento % e non conta "
+                            "nella media degli indicatori.")
+            return out
+        vt = plan.get("value_type")
+        d = indicator_detail(vt, plan.get("direction"), plan.get("target"), given.get("achieved"), self.rules)
+        score = self.fig.indicators.get(key)
+        add("Valore atteso", f"Indicatore {n} ({d.value_type}): valore atteso A = {_typed(d.target) or '—'}.",
+            _value(d.target))
+        add("Valore raggiunto", f"Valore raggiunto R = {_typed(d.achieved) or '—'}.", _value(d.achieved))
+        if d.direction is not None and d.value_type != "sì/no":
+            add("Verso", _direction_text(d), d.direction,
+                self._rule("Formula verso <=") if d.direction == "<=" and d.value_type in ("numero", "percentuale")
+                else None)
+        if d.score is None:
+            if score is not None and d.formula == F_TEXT:
+                add("Raggiungimento %", f"Indicatore di tipo testo: non si calcola; vale la valutazione "
+                                        f"dichiarata {_pct(score)}.", score, self._rule("Tetto indicatore"))
+            else:
+                add("Raggiungimento %", _not_computed(d), None)
+        else:
+            formula, rule = self._formula_text(d)
+            add("Formula", formula, d.raw, rule)
+            assert d.raw is not None      # computed: it has a figure before the Tetto
+            cap = exact(self.rules.cap)
+            if d.raw > d.score:
+                why = f"supera il Tetto indicatore ({show_value(self.rules.cap)})"
+            elif d.raw < d.score:
+                why = "è sotto 0, che è il minimo"
+            else:
+                why = f"è entro il Tetto indicatore ({show_value(self.rules.cap)})" if cap is not None else ""
+            add("Raggiungimento %", f"{_n(d.raw)} {why}: Raggiungimento % = {_pct(score)}.", score,
+                self._rule("Tetto indicatore"))
+        if status == ST_NEUTRALISED:
+            why = self.reasons.get((objective, n))
+            by = "dall'OIV" if key in self.oiv_neutral_in else "nel piano"
+            add("Conteggio", f"Neutralizzato {by}" + (f" ({why})" if why else "")
+                + ": non conta nella media degli indicatori, gli altri pesano 100.")
+        elif status == ST_MISSING:
+            add("Conteggio", "Manca il valore raggiunto: l'indicatore non conta nella media.")
+        elif not row["counted"]:
+            add("Conteggio", "Non calcolabile: l'indicatore non conta nella media.")
+        else:
+            w = self.fig.indicator_weights.get(key)
+            add("Peso effettivo", f"Conta nella media degli indicatori dell'obiettivo con peso effettivo "
+                                  f"{_n(w)} su 100 (peso del piano: {_weight(plan.get('weight'))}).", w)
+        return out
+
+    def _formula_text(self, d: IndicatorDetail) -> tuple[str, str | None]:
+        a, r, raw = _typed(d.target), _typed(d.achieved), _n(d.raw)
+        f = d.formula
+        if f == F_EQUAL:
+            return (f"Verso «=»: 100 se R = A, altrimenti 0 → {raw}.", None)
+        if f == F_RATIO_UP:
+            return (f"100 × R / A = 100 × {r} / {a} = {raw}.", None)
+        if f == F_ZERO_UP:
+            return (f"Atteso 0 con verso «>=»: 100 se R ≥ 0, altrimenti 0 → {raw}.", None)
+        if f == F_NEGATIVE_UP:
+            return (f"Atteso negativo: 100 × (2A − R) / A = 100 × (2 × {a} − {r}) / {a} = {raw}.", None)
+        if f == F_ZERO_DOWN:
+            return (f"Atteso 0 con verso «<=»: 100 se R ≤ 0, altrimenti 0 → {raw}.", None)
+        if f == F_NEGATIVE_DOWN:
+            return (f"Atteso negativo: 100 × R / A = 100 × {r} / {a} = {raw}.", None)
+        if f == F_DEVIATION_DOWN:
+            return (f"Formula scostamento: 100 × (2A − R) / A = 100 × (2 × {a} − {r}) / {a} = {raw}.",
+                    self._rule("Formula verso <="))
+        if f == F_RATIO_DOWN:
+            return (f"Formula rapporto: 100 × A / R = 100 × {a} / {r} = {raw}.", self._rule("Formula verso <="))
+        if f == F_NONPOSITIVE_DOWN:
+            return (f"R non positivo sotto un tetto positivo: vale il Tetto indicatore, {raw}.",
+                    self._rule("Formula verso <=", "Tetto indicatore"))
+        if f == F_YES_NO:
+            return (f"Sì/no: 100 se R coincide con A ({a}), altrimenti 0 → {raw}.", None)
+        days = d.days or 0
+        late = "giorni di anticipo" if d.direction == ">=" else "giorni di ritardo"
+        if f == F_DATE_IN_TIME:
+            return (f"Data nei termini ({max(-days, 0)} giorni di margine): 100.", None)
+        if f == F_DATE_LATE_ZERO:
+            return (f"{days} {late}: con Ritardo azzera sì vale 0.", self._rule("Ritardo azzera"))
+        if f == F_DATE_LATE_PENALTY:
+            return (f"{days} {late}: 100 − {show_value(self.rules.late_penalty)} × {days} = {raw}.",
+                    self._rule("Ritardo azzera", "Penalità giorni ritardo"))
+        return (f"{raw}.", None)   # pragma: no cover (every formula is named above)
+
+    # ----------------------------------------------------------------------- phases
+    def phases_of(self, sector: Any, objective: Any) -> list[Step]:
+        rows = self.phases.get((sector, objective), [])
+        code = self.objective_code(sector, objective)
+        out: list[Step] = []
+
+        def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
+            out.append(Step(str(sector), code, L_PHASES, step, text, value, rule))
+
+        if not rows:
+            return out
+        neutral = [r for r in rows if r["neutralised"]]
+        weights = [exact(self.plan_ph.get((objective, r["phase"]), {}).get("weight")) for r in rows]
+        if neutral:
+            names = ", ".join(str(r["phase"]) for r in neutral)
+            left = sum((w for w, r in zip(weights, rows) if w is not None and not r["neutralised"]), Fraction(0))
+            reasons = [self.reasons.get((objective, r["phase"])) for r in neutral]
+            why = "; ".join(x for x in reasons if x)
+            text = (f"Fasi neutralizzate: {names}" + (f" ({why})" if why else "")
+                    + ": escluse dal calcolo.")
+            if len(neutral) < len(rows):
+                text += f" Le altre pesano {_n(left)} e sono riproporzionate a 100."
+            add("Fasi neutralizzate", text, left if len(neutral) < len(rows) else None)
+        elif any(w is None for w in weights):
+            add("Pesi", "Pesi delle fasi non indicati nel piano: pesi uguali.")
+        for r, w in zip(rows, weights):
+            if r["neutralised"]:
+                continue
+            key = (sector, objective, r["phase"])
+            eff = self.fig.phase_weights.get(key)
+            c = self.fig.phase_contributions.get(key)
+            prog = exact(r["progress"])
+            shown = _pct(prog) if prog is not None else "non indicato (conta 0)"
+            wt = f"peso {_weight(w)}" + (f" (effettivo {_n(eff)})" if eff is not None and eff != w else "")
+            add(f"Fase {r['phase']}", f"Fase {r['phase']}: {wt} × avanzamento {shown} / 100 = {_n(c)}.", c)
+        part = self.fig.phases_part.get((sector, objective))
+        if part is None:
+            add("Realizzazione fasi %", "Tutte le fasi sono neutralizzate: nessuna realizzazione delle fasi.")
+        else:
+            add("Realizzazione fasi %", f"Somma dei contributi delle fasi: Realizzazione fasi % = {_pct(part)}.",
+                part)
+        return out
+
+    # -------------------------------------------------------------------- objective
+    def objective(self, sector: Any, objective: Any, *, deep: bool = True) -> list[Step]:
+        """The objective's grade; `deep`: with its indicators and phases first."""
+        key = (sector, objective)
+        r = self.objectives[key]
+        code = self.objective_code(sector, objective)
+        out: list[Step] = []
+        if deep:
+            for ind in self.indicators.get(key, []):
+                out += self.indicator(sector, objective, ind["indicator"])
+            out += self.phases_of(sector, objective)
+
+        def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
+            out.append(Step(str(sector), code, L_OBJECTIVE, step, text, value, rule))
+
+        fi = self.fig.indicators_part.get(key)
+        counted = [i for i in self.indicators.get(key, []) if i["counted"]]
+        if counted:
+            terms = []
+            for i in counted:
+                k = (sector, objective, i["indicator"])
+                terms.append(f"{_pct(self.fig.indicators.get(k))} × {_n(self.fig.indicator_weights.get(k))}")
+            add("Media indicatori %", "Media pesata degli indicatori che contano ("
+                + " + ".join(terms) + f", diviso 100) = {_pct(fi)}.", fi)
+        fp = self.fig.phases_part.get(key)
+        comp = self.fig.computed.get(key)
+        if fp is not None and fi is not None:
+            add("Grado calcolato %", f"(Peso fasi {show_value(self.rules.phases_weight)} × fasi {_pct(fp)} + "
+                f"Peso indicatori {show_value(self.rules.indicators_weight)} × indicatori {_pct(fi)}) / 100 "
+                f"= {_pct(comp)}.", comp, self._rule("Peso fasi", "Peso indicatori"))
+        elif comp is not None:
+            part = "fasi" if fp is not None else "indicatori"
+            add("Grado calcolato %", f"Solo le {part} si possono calcolare: valgono da sole il 100 %, "
+                f"Grado calcolato % = {_pct(comp)}.", comp, self._rule("Peso fasi", "Peso indicatori"))
+        else:
+            add("Grado calcolato %", "Nessuna fase né indicatore calcolabile: nessun grado calcolato.")
+        reason = r["excluded_reason"]
+        declared, oiv = exact(r["declared"]), exact(r["oiv_grade"])
+        if reason is not None:
+            add("Escluso", _excluded_text(reason, declared))
+            return out
+        grade = self.fig.grade.get(key)
+        src = r["grade_source"]
+        if src == SRC_OIV:
+            add("Grado %", f"La Valutazione OIV % ({_pct(oiv)}) sostituisce il grado del settore"
+                + (f" (dichiarato {_pct(declared)})" if declared is not None else
+                   f" (calcolato {_pct(comp)})" if comp is not None else "") + f": Grado % = {_pct(grade)}.", grade)
+        elif src == SRC_DECLARED:
+            text = f"Il settore ha dichiarato {_pct(declared)}, che sostituisce il calcolato"
+            text += f" ({_pct(comp)})" if comp is not None else ""
+            rule = None
+            if r["deviation_flag"]:
+                text += f"; lo scarto supera {show_value(self.rules.deviation_threshold)} punti (da motivare)"
+                rule = self._rule("Scarto segnalato")
+            add("Grado %", text + f": Grado % = {_pct(grade)}.", grade, rule)
+        else:
+            add("Grado %", f"Né Valutazione OIV né grado dichiarato: Grado % = Grado calcolato = {_pct(grade)}.",
+                grade)
+        fm = self.fig.for_mean.get(key)
+        if fm is not None and grade is not None and fm != grade:
+            text = (f"Sotto la Soglia minima ({show_value(self.rules.minimum)}): conta 0 nella media del settore.")
+        else:
+            text = (f"Raggiunge la Soglia minima ({show_value(self.rules.minimum)}): "
+                    f"conta {_pct(fm)} nella media del settore.")
+        add("Valore nella media", text, fm, self._rule("Soglia minima"))
+        return out
+
+    # ----------------------------------------------------------------------- settore
+    def sector(self, sector: Any) -> list[Step]:
+        s = self.sectors[sector]
+        out: list[Step] = []
+
+        def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
+            out.append(Step(str(sector), str(sector), L_SECTOR, step, text, value, rule))
+
+        objs = [r for (sec, _), r in self.objectives.items() if sec == sector]
+        terms = []
+        for r in objs:
+            key = (sector, r["objective"])
+            code = self.objective_code(sector, r["objective"])
+            if r["excluded_reason"] is not None:
+                add(f"Obiettivo {code}", f"{code}: escluso dalla media ({_reason_word(r['excluded_reason'])}).")
+                continue
+            fm, w = self.fig.for_mean.get(key), self.fig.objective_weights.get(key)
+            c = fm * w / 100 if fm is not None and w is not None else None
+            add(f"Obiettivo {code}", f"{code}: {_pct(fm)} × peso effettivo {_n(w)} / 100 = {_n(c)}.", c)
+            terms.append(r)
+        pct = self.fig.sectors.get(sector)
+        if pct is None:
+            add("Percentuale di raggiungimento", "Nessun obiettivo valutato: il settore non ha percentuale "
+                "e non conta nella media dell'ente.")
+            return out
+        equal = any(is_blank(r["weight"]) for r in terms)
+        add("Percentuale di raggiungimento",
+            f"Media pesata dei {len(terms)} obiettivi valutati su {len(objs)}"
+            + (" (pesi uguali)" if equal else "") + f": {_pct(pct)}.", pct)
+        add("Fascia", _band_text(self.rules, s["band"], pct), s["band"], self._band_rule(s["band"]))
+        return out
+
+    def _band_rule(self, band: Any) -> str | None:
+        return "; ".join(f"Fascia {lbl} {show_value(b)}" for lbl, b in self.rules.bands) if band else None
+
+    # -------------------------------------------------------------------------- ente
+    def ente(self) -> list[Step]:
+        out: list[Step] = []
+
+        def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
+            out.append(Step(None, ENTE, L_ENTE, step, text, value, rule))
+
+        for code, r in self.sectors.items():
+            pct, w = self.fig.sectors.get(code), self.fig.sector_weights.get(code)
+            if pct is None or w is None:
+                add(f"Settore {code}", f"{code}: nessun obiettivo valutato, escluso dalla media dell'ente.")
+                continue
+            add(f"Settore {code}", f"{code}: {_pct(pct)} × peso effettivo {_n(w)} / 100 = {_n(pct * w / 100)}.",
+                pct * w / 100)
+        pct = self.fig.ente
+        if pct is None:
+            add("Percentuale dell'ente", "Nessun settore valutato: l'ente non ha percentuale.")
+            return out
+        add("Percentuale dell'ente", f"Media pesata dei settori valutati (Peso del foglio Settori, "
+            f"pesi uguali se non indicati): {_pct(pct)}.", pct)
+        band = self.scores.ente.get("band")
+        add("Fascia", _band_text(self.rules, band, pct), band, self._band_rule(band))
+        return out
+
+    # -------------------------------------------------------------------------- all
+    def everything(self, sectors: Iterable[Any] | None = None) -> list[Step]:
+        """Every figure: per settore its objectives (indicators, phases, grade) and its
+        percentage, then the ente (the Calcolo sheet)."""
+        keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
+        out: list[Step] = []
+        for sector in keep:
+            for (sec, obj) in self.objectives:
+                if sec == sector:
+                    out += self.objective(sec, obj)
+            out += self.sector(sector)
+        return out + self.ente()
+
+    # ------------------------------------------------------------------------ lookup
+    def explain(self, code: str, *, file: str | None = None,
+                excluded: Mapping[str, str] | None = None) -> tuple[str, list[Step]]:
+        """(the figure's kind, its steps) for a code; PegxlError (U005-U008) when the code
+        names nothing here, with the closest codes."""
+        raw = str(code).strip()
+        if raw.lower() == ENTE:
+            return L_ENTE, self.ente()
+        parts = [p.strip() for p in raw.split(":")]
+        sectors = {str(s): s for s in self.sectors}
+        objectives = {str(o): o for o in self.sectors_of}
+
+        def unknown(err: ErrorCode, **fields: Any) -> PegxlError:
+            return PegxlError(finding(err, file=file, record=raw, value=raw, **fields), exit_code=EXIT_UNUSABLE)
+
+        def close(candidates: Iterable[str], word: str) -> str:
+            got = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+            if not got:
+                got = [c for c in candidates if c.lower() == word.lower()][:1]
+            return " Forse " + " o ".join(f"«{g}»" for g in got) + "?" if got else ""
+
+        sector: Any = None
+        if len(parts) >= 2 and parts[0] in sectors and parts[1] in objectives:
+            sector, parts = sectors[parts[0]], parts[1:]
+        if len(parts) == 1 and sector is None and parts[0] in sectors:
+            return L_SECTOR, self.sector(sectors[parts[0]])
+        if not parts or len(parts) > 2 or parts[0] not in objectives:
+            if len(parts) == 1 and excluded and parts[0] in excluded:
+                raise unknown(ErrorCode.U008, detail=excluded[parts[0]])
+            every = [*sectors, *objectives, ENTE]
+            raise unknown(ErrorCode.U005, suggestion=close(every, parts[-1] if len(parts) <= 2 else raw))
+        obj = objectives[parts[0]]
+        owners = self.sectors_of[obj]
+        if sector is None:
+            if len(owners) > 1:
+                raise unknown(ErrorCode.U007, detail=", ".join(str(s) for s in owners),
+                              example=f"{owners[0]}:{obj}")
+            sector = owners[0]
+        if len(parts) == 1:
+            return L_OBJECTIVE, self.objective(sector, obj)
+        numbers = {str(i["indicator"]): i["indicator"] for i in self.indicators.get((sector, obj), [])}
+        if parts[1] not in numbers:
+            raise unknown(ErrorCode.U006, detail=", ".join(numbers) or "nessuno")
+        return L_INDICATOR, self.indicator(sector, obj, numbers[parts[1]])
+
+
+# ---------------------------------------------------------------------- sentences
+
+def _value(v: Any) -> Any:
+    return v if isinstance(v, (Fraction, bool, dt.date)) else (None if is_blank(v) else str(v))
+
+
+def _weight(w: Any) -> str:
+    x = exact(w)
+    return "non indicato" if x is None else _typed(x)
+
+
+def _direction_text(d: IndicatorDetail) -> str:
+    if d.value_type == "data":
+        return {"<=": "Verso «<=»: entro la data attesa.", ">=": "Verso «>=»: non prima della data attesa.",
+                "=": "Verso «=»: esattamente alla data attesa."}.get(d.direction or "", "")
+    return {">=": "Verso «>=»: più è meglio.", "<=": "Verso «<=»: meno è meglio.",
+            "=": "Verso «=»: conta solo il valore esatto."}.get(d.direction or "", "")
+
+
+def _not_computed(d: IndicatorDetail) -> str:
+    if d.formula == F_TEXT:
+        return "Indicatore di tipo testo: non si calcola (lo dichiara il settore o lo valuta l'OIV)."
+    if d.formula == F_MISSING:
+        return "Manca il valore atteso o raggiunto: il Raggiungimento % non si calcola."
+    if d.formula == F_WRONG_KIND:
+        return f"Il valore non si legge come {d.value_type}: il Raggiungimento % non si calcola."
+    return "Il Raggiungimento % non si calcola."    # pragma: no cover
+
+
+def _reason_word(reason: str) -> str:
+    return {EX_POSTPONED: "Stato Rinviato", EX_NOT_ASSESSABLE: "Stato Non valutabile",
+            EX_NEUTRALISED: "fasi e indicatori tutti neutralizzati",
+            EX_OIV_NOT_ASSESSABLE: "Non valutabile secondo l'OIV",
+            EX_NO_DATA: "nessun dato per calcolare il grado"}.get(reason, reason)
+
+
+def _excluded_text(reason: str, declared: Fraction | None) -> str:
+    text = f"Nessun Grado %: {_reason_word(reason)}; l'obiettivo è mostrato ma escluso da ogni media."
+    if reason == EX_NEUTRALISED and declared is not None:
+        text += f" Il grado dichiarato {_pct(declared)} non conta."
+    return text
+
+
+def _band_text(rules: Any, band: Any, pct: Fraction) -> str:
+    if band is None:
+        return "Nessuna fascia."
+    if band == NO_BAND:
+        return f"{_pct(pct)} è sotto il limite di ogni fascia: nessuna fascia."
+    bound = dict(rules.bands).get(band)
+    return (f"{_pct(pct)} raggiunge il limite della Fascia {band} ({show_value(bound)}), la più alta "
+            f"raggiunta: Fascia {band}.")
