@@ -26,6 +26,7 @@ from .commands.italiano import localize
 from .commands.common import plan_or_exit as _plan_or_exit
 from .commands.common import progress as _progress
 from .commands.cycle import merge_cmd, oiv_cmd
+from .commands.spiega import spiega_cmd
 from .demo import run_demo
 from .errors import (
     EXIT_OK,
@@ -225,7 +226,7 @@ def errors_cmd(fmt: str) -> None:
 
 def _register() -> None:
     """Commands of the other areas live in their own modules (they import helpers from here)."""
-    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, diff_cmd, excel_group):
+    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, diff_cmd, spiega_cmd, excel_group):
         main.add_command(cmd)
     plan_group.add_command(plan_next_cmd)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import textwrap
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Mapping
@@ -126,9 +127,9 @@ def _typed(v: Any) -> str:
 
 class Explainer:
     """The steps of every figure of `scores`. `reasons`: why a phase or indicator of the
-    plan is neutralised, by (objective, phase or indicator)."""
+    plan is neutralised, by (L_PHASES or L_INDICATOR, objective, number): see reasons_of."""
 
-    def __init__(self, scores: Scores, reasons: Mapping[tuple[Any, Any], str] | None = None):
+    def __init__(self, scores: Scores, reasons: Mapping[tuple[str, Any, Any], str] | None = None):
         if scores.input is None:
             raise ValueError("Scores senza i dati di partenza (scoring.compute li conserva)")
         self.scores, self.rules, self.fig = scores, scores.rules, scores.exact
@@ -139,10 +140,10 @@ class Explainer:
         self.given_ind = {(r["sector"], r["objective"], r["indicator"]): r
                           for r in inp.indicator_inputs.to_dict("records")}
         self.objectives = {(r["sector"], r["objective"]): r for r in scores.objectives.to_dict("records")}
-        self.phases: dict[_Key, list[dict[str, Any]]] = {}
+        self.phases: dict[_Key, list[dict[Any, Any]]] = {}
         for r in scores.phases.to_dict("records"):
             self.phases.setdefault((r["sector"], r["objective"]), []).append(r)
-        self.indicators: dict[_Key, list[dict[str, Any]]] = {}
+        self.indicators: dict[_Key, list[dict[Any, Any]]] = {}
         for r in scores.indicators.to_dict("records"):
             self.indicators.setdefault((r["sector"], r["objective"]), []).append(r)
         self.sectors = {r["sector"]: r for r in scores.sectors.to_dict("records")}
@@ -178,8 +179,7 @@ class Explainer:
             add("Contesto", f"Indicatore {n}: è di tipo CONTESTO, non ha Raggiungimento % e non conta "
                             "nella media degli indicatori.")
             return out
-        vt = plan.get("value_type")
-        d = indicator_detail(vt, plan.get("direction"), plan.get("target"), given.get("achieved"), self.rules)
+        d = indicator_detail(str(plan.get("value_type") or "testo"), plan.get("direction"), plan.get("target"), given.get("achieved"), self.rules)
         score = self.fig.indicators.get(key)
         add("Valore atteso", f"Indicatore {n} ({d.value_type}): valore atteso A = {_typed(d.target) or '—'}.",
             _value(d.target))
@@ -198,19 +198,18 @@ class Explainer:
             formula, rule = self._formula_text(d)
             add("Formula", formula, d.raw, rule)
             assert d.raw is not None      # computed: it has a figure before the Tetto
-            cap = exact(self.rules.cap)
             if d.raw > d.score:
                 why = f"supera il Tetto indicatore ({show_value(self.rules.cap)})"
             elif d.raw < d.score:
                 why = "è sotto 0, che è il minimo"
             else:
-                why = f"è entro il Tetto indicatore ({show_value(self.rules.cap)})" if cap is not None else ""
+                why = f"è entro il Tetto indicatore ({show_value(self.rules.cap)})"
             add("Raggiungimento %", f"{_n(d.raw)} {why}: Raggiungimento % = {_pct(score)}.", score,
                 self._rule("Tetto indicatore"))
         if status == ST_NEUTRALISED:
-            why = self.reasons.get((objective, n))
+            reason = self.reasons.get((L_INDICATOR, objective, n))
             by = "dall'OIV" if key in self.oiv_neutral_in else "nel piano"
-            add("Conteggio", f"Neutralizzato {by}" + (f" ({why})" if why else "")
+            add("Conteggio", f"Neutralizzato {by}" + (f" ({reason})" if reason else "")
                 + ": non conta nella media degli indicatori, gli altri pesano 100.")
         elif status == ST_MISSING:
             add("Conteggio", "Manca il valore raggiunto: l'indicatore non conta nella media.")
@@ -274,7 +273,7 @@ class Explainer:
         if neutral:
             names = ", ".join(str(r["phase"]) for r in neutral)
             left = sum((w for w, r in zip(weights, rows) if w is not None and not r["neutralised"]), Fraction(0))
-            reasons = [self.reasons.get((objective, r["phase"])) for r in neutral]
+            reasons = [self.reasons.get((L_PHASES, objective, r["phase"])) for r in neutral]
             why = "; ".join(x for x in reasons if x)
             text = (f"Fasi neutralizzate: {names}" + (f" ({why})" if why else "")
                     + ": escluse dal calcolo.")
@@ -292,7 +291,7 @@ class Explainer:
             prog = exact(r["progress"])
             shown = _pct(prog) if prog is not None else "non indicato (conta 0)"
             wt = f"peso {_weight(w)}" + (f" (effettivo {_n(eff)})" if eff is not None and eff != w else "")
-            add(f"Fase {r['phase']}", f"Fase {r['phase']}: {wt} × avanzamento {shown} / 100 = {_n(c)}.", c)
+            add(f"Fase {r['phase']}", f"{wt[0].upper()}{wt[1:]} × avanzamento {shown} / 100 = {_n(c)}.", c)
         part = self.fig.phases_part.get((sector, objective))
         if part is None:
             add("Realizzazione fasi %", "Tutte le fasi sono neutralizzate: nessuna realizzazione delle fasi.")
@@ -332,8 +331,8 @@ class Explainer:
                 f"Peso indicatori {show_value(self.rules.indicators_weight)} × indicatori {_pct(fi)}) / 100 "
                 f"= {_pct(comp)}.", comp, self._rule("Peso fasi", "Peso indicatori"))
         elif comp is not None:
-            part = "fasi" if fp is not None else "indicatori"
-            add("Grado calcolato %", f"Solo le {part} si possono calcolare: valgono da sole il 100 %, "
+            part = "le fasi" if fp is not None else "gli indicatori"
+            add("Grado calcolato %", f"Si possono calcolare solo {part}: valgono da soli il 100 %, "
                 f"Grado calcolato % = {_pct(comp)}.", comp, self._rule("Peso fasi", "Peso indicatori"))
         else:
             add("Grado calcolato %", "Nessuna fase né indicatore calcolabile: nessun grado calcolato.")
@@ -382,11 +381,11 @@ class Explainer:
             key = (sector, r["objective"])
             code = self.objective_code(sector, r["objective"])
             if r["excluded_reason"] is not None:
-                add(f"Obiettivo {code}", f"{code}: escluso dalla media ({_reason_word(r['excluded_reason'])}).")
+                add(f"Obiettivo {code}", f"Escluso dalla media ({_reason_word(r['excluded_reason'])}).")
                 continue
             fm, w = self.fig.for_mean.get(key), self.fig.objective_weights.get(key)
             c = fm * w / 100 if fm is not None and w is not None else None
-            add(f"Obiettivo {code}", f"{code}: {_pct(fm)} × peso effettivo {_n(w)} / 100 = {_n(c)}.", c)
+            add(f"Obiettivo {code}", f"Grado nella media {_pct(fm)} × peso effettivo {_n(w)} / 100 = {_n(c)}.", c)
             terms.append(r)
         pct = self.fig.sectors.get(sector)
         if pct is None:
@@ -413,9 +412,9 @@ class Explainer:
         for code, r in self.sectors.items():
             pct, w = self.fig.sectors.get(code), self.fig.sector_weights.get(code)
             if pct is None or w is None:
-                add(f"Settore {code}", f"{code}: nessun obiettivo valutato, escluso dalla media dell'ente.")
+                add(f"Settore {code}", "Nessun obiettivo valutato: escluso dalla media dell'ente.")
                 continue
-            add(f"Settore {code}", f"{code}: {_pct(pct)} × peso effettivo {_n(w)} / 100 = {_n(pct * w / 100)}.",
+            add(f"Settore {code}", f"Percentuale {_pct(pct)} × peso effettivo {_n(w)} / 100 = {_n(pct * w / 100)}.",
                 pct * w / 100)
         pct = self.fig.ente
         if pct is None:
@@ -484,6 +483,57 @@ class Explainer:
         if parts[1] not in numbers:
             raise unknown(ErrorCode.U006, detail=", ".join(numbers) or "nessuno")
         return L_INDICATOR, self.indicator(sector, obj, numbers[parts[1]])
+
+
+def reasons_of(phases: Any, indicators: Any) -> dict[tuple[str, Any, Any], str]:
+    """The Motivo neutralizzazione of the plan's phases and indicators (DataFrames with
+    objective, phase / indicator, neutralised_reason), as Explainer takes them."""
+    out: dict[tuple[str, Any, Any], str] = {}
+    for level, df, col in ((L_PHASES, phases, "phase"), (L_INDICATOR, indicators, "indicator")):
+        if df is None or "neutralised_reason" not in df.columns:
+            continue
+        for o, n, why in zip(df["objective"], df[col], df["neutralised_reason"]):
+            if not is_blank(why):
+                out[(level, o, n)] = str(why)
+    return out
+
+
+def calcolo_rows(scores: Scores, sectors: Iterable[Any] | None = None,
+                 reasons: Mapping[tuple[str, Any, Any], str] | None = None) -> list[dict[str, Any]]:
+    """The rows of the Calcolo sheet (fields of contract.CS_CALCOLO): every step of every
+    figure of `sectors` (default all) and of the ente; Valore a number where the step's
+    figure is one, else its text."""
+    rows = []
+    for st in Explainer(scores, reasons).everything(sectors):
+        value: Any = st.number
+        if value is None and st.value is not None:
+            value = st.value if isinstance(st.value, dt.date) else st.shown
+        rows.append({"sector": st.sector, "code": st.code, "level": st.level, "step": st.step,
+                     "text": st.text, "value": value, "rule": st.rule})
+    return rows
+
+
+_HEADINGS = {L_INDICATOR: "Indicatore", L_PHASES: "Fasi dell'obiettivo", L_OBJECTIVE: "Obiettivo",
+             L_SECTOR: "Settore", L_ENTE: "Ente"}
+
+
+def render_text(steps: Iterable[Step], width: int = 80) -> str:
+    """The steps as text to read, `width` columns: a heading for each figure, then each
+    step with its Regola."""
+    lines: list[str] = []
+    last: tuple[str, str] | None = None
+    for st in steps:
+        if (st.level, st.code) != last:
+            last = (st.level, st.code)
+            where = f" (settore {st.sector})" if st.sector and st.level != L_SECTOR and st.sector not in st.code else ""
+            lines += ["" if lines else None, f"{_HEADINGS.get(st.level, st.level)} {st.code}{where}"]
+            lines = [x for x in lines if x is not None]
+        lines += textwrap.wrap(f"{st.step}: {st.text}", width, initial_indent="  - ",
+                               subsequent_indent="    ", break_on_hyphens=False)
+        if st.rule:
+            lines += textwrap.wrap(f"Regola: {st.rule}", width, initial_indent="    ",
+                                   subsequent_indent="      ", break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- sentences

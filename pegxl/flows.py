@@ -32,14 +32,15 @@ from .archive import BESIDE_PLAN, resolve_db
 from .archive import audit
 from .archive.trail import SENT, StateEvent, stamp
 from .errors import ErrorCode, Finding, PegxlError, finding
+from .explain import Explainer, Step, reasons_of
 from .plan import Plan
 from .validators import plan as plan_checks
 from .validators import returns
 
 Progress = Callable[[int, int, str], None]
 
-__all__ = ["BESIDE_PLAN", "Checked", "check_plan", "checked_plan", "diff_returns", "diff_snapshots",
-           "export", "make_templates", "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive",
+__all__ = ["BESIDE_PLAN", "Checked", "Explanation", "check_plan", "checked_plan", "diff_returns", "diff_snapshots",
+           "explain", "export", "make_templates", "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive",
            "returns_in", "send", "states_archive", "status", "validate"]
 
 
@@ -204,6 +205,36 @@ def next_year(plan_path: str | os.PathLike, anno: int, out_path: str | os.PathLi
     if isinstance(db, str) and db == BESIDE_PLAN and not Path(source).exists():
         source = None
     return rollover.plan_next(plan_path, anno, out_path, db=source, force=force)
+
+
+@dataclass
+class Explanation:
+    """What `spiega` tells: the figure's code and kind, its steps (explain.Step), and the
+    workbook they come from."""
+
+    code: str
+    kind: str
+    steps: list[Step]
+    workbook: Path
+    ente: str = ""
+    anno: int = 0
+
+    @property
+    def figure(self) -> Step | None:
+        """The last step with a number: the figure explained (for an objective its Grado %
+        in the average, for a settore or the ente the Fascia's percentage)."""
+        return next((s for s in reversed(self.steps) if s.number is not None), None)
+
+
+def explain(plan: Plan, workbook: str | os.PathLike, code: str) -> Explanation:
+    """`pegxl spiega`: the calculation of one figure of a consolidated or final workbook, step
+    by step (`code`: objective, SETTORE:OBIETTIVO, objective:indicator, settore or ente);
+    an unknown code is a PegxlError (U005-U008) with the closest codes."""
+    scores, book = oiv_stage.scores_of_book(plan, workbook)
+    excluded = {s: "escluso dal consolidamento" for s in plan.sector_codes if s not in set(book.sectors)}
+    explainer = Explainer(scores, reasons_of(plan.phases, plan.indicators))
+    kind, steps = explainer.explain(code, file=str(workbook), excluded=excluded)
+    return Explanation(str(code).strip(), kind, steps, Path(workbook), plan.ente, plan.anno)
 
 
 def export(plan: Plan, outdir: str | os.PathLike, *, fmt: str = "csv", db: Any = BESIDE_PLAN) -> list[Path]:

@@ -548,6 +548,38 @@ def apply_oiv(plan: Plan, source: Any, oiv_table: pd.DataFrame | None, *,
     return score(plan, inputs, list(sectors), oiv=oiv_table)
 
 
+def scores_of_book(plan: Plan, path: str | os.PathLike) -> tuple[Scores, ConsolidatedBook]:
+    """The figures a consolidated or final workbook shows, recomputed from its typed inputs
+    with the Valutazione OIV % it holds in force (`pegxl spiega`). Not the checks of
+    `read_oiv`: only that the workbook is of this plan (O001), so that the explanation is
+    made by its Regole."""
+    book = read_book(path, plan=plan)
+    ident = book.identity
+    problem = None
+    if not ident:
+        problem = "manca il foglio nascosto «_pegxl»"
+    elif str(ident.get("kind") or "") not in (KIND_CONSOLIDATED, KIND_FINAL):
+        problem = f"il file è di tipo «{ident.get('kind') or 'sconosciuto'}»"
+    elif str(ident.get("fingerprint") or "").strip() != plan.fingerprint():
+        problem = (f"impronta del piano {short(str(ident.get('fingerprint') or '')) or '?'}, il piano attuale "
+                   f"ha impronta {short(plan.fingerprint())}")
+    if problem:
+        raise PegxlError(finding(ErrorCode.O001, file=str(path), sheet=C.SHEET_IDENTITY, detail=problem),
+                         exit_code=EXIT_PROBLEMS)
+    rows = []
+    for r in book.tables.get(C.SHEET_OBJECTIVES, pd.DataFrame()).to_dict("records"):
+        key = table_key(C.SHEET_OBJECTIVES, r)
+        raw = r.get("oiv_grade")
+        if key is None or is_blank(raw):
+            continue
+        p = parse_number(raw)
+        rows.append({"sector": key[0], "objective": key[1],
+                     "oiv_grade": float(p.value) if p.ok and p.value is not None else math.nan,
+                     "oiv_not_assessable": is_not_assessable(raw)})
+    oiv = pd.DataFrame(rows, columns=["sector", "objective", "oiv_grade", "oiv_not_assessable"])
+    return score(plan, inputs_from_book(plan, book), book.sectors, oiv=oiv if rows else None), book
+
+
 # ---------------------------------------------------------------------------- final
 
 def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str | os.PathLike,

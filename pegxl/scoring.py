@@ -223,6 +223,7 @@ def _indicator_detail(value_type: str, direction: str | None, target: Any, achie
     d = _norm_direction(direction, vt)
     cap = rx.cap
     days = None
+    shown: tuple[Any, Any]
     if vt in ("numero", "percentuale"):
         a, r = _as_exact(target), _as_exact(achieved)
         if a is None or r is None:
@@ -233,7 +234,7 @@ def _indicator_detail(value_type: str, direction: str | None, target: Any, achie
         ya, yr = _as_bool(target), _as_bool(achieved)
         if ya is None or yr is None:
             return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
-        shown: tuple[Any, Any] = (ya, yr)
+        shown = (ya, yr)
         # A = no is a reverse target ("no incidents"): matching it is the hit.
         formula, raw = F_YES_NO, (_HUNDRED if ya == yr else _ZERO)
     else:

@@ -20,6 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
 from ..errors import ErrorCode, Finding, show_value
+from ..explain import calcolo_rows, reasons_of
 from ..plan import Plan
 from ..scoring import (
     EX_NEUTRALISED,
@@ -44,6 +45,7 @@ from ..workbook import style as S
 from ..workbook.contract import (
     COL_BEFORE_OIV,
     CS_ANOMALIE,
+    CS_CALCOLO,
     CS_DIFF,
     CS_INDICATORS,
     CS_OBJECTIVES,
@@ -291,6 +293,7 @@ class _Writer:
             self._differences()
         self._anomalies()
         self._provenance()
+        self._calcolo()
         self._identity()
         if not final:
             self._values()
@@ -525,6 +528,17 @@ class _Writer:
             r["read_at"] = naive(r.get("read_at"))
             sh.append(r, formats={"read_at": DATETIME_FORMAT}, key=(i,))
         self._listed_mirror(sh, len(self.data.provenance))
+        sh.finish()
+
+    def _calcolo(self) -> None:
+        """Calcolo: every figure step by step (pegxl.explain). Derived text, locked but not
+        recorded in _pegxl_valori: pegxl oiv never reads it, it recomputes the figures from
+        the inputs (see docs/contratto.md)."""
+        d = self.data
+        sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False)
+        if d.scores.input is not None:
+            for row in calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)):
+                sh.append(row, formats={"value": WEIGHT_FORMAT} if isinstance(row["value"], float) else None)
         sh.finish()
 
     # ------------------------------------------------------------- hidden sheets
