@@ -331,8 +331,8 @@ class Explainer:
                 f"Peso indicatori {show_value(self.rules.indicators_weight)} × indicatori {_pct(fi)}) / 100 "
                 f"= {_pct(comp)}.", comp, self._rule("Peso fasi", "Peso indicatori"))
         elif comp is not None:
-            part = "le fasi" if fp is not None else "gli indicatori"
-            add("Grado calcolato %", f"Si possono calcolare solo {part}: valgono da soli il 100 %, "
+            part = "le fasi: valgono da sole" if fp is not None else "gli indicatori: valgono da soli"
+            add("Grado calcolato %", f"Si possono calcolare solo {part} il 100 %, "
                 f"Grado calcolato % = {_pct(comp)}.", comp, self._rule("Peso fasi", "Peso indicatori"))
         else:
             add("Grado calcolato %", "Nessuna fase né indicatore calcolabile: nessun grado calcolato.")
@@ -360,7 +360,8 @@ class Explainer:
                 grade)
         fm = self.fig.for_mean.get(key)
         if fm is not None and grade is not None and fm != grade:
-            text = (f"Sotto la Soglia minima ({show_value(self.rules.minimum)}): conta 0 nella media del settore.")
+            text = (f"Il Grado % {_pct(grade)} è sotto la Soglia minima ({show_value(self.rules.minimum)}): "
+                    "conta 0 nella media del settore.")
         else:
             text = (f"Raggiunge la Soglia minima ({show_value(self.rules.minimum)}): "
                     f"conta {_pct(fm)} nella media del settore.")
@@ -455,7 +456,7 @@ class Explainer:
             return PegxlError(finding(err, file=file, record=raw, value=raw, **fields), exit_code=EXIT_UNUSABLE)
 
         def close(candidates: Iterable[str], word: str) -> str:
-            got = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+            got = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.5)
             if not got:
                 got = [c for c in candidates if c.lower() == word.lower()][:1]
             return " Forse " + " o ".join(f"«{g}»" for g in got) + "?" if got else ""
