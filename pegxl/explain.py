@@ -410,7 +410,7 @@ class Explainer:
         def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
             out.append(Step(None, ENTE, L_ENTE, step, text, value, rule))
 
-        for code, r in self.sectors.items():
+        for code in self.sectors:
             pct, w = self.fig.sectors.get(code), self.fig.sector_weights.get(code)
             if pct is None or w is None:
                 add(f"Settore {code}", "Nessun obiettivo valutato: escluso dalla media dell'ente.")
@@ -526,9 +526,10 @@ def render_text(steps: Iterable[Step], width: int = 80) -> str:
     for st in steps:
         if (st.level, st.code) != last:
             last = (st.level, st.code)
-            where = f" (settore {st.sector})" if st.sector and st.level != L_SECTOR and st.sector not in st.code else ""
-            lines += ["" if lines else None, f"{_HEADINGS.get(st.level, st.level)} {st.code}{where}"]
-            lines = [x for x in lines if x is not None]
+            shown = st.sector and st.level != L_SECTOR and not st.code.startswith(f"{st.sector}:")
+            where = f" (settore {st.sector})" if shown else ""
+            lines += [""] if lines else []
+            lines.append(f"{_HEADINGS.get(st.level, st.level)} {st.code}{where}")
         lines += textwrap.wrap(f"{st.step}: {st.text}", width, initial_indent="  - ",
                                subsequent_indent="    ", break_on_hyphens=False)
         if st.rule:
