@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from . import flows
 from .archive import default_db
 from .errors import ErrorCode, PegxlError, finding, os_detail
+from .explain import L_OBJECTIVE, render_text
 from .templates import template_name
 from .templates.fill import fill_return
 from .validators.plan import has_errors
@@ -124,6 +125,12 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     res.oiv = final
     say(f"7. Consolidato finale con le valutazioni OIV: {final.path}")
     for line in _summary_lines(final.scores):
+        say("   " + line)
+    sector, objective = OIV_ASSESSMENTS[1][:2]
+    why = flows.explain(plan, final.path, objective)
+    say(f"8. Perché {objective} ({sector}) vale {why.figure.shown + '%' if why.figure else '-'}: "
+        f"pegxl spiega --plan {plan_path.name} finale/{final.path.name} {objective}")
+    for line in render_text([s for s in why.steps if s.level == L_OBJECTIVE], width=77).splitlines()[1:]:
         say("   " + line)
     return res
 

@@ -62,6 +62,13 @@ L_OBJECTIVE = "obiettivo"
 L_SECTOR = "settore"
 L_ENTE = "ente"
 
+# the step that gives each level's figure (Passo)
+P_SCORE = "Raggiungimento %"
+P_GRADE = "Grado %"
+P_SECTOR = "Percentuale di raggiungimento"
+P_ENTE = "Percentuale dell'ente"
+FIGURE_STEP = {L_INDICATOR: P_SCORE, L_OBJECTIVE: P_GRADE, L_SECTOR: P_SECTOR, L_ENTE: P_ENTE}
+
 _Key = tuple[Any, ...]
 
 
@@ -190,10 +197,10 @@ class Explainer:
                 else None)
         if d.score is None:
             if score is not None and d.formula == F_TEXT:
-                add("Raggiungimento %", f"Indicatore di tipo testo: non si calcola; vale la valutazione "
+                add(P_SCORE, f"Indicatore di tipo testo: non si calcola; vale la valutazione "
                                         f"dichiarata {_pct(score)}.", score, self._rule("Tetto indicatore"))
             else:
-                add("Raggiungimento %", _not_computed(d), None)
+                add(P_SCORE, _not_computed(d), None)
         else:
             formula, rule = self._formula_text(d)
             add("Formula", formula, d.raw, rule)
@@ -204,7 +211,7 @@ class Explainer:
                 why = "è sotto 0, che è il minimo"
             else:
                 why = f"è entro il Tetto indicatore ({show_value(self.rules.cap)})"
-            add("Raggiungimento %", f"{_n(d.raw)} {why}: Raggiungimento % = {_pct(score)}.", score,
+            add(P_SCORE, f"{_n(d.raw)} {why}: Raggiungimento % = {_pct(score)}.", score,
                 self._rule("Tetto indicatore"))
         if status == ST_NEUTRALISED:
             reason = self.reasons.get((L_INDICATOR, objective, n))
@@ -344,7 +351,7 @@ class Explainer:
         grade = self.fig.grade.get(key)
         src = r["grade_source"]
         if src == SRC_OIV:
-            add("Grado %", f"La Valutazione OIV % ({_pct(oiv)}) sostituisce il grado del settore"
+            add(P_GRADE, f"La Valutazione OIV % ({_pct(oiv)}) sostituisce il grado del settore"
                 + (f" (dichiarato {_pct(declared)})" if declared is not None else
                    f" (calcolato {_pct(comp)})" if comp is not None else "") + f": Grado % = {_pct(grade)}.", grade)
         elif src == SRC_DECLARED:
@@ -354,9 +361,9 @@ class Explainer:
             if r["deviation_flag"]:
                 text += f"; lo scarto supera {show_value(self.rules.deviation_threshold)} punti (da motivare)"
                 rule = self._rule("Scarto segnalato")
-            add("Grado %", text + f": Grado % = {_pct(grade)}.", grade, rule)
+            add(P_GRADE, text + f": Grado % = {_pct(grade)}.", grade, rule)
         else:
-            add("Grado %", f"Né Valutazione OIV né grado dichiarato: Grado % = Grado calcolato = {_pct(grade)}.",
+            add(P_GRADE, f"Né Valutazione OIV né grado dichiarato: Grado % = Grado calcolato = {_pct(grade)}.",
                 grade)
         fm = self.fig.for_mean.get(key)
         if fm is not None and grade is not None and fm != grade:
@@ -390,11 +397,11 @@ class Explainer:
             terms.append(r)
         pct = self.fig.sectors.get(sector)
         if pct is None:
-            add("Percentuale di raggiungimento", "Nessun obiettivo valutato: il settore non ha percentuale "
+            add(P_SECTOR, "Nessun obiettivo valutato: il settore non ha percentuale "
                 "e non conta nella media dell'ente.")
             return out
         equal = any(is_blank(r["weight"]) for r in terms)
-        add("Percentuale di raggiungimento",
+        add(P_SECTOR,
             f"Media pesata dei {len(terms)} obiettivi valutati su {len(objs)}"
             + (" (pesi uguali)" if equal else "") + f": {_pct(pct)}.", pct)
         add("Fascia", _band_text(self.rules, s["band"], pct), s["band"], self._band_rule(s["band"]))
@@ -419,9 +426,9 @@ class Explainer:
                 pct * w / 100)
         pct = self.fig.ente
         if pct is None:
-            add("Percentuale dell'ente", "Nessun settore valutato: l'ente non ha percentuale.")
+            add(P_ENTE, "Nessun settore valutato: l'ente non ha percentuale.")
             return out
-        add("Percentuale dell'ente", f"Media pesata dei settori valutati (Peso del foglio Settori, "
+        add(P_ENTE, f"Media pesata dei settori valutati (Peso del foglio Settori, "
             f"pesi uguali se non indicati): {_pct(pct)}.", pct)
         band = self.scores.ente.get("band")
         add("Fascia", _band_text(self.rules, band, pct), band, self._band_rule(band))

@@ -32,7 +32,7 @@ from .archive import BESIDE_PLAN, resolve_db
 from .archive import audit
 from .archive.trail import SENT, StateEvent, stamp
 from .errors import ErrorCode, Finding, PegxlError, finding
-from .explain import Explainer, Step, reasons_of
+from .explain import FIGURE_STEP, Explainer, Step, reasons_of
 from .plan import Plan
 from .validators import plan as plan_checks
 from .validators import returns
@@ -221,9 +221,10 @@ class Explanation:
 
     @property
     def figure(self) -> Step | None:
-        """The last step with a number: the figure explained (for an objective its Grado %
-        in the average, for a settore or the ente the Fascia's percentage)."""
-        return next((s for s in reversed(self.steps) if s.number is not None), None)
+        """The step of the figure explained (Raggiungimento %, Grado %, the percentage of
+        the settore or the ente); None where there is none (an objective left out)."""
+        want = (self.kind, FIGURE_STEP.get(self.kind))
+        return next((s for s in reversed(self.steps) if (s.level, s.step) == want and s.number is not None), None)
 
 
 def explain(plan: Plan, workbook: str | os.PathLike, code: str) -> Explanation:

@@ -38,6 +38,9 @@ def test_demo_runs_the_whole_cycle(tmp_path):
         assert after[code]["Percentuale di raggiungimento"] < before[code]["Percentuale di raggiungimento"]
         assert format_percent(_pct(before[code])) in res.output
     assert after["S08"]["Percentuale di raggiungimento"] == before["S08"]["Percentuale di raggiungimento"]
+    # and one figure is explained (pegxl spiega): the OIV's 90 replaces the declared grade
+    assert "8. Perché 2024_S01_01 (S01) vale 90,00" in res.output
+    assert "La Valutazione OIV % (90,00%) sostituisce il grado del settore" in res.output
 
 
 def _pct(row):

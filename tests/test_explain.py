@@ -290,6 +290,11 @@ def test_cli_spiega_text_and_json(cycle):
     assert (step["sector"], step["code"], step["level"], step["step"], step["value"]) == (
         "S02", "S02", "settore", "Obiettivo O3", 65.625)
     assert doc["steps"][-1]["value"] == "C"
+    res = run.invoke(main, ["spiega", "--plan", plan, str(cons), "S01:T1:2", "--format", "json"])
+    doc = json.loads(res.output)      # CONTESTO: explained, no figure
+    assert (doc["kind"], doc["value"], doc["steps"][0]["step"]) == ("indicatore", None, "Contesto")
+    res = run.invoke(main, ["spiega", "--plan", plan, str(cons), "O1:1", "--format", "json"])
+    assert json.loads(res.output)["value"] == 75       # the Raggiungimento %, not the last step's Peso
     res = run.invoke(main, ["spiega", "--plan", plan, str(cons), "T1"])
     assert res.exit_code == 2 and "U007" in res.output and "S01:T1" in res.output
     res = run.invoke(main, ["spiega", "--plan", plan, str(cons), "O4", "--format", "json"])
