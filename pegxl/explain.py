@@ -155,8 +155,11 @@ class Explainer:
             self.indicators.setdefault((r["sector"], r["objective"]), []).append(r)
         self.sectors = {r["sector"]: r for r in scores.sectors.to_dict("records")}
         self.sectors_of: dict[Any, list[Any]] = {}
+        self.objectives_of: dict[Any, list[Any]] = {}      # by settore, in table order
         for s, o in self.objectives:
             self.sectors_of.setdefault(o, []).append(s)
+            self.objectives_of.setdefault(s, []).append(o)
+        self.rule_values = dict(self.rules.as_rows())
         self.oiv_neutral_ph = inp.neutralised_phases
         self.oiv_neutral_in = inp.neutralised_indicators
 
@@ -166,7 +169,7 @@ class Explainer:
         return f"{sector}:{objective}" if len(self.sectors_of.get(objective, [])) > 1 else str(objective)
 
     def _rule(self, *names: str) -> str:
-        rows = {n: v for n, v in self.rules.as_rows()}
+        rows = self.rule_values
         return "; ".join(f"{n} {show_value(rows[n])}" for n in names if n in rows)
 
     # -------------------------------------------------------------------- indicator
@@ -383,7 +386,7 @@ class Explainer:
         def add(step: str, text: str, value: Any = None, rule: str | None = None) -> None:
             out.append(Step(str(sector), str(sector), L_SECTOR, step, text, value, rule))
 
-        objs = [r for (sec, _), r in self.objectives.items() if sec == sector]
+        objs = [self.objectives[(sector, o)] for o in self.objectives_of.get(sector, [])]
         terms = []
         for r in objs:
             key = (sector, r["objective"])
@@ -441,9 +444,8 @@ class Explainer:
         keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
         out: list[Step] = []
         for sector in keep:
-            for (sec, obj) in self.objectives:
-                if sec == sector:
-                    out += self.objective(sec, obj)
+            for obj in self.objectives_of.get(sector, []):
+                out += self.objective(sector, obj)
             out += self.sector(sector)
         return out + self.ente()
 
