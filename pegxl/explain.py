@@ -16,6 +16,7 @@ import datetime as dt
 import difflib
 import textwrap
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from typing import Any, Iterable, Mapping
 
@@ -67,6 +68,7 @@ P_SCORE = "Raggiungimento %"
 P_GRADE = "Grado %"
 P_SECTOR = "Percentuale di raggiungimento"
 P_ENTE = "Percentuale dell'ente"
+P_PHASES = "Realizzazione fasi %"
 FIGURE_STEP = {L_INDICATOR: P_SCORE, L_OBJECTIVE: P_GRADE, L_SECTOR: P_SECTOR, L_ENTE: P_ENTE}
 
 _Key = tuple[Any, ...]
@@ -106,7 +108,7 @@ def _shown(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, Fraction):
-        return format_number(figure_float(v))
+        return _two(v)
     if isinstance(v, bool):
         return "sì" if v else "no"
     if isinstance(v, dt.date):
@@ -114,13 +116,24 @@ def _shown(v: Any) -> str:
     return str(v)
 
 
+@lru_cache(maxsize=1 << 16)
+def _two(v: Fraction) -> str:
+    # cached: a plan repeats a few figures (100, 50, 25) thousands of times
+    return format_number(figure_float(v))
+
+
+@lru_cache(maxsize=1 << 16)
+def _percent(v: Fraction) -> str:
+    return format_percent(figure_float(v))
+
+
 def _pct(v: Fraction | None) -> str:
-    return format_percent(figure_float(v)) if v is not None else "—"
+    return _percent(v) if v is not None else "—"
 
 
 def _n(v: Fraction | None) -> str:
     """A weight or a product, 2 decimals."""
-    return format_number(figure_float(v)) if v is not None else "—"
+    return _two(v) if v is not None else "—"
 
 
 def _typed(v: Any) -> str:
@@ -304,9 +317,9 @@ class Explainer:
             add(f"Fase {r['phase']}", f"{wt[0].upper()}{wt[1:]} × avanzamento {shown} / 100 = {_n(c)}.", c)
         part = self.fig.phases_part.get((sector, objective))
         if part is None:
-            add("Realizzazione fasi %", "Tutte le fasi sono neutralizzate: nessuna realizzazione delle fasi.")
+            add(P_PHASES, "Tutte le fasi sono neutralizzate: nessuna realizzazione delle fasi.")
         else:
-            add("Realizzazione fasi %", f"Somma dei contributi delle fasi: Realizzazione fasi % = {_pct(part)}.",
+            add(P_PHASES, f"Somma dei contributi delle fasi: Realizzazione fasi % = {_pct(part)}.",
                 part)
         return out
 
@@ -510,16 +523,35 @@ def reasons_of(phases: Any, indicators: Any) -> dict[tuple[str, Any, Any], str]:
 
 def calcolo_rows(scores: Scores, sectors: Iterable[Any] | None = None,
                  reasons: Mapping[tuple[str, Any, Any], str] | None = None) -> list[dict[str, Any]]:
-    """The rows of the Calcolo sheet (fields of contract.CS_CALCOLO): every step of every
-    figure of `sectors` (default all) and of the ente; Valore a number where the step's
-    figure is one, else its text."""
-    rows = []
+    """The rows of the Calcolo sheet (fields of contract.CS_CALCOLO), one per figure of
+    `sectors` (default all) and of the ente: the figure (FIGURE_STEP, Realizzazione fasi %
+    for an objective's phases), its steps one per line, its value (None where it has
+    none: a CONTESTO indicator, an objective left out) and every Regola its steps used.
+    The steps' own numbers are in the text; `pegxl spiega` gives each one apart."""
+    rows: list[dict[str, Any]] = []
+    group: list[Step] = []
+
+    def flush() -> None:
+        if not group:
+            return
+        first = group[0]
+        name = FIGURE_STEP.get(first.level, P_PHASES)
+        fig = next((st for st in reversed(group) if st.step == name), None)
+        rules: list[str] = []
+        for st in group:
+            for part in (st.rule or "").split("; "):
+                if part and part not in rules:
+                    rules.append(part)
+        rows.append({"sector": first.sector, "code": first.code, "level": first.level, "step": name,
+                     "text": "\n".join(f"{st.step}: {st.text}" for st in group),
+                     "value": fig.number if fig is not None else None, "rule": "; ".join(rules) or None})
+        group.clear()
+
     for st in Explainer(scores, reasons).everything(sectors):
-        value: Any = st.number
-        if value is None and st.value is not None:
-            value = st.value if isinstance(st.value, dt.date) else st.shown
-        rows.append({"sector": st.sector, "code": st.code, "level": st.level, "step": st.step,
-                     "text": st.text, "value": value, "rule": st.rule})
+        if group and (st.level, st.code) != (group[0].level, group[0].code):
+            flush()
+        group.append(st)
+    flush()
     return rows
 
 

@@ -221,6 +221,7 @@ def cycle(tmp_path_factory):
     ob.cell(row=row, column=header_map(ob)["Valutazione OIV %"]).value = 70
     ob.cell(row=row, column=header_map(ob)["Note OIV"]).value = "Indicatore 1 sotto il valore atteso"
     wb["Calcolo"]["E2"].value = "testo cambiato dall'OIV"      # derived text: it does not matter
+    wb["Calcolo"]["F3"].value = 12
     oiv_in = tmp / "dall_oiv.xlsx"
     wb.save(oiv_in)
     res = run.invoke(main, ["oiv", "--plan", str(tmp / "piano.xlsx"), str(oiv_in), "-o", str(tmp / "fin")])
@@ -230,37 +231,60 @@ def cycle(tmp_path_factory):
 
 
 def calcolo(path):
+    """The Calcolo sheet by (Codice, Livello): one row per figure."""
     ws = openpyxl.load_workbook(path)["Calcolo"]
-    assert [c.value for c in ws[1]] == ["Codice settore", "Codice", "Livello", "Passo", "Spiegazione",
+    assert [c.value for c in ws[1]] == ["Codice settore", "Codice", "Livello", "Cifra", "Spiegazione",
                                         "Valore", "Regola"]
     assert ws.protection.sheet
-    return {(r[1], r[3]): r for r in ws.iter_rows(min_row=2, values_only=True)}
+    rows = {(r[1], r[2]): r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert len(rows) == ws.max_row - 1
+    return rows
 
 
 def test_calcolo_sheet_read_back(cycle):
     tmp, cons, final = cycle
     rows = calcolo(cons)
+    # S01: O1 (2 indicators, phases), O2 (phases), T1 (2 indicators, phases); S02: O3, T1;
+    # each objective and each phases' part is a figure, then the settori and the ente
+    assert [(r[1], r[2]) for r in rows.values()][:10] == [
+        ("O1:1", "indicatore"), ("O1:2", "indicatore"), ("O1", "fasi"), ("O1", "obiettivo"),
+        ("O2", "fasi"), ("O2", "obiettivo"), ("S01:T1:1", "indicatore"), ("S01:T1:2", "indicatore"),
+        ("S01:T1", "fasi"), ("S01:T1", "obiettivo")]
+    assert len(rows) == 10 + 1 + 8 + 1 + 1    # S01 and its row; S02: O3 and T1 (2 ind., fasi, obj. each) and its row; ente
     value = {k: r[5] for k, r in rows.items()}
-    # O1: fasi 40 x 100 + 60 x 50 = 70; indicators (75 + 100) / 2 = 87,5; grado 78,75
-    assert value[("O1:1", "Formula")] == 75 and value[("O1:2", "Raggiungimento %")] == 100
-    assert value[("O1", "Realizzazione fasi %")] == 70 and value[("O1", "Media indicatori %")] == 87.5
-    assert value[("O1", "Grado calcolato %")] == 78.75 and value[("O1", "Grado %")] == 78.75
-    # O3: phase 3 neutralised, the others 62,5 / 37,5
-    assert value[("O3", "Fasi neutralizzate")] == 80
-    assert value[("O3", "Fase 1")] == 62.5 and value[("O3", "Fase 2")] == 18.75
-    assert "Attività eliminata" in rows[("O3", "Fasi neutralizzate")][4]
-    assert value[("O3:1", "Raggiungimento %")] == 0           # 10 days late, Ritardo azzera sì
+    # O1: indicators 100 x 150 / 200 = 75 and sì = 100; fasi 40 x 100 + 60 x 50 = 70; grado 78,75
+    o11 = rows[("O1:1", "indicatore")]
+    assert (o11[3], o11[5], o11[6]) == ("Raggiungimento %", 75, "Tetto indicatore 100")
+    assert o11[4].split("\n") == [
+        "Valore atteso: Indicatore 1 (numero): valore atteso A = 200.",
+        "Valore raggiunto: Valore raggiunto R = 150.",
+        "Verso: Verso «>=»: più è meglio.",
+        "Formula: 100 × R / A = 100 × 150 / 200 = 75,00.",
+        "Raggiungimento %: 75,00 è entro il Tetto indicatore (100): Raggiungimento % = 75,00%.",
+        "Peso effettivo: Conta nella media degli indicatori dell'obiettivo con peso effettivo 50,00 su 100 "
+        "(peso del piano: non indicato)."]
+    assert value[("O1:2", "indicatore")] == 100 and value[("O1", "fasi")] == 70
+    assert rows[("O1", "obiettivo")][3] == "Grado %" and value[("O1", "obiettivo")] == 78.75
+    assert "= 87,50%." in rows[("O1", "obiettivo")][4]          # (75 + 100) / 2
+    assert rows[("O1", "obiettivo")][6] == "Peso fasi 50; Peso indicatori 50; Soglia minima 0"
+    # O3: phase 3 neutralised, the others 62,5 / 37,5 -> 62,5 + 18,75 = 81,25
+    o3 = rows[("O3", "fasi")]
+    assert o3[5] == 81.25 and "Fasi neutralizzate: 3 (Attività eliminata)" in o3[4]
+    assert "Peso 50 (effettivo 62,50) × avanzamento 100,00% / 100 = 62,50." in o3[4]
+    assert "Peso 30 (effettivo 37,50) × avanzamento 50,00% / 100 = 18,75." in o3[4]
+    assert value[("O3:1", "indicatore")] == 0            # 10 days late, Ritardo azzera sì
+    assert "10 giorni di ritardo: con Ritardo azzera sì vale 0." in rows[("O3:1", "indicatore")][4]
     # T1 is trasversale: its code carries the settore; Rinviato in S02, out of S02's mean
-    assert value[("S01:T1", "Grado %")] == 100
-    assert rows[("S02", "Obiettivo S02:T1")][4] == "Escluso dalla media (Stato Rinviato)."
-    assert value[("S01", "Percentuale di raggiungimento")] == 86.375
-    assert value[("S02", "Percentuale di raggiungimento")] == 65.625
-    assert value[("ente", "Percentuale dell'ente")] == 78.075 and value[("ente", "Fascia")] == "B"
-    assert rows[("ente", "Fascia")][6] == "Fascia A 90; Fascia B 75; Fascia C 60; Fascia D 0"
+    assert value[("S01:T1", "obiettivo")] == 100 and value[("S02:T1", "obiettivo")] is None
+    assert value[("S01:T1:2", "indicatore")] is None      # CONTESTO
+    assert "Obiettivo S02:T1: Escluso dalla media (Stato Rinviato)." in rows[("S02", "settore")][4]
+    assert value[("S01", "settore")] == 86.375 and value[("S02", "settore")] == 65.625
+    assert value[("ente", "ente")] == 78.075 and rows[("ente", "ente")][4].endswith("Fascia B.")
+    assert rows[("ente", "ente")][6] == "Fascia A 90; Fascia B 75; Fascia C 60; Fascia D 0"
     # the final workbook's sheet has the OIV grade in force, and the edited text is gone
     fin = calcolo(final)
-    assert fin[("O1", "Grado %")][5] == 70 and "Valutazione OIV" in fin[("O1", "Grado %")][4]
-    assert fin[("S01", "Percentuale di raggiungimento")][5] == pytest.approx(82.0, abs=1e-12)
+    assert fin[("O1", "obiettivo")][5] == 70 and "La Valutazione OIV % (70,00%)" in fin[("O1", "obiettivo")][4]
+    assert fin[("S01", "settore")][5] == pytest.approx(82.0, abs=1e-12)
     assert "testo cambiato dall'OIV" not in {r[4] for r in fin.values()}
 
 
@@ -308,4 +332,4 @@ def test_flows_explain_matches_the_workbook(cycle):
     assert ex.figure is not None and ex.figure.number == 78.075
     assert figure_float(ex.steps[0].value) == 86.375 * 60 / 100
     rows = calcolo_rows(scores_of_book(plan, cons)[0])
-    assert rows[-1]["value"] == "B"
+    assert (rows[-1]["code"], rows[-1]["value"]) == ("ente", 78.075)

@@ -531,14 +531,14 @@ class _Writer:
         sh.finish()
 
     def _calcolo(self) -> None:
-        """Calcolo: every figure step by step (pegxl.explain). Derived text, locked but not
-        recorded in _pegxl_valori: pegxl oiv never reads it, it recomputes the figures from
-        the inputs (see docs/contratto.md)."""
+        """Calcolo: every figure with its steps (pegxl.explain), one row per figure. Derived
+        text, locked but not recorded in _pegxl_valori: pegxl oiv never reads it, it
+        recomputes the figures from the inputs (see docs/contratto.md)."""
         d = self.data
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False)
         if d.scores.input is not None:
             for row in calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)):
-                sh.append(row, formats={"value": WEIGHT_FORMAT} if isinstance(row["value"], float) else None)
+                sh.append(row, formats={"value": PCT})
         sh.finish()
 
     # ------------------------------------------------------------- hidden sheets

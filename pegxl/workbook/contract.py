@@ -421,15 +421,16 @@ CS_DIFF = TableSpec(SHEET_DIFF, (
     Column("Note OIV", "oiv_notes", False, "text", 50),
 ), key=("sector", "objective"))
 
-# Calcolo: every figure's calculation step by step (pegxl.explain), derived text: never
+# Calcolo: every figure's calculation, one row per figure with its steps one per line
+# (pegxl.explain), derived text: never
 # read back nor checked (the figures are recomputed from the inputs; see docs/contratto.md).
 SHEET_CALCOLO = "Calcolo"
 CS_CALCOLO = TableSpec(SHEET_CALCOLO, (
     Column("Codice settore", "sector", False, "code", 12),
     Column("Codice", "code", False, "code", 22),
     Column("Livello", "level", False, "text", 11),
-    Column("Passo", "step", False, "text", 24),
-    Column("Spiegazione", "text", False, "text", 80),
+    Column("Cifra", "step", False, "text", 24),
+    Column("Spiegazione", "text", False, "text", 90),
     Column("Valore", "value", False, "number", 12),
     Column("Regola", "rule", False, "text", 34),
 ))
