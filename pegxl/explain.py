@@ -4,7 +4,7 @@ Pure (no I/O). The numbers are the ones pegxl.scoring computed (Scores.exact, th
 Figures, and scoring.indicator_detail for an indicator's formula): nothing is computed
 twice, only shown. A step is one figure of the calculation with the sentence that says
 where it comes from and the Regola in force; `pegxl spiega` prints them and the Calcolo
-sheet of the consolidated workbooks holds them, one row per step.
+sheet of the consolidated workbooks holds them, one row per figure (calcolo_rows).
 
 Codes (as `pegxl spiega` takes them): an objective `2024_S08_04`, `S08:2024_X_01` for a
 trasversale objective in one of its settori, an indicator `2024_S08_04:3` (or
