@@ -536,9 +536,26 @@ class _Writer:
         recomputes the figures from the inputs (see docs/contratto.md)."""
         d = self.data
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False)
-        if d.scores.input is not None:
-            for row in calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)):
-                sh.append(row, formats={"value": PCT})
+        fields = [c.field for c in sh.columns]
+        rows = calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)) \
+            if d.scores.input is not None else []
+        for row in rows:
+            # straight to the sheet (one row per figure, thousands): no record to keep
+            cells: list[Any] = []
+            for f in fields:
+                v = row[f]
+                if f in ("text", "value") or (isinstance(v, str) and v[:1] == "="):
+                    c = WriteOnlyCell(sh.ws, value=v)
+                    if isinstance(v, str):
+                        c.data_type = "s"      # text, never a formula
+                    if f == "text":
+                        c.alignment = S.WRAP
+                    elif f == "value":
+                        c.number_format = PCT
+                    v = c
+                cells.append(v)
+            sh.ws.append(cells)
+        sh.rows += len(rows)
         sh.finish()
 
     # ------------------------------------------------------------- hidden sheets
