@@ -105,15 +105,8 @@ class Step:
 
 
 def _shown(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, Fraction):
-        return _two(v)
-    if isinstance(v, bool):
-        return "sì" if v else "no"
-    if isinstance(v, dt.date):
-        return v.strftime("%d/%m/%Y")
-    return str(v)
+    """2 decimals for a figure; a date, sì/no or a word as a message shows it."""
+    return _two(v) if isinstance(v, Fraction) else show_value(v)
 
 
 @lru_cache(maxsize=1 << 16)
