@@ -201,9 +201,7 @@ class Explainer:
             _value(d.target))
         add("Valore raggiunto", f"Valore raggiunto R = {_typed(d.achieved) or '—'}.", _value(d.achieved))
         if d.direction is not None and d.value_type != "sì/no":
-            add("Verso", _direction_text(d), d.direction,
-                self._rule("Formula verso <=") if d.direction == "<=" and d.value_type in ("numero", "percentuale")
-                else None)
+            add("Verso", _direction_text(d), d.direction)
         if d.score is None:
             if score is not None and d.formula == F_TEXT:
                 add(P_SCORE, f"Indicatore di tipo testo: non si calcola; vale la valutazione "
@@ -258,7 +256,8 @@ class Explainer:
         if f == F_RATIO_DOWN:
             return (f"Formula rapporto: 100 × A / R = 100 × {a} / {r} = {raw}.", self._rule("Formula verso <="))
         if f == F_NONPOSITIVE_DOWN:
-            return (f"R non positivo sotto un tetto positivo: vale il Tetto indicatore, {raw}.",
+            return (f"R ≤ 0 con un valore atteso positivo: meglio di così non si può, vale il Tetto "
+                    f"indicatore, {raw}.",
                     self._rule("Formula verso <=", "Tetto indicatore"))
         if f == F_YES_NO:
             return (f"Sì/no: 100 se R coincide con A ({a}), altrimenti 0 → {raw}.", None)
@@ -563,7 +562,8 @@ def render_text(steps: Iterable[Step], width: int = 80) -> str:
             shown = st.sector and st.level != L_SECTOR and not st.code.startswith(f"{st.sector}:")
             where = f" (settore {st.sector})" if shown else ""
             lines += [""] if lines else []
-            lines.append(f"{_HEADINGS.get(st.level, st.level)} {st.code}{where}")
+            lines.append(_HEADINGS[L_ENTE] if st.level == L_ENTE else
+                         f"{_HEADINGS.get(st.level, st.level)} {st.code}{where}")
         lines += textwrap.wrap(f"{st.step}: {st.text}", width, initial_indent="  - ",
                                subsequent_indent="    ", break_on_hyphens=False)
         if st.rule:
