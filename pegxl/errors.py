@@ -6,7 +6,8 @@ sheet, cell, record code) travels in the Finding. Modelled on pyxform's ErrorCod
 
 Codes by area: P plan, F file (unreadable or hostile), I identity of a return, T tampering
 with locked content, V values typed by a settore, M merge, O OIV workbook, E e-mail,
-A archive, X Excel add-in, U usage.
+A archive, X Excel add-in, D documents (schede obiettivo, Relazione sulla performance, PDF),
+U usage.
 """
 from __future__ import annotations
 
@@ -327,6 +328,19 @@ class ErrorCode(enum.Enum):
     # -- Excel add-in ---------------------------------------------------------------------------
     X001 = ("X001", ERROR, "Per questo comando serve l'estensione Excel: {detail}.",
             "Installare con: pip install \"pegxl[excel]\".")
+
+    # -- documents ---------------------------------------------------------------------------
+    D001 = ("D001", ERROR, "LibreOffice non è stato trovato: il PDF di {value} non può essere creato.",
+            "Per creare il PDF {hint_install}, oppure indicare il programma con la variabile d'ambiente "
+            "PEGXL_SOFFICE e rilanciare; il documento .docx è già scritto.")
+    D002 = ("D002", ERROR, "La conversione in PDF di {value} non è riuscita: {detail}.",
+            "Aprire il .docx con LibreOffice Writer o Word per vedere se si apre, poi rilanciare; "
+            "il documento .docx è già scritto.")
+    D003 = ("D003", ERROR, "Il file {value} non è un consolidato pegxl di questo piano: {detail}.",
+            "Indicare il consolidato finale scritto da `pegxl oiv` (o il consolidato di `pegxl merge`) "
+            "del piano indicato con --plan.")
+    D004 = ("D004", ERROR, "Il settore «{value}» non è nel piano.{suggestion}",
+            "Usare un Codice settore del foglio Settori del piano.")
 
     # -- usage ------------------------------------------------------------------------------------
     U001 = ("U001", ERROR, "Uso non corretto: {detail}.",
