@@ -27,6 +27,7 @@ from .commands.common import plan_or_exit as _plan_or_exit
 from .commands.common import progress as _progress
 from .commands.cycle import merge_cmd, oiv_cmd
 from .commands.spiega import spiega_cmd
+from .commands.documents import relazione_cmd, schede_cmd
 from .demo import run_demo
 from .errors import (
     EXIT_OK,
@@ -204,7 +205,8 @@ def demo_cmd(directory: Path, force: bool) -> None:
     """Esegue l'intero ciclo su un ente dimostrativo tratto da documenti reali.
 
     Scrive in CARTELLA (predefinita: pegxl-demo) il piano, i modelli, i file compilati,
-    il controllo e il consolidato per l'OIV, e dice dove sono."""
+    il controllo, il consolidato per l'OIV e i documenti (schede obiettivo e Relazione sulla
+    performance; anche in PDF se c'è LibreOffice), e dice dove sono."""
     echo(f"Demo pegxl in {directory}/")
     run_demo(directory, force=force, say=echo)
     echo("")
@@ -226,7 +228,8 @@ def errors_cmd(fmt: str) -> None:
 
 def _register() -> None:
     """Commands of the other areas live in their own modules (they import helpers from here)."""
-    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, diff_cmd, spiega_cmd, excel_group):
+    for cmd in (merge_cmd, oiv_cmd, status_cmd, send_cmd, history_cmd, export_cmd, diff_cmd, spiega_cmd,
+                schede_cmd, relazione_cmd, excel_group):
         main.add_command(cmd)
     plan_group.add_command(plan_next_cmd)
 

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from . import flows
 from .archive import default_db
+from .documents import find_soffice
 from .errors import ErrorCode, PegxlError, finding, os_detail
 from .explain import L_OBJECTIVE, render_text
 from .templates import template_name
@@ -48,12 +49,14 @@ class DemoResult:
     validation: Any = None
     merge: Any = None
     oiv: Any = None
+    documents: list[Path] = field(default_factory=list)
     steps: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
-             say: Callable[[str], None] = lambda s: None) -> DemoResult:
-    """Plan -> templates -> filled returns -> validation -> merge -> OIV, in `directory`."""
+             say: Callable[[str], None] = lambda s: None, pdf: bool | None = None) -> DemoResult:
+    """Plan -> templates -> filled returns -> validation -> merge -> OIV -> documents, in
+    `directory`; the documents' PDF with `pdf` (None: when LibreOffice is there)."""
 
     d = Path(directory)
     if d.exists() and any(d.iterdir()):
@@ -66,7 +69,7 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
                                      detail=f"la cartella {d} non è stata creata da `pegxl demo`: --force "
                                             "rigenera solo una cartella della demo (indicarne un'altra, "
                                             "nuova o vuota)"), exit_code=2)
-        for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale"):
+        for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale", "documenti"):
             shutil.rmtree(d / sub, ignore_errors=True)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -132,6 +135,20 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         f"pegxl spiega --plan {plan_path.name} finale/{final.path.name} {objective}")
     for line in render_text([s for s in why.steps if s.level == L_OBJECTIVE], width=77).splitlines()[1:]:
         say("   " + line)
+
+    # the PDF only where LibreOffice is: the demo must run on a machine without it
+    pdf = find_soffice() is not None if pdf is None else pdf
+    docs = d / "documenti"
+    res.documents = flows.schede(plan, docs, db=db, force=True)
+    res.documents += flows.relazione(plan, final.path, docs, force=True)
+    if pdf:   # one LibreOffice run for both
+        res.documents += flows.pdf_of(res.documents, force=True)
+    say(f"9. Documenti: le schede obiettivo per la Giunta e la Relazione sulla performance in {docs}")
+    for p in res.documents:
+        say(f"   {p.name}")
+    if not pdf:
+        say("   LibreOffice non trovato: solo i .docx (con LibreOffice, `pegxl schede` e `pegxl relazione` "
+            "con --pdf scrivono anche i PDF)")
     return res
 
 

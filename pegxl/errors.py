@@ -332,7 +332,7 @@ class ErrorCode(enum.Enum):
     # -- documents ---------------------------------------------------------------------------
     D001 = ("D001", ERROR, "LibreOffice non è stato trovato: il PDF di {value} non può essere creato.",
             "Per creare il PDF {hint_install}, oppure indicare il programma con la variabile d'ambiente "
-            "PEGXL_SOFFICE e rilanciare; il documento .docx è già scritto.")
+            "PEGXL_SOFFICE, e rilanciare; senza --pdf si ottiene il solo documento .docx.")
     D002 = ("D002", ERROR, "La conversione in PDF di {value} non è riuscita: {detail}.",
             "Aprire il .docx con LibreOffice Writer o Word per vedere se si apre, poi rilanciare; "
             "il documento .docx è già scritto.")

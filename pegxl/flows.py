@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import archive, ingest, mail, rollover, templates
+from . import archive, documents, ingest, mail, rollover, templates
 from . import diff as diff_stage
 from . import export as export_stage
 from . import merge as merge_stage
@@ -40,8 +40,9 @@ from .validators import returns
 Progress = Callable[[int, int, str], None]
 
 __all__ = ["BESIDE_PLAN", "Checked", "Explanation", "check_plan", "checked_plan", "diff_returns", "diff_snapshots",
-           "explain", "export", "make_templates", "merge_cycle", "next_year", "oiv_cycle", "previous_years_archive",
-           "returns_in", "send", "states_archive", "status", "validate"]
+           "explain", "export", "make_templates", "merge_cycle", "next_year", "oiv_cycle", "pdf_of",
+           "previous_years_archive", "relazione", "returns_in", "schede", "send", "states_archive", "status",
+           "validate"]
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -241,3 +242,29 @@ def explain(plan: Plan, workbook: str | os.PathLike, code: str) -> Explanation:
 def export(plan: Plan, outdir: str | os.PathLike, *, fmt: str = "csv", db: Any = BESIDE_PLAN) -> list[Path]:
     """`pegxl export`: plan and scores as long tables for BI tools (CSV or Parquet)."""
     return export_stage.export_tables(plan, outdir, fmt=fmt, db=resolve_db(plan, db))
+
+
+# ------------------------------------------------------------------------- documents
+
+def schede(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] = (), db: Any = BESIDE_PLAN,
+           pdf: bool = False, force: bool = False, now: dt.datetime | None = None) -> list[Path]:
+    """`pegxl schede`: the schede obiettivo of the plan for the Giunta (the ente's, and one
+    per settore of `sectors`), with the values of the two years before from the archive `db`
+    as the templates have them; with `pdf`, their PDF through LibreOffice."""
+    source = previous_years_archive(plan, db)
+    if source is not None:
+        plan = archive.fill_previous(plan, source)
+    return documents.write_schede(plan, outdir, sectors=sectors, pdf=pdf, force=force, now=now)
+
+
+def relazione(plan: Plan, workbook: str | os.PathLike, outdir: str | os.PathLike, *, pdf: bool = False,
+              force: bool = False, now: dt.datetime | None = None) -> list[Path]:
+    """`pegxl relazione`: the Relazione sulla performance from the final workbook of `pegxl
+    oiv` (or the consolidated one of `pegxl merge`, marked «non ancora validata dall'OIV");
+    with `pdf`, its PDF through LibreOffice."""
+    return documents.write_relazione(plan, workbook, outdir, pdf=pdf, force=force, now=now)
+
+
+def pdf_of(paths: Iterable[str | os.PathLike], *, force: bool = False) -> list[Path]:
+    """The PDF of each .docx of `paths`, beside it, in one LibreOffice run (D001 without it)."""
+    return documents.to_pdfs([(p, Path(p).with_suffix(".pdf")) for p in paths], force=force)

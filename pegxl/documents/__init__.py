@@ -17,8 +17,9 @@ Design decisions, documented once here:
 """
 from __future__ import annotations
 
-from .pdf import find_soffice, to_pdf
+from .pdf import find_soffice, require_soffice, to_pdf, to_pdfs
 from .relazione import relazione_name, write_relazione
 from .schede import schede_name, write_schede
 
-__all__ = ["find_soffice", "relazione_name", "schede_name", "to_pdf", "write_relazione", "write_schede"]
+__all__ = ["find_soffice", "relazione_name", "require_soffice", "schede_name", "to_pdf", "to_pdfs",
+           "write_relazione", "write_schede"]

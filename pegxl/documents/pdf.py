@@ -13,9 +13,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable, Sequence
+
+from docx.document import Document
 
 from ..errors import ErrorCode, PegxlError, finding
 from ..workbook.io import atomic_path
+from .word import save
 
 ENV_SOFFICE = "PEGXL_SOFFICE"
 TIMEOUT = 240   # seconds: a cold LibreOffice start on a slow machine takes a minute
@@ -55,48 +59,91 @@ def find_soffice() -> str | None:
 
 def to_pdf(docx: str | os.PathLike, pdf: str | os.PathLike | None = None, *, force: bool = False,
            timeout: float = TIMEOUT) -> Path:
-    """Convert `docx` to `pdf` (default: beside it, .pdf). PegxlError D001 without
-    LibreOffice, D002 when the conversion fails or takes longer than `timeout` seconds,
-    U002 when `pdf` exists and not `force`."""
+    """Convert `docx` to `pdf` (default: beside it, .pdf); see `to_pdfs`."""
     source = Path(docx)
-    target = Path(pdf) if pdf is not None else source.with_suffix(".pdf")
-    if target.exists() and not force:
-        raise PegxlError(finding(ErrorCode.U002, value=str(target), file=str(target)))
-    soffice = find_soffice()
-    if soffice is None:
-        raise PegxlError(finding(ErrorCode.D001, file=str(target), value=str(source.name),
-                                 hint_install=install_hint()))
+    return to_pdfs([(source, Path(pdf) if pdf is not None else source.with_suffix(".pdf"))],
+                   force=force, timeout=timeout)[0]
+
+
+def to_pdfs(pairs: Sequence[tuple[str | os.PathLike, str | os.PathLike]], *, force: bool = False,
+            timeout: float = TIMEOUT) -> list[Path]:
+    """Convert each (docx, pdf) pair with one LibreOffice run. PegxlError D001 without
+    LibreOffice, D002 when the conversion fails or takes longer than `timeout` seconds,
+    U002 when a pdf exists and not `force` (then nothing is converted)."""
+    jobs = [(Path(d), Path(p)) for d, p in pairs]
+    if not force:
+        for _, target in jobs:
+            if target.exists():
+                raise PegxlError(finding(ErrorCode.U002, value=str(target), file=str(target)))
+    soffice = require_soffice(jobs[0][1] if jobs else None)
+    if not jobs:
+        return []
+    names = ", ".join(d.name for d, _ in jobs)
     with tempfile.TemporaryDirectory(prefix="pegxl-pdf-") as work:
         profile = Path(work) / "profilo"
         (profile / "user").mkdir(parents=True)
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE, encoding="utf-8")
         out = Path(work) / "pdf"
-        # a plain name: soffice names the PDF after its input, whatever characters the user chose
-        staged = Path(work) / "documento.docx"
-        shutil.copyfile(source, staged)
+        # plain names: soffice names each PDF after its input, whatever characters the user chose
+        staged = []
+        for k, (source, _) in enumerate(jobs, start=1):
+            copy = Path(work) / f"documento{k}.docx"
+            shutil.copyfile(source, copy)
+            staged.append(copy)
         cmd = [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--invisible",
                "--nologo", "--norestore", "--nodefault", "--nolockcheck",
-               "--convert-to", "pdf:writer_pdf_Export", "--outdir", str(out), str(staged)]
+               "--convert-to", "pdf:writer_pdf_Export", "--outdir", str(out), *map(str, staged)]
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
         env.setdefault("SAL_USE_VCLPLUGIN", "svp")     # no display needed
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                                   stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as exc:
-            raise PegxlError(finding(ErrorCode.D002, file=str(source), value=source.name,
+            raise PegxlError(finding(ErrorCode.D002, file=str(jobs[0][0]), value=names,
                                      detail=f"LibreOffice non ha finito entro {int(timeout)} secondi")) from exc
         except OSError as exc:
-            raise PegxlError(finding(ErrorCode.D002, file=str(source), value=source.name,
+            raise PegxlError(finding(ErrorCode.D002, file=str(jobs[0][0]), value=names,
                                      detail=f"{soffice} non si avvia ({exc.strerror or exc})")) from exc
-        produced = out / "documento.pdf"
-        if done.returncode != 0 or not produced.is_file() or produced.stat().st_size == 0:
-            why = (done.stderr or done.stdout or "").strip().splitlines()
-            raise PegxlError(finding(ErrorCode.D002, file=str(source), value=source.name,
-                                     detail=f"LibreOffice è uscito con codice {done.returncode}"
-                                            + (f": {why[-1][:200]}" if why else "")))
-        with atomic_path(target, suffix=".tmp.pdf") as tmp:
-            shutil.copyfile(produced, tmp)
-    return target
+        written = []
+        for copy, (source, target) in zip(staged, jobs):
+            produced = out / (copy.stem + ".pdf")
+            if done.returncode != 0 or not produced.is_file() or produced.stat().st_size == 0:
+                why = (done.stderr or done.stdout or "").strip().splitlines()
+                raise PegxlError(finding(ErrorCode.D002, file=str(source), value=source.name,
+                                         detail=f"LibreOffice è uscito con codice {done.returncode}"
+                                                + (f": {why[-1][:200]}" if why else "")))
+            with atomic_path(target, suffix=".tmp.pdf") as tmp:
+                shutil.copyfile(produced, tmp)
+            written.append(target)
+    return written
+
+
+def require_soffice(target: str | os.PathLike | None = None) -> str:
+    """The LibreOffice program, else PegxlError D001 with the install hint."""
+    soffice = find_soffice()
+    if soffice is None:
+        raise PegxlError(finding(ErrorCode.D001, file=str(target) if target is not None else None,
+                                 value=Path(target).name if target is not None else "documento",
+                                 hint_install=install_hint()))
+    return soffice
+
+
+def write_documents(items: Sequence[tuple[Path, Callable[[], Document]]], *, pdf: bool = False,
+                    force: bool = False) -> list[Path]:
+    """Build and save each (path, build) document and, with `pdf`, its PDF beside it. All or
+    nothing up front: LibreOffice is looked for (D001) and every output that exists is
+    refused without `force` (U002) before the first file is written."""
+    if pdf:
+        require_soffice(items[0][0].with_suffix(".pdf") if items else None)
+    targets = [p for p, _ in items] + ([p.with_suffix(".pdf") for p, _ in items] if pdf else [])
+    if not force:
+        for target in targets:
+            if target.exists():
+                raise PegxlError(finding(ErrorCode.U002, value=str(target), file=str(target)))
+    written = [save(build(), path, force=True) for path, build in items]
+    if pdf:
+        written += to_pdfs([(p, p.with_suffix(".pdf")) for p in written], force=True)
+    return written
 
 
 def install_hint() -> str:

@@ -23,6 +23,7 @@ from ..workbook import contract as C
 from ..workbook.reader import read_table
 from . import word as W
 from .chart import add_bar_chart
+from .pdf import write_documents
 from .word import DASH
 
 NOT_VALIDATED = "non ancora validata dall'OIV"
@@ -42,8 +43,9 @@ def read_checked(plan: Plan, workbook: str | os.PathLike) -> ConsolidatedBook:
     problems = []
     kind = str(ident.get("kind") or "")
     if not ident:
-        problems.append("manca il foglio nascosto «_pegxl»")
-    elif kind not in (C.KIND_CONSOLIDATED, C.KIND_FINAL):
+        raise PegxlError(finding(ErrorCode.D003, file=str(workbook), value=name,
+                                 detail="manca il foglio nascosto «_pegxl» (non è scritto da pegxl)"))
+    if kind not in (C.KIND_CONSOLIDATED, C.KIND_FINAL):
         problems.append(f"il file è di tipo «{kind or 'sconosciuto'}»")
     else:
         if str(ident.get("ente") or "").strip() != plan.ente:
@@ -65,16 +67,19 @@ def read_checked(plan: Plan, workbook: str | os.PathLike) -> ConsolidatedBook:
     return book
 
 
-def write_relazione(plan: Plan, workbook: str | os.PathLike, outdir: str | os.PathLike, *,
-                    force: bool = False, now: dt.datetime | None = None) -> Path:
-    """The Relazione of `workbook` (checked against `plan`, D003) in `outdir`; an existing
-    file is kept unless `force` (U002)."""
+def write_relazione(plan: Plan, workbook: str | os.PathLike, outdir: str | os.PathLike, *, pdf: bool = False,
+                    force: bool = False, now: dt.datetime | None = None) -> list[Path]:
+    """The Relazione of `workbook` (checked against `plan`, D003) in `outdir` and, with
+    `pdf`, its PDF. Nothing is written when an output exists and not `force` (U002), or
+    when `pdf` and LibreOffice is missing (D001)."""
     book = read_checked(plan, workbook)
-    validated = str(book.identity.get("kind")) == C.KIND_FINAL
-    target = Path(outdir) / relazione_name(plan, validated)
-    if target.exists() and not force:
-        raise PegxlError(finding(ErrorCode.U002, value=str(target), file=str(target)))
-    return W.save(build_relazione(plan, book, now=now), target, force=True)
+    target = Path(outdir) / relazione_name(plan, is_final(book))
+    return write_documents([(target, lambda: build_relazione(plan, book, now=now))], pdf=pdf, force=force)
+
+
+def is_final(book: ConsolidatedBook) -> bool:
+    """The final workbook of `pegxl oiv` (else the consolidated one, before the OIV)."""
+    return str(book.identity.get("kind")) == C.KIND_FINAL
 
 
 # ------------------------------------------------------------------------------ the book
@@ -123,7 +128,7 @@ def _records(df: pd.DataFrame | None) -> list[dict]:
 
 def build_relazione(plan: Plan, book: ConsolidatedBook, *, now: dt.datetime | None = None) -> Document:
     """The document (not saved) of a checked workbook."""
-    validated = str(book.identity.get("kind")) == C.KIND_FINAL
+    validated = is_final(book)
     data = _Data(plan, book)
     title = f"Relazione sulla performance {plan.anno}"
     header = f"{plan.ente} — {title}" + ("" if validated else f" — BOZZA {NOT_VALIDATED.upper()}")

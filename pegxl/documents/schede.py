@@ -5,9 +5,10 @@ description, phases, indicators with the values of the two years before."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from docx.document import Document
 
@@ -16,6 +17,7 @@ from ..plan import Plan, zeros_hint
 from ..values import is_blank, safe_code, slugify
 from . import word as W
 from .bilancio import mission_label, programme_label
+from .pdf import write_documents
 
 DIRECTIONS = {">=": "≥", "<=": "≤", "=": "="}
 
@@ -39,19 +41,18 @@ def check_sectors(plan: Plan, sectors: Iterable[str]) -> list[str]:
     return [c for c in codes if c in set(asked)]
 
 
-def write_schede(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] = (),
+def write_schede(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] = (), pdf: bool = False,
                  force: bool = False, now: dt.datetime | None = None) -> list[Path]:
-    """The ente's schede in `outdir` and, for each of `sectors`, that settore's own. The
-    plan's indicators may carry `previous_2` (archive.fill_previous). Nothing is written
-    when one output exists and not `force` (U002)."""
+    """The ente's schede in `outdir` and, for each of `sectors`, that settore's own (D004
+    for a settore not in the plan); with `pdf`, their PDF too. The plan's indicators may
+    carry `previous_2` (archive.fill_previous). Nothing is written when an output exists
+    and not `force` (U002), or when `pdf` and LibreOffice is missing (D001)."""
     chosen = check_sectors(plan, sectors)
     out = Path(outdir)
-    targets = [(None, out / schede_name(plan))] + [(s, out / schede_name(plan, s)) for s in chosen]
-    if not force:
-        for _, path in targets:
-            if path.exists():
-                raise PegxlError(finding(ErrorCode.U002, value=str(path), file=str(path)))
-    return [W.save(build_schede(plan, sector, now=now), path, force=True) for sector, path in targets]
+    items: list[tuple[Path, Callable[[], Document]]] = [
+        (out / schede_name(plan, s), functools.partial(build_schede, plan, s, now=now))
+        for s in [None, *chosen]]
+    return write_documents(items, pdf=pdf, force=force)
 
 
 def build_schede(plan: Plan, sector: str | None = None, *, now: dt.datetime | None = None) -> Document:
