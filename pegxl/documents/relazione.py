@@ -18,7 +18,7 @@ from ..consolidated.read import ConsolidatedBook, read_book
 from ..errors import ErrorCode, PegxlError, finding
 from ..plan import Plan, short
 from ..rules import NO_BAND, Rules, rules_from_mapping
-from ..values import is_blank, parse_number
+from ..values import is_blank, parse_number, show
 from ..workbook import contract as C
 from ..workbook.reader import read_table
 from . import word as W
@@ -90,6 +90,11 @@ class _Data:
     def __init__(self, plan: Plan, book: ConsolidatedBook):
         t = book.tables
         self.sintesi = _records(t.get(C.SHEET_SINTESI))
+        sintesi = book.raw.sheet(C.SHEET_SINTESI) if book.raw is not None else None
+        if is_final(book) and sintesi is not None:
+            # the final workbook's own column, after the contract's ones
+            spec = C.TableSpec(C.SHEET_SINTESI, C.CS_SINTESI.columns + (C.COL_BEFORE_OIV,))
+            self.sintesi = _records(read_table(sintesi, spec)[0].df)
         self.objectives = _records(t.get(C.SHEET_OBJECTIVES))
         self.phases: dict[tuple, list[dict]] = {}
         self.indicators: dict[tuple, list[dict]] = {}
@@ -137,8 +142,7 @@ def build_relazione(plan: Plan, book: ConsolidatedBook, *, now: dt.datetime | No
     _front(doc, plan, book, validated)
     _introduction(doc, plan, book, data, validated)
     _summary(doc, data, validated)
-    W.page_break(doc)
-    doc.add_heading("3. Risultati per centro di responsabilità", level=1)
+    W.heading(doc, "3. Risultati per centro di responsabilità", 1, new_page=True)
     for k, row in enumerate(data.sector_rows()):
         _sector(doc, data, row, first=k == 0)
     _annex(doc, book, data)
@@ -148,7 +152,7 @@ def build_relazione(plan: Plan, book: ConsolidatedBook, *, now: dt.datetime | No
 def _front(doc: Document, plan: Plan, book: ConsolidatedBook, validated: bool) -> None:
     W.para(doc, plan.ente, bold=True, size=16, align="center")
     W.para(doc, "")
-    doc.add_heading(f"Relazione sulla performance {plan.anno}", level=0).alignment = 1
+    W.heading(doc, f"Relazione sulla performance {plan.anno}", 0)
     W.para(doc, "art. 10, comma 1, lettera b), del d.lgs. 27 ottobre 2009, n. 150", size=11, align="center")
     W.para(doc, "Rendicontazione del Piano esecutivo di gestione e del Piano della performance "
                 "(PIAO, sottosezione 2.2)", size=11, align="center")
@@ -168,12 +172,11 @@ def _front(doc: Document, plan: Plan, book: ConsolidatedBook, validated: bool) -
     W.labelled(doc, "Dati", Path(book.path).name)
     if book.identity.get("run_id"):
         W.labelled(doc, "Identificativo elaborazione", book.identity.get("run_id"))
-    W.page_break(doc)
 
 
 def _introduction(doc: Document, plan: Plan, book: ConsolidatedBook, data: _Data, validated: bool) -> None:
     r = data.rules
-    doc.add_heading("1. Introduzione", level=1)
+    W.heading(doc, "1. Introduzione", 1, new_page=True)
     n_sectors = len(data.sector_rows())
     W.para(doc, f"Questa relazione rendiconta i risultati raggiunti nell'anno {plan.anno} da {plan.ente} "
                 f"rispetto agli obiettivi del Piano esecutivo di gestione e del Piano della performance: "
@@ -182,24 +185,24 @@ def _introduction(doc: Document, plan: Plan, book: ConsolidatedBook, data: _Data
                 f"{W.text(book.identity.get('fase') or plan.fase)}. "
                 + ("Le percentuali tengono conto delle valutazioni dell'OIV."
                    if validated else f"Le percentuali sono {NOT_VALIDATED}."))
-    doc.add_heading("Come si calcolano le percentuali", level=2)
+    W.heading(doc, "Come si calcolano le percentuali", 2)
     late = ("una scadenza mancata vale 0" if r.late_zero else
-            f"ogni giorno di ritardo su una scadenza toglie {W.num(r.late_penalty)} punti")
+            f"ogni giorno di ritardo su una scadenza toglie {show(r.late_penalty)} punti")
     formula = ("il rapporto tra valore atteso e valore raggiunto" if r.lower_formula == "rapporto"
                else "lo scostamento (ogni 1 % oltre il valore atteso costa un punto)")
     for text in (
         f"Indicatori. Il punteggio di un indicatore (Raggiungimento %) confronta il valore raggiunto con il "
-        f"valore atteso secondo il verso (≥, ≤, =) e non supera {W.num(r.cap)}; per gli indicatori «meno è "
+        f"valore atteso secondo il verso (≥, ≤, =) e non supera {show(r.cap)}; per gli indicatori «meno è "
         f"meglio» oltre il valore atteso si applica {formula}; {late}; un indicatore sì/no vale 100 o 0.",
-        f"Obiettivi. Il grado calcolato è per il {W.num(r.phases_weight)} % la realizzazione delle fasi "
-        f"(somma di peso per avanzamento) e per il {W.num(r.indicators_weight)} % la media dei punteggi degli "
+        f"Obiettivi. Il grado calcolato è per il {show(r.phases_weight)} % la realizzazione delle fasi "
+        f"(somma di peso per avanzamento) e per il {show(r.indicators_weight)} % la media dei punteggi degli "
         f"indicatori. Il grado che conta (Grado %) è la valutazione dell'OIV quando c'è, altrimenti il grado "
         f"dichiarato dal settore, altrimenti il grado calcolato. Un grado dichiarato che si discosta dal "
-        f"calcolato di oltre {W.num(r.deviation_threshold)} punti richiede una motivazione dello scostamento.",
+        f"calcolato di oltre {show(r.deviation_threshold)} punti richiede una motivazione dello scostamento.",
         "Esclusioni. Gli obiettivi rinviati o non valutabili, e quelli con fasi e indicatori tutti "
         "neutralizzati, sono mostrati ma esclusi dalle medie; una fase o un indicatore neutralizzato è "
         "escluso e il peso degli altri è riproporzionato."
-        + (f" Un grado sotto la soglia minima di {W.num(r.minimum)} conta 0 nelle medie." if r.minimum else ""),
+        + (f" Un grado sotto la soglia minima di {show(r.minimum)} conta 0 nelle medie." if r.minimum else ""),
         "Settori ed ente. La percentuale di raggiungimento di un settore è la media dei gradi dei suoi "
         "obiettivi conteggiati, pesata con il peso degli obiettivi (pesi uguali dove il piano non li indica); "
         "quella dell'ente è la media delle percentuali dei settori, pesata con il peso dei settori.",
@@ -217,7 +220,7 @@ def _introduction(doc: Document, plan: Plan, book: ConsolidatedBook, data: _Data
 
 
 def _summary(doc: Document, data: _Data, validated: bool) -> None:
-    doc.add_heading("2. Sintesi dei risultati", level=1)
+    W.heading(doc, "2. Sintesi dei risultati", 1, new_page=True)
     before = validated and any(not is_blank(r.get("percentage_before")) for r in data.sintesi)
     headers = ["Codice", "Settore", "Responsabile", "N. obiettivi", "N. valutati",
                "Percentuale di raggiungimento", "Fascia"] + (["Senza OIV"] if before else [])
@@ -250,7 +253,7 @@ def _summary(doc: Document, data: _Data, validated: bool) -> None:
         add_bar_chart(doc, "Percentuale di raggiungimento per settore", labels, values,
                       highlight_last=ente_row is not None)
     if data.differences:
-        doc.add_heading("Valutazioni dell'OIV", level=2)
+        W.heading(doc, "Valutazioni dell'OIV", 2)
         W.para(doc, "Gli obiettivi sui quali l'OIV ha espresso una valutazione o una nota:")
         W.table(doc, ["Settore", "Obiettivo", "Grado settore %", "Valutazione OIV %", "Differenza", "Note OIV"],
                 [[W.text(d["sector"]), f"{W.text(d['objective'])} {W.text(d.get('title'))}",
@@ -274,9 +277,7 @@ def _signed(v: Any) -> str:
 
 def _sector(doc: Document, data: _Data, row: dict, *, first: bool) -> None:
     code = W.text(row["sector"])
-    if not first:
-        W.page_break(doc)
-    doc.add_heading(f"{code} — {W.text(row['sector_name'])}", level=2)
+    W.heading(doc, f"{code} — {W.text(row['sector_name'])}", 2, new_page=not first)
     W.labelled(doc, "Centro di responsabilità", W.text(row["sector_name"]))
     W.labelled(doc, "Responsabile", row.get("manager"))
     objectives = data.objectives_of(code)
@@ -314,7 +315,7 @@ def _exclusions(doc: Document, data: _Data, code: str, objectives: list[dict]) -
                 reason = W.text(data.indicator_reasons.get((o["objective"], _int(i["indicator"]))))
                 lines.append(f"{W.text(o['objective'])} indicatore {W.text(i['indicator'])} "
                              f"({W.text(i['description'])}) — neutralizzato" + (f": {reason}" if reason else ""))
-    doc.add_heading("Obiettivi rinviati, non valutabili ed elementi neutralizzati", level=3)
+    W.heading(doc, "Obiettivi rinviati, non valutabili ed elementi neutralizzati", 3)
     if not lines:
         W.para(doc, "Nessuno: tutti gli obiettivi del settore sono conteggiati.")
     for line in lines:
@@ -328,7 +329,7 @@ def _int(v: Any) -> Any:
 
 def _objective(doc: Document, data: _Data, code: str, o: dict) -> None:
     obj = W.text(o["objective"])
-    doc.add_heading(f"{obj} — {W.text(o['title'])}", level=3)
+    W.heading(doc, f"{obj} — {W.text(o['title'])}", 3)
     planned = data.plan_objectives.get(obj, {})
     if planned.get("typology"):
         W.labelled(doc, "Tipologia", planned.get("typology"))
@@ -389,8 +390,7 @@ def _described(r: dict, word: str) -> str:
 
 
 def _annex(doc: Document, book: ConsolidatedBook, data: _Data) -> None:
-    W.page_break(doc)
-    doc.add_heading("Allegato A — Anomalie ancora aperte", level=1)
+    W.heading(doc, "Allegato A — Anomalie ancora aperte", 1, new_page=True)
     if data.anomalies:
         W.para(doc, "Le segnalazioni del controllo dei file restituiti riportate nel foglio Anomalie del "
                     "consolidato, da verificare prima dell'approvazione.")
@@ -401,7 +401,7 @@ def _annex(doc: Document, book: ConsolidatedBook, data: _Data) -> None:
                  for a in data.anomalies], size=8.5)
     else:
         W.para(doc, "Nessuna anomalia aperta.")
-    doc.add_heading("Allegato B — Provenienza dei dati", level=1)
+    W.heading(doc, "Allegato B — Provenienza dei dati", 1)
     W.para(doc, f"La relazione è tratta dal file {Path(book.path).name}; questo è stato costruito dai file "
                 "restituiti dai settori elencati qui, ciascuno con la sua impronta SHA-256 (chi ha il file "
                 "può verificare che sia lo stesso).")

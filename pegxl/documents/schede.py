@@ -65,8 +65,7 @@ def build_schede(plan: Plan, sector: str | None = None, *, now: dt.datetime | No
     groups = _groups(plan, sectors, whole=sector is None)
     _front(doc, plan, groups, sector)
     for label, manager, objectives, shared in groups:
-        W.page_break(doc)
-        doc.add_heading(label, level=1)
+        W.heading(doc, label, 1, new_page=True)
         if manager:
             W.labelled(doc, "Responsabile", manager)
         if not objectives:
@@ -104,7 +103,7 @@ def _groups(plan: Plan, sectors: list[str], *, whole: bool) -> list[tuple[str, s
 def _front(doc: Document, plan: Plan, groups: list, sector: str | None) -> None:
     W.para(doc, plan.ente, bold=True, size=16, align="center")
     W.para(doc, "")
-    doc.add_heading(f"Schede obiettivo {plan.anno}", level=0).alignment = 1
+    W.heading(doc, f"Schede obiettivo {plan.anno}", 0)
     W.para(doc, "Piano esecutivo di gestione e Piano della performance (PIAO, sottosezione 2.2)",
            size=12, align="center")
     if sector is not None:
@@ -119,7 +118,7 @@ def _front(doc: Document, plan: Plan, groups: list, sector: str | None) -> None:
     W.labelled(doc, "Contenuto", f"{n_obj} {'scheda' if n_obj == 1 else 'schede'} obiettivo, "
                                  f"{len([g for g in groups if not g[3]])} "
                                  f"{'settore' if len([g for g in groups if not g[3]]) == 1 else 'settori'}")
-    doc.add_heading("Indice dei settori e degli obiettivi", level=1)
+    W.heading(doc, "Indice dei settori e degli obiettivi", 1)
     for label, manager, objectives, _shared in groups:
         W.para(doc, label + (f" — Responsabile: {manager}" if manager else ""), bold=True)
         W.table(doc, ["Codice", "Obiettivo", "Tipologia", "Peso"],
@@ -134,9 +133,7 @@ def _weight(w: Any) -> str:
 def _scheda(doc: Document, plan: Plan, o: dict[str, Any], *, shared: bool, first: bool,
             owner: str, manager: str | None) -> None:
     code = o["objective"]
-    if not first:
-        W.page_break(doc)
-    doc.add_heading(f"{code} — {W.text(o['title'])}", level=2)
+    W.heading(doc, f"{code} — {W.text(o['title'])}", 2, new_page=not first)
     rows = [["Codice obiettivo", code], ["Titolo", W.text(o["title"])],
             ["Tipologia", W.text(o["typology"]) or W.text(o.get("typology_raw"))],
             ["Peso", _weight(o["weight"]) or "non indicato (pesi uguali)"]]
@@ -152,10 +149,10 @@ def _scheda(doc: Document, plan: Plan, o: dict[str, Any], *, shared: bool, first
         if not is_blank(v):
             rows.append([label, W.text(v)])
     W.table(doc, None, rows, bold_cols=[0])
-    doc.add_heading("Finalità e risultati da raggiungere", level=3)
+    W.heading(doc, "Finalità e risultati da raggiungere", 3)
     W.long_text(doc, o.get("description"))
     phases = plan.phases_of([code]).to_dict("records")
-    doc.add_heading("Fasi", level=3)
+    W.heading(doc, "Fasi", 3)
     if phases:
         W.table(doc, ["N.", "Descrizione", "Inizio previsto", "Fine prevista", "Peso", "Responsabile"],
                 [[W.text(p["phase"]), _with_neutral(p, "Neutralizzata"), W.date(p["planned_start"]),
@@ -163,7 +160,7 @@ def _scheda(doc: Document, plan: Plan, o: dict[str, Any], *, shared: bool, first
     else:
         W.para(doc, "Nessuna fase.", italic=True)
     indicators = plan.indicators_of([code]).to_dict("records")
-    doc.add_heading("Indicatori", level=3)
+    W.heading(doc, "Indicatori", 3)
     if indicators:
         y1, y2 = plan.anno - 1, plan.anno - 2
         W.table(doc, ["N.", "Descrizione", "Tipo", "Formula", "Unità di misura", "Valore atteso", "Verso",

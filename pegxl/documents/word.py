@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from docx import Document as new_document
 from docx.document import Document
 from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Cm, Mm, Pt, RGBColor
@@ -183,8 +183,15 @@ def _field(paragraph: Any, instruction: str, shown: str) -> None:
     run._r.append(char("end"))
 
 
-def page_break(doc: Document) -> None:
-    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+def heading(doc: Document, content: str, level: int, *, new_page: bool = False) -> Any:
+    """A real Word heading (Heading 1-3, Title for 0); `new_page` starts it on a new page
+    (page break before, not an empty paragraph left at the top of the page)."""
+    h = doc.add_heading(content, level=level)
+    if level == 0:
+        h.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if new_page:
+        h.paragraph_format.page_break_before = True
+    return h
 
 
 def para(doc: Document, content: str = "", *, bold: bool = False, italic: bool = False,
