@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the LibreOffice compatibility tests need (tests/lo/driver.py):
 #   - soffice (Debian package libreoffice-calc-nogui: Calc without any GUI toolkit)
+#   - Writer (libreoffice-writer-nogui): the documents' .docx converted to PDF
 #   - Debian's /usr/bin/python3 with the `uno` module (package python3-uno)
+#   - pdfinfo, pdftotext, pdftoppm (poppler-utils): the PDF checks and scripts/doc-previews.sh
 #
 # Idempotent: does nothing when both are already there.
 # As root on Debian/Ubuntu: apt-get update + install (no recommends, no fonts needed).
@@ -13,7 +15,7 @@
 #   --dry-run  show the apt-get commands without running them
 set -euo pipefail
 
-PACKAGES=(libreoffice-calc-nogui python3-uno)
+PACKAGES=(libreoffice-calc-nogui libreoffice-writer-nogui python3-uno poppler-utils)
 LO_PYTHON="${PEGXL_LO_PYTHON:-/usr/bin/python3}"
 MODE=install
 for arg in "$@"; do
@@ -26,6 +28,13 @@ for arg in "$@"; do
 done
 
 have_soffice() { command -v soffice >/dev/null 2>&1; }
+# Writer is a module of soffice: its library beside the program (Debian, upstream builds)
+have_writer() {
+    local prog
+    prog="$(readlink -f "$(command -v soffice 2>/dev/null)" 2>/dev/null)" || return 1
+    ls "$(dirname "$prog")"/libswlo.* >/dev/null 2>&1 || ls "$(dirname "$prog")"/libsw*.so >/dev/null 2>&1
+}
+have_poppler() { command -v pdftotext >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1; }
 have_uno() {
     [ -x "$LO_PYTHON" ] &&
         env -u PYTHONPATH -u PYTHONHOME -u VIRTUAL_ENV "$LO_PYTHON" -c 'import uno' >/dev/null 2>&1
@@ -34,7 +43,9 @@ have_uno() {
 missing() {
     local m=()
     have_soffice || m+=("soffice")
+    have_writer || m+=("LibreOffice Writer")
     have_uno || m+=("uno module for $LO_PYTHON")
+    have_poppler || m+=("pdfinfo/pdftotext (poppler-utils)")
     printf '%s\n' "${m[@]}"
 }
 
@@ -44,7 +55,7 @@ report_ok() {
          "$(soffice --version 2>/dev/null | head -n1 || true)"
 }
 
-if have_soffice && have_uno; then
+if have_soffice && have_writer && have_uno && have_poppler; then
     report_ok
     exit 0
 fi
@@ -57,7 +68,7 @@ if [ "$MODE" = check ]; then
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "No apt-get here: install LibreOffice Calc and its Python-UNO bridge by hand" \
+    echo "No apt-get here: install LibreOffice Calc and Writer, its Python-UNO bridge and poppler-utils by hand" \
          "(Debian/Ubuntu package names: ${PACKAGES[*]}); the LibreOffice tests will skip."
     exit 0
 fi
@@ -87,7 +98,7 @@ if [ "$MODE" = dry-run ]; then
 fi
 
 hash -r
-if have_soffice && have_uno; then
+if have_soffice && have_writer && have_uno && have_poppler; then
     report_ok
 else
     echo "Installation finished but still missing:" >&2
