@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from docx.document import Document
 
@@ -174,7 +174,7 @@ def _scheda(doc: Document, plan: Plan, o: dict[str, Any], *, shared: bool, first
         W.para(doc, "Nessun indicatore.", italic=True)
 
 
-def target(i: dict[str, Any]) -> str:
+def target(i: Mapping[Any, Any]) -> str:
     """The Valore atteso of a plan indicator, as its Tipo valore reads."""
     v = i.get("target_value")
     if i.get("target_ok") and not is_blank(v):
@@ -182,7 +182,7 @@ def target(i: dict[str, Any]) -> str:
     return W.text(i.get("target"))
 
 
-def _with_neutral(r: dict[str, Any], word: str) -> str:
+def _with_neutral(r: Mapping[Any, Any], word: str) -> str:
     d = W.text(r["description"])
     if r.get("neutralised"):
         reason = W.text(r.get("neutralised_reason"))
