@@ -20,7 +20,7 @@ from docx.shared import Cm, Mm, Pt, RGBColor
 
 from .. import __version__
 from ..errors import ErrorCode, PegxlError, finding
-from ..values import format_number, is_blank
+from ..values import format_number, is_blank, parse_number
 from ..workbook.io import atomic_path
 
 BODY_PT = 10
@@ -82,13 +82,10 @@ def text(x: Any) -> str:
 
 
 def _float(x: Any) -> float | None:
-    if is_blank(x) or isinstance(x, bool):
+    if isinstance(x, bool):
         return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
+    p = parse_number(x)
+    return float(p.value) if p.ok and p.value is not None and math.isfinite(p.value) else None
 
 
 # -------------------------------------------------------------------------- document
