@@ -144,6 +144,11 @@ def _styles(doc: Document) -> None:
         st = styles[name]
         st.font.size = Pt(size)
         st.font.name = "Arial"
+        # the template's theme fonts would win over the name in Word
+        theme = st.element.rPr.find(qn("w:rFonts")) if st.element.rPr is not None else None
+        for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            if theme is not None and theme.get(qn(attr)) is not None:
+                del theme.attrib[qn(attr)]
         st.font.color.rgb = RGBColor(0x1F, 0x3A, 0x5F)
         st.paragraph_format.keep_with_next = True
     for name in ("Header", "Footer"):
@@ -282,6 +287,7 @@ def table(doc: Document, headers: Sequence[str] | None, rows: Iterable[Sequence[
 CELL_MARGIN = 57            # twips: 0,1 cm each side of a cell's text
 MONO = "Courier New"
 TEXT_WIDTH_CM = 17.4        # A4 less the margins
+WORD_MAX_CM = 4.5
 # the width of a character as a share of the font size, rounded up for DejaVu Sans (what
 # LibreOffice draws when Arial and Liberation Sans are missing): digits are 0.64 em
 _CHAR_EM, _BOLD_EM, _MONO_EM = 0.64, 0.71, 0.61
@@ -304,13 +310,16 @@ def fit_widths(headers: Sequence[str] | None, rows: Sequence[Sequence[str]], siz
         head = headers[j] if headers is not None else ""
         # the no-break space of "99,08 %" joins a word (str.split would break there)
         words = [len(w) for t in texts for w in _SPACES.split(t)]
+        # a word longer than WORD_MAX_CM (a file name) is left to break where it must; a
+        # fixed-width column (the halves of a SHA-256) never breaks
+        longest = cm(max(words, default=1), em)
         need[j] = pad + max(cm(max((len(w) for w in _SPACES.split(head)), default=0), _BOLD_EM),
-                            cm(max(words, default=1), em))
+                            longest if j in mono else min(WORD_MAX_CM, longest))
         lines = [len(x) for t in texts for x in t.split("\n")]
         want[j] = max(need[j], pad + cm(max(lines, default=0), em))
     spare = total - sum(need)
-    if spare <= 0:
-        return need
+    if spare <= 0:      # too many columns: never wider than the page
+        return [m * total / sum(need) for m in need]
     extra = [w - m for w, m in zip(want, need)]
     if sum(extra) <= spare:
         return [w + (spare - sum(extra)) * w / sum(want) for w in want] if sum(want) else need
