@@ -338,3 +338,14 @@ def test_the_demo_ends_with_both_documents(demo):
     names = [p.name for p in demo.documents]
     assert names[:2] == ["2024_schede_obiettivo.docx", "2024_relazione_performance.docx"]
     assert all(Path(p).exists() for p in demo.documents)
+
+
+def test_the_readme_shows_a_page_of_each_document_made_by_the_script():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    script = (root / "scripts" / "doc-previews.sh").read_text(encoding="utf-8")
+    for name in ("schede", "relazione"):
+        assert f"(docs/img/{name}.png)" in readme
+        assert (root / "docs" / "img" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"docs/img/{name}.png" in script
+    assert "pdftoppm" in script and "scripts/doc-previews.sh" in readme

@@ -243,9 +243,10 @@ def table(doc: Document, headers: Sequence[str] | None, rows: Iterable[Sequence[
     body = [[_clean(v) for v in r] for r in rows]
     head = [_clean(h) for h in headers] if headers is not None else None
     n = len(head) if head is not None else max((len(r) for r in body), default=0)
-    cm = list(widths) if widths is not None else fit_widths(head, body, size, mono=set(mono))
-    twips = [int(round(w * 567)) for w in cm]
     right, bold_rows, bold_cols, mono = set(right), set(bold_rows), set(bold_cols), set(mono)
+    cm = list(widths) if widths is not None else fit_widths(
+        head, body, size, mono=mono, bold={j for j in range(n) if j in bold_cols or bold_rows})
+    twips = [int(round(w * 567)) for w in cm]
     hs = int(round(size * 2))
     out = [f'<w:tbl {nsdecls("w")}><w:tblPr><w:tblStyle w:val="TableGrid"/>'
            f'<w:tblW w:w="{sum(twips)}" w:type="dxa"/><w:jc w:val="center"/><w:tblLayout w:type="fixed"/>'
@@ -294,9 +295,11 @@ _CHAR_EM, _BOLD_EM, _MONO_EM = 0.64, 0.71, 0.61
 
 
 def fit_widths(headers: Sequence[str] | None, rows: Sequence[Sequence[str]], size: float, *,
-               mono: set[int] | frozenset[int] = frozenset(), total: float = TEXT_WIDTH_CM) -> list[float]:
-    """Column widths in cm: each at least its longest word (bold in the header), the rest of
-    `total` shared in proportion to how much longer each column's text is."""
+               mono: set[int] | frozenset[int] = frozenset(), bold: set[int] | frozenset[int] = frozenset(),
+               total: float = TEXT_WIDTH_CM) -> list[float]:
+    """Column widths in cm: each at least its longest word (bold in the header and in the
+    `bold` columns), the rest of `total` shared in proportion to how much longer each
+    column's text is."""
     n = len(headers) if headers is not None else max((len(r) for r in rows), default=0)
     pad = 2 * CELL_MARGIN / 567 + 0.08
 
@@ -305,7 +308,7 @@ def fit_widths(headers: Sequence[str] | None, rows: Sequence[Sequence[str]], siz
 
     need, want = [0.0] * n, [0.0] * n
     for j in range(n):
-        em = _MONO_EM if j in mono else _CHAR_EM
+        em = _MONO_EM if j in mono else _BOLD_EM if j in bold else _CHAR_EM
         texts = [r[j] for r in rows if j < len(r)]
         head = headers[j] if headers is not None else ""
         # the no-break space of "99,08 %" joins a word (str.split would break there)
