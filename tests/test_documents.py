@@ -206,6 +206,9 @@ def test_every_figure_of_the_final_workbook_is_in_the_relazione_to_the_cent(demo
         listing = {r[1].split("\n")[0]: r for r in tables(section)[0][1:]}
         assert listing[o["Codice obiettivo"]][3] == (italian_pct(o["Grado %"]) if o["Grado %"] is not None else "")
         assert listing[o["Codice obiettivo"]][6] == (o["Note OIV"] or "")
+        assert listing[o["Codice obiettivo"]][4] == (o["Motivazione scostamento"] or "")
+        if o["Note"]:
+            assert f"Nota sul grado: {o['Note']}" in all_text(obj)
         objectives[(o["Codice settore"], o["Codice obiettivo"])] = obj
     for p in sheet_rows(final, "Fasi"):
         obj = objectives[(p["Codice settore"], p["Codice obiettivo"])]

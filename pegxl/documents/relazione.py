@@ -284,9 +284,10 @@ def _sector(doc: Document, data: _Data, row: dict, *, first: bool) -> None:
     if not objectives:
         W.para(doc, W.text(row.get("state")) or "Nessun obiettivo consolidato.", italic=True)
         return
-    W.table(doc, ["N.", "Obiettivo", "Stato", "Grado %", "Note", "Valutazione OIV %", "Note OIV"],
+    # as the seed: the responsabile's fields (grade, notes: the Motivazione scostamento), then the OIV's
+    W.table(doc, ["N.", "Obiettivo", "Stato", "Grado %", "Note del responsabile", "Valutazione OIV %", "Note OIV"],
             [[str(k), f"{W.text(o['objective'])}\n{W.text(o['title'])}", W.text(o["status"]), W.pct(o["grade"]),
-              W.text(o.get("notes")), _oiv(o.get("oiv_grade")), W.text(o.get("oiv_notes"))]
+              W.text(o.get("deviation_reason")), _oiv(o.get("oiv_grade")), W.text(o.get("oiv_notes"))]
              for k, o in enumerate(objectives, start=1)], right=[3, 5])
     W.para(doc, f"PERCENTUALE DI RAGGIUNGIMENTO COMPLESSIVA: {W.pct(row.get('percentage')) or 'non calcolabile'}"
                 + (f" — fascia {_band(row.get('band'))}" if not is_blank(row.get("band")) else "")
@@ -333,6 +334,8 @@ def _objective(doc: Document, data: _Data, code: str, o: dict) -> None:
     planned = data.plan_objectives.get(obj, {})
     if planned.get("typology"):
         W.labelled(doc, "Tipologia", planned.get("typology"))
+    if not is_blank(o.get("notes")):
+        W.labelled(doc, "Nota sul grado", o.get("notes"))
     W.table(doc, None, [["Stato", W.text(o["status"]), "Grado calcolato %", W.pct(o["computed"])],
                         ["Realizzazione fasi %", W.pct(o.get("phases_pct")), "Grado dichiarato %", W.pct(o["declared"])],
                         ["Media indicatori %", W.pct(o.get("indicators_pct")), "Valutazione OIV %",
