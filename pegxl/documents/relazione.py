@@ -90,11 +90,10 @@ class _Data:
     def __init__(self, plan: Plan, book: ConsolidatedBook):
         t = book.tables
         self.sintesi = _records(t.get(C.SHEET_SINTESI))
-        sintesi = book.raw.sheet(C.SHEET_SINTESI) if book.raw is not None else None
-        if is_final(book) and sintesi is not None:
-            # the final workbook's own column, after the contract's ones
-            spec = C.TableSpec(C.SHEET_SINTESI, C.CS_SINTESI.columns + (C.COL_BEFORE_OIV,))
-            self.sintesi = _records(read_table(sintesi, spec)[0].df)
+        if is_final(book):
+            before = _by_sector(book, C.SHEET_SINTESI, C.COL_BEFORE_OIV.header)
+            for r in self.sintesi:
+                r["percentage_before"] = before.get(W.text(r["sector"]))
         self.objectives = _records(t.get(C.SHEET_OBJECTIVES))
         self.phases: dict[tuple, list[dict]] = {}
         self.indicators: dict[tuple, list[dict]] = {}
@@ -121,6 +120,22 @@ class _Data:
 
     def objectives_of(self, sector: str) -> list[dict]:
         return [r for r in self.objectives if W.text(r["sector"]) == sector]
+
+
+def _by_sector(book: ConsolidatedBook, sheet: str, header: str) -> dict[str, Any]:
+    """Codice settore -> the value under `header` of a column outside the contract (the
+    final workbook's Percentuale senza OIV), by header names below any title block."""
+    raw = book.raw.sheet(sheet) if book.raw is not None else None
+    rows = raw.rows if raw is not None else []
+    first = C.norm_header(C.CS_SINTESI.header("sector"))
+    start = next((i for i, r in enumerate(rows[:20]) if r and C.norm_header(r[0]) == first), None)
+    if start is None:
+        return {}
+    heads = [C.norm_header(h) for h in rows[start]]
+    if C.norm_header(header) not in heads:
+        return {}
+    col = heads.index(C.norm_header(header))
+    return {W.text(r[0]): r[col] for r in rows[start + 1:] if r and not is_blank(r[0]) and len(r) > col}
 
 
 def _records(df: pd.DataFrame | None) -> list[dict]:
@@ -246,12 +261,12 @@ def _summary(doc: Document, data: _Data, validated: bool) -> None:
         labels.append(f"{W.text(r['sector'])} {name[:28] + '…' if len(name) > 29 else name}")
         values.append(float(r["percentage"]))
     ente_row = data.ente_row()
-    if ente_row is not None and not is_blank(ente_row.get("percentage")):
+    with_ente = ente_row is not None and not is_blank(ente_row.get("percentage"))
+    if ente_row is not None and with_ente:
         labels.append("Ente")
         values.append(float(ente_row["percentage"]))
     if values:
-        add_bar_chart(doc, "Percentuale di raggiungimento per settore", labels, values,
-                      highlight_last=ente_row is not None)
+        add_bar_chart(doc, "Percentuale di raggiungimento per settore", labels, values, highlight_last=with_ente)
     if data.differences:
         W.heading(doc, "Valutazioni dell'OIV", 2)
         W.para(doc, "Gli obiettivi sui quali l'OIV ha espresso una valutazione o una nota:")
