@@ -196,7 +196,8 @@ def _introduction(doc: Document, plan: Plan, book: ConsolidatedBook, data: _Data
     W.para(doc, f"Questa relazione rendiconta i risultati raggiunti nell'anno {plan.anno} da {plan.ente} "
                 f"rispetto agli obiettivi del Piano esecutivo di gestione e del Piano della performance: "
                 f"{n_sectors} {'centro' if n_sectors == 1 else 'centri'} di responsabilità, "
-                f"{len(data.objectives)} obiettivi assegnati. Fase del ciclo: "
+                f"{len(data.objectives)} obiettivi assegnati ai settori (un obiettivo comune a più settori "
+                f"conta in ciascuno). Fase del ciclo: "
                 f"{W.text(book.identity.get('fase') or plan.fase)}. "
                 + ("Le percentuali tengono conto delle valutazioni dell'OIV."
                    if validated else f"Le percentuali sono {NOT_VALIDATED}."))
