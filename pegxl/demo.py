@@ -141,14 +141,20 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     docs = d / "documenti"
     res.documents = flows.schede(plan, docs, db=db, force=True)
     res.documents += flows.relazione(plan, final.path, docs, force=True)
+    pdf_problem = None
     if pdf:   # one LibreOffice run for both
-        res.documents += flows.pdf_of(res.documents, force=True)
+        try:
+            res.documents += flows.pdf_of(res.documents, force=True)
+        except PegxlError as exc:   # a LibreOffice without Writer, say: the .docx are there
+            pdf_problem = exc.findings[0]
     say(f"9. Documenti: le schede obiettivo per la Giunta e la Relazione sulla performance in {docs}")
     for p in res.documents:
         say(f"   {p.name}")
     if not pdf:
         say("   LibreOffice non trovato: solo i .docx (con LibreOffice, `pegxl schede` e `pegxl relazione` "
             "con --pdf scrivono anche i PDF)")
+    elif pdf_problem is not None:
+        say(f"   PDF non creati: {pdf_problem.message} {pdf_problem.hint}")
     return res
 
 

@@ -352,3 +352,15 @@ def test_the_readme_shows_a_page_of_each_document_made_by_the_script():
         assert (root / "docs" / "img" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"docs/img/{name}.png" in script
     assert "pdftoppm" in script and "scripts/doc-previews.sh" in readme
+
+
+def test_the_demo_keeps_its_docx_when_libreoffice_cannot_convert(tmp_path, monkeypatch):
+    # a LibreOffice that fails (no Writer, say): the demo ends with the .docx and says why
+    fake = tmp_path / "soffice"
+    fake.write_text("#!/bin/sh\necho 'Error: no export filter' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PEGXL_SOFFICE", str(fake))
+    lines = []
+    res = run_demo(tmp_path / "demo", say=lines.append)
+    assert [p.suffix for p in res.documents] == [".docx", ".docx"]
+    assert any("PDF non creati" in x and "D002" not in x and "no export filter" in x for x in lines), lines[-3:]
