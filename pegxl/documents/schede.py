@@ -119,11 +119,13 @@ def _front(doc: Document, plan: Plan, groups: list, sector: str | None) -> None:
                                  f"{len([g for g in groups if not g[3]])} "
                                  f"{'settore' if len([g for g in groups if not g[3]]) == 1 else 'settori'}")
     W.heading(doc, "Indice dei settori e degli obiettivi", 1)
+    weighted = any(not is_blank(o["weight"]) for g in groups for o in g[2])   # else a column of blanks
     for label, manager, objectives, _shared in groups:
         W.para(doc, label + (f" — Responsabile: {manager}" if manager else ""), bold=True)
-        W.table(doc, ["Codice", "Obiettivo", "Tipologia", "Peso"],
-                [[o["objective"], W.text(o["title"]), W.text(o["typology"]), _weight(o["weight"])]
-                 for o in objectives] or [["", "Nessun obiettivo assegnato.", "", ""]], right=[3])
+        W.table(doc, ["Codice", "Obiettivo", "Tipologia"] + (["Peso"] if weighted else []),
+                [[o["objective"], W.text(o["title"]), W.text(o["typology"])]
+                 + ([_weight(o["weight"])] if weighted else []) for o in objectives]
+                or [["", "Nessun obiettivo assegnato.", ""]], right=[3])
 
 
 def _weight(w: Any) -> str:

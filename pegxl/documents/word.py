@@ -90,14 +90,13 @@ def _float(x: Any) -> float | None:
 
 # -------------------------------------------------------------------------- document
 
-def document(*, title: str, header: str, subject: str = "", now: dt.datetime | None = None,
-             landscape: bool = False) -> Document:
+def document(*, title: str, header: str, subject: str = "", now: dt.datetime | None = None) -> Document:
     """An empty A4 document: margins 2 cm, Italian language, body 10 pt, `header` on every
     page and "Pagina N di M" in the footer."""
     doc = new_document()
     section = doc.sections[0]
-    section.page_width, section.page_height = (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
-    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.orientation = WD_ORIENT.PORTRAIT
     for side in ("left_margin", "right_margin"):
         setattr(section, side, Cm(1.8))
     section.top_margin, section.bottom_margin = Cm(2), Cm(1.8)
