@@ -51,7 +51,11 @@ def _expected_value(v, value_type):
     if isinstance(v, (dt.date, dt.datetime)):
         return v.strftime("%d/%m/%Y")
     if isinstance(v, (int, float)):
-        return italian_pct(v) if value_type == "percentuale" else italian(v)
+        if value_type == "percentuale":
+            return italian_pct(v)
+        if float(v).is_integer():                      # a count: 190, 1.500
+            return f"{int(v):,}".replace(",", ".")
+        return italian(v)
     return str(v).strip()
 
 
@@ -228,11 +232,9 @@ def test_every_figure_of_the_final_workbook_is_in_the_relazione_to_the_cent(demo
         assert row["Raggiungimento %"] == (italian_pct(i["Raggiungimento %"])
                                            if i["Raggiungimento %"] is not None else "")
         if isinstance(i["Valore atteso"], (int, float)):
-            assert row["Valore atteso"] == (italian_pct(i["Valore atteso"]) if i["Tipo valore"] == "percentuale"
-                                            else italian(i["Valore atteso"]))
+            assert row["Valore atteso"] == _expected_value(i["Valore atteso"], i["Tipo valore"])
         if isinstance(i["Valore letto"], (int, float)) and i["Tipo valore"] in ("numero", "percentuale"):
-            assert row["Valore raggiunto"] == (italian_pct(i["Valore letto"]) if i["Tipo valore"] == "percentuale"
-                                               else italian(i["Valore letto"]))
+            assert row["Valore raggiunto"] == _expected_value(i["Valore letto"], i["Tipo valore"])
         checked += 1
     assert checked > 400
 
@@ -364,3 +366,12 @@ def test_the_demo_keeps_its_docx_when_libreoffice_cannot_convert(tmp_path, monke
     res = run_demo(tmp_path / "demo", say=lines.append)
     assert [p.suffix for p in res.documents] == [".docx", ".docx"]
     assert any("PDF non creati" in x and "D002" not in x and "no export filter" in x for x in lines), lines[-3:]
+
+
+def test_a_typed_number_keeps_its_decimals_and_a_count_has_none():
+    from pegxl.documents.word import value
+    assert value(190.0, "numero") == "190"
+    assert value(1500, "numero") == "1.500"
+    assert value(78622.2, "numero") == "78.622,20"
+    assert value(3.125, "numero") == "3,125"
+    assert value(45.5, "percentuale") == "45,50\u00a0%"

@@ -23,7 +23,7 @@ def test_the_schede_show_the_values_of_the_year_before_from_the_archive(tmp_path
         for r in t[1:]:
             rows[(title.split(" — ")[0], r[0])] = dict(zip(t[0], r))
     # what settori S01 and S02 achieved in 2024 (around_helpers.ACHIEVED), under the codes of 2025
-    assert rows[("2025_S01_01", "1")]["Valore 2024"] == "366,00"
+    assert rows[("2025_S01_01", "1")]["Valore 2024"] == "366"
     assert rows[("2025_S02_01", "1")]["Valore 2024"] == "85,50 %"
     assert rows[("2025_S01_01", "1")]["Valore 2023"] == ""
     # without the archive the column is there, empty

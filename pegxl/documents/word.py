@@ -69,8 +69,17 @@ def value(x: Any, value_type: str | None = None) -> str:
     if isinstance(x, (int, float)):
         if value_type == "percentuale":
             return pct(x)
-        return num(x)
+        return num(x, _places(float(x)))
     return text(x)
+
+
+def _places(v: float) -> int:
+    """Decimals a typed number needs: none for a count (190, not 190,00), at least two
+    otherwise (78.622,20, as amounts are written), up to six (3,125)."""
+    if v.is_integer():
+        return 0
+    places = len(repr(abs(v)).split(".")[1]) if "e" not in repr(v) else 6
+    return min(max(places, 2), 6)
 
 
 def text(x: Any) -> str:
