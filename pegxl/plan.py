@@ -32,7 +32,7 @@ from .values import (
 )
 from .workbook import contract as C
 from .workbook.reader import RawBook, Table, read_table, read_values
-from .workbook.scan import scan
+from .workbook.scan import percent_cells
 
 
 @dataclass
@@ -185,8 +185,8 @@ def read_plan_book(path: str | os.PathLike) -> RawBook:
     """The plan's values, plus the percent-formatted cells of Indicatori (an «80%» target)."""
     book = read_values(path, max_rows=PLAN_MAX_ROWS)
     try:
-        sc = scan(str(path), sheets={C.SHEET_INDICATORS})
-        book.percent_cells = {name: s.percent_cells for name, s in sc.sheets.items() if s.percent_cells}
+        found = percent_cells(str(path), {C.SHEET_INDICATORS})
+        book.percent_cells = {name: cells for name, cells in found.items() if cells}
     except Exception:  # styles are a refinement: a plan calamine reads is still read
         pass
     return book
@@ -363,81 +363,128 @@ _parse_date = _cached(parse_date)
 _parse_bool = _cached(parse_bool)
 
 
-def _number(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None,
-            column: str) -> float | None:
-    raw = getattr(rec, fld)
-    p = _parse_number(raw)
-    if p.ok and not p.from_text:
-        return p.value
-    cell = table.cell(rec.xlrow, fld)
-    if not p.ok:
-        f.append(finding(ErrorCode.P016, file=file, sheet=table.sheet, cell=cell, row=rec.xlrow,
-                         column=column, record=record, value=raw))
-        return None
-    if p.from_text:
-        f.append(finding(ErrorCode.P015, file=file, sheet=table.sheet, cell=cell, row=rec.xlrow,
-                         column=column, record=record, value=raw, parsed=_fmt_num(p.value)))
-    return p.value
+def _texts(values: list[Any]) -> list[str | None]:
+    """`_text` of a column (the common text cells without a call each)."""
+    return [(" ".join(v.split()) or None) if type(v) is str else _text(v) for v in values]
+
+
+def _words(values: list[Any], vocabulary: tuple[str, ...]) -> list[str | None]:
+    """The vocabulary word of each cell (None for a blank or unknown one), once per distinct cell."""
+    seen: dict[Any, str | None] = {}
+    out: list[str | None] = []
+    for v in values:
+        key = (type(v), v)
+        try:
+            word = seen[key]
+        except KeyError:
+            word = seen[key] = C.canonical(v, vocabulary) if not is_blank(v) else None
+        except TypeError:   # an unhashable cell
+            word = C.canonical(v, vocabulary) if not is_blank(v) else None
+        out.append(word)
+    return out
+
+
+class _Columns:
+    """A table's cells a column at a time, for parsing without a pandas row per record."""
+
+    def __init__(self, table: Table, file: str, f: list[Finding]) -> None:
+        self.table, self.file, self.f = table, file, f
+        self.rows: list[int] = table.df["xlrow"].tolist()
+        self.found: list[tuple[int, Finding]] = []   # (row index, finding)
+
+    def frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
+        """The parsed table; the findings given in row order, as a row-by-row parse gave them."""
+        self.found.sort(key=lambda x: x[0])
+        self.f.extend(x for _, x in self.found)
+        return _frame_of(columns)
+
+    def raw(self, fld: str) -> list[Any]:
+        return self.table.df[fld].tolist()
+
+    def texts(self, fld: str) -> list[str | None]:
+        return _texts(self.raw(fld))
+
+    def _add(self, code: ErrorCode, i: int, fld: str, **kw: Any) -> None:
+        t = self.table
+        self.found.append((i, finding(code, file=self.file, sheet=t.sheet, cell=t.cell(self.rows[i], fld),
+                                      row=self.rows[i], **kw)))
+
+    def numbers(self, fld: str, records: list[str | None], column: str) -> list[float | None]:
+        out: list[float | None] = []
+        for i, raw in enumerate(self.raw(fld)):
+            p = _parse_number(raw)
+            if p.ok and not p.from_text:
+                out.append(p.value)
+                continue
+            if not p.ok:
+                self._add(ErrorCode.P016, i, fld, column=column, record=records[i], value=raw)
+                out.append(None)
+                continue
+            self._add(ErrorCode.P015, i, fld, column=column, record=records[i], value=raw,
+                      parsed=_fmt_num(p.value))
+            out.append(p.value)
+        return out
+
+    def dates(self, fld: str, records: list[str | None], column: str) -> list[dt.date | None]:
+        out: list[dt.date | None] = []
+        for i, raw in enumerate(self.raw(fld)):
+            p = _parse_date(raw)
+            if p.ok and not p.from_text:
+                out.append(p.value)
+                continue
+            if not p.ok:
+                self._add(ErrorCode.P010, i, fld, column=column, record=records[i], value=raw)
+                out.append(None)
+                continue
+            if p.value is not None:
+                self._add(ErrorCode.P015, i, fld, column=column, record=records[i], value=raw,
+                          parsed=p.value.strftime("%d/%m/%Y"))
+            out.append(p.value)
+        return out
+
+    def bools(self, fld: str, records: list[str | None], column: str) -> list[bool]:
+        out: list[bool] = []
+        for i, raw in enumerate(self.raw(fld)):
+            p = _parse_bool(raw)
+            if not p.ok:
+                self._add(ErrorCode.P013, i, fld, column=column, record=records[i], value=raw,
+                          allowed="sì, no")
+            out.append(bool(p.value) if p.ok else False)
+        return out
+
+    def ints(self, fld: str, records: list[str | None]) -> list[int | None]:
+        out: list[int | None] = []
+        for i, raw in enumerate(self.raw(fld)):
+            if type(raw) is int and raw >= 1:   # the common case, as below
+                out.append(raw)
+                continue
+            if is_blank(raw):
+                out.append(None)
+                continue
+            p = _parse_number(raw)
+            if not p.ok or p.value is None or not float(p.value).is_integer() or p.value < 1:
+                self._add(ErrorCode.P026, i, fld, record=records[i], value=raw)
+                out.append(None)
+                continue
+            out.append(int(p.value))
+        return out
 
 
 def _fmt_num(x: Any) -> str:   # a number as parsed
     return show_value(float(x))
 
 
-def _date(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None,
-          column: str) -> dt.date | None:
-    raw = getattr(rec, fld)
-    p = _parse_date(raw)
-    if p.ok and not p.from_text:
-        return p.value
-    cell = table.cell(rec.xlrow, fld)
-    if not p.ok:
-        f.append(finding(ErrorCode.P010, file=file, sheet=table.sheet, cell=cell, row=rec.xlrow,
-                         column=column, record=record, value=raw))
-        return None
-    if p.from_text and p.value is not None:
-        f.append(finding(ErrorCode.P015, file=file, sheet=table.sheet, cell=cell, row=rec.xlrow,
-                         column=column, record=record, value=raw,
-                         parsed=p.value.strftime("%d/%m/%Y")))
-    return p.value
-
-
-def _bool(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None,
-          column: str) -> bool:
-    raw = getattr(rec, fld)
-    p = _parse_bool(raw)
-    if not p.ok:
-        f.append(finding(ErrorCode.P013, file=file, sheet=table.sheet, cell=table.cell(rec.xlrow, fld),
-                         row=rec.xlrow, column=column, record=record, value=raw, allowed="sì, no"))
-        return False
-    return bool(p.value)
-
-
-def _int(table: Table, rec: Any, fld: str, file: str, f: list[Finding], record: str | None) -> int | None:
-    raw = getattr(rec, fld)
-    if is_blank(raw):
-        return None
-    p = _parse_number(raw)
-    if not p.ok or p.value is None or not float(p.value).is_integer() or p.value < 1:
-        f.append(finding(ErrorCode.P026, file=file, sheet=table.sheet, cell=table.cell(rec.xlrow, fld),
-                         row=rec.xlrow, record=record, value=raw))
-        return None
-    return int(p.value)
-
-
 def _parse_sectors(t: Table, file: str, f: list[Finding]) -> pd.DataFrame:
-    out = []
-    for rec in t.df.itertuples():
-        code = _code(rec.sector)
-        out.append({
-            "sector": code,
-            "sector_name": _text(rec.sector_name),
-            "manager": _text(rec.manager),
-            "email": _text(rec.email),
-            "weight": _number(t, rec, "weight", file, f, code, "Peso"),
-            "xlrow": rec.xlrow,
-        })
-    return _frame(out, ["sector", "sector_name", "manager", "email", "weight", "xlrow"])
+    c = _Columns(t, file, f)
+    codes = [_code(v) for v in c.raw("sector")]
+    return c.frame({
+        "sector": codes,
+        "sector_name": c.texts("sector_name"),
+        "manager": c.texts("manager"),
+        "email": c.texts("email"),
+        "weight": c.numbers("weight", codes, "Peso"),   # type: ignore[arg-type]
+        "xlrow": c.rows,
+    })
 
 
 def _pad2(v: Any) -> str | None:
@@ -448,86 +495,91 @@ def _pad2(v: Any) -> str | None:
 
 
 def _parse_objectives(t: Table, file: str, f: list[Finding]) -> pd.DataFrame:
-    out = []
-    for rec in t.df.itertuples():
-        code = _code(rec.objective)
-        raw_sectors = _text(rec.sectors)
-        typology = C.canonical(rec.typology, C.TIPOLOGIE) if not is_blank(rec.typology) else None
-        out.append({
-            "objective": code,
-            "sectors": raw_sectors,
-            "title": _text(rec.title),
-            "description": _text(rec.description),
-            "typology": typology,
-            "typology_raw": rec.typology,
-            "mission": _pad2(rec.mission),
-            "programme": _pad2(rec.programme),
-            "dup_objective": _text(rec.dup_objective),
-            "public_value": _text(rec.public_value),
-            "assessor": _text(rec.assessor),
-            "weight": _number(t, rec, "weight", file, f, code, "Peso"),
-            "xlrow": rec.xlrow,
-        })
-    return _frame(out, ["objective", "sectors", "title", "description", "typology", "typology_raw",
-                        "mission", "programme", "dup_objective", "public_value", "assessor",
-                        "weight", "xlrow"])
+    c = _Columns(t, file, f)
+    codes = [_code(v) for v in c.raw("objective")]
+    typology_raw = c.raw("typology")
+    return c.frame({
+        "objective": codes,
+        "sectors": c.texts("sectors"),
+        "title": c.texts("title"),
+        "description": c.texts("description"),
+        "typology": _words(typology_raw, C.TIPOLOGIE),
+        "typology_raw": typology_raw,
+        "mission": [_pad2(v) for v in c.raw("mission")],
+        "programme": [_pad2(v) for v in c.raw("programme")],
+        "dup_objective": c.texts("dup_objective"),
+        "public_value": c.texts("public_value"),
+        "assessor": c.texts("assessor"),
+        "weight": c.numbers("weight", codes, "Peso"),   # type: ignore[arg-type]
+        "xlrow": c.rows,
+    })
 
 
 def _parse_phases(t: Table, file: str, f: list[Finding], anno: int | None) -> pd.DataFrame:
-    out = []
-    for rec in t.df.itertuples():
-        code = _code(rec.objective)
-        n = _int(t, rec, "phase", file, f, code)
-        record = f"{code} fase {n}" if code and n is not None else code
-        out.append({
-            "objective": code,
-            "phase": n,
-            "description": _text(rec.description),
-            "planned_start": _date(t, rec, "planned_start", file, f, record, "Inizio previsto"),
-            "planned_end": _date(t, rec, "planned_end", file, f, record, "Fine prevista"),
-            "weight": _number(t, rec, "weight", file, f, record, "Peso"),
-            "manager": _text(rec.manager),
-            "neutralised": _bool(t, rec, "neutralised", file, f, record, "Neutralizzata"),
-            "neutralised_reason": _text(rec.neutralised_reason),
-            "xlrow": rec.xlrow,
-        })
-    return _frame(out, ["objective", "phase", "description", "planned_start", "planned_end", "weight",
-                        "manager", "neutralised", "neutralised_reason", "xlrow"])
+    c = _Columns(t, file, f)
+    codes = [_code(v) for v in c.raw("objective")]
+    numbers = c.ints("phase", codes)   # type: ignore[arg-type]
+    records = [f"{code} fase {n}" if code and n is not None else code for code, n in zip(codes, numbers)]
+    return c.frame({
+        "objective": codes,
+        "phase": numbers,
+        "description": c.texts("description"),
+        "planned_start": c.dates("planned_start", records, "Inizio previsto"),
+        "planned_end": c.dates("planned_end", records, "Fine prevista"),
+        "weight": c.numbers("weight", records, "Peso"),
+        "manager": c.texts("manager"),
+        "neutralised": c.bools("neutralised", records, "Neutralizzata"),
+        "neutralised_reason": c.texts("neutralised_reason"),
+        "xlrow": c.rows,
+    })
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _target(kind: type, raw: Any, value_type: str, in_percent: bool) -> tuple[str | None, Parsed]:
+    """(the sign written before it, the target parsed by its Tipo valore), once per distinct
+    cell (`kind`: 1, 1.0 and True differ)."""
+    implied, raw_for_parse = None, raw
+    if value_type in ("numero", "percentuale", "data"):
+        implied, raw_for_parse = split_direction(raw)
+    # 80 % typed in Excel is stored as 0.8 in a percent-formatted cell: it means 80
+    return implied, parse_typed(raw_for_parse, value_type, percent_format=in_percent)
 
 
 def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int | None,
                       percent_cells: AbstractSet[str] = frozenset()) -> pd.DataFrame:
-    out = []
-    rec: Any   # a row of cells as typed
-    for rec in t.df.itertuples():
-        code = _code(rec.objective)
-        n = _int(t, rec, "indicator", file, f, code)
-        record = f"{code} indicatore {n}" if code and n is not None else code
-        kind = C.canonical(rec.kind, C.TIPI_INDICATORE) if not is_blank(rec.kind) else None
-        value_type = C.canonical(rec.value_type, C.TIPI_VALORE) if not is_blank(rec.value_type) else None
+    c = _Columns(t, file, f)
+    codes = [_code(v) for v in c.raw("objective")]
+    numbers = c.ints("indicator", codes)   # type: ignore[arg-type]
+    records = [f"{code} indicatore {n}" if code and n is not None else code
+               for code, n in zip(codes, numbers)]
+    kind_raw, value_type_raw = c.raw("kind"), c.raw("value_type")
+    value_types = _words(value_type_raw, C.TIPI_VALORE)
+    targets = c.raw("target")
+    directions, directions_raw = [], []
+    target_values, target_oks, implieds = [], [], []
+    signs: dict[Any, str | None] = {}
+    for i, (direction_cell, value_type, target_raw) in enumerate(zip(c.raw("direction"), value_types, targets)):
         direction = None
-        if not is_blank(rec.direction):
+        direction_raw = None
+        if not is_blank(direction_cell):
             # the whole cell must be one sign: ">>" or ">= 5" is not a Verso (P013)
-            d, rest = split_direction(str(rec.direction).strip() + " 0")
-            direction = d if d in C.VERSI and rest == "0" else None
-            direction_raw = rec.direction
-        else:
-            direction_raw = None
-        target_raw = rec.target
+            key = str(direction_cell).strip()
+            if key not in signs:
+                d, rest = split_direction(key + " 0")
+                signs[key] = d if d in C.VERSI and rest == "0" else None
+            direction, direction_raw = signs[key], direction_cell
         target_value, target_ok, target_text = None, True, False
         implied = None
         if value_type and not is_blank(target_raw):
-            raw_for_parse = target_raw
-            if value_type in ("numero", "percentuale", "data"):
-                implied, raw_for_parse = split_direction(target_raw)
-            # 80 % typed in Excel is stored as 0.8 in a percent-formatted cell: it means 80
-            in_percent = t.cell(rec.xlrow, "target") in percent_cells
-            p = parse_typed(raw_for_parse, value_type, percent_format=in_percent)
+            in_percent = bool(percent_cells) and t.cell(c.rows[i], "target") in percent_cells
+            try:
+                implied, p = _target(type(target_raw), target_raw, value_type, in_percent)
+            except TypeError:   # an unhashable cell
+                implied, p = _target.__wrapped__(type(target_raw), target_raw, value_type, in_percent)
             target_value, target_ok, target_text = p.value, p.ok, p.from_text and implied is None
             if p.percent_scaled:
-                f.append(finding(ErrorCode.P028, file=file, sheet=t.sheet, cell=t.cell(rec.xlrow, "target"),
-                                 row=rec.xlrow, column="Valore atteso", record=record, value=target_raw,
-                                 parsed=_fmt_num(p.value)))
+                c._add(ErrorCode.P028, i, "target", column="Valore atteso", record=records[i],
+                       value=target_raw, parsed=_fmt_num(p.value))
             if implied and not direction_raw:
                 direction = implied
         if value_type in ("numero", "percentuale") and direction is None and direction_raw is None:
@@ -536,36 +588,36 @@ def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int | None,
             direction = "<="
         if target_text and target_ok and value_type in ("numero", "percentuale", "data"):
             parsed = target_value.strftime("%d/%m/%Y") if isinstance(target_value, dt.date) else _fmt_num(target_value)
-            f.append(finding(ErrorCode.P015, file=file, sheet=t.sheet, cell=t.cell(rec.xlrow, "target"),
-                             row=rec.xlrow, column="Valore atteso", record=record, value=target_raw,
-                             parsed=parsed))
-        out.append({
-            "objective": code,
-            "indicator": n,
-            "description": _text(rec.description),
-            "kind": kind,
-            "kind_raw": rec.kind,
-            "formula": _text(rec.formula),
-            "unit": _text(rec.unit),
-            "value_type": value_type,
-            "value_type_raw": rec.value_type,
-            "direction": direction,
-            "direction_raw": direction_raw,
-            "target": target_raw,
-            "target_value": target_value,
-            "target_ok": target_ok,
-            "implied_direction": implied,
-            "previous": rec.previous,
-            "weight": _number(t, rec, "weight", file, f, record, "Peso"),
-            "data_source": _text(rec.data_source),
-            "neutralised": _bool(t, rec, "neutralised", file, f, record, "Neutralizzato"),
-            "neutralised_reason": _text(rec.neutralised_reason),
-            "xlrow": rec.xlrow,
-        })
-    return _frame(out, ["objective", "indicator", "description", "kind", "kind_raw", "formula", "unit",
-                        "value_type", "value_type_raw", "direction", "direction_raw", "target",
-                        "target_value", "target_ok", "implied_direction", "previous", "weight",
-                        "data_source", "neutralised", "neutralised_reason", "xlrow"])
+            c._add(ErrorCode.P015, i, "target", column="Valore atteso", record=records[i],
+                   value=target_raw, parsed=parsed)
+        directions.append(direction)
+        directions_raw.append(direction_raw)
+        target_values.append(target_value)
+        target_oks.append(target_ok)
+        implieds.append(implied)
+    return c.frame({
+        "objective": codes,
+        "indicator": numbers,
+        "description": c.texts("description"),
+        "kind": _words(kind_raw, C.TIPI_INDICATORE),
+        "kind_raw": kind_raw,
+        "formula": c.texts("formula"),
+        "unit": c.texts("unit"),
+        "value_type": value_types,
+        "value_type_raw": value_type_raw,
+        "direction": directions,
+        "direction_raw": directions_raw,
+        "target": targets,
+        "target_value": target_values,
+        "target_ok": target_oks,
+        "implied_direction": implieds,
+        "previous": c.raw("previous"),
+        "weight": c.numbers("weight", records, "Peso"),
+        "data_source": c.texts("data_source"),
+        "neutralised": c.bools("neutralised", records, "Neutralizzato"),
+        "neutralised_reason": c.texts("neutralised_reason"),
+        "xlrow": c.rows,
+    })
 
 
 _SPLIT = re.compile(r"[;,]")
@@ -616,6 +668,14 @@ def _expand_assignments(objectives: pd.DataFrame, sectors: pd.DataFrame, t: Tabl
         df["_order"] = df["sector"].map(order)
         df = df.sort_values(["_order"], kind="stable").drop(columns="_order").drop_duplicates(
             ["sector", "objective"]).reset_index(drop=True)
+    return df
+
+
+def _frame_of(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """A table from its columns (object dtype, as `_frame`)."""
+    df = pd.DataFrame(columns, dtype=object)
+    if "weight" in df.columns:
+        df["weight"] = pd.to_numeric(df["weight"], errors="coerce").astype(float)
     return df
 
 

@@ -233,17 +233,27 @@ MAX_CELLS = 5_000_000
 # not self-closing, its first child a value, formula or inline text.
 _FILLED_REF_RE = re.compile(
     rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,9})"[^>]*?(?<!/)>\s*<(?:\w+:)?(?:v|f|is)\b')
-# Every cell reference, filled or not (and any attribute ending in r that looks like one):
-# a bound above the extents, found several times faster than the exact pattern.
-_ANY_REF_RE = re.compile(rb'r="([A-Z]{1,3})([0-9]{1,9})"')
+_A1_PARTS = re.compile(rb"([A-Z]{0,3})([0-9]{1,9})")
 
 
-def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False) -> dict[str, tuple[int, int]]:
+def _big_ref_re(row_digits: int) -> re.Pattern[bytes]:
+    """Every reference (cell or row, filled or not, and any attribute ending in r that
+    looks like one) past column Z or with `row_digits` digits or more: in a sheet of
+    ordinary size none, so a bound above the extents is found without a match per cell."""
+    return re.compile(rb'r="([A-Z]{2,3}[0-9]{1,9}|[A-Z]{0,3}[0-9]{%d,9})"' % row_digits)
+
+
+def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False,
+                 max_rows: int = MAX_ROWS) -> dict[str, tuple[int, int]]:
     """Sheet name -> (last row, last column) holding content, 1-based, from the cells of
     the worksheet XML (streamed; not the <dimension> element, which a file may leave out
     or get wrong, nor empty rows and styled empty cells). Empty for a file that is not an
-    xlsx. `bound`: a quicker bound above them, counting every cell reference."""
-    pattern = _ANY_REF_RE if bound else _FILLED_REF_RE
+    xlsx. `bound`: a quicker bound above them from every reference: at least column Z and
+    the largest number of fewer digits than `max_rows` (9,999 for 50,000), which pass the
+    limits; the references beyond those are measured."""
+    row_digits = len(str(max(max_rows, 10)))
+    floor = (10 ** (row_digits - 1) - 1, 26)
+    pattern = _big_ref_re(row_digits) if bound else _FILLED_REF_RE
     out: dict[str, tuple[int, int]] = {}
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
@@ -263,7 +273,7 @@ def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False) -> dict[s
             part = rels.get(s.get(f"{ns_rel}id", ""))
             if not part or part not in names:
                 continue
-            max_row = max_col = 0
+            max_row, max_col = floor if bound else (0, 0)
             tail = b""
             with zf.open(part) as fh:
                 while True:
@@ -273,6 +283,8 @@ def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False) -> dict[s
                     # after the last complete row, or before the last cell of a long row
                     cut = len(data) if not chunk else _safe_cut(data)
                     refs = pattern.findall(data, 0, cut)
+                    if refs and bound:
+                        refs = [m.groups() for m in map(_A1_PARTS.fullmatch, refs) if m]
                     if refs:
                         # one pass per chunk: the largest row number, the columns seen once each
                         max_row = max(max_row, max(map(int, {r for _, r in refs})))
@@ -360,7 +372,7 @@ def _check_extents(path: str | os.PathLike[str], name: str, max_rows: int,
                    sheets: list[str] | None) -> None:
     try:
         # the quick bound first: only a sheet that may be too large is measured exactly
-        bound = xlsx_extents(path, bound=True)
+        bound = xlsx_extents(path, bound=True, max_rows=max_rows)
         if bound and _too_large(bound, name, max_rows, sheets) is None:
             return
         extents = (xlsx_extents(path) if bound else None) or ods_extents(path)
@@ -423,8 +435,10 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
             if n_rows > max_rows:
                 raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
             grid = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
-            # most cells are text: kept as they are without a call per cell
-            rows = [[v if type(v) is str and v else _clean(v) for v in row] for row in grid]
+            # text, dates and numbers (nearly every cell) typed without a call per cell
+            rows = [[(v or None) if (t := type(v)) is str else v if t is _DATE
+                     else (int(v) if v.is_integer() and -_EXACT < v < _EXACT else v) if t is float
+                     else _clean(v) for v in row] for row in grid]
             visible = True
             m = meta.get(sname)
             if m is not None and "Visible" not in str(m.visible):
@@ -459,6 +473,10 @@ def _content_kind(path: str | os.PathLike[str]) -> str | None:
 
 def _suffix_kind(path: str | os.PathLike[str]) -> str | None:
     return {".xlsx": "xlsx", ".xlsm": "xlsx", ".ods": "ods"}.get(Path(path).suffix.lower())
+
+
+_DATE = dt.date
+_EXACT = 2.0 ** 53   # a float larger than this is not an exact integer: kept as it is
 
 
 def _clean(v: Any) -> Any:

@@ -137,21 +137,8 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
         out.defined_names.append((d.get("name", ""), text, False))
     pr = wb.find(f"{{{NS_MAIN}}}workbookPr")
     out.epoch_1904 = pr is not None and pr.get("date1904") in ("1", "true")
-    rels = {}
-    if "xl/_rels/workbook.xml.rels" in names:
-        for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
-            target = r.get("Target", "")
-            target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-            rels[r.get("Id")] = target
-    percent = _percent_styles(zf, names)
-    percent_re = (re.compile(rb'<(?:\w+:)?c\b([^>]*?\bs="(?:' + b"|".join(str(i).encode() for i in sorted(percent))
-                             + rb')"[^>]*?)/?>') if percent else None)
-    sheets_el = wb.find(f"{{{NS_MAIN}}}sheets")
-    for s in (sheets_el if sheets_el is not None else []):
-        name = s.get("name", "")
-        part = rels.get(s.get(f"{{{NS_REL}}}id"))
-        if not part or part not in names:
-            continue
+    percent_re = _percent_re(_percent_styles(zf, names))
+    for name, part in _sheet_parts(zf, names, wb):
         sc = SheetScan(name)
         if only is None or name in only:
             data = zf.read(part)
@@ -183,16 +170,64 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
                 for fm in _RULE_F_RE.finditer(rm.group(3)):
                     sc.rule_formulas.append((ref.group(1).decode() if ref else "", _xml_text(fm.group(1))))
             if percent_re is not None:
-                for cm in percent_re.finditer(data):
-                    ref = _ATTR_R.search(cm.group(1))
-                    if ref:
-                        sc.percent_cells.add(ref.group(1).decode())
+                sc.percent_cells = _percent_refs(percent_re, data)
         out.sheets[name] = sc
     if "docProps/core.xml" in names:
         out.modified = _core_modified(zf.read("docProps/core.xml"))
     if "docProps/app.xml" in names:
         m = re.search(rb"<(?:\w+:)?Application>([^<]*)<", zf.read("docProps/app.xml"))
         out.application = m.group(1).decode("utf-8", "replace") if m else None
+    return out
+
+
+def percent_cells(path: str, sheets: set[str]) -> dict[str, set[str]]:
+    """Sheet -> A1 of its percent-formatted cells, for `sheets` only (what a plan needs of
+    the styles: an «80%» target). An xlsx without a percent format is not read past its
+    styles; an ods is scanned."""
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        if "content.xml" in names:
+            return {n: s.percent_cells for n, s in _scan_ods(zf, names, sheets).sheets.items()
+                    if n in sheets}
+        percent_re = _percent_re(_percent_styles(zf, names))
+        if percent_re is None or "xl/workbook.xml" not in names:
+            return {}
+        wb = ET.fromstring(zf.read("xl/workbook.xml"))
+        return {name: _percent_refs(percent_re, zf.read(part))
+                for name, part in _sheet_parts(zf, names, wb) if name in sheets}
+
+
+def _sheet_parts(zf: zipfile.ZipFile, names: set[str], wb: ET.Element) -> list[tuple[str, str]]:
+    """(sheet name, its part in the package) in workbook order, for the parts present."""
+    rels = {}
+    if "xl/_rels/workbook.xml.rels" in names:
+        for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
+            target = r.get("Target", "")
+            target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            rels[r.get("Id")] = target
+    out = []
+    sheets_el = wb.find(f"{{{NS_MAIN}}}sheets")
+    for s in (sheets_el if sheets_el is not None else []):
+        part = rels.get(s.get(f"{{{NS_REL}}}id"))
+        if part and part in names:
+            out.append((s.get("name", ""), part))
+    return out
+
+
+def _percent_re(percent: set[int]) -> re.Pattern[bytes] | None:
+    """A cell of one of the `percent` styles (None when there is none)."""
+    if not percent:
+        return None
+    ids = b"|".join(str(i).encode() for i in sorted(percent))
+    return re.compile(rb'<(?:\w+:)?c\b([^>]*?\bs="(?:' + ids + rb')"[^>]*?)/?>')
+
+
+def _percent_refs(percent_re: re.Pattern[bytes], data: bytes) -> set[str]:
+    out = set()
+    for cm in percent_re.finditer(data):
+        ref = _ATTR_R.search(cm.group(1))
+        if ref:
+            out.add(ref.group(1).decode())
     return out
 
 
