@@ -31,7 +31,7 @@ from .values import (
     split_direction,
 )
 from .workbook import contract as C
-from .workbook.reader import RawBook, Table, read_table, read_values
+from .workbook.reader import RawBook, Table, gc_paused, read_table, read_values
 from .workbook.scan import percent_cells
 
 
@@ -68,14 +68,14 @@ class Plan:
         return list(self.sectors["sector"])
 
     def sector(self, code: str) -> dict[str, Any]:
-        pos = self._index()["sector_pos"].get(code) if isinstance(code, str) else None
+        pos = self._index("sector_pos").get(code) if isinstance(code, str) else None
         if pos is None:
             raise KeyError(code)
         return self.sectors.iloc[pos].to_dict()
 
     def objectives_of(self, sector: str) -> pd.DataFrame:
-        codes = self._index()["sectors"].get(sector, [])
-        return self.objectives.iloc[[self._index()["objective_pos"][c] for c in codes]].reset_index(drop=True)
+        codes = self._index("sectors").get(sector, [])
+        return self.objectives.iloc[[self._index("objective_pos")[c] for c in codes]].reset_index(drop=True)
 
     def phases_of(self, objectives: list[str]) -> pd.DataFrame:
         return self._rows(self.phases, "phases", objectives)
@@ -84,28 +84,38 @@ class Plan:
         return self._rows(self.indicators, "indicators", objectives)
 
     def _rows(self, df: pd.DataFrame, name: str, objectives: list[str]) -> pd.DataFrame:
-        groups = self._index()[name]
+        groups = self._index(name)
         pos = sorted(p for o in objectives for p in groups.get(o, ()))
         return df.iloc[pos]
 
-    def _index(self) -> dict[str, Any]:
-        """Positions by settore and objective, built once: a large ente asks for them a
-        thousand times (one template, one return per settore)."""
+    def _index(self, name: str) -> Any:
+        """Positions by settore and objective (`name`: objective_pos, sectors, sector_pos,
+        phases, indicators), each built once when first asked: a large ente asks for them a
+        thousand times (one template, one return per settore), a plan check hardly."""
         key = (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators),
                id(self.sectors))
         if self._idx.get("key") != key:
-            pos = {c: i for i, c in reversed(list(enumerate(self.objectives["objective"])))}
+            self._idx.clear()
+            self._idx["key"] = key
+        if name not in self._idx:
+            self._idx[name] = self._build_index(name)
+        return self._idx[name]
+
+    def _build_index(self, name: str) -> Any:
+        if name == "objective_pos":
+            return {c: i for i, c in reversed(list(enumerate(self.objectives["objective"].tolist())))}
+        if name == "sectors":
+            pos = self._index("objective_pos")
             sectors: dict[str, list[str]] = {}
-            for s, o in zip(self.assignments["sector"], self.assignments["objective"]):
+            for s, o in zip(self.assignments["sector"].tolist(), self.assignments["objective"].tolist()):
                 if o in pos:
                     sectors.setdefault(s, []).append(o)
-            self._idx.clear()
+            return sectors
+        if name == "sector_pos":
             # the first row of each code, as a lookup by code would find it
-            sector_pos = {c: i for i, c in reversed(list(enumerate(self.sectors["sector"])))
-                          if isinstance(c, str)}
-            self._idx.update(key=key, objective_pos=pos, sectors=sectors, sector_pos=sector_pos,
-                             phases=_positions(self.phases), indicators=_positions(self.indicators))
-        return self._idx
+            return {c: i for i, c in reversed(list(enumerate(self.sectors["sector"].tolist())))
+                    if isinstance(c, str)}
+        return _positions(self.phases if name == "phases" else self.indicators)
 
     @property
     def final(self) -> bool:
@@ -145,8 +155,12 @@ class Plan:
 def _positions(df: pd.DataFrame) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     if "objective" in df:
-        for i, o in enumerate(df["objective"]):
-            out.setdefault(o, []).append(i)
+        for i, o in enumerate(df["objective"].tolist()):
+            found = out.get(o)
+            if found is None:
+                out[o] = [i]
+            else:
+                found.append(i)
     return out
 
 
@@ -178,7 +192,8 @@ PLAN_MAX_ROWS = 500_000
 
 def load_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
     """Read and parse a plan workbook. Raises PegxlError only if the file is unreadable."""
-    return parse_plan(read_plan_book(path))
+    with gc_paused():
+        return parse_plan(read_plan_book(path))
 
 
 def read_plan_book(path: str | os.PathLike) -> RawBook:
@@ -363,9 +378,19 @@ _parse_date = _cached(parse_date)
 _parse_bool = _cached(parse_bool)
 
 
+class _Spaced(dict):   # type: ignore[type-arg]
+    """text -> the text with its spaces normalised, computed once per distinct text."""
+
+    def __missing__(self, text: str) -> str | None:
+        out = self[text] = " ".join(text.split()) or None
+        return out
+
+
 def _texts(values: list[Any]) -> list[str | None]:
-    """`_text` of a column (the common text cells without a call each)."""
-    return [(" ".join(v.split()) or None) if type(v) is str else _text(v) for v in values]
+    """`_text` of a column: a column repeats its texts (codes, names, words), each
+    normalised once."""
+    seen = _Spaced()
+    return [seen[v] if type(v) is str else _text(v) for v in values]
 
 
 def _words(values: list[Any], vocabulary: tuple[str, ...]) -> list[str | None]:
@@ -649,20 +674,23 @@ def _expand_assignments(objectives: pd.DataFrame, sectors: pd.DataFrame, t: Tabl
                         f: list[Finding]) -> pd.DataFrame:
     codes = [c for c in sectors["sector"] if c]
     known = set(codes)
-    rows = []
-    o: Any   # a row of cells as typed
-    for o in objectives.itertuples():
-        if not o.objective:
+    cols: dict[str, list[Any]] = {"sector": [], "objective": [], "title": [], "weight": [], "transversal": []}
+    for objective, raw, title, weight, xlrow in zip(*(objectives[c].tolist() for c in (
+            "objective", "sectors", "title", "weight", "xlrow"))):
+        if not objective:
             continue
-        for s in sector_list(o.sectors, codes):
+        listed = sector_list(raw, codes)
+        transversal = (raw or "").strip() == C.ALL_SECTORS or len(listed) > 1
+        for s in listed:
             if s not in known:
-                f.append(finding(ErrorCode.P005, file=file, sheet=t.sheet, cell=t.cell(o.xlrow, "sectors"),
-                                 row=o.xlrow, column="Codice settore", record=o.objective, value=s,
+                f.append(finding(ErrorCode.P005, file=file, sheet=t.sheet, cell=t.cell(xlrow, "sectors"),
+                                 row=xlrow, column="Codice settore", record=objective, value=s,
                                  suggestion=zeros_hint(s, codes, "Settori")))
                 continue
-            rows.append({"sector": s, "objective": o.objective, "title": o.title, "weight": o.weight,
-                         "transversal": (o.sectors or "").strip() == C.ALL_SECTORS or len(sector_list(o.sectors, codes)) > 1})
-    df = _frame(rows, ["sector", "objective", "title", "weight", "transversal"])
+            for k, v in (("sector", s), ("objective", objective), ("title", title), ("weight", weight),
+                         ("transversal", transversal)):
+                cols[k].append(v)
+    df = _frame_of(cols)
     if len(df):
         order = {c: i for i, c in enumerate(codes)}
         df["_order"] = df["sector"].map(order)
@@ -689,5 +717,9 @@ def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
 
 def template_name(plan: Plan, sector: str) -> str:
     """`<Anno>_<Codice settore>_<slug>.xlsx`."""
-    info = plan.sector(sector)
-    return f"{plan.anno}_{safe_code(sector)}_{slugify(info.get('sector_name') or sector)}.xlsx"
+    return file_name(plan.anno, sector, plan.sector(sector).get("sector_name"))
+
+
+def file_name(anno: Any, sector: str, sector_name: Any) -> str:
+    """`template_name` from the settore's code and name."""
+    return f"{anno}_{safe_code(sector)}_{slugify(sector_name or sector)}.xlsx"

@@ -4,6 +4,8 @@ Every problem is reported at once, located at its cell, with the record's code.
 """
 from __future__ import annotations
 
+import datetime as dt
+import operator
 import os
 import re
 from typing import Any
@@ -15,6 +17,7 @@ import pandera.pandas as pa
 from ..errors import ERROR, ErrorCode, Finding, PegxlError, finding, show_value
 from ..plan import (  # noqa: F401 (load_plan, parse_plan re-exported)
     Plan,
+    file_name,
     load_plan,
     parse_plan,
     parse_plan_partial,
@@ -24,7 +27,7 @@ from ..plan import (  # noqa: F401 (load_plan, parse_plan re-exported)
 )
 from ..values import is_blank, safe_code
 from ..workbook import contract as C
-from ..workbook.reader import RawBook, Table, cell_ref
+from ..workbook.reader import RawBook, Table, cell_ref, gc_paused
 from .schema import coded, run_schema
 
 WEIGHT_TOLERANCE = 0.01
@@ -93,7 +96,8 @@ def check_plan(path: str | os.PathLike) -> tuple[Plan | None, list[Finding]]:
 
     The plan is None when a sheet or required column is missing or the Ente sheet is
     unusable; in the latter case the other sheets are still checked."""
-    return check_book(read_plan_book(path))
+    with gc_paused():
+        return check_book(read_plan_book(path))
 
 
 def check_book(book: RawBook) -> tuple[Plan | None, list[Finding]]:
@@ -233,13 +237,24 @@ def _typed_as(df: pd.DataFrame, table: Table, fields: tuple[str, ...]) -> pd.Dat
     v = df.copy()
     if v.empty:
         return v
+    xlrows = v["xlrow"].tolist()
+    # the parsed table has the sheet's rows in order: its cells zipped, not looked up per row
+    aligned = xlrows == table.df["xlrow"].tolist()
     for fld in fields:
         if fld not in v.columns or fld not in table.df.columns:
             continue
-        raw = _raw_by_row(table, fld)
-        v[fld] = [r if is_blank(p) and not is_blank(r) else p
-                  for p, r in zip(v[fld], (raw.get(x) for x in v["xlrow"]))]
+        if aligned:
+            raws: Any = table.df[fld].tolist()
+        else:
+            raw = _raw_by_row(table, fld)
+            raws = [raw.get(x) for x in xlrows]
+        v[fld] = [p if type(p) in _SOLID else (r if is_blank(p) and not is_blank(r) else p)
+                  for p, r in zip(v[fld].tolist(), raws)]
     return v
+
+
+# parsed values that are never blank (as is_blank says), tested without a call
+_SOLID = frozenset({int, bool, dt.date, dt.datetime})
 
 
 def _raw_by_row(table: Table, fld: str) -> dict[Any, Any]:
@@ -282,12 +297,11 @@ def _orphans(plan: Plan, file: str | None) -> list[Finding]:
     known = set(plan.objectives["objective"].dropna())
     for df, sheet in ((plan.phases, C.SHEET_PHASES), (plan.indicators, C.SHEET_INDICATORS)):
         table = plan.tables[sheet]
-        r: Any   # a row of cells as typed
-        for r in df.itertuples():
-            if r.objective is not None and r.objective not in known:
-                out.append(finding(ErrorCode.P006, file=file, sheet=sheet, cell=table.cell(r.xlrow, "objective"),
-                                   row=r.xlrow, column="Codice obiettivo", record=r.objective, value=r.objective,
-                                   suggestion=zeros_hint(r.objective, known, "Obiettivi")))
+        for objective, xlrow in zip(df["objective"].tolist(), df["xlrow"].tolist()):
+            if objective is not None and objective not in known:
+                out.append(finding(ErrorCode.P006, file=file, sheet=sheet, cell=table.cell(xlrow, "objective"),
+                                   row=xlrow, column="Codice obiettivo", record=objective, value=objective,
+                                   suggestion=zeros_hint(objective, known, "Obiettivi")))
     return out
 
 
@@ -317,15 +331,23 @@ def _floats(values: pd.Series) -> list[float]:
 def _groups(keys: Any, *columns: Any) -> dict[Any, tuple[list[Any], ...]]:
     """key -> one list per column, in first-seen order of the keys and rows (as a
     `groupby(sort=False)` after dropping the rows without a key), in one pass."""
-    out: dict[Any, tuple[list[Any], ...]] = {}
-    for key, *vals in zip(keys, *columns):
-        if key is None or (isinstance(key, float) and key != key):
+    at: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys.tolist() if isinstance(keys, pd.Series) else keys):
+        if type(key) is not str and (key is None or (isinstance(key, float) and key != key)):
             continue
-        lists = out.get(key)
-        if lists is None:
-            lists = out[key] = tuple([] for _ in columns)
-        for lst, v in zip(lists, vals):
-            lst.append(v)
+        found = at.get(key)
+        if found is None:
+            at[key] = [i]
+        else:
+            found.append(i)
+    cols = [c.tolist() if isinstance(c, pd.Series) else list(c) for c in columns]
+    out: dict[Any, tuple[list[Any], ...]] = {}
+    for key, idx in at.items():
+        if len(idx) == 1:
+            out[key] = tuple([col[idx[0]]] for col in cols)
+        else:
+            pick = operator.itemgetter(*idx)
+            out[key] = tuple(list(pick(col)) for col in cols)
     return out
 
 
@@ -407,8 +429,15 @@ def _indicator_weights(plan: Plan, file: str | None) -> list[Finding]:
 def _dates(plan: Plan, file: str | None) -> list[Finding]:
     out: list[Finding] = []
     table = plan.tables[C.SHEET_PHASES]
+    ph = plan.phases
+    if ph.empty:
+        return out
+    anno = plan.anno
+    # only the rows with a problem are visited as records
+    suspect = [i for i, (a, b) in enumerate(zip(ph["planned_start"].tolist(), ph["planned_end"].tolist()))
+               if (a and b and b < a) or (a and anno and a.year != anno) or (b and anno and b.year != anno)]
     r: Any   # a row of cells as typed
-    for r in plan.phases.itertuples():
+    for r in ph.iloc[suspect].itertuples():
         rec = _rec(r, "fase", "phase")
         if r.planned_start and r.planned_end and r.planned_end < r.planned_start:
             out.append(finding(ErrorCode.P011, file=file, sheet=C.SHEET_PHASES, cell=table.cell(r.xlrow, "planned_end"),
@@ -429,8 +458,17 @@ _TARGET_EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "u
 def _targets(plan: Plan, file: str | None) -> list[Finding]:
     out: list[Finding] = []
     table = plan.tables[C.SHEET_INDICATORS]
+    ind = plan.indicators
+    if ind.empty:
+        return out
+    # only the rows with a problem are visited as records: a bad target, a percentuale out
+    # of 0-100, a sign before the target against the Verso
+    suspect = [i for i, (ok, vt, tv, imp) in enumerate(zip(
+        ind["target_ok"].tolist(), ind["value_type"].tolist(), ind["target_value"].tolist(),
+        ind["implied_direction"].tolist()))
+        if not ok or imp or (vt == "percentuale" and isinstance(tv, float) and not 0 <= tv <= 100)]
     r: Any   # a row of cells as typed
-    for r in plan.indicators.itertuples():
+    for r in ind.iloc[suspect].itertuples():
         if r.value_type is None or is_blank(r.target):
             continue
         rec = _rec(r, "indicatore", "indicator")
@@ -495,12 +533,16 @@ def _same_file_names(plan: Plan, file: str | None) -> list[Finding]:
     st = plan.tables[C.SHEET_SECTORS]
     by_template: dict[str, Any] = {}
     by_code: dict[str, Any] = {}
+    # the name of the first row of each code, as template_name finds it
+    names: dict[str, Any] = {}
+    for code, sector_name in zip(plan.sectors["sector"].tolist(), plan.sectors["sector_name"].tolist()):
+        names.setdefault(code, sector_name)
     s: Any   # a row of cells as typed
     for s in plan.sectors.itertuples():
         if not isinstance(s.sector, str) or not s.sector:
             continue
         try:
-            name = template_name(plan, s.sector)
+            name = file_name(plan.anno, s.sector, names[s.sector])
         except Exception:   # a settore the plan cannot describe is reported elsewhere
             continue
         code_part = f"{plan.anno}_{safe_code(s.sector)}"

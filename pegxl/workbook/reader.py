@@ -6,8 +6,10 @@ traceback: see `sniff`.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import gc
 import os
 import posixpath
 import re
@@ -15,7 +17,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from xml.etree import ElementTree as ET
 
 import pandas as pd
@@ -31,6 +33,20 @@ MAX_ROWS = 50_000
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".ods")
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: reading a large workbook makes millions of
+    objects (cells, rows, columns) and none of them in a cycle, while each collection of
+    the oldest generation walks them all again (a fifth of a large plan's read)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def col_letter(index: int) -> str:
@@ -583,15 +599,21 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
     kept: list[list[Any]] = []
     xlrows: list[int] = []
     for r, row in enumerate(rows[1:], start=2):
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+        first = row[0] if row else None
+        # most rows have a code in their first cell: kept without looking further
+        if (first is None or (type(first) is str and not first.strip())) and all(
+                v is None or (isinstance(v, str) and not v.strip()) for v in row):
             continue
         kept.append(row)
         xlrows.append(r)
     # built a column at a time: a plan of 1,000 settori has ~160,000 rows
+    width = min(map(len, kept), default=0)
+    columns = list(zip(*kept)) if width else []   # the grid transposed (as far as the shortest row)
     data: dict[str, list[Any]] = {}
     for col in spec.columns:
         at = cols.get(col.field)
         data[col.field] = ([None] * len(kept) if at is None
+                           else list(columns[at]) if at < width
                            else [row[at] if at < len(row) else None for row in kept])
     data["xlrow"] = xlrows
     df = pd.DataFrame(data, columns=[c.field for c in spec.columns] + ["xlrow"], dtype=object)
