@@ -186,21 +186,30 @@ def peak_rss_kb() -> int:
     return r // 1024 if sys.platform == "darwin" else r
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its children waited for (the
+    worker processes of a pool, once it is shut down)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def child_pegxl(workdir: Path, folder: Path, jobs: int | None = None) -> dict:
     from pegxl.validators.returns import validate_returns
     plan = load_plan(workdir)
     plan.fingerprint()
     rss_before = _rss_kb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     # a pegxl from before --jobs can be measured with this script too
     kw = {"jobs": jobs} if "jobs" in inspect.signature(validate_returns).parameters else {}
     v = validate_returns(plan, [folder], **kw)
     seconds = time.perf_counter() - t
+    cpu = cpu_seconds() - c
     errors = sum(1 for f in v.findings if f.is_error)
     codes: dict[str, int] = {}
     for f in v.findings:
         codes[f.code] = codes.get(f.code, 0) + 1
-    return {"method": "pegxl", "files": len(v.files), "seconds": seconds, "rss_before_kb": rss_before,
+    return {"method": "pegxl", "files": len(v.files), "seconds": seconds, "cpu": cpu, "rss_before_kb": rss_before,
             "rows": len(v.objectives) + len(v.phases) + len(v.indicators), "usable": len(v.usable_files),
             "errors": errors, "warnings": len(v.findings) - errors, "codes": codes}
 
@@ -210,7 +219,7 @@ def child_baseline(workdir: Path, folder: Path) -> dict:
     import pandas as pd
     files = sorted(p for p in folder.iterdir() if p.suffix == ".xlsx")
     rss_before = _rss_kb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     rows = 0
     for p in files:
         wb = openpyxl.load_workbook(p)
@@ -220,7 +229,8 @@ def child_baseline(workdir: Path, folder: Path) -> dict:
             rows += len(df)
         wb.close()
     seconds = time.perf_counter() - t
-    return {"method": "baseline", "files": len(files), "seconds": seconds, "rss_before_kb": rss_before,
+    return {"method": "baseline", "files": len(files), "seconds": seconds, "cpu": cpu_seconds() - c,
+            "rss_before_kb": rss_before,
             "rows": rows}
 
 
@@ -228,7 +238,7 @@ def child_calamine(workdir: Path, folder: Path) -> dict:
     from python_calamine import CalamineWorkbook
     files = sorted(p for p in folder.iterdir() if p.suffix == ".xlsx")
     rss_before = _rss_kb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     rows = 0
     for p in files:
         wb = CalamineWorkbook.from_path(str(p))
@@ -237,7 +247,8 @@ def child_calamine(workdir: Path, folder: Path) -> dict:
             if name in TABLE_SHEETS:
                 rows += max(0, len(data) - 1)
     seconds = time.perf_counter() - t
-    return {"method": "calamine", "files": len(files), "seconds": seconds, "rss_before_kb": rss_before,
+    return {"method": "calamine", "files": len(files), "seconds": seconds, "cpu": cpu_seconds() - c,
+            "rss_before_kb": rss_before,
             "rows": rows}
 
 
@@ -302,16 +313,19 @@ def main(argv: list[str] | None = None) -> int:
     assert p["files"] == b["files"] == c["files"] == len(files), (p["files"], b["files"], c["files"], len(files))
     jobs = args.validate_jobs or os.cpu_count() or 1
     print()
-    print(f"{'method':<10} {'files':>6} {'seconds':>9} {'files/s':>9} {'peak RSS MB':>12} {'RSS before MB':>14}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{'method':<10} {'files':>6} {'seconds':>9} {'CPU s':>8} {'files/s':>9} {'peak RSS MB':>12} "
+          f"{'RSS before MB':>14}")
     for r in (p, b, c):
-        print(f"{r['method']:<10} {r['files']:>6} {r['seconds']:>9.2f} {r['files'] / r['seconds']:>9.1f} "
-              f"{r['maxrss_kb'] / 1024:>12.1f} {r['rss_before_kb'] / 1024:>14.1f}")
+        print(f"{r['method']:<10} {r['files']:>6} {r['seconds']:>9.2f} {r['cpu']:>8.2f} "
+              f"{r['files'] / r['seconds']:>9.1f} {r['maxrss_kb'] / 1024:>12.1f} {r['rss_before_kb'] / 1024:>14.1f}")
     speed = (p["files"] / p["seconds"]) / (b["files"] / b["seconds"])
     mem = p["maxrss_kb"] / b["maxrss_kb"]
     over_raw = p["seconds"] / c["seconds"]
-    print(f"pegxl with {jobs} worker process(es) on {os.cpu_count()} cores")
-    print(f"ratio pegxl/baseline: speed x{speed:.2f} (files/s; goal >= 5), peak memory x{mem:.2f}")
-    print(f"ratio pegxl/calamine: time x{over_raw:.2f} (goal <= 5)")
+    print(f"pegxl with {jobs} worker process(es) on {os.cpu_count()} cores; load average {load:.1f}")
+    print(f"ratio pegxl/baseline: speed x{speed:.2f} (files/s; goal >= 5), CPU x{b['cpu'] / p['cpu']:.2f} "
+          f"less, peak memory x{mem:.2f}")
+    print(f"ratio pegxl/calamine: time x{over_raw:.2f} (goal <= 5), CPU x{p['cpu'] / c['cpu']:.2f}")
     print(f"pegxl findings: {p['errors']} errors, {p['warnings']} warnings {p['codes']}; "
           f"{p['usable']}/{p['files']} usable; {p['rows']} rows validated (baseline read {b['rows']})")
     if args.json:

@@ -5,6 +5,7 @@ Every command maps PegxlError to its findings and exit status (0 clean, 1 proble
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import json as _json
 import sys
@@ -21,7 +22,7 @@ from .commands.around import (
     send_cmd,
     status_cmd,
 )
-from .commands.common import CONTEXT, JOBS, echo, guarded
+from .commands.common import CONTEXT, JOBS, busy, echo, guarded
 from .commands.italiano import localize
 from .commands.common import plan_or_exit as _plan_or_exit
 from .commands.common import progress as _progress
@@ -81,7 +82,8 @@ def plan_group() -> None:
 def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
     """Controlla il piano e riporta ogni problema con foglio, cella e codice."""
     if write_back:
-        findings = plan_check_write_back(plan)
+        with busy("Lettura e controllo del piano"):
+            findings = plan_check_write_back(plan)
         if fmt == "json":
             echo(render_json(findings, command="plan check", files=[str(plan)]))
         else:
@@ -89,7 +91,8 @@ def plan_check_cmd(plan: Path, fmt: str, write_back: bool) -> None:
             echo(f"Esito scritto nel foglio «Esito controllo» di {plan} (copia di riserva accanto).")
         sys.exit(EXIT_PROBLEMS if has_errors(findings) else EXIT_OK)
     try:
-        p, findings = flows.check_plan(plan)
+        with busy("Lettura e controllo del piano"):
+            p, findings = flows.check_plan(plan)
     except PegxlError as exc:
         if fmt != "json":
             raise
@@ -133,7 +136,10 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
     previous = flows.previous_years_archive(plan, db)
     if previous is not None:
         echo(f"Valori degli anni precedenti dall'archivio {previous}.")
-    paths = flows.make_templates(plan, outdir, sectors=sectors or None, password=password, db=db, jobs=jobs)
+    prog, update = _progress("Modelli")
+    with prog or contextlib.nullcontext():
+        paths = flows.make_templates(plan, outdir, sectors=sectors or None, password=password, db=db,
+                                     jobs=jobs, progress=update)
     for p in paths:
         echo(f"  {p}")
     echo(f"{len(paths)} modelli scritti in {outdir} ({plan.ente}, {plan.anno}, {plan.fase}).")

@@ -67,19 +67,22 @@ def previous_years_archive(plan: Plan, db: Any = BESIDE_PLAN) -> Path | None:
 
 def make_templates(plan: Plan | str | os.PathLike, outdir: str | os.PathLike, *,
                    sectors: Iterable[str] | None = None, password: str | None = None,
-                   db: Any = BESIDE_PLAN, jobs: int | None = None) -> list[Path]:
+                   db: Any = BESIDE_PLAN, jobs: int | None = None,
+                   progress: Progress | None = None) -> list[Path]:
     """`pegxl templates`, «Crea modelli»: one locked template per settore (all, or `sectors`)
     in `outdir`, in plan order, with Valore anno precedente filled from the archive `db`
     where the plan leaves it blank (`previous_years_archive`). A plan path is read and
     checked first: a plan with errors raises PegxlError before any file is written. `jobs`
-    worker processes share the settori (default: the cores)."""
+    worker processes share the settori (default: the cores); `progress(i, n, path)` is
+    called as each template is written."""
     if not isinstance(plan, Plan):
         plan = checked_plan(plan)
     source = previous_years_archive(plan, db)
     if source is not None:
         plan = archive.fill_previous(plan, source)
     return templates.generate_templates(plan, outdir, sectors=list(sectors) if sectors is not None else None,
-                                        password=password or templates.DEFAULT_PASSWORD, jobs=jobs)
+                                        password=password or templates.DEFAULT_PASSWORD, jobs=jobs,
+                                        progress=progress)
 
 
 # --------------------------------------------------------------------------- the returns

@@ -38,6 +38,7 @@ from .workbook.reader import (
     cell_ref,
     read_table,
     read_values,
+    records,
     sniff,
 )
 from .workbook.scan import BookScan, scan
@@ -149,7 +150,7 @@ class PlanIndex:
 
     def __init__(self, plan: Plan):
         self.sector_codes = set(plan.sector_codes)
-        self._objectives = {r["objective"]: r for r in plan.objectives.to_dict("records")}
+        self._objectives = {r["objective"]: r for r in records(plan.objectives)}
         self._assigned: dict[str, list[str]] = {}
         for sector, objective in zip(plan.assignments["sector"], plan.assignments["objective"]):
             self._assigned.setdefault(sector, []).append(objective)
@@ -157,7 +158,7 @@ class PlanIndex:
         self._by_objective: dict[str, dict[str, list[tuple[int, dict[Any, Any]]]]] = {}
         for sheet, df in ((C.SHEET_PHASES, plan.phases), (C.SHEET_INDICATORS, plan.indicators)):
             groups: dict[str, list[tuple[int, dict[Any, Any]]]] = {}
-            for pos, rec in enumerate(df.to_dict("records")):
+            for pos, rec in enumerate(records(df)):
                 groups.setdefault(rec["objective"], []).append((pos, rec))
             self._by_objective[sheet] = groups
 
@@ -194,16 +195,21 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         rf.add(ErrorCode.F001, detail=os_detail(exc))
         return rf
     max_rows = max(2000, 10 * max(len(plan.phases), len(plan.indicators), len(plan.objectives)))
+    # the package's XML is read once, first: the scan measures the sheets for read_values
+    # too (whose findings still come first when both fail)
+    scan_error: Exception | None = None
     try:
-        book = read_values(p, max_rows=max_rows, sniffed=True)
+        sc = scan(str(p))
+    except Exception as exc:  # reported after read_values has had its say
+        sc, scan_error = BookScan(), exc
+    bound = {name: s.bound for name, s in sc.sheets.items() if s.bound is not None}
+    try:
+        book = read_values(p, max_rows=max_rows, sniffed=True, bound=bound)
     except PegxlError as exc:
         rf.findings.extend(exc.findings)
         return rf
-    try:
-        sc = scan(str(p))
-    except Exception as exc:  # a zip calamine could read but whose XML we cannot: still usable
-        sc = BookScan()
-        rf.add(ErrorCode.F002, detail=f"struttura interna non leggibile: {str(exc)[:120]}")
+    if scan_error is not None:   # a zip calamine could read but whose XML we cannot
+        rf.add(ErrorCode.F002, detail=f"struttura interna non leggibile: {str(scan_error)[:120]}")
         return rf
     rf.kind = sc.kind
     rf.application = sc.application
@@ -357,7 +363,7 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
     seen: dict[tuple, int] = {}
     order: list[tuple] = []
     rows_out: list[dict[str, Any]] = []
-    for rec in table.df.to_dict("records"):
+    for rec in records(table.df):
         key = _key_of(rec, sheet_name)
         row = rec["xlrow"]
         if key is None:

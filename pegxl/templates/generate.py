@@ -17,7 +17,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -654,8 +654,10 @@ def build_template(plan: Plan, sector: str, *, generated_at: Any = None,
 
 def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] | None = None,
                        password: str = DEFAULT_PASSWORD, generated_at: Any = None,
-                       jobs: int | None = None) -> list[Path]:
-    """Write one template per settore (all, or `sectors`) into `outdir`, atomically.
+                       jobs: int | None = None,
+                       progress: Callable[[int, int, str], None] | None = None) -> list[Path]:
+    """Write one template per settore (all, or `sectors`) into `outdir`, atomically;
+    `progress(i, n, path)` after each one, in plan order.
 
     `jobs` worker processes share the settori (default: the cores; 1: none). Every
     template depends only on the plan, its settore, `generated_at` and the password, fixed
@@ -677,8 +679,16 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     work = [(code, out / names[code]) for code in codes]
     jobs = default_jobs() if jobs is None else max(1, int(jobs))
     jobs = min(jobs, len(work))
+    done: list[Path] = []
+
+    def written(path: Path) -> None:
+        done.append(path)
+        if progress:
+            progress(len(done), len(work), str(path))
     if jobs <= 1:
-        return [_write_template(plan, code, path, generated_at, password, fp) for code, path in work]
+        for code, path in work:
+            written(_write_template(plan, code, path, generated_at, password, fp))
+        return done
     # the plan's objects stay out of the collector's sweeps while workers run: a sweep in a
     # forked worker would write to (and so copy) every page of the plan it shares
     gc.freeze()
@@ -687,7 +697,9 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
                                  initargs=(plan, generated_at, password, fp)) as pool:
             # big enough chunks that a worker is not woken per template, small enough to balance
             chunk = max(1, min(32, len(work) // (jobs * 4)))
-            return list(pool.map(_worker_write, work, chunksize=chunk))
+            for path in pool.map(_worker_write, work, chunksize=chunk):
+                written(path)
+            return done
     finally:
         gc.unfreeze()
 

@@ -26,6 +26,7 @@ from ..tables import score_input
 from ..templates.generate import default_jobs
 from ..values import is_blank, parse_date, parse_number, parse_typed, round_half_up
 from ..workbook import contract as C
+from ..workbook.reader import records
 from .schema import coded, run_schema
 
 _EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "un numero tra 0 e 100, es. 75",
@@ -331,7 +332,7 @@ def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
     out: list[Finding] = []
     spec = C.T_OBJECTIVES
     status, status_raw, declared = [], [], []
-    for r in df.to_dict("records"):
+    for r in records(df):
         raw = r["status"]
         status_raw.append(raw)
         status.append(C.canonical(raw, C.STATI) if not is_blank(raw) else None)
@@ -368,7 +369,7 @@ def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Find
     progress: list[Any] = []
     starts: list[Any] = []
     ends: list[Any] = []
-    for r in df.to_dict("records"):
+    for r in records(df):
         if r["neutralised"]:
             progress.append(None)
             starts.append(None)
@@ -407,7 +408,7 @@ def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[
                                              plan.indicators["target_value"])}
     values: list[Any] = []
     ok: list[bool] = []
-    for r in df.to_dict("records"):
+    for r in records(df):
         vt = r["value_type"] or "testo"
         raw = r["achieved"]
         if r["neutralised"]:
@@ -602,7 +603,7 @@ def _missing(view: pd.DataFrame, fld: str, spec: Any, code: ErrorCode) -> list[F
         formula = formula | view[f"{fld}_error"].notna()
     located = view[f"{fld}_cell"].notna()
     out = []
-    for r in view[empty & ~formula & located].to_dict("records"):
+    for r in records(view[empty & ~formula & located]):
         out.append(finding(code, file=r["file"], sheet=spec.sheet, cell=r.get(f"{fld}_cell"),
                            row=r["xlrow"], column=spec.header(fld), record=r["record"]))
     out.sort(key=lambda x: (x.file or "", x.row or 0))
@@ -618,7 +619,7 @@ def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
     done = obj[obj["status"] == "Concluso"]
     out = []
     low = live.groupby(["file", "objective"])["progress"].min()
-    for r in done.to_dict("records"):
+    for r in records(done):
         m = low.get((r["file"], r["objective"]))
         if m is not None and m == m and m < 100:
             out.append(finding(ErrorCode.V016, file=r["file"], sheet=C.SHEET_OBJECTIVES, cell=r["status_cell"],
@@ -645,7 +646,7 @@ def _deviation(v: Validation) -> list[Finding]:
     rows = v.objectives.set_index(["sector", "objective"])
     out = []
     thr = v.plan.rules.deviation_threshold
-    for r in flagged.to_dict("records"):
+    for r in records(flagged):
         key = (r["sector"], r["objective"])
         if key not in rows.index:
             continue
@@ -678,7 +679,7 @@ def _ungraded(v: Validation) -> list[Finding]:
     ind = scores.indicators
     ph = scores.phases
     out = []
-    for r in o.to_dict("records"):
+    for r in records(o):
         key = (r["sector"], r["objective"])
         if key not in rows.index:
             continue

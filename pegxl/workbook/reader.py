@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import functools
 import gc
 import os
 import posixpath
@@ -252,11 +253,24 @@ _FILLED_REF_RE = re.compile(
 _A1_PARTS = re.compile(rb"([A-Z]{0,3})([0-9]{1,9})")
 
 
+@functools.lru_cache(maxsize=8)
 def _big_ref_re(row_digits: int) -> re.Pattern[bytes]:
     """Every reference (cell or row, filled or not, and any attribute ending in r that
     looks like one) past column Z or with `row_digits` digits or more: in a sheet of
     ordinary size none, so a bound above the extents is found without a match per cell."""
     return re.compile(rb'r="([A-Z]{2,3}[0-9]{1,9}|[A-Z]{0,3}[0-9]{%d,9})"' % row_digits)
+
+
+def sheet_bound(data: bytes, row_digits: int = 4) -> tuple[int, int]:
+    """A bound above the (last row, last column) of a worksheet's XML, as
+    `xlsx_extents(bound=True)` finds it, for XML already in memory: at least
+    (10**(row_digits-1) - 1, 26), the references beyond those measured."""
+    max_row, max_col = 10 ** (row_digits - 1) - 1, 26
+    refs = [m.groups() for m in map(_A1_PARTS.fullmatch, _big_ref_re(row_digits).findall(data)) if m]
+    if refs:
+        max_row = max(max_row, max(map(int, {r for _, r in refs})))
+        max_col = max(max_col, max(map(_col_number, {c for c, _ in refs})))
+    return max_row, max_col
 
 
 def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False,
@@ -385,10 +399,12 @@ def _col_number(letters: bytes) -> int:
 
 
 def _check_extents(path: str | os.PathLike[str], name: str, max_rows: int,
-                   sheets: list[str] | None) -> None:
+                   sheets: list[str] | None, bound: dict[str, tuple[int, int]] | None = None) -> None:
     try:
-        # the quick bound first: only a sheet that may be too large is measured exactly
-        bound = xlsx_extents(path, bound=True, max_rows=max_rows)
+        # the quick bound first (given by a caller that measured the sheets' XML already):
+        # only a sheet that may be too large is measured exactly
+        if not bound:
+            bound = xlsx_extents(path, bound=True, max_rows=max_rows)
         if bound and _too_large(bound, name, max_rows, sheets) is None:
             return
         extents = (xlsx_extents(path) if bound else None) or ods_extents(path)
@@ -415,16 +431,19 @@ def _too_large(extents: dict[str, tuple[int, int]], name: str, max_rows: int,
 
 
 def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None,
-                max_rows: int = MAX_ROWS, sniffed: bool = False) -> RawBook:
+                max_rows: int = MAX_ROWS, sniffed: bool = False,
+                bound: dict[str, tuple[int, int]] | None = None) -> RawBook:
     """Values of a workbook (xlsx, xlsm, ods), after `sniff` (skipped when the caller
-    already did it: `sniffed`). Raises PegxlError on a bad file."""
+    already did it: `sniffed`). Raises PegxlError on a bad file. A caller that has read
+    the sheets' XML already gives their `bound` (`sheet_bound`): they are not read again
+    to be measured."""
     if not sniffed:
         problems = sniff(path)
         if problems:
             raise PegxlError(problems)
     from python_calamine import CalamineWorkbook
     name = str(path)
-    _check_extents(path, name, max_rows, sheets)
+    _check_extents(path, name, max_rows, sheets, bound)
     try:
         if _content_kind(path) != _suffix_kind(path):
             # an .xlsx saved or renamed as .ods (or the reverse), as mail clients and hurried
@@ -532,6 +551,16 @@ def _header_row_below(rows: list[list[Any]], known: set[str], look: int = 5) -> 
         if hits(row) * 2 >= len(known):
             return r
     return None
+
+
+def records(df: pd.DataFrame) -> list[dict[Any, Any]]:
+    """`df.to_dict("records")` built a column at a time (values as Python objects, as
+    pandas gives them): several times quicker on the thousands of rows of many files."""
+    keys = list(df.columns)
+    if not keys:
+        return [{} for _ in range(len(df))]
+    columns = [df.iloc[:, i].tolist() for i in range(len(keys))]
+    return [dict(zip(keys, values)) for values in zip(*columns)]
 
 
 @dataclass

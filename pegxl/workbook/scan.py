@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
+from .reader import sheet_bound
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -56,6 +58,8 @@ class SheetScan:
     hyperlinks: dict[str, str] = field(default_factory=dict)  # A1 -> address outside the workbook
     # formulas of conditional formats and data validations: (first cell of the range, text)
     rule_formulas: list[tuple[str, str]] = field(default_factory=list)
+    # xlsx: a bound above (last row, last column), from the same XML (reader.sheet_bound)
+    bound: tuple[int, int] | None = None
 
 
 @dataclass
@@ -142,6 +146,7 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
         sc = SheetScan(name)
         if only is None or name in only:
             data = zf.read(part)
+            sc.bound = sheet_bound(data)
             m = _PROT_RE.search(data)
             if m:
                 attrs = m.group(1)
@@ -267,7 +272,13 @@ def _xlsx_hyperlinks(zf: zipfile.ZipFile, names: set[str], part: str, data: byte
 def _xml_text(raw: bytes) -> str:
     """Element text as the user wrote it (XML entities resolved)."""
     text = raw.decode("utf-8", "replace")
-    return html.unescape(text) if "&" in text else text
+    if "&" not in text:
+        return text
+    if "&#" in text:   # character references: the general (slower) resolver
+        return html.unescape(text)
+    # the five XML entities (a formula's "" is &quot;&quot;), &amp; last
+    return (text.replace("&quot;", '"').replace("&apos;", "'").replace("&lt;", "<")
+            .replace("&gt;", ">").replace("&amp;", "&"))
 
 
 def _core_modified(data: bytes) -> dt.datetime | None:
