@@ -363,7 +363,7 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
     seen: dict[tuple, int] = {}
     order: list[tuple] = []
     rows_out: list[dict[str, Any]] = []
-    for rec in records(table.df):
+    for rec in table.records():
         key = _key_of(rec, sheet_name)
         row = rec["xlrow"]
         if key is None:
@@ -567,18 +567,24 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
     summary = C.norm_header(C.SHEET_SUMMARY)
     readings = C.norm_header(layout.readings) if layout.readings else None
     # on the readings sheet, each input sheet's block of columns, on its records' rows
-    reading_cols = [(lo, hi, len(index.rows(rf.sector, sheet)) + 1) for sheet, lo, hi in layout.reading_blocks]
+    # (column -> last row of a block holding it: one look-up per formula, thousands a file)
+    reading_last: dict[int, int] = {}
+    for sheet, lo, hi in layout.reading_blocks:
+        last = len(index.rows(rf.sector, sheet)) + 1
+        for col in range(lo, hi + 1):
+            reading_last[col] = max(reading_last.get(col, 0), last)
     for sname, ss in sc.sheets.items():
         key = C.norm_header(sname)
         own = next((n for n in area.sheets if C.norm_header(n) == key), sname)
+        own_inputs, own_computed = inputs.get(key, set()), computed.get(key, set())
         for a1, text in ss.formulas.items():
-            if a1 in inputs.get(key, ()):
+            if a1 in own_inputs:
                 continue   # V012, with the value it hides
             m = _A1.fullmatch(a1)
             row, col = (int(m.group(2)), _col_number(m.group(1).encode())) if m else (0, 0)
-            allowed = a1 in computed.get(key, ()) or (
+            allowed = a1 in own_computed or (
                 key == summary and 2 <= row <= n_obj + 2 and SUMMARY_FIRST_COMPUTED <= col <= summary_cols) or (
-                key == readings and any(lo <= col <= hi and 2 <= row <= last for lo, hi, last in reading_cols))
+                key == readings and 2 <= row <= reading_last.get(col, 0))
             if not allowed:
                 rf.add(ErrorCode.T009, sheet=sname, cell=a1, row=row or None, at=a1,
                        value=_short_formula(text))

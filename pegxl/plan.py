@@ -414,7 +414,7 @@ class _Columns:
 
     def __init__(self, table: Table, file: str, f: list[Finding]) -> None:
         self.table, self.file, self.f = table, file, f
-        self.rows: list[int] = table.df["xlrow"].tolist()
+        self.rows: list[int] = table.data["xlrow"]
         self.found: list[tuple[int, Finding]] = []   # (row index, finding)
 
     def frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
@@ -424,7 +424,7 @@ class _Columns:
         return _frame_of(columns)
 
     def raw(self, fld: str) -> list[Any]:
-        return self.table.df[fld].tolist()
+        return self.table.data[fld]
 
     def texts(self, fld: str) -> list[str | None]:
         return _texts(self.raw(fld))

@@ -239,12 +239,12 @@ def _typed_as(df: pd.DataFrame, table: Table, fields: tuple[str, ...]) -> pd.Dat
         return v
     xlrows = v["xlrow"].tolist()
     # the parsed table has the sheet's rows in order: its cells zipped, not looked up per row
-    aligned = xlrows == table.df["xlrow"].tolist()
+    aligned = xlrows == table.data["xlrow"]
     for fld in fields:
-        if fld not in v.columns or fld not in table.df.columns:
+        if fld not in v.columns or fld not in table.data:
             continue
         if aligned:
-            raws: Any = table.df[fld].tolist()
+            raws: Any = table.data[fld]
         else:
             raw = _raw_by_row(table, fld)
             raws = [raw.get(x) for x in xlrows]
@@ -259,7 +259,7 @@ _SOLID = frozenset({int, bool, dt.date, dt.datetime})
 
 def _raw_by_row(table: Table, fld: str) -> dict[Any, Any]:
     """Excel row -> the cell of `fld` as typed (one dict per column, not a lookup per row)."""
-    return dict(zip(table.df["xlrow"], table.df[fld]))
+    return dict(zip(table.data["xlrow"], table.data[fld]))
 
 
 def _rec(row: Any, word: str, fld: str) -> str | None:
@@ -380,7 +380,7 @@ def _known_row(r: Any) -> bool:
 
 
 def _weights_raw(table: Table, anchor_col: str = "weight") -> dict[Any, Any] | None:
-    return _raw_by_row(table, anchor_col) if anchor_col in table.df.columns else None
+    return _raw_by_row(table, anchor_col) if anchor_col in table.data else None
 
 
 def _objective_weights(plan: Plan, file: str | None) -> list[Finding]:

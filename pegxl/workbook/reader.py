@@ -559,20 +559,34 @@ def records(df: pd.DataFrame) -> list[dict[Any, Any]]:
     keys = list(df.columns)
     if not keys:
         return [{} for _ in range(len(df))]
-    columns = [df.iloc[:, i].tolist() for i in range(len(keys))]
+    if df.columns.is_unique:   # a column by its name: quicker than by position
+        columns = [df[k].tolist() for k in keys]
+    else:
+        columns = [df.iloc[:, i].tolist() for i in range(len(keys))]
     return [dict(zip(keys, values)) for values in zip(*columns)]
 
 
 @dataclass
 class Table:
-    """A sheet read as a table: `df` has one column per known field plus `xlrow` (1-based
-    Excel row); `cols` maps field -> 0-based column index; `extra` lists unknown headers."""
+    """A sheet read as a table: `data` has one list of cells per known field plus `xlrow`
+    (1-based Excel row), `df` the same as a frame (built when first asked: many readers
+    need the lists only); `cols` maps field -> 0-based column index; `extra` lists unknown
+    headers."""
 
     sheet: str
-    df: pd.DataFrame
+    data: dict[str, list[Any]]
     cols: dict[str, int]
     header_row: int = 0
     extra: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def df(self) -> pd.DataFrame:
+        return pd.DataFrame(self.data, columns=list(self.data), dtype=object)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per row (as `df.to_dict("records")`), straight from the lists."""
+        keys = list(self.data)
+        return [dict(zip(keys, values)) for values in zip(*self.data.values())]
 
     def cell(self, excel_row: int, field_name: str) -> str | None:
         c = self.cols.get(field_name)
@@ -645,5 +659,4 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
                            else list(columns[at]) if at < width
                            else [row[at] if at < len(row) else None for row in kept])
     data["xlrow"] = xlrows
-    df = pd.DataFrame(data, columns=[c.field for c in spec.columns] + ["xlrow"], dtype=object)
-    return Table(sheet.name, df, cols, 0, extra), findings
+    return Table(sheet.name, data, cols, 0, extra), findings
