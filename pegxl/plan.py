@@ -378,7 +378,7 @@ _parse_date = _cached(parse_date)
 _parse_bool = _cached(parse_bool)
 
 
-class _Spaced(dict):   # type: ignore[type-arg]
+class _Spaced(dict[str, "str | None"]):
     """text -> the text with its spaces normalised, computed once per distinct text."""
 
     def __missing__(self, text: str) -> str | None:
@@ -434,36 +434,29 @@ class _Columns:
         self.found.append((i, finding(code, file=self.file, sheet=t.sheet, cell=t.cell(self.rows[i], fld),
                                       row=self.rows[i], **kw)))
 
-    def numbers(self, fld: str, records: list[str | None], column: str) -> list[float | None]:
-        out: list[float | None] = []
-        for i, raw in enumerate(self.raw(fld)):
-            p = _parse_number(raw)
-            if p.ok and not p.from_text:
-                out.append(p.value)
-                continue
-            if not p.ok:
-                self._add(ErrorCode.P016, i, fld, column=column, record=records[i], value=raw)
-                out.append(None)
-                continue
-            self._add(ErrorCode.P015, i, fld, column=column, record=records[i], value=raw,
-                      parsed=_fmt_num(p.value))
-            out.append(p.value)
-        return out
+    def numbers(self, fld: str, records: list[str | None], column: str) -> list[Any]:
+        return self._typed(fld, records, column, _parse_number, ErrorCode.P016, _fmt_num)
 
-    def dates(self, fld: str, records: list[str | None], column: str) -> list[dt.date | None]:
-        out: list[dt.date | None] = []
+    def dates(self, fld: str, records: list[str | None], column: str) -> list[Any]:
+        return self._typed(fld, records, column, _parse_date, ErrorCode.P010,
+                           lambda d: d.strftime("%d/%m/%Y"))
+
+    def _typed(self, fld: str, records: list[str | None], column: str, parse: Callable[[Any], Parsed],
+               bad: ErrorCode, shown: Callable[[Any], str]) -> list[Any]:
+        """The column parsed; `bad` where a cell cannot be, P015 where text was read as a value."""
+        out: list[Any] = []
         for i, raw in enumerate(self.raw(fld)):
-            p = _parse_date(raw)
+            p = parse(raw)
             if p.ok and not p.from_text:
                 out.append(p.value)
                 continue
             if not p.ok:
-                self._add(ErrorCode.P010, i, fld, column=column, record=records[i], value=raw)
+                self._add(bad, i, fld, column=column, record=records[i], value=raw)
                 out.append(None)
                 continue
             if p.value is not None:
                 self._add(ErrorCode.P015, i, fld, column=column, record=records[i], value=raw,
-                          parsed=p.value.strftime("%d/%m/%Y"))
+                          parsed=shown(p.value))
             out.append(p.value)
         return out
 
@@ -507,7 +500,7 @@ def _parse_sectors(t: Table, file: str, f: list[Finding]) -> pd.DataFrame:
         "sector_name": c.texts("sector_name"),
         "manager": c.texts("manager"),
         "email": c.texts("email"),
-        "weight": c.numbers("weight", codes, "Peso"),   # type: ignore[arg-type]
+        "weight": c.numbers("weight", codes, "Peso"),
         "xlrow": c.rows,
     })
 
@@ -535,7 +528,7 @@ def _parse_objectives(t: Table, file: str, f: list[Finding]) -> pd.DataFrame:
         "dup_objective": c.texts("dup_objective"),
         "public_value": c.texts("public_value"),
         "assessor": c.texts("assessor"),
-        "weight": c.numbers("weight", codes, "Peso"),   # type: ignore[arg-type]
+        "weight": c.numbers("weight", codes, "Peso"),
         "xlrow": c.rows,
     })
 
@@ -543,7 +536,7 @@ def _parse_objectives(t: Table, file: str, f: list[Finding]) -> pd.DataFrame:
 def _parse_phases(t: Table, file: str, f: list[Finding], anno: int | None) -> pd.DataFrame:
     c = _Columns(t, file, f)
     codes = [_code(v) for v in c.raw("objective")]
-    numbers = c.ints("phase", codes)   # type: ignore[arg-type]
+    numbers = c.ints("phase", codes)
     records = [f"{code} fase {n}" if code and n is not None else code for code, n in zip(codes, numbers)]
     return c.frame({
         "objective": codes,
@@ -560,9 +553,9 @@ def _parse_phases(t: Table, file: str, f: list[Finding], anno: int | None) -> pd
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _target(kind: type, raw: Any, value_type: str, in_percent: bool) -> tuple[str | None, Parsed]:
+def _target(kind: str, raw: Any, value_type: str, in_percent: bool) -> tuple[str | None, Parsed]:
     """(the sign written before it, the target parsed by its Tipo valore), once per distinct
-    cell (`kind`: 1, 1.0 and True differ)."""
+    cell (`kind`, the name of its type: 1, 1.0 and True differ)."""
     implied, raw_for_parse = None, raw
     if value_type in ("numero", "percentuale", "data"):
         implied, raw_for_parse = split_direction(raw)
@@ -574,7 +567,7 @@ def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int | None,
                       percent_cells: AbstractSet[str] = frozenset()) -> pd.DataFrame:
     c = _Columns(t, file, f)
     codes = [_code(v) for v in c.raw("objective")]
-    numbers = c.ints("indicator", codes)   # type: ignore[arg-type]
+    numbers = c.ints("indicator", codes)
     records = [f"{code} indicatore {n}" if code and n is not None else code
                for code, n in zip(codes, numbers)]
     kind_raw, value_type_raw = c.raw("kind"), c.raw("value_type")
@@ -598,9 +591,9 @@ def _parse_indicators(t: Table, file: str, f: list[Finding], anno: int | None,
         if value_type and not is_blank(target_raw):
             in_percent = bool(percent_cells) and t.cell(c.rows[i], "target") in percent_cells
             try:
-                implied, p = _target(type(target_raw), target_raw, value_type, in_percent)
+                implied, p = _target(type(target_raw).__name__, target_raw, value_type, in_percent)
             except TypeError:   # an unhashable cell
-                implied, p = _target.__wrapped__(type(target_raw), target_raw, value_type, in_percent)
+                implied, p = _target.__wrapped__(type(target_raw).__name__, target_raw, value_type, in_percent)
             target_value, target_ok, target_text = p.value, p.ok, p.from_text and implied is None
             if p.percent_scaled:
                 c._add(ErrorCode.P028, i, "target", column="Valore atteso", record=records[i],

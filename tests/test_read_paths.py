@@ -42,15 +42,19 @@ def test_records_are_those_of_pandas():
     assert records(df.iloc[0:0]) == []
 
 
-def test_sheet_bound_is_above_the_exact_extents(tmp_path):
-    path = tmp_path / "b.xlsx"
+def one_sheet(path, cells: dict[str, object]):
+    """A workbook of one sheet, Fasi, holding `cells` (A1 -> value)."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "Fasi"
-    ws["A1"] = "x"
-    ws["AC12345"] = 5
-    ws["C7"] = "y"
+    for a1, value in cells.items():
+        ws[a1] = value
     wb.save(path)
+    return path
+
+
+def test_sheet_bound_is_above_the_exact_extents(tmp_path):
+    path = one_sheet(tmp_path / "b.xlsx", {"A1": "x", "AC12345": 5, "C7": "y"})
     exact = xlsx_extents(path)["Fasi"]
     assert exact == (12345, 29)
     with zipfile.ZipFile(path) as zf:
@@ -64,13 +68,8 @@ def test_sheet_bound_is_above_the_exact_extents(tmp_path):
 
 
 def test_a_bound_over_the_limit_is_measured_exactly_before_reading(tmp_path):
-    path = tmp_path / "largo.xlsx"
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Fasi"
-    ws["A1"] = "x"
-    ws["XFD900"] = 1   # 16,384 columns x 900 rows: past MAX_CELLS
-    wb.save(path)
+    # 16,384 columns x 900 rows: past MAX_CELLS
+    path = one_sheet(tmp_path / "largo.xlsx", {"A1": "x", "XFD900": 1})
     bound = scan(str(path)).sheets["Fasi"].bound
     assert bound is not None and bound[0] * bound[1] > MAX_CELLS
     from pegxl.errors import PegxlError

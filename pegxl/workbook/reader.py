@@ -469,7 +469,7 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
             n_rows = (ws.end[0] + 1) if ws.end else 0
             if n_rows > max_rows:
                 raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
-            grid = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
+            grid: list[list[Any]] = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
             # text, dates and numbers (nearly every cell) typed without a call per cell
             rows = [[(v or None) if (t := type(v)) is str else v if t is _DATE
                      else (int(v) if v.is_integer() and -_EXACT < v < _EXACT else v) if t is float
@@ -581,7 +581,8 @@ class Table:
 
     @functools.cached_property
     def df(self) -> pd.DataFrame:
-        return pd.DataFrame(self.data, columns=list(self.data), dtype=object)
+        frame: pd.DataFrame = pd.DataFrame(self.data, columns=list(self.data), dtype=object)
+        return frame
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per row (as `df.to_dict("records")`), straight from the lists."""
