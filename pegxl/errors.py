@@ -236,6 +236,16 @@ class ErrorCode(enum.Enum):
             "Nella Rendicontazione finale servirà il Grado dichiarato % (da 0 a 100) o i dati mancanti.")
     V042 = ("V042", WARNING, "Fasi e indicatori dell'obiettivo sono tutti neutralizzati: l'obiettivo è Non valutabile e il Grado dichiarato {value} non conta.",
             "Nessuna azione se la neutralizzazione è giusta; altrimenti chiedere all'ufficio di correggere il piano.")
+    # V043-V045: against the previous snapshot of the same year (monitoraggio -> rendicontazione)
+    V043 = ("V043", WARNING, "L'Avanzamento % è {value} al {date}, ma era {previous} al {previous_date}: "
+                             "l'avanzamento è tornato indietro.",
+            "Verificare l'Avanzamento %: se il valore del {previous_date} era sbagliato, spiegarlo nelle Note della fase.")
+    V044 = ("V044", WARNING, "Il Valore raggiunto è {value} al {date}, ma era {previous} al {previous_date}: "
+                             "il risultato si è allontanato dal Valore atteso {target} (Verso {direction}: {detail}).",
+            "Verificare il Valore raggiunto: se il peggioramento è reale, spiegarlo nelle Note dell'indicatore.")
+    V045 = ("V045", WARNING, "La Fine prevista della fase ({planned_end}) è precedente alla data di riferimento "
+                             "del monitoraggio ({date}), ma l'Avanzamento % è {value}.",
+            "Aggiornare l'Avanzamento % se la fase è conclusa; altrimenti spiegare il ritardo nelle Note della fase.")
 
     # -- merge --------------------------------------------------------------------------
     M001 = ("M001", ERROR, "Il consolidamento è rifiutato: {value} file con errori.",

@@ -28,21 +28,23 @@ from . import merge as merge_stage
 from . import oiv as oiv_stage
 from . import status as status_stage
 from .annotate import annotate_files
-from .archive import BESIDE_PLAN, resolve_db
+from .archive import BESIDE_PLAN, resolve_db, snapshots
 from .archive import audit
 from .archive.trail import SENT, StateEvent, stamp
 from .errors import ErrorCode, Finding, PegxlError, finding
 from .explain import FIGURE_STEP, Explainer, Step, reasons_of
 from .plan import Plan
+from .templates.reference import SnapshotValues
 from .validators import plan as plan_checks
 from .validators import returns
+from .validators.progress import add_progress_findings
 
 Progress = Callable[[int, int, str], None]
 
 __all__ = ["BESIDE_PLAN", "Checked", "Explanation", "check_plan", "checked_plan", "diff_returns", "diff_snapshots",
            "explain", "export", "make_templates", "merge_cycle", "next_year", "oiv_cycle", "pdf_of",
-           "previous_years_archive", "relazione", "returns_in", "schede", "send", "states_archive", "status",
-           "validate"]
+           "previous_snapshot", "previous_years_archive", "relazione", "returns_in", "schede", "send",
+           "states_archive", "status", "validate"]
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -78,11 +80,21 @@ def make_templates(plan: Plan | str | os.PathLike, outdir: str | os.PathLike, *,
     if not isinstance(plan, Plan):
         plan = checked_plan(plan)
     source = previous_years_archive(plan, db)
+    reference = None
     if source is not None:
         plan = archive.fill_previous(plan, source)
+        reference = snapshots.previous_snapshot(source, plan)
     return templates.generate_templates(plan, outdir, sectors=list(sectors) if sectors is not None else None,
                                         password=password or templates.DEFAULT_PASSWORD, jobs=jobs,
-                                        progress=progress)
+                                        progress=progress, reference=reference)
+
+
+def previous_snapshot(plan: Plan, db: Any = BESIDE_PLAN) -> SnapshotValues | None:
+    """The snapshot of the same year before the plan's (Data di riferimento, fase) in the
+    archive `db`, or None: its values are the templates' reference columns and what
+    `validate` compares with."""
+    source = previous_years_archive(plan, db)
+    return snapshots.previous_snapshot(source, plan) if source is not None else None
 
 
 # --------------------------------------------------------------------------- the returns
@@ -115,8 +127,12 @@ def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | 
     """`pegxl validate`, «Controlla file restituiti»: every returned file checked (in `jobs`
     processes, default the cores; see `returns.validate_returns`); with `annotate`, an
     annotated copy of every file with problems written there. With `db` (see
-    `states_archive`), each settore's file moves to ricevuto, then con errori or controllato."""
+    `states_archive`), each settore's file moves to ricevuto, then con errori or controllato,
+    and, when it holds an earlier snapshot of the year, a progress gone back or a result
+    worsened since then is a warning; so is, at a monitoring, a phase past its Fine prevista
+    and not at 100 (with or without `db`)."""
     v = returns.validate_returns(plan, list(items), progress=progress, jobs=jobs)
+    add_progress_findings(v, previous_snapshot(plan, db) if db is not None else None)
     written = annotate_files(v.findings, annotate) if annotate is not None and v.findings else []
     target = states_archive(plan, db)
     if target is not None:

@@ -26,9 +26,12 @@ Tables (one row per record per cycle; every table but cycles is keyed by cycle_i
   checks the OIV's copy against what was really written (cycles.run_id is the identifier
   the workbook carries; cycles.values_sha256 is a digest of all the records).
 
-Schema 2 added run_id, values_sha256 and consolidated_values; schema 4 the audit trail
-and the states (resubmissions, resubmission_changes, sector_states: pegxl.archive.trail).
-An archive of an older schema is upgraded when opened.
+Schema 2 added run_id, values_sha256 and consolidated_values; schema 3 added
+cycles.reference_date (the plan's Data di riferimento, ISO): a Monitoraggio intermedio at
+30/06, one at 30/09 and the Rendicontazione finale of one year are separate snapshots
+(`snapshots.py`); schema 4 the audit trail and the states (resubmissions,
+resubmission_changes, sector_states: pegxl.archive.trail). An archive of an older schema is
+upgraded when opened.
 
 A cycle is written in ONE transaction: a crash or a kill in the middle leaves the archive
 as it was (SQLite's rollback journal). Objective codes that carry their year
@@ -86,6 +89,7 @@ CREATE TABLE IF NOT EXISTS cycles (
     ente_json TEXT,
     run_id TEXT,
     values_sha256 TEXT,
+    reference_date TEXT,
     UNIQUE (ente, anno, fase, kind, version)
 );
 CREATE TABLE IF NOT EXISTS sectors (
@@ -199,6 +203,7 @@ CREATE TABLE IF NOT EXISTS consolidated_values (
 );
 CREATE INDEX IF NOT EXISTS cycles_key ON cycles (ente, anno, fase, kind, version);
 CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id);
+CREATE INDEX IF NOT EXISTS cycles_snapshot ON cycles (ente, anno, reference_date);
 CREATE INDEX IF NOT EXISTS objectives_code ON objectives (objective);
 CREATE INDEX IF NOT EXISTS indicators_code ON indicators (objective, indicator);
 CREATE INDEX IF NOT EXISTS sectors_code ON sectors (sector);
@@ -218,6 +223,7 @@ class StoredCycle:
     version: int
     created_at: str
     db_path: str
+    reference_date: str | None = None      # ISO date (Data di riferimento) or None
 
 
 # ---------------------------------------------------------------------- connecting
@@ -282,6 +288,10 @@ _UPGRADES = {
         "ON DELETE CASCADE, sheet TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, "
         "PRIMARY KEY (cycle_id, sheet, key))",
         "CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id)"],
+    # snapshots: the Data di riferimento of each cycle; older cycles keep NULL (unknown),
+    # which snapshots.py orders before every dated snapshot of the same fase
+    3: ["ALTER TABLE cycles ADD COLUMN reference_date TEXT",
+        "CREATE INDEX IF NOT EXISTS cycles_snapshot ON cycles (ente, anno, reference_date)"],
     4: SCHEMA_4.split(";"),       # the audit trail and the states (pegxl.archive.trail)
 }
 
@@ -380,6 +390,7 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     rules_json = json.dumps([[n, _jsonable(v)] for n, v in rules.as_rows()], ensure_ascii=False)
     ente = {k: _jsonable(v) for k, v in (getattr(scores, "ente", None) or {}).items()}
     stamp = (created_at or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    reference = reference_iso(plan)
     written = list(written) if written is not None else []
     digest = values_digest(written) if written else None
     conn = connect(db)
@@ -395,11 +406,11 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
             cur = conn.execute(
                 "INSERT INTO cycles (ente, anno, fase, kind, version, created_at, plan_fingerprint, "
                 "plan_path, rules_json, format_version, pegxl_version, ente_percentage, ente_band, ente_json, "
-                "run_id, values_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "run_id, values_sha256, reference_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (plan.ente, int(plan.anno), plan.fase, kind, version, stamp, plan.fingerprint(),
                  str(plan.path) if plan.path else None, rules_json, C.FORMAT_VERSION, __version__,
                  _real(ente.get("percentage")), _none(ente.get("band")),
-                 json.dumps(ente, ensure_ascii=False, default=str), run_id, digest))
+                 json.dumps(ente, ensure_ascii=False, default=str), run_id, digest, reference))
             cycle_id = cur.lastrowid
             assert cycle_id is not None   # set by the INSERT
             for table in _ORDER:
@@ -412,7 +423,13 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
         raise _error(db, exc) from exc
     finally:
         conn.close()
-    return StoredCycle(cycle_id, plan.ente, int(plan.anno), plan.fase, kind, version, stamp, str(db))
+    return StoredCycle(cycle_id, plan.ente, int(plan.anno), plan.fase, kind, version, stamp, str(db), reference)
+
+
+def reference_iso(plan: Plan) -> str | None:
+    """The plan's Data di riferimento as the archive keeps it (ISO), or None."""
+    d = plan.reference_date
+    return d.isoformat()[:10] if d is not None else None
 
 
 def has_run(db_path: str | os.PathLike, run_id: str) -> bool:
@@ -490,8 +507,10 @@ def _borrow_typed_values(conn: sqlite3.Connection, plan: Plan, rows: dict[str, l
     """Without the settori's typed values (an OIV cycle: the OIV changes grades, not what
     the settori typed), take them, and the provenance, from the latest merge of the same
     ente, anno and fase."""
+    # the same snapshot: same Data di riferimento (or a merge archived before schema 3, without one)
     got = conn.execute("SELECT id FROM cycles WHERE ente = ? AND anno = ? AND fase = ? AND kind = 'merge' "
-                       "ORDER BY version DESC LIMIT 1", (plan.ente, int(plan.anno), plan.fase)).fetchone()
+                       "AND (reference_date IS ? OR reference_date IS NULL) ORDER BY version DESC LIMIT 1",
+                       (plan.ente, int(plan.anno), plan.fase, reference_iso(plan))).fetchone()
     if got is None:
         return
     cid = got[0]
@@ -542,7 +561,7 @@ def _query(db: str | os.PathLike, sql: str, params: Iterable[Any] = ()) -> pd.Da
 def cycles(db: str | os.PathLike, *, ente: str | None = None) -> pd.DataFrame:
     """Every stored cycle (all versions), oldest first."""
     sql = ("SELECT id, ente, anno, fase, kind, version, created_at, plan_fingerprint, format_version, "
-           "ente_percentage, ente_band FROM cycles")
+           "ente_percentage, ente_band, reference_date FROM cycles")
     params: list[Any] = []
     if ente is not None:
         sql += " WHERE ente = ?"
@@ -551,17 +570,20 @@ def cycles(db: str | os.PathLike, *, ente: str | None = None) -> pd.DataFrame:
 
 
 def latest_cycles(db: str | os.PathLike, *, ente: str | None = None, per_year: bool = True) -> pd.DataFrame:
-    """The latest version of each (ente, anno, fase, kind); with `per_year`, only the
-    cycle that counts for each (ente, anno): Rendicontazione finale before Monitoraggio
-    intermedio, the OIV's before the merge."""
+    """The latest version of each snapshot (ente, anno, fase, Data di riferimento) and kind;
+    with `per_year`, only the cycle that counts for each (ente, anno): Rendicontazione
+    finale before Monitoraggio intermedio (the latest Data di riferimento first), the OIV's
+    before the merge."""
     df = cycles(db, ente=ente)
     if df.empty:
         return df
-    df = df.sort_values("version").drop_duplicates(["ente", "anno", "fase", "kind"], keep="last")
+    df = df.assign(_r=df["reference_date"].fillna(""))
+    df = df.sort_values("version").drop_duplicates(["ente", "anno", "fase", "_r", "kind"], keep="last")
     if per_year:
         df = df.assign(_f=df["fase"].map(FASE_RANK).fillna(0), _k=df["kind"].map(KIND_RANK).fillna(0))
-        df = df.sort_values(["_f", "_k", "version"]).drop_duplicates(["ente", "anno"], keep="last")
+        df = df.sort_values(["_f", "_r", "_k", "version"]).drop_duplicates(["ente", "anno"], keep="last")
         df = df.drop(columns=["_f", "_k"])
+    df = df.drop(columns=["_r"])
     return df.sort_values(["ente", "anno", "fase", "kind"]).reset_index(drop=True)
 
 
@@ -574,6 +596,9 @@ def latest_cycle(db: str | os.PathLike, plan: Plan, kind: str | None = None) -> 
     if df.empty:
         return None
     df = df[(df["anno"] == plan.anno) & (df["fase"] == plan.fase)]
+    reference = reference_iso(plan)
+    if reference is not None:   # the plan's snapshot (cycles archived before schema 3 have no date)
+        df = df[df["reference_date"].isna() | (df["reference_date"] == reference)]
     if kind is not None:
         df = df[df["kind"] == kind]
     if df.empty:

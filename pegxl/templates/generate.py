@@ -66,6 +66,7 @@ from .formulas import (
     indicator_formula,
     reading_steps,
 )
+from .reference import SnapshotValues, add_reference_column, reference_note
 
 DEFAULT_PASSWORD = "pegxl"
 TEXT_MAX = 4000                 # characters allowed in Relazione, Note, Motivazione, testo
@@ -79,8 +80,9 @@ NUMBER_LIMIT = 999_999_999_999  # "any number" still needs bounds in a decimal v
 
 class _Builder:
     def __init__(self, plan: Plan, sector: str, *, generated_at: Any, password: str,
-                 fingerprint: str | None):
+                 fingerprint: str | None, reference: SnapshotValues | None = None):
         self.plan = plan
+        self.reference = reference
         self.rules = plan.rules
         self.sector = sector
         self.info = plan.sector(sector)
@@ -234,6 +236,11 @@ class _Builder:
                        L["notes"], active)
         g = L["progress"]
         self._missing(ws, g, active, f"LEN(TRIM({g}{{r}}))=0")
+        if self.reference is not None:
+            ref = self.reference
+            add_reference_column(ws, spec, ref.progress_header, {
+                r: ref.phases.get((self.sector, p.objective, int(p.phase)))
+                for r, p in enumerate(self.phases.itertuples(index=False), start=2)})
 
     def _indicators_sheet(self, ws) -> None:
         spec = C.T_INDICATORS
@@ -278,6 +285,11 @@ class _Builder:
                 by_type.setdefault(i.value_type or "testo", []).append(r)
         if not active:
             return
+        if self.reference is not None:
+            ref = self.reference
+            add_reference_column(ws, spec, ref.achieved_header, {
+                r: ref.indicators.get((self.sector, i.objective, int(i.indicator)))
+                for r, i in enumerate(self.indicators.itertuples(index=False), start=2)})
         a = L["achieved"]
         for vt, rows in by_type.items():
             self._validate(ws, self._achieved_dv(vt), a, rows)
@@ -465,7 +477,7 @@ class _Builder:
             "(per esempio un numero all'inglese come 1,234.5 o una data come 31 dicembre 2024). Riscriverlo come "
             "numero (75, 75,5 o 75%) o come data gg/mm/aaaa: finché resta così l'ufficio lo legge e lo segnala, "
             "ma l'anteprima non può mostrare la cifra.",
-        ])
+        ] + ([] if self.reference is None else [reference_note(self.reference)]))
 
         ws.cell(row=r, column=1, value="Colori").font = S.TOTAL_FONT
         r += 1
@@ -642,27 +654,31 @@ class _Builder:
 # ----------------------------------------------------------------------- public
 
 def build_template(plan: Plan, sector: str, *, generated_at: Any = None,
-                   password: str = DEFAULT_PASSWORD, fingerprint: str | None = None) -> Workbook:
+                   password: str = DEFAULT_PASSWORD, fingerprint: str | None = None,
+                   reference: SnapshotValues | None = None) -> Workbook:
     """The template workbook of one settore (not saved).
 
-    `fingerprint` lets a caller that builds many templates compute plan.fingerprint() once."""
+    `fingerprint` lets a caller that builds many templates compute plan.fingerprint() once;
+    `reference`, the previous snapshot of the year, adds its locked reference columns."""
     if sector not in set(plan.sector_codes):
         raise KeyError(sector)
     return _Builder(plan, sector, generated_at=generated_at, password=password,
-                    fingerprint=fingerprint).build()
+                    fingerprint=fingerprint, reference=reference).build()
 
 
 def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterable[str] | None = None,
                        password: str = DEFAULT_PASSWORD, generated_at: Any = None,
                        jobs: int | None = None,
-                       progress: Callable[[int, int, str], None] | None = None) -> list[Path]:
+                       progress: Callable[[int, int, str], None] | None = None,
+                       reference: SnapshotValues | None = None) -> list[Path]:
     """Write one template per settore (all, or `sectors`) into `outdir`, atomically;
     `progress(i, n, path)` after each one, in plan order.
 
     `jobs` worker processes share the settori (default: the cores; 1: none). Every
     template depends only on the plan, its settore, `generated_at` and the password, fixed
     here before any worker starts, so the files are the same whatever the number of jobs.
-    Returns the paths in plan order. An unknown settore code is a usage error (exit 2)."""
+    Returns the paths in plan order. An unknown settore code is a usage error (exit 2).
+    `reference`: the previous snapshot of the year, shown in locked reference columns."""
     codes = plan.sector_codes
     if sectors is not None:
         wanted = list(dict.fromkeys(sectors))
@@ -687,14 +703,14 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
             progress(len(done), len(work), str(path))
     if jobs <= 1:
         for code, path in work:
-            written(_write_template(plan, code, path, generated_at, password, fp))
+            written(_write_template(plan, code, path, generated_at, password, fp, reference))
         return done
     # the plan's objects stay out of the collector's sweeps while workers run: a sweep in a
     # forked worker would write to (and so copy) every page of the plan it shares
     gc.freeze()
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
-                                 initargs=(plan, generated_at, password, fp)) as pool:
+                                 initargs=(plan, generated_at, password, fp, reference)) as pool:
             # big enough chunks that a worker is not woken per template, small enough to balance
             chunk = max(1, min(32, len(work) // (jobs * 4)))
             for path in pool.map(_worker_write, work, chunksize=chunk):
@@ -718,22 +734,25 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str) -> Path:
-    wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp)
+def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str,
+                    reference: SnapshotValues | None = None) -> Path:
+    wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
+                        reference=reference)
     return atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
 
 
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(plan: Plan, generated_at: Any, password: str, fp: str) -> None:
-    _WORKER.update(plan=plan, generated_at=generated_at, password=password, fp=fp)
+def _worker_init(plan: Plan, generated_at: Any, password: str, fp: str,
+                 reference: SnapshotValues | None = None) -> None:
+    _WORKER.update(plan=plan, generated_at=generated_at, password=password, fp=fp, reference=reference)
 
 
 def _worker_write(item: tuple[str, Path]) -> Path:
     code, path = item
     w = _WORKER
-    return _write_template(w["plan"], code, path, w["generated_at"], w["password"], w["fp"])
+    return _write_template(w["plan"], code, path, w["generated_at"], w["password"], w["fp"], w["reference"])
 
 
 def _unique_names(plan: Plan, codes: list[str]) -> dict[str, str]:

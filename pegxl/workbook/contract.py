@@ -200,6 +200,12 @@ T_INDICATORS = TableSpec(SHEET_INDICATORS, (
 ), key=("objective", "indicator"))
 T_INDICATORS_INPUT = ("achieved", "notes")
 
+# Reference columns of a later snapshot's template (after every column above): what the
+# settore declared at the previous snapshot of the same year, locked, never read back.
+# {when} is the previous Data di riferimento as dd/mm («Avanzamento al 30/06»).
+REF_PROGRESS_HEADER = "Avanzamento al {when}"
+REF_ACHIEVED_HEADER = "Raggiunto al {when}"
+
 # Locked values checked against the plan when a return is read.
 T_LOCKED = {
     SHEET_OBJECTIVES: ("title", "typology", "weight"),

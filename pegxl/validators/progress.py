@@ -1,0 +1,170 @@
+"""Warnings about how a return moved since the previous snapshot of the year, and about
+phases late at a monitoring.
+
+- V043: a phase's Avanzamento % is lower than at the previous snapshot.
+- V044: an indicator's Valore raggiunto moved away from its Valore atteso since the
+  previous snapshot. «Away» follows the Verso: with `>=` (more is better) the value went
+  down, with `<=` (less is better) it went up, with `=` it is further from the target; for
+  a date `<=` («entro») a later date, `>=` an earlier one; for sì/no it was the expected
+  answer and no longer is. Text values are not compared.
+- V045: at a Monitoraggio intermedio, a phase whose Fine prevista is before the Data di
+  riferimento and whose Avanzamento % is under 100.
+
+All are warnings: they name both values and both dates and never stop a merge.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ErrorCode, Finding, finding
+from ..plan import Plan
+from ..templates.reference import SnapshotValues
+from ..values import is_blank, show
+from ..workbook import contract as C
+from .returns import Validation, _sorted
+
+_WORSE = {">=": "più è meglio, il valore è sceso", "<=": "meno è meglio, il valore è salito",
+          "=": "il valore è più lontano dall'atteso"}
+_WORSE_DATE = {">=": "la data è più vicina", "<=": "la data è più lontana",
+               "=": "la data è più lontana dall'attesa"}
+_SIGNS = {">=": ">=", "≥": ">=", "=>": ">=", ">": ">=", "<=": "<=", "≤": "<=", "=<": "<=", "<": "<=",
+          "=": "=", "==": "="}
+
+
+def add_progress_findings(v: Validation, previous: SnapshotValues | None) -> Validation:
+    """`v` with the findings of `progress_findings` among its own, in the report's order."""
+    extra = progress_findings(v.plan, v.phases, v.indicators, previous)
+    if extra:
+        v.findings = _sorted(v.findings + extra, v.files)
+    return v
+
+
+def progress_findings(plan: Plan, phases: pd.DataFrame, indicators: pd.DataFrame,
+                      previous: SnapshotValues | None) -> list[Finding]:
+    """V043/V044 against `previous` (None: none) and V045 at a monitoring, for the parsed
+    rows of a validation (`Validation.phases`, `.indicators`)."""
+    date = plan.reference_date.strftime("%d/%m/%Y") if plan.reference_date else plan.fase
+    out: list[Finding] = []
+    live_ph = _live(phases)
+    if previous is not None:
+        out += _went_back(live_ph, previous, date)
+        out += _fell(plan, _live(indicators), previous, date)
+    if not plan.final and plan.reference_date is not None:
+        out += _late(plan, live_ph, date)
+    return out
+
+
+def _live(df: pd.DataFrame) -> list[dict[str, Any]]:
+    if df is None or df.empty:
+        return []
+    return [r for r in df.to_dict("records") if not r.get("neutralised")]
+
+
+def _where(r: dict[str, Any], sheet: str, fld: str, column: str) -> dict[str, Any]:
+    return {"file": r["file"], "sheet": sheet, "cell": r.get(f"{fld}_cell"), "row": r.get("xlrow"),
+            "column": column, "record": r.get("record")}
+
+
+def _went_back(rows: list[dict[str, Any]], previous: SnapshotValues, date: str) -> list[Finding]:
+    out = []
+    for r in rows:
+        now, before = r.get("progress"), previous.phases.get((r["sector"], r["objective"], int(r["phase"])))
+        if is_blank(now) or is_blank(before) or not float(now) < float(before):
+            continue
+        out.append(finding(ErrorCode.V043, **_where(r, C.SHEET_PHASES, "progress", "Avanzamento %"),
+                           value=f"{show(now)}%", previous=f"{show(before)}%",
+                           date=date, previous_date=previous.date_text))
+    return out
+
+
+def _fell(plan: Plan, rows: list[dict[str, Any]], previous: SnapshotValues, date: str) -> list[Finding]:
+    ind = plan.indicators
+    planned = {(o, int(n)): (d, t) for o, n, d, t in zip(ind["objective"], ind["indicator"],
+                                                         ind["direction"], ind["target_value"])
+               if not is_blank(n)}
+    out = []
+    for r in rows:
+        key = (r["objective"], int(r["indicator"]))
+        direction, target = planned.get(key, (None, None))
+        now = r.get("achieved") if r.get("achieved_ok", True) else None
+        before = previous.indicators.get((r["sector"], *key))
+        why = worsened(r.get("value_type"), direction, target, before, now)
+        if why is None:
+            continue
+        out.append(finding(ErrorCode.V044, **_where(r, C.SHEET_INDICATORS, "achieved", "Valore raggiunto"),
+                           value=show(now), previous=show(before), date=date,
+                           previous_date=previous.date_text, target=show(target),
+                           direction=_SIGNS.get(str(direction).strip(), direction) if direction else "-",
+                           detail=why))
+    return out
+
+
+def worsened(value_type: Any, direction: Any, target: Any, before: Any, now: Any) -> str | None:
+    """Why `now` is further from `target` than `before` was, following the Verso (see the
+    module's docstring), or None when it is not (or the two cannot be compared)."""
+    if is_blank(before) or is_blank(now):
+        return None
+    if value_type == "sì/no":
+        if isinstance(target, bool) and isinstance(before, bool) and isinstance(now, bool) \
+                and before == target and now != target:
+            return "era come atteso, ora non più"
+        return None
+    d = _SIGNS.get(str(direction).strip()) if not is_blank(direction) else None
+    if value_type == "data":
+        if not isinstance(before, dt.date) or not isinstance(now, dt.date):
+            return None
+        d = d or "<="
+        words = _WORSE_DATE
+        a, b = before.toordinal(), now.toordinal()
+        t = target.toordinal() if isinstance(target, dt.date) else None
+    elif value_type in ("numero", "percentuale"):
+        if not _is_number(before) or not _is_number(now):
+            return None
+        d = d or ">="
+        words = _WORSE
+        a, b = float(before), float(now)
+        t = float(target) if _is_number(target) else None
+    else:
+        return None
+    if d == ">=":
+        worse = b < a
+    elif d == "<=":
+        worse = b > a
+    else:
+        worse = t is not None and abs(b - t) > abs(a - t)
+    return words[d] if worse else None
+
+
+def _late(plan: Plan, rows: list[dict[str, Any]], date: str) -> list[Finding]:
+    ref = plan.reference_date
+    assert ref is not None
+    ends = {(o, int(n)): e for o, n, e in zip(plan.phases["objective"], plan.phases["phase"],
+                                              plan.phases["planned_end"]) if not is_blank(n)}
+    out = []
+    for r in rows:
+        end = _date(ends.get((r["objective"], int(r["phase"]))))
+        now = r.get("progress")
+        if end is None or not end < ref or is_blank(now) or float(now) >= 100:
+            continue
+        out.append(finding(ErrorCode.V045, **_where(r, C.SHEET_PHASES, "progress", "Avanzamento %"),
+                           value=f"{show(now)}%", planned_end=end.strftime("%d/%m/%Y"), date=date))
+    return out
+
+
+def _date(v: Any) -> dt.date | None:
+    if is_blank(v):
+        return None
+    if hasattr(v, "to_pydatetime"):
+        v = v.to_pydatetime()
+    if isinstance(v, dt.datetime):
+        return v.date()
+    return v if isinstance(v, dt.date) else None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+
