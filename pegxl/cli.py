@@ -136,6 +136,10 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
     previous = flows.previous_years_archive(plan, db)
     if previous is not None:
         echo(f"Valori degli anni precedenti dall'archivio {previous}.")
+        snapshot = flows.previous_snapshot(plan, db)
+        if snapshot is not None:
+            echo(f"Colonne di riferimento con i valori della rilevazione precedente: {snapshot.fase}, "
+                 f"{snapshot.date_text}.")
     prog, update = _progress("Modelli")
     with prog or contextlib.nullcontext():
         paths = flows.make_templates(plan, outdir, sectors=sectors or None, password=password, db=db,
@@ -157,9 +161,12 @@ def templates_cmd(plan_path: Path, outdir: Path, sectors: tuple[str, ...], passw
               help="Scrive qui una copia annotata di ogni file con problemi (l'originale non è toccato).")
 @click.option("--no-hints", is_flag=True, help="Non mostra il rimedio sotto ogni problema.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="L'archivio dove registrare lo stato delle consegne (predefinito: pegxl-archivio.sqlite "
-                   "accanto al piano, solo se esiste già).")
-@click.option("--no-archive", is_flag=True, help="Non registra lo stato delle consegne nell'archivio.")
+              help="L'archivio dei cicli (predefinito: pegxl-archivio.sqlite accanto al piano, solo se "
+                   "esiste già): vi si registra lo stato delle consegne e i valori sono confrontati con la "
+                   "rilevazione precedente dello stesso anno.")
+@click.option("--no-archive", is_flag=True,
+              help="Non usa l'archivio: non registra lo stato delle consegne e non confronta i valori con "
+                   "la rilevazione precedente.")
 @JOBS
 @guarded
 def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_dir: Path | None,
@@ -167,7 +174,7 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
     """Controlla i file restituiti dai settori (cartelle o file .xlsx/.ods).
 
     Con un archivio ogni file di un settore passa a «ricevuto», poi a «con errori» o
-    «controllato».
+    «controllato», e i valori sono confrontati con la rilevazione precedente dello stesso anno.
 
     Codice di uscita: 0 tutti utilizzabili, 1 qualche file con errori, 2 uso errato o piano illeggibile."""
     plan = _plan_or_exit(plan_path)
@@ -189,9 +196,15 @@ def validate_cmd(plan_path: Path, items: tuple[Path, ...], fmt: str, annotate_di
             row.update(extra_files.get(row["file"], {}))
         doc["missing_sectors"] = v.missing_sectors()
         doc["annotated"] = [str(p) for p in written]
+        prev = checked.previous
+        doc["previous_snapshot"] = None if prev is None else {
+            "fase": prev.fase, "reference_date": prev.reference_date.isoformat() if prev.reference_date else None}
         echo(json_text(doc))
     else:
         echo(render_text(v.findings, files=files, hints=not no_hints))
+        if checked.previous is not None:
+            echo(f"Valori confrontati con la rilevazione precedente: {checked.previous.fase}, "
+                 f"{checked.previous.date_text}.")
         missing = v.missing_sectors()
         if missing:
             echo(f"Settori senza file: {', '.join(escape_text(m) for m in missing)}.")

@@ -112,6 +112,7 @@ class Checked:
 
     validation: returns.Validation
     annotated: list[Path] = field(default_factory=list)
+    previous: SnapshotValues | None = None    # the snapshot the values were compared with
 
 
 def states_archive(plan: Plan, db: Any) -> Path | None:
@@ -132,7 +133,8 @@ def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | 
     worsened since then is a warning; so is, at a monitoring, a phase past its Fine prevista
     and not at 100 (with or without `db`)."""
     v = returns.validate_returns(plan, list(items), progress=progress, jobs=jobs)
-    add_progress_findings(v, previous_snapshot(plan, db) if db is not None else None)
+    previous = previous_snapshot(plan, db) if db is not None else None
+    add_progress_findings(v, previous)
     written = annotate_files(v.findings, annotate) if annotate is not None and v.findings else []
     target = states_archive(plan, db)
     if target is not None:
@@ -147,7 +149,7 @@ def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | 
                 for rf in v.files if rf.sector and not any(f.is_(ErrorCode.I004) for f in rf.findings)], now)
         except PegxlError as exc:     # the check itself is done: said, not lost
             v.findings.append(finding(ErrorCode.A011, value=str(target), detail=_first(exc)))
-    return Checked(v, written)
+    return Checked(v, written, previous)
 
 
 def _first(exc: PegxlError) -> str:

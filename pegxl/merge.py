@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from .archive import store_cycle
+from .archive.snapshots import previous_snapshot
 from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.read import read_book, table_key
 from .consolidated.write import (
@@ -53,6 +54,8 @@ from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
 from .tables import canon, clean_text, inputs_from_validation, same, score, shown
 from .templates import build_template
+from .templates.reference import SnapshotValues
+from .validators.progress import add_progress_findings
 from .validators.returns import Validation, validate_returns
 from .values import is_blank, key_part, parse_date, parse_number, safe_code
 from .workbook import contract as C
@@ -136,6 +139,9 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
             progress(i, total, name)
 
     v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs)
+    # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
+    reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
+    add_progress_findings(v, reference)
 
     by_file: dict[str, list[Finding]] = {}
     for f in v.findings:
@@ -250,7 +256,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         for j, s in enumerate(sectors, start=1):
             rf = chosen[s]
             write_back(plan, v, rf, scores, stage.path(targets[s].relative_to(outdir)), now=now,
-                       fingerprint=fp)
+                       fingerprint=fp, reference=reference)
             if progress:
                 progress(n + j, total, rf.name)
 
@@ -469,7 +475,8 @@ def _num(x: Any) -> float | None:
 
 
 def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str | os.PathLike, *,
-               now: dt.datetime | None = None, fingerprint: Any = None) -> Path:
+               now: dt.datetime | None = None, fingerprint: Any = None,
+               reference: SnapshotValues | None = None) -> Path:
     """The copy of a settore's return that the office sends back: the settore's template
     rebuilt from the plan, with every value the settore typed (as validated, text always
     as text) and the computed percentages written, as values, into Obiettivi «Grado
@@ -479,7 +486,7 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
     -- formulas, defined names, external or DDE links, macros, connections, hyperlinks,
     merged cells, data validations that did not survive -- reaches the copy. Its live
     formulas (Riepilogo) are the template's own."""
-    wb = _rebuilt(plan, v, rf, fingerprint)
+    wb = _rebuilt(plan, v, rf, fingerprint, reference)
     sector = rf.sector
     obj = scores.objectives[scores.objectives["sector"] == sector]
     ind = scores.indicators[scores.indicators["sector"] == sector]
@@ -507,11 +514,12 @@ def _generated_at(value: Any) -> Any:
     return text[:40] if text else None
 
 
-def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None):
+def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None,
+             reference: SnapshotValues | None = None):
     """The settore's template regenerated from the plan (its formulas, validations,
     protection), with what the settore typed written in."""
     wb = build_template(plan, rf.sector, generated_at=_generated_at(rf.identity.get("generated_at")),
-                        fingerprint=_fp(fingerprint))
+                        fingerprint=_fp(fingerprint), reference=reference)
     hashed = getattr(rf, "password_hash", None)
     if hashed:
         # the office's own password (pegxl templates --password), kept as the return had it

@@ -254,3 +254,40 @@ def synthetic_inputs(plan_data: dict[str, Any], sector: str, seed: int = 0) -> d
             rec["Note"] = "=dato provvisorio" if rng.random() < 0.3 else "Dato estratto dal gestionale."
         out[C.SHEET_INDICATORS].append(rec)
     return out
+
+
+# ---------------------------------------------------------------- a monitoring snapshot
+
+def plan_at(plan_data: dict[str, Any], fase: str, reference: dt.date) -> dict[str, Any]:
+    """A copy of `plan_data` (write_plan's format) for another snapshot of the same year:
+    its Fase del ciclo and Data di riferimento replaced."""
+    out = dict(plan_data)
+    voci = {"Fase del ciclo": fase, "Data di riferimento": reference.isoformat()}
+    out["Ente"] = [[voce, voci.get(voce, value)] for voce, value in plan_data["Ente"]]
+    return out
+
+
+def monitoring_inputs(plan_data: dict[str, Any], inputs: dict[str, Any], reference: dt.date) -> dict[str, Any]:
+    """What the settori would have typed at a Monitoraggio intermedio at `reference`, from
+    their final inputs ({settore: fill_return's inputs}): every objective In corso, nothing
+    declared; phases planned to end by `reference` as at the end, the others at half their
+    final Avanzamento % (rounded down) and without Fine effettiva; indicators as at the end.
+    So no progress goes back and no result worsens from this snapshot to the final one."""
+    ends = {(f["Codice obiettivo"], f["N. fase"]): str(f.get("Fine prevista") or "")[:10]
+            for f in plan_data["Fasi"]}
+    by = reference.isoformat()
+    out: dict[str, Any] = {}
+    for sector, sheets in inputs.items():
+        objectives = [{**o, "Stato": "In corso", "Grado dichiarato %": None, "Motivazione scostamento": None}
+                      for o in sheets.get("Obiettivi", [])]
+        phases = []
+        for f in sheets.get("Fasi", []):
+            end = ends.get((f["Codice obiettivo"], f["N. fase"]), "")
+            p = f.get("Avanzamento %")
+            if end and end <= by or not isinstance(p, (int, float)):
+                phases.append(dict(f))
+            else:
+                phases.append({**f, "Avanzamento %": int(p // 2), "Fine effettiva": None})
+        out[sector] = {**sheets, "Obiettivi": objectives, "Fasi": phases,
+                       "Indicatori": [dict(i) for i in sheets.get("Indicatori", [])]}
+    return out

@@ -103,6 +103,7 @@ def test_an_archive_of_schema_1_is_upgraded(tmp_path):
     db = tmp_path / "vecchio.sqlite"
     with sqlite3.connect(db) as conn:
         conn.executescript(A._SCHEMA.replace("    run_id TEXT,\n    values_sha256 TEXT,\n", "")
+                           .replace("    reference_date TEXT,\n", "")
                            .split("CREATE TABLE IF NOT EXISTS consolidated_values")[0])
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
     A.connect(db).close()

@@ -44,7 +44,10 @@ def snapshots(db: str | os.PathLike, ente: str, anno: int) -> pd.DataFrame:
     df = df.assign(_r=df["reference_date"].fillna(""), _m=(df["kind"] == "merge").astype(int))
     df = df.sort_values(["_m", "version"]).drop_duplicates(["fase", "_r"], keep="last")
     df = df.assign(_o=[snapshot_key(f, r) for f, r in zip(df["fase"], df["_r"])]).sort_values("_o")
-    return df[SNAPSHOT_COLUMNS].reset_index(drop=True)
+    df = df[SNAPSHOT_COLUMNS].reset_index(drop=True)
+    # None, not NaN, for a cycle archived before schema 3: the date is compared as text
+    df["reference_date"] = pd.Series([None if pd.isna(r) else r for r in df["reference_date"]], dtype=object)
+    return df
 
 
 def previous_snapshot(db: str | os.PathLike | None, plan: Plan) -> SnapshotValues | None:
