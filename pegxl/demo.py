@@ -6,6 +6,7 @@ Adda Martesana 2020. Every step calls the same library functions as the CLI.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .archive import default_db
 from .documents import find_soffice
 from .errors import ErrorCode, PegxlError, finding, os_detail
 from .explain import L_OBJECTIVE, render_text
+from .synth import monitoring_inputs, plan_at
 from .templates import template_name
 from .templates.fill import fill_return
 from .validators.plan import has_errors
@@ -50,6 +52,7 @@ class DemoResult:
     merge: Any = None
     oiv: Any = None
     documents: list[Path] = field(default_factory=list)
+    monitoring: Any = None        # the merge of the Monitoraggio intermedio at 30/06
     steps: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -69,7 +72,8 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
                                      detail=f"la cartella {d} non è stata creata da `pegxl demo`: --force "
                                             "rigenera solo una cartella della demo (indicarne un'altra, "
                                             "nuova o vuota)"), exit_code=2)
-        for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale", "documenti"):
+        for sub in ("modelli", "restituiti", "controllo", "consolidato", "oiv", "finale", "documenti",
+                    MONITORING_DIR):
             shutil.rmtree(d / sub, ignore_errors=True)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,8 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     say(f"1. Piano dell'ente: {plan_path}")
     say(f"   {plan.ente}, {plan.anno}, {plan.fase}: {len(plan.sectors)} settori, "
         f"{len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, {len(plan.indicators)} indicatori")
+
+    res.monitoring = _monitoring_snapshot(d, plan_data, returns_data, say)
 
     res.templates = flows.make_templates(plan, d / "modelli")
     say(f"2. Modelli per i settori: {len(res.templates)} file in {d / 'modelli'}")
@@ -111,6 +117,10 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         f"{errors} errori, {warnings} avvisi")
     if v.findings:
         say(f"   copie annotate da rimandare ai settori: {len(checked.annotated)} in {d / 'controllo'}")
+    if checked.previous is not None:
+        moved = [f for f in v.findings if f.is_(ErrorCode.V043, ErrorCode.V044)]
+        say(f"   confronto con il monitoraggio al {checked.previous.date_text}: {len(moved)} "
+            f"{'avviso' if len(moved) == 1 else 'avvisi'} (avanzamento tornato indietro o risultato peggiorato)")
 
     db = default_db(plan)
     # the CLI's flows: archived in the same all-or-nothing step, the OIV's copy checked against it
@@ -156,6 +166,35 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
     elif pdf_problem is not None:
         say(f"   PDF non creati: {pdf_problem.message} {pdf_problem.hint}")
     return res
+
+
+MONITORING_DIR = "monitoraggio"
+MONITORING_DATE = dt.date(2024, 6, 30)
+
+
+def _monitoring_snapshot(d: Path, plan_data: dict[str, Any], returns_data: dict[str, Any],
+                         say: Callable[[str], None]) -> Any:
+    """The Monitoraggio intermedio at 30/06 of the same year, merged into the archive before
+    the final report: the final templates show its values and validate compares with them.
+    Its plan sits beside piano.xlsx, so both use the same archive."""
+    m = d / MONITORING_DIR
+    plan = flows.checked_plan(write_plan(d / "piano-monitoraggio.xlsx",
+                                         plan_at(plan_data, "Monitoraggio intermedio", MONITORING_DATE)))
+    inputs = monitoring_inputs(plan_data, returns_data, MONITORING_DATE)
+    # a phase that stalled (20% at the end) had been reported at 30% in June: the final
+    # check says the progress went back (V043)
+    for f in inputs.get("S01", {}).get("Fasi", []):
+        if (f["Codice obiettivo"], f["N. fase"]) == ("2024_S01_02", 1):
+            f["Avanzamento %"] = 30
+    templates = flows.make_templates(plan, m / "modelli")
+    (m / "restituiti").mkdir(parents=True, exist_ok=True)
+    for path, sector in zip(templates, plan.sector_codes):
+        if inputs.get(sector):
+            fill_return(path, m / "restituiti" / path.name, inputs[sector])
+    result = flows.merge_cycle(plan, [m / "restituiti"], m / "consolidato")
+    say(f"   Monitoraggio intermedio al {MONITORING_DATE:%d/%m/%Y} (simulato, piano {plan.path}): "
+        f"consolidato {result.consolidated}, archiviato")
+    return result
 
 
 # The Nucleo of the Bellusco e Mezzago seed confirms most grades and lowers one whose

@@ -313,3 +313,10 @@ def test_cli_monitoring_then_final(cycle, run, tmp_path):
     assert (back["sheet"], back["cell"], back["record"]) == ("Fasi", "G3", "2024_S08_01 fase 2")
     res = run("validate", "--plan", base / "piano.xlsx", ret, "--db", tmp_path / "nessuno.sqlite")
     assert res.exit_code == 0 and "V043" not in res.output
+
+
+def test_the_reference_columns_are_documented():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "contratto.md").read_text(encoding="utf-8")
+    from pegxl.workbook import contract as C
+    for header in (C.REF_PROGRESS_HEADER, C.REF_ACHIEVED_HEADER):
+        assert f"«{header.format(when='gg/mm')}»" in doc

@@ -62,7 +62,7 @@ def previous_snapshot(db: str | os.PathLike | None, plan: Plan) -> SnapshotValue
                if snapshot_key(r["fase"], r["reference_date"]) < mine]
     if not earlier:
         return None
-    return snapshot_values(db, earlier[-1])
+    return snapshot_values(db, {str(k): v for k, v in earlier[-1].items()})
 
 
 def snapshot_values(db: str | os.PathLike, row: dict[str, Any]) -> SnapshotValues:

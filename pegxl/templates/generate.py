@@ -237,10 +237,8 @@ class _Builder:
         g = L["progress"]
         self._missing(ws, g, active, f"LEN(TRIM({g}{{r}}))=0")
         if self.reference is not None:
-            ref = self.reference
-            add_reference_column(ws, spec, ref.progress_header, {
-                r: ref.phases.get((self.sector, p.objective, int(p.phase)))
-                for r, p in enumerate(self.phases.itertuples(index=False), start=2)})
+            add_reference_column(ws, spec, self.reference.progress_header,
+                                 self.reference.column(self.sector, self.phases, "phase"))
 
     def _indicators_sheet(self, ws) -> None:
         spec = C.T_INDICATORS
@@ -286,10 +284,8 @@ class _Builder:
         if not active:
             return
         if self.reference is not None:
-            ref = self.reference
-            add_reference_column(ws, spec, ref.achieved_header, {
-                r: ref.indicators.get((self.sector, i.objective, int(i.indicator)))
-                for r, i in enumerate(self.indicators.itertuples(index=False), start=2)})
+            add_reference_column(ws, spec, self.reference.achieved_header,
+                                 self.reference.column(self.sector, self.indicators, "indicator"))
         a = L["achieved"]
         for vt, rows in by_type.items():
             self._validate(ws, self._achieved_dv(vt), a, rows)

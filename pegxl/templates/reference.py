@@ -44,6 +44,13 @@ class SnapshotValues:
             return self.reference_date.strftime("%d/%m/%Y")
         return f"{self.fase} precedente"
 
+    def column(self, sector: str, rows: Any, number: str) -> dict[int, Any]:
+        """The reference value of each of `rows` (a settore's phases, `number` "phase", or
+        indicators, "indicator", in template order) by the Excel row it is written on."""
+        values = self.phases if number == "phase" else self.indicators
+        return {r: values.get((sector, o, int(n))) for r, (o, n) in
+                enumerate(zip(rows["objective"], rows[number]), start=2)}
+
     @property
     def progress_header(self) -> str:
         return C.REF_PROGRESS_HEADER.format(when=self.when)

@@ -15,7 +15,7 @@ All are warnings: they name both values and both dates and never stop a merge.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -60,7 +60,7 @@ def progress_findings(plan: Plan, phases: pd.DataFrame, indicators: pd.DataFrame
 def _live(df: pd.DataFrame) -> list[dict[str, Any]]:
     if df is None or df.empty:
         return []
-    return [r for r in df.to_dict("records") if not r.get("neutralised")]
+    return [{str(k): v for k, v in r.items()} for r in df.to_dict("records") if not r.get("neutralised")]
 
 
 def _where(r: dict[str, Any], sheet: str, fld: str, column: str) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def _went_back(rows: list[dict[str, Any]], previous: SnapshotValues, date: str) 
     out = []
     for r in rows:
         now, before = r.get("progress"), previous.phases.get((r["sector"], r["objective"], int(r["phase"])))
-        if is_blank(now) or is_blank(before) or not float(now) < float(before):
+        if not _is_number(now) or not _is_number(before) or not now < before:
             continue
         out.append(finding(ErrorCode.V043, **_where(r, C.SHEET_PHASES, "progress", "Avanzamento %"),
                            value=f"{show(now)}%", previous=f"{show(before)}%",
@@ -118,8 +118,8 @@ def worsened(value_type: Any, direction: Any, target: Any, before: Any, now: Any
             return None
         d = d or "<="
         words = _WORSE_DATE
-        a, b = before.toordinal(), now.toordinal()
-        t = target.toordinal() if isinstance(target, dt.date) else None
+        a, b = float(before.toordinal()), float(now.toordinal())
+        t = float(target.toordinal()) if isinstance(target, dt.date) else None
     elif value_type in ("numero", "percentuale"):
         if not _is_number(before) or not _is_number(now):
             return None
@@ -147,7 +147,7 @@ def _late(plan: Plan, rows: list[dict[str, Any]], date: str) -> list[Finding]:
     for r in rows:
         end = _date(ends.get((r["objective"], int(r["phase"]))))
         now = r.get("progress")
-        if end is None or not end < ref or is_blank(now) or float(now) >= 100:
+        if end is None or not end < ref or not _is_number(now) or now >= 100:
             continue
         out.append(finding(ErrorCode.V045, **_where(r, C.SHEET_PHASES, "progress", "Avanzamento %"),
                            value=f"{show(now)}%", planned_end=end.strftime("%d/%m/%Y"), date=date))
@@ -164,7 +164,7 @@ def _date(v: Any) -> dt.date | None:
     return v if isinstance(v, dt.date) else None
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
 
 
