@@ -241,7 +241,7 @@ class ErrorCode(enum.Enum):
                              "l'avanzamento è tornato indietro.",
             "Verificare l'Avanzamento %: se il valore del {previous_date} era sbagliato, spiegarlo nelle Note della fase.")
     V044 = ("V044", WARNING, "Il Valore raggiunto è {value} al {date}, ma era {previous} al {previous_date}: "
-                             "il risultato si è allontanato dal Valore atteso {target} (Verso {direction}: {detail}).",
+                             "il risultato si è allontanato dal Valore atteso {target} ({detail}).",
             "Verificare il Valore raggiunto: se il peggioramento è reale, spiegarlo nelle Note dell'indicatore.")
     V045 = ("V045", WARNING, "La Fine prevista della fase ({planned_end}) è precedente alla data di riferimento "
                              "del monitoraggio ({date}), ma l'Avanzamento % è {value}.",

@@ -201,8 +201,8 @@ def test_validate_warns_when_a_progress_went_back_and_a_result_fell(cycle):
     assert b.message == ("L'Avanzamento % è 40% al 31/12/2024, ma era 50% al 30/06/2024: "
                          "l'avanzamento è tornato indietro.")
     assert f.sheet == "Indicatori" and f.cell == "I3" and f.record == "2024_S08_01 indicatore 2"
-    assert "è 4 al 31/12/2024" in f.message and "era 10 al 30/06/2024" in f.message
-    assert "Valore atteso 6" in f.message and "più è meglio" in f.message
+    assert f.message == ("Il Valore raggiunto è 4 al 31/12/2024, ma era 10 al 30/06/2024: il risultato si è "
+                         "allontanato dal Valore atteso 6 (Verso >=, più è meglio: il valore è sceso).")
     # without the archive nothing is compared
     alone = flows.validate(fin, [cycle["base"] / "restituiti"], jobs=1, db=None).validation
     assert not _by_code(alone.findings, ErrorCode.V043) and not _by_code(alone.findings, ErrorCode.V044)

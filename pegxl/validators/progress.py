@@ -26,10 +26,10 @@ from ..values import is_blank, show
 from ..workbook import contract as C
 from .returns import Validation, _sorted
 
-_WORSE = {">=": "più è meglio, il valore è sceso", "<=": "meno è meglio, il valore è salito",
-          "=": "il valore è più lontano dall'atteso"}
-_WORSE_DATE = {">=": "la data è più vicina", "<=": "la data è più lontana",
-               "=": "la data è più lontana dall'attesa"}
+_WORSE = {">=": "Verso >=, più è meglio: il valore è sceso", "<=": "Verso <=, meno è meglio: il valore è salito",
+          "=": "Verso =: il valore è più lontano dall'atteso"}
+_WORSE_DATE = {">=": "Verso >=, non prima: la data è anteriore", "<=": "Verso <=, entro: la data è posteriore",
+               "=": "Verso =: la data è più lontana da quella attesa"}
 _SIGNS = {">=": ">=", "≥": ">=", "=>": ">=", ">": ">=", "<=": "<=", "≤": "<=", "=<": "<=", "<": "<=",
           "=": "=", "==": "="}
 
@@ -96,9 +96,7 @@ def _fell(plan: Plan, rows: list[dict[str, Any]], previous: SnapshotValues, date
             continue
         out.append(finding(ErrorCode.V044, **_where(r, C.SHEET_INDICATORS, "achieved", "Valore raggiunto"),
                            value=show(now), previous=show(before), date=date,
-                           previous_date=previous.date_text, target=show(target),
-                           direction=_SIGNS.get(str(direction).strip(), direction) if direction else "-",
-                           detail=why))
+                           previous_date=previous.date_text, target=show(target), detail=why))
     return out
 
 
@@ -110,7 +108,7 @@ def worsened(value_type: Any, direction: Any, target: Any, before: Any, now: Any
     if value_type == "sì/no":
         if isinstance(target, bool) and isinstance(before, bool) and isinstance(now, bool) \
                 and before == target and now != target:
-            return "era come atteso, ora non più"
+            return "era la risposta attesa, ora non più"
         return None
     d = _SIGNS.get(str(direction).strip()) if not is_blank(direction) else None
     if value_type == "data":
