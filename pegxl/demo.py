@@ -119,7 +119,7 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         say(f"   copie annotate da rimandare ai settori: {len(checked.annotated)} in {d / 'controllo'}")
     if checked.previous is not None:
         moved = [f for f in v.findings if f.is_(ErrorCode.V043, ErrorCode.V044)]
-        say(f"   confronto con il monitoraggio al {checked.previous.date_text}: {len(moved)} "
+        say(f"   confronto con il monitoraggio {checked.previous.at}: {len(moved)} "
             f"{'avviso' if len(moved) == 1 else 'avvisi'} (avanzamento tornato indietro o risultato peggiorato)")
 
     db = default_db(plan)

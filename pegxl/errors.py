@@ -237,10 +237,10 @@ class ErrorCode(enum.Enum):
     V042 = ("V042", WARNING, "Fasi e indicatori dell'obiettivo sono tutti neutralizzati: l'obiettivo è Non valutabile e il Grado dichiarato {value} non conta.",
             "Nessuna azione se la neutralizzazione è giusta; altrimenti chiedere all'ufficio di correggere il piano.")
     # V043-V045: against the previous snapshot of the same year (monitoraggio -> rendicontazione)
-    V043 = ("V043", WARNING, "L'Avanzamento % è {value} al {date}, ma era {previous} al {previous_date}: "
+    V043 = ("V043", WARNING, "L'Avanzamento % è {value} {at}, ma era {previous} {previous_at}: "
                              "l'avanzamento è tornato indietro.",
-            "Verificare l'Avanzamento %: se il valore del {previous_date} era sbagliato, spiegarlo nelle Note della fase.")
-    V044 = ("V044", WARNING, "Il Valore raggiunto è {value} al {date}, ma era {previous} al {previous_date}: "
+            "Verificare l'Avanzamento %: se il valore {previous_at} era sbagliato, spiegarlo nelle Note della fase.")
+    V044 = ("V044", WARNING, "Il Valore raggiunto è {value} {at}, ma era {previous} {previous_at}: "
                              "il risultato si è allontanato dal Valore atteso {target} ({detail}).",
             "Verificare il Valore raggiunto: se il peggioramento è reale, spiegarlo nelle Note dell'indicatore.")
     V045 = ("V045", WARNING, "La Fine prevista della fase ({planned_end}) è precedente alla data di riferimento "

@@ -6,6 +6,7 @@ monitoring when a phase is past its Fine prevista."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -23,7 +24,7 @@ from pegxl.errors import ErrorCode
 from pegxl.synth import monitoring_inputs, plan_at
 from pegxl.templates import template_name
 from pegxl.templates.fill import fill_return
-from pegxl.validators.progress import worsened
+from pegxl.validators.progress import progress_findings, worsened
 from pegxl.workbook.planfile import write_plan
 
 JUNE = dt.date(2024, 6, 30)
@@ -112,7 +113,6 @@ def test_snapshots_are_ordered_by_fase_then_reference_date(tmp_path, cycle):
         (MON, "2024-06-30", "merge"), (MON, "2024-09-30", "merge"), (FIN, "2024-12-31", "merge")]
 
     def plan(fase, ref):
-        import dataclasses
         return dataclasses.replace(cycle["fin"], ente="E", fase=fase, reference_date=ref)
     assert previous_snapshot(db, plan(MON, JUNE)) is None
     assert previous_snapshot(db, plan(MON, dt.date(2024, 9, 30))).reference_date == JUNE
@@ -142,10 +142,10 @@ def test_an_archive_of_schema_2_is_upgraded_and_keeps_its_cycles(tmp_path, cycle
     # the old monitoring has no date: still a snapshot, before the final report of its year
     snaps = snapshots(db, "E", 2024)
     assert list(zip(snaps["fase"], snaps["reference_date"])) == [(MON, None)]
-    import dataclasses
     prev = previous_snapshot(db, dataclasses.replace(cycle["fin"], ente="E"))
     assert prev is not None and prev.reference_date is None and prev.phases == {("S01", "O1", 1): 70.0}
     assert prev.when == "monitoraggio" and prev.progress_header == "Avanzamento al monitoraggio"
+    assert prev.at == "nel Monitoraggio intermedio precedente"
     # and a new cycle is stored with its date beside it
     conn = A.connect(db)
     with conn:
@@ -203,6 +203,12 @@ def test_validate_warns_when_a_progress_went_back_and_a_result_fell(cycle):
     assert f.sheet == "Indicatori" and f.cell == "I3" and f.record == "2024_S08_01 indicatore 2"
     assert f.message == ("Il Valore raggiunto è 4 al 31/12/2024, ma era 10 al 30/06/2024: il risultato si è "
                          "allontanato dal Valore atteso 6 (Verso >=, più è meglio: il valore è sceso).")
+    # a plan without Data di riferimento: the fase says when
+    undated = progress_findings(dataclasses.replace(fin, reference_date=None), v.phases, v.indicators,
+                                previous_snapshot(cycle["db"], fin))
+    assert [x.message for x in undated if x.is_(ErrorCode.V043)] == [
+        "L'Avanzamento % è 40% nella Rendicontazione finale, ma era 50% al 30/06/2024: "
+        "l'avanzamento è tornato indietro."]
     # without the archive nothing is compared
     alone = flows.validate(fin, [cycle["base"] / "restituiti"], jobs=1, db=None).validation
     assert not _by_code(alone.findings, ErrorCode.V043) and not _by_code(alone.findings, ErrorCode.V044)

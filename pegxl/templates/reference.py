@@ -39,10 +39,15 @@ class SnapshotValues:
 
     @property
     def date_text(self) -> str:
-        """How a message names the snapshot: «30/06/2024», or the fase."""
+        """The snapshot's Data di riferimento as a message shows it: «30/06/2024»."""
         if self.reference_date is not None:
             return self.reference_date.strftime("%d/%m/%Y")
-        return f"{self.fase} precedente"
+        return "senza data di riferimento"
+
+    @property
+    def at(self) -> str:
+        """«al 30/06/2024», or «nel Monitoraggio intermedio precedente» without a date."""
+        return snapshot_at(self.fase, self.reference_date, " precedente")
 
     def column(self, sector: str, rows: Any, number: str) -> dict[int, Any]:
         """The reference value of each of `rows` (a settore's phases, `number` "phase", or
@@ -58,6 +63,14 @@ class SnapshotValues:
     @property
     def achieved_header(self) -> str:
         return C.REF_ACHIEVED_HEADER.format(when=self.when)
+
+
+def snapshot_at(fase: str, reference_date: dt.date | None, qualifier: str = "") -> str:
+    """When a snapshot's values were declared, as a message says it: «al 30/06/2024», or
+    «nel Monitoraggio intermedio» / «nella Rendicontazione finale» without a date."""
+    if reference_date is not None:
+        return f"al {reference_date:%d/%m/%Y}"
+    return ("nella " if fase == "Rendicontazione finale" else "nel ") + fase + qualifier
 
 
 def shown(value: Any) -> Any:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import ErrorCode, Finding, finding
 from ..plan import Plan
-from ..templates.reference import SnapshotValues
+from ..templates.reference import SnapshotValues, snapshot_at
 from ..values import is_blank, show
 from ..workbook import contract as C
 from .returns import Validation, _sorted
@@ -46,14 +46,14 @@ def progress_findings(plan: Plan, phases: pd.DataFrame, indicators: pd.DataFrame
                       previous: SnapshotValues | None) -> list[Finding]:
     """V043/V044 against `previous` (None: none) and V045 at a monitoring, for the parsed
     rows of a validation (`Validation.phases`, `.indicators`)."""
-    date = plan.reference_date.strftime("%d/%m/%Y") if plan.reference_date else plan.fase
+    at = snapshot_at(plan.fase, plan.reference_date)
     out: list[Finding] = []
     live_ph = _live(phases)
     if previous is not None:
-        out += _went_back(live_ph, previous, date)
-        out += _fell(plan, _live(indicators), previous, date)
+        out += _went_back(live_ph, previous, at)
+        out += _fell(plan, _live(indicators), previous, at)
     if not plan.final and plan.reference_date is not None:
-        out += _late(plan, live_ph, date)
+        out += _late(plan, live_ph, plan.reference_date.strftime("%d/%m/%Y"))
     return out
 
 
@@ -68,19 +68,18 @@ def _where(r: dict[str, Any], sheet: str, fld: str, column: str) -> dict[str, An
             "column": column, "record": r.get("record")}
 
 
-def _went_back(rows: list[dict[str, Any]], previous: SnapshotValues, date: str) -> list[Finding]:
+def _went_back(rows: list[dict[str, Any]], previous: SnapshotValues, at: str) -> list[Finding]:
     out = []
     for r in rows:
         now, before = r.get("progress"), previous.phases.get((r["sector"], r["objective"], int(r["phase"])))
         if not _is_number(now) or not _is_number(before) or not now < before:
             continue
         out.append(finding(ErrorCode.V043, **_where(r, C.SHEET_PHASES, "progress", "Avanzamento %"),
-                           value=f"{show(now)}%", previous=f"{show(before)}%",
-                           date=date, previous_date=previous.date_text))
+                           value=f"{show(now)}%", previous=f"{show(before)}%", at=at, previous_at=previous.at))
     return out
 
 
-def _fell(plan: Plan, rows: list[dict[str, Any]], previous: SnapshotValues, date: str) -> list[Finding]:
+def _fell(plan: Plan, rows: list[dict[str, Any]], previous: SnapshotValues, at: str) -> list[Finding]:
     ind = plan.indicators
     planned = {(o, int(n)): (d, t) for o, n, d, t in zip(ind["objective"], ind["indicator"],
                                                          ind["direction"], ind["target_value"])
@@ -95,8 +94,8 @@ def _fell(plan: Plan, rows: list[dict[str, Any]], previous: SnapshotValues, date
         if why is None:
             continue
         out.append(finding(ErrorCode.V044, **_where(r, C.SHEET_INDICATORS, "achieved", "Valore raggiunto"),
-                           value=show(now), previous=show(before), date=date,
-                           previous_date=previous.date_text, target=show(target), detail=why))
+                           value=show(now), previous=show(before), at=at, previous_at=previous.at,
+                           target=show(target), detail=why))
     return out
 
 
