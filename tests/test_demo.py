@@ -41,6 +41,12 @@ def test_demo_runs_the_whole_cycle(tmp_path):
     # and one figure is explained (pegxl spiega): the OIV's 90 replaces the declared grade
     assert "8. Perché 2024_S01_01 (S01) vale 90,00" in res.output
     assert "La Valutazione OIV % (90,00%) sostituisce il grado del settore" in res.output
+    # a Monitoraggio intermedio at 30/06 came first: the final templates show its values and
+    # the final check says the one phase reported higher in June went back
+    assert (d / "monitoraggio" / "consolidato" / "2024_consolidato_OIV.xlsx").exists()
+    assert "confronto con il monitoraggio al 30/06/2024: 1 avviso " in res.output
+    fasi = load_workbook(next((d / "modelli").glob("2024_S01_*.xlsx")))["Fasi"]
+    assert fasi.cell(row=1, column=fasi.max_column).value == "Avanzamento al 30/06"
 
 
 def _pct(row):
