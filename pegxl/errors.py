@@ -94,6 +94,10 @@ class ErrorCode(enum.Enum):
             "Scrivere 100 (un indicatore raggiunto vale 100) o un tetto maggiore per premiare chi supera il valore atteso.")
     P037 = ("P037", WARNING, "La fascia più bassa («{record}») parte da {value}: un settore sotto questo valore è senza fascia («nessuna fascia»).",
             "Aggiungere una fascia con limite inferiore 0 (es. «Fascia D» 0) se ogni settore deve avere una fascia.")
+    P041 = ("P041", WARNING, "Il piano è un Monitoraggio intermedio senza Data di riferimento: la rilevazione non è "
+                             "datata e le fasi con la Fine prevista già passata non possono essere segnalate.",
+            "Aggiungere nel foglio Ente la voce «Data di riferimento» con la data a cui si riferiscono i valori "
+            "(es. 30/06/{anno}).")
 
     # -- file: unreadable or hostile -----------------------------------------------
     F001 = ("F001", ERROR, "Il file non esiste o non si può leggere: {detail}.",

@@ -326,3 +326,20 @@ def test_the_reference_columns_are_documented():
     from pegxl.workbook import contract as C
     for header in (C.REF_PROGRESS_HEADER, C.REF_ACHIEVED_HEADER):
         assert f"«{header.format(when='gg/mm')}»" in doc
+
+
+# ------------------------------------------------------------------ the plan's Data di riferimento
+
+def test_plan_check_wants_a_dated_monitoring_in_the_plans_year(tmp_path):
+    data, _ = demo_data()
+    undated = dict(data, Ente=[[k, MON if k == "Fase del ciclo" else v] for k, v in data["Ente"]
+                               if k != "Data di riferimento"])
+    plan, findings = flows.check_plan(write_plan(tmp_path / "senza-data.xlsx", undated))
+    assert plan is not None and [f.code for f in findings if f.is_(ErrorCode.P041)] == ["P041"]
+    assert "30/06/2024" in next(f.hint for f in findings if f.is_(ErrorCode.P041))
+    plan, findings = flows.check_plan(write_plan(tmp_path / "altro-anno.xlsx", plan_at(data, MON, dt.date(2023, 6, 30))))
+    wrong = [f for f in findings if f.is_(ErrorCode.P012)]
+    assert [(f.sheet, f.cell, f.message) for f in wrong] == [
+        ("Ente", "B5", "La data 30/06/2023 è fuori dall'anno 2024.")]   # row 1 Voce/Valore, row 5 the 4th voce
+    plan, findings = flows.check_plan(write_plan(tmp_path / "giusto.xlsx", plan_at(data, MON, JUNE)))
+    assert not [f for f in findings if f.is_(ErrorCode.P041, ErrorCode.P012)]

@@ -104,8 +104,27 @@ def check_book(book: RawBook) -> tuple[Plan | None, list[Finding]]:
     plan, findings, complete = parse_plan_partial(book)
     if plan is None:
         return None, _merged_notes(book, findings)
-    findings = _dedupe(findings + check_parsed(plan))
+    findings = _dedupe(findings + check_parsed(plan) + _reference_date(plan, book))
     return (plan if complete else None), _merged_notes(book, findings)
+
+
+def _reference_date(plan: Plan, book: RawBook) -> list[Finding]:
+    """The Data di riferimento dates a snapshot (archive/snapshots.py): said when a
+    monitoring has none (P041) or when it is outside the plan's year (P012)."""
+    if not plan.anno or not plan.fase:
+        return []
+    d = plan.reference_date
+    if d is None:
+        if plan.fase != "Monitoraggio intermedio":
+            return []
+        return [finding(ErrorCode.P041, file=book.path, sheet=C.SHEET_ENTE, anno=plan.anno)]
+    if d.year == plan.anno:
+        return []
+    sheet = book.sheet(C.SHEET_ENTE)
+    at = next((r for r, row in enumerate(sheet.rows if sheet else [], start=1)
+               if row and C.norm_header(row[0]) == C.norm_header("Data di riferimento")), None)
+    return [finding(ErrorCode.P012, file=book.path, sheet=C.SHEET_ENTE, cell=f"B{at}" if at else None,
+                    row=at, column="Data di riferimento", value=d, anno=plan.anno)]
 
 
 _CELL_RE = re.compile(r"^([A-Z]{1,3})([1-9][0-9]*)$")
