@@ -333,6 +333,8 @@ class ErrorCode(enum.Enum):
     A004 = ("A004", ERROR, "L'archivio {value} è stato alterato: i valori scritti dal {detail} non corrispondono "
                            "alla loro impronta.",
             "Ripristinare l'archivio da una copia di sicurezza: senza, il consolidato dell'OIV non si può verificare.")
+    A007 = ("A007", WARNING, "I valori non sono confrontati con la rilevazione precedente: {detail}",
+            "Verificare il percorso indicato con --db o ripristinare l'archivio; il resto del controllo è completo.")
     A010 = ("A010", ERROR, "Nessun ciclo «{value}» nell'archivio {detail}.",
             "Indicare l'id di un ciclo (elencati da `pegxl history --cycles`), l'identificativo di un "
             "consolidamento o una Fase del ciclo; con --db l'archivio giusto.")

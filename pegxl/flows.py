@@ -133,7 +133,11 @@ def validate(plan: Plan, items: Iterable[str | os.PathLike], *, annotate: str | 
     worsened since then is a warning; so is, at a monitoring, a phase past its Fine prevista
     and not at 100 (with or without `db`)."""
     v = returns.validate_returns(plan, list(items), progress=progress, jobs=jobs)
-    previous = previous_snapshot(plan, db) if db is not None else None
+    try:
+        previous = previous_snapshot(plan, db) if db is not None else None
+    except PegxlError as exc:   # the files were checked: an unreadable archive only loses the comparison
+        previous = None
+        v.findings.append(finding(ErrorCode.A007, detail=_first(exc)))
     add_progress_findings(v, previous)
     written = annotate_files(v.findings, annotate) if annotate is not None and v.findings else []
     target = states_archive(plan, db)

@@ -343,3 +343,16 @@ def test_plan_check_wants_a_dated_monitoring_in_the_plans_year(tmp_path):
         ("Ente", "B5", "La data 30/06/2023 è fuori dall'anno 2024.")]   # row 1 Voce/Valore, row 5 the 4th voce
     plan, findings = flows.check_plan(write_plan(tmp_path / "giusto.xlsx", plan_at(data, MON, JUNE)))
     assert not [f for f in findings if f.is_(ErrorCode.P041, ErrorCode.P012)]
+
+
+def test_an_unreadable_archive_only_loses_the_comparison(cycle, run, tmp_path):
+    bad = tmp_path / "rotto.sqlite"
+    bad.write_bytes(b"non un archivio" * 100)
+    ret = cycle["base"] / "restituiti" / template_name(cycle["fin"], S)
+    res = run("validate", "--plan", cycle["base"] / "piano.xlsx", ret, "--db", bad, "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    lost = [f for f in doc["findings"] if f["code"] == "A007"]
+    assert len(lost) == 1 and lost[0]["severity"] == "avviso" and str(bad) in lost[0]["message"]
+    assert lost[0]["message"].startswith("I valori non sono confrontati con la rilevazione precedente: Archivio")
+    assert doc["previous_snapshot"] is None and not [f for f in doc["findings"] if f["code"] == "V043"]
