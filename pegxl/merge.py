@@ -140,7 +140,10 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
 
     v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs)
     # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
-    reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
+    try:
+        reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
+    except PegxlError:   # an unreadable archive: the archiving step refuses the cycle and says why
+        reference = None
     add_progress_findings(v, reference)
 
     by_file: dict[str, list[Finding]] = {}
