@@ -284,7 +284,7 @@ def monitoring_inputs(plan_data: dict[str, Any], inputs: dict[str, Any], referen
         for f in sheets.get("Fasi", []):
             end = ends.get((f["Codice obiettivo"], f["N. fase"]), "")
             p = f.get("Avanzamento %")
-            if end and end <= by or not isinstance(p, (int, float)):
+            if (end and end <= by) or not isinstance(p, (int, float)):
                 phases.append(dict(f))
             else:
                 phases.append({**f, "Avanzamento %": int(p // 2), "Fine effettiva": None})

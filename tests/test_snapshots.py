@@ -119,6 +119,12 @@ def test_snapshots_are_ordered_by_fase_then_reference_date(tmp_path, cycle):
     assert previous_snapshot(db, plan(FIN, DEC)).reference_date == dt.date(2024, 9, 30)
     # the final report comes after every monitoring, whatever their dates
     assert previous_snapshot(db, plan(FIN, dt.date(2024, 9, 1))).reference_date == dt.date(2024, 9, 30)
+    # a final report archived without a date (before schema 3) is the same snapshot, not an earlier one
+    conn = A.connect(db)
+    with conn:
+        _cycle_row(conn, "E", FIN, None, version=2)
+    conn.close()
+    assert previous_snapshot(db, plan(FIN, DEC)).reference_date == dt.date(2024, 9, 30)
 
 
 def test_an_archive_of_schema_2_is_upgraded_and_keeps_its_cycles(tmp_path, cycle):

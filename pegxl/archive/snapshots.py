@@ -4,7 +4,8 @@ A snapshot is what a merge archived for (ente, anno, Fase del ciclo, Data di rif
 a Monitoraggio intermedio at 30/06, another at 30/09 and the Rendicontazione finale of the
 same year are three snapshots. They are ordered by fase (every Monitoraggio intermedio
 before the Rendicontazione finale) and, within a fase, by Data di riferimento; a cycle
-archived before schema 3 has no date and comes before the dated ones of its fase. Several
+archived before schema 3 has no date and comes before the dated ones of its fase (the
+Rendicontazione finale is one a year: its previous snapshot is always a monitoring). Several
 runs of one snapshot (versions, the OIV's cycle) are one snapshot: its values are the
 settori's, taken from its latest merge.
 """
@@ -58,8 +59,11 @@ def previous_snapshot(db: str | os.PathLike | None, plan: Plan) -> SnapshotValue
         return None
     found = snapshots(db, plan.ente, plan.anno)
     mine = snapshot_key(plan.fase, reference_iso(plan))
+    # one Rendicontazione finale a year: another run of it (even one archived without a
+    # date) is the same snapshot, never the previous one
     earlier = [r for r in found.to_dict("records")
-               if snapshot_key(r["fase"], r["reference_date"]) < mine]
+               if snapshot_key(r["fase"], r["reference_date"]) < mine
+               and (r["fase"] != plan.fase or not plan.final)]
     if not earlier:
         return None
     return snapshot_values(db, {str(k): v for k, v in earlier[-1].items()})
