@@ -19,6 +19,7 @@ from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS
 
 NEUTRAL_FILL = PatternFill("solid", fgColor="D9D9D9")    # grey: neutralised, not to fill
+REFERENCE_FILL = PatternFill("solid", fgColor="DDEBF7")  # pale blue: the previous snapshot, not to fill
 # Conditional-format fills are differential styles: Excel paints a solid dxf fill with
 # its bgColor, so both colours are set (fgColor alone shows nothing, or black).
 _MISSING_RGB = S.MISSING_FILL.fgColor.rgb
@@ -99,6 +100,10 @@ _STYLES: dict[str, dict[str, Any]] = {
     "neutral": {"fill": NEUTRAL_FILL, "protection": S.LOCKED, "border": S.BORDER},
     "computed": {"fill": S.COMPUTED_FILL, "alignment": None, "number_format": S.PERCENT_VALUE_FORMAT},
     "computed_text": {"fill": S.COMPUTED_FILL, "alignment": None},
+    # the previous snapshot's values (templates/reference.py): locked, never read back
+    "reference": {"fill": REFERENCE_FILL, "alignment": S.WRAP, "border": S.BORDER},
+    "reference_date": {"fill": REFERENCE_FILL, "alignment": S.WRAP, "border": S.BORDER,
+                       "number_format": S.DATE_FORMAT},
 }
 _STYLE_IDS: weakref.WeakKeyDictionary[Workbook, dict[str, Any]] = weakref.WeakKeyDictionary()
 

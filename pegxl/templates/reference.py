@@ -12,11 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.styles import PatternFill
-
 from ..workbook import contract as C
 from ..workbook import style as S
-from .formulas import _put, _py
+from .formulas import _put, _py, _style
 
 
 @dataclass(frozen=True)
@@ -86,11 +84,8 @@ def add_reference_column(ws: Any, spec: C.TableSpec, header: str, values: dict[i
     col = len(spec.columns) + 1
     S.write_header(ws, [*spec.columns, C.Column(header, "reference", False, "text", 13)])
     for row, value in values.items():
-        _put(ws, row, col, shown(value))
-        ws.cell(row=row, column=col).fill = REFERENCE_FILL
-
-
-REFERENCE_FILL = PatternFill("solid", fgColor="DDEBF7")   # pale blue: the previous snapshot, not editable
+        cell = _put(ws, row, col, shown(value), wrap=False)
+        _style(cell, "reference_date" if isinstance(cell.value, (dt.date, dt.datetime)) else "reference")
 
 
 def reference_note(ref: SnapshotValues) -> str:
