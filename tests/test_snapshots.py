@@ -184,6 +184,8 @@ def test_final_templates_show_the_monitoring_values_in_locked_reference_columns(
     seen = {(r[0].value, r[1].value): r[col] for r in rows if r[0].value}
     assert seen[INDICATOR].value == 10 and seen[INDICATOR].protection.locked
     assert seen[("2024_S08_01", 3)].value == "sì"          # «fatto» typed, read as sì
+    date = seen[("2024_S08_06", 6)]                          # «27/06/2024» typed as text, read as a date
+    assert date.value == dt.datetime(2024, 6, 27) and date.number_format == "DD/MM/YYYY" and date.protection.locked
     text = " ".join(str(c.value) for r in load_workbook(path)["Istruzioni"].iter_rows() for c in r if c.value)
     assert "«Avanzamento al 30/06»" in text and "30/06/2024" in text
 
