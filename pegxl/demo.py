@@ -109,7 +109,7 @@ def run_demo(directory: str | Path = DEMO_DIR, *, force: bool = False,
         res.returns.append(out)
     say(f"3. Modelli compilati dai settori (simulati): {len(res.returns)} file in {d / 'restituiti'}")
 
-    checked = flows.validate(plan, [d / "restituiti"], annotate=d / "controllo")
+    checked = flows.validate(plan, [d / "restituiti"], annotate=d / "controllo", db=flows.BESIDE_PLAN)
     v = res.validation = checked.validation
     errors = sum(1 for f in v.findings if f.is_error)
     warnings = len(v.findings) - errors

@@ -199,7 +199,7 @@ def test_monitoring_templates_have_no_reference_columns(cycle):
 
 def test_validate_warns_when_a_progress_went_back_and_a_result_fell(cycle):
     fin = cycle["fin"]
-    v = flows.validate(fin, [cycle["base"] / "restituiti"], jobs=1).validation
+    v = flows.validate(fin, [cycle["base"] / "restituiti"], jobs=1, db=cycle["db"]).validation
     back, fell = _by_code(v.findings, ErrorCode.V043), _by_code(v.findings, ErrorCode.V044)
     assert len(back) == 1 and len(fell) == 1, [(f.code, f.record) for f in back + fell]
     b, f = back[0], fell[0]
