@@ -364,3 +364,15 @@ def test_an_unreadable_archive_only_loses_the_comparison(cycle, run, tmp_path):
     assert len(lost) == 1 and lost[0]["severity"] == "avviso" and str(bad) in lost[0]["message"]
     assert lost[0]["message"].startswith("I valori non sono confrontati con la rilevazione precedente: Archivio")
     assert doc["previous_snapshot"] is None and not [f for f in doc["findings"] if f["code"] == "V043"]
+
+
+def test_an_archive_of_schema_4_without_the_reference_date_gets_it(tmp_path):
+    db = tmp_path / "schema4.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(A._SCHEMA.replace("    reference_date TEXT,\n", "")
+                           .replace("CREATE INDEX IF NOT EXISTS cycles_snapshot ON cycles (ente, anno, reference_date);\n", ""))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(A.SCHEMA_VERSION),))
+    A.connect(db).close()
+    with sqlite3.connect(db) as conn:
+        assert "reference_date" in {r[1] for r in conn.execute("PRAGMA table_info(cycles)")}
+    assert snapshots(db, "E", 2024).empty

@@ -26,12 +26,9 @@ Tables (one row per record per cycle; every table but cycles is keyed by cycle_i
   checks the OIV's copy against what was really written (cycles.run_id is the identifier
   the workbook carries; cycles.values_sha256 is a digest of all the records).
 
-Schema 2 added run_id, values_sha256 and consolidated_values; schema 3 added
-cycles.reference_date (the plan's Data di riferimento, ISO): a Monitoraggio intermedio at
-30/06, one at 30/09 and the Rendicontazione finale of one year are separate snapshots
-(`snapshots.py`); schema 4 the audit trail and the states (resubmissions,
-resubmission_changes, sector_states: pegxl.archive.trail). An archive of an older schema is
-upgraded when opened.
+Schema 2 added run_id, values_sha256 and consolidated_values; 3 cycles.reference_date (the
+Data di riferimento: each monitoring and the final report are snapshots, `snapshots.py`); 4
+the audit trail and the states (pegxl.archive.trail). Older archives are upgraded when opened.
 
 A cycle is written in ONE transaction: a crash or a kill in the middle leaves the archive
 as it was (SQLite's rollback journal). Objective codes that carry their year
@@ -272,6 +269,7 @@ def connect(db_path: str | os.PathLike, *, create: bool = True) -> sqlite3.Conne
                             "aggiornare pegxl")
         elif found < SCHEMA_VERSION:
             _upgrade(conn, found)
+        _add_reference_date(conn)
     except PegxlError:
         conn.close()
         raise
@@ -294,6 +292,18 @@ _UPGRADES = {
         "CREATE INDEX IF NOT EXISTS cycles_snapshot ON cycles (ente, anno, reference_date)"],
     4: SCHEMA_4.split(";"),       # the audit trail and the states (pegxl.archive.trail)
 }
+
+
+def _add_reference_date(conn: sqlite3.Connection) -> None:
+    """Schema 3's column in an archive of schema 4 that lacks it (written by a pegxl that
+    had the audit trail but not yet the snapshots): added, NULL like any older cycle."""
+    if any(r[1] == "reference_date" for r in conn.execute("PRAGMA table_info(cycles)")):
+        return
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        if not any(r[1] == "reference_date" for r in conn.execute("PRAGMA table_info(cycles)")):
+            for stmt in _UPGRADES[3]:
+                conn.execute(stmt)
 
 
 def _upgrade(conn: sqlite3.Connection, found: int) -> None:
