@@ -250,7 +250,7 @@ def test_at_monitoring_a_phase_past_its_planned_end_and_not_done_is_a_warning(cy
     ("numero", ">=", 6, 10, 8, True),          # still above the target, but lower: more is better
     ("numero", ">=", 6, 4, 10, False),
     ("numero", "<=", 4, 2, 3, True),           # less is better: a rise is the worsening
-    ("numero", "≤", 4, 3, 2, False),
+    ("numero", "<=", 4, 3, 2, False),
     ("numero", "=", 50, 48, 55, True),         # further from the target
     ("numero", "=", 50, 55, 49, False),
     ("percentuale", None, 80, 70, 60, True),   # no Verso: more is better

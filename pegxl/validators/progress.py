@@ -30,8 +30,6 @@ _WORSE = {">=": "Verso >=, più è meglio: il valore è sceso", "<=": "Verso <=,
           "=": "Verso =: il valore è più lontano dall'atteso"}
 _WORSE_DATE = {">=": "Verso >=, non prima: la data è anteriore", "<=": "Verso <=, entro: la data è posteriore",
                "=": "Verso =: la data è più lontana da quella attesa"}
-_SIGNS = {">=": ">=", "≥": ">=", "=>": ">=", ">": ">=", "<=": "<=", "≤": "<=", "=<": "<=", "<": "<=",
-          "=": "=", "==": "="}
 
 
 def add_progress_findings(v: Validation, previous: SnapshotValues | None) -> Validation:
@@ -100,8 +98,9 @@ def _fell(plan: Plan, rows: list[dict[str, Any]], previous: SnapshotValues, at: 
 
 
 def worsened(value_type: Any, direction: Any, target: Any, before: Any, now: Any) -> str | None:
-    """Why `now` is further from `target` than `before` was, following the Verso (see the
-    module's docstring), or None when it is not (or the two cannot be compared)."""
+    """Why `now` is further from `target` than `before` was, following the Verso (the plan's
+    `direction`: >=, <= or =; see the module's docstring), or None when it is not (or the
+    two cannot be compared)."""
     if is_blank(before) or is_blank(now):
         return None
     if value_type == "sì/no":
@@ -109,7 +108,7 @@ def worsened(value_type: Any, direction: Any, target: Any, before: Any, now: Any
                 and before == target and now != target:
             return "era la risposta attesa, ora non più"
         return None
-    d = _SIGNS.get(str(direction).strip()) if not is_blank(direction) else None
+    d = direction if direction in C.VERSI else None    # the plan's Verso, normalised; None: the default
     if value_type == "data":
         if not isinstance(before, dt.date) or not isinstance(now, dt.date):
             return None
