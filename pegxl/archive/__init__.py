@@ -58,6 +58,7 @@ from ..values import is_blank
 from ..workbook import contract as C
 from .rows import _cycle_rows, _none, _real, value_from_text
 from .trail import SCHEMA_4, record_merge
+from .upgrade import SCHEMA_3, add_reference_date, upgrade_statement
 
 SCHEMA_VERSION = 4
 DEFAULT_DB_NAME = "pegxl-archivio.sqlite"
@@ -269,7 +270,7 @@ def connect(db_path: str | os.PathLike, *, create: bool = True) -> sqlite3.Conne
                             "aggiornare pegxl")
         elif found < SCHEMA_VERSION:
             _upgrade(conn, found)
-        _add_reference_date(conn)
+        add_reference_date(conn)
     except PegxlError:
         conn.close()
         raise
@@ -286,24 +287,9 @@ _UPGRADES = {
         "ON DELETE CASCADE, sheet TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, "
         "PRIMARY KEY (cycle_id, sheet, key))",
         "CREATE INDEX IF NOT EXISTS cycles_run ON cycles (run_id)"],
-    # snapshots: the Data di riferimento of each cycle; older cycles keep NULL (unknown),
-    # which snapshots.py orders before every dated snapshot of the same fase
-    3: ["ALTER TABLE cycles ADD COLUMN reference_date TEXT",
-        "CREATE INDEX IF NOT EXISTS cycles_snapshot ON cycles (ente, anno, reference_date)"],
+    3: SCHEMA_3,                  # snapshots: the Data di riferimento (pegxl.archive.upgrade)
     4: SCHEMA_4.split(";"),       # the audit trail and the states (pegxl.archive.trail)
 }
-
-
-def _add_reference_date(conn: sqlite3.Connection) -> None:
-    """Schema 3's column in an archive of schema 4 that lacks it (written by a pegxl that
-    had the audit trail but not yet the snapshots): added, NULL like any older cycle."""
-    if any(r[1] == "reference_date" for r in conn.execute("PRAGMA table_info(cycles)")):
-        return
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        if not any(r[1] == "reference_date" for r in conn.execute("PRAGMA table_info(cycles)")):
-            for stmt in _UPGRADES[3]:
-                conn.execute(stmt)
 
 
 def _upgrade(conn: sqlite3.Connection, found: int) -> None:
@@ -315,7 +301,7 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for stmt in _UPGRADES.get(version, []):
                 if stmt.strip():
-                    conn.execute(stmt)
+                    upgrade_statement(conn, stmt)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
