@@ -285,7 +285,7 @@ def _do_check_returns(book: ResultBook, settings: Settings, now) -> Outcome:
         msg = f"Nessun file .xlsx/.ods nella cartella\n{folder}\n\nCopiarvi i file ricevuti dai settori."
         return _sheet_outcome("check_returns", book, [], msg, ok=True, title="Controllo dei file restituiti",
                               checked=folder, now=now)
-    checked = flows.validate(plan, paths, annotate=settings.annotated)
+    checked = flows.validate(plan, paths, annotate=settings.annotated, db=flows.BESIDE_PLAN)   # as the CLI
     v, written = checked.validation, checked.annotated
     annotated = _annotated_map(v.findings, written)
     usable = len([rf for rf in v.files if v.usable(rf.path)])
