@@ -27,6 +27,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .errors import ERROR, ErrorCode, Finding
 from .report import escape_text
+from .workbook import paper
 from .workbook import style as S
 from .workbook.contract import ERRORS_HEADERS, SHEET_ERRORS
 from .workbook.formulas import active_reason, plain_reference
@@ -210,8 +211,9 @@ def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> No
         del wb[SHEET_ERRORS]
     ws = wb.create_sheet(SHEET_ERRORS, 0)
     ws.sheet_state = "visible"
+    # narrow enough for one landscape A4 page wide without going under 8 pt
+    S.set_widths(ws, paper.header_widths(ERRORS_HEADERS, [8, 9, 14, 9, 20, 48, 38]))
     S.write_header(ws, ERRORS_HEADERS)
-    S.set_widths(ws, [8, 9, 14, 9, 22, 70, 50])
     for f in sorted(findings, key=lambda x: (x.severity != ERROR, x.sheet or "", x.row or 0)):
         # names and texts from the return, escaped: a control character is no cell content
         # (openpyxl refuses it) and a bidi override would disguise the message
@@ -236,4 +238,6 @@ def _errors_sheet(wb: Workbook, path: str | Path, findings: list[Finding]) -> No
     wb.active = 0
     for other in wb.worksheets[1:]:
         other.sheet_view.tabSelected = False
-    S.print_setup(ws)
+    S.fit_rows(ws)
+    S.print_setup(ws, "1:1", S.book_heading(wb, f"Controllo di {escape_text(Path(path).name)}"))
+

@@ -41,6 +41,7 @@ from ..tables import (
 from ..templates import DEFAULT_PASSWORD
 from ..values import format_percent, is_blank
 from ..workbook import contract as C
+from ..workbook import paper
 from ..workbook import style as S
 from ..workbook.contract import (
     COL_BEFORE_OIV,
@@ -162,17 +163,6 @@ def _shown_value(v: Any, value_type: str | None) -> Any:
     return v
 
 
-def _print_setup(ws) -> None:
-    """style.print_setup for a write-only sheet (which lacks the PAPERSIZE_ constants)."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = "9"          # A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
-    ws.print_options.gridLines = False
-
-
 class _Sheet:
     """A write-only sheet written row by row, with its record mirror."""
 
@@ -184,16 +174,20 @@ class _Sheet:
         self.columns = list(spec.columns) + list(extra_cols)
         self.ws = book.wb.create_sheet(spec.sheet)
         self.mirror = mirror
-        for i, col in enumerate(self.columns, start=1):
-            self.ws.column_dimensions[get_column_letter(i)].width = col.width
+        heads = [col.header for col in self.columns]
+        self.widths = paper.header_widths(heads, [col.width for col in self.columns])
+        for i, w in enumerate(self.widths, start=1):
+            self.ws.column_dimensions[get_column_letter(i)].width = w
+        # a cell's text wraps when it is wider than its column: the room, in digits
+        self._room = [w - 1.0 for w in self.widths]
         self.ws.freeze_panes = freeze
-        _print_setup(self.ws)
+        paper.setup(self.ws, self.widths, book.heading)
         header = []
         for col in self.columns:
             c = WriteOnlyCell(self.ws, value=col.header)
             c.fill, c.font, c.alignment, c.border = S.HEADER_FILL, S.HEADER_FONT, S.HEADER_ALIGN, S.BORDER
             header.append(c)
-        self.ws.row_dimensions[1].height = 32
+        self.ws.row_dimensions[1].height = max(32.0, paper.header_height(heads, self.widths))
         self.ws.append(header)
         self.rows = 1
 
@@ -203,7 +197,8 @@ class _Sheet:
         unlocked = set(unlocked)
         cells: list[Any] = []   # cells, or plain values
         record = {}
-        for col in self.columns:
+        wrapped: list[tuple[str, float]] = []
+        for i, col in enumerate(self.columns):
             v = values.get(col.field)
             v = _py(v) if not isinstance(v, bool) else v
             fmt = formats.get(col.field)
@@ -212,9 +207,12 @@ class _Sheet:
                     fmt = DATETIME_FORMAT
                 elif isinstance(v, dt.date):
                     fmt = S.DATE_FORMAT
-            needs_cell = (fmt is not None or bold or col.field in unlocked
-                          or (isinstance(v, str) and v[:1] in ("=", "+", "-", "@"))
-                          or (isinstance(v, str) and len(v) > 60))
+            wrap = isinstance(v, str) and _too_wide(v, self._room[i], bold)
+            if wrap:
+                wrapped.append((v, self.widths[i]))
+            needs_cell = (fmt is not None or bold or col.field in unlocked or wrap
+                          or col.field == "band"
+                          or (isinstance(v, str) and v[:1] in ("=", "+", "-", "@")))
             if needs_cell:
                 c = WriteOnlyCell(self.ws, value=v)
                 if isinstance(v, str):
@@ -227,13 +225,18 @@ class _Sheet:
                     c.protection = S.UNLOCKED
                     c.fill = S.INPUT_FILL
                     c.border = S.BORDER
-                if isinstance(v, str) and len(v) > 60:
+                if wrap:
                     c.alignment = S.WRAP
+                elif col.field == "band":   # apart from the percentage before it
+                    c.alignment = S.CENTER
                 cells.append(c)
             else:
                 cells.append(v)
             if col.field not in OIV_FIELDS:
                 record[col.header] = canon(v)
+        height = paper.row_height(wrapped, bold=bold) if wrapped else None
+        if height is not None:   # neither Excel nor LibreOffice computes it on opening
+            self.ws.row_dimensions[self.rows + 1].height = height
         self.ws.append(cells)
         self.rows += 1
         if self.mirror and key is not None:
@@ -253,6 +256,8 @@ class _Writer:
         self.password = password
         self.wb = Workbook(write_only=True)
         self.values_ws = None
+        what = "Consolidato per l'OIV" if data.kind == KIND_CONSOLIDATED else "Consolidato finale dopo l'OIV"
+        self.heading = paper.Heading(data.plan.ente, data.plan.anno, what)
         self._mirror: list[tuple[str, str, str]] = []
 
     def mirror(self, sheet: str, key: tuple, record: dict) -> None:
@@ -603,6 +608,15 @@ class _Writer:
                 cells.append(c)
             ws.append(cells)
         self.protect(ws)
+
+
+def _too_wide(text: str, room: float, bold: bool = False) -> bool:
+    """Whether `text` needs more than one line in a column with `room` digits for text."""
+    if "\n" in text:
+        return True
+    if len(text) * 2.1 <= room:   # no character is wider than 2.1 digits (bold, with the margin)
+        return False
+    return paper.text_width(text, bold=bold) > room
 
 
 def _record_json(record: Mapping[str, Any]) -> str:

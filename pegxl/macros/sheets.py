@@ -44,6 +44,7 @@ from ..errors import (
     os_detail,
 )
 from ..status import CSV_HEADERS, STATE_OK, STATES
+from ..workbook import paper
 from ..workbook import style as S
 from ..workbook.contract import CHECK_HEADERS, SHEET_CHECK, SHEET_STATUS
 from ..workbook.io import atomic_save, backup
@@ -190,6 +191,7 @@ class OpenpyxlBook:
             c.font = S.TOTAL_FONT
             self._text(c)
             head = 2
+        S.set_widths(ws, paper.header_widths(list(headers), widths or [max(10, min(60, len(h) + 4)) for h in headers]))
         S.write_header(ws, list(headers), row=head)
         fills = fills or {}
         links = links or {}
@@ -219,9 +221,9 @@ class OpenpyxlBook:
             c.hyperlink = Hyperlink(ref=c.coordinate, location=link.location, target=target,
                                     display=str(c.value) if c.value is not None else None)
             c.font = Font(color="0563C1", underline="single")
-        S.set_widths(ws, widths or [max(10, min(60, len(h) + 4)) for h in headers])
         ws.freeze_panes = f"A{head + 1}"
-        S.print_setup(ws, f"{head}:{head}")
+        S.fit_rows(ws, head + 1)
+        S.print_setup(ws, f"{head}:{head}", S.book_heading(wb, sheet_name))
 
     @staticmethod
     def _text(c) -> None:

@@ -32,6 +32,7 @@ from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from ..plan import Plan, template_name
 from ..values import NO_WORDS, YES_WORDS
 from ..workbook import contract as C
+from ..workbook import paper
 from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from ..workbook import fastsave
@@ -130,6 +131,10 @@ class _Builder:
         for ws in (ws_o, ws_f, ws_n, ws_r):
             S.fit_rows(ws)
         S.fit_rows(ws_i, first_row=1)
+        heading = paper.Heading(self.plan.ente, self.plan.anno,
+                                f"{self.sector} {self.info.get('sector_name') or ''}".strip())
+        for ws in (ws_i, ws_o, ws_f, ws_n, ws_r):   # last: other steps may add columns
+            S.print_setup(ws, None if ws is ws_i else "1:1", heading)
         for ws in wb.worksheets:
             self._protect(ws)
         wb.security = WorkbookProtection(workbookPassword=self.password, lockStructure=True)
@@ -157,7 +162,6 @@ class _Builder:
     def _table_header(self, ws, spec: C.TableSpec, freeze: str) -> None:
         S.write_header(ws, spec.columns)
         ws.freeze_panes = freeze
-        S.print_setup(ws)
 
     def _objectives_rows(self, ws) -> None:
         spec = C.T_OBJECTIVES
@@ -324,10 +328,9 @@ class _Builder:
 
     # -- Riepilogo
     def _summary_sheet(self, ws) -> None:
+        S.set_widths(ws, paper.header_widths(SUMMARY_HEADERS, SUMMARY_WIDTHS))
         S.write_header(ws, SUMMARY_HEADERS)
-        S.set_widths(ws, SUMMARY_WIDTHS)
         ws.freeze_panes = "B2"
-        S.print_setup(ws)
         oc = {c.field: get_column_letter(i) for i, c in enumerate(C.T_OBJECTIVES.columns, start=1)}
         weights = [o.weight for o in self.objs.values()]
         equal = any(w is None for w in weights) or not sum(w or 0 for w in weights) > 0
@@ -410,11 +413,7 @@ class _Builder:
     def _instructions(self, ws) -> None:
         plan, info, rules = self.plan, self.info, self.rules
         ws.column_dimensions["A"].width = 26
-        ws.column_dimensions["B"].width = 100
-        ws.page_setup.orientation = "portrait"
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.column_dimensions["B"].width = 72   # with A, one portrait A4 page wide at 100 %
         r = 1
         title = ws.cell(row=r, column=1, value=f"Rendicontazione degli obiettivi {plan.anno} – {plan.ente}")
         title.font = S.TITLE_FONT

@@ -159,18 +159,18 @@ def plan_layout(widths: Sequence[float], font_size: float = DEFAULT_FONT_PT,
                 landscape: bool | None = None) -> Layout:
     """Orientation and scale for columns of `widths` whose smallest text is `font_size`.
 
-    Portrait if the columns fit across a portrait page, else landscape; fit to one page wide
-    only while the scale keeps the text at 8 pt or more even in LibreOffice's wider columns,
-    otherwise the smallest scale that keeps 8 pt and more pages across."""
+    Portrait if the columns fit across a portrait page at 100 %, else landscape; fit to one
+    page wide while the scale keeps the text at 8 pt or more even in LibreOffice's wider
+    columns, otherwise the scale that fits (never under 8 pt) and more pages across."""
     total = sum(column_points(w) for w in widths)
     if landscape is None:
         landscape = total > printable_points(False)
     room = printable_points(landscape)
     min_scale = MIN_PAPER_PT / font_size
-    if total <= room:
-        return Layout(landscape, fit_width=False, scale=100)
-    fit = room / total
-    if fit / _SUBSTITUTE_SLACK >= min_scale:
+    fit = room / max(total, 1.0)
+    # fit to width also when the columns fit at 100 %: the same columns are wider where
+    # LibreOffice draws Calibri with a wider font, and would spill to a second page
+    if min(1.0, fit) / _SUBSTITUTE_SLACK >= min_scale:
         return Layout(landscape, fit_width=True, scale=100)
     scale = max(math.ceil(min_scale * 100), min(100, math.floor(fit * 100)))
     return Layout(landscape, fit_width=False, scale=scale)
@@ -185,7 +185,7 @@ def escape(text: str) -> str:
 class Heading:
     """What the header and footer of every page say."""
     ente: str
-    anno: int | str
+    anno: int | str | None
     what: str            # the settore, "Consolidato per l'OIV", "Piano"...
 
     def header_left(self) -> str:
@@ -195,7 +195,7 @@ class Heading:
         return escape(f"{self.what}")
 
     def header_right(self) -> str:
-        return escape(f"Anno {self.anno}")
+        return escape(f"Anno {self.anno}") if self.anno not in (None, "") else ""
 
 
 PAGE_OF = "Pagina &P di &N"

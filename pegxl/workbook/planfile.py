@@ -11,6 +11,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..errors import ErrorCode, PegxlError, finding
 from . import contract as C
+from . import paper
 from . import style as S
 from .contract import RULE_ROWS
 from .io import atomic_save
@@ -47,7 +48,7 @@ def new_plan_workbook(data: Mapping[str, Any] | None = None) -> Workbook:
     ws = wb.active
     assert isinstance(ws, Worksheet)   # a new workbook has one worksheet
     ws.title = C.SHEET_INSTRUCTIONS
-    ws.column_dimensions["A"].width = 120
+    ws.column_dimensions["A"].width = 100   # one portrait A4 page wide at 100 %
     for r, line in enumerate(INSTRUCTIONS, start=1):
         c = ws.cell(row=r, column=1, value=line)
         c.alignment = S.WRAP
@@ -66,6 +67,13 @@ def new_plan_workbook(data: Mapping[str, Any] | None = None) -> Workbook:
     for spec in (C.SECTORS, C.OBJECTIVES, C.PHASES, C.INDICATORS):
         _table_sheet(wb, spec, data.get(spec.sheet) or [])
     wb.move_sheet("_liste", offset=len(wb.sheetnames))
+    S.fit_rows(ws, first_row=1)
+    S.fit_rows(wb[C.SHEET_RULES])
+    ente = {C.norm_header(k): v for k, v in (data.get(C.SHEET_ENTE) or [])}
+    heading = paper.Heading(str(ente.get("ente") or ""), ente.get("anno"), "Piano della performance")
+    for sheet in wb.worksheets:
+        if sheet.sheet_state == "visible":
+            S.print_setup(sheet, None if sheet is ws else "1:1", heading)
     return wb
 
 
@@ -149,7 +157,6 @@ def _table_sheet(wb: Workbook, spec: C.TableSpec, rows: list[Mapping[str, Any]])
     S.fit_rows(ws)
     ws.freeze_panes = "B2" if spec.sheet != C.SHEET_SECTORS else "A2"
     ws.auto_filter.ref = f"A1:{ws.cell(row=1, column=len(spec.columns)).column_letter}{max(2, len(rows) + 1)}"
-    S.print_setup(ws)
 
 
 def _typed(value: Any, kind: str) -> Any:

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any, Iterable
 
 from openpyxl.cell.cell import MergedCell
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .contract import Column
+from . import paper
+from .contract import SHEET_ENTE, SHEET_IDENTITY, Column
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -28,6 +28,7 @@ TITLE_FONT = Font(bold=True, size=14, color="1F4E79")
 THIN = Side(style="thin", color="BFBFBF")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center", vertical="top")
 HEADER_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
 UNLOCKED = Protection(locked=False)
 LOCKED = Protection(locked=True)
@@ -41,6 +42,10 @@ COLOR_NAMES = {"input": "giallo chiaro", "computed": "verde chiaro", "missing": 
 
 
 def write_header(ws: Worksheet, columns: Iterable[Column | str], row: int = 1) -> None:
+    """The header row; a Column's width is widened to its header's longest word, so that
+    headers wrap between words, and the row is as tall as the longest header needs."""
+    heads: list[str] = []
+    widths: list[float] = []
     for i, col in enumerate(columns, start=1):
         header = col.header if isinstance(col, Column) else col
         c = ws.cell(row=row, column=i, value=header)
@@ -48,9 +53,15 @@ def write_header(ws: Worksheet, columns: Iterable[Column | str], row: int = 1) -
         c.font = HEADER_FONT
         c.alignment = HEADER_ALIGN
         c.border = BORDER
+        letter = get_column_letter(i)
         if isinstance(col, Column):
-            ws.column_dimensions[get_column_letter(i)].width = col.width
-    ws.row_dimensions[row].height = 32
+            ws.column_dimensions[letter].width = paper.header_widths([header], [col.width])[0]
+        heads.append(header)
+        widths.append(ws.column_dimensions[letter].width or DEFAULT_WIDTH)
+    ws.row_dimensions[row].height = max(32.0, paper.header_height(heads, widths))
+
+
+DEFAULT_WIDTH = 13.0   # openpyxl writes no width: the programs show about 8.43 digits
 
 
 def set_widths(ws: Worksheet, widths: Iterable[float]) -> None:
@@ -58,16 +69,36 @@ def set_widths(ws: Worksheet, widths: Iterable[float]) -> None:
         ws.column_dimensions[get_column_letter(i)].width = w
 
 
-def print_setup(ws: Worksheet, header_rows: str = "1:1") -> None:
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    fit = ws.sheet_properties.pageSetUpPr
-    if fit is not None:   # openpyxl always creates it
-        fit.fitToPage = True
-    ws.print_title_rows = header_rows
-    ws.print_options.gridLines = False
+def column_widths(ws: Any, last: int | None = None) -> list[float]:
+    """The widths of a sheet's columns A.. up to `last` (default: the widest set)."""
+    dims = ws.column_dimensions
+    if last is None:
+        last = max((column_index_from_string(k) for k in dims if dims[k].width), default=0)
+        if not getattr(ws.parent, "write_only", False):
+            last = max(last, ws.max_column)
+    return [(dims[get_column_letter(i)].width if get_column_letter(i) in dims else None) or 8.43
+            for i in range(1, last + 1)]
+
+
+def print_setup(ws: Any, header_rows: str | None = "1:1", heading: paper.Heading | None = None, *,
+                widths: list[float] | None = None, landscape: bool | None = None) -> paper.Layout:
+    """A4, margins, orientation and scale, header and footer: paper.setup with the sheet's
+    own column widths."""
+    return paper.setup(ws, widths if widths is not None else column_widths(ws), heading,
+                       title_rows=header_rows, landscape=landscape)
+
+
+def book_heading(wb: Workbook, what: str) -> paper.Heading:
+    """The page header of a sheet pegxl adds to a workbook: ente and anno from the book's
+    Ente sheet (a plan) or identity sheet (a template), when it has one."""
+    found: dict[str, Any] = {}
+    for name in (SHEET_ENTE, SHEET_IDENTITY):
+        if name in wb.sheetnames and not found:
+            ws: Any = wb[name]
+            for row in ws.iter_rows(max_col=2, max_row=30, values_only=True):
+                if row and isinstance(row[0], str) and row[0].strip() in ("Ente", "Anno") and row[1] is not None:
+                    found[row[0].strip()] = row[1]
+    return paper.Heading(str(found.get("Ente") or ""), found.get("Anno"), what)
 
 
 def add_list(wb: Workbook, name: str, values: Iterable[str], sheet_name: str = "_liste") -> str:
@@ -128,18 +159,20 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
     dv.error = error[:255]
 
 
-def fit_rows(ws: Worksheet, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
-    """Row heights for wrapped text, estimated from the column widths.
+def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> None:
+    """Row heights for wrapped text, estimated from the column widths (paper.row_height).
 
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
     (and Excel not always): without this, long descriptions overlap the next row."""
-    widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
+    widths = {k: (v.width or DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
     book: Any = ws.parent
     alignments = book._alignments
+    fonts = book._fonts
     wraps: dict[int, bool] = {}   # alignment id -> wraps: c.alignment builds an object per cell
-    per_line: dict[int, float] = {}
+    font_of: dict[int, tuple[float, bool]] = {}
     for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
         lines = 1
+        size = paper.DEFAULT_FONT_PT
         c: Any
         for c in row:
             v = c.value
@@ -152,12 +185,15 @@ def fit_rows(ws: Worksheet, first_row: int = 2, line_height: float = 15.0, max_h
                 wrap = wraps[aid] = bool(alignments[aid].wrap_text)
             if not wrap or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                 continue
-            col = c.column
-            width = per_line.get(col)
-            if width is None:
-                width = per_line[col] = max(1.0, widths.get(get_column_letter(col), 13) * 1.1)
+            fid = st.fontId if st is not None else 0
+            f = font_of.get(fid)
+            if f is None:
+                font = fonts[fid]
+                f = font_of[fid] = (float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
+            width = widths.get(get_column_letter(c.column), DEFAULT_WIDTH)
             text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = sum(max(1, math.ceil(len(part) / width)) for part in text.split("\n"))
-            lines = max(lines, n)
+            n = paper.line_count(text, width, f[0], f[1])
+            if n * f[0] > lines * size:
+                lines, size = n, f[0]
         if lines > 1:
-            ws.row_dimensions[r].height = min(max_height, lines * line_height)
+            ws.row_dimensions[r].height = min(max_height, paper.lines_height(lines, size))
