@@ -12,9 +12,11 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
-from openpyxl.utils import get_column_letter
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -72,6 +74,8 @@ PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
 RAW_PERCENT = "0.00%"                 # a raw value typed in a percent-formatted cell
 WEIGHT_FORMAT = "0.00"                # Peso effettivo: 33.333... shown as 33,33, not 33,3333333333333
 TEXT_MAX = 4000
+# Sintesi one landscape A4 page wide (text wraps): narrower than the contract's widths
+SINTESI_WIDTHS = {"sector": 10, "sector_name": 26, "manager": 18, "state": 24}
 
 
 # ------------------------------------------------------------------ what is written
@@ -166,7 +170,7 @@ def _shown_value(v: Any, value_type: str | None) -> Any:
 class _Sheet:
     """A write-only sheet written row by row, with its record mirror."""
 
-    def __init__(self, book: _Writer, spec: TableSpec, *, widths: Iterable[float] | None = None,
+    def __init__(self, book: _Writer, spec: TableSpec, *, widths: Mapping[str, float] | None = None,
                  freeze: str = "A2", mirror: bool = True, headers: list[str] | None = None,
                  extra_cols: tuple[Column, ...] = ()):
         self.book = book
@@ -175,13 +179,17 @@ class _Sheet:
         self.ws = book.wb.create_sheet(spec.sheet)
         self.mirror = mirror
         heads = [col.header for col in self.columns]
-        self.widths = paper.header_widths(heads, [col.width for col in self.columns])
+        narrow = widths or {}
+        self.widths = paper.header_widths(heads, [narrow.get(col.field, col.width) for col in self.columns])
         for i, w in enumerate(self.widths, start=1):
             self.ws.column_dimensions[get_column_letter(i)].width = w
         # a cell's text wraps when it is wider than its column: the room, in digits
         self._room = [w - 1.0 for w in self.widths]
         self.ws.freeze_panes = freeze
-        paper.setup(self.ws, self.widths, book.heading)
+        # the key columns left of the frozen pane repeat on the pages across
+        keys = column_index_from_string(freeze.rstrip("0123456789")) - 1
+        paper.setup(self.ws, self.widths, book.heading,
+                    title_cols=f"A:{get_column_letter(keys)}" if keys > 0 else None)
         header = []
         for col in self.columns:
             c = WriteOnlyCell(self.ws, value=col.header)
@@ -237,6 +245,13 @@ class _Sheet:
         height = paper.row_height(wrapped, bold=bold) if wrapped else None
         if height is not None:   # neither Excel nor LibreOffice computes it on opening
             self.ws.row_dimensions[self.rows + 1].height = height
+            for i, c in enumerate(cells):   # a tall row reads from its top line
+                if not isinstance(c, Cell):
+                    c = cells[i] = WriteOnlyCell(self.ws, value=c)
+                    if isinstance(c.value, str):
+                        c.data_type = "s"
+                if c.alignment is None or not c.alignment.wrap_text:
+                    c.alignment = S.CENTER if self.columns[i].field == "band" else S.TOP
         self.ws.append(cells)
         self.rows += 1
         if self.mirror and key is not None:
@@ -314,7 +329,7 @@ class _Writer:
     def _sintesi(self, final: bool) -> None:
         d, plan = self.data, self.data.plan
         extra = (COL_BEFORE_OIV,) if final else ()
-        sh = _Sheet(self, CS_SINTESI, extra_cols=extra, mirror=not final)
+        sh = _Sheet(self, CS_SINTESI, extra_cols=extra, mirror=not final, widths=SINTESI_WIDTHS)
         scored = d.scores.sectors.set_index("sector")
         before = d.scores_before.sectors.set_index("sector") if d.scores_before is not None else None
         n_assigned = plan.assignments.groupby("sector").size().to_dict() if len(plan.assignments) else {}
@@ -352,7 +367,6 @@ class _Writer:
             chart = BarChart()
             chart.type = "col"
             chart.title = "Percentuale di raggiungimento per settore"
-            chart.y_axis.title = "%"
             chart.y_axis.scaling.min = 0
             # a Tetto indicatore above 100 can take a settore beyond 100 %: no bar is cut off
             shown_pcts = [p for p in (_f(scored.loc[c, "percentage"]) for c in d.sectors if c in scored.index)
@@ -362,6 +376,10 @@ class _Writer:
             chart.x_axis.delete = False
             chart.y_axis.delete = False
             chart.legend = None
+            for axis in (chart.x_axis, chart.y_axis):   # 11 pt: 8 pt on paper at the smallest scale
+                axis.txPr = _chart_text(1100)
+            for para in chart.x_axis.title.tx.rich.p:
+                para.pPr = ParagraphProperties(defRPr=CharacterProperties(sz=1100, b=True))
             pct_col = [c.field for c in sh.columns].index("percentage") + 1
             data = Reference(sh.ws, min_col=pct_col, min_row=1, max_row=last)
             cats = Reference(sh.ws, min_col=1, min_row=first, max_row=last)
@@ -489,7 +507,7 @@ class _Writer:
     # ------------------------------------------------------------- Differenze OIV
     def _differences(self) -> None:
         d = self.data
-        sh = _Sheet(self, CS_DIFF, freeze="C2", mirror=False)
+        sh = _Sheet(self, CS_DIFF, freeze="C2", mirror=False, widths={"oiv_notes": 40})
         if d.oiv is not None and not d.oiv.empty and d.scores_before is not None:
             before = d.scores_before.objectives.set_index(["sector", "objective"])
             fmt = {"grade_before": PCT, "oiv_grade": PCT, "difference": "+0.00;-0.00;0.00"}
@@ -608,6 +626,12 @@ class _Writer:
                 cells.append(c)
             ws.append(cells)
         self.protect(ws)
+
+
+def _chart_text(size: int) -> RichText:
+    """Chart text of `size` hundredths of a point."""
+    cp = CharacterProperties(sz=size)
+    return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=cp), endParaRPr=cp)])
 
 
 def _too_wide(text: str, room: float, bold: bool = False) -> bool:

@@ -200,7 +200,9 @@ class Heading:
 
 PAGE_OF = "Pagina &P di &N"
 SHEET_NAME = "&A"
-_HEADER_SIZE = 9          # header and footer text, points
+# header and footer text, points: it shrinks with the sheet's scale in LibreOffice (which
+# ignores scaleWithDoc), and the smallest scale keeps 11 pt at 8 pt
+_HEADER_SIZE = DEFAULT_FONT_PT
 
 
 def _put(item: Any, text: str) -> None:
@@ -249,4 +251,5 @@ def setup(ws: Any, widths: Sequence[float], heading: Heading | None, *,
         _put(ws.oddHeader.right, heading.header_right())
     _put(ws.oddFooter.left, SHEET_NAME)
     _put(ws.oddFooter.right, PAGE_OF)
+    ws.HeaderFooter.scaleWithDoc = False   # Excel: the header keeps its size on a scaled page
     return layout
