@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from pegxl.errors import PegxlError
+from pegxl.workbook import paper
 from pegxl.validators.plan import read_plan
 from pegxl.scoring import ScoreInput, compute
 from pegxl.synth import synthetic_inputs, synthetic_plan
@@ -399,9 +400,12 @@ def test_layout_details(books):
     for spec in (C.T_OBJECTIVES, C.T_PHASES, C.T_INDICATORS):
         ws = wb[spec.sheet]
         assert ws.page_setup.orientation == "landscape"
+        assert int(ws.page_setup.paperSize) == 9   # A4
         assert ws.print_title_rows == "$1:$1"
         for i, col in enumerate(spec.columns, start=1):
-            assert ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width == col.width
+            # issue 13: at least the header's longest word, so that headers wrap between words
+            assert ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width == max(
+                col.width, paper.word_width(col.header))
     text = "\n".join(str(c.value) for row in wb[C.SHEET_INSTRUCTIONS].iter_rows() for c in row if c.value)
     for needle in ("Comune di Prova", "2024", "Rendicontazione finale", "S01", "Affari generali", "Rossi Anna",
                    "Scadenza consegna", "31/01/2025", "Controllo di gestione", "cdg@example.org",

@@ -111,25 +111,27 @@ def test_generated_templates_match_openpyxl_save(plan, tmp_path):
         same_parts(ref, path)
 
 
-def _fit_rows_reference(ws, first_row: int = 2, line_height: float = 15.0, max_height: float = 300.0) -> None:
-    """fit_rows as it was before issue 12 (a style object per cell): the heights to keep."""
-    import math
-
+def _fit_rows_reference(ws, first_row: int = 2, max_height: float = 409.0) -> None:
+    """fit_rows the slow way (a style object per cell), with paper's estimate of the lines
+    (issue 13: the estimate changed, the quick path must still give what this gives)."""
     from openpyxl.cell.cell import MergedCell
+
+    from pegxl.workbook import paper
     widths = {k: (v.width or 13) for k, v in ws.column_dimensions.items()}
     for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
-        lines = 1
+        lines, size = 1, paper.DEFAULT_FONT_PT
         for c in row:
             v = c.value
             if v is None or isinstance(c, MergedCell) or not (c.alignment and c.alignment.wrap_text) or (
                     isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                 continue
-            per_line = max(1.0, widths.get(c.column_letter, 13) * 1.1)
             text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
-            lines = max(lines, n)
+            sz = float(c.font.sz or paper.DEFAULT_FONT_PT)
+            n = paper.line_count(text, widths.get(c.column_letter, 13), sz, bool(c.font.b))
+            if n * sz > lines * size:
+                lines, size = n, sz
         if lines > 1:
-            ws.row_dimensions[r].height = min(max_height, lines * line_height)
+            ws.row_dimensions[r].height = min(max_height, paper.lines_height(lines, size))
 
 
 def test_fit_rows_gives_the_heights_it_gave(plan):
