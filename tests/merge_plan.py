@@ -161,15 +161,24 @@ def build(tmp: Path, inputs: dict | None = None, plan_data: dict | None = None) 
     return plan, rdir, out
 
 
+def header_row(ws) -> int:
+    """The row of a table sheet's headers: the first with two cells or more (Sintesi opens
+    with a title block of one-cell lines, issue 13)."""
+    for r in range(1, min(ws.max_row, 20) + 1):
+        if sum(c.value is not None for c in ws[r]) >= 2:
+            return r
+    return 1
+
+
 def header_map(ws) -> dict[str, int]:
-    return {c.value: c.column for c in ws[1] if c.value is not None}
+    return {c.value: c.column for c in ws[header_row(ws)] if c.value is not None}
 
 
 def rows_by_key(ws, *key_headers: str) -> dict[tuple, dict[str, Any]]:
     """Rows of a table sheet as {key: {header: value}} (the reader's way: by header)."""
     h = header_map(ws)
     out = {}
-    for r in range(2, ws.max_row + 1):
+    for r in range(header_row(ws) + 1, ws.max_row + 1):
         key = tuple(ws.cell(row=r, column=h[k]).value for k in key_headers)
         if key[0] is None:
             continue

@@ -4,15 +4,18 @@ from __future__ import annotations
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from merge_plan import header_row
+
 from pegxl.cli import main
 from pegxl.values import format_percent
 
 
 def _sintesi(path):
     ws = load_workbook(path, data_only=True)["Sintesi"]
-    head = [c.value for c in ws[1]]
+    first = header_row(ws)   # below the title block
+    head = [c.value for c in ws[first]]
     rows = {}
-    for r in ws.iter_rows(min_row=2, values_only=True):
+    for r in ws.iter_rows(min_row=first + 1, values_only=True):
         if r[0] is not None:
             rows[r[0]] = dict(zip(head, r))
     return rows

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from merge_plan import (APPROX, COMPUTED, ENTE, GRADES, INPUTS, NOW, PLAN, RELAZIONE, S01, S02, TYPED,
-                        build, header_map, rows_by_key)
+                        build, header_map, header_row, rows_by_key)
 
 from pegxl.cli import main
 from pegxl.errors import PegxlError
@@ -68,7 +68,15 @@ def test_consolidated_sheets_and_exact_headers(merged):
     wb = openpyxl.load_workbook(result.consolidated)
     assert wb.sheetnames[:6] == ["Sintesi", "Obiettivi", "Fasi", "Indicatori", "Anomalie", "Provenienza"]
     assert wb["_pegxl"].sheet_state == "hidden"
-    sintesi = [c.value for c in wb["Sintesi"][1]]
+    # issue 13: Sintesi opens with a title block (ente, anno, fase, data di riferimento,
+    # when it was made), then its table
+    head = header_row(wb["Sintesi"])
+    assert head > 1
+    block = "\n".join(str(wb["Sintesi"].cell(row=r, column=1).value or "") for r in range(1, head))
+    for needle in ("Consolidato per l'OIV", "Ente: ", "Anno: 2024", "Fase del ciclo: ", "Data di riferimento: ",
+                   "Generato il: "):
+        assert needle in block, needle
+    sintesi = [c.value for c in wb["Sintesi"][head]]
     assert sintesi[:7] == C.C_SINTESI.headers
     obiettivi = [c.value for c in wb["Obiettivi"][1]]
     assert obiettivi[:10] == C.C_OBJECTIVES.headers
@@ -108,7 +116,8 @@ def test_sintesi_figure_by_figure(merged):
         charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
         assert charts
         xml = zf.read(charts[0]).decode()
-    assert "barChart" in xml and "Sintesi!$F$2:$F$" in xml.replace("'", "")
+    first = header_row(ws) + 1
+    assert "barChart" in xml and f"Sintesi!$F${first}:$F$" in xml.replace("'", "")
 
 
 def test_obiettivi_figure_by_figure(merged):

@@ -158,7 +158,7 @@ def test_a_grade_out_of_range_is_O002(consolidated, value, shown):
     ("Obiettivi", ("S01", "O1"), "Grado %", 95, "G2", "78,75"),
     ("Fasi", ("S01", "O1", 2), "Avanzamento %", 100, "I3", "50"),
     ("Indicatori", ("S01", "O1", 1), "Valore raggiunto", 200, "K2", "150"),
-    ("Sintesi", ("S02",), "Percentuale di raggiungimento", 99, "F3", "65,625"),
+    ("Sintesi", ("S02",), "Percentuale di raggiungimento", 99, "F10", "65,625"),   # below the title block
 ])
 def test_tampering_with_a_locked_cell_is_O003(consolidated, sheet, key, header, value, cell, was):
     plan, result, tmp = consolidated

@@ -96,7 +96,8 @@ def read_book(path: str | os.PathLike, *, plan: Plan | None = None) -> Consolida
             missing[name] = ["(foglio)"]
             continue
         required = tuple(c.field for c in spec.columns if c.required)
-        table, problems = read_table(sheet, spec, required_fields=required)
+        table, problems = read_table(sheet, spec, required_fields=required,
+                                     header_row=header_row(sheet.rows, spec))
         if problems:
             missing[name] = [p.column for p in problems if p.column]   # each names its header
         tables[name] = table.df
@@ -117,6 +118,17 @@ def read_book(path: str | os.PathLike, *, plan: Plan | None = None) -> Consolida
     provenance = [_row_dict(r, CS_PROVENIENZA) for r in tables.get(C.SHEET_PROVENIENZA, pd.DataFrame()).to_dict("records")]
     return ConsolidatedBook(str(path), identity, rules, tables, cols, missing, mirror, anomalies,
                             provenance, book)
+
+
+def header_row(rows: list[list[Any]], spec: TableSpec, look: int = 20) -> int:
+    """The 0-based row of a sheet's headers: Sintesi opens with a title block (documents.md),
+    the other sheets with their headers. The first row among the first `look` whose first
+    cell is the first header (any case), else the first row."""
+    first = C.norm_header(spec.columns[0].header)
+    for i, row in enumerate(rows[:look]):
+        if row and C.norm_header(row[0]) == first:
+            return i
+    return 0
 
 
 def _row_dict(r: Mapping[str, Any], spec: TableSpec) -> dict:

@@ -172,7 +172,7 @@ class _Sheet:
 
     def __init__(self, book: _Writer, spec: TableSpec, *, widths: Mapping[str, float] | None = None,
                  freeze: str = "A2", mirror: bool = True, headers: list[str] | None = None,
-                 extra_cols: tuple[Column, ...] = ()):
+                 extra_cols: tuple[Column, ...] = (), title: list[str] | None = None):
         self.book = book
         self.spec = spec
         self.columns = list(spec.columns) + list(extra_cols)
@@ -185,19 +185,32 @@ class _Sheet:
             self.ws.column_dimensions[get_column_letter(i)].width = w
         # a cell's text wraps when it is wider than its column: the room, in digits
         self._room = [w - 1.0 for w in self.widths]
+        # a title block (documents.md) puts the header row below it
+        self.head = len(title) + 2 if title else 1
+        if title:
+            freeze = freeze.rstrip("0123456789") + str(self.head + 1)
         self.ws.freeze_panes = freeze
         # the key columns left of the frozen pane repeat on the pages across
         keys = column_index_from_string(freeze.rstrip("0123456789")) - 1
-        paper.setup(self.ws, self.widths, book.heading,
+        paper.setup(self.ws, self.widths, book.heading, title_rows=f"{self.head}:{self.head}",
                     title_cols=f"A:{get_column_letter(keys)}" if keys > 0 else None)
+        for i, line in enumerate(title or []):
+            c = WriteOnlyCell(self.ws, value=line)
+            c.data_type = "s"
+            c.font = S.TITLE_FONT if i == 0 else S.TOTAL_FONT
+            if i == 0:
+                self.ws.row_dimensions[1].height = paper.lines_height(1, 14)   # S.TITLE_FONT
+            self.ws.append([c])
+        if title:
+            self.ws.append([])
         header = []
         for col in self.columns:
             c = WriteOnlyCell(self.ws, value=col.header)
             c.fill, c.font, c.alignment, c.border = S.HEADER_FILL, S.HEADER_FONT, S.HEADER_ALIGN, S.BORDER
             header.append(c)
-        self.ws.row_dimensions[1].height = max(32.0, paper.header_height(heads, self.widths))
+        self.ws.row_dimensions[self.head].height = max(32.0, paper.header_height(heads, self.widths))
         self.ws.append(header)
-        self.rows = 1
+        self.rows = self.head
 
     def append(self, values: Mapping[str, Any], *, formats: Mapping[str, str] | None = None,
                key: tuple | None = None, bold: bool = False, unlocked: Iterable[str] = ()) -> int:
@@ -217,7 +230,7 @@ class _Sheet:
                     fmt = S.DATE_FORMAT
             wrap = isinstance(v, str) and _too_wide(v, self._room[i], bold)
             if wrap:
-                wrapped.append((v, self.widths[i]))
+                wrapped.append((str(v), self.widths[i]))
             needs_cell = (fmt is not None or bold or col.field in unlocked or wrap
                           or col.field == "band"
                           or (isinstance(v, str) and v[:1] in ("=", "+", "-", "@")))
@@ -260,7 +273,7 @@ class _Sheet:
 
     def finish(self, *, protect: bool = True) -> None:
         last = get_column_letter(len(self.columns))
-        self.ws.auto_filter.ref = f"A1:{last}{max(2, self.rows)}"
+        self.ws.auto_filter.ref = f"A{self.head}:{last}{max(self.head + 1, self.rows)}"
         if protect:
             self.book.protect(self.ws)
 
@@ -326,15 +339,30 @@ class _Writer:
         return self.wb
 
     # --------------------------------------------------------------------- Sintesi
+    def _title_block(self, final: bool) -> list[str]:
+        """The lines above Sintesi's table: what the workbook is, ente, anno, fase, data di
+        riferimento, when it was made (documents.md, "The printed page")."""
+        d, plan = self.data, self.data.plan
+        what = ("Consolidato finale dopo la valutazione dell'OIV" if final
+                else "Consolidato per l'OIV")
+        ref = plan.reference_date
+        lines = [f"{what} – {plan.ente} – anno {plan.anno}", f"Ente: {plan.ente}",
+                 f"Anno: {plan.anno}", f"Fase del ciclo: {plan.fase}",
+                 f"Data di riferimento: {ref.strftime('%d/%m/%Y') if ref else 'non indicata'}"]
+        if d.created is not None:
+            lines.append(f"Generato il: {naive(d.created).strftime('%d/%m/%Y alle %H:%M')}")  # type: ignore[union-attr]
+        return lines
+
     def _sintesi(self, final: bool) -> None:
         d, plan = self.data, self.data.plan
         extra = (COL_BEFORE_OIV,) if final else ()
-        sh = _Sheet(self, CS_SINTESI, extra_cols=extra, mirror=not final, widths=SINTESI_WIDTHS)
+        sh = _Sheet(self, CS_SINTESI, extra_cols=extra, mirror=not final, widths=SINTESI_WIDTHS,
+                    title=self._title_block(final))
         scored = d.scores.sectors.set_index("sector")
         before = d.scores_before.sectors.set_index("sector") if d.scores_before is not None else None
         n_assigned = plan.assignments.groupby("sector").size().to_dict() if len(plan.assignments) else {}
         fmt = {"percentage": PCT, "percentage_before": PCT}
-        first = 2
+        first = sh.head + 1
         s: Any   # a row of cells as typed
         for s in plan.sectors.itertuples():
             code = s.sector
@@ -378,10 +406,11 @@ class _Writer:
             chart.legend = None
             for axis in (chart.x_axis, chart.y_axis):   # 11 pt: 8 pt on paper at the smallest scale
                 axis.txPr = _chart_text(1100)
-            for para in chart.x_axis.title.tx.rich.p:
+            x_title: Any = chart.x_axis.title
+            for para in x_title.tx.rich.p:
                 para.pPr = ParagraphProperties(defRPr=CharacterProperties(sz=1100, b=True))
             pct_col = [c.field for c in sh.columns].index("percentage") + 1
-            data = Reference(sh.ws, min_col=pct_col, min_row=1, max_row=last)
+            data = Reference(sh.ws, min_col=pct_col, min_row=sh.head, max_row=last)
             cats = Reference(sh.ws, min_col=1, min_row=first, max_row=last)
             chart.add_data(data, titles_from_data=True)
             chart.set_categories(cats)

@@ -597,13 +597,15 @@ class Table:
 
 
 def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
-               required_fields: tuple[str, ...] | None = None) -> tuple[Table, list[Finding]]:
-    """Find the headers of `spec` on the first row (by name, any case), return a Table.
+               required_fields: tuple[str, ...] | None = None,
+               header_row: int = 0) -> tuple[Table, list[Finding]]:
+    """Find the headers of `spec` on the first row (by name, any case), or on row
+    `header_row` + 1 below a title block, and return a Table.
 
     Missing required columns are findings P002 with a did-you-mean suggestion. Rows that
     are entirely empty are dropped."""
     findings: list[Finding] = []
-    rows = sheet.rows
+    rows = sheet.rows[header_row:]
     header = rows[0] if rows else []
     by_norm: dict[str, int] = {}
     for i, h in enumerate(header):
@@ -642,7 +644,7 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
     extra = [str(h) for h in header if h is not None and norm_header(h) not in known]
     kept: list[list[Any]] = []
     xlrows: list[int] = []
-    for r, row in enumerate(rows[1:], start=2):
+    for r, row in enumerate(rows[1:], start=header_row + 2):
         first = row[0] if row else None
         # most rows have a code in their first cell: kept without looking further
         if (first is None or (type(first) is str and not first.strip())) and all(
@@ -660,4 +662,4 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
                            else list(columns[at]) if at < width
                            else [row[at] if at < len(row) else None for row in kept])
     data["xlrow"] = xlrows
-    return Table(sheet.name, data, cols, 0, extra), findings
+    return Table(sheet.name, data, cols, header_row, extra), findings
