@@ -95,7 +95,7 @@ class Consolidated:
     oiv: pd.DataFrame | None = None              # sector, objective, oiv_grade, oiv_notes
     scores_before: Scores | None = None
     kind: str = KIND_CONSOLIDATED
-    created: dt.datetime | None = None           # document property only, never a cell
+    created: dt.datetime | None = None           # when made (document property, Sintesi's title); None: now
     run_id: str | None = None                    # the run that writes it (in _pegxl)
 
 
@@ -349,8 +349,8 @@ class _Writer:
         lines = [f"{what} – {plan.ente} – anno {plan.anno}", f"Ente: {plan.ente}",
                  f"Anno: {plan.anno}", f"Fase del ciclo: {plan.fase}",
                  f"Data di riferimento: {ref.strftime('%d/%m/%Y') if ref else 'non indicata'}"]
-        if d.created is not None:
-            lines.append(f"Generato il: {naive(d.created).strftime('%d/%m/%Y alle %H:%M')}")  # type: ignore[union-attr]
+        made = naive(d.created) or dt.datetime.now().replace(microsecond=0)
+        lines.append(f"Generato il: {made.strftime('%d/%m/%Y alle %H:%M')}")
         return lines
 
     def _sintesi(self, final: bool) -> None:

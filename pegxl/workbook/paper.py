@@ -189,13 +189,13 @@ class Heading:
     what: str            # the settore, "Consolidato per l'OIV", "Piano"...
 
     def header_left(self) -> str:
-        return escape(f"{self.ente}")
-
-    def header_center(self) -> str:
-        return escape(f"{self.what}")
+        return escape(self.ente)
 
     def header_right(self) -> str:
-        return escape(f"Anno {self.anno}") if self.anno not in (None, "") else ""
+        """What the sheet is and the year, on the right: a centre field would collide with
+        a long ente name on a portrait page."""
+        year = f"Anno {self.anno}" if self.anno not in (None, "") else ""
+        return escape(" – ".join(p for p in (self.what, year) if p))
 
 
 PAGE_OF = "Pagina &P di &N"
@@ -247,7 +247,6 @@ def setup(ws: Any, widths: Sequence[float], heading: Heading | None, *,
         ws.print_area = print_area
     if heading is not None:
         _put(ws.oddHeader.left, heading.header_left())
-        _put(ws.oddHeader.center, heading.header_center())
         _put(ws.oddHeader.right, heading.header_right())
     _put(ws.oddFooter.left, SHEET_NAME)
     _put(ws.oddFooter.right, PAGE_OF)
