@@ -502,6 +502,8 @@ def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str |
     _write_column(_find_sheet(wb, C.SHEET_INDICATORS),
                   (C.T_INDICATORS.header("objective"), C.T_INDICATORS.header("indicator")),
                   C.T_INDICATORS.header("score"), ach)
+    for name in (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS):
+        S.fit_rows(_find_sheet(wb, name))   # the rows grow with the text the settore typed
     if now is not None:
         wb.properties.modified = now.replace(tzinfo=None)
     # the template's own fast writer: the same parts openpyxl would write, in half the time

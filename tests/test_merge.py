@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 import pytest
 from click.testing import CliRunner
 
@@ -23,6 +24,7 @@ from pegxl.cli import main
 from pegxl.errors import PegxlError
 from pegxl.merge import merge
 from pegxl.workbook import contract as C
+from pegxl.workbook import paper
 
 
 # ------------------------------------------------------------------------- helpers
@@ -353,6 +355,13 @@ def test_write_back_puts_the_computed_values_into_a_copy(merged):
     rel = wb["Obiettivi"].cell(row=ob[("O1",)]["_row"], column=header_map(wb["Obiettivi"])["Relazione"])
     assert rel.value == RELAZIONE and rel.data_type == "s"
     assert wb["Obiettivi"].protection.sheet and wb["_pegxl"].sheet_state == "hidden"
+    # issue 13: a row is as tall as the text the settore typed needs (the template's heights
+    # knew only the plan's texts): O2's Motivazione scostamento takes two lines
+    ws = wb["Obiettivi"]
+    col = get_column_letter(header_map(ws)["Motivazione scostamento"])
+    text = ob[("O2",)]["Motivazione scostamento"]
+    need = paper.row_height([(text, ws.column_dimensions[col].width)])
+    assert need is not None and (ws.row_dimensions[ob[("O2",)]["_row"]].height or 15) >= need
 
 
 def test_the_chart_shows_a_settore_beyond_100(tmp_path):
