@@ -68,10 +68,22 @@ def _char_width(ch: str) -> float:
     return 1.7 if unicodedata.east_asian_width(ch) in ("W", "F") else 1.2
 
 
+# every printable ASCII character and the accented letters of Italian, looked up at once
+_TABLE: dict[str, float] = {ch: _char_width(ch) for ch in map(chr, range(32, 127))}
+_TABLE.update({ch: _char_width(ch) for ch in "àèéìíòóùúÀÈÉÌÒÙ«»°€’‘“”–—"})
+_WIDEST = max(_TABLE.values())
+
+
+def _digits(text: str) -> float:
+    try:
+        return sum(map(_TABLE.__getitem__, text))
+    except KeyError:
+        return sum(_char_width(ch) for ch in text)
+
+
 def text_width(text: str, size: float = DEFAULT_FONT_PT, bold: bool = False) -> float:
     """Width of one line of text, in digits of the default font (the unit of column widths)."""
-    w = sum(_char_width(ch) for ch in text)
-    return w * (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
+    return _digits(text) * (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
 
 
 def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: bool = False) -> int:
@@ -80,13 +92,16 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
     Only spaces are counted as break points (the programs may break after "-" or "/" too,
     which only gives fewer lines): the count errs on the tall side."""
     room = max(1.0, width - _CELL_PAD_DIGITS)
-    space = text_width(" ", size, bold)
+    scale = (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
+    if "\n" not in text and len(text) * _WIDEST * scale <= room:
+        return 1   # short enough whatever its letters: most cells
+    space = _TABLE[" "] * scale
     lines = 0
     for paragraph in text.split("\n"):
         lines += 1
         used = 0.0
         for word in paragraph.split(" "):
-            w = text_width(word, size, bold)
+            w = _digits(word) * scale
             if used and used + space + w <= room:
                 used += space + w
                 continue
