@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import math
 import os
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -208,6 +209,9 @@ class _Sheet:
             c = WriteOnlyCell(self.ws, value=col.header)
             c.fill, c.font, c.alignment, c.border = S.HEADER_FILL, S.HEADER_FONT, S.HEADER_ALIGN, S.BORDER
             header.append(c)
+        top: Any = WriteOnlyCell(self.ws)
+        top.alignment = S.TOP
+        self._top = top._style
         self.ws.row_dimensions[self.head].height = max(32.0, paper.header_height(heads, self.widths))
         self.ws.append(header)
         self.rows = self.head
@@ -260,11 +264,12 @@ class _Sheet:
             self.ws.row_dimensions[self.rows + 1].height = height
             for i, c in enumerate(cells):   # a tall row reads from its top line
                 if not isinstance(c, Cell):
+                    if c is None:
+                        continue   # an empty cell shows nothing wherever it is aligned
                     c = cells[i] = WriteOnlyCell(self.ws, value=c)
-                    if isinstance(c.value, str):
-                        c.data_type = "s"
-                if c.alignment is None or not c.alignment.wrap_text:
-                    c.alignment = S.CENTER if self.columns[i].field == "band" else S.TOP
+                    c._style = copy(self._top)  # type: ignore[attr-defined]  # TOP's style, made once
+                elif not c.alignment.wrap_text and self.columns[i].field != "band":
+                    c.alignment = S.TOP
         self.ws.append(cells)
         self.rows += 1
         if self.mirror and key is not None:
