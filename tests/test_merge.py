@@ -91,6 +91,24 @@ def test_consolidated_sheets_and_exact_headers(merged):
         assert ws.page_setup.orientation == "landscape", name
 
 
+def test_sintesi_is_read_below_its_title_block_and_without_it(merged, tmp_path):
+    """Issue 13 moved Sintesi's headers below a title block: the reader finds them there,
+    and still on row 1 in a workbook written before."""
+    from pegxl.consolidated.read import read_book
+    *_, result, _ = merged
+    book = read_book(result.consolidated)
+    sint = book.tables["Sintesi"]
+    assert set(sint["sector"]) >= {"S01", "S02", "Ente"} and not book.missing
+    head = header_row(openpyxl.load_workbook(result.consolidated)["Sintesi"])
+    assert list(sint["xlrow"])[0] == head + 1
+    wb = openpyxl.load_workbook(result.consolidated)
+    wb["Sintesi"].delete_rows(1, head - 1)   # the layout before the title block
+    old = tmp_path / "vecchio.xlsx"
+    wb.save(old)
+    again = read_book(old).tables["Sintesi"]
+    assert list(again["sector"]) == list(sint["sector"]) and list(again["xlrow"])[0] == 2
+
+
 def test_sintesi_figure_by_figure(merged):
     *_, result, _ = merged
     wb = openpyxl.load_workbook(result.consolidated)
