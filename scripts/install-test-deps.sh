@@ -3,8 +3,8 @@
 #   - soffice (Debian package libreoffice-calc-nogui: Calc without any GUI toolkit)
 #   - Writer (libreoffice-writer-nogui): the documents' .docx converted to PDF
 #   - Debian's /usr/bin/python3 with the `uno` module (package python3-uno)
-#   - pdfinfo, pdftotext, pdftoppm (poppler-utils): the PDF checks (tests/pdfcheck.py,
-#     tests/doccheck_pdf.py) and scripts/doc-previews.sh
+#   - pdfinfo, pdftotext, pdftoppm (poppler-utils): the PDF checks (tests/pdfcheck.py) and
+#     scripts/doc-previews.sh
 #
 # Idempotent: does nothing when both are already there.
 # As root on Debian/Ubuntu: apt-get update + install (no recommends, no fonts needed).

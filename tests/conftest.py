@@ -7,6 +7,8 @@ Helper modules, importable by name from any test (pyproject.toml: pythonpath = [
   merge_plan      the merge plan, its typed returns and the figures computed by hand (merge,
                   OIV, OIV trust, the LibreOffice end-to-end run)
   lo_helper       jobs run by a real headless LibreOffice
+  pdfcheck        a PDF as printed (pdfinfo, pdftotext -bbox): A4, text size, overlapping
+                  lines, page numbers (workbooks and documents printed by LibreOffice)
 Timings are not asserted here: bench/ prints them.
 """
 from __future__ import annotations

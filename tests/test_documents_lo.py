@@ -8,8 +8,8 @@ import re
 import pytest
 
 from doccheck_docx import italian
-from doccheck_pdf import read_pdf, requires_poppler
 from lo_helper import requires_lo
+from pdfcheck import read_pdf, requires_poppler
 from pegxl.demo import run_demo
 
 pytestmark = [*requires_lo, requires_poppler, pytest.mark.slow]
