@@ -62,8 +62,9 @@ def test_the_chart_is_drawn_with_italian_figures(pdfs):
     text = doc.page_text(page)
     ws = load_workbook(res.oiv.path, read_only=True)["Sintesi"]
     rows = list(ws.iter_rows(values_only=True))
-    col = list(rows[0]).index("Percentuale di raggiungimento")
-    for r in rows[1:]:
+    head = next(i for i, r in enumerate(rows) if "Percentuale di raggiungimento" in r)   # below the title
+    col = list(rows[head]).index("Percentuale di raggiungimento")
+    for r in rows[head + 1:]:
         if r[0] and isinstance(r[col], float):
             # the table and the chart's label: the figure twice on the page, with a decimal comma
             assert text.count(italian(r[col])) >= 2, (r[0], italian(r[col]))

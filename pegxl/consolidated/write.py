@@ -594,6 +594,7 @@ class _Writer:
         d = self.data
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False)
         fields = [c.field for c in sh.columns]
+        text_width = sh.widths[fields.index("text")]
         rows = calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)) \
             if d.scores.input is not None else []
         for row in rows:
@@ -611,8 +612,11 @@ class _Writer:
                         c.number_format = PCT
                     v = c
                 cells.append(v)
+            height = paper.row_height([(str(row["text"] or ""), text_width)])
+            if height is not None:   # the steps go to a new line each: rows as tall as they are
+                sh.ws.row_dimensions[sh.rows + 1].height = height
             sh.ws.append(cells)
-        sh.rows += len(rows)
+            sh.rows += 1
         sh.finish()
 
     # ------------------------------------------------------------- hidden sheets
