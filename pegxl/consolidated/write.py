@@ -77,6 +77,7 @@ WEIGHT_FORMAT = "0.00"                # Peso effettivo: 33.333... shown as 33,33
 TEXT_MAX = 4000
 # Sintesi one landscape A4 page wide (text wraps): narrower than the contract's widths
 SINTESI_WIDTHS = {"sector": 10, "sector_name": 26, "manager": 18, "state": 24}
+CALCOLO_WIDTHS = {"code": 16, "step": 20, "text": 56, "rule": 24}
 
 
 # ------------------------------------------------------------------ what is written
@@ -592,9 +593,10 @@ class _Writer:
         text, locked but not recorded in _pegxl_valori: pegxl oiv never reads it, it
         recomputes the figures from the inputs (see docs/contratto.md)."""
         d = self.data
-        sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False)
+        # one landscape A4 page wide, the texts wrapping (CALCOLO_WIDTHS)
+        sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False, widths=CALCOLO_WIDTHS)
         fields = [c.field for c in sh.columns]
-        text_width = sh.widths[fields.index("text")]
+        wrapped = {f: sh.widths[fields.index(f)] for f in ("step", "text", "rule")}
         rows = calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)) \
             if d.scores.input is not None else []
         for row in rows:
@@ -602,17 +604,24 @@ class _Writer:
             cells: list[Any] = []
             for f in fields:
                 v = row[f]
-                if f in ("text", "value") or (isinstance(v, str) and v[:1] == "="):
+                if f in ("text", "value") or f in wrapped and isinstance(v, str) or (
+                        isinstance(v, str) and v[:1] == "="):
                     c = WriteOnlyCell(sh.ws, value=v)
                     if isinstance(v, str):
                         c.data_type = "s"      # text, never a formula
-                    if f == "text":
+                    if f in wrapped:
                         c.alignment = S.WRAP
                     elif f == "value":
                         c.number_format = PCT
+                        c.alignment = S.TOP
+                    else:
+                        c.alignment = S.TOP
                     v = c
+                elif v is not None:   # codes beside a tall row: on its first line
+                    v = WriteOnlyCell(sh.ws, value=v)
+                    v._style = copy(sh._top)  # type: ignore[attr-defined]  # TOP, made once
                 cells.append(v)
-            height = paper.row_height([(str(row["text"] or ""), text_width)])
+            height = paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
             if height is not None:   # the steps go to a new line each: rows as tall as they are
                 sh.ws.row_dimensions[sh.rows + 1].height = height
             sh.ws.append(cells)
