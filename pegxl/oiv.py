@@ -44,6 +44,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .archive import consolidated_run, merge_runs
+from .archive.trail import CONSOLIDATED, OIV_VALIDATED
 from .consolidated.read import ConsolidatedBook, inputs_from_book, read_book, table_key
 from .consolidated.write import (
     Consolidated,
@@ -610,7 +611,9 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
                                  "cartella (-o)"), exit_code=EXIT_UNUSABLE)
     anomalies = list(book.anomalies) + [finding_row(f) for f in r.findings]
     read_at = now if now is not None else dt.datetime.now().astimezone().replace(microsecond=0)
-    provenance = list(book.provenance) + [{
+    # each settore's file moves on as the archive records it (archive.trail)
+    provenance = [dict(row, state=OIV_VALIDATED) if row.get("state") == CONSOLIDATED else row
+                  for row in book.provenance] + [{
         "name": src.name, "sector": None, "sha256": sha256_of(src), "read_at": read_at,
         "template_version": str(book.identity.get("format_version") or ""), "used": "sì", "copy": None,
         "note": "consolidato compilato dall'OIV"}]

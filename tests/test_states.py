@@ -87,6 +87,12 @@ def test_states_across_send_validate_merge_and_oiv(office, run, tmp_path):
     assert res.exit_code in (0, 1), res.output
     log = _states(db)
     assert [(s, st, c) for s, st, c, _ in log][14:] == [(s, "validato dall'OIV", "oiv") for s in H.SECTORS]
+    # and so does the final workbook's Provenienza (the OIV's own file: no settore, no state)
+    wb = openpyxl.load_workbook(next((base / "finale").glob("*finale*.xlsx")))
+    prov = rows_by_key(wb["Provenienza"], "Codice settore")
+    assert {k[0]: r["Stato della consegna"] for k, r in prov.items() if k[0]} == \
+        {s: "validato dall'OIV" for s in H.SECTORS}
+    wb.close()
 
     # each settore went through the whole sequence, in order of time
     for sector in H.SECTORS:
