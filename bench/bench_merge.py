@@ -32,7 +32,7 @@ _FP = None
 
 def _init(plan_path: str, data_path: str) -> None:
     global _PLAN, _DATA, _FP
-    from pegxl.plan import read_plan
+    from pegxl.validators.plan import read_plan
     _PLAN = read_plan(plan_path)
     _FP = _PLAN.fingerprint()     # hashes every settore: once per worker
     _DATA = json.loads(Path(data_path).read_text(encoding="utf-8"))
@@ -55,7 +55,7 @@ def _one(args: tuple[str, str, str]) -> str:
 
 def generate(root: Path, sectors: int, objectives: int, phases: int, indicators: int,
              transversal: int, workers: int) -> tuple[Path, Path]:
-    from pegxl.plan import read_plan
+    from pegxl.validators.plan import read_plan
     from pegxl.synth import synthetic_plan
     from pegxl.workbook.planfile import write_plan
     plan_path, rdir = root / "piano.xlsx", root / "ritorni"
@@ -92,7 +92,7 @@ def generate(root: Path, sectors: int, objectives: int, phases: int, indicators:
 def run_merge(root: Path) -> int:
     """The timed part, in its own process."""
     from pegxl.merge import merge
-    from pegxl.plan import read_plan
+    from pegxl.validators.plan import read_plan
     plan = read_plan(root / "piano.xlsx")
     out = root / "out"
     if out.exists():

@@ -22,13 +22,18 @@ each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 import os
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from .archive import store_cycle
 from .archive.snapshots import previous_snapshot
@@ -54,15 +59,17 @@ from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
 from .tables import canon, clean_text, inputs_from_validation, same, score, shown
 from .templates import build_template
+from .templates.generate import _mp_context, default_jobs
 from .templates.reference import SnapshotValues
 from .validators.progress import add_progress_findings
-from .validators.returns import Validation, validate_returns
+from .validators.returns import POOL_MIN_FILES, Validation, validate_returns
 from .values import is_blank, key_part, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook import fastsave
-from .workbook.io import atomic_write
+from .workbook.io import atomic_write_bytes
+from .workbook.patch import CellChange, patch_cells
 
 RETURNED_DIR = "restituiti"
 Progress = Callable[[int, int, str], None]
@@ -253,15 +260,22 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
                          findings=merge_findings, reconciliation=rec, notes=notes, partial=partial,
                          run_id=run_id)
 
+    fp = _Fingerprint(plan)       # for templates rebuilt from the plan: hashed once, if ever
+    jobs_list = copy_jobs(v, scores, chosen, targets)
+    workers = copy_workers(jobs, len(jobs_list))
+    written = [n]
+
+    def copied(job: CopyJob) -> None:
+        written[0] += 1
+        if progress:
+            progress(written[0], total, job.target.name)
+
     def write(stage: Staging, records: list) -> None:
-        write_consolidated(data, stage.path(target.name, last=True), verify=verify, records=records)
-        fp = _Fingerprint(plan)       # for templates rebuilt from the plan: hashed once, if ever
-        for j, s in enumerate(sectors, start=1):
-            rf = chosen[s]
-            write_back(plan, v, rf, scores, stage.path(targets[s].relative_to(outdir)), now=now,
-                       fingerprint=fp, reference=reference)
-            if progress:
-                progress(n + j, total, rf.name)
+        staged = [replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list]
+        # the consolidated workbook is written here while the workers write the copies
+        write_copies(plan, staged, workers, fingerprint=fp, reference=reference, done=copied,
+                     meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
+                                                          verify=verify, records=records))
 
     result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db,
                                  owned=(RETURNED_DIR,))
@@ -410,46 +424,33 @@ def _label(key: tuple) -> str:
 
 
 # ------------------------------------------------------------------- write-back
+#
+# Each copy is the settore's template, built from the plan in memory and written by the
+# templates' own writer, with the changed cells patched into its sheet XML
+# (pegxl.workbook.patch): every other part of the file is the template's, byte for byte.
+# The copies are written in worker processes while the main process writes the
+# consolidated workbook.
 
-def _find_sheet(wb, name: str):
-    for ws in wb.worksheets:
-        if C.norm_header(ws.title) == C.norm_header(name):
-            return ws
-    return None
+# sheet -> the fields that make a row's key
+_KEY_FIELDS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
+               C.SHEET_INDICATORS: ("objective", "indicator")}
+_TABLES = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT),
+           C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT),
+           C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT)}
+PERCENT_FORMAT = "0.00%"
+
+# sheet -> header -> record key -> the new cell
+Changes = dict[str, dict[str, dict[tuple, CellChange]]]
 
 
-def _columns(ws) -> dict[str, int]:
-    out = {}
-    for c in next(ws.iter_rows(min_row=1, max_row=1), ()):
-        if c.value is not None and C.norm_header(c.value) not in out:
-            out[C.norm_header(c.value)] = c.column
-    return out
-
-
-def _write_column(ws, key_headers: tuple[str, ...], header: str, values: dict[tuple, Any]) -> int:
-    """Write `values` (by record key) into the column `header`, rows found by their codes.
-    Returns how many cells were written."""
-    if ws is None:
-        return 0
-    cols = _columns(ws)
-    target = cols.get(C.norm_header(header))
-    keys = [cols.get(C.norm_header(h)) for h in key_headers]
-    if target is None or any(k is None for k in keys):
-        return 0
-    n = 0
-    for r in range(2, ws.max_row + 1):
-        key = tuple(key_part(ws.cell(row=r, column=k).value) for k in keys)
-        if key[0] is None or key not in values:
-            continue
-        cell = ws.cell(row=r, column=target)
-        value = values[key]
-        if isinstance(value, str):
-            value = clean_text(value)
-        cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"    # typed text is text, never a formula (excel-pitfalls.md)
-        n += 1
-    return n
+@dataclass(frozen=True)
+class CopyJob:
+    """One settore's copy: what the worker that writes it needs besides the plan."""
+    sector: str
+    target: Path
+    generated_at: Any
+    password_hash: str | None
+    changes: Changes
 
 
 class _Fingerprint:
@@ -477,37 +478,134 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def write_back(plan: Plan, v: Validation, rf: Any, scores: Scores, target: str | os.PathLike, *,
-               now: dt.datetime | None = None, fingerprint: Any = None,
-               reference: SnapshotValues | None = None) -> Path:
-    """The copy of a settore's return that the office sends back: the settore's template
-    rebuilt from the plan, with every value the settore typed (as validated, text always
-    as text) and the computed percentages written, as values, into Obiettivi «Grado
-    calcolato %» and Indicatori «Raggiungimento %» (rows found by codes).
+def _plain(v: Any) -> Any:
+    """A frame's value as a Python one (numpy scalars carry their own types)."""
+    item = getattr(v, "item", None)
+    return item() if item is not None and type(v).__module__ == "numpy" else v
+
+
+def copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
+              targets: dict[str, Path]) -> list[CopyJob]:
+    """The copies to write, in the order of `targets`: every value each settore typed (as
+    validated, text always as text, a percentage typed as such shown as one, a date as a
+    date) and the computed percentages, as values, in Obiettivi «Grado calcolato %» and
+    Indicatori «Raggiungimento %»."""
+    files = {chosen[s].path: s for s in targets}
+    changes: dict[str, Changes] = {s: {} for s in targets}
+    frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
+    for sheet, (spec, fields) in _TABLES.items():
+        df = frames[sheet]
+        if df.empty:
+            continue
+        keys = _KEY_FIELDS[sheet]
+        cols = {fld: f"{fld}_raw" if f"{fld}_raw" in df.columns else fld for fld in fields}
+        for r in df[df["file"].isin(files)].to_dict("records"):
+            by_header = changes[files[r["file"]]].setdefault(sheet, {})
+            key = tuple(key_part(_plain(r[f])) for f in keys)
+            for fld, raw_col in cols.items():
+                raw = _plain(r.get(raw_col))
+                if is_blank(raw):
+                    continue
+                value = clean_text(raw) if isinstance(raw, str) else raw
+                fmt = None
+                if r.get(f"{fld}_percent"):
+                    fmt = PERCENT_FORMAT
+                elif isinstance(value, (dt.date, dt.datetime)):
+                    fmt = S.DATE_FORMAT
+                by_header.setdefault(spec.header(fld), {})[key] = CellChange(value, fmt)
+    obj, ind = scores.objectives, scores.indicators
+    for s, o, c in zip(obj["sector"], obj["objective"], obj["computed"]):
+        if s in changes:
+            changes[s].setdefault(C.SHEET_OBJECTIVES, {}).setdefault(
+                C.T_OBJECTIVES.header("computed"), {})[(key_part(o),)] = CellChange(_num(c))
+    for s, o, i, sc in zip(ind["sector"], ind["objective"], ind["indicator"], ind["score"]):
+        if s in changes:
+            changes[s].setdefault(C.SHEET_INDICATORS, {}).setdefault(
+                C.T_INDICATORS.header("score"), {})[(key_part(o), int(i))] = CellChange(_num(sc))
+    return [CopyJob(sector=s, target=t, generated_at=_generated_at(chosen[s].identity.get("generated_at")),
+                    password_hash=getattr(chosen[s], "password_hash", None) or None, changes=changes[s])
+            for s, t in targets.items()]
+
+
+def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None, *,
+               fingerprint: Any = None, reference: SnapshotValues | None = None) -> Path:
+    """The copy of a settore's return that the office sends back (see copy_jobs), written
+    atomically to `target` (default job.target).
 
     The return itself is never opened here: nothing it may carry besides the typed values
     -- formulas, defined names, external or DDE links, macros, connections, hyperlinks,
     merged cells, data validations that did not survive -- reaches the copy. Its live
     formulas (Riepilogo) are the template's own."""
-    wb = _rebuilt(plan, v, rf, fingerprint, reference)
-    sector = rf.sector
-    obj = scores.objectives[scores.objectives["sector"] == sector]
-    ind = scores.indicators[scores.indicators["sector"] == sector]
-    # keys as _write_column reads them from the sheet: an all-digit code ("101") is 101 there
-    comp = {(key_part(o),): _num(c) for o, c in zip(obj["objective"], obj["computed"])}
-    ach = {(key_part(o), int(i)): _num(s)
-           for o, i, s in zip(ind["objective"], ind["indicator"], ind["score"])}
-    _write_column(_find_sheet(wb, C.SHEET_OBJECTIVES), (C.T_OBJECTIVES.header("objective"),),
-                  C.T_OBJECTIVES.header("computed"), comp)
-    _write_column(_find_sheet(wb, C.SHEET_INDICATORS),
-                  (C.T_INDICATORS.header("objective"), C.T_INDICATORS.header("indicator")),
-                  C.T_INDICATORS.header("score"), ach)
-    for name in (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS):
-        S.fit_rows(_find_sheet(wb, name))   # the rows grow with the text the settore typed
-    if now is not None:
-        wb.properties.modified = now.replace(tzinfo=None)
-    # the template's own fast writer: the same parts openpyxl would write, in half the time
-    return atomic_write(target, lambda tmp: fastsave.save(wb, tmp))
+    wb = _template(plan, job, fingerprint, reference)
+    cells: dict[str, dict[str, CellChange]] = {}
+    for sheet, by_header in job.changes.items():
+        ws = _find_sheet(wb, sheet)
+        if ws is None:
+            continue
+        cols = _columns(ws)
+        rows = _rows(ws, cols, tuple(_TABLES[sheet][0].header(f) for f in _KEY_FIELDS[sheet]))
+        out = cells.setdefault(ws.title, {})
+        for header, values in by_header.items():
+            col = cols.get(C.norm_header(header))
+            if col is None:
+                continue
+            letter = get_column_letter(col)
+            for key, change in values.items():
+                for r in rows.get(key, ()):
+                    out[f"{letter}{r}"] = change
+    buf = BytesIO()
+    fastsave.save(wb, buf)
+    return atomic_write_bytes(target if target is not None else job.target, patch_cells(buf.getvalue(), cells))
+
+
+def template_bytes(plan: Plan, job: CopyJob, fingerprint: Any = None,
+                   reference: SnapshotValues | None = None) -> bytes:
+    """The settore's template exactly as write_back starts from it (the tests compare)."""
+    buf = BytesIO()
+    fastsave.save(_template(plan, job, fingerprint, reference), buf)
+    return buf.getvalue()
+
+
+def _template(plan: Plan, job: CopyJob, fingerprint: Any, reference: SnapshotValues | None = None) -> Any:
+    """The settore's template regenerated from the plan (its formulas, validations,
+    protection), protected with the office's password as the return was."""
+    wb = build_template(plan, job.sector, generated_at=job.generated_at, fingerprint=_fp(fingerprint),
+                        reference=reference)
+    if job.password_hash:
+        # the office's own password (pegxl templates --password), kept as the return had it
+        for ws in wb.worksheets:
+            if ws.protection.sheet:
+                ws.protection.set_password(job.password_hash, already_hashed=True)
+        wb.security.set_workbook_password(job.password_hash, already_hashed=True)
+    return wb
+
+
+def _find_sheet(wb: Any, name: str) -> Any:
+    for ws in wb.worksheets:
+        if C.norm_header(ws.title) == C.norm_header(name):
+            return ws
+    return None
+
+
+def _columns(ws: Any) -> dict[str, int]:
+    out = {}
+    for c in next(ws.iter_rows(min_row=1, max_row=1), ()):
+        if c.value is not None and C.norm_header(c.value) not in out:
+            out[C.norm_header(c.value)] = c.column
+    return out
+
+
+def _rows(ws: Any, cols: dict[str, int], key_headers: tuple[str, ...]) -> dict[tuple, list[int]]:
+    """Record key -> the rows that carry it (an all-digit code «101» is 101 there)."""
+    idx = [cols.get(C.norm_header(h)) for h in key_headers]
+    out: dict[tuple, list[int]] = {}
+    if any(i is None for i in idx):
+        return out
+    for r, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
+        key = tuple(key_part(row[i - 1]) if i - 1 < len(row) else None for i in idx if i is not None)
+        if key[0] is not None:
+            out.setdefault(key, []).append(r)
+    return out
 
 
 def _generated_at(value: Any) -> Any:
@@ -519,51 +617,62 @@ def _generated_at(value: Any) -> Any:
     return text[:40] if text else None
 
 
-def _rebuilt(plan: Plan, v: Validation, rf: Any, fingerprint: Any = None,
-             reference: SnapshotValues | None = None):
-    """The settore's template regenerated from the plan (its formulas, validations,
-    protection), with what the settore typed written in."""
-    wb = build_template(plan, rf.sector, generated_at=_generated_at(rf.identity.get("generated_at")),
-                        fingerprint=_fp(fingerprint), reference=reference)
-    hashed = getattr(rf, "password_hash", None)
-    if hashed:
-        # the office's own password (pegxl templates --password), kept as the return had it
-        for ws in wb.worksheets:
-            if ws.protection.sheet:
-                ws.protection.set_password(hashed, already_hashed=True)
-        wb.security.set_workbook_password(hashed, already_hashed=True)
-    specs = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT, v.objectives),
-             C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT, v.phases),
-             C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT, v.indicators)}
-    for sheet, (spec, fields, df) in specs.items():
-        ws = _find_sheet(wb, sheet)
-        if df.empty:
-            continue
-        rows = df[df["file"] == rf.path].to_dict("records")
-        key_fields = ("objective",) if sheet == C.SHEET_OBJECTIVES else \
-            ("objective", "phase" if sheet == C.SHEET_PHASES else "indicator")
-        key_headers = tuple(spec.header(f) for f in key_fields)
-        for fld in fields:
-            raw_col = f"{fld}_raw" if f"{fld}_raw" in df.columns else fld
-            values = {}
-            percent = set()
-            for r in rows:
-                key = tuple(key_part(r[f]) for f in key_fields)
-                raw = r.get(raw_col)
-                if is_blank(raw):
-                    continue
-                values[key] = clean_text(raw) if isinstance(raw, str) else raw
-                if r.get(f"{fld}_percent"):
-                    percent.add(key)
-            _write_column(ws, key_headers, spec.header(fld), values)
-            if percent or any(isinstance(x, (dt.date, dt.datetime)) for x in values.values()):
-                cols = _columns(ws)
-                col = cols.get(C.norm_header(spec.header(fld)))
-                keys = [cols[C.norm_header(h)] for h in key_headers]
-                for r in range(2, ws.max_row + 1):
-                    key = tuple(key_part(ws.cell(row=r, column=k).value) for k in keys)
-                    if key in percent:
-                        ws.cell(row=r, column=col).number_format = "0.00%"
-                    elif isinstance(values.get(key), (dt.date, dt.datetime)):
-                        ws.cell(row=r, column=col).number_format = S.DATE_FORMAT
-    return wb
+# ------------------------------------------------------------- copies in workers
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(plan: Plan, fingerprint: str, reference: SnapshotValues | None) -> None:
+    _WORKER.update(plan=plan, fingerprint=fingerprint, reference=reference)
+
+
+def _write_in_worker(job: CopyJob) -> str:
+    write_back(_WORKER["plan"], job, fingerprint=_WORKER["fingerprint"], reference=_WORKER["reference"])
+    return job.sector
+
+
+def copy_workers(jobs: int | None, n: int) -> int:
+    """Worker processes for `n` copies: `jobs`, or the cores from POOL_MIN_FILES copies."""
+    if jobs is None:
+        return min(default_jobs(), n) if n >= POOL_MIN_FILES else 1
+    return max(1, min(int(jobs), n))
+
+
+def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: _Fingerprint,
+                 done: Callable[[CopyJob], None], meanwhile: Callable[[], None],
+                 reference: SnapshotValues | None = None) -> None:
+    """Write every copy (`workers` processes; 1: here, one after the other) and run
+    `meanwhile` in this process while the workers write. `done` is called once per copy
+    written (from another thread when there are workers). Any failure is raised here,
+    after the pending copies have been cancelled."""
+    if workers <= 1:
+        meanwhile()
+        for job in jobs:
+            write_back(plan, job, fingerprint=fingerprint, reference=reference)
+            done(job)
+        return
+    fp = fingerprint()
+    lock = threading.Lock()
+
+    def finished(future: Future, job: CopyJob) -> None:
+        if not future.cancelled() and future.exception() is None:
+            with lock:
+                done(job)
+    # the plan stays out of the collector's sweeps while the forked workers run (a sweep
+    # would write to, and so copy, every page of it they share)
+    gc.freeze()
+    pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
+                               initargs=(plan, fp, reference))
+    try:
+        futures = []
+        for job in jobs:
+            f = pool.submit(_write_in_worker, job)
+            f.add_done_callback(lambda fut, job=job: finished(fut, job))
+            futures.append(f)
+        meanwhile()
+        for f in futures:
+            f.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
+
