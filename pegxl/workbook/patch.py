@@ -202,13 +202,13 @@ class _Styles:
         if self._added_formats:
             extra = b"".join(f'<numFmt numFmtId="{i}" formatCode="{escape(c, {chr(34): "&quot;"})}" />'.encode()
                              for i, c in self._added_formats)
-            if re.search(rb"<numFmts\b", xml):
-                xml = re.sub(rb"</numFmts>", extra + b"</numFmts>", xml, count=1)
-                xml = _recount(xml, b"numFmts", len(self._formats))
+            xml = re.sub(rb"<numFmts\b[^>]*?/>", b"<numFmts></numFmts>", xml, count=1)
+            if b"</numFmts>" in xml:
+                xml = xml.replace(b"</numFmts>", extra + b"</numFmts>", 1)
             else:
-                xml = re.sub(rb"(<styleSheet\b[^>]*>)",
-                             lambda m: m.group(1) + f'<numFmts count="{len(self._added_formats)}">'.encode()
-                             + extra + b"</numFmts>", xml, count=1)
+                xml = re.sub(rb"(<styleSheet\b[^>]*>)", lambda m: m.group(1) + b"<numFmts>" + extra
+                             + b"</numFmts>", xml, count=1)
+            xml = re.sub(rb"<numFmts\b[^>]*>", f'<numFmts count="{len(self._formats)}">'.encode(), xml, count=1)
         xml = xml.replace(b"</cellXfs>", b"".join(self._added_xfs) + b"</cellXfs>", 1)
         return _recount(xml, b"cellXfs", len(self._xfs) + len(self._added_xfs))
 

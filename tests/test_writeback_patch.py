@@ -1,0 +1,238 @@
+"""Write-back copies patched into the template's bytes (issue 12, goal 5): only the sheet
+parts with a changed cell (and the styles, for a new number format) differ from the
+template; every other part is the template's, byte for byte; the changed cells hold the
+validated values and the computed figures, read back by openpyxl and by LibreOffice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from lo_helper import lo_inspect, requires_lo
+from merge_plan import APPROX, COMPUTED, NOW, RELAZIONE, build, header_map, rows_by_key
+
+from pegxl.cli import main
+from pegxl.merge import _Fingerprint, copy_jobs, merge, template_bytes, write_back
+from pegxl.workbook.patch import CellChange, PatchError, _sheet_parts, patch_cells
+
+CHANGED_SHEETS = {"Obiettivi", "Fasi", "Indicatori"}
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("patch")
+    plan, rdir, returns = build(tmp)
+    result = merge(plan, [rdir], tmp / "out", now=NOW)
+    v = result.validation
+    chosen = {rf.sector: rf for rf in v.files if rf.sector in result.sectors}
+    targets = {s: tmp / "again" / p.name for s, p in result.returned.items()}
+    jobs = {j.sector: j for j in copy_jobs(v, result.scores, chosen, targets)}
+    return plan, result, jobs, tmp
+
+
+def _parts(data: bytes) -> dict[str, zipfile.ZipInfo]:
+    return {i.filename: i for i in zipfile.ZipFile(io.BytesIO(data)).infolist()}
+
+
+def _read(data: bytes, name: str) -> bytes:
+    return zipfile.ZipFile(io.BytesIO(data)).read(name)
+
+
+def _sheet_part(data: bytes, title: str) -> str:
+    return _sheet_parts(zipfile.ZipFile(io.BytesIO(data)))[title]
+
+
+_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>.*?</c>)', re.S)
+
+
+def _without(xml: bytes, refs: set[str]) -> bytes:
+    """The sheet XML with the cells `refs` taken out."""
+    return _CELL.sub(lambda m: b"" if m.group(1).decode() in refs else m.group(0), xml)
+
+
+def test_every_unchanged_part_is_the_templates_byte_for_byte(merged, monkeypatch):
+    plan, result, jobs, tmp = merged
+    job = jobs["S01"]
+    fp = _Fingerprint(plan)
+    template = template_bytes(plan, job, fp)
+    import pegxl.merge as M
+    # the copy starts from these very bytes (the template is built afresh each time: its
+    # core.xml carries the moment it was written)
+    monkeypatch.setattr(M.fastsave, "save", lambda wb, out: out.write(template))
+    copy_path = write_back(plan, job, tmp / "one.xlsx", fingerprint=fp)
+    copy = copy_path.read_bytes()
+    a, b = _parts(template), _parts(copy)
+    assert list(a) == list(b)                     # same parts, same order
+    changed = {_sheet_part(template, s) for s in CHANGED_SHEETS} | {"xl/styles.xml"}
+    same = [n for n in a if n not in changed]
+    assert len(same) >= 10 and "docProps/core.xml" in same and "xl/workbook.xml" in same
+    for name in same:
+        # the stored bytes themselves: same CRC, same compressed size, same content
+        assert (a[name].CRC, a[name].compress_size) == (b[name].CRC, b[name].compress_size), name
+        assert _read(template, name) == _read(copy, name), name
+    for name in changed - {"xl/styles.xml"}:
+        assert _read(template, name) != _read(copy, name), name
+    # styles: the template's, plus cell formats appended (a date typed in a General cell)
+    old, new = _read(template, "xl/styles.xml"), _read(copy, "xl/styles.xml")
+    n_old = int(re.search(rb'<cellXfs count="([0-9]+)"', old).group(1))
+    n_new = int(re.search(rb'<cellXfs count="([0-9]+)"', new).group(1))
+    assert n_new >= n_old and new.split(b"</cellXfs>")[1] == old.split(b"</cellXfs>")[1]
+    assert len(re.findall(rb"<xf\b", new.split(b"<cellXfs")[1].split(b"</cellXfs>")[0])) == n_new
+
+
+def test_outside_the_changed_cells_the_sheets_are_the_templates(merged):
+    plan, result, jobs, tmp = merged
+    job = jobs["S01"]
+    template = template_bytes(plan, job)
+    copy = result.returned["S01"].read_bytes()
+    wb_t = openpyxl.load_workbook(io.BytesIO(template))
+    wb_c = openpyxl.load_workbook(io.BytesIO(copy))
+    for title in CHANGED_SHEETS:
+        ws_t, ws_c = wb_t[title], wb_c[title]
+        changed = {c.coordinate for row in ws_c.iter_rows() for c in row
+                   if c.value != ws_t[c.coordinate].value or c.style_id != ws_t[c.coordinate].style_id}
+        assert changed, title
+        part = _sheet_part(template, title)
+        assert _without(_read(template, part), changed) == _without(_read(copy, part), changed), title
+    # the parts of the merged copy that no cell changes are those of a template built now,
+    # but for the moment in docProps/core.xml
+    for name in _parts(template):
+        if name in {"docProps/core.xml", "xl/styles.xml"} or name in {_sheet_part(template, s) for s in CHANGED_SHEETS}:
+            continue
+        assert _read(template, name) == _read(copy, name), name
+
+
+def test_the_changed_cells_hold_the_validated_and_computed_values(merged):
+    plan, result, jobs, tmp = merged
+    wb = openpyxl.load_workbook(result.returned["S01"])
+    ob = rows_by_key(wb["Obiettivi"], "Codice obiettivo")
+    for (sector, code), value in COMPUTED.items():
+        if sector == "S01":
+            got = ob[(code,)]["Grado calcolato %"]
+            assert got == pytest.approx(value, **APPROX), code
+    o1 = wb["Obiettivi"].cell(row=ob[("O1",)]["_row"], column=header_map(wb["Obiettivi"])["Relazione"])
+    assert o1.value == RELAZIONE and o1.data_type == "s"
+    fasi = wb["Fasi"]
+    f = rows_by_key(fasi, "Codice obiettivo", "N. fase")
+    start = fasi.cell(row=f[("O1", 1)]["_row"], column=header_map(fasi)["Inizio effettivo"])
+    assert start.value == dt.datetime(2024, 1, 20) and start.number_format == "DD/MM/YYYY"
+    assert f[("O1", 1)]["Avanzamento %"] == 100 and f[("O1", 2)]["Avanzamento %"] == 50
+    ind = rows_by_key(wb["Indicatori"], "Codice obiettivo", "N. indicatore")
+    assert ind[("O1", 1)]["Raggiungimento %"] == pytest.approx(75, **APPROX)
+    assert ind[("T1", 1)]["Raggiungimento %"] is None
+    # the inputs the settore left blank stay blank and keep the template's style
+    typed = {c.coordinate for row in wb["Fasi"].iter_rows(min_row=2) for c in row if c.value is not None}
+    assert typed
+
+
+@requires_lo
+def test_libreoffice_opens_the_copy_and_shows_the_values(merged):
+    plan, result, jobs, tmp = merged
+    path = result.returned["S01"]
+    wb = openpyxl.load_workbook(path)
+    ob, ho = rows_by_key(wb["Obiettivi"], "Codice obiettivo"), header_map(wb["Obiettivi"])
+    f, hf = rows_by_key(wb["Fasi"], "Codice obiettivo", "N. fase"), header_map(wb["Fasi"])
+    ind, hi = rows_by_key(wb["Indicatori"], "Codice obiettivo", "N. indicatore"), header_map(wb["Indicatori"])
+    letter = openpyxl.utils.get_column_letter
+    grade = f"{letter(ho['Grado calcolato %'])}{ob[('O1',)]['_row']}"
+    rel = f"{letter(ho['Relazione'])}{ob[('O1',)]['_row']}"
+    start = f"{letter(hf['Inizio effettivo'])}{f[('O1', 1)]['_row']}"
+    ach = f"{letter(hi['Raggiungimento %'])}{ind[('O1', 1)]['_row']}"
+    res = lo_inspect(path, [("Obiettivi", grade), ("Obiettivi", rel), ("Fasi", start), ("Indicatori", ach)])
+    by = res["by_ref"]
+    o1 = COMPUTED[("S01", "O1")]
+    assert by[f"Obiettivi!{grade}"]["value"] == pytest.approx(o1, **APPROX)
+    assert by[f"Obiettivi!{grade}"]["type"] == "VALUE"
+    assert by[f"Obiettivi!{rel}"]["string"] == RELAZIONE
+    assert by[f"Fasi!{start}"]["is_date_format"] and by[f"Fasi!{start}"]["string"] == "20/01/2024"
+    assert by[f"Indicatori!{ach}"]["value"] == pytest.approx(75, **APPROX)
+    sheets = {s["name"]: s for s in res["sheets"]}
+    assert sheets["Obiettivi"]["is_protected"] and not sheets["_pegxl"]["is_visible"]
+
+
+def test_merge_with_workers_writes_the_same_copies(tmp_path):
+    """--jobs 2 through the CLI: the copies hold the same cells as with one process."""
+    plan, rdir, returns = build(tmp_path)
+    plan_path = tmp_path / "piano.xlsx"
+    outs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        res = CliRunner().invoke(main, ["merge", "--plan", str(plan_path), str(rdir), "-o", str(out),
+                                        "--jobs", jobs, "--no-archive"])
+        assert res.exit_code == 0, res.output
+        outs[jobs] = out
+    for p in sorted((outs["1"] / "restituiti").iterdir()):
+        a = openpyxl.load_workbook(p)
+        b = openpyxl.load_workbook(outs["2"] / "restituiti" / p.name)
+        for ws in a.worksheets:
+            assert [tuple(r) for r in ws.iter_rows(values_only=True)] == \
+                   [tuple(r) for r in b[ws.title].iter_rows(values_only=True)], (p.name, ws.title)
+
+
+# ------------------------------------------------------------------ patch_cells
+
+
+def _book() -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Foglio"
+    ws["A1"] = "titolo"
+    ws["B2"].fill = openpyxl.styles.PatternFill("solid", fgColor="FFF2CC")   # a styled blank
+    ws["C2"] = "=1+1"
+    for ref in ("D2", "E2", "F2", "G2", "H2"):
+        ws[ref].font = openpyxl.styles.Font(b=True)
+    ws2 = wb.create_sheet("Altro")
+    ws2["A1"] = 1
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_patch_cells_writes_each_kind_of_value():
+    data = _book()
+    out = patch_cells(data, {"Foglio": {
+        "B2": CellChange(" <a> & b "),
+        "C2": CellChange(None),                                  # the formula goes
+        "D2": CellChange("=HYPERLINK(\"http://x\")"),            # text, never a formula
+        "E2": CellChange(dt.date(2024, 3, 5), "DD/MM/YYYY"),
+        "F2": CellChange(0.4567, "0.00%"),
+        "G2": CellChange(True),
+        "H2": CellChange("#N/A"),
+    }})
+    wb = openpyxl.load_workbook(io.BytesIO(out))
+    ws = wb["Foglio"]
+    assert ws["B2"].value == " <a> & b " and ws["B2"].fill.fgColor.rgb == "00FFF2CC"
+    assert ws["C2"].value is None
+    assert ws["D2"].value == '=HYPERLINK("http://x")' and ws["D2"].data_type == "s"
+    assert ws["E2"].value == dt.datetime(2024, 3, 5) and ws["E2"].number_format == "DD/MM/YYYY"
+    assert ws["E2"].font.b and ws["F2"].font.b                  # the rest of the style kept
+    assert ws["F2"].value == 0.4567 and ws["F2"].number_format == "0.00%"
+    assert ws["G2"].value is True
+    assert ws["H2"].value == "#N/A" and ws["H2"].data_type == "s"
+    assert _read(data, "xl/worksheets/sheet2.xml") == _read(out, "xl/worksheets/sheet2.xml")
+    # the same format asked twice is one new style
+    twice = patch_cells(data, {"Foglio": {"E2": CellChange(1, "DD/MM/YYYY"), "F2": CellChange(2, "DD/MM/YYYY")}})
+    ws = openpyxl.load_workbook(io.BytesIO(twice))["Foglio"]
+    assert ws["E2"].number_format == ws["F2"].number_format == "DD/MM/YYYY"
+
+
+def test_patch_cells_refuses_a_cell_or_sheet_the_workbook_lacks():
+    with pytest.raises(PatchError, match="Z99"):
+        patch_cells(_book(), {"Foglio": {"Z99": CellChange(1)}})
+    with pytest.raises(PatchError, match="Nessuno"):
+        patch_cells(_book(), {"Nessuno": {"A1": CellChange(1)}})
+
+
+def test_patch_cells_without_changes_copies_every_part():
+    data = _book()
+    out = patch_cells(data, {})
+    a, b = _parts(data), _parts(out)
+    assert list(a) == list(b)
+    for name in a:
+        assert _read(data, name) == _read(out, name)
