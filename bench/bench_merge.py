@@ -7,8 +7,13 @@ trasversali unless asked) gives one template per settore, filled with synthetic_
 so that its peak memory (ru_maxrss) is its own, and prints seconds, files per second and
 the peak RSS.
 
+Time per phase (validation, scoring, consolidated workbook, copies, archive) and peak
+memory: of the main process, of the largest worker, and of all of them together.
+
 Run:  python bench/bench_merge.py                       # 1,000 x 20, in a temporary folder
       python bench/bench_merge.py --sectors 100 --dir /tmp/pegxl-bench   # smaller, kept
+      python bench/bench_merge.py --sectors 100,300,1000 --dir /tmp/pegxl-bench   # one after the other
+      python bench/bench_merge.py --sectors 100 --dir /tmp/b --code /path/to/other/pegxl   # compare
 """
 from __future__ import annotations
 
@@ -89,42 +94,106 @@ def generate(root: Path, sectors: int, objectives: int, phases: int, indicators:
     return plan_path, rdir
 
 
-def run_merge(root: Path) -> int:
-    """The timed part, in its own process."""
-    from pegxl.merge import merge
+class _TreeRss:
+    """Peak resident memory of this process and its workers together, sampled every 0.1 s
+    from /proc (ru_maxrss gives each process's own peak, not their sum)."""
+
+    def __init__(self) -> None:
+        import threading
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss_kb(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _children(self, pid: int) -> list[int]:
+        try:
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        kids = [int(x) for x in text.split()]
+        return kids + [g for k in kids for g in self._children(k)]
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.1):
+            total = sum(self._rss_kb(p) for p in [me, *self._children(me)])
+            self.peak_kb = max(self.peak_kb, total)
+
+    def __enter__(self) -> "_TreeRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_merge(root: Path, jobs: int | None) -> int:
+    """The timed part, in its own process: time per phase and peak memory."""
+    import pegxl.merge as M
     from pegxl.validators.plan import read_plan
-    plan = read_plan(root / "piano.xlsx")
     out = root / "out"
     if out.exists():
         shutil.rmtree(out)
     n = len(list((root / "ritorni").glob("*.xlsx")))
     marks: dict[str, float] = {}
+    real_consolidated = M.write_consolidated
+
+    def timed_consolidated(*a, **kw):
+        marks["cons_start"] = time.perf_counter()
+        try:
+            return real_consolidated(*a, **kw)
+        finally:
+            marks["cons_end"] = time.perf_counter()
+    M.write_consolidated = timed_consolidated
 
     def progress(i: int, total: int, name: str) -> None:
-        # merge reports i = 1..n while reading, n+1..2n while writing the copies back
+        # merge reports i = 1..n while reading, n+1..2n as the copies are written
         now = time.perf_counter()
-        if i == n and "read" not in marks:
+        if i >= n and "read" not in marks:
             marks["read"] = now
-        if i == n + 1 and "first_copy" not in marks:
+        if i > n and "first_copy" not in marks:
             marks["first_copy"] = now
-        marks["end"] = now
+        if i >= 2 * n and "copies" not in marks:
+            marks["copies"] = now
 
-    t0 = time.perf_counter()
-    result = merge(plan, [root / "ritorni"], out, now=dt.datetime(2025, 2, 1, 9, 0), progress=progress)
-    secs = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
+    with _TreeRss() as tree:
+        t_plan = time.perf_counter()
+        plan = read_plan(root / "piano.xlsx")
+        t0 = time.perf_counter()
+        result = M.merge(plan, [root / "ritorni"], out, now=dt.datetime(2025, 2, 1, 9, 0),
+                         progress=progress, jobs=jobs)
+        t_end = time.perf_counter()
+    secs = t_end - t0
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     size = result.consolidated.stat().st_size / (1024 * 1024)
     print(f"piano: {len(plan.sectors)} settori, {len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, "
-          f"{len(plan.indicators)} indicatori")
-    print(f"merge (validazione + calcolo + consolidato + {len(result.returned)} copie restituite): {secs:.1f} s")
-    print(f"file al secondo: {n / secs:.1f}")
-    if {"read", "first_copy"} <= set(marks):
-        t_read = marks["read"] - t0
-        t_cons = marks["first_copy"] - marks["read"]
-        t_back = secs - t_read - t_cons
-        print(f"  di cui: lettura e validazione {t_read:.1f} s; calcolo, consolidato e riconciliazione "
-              f"~{t_cons:.1f} s; copie restituite ~{t_back:.1f} s")
-    print(f"memoria di picco (ru_maxrss): {rss_mb:.0f} MB")
+          f"{len(plan.indicators)} indicatori; jobs {jobs or 'predefinito'}; carico {os.getloadavg()[0]:.1f}")
+    print(f"lettura e controllo del piano: {t0 - t_plan:.1f} s (prima del merge, come nel comando)")
+    print(f"merge (validazione + calcolo + consolidato + {len(result.returned)} copie restituite): {secs:.1f} s; "
+          f"file al secondo: {n / secs:.1f}")
+    read = marks.get("read", t0) - t0
+    print(f"  lettura e validazione:          {read:.1f} s")
+    if "cons_start" in marks:
+        print(f"  calcolo e nomi delle copie:     {marks['cons_start'] - marks.get('read', t0):.1f} s")
+        print(f"  consolidato + riconciliazione:  {marks['cons_end'] - marks['cons_start']:.1f} s "
+              "(mentre i processi scrivono le copie)")
+        start = marks["cons_start"]
+        print(f"  copie restituite:               {marks.get('copies', t_end) - start:.1f} s dall'inizio "
+              f"della scrittura")
+        print(f"  archiviazione e spostamento:    {t_end - max(marks.get('copies', t_end), marks['cons_end']):.1f} s")
+    print(f"memoria di picco: processo principale {self_mb:.0f} MB, processo figlio più grande {child_mb:.0f} MB, "
+          f"tutti i processi insieme {tree.peak_kb / 1024:.0f} MB")
     print(f"consolidato: {size:.1f} MB; {result.reconciliation.line()}")
     print(f"ente: {result.scores.ente['percentage']:.4f} %, fascia {result.scores.ente['band']}")
     return 0
@@ -132,29 +201,45 @@ def run_merge(root: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sectors", type=int, default=1000)
+    ap.add_argument("--sectors", default="1000",
+                    help="settori (ritorni); più valori separati da virgole: 100,300,1000")
     ap.add_argument("--objectives", type=int, default=20)
     # 2 + 2: the plan reader refuses a sheet over 50,000 rows (F007), and 1,000 x 20 x 4
     # phases would be 80,000
     ap.add_argument("--phases", type=int, default=2)
     ap.add_argument("--indicators", type=int, default=2)
     ap.add_argument("--transversal", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="processi per generare gli input")
+    ap.add_argument("--jobs", type=int, default=None, help="merge --jobs (predefinito: i core)")
     ap.add_argument("--dir", type=Path, help="cartella di lavoro (tenuta e riusata); default: temporanea")
+    ap.add_argument("--code", type=Path, help="un'altra copia di pegxl da misurare (confronto nella stessa corsa)")
     ap.add_argument("--merge-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.merge_only:
-        return run_merge(args.merge_only)
+        return run_merge(args.merge_only, args.jobs)
     tmp = None
-    root = args.dir
-    if root is None:
+    base = args.dir
+    if base is None:
         tmp = tempfile.mkdtemp(prefix="pegxl-bench-merge-")
-        root = Path(tmp)
-    root.mkdir(parents=True, exist_ok=True)
+        base = Path(tmp)
+    base.mkdir(parents=True, exist_ok=True)
+    sizes = [int(x) for x in str(args.sectors).split(",") if x.strip()]
+    env = dict(os.environ)
+    if args.code:
+        env["PYTHONPATH"] = str(args.code.resolve())
+    rc = 0
     try:
-        generate(root, args.sectors, args.objectives, args.phases, args.indicators, args.transversal,
-                 args.workers)
-        return subprocess.call([sys.executable, __file__, "--merge-only", str(root)])
+        for count in sizes:
+            root = base / f"s{count}" if len(sizes) > 1 or args.dir is None else base
+            root.mkdir(parents=True, exist_ok=True)
+            generate(root, count, args.objectives, args.phases, args.indicators, args.transversal,
+                     args.workers)
+            cmd = [sys.executable, __file__, "--merge-only", str(root)]
+            if args.jobs:
+                cmd += ["--jobs", str(args.jobs)]
+            print(f"--- {count} ritorni", flush=True)
+            rc = subprocess.call(cmd, env=env) or rc
+        return rc
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from pathlib import Path
 import zipfile
 
 import openpyxl
@@ -236,3 +237,60 @@ def test_patch_cells_without_changes_copies_every_part():
     assert list(a) == list(b)
     for name in a:
         assert _read(data, name) == _read(out, name)
+
+
+# ------------------------------------------------------- the consolidated's rows as text
+
+
+def _book_parts(data: bytes) -> dict[str, bytes]:
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_fast_write_only_rows_are_openpyxls_bytes():
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+
+    from pegxl.workbook.fastrows import FastWriteOnlyWorkbook
+
+    def build(wb) -> bytes:
+        ws = wb.create_sheet("A")
+        ws.row_dimensions[1].height = 30
+        c = WriteOnlyCell(ws, value="intestazione")
+        c.font = Font(b=True)
+        ws.append([c, "x", None, 3, 2.5, True, "=1+1", "#N/A", 10 ** 20])
+        d = WriteOnlyCell(ws, value=dt.date(2024, 1, 2))
+        d.number_format = "DD/MM/YYYY"
+        h = WriteOnlyCell(ws, value="collegamento")
+        h.hyperlink = "http://example.com"
+        k = WriteOnlyCell(ws, value="commento")
+        k.comment = Comment("nota", "pegxl")
+        ws.append([d, h, k, " spazi ", "a<b&c", dt.datetime(2024, 5, 6, 7, 8)])
+        ws.append([])
+        ws.append(range(5))
+        wb.create_sheet("Vuoto")
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+    plain, fast = _book_parts(build(Workbook(write_only=True))), _book_parts(build(FastWriteOnlyWorkbook()))
+    assert list(plain) == list(fast)
+    for name in plain:
+        if name != "docProps/core.xml":   # the moment of saving
+            assert plain[name] == fast[name], name
+
+
+def test_the_consolidated_is_the_same_bytes_as_with_openpyxls_writer(merged, monkeypatch, tmp_path):
+    from openpyxl import Workbook
+
+    import pegxl.consolidated.write as W
+    plan, result, jobs, tmp = merged
+    rdir = Path(result.validation.files[0].path).parent
+    monkeypatch.setattr(W, "FastWriteOnlyWorkbook", lambda: Workbook(write_only=True))
+    again = merge(plan, [rdir], tmp_path / "out", now=NOW)
+    a, b = _book_parts(result.consolidated.read_bytes()), _book_parts(again.consolidated.read_bytes())
+    assert list(a) == list(b) and again.run_id == result.run_id
+    for name in a:
+        if name != "docProps/core.xml":   # openpyxl writes the moment of saving there
+            assert a[name] == b[name], name

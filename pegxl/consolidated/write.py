@@ -46,6 +46,7 @@ from ..values import format_percent, is_blank
 from ..workbook import contract as C
 from ..workbook import paper
 from ..workbook import style as S
+from ..workbook.fastrows import FastWriteOnlyWorkbook
 from ..workbook.contract import (
     COL_BEFORE_OIV,
     CS_ANOMALIE,
@@ -288,7 +289,7 @@ class _Writer:
     def __init__(self, data: Consolidated, password: str):
         self.data = data
         self.password = password
-        self.wb = Workbook(write_only=True)
+        self.wb = FastWriteOnlyWorkbook()   # write-only, its rows written as text
         self.values_ws = None
         what = "Consolidato per l'OIV" if data.kind == KIND_CONSOLIDATED else "Consolidato finale dopo l'OIV"
         self.heading = paper.Heading(data.plan.ente, data.plan.anno, what)
