@@ -21,6 +21,7 @@ import struct
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Mapping
+from xml.etree.ElementTree import fromstring
 from xml.sax.saxutils import escape
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
@@ -76,8 +77,6 @@ def patch_cells(data: bytes, changes: Mapping[str, Mapping[str, CellChange]]) ->
 
 def _sheet_parts(src: ZipFile) -> dict[str, str]:
     """Sheet title -> its part (xl/worksheets/sheetN.xml), from the workbook's relations."""
-    from xml.etree.ElementTree import fromstring   # small parts: parsing them is cheap and exact
-
     wb = fromstring(src.read("xl/workbook.xml"))
     rels = fromstring(src.read("xl/_rels/workbook.xml.rels"))
     target = {r.get("Id"): r.get("Target", "") for r in rels}
