@@ -95,24 +95,30 @@ def generate(root: Path, sectors: int, objectives: int, phases: int, indicators:
 
 
 class _TreeRss:
-    """Peak resident memory of this process and its workers together, sampled every 0.1 s
-    from /proc (ru_maxrss gives each process's own peak, not their sum)."""
+    """Peak memory of this process and its workers together, sampled every 0.1 s from /proc:
+    the sum of their PSS (proportional set size: a page the forked workers share with this
+    process counts once, not once per process) and, for comparison, of their RSS
+    (ru_maxrss gives each process's own peak, not their sum)."""
 
     def __init__(self) -> None:
         import threading
         self.peak_kb = 0
+        self.peak_rss_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
-    def _rss_kb(pid: int) -> int:
+    def _kb(pid: int) -> tuple[int, int]:
+        pss = rss = 0
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
         except OSError:
             pass
-        return 0
+        return pss, rss
 
     def _children(self, pid: int) -> list[int]:
         try:
@@ -125,10 +131,11 @@ class _TreeRss:
     def _run(self) -> None:
         me = os.getpid()
         while not self._stop.wait(0.1):
-            total = sum(self._rss_kb(p) for p in [me, *self._children(me)])
-            self.peak_kb = max(self.peak_kb, total)
+            sizes = [self._kb(p) for p in [me, *self._children(me)]]
+            self.peak_kb = max(self.peak_kb, sum(p for p, _ in sizes))
+            self.peak_rss_kb = max(self.peak_rss_kb, sum(r for _, r in sizes))
 
-    def __enter__(self) -> "_TreeRss":
+    def __enter__(self) -> _TreeRss:
         self._thread.start()
         return self
 
@@ -166,10 +173,13 @@ def run_merge(root: Path, jobs: int | None) -> int:
         if i >= 2 * n and "copies" not in marks:
             marks["copies"] = now
 
+    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with _TreeRss() as tree:
         t_plan = time.perf_counter()
         plan = read_plan(root / "piano.xlsx")
         t0 = time.perf_counter()
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0, cpu_kids0 = r1.ru_utime + r1.ru_stime, k0.ru_utime + k0.ru_stime
         result = M.merge(plan, [root / "ritorni"], out, now=dt.datetime(2025, 2, 1, 9, 0),
                          progress=progress, jobs=jobs)
         t_end = time.perf_counter()
@@ -193,7 +203,12 @@ def run_merge(root: Path, jobs: int | None) -> int:
               f"della scrittura")
         print(f"  archiviazione e spostamento:    {t_end - max(marks.get('copies', t_end), marks['cons_end']):.1f} s")
     print(f"memoria di picco: processo principale {self_mb:.0f} MB, processo figlio più grande {child_mb:.0f} MB, "
-          f"tutti i processi insieme {tree.peak_kb / 1024:.0f} MB")
+          f"tutti i processi insieme {tree.peak_kb / 1024:.0f} MB (PSS; somma degli RSS "
+          f"{tree.peak_rss_kb / 1024:.0f} MB)")
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_me, cpu_kids = me.ru_utime + me.ru_stime - cpu0, kids.ru_utime + kids.ru_stime - cpu_kids0
+    print(f"tempo di CPU: processo principale {cpu_me:.1f} s, processi figli {cpu_kids:.1f} s "
+          f"(su una macchina a 2 core scarica il merge non scende sotto ~{(cpu_me + cpu_kids) / 2:.0f} s)")
     print(f"consolidato: {size:.1f} MB; {result.reconciliation.line()}")
     print(f"ente: {result.scores.ente['percentage']:.4f} %, fascia {result.scores.ente['band']}")
     return 0

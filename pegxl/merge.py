@@ -553,7 +553,7 @@ def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None
             for key, change in values.items():
                 for r in rows.get(key, ()):
                     out[f"{letter}{r}"] = change
-    buf = BytesIO()
+    buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
     fastsave.save(wb, buf)
     return atomic_write_bytes(target if target is not None else job.target, patch_cells(buf.getvalue(), cells))
 
@@ -561,7 +561,7 @@ def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None
 def template_bytes(plan: Plan, job: CopyJob, fingerprint: Any = None,
                    reference: SnapshotValues | None = None) -> bytes:
     """The settore's template exactly as write_back starts from it (the tests compare)."""
-    buf = BytesIO()
+    buf: Any = BytesIO()
     fastsave.save(_template(plan, job, fingerprint, reference), buf)
     return buf.getvalue()
 
@@ -639,7 +639,7 @@ def copy_workers(jobs: int | None, n: int) -> int:
 
 
 def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: _Fingerprint,
-                 done: Callable[[CopyJob], None], meanwhile: Callable[[], None],
+                 done: Callable[[CopyJob], None], meanwhile: Callable[[], object],
                  reference: SnapshotValues | None = None) -> None:
     """Write every copy (`workers` processes; 1: here, one after the other) and run
     `meanwhile` in this process while the workers write. `done` is called once per copy
@@ -654,10 +654,12 @@ def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: 
     fp = fingerprint()
     lock = threading.Lock()
 
-    def finished(future: Future, job: CopyJob) -> None:
-        if not future.cancelled() and future.exception() is None:
-            with lock:
-                done(job)
+    def when_done(job: CopyJob) -> Callable[[Future], None]:
+        def finished(future: Future) -> None:
+            if not future.cancelled() and future.exception() is None:
+                with lock:
+                    done(job)
+        return finished
     # the plan stays out of the collector's sweeps while the forked workers run (a sweep
     # would write to, and so copy, every page of it they share)
     gc.freeze()
@@ -667,7 +669,7 @@ def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: 
         futures = []
         for job in jobs:
             f = pool.submit(_write_in_worker, job)
-            f.add_done_callback(lambda fut, job=job: finished(fut, job))
+            f.add_done_callback(when_done(job))
             futures.append(f)
         meanwhile()
         for f in futures:

@@ -35,25 +35,27 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
         self._style_ids: dict[bytes, str] = {}   # cell.style_id hashes the style array every time
 
     def append(self, row: Iterable[Any]) -> None:
-        if LXML or self.parent.iso_dates:
+        ws: Any = self   # openpyxl's attributes are untyped
+        if LXML or ws.parent.iso_dates:
             super().append(row)
             return
         if not isgenerator(row) and not isinstance(row, (list, tuple, range)):
-            self._invalid_row(row)
-        self._get_writer()
-        if self._rows is None:
-            self._rows = self._text_rows()
-            next(self._rows)
-        self._rows.send(row)
+            ws._invalid_row(row)
+        ws._get_writer()
+        if ws._rows is None:
+            ws._rows = self._text_rows()
+            next(ws._rows)
+        ws._rows.send(row)
 
     def _text_rows(self) -> Generator[None, Iterable[Any], None]:
         """WriteOnlyWorksheet._write_rows, with the plain cells written as text."""
+        ws: Any = self   # openpyxl's attributes are untyped
         try:
-            xf: Any = self._writer.xf.send(True)
+            xf: Any = ws._writer.xf.send(True)
         except StopIteration:
-            self._already_saved()
+            ws._already_saved()
         raw = xf._file   # et_xmlfile's writer of already serialised text
-        epoch = self.parent.epoch
+        epoch = ws.parent.epoch
         with xf.element("sheetData"):
             try:
                 while True:
@@ -61,11 +63,11 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                     idx = self._next_row
                     self._next_row += 1
                     attrs = {"r": f"{idx}"}
-                    attrs.update(self.row_dimensions.get(idx, {}))
+                    attrs.update(ws.row_dimensions.get(idx, {}))
                     parts = ["<row", *(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()), ">"]
                     for cell in self._bound(values, idx):
                         if cell._comment is not None:
-                            self._comments.append(CommentRecord.from_cell(cell))
+                            ws._comments.append(CommentRecord.from_cell(cell))
                         styled = cell.has_style
                         if cell._value is None and not styled and not cell._comment:
                             continue
@@ -79,14 +81,14 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                         if text is None:   # flush, then openpyxl writes this cell itself
                             raw("".join(parts))
                             parts = []
-                            write_cell(xf, self, cell, styled)
+                            write_cell(xf, ws, cell, styled)
                         else:
                             parts.append(text)
                     parts.append("</row>")
                     raw("".join(parts))
             except GeneratorExit:
                 pass
-        self._writer.xf.send(None)
+        ws._writer.xf.send(None)
 
     def _bound(self, values: Iterable[Any], row_idx: int) -> Iterable[Any]:
         """WriteOnlyWorksheet._values_to_row: the same binding of values to cells."""
@@ -116,7 +118,8 @@ class FastWriteOnlyWorkbook(Workbook):
     def __init__(self) -> None:
         super().__init__(write_only=True)
 
-    def create_sheet(self, title: str | None = None, index: int | None = None) -> Any:
+    def create_sheet(self, title: Any = None, index: int | None = None) -> Any:
         ws = FastWriteOnlyWorksheet(parent=self, title=title)
-        self._add_sheet(sheet=ws, index=index)
+        book: Any = self
+        book._add_sheet(sheet=ws, index=index)
         return ws

@@ -116,7 +116,7 @@ def _cell(ref: str, style: str | None, value: Any) -> bytes:
     if isinstance(value, bool):
         return f'{head} t="b"><v>{int(value)}</v></c>'.encode()
     if isinstance(value, (dt.date, dt.time)) and not isinstance(value, dt.timedelta):
-        if getattr(value, "tzinfo", None) is not None:
+        if isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is not None:
             value = value.replace(tzinfo=None)
         value = _to_excel(value)
     if isinstance(value, str):
