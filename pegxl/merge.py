@@ -38,7 +38,7 @@ from openpyxl.utils import get_column_letter
 from .archive import store_cycle
 from .archive.snapshots import previous_snapshot
 from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
-from .consolidated.read import read_book, table_key
+from .consolidated.read import max_rows, table_key
 from .consolidated.write import (
     Consolidated,
     consolidated_name,
@@ -69,6 +69,7 @@ from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook import fastsave
 from .workbook.io import atomic_write_bytes
+from .workbook.reader import read_table, read_values
 from .workbook.patch import CellChange, patch_cells
 
 RETURNED_DIR = "restituiti"
@@ -366,13 +367,20 @@ def _expected(kind: str, raw: Any, r: dict, fld: str) -> Any:
 def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconciliation:
     """Count the non-blank inputs typed in the returns `used` and find each one again, by
     settore, codes and header, in the consolidated workbook at `path`."""
-    book = read_book(path, plan=v.plan)
     rec = Reconciliation()
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
+    # only the three tables compared: the rest of the workbook (its hidden record above all,
+    # a JSON per row) would be read into memory for nothing
+    book = read_values(path, sheets=list(_CHECKS), max_rows=max_rows(v.plan))
+    tables = {}
+    for sheet in _CHECKS:
+        raw = book.sheet(sheet)
+        tables[sheet] = read_table(raw, specs[sheet])[0].df if raw is not None else pd.DataFrame()
+    del book
     for sheet, checks in _CHECKS.items():
         df = frames[sheet]
-        cons = book.tables.get(sheet, pd.DataFrame())
+        cons = tables[sheet]
         index: dict[tuple, dict] = {}
         for r in cons.to_dict("records"):
             k = table_key(sheet, r)
