@@ -294,3 +294,16 @@ def test_the_consolidated_is_the_same_bytes_as_with_openpyxls_writer(merged, mon
     for name in a:
         if name != "docProps/core.xml":   # openpyxl writes the moment of saving there
             assert a[name] == b[name], name
+
+
+def test_progress_counts_every_file_read_and_every_copy_written_with_workers(tmp_path):
+    plan, rdir, returns = build(tmp_path)
+    seen: list[tuple[int, int]] = []
+    result = merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2,
+                   progress=lambda i, total, name: seen.append((i, total)))
+    n = len(returns)
+    assert all(total == 2 * n for _, total in seen)
+    steps = [i for i, _ in seen]
+    assert steps == sorted(steps) and steps[-1] == 2 * n
+    assert set(range(n + 1, 2 * n + 1)) <= set(steps)      # one step per copy written
+    assert len(result.returned) == n
