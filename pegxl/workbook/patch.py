@@ -34,6 +34,8 @@ _to_excel: Any = to_excel   # untyped in openpyxl
 TEXT_LIMIT = 32767          # characters Excel keeps in a cell (openpyxl truncates there too)
 _CELL = re.compile(rb'<c r="([A-Z]{1,3}[0-9]{1,7})"([^>]*?)(?:/>|>.*?</c>)', re.S)
 _STYLE_ATTR = re.compile(rb'\ss="([0-9]+)"')
+# a cell with neither value nor formula, in either form an XML writer may give it
+_BLANK = re.compile(rb'<c r="[A-Z0-9]+"[^>]*?(?:/>|>(?:<v\s*/>|<v></v>)?</c>)')
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
@@ -97,6 +99,8 @@ def _patch_sheet(xml: bytes, title: str, cells: Mapping[str, CellChange], styles
         if change is None:
             return m.group(0)
         done.add(ref)
+        if _blank(change) and _BLANK.fullmatch(m.group(0)):
+            return m.group(0)   # blank it was, blank it stays: the template's own bytes
         s = _STYLE_ATTR.search(m.group(2))
         style = s.group(1).decode() if s else None
         if change.number_format is not None:
@@ -108,6 +112,12 @@ def _patch_sheet(xml: bytes, title: str, cells: Mapping[str, CellChange], styles
     if missing:
         raise PatchError(f"celle assenti nel foglio {title}: " + ", ".join(m.decode() for m in missing))
     return out
+
+
+def _blank(change: CellChange) -> bool:
+    v = change.value
+    return change.number_format is None and (v is None or (isinstance(v, str) and not v)
+                                             or (isinstance(v, float) and v != v))
 
 
 def _cell(ref: str, style: str | None, value: Any) -> bytes:
