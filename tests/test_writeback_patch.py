@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 from pathlib import Path
 import zipfile
@@ -307,3 +308,14 @@ def test_progress_counts_every_file_read_and_every_copy_written_with_workers(tmp
     assert steps == sorted(steps) and steps[-1] == 2 * n
     assert set(range(n + 1, 2 * n + 1)) <= set(steps)      # one step per copy written
     assert len(result.returned) == n
+
+
+def test_pegxl_keeps_openpyxl_off_lxml_so_its_text_writers_run():
+    """lxml is installed (python-docx): openpyxl would write through it and skip fastsave's
+    and fastrows' text writers."""
+    import subprocess
+    import sys
+    code = "import pegxl.merge, openpyxl; print(openpyxl.LXML)"
+    env = {k: v for k, v in os.environ.items() if k != "OPENPYXL_LXML"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
