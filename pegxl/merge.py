@@ -563,7 +563,30 @@ def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None
                     out[f"{letter}{r}"] = change
     buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
     fastsave.save(wb, buf)
-    return atomic_write_bytes(target if target is not None else job.target, patch_cells(buf.getvalue(), cells))
+    data = patch_cells(buf.getvalue(), cells, _heights(wb, cells))
+    return atomic_write_bytes(target if target is not None else job.target, data)
+
+
+def _heights(wb: Any, cells: dict[str, dict[str, CellChange]]) -> dict[str, dict[int, dict[str, str]]]:
+    """The rows that grow with the text the settore typed (issue 13: the template's heights
+    knew only the plan's texts), as style.fit_rows sizes them, with the row attributes
+    openpyxl would write. `wb` is the template already saved: its cells may be changed."""
+    out: dict[str, dict[int, dict[str, str]]] = {}
+    for title, changes in cells.items():
+        texts = {ref: ch.value for ref, ch in changes.items() if isinstance(ch.value, str)}
+        if not texts:
+            continue
+        ws = wb[title]
+        before = {r: dict(d) for r, d in ws.row_dimensions.items()}
+        for ref, value in texts.items():
+            c = ws[ref]
+            c.value = value
+            c.data_type = "s"   # typed text, never a formula (fit_rows skips formulas)
+        S.fit_rows(ws)
+        grown = {r: dict(d) for r, d in ws.row_dimensions.items() if dict(d) != before.get(r, {})}
+        if grown:
+            out[title] = grown
+    return out
 
 
 def template_bytes(plan: Plan, job: CopyJob, fingerprint: Any = None,

@@ -54,8 +54,14 @@ _CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>.*?</c>)', re.S)
 
 
 def _without(xml: bytes, refs: set[str]) -> bytes:
-    """The sheet XML with the cells `refs` taken out."""
+    """The sheet XML with the cells `refs` taken out, and the rows' attributes (a row grows
+    with the text typed in it)."""
+    xml = re.sub(rb'<row r="([0-9]+)"[^>]*>', rb'<row r="\1">', xml)
     return _CELL.sub(lambda m: b"" if m.group(1).decode() in refs else m.group(0), xml)
+
+
+def _heights(xml: bytes) -> dict[int, float]:
+    return {int(r): float(h) for r, h in re.findall(rb'<row r="([0-9]+)"[^>]*?ht="([0-9.]+)"', xml)}
 
 
 def test_every_unchanged_part_is_the_templates_byte_for_byte(merged, monkeypatch):
@@ -102,6 +108,8 @@ def test_outside_the_changed_cells_the_sheets_are_the_templates(merged):
         assert changed, title
         part = _sheet_part(template, title)
         assert _without(_read(template, part), changed) == _without(_read(copy, part), changed), title
+        before, after = _heights(_read(template, part)), _heights(_read(copy, part))
+        assert all(after.get(r, 0) >= h for r, h in before.items()), title   # rows only grow
     # the parts of the merged copy that no cell changes are those of a template built now,
     # but for the moment in docProps/core.xml
     for name in _parts(template):

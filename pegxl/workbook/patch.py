@@ -52,8 +52,11 @@ class PatchError(RuntimeError):
     """The workbook is not the one the changes were made for (a sheet or cell missing)."""
 
 
-def patch_cells(data: bytes, changes: Mapping[str, Mapping[str, CellChange]]) -> bytes:
-    """The workbook `data` with `changes` ({sheet title: {"K2": CellChange}}) applied.
+def patch_cells(data: bytes, changes: Mapping[str, Mapping[str, CellChange]],
+                rows: Mapping[str, Mapping[int, Mapping[str, str]]] | None = None) -> bytes:
+    """The workbook `data` with `changes` ({sheet title: {"K2": CellChange}}) applied, and
+    the attributes of the rows in `rows` ({sheet title: {row: {"ht": "31", ...}}}) replaced
+    (a row grown for the text typed in it).
 
     Every changed cell must exist in its sheet (a styled cell, even blank): raises
     PatchError otherwise, naming the sheet and cell."""
@@ -61,13 +64,16 @@ def patch_cells(data: bytes, changes: Mapping[str, Mapping[str, CellChange]]) ->
     parts = _sheet_parts(src)
     styles = _Styles(src)
     new: dict[str, bytes] = {}
-    for title, cells in changes.items():
-        if not cells:
+    rows = rows or {}
+    for title in [*changes, *(t for t in rows if t not in changes)]:
+        cells, attrs = changes.get(title, {}), rows.get(title, {})
+        if not cells and not attrs:
             continue
         part = parts.get(title)
         if part is None:
             raise PatchError(f"foglio assente: {title}")
-        new[part] = _patch_sheet(src.read(part), title, cells, styles)
+        xml = _patch_sheet(src.read(part), title, cells, styles) if cells else src.read(part)
+        new[part] = _patch_rows(xml, attrs) if attrs else xml
     if styles.changed:
         new[styles.part] = styles.xml()
     out = BytesIO()
@@ -118,6 +124,19 @@ def _blank(change: CellChange) -> bool:
     v = change.value
     return change.number_format is None and (v is None or (isinstance(v, str) and not v)
                                              or (isinstance(v, float) and v != v))
+
+
+_ROW = re.compile(rb'<row r="([0-9]+)"[^>]*?(/?)>')
+
+
+def _patch_rows(xml: bytes, rows: Mapping[int, Mapping[str, str]]) -> bytes:
+    def repl(m: re.Match[bytes]) -> bytes:
+        attrs = rows.get(int(m.group(1)))
+        if attrs is None:
+            return m.group(0)
+        text = "".join(f' {k}="{escape(str(v), {chr(34): "&quot;"})}"' for k, v in attrs.items() if k != "r")
+        return f'<row r="{int(m.group(1))}"{text}'.encode() + m.group(2) + b">"
+    return _ROW.sub(repl, xml)
 
 
 def _cell(ref: str, style: str | None, value: Any) -> bytes:
