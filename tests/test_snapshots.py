@@ -376,3 +376,41 @@ def test_an_archive_of_schema_4_without_the_reference_date_gets_it(tmp_path):
     with sqlite3.connect(db) as conn:
         assert "reference_date" in {r[1] for r in conn.execute("PRAGMA table_info(cycles)")}
     assert snapshots(db, "E", 2024).empty
+
+
+def test_monitoring_then_final_warnings_diff_and_states(cycle, run, tmp_path):
+    """Issue 14's cycle in one go, through the CLI: the final returns checked against the
+    30/06 monitoring (one progress went back, one result fell), merged, then the two
+    snapshots compared cell by cell, and every state of the settore recorded in order."""
+    import shutil
+    base = cycle["base"]
+    db = tmp_path / "archivio.sqlite"
+    shutil.copyfile(cycle["db"], db)                  # the module's archive stays as it is
+    res = run("validate", "--plan", base / "piano.xlsx", base / "restituiti", "--db", db, "--jobs", 1)
+    assert res.exit_code == 0, res.output
+    assert "V043" in res.output and "V044" in res.output
+    res = run("merge", "--plan", base / "piano.xlsx", base / "restituiti", "-o", tmp_path / "consolidato",
+              "--db", db, "--jobs", 1)
+    assert res.exit_code == 0, res.output
+
+    res = run("diff", "--plan", base / "piano.xlsx", "--snapshot", MON, "--snapshot", FIN, "--sector", S,
+              "--db", db, "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    changes = doc["changes"]
+    text = json.dumps(changes, ensure_ascii=False)
+    phase = [c for c in changes if c.get("record") == f"{PHASE[0]} fase {PHASE[1]}"
+             and c.get("column") == "Avanzamento %"]
+    assert [(c["old_shown"], c["new_shown"]) for c in phase] == [("50%", "40%")], text
+    ind = [c for c in changes if c.get("record") == f"{INDICATOR[0]} indicatore {INDICATOR[1]}"
+           and c.get("column") == "Valore raggiunto"]
+    assert [(c["old_shown"], c["new_shown"]) for c in ind] == [("10", "4")], text
+
+    res = run("history", "--plan", base / "piano.xlsx", "--states", "--sector", S, "--db", db,
+              "--format", "json")
+    assert res.exit_code == 0, res.output
+    states = json.loads(res.output)["rows"]            # the final plan's fase only
+    assert [r["Stato"] for r in states] == ["ricevuto", "controllato", "consolidato"], states
+    assert all(r["Codice settore"] == S for r in states)
+    times = [dt.datetime.fromisoformat(r["Dal"]) for r in states]
+    assert times == sorted(times)
