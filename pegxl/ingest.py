@@ -155,6 +155,7 @@ class PlanIndex:
         for sector, objective in zip(plan.assignments["sector"], plan.assignments["objective"]):
             self._assigned.setdefault(sector, []).append(objective)
         # records as pandas gives them (to_dict: keys typed Hashable, here the field names)
+        self._rows: dict[tuple[str, str], list[dict[Any, Any]]] = {}
         self._by_objective: dict[str, dict[str, list[tuple[int, dict[Any, Any]]]]] = {}
         for sheet, df in ((C.SHEET_PHASES, plan.phases), (C.SHEET_INDICATORS, plan.indicators)):
             groups: dict[str, list[tuple[int, dict[Any, Any]]]] = {}
@@ -167,6 +168,12 @@ class PlanIndex:
         phases_of, indicators_of give them)."""
         if sector is None:   # a file no settore could be told for
             return []
+        got = self._rows.get((sector, sheet))
+        if got is None:   # asked several times a file: built once
+            got = self._rows[(sector, sheet)] = self._build_rows(sector, sheet)
+        return got
+
+    def _build_rows(self, sector: str, sheet: str) -> list[dict[Any, Any]]:
         codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
         if sheet == C.SHEET_OBJECTIVES:
             return [self._objectives[c] for c in codes]
@@ -573,23 +580,27 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
         last = len(index.rows(rf.sector, sheet)) + 1
         for col in range(lo, hi + 1):
             reading_last[col] = max(reading_last.get(col, 0), last)
+    kind = sc.kind
     for sname, ss in sc.sheets.items():
         key = C.norm_header(sname)
         own = next((n for n in area.sheets if C.norm_header(n) == key), sname)
         own_inputs, own_computed = inputs.get(key, set()), computed.get(key, set())
+        # thousands of formulas a file: the loop keeps to look-ups (a cell's row and
+        # column from a cache, the verdict from formula_problem's)
+        is_summary, is_readings = key == summary, key == readings
         for a1, text in ss.formulas.items():
             if a1 in own_inputs:
                 continue   # V012, with the value it hides
-            m = _A1.fullmatch(a1)
-            row, col = (int(m.group(2)), _col_number(m.group(1).encode())) if m else (0, 0)
+            rc = _RC.get(a1) or _row_col(a1)
+            row, col = rc
             allowed = a1 in own_computed or (
-                key == summary and 2 <= row <= n_obj + 2 and SUMMARY_FIRST_COMPUTED <= col <= summary_cols) or (
-                key == readings and 2 <= row <= reading_last.get(col, 0))
+                is_summary and 2 <= row <= n_obj + 2 and SUMMARY_FIRST_COMPUTED <= col <= summary_cols) or (
+                is_readings and 2 <= row <= reading_last.get(col, 0))
             if not allowed:
                 rf.add(ErrorCode.T009, sheet=sname, cell=a1, row=row or None, at=a1,
                        value=_short_formula(text))
                 continue
-            why = formula_problem(text, own_sheet=own, area=area, kind=sc.kind)
+            why = formula_problem(text, own_sheet=own, area=area, kind=kind)
             if why:
                 rf.add(ErrorCode.T010, sheet=sname, cell=a1, row=row or None, at=a1,
                        value=_short_formula(text), detail=why)
@@ -623,6 +634,17 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
         rf.add(ErrorCode.T014, detail=", ".join(sc.active))
     if sc.connections:
         rf.add(ErrorCode.T015, detail=", ".join(sc.connections)[:300])
+
+
+_RC: dict[str, tuple[int, int]] = {}   # A1 -> (row, column), 1-based; (0, 0) for a bad reference
+
+
+def _row_col(a1: str) -> tuple[int, int]:
+    m = _A1.fullmatch(a1)
+    rc = (int(m.group(2)), _col_number(m.group(1).encode())) if m else (0, 0)
+    if len(_RC) < 1 << 16:   # the cells of the templates' sheets: bounded all the same
+        _RC[a1] = rc
+    return rc
 
 
 def _name_problem(name: str, text: str, plain: bool, kind: str, area: Area) -> str | None:

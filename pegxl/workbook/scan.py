@@ -26,6 +26,11 @@ NS_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _BUILTIN_PERCENT = {9, 10}
 _ATTR_R = re.compile(rb'\br="([A-Z]+[0-9]+)"')
 _CELL_F_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+# the common case, a sheet whose cells carry no namespace prefix, by a pattern that starts
+# with a literal (the engine jumps from one <c to the next) and gives the reference and
+# the text without a match object per cell: several times quicker on a large sheet
+_CELL_F_PLAIN_RE = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*>\s*<f\b[^>]*?(?:/>|>([^<]*)</f>)')
+_PREFIXED_F_RE = re.compile(rb":f[\s>/]")   # a regular expression finds it quicker than `in`
 _PROT_RE = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)/?>")
 # an error value with no formula: #DIV/0! or #N/D pasted as a value (calamine reads it as empty)
 _MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
@@ -147,7 +152,9 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
         if only is None or name in only:
             data = zf.read(part)
             sc.bound = sheet_bound(data)
-            m = _PROT_RE.search(data)
+            # sheetProtection follows sheetData: found by a plain search, matched there
+            at = data.find(b"sheetProtection")
+            m = _PROT_RE.search(data, max(0, at - 16)) if at >= 0 else None
             if m:
                 attrs = m.group(1)
                 sc.protected = b'sheet="1"' in attrs or b'sheet="true"' in attrs
@@ -156,10 +163,7 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
             # Only the cells that matter are visited (a per-cell loop over every cell
             # of a thousand files was the slowest part of reading them): <f> is the first
             # child of <c> (CT_Cell: f?, v?, is?), and percent cells are found by style.
-            for cm in _CELL_F_RE.finditer(data):
-                ref = _ATTR_R.search(cm.group(1))
-                if ref:
-                    sc.formulas[ref.group(1).decode()] = _xml_text(cm.group(2) or b"")
+            sc.formulas = _cell_formulas(data)
             # the rarer elements are looked for only in a sheet that has their name at all
             # (a plain search of the bytes, many times quicker than the patterns)
             for cm in (_CELL_E_RE.finditer(data) if b't="e"' in data else ()):
@@ -186,6 +190,25 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
         m = re.search(rb"<(?:\w+:)?Application>([^<]*)<", zf.read("docProps/app.xml"))
         out.application = m.group(1).decode("utf-8", "replace") if m else None
     return out
+
+
+def _cell_formulas(data: bytes) -> dict[str, str]:
+    """A1 -> formula text of the cells of a worksheet's XML that hold a formula."""
+    if _PREFIXED_F_RE.search(data):   # a prefixed <x:f>: the general pattern
+        out = {}
+        for cm in _CELL_F_RE.finditer(data):
+            ref = _ATTR_R.search(cm.group(1))
+            if ref:
+                out[ref.group(1).decode()] = _xml_text(cm.group(2) or b"")
+        return out
+    found = _CELL_F_PLAIN_RE.findall(data)
+    if not found:
+        return {}
+    # references and texts decoded (and their entities resolved) all at once, not one by
+    # one: a NUL cannot occur in XML, so it parts them safely
+    refs = b"\0".join([r for r, _ in found]).decode("ascii").split("\0")
+    texts = _xml_text(b"\0".join([t for _, t in found])).split("\0")
+    return dict(zip(refs, texts))
 
 
 def percent_cells(path: str, sheets: set[str]) -> dict[str, set[str]]:
