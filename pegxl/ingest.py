@@ -36,6 +36,7 @@ from .workbook.reader import (
     Table,
     _col_number,
     cell_ref,
+    col_letter,
     read_table,
     read_values,
     records,
@@ -370,6 +371,9 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
     seen: dict[tuple, int] = {}
     order: list[tuple] = []
     rows_out: list[dict[str, Any]] = []
+    # per input field, once a sheet: its column letters and its keys in a row's record
+    inputs = [(fld, col_letter(table.cols[fld]) if fld in table.cols else None,
+               f"{fld}_cell", f"{fld}_formula", f"{fld}_error", f"{fld}_percent") for fld in INPUTS[sheet_name]]
     for rec in table.records():
         key = _key_of(rec, sheet_name)
         row = rec["xlrow"]
@@ -396,15 +400,15 @@ def _read_sheet(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFile, s
         neutralised = bool(planned.get("neutralised")) if sheet_name != C.SHEET_OBJECTIVES else False
         out["neutralised"] = neutralised
         out["epoch_1904"] = rf.epoch_1904   # a date typed as a bare day number counts from 1904
-        for fld in INPUTS[sheet_name]:
-            cell = table.cell(row, fld)
-            out[f"{fld}_cell"] = cell
+        for fld, letters, k_cell, k_formula, k_error, k_percent in inputs:
+            cell = f"{letters}{row}" if letters is not None else None
+            out[k_cell] = cell
             value = rec.get(fld)
             if cell and cell in formulas:
-                out[f"{fld}_formula"] = formulas[cell]
+                out[k_formula] = formulas[cell]
             elif cell and cell in errors:
-                out[f"{fld}_error"] = errors[cell]
-            out[f"{fld}_percent"] = bool(cell and cell in percent)
+                out[k_error] = errors[cell]
+            out[k_percent] = bool(cell and cell in percent)
             out[fld] = value
         if sheet_name == C.SHEET_INDICATORS:
             out["value_type"] = planned.get("value_type")
@@ -469,6 +473,16 @@ def _canonical(value: Any, vocab: tuple[str, ...]) -> str | None:
         return C.canonical(value, vocab)
 
 
+# the types of a locked value that, equal to the plan's, need no parsing to be the same:
+# any for a text compared once normalised; numbers for a weight, dates for a date (an
+# equal text that is no number or date is a finding); none where the cell is compared
+# with another field of the plan (target) or read through a vocabulary
+_SAME_IF_EQUAL: dict[str, tuple[type, ...]] = {
+    "weight": (int, float), "planned_start": (dt.date,), "planned_end": (dt.date,), "target": (),
+    "kind": (), "value_type": (), "typology": ()}
+_TEXT = (str, int, float)
+
+
 def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[Any, Any],
                     planned: dict[str, Any], label: str) -> None:
     for fld in C.T_LOCKED[sheet]:
@@ -476,6 +490,8 @@ def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[Any, Any
             continue
         found = rec.get(fld)
         expected = planned.get(fld)
+        if found == expected and type(found) is type(expected) and type(found) in _SAME_IF_EQUAL.get(fld, _TEXT):
+            continue   # the cell as the template wrote it (nearly all): no parsing
         if fld == "weight":
             same = _same_number(found, expected)
         elif fld in ("planned_start", "planned_end"):

@@ -158,11 +158,23 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
     files: list[ReturnFile] = []
     with ProcessPoolExecutor(workers, initializer=_init_worker,
                              initargs=(plan, fingerprint, index)) as ex:
-        for i, rf in enumerate(ex.map(_read_in_worker, [str(p) for p in paths], chunksize=chunk), start=1):
+        results = ex.map(_read_in_worker, [str(p) for p in paths], chunksize=chunk)   # all submitted
+        _warm_up()
+        for i, rf in enumerate(results, start=1):
             files.append(rf)
             if progress:
                 progress(i, len(paths), str(paths[i - 1]))
     return files
+
+
+def _warm_up() -> None:
+    """What the checks of all files pay once, paid while the workers read: pandera's first
+    validation (it registers its backends, a fair part of a second)."""
+    try:
+        schema = pa.DataFrameSchema({"x": pa.Column(float, pa.Check.in_range(0, 100), nullable=True)})
+        schema.validate(pd.DataFrame({"x": [1.0]}), lazy=True)
+    except Exception:   # only a head start: the real checks say what is wrong
+        pass
 
 
 def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:

@@ -166,18 +166,21 @@ def _scan_xlsx(zf: zipfile.ZipFile, names: set[str], only: set[str] | None) -> B
             sc.formulas = _cell_formulas(data)
             # the rarer elements are looked for only in a sheet that has their name at all
             # (a plain search of the bytes, many times quicker than the patterns)
-            for cm in (_CELL_E_RE.finditer(data) if b't="e"' in data else ()):
+            # (and matched from their first occurrence on: most follow the cells)
+            at = data.find(b't="e"')
+            for cm in (_CELL_E_RE.finditer(data, max(0, data.rfind(b"<", 0, at))) if at >= 0 else ()):
                 ref = _ATTR_R.search(cm.group(1))
                 if ref:
                     sc.errors[ref.group(1).decode()] = _xml_text(cm.group(2))
-            for mm in (_MERGE_RE.finditer(data) if b"mergeCell" in data else ()):
+            at = data.find(b"mergeCell")
+            for mm in (_MERGE_RE.finditer(data, max(0, at - 8)) if at >= 0 else ()):
                 a, b = _rc(mm.group(1).decode()), _rc(mm.group(2).decode())
                 if a and b:
                     sc.merged.append((a[0], a[1], b[0], b[1]))
             if b"hyperlink" in data:
                 sc.hyperlinks.update(_xlsx_hyperlinks(zf, names, part, data))
-            rules = b"conditionalFormatting" in data or b"dataValidation" in data
-            for rm in (_RULE_RE.finditer(data) if rules else ()):
+            starts = [i for i in (data.find(b"conditionalFormatting"), data.find(b"dataValidation")) if i >= 0]
+            for rm in (_RULE_RE.finditer(data, max(0, min(starts) - 8)) if starts else ()):
                 ref = _SQREF_RE.search(rm.group(2))
                 for fm in _RULE_F_RE.finditer(rm.group(3)):
                     sc.rule_formulas.append((ref.group(1).decode() if ref else "", _xml_text(fm.group(1))))
