@@ -52,6 +52,10 @@ TABLE_SPECS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES, C.SHEET_PHASES: C.T_PHASES,
                C.SHEET_INDICATORS: C.T_INDICATORS}
 INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_INPUT,
           C.SHEET_INDICATORS: C.T_INDICATORS_INPUT}
+# the sheets whose values are read: the hidden readings, the lists and the instructions
+# only hold the template's own formulas and texts (the scan looks at those); the readings
+# are the largest sheet of a return
+VALUE_SHEETS = (C.SHEET_IDENTITY, C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS, C.SHEET_SUMMARY)
 KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
         C.SHEET_INDICATORS: ("objective", "indicator")}
 
@@ -212,7 +216,7 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         sc, scan_error = BookScan(), exc
     bound = {name: s.bound for name, s in sc.sheets.items() if s.bound is not None}
     try:
-        book = read_values(p, max_rows=max_rows, sniffed=True, bound=bound)
+        book = read_values(p, max_rows=max_rows, sniffed=True, bound=bound, load=VALUE_SHEETS)
     except PegxlError as exc:
         rf.findings.extend(exc.findings)
         return rf

@@ -18,7 +18,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 from xml.etree import ElementTree as ET
 
 import pandas as pd
@@ -432,11 +432,13 @@ def _too_large(extents: dict[str, tuple[int, int]], name: str, max_rows: int,
 
 def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None,
                 max_rows: int = MAX_ROWS, sniffed: bool = False,
-                bound: dict[str, tuple[int, int]] | None = None) -> RawBook:
+                bound: dict[str, tuple[int, int]] | None = None,
+                load: Iterable[str] | None = None) -> RawBook:
     """Values of a workbook (xlsx, xlsm, ods), after `sniff` (skipped when the caller
     already did it: `sniffed`). Raises PegxlError on a bad file. A caller that has read
     the sheets' XML already gives their `bound` (`sheet_bound`): they are not read again
-    to be measured."""
+    to be measured. `load`: the only sheets whose values are read; unlike `sheets`, the
+    others are still measured (a sheet too large is refused all the same)."""
     if not sniffed:
         problems = sniff(path)
         if problems:
@@ -458,8 +460,11 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
     book = RawBook(name)
     try:
         meta = {m.name: m for m in wb.sheets_metadata}
+        loaded = {norm_header(s) for s in load} if load is not None else None
         for sname in wb.sheet_names:
             if sheets is not None and norm_header(sname) not in {norm_header(s) for s in sheets}:
+                continue
+            if loaded is not None and norm_header(sname) not in loaded:
                 continue
             try:
                 ws = wb.get_sheet_by_name(sname)
