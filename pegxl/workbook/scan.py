@@ -305,9 +305,15 @@ def _xml_text(raw: bytes) -> str:
         return text
     if "&#" in text:   # character references: the general (slower) resolver
         return html.unescape(text)
-    # the five XML entities (a formula's "" is &quot;&quot;), &amp; last
-    return (text.replace("&quot;", '"').replace("&apos;", "'").replace("&lt;", "<")
-            .replace("&gt;", ">").replace("&amp;", "&"))
+    # the five XML entities (a formula's "" is &quot;&quot;), &amp; last; each only where
+    # it occurs (the texts of a whole sheet come here at once)
+    for entity, char in _ENTITIES:
+        if entity in text:
+            text = text.replace(entity, char)
+    return text
+
+
+_ENTITIES = (("&quot;", '"'), ("&apos;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
 def _core_modified(data: bytes) -> dt.datetime | None:
