@@ -32,6 +32,7 @@ from .values import is_blank, parse_date, parse_number, parse_typed
 from .workbook import contract as C
 from .workbook.formulas import Area, active_reason, formula_problem, plain_reference
 from .workbook.reader import (
+    TESTZIP_MAX_BYTES,
     RawBook,
     Table,
     _col_number,
@@ -196,13 +197,15 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
     caller that reads many files of one plan, so that they are computed once."""
     rf = ReturnFile(path=str(path), read_at=dt.datetime.now().astimezone())
     p = Path(path)
-    problems = sniff(p, max_uncompressed=MAX_RETURN_BYTES)
+    # the checksums of the parts are checked by the scan, which reads them all anyway
+    problems = sniff(p, max_uncompressed=MAX_RETURN_BYTES, test=False)
     if problems:
         rf.findings.extend(problems)
         return rf
     try:
         rf.sha256 = sha256_of(p)
-        rf.modified = dt.datetime.fromtimestamp(p.stat().st_mtime).astimezone()
+        st = p.stat()
+        rf.modified = dt.datetime.fromtimestamp(st.st_mtime).astimezone()
     except OSError as exc:
         rf.add(ErrorCode.F001, detail=os_detail(exc))
         return rf
@@ -211,8 +214,13 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
     # too (whose findings still come first when both fail)
     scan_error: Exception | None = None
     try:
-        sc = scan(str(p))
+        sc = scan(str(p), verify=st.st_size < TESTZIP_MAX_BYTES)
     except Exception as exc:  # reported after read_values has had its say
+        problems = sniff(p, max_uncompressed=MAX_RETURN_BYTES)   # a damaged zip: said as sniff says it
+        if problems:
+            rf.sha256 = rf.modified = None
+            rf.findings.extend(problems)
+            return rf
         sc, scan_error = BookScan(), exc
     bound = {name: s.bound for name, s in sc.sheets.items() if s.bound is not None}
     try:

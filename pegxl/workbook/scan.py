@@ -12,6 +12,7 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from .reader import sheet_bound
@@ -84,13 +85,33 @@ class BookScan:
     validation_formulas: list[tuple[str, str]] = field(default_factory=list)  # ods: (base cell, condition)
 
 
-def scan(path: str, *, sheets: set[str] | None = None) -> BookScan:
-    """Scan an xlsx/xlsm or ods; `sheets` limits the sheets inspected for formulas."""
-    with zipfile.ZipFile(path) as zf:
+def scan(path: str, *, sheets: set[str] | None = None, verify: bool = False) -> BookScan:
+    """Scan an xlsx/xlsm or ods; `sheets` limits the sheets inspected for formulas.
+    `verify`: every part of the package is read to its end, so that a part whose
+    checksum is wrong raises zipfile.BadZipFile (what `sniff` tests, without reading
+    the scanned parts twice)."""
+    with _Package(path) as zf:
         names = set(zf.namelist())
-        if "content.xml" in names:
-            return _scan_ods(zf, names, sheets)
-        return _scan_xlsx(zf, names, sheets)
+        out = _scan_ods(zf, names, sheets) if "content.xml" in names else _scan_xlsx(zf, names, sheets)
+        if verify:
+            for name in sorted(names - zf.seen):
+                with zf.open(name) as fh:
+                    while fh.read(1 << 20):
+                        pass
+        return out
+
+
+class _Package(zipfile.ZipFile):
+    """A zip that remembers the parts read whole (their checksum was checked)."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.seen: set[str] = set()
+
+    def read(self, name: Any, pwd: bytes | None = None) -> bytes:
+        data = super().read(name, pwd)
+        self.seen.add(name if isinstance(name, str) else name.filename)
+        return data
 
 
 def _percent_styles(zf: zipfile.ZipFile, names: set[str]) -> set[int]:

@@ -1,0 +1,126 @@
+"""What `validate` reads once per file still catches what it caught: a part whose checksum
+is wrong (tested by the scan, which reads every part, not by a second pass of sniff), a
+sheet whose values are not loaded (the hidden readings) still measured and scanned for
+formulas, and a sheet written with a namespace prefix scanned like a plain one.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_validate import Env, make_env, make_return
+
+from pegxl.cli import main
+from pegxl.errors import ErrorCode
+from pegxl.templates import template_name
+from pegxl.validators.returns import validate_returns
+from pegxl.workbook import contract as C
+from pegxl.workbook.scan import _cell_formulas, scan
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Env:
+    return make_env(tmp_path_factory.mktemp("plan"))
+
+
+@pytest.fixture(scope="module")
+def sample(env, tmp_path_factory) -> Path:
+    return make_return(env, tmp_path_factory.mktemp("sample") / template_name(env.plan, "S01"))
+
+
+def _part_of_sheet(path: Path, sheet: str) -> str:
+    with zipfile.ZipFile(path) as zf:
+        wb = zf.read("xl/workbook.xml").decode()
+        rels = zf.read("xl/_rels/workbook.xml.rels").decode()
+    import re
+    rid = re.search(r'<sheet [^>]*name="' + re.escape(sheet) + r'"[^>]*r:id="([^"]+)"', wb).group(1)
+    target = re.search(r'Id="' + rid + r'"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="' + rid + '"', rels)
+    t = target.group(1) or target.group(2)
+    return t.lstrip("/") if t.startswith("/") else "xl/" + t
+
+
+def _rewrite(src: Path, out: Path, change, stored: str | None = None) -> Path:
+    """A copy of `src` with each part through change(name, data); `stored`: a part kept
+    uncompressed, so that its bytes can be altered in the file afterwards."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = change(info.filename, zin.read(info.filename))
+            if info.filename == stored:
+                zout.writestr(info.filename, data, compress_type=zipfile.ZIP_STORED)
+            else:
+                zout.writestr(info, data)
+    return out
+
+
+def _bad_checksum(src: Path, out: Path, part: str, needle: bytes) -> Path:
+    """`part` stored, then one byte of its content changed in the file: its CRC is wrong."""
+    _rewrite(src, out, lambda n, d: d, stored=part)
+    raw = out.read_bytes()
+    at = raw.index(needle)
+    out.write_bytes(raw[:at] + needle.swapcase() + raw[at + len(needle):])
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() == part
+    return out
+
+
+@pytest.mark.parametrize("which", ["theme", "readings"])
+def test_a_part_with_a_wrong_checksum_is_a_damaged_file(env, sample, tmp_path, which):
+    d = tmp_path / "restituiti"
+    d.mkdir()
+    good = make_return(env, d / template_name(env.plan, "S02"), sector="S02")
+    if which == "theme":   # a part neither calamine nor the scan reads for its content
+        part, needle = "xl/theme/theme1.xml", b"theme"
+    else:                  # the hidden readings: scanned, not loaded
+        part, needle = _part_of_sheet(sample, C.SHEET_READINGS), b"sheetData"
+    bad = _bad_checksum(sample, d / sample.name, part, needle)
+    v = validate_returns(env.plan, [d], jobs=1)
+    assert [(f.code, f.file) for f in v.findings] == [(ErrorCode.F003.code, str(bad))]
+    assert [rf.sector for rf in v.usable_files] == ["S02"]
+    bad_rf = next(rf for rf in v.files if rf.path == str(bad))
+    assert bad_rf.sha256 is None and not bad_rf.readable
+    res = CliRunner().invoke(main, ["validate", "--plan", str(env.plan_path), str(d)])
+    assert res.exit_code == 1 and ErrorCode.F003.code in res.output and f"{good}: utilizzabile" in res.output
+
+
+def test_the_readings_sheet_is_measured_though_not_loaded(env, sample, tmp_path):
+    part = _part_of_sheet(sample, C.SHEET_READINGS)
+
+    def far(name: str, data: bytes) -> bytes:
+        if name != part:
+            return data
+        return data.replace(b"</sheetData>", b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t>'
+                                              b"</is></c></row></sheetData>")
+    bad = _rewrite(sample, tmp_path / sample.name, far)
+    v = validate_returns(env.plan, [bad], jobs=1)
+    assert [(f.code, f.sheet) for f in v.findings] == [(ErrorCode.F007.code, C.SHEET_READINGS)]
+
+
+def test_a_forged_formula_on_the_readings_sheet_is_found(env, sample, tmp_path):
+    part = _part_of_sheet(sample, C.SHEET_READINGS)
+
+    def forge(name: str, data: bytes) -> bytes:
+        if name != part:
+            return data
+        # a formula far right of the readings' blocks: not one the template writes
+        return data.replace(b"</row>", b'<c r="ZZ2"><f>1+1</f><v>2</v></c></row>', 1)
+    bad = _rewrite(sample, tmp_path / sample.name, forge)
+    v = validate_returns(env.plan, [bad], jobs=1)
+    hits = [f for f in v.findings if f.sheet == C.SHEET_READINGS]
+    assert [(f.code, f.cell) for f in hits] == [(ErrorCode.T009.code, "ZZ2")]
+
+
+def test_formulas_of_a_prefixed_sheet_are_found_like_plain_ones(sample):
+    part = _part_of_sheet(sample, C.SHEET_OBJECTIVES)
+    with zipfile.ZipFile(sample) as zf:
+        plain = zf.read(part)
+    found = _cell_formulas(plain)
+    assert found, "the template's Obiettivi sheet has formulas"
+    prefixed = (plain.replace(b"<c ", b"<x:c ").replace(b"</c>", b"</x:c>")
+                .replace(b"<f>", b"<x:f>").replace(b"</f>", b"</x:f>").replace(b"<f ", b"<x:f "))
+    assert prefixed != plain
+    assert _cell_formulas(prefixed) == found
+    # entities resolved the same whether a sheet's formulas are decoded one by one or at once
+    assert all("&quot;" not in t and "&gt;" not in t for t in found.values())
+    assert scan(str(sample)).sheets[C.SHEET_OBJECTIVES].formulas == found
