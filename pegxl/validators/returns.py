@@ -630,7 +630,8 @@ def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
         return []
     done = obj[obj["status"] == "Concluso"]
     out = []
-    low = live.groupby(["file", "objective"])["progress"].min()
+    # a dict: a look-up per Concluso objective in a Series with a MultiIndex is slow
+    low = live.groupby(["file", "objective"])["progress"].min().to_dict()
     for r in records(done):
         m = low.get((r["file"], r["objective"]))
         if m is not None and m == m and m < 100:
