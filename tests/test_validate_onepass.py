@@ -3,14 +3,17 @@ is wrong (tested by the scan, which reads every part, not by a second pass of sn
 sheet whose values are not loaded (the hidden readings) still measured and scanned for
 formulas, and a sheet written with a namespace prefix scanned like a plain one.
 """
+# ruff: noqa: F811  (the fixtures env and sample come from test_bad_files, by import)
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_validate import Env, make_env, make_return
+from test_bad_files import env, sample  # noqa: F401  (the plan, templates and a clean S01 return)
+from test_validate import make_return
 
 from pegxl.cli import main
 from pegxl.errors import ErrorCode
@@ -20,21 +23,10 @@ from pegxl.workbook import contract as C
 from pegxl.workbook.scan import _cell_formulas, scan
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory) -> Env:
-    return make_env(tmp_path_factory.mktemp("plan"))
-
-
-@pytest.fixture(scope="module")
-def sample(env, tmp_path_factory) -> Path:
-    return make_return(env, tmp_path_factory.mktemp("sample") / template_name(env.plan, "S01"))
-
-
 def _part_of_sheet(path: Path, sheet: str) -> str:
     with zipfile.ZipFile(path) as zf:
         wb = zf.read("xl/workbook.xml").decode()
         rels = zf.read("xl/_rels/workbook.xml.rels").decode()
-    import re
     rid = re.search(r'<sheet [^>]*name="' + re.escape(sheet) + r'"[^>]*r:id="([^"]+)"', wb).group(1)
     target = re.search(r'Id="' + rid + r'"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="' + rid + '"', rels)
     t = target.group(1) or target.group(2)
