@@ -38,6 +38,7 @@ from .workbook.reader import (
     _col_number,
     cell_ref,
     col_letter,
+    column_lists,
     read_table,
     read_values,
     records,
@@ -160,13 +161,18 @@ class PlanIndex:
         self._assigned: dict[str, list[str]] = {}
         for sector, objective in zip(plan.assignments["sector"], plan.assignments["objective"]):
             self._assigned.setdefault(sector, []).append(objective)
-        # records as pandas gives them (to_dict: keys typed Hashable, here the field names)
+        # records as pandas gives them (to_dict: keys typed Hashable, here the field names),
+        # built for the settori asked only (a worker reads a share of the files): the
+        # phases and indicators are kept as columns, their positions grouped by objective
         self._rows: dict[tuple[str, str], list[dict[Any, Any]]] = {}
-        self._by_objective: dict[str, dict[str, list[tuple[int, dict[Any, Any]]]]] = {}
+        self._columns: dict[str, tuple[list[Any], list[list[Any]]]] = {}
+        self._by_objective: dict[str, dict[str, list[int]]] = {}
         for sheet, df in ((C.SHEET_PHASES, plan.phases), (C.SHEET_INDICATORS, plan.indicators)):
-            groups: dict[str, list[tuple[int, dict[Any, Any]]]] = {}
-            for pos, rec in enumerate(records(df)):
-                groups.setdefault(rec["objective"], []).append((pos, rec))
+            keys, columns = self._columns[sheet] = column_lists(df)
+            at = len(keys) - 1 - keys[::-1].index("objective")   # as a record keeps the last of a name
+            groups: dict[str, list[int]] = {}
+            for pos, objective in enumerate(columns[at]):
+                groups.setdefault(objective, []).append(pos)
             self._by_objective[sheet] = groups
 
     def rows(self, sector: str | None, sheet: str) -> list[dict[Any, Any]]:
@@ -184,9 +190,9 @@ class PlanIndex:
         if sheet == C.SHEET_OBJECTIVES:
             return [self._objectives[c] for c in codes]
         groups = self._by_objective[sheet]
-        items = [item for c in dict.fromkeys(codes) for item in groups.get(c, ())]
-        items.sort(key=lambda item: item[0])
-        return [rec for _, rec in items]
+        keys, columns = self._columns[sheet]
+        positions = sorted(pos for c in dict.fromkeys(codes) for pos in groups.get(c, ()))
+        return [dict(zip(keys, [col[pos] for col in columns])) for pos in positions]
 
 
 def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None = None,

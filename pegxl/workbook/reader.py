@@ -565,14 +565,19 @@ def _header_row_below(rows: list[list[Any]], known: set[str], look: int = 5) -> 
 def records(df: pd.DataFrame) -> list[dict[Any, Any]]:
     """`df.to_dict("records")` built a column at a time (values as Python objects, as
     pandas gives them): several times quicker on the thousands of rows of many files."""
-    keys = list(df.columns)
+    keys, columns = column_lists(df)
     if not keys:
         return [{} for _ in range(len(df))]
-    if df.columns.is_unique:   # a column by its name: quicker than by position
-        columns = [df[k].tolist() for k in keys]
-    else:
-        columns = [df.iloc[:, i].tolist() for i in range(len(keys))]
     return [dict(zip(keys, values)) for values in zip(*columns)]
+
+
+def column_lists(df: pd.DataFrame) -> tuple[list[Any], list[list[Any]]]:
+    """The column names of `df` and each column as a list of Python objects: what
+    `records` builds its dicts from (a caller that needs few of the rows builds those)."""
+    keys = list(df.columns)
+    if df.columns.is_unique:   # a column by its name: quicker than by position
+        return keys, [df[k].tolist() for k in keys]
+    return keys, [df.iloc[:, i].tolist() for i in range(len(keys))]
 
 
 @dataclass
