@@ -1,113 +1,188 @@
 """Saving an openpyxl workbook faster, with the same file parts.
 
-openpyxl serialises every cell through an ElementTree element (about 30 µs a cell) and
-writes every sheet to a temporary file on disk before zipping it: most of the time of a
-template. Here the plain cells (text, number, boolean, formula, styled blank) are written as
-the very bytes openpyxl writes for them, every other cell by openpyxl itself, and the sheets
-go to memory. The parts of the file are byte for byte those of `Workbook.save` (a test
-compares them); only the zip entries' timestamps differ. With lxml installed openpyxl writes
-through lxml, and this module leaves the saving to it.
+openpyxl serialises every cell through lxml (about 25 µs a cell), writes every sheet to a
+temporary file on disk before zipping it and compresses at zlib's default level: most of
+the time of a template. Here the rows of plain cells (text, number, boolean, formula,
+date, styled blank) are written as the very bytes openpyxl writes for them, any other cell
+by openpyxl itself, the sheets go to memory and the parts are compressed at level 1 (the
+fastest: the files are about a quarter larger, the parts the same). The parts of the file
+are byte for byte those of `Workbook.save` (a test compares them); only the zip entries'
+timestamps and compressed sizes differ.
+
+openpyxl writes through lxml when it is installed (python-docx requires it); without it
+(or with OPENPYXL_LXML=False) this module leaves the saving to openpyxl.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import re
 from io import BytesIO
 from typing import Any
-from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
-    _escape_attrib,
-    _escape_cdata,
-)
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import LXML
 from openpyxl.cell._writer import write_cell
 from openpyxl.comments.comment_sheet import CommentRecord
-from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
-
+COMPRESS_LEVEL = 1
 _to_excel: Any = to_excel   # untyped in openpyxl
+# what lxml refuses in text (openpyxl's own writer then raises as it would)
+_UNFIT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _cell_xml(cell: Any, style_id: str | None, epoch: Any) -> str | None:
-    """The <c> element openpyxl writes for a plain cell, or None for any other cell."""
+def _text(s: str) -> str:
+    """Text as lxml escapes it (non-ASCII characters become references when encoded)."""
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if "\r" in s:
+        s = s.replace("\r", "&#13;")
+    return s
+
+
+def _attr(s: str) -> str:
+    """An attribute value as lxml escapes it."""
+    s = _text(s)
+    if '"' in s:
+        s = s.replace('"', "&quot;")
+    if "\n" in s:
+        s = s.replace("\n", "&#10;")
+    if "\t" in s:
+        s = s.replace("\t", "&#9;")
+    return s
+
+
+def _number(value: Any) -> str | None:
+    """safe_string of a plain number, or None for any other value."""
+    t = type(value)
+    if t is int or t is bool:
+        return "%.16g" % value
+    if t is float:
+        return "" if math.isnan(value) or math.isinf(value) else "%.16g" % value
+    return None
+
+
+def _cell_xml(cell: Any, coord: str, style: str, epoch: Any) -> str | None:
+    """The <c> element openpyxl writes for a plain cell (`style` the s attribute or ""),
+    or None for any other cell."""
     kind = cell.data_type
     value = cell._value
-    if kind not in ("s", "n", "f", "b", "d") or cell.hyperlink:
+    if cell._hyperlink is not None:
         return None
+    if kind == "s":
+        if value is None:
+            return f'<c r="{coord}"{style} t="inlineStr"></c>'
+        if type(value) is not str:
+            return None
+        if value == "":
+            return f'<c r="{coord}"{style} t="inlineStr"></c>'
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        return f'<c r="{coord}"{style} t="inlineStr"><is><t{space}>{_text(value)}</t></is></c>'
+    if kind == "f":
+        if value is None:
+            return f'<c r="{coord}"{style}></c>'
+        if type(value) is not str:
+            return None
+        if value == "":
+            return f'<c r="{coord}"{style}></c>'
+        return f'<c r="{coord}"{style}><f>{_text(value[1:])}</f><v></v></c>'
     if kind == "d":
         # a date or datetime without time zone, stored (iso_dates off) as a serial number
         if not isinstance(value, dt.date) or getattr(value, "tzinfo", None) is not None:
             return None
         value, kind = _to_excel(value, epoch), "n"
-    elif value is not None and not isinstance(value, (str, int, float)):
-        return None   # rich text, array formulas, numpy scalars...: openpyxl's own writer
-    head = f'<c r="{cell.coordinate}"'
-    if style_id is not None:
-        head += f' s="{style_id}"'
-    if kind == "s":
-        head += ' t="inlineStr"'
-    elif kind != "f":
-        head += f' t="{kind}"'
-    if value is None or value == "":
-        return head + " />"
-    if kind == "f":
-        if not isinstance(value, str):
+    if kind not in ("n", "b", "e"):
+        return None
+    if value is None:
+        return f'<c r="{coord}"{style} t="{kind}"></c>'
+    text = _number(value)
+    if text is None:
+        if type(value) is not str:
             return None
-        return f"{head}><f>{_escape_cdata(value[1:])}</f><v /></c>"
-    if kind == "s":
-        if not isinstance(value, str):
-            return None
-        stripped = value.strip()
-        space = ' xml:space="preserve"' if stripped and value != stripped else ""
-        return f"{head}><is><t{space}>{_escape_cdata(value)}</t></is></c>"
-    return f"{head}><v>{_escape_cdata(safe_string(value))}</v></c>"
+        if value == "":
+            return f'<c r="{coord}"{style} t="{kind}"></c>'
+        text = _text(value)
+    return f'<c r="{coord}"{style} t="{kind}"><v>{text}</v></c>'
+
+
+def _odd_cell_xml(ws: Any, cell: Any, styled: bool) -> str:
+    """What openpyxl's own writer writes for `cell` (rich text, array formulas...)."""
+    from lxml.etree import xmlfile
+
+    out = BytesIO()
+    with xmlfile(out) as xf:
+        write_cell(xf, ws, cell, styled)
+    return out.getvalue().decode("ascii")
 
 
 class _SheetWriter(WorksheetWriter):
-    """openpyxl's sheet writer with the rows of plain cells written as text, into memory."""
+    """openpyxl's sheet writer with the rows written as text, into memory."""
+
+    def sheet_data(self) -> str | None:
+        """<sheetData> as openpyxl writes it, or None when a value is one that openpyxl
+        refuses to write (then nothing it did is kept)."""
+        ws: Any = self.ws
+        comments, links = len(ws._comments), len(ws._hyperlinks)
+        epoch = ws.parent.epoch
+        dims = ws.row_dimensions
+        style_ids: dict[bytes, str] = {}   # cell.style_id hashes the style array every time
+        letters: dict[int, str] = {}
+        parts = ["<sheetData>"]
+        add = parts.append
+        cell: Any
+        for row_idx, row in self.rows():
+            attrs = {"r": f"{row_idx}"}
+            attrs.update(dims.get(row_idx, {}))
+            add("<row" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items()) + ">")
+            r = attrs["r"]
+            for cell in row:
+                if cell._comment is not None:
+                    ws._comments.append(CommentRecord.from_cell(cell))
+                st = cell._style
+                styled = st is not None and any(st)
+                if cell._value is None and not styled and cell._comment is None:
+                    continue
+                sid = ""
+                if styled:
+                    key = st.tobytes()
+                    sid = style_ids.get(key) or ""
+                    if not sid:
+                        sid = style_ids[key] = f' s="{cell.style_id}"'
+                col = cell.column
+                letter = letters.get(col)
+                if letter is None:
+                    letter = letters[col] = get_column_letter(col)
+                text = _cell_xml(cell, letter + r, sid, epoch)
+                add(text if text is not None else _odd_cell_xml(ws, cell, styled))
+            add("</row>")
+        add("</sheetData>")
+        data = "".join(parts)
+        if _UNFIT.search(data):
+            del ws._comments[comments:], ws._hyperlinks[links:]
+            return None
+        return data
 
     def write_rows(self) -> None:
         ws: Any = self.ws
-        if ws.parent.iso_dates:   # not ours: every cell through openpyxl
+        data = None if ws.parent.iso_dates else self.sheet_data()
+        if data is None:
             super().write_rows()
             return
         xf: Any = self.xf.send(True)
-        raw = xf._file   # et_xmlfile's writer of already serialised text
-        epoch = ws.parent.epoch
-        style_ids: dict[bytes, str] = {}   # cell.style_id hashes the style array every time
-        with xf.element("sheetData"):
-            cell: Any
-            for row_idx, row in self.rows():
-                attrs = {"r": f"{row_idx}"}
-                attrs.update(ws.row_dimensions.get(row_idx, {}))
-                parts = ["<row", *(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()), ">"]
-                for cell in row:
-                    if cell._comment is not None:
-                        ws._comments.append(CommentRecord.from_cell(cell))
-                    styled = cell.has_style
-                    if cell._value is None and not styled and not cell._comment:
-                        continue
-                    sid = None
-                    if styled:
-                        key = cell._style.tobytes()
-                        sid = style_ids.get(key)
-                        if sid is None:
-                            sid = style_ids[key] = f"{cell.style_id}"
-                    text = _cell_xml(cell, sid, epoch)
-                    if text is None:   # flush, then openpyxl writes this cell itself
-                        raw("".join(parts))
-                        parts = []
-                        write_cell(xf, ws, cell, styled)
-                    else:
-                        parts.append(text)
-                parts.append("</row>")
-                raw("".join(parts))
+        xf.flush()   # what lxml has written so far, then the rows after it
+        out: Any = self.out
+        out.write(data.encode("ascii", "xmlcharrefreplace"))
         self.xf.send(None)
 
 
@@ -128,9 +203,9 @@ class _Writer(ExcelWriter):
 
 def save(workbook: Workbook, path: str | os.PathLike[str]) -> None:
     """`workbook.save(path)`, faster (see the module docstring)."""
-    if LXML or workbook.write_only:
+    if not LXML or workbook.write_only:
         workbook.save(path)
         return
-    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True)
+    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL)
     workbook.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
     _Writer(workbook, archive).save()
