@@ -5,11 +5,15 @@ instead of `Workbook.save`, and the settori spread over worker processes (`jobs`
 may change a template: the parts of the files are compared byte for byte (only the
 timestamps of docProps/core.xml may differ), for the odd plan of test_templates (neutralised
 phases and indicators, dates, every value type, formula-looking text, comments) and for a
-workbook with the cells the fast writer leaves to openpyxl.
+workbook with the cells the fast writer leaves to openpyxl. The cells themselves are made
+without openpyxl's Worksheet.cell and Cell.value (templates/formulas.py): the templates are
+compared with those built through openpyxl's own calls and saved by openpyxl.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
+import sys
 import zipfile
 from pathlib import Path
 
@@ -21,7 +25,9 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.formula import ArrayFormula
 
+from pegxl.synth import synthetic_plan
 from pegxl.templates import build_template, generate_templates
+from pegxl.templates import formulas as F
 from pegxl.validators.plan import read_plan
 from pegxl.workbook import fastsave
 from pegxl.workbook.planfile import write_plan
@@ -84,14 +90,136 @@ def test_fast_save_odd_cells_as_openpyxl(tmp_path):
         ws["D1"].font = Font(bold=True)
         ws["D1"].alignment = Alignment(wrap_text=True)
         ws["D1"] = "riga\nseconda"
+        ws["E1"] = "accenti èàù € «» \u00a0 \U0001F600 e\r\nritorno\ttab"
+        ws["E2"] = "#N/A"
+        ws["E3"] = ""
+        ws["E4"] = float("nan")
+        ws["E5"] = float("inf")
+        ws["E6"] = 2**70
+        ws["E7"] = False
+        ws["E8"] = "=IF(A1<>\"\",\"<&>\",'x')"
+        ws["E9"] = 7
+        ws["E9"].data_type = "s"   # a number marked as text
+        ws["F1"] = "-0.5"
+        ws["F2"] = -0.0
+        ws["F3"] = 1e-7
+        ws["F4"] = dt.datetime(2024, 2, 29)
+        ws["F5"].number_format = "0.00%"
+        ws["F6"] = "\u00a0 spazio unicode"
         ws.row_dimensions[3].height = 40
         ws.row_dimensions[9].height = 20   # a row with no cells
+        ws.row_dimensions[12].hidden = True
         wb.create_sheet("Altro")["A1"] = "x"
         return wb
 
     book().save(tmp_path / "openpyxl.xlsx")
     fastsave.save(book(), tmp_path / "fast.xlsx")
     same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+
+
+# openpyxl's own ways of making the cells, as generate.py and formulas.py made them before
+# the fast ones: the reference the templates are compared with
+def _slow_cell(ws, row, col):
+    return ws.cell(row=row, column=col)
+
+
+def _slow_formula(ws, row, col, text):
+    return ws.cell(row=row, column=col, value=text)
+
+
+def _slow_put(ws, row, col, value, *, wrap=True, formula=False):
+    c = ws.cell(row=row, column=col)
+    c.value = value
+    if not formula and isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        c.data_type = "s"
+    if isinstance(value, (dt.date, dt.datetime)):
+        F._style(c, "date" if wrap else "date_nowrap")
+    elif wrap:
+        F._style(c, "wrap")
+    return c
+
+
+def _slow_records(df):
+    return list(df.itertuples(index=False))
+
+
+@pytest.fixture
+def slow_cells(monkeypatch):
+    """Every module of pegxl.templates makes its cells through openpyxl's own calls."""
+    slow = {"_cell": _slow_cell, "_formula": _slow_formula, "_put": _slow_put, "_records": _slow_records}
+
+    def use() -> None:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("pegxl.templates"):
+                for attr, fn in slow.items():
+                    if hasattr(module, attr):
+                        monkeypatch.setattr(module, attr, fn)
+    return use
+
+
+def _same_plain_values(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def test_records_are_itertuples(plan):
+    frames = [plan.objectives, plan.phases, plan.indicators, plan.sectors]
+    for code in plan.sector_codes:
+        objectives = plan.objectives_of(code)
+        codes = list(objectives["objective"])
+        frames += [objectives, plan.phases_of(codes), plan.indicators_of(codes), plan.phases_of([])]
+    for df in frames:
+        fast, slow = F._records(df), _slow_records(df)
+        assert [r._fields for r in fast] == [r._fields for r in slow]
+        assert len(fast) == len(slow)
+        for a, b in zip(fast, slow):
+            assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
+
+
+def _fast_and_slow(plan, tmp_path, slow_cells, codes):
+    fast = generate_templates(plan, tmp_path / "veloci", generated_at=GENERATED_AT, sectors=codes, jobs=1)
+    slow_cells()
+    for code, path in zip(codes, fast):
+        ref = tmp_path / f"{code}-openpyxl.xlsx"
+        build_template(plan, code, generated_at=GENERATED_AT).save(ref)
+        same_parts(ref, path)
+
+
+def test_cells_made_as_openpyxl_makes_them(plan, tmp_path, slow_cells):
+    """The odd plan's templates, cells made by formulas.py and saved by fastsave, are
+    those of openpyxl's Worksheet.cell, Cell.value and Workbook.save."""
+    _fast_and_slow(plan, tmp_path, slow_cells, plan.sector_codes)
+
+
+def test_synthetic_templates_made_as_openpyxl_makes_them(tmp_path, slow_cells):
+    write_plan(tmp_path / "piano.xlsx", synthetic_plan(n_sectors=3, n_objectives=6, n_phases=3, n_indicators=3))
+    plan = read_plan(tmp_path / "piano.xlsx")
+    _fast_and_slow(plan, tmp_path, slow_cells, plan.sector_codes)
+
+
+def test_put_binds_as_openpyxl(tmp_path):
+    """_put, cell by cell, against Cell.value: data type, value, style, the number formats
+    the workbook lists; and the characters a workbook cannot hold are refused alike."""
+    from openpyxl.utils.exceptions import IllegalCharacterError
+    values = ["testo", "  spazi ", "=SUM(A1:A2)", "=", "+39 333", "-5", "@x", "#N/A", "#DIV/0!", "",
+              0, -3, 2.5, float("nan"), True, False, None, dt.date(2024, 1, 31),
+              dt.datetime(2024, 1, 31, 8, 5), dt.datetime(2024, 1, 31), "x" * 40000]
+    for wrap in (True, False):
+        for formula in (True, False):
+            fast, slow = Workbook(), Workbook()
+            for i, v in enumerate(values, start=1):
+                a = F._put(fast.active, i, 1, v, wrap=wrap, formula=formula)
+                b = _slow_put(slow.active, i, 1, v, wrap=wrap, formula=formula)
+                assert (a.data_type, a.coordinate) == (b.data_type, b.coordinate), v
+                assert _same_plain_values(a.value, b.value), v
+                assert list(a._style or []) == list(b._style or []), v
+            assert list(fast._number_formats) == list(slow._number_formats)
+            assert fast.active._current_row == slow.active._current_row
+    with pytest.raises(IllegalCharacterError):
+        F._put(Workbook().active, 1, 1, "a\x01b")
+    with pytest.raises(IllegalCharacterError):
+        _slow_put(Workbook().active, 1, 1, "a\x01b")
 
 
 def test_jobs_write_the_same_templates(plan, tmp_path):

@@ -4,13 +4,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 import weakref
-from copy import copy
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, TIME_FORMATS, Cell
 from openpyxl.styles import Alignment, PatternFill
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 from ..rules import Rules
 from ..values import is_blank, round_half_up
@@ -57,6 +61,8 @@ READ_ACHIEVED = f"'{SHEET_READINGS}'!{READ_COL['indicators']}"
 
 def _py(v: Any) -> Any:
     """A plain Python value for openpyxl: None for blanks, no numpy scalars, dates as dates."""
+    if type(v) is str:   # most plan values
+        return v if v.strip() else None
     if is_blank(v):
         return None
     if hasattr(v, "to_pydatetime"):
@@ -68,6 +74,19 @@ def _py(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return int(v)
     return v
+
+
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
+
+
+def _records(df: Any) -> list[Any]:
+    """`list(df.itertuples(index=False))` for a plan table, faster: the frame converted to
+    Python objects in one go instead of a Series per column, one row type per columns."""
+    columns = tuple(df.columns)
+    row = _ROW_TYPES.get(columns)
+    if row is None:
+        row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)  # type: ignore[misc]
+    return list(map(row._make, df.to_numpy(dtype=object).tolist()))
 
 
 def _num(x: float) -> str:
@@ -106,6 +125,7 @@ _STYLES: dict[str, dict[str, Any]] = {
                        "number_format": S.DATE_FORMAT},
 }
 _STYLE_IDS: weakref.WeakKeyDictionary[Workbook, dict[str, Any]] = weakref.WeakKeyDictionary()
+_LAST_BOOK: list[Any] = [lambda: None, {}]   # the workbook styled last and its cache
 
 
 def _style(cell, name: str) -> None:
@@ -114,21 +134,96 @@ def _style(cell, name: str) -> None:
     Assigning cell.fill, .alignment... hashes the style objects every time, which was most
     of the generation time; each combination is applied once per workbook and its style
     array (openpyxl's private but stable `_style`) copied to the next cells."""
-    cache = _STYLE_IDS.setdefault(cell.parent.parent, {})
+    book = cell.parent.parent
+    last, cache = _LAST_BOOK
+    if last() is not book:   # a look-up in the weak dictionary makes a weak reference
+        cache = _STYLE_IDS.get(book)
+        if cache is None:
+            cache = _STYLE_IDS[book] = {}
+        _LAST_BOOK[:] = [weakref.ref(book), cache]
     ids = cache.get(name)
     if ids is not None:
-        cell._style = copy(ids)
+        cell._style = StyleArray(ids)
         return
     for attr, value in _STYLES[name].items():
         setattr(cell, attr, _TOP if value is None else value)
-    cache[name] = copy(cell._style)
+    cache[name] = StyleArray(cell._style)
+
+
+# Cells are made here without openpyxl's Worksheet.cell and Cell.value: the same Cell
+# objects in the same place with the same value and data type (tests/test_templates_fast.py
+# compares the saved files), at a fraction of the cost of openpyxl's checks and descriptors.
+_new_cell = Cell.__new__
+
+
+def _cell(ws, row: int, col: int) -> Cell:
+    """`ws.cell(row, col)`: the cell, made (empty) if the sheet has none there."""
+    cells = ws._cells
+    c = cells.get((row, col))
+    if c is None:
+        c = _new_cell(Cell)
+        c.parent = ws
+        c.row = row
+        c.column = col
+        c._value = None
+        c.data_type = "n"
+        c._style = None
+        c._hyperlink = None
+        c._comment = None
+        cells[(row, col)] = c
+        if row > ws._current_row:
+            ws._current_row = row
+    return c
+
+
+def _bind(c: Cell, value: Any) -> None:
+    """`c.value = value` as openpyxl binds it: text checked for the characters a workbook
+    cannot hold, "=..." a formula, "#N/A"... an error; dates and any other type through
+    openpyxl itself."""
+    t = type(value)
+    if t is str:
+        value = value[:32767]
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
+        c._value = value
+        if len(value) > 1 and value[0] == "=":
+            c.data_type = "f"
+        else:
+            c.data_type = "e" if value in ERROR_CODES else "s"
+    elif value is None or t is int or t is float:
+        c._value = value
+        c.data_type = "n"
+    elif t is bool:
+        c._value = value
+        c.data_type = "b"
+    else:
+        c.value = value
+
+
+def _formula(ws, row: int, col: int, text: str) -> Cell:
+    """A cell holding one of our formulas ("=..." built from cell references and
+    constants only: no text of the plan, nothing to check)."""
+    c = _cell(ws, row, col)
+    c._value = text
+    c.data_type = "f"
+    return c
 
 
 def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool = False):
     """Write a plan value (text that looks like a formula stays text) or, with `formula`,
     one of our formulas."""
-    c = ws.cell(row=row, column=col)
-    c.value = value
+    c = _cell(ws, row, col)
+    t = type(value)
+    if (t is dt.date or t is dt.datetime) and c._style is None:
+        # what binding a date does to an unstyled cell: its default date format registered
+        # (styles.xml lists it); the cell's own date style replaces it just below
+        fmt = TIME_FORMATS[t]
+        if fmt not in BUILTIN_FORMATS_REVERSE:
+            ws.parent._number_formats.add(fmt)
+        c._value = value
+        c.data_type = "d"
+    else:
+        _bind(c, value)
     if not formula and isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         c.data_type = "s"   # plan text, never a formula
     if isinstance(value, (dt.date, dt.datetime)):

@@ -58,7 +58,10 @@ from .formulas import (
     _Obj,
     _plus,
     _put,
+    _cell,
+    _formula,
     _py,
+    _records,
     _runs,
     _serial,
     _sqref,
@@ -153,10 +156,10 @@ class _Builder:
     def _reading(self, block: str, sheet: str, letter: str, row: int, kind: str, **kw: Any) -> None:
         """Write on _letture, on `row`, how the input sheet!letter+row is read."""
         ws, first = self.ws_l, READ_FIRST[block]
-        ws.cell(row=row, column=first, value=f"{sheet}!{letter}{row}")
+        _put(ws, row, first, f"{sheet}!{letter}{row}", wrap=False)
         for i, formula in enumerate(reading_steps(kind, f"{sheet}!{letter}{row}", row, first + 1, **kw), start=1):
             if formula:
-                ws.cell(row=row, column=first + i, value=formula)
+                _formula(ws, row, first + i, formula)
 
     # -- table sheets
     def _table_header(self, ws, spec: C.TableSpec, freeze: str) -> None:
@@ -169,7 +172,7 @@ class _Builder:
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         n = len(self.objectives)
         o: Any   # a row of cells as typed
-        for r, o in enumerate(self.objectives.itertuples(index=False), start=2):
+        for r, o in enumerate(_records(self.objectives), start=2):
             weight = _py(o.weight)
             self.objs[o.objective] = _Obj(o.objective, o.title, None if weight is None else float(weight), row=r)
             for fld in ("objective", "title", "typology", "weight", "description", "mission",
@@ -177,7 +180,7 @@ class _Builder:
                 _put(ws, r, col[fld], _py(getattr(o, fld)))
             for fld in C.T_OBJECTIVES_INPUT:
                 self._input_cell(ws, r, col[fld], fld)
-            _style(ws.cell(row=r, column=col["computed"]), "computed")
+            _style(_cell(ws, r, col["computed"]), "computed")
             self._reading("objectives", C.SHEET_OBJECTIVES, OL["declared"], r, "percent", lo=0, hi=100)
         if not n:
             return
@@ -215,7 +218,7 @@ class _Builder:
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         active: list[int] = []
         p: Any   # a row of cells as typed
-        for r, p in enumerate(self.phases.itertuples(index=False), start=2):
+        for r, p in enumerate(_records(self.phases), start=2):
             for fld in ("objective", "phase", "description", "planned_start", "planned_end", "weight"):
                 _put(ws, r, col[fld], _py(getattr(p, fld)))
             neutral = bool(p.neutralised)
@@ -252,7 +255,7 @@ class _Builder:
         by_type: dict[str, list[int]] = {}
         active: list[int] = []
         i: Any   # a row of cells as typed
-        for r, i in enumerate(self.indicators.itertuples(index=False), start=2):
+        for r, i in enumerate(_records(self.indicators), start=2):
             target = i.target_value
             if isinstance(target, bool):
                 shown = "sì" if target else "no"
@@ -281,7 +284,7 @@ class _Builder:
             for fld in C.T_INDICATORS_INPUT:
                 self._input_cell(ws, r, col[fld], fld, neutral_reason=reason if neutral else None,
                                  value_type=i.value_type)
-            _style(ws.cell(row=r, column=col["score"], value=formula), "computed")
+            _style(_put(ws, r, col["score"], formula, wrap=False, formula=True), "computed")
             if not neutral:
                 active.append(r)
                 by_type.setdefault(i.value_type or "testo", []).append(r)
@@ -549,7 +552,7 @@ class _Builder:
     # -- cells, validations, formats
     def _input_cell(self, ws, row: int, col: int, fld: str, *, neutral_reason: str | None = None,
                     value_type: str | None = None) -> None:
-        c = ws.cell(row=row, column=col)
+        c = _cell(ws, row, col)
         if neutral_reason:
             _style(c, "neutral")
             cm = Comment(neutral_reason, "pegxl")
