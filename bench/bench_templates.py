@@ -5,6 +5,7 @@ seconds for read_plan, for generate_templates (total and per template) and the p
 memory; beside each wall time the CPU seconds (this process and its worker processes: on a
 shared, loaded machine the steadier figure) and the load average. Issue 12's goal: 1,000
 settori within 30 s. Run: python bench/bench_templates.py [--sectors 1000 --objectives 20 --jobs 2]
+[--plan piano.xlsx] (with --plan, a second run, or another version's, reuses the same plan).
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--indicators", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=None,
                     help="worker processes for the templates (default: the cores)")
+    ap.add_argument("--plan", type=Path, default=None,
+                    help="the plan file: written there when missing, reused when present (to compare "
+                         "two versions on the same plan without writing it twice)")
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also trace Python allocations (slower; peak of Python objects only)")
     args = ap.parse_args(argv)
@@ -46,14 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pegxl-bench-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        data = synthetic_plan(n_sectors=args.sectors, n_objectives=args.objectives,
-                              n_phases=args.phases, n_indicators=args.indicators)
-        write_plan(tmp / "piano.xlsx", data)
+        plan_path = args.plan or tmp / "piano.xlsx"
+        if not plan_path.exists():
+            data = synthetic_plan(n_sectors=args.sectors, n_objectives=args.objectives,
+                                  n_phases=args.phases, n_indicators=args.indicators)
+            write_plan(plan_path, data)
         t_write = time.perf_counter() - t0
         if args.tracemalloc:
             tracemalloc.start()
         t1, c1 = time.perf_counter(), cpu_seconds()
-        plan = read_plan(tmp / "piano.xlsx")
+        plan = read_plan(plan_path)
         t_read, c_read = time.perf_counter() - t1, cpu_seconds() - c1
         t2, c2 = time.perf_counter(), cpu_seconds()
         paths = generate_templates(plan, tmp / "modelli", jobs=args.jobs)
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux
     n = len(paths)
-    print(f"piano: {args.sectors} settori x {args.objectives} obiettivi "
+    print(f"piano: {plan_path if args.plan else f'{args.sectors} settori x {args.objectives} obiettivi'} "
           f"({len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, {len(plan.indicators)} indicatori)")
     print(f"scrittura piano (synth + write_plan): {t_write:.2f} s")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -37,6 +37,7 @@ from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from ..workbook import fastsave
 from ..workbook.io import atomic_write
+from ..workbook.reader import gc_paused
 from .formulas import (
     _EXCLUDED,
     _READ_KIND,
@@ -734,9 +735,15 @@ def _mp_context() -> Any:
 
 def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str,
                     reference: SnapshotValues | None = None) -> Path:
-    wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
-                        reference=reference)
-    return atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
+    # a template is some 20,000 objects in cycles (cells and their sheet): collected once,
+    # when it is written, instead of walked by every collection while it is built
+    with gc_paused():
+        wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
+                            reference=reference)
+        atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
+        for ws in wb.worksheets:
+            ws._cells.clear()
+    return path
 
 
 _WORKER: dict[str, Any] = {}
