@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.writer.excel import ExcelWriter
 
 COMPRESS_LEVEL = 1
@@ -126,8 +127,33 @@ def _odd_cell_xml(ws: Any, cell: Any, styled: bool) -> str:
     return out.getvalue().decode("ascii")
 
 
+def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
+    """The <row> start tag openpyxl writes (its attributes: the row dimension's own)."""
+    if dim is None:
+        return f'<row r="{row}">'
+    key = None
+    if dim._style is None:   # then the attributes depend on these fields only
+        key = (dim.ht, dim.hidden, dim.outlineLevel, dim.collapsed, dim.thickBot, dim.thickTop)
+        tag = tags.get(key)
+        if tag is not None:
+            return f'<row r="{row}"{tag}>'
+    tag = "".join(f' {k}="{_attr(v)}"' for k, v in dict(dim).items())
+    if key is not None:
+        tags[key] = tag
+    return f'<row r="{row}"{tag}>'
+
+
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer with the rows written as text, into memory."""
+
+    def write_dimensions(self) -> None:
+        # calculate_dimension, without a set of rows and one of columns
+        cells: Any = self.ws._cells
+        ref = "A1:A1"
+        if cells:
+            rows, cols = zip(*cells)
+            ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
+        self.xf.send(SheetDimension(ref).to_tree())
 
     def sheet_data(self) -> str | None:
         """<sheetData> as openpyxl writes it, or None when a value is one that openpyxl
@@ -141,11 +167,10 @@ class _SheetWriter(WorksheetWriter):
         parts = ["<sheetData>"]
         add = parts.append
         cell: Any
+        tags: dict[Any, str] = {}
         for row_idx, row in self.rows():
-            attrs = {"r": f"{row_idx}"}
-            attrs.update(dims.get(row_idx, {}))
-            add("<row" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items()) + ">")
-            r = attrs["r"]
+            add(_row_tag(row_idx, dims.get(row_idx), tags))
+            r = f"{row_idx}"
             for cell in row:
                 if cell._comment is not None:
                     ws._comments.append(CommentRecord.from_cell(cell))
