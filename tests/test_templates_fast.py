@@ -280,3 +280,16 @@ def test_fit_rows_gives_the_heights_it_gave(plan):
             assert fast == {r: d.height for r, d in ws.row_dimensions.items() if d.height}, ws.title
             tall += len(fast)
     assert tall > 0   # some rows were made taller: the comparison can fail
+
+
+@pytest.mark.parametrize("kind", ["percent", "number", "date", "bool"])
+def test_reading_steps_from_a_pattern_are_reading_steps(kind):
+    """The _letture formulas made from a pattern per block are reading_steps' own, row by row
+    (rows with the pattern's digits in them too)."""
+    bounds = [{}, {"lo": 0, "hi": 100}] if kind in ("percent", "number") else [{}]
+    rows = [*range(1, 1200), 10485, 48577, 104857, 1048576]
+    for sheet, letter, first in (("Fasi", "G", 14), ("Indicatori", "K", 26), ("Obiettivi", "M", 2)):
+        for kw in bounds:
+            for row in rows:
+                assert F.row_reading_steps(kind, sheet, letter, row, first, **kw) == \
+                    F.reading_steps(kind, f"{sheet}!{letter}{row}", row, first, **kw)

@@ -351,6 +351,23 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
     return steps[:9] + [reading]
 
 
+_ROW = "1048577"   # one past Excel's last row: in no formula but as the row of a pattern
+_PATTERNS: dict[tuple[Any, ...], list[str]] = {}
+
+
+def row_reading_steps(kind: str, sheet: str, letter: str, row: int, first: int, *,
+                      lo: float | None = None, hi: float | None = None) -> list[str]:
+    """reading_steps(kind, f"{sheet}!{letter}{row}", row, first, lo=lo, hi=hi), from a
+    pattern built once per block and kind with a row no cell can have, then given `row`."""
+    key = (kind, sheet, letter, first, lo, hi)
+    pattern = _PATTERNS.get(key)
+    if pattern is None:
+        pattern = _PATTERNS[key] = reading_steps(kind, f"{sheet}!{letter}{_ROW}", int(_ROW), first,
+                                                 lo=lo, hi=hi)
+    r = str(row)
+    return [f.replace(_ROW, r) for f in pattern]
+
+
 def _flag(col: str, rows: Sequence[int]) -> str | None:
     """True when one of the readings in `col` (rows of _letture) is MARK."""
     if not rows:

@@ -69,7 +69,7 @@ from .formulas import (
     _style,
     _txt,
     indicator_formula,
-    reading_steps,
+    row_reading_steps,
 )
 from .reference import SnapshotValues, add_reference_column, reference_note
 
@@ -158,7 +158,7 @@ class _Builder:
         """Write on _letture, on `row`, how the input sheet!letter+row is read."""
         ws, first = self.ws_l, READ_FIRST[block]
         _put(ws, row, first, f"{sheet}!{letter}{row}", wrap=False)
-        for i, formula in enumerate(reading_steps(kind, f"{sheet}!{letter}{row}", row, first + 1, **kw), start=1):
+        for i, formula in enumerate(row_reading_steps(kind, sheet, letter, row, first + 1, **kw), start=1):
             if formula:
                 _formula(ws, row, first + i, formula)
 
