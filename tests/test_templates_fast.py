@@ -198,6 +198,28 @@ def test_synthetic_templates_made_as_openpyxl_makes_them(tmp_path, slow_cells):
     _fast_and_slow(plan, tmp_path, slow_cells, plan.sector_codes)
 
 
+def test_reference_columns_made_as_openpyxl_makes_them(plan, tmp_path, slow_cells):
+    """A later snapshot's templates (locked reference columns: numbers, dates, sì/no, text,
+    blanks) are those of openpyxl's own cells and save too."""
+    from pegxl.templates.reference import SnapshotValues
+    phases, indicators = {}, {}
+    for k, code in enumerate(plan.sector_codes):
+        objectives = plan.objectives_of(code)
+        codes = list(objectives["objective"])
+        for i, (o, n) in enumerate(zip(*[list(plan.phases_of(codes)[c]) for c in ("objective", "phase")])):
+            phases[(code, o, int(n))] = [70.0, None, 12.5, 0.0][(i + k) % 4]
+        for i, (o, n) in enumerate(zip(*[list(plan.indicators_of(codes)[c]) for c in ("objective", "indicator")])):
+            indicators[(code, o, int(n))] = [3.0, dt.date(2024, 6, 30), True, False, "=in testo", None][(i + k) % 6]
+    ref = SnapshotValues("Monitoraggio intermedio", dt.date(2024, 6, 30), 1, phases, indicators)
+    fast = generate_templates(plan, tmp_path / "veloci", generated_at=GENERATED_AT, jobs=1, reference=ref)
+    slow_cells()
+    for code, path in zip(plan.sector_codes, fast):
+        slow = tmp_path / f"{code}-openpyxl.xlsx"
+        build_template(plan, code, generated_at=GENERATED_AT, reference=ref).save(slow)
+        same_parts(slow, path)
+        assert b"al 30/06" in parts(path)["xl/worksheets/sheet3.xml"]   # the reference column is there
+
+
 def test_put_binds_as_openpyxl(tmp_path):
     """_put, cell by cell, against Cell.value: data type, value, style, the number formats
     the workbook lists; and the characters a workbook cannot hold are refused alike."""
