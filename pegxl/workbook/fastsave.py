@@ -30,7 +30,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
-from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.writer.excel import ExcelWriter
 
 COMPRESS_LEVEL = 1
@@ -145,15 +144,6 @@ def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
 
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer with the rows written as text, into memory."""
-
-    def write_dimensions(self) -> None:
-        # calculate_dimension, without a set of rows and one of columns
-        cells: Any = self.ws._cells
-        ref = "A1:A1"
-        if cells:
-            rows, cols = zip(*cells)
-            ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
-        self.xf.send(SheetDimension(ref).to_tree())
 
     def sheet_data(self) -> str | None:
         """<sheetData> as openpyxl writes it, or None when a value is one that openpyxl
