@@ -315,3 +315,27 @@ def test_reading_steps_from_a_pattern_are_reading_steps(kind):
             for row in rows:
                 assert F.row_reading_steps(kind, sheet, letter, row, first, **kw) == \
                     F.reading_steps(kind, f"{sheet}!{letter}{row}", row, first, **kw)
+
+
+def test_write_header_styles_as_each_cell_styled_alone():
+    """write_header copies the first header cell's styles to the others: the cells and the
+    workbook's style lists are those of styling each cell (pre-styled cells keep the rest)."""
+    from pegxl.workbook import style as S
+
+    def header(ws, heads):
+        for i, h in enumerate(heads, start=1):
+            c = ws.cell(row=1, column=i, value=h)
+            c.fill, c.font, c.alignment, c.border = S.HEADER_FILL, S.HEADER_FONT, S.HEADER_ALIGN, S.BORDER
+
+    heads = ["Codice", "Descrizione lunga di una colonna", "Peso %", "Note"]
+    fast, slow = Workbook(), Workbook()
+    for wb, write in ((fast, S.write_header), (slow, header)):
+        ws = wb.active
+        ws["C1"].number_format = "0.00%"    # a header cell styled before
+        ws["D1"].protection = S.UNLOCKED
+        write(ws, heads)
+        write(wb.create_sheet("Altro"), heads[:2])
+    for a, b in zip(fast.worksheets, slow.worksheets):
+        assert [list(c._style) for c in a[1]] == [list(c._style) for c in b[1]]
+    for attr in ("_fonts", "_fills", "_borders", "_alignments", "_protections", "_number_formats"):
+        assert list(getattr(fast, attr)) == list(getattr(slow, attr)), attr

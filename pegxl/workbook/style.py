@@ -8,6 +8,7 @@ from openpyxl.cell.cell import MergedCell
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -47,13 +48,21 @@ def write_header(ws: Worksheet, columns: Iterable[Column | str], row: int = 1) -
     headers wrap between words, and the row is as tall as the longest header needs."""
     heads: list[str] = []
     widths: list[float] = []
+    # a cell's style array before -> after: assigning a style object hashes it every time
+    looks: dict[bytes | None, StyleArray] = {}
     for i, col in enumerate(columns, start=1):
         header = col.header if isinstance(col, Column) else col
-        c = ws.cell(row=row, column=i, value=header)
-        c.fill = HEADER_FILL
-        c.font = HEADER_FONT
-        c.alignment = HEADER_ALIGN
-        c.border = BORDER
+        c: Any = ws.cell(row=row, column=i, value=header)
+        key = c._style.tobytes() if c._style is not None else None
+        look = looks.get(key)
+        if look is not None:
+            c._style = StyleArray(look)
+        else:
+            c.fill = HEADER_FILL
+            c.font = HEADER_FONT
+            c.alignment = HEADER_ALIGN
+            c.border = BORDER
+            looks[key] = StyleArray(c._style)
         letter = get_column_letter(i)
         if isinstance(col, Column):
             ws.column_dimensions[letter].width = paper.header_widths([header], [col.width])[0]
@@ -169,32 +178,35 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
     book: Any = ws.parent
     alignments = book._alignments
     fonts = book._fonts
-    wraps: dict[int, bool] = {}   # alignment id -> wraps: c.alignment builds an object per cell
-    font_of: dict[int, tuple[float, bool]] = {}
-    for r, row in enumerate(ws.iter_rows(min_row=first_row, max_row=ws.max_row), start=first_row):
+    # style array -> (wraps, font size, bold): c.alignment and c.font build objects per cell
+    looks: dict[bytes | None, tuple[bool, float, bool]] = {}
+    cells: Any = ws._cells
+    letters = [get_column_letter(i) for i in range(1, ws.max_column + 1)]
+    for r in range(first_row, ws.max_row + 1):
         lines = 1
         size = paper.DEFAULT_FONT_PT
         c: Any
-        for c in row:
-            v = c.value
+        for col, letter in enumerate(letters, start=1):
+            c = cells.get((r, col))
+            if c is None:   # the empty cells iter_rows would make (rows with none are written)
+                ws.cell(row=r, column=col)
+                continue
+            v = c._value
             if v is None or isinstance(c, MergedCell):
                 continue
-            st = c._style   # None: never styled (the default alignment, id 0)
-            aid = st.alignmentId if st is not None else 0
-            wrap = wraps.get(aid)
-            if wrap is None:
-                wrap = wraps[aid] = bool(alignments[aid].wrap_text)
-            if not wrap or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+            st = c._style   # None: never styled (the default alignment and font, id 0)
+            key = st.tobytes() if st is not None else None
+            look = looks.get(key)
+            if look is None:
+                font = fonts[st.fontId if st is not None else 0]
+                look = looks[key] = (bool(alignments[st.alignmentId if st is not None else 0].wrap_text),
+                                     float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
+            if not look[0] or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
                 continue
-            fid = st.fontId if st is not None else 0
-            f = font_of.get(fid)
-            if f is None:
-                font = fonts[fid]
-                f = font_of[fid] = (float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
-            width = widths.get(get_column_letter(c.column), DEFAULT_WIDTH)
+            width = widths.get(letter, DEFAULT_WIDTH)
             text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = paper.line_count(text, width, f[0], f[1])
-            if n * f[0] > lines * size:
-                lines, size = n, f[0]
+            n = paper.line_count(text, width, look[1], look[2])
+            if n * look[1] > lines * size:
+                lines, size = n, look[1]
         if lines > 1:
             ws.row_dimensions[r].height = min(max_height, paper.lines_height(lines, size))
