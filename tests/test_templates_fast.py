@@ -339,3 +339,20 @@ def test_write_header_styles_as_each_cell_styled_alone():
         assert [list(c._style) for c in a[1]] == [list(c._style) for c in b[1]]
     for attr in ("_fonts", "_fills", "_borders", "_alignments", "_protections", "_number_formats"):
         assert list(getattr(fast, attr)) == list(getattr(slow, attr)), attr
+
+
+@pytest.mark.parametrize("bad", ["a\x01b", "accentata è e \x0b", "surrogato \ud800", "non carattere \uffff"])
+def test_fast_save_refuses_what_openpyxl_refuses(tmp_path, bad):
+    """A value openpyxl's writer refuses (set past Cell.value's check) is refused alike."""
+    def book() -> Workbook:
+        wb = Workbook()
+        wb.active["A1"] = "prima"
+        wb.active["A2"].comment = Comment("nota", "pegxl")
+        c = wb.active["B2"]
+        c._value, c.data_type = bad, "s"
+        return wb
+
+    with pytest.raises(ValueError) as slow:
+        book().save(tmp_path / "openpyxl.xlsx")
+    with pytest.raises(type(slow.value)):
+        fastsave.save(book(), tmp_path / "fast.xlsx")

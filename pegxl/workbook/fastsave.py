@@ -36,6 +36,7 @@ COMPRESS_LEVEL = 1
 _to_excel: Any = to_excel   # untyped in openpyxl
 # what lxml refuses in text (openpyxl's own writer then raises as it would)
 _UNFIT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])   # the same, in ASCII
 
 
 def _text(s: str) -> str:
@@ -145,7 +146,7 @@ def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer with the rows written as text, into memory."""
 
-    def sheet_data(self) -> str | None:
+    def sheet_data(self) -> bytes | None:
         """<sheetData> as openpyxl writes it, or None when a value is one that openpyxl
         refuses to write (then nothing it did is kept)."""
         ws: Any = self.ws
@@ -182,8 +183,14 @@ class _SheetWriter(WorksheetWriter):
                 add(text if text is not None else _odd_cell_xml(ws, cell, styled))
             add("</row>")
         add("</sheetData>")
-        data = "".join(parts)
-        if _UNFIT.search(data):
+        text = "".join(parts)
+        if text.isascii():   # most sheets: deleting the control bytes is quicker than searching
+            data = text.encode("ascii")
+            fit = len(data.translate(None, _CONTROL)) == len(data)
+        else:
+            fit = _UNFIT.search(text) is None
+            data = text.encode("ascii", "xmlcharrefreplace")
+        if not fit:
             del ws._comments[comments:], ws._hyperlinks[links:]
             return None
         return data
@@ -197,7 +204,7 @@ class _SheetWriter(WorksheetWriter):
         xf: Any = self.xf.send(True)
         xf.flush()   # what lxml has written so far, then the rows after it
         out: Any = self.out
-        out.write(data.encode("ascii", "xmlcharrefreplace"))
+        out.write(data)
         self.xf.send(None)
 
 
