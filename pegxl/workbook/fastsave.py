@@ -166,21 +166,21 @@ class _SheetWriter(WorksheetWriter):
                 if cell._comment is not None:
                     ws._comments.append(CommentRecord.from_cell(cell))
                 st = cell._style
-                styled = st is not None and any(st)
-                if cell._value is None and not styled and cell._comment is None:
-                    continue
-                sid = ""
-                if styled:
+                sid = ""   # the s attribute, for a cell with a style other than the default
+                if st is not None:
                     key = st.tobytes()
-                    sid = style_ids.get(key) or ""
-                    if not sid:
-                        sid = style_ids[key] = f' s="{cell.style_id}"'
+                    known = style_ids.get(key)
+                    if known is None:
+                        known = style_ids[key] = f' s="{cell.style_id}"' if any(st) else ""
+                    sid = known
+                if cell._value is None and not sid and cell._comment is None:
+                    continue
                 col = cell.column
                 letter = letters.get(col)
                 if letter is None:
                     letter = letters[col] = get_column_letter(col)
                 text = _cell_xml(cell, letter + r, sid, epoch)
-                add(text if text is not None else _odd_cell_xml(ws, cell, styled))
+                add(text if text is not None else _odd_cell_xml(ws, cell, bool(sid)))
             add("</row>")
         add("</sheetData>")
         text = "".join(parts)
