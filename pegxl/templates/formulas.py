@@ -83,9 +83,9 @@ def _records(df: Any) -> list[Any]:
     """`list(df.itertuples(index=False))` for a plan table, faster: the frame converted to
     Python objects in one go instead of a Series per column, one row type per columns."""
     columns = tuple(df.columns)
-    row = _ROW_TYPES.get(columns)
+    row: Any = _ROW_TYPES.get(columns)
     if row is None:
-        row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)  # type: ignore[misc]
+        row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)
     return list(map(row._make, df.to_numpy(dtype=object).tolist()))
 
 
@@ -156,10 +156,10 @@ def _style(cell, name: str) -> None:
 _new_cell = Cell.__new__
 
 
-def _cell(ws, row: int, col: int) -> Cell:
+def _cell(ws, row: int, col: int) -> Any:
     """`ws.cell(row, col)`: the cell, made (empty) if the sheet has none there."""
     cells = ws._cells
-    c = cells.get((row, col))
+    c: Any = cells.get((row, col))
     if c is None:
         c = _new_cell(Cell)
         c.parent = ws
@@ -176,7 +176,7 @@ def _cell(ws, row: int, col: int) -> Cell:
     return c
 
 
-def _bind(c: Cell, value: Any) -> None:
+def _bind(c: Any, value: Any) -> None:
     """`c.value = value` as openpyxl binds it: text checked for the characters a workbook
     cannot hold, "=..." a formula, "#N/A"... an error; dates and any other type through
     openpyxl itself."""
@@ -200,7 +200,7 @@ def _bind(c: Cell, value: Any) -> None:
         c.value = value
 
 
-def _formula(ws, row: int, col: int, text: str) -> Cell:
+def _formula(ws, row: int, col: int, text: str) -> Any:
     """A cell holding one of our formulas ("=..." built from cell references and
     constants only: no text of the plan, nothing to check)."""
     c = _cell(ws, row, col)

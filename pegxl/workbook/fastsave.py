@@ -119,7 +119,7 @@ def _cell_xml(cell: Any, coord: str, style: str, epoch: Any) -> str | None:
 
 def _odd_cell_xml(ws: Any, cell: Any, styled: bool) -> str:
     """What openpyxl's own writer writes for `cell` (rich text, array formulas...)."""
-    from lxml.etree import xmlfile
+    from lxml.etree import xmlfile  # type: ignore[import-untyped]
 
     out = BytesIO()
     with xmlfile(out) as xf:
