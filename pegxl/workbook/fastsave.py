@@ -55,12 +55,9 @@ def _text(s: str) -> str:
 def _attr(s: str) -> str:
     """An attribute value as lxml escapes it."""
     s = _text(s)
-    if '"' in s:
-        s = s.replace('"', "&quot;")
-    if "\n" in s:
-        s = s.replace("\n", "&#10;")
-    if "\t" in s:
-        s = s.replace("\t", "&#9;")
+    for ch, ref in (('"', "&quot;"), ("\n", "&#10;"), ("\t", "&#9;")):
+        if ch in s:
+            s = s.replace(ch, ref)
     return s
 
 
@@ -81,23 +78,18 @@ def _cell_xml(cell: Any, coord: str, style: str, epoch: Any) -> str | None:
     value = cell._value
     if cell._hyperlink is not None:
         return None
-    if kind == "s":
+    if kind == "s" or kind == "f":
+        head = f'<c r="{coord}"{style} t="inlineStr"' if kind == "s" else f'<c r="{coord}"{style}'
         if value is None:
-            return f'<c r="{coord}"{style} t="inlineStr"></c>'
+            return head + "></c>"
         if type(value) is not str:
             return None
         if value == "":
-            return f'<c r="{coord}"{style} t="inlineStr"></c>'
+            return head + "></c>"
+        if kind == "f":
+            return f"{head}><f>{_text(value[1:])}</f><v></v></c>"
         space = ' xml:space="preserve"' if value != value.strip() else ""
-        return f'<c r="{coord}"{style} t="inlineStr"><is><t{space}>{_text(value)}</t></is></c>'
-    if kind == "f":
-        if value is None:
-            return f'<c r="{coord}"{style}></c>'
-        if type(value) is not str:
-            return None
-        if value == "":
-            return f'<c r="{coord}"{style}></c>'
-        return f'<c r="{coord}"{style}><f>{_text(value[1:])}</f><v></v></c>'
+        return f"{head}><is><t{space}>{_text(value)}</t></is></c>"
     if kind == "d":
         # a date or datetime without time zone, stored (iso_dates off) as a serial number
         if not isinstance(value, dt.date) or getattr(value, "tzinfo", None) is not None:
