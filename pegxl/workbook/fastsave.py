@@ -31,6 +31,7 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
+from openpyxl.xml.functions import xmlfile   # lxml's, as the sheets are written with it
 
 COMPRESS_LEVEL = 1
 _to_excel: Any = to_excel   # untyped in openpyxl
@@ -111,8 +112,6 @@ def _cell_xml(cell: Any, coord: str, style: str, epoch: Any) -> str | None:
 
 def _odd_cell_xml(ws: Any, cell: Any, styled: bool) -> str:
     """What openpyxl's own writer writes for `cell` (rich text, array formulas...)."""
-    from lxml.etree import xmlfile  # type: ignore[import-untyped]
-
     out = BytesIO()
     with xmlfile(out) as xf:
         write_cell(xf, ws, cell, styled)
