@@ -84,9 +84,7 @@ class Plan:
         return self._rows(self.indicators, "indicators", objectives)
 
     def _rows(self, df: pd.DataFrame, name: str, objectives: list[str]) -> pd.DataFrame:
-        groups = self._index(name)
-        pos = sorted(p for o in objectives for p in groups.get(o, ()))
-        return df.iloc[pos]
+        return df.iloc[self._positions_of(name, objectives)]
 
     def _index(self, name: str) -> Any:
         """Positions by settore and objective (`name`: objective_pos, sectors, sector_pos,
@@ -111,6 +109,8 @@ class Plan:
                 if o in pos:
                     sectors.setdefault(s, []).append(o)
             return sectors
+        if name == "fp_rows":
+            return self._fp_rows()
         if name == "sector_pos":
             # the first row of each code, as a lookup by code would find it
             return {c: i for i, c in reversed(list(enumerate(self.sectors["sector"].tolist())))
@@ -136,20 +136,37 @@ class Plan:
         return self._fp_cache[sector]
 
     def _sector_fingerprint(self, sector: str) -> str:
-        objs = self.objectives_of(sector)
-        codes = list(objs["objective"])
+        codes = self._index("sectors").get(sector, [])
+        opos = self._index("objective_pos")
+        objs, phases, inds = self._index("fp_rows")
         payload = {
             "ente": self.ente, "anno": self.anno, "fase": self.fase, "sector": sector,
-            "objectives": [[o.objective, o.title, o.typology, _jsonable(o.weight)]
-                           for o in objs.itertuples()],
-            "phases": [[p.objective, p.phase, p.description, _jsonable(p.planned_start),
-                        _jsonable(p.planned_end), _jsonable(p.weight)]
-                       for p in self.phases_of(codes).itertuples()],
-            "indicators": [[i.objective, i.indicator, i.description, i.kind, i.value_type,
-                            i.direction, _jsonable(i.target_value)]
-                           for i in self.indicators_of(codes).itertuples()],
+            "objectives": [objs[opos[c]] for c in codes],
+            "phases": [phases[p] for p in self._positions_of("phases", codes)],
+            "indicators": [inds[p] for p in self._positions_of("indicators", codes)],
         }
         return _digest(payload)
+
+    def _positions_of(self, name: str, objectives: list[str]) -> list[int]:
+        groups = self._index(name)
+        return sorted(p for o in objectives for p in groups.get(o, ()))
+
+    def _fp_rows(self) -> tuple[list, list, list]:
+        """Every row of objectives, phases and indicators as a settore's fingerprint lists it,
+        built once column by column (row by row through pandas: 40 ms a settore)."""
+        def rows(df: pd.DataFrame, cols: tuple[str, ...], plain: tuple[str, ...]) -> list:
+            if df.empty:
+                return []
+            # iterating a column gives the values itertuples would (Python scalars, Timestamps)
+            columns = [list(df[c]) if c in plain else [_jsonable(v) for v in df[c]] for c in cols]
+            return [list(r) for r in zip(*columns)]
+        return (rows(self.objectives, ("objective", "title", "typology", "weight"),
+                     ("objective", "title", "typology")),
+                rows(self.phases, ("objective", "phase", "description", "planned_start", "planned_end", "weight"),
+                     ("objective", "phase", "description")),
+                rows(self.indicators, ("objective", "indicator", "description", "kind", "value_type",
+                                       "direction", "target_value"),
+                     ("objective", "indicator", "description", "kind", "value_type", "direction")))
 
 
 def _positions(df: pd.DataFrame) -> dict[str, list[int]]:
