@@ -96,13 +96,12 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
         for col_idx, value in enumerate(values, 1):
             if value is None:
                 continue
-            try:
+            if isinstance(value, Cell):
+                # openpyxl tries to bind it as a value first and takes it on the ValueError
+                # (raised before anything is bound): an exception per styled cell
+                cell = value
+            else:
                 cell.value = value
-            except ValueError:
-                if isinstance(value, Cell):
-                    cell = value
-                else:
-                    raise
             cell.column = col_idx
             cell.row = row_idx
             if cell.hyperlink is not None:
