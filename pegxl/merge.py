@@ -147,6 +147,8 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
             progress(i, total, name)
 
     v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs)
+    for rf in v.files:   # the validation's tables hold them now: raw rows grow with the files
+        rf.rows = {}
     # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
     try:
         reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
