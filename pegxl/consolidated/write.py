@@ -246,7 +246,7 @@ class _Sheet:
                 if isinstance(v, str):
                     c.data_type = "s"      # what people typed stays text, never a formula
                 align = "wrap" if wrap else "center" if col.field == "band" else None
-                c._style = copy(self._style(fmt, bold, col.field in unlocked, align))
+                c._style = copy(self._style(fmt, bold, col.field in unlocked, align))  # type: ignore[attr-defined]  # made once (_style)
                 cells.append(c)
             else:
                 cells.append(v)
@@ -386,12 +386,13 @@ class _Writer:
         n_assigned = plan.assignments.groupby("sector").size().to_dict() if len(plan.assignments) else {}
         fmt = {"percentage": PCT, "percentage_before": PCT}
         first = sh.head + 1
+        consolidated = set(d.sectors)
         s: Any   # a row of cells as typed
         for s in plan.sectors.itertuples():
             code = s.sector
             row = {"sector": code, "sector_name": s.sector_name, "manager": s.manager,
                    "weight": _f(s.weight)}
-            if code in scored.index and code in set(d.sectors):
+            if code in scored.index and code in consolidated:
                 r = scored.loc[code]
                 pct = _f(r["percentage"])
                 row.update(n_objectives=int(r["n_objectives"]), n_assessed=int(r["n_assessed"]),
@@ -629,11 +630,11 @@ class _Writer:
                     if isinstance(v, str):
                         c.data_type = "s"      # text, never a formula
                     if f in wrapped:
-                        c._style = copy(sh._style(None, False, False, "wrap"))
+                        c._style = copy(sh._style(None, False, False, "wrap"))  # type: ignore[attr-defined]
                     elif f == "value":
-                        c._style = copy(sh._style(PCT, False, False, "top"))
+                        c._style = copy(sh._style(PCT, False, False, "top"))  # type: ignore[attr-defined]
                     else:
-                        c._style = copy(sh._style(None, False, False, "top"))
+                        c._style = copy(sh._style(None, False, False, "top"))  # type: ignore[attr-defined]
                     v = c
                 elif v is not None:   # codes beside a tall row: on its first line
                     v = WriteOnlyCell(sh.ws, value=v)
@@ -654,10 +655,11 @@ class _Writer:
         ws.column_dimensions["A"].width = 28
         ws.column_dimensions["B"].width = 70
         ws.append([C.ENTE_VOCE, C.ENTE_VALORE])
+        consolidated = set(d.sectors)
         values: dict[str, Any] = {"format_version": C.FORMAT_VERSION, "kind": d.kind, "ente": plan.ente,
                   "anno": plan.anno, "fase": plan.fase, "fingerprint": plan.fingerprint(),
                   "sectors": ";".join(d.sectors),
-                  "excluded": ";".join(s for s in plan.sector_codes if s not in set(d.sectors)),
+                  "excluded": ";".join(s for s in plan.sector_codes if s not in consolidated),
                   "generator": f"pegxl {__version__}", "run_id": d.run_id}
         ident = {}
         for label, fld in IDENTITY:
