@@ -282,15 +282,9 @@ class _Sheet:
             if bold:
                 c.font = S.TOTAL_FONT
             if unlocked:
-                c.protection = S.UNLOCKED
-                c.fill = S.INPUT_FILL
-                c.border = S.BORDER
-            if align == "wrap":
-                c.alignment = S.WRAP
-            elif align == "center":
-                c.alignment = S.CENTER
-            elif align == "top":
-                c.alignment = S.TOP
+                c.protection, c.fill, c.border = S.UNLOCKED, S.INPUT_FILL, S.BORDER
+            if align is not None:
+                c.alignment = {"wrap": S.WRAP, "center": S.CENTER, "top": S.TOP}[align]
             style = self._styles[key] = c._style
         return style
 
