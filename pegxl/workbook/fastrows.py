@@ -19,11 +19,9 @@ from xml.etree.ElementTree import _escape_attrib  # type: ignore[attr-defined]  
 
 from openpyxl import LXML, Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.cell._writer import write_cell
-from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from .fastsave import _cell_xml   # the text openpyxl writes for a plain cell
+from .fastsave import write_row   # plain cells as the text openpyxl writes for them
 
 
 class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
@@ -32,7 +30,7 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
     def __init__(self, parent: Any, title: str | None):
         super().__init__(parent, title)
         self._next_row = 1
-        self._style_ids: dict[bytes, str] = {}   # cell.style_id hashes the style array every time
+        self._style_ids: dict[bytes, str | None] = {}   # see fastsave.write_row
 
     def append(self, row: Iterable[Any]) -> None:
         ws: Any = self   # openpyxl's attributes are untyped
@@ -54,7 +52,6 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
             xf: Any = ws._writer.xf.send(True)
         except StopIteration:
             ws._already_saved()
-        raw = xf._file   # et_xmlfile's writer of already serialised text
         epoch = ws.parent.epoch
         with xf.element("sheetData"):
             try:
@@ -64,28 +61,8 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                     self._next_row += 1
                     attrs = {"r": f"{idx}"}
                     attrs.update(ws.row_dimensions.get(idx, {}))
-                    parts = ["<row", *(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()), ">"]
-                    for cell in self._bound(values, idx):
-                        if cell._comment is not None:
-                            ws._comments.append(CommentRecord.from_cell(cell))
-                        styled = cell.has_style
-                        if cell._value is None and not styled and not cell._comment:
-                            continue
-                        sid = None
-                        if styled:
-                            key = cell._style.tobytes()
-                            sid = self._style_ids.get(key)
-                            if sid is None:
-                                sid = self._style_ids[key] = f"{cell.style_id}"
-                        text = _cell_xml(cell, sid, epoch) if cell._comment is None else None
-                        if text is None:   # flush, then openpyxl writes this cell itself
-                            raw("".join(parts))
-                            parts = []
-                            write_cell(xf, ws, cell, styled)
-                        else:
-                            parts.append(text)
-                    parts.append("</row>")
-                    raw("".join(parts))
+                    start = "".join(["<row", *(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()), ">"])
+                    write_row(xf, ws, start, self._bound(values, idx), self._style_ids, epoch)
             except GeneratorExit:
                 pass
         ws._writer.xf.send(None)

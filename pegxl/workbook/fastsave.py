@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from io import BytesIO
-from typing import Any
+from typing import Any, Iterable
 from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
     _escape_attrib,
     _escape_cdata,
@@ -99,40 +99,47 @@ class _SheetWriter(WorksheetWriter):
             super().write_rows()
             return
         xf: Any = self.xf.send(True)
-        raw = xf._file   # et_xmlfile's writer of already serialised text
         epoch = ws.parent.epoch
         dims = ws.row_dimensions
         # a style array -> its id, None for the default: cell.style_id hashes it every time
         style_ids: dict[bytes, str | None] = {}
         tags: dict[Any, str] = {}
         with xf.element("sheetData"):
-            cell: Any
             for row_idx, row in self.rows():
-                parts = [_row_tag(row_idx, dims.get(row_idx), tags)]
-                for cell in row:
-                    if cell._comment is not None:
-                        ws._comments.append(CommentRecord.from_cell(cell))
-                    st = cell._style
-                    sid = None
-                    if st is not None:
-                        key = st.tobytes()
-                        if key in style_ids:
-                            sid = style_ids[key]
-                        else:
-                            sid = style_ids[key] = f"{cell.style_id}" if any(st) else None
-                    styled = sid is not None
-                    if cell._value is None and not styled and not cell._comment:
-                        continue
-                    text = _cell_xml(cell, sid, epoch)
-                    if text is None:   # flush, then openpyxl writes this cell itself
-                        raw("".join(parts))
-                        parts = []
-                        write_cell(xf, ws, cell, styled)
-                    else:
-                        parts.append(text)
-                parts.append("</row>")
-                raw("".join(parts))
+                write_row(xf, ws, _row_tag(row_idx, dims.get(row_idx), tags), row, style_ids, epoch)
         self.xf.send(None)
+
+
+def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids: dict[bytes, str | None],
+              epoch: Any) -> None:
+    """One <row> of `ws` into et_xmlfile's writer `xf`: plain cells as text, any other cell by
+    openpyxl itself. `style_ids` caches a style array's id (None: the default style), since
+    cell.style_id hashes it every time."""
+    raw = xf._file   # et_xmlfile's writer of already serialised text
+    parts = [start_tag]
+    for cell in cells:
+        if cell._comment is not None:
+            ws._comments.append(CommentRecord.from_cell(cell))
+        st = cell._style
+        sid = None
+        if st is not None:
+            key = st.tobytes()
+            if key in style_ids:
+                sid = style_ids[key]
+            else:
+                sid = style_ids[key] = f"{cell.style_id}" if any(st) else None
+        styled = sid is not None
+        if cell._value is None and not styled and not cell._comment:
+            continue
+        text = _cell_xml(cell, sid, epoch)
+        if text is None:   # flush, then openpyxl writes this cell itself
+            raw("".join(parts))
+            parts = []
+            write_cell(xf, ws, cell, styled)
+        else:
+            parts.append(text)
+    parts.append("</row>")
+    raw("".join(parts))
 
 
 class _Writer(ExcelWriter):
