@@ -45,7 +45,7 @@ import pandas as pd
 
 from .archive import consolidated_run, merge_runs
 from .archive.trail import CONSOLIDATED, OIV_VALIDATED
-from .consolidated.read import ConsolidatedBook, inputs_from_book, read_book, table_key
+from .consolidated.read import ConsolidatedBook, inputs_from_book, plan_mismatch, read_book, table_key
 from .consolidated.write import (
     Consolidated,
     consolidated_name,
@@ -555,15 +555,7 @@ def scores_of_book(plan: Plan, path: str | os.PathLike) -> tuple[Scores, Consoli
     `read_oiv`: only that the workbook is of this plan (O001), so that the explanation is
     made by its Regole."""
     book = read_book(path, plan=plan)
-    ident = book.identity
-    problem = None
-    if not ident:
-        problem = "manca il foglio nascosto «_pegxl»"
-    elif str(ident.get("kind") or "") not in (KIND_CONSOLIDATED, KIND_FINAL):
-        problem = f"il file è di tipo «{ident.get('kind') or 'sconosciuto'}»"
-    elif str(ident.get("fingerprint") or "").strip() != plan.fingerprint():
-        problem = (f"impronta del piano {short(str(ident.get('fingerprint') or '')) or '?'}, il piano attuale "
-                   f"ha impronta {short(plan.fingerprint())}")
+    problem = plan_mismatch(book, plan)
     if problem:
         raise PegxlError(finding(ErrorCode.O001, file=str(path), sheet=C.SHEET_IDENTITY, detail=problem),
                          exit_code=EXIT_PROBLEMS)

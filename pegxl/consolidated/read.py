@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..plan import Plan
+from ..plan import Plan, short
 from ..tables import (
     IND_IN,
     OBJ_IN,
@@ -65,6 +65,21 @@ def max_rows(plan: Plan) -> int:
     n = (len(a) + int(a["objective"].map(per_obj_ph).fillna(0).sum())
          + int(a["objective"].map(per_obj_in).fillna(0).sum()) + len(plan.sectors) + 10)
     return max(50_000, 2 * n)
+
+
+def plan_mismatch(book: ConsolidatedBook, plan: Plan,
+                  kinds: tuple[str, ...] = (C.KIND_CONSOLIDATED, C.KIND_FINAL)) -> str | None:
+    """Why `book` is not a pegxl workbook of one of `kinds` made from `plan` (None: it is)."""
+    ident = book.identity
+    if not ident:
+        return f"manca il foglio nascosto «{C.SHEET_IDENTITY}»"
+    kind = str(ident.get("kind") or "")
+    if kind not in kinds:
+        return f"il file è di tipo «{kind or 'sconosciuto'}»"
+    fp = str(ident.get("fingerprint") or "").strip()
+    if fp != plan.fingerprint():
+        return f"impronta del piano {short(fp) or '?'}, il piano attuale ha impronta {short(plan.fingerprint())}"
+    return None
 
 
 def read_book(path: str | os.PathLike, *, plan: Plan | None = None) -> ConsolidatedBook:

@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 from docx.document import Document
 
-from ..consolidated.read import ConsolidatedBook, read_book
+from ..consolidated.read import ConsolidatedBook, plan_mismatch, read_book
 from ..errors import ErrorCode, PegxlError, finding
-from ..plan import Plan, short
+from ..plan import Plan
 from ..rules import NO_BAND, Rules, rules_from_mapping
 from ..values import is_blank, parse_number, show
 from ..workbook import contract as C
@@ -45,18 +45,15 @@ def read_checked(plan: Plan, workbook: str | os.PathLike) -> ConsolidatedBook:
     if not ident:
         raise PegxlError(finding(ErrorCode.D003, file=str(workbook), value=name,
                                  detail="manca il foglio nascosto «_pegxl» (non è scritto da pegxl)"))
-    if kind not in (C.KIND_CONSOLIDATED, C.KIND_FINAL):
-        problems.append(f"il file è di tipo «{kind or 'sconosciuto'}»")
-    else:
+    mismatch = plan_mismatch(book, plan)
+    if mismatch is not None:
+        problems.append(mismatch)
+    if kind in (C.KIND_CONSOLIDATED, C.KIND_FINAL):
         if str(ident.get("ente") or "").strip() != plan.ente:
             problems.append(f"è dell'ente «{ident.get('ente')}», il piano è dell'ente «{plan.ente}»")
         anno = parse_number(ident.get("anno")).value
         if anno is None or int(anno) != plan.anno:
             problems.append(f"è dell'anno {W.text(ident.get('anno'))}, il piano è dell'anno {plan.anno}")
-        fp = str(ident.get("fingerprint") or "").strip()
-        if fp != plan.fingerprint():
-            problems.append(f"impronta del piano {short(fp) or '?'}, il piano indicato ha impronta "
-                            f"{short(plan.fingerprint())}")
     for sheet in (C.SHEET_SINTESI, C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS):
         if sheet in book.missing:
             what = book.missing[sheet]
