@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import math
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -63,7 +62,7 @@ from .templates.generate import _mp_context, default_jobs
 from .templates.reference import SnapshotValues
 from .validators.progress import add_progress_findings
 from .validators.returns import POOL_MIN_FILES, Validation, validate_returns
-from .values import is_blank, key_part, parse_date, parse_number, safe_code
+from .values import as_float, is_blank, key_part, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
@@ -480,14 +479,6 @@ def _fp(fingerprint: Any) -> str | None:
     return fingerprint() if callable(fingerprint) else fingerprint
 
 
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
-
-
 def _plain(v: Any) -> Any:
     """A frame's value as a Python one (numpy scalars carry their own types)."""
     item = getattr(v, "item", None)
@@ -527,11 +518,11 @@ def copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
     for s, o, c in zip(obj["sector"], obj["objective"], obj["computed"]):
         if s in changes:
             changes[s].setdefault(C.SHEET_OBJECTIVES, {}).setdefault(
-                C.T_OBJECTIVES.header("computed"), {})[(key_part(o),)] = CellChange(_num(c))
+                C.T_OBJECTIVES.header("computed"), {})[(key_part(o),)] = CellChange(as_float(c))
     for s, o, i, sc in zip(ind["sector"], ind["objective"], ind["indicator"], ind["score"]):
         if s in changes:
             changes[s].setdefault(C.SHEET_INDICATORS, {}).setdefault(
-                C.T_INDICATORS.header("score"), {})[(key_part(o), int(i))] = CellChange(_num(sc))
+                C.T_INDICATORS.header("score"), {})[(key_part(o), int(i))] = CellChange(as_float(sc))
     return [CopyJob(sector=s, target=t, generated_at=_generated_at(chosen[s].identity.get("generated_at")),
                     password_hash=getattr(chosen[s], "password_hash", None) or None, changes=changes[s])
             for s, t in targets.items()]

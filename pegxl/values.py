@@ -323,6 +323,15 @@ def figure_float(v: Fraction | None) -> float:
     raise AssertionError(f"no float rounds like {v}")   # pragma: no cover
 
 
+def as_float(x: Any) -> float | None:
+    """`x` as a float for a cell; None for None, NaN and what is not a number."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
 def format_percent(x: float | None, places: int = 2) -> str:
     """'99,08%' the way the seeds print it."""
     r = round_half_up(x, places)

@@ -42,7 +42,7 @@ from ..tables import (
     key_json,
 )
 from ..templates import DEFAULT_PASSWORD
-from ..values import format_percent, is_blank
+from ..values import as_float, format_percent, is_blank
 from ..workbook import contract as C
 from ..workbook import paper
 from ..workbook import style as S
@@ -131,16 +131,6 @@ def naive(ts: Any) -> dt.datetime | None:
 
 
 # ------------------------------------------------------------------------- writing
-
-def _f(x: Any) -> float | None:
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
-
 
 def _py(v: Any) -> Any:
     """A plain Python value for a cell."""
@@ -385,15 +375,15 @@ class _Writer:
         for s in plan.sectors.itertuples():
             code = s.sector
             row = {"sector": code, "sector_name": s.sector_name, "manager": s.manager,
-                   "weight": _f(s.weight)}
+                   "weight": as_float(s.weight)}
             if code in scored.index and code in consolidated:
                 r = scored.loc[code]
-                pct = _f(r["percentage"])
+                pct = as_float(r["percentage"])
                 row.update(n_objectives=int(r["n_objectives"]), n_assessed=int(r["n_assessed"]),
                            percentage=pct, band=r["band"] if pct is not None else None,
                            state="consolidato" if pct is not None else "consolidato: nessun obiettivo valutato")
                 if before is not None and code in before.index:
-                    row["percentage_before"] = _f(before.loc[code, "percentage"])
+                    row["percentage_before"] = as_float(before.loc[code, "percentage"])
             else:
                 row.update(n_objectives=int(n_assigned.get(code, 0)), n_assessed=0,
                            state="escluso: " + d.excluded.get(code, "file mancante"))
@@ -403,11 +393,11 @@ class _Writer:
         tot = {"sector": ENTE_CODE, "sector_name": plan.ente,
                "n_objectives": int(sum(int(scored.loc[c, "n_objectives"]) for c in d.sectors if c in scored.index)),
                "n_assessed": int(sum(int(scored.loc[c, "n_assessed"]) for c in d.sectors if c in scored.index)),
-               "percentage": _f(ente.get("percentage")), "band": ente.get("band"),
+               "percentage": as_float(ente.get("percentage")), "band": ente.get("band"),
                "state": (f"{len(d.sectors)} {'settore consolidato' if len(d.sectors) == 1 else 'settori consolidati'}"
                          f" su {len(plan.sectors)}")}
         if d.scores_before is not None:
-            tot["percentage_before"] = _f(d.scores_before.ente.get("percentage"))
+            tot["percentage_before"] = as_float(d.scores_before.ente.get("percentage"))
         sh.append(tot, formats=fmt, key=(ENTE_CODE,), bold=True)
         if last >= first:
             chart = BarChart()
@@ -415,7 +405,7 @@ class _Writer:
             chart.title = "Percentuale di raggiungimento per settore"
             chart.y_axis.scaling.min = 0
             # a Tetto indicatore above 100 can take a settore beyond 100 %: no bar is cut off
-            shown_pcts = [p for p in (_f(scored.loc[c, "percentage"]) for c in d.sectors if c in scored.index)
+            shown_pcts = [p for p in (as_float(scored.loc[c, "percentage"]) for c in d.sectors if c in scored.index)
                           if p is not None]
             chart.y_axis.scaling.max = max(100, 10 * math.ceil(max(shown_pcts, default=0) / 10 - 1e-9))
             chart.x_axis.title = "Settore"
@@ -459,17 +449,17 @@ class _Writer:
         for r in o.to_dict("records"):
             key = (r["sector"], r["objective"])
             typed = inputs.get(key)
-            grade_before = _f(before.loc[key, "grade"]) if before is not None and key in before.index else None
+            grade_before = as_float(before.loc[key, "grade"]) if before is not None and key in before.index else None
             ov = oiv.get(key, {})
             row = {
                 "sector": r["sector"], "objective": r["objective"], "title": r["title"],
-                "status": r["status"], "computed": _f(r["computed"]), "declared": _f(r["declared"]),
-                "grade": _f(r["grade"]), "notes": _note(r, rules, grade_before),
+                "status": r["status"], "computed": as_float(r["computed"]), "declared": as_float(r["declared"]),
+                "grade": as_float(r["grade"]), "notes": _note(r, rules, grade_before),
                 "oiv_grade": _oiv_shown(ov), "oiv_notes": clean_text(ov.get("oiv_notes")),
                 "report": typed["report"] if typed is not None else None,
                 "deviation_reason": typed["deviation_reason"] if typed is not None else None,
-                "weight": _f(r["weight"]), "phases_pct": _f(r["phases_pct"]),
-                "indicators_pct": _f(r["indicators_pct"]), "grade_source": r["grade_source"],
+                "weight": as_float(r["weight"]), "phases_pct": as_float(r["phases_pct"]),
+                "indicators_pct": as_float(r["indicators_pct"]), "grade_source": r["grade_source"],
                 "counted": "sì" if r["counted"] else "no",
             }
             sh.append(row, formats=fmt, key=key, unlocked=unlocked)
@@ -508,11 +498,11 @@ class _Writer:
             t = typed.get((r["sector"], r["objective"], n), {})
             row = {"sector": r["sector"], "objective": r["objective"], "phase": n,
                    "description": p.get("description"), "planned_start": p.get("planned_start"),
-                   "planned_end": p.get("planned_end"), "weight": _f(p.get("weight")),
+                   "planned_end": p.get("planned_end"), "weight": as_float(p.get("weight")),
                    "neutralised": "sì" if r["neutralised"] else None,
-                   "progress": _f(t.get("progress")), "actual_start": t.get("actual_start"),
+                   "progress": as_float(t.get("progress")), "actual_start": t.get("actual_start"),
                    "actual_end": t.get("actual_end"), "notes": t.get("notes"),
-                   "effective_weight": _f(r["effective_weight"]), "contribution": _f(r["contribution"])}
+                   "effective_weight": as_float(r["effective_weight"]), "contribution": as_float(r["contribution"])}
             sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
         sh.finish()
 
@@ -544,11 +534,11 @@ class _Writer:
                 fmt["achieved_raw"] = RAW_PERCENT
             row = {"sector": r["sector"], "objective": r["objective"], "indicator": n,
                    "description": p.get("description"), "kind": p.get("kind"), "value_type": vt,
-                   "direction": p.get("direction"), "target": target, "weight": _f(p.get("weight")),
+                   "direction": p.get("direction"), "target": target, "weight": as_float(p.get("weight")),
                    "neutralised": "sì" if r["neutralised"] else None,
                    "achieved_raw": t.get("achieved_raw"), "notes": t.get("notes"),
-                   "score": _f(r["score"]), "status": r["status"],
-                   "effective_weight": _f(r["effective_weight"]),
+                   "score": as_float(r["score"]), "status": r["status"],
+                   "effective_weight": as_float(r["effective_weight"]),
                    "achieved": _shown_value(t.get("achieved"), vt)}
             sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
         sh.finish()
@@ -569,8 +559,8 @@ class _Writer:
             for r in rows:
                 key = (r["sector"], r["objective"])
                 b = before.loc[key] if key in before.index else None
-                g0 = _f(b["grade"]) if b is not None else None
-                g1 = _f(r.get("oiv_grade"))
+                g0 = as_float(b["grade"]) if b is not None else None
+                g1 = as_float(r.get("oiv_grade"))
                 sh.append({"sector": key[0], "objective": key[1],
                            "title": b["title"] if b is not None else None,
                            "grade_before": g0, "oiv_grade": _oiv_shown(r),
@@ -712,7 +702,7 @@ def _oiv_shown(r: Mapping[Any, Any]) -> Any:
     """Valutazione OIV % as the final workbook shows it: the number, or «Non valutabile»."""
     if bool(r.get("oiv_not_assessable")) and not is_blank(r.get("oiv_not_assessable")):
         return OIV_NOT_ASSESSABLE
-    return _f(r.get("oiv_grade"))
+    return as_float(r.get("oiv_grade"))
 
 
 def _oiv_grade_validation(first_cell: str):
@@ -741,14 +731,14 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
     if reason == EX_NOT_ASSESSABLE:
         return "Non valutabile: escluso dalla media."
     if reason == EX_NEUTRALISED:
-        declared = _f(r.get("declared"))
+        declared = as_float(r.get("declared"))
         return ("Non valutabile: fasi e indicatori neutralizzati; escluso dalla media"
                 + (f" (il grado dichiarato {format_percent(declared)} non conta)." if declared is not None else "."))
     if reason == EX_NO_DATA:
         return "Nessun dato per calcolare il grado: escluso dalla media."
     parts = []
     src = r.get("grade_source")
-    computed = _f(r.get("computed"))
+    computed = as_float(r.get("computed"))
     if src == SRC_OIV:
         parts.append("Valutazione OIV in vigore"
                      + (f" (grado del settore {format_percent(grade_before)})." if grade_before is not None else "."))
@@ -757,7 +747,7 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
                      + (f" (calcolato {format_percent(computed)})." if computed is not None else "."))
         if r.get("deviation_flag"):
             parts.append(f"Scostamento oltre {show_value(float(rules.deviation_threshold))} punti.")
-    grade = _f(r.get("grade"))
+    grade = as_float(r.get("grade"))
     if grade is not None and grade < float(rules.minimum) - 1e-9:
         parts.append(f"Sotto la soglia minima ({show_value(float(rules.minimum))}): conta 0 nella media.")
     return " ".join(parts) or None
