@@ -200,6 +200,11 @@ def score(plan: Plan, inputs: Inputs, sectors: Iterable[str], oiv: pd.DataFrame 
 
 def canon(v: Any) -> Any:
     """A cell value in the comparable, JSON-able form of _pegxl_valori."""
+    kind = type(v)   # the plain cells first: a consolidated workbook has half a million
+    if kind is float:
+        return None if math.isnan(v) else v
+    if kind is int:
+        return float(v)
     if is_blank(v):
         return None
     if isinstance(v, (bool, np.bool_)):

@@ -290,6 +290,49 @@ def test_fast_write_only_rows_are_openpyxls_bytes():
             assert plain[name] == fast[name], name
 
 
+def test_plain_rows_are_the_bytes_of_openpyxls_cells():
+    """append_plain writes, without cell objects, what openpyxl writes for plain_cells."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+
+    from pegxl.workbook.fastrows import FastWriteOnlyWorkbook, append_plain, set_height
+
+    def build(wb) -> bytes:
+        ws = wb.create_sheet("A")
+        styles = []
+        for fmt, bold, wrap in (("DD/MM/YYYY", False, False), (None, True, True), ("0.00", False, False)):
+            c = WriteOnlyCell(ws)
+            if fmt:
+                c.number_format = fmt
+            if bold:
+                c.font = Font(b=True)
+            if wrap:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+            styles.append(c._style)
+        date, wrap, num = styles
+        set_height(ws, 1, 45.5)
+        append_plain(ws, [("=1+1", None), ("#N/A", wrap), ("", None), ("", num), (None, num), (None, None),
+                          (" spazi ", None), ("a<b&c\x01d", wrap), ("x" * 40000, None)])
+        append_plain(ws, [(dt.date(2024, 1, 2), date), (dt.datetime(2024, 5, 6, 7, 8), date), (True, None),
+                          (False, num), (3, None), (2.5, num), (float("nan"), None), (10 ** 20, None)])
+        ws.append(["mescolata", 1])          # an ordinary row between plain ones
+        set_height(ws, 4, 30)
+        append_plain(ws, [("\x02", wrap), ("ultima", None)])
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+    plain, fast = _book_parts(build(Workbook(write_only=True))), _book_parts(build(FastWriteOnlyWorkbook()))
+    assert list(plain) == list(fast)
+    for name in plain:
+        if name != "docProps/core.xml":   # the moment of saving
+            assert plain[name] == fast[name], name
+    sheet = fast["xl/worksheets/sheet1.xml"].decode()
+    assert '<t>=1+1</t>' in sheet and '<t>#N/A</t>' in sheet      # text, never a formula or an error
+    assert 'a&lt;b&amp;cd' in sheet and 'x' * 32767 + '<' in sheet and 'x' * 32768 not in sheet
+    assert '<row r="1" ht="45.5" customHeight="1">' in sheet
+
+
 def test_the_consolidated_is_the_same_bytes_as_with_openpyxls_writer(merged, monkeypatch, tmp_path):
     from openpyxl import Workbook
 

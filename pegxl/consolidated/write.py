@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import math
 import os
-from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -13,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.text import RichText
 from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
@@ -46,7 +45,7 @@ from ..values import as_float, format_percent, is_blank
 from ..workbook import contract as C
 from ..workbook import paper
 from ..workbook import style as S
-from ..workbook.fastrows import FastWriteOnlyWorkbook
+from ..workbook.fastrows import FastWriteOnlyWorkbook, append_plain, set_height
 from ..workbook.contract import (
     COL_BEFORE_OIV,
     CS_ANOMALIE,
@@ -134,6 +133,13 @@ def naive(ts: Any) -> dt.datetime | None:
 
 def _py(v: Any) -> Any:
     """A plain Python value for a cell."""
+    kind = type(v)   # the plain values first: half a million cells
+    if kind is str:
+        return clean_text(v)
+    if kind is float:
+        return None if math.isnan(v) else v
+    if kind is int or kind is bool:
+        return v
     if is_blank(v):
         return None
     if isinstance(v, pd.Timestamp):
@@ -213,7 +219,7 @@ class _Sheet:
                key: tuple | None = None, bold: bool = False, unlocked: Iterable[str] = ()) -> int:
         formats = formats or {}
         unlocked = set(unlocked)
-        cells: list[Any] = []   # cells, or plain values
+        row: list[Any] = []      # (value, style key) per column
         record = {}
         wrapped: list[tuple[str, float]] = []
         for i, col in enumerate(self.columns):
@@ -228,32 +234,17 @@ class _Sheet:
             wrap = isinstance(v, str) and _too_wide(v, self._room[i], bold)
             if wrap:
                 wrapped.append((str(v), self.widths[i]))
-            needs_cell = (fmt is not None or bold or col.field in unlocked or wrap
-                          or col.field == "band"
-                          or (isinstance(v, str) and v[:1] in ("=", "+", "-", "@")))
-            if needs_cell:
-                c = WriteOnlyCell(self.ws, value=v)
-                if isinstance(v, str):
-                    c.data_type = "s"      # what people typed stays text, never a formula
-                align = "wrap" if wrap else "center" if col.field == "band" else None
-                c._style = copy(self._style(fmt, bold, col.field in unlocked, align))  # type: ignore[attr-defined]  # made once (_style)
-                cells.append(c)
-            else:
-                cells.append(v)
+            align = "wrap" if wrap else "center" if col.field == "band" else None
+            row.append((v, (fmt, bold, col.field in unlocked, align)))
             if col.field not in OIV_FIELDS:
                 record[col.header] = canon(v)
         height = paper.row_height(wrapped, bold=bold) if wrapped else None
         if height is not None:   # neither Excel nor LibreOffice computes it on opening
-            self.ws.row_dimensions[self.rows + 1].height = height
-            for i, c in enumerate(cells):   # a tall row reads from its top line
-                if not isinstance(c, Cell):
-                    if c is None:
-                        continue   # an empty cell shows nothing wherever it is aligned
-                    c = cells[i] = WriteOnlyCell(self.ws, value=c)
-                    c._style = copy(self._top)  # type: ignore[attr-defined]  # TOP's style, made once
-                elif not c.alignment.wrap_text and self.columns[i].field != "band":
-                    c.alignment = S.TOP
-        self.ws.append(cells)
+            set_height(self.ws, self.rows + 1, height)
+            # a tall row reads from its top line (an empty plain cell shows nothing anywhere)
+            row = [(v, (st[0], st[1], st[2], "top")) if st[3] is None and (v is not None or any(st[:3]))
+                   else (v, st) for v, st in row]
+        append_plain(self.ws, [(v, self._style(*st) if any(st) else None) for v, st in row])
         self.rows += 1
         if self.mirror and key is not None:
             self.book.mirror(self.spec.sheet, key, record)
@@ -603,31 +594,23 @@ class _Writer:
         wrapped = {f: sh.widths[fields.index(f)] for f in ("step", "text", "rule")}
         rows = calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)) \
             if d.scores.input is not None else []
+        wrap, top, pct = sh._style(None, False, False, "wrap"), sh._style(None, False, False, "top"), \
+            sh._style(PCT, False, False, "top")
         for row in rows:
             # straight to the sheet (one row per figure, thousands): no record to keep
-            cells: list[Any] = []
+            cells: list[tuple[Any, Any]] = []
             for f in fields:
                 v = row[f]
-                if f in ("text", "value") or f in wrapped and isinstance(v, str) or (
-                        isinstance(v, str) and v[:1] == "="):
-                    c = WriteOnlyCell(sh.ws, value=v)
-                    if isinstance(v, str):
-                        c.data_type = "s"      # text, never a formula
-                    if f in wrapped:
-                        c._style = copy(sh._style(None, False, False, "wrap"))  # type: ignore[attr-defined]
-                    elif f == "value":
-                        c._style = copy(sh._style(PCT, False, False, "top"))  # type: ignore[attr-defined]
-                    else:
-                        c._style = copy(sh._style(None, False, False, "top"))  # type: ignore[attr-defined]
-                    v = c
-                elif v is not None:   # codes beside a tall row: on its first line
-                    v = WriteOnlyCell(sh.ws, value=v)
-                    v._style = copy(sh._top)  # type: ignore[attr-defined]  # TOP, made once
-                cells.append(v)
+                if f == "value":
+                    cells.append((v, pct))
+                elif f == "text" or f in wrapped and isinstance(v, str):
+                    cells.append((v, wrap))
+                else:   # the codes beside a tall row: on its first line
+                    cells.append((v, top if v is not None else None))
             height = paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
             if height is not None:   # the steps go to a new line each: rows as tall as they are
-                sh.ws.row_dimensions[sh.rows + 1].height = height
-            sh.ws.append(cells)
+                set_height(sh.ws, sh.rows + 1, height)
+            append_plain(sh.ws, cells)
             sh.rows += 1
         sh.finish()
 
@@ -670,12 +653,7 @@ class _Writer:
         ws.sheet_state = "hidden"
         ws.append(["Foglio", "Chiave", "Valori"])
         for sheet, key, rec in self._mirror:
-            cells = []
-            for v in (sheet, key, rec):
-                c = WriteOnlyCell(ws, value=v)
-                c.data_type = "s"
-                cells.append(c)
-            ws.append(cells)
+            append_plain(ws, [(sheet, None), (key, None), (rec, None)])
         self.protect(ws)
 
 

@@ -13,15 +13,78 @@ sheets leave the writing to it.
 """
 from __future__ import annotations
 
+import datetime as dt
+from copy import copy
 from inspect import isgenerator
-from typing import Any, Generator, Iterable
-from xml.etree.ElementTree import _escape_attrib  # type: ignore[attr-defined]  # what et_xmlfile uses
+from zipfile import ZIP_DEFLATED, ZipFile
+from typing import Any, Generator, Iterable, Sequence
+from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
+    _escape_attrib,
+    _escape_cdata,
+)
 
 from openpyxl import LXML, Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.compat import safe_string
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.dimensions import RowDimension
+from openpyxl.writer.excel import ExcelWriter
 
-from .fastsave import write_row   # plain cells as the text openpyxl writes for them
+from .fastsave import COMPRESS_LEVEL, _to_excel, write_row   # plain cells as the text openpyxl writes for them
+
+# A plain row: (value, style array or None) per column, the value a str, int, float, bool,
+# date, datetime or None (see append_plain).
+PlainRow = Sequence[tuple[Any, Any]]
+MAX_TEXT = 32767     # what a cell holds: openpyxl cuts longer text there
+
+
+class _Plain:
+    """A plain row sent to the sheet's row writer."""
+    __slots__ = ("cells",)
+
+    def __init__(self, cells: PlainRow):
+        self.cells = cells
+
+
+def plain_cells(ws: Any, row: PlainRow) -> list[Any]:
+    """The WriteOnlyCells of a plain row, as openpyxl's own `append` takes them: the style set
+    before the value (a date keeps its format), text always text (never a formula or an
+    error code), control characters dropped."""
+    cells: list[Any] = []
+    for value, style in row:
+        if value is None and style is None:
+            cells.append(None)
+            continue
+        c: Any = WriteOnlyCell(ws)
+        if style is not None:
+            c._style = copy(style)
+        if isinstance(value, str):
+            c.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            c.data_type = "s"
+        else:
+            c.value = value
+        cells.append(c)
+    return cells
+
+
+def set_height(ws: Any, row: int, height: float) -> None:
+    """Set a row's height on a write-only sheet, before the row is appended (on a
+    FastWriteOnlyWorksheet without making a RowDimension for it)."""
+    if isinstance(ws, FastWriteOnlyWorksheet) and not LXML:
+        ws._heights[row] = height
+    else:
+        ws.row_dimensions[row].height = height
+
+
+def append_plain(ws: Any, row: PlainRow) -> None:
+    """Append a plain row to a write-only sheet: as text on a FastWriteOnlyWorksheet, through
+    openpyxl's cells on any other."""
+    if isinstance(ws, FastWriteOnlyWorksheet):
+        ws.append_plain(row)
+    else:
+        ws.append(plain_cells(ws, row))
 
 
 class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
@@ -31,6 +94,67 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
         super().__init__(parent, title)
         self._next_row = 1
         self._style_ids: dict[bytes, str | None] = {}   # see fastsave.write_row
+        self._letters: list[str] = []
+        self._heights: dict[int, float] = {}     # set_height: row -> height
+        self._height_tags: dict[float, str] = {}
+
+    def append_plain(self, row: PlainRow) -> None:
+        """Append a plain row (see PlainRow): the bytes openpyxl writes for `plain_cells(row)`,
+        without making a cell object per value."""
+        ws: Any = self
+        if LXML or ws.parent.iso_dates:
+            super().append(plain_cells(self, row))
+            return
+        ws._get_writer()
+        if ws._rows is None:
+            ws._rows = self._text_rows()
+            next(ws._rows)
+        ws._rows.send(_Plain(row))
+
+    def _plain_text(self, row: PlainRow, idx: int, epoch: Any) -> str:
+        """The <c> elements of a plain row (fastsave._cell_xml's text for the same cells)."""
+        letters = self._letters
+        while len(letters) < len(row):
+            letters.append(get_column_letter(len(letters) + 1))
+        ids = self._style_ids
+        book: Any = self.parent
+        parts = []
+        for i, (value, style) in enumerate(row):
+            sid = None
+            if style is not None:
+                key = style.tobytes()
+                if key in ids:
+                    sid = ids[key]
+                else:
+                    sid = ids[key] = f"{book._cell_styles.add(style)}" if any(style) else None
+            if value is None and sid is None:
+                continue
+            head = f'<c r="{letters[i]}{idx}" s="{sid}"' if sid is not None else f'<c r="{letters[i]}{idx}"'
+            kind = type(value)
+            if kind is str:
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_TEXT]
+                if not value:
+                    parts.append(head + ' t="inlineStr" />')
+                    continue
+                stripped = value.strip()
+                space = ' xml:space="preserve"' if stripped and value != stripped else ""
+                parts.append(f'{head} t="inlineStr"><is><t{space}>{_escape_cdata(value)}</t></is></c>')
+                continue
+            if value is None:
+                parts.append(head + ' t="n" />')
+                continue
+            if kind is bool:
+                parts.append(f'{head} t="b"><v>{1 if value else 0}</v></c>')
+                continue
+            if kind is dt.datetime or kind is dt.date:
+                if getattr(value, "tzinfo", None) is not None:
+                    raise TypeError("una data con fuso orario non va in una cella")
+                value = _to_excel(value, epoch)
+            elif kind is not int and kind is not float:
+                raise TypeError(f"valore non semplice per una cella: {value!r}")
+            text = safe_string(value)   # "" for NaN and infinities: an empty element
+            parts.append(f'{head} t="n"><v>{text}</v></c>' if text else f'{head} t="n"><v /></c>')
+        return "".join(parts)
 
     def append(self, row: Iterable[Any]) -> None:
         ws: Any = self   # openpyxl's attributes are untyped
@@ -59,13 +183,31 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                     values = yield
                     idx = self._next_row
                     self._next_row += 1
-                    attrs = {"r": f"{idx}"}
-                    attrs.update(ws.row_dimensions.get(idx, {}))
-                    start = "".join(["<row", *(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()), ">"])
-                    write_row(xf, ws, start, self._bound(values, idx), self._style_ids, epoch)
+                    height = self._heights.pop(idx, None)
+                    if height is not None and idx not in ws.row_dimensions:
+                        start = self._height_tag(idx, height)
+                    else:
+                        attrs = {"r": f"{idx}"}
+                        if height is not None:
+                            ws.row_dimensions[idx].height = height
+                        attrs.update(ws.row_dimensions.get(idx, {}))
+                        start = "".join(["<row", *(f' {k}="{_escape_attrib(v)}"' for k, v in attrs.items()), ">"])
+                    if isinstance(values, _Plain):
+                        xf._file(start + self._plain_text(values.cells, idx, epoch) + "</row>")
+                    else:
+                        write_row(xf, ws, start, self._bound(values, idx), self._style_ids, epoch)
             except GeneratorExit:
                 pass
         ws._writer.xf.send(None)
+
+    def _height_tag(self, idx: int, height: float) -> str:
+        """The <row> start tag of a row with only its height set (as a RowDimension writes it)."""
+        tag = self._height_tags.get(height)
+        if tag is None:
+            dim = RowDimension(self, index=idx, ht=height)  # type: ignore[arg-type]  # any sheet will do
+            tag = self._height_tags[height] = "".join(
+                f' {k}="{_escape_attrib(v)}"' for k, v in dict(dim).items() if k != "r")
+        return f'<row r="{idx}"{tag}>'
 
     def _bound(self, values: Iterable[Any], row_idx: int) -> Iterable[Any]:
         """WriteOnlyWorksheet._values_to_row: the same binding of values to cells."""
@@ -93,6 +235,17 @@ class FastWriteOnlyWorkbook(Workbook):
 
     def __init__(self) -> None:
         super().__init__(write_only=True)
+
+    def save(self, filename: Any) -> None:
+        """`Workbook.save`, the parts compressed at fastsave's level (the fastest)."""
+        if LXML:
+            super().save(filename)
+            return
+        if not self.worksheets:
+            self.create_sheet()
+        archive = ZipFile(filename, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL)
+        self.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+        ExcelWriter(self, archive).save()
 
     def create_sheet(self, title: Any = None, index: int | None = None) -> Any:
         ws = FastWriteOnlyWorksheet(parent=self, title=title)

@@ -81,6 +81,18 @@ def _digits(text: str) -> float:
         return sum(_char_width(ch) for ch in text)
 
 
+_WORD_DIGITS: dict[str, float] = {}   # words come back thousands of times in a workbook
+
+
+def _word_digits(word: str) -> float:
+    w = _WORD_DIGITS.get(word)
+    if w is None:
+        if len(_WORD_DIGITS) >= 1 << 17:   # bounded: a long run never grows it without end
+            _WORD_DIGITS.clear()
+        w = _WORD_DIGITS[word] = _digits(word)
+    return w
+
+
 def text_width(text: str, size: float = DEFAULT_FONT_PT, bold: bool = False) -> float:
     """Width of one line of text, in digits of the default font (the unit of column widths)."""
     return _digits(text) * (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
@@ -101,7 +113,7 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
         lines += 1
         used = 0.0
         for word in paragraph.split(" "):
-            w = _digits(word) * scale
+            w = _word_digits(word) * scale
             if used and used + space + w <= room:
                 used += space + w
                 continue
