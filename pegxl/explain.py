@@ -18,7 +18,7 @@ import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from fractions import Fraction
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding, show_value
 from .rules import NO_BAND
@@ -446,13 +446,18 @@ class Explainer:
     def everything(self, sectors: Iterable[Any] | None = None) -> list[Step]:
         """Every figure: per settore its objectives (indicators, phases, grade) and its
         percentage, then the ente (the Calcolo sheet)."""
+        return [st for group in self.by_sector(sectors) for st in group]
+
+    def by_sector(self, sectors: Iterable[Any] | None = None) -> Iterator[list[Step]]:
+        """`everything`, one settore's steps at a time (then the ente's): a workbook of a
+        thousand settori never holds them all."""
         keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
-        out: list[Step] = []
         for sector in keep:
+            out: list[Step] = []
             for obj in self.objectives_of.get(sector, []):
                 out += self.objective(sector, obj)
-            out += self.sector(sector)
-        return out + self.ente()
+            yield out + self.sector(sector)
+        yield self.ente()
 
     # ------------------------------------------------------------------------ lookup
     def explain(self, code: str, *, file: str | None = None,
@@ -514,18 +519,14 @@ def reasons_of(phases: Any, indicators: Any) -> dict[tuple[str, Any, Any], str]:
 
 
 def calcolo_rows(scores: Scores, sectors: Iterable[Any] | None = None,
-                 reasons: Mapping[tuple[str, Any, Any], str] | None = None) -> list[dict[str, Any]]:
+                 reasons: Mapping[tuple[str, Any, Any], str] | None = None) -> Iterator[dict[str, Any]]:
     """The rows of the Calcolo sheet (fields of contract.CS_CALCOLO), one per figure of
     `sectors` (default all) and of the ente: the figure (FIGURE_STEP, Realizzazione fasi %
     for an objective's phases), its steps one per line, its value (None where it has
     none: a CONTESTO indicator, an objective left out) and every Regola its steps used.
-    The steps' own numbers are in the text; `pegxl spiega` gives each one apart."""
-    rows: list[dict[str, Any]] = []
-    group: list[Step] = []
-
-    def flush() -> None:
-        if not group:
-            return
+    The steps' own numbers are in the text; `pegxl spiega` gives each one apart. Made one
+    settore at a time, as they are read."""
+    def row(group: list[Step]) -> dict[str, Any]:
         first = group[0]
         name = FIGURE_STEP.get(first.level, P_PHASES)
         fig = next((st for st in reversed(group) if st.step == name), None)
@@ -534,17 +535,19 @@ def calcolo_rows(scores: Scores, sectors: Iterable[Any] | None = None,
             for part in (st.rule or "").split("; "):
                 if part and part not in rules:
                     rules.append(part)
-        rows.append({"sector": first.sector, "code": first.code, "level": first.level, "step": name,
-                     "text": "\n".join(f"{st.step}: {st.text}" for st in group),
-                     "value": fig.number if fig is not None else None, "rule": "; ".join(rules) or None})
-        group.clear()
+        return {"sector": first.sector, "code": first.code, "level": first.level, "step": name,
+                "text": "\n".join(f"{st.step}: {st.text}" for st in group),
+                "value": fig.number if fig is not None else None, "rule": "; ".join(rules) or None}
 
-    for st in Explainer(scores, reasons).everything(sectors):
-        if group and (st.level, st.code) != (group[0].level, group[0].code):
-            flush()
-        group.append(st)
-    flush()
-    return rows
+    for steps in Explainer(scores, reasons).by_sector(sectors):
+        group: list[Step] = []
+        for st in steps:
+            if group and (st.level, st.code) != (group[0].level, group[0].code):
+                yield row(group)
+                group = []
+            group.append(st)
+        if group:
+            yield row(group)
 
 
 _HEADINGS = {L_INDICATOR: "Indicatore", L_PHASES: "Fasi dell'obiettivo", L_OBJECTIVE: "Obiettivo",

@@ -371,25 +371,29 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     rec = Reconciliation()
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
-    # only the three tables compared: the rest of the workbook (its hidden record above all,
-    # a JSON per row) would be read into memory for nothing
-    book = read_values(path, sheets=list(_CHECKS), max_rows=max_rows(v.plan))
-    tables = {}
-    for sheet in _CHECKS:
-        raw = book.sheet(sheet)
-        tables[sheet] = read_table(raw, specs[sheet])[0].df if raw is not None else pd.DataFrame()
-    del book
     for sheet, checks in _CHECKS.items():
-        df = frames[sheet]
-        cons = tables[sheet]
+        # one table at a time, and only the three compared: the rest of the workbook (its
+        # hidden record above all, a JSON per row) would be read into memory for nothing
+        book = read_values(path, sheets=[sheet], max_rows=max_rows(v.plan))
+        raw = book.sheet(sheet)
+        cons = read_table(raw, specs[sheet])[0].df if raw is not None else pd.DataFrame()
+        del book, raw
+        keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
+                                          ["indicator"] if sheet == C.SHEET_INDICATORS else [])
+        # the keys and the compared fields only: a table of 1,000 settori in dicts is large
         index: dict[tuple, dict] = {}
-        for r in cons.to_dict("records"):
+        for r in cons[[c for c in keys + [fld for _, fld, _ in checks] if c in cons.columns]].to_dict("records"):
             k = table_key(sheet, r)
             if k is not None:
                 index[k] = r
+        del cons
+        df = frames[sheet]
+        if not df.empty:
+            wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
+            df = df[df["file"].isin(used)][[c for c in wanted if c in df.columns]]
         typed = reported = 0
         seen_keys: set[tuple] = set()
-        rows = df[df["file"].isin(used)].to_dict("records") if not df.empty else []
+        rows = df.to_dict("records") if not df.empty else []
         for r in rows:
             key: tuple[Any, ...]
             if sheet == C.SHEET_OBJECTIVES:

@@ -331,5 +331,5 @@ def test_flows_explain_matches_the_workbook(cycle):
     ex = flows.explain(plan, cons, "ente")
     assert ex.figure is not None and ex.figure.number == 78.075
     assert figure_float(ex.steps[0].value) == 86.375 * 60 / 100
-    rows = calcolo_rows(scores_of_book(plan, cons)[0])
+    rows = list(calcolo_rows(scores_of_book(plan, cons)[0]))
     assert (rows[-1]["code"], rows[-1]["value"]) == ("ente", 78.075)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from copy import copy
 from inspect import isgenerator
-from zipfile import ZIP_DEFLATED, ZipFile
 from typing import Any, Generator, Iterable, Sequence
 from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
     _escape_attrib,
@@ -30,9 +29,8 @@ from openpyxl.compat import safe_string
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.dimensions import RowDimension
-from openpyxl.writer.excel import ExcelWriter
 
-from .fastsave import COMPRESS_LEVEL, _to_excel, write_row   # plain cells as the text openpyxl writes for them
+from .fastsave import _to_excel, write_row   # plain cells as the text openpyxl writes for them
 
 # A plain row: (value, style array or None) per column, the value a str, int, float, bool,
 # date, datetime or None (see append_plain).
@@ -235,17 +233,6 @@ class FastWriteOnlyWorkbook(Workbook):
 
     def __init__(self) -> None:
         super().__init__(write_only=True)
-
-    def save(self, filename: Any) -> None:
-        """`Workbook.save`, the parts compressed at fastsave's level (the fastest)."""
-        if LXML:
-            super().save(filename)
-            return
-        if not self.worksheets:
-            self.create_sheet()
-        archive = ZipFile(filename, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL)
-        self.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
-        ExcelWriter(self, archive).save()
 
     def create_sheet(self, title: Any = None, index: int | None = None) -> Any:
         ws = FastWriteOnlyWorksheet(parent=self, title=title)
