@@ -371,13 +371,13 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     rec = Reconciliation()
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
+    # only the three tables compared: the rest of the workbook (its hidden record above all,
+    # a JSON per row) would be read into memory for nothing
+    book = read_values(path, sheets=list(_CHECKS), max_rows=max_rows(v.plan))
     for sheet, checks in _CHECKS.items():
-        # one table at a time, and only the three compared: the rest of the workbook (its
-        # hidden record above all, a JSON per row) would be read into memory for nothing
-        book = read_values(path, sheets=[sheet], max_rows=max_rows(v.plan))
         raw = book.sheet(sheet)
         cons = read_table(raw, specs[sheet])[0].df if raw is not None else pd.DataFrame()
-        del book, raw
+        del raw
         keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
                                           ["indicator"] if sheet == C.SHEET_INDICATORS else [])
         # the keys and the compared fields only: a table of 1,000 settori in dicts is large

@@ -205,6 +205,11 @@ def canon(v: Any) -> Any:
         return None if math.isnan(v) else v
     if kind is int:
         return float(v)
+    if kind is str:
+        if not v.strip():
+            return None
+        s = ILLEGAL_CHARACTERS_RE.sub("", v)
+        return "sha256:" + hashlib.sha256(s.encode("utf-8")).hexdigest() if len(s) > LONG_TEXT else s
     if is_blank(v):
         return None
     if isinstance(v, (bool, np.bool_)):
