@@ -1,8 +1,10 @@
 """`pegxl validate`: every returned workbook checked against the plan, every problem located.
 
-Files are read one by one (identity, integrity, raw inputs: `pegxl.ingest`); the content
-of all files is then parsed and checked at once with pandera schemas over the combined
-tables, so a thousand files cost one validation call per table, not a thousand.
+Each file is read and its values checked in one pass, in worker processes (identity,
+integrity, raw inputs: `pegxl.ingest`; formulas, limits, parsing: `.content`); the
+parsed columns of all files are then joined in input order and checked at once with
+pandera schemas over the combined tables, so a thousand files cost one validation call
+per table, not a thousand.
 """
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from typing import AbstractSet, Any, Callable, Iterable
 
 import pandas as pd
 import pandera.pandas as pa
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ..errors import ERROR, ErrorCode, Finding, finding, show_value
 from ..ingest import PlanIndex, ReturnFile, expand_paths, read_return
@@ -24,13 +25,11 @@ from ..plan import Plan
 from ..scoring import EX_NEUTRALISED, EX_NO_DATA, compute
 from ..tables import score_input
 from ..templates.generate import default_jobs
-from ..values import is_blank, parse_date, parse_number, parse_typed, round_half_up
+from ..values import is_blank, round_half_up
 from ..workbook import contract as C
 from ..workbook.reader import records
+from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
-
-_EXAMPLES = {"numero": "un numero, es. 15 o 78.622,20", "percentuale": "un numero tra 0 e 100, es. 75",
-             "sì/no": "sì o no", "data": "una data gg/mm/aaaa", "testo": "un testo"}
 
 
 @dataclass
@@ -97,23 +96,29 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
                      jobs: int | None = None) -> Validation:
     """Validate returned workbooks (files or folders) against a checked plan.
 
-    Each file is read once (`read_return`: identity, tamper, formula and protection scan,
-    raw inputs) in `jobs` worker processes (default: the cores; a pool only from
-    POOL_MIN_FILES files); 1 reads them in this process. The files come back in input
-    order, so findings and reports are the same whatever `jobs` is."""
+    Each file is read and its values checked once (`read_return`: identity, tamper,
+    formula and protection scan, raw inputs; `check_file`: formulas and errors over
+    inputs, limits, parsing) in `jobs` worker processes (default: the cores; a pool only
+    from POOL_MIN_FILES files); 1 reads them in this process. A worker sends back the
+    file's findings and compact parsed columns, not its raw rows. The files come back in
+    input order, so findings and reports are the same whatever `jobs` is."""
     paths = return_paths(plan, items)
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
     workers = _workers(jobs, len(paths))
     if workers <= 1:
+        targets = indicator_targets(plan) if paths else {}
         files: list[ReturnFile] = []
+        contents: list[FileContent] = []
         for i, p in enumerate(paths, start=1):
-            files.append(_read_one(plan, p, fingerprint, index))
+            rf, content = _checked(_read_one(plan, p, fingerprint, index), targets)
+            files.append(rf)
+            contents.append(content)
             if progress:
                 progress(i, len(paths), str(p))
     else:
-        files = _read_in_pool(plan, paths, fingerprint, index, workers, progress)
-    return validate_files(plan, files)
+        files, contents = _read_in_pool(plan, paths, fingerprint, index, workers, progress)
+    return validate_files(plan, files, contents)
 
 
 def _workers(jobs: int | None, n_files: int) -> int:
@@ -135,6 +140,13 @@ def _read_one(plan: Plan, path: str | os.PathLike, fingerprint: str | None,
         return rf
 
 
+def _checked(rf: ReturnFile, targets: dict) -> tuple[ReturnFile, FileContent]:
+    """The file and its checked values; its raw rows dropped (the columns hold them now)."""
+    content = check_file(rf, targets)
+    rf.rows = {}
+    return rf, content
+
+
 # what a worker process keeps from its initializer: the plan, its fingerprint and index,
 # sent once per worker rather than with every file
 _WORKER: dict[str, Any] = {}
@@ -142,29 +154,33 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(plan: Plan, fingerprint: str | None, index: PlanIndex | None) -> None:
     warnings.simplefilter("ignore")   # the libraries' warnings: the parent reports findings only
-    _WORKER.update(plan=plan, fingerprint=fingerprint, index=index)
+    _WORKER.update(plan=plan, fingerprint=fingerprint, index=index, targets=indicator_targets(plan))
 
 
-def _read_in_worker(path: str) -> ReturnFile:
-    return _read_one(_WORKER["plan"], path, _WORKER["fingerprint"], _WORKER["index"])
+def _read_in_worker(path: str) -> tuple[ReturnFile, FileContent]:
+    rf = _read_one(_WORKER["plan"], path, _WORKER["fingerprint"], _WORKER["index"])
+    return _checked(rf, _WORKER["targets"])
 
 
 def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None,
-                  workers: int, progress: Callable[[int, int, str], None] | None) -> list[ReturnFile]:
-    """`_read_one` of every path in `workers` processes, in input order. The worker
+                  workers: int, progress: Callable[[int, int, str], None] | None
+                  ) -> tuple[list[ReturnFile], list[FileContent]]:
+    """`_read_in_worker` of every path in `workers` processes, in input order. The worker
     functions are module-level, so the pool works with spawn (Windows, macOS) as with fork."""
     # small chunks: the progress moves, and a slow file does not hold a whole share back
     chunk = max(1, min(8, len(paths) // (workers * 8)))
     files: list[ReturnFile] = []
+    contents: list[FileContent] = []
     with ProcessPoolExecutor(workers, initializer=_init_worker,
                              initargs=(plan, fingerprint, index)) as ex:
         results = ex.map(_read_in_worker, [str(p) for p in paths], chunksize=chunk)   # all submitted
         _warm_up()
-        for i, rf in enumerate(results, start=1):
+        for i, (rf, content) in enumerate(results, start=1):
             files.append(rf)
+            contents.append(content)
             if progress:
                 progress(i, len(paths), str(paths[i - 1]))
-    return files
+    return files, contents
 
 
 def _warm_up() -> None:
@@ -177,24 +193,21 @@ def _warm_up() -> None:
         pass
 
 
-def validate_files(plan: Plan, files: list[ReturnFile]) -> Validation:
+def validate_files(plan: Plan, files: list[ReturnFile], contents: list[FileContent] | None = None) -> Validation:
+    """The checks across files, over `files` and their `contents` (`check_file` of each,
+    made here from the files' raw rows when not given)."""
+    if contents is None:
+        targets = indicator_targets(plan)
+        contents = [check_file(rf, targets) for rf in files]
     findings: list[Finding] = [f for rf in files for f in rf.findings]
     findings += _duplicates(files)
-    readable = [rf for rf in files if rf.readable]
-    obj = _frame(readable, C.SHEET_OBJECTIVES)
-    ph = _frame(readable, C.SHEET_PHASES)
-    ind = _frame(readable, C.SHEET_INDICATORS)
+    # a file's own findings on its values: after every file's reading findings, as they
+    # always came (the sort below keeps the order of equal keys)
+    findings += [f for ct in contents for f in ct.findings]
+    tables = frames(contents)
+    del contents
+    obj, ph, ind = tables[C.SHEET_OBJECTIVES], tables[C.SHEET_PHASES], tables[C.SHEET_INDICATORS]
     final = plan.final
-    findings += _formulas(obj, C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT)
-    findings += _formulas(ph, C.T_PHASES, C.T_PHASES_INPUT)
-    findings += _formulas(ind, C.T_INDICATORS, C.T_INDICATORS_INPUT)
-    findings += _limits(obj, C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT)
-    findings += _limits(ph, C.T_PHASES, C.T_PHASES_INPUT)
-    findings += _limits(ind, C.T_INDICATORS, C.T_INDICATORS_INPUT)
-    obj, f1 = _parse_objectives(obj)
-    ph, f2 = _parse_phases(ph, plan)
-    ind, f3 = _parse_indicators(ind, plan)
-    findings += f1 + f2 + f3
     findings += _check_objectives(obj, final)
     # a Rinviato / Non valutabile objective has no grade: its phases and indicators may stay blank
     excused = set() if obj.empty else {
@@ -216,26 +229,7 @@ def _sorted(findings: list[Finding], files: list[ReturnFile]) -> list[Finding]:
                                            sheets.get(f.sheet or "", 9), f.row or 0, f.cell or ""))
 
 
-# -------------------------------------------------------------- combining files
-
-_BASE = {C.SHEET_OBJECTIVES: ["sector", "file", "xlrow", "record", "objective", "neutralised"],
-         C.SHEET_PHASES: ["sector", "file", "xlrow", "record", "objective", "phase", "neutralised",
-                          "epoch_1904"],
-         C.SHEET_INDICATORS: ["sector", "file", "xlrow", "record", "objective", "indicator", "neutralised",
-                              "value_type", "kind", "epoch_1904"]}
-_INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_INPUT,
-           C.SHEET_INDICATORS: C.T_INDICATORS_INPUT}
-
-
-def _frame(files: list[ReturnFile], sheet: str) -> pd.DataFrame:
-    cols = list(_BASE[sheet])
-    for fld in _INPUTS[sheet]:
-        cols += [fld, f"{fld}_cell", f"{fld}_formula", f"{fld}_percent", f"{fld}_error"]
-    records = [r for rf in files for r in rf.rows.get(sheet, [])]
-    df = pd.DataFrame(records, columns=cols, dtype=object)
-    df.index = pd.RangeIndex(len(df))
-    return df
-
+# -------------------------------------------------------------- across files
 
 def _duplicates(files: list[ReturnFile]) -> list[Finding]:
     by_sector: dict[str, list[ReturnFile]] = {}
@@ -252,219 +246,6 @@ def _duplicates(files: list[ReturnFile]) -> list[Finding]:
             out.append(finding(ErrorCode.I007, file=rf.path, record=sector, detail=detail))
     return out
 
-
-def _formulas(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> list[Finding]:
-    out = []
-    for fld in inputs:
-        col = f"{fld}_formula"
-        if df.empty or col not in df:
-            continue
-        hits = df[df[col].notna()]
-        for r in hits.itertuples():
-            out.append(finding(ErrorCode.V012, file=r.file, sheet=spec.sheet, cell=getattr(r, f"{fld}_cell"),
-                               row=r.xlrow, column=spec.header(fld), record=r.record,
-                               value="=" + str(getattr(r, col)).lstrip("=")))
-            df.at[r.Index, fld] = None  # a formula's cached value is never trusted as input
-        col = f"{fld}_error"
-        if col not in df:
-            continue
-        for r in df[df[col].notna()].itertuples():
-            out.append(finding(ErrorCode.V020, file=r.file, sheet=spec.sheet, cell=getattr(r, f"{fld}_cell"),
-                               row=r.xlrow, column=spec.header(fld), record=r.record, value=getattr(r, col)))
-            df.at[r.Index, fld] = None
-    return out
-
-
-# Limits of what pegxl writes (excel-pitfalls.md): a value beyond them would be cut,
-# dropped or refuse to save in the consolidated workbook or the copies, after the other
-# settori were read -- so it is refused here, at its cell, and the file alone is left out.
-EXCEL_TEXT_MAX = 32_767
-EXCEL_NUMBER_MAX = 9.99999999999999e307
-EXCEL_DATE_MIN = dt.date(1900, 1, 1)
-_DATE_FIELDS = {"actual_start", "actual_end"}      # parsed as dates: V002 says it there
-
-
-def _limits(df: pd.DataFrame, spec: C.TableSpec, inputs: tuple[str, ...]) -> list[Finding]:
-    out: list[Finding] = []
-    if df.empty:
-        return out
-    for fld in inputs:
-        # a plain loop over the column finds the few bad values; rows are built for them only
-        for pos, v in enumerate(df[fld].tolist()):
-            if v is None or isinstance(v, (bool, int)):
-                continue
-            code: ErrorCode | None = None
-            extra: dict[str, str] = {}
-            if isinstance(v, str):
-                if len(v) > EXCEL_TEXT_MAX:
-                    code, extra = ErrorCode.V030, dict(value=v[:40] + "…", detail=f"{len(v):,}".replace(",", "."))
-                elif ILLEGAL_CHARACTERS_RE.search(v):
-                    chars = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(ILLEGAL_CHARACTERS_RE.findall(v)))
-                    code, extra = ErrorCode.V031, dict(value=ILLEGAL_CHARACTERS_RE.sub("", v)[:60], detail=chars[:60])
-            elif isinstance(v, float):
-                if v != v or abs(v) > EXCEL_NUMBER_MAX:
-                    code, extra = ErrorCode.V032, dict(value=str(v))
-            elif isinstance(v, (dt.date, dt.datetime)):
-                d = v.date() if isinstance(v, dt.datetime) else v
-                if d >= EXCEL_DATE_MIN:   # the common case, told without building the row
-                    continue
-                r = df.iloc[pos]
-                date_typed = fld in _DATE_FIELDS or (fld == "achieved" and r.get("value_type") == "data")
-                if not date_typed:
-                    code, extra = ErrorCode.V033, dict(value=d.isoformat())
-            if code is None:
-                continue
-            r = df.iloc[pos]
-            out.append(finding(code, file=r["file"], sheet=spec.sheet, cell=r.get(f"{fld}_cell"),
-                               row=r["xlrow"], column=spec.header(fld), record=r["record"], **extra))
-    return out
-
-
-# ------------------------------------------------------------------- parsing
-
-def _f(code: ErrorCode, r: Any, spec: C.TableSpec, fld: str, **kw: Any) -> Finding:
-    return finding(code, file=r["file"], sheet=spec.sheet, cell=r[f"{fld}_cell"], row=r["xlrow"],
-                   column=spec.header(fld), record=r["record"], **kw)
-
-
-def _text(v: Any) -> str | None:
-    if is_blank(v):
-        return None
-    if isinstance(v, str):
-        return v
-    return show_value(v)
-
-
-def _texts(s: pd.Series) -> pd.Series:
-    # object dtype: a blank stays None (pandas 3 would infer str and turn it into NaN)
-    return pd.Series([_text(v) for v in s], index=s.index, dtype=object)
-
-
-def _parse_objectives(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
-    out: list[Finding] = []
-    spec = C.T_OBJECTIVES
-    status, status_raw, declared = [], [], []
-    for r in records(df):
-        raw = r["status"]
-        status_raw.append(raw)
-        status.append(C.canonical(raw, C.STATI) if not is_blank(raw) else None)
-        declared.append(_percent_figure(r, spec, "declared", out))
-    df = df.copy()
-    df["status_raw"] = pd.Series(status_raw, index=df.index, dtype=object)
-    df["status"] = pd.Series(status, index=df.index, dtype=object)
-    df["declared_raw"] = df["declared"]
-    df["declared"] = pd.Series(declared, index=df.index, dtype=float)
-    for fld in ("report", "deviation_reason"):
-        df[fld] = _texts(df[fld])
-    return df, out
-
-
-def _percent_figure(r: dict, spec: C.TableSpec, fld: str, out: list[Finding]) -> float | None:
-    """A 0-100 figure typed by a settore (Grado dichiarato %, Avanzamento %), read as meant:
-    text the Italian way (V007), a percent-formatted cell (V015), a likely fraction (V019)."""
-    raw = r[fld]
-    p = parse_number(raw, percent_format=bool(r[f"{fld}_percent"]))
-    if not p.ok:
-        out.append(_f(ErrorCode.V014, r, spec, fld, value=raw))
-    elif p.from_text:
-        out.append(_f(ErrorCode.V007, r, spec, fld, value=raw, parsed=show_value(p.value)))
-    elif p.percent_scaled:
-        out.append(_f(ErrorCode.V015, r, spec, fld, value=raw, parsed=show_value(p.value)))
-    elif _tiny_percent(p):
-        out.append(_f(ErrorCode.V019, r, spec, fld, value=show_value(p.value), alt=show_value(p.value * 100)))
-    return p.value if p.ok else None
-
-
-def _parse_phases(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
-    out: list[Finding] = []
-    spec = C.T_PHASES
-    progress: list[Any] = []
-    starts: list[Any] = []
-    ends: list[Any] = []
-    for r in records(df):
-        if r["neutralised"]:
-            progress.append(None)
-            starts.append(None)
-            ends.append(None)
-            continue
-        progress.append(_percent_figure(r, spec, "progress", out))
-        for fld, bucket in (("actual_start", starts), ("actual_end", ends)):
-            d = parse_date(r[fld], epoch_1904=r.get("epoch_1904") is True)
-            if not d.ok:
-                out.append(_f(ErrorCode.V002, r, spec, fld, value=r[fld]))
-            elif d.serial:
-                out.append(_f(ErrorCode.V017, r, spec, fld, value=r[fld], parsed=show_value(d.value)))
-            elif d.from_text:
-                out.append(_f(ErrorCode.V007, r, spec, fld, value=r[fld], parsed=show_value(d.value)))
-            bucket.append(d.value if d.ok else None)
-    df = df.copy()
-    for fld in ("progress", "actual_start", "actual_end"):
-        df[f"{fld}_raw"] = df[fld]
-    df["progress"] = pd.Series(progress, index=df.index, dtype=float)
-    df["actual_start"] = pd.Series(starts, index=df.index, dtype=object)
-    df["actual_end"] = pd.Series(ends, index=df.index, dtype=object)
-    df["notes"] = _texts(df["notes"])
-    return df, out
-
-
-def _tiny_percent(p: Any) -> bool:
-    """A 0-100 figure strictly between 0 and 1, typed as a plain number: 0,85 is far more
-    often 85% typed as a fraction than 0,85%. Kept as typed, but said (V019)."""
-    return (p.ok and not p.percent_scaled and isinstance(p.value, float) and 0 < p.value < 1)
-
-
-def _parse_indicators(df: pd.DataFrame, plan: Plan) -> tuple[pd.DataFrame, list[Finding]]:
-    out: list[Finding] = []
-    spec = C.T_INDICATORS
-    targets = {(o, n): t for o, n, t in zip(plan.indicators["objective"], plan.indicators["indicator"],
-                                             plan.indicators["target_value"])}
-    values: list[Any] = []
-    ok: list[bool] = []
-    for r in records(df):
-        vt = r["value_type"] or "testo"
-        raw = r["achieved"]
-        if r["neutralised"]:
-            values.append(None)
-            ok.append(True)
-            continue
-        p = parse_typed(raw, vt, percent_format=bool(r["achieved_percent"]),
-                        epoch_1904=r.get("epoch_1904") is True)
-        if not p.ok:
-            out.append(_f(ErrorCode.V006, r, spec, "achieved", value=raw, value_type=vt, example=_EXAMPLES[vt]))
-        elif p.serial:
-            out.append(_f(ErrorCode.V017, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
-        elif p.from_text and vt != "testo" and not _plain_yes_no(raw, vt):
-            out.append(_f(ErrorCode.V007, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
-        elif p.percent_scaled:
-            out.append(_f(ErrorCode.V015, r, spec, "achieved", value=raw, parsed=show_value(p.value)))
-        elif vt == "numero" and r["achieved_percent"] is True and isinstance(p.value, float):
-            # Excel shows 0,95 as «95%»: kept as the number stored, but never in silence
-            alt = show_value(p.value * 100)
-            out.append(_f(ErrorCode.V018, r, spec, "achieved", value=raw, shown=f"{alt}%",
-                          parsed=show_value(p.value), alt=alt))
-        elif vt == "percentuale" and _tiny_percent(p) and _over_one(targets.get((r["objective"], r["indicator"]))):
-            out.append(_f(ErrorCode.V019, r, spec, "achieved", value=show_value(p.value),
-                          alt=show_value(p.value * 100)))
-        values.append(p.value if p.ok else None)
-        ok.append(p.ok)
-    df = df.copy()
-    df["achieved_raw"] = df["achieved"]
-    df["achieved"] = pd.Series(values, index=df.index, dtype=object)
-    df["achieved_ok"] = pd.Series(ok, index=df.index, dtype=bool)
-    df["notes"] = _texts(df["notes"])
-    return df, out
-
-
-def _over_one(target: Any) -> bool:
-    return isinstance(target, (int, float)) and not isinstance(target, bool) and target > 1
-
-
-_YES_NO_WORDS = {"si", "no", "fatto", "non fatto", "realizzato", "non realizzato"}
-
-
-def _plain_yes_no(raw: Any, value_type: str) -> bool:
-    """A sì/no answer typed as one of its usual words is not ambiguous: no warning."""
-    return value_type == "sì/no" and isinstance(raw, str) and C.norm_word(raw).strip(" .") in _YES_NO_WORDS
 
 
 # ------------------------------------------------------------ pandera checks
