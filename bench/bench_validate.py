@@ -5,12 +5,18 @@
     python bench/bench_validate.py --n 300               # the first 300 returns only
     python bench/bench_validate.py --workdir /tmp/bv --jobs 4
     python bench/bench_validate.py --validate-jobs 1      # pegxl in one process
+    python bench/bench_validate.py --plan /tmp/pm/b1000/piano.xlsx --returns /tmp/pm/b1000/ritorni \
+        --workdir /tmp/bv-ext                                  # a corpus made elsewhere, read only
 
 1. Corpus (not timed, cached in --workdir, default bench/out/validate): a synthetic plan
    (pegxl.synth.synthetic_plan, --sectors x --objectives, 4 phases and 3 indicators per
    objective, plus 2 trasversali), one template per settore (generate_templates) and one
    filled return per settore (fill_return with synthetic_inputs). A second run reuses
-   what is there; only missing files are made.
+   what is there; only missing files are made. Keep --workdir outside the worktree
+   (e.g. /tmp/bv1000) to reuse a 1,000-return corpus across checkouts: making it takes
+   minutes. With --plan and --returns an existing corpus is measured instead (e.g. the
+   one bench_merge.py makes): nothing is made and nothing there is written to; the plan
+   is checked once and its pickle, and the run folder of links, go to --workdir.
 2. Three measured runs, each in its own subprocess so that the peak RSS (ru_maxrss of the
    child itself) belongs to one method only:
    - pegxl:    validate_returns(plan, [folder], jobs=--validate-jobs): identity, integrity,
@@ -140,8 +146,35 @@ def build_corpus(workdir: Path, args) -> tuple[list[Path], dict]:
     return files, timings
 
 
-def run_folder(workdir: Path, files: list[Path]) -> Path:
-    """A folder holding exactly `files` (hard links), so that both methods read a folder."""
+def external_corpus(workdir: Path, plan_file: Path, returns: Path, n: int | None) -> tuple[list[Path], dict]:
+    """The first `n` returns (all when None) of a corpus made elsewhere, and its plan
+    checked and pickled into `workdir` (once: again only when the plan file changes)."""
+    from pegxl.validators.plan import check_book, has_errors
+    from pegxl.workbook.reader import read_values
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    meta = {"plan": str(plan_file.resolve()), "mtime": plan_file.stat().st_mtime, "size": plan_file.stat().st_size}
+    meta_path = workdir / "corpus.json"
+    timings: dict[str, float] = {}
+    if not (workdir / "plan.pkl").exists() or not meta_path.exists() or json.loads(meta_path.read_text()) != meta:
+        t = time.perf_counter()
+        plan, findings = check_book(read_values(plan_file, max_rows=2_000_000))
+        if plan is None or has_errors(findings):
+            raise SystemExit(f"the plan has errors: {[str(f) for f in findings[:5]]}")
+        plan.fingerprint()
+        timings["plan checked"] = time.perf_counter() - t
+        with open(workdir / "plan.pkl", "wb") as fh:
+            pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        meta_path.write_text(json.dumps(meta))
+    files = sorted(p for p in returns.iterdir() if p.suffix == ".xlsx" and not p.name.startswith(("~$", ".")))
+    return (files if n is None else files[:n]), timings
+
+
+def run_folder(workdir: Path, files: list[Path], link: bool = True) -> Path:
+    """A folder holding exactly `files` (hard links; copies unless `link`), so that every
+    method reads a folder: their own folder when they are all of it."""
+    if files and {p.name for p in files[0].parent.iterdir() if p.suffix == ".xlsx"} == {f.name for f in files}:
+        return files[0].parent
     d = workdir / "runs" / f"n{len(files)}"
     want = {f.name for f in files}
     if d.exists():
@@ -153,6 +186,8 @@ def run_folder(workdir: Path, files: list[Path]) -> Path:
         target = d / f.name
         if not target.exists():
             try:
+                if not link:
+                    raise OSError("a copy: another's files are not linked to")
                 os.link(f, target)
             except OSError:
                 import shutil
@@ -280,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sectors", type=int, default=1000, help="settori in the synthetic plan")
     ap.add_argument("--objectives", type=int, default=20, help="own objectives per settore")
     ap.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="corpus cache")
+    ap.add_argument("--plan", type=Path, default=None, help="with --returns: the plan of an existing corpus")
+    ap.add_argument("--returns", type=Path, default=None, help="with --plan: a folder of returns, read only")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for generation")
     ap.add_argument("--validate-jobs", type=int, default=None,
                     help="pegxl's worker processes (validate --jobs; default: the cores)")
@@ -299,16 +336,25 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res))
         return 0
 
-    args.n = args.n or args.sectors
-    if args.n > args.sectors:
-        ap.error("--n cannot exceed --sectors")
+    if (args.plan is None) != (args.returns is None):
+        ap.error("--plan and --returns go together")
+    if args.returns is not None and args.returns.resolve() == workdir:
+        ap.error("--workdir must not be the --returns folder")
     t0 = time.perf_counter()
-    files, timings = build_corpus(workdir, args)
+    if args.returns is not None:
+        files, timings = external_corpus(workdir, args.plan, args.returns, args.n)
+        shape = f"plan {args.plan}"
+    else:
+        args.n = args.n or args.sectors
+        if args.n > args.sectors:
+            ap.error("--n cannot exceed --sectors")
+        files, timings = build_corpus(workdir, args)
+        shape = (f"plan {args.sectors} settori x {args.objectives} obiettivi (+2 trasversali), "
+                 f"4 fasi and 3 indicatori each")
     gen = time.perf_counter() - t0
-    folder = run_folder(workdir, files)
+    folder = run_folder(workdir, files, link=args.returns is None)
     size_mb = sum(f.stat().st_size for f in files) / 2**20
-    print(f"corpus: {len(files)} returns ({size_mb:.1f} MB) in {folder}; plan {args.sectors} settori x "
-          f"{args.objectives} obiettivi (+2 trasversali), 4 fasi and 3 indicatori each")
+    print(f"corpus: {len(files)} returns ({size_mb:.1f} MB) in {folder}; {shape}")
     for what, secs in timings.items():
         print(f"  generation: {what}: {secs:.1f} s")
     print(f"  corpus ready in {gen:.1f} s (not timed below)")

@@ -106,3 +106,48 @@ def test_an_unexpected_failure_in_a_worker_is_that_file_s_f002(env, corpus, monk
     # the other files are read and checked as usual
     others = {f.code for f in v.file_findings(str(corpus / "2024_S01_affari-generali.xlsx"))}
     assert {"V001", "V005"} <= others and "F002" not in others
+
+
+def _frames_same(a, b) -> bool:
+    """The same columns, dtypes and values (None and NaN told apart, types too)."""
+    if list(a.columns) != list(b.columns) or list(a.dtypes) != list(b.dtypes) or not a.index.equals(b.index):
+        return False
+    for c in a.columns:
+        if [(type(x), repr(x)) for x in a[c].tolist()] != [(type(x), repr(x)) for x in b[c].tolist()]:
+            return False
+    return True
+
+
+def test_values_checked_in_the_workers_are_those_checked_after_the_reading(env, corpus):
+    """A worker checks its file's values (formulas, limits, parsing) and sends back columns,
+    not the raw rows; validate_files of the files read with their raw rows says the same."""
+    from pegxl.ingest import read_return
+    v = V.validate_returns(env.plan, [corpus], jobs=2)
+    assert all(rf.rows == {} for rf in v.files)
+    files = [read_return(env.plan, p) for p in V.return_paths(env.plan, [corpus])]
+    assert any(rf.rows for rf in files)
+    here = V.validate_files(env.plan, files)
+    assert [f.to_dict() for f in here.findings] == [f.to_dict() for f in v.findings]
+    for a, b in ((here.objectives, v.objectives), (here.phases, v.phases), (here.indicators, v.indicators)):
+        assert _frames_same(a, b)
+    assert v.objectives["file"].dtype == object and v.phases["progress"].dtype == float
+
+
+def test_a_merge_of_the_same_settori_can_take_the_validation_s_scores(env, tmp_path):
+    """Validation scores the settori with one readable file; merge scoring the same settori
+    from the same files gets the same figures (Validation.scores_of), not a second scoring."""
+    from pegxl.tables import inputs_from_validation, score
+    d = tmp_path / "restituiti"
+    make_return(env, d / "a_S01.xlsx", with_values(CLEAN_S01, "Fasi", ("2024_S01_01", 1), avanzamento=40))
+    make_return(env, d / "b_S02.xlsx", sector="S02")
+    v = V.validate_returns(env.plan, [d], jobs=1)
+    sectors = v.usable_sectors()
+    assert sorted(sectors) == ["S01", "S02"] and v.scores_of(sectors) is v.scores
+    again = score(env.plan, inputs_from_validation(v, {rf.path for rf in v.usable_files}), sectors)
+    for t in ("objectives", "phases", "indicators", "sectors"):
+        assert getattr(again, t).equals(getattr(v.scores, t)), t
+    assert again.ente == v.scores.ente
+    assert v.scores_of(["S01"]) is None           # another set of settori: scored again
+    make_return(env, d / "c_S01_bis.xlsx")         # two files for S01: S01 not scored
+    dup = V.validate_returns(env.plan, [d], jobs=1)
+    assert dup.scored_sectors == {"S02"} and dup.scores_of(["S01", "S02"]) is None

@@ -46,6 +46,16 @@ class Validation:
     phases: pd.DataFrame
     indicators: pd.DataFrame
     scores: Any = None
+    # the settori `scores` covers: those with one readable file (a duplicate is not scored)
+    scored_sectors: frozenset[str] = frozenset()
+
+    def scores_of(self, sectors: Iterable[str]) -> Any:
+        """`scores` when they cover exactly `sectors`, else None. A merge of the same files
+        takes them as they are rather than scoring the same inputs again (the typed rows
+        of a usable file are the consolidated's inputs: tables.inputs_from_validation)."""
+        if self.scores is None or set(sectors) != self.scored_sectors:
+            return None
+        return self.scores
 
     @property
     def usable_files(self) -> list[ReturnFile]:
@@ -430,7 +440,7 @@ def _deviation(v: Validation) -> list[Finding]:
     if not single:   # every settore sent two files (e.g. the .xlsx and the .ods): nothing to score
         return []
     scores = compute(score_input(v.plan, v, sectors=single), v.plan.rules)
-    v.scores = scores
+    v.scores, v.scored_sectors = scores, frozenset(single)
     o = scores.objectives
     if "deviation_flag" not in o:
         return []
