@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_validate import CLEAN_S01, CLEAN_S02, Env, make_env, make_return, with_values
+from test_validate import CLEAN_S01, CLEAN_S02, DROP, Env, make_env, make_return, with_values
 
 import pegxl.validators.returns as V
 from pegxl.cli import main
@@ -151,3 +151,31 @@ def test_a_merge_of_the_same_settori_can_take_the_validation_s_scores(env, tmp_p
     make_return(env, d / "c_S01_bis.xlsx")         # two files for S01: S01 not scored
     dup = V.validate_returns(env.plan, [d], jobs=1)
     assert dup.scored_sectors == {"S02"} and dup.scores_of(["S01", "S02"]) is None
+
+
+def test_batches_checked_while_the_workers_read_say_what_one_batch_says(env, tmp_path, monkeypatch):
+    """The tables are checked batch by batch as the files come back from the pool: the
+    same findings, tables and scores as all at once, a settore whose second file comes
+    in a later batch left unscored (I007) like one whose two files come together."""
+    d = tmp_path / "restituiti"
+    far = with_values(CLEAN_S01, "Obiettivi", ("2024_S01_02",), dichiarato=100, motivazione=DROP)
+    far = with_values(far, "Fasi", ("2024_S01_02", 1), avanzamento=50)
+    far = with_values(far, "Indicatori", ("2024_S01_02", 1), raggiunto=50000)
+    far = with_values(far, "Indicatori", ("2024_S01_02", 2), raggiunto="2024-10-15")
+    make_return(env, d / "a_S01.xlsx", far)                                  # V009
+    far_s02 = with_values(CLEAN_S02, "Obiettivi", ("2024_S02_01",), dichiarato=5, motivazione=DROP)
+    make_return(env, d / "b_S02.xlsx", with_values(far_s02, "Fasi", ("2024_S02_01", 1), avanzamento=120),
+                sector="S02")                                                # V009 alone, but S02 is sent twice
+    make_return(env, d / "c_S02_bis.xlsx", sector="S02")                     # S02 twice, batches apart
+    one = V.validate_returns(env.plan, [d], jobs=1)
+    assert "V009" in {f.code for f in one.file_findings(str(d / "a_S01.xlsx"))}
+    assert {"V001", "I007"} <= {f.code for f in one.file_findings(str(d / "b_S02.xlsx"))}
+    assert "V009" not in {f.code for f in one.findings if f.file != str(d / "a_S01.xlsx")}
+    monkeypatch.setattr(V, "BATCH_MIN_FILES", 1)
+    monkeypatch.setattr(V, "BATCHES", 100)                                   # a batch a file
+    many = V.validate_returns(env.plan, [d], jobs=2)
+    assert [f.to_dict() for f in many.findings] == [f.to_dict() for f in one.findings]
+    for a, b in ((one.objectives, many.objectives), (one.phases, many.phases), (one.indicators, many.indicators)):
+        assert _frames_same(a, b)
+    assert one.scored_sectors == many.scored_sectors == {"S01"}
+    assert many.scores.objectives.equals(one.scores.objectives)

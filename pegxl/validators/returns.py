@@ -13,7 +13,8 @@ import math
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import AbstractSet, Any, Callable, Iterable
 
 import pandas as pd
@@ -45,15 +46,24 @@ class Validation:
     objectives: pd.DataFrame
     phases: pd.DataFrame
     indicators: pd.DataFrame
-    scores: Any = None
-    # the settori `scores` covers: those with one readable file (a duplicate is not scored)
+    # the settori scored: those with one readable file (a duplicate is not scored)
     scored_sectors: frozenset[str] = frozenset()
+    _scores: Any = field(default=None, repr=False)
+
+    @property
+    def scores(self) -> Any:
+        """The Scores of `scored_sectors` (None without any), computed when first asked:
+        `validate` alone does not need them (its V009, V040-V042 come from the scores of
+        each batch of files), a merge or a report does."""
+        if self._scores is None and self.scored_sectors and not self.objectives.empty:
+            self._scores = compute(score_input(self.plan, self, sectors=self.scored_sectors), self.plan.rules)
+        return self._scores
 
     def scores_of(self, sectors: Iterable[str]) -> Any:
         """`scores` when they cover exactly `sectors`, else None. A merge of the same files
-        takes them as they are rather than scoring the same inputs again (the typed rows
-        of a usable file are the consolidated's inputs: tables.inputs_from_validation)."""
-        if self.scores is None or set(sectors) != self.scored_sectors:
+        takes them rather than scoring the same inputs once more (the typed rows of a
+        usable file are the consolidated's inputs: tables.inputs_from_validation)."""
+        if not self.scored_sectors or set(sectors) != self.scored_sectors:
             return None
         return self.scores
 
@@ -110,12 +120,14 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
     formula and protection scan, raw inputs; `check_file`: formulas and errors over
     inputs, limits, parsing) in `jobs` worker processes (default: the cores; a pool only
     from POOL_MIN_FILES files); 1 reads them in this process. A worker sends back the
-    file's findings and compact parsed columns, not its raw rows. The files come back in
-    input order, so findings and reports are the same whatever `jobs` is."""
+    file's findings and compact parsed columns, not its raw rows. This process checks
+    the tables of a batch of files while the workers read the next ones. The files come
+    back in input order, so findings and reports are the same whatever `jobs` is."""
     paths = return_paths(plan, items)
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
     workers = _workers(jobs, len(paths))
+    checker = _Checker(plan)
     if workers <= 1:
         targets = indicator_targets(plan) if paths else {}
         files: list[ReturnFile] = []
@@ -126,9 +138,10 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
             contents.append(content)
             if progress:
                 progress(i, len(paths), str(p))
+        checker.add(files, contents)
     else:
-        files, contents = _read_in_pool(plan, paths, fingerprint, index, workers, progress)
-    return validate_files(plan, files, contents)
+        files = _read_in_pool(plan, paths, fingerprint, index, workers, progress, checker)
+    return validate_files(plan, files, checker=checker)
 
 
 def _workers(jobs: int | None, n_files: int) -> int:
@@ -172,25 +185,39 @@ def _read_in_worker(path: str) -> tuple[ReturnFile, FileContent]:
     return _checked(rf, _WORKER["targets"])
 
 
+# files checked together as they come back from the pool (the last batch is checked after
+# the workers are done, the others while they read): a batch costs one scoring and one
+# validation per table, whatever its size
+BATCH_MIN_FILES = 100
+BATCHES = 5
+
+
 def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None,
-                  workers: int, progress: Callable[[int, int, str], None] | None
-                  ) -> tuple[list[ReturnFile], list[FileContent]]:
-    """`_read_in_worker` of every path in `workers` processes, in input order. The worker
-    functions are module-level, so the pool works with spawn (Windows, macOS) as with fork."""
+                  workers: int, progress: Callable[[int, int, str], None] | None,
+                  checker: _Checker) -> list[ReturnFile]:
+    """`_read_in_worker` of every path in `workers` processes, in input order, each batch
+    given to `checker`. The worker functions are module-level, so the pool works with
+    spawn (Windows, macOS) as with fork."""
     # small chunks: the progress moves, and a slow file does not hold a whole share back
     chunk = max(1, min(8, len(paths) // (workers * 8)))
+    batch = max(BATCH_MIN_FILES, -(-len(paths) // BATCHES))
     files: list[ReturnFile] = []
-    contents: list[FileContent] = []
+    pending: list[tuple[ReturnFile, FileContent]] = []
     with ProcessPoolExecutor(workers, initializer=_init_worker,
                              initargs=(plan, fingerprint, index)) as ex:
         results = ex.map(_read_in_worker, [str(p) for p in paths], chunksize=chunk)   # all submitted
         _warm_up()
         for i, (rf, content) in enumerate(results, start=1):
             files.append(rf)
-            contents.append(content)
+            pending.append((rf, content))
+            if len(pending) >= batch:
+                checker.add([f for f, _ in pending], [c for _, c in pending])
+                pending = []
             if progress:
                 progress(i, len(paths), str(paths[i - 1]))
-    return files, contents
+    if pending:
+        checker.add([f for f, _ in pending], [c for _, c in pending])
+    return files
 
 
 def _warm_up() -> None:
@@ -203,33 +230,81 @@ def _warm_up() -> None:
         pass
 
 
-def validate_files(plan: Plan, files: list[ReturnFile], contents: list[FileContent] | None = None) -> Validation:
-    """The checks across files, over `files` and their `contents` (`check_file` of each,
-    made here from the files' raw rows when not given)."""
-    if contents is None:
-        targets = indicator_targets(plan)
-        contents = [check_file(rf, targets) for rf in files]
-    findings: list[Finding] = [f for rf in files for f in rf.findings]
-    findings += _duplicates(files)
-    # a file's own findings on its values: after every file's reading findings, as they
-    # always came (the sort below keeps the order of equal keys)
-    findings += [f for ct in contents for f in ct.findings]
-    tables = frames(contents)
-    del contents
-    obj, ph, ind = tables[C.SHEET_OBJECTIVES], tables[C.SHEET_PHASES], tables[C.SHEET_INDICATORS]
-    final = plan.final
-    findings += _check_objectives(obj, final)
-    # a Rinviato / Non valutabile objective has no grade: its phases and indicators may stay blank
-    excused = set() if obj.empty else {
-        (f, o) for f, o, st in zip(obj["file"], obj["objective"], obj["status"]) if st in C.STATI_ESCLUSI}
-    findings += _check_phases(ph, plan, final, excused)
-    findings += _check_indicators(ind, final, excused)
-    findings += _status_vs_progress(obj, ph)
-    v = Validation(plan, files, [], obj, ph, ind)
-    findings += _deviation(v)
-    findings += _ungraded(v)
-    v.findings = _sorted(findings, files)
-    return v
+def validate_files(plan: Plan, files: list[ReturnFile], contents: list[FileContent] | None = None, *,
+                   checker: _Checker | None = None) -> Validation:
+    """The checks across files of `files`: by `checker`, which has been given them batch by
+    batch, or here over the files' `contents` (`check_file` of each, made from their raw
+    rows when not given)."""
+    if checker is None:
+        checker = _Checker(plan)
+        if contents is None:
+            targets = indicator_targets(plan)
+            contents = [check_file(rf, targets) for rf in files]
+        checker.add(files, contents)
+    return checker.result(files)
+
+
+class _Checker:
+    """The checks over the tables of many files, given batch by batch in input order (a
+    file is never split): pandera schemas, status against progress, and the scores'
+    V009, V040-V042 of the settori with one readable file. The findings of each check
+    come file by file as they would over all files at once."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.own: list[Finding] = []          # what each file's values said (check_file)
+        self.checks: list[Finding] = []
+        self.scored: list[Finding] = []       # kept for the settori with one readable file in the end
+        self.tables: list[dict[str, pd.DataFrame]] = []
+        self.readable: dict[str, int] = {}    # settore -> readable files so far
+
+    def add(self, files: list[ReturnFile], contents: list[FileContent]) -> None:
+        plan, final = self.plan, self.plan.final
+        self.own += [f for ct in contents for f in ct.findings]
+        tables = frames(contents)
+        self.tables.append(tables)
+        obj, ph, ind = tables[C.SHEET_OBJECTIVES], tables[C.SHEET_PHASES], tables[C.SHEET_INDICATORS]
+        self.checks += _check_objectives(obj, final)
+        # a Rinviato / Non valutabile objective has no grade: its phases and indicators may stay blank
+        excused = set() if obj.empty else {
+            (f, o) for f, o, st in zip(obj["file"], obj["objective"], obj["status"]) if st in C.STATI_ESCLUSI}
+        self.checks += _check_phases(ph, plan, final, excused)
+        self.checks += _check_indicators(ind, final, excused)
+        self.checks += _status_vs_progress(obj, ph)
+        mine = []
+        for rf in files:
+            if rf.sector and rf.readable:
+                self.readable[rf.sector] = self.readable.get(rf.sector, 0) + 1
+                mine.append(rf.sector)
+        # one file per settore: duplicates are reported (I007) and not scored (a settore
+        # whose second file comes in a later batch loses its findings in `result`)
+        single = [s for s in dict.fromkeys(mine) if self.readable[s] == 1]
+        if single and not obj.empty:
+            scores = compute(score_input(plan, SimpleNamespace(objectives=obj, phases=ph, indicators=ind),
+                                         sectors=single), plan.rules)
+            self.scored += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
+
+    def result(self, files: list[ReturnFile]) -> Validation:
+        single = frozenset(s for s, n in self.readable.items() if n == 1)
+        scored_files = {rf.path for rf in files if rf.sector is not None and rf.sector in single}
+        findings: list[Finding] = [f for rf in files for f in rf.findings]
+        findings += _duplicates(files)
+        # each file's own findings after every file's reading findings, as they always came
+        # (the sort keeps the order of equal keys)
+        findings += self.own + self.checks
+        findings += [f for f in self.scored if f.file is not None and f.file in scored_files]
+        obj, ph, ind = (_concat([t[sheet] for t in self.tables], sheet)
+                        for sheet in (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS))
+        return Validation(self.plan, files, _sorted(findings, files), obj, ph, ind,
+                          scored_sectors=single if not obj.empty else frozenset())
+
+
+def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:
+    if not parts:
+        return frames([])[sheet]
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _sorted(findings: list[Finding], files: list[ReturnFile]) -> list[Finding]:
@@ -431,25 +506,17 @@ def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
     return out
 
 
-def _deviation(v: Validation) -> list[Finding]:
+def _deviation(plan: Plan, objectives: pd.DataFrame, scores: Any) -> list[Finding]:
     """Declared grade far from the computed one without a Motivazione (V009)."""
-    if v.objectives.empty:
-        return []
-    # one file per settore: duplicates are reported (I007) and not scored
-    single = [s for s, group in v.sector_files().items() if len([g for g in group if g.readable]) == 1]
-    if not single:   # every settore sent two files (e.g. the .xlsx and the .ods): nothing to score
-        return []
-    scores = compute(score_input(v.plan, v, sectors=single), v.plan.rules)
-    v.scores, v.scored_sectors = scores, frozenset(single)
     o = scores.objectives
     if "deviation_flag" not in o:
         return []
     flagged = o[o["deviation_flag"].astype(bool)]
     if flagged.empty:
         return []
-    rows = v.objectives.set_index(["sector", "objective"])
+    rows = objectives.set_index(["sector", "objective"])
     out = []
-    thr = v.plan.rules.deviation_threshold
+    thr = plan.rules.deviation_threshold
     for r in records(flagged):
         key = (r["sector"], r["objective"])
         if key not in rows.index:
@@ -466,20 +533,17 @@ def _deviation(v: Validation) -> list[Finding]:
     return out
 
 
-def _ungraded(v: Validation) -> list[Finding]:
+def _ungraded(plan: Plan, objectives: pd.DataFrame, scores: Any) -> list[Finding]:
     """Objectives the averages leave out for want of a grade, never silently (scoring.md):
     nothing computable and no Grado dichiarato % (V040 in a Rendicontazione finale, V041 in
     a Monitoraggio intermedio); fasi e indicatori all neutralised with a declared grade,
     which does not count (V042). Located at the objective's Grado dichiarato % cell."""
 
-    scores = v.scores
-    if scores is None or v.objectives.empty:
-        return []
     o = scores.objectives
     o = o[o["excluded_reason"].isin([EX_NO_DATA, EX_NEUTRALISED])]
     if o.empty:
         return []
-    rows = v.objectives.drop_duplicates(["sector", "objective"]).set_index(["sector", "objective"])
+    rows = objectives.drop_duplicates(["sector", "objective"]).set_index(["sector", "objective"])
     ind = scores.indicators
     ph = scores.phases
     out = []
@@ -494,7 +558,7 @@ def _ungraded(v: Validation) -> list[Finding]:
             if not math.isnan(r["declared"]):
                 out.append(finding(ErrorCode.V042, value=show_value(round_half_up(r["declared"])), **where))
             continue
-        code = ErrorCode.V040 if v.plan.final else ErrorCode.V041
+        code = ErrorCode.V040 if plan.final else ErrorCode.V041
         out.append(finding(code, detail=_why_nothing(ph, ind, key), **where))
     return out
 
