@@ -188,8 +188,8 @@ def _read_in_worker(path: str) -> tuple[ReturnFile, FileContent]:
 # files checked together as they come back from the pool (the last batch is checked after
 # the workers are done, the others while they read): a batch costs one scoring and one
 # validation per table, whatever its size
-BATCH_MIN_FILES = 100
-BATCHES = 5
+BATCH_MIN_FILES = 50
+BATCHES = 8
 
 
 def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None,
@@ -210,11 +210,11 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
         for i, (rf, content) in enumerate(results, start=1):
             files.append(rf)
             pending.append((rf, content))
-            if len(pending) >= batch:
-                checker.add([f for f, _ in pending], [c for _, c in pending])
-                pending = []
             if progress:
                 progress(i, len(paths), str(paths[i - 1]))
+            if len(pending) >= batch and i < len(paths):
+                checker.add([f for f, _ in pending], [c for _, c in pending])
+                pending = []
     if pending:
         checker.add([f for f, _ in pending], [c for _, c in pending])
     return files
@@ -401,7 +401,9 @@ def _check_phases(df: pd.DataFrame, plan: Plan, final: bool,
                  error=coded(ErrorCode.V003, "actual_end")),
     ], strict=False)
     # a value that was typed but could not be read is reported once (V014), not as missing too
-    typed_bad = view["progress"].isna() & ~view["progress_raw"].map(is_blank).astype(bool)
+    blank = view["progress"].isna()
+    typed_bad = blank.copy()
+    typed_bad[blank] = ~view.loc[blank, "progress_raw"].map(is_blank).astype(bool)
     out = _run(schema, view, C.T_PHASES, _required(final), plan)
     out += _missing(_not_excused(view[~typed_bad], excused), "progress", C.T_PHASES, _required(final))
     return out
@@ -491,13 +493,18 @@ def _missing(view: pd.DataFrame, fld: str, spec: Any, code: ErrorCode) -> list[F
 def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
     if obj.empty or ph.empty:
         return []
-    live = ph[~ph["neutralised"].astype(bool)]
-    if live.empty:
-        return []
+    # the lowest progress of each objective's live phases (blanks skipped), in one pass
+    # over the columns: a groupby of object keys costs more than the loop
+    low: dict[tuple[Any, Any], float] = {}
+    for f, o, p, n in zip(ph["file"].tolist(), ph["objective"].tolist(), ph["progress"].tolist(),
+                          ph["neutralised"].tolist()):
+        if n or p != p:
+            continue
+        m = low.get((f, o))
+        if m is None or p < m:
+            low[(f, o)] = p
     done = obj[obj["status"] == "Concluso"]
     out = []
-    # a dict: a look-up per Concluso objective in a Series with a MultiIndex is slow
-    low = live.groupby(["file", "objective"])["progress"].min().to_dict()
     for r in records(done):
         m = low.get((r["file"], r["objective"]))
         if m is not None and m == m and m < 100:
