@@ -5,6 +5,7 @@
     python bench/bench_validate.py --n 300               # the first 300 returns only
     python bench/bench_validate.py --workdir /tmp/bv --jobs 4
     python bench/bench_validate.py --validate-jobs 1      # pegxl in one process
+    python bench/bench_validate.py --compare-with /tmp/main-checkout   # and another pegxl too
     python bench/bench_validate.py --plan /tmp/pm/b1000/piano.xlsx --returns /tmp/pm/b1000/ritorni \
         --workdir /tmp/bv-ext                                  # a corpus made elsewhere, read only
 
@@ -27,6 +28,8 @@
                sheet (Obiettivi, Fasi, Indicatori), nothing else.
    - calamine: for every file python-calamine reads every cell of every sheet (the raw
                parse, one process: the floor of any reader of these files).
+   - reference (with --compare-with DIR): the pegxl of the checkout DIR, run like pegxl,
+               so that a change is measured against main side by side, in one run.
    The plan is loaded before the clock starts (from a pickle of the checked plan); its
    memory is in pegxl's peak, and reported apart ("RSS before"). Peak RSS is the child's
    own high-water mark (VmHWM; ru_maxrss of the child where /proc is not available).
@@ -54,7 +57,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# the pegxl measured: this checkout's, or another's for --compare-with (set for its child)
+sys.path.insert(0, os.environ.get("PEGXL_BENCH_CODE") or str(ROOT))
 
 DEFAULT_WORKDIR = ROOT / "bench" / "out" / "validate"
 TABLE_SHEETS = ("Obiettivi", "Fasi", "Indicatori")
@@ -306,12 +310,14 @@ def child_calamine(workdir: Path, folder: Path) -> dict:
             "rows": rows}
 
 
-def measure(method: str, workdir: Path, folder: Path, jobs: int | None = None) -> dict:
+def measure(method: str, workdir: Path, folder: Path, jobs: int | None = None, code: Path | None = None) -> dict:
+    """One run of `method` in a child process (`code`: the checkout whose pegxl it imports)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, "--workdir", str(workdir),
            "--folder", str(folder)]
     if jobs is not None:
         cmd += ["--validate-jobs", str(jobs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, PEGXL_BENCH_CODE=str(code)) if code is not None else None
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{method} run failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -330,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="pegxl's worker processes (validate --jobs; default: the cores)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each method; the fastest counts")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    ap.add_argument("--compare-with", type=Path, default=None,
+                    help="another checkout of pegxl (e.g. main) measured in the same run")
     ap.add_argument("--child", choices=["pegxl", "baseline", "calamine"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -368,11 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  corpus ready in {gen:.1f} s (not timed below)")
 
     results = {}
-    for method in ("pegxl", "baseline", "calamine"):
-        runs = [measure(method, workdir, folder, args.validate_jobs if method == "pegxl" else None)
+    methods = ["pegxl", "baseline", "calamine"] + (["reference"] if args.compare_with else [])
+    for method in methods:
+        ours = method in ("pegxl", "reference")
+        runs = [measure("pegxl" if method == "reference" else method, workdir, folder,
+                        args.validate_jobs if ours else None,
+                        args.compare_with.resolve() if method == "reference" else None)
                 for _ in range(args.repeat)]
         best = min(runs, key=lambda r: r["seconds"])
         best["maxrss_kb"] = max(r["maxrss_kb"] for r in runs)
+        best["method"] = method
         results[method] = best
     p, b, c = results["pegxl"], results["baseline"], results["calamine"]
     assert p["files"] == b["files"] == c["files"] == len(files), (p["files"], b["files"], c["files"], len(files))
@@ -381,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{'method':<10} {'files':>6} {'seconds':>9} {'CPU s':>8} {'files/s':>9} {'peak RSS MB':>12} "
           f"{'RSS before MB':>14}")
-    for r in (p, b, c):
+    for r in results.values():
         print(f"{r['method']:<10} {r['files']:>6} {r['seconds']:>9.2f} {r['cpu']:>8.2f} "
               f"{r['files'] / r['seconds']:>9.1f} {r['maxrss_kb'] / 1024:>12.1f} {r['rss_before_kb'] / 1024:>14.1f}")
     speed = (p["files"] / p["seconds"]) / (b["files"] / b["seconds"])
@@ -395,16 +408,24 @@ def main(argv: list[str] | None = None) -> int:
     # on `jobs` free cores. While the workers read, this process checks what they sent
     # back: their CPU seconds and its own until the last file came back are spread over
     # the cores; what it does after (the last checks) is added in full.
-    main = p.get("main_cpu", 0.0)
-    tail = p.get("tail_cpu", main)
-    free = (p["cpu"] - tail) / jobs + tail
-    print(f"on {jobs} free cores (CPU s: workers {p['cpu'] - main:.2f} + main process while they read "
-          f"{main - tail:.2f}, over {jobs}, + main process after {tail:.2f} = {free:.2f} s): "
-          f"x{b['cpu'] / free:.2f} the baseline's CPU s (goal >= 5), x{free / c['cpu']:.2f} calamine's (goal <= 5)")
+    for r in [p] + ([results["reference"]] if "reference" in results else []):
+        main = r.get("main_cpu", 0.0)
+        tail = r.get("tail_cpu", main)
+        r["free_cores_seconds"] = free = (r["cpu"] - tail) / jobs + tail
+        print(f"{r['method']} on {jobs} free cores (CPU s: workers {r['cpu'] - main:.2f} + main process while "
+              f"they read {main - tail:.2f}, over {jobs}, + main process after {tail:.2f} = {free:.2f} s): "
+              f"x{b['cpu'] / free:.2f} the baseline's CPU s (goal >= 5), x{free / c['cpu']:.2f} calamine's "
+              f"(goal <= 5)")
+    if "reference" in results:
+        ref = results["reference"]
+        print(f"pegxl against the reference ({args.compare_with}): time x{ref['seconds'] / p['seconds']:.2f} "
+              f"faster, on free cores x{ref['free_cores_seconds'] / p['free_cores_seconds']:.2f}, peak memory "
+              f"{p['maxrss_kb'] / 1024:.0f} MB against {ref['maxrss_kb'] / 1024:.0f} MB; the same findings: "
+              f"{ref['codes'] == p['codes'] and ref['errors'] == p['errors']}")
     print(f"pegxl findings: {p['errors']} errors, {p['warnings']} warnings {p['codes']}; "
           f"{p['usable']}/{p['files']} usable; {p['rows']} rows validated (baseline read {b['rows']})")
     if args.json:
-        args.json.write_text(json.dumps({"pegxl": p, "baseline": b, "calamine": c, "speed_ratio": speed,
+        args.json.write_text(json.dumps({**results, "speed_ratio": speed,
                                          "memory_ratio": mem, "calamine_time_ratio": over_raw, "jobs": jobs,
                                          "files": len(files), "generation_seconds": gen}, indent=2))
     return 0
