@@ -179,3 +179,8 @@ def test_batches_checked_while_the_workers_read_say_what_one_batch_says(env, tmp
         assert _frames_same(a, b)
     assert one.scored_sectors == many.scored_sectors == {"S01"}
     assert many.scores.objectives.equals(one.scores.objectives)
+    # scored once after the reading, the Scores kept (what merge asks for): the same findings
+    kept = V.validate_returns(env.plan, [d], jobs=2, keep_scores=True)
+    assert kept._scores is not None and kept.scores_of(["S01"]) is kept.scores
+    assert [f.to_dict() for f in kept.findings] == [f.to_dict() for f in one.findings]
+    assert kept.scores.objectives.equals(one.scores.objectives)

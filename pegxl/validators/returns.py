@@ -62,7 +62,8 @@ class Validation:
     def scores_of(self, sectors: Iterable[str]) -> Any:
         """`scores` when they cover exactly `sectors`, else None. A merge of the same files
         takes them rather than scoring the same inputs once more (the typed rows of a
-        usable file are the consolidated's inputs: tables.inputs_from_validation)."""
+        usable file are the consolidated's inputs: tables.inputs_from_validation); with
+        validate_returns(keep_scores=True) they are not computed a second time either."""
         if not self.scored_sectors or set(sectors) != self.scored_sectors:
             return None
         return self.scores
@@ -113,7 +114,7 @@ POOL_MIN_FILES = 16
 
 def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
                      progress: Callable[[int, int, str], None] | None = None,
-                     jobs: int | None = None) -> Validation:
+                     jobs: int | None = None, keep_scores: bool = False) -> Validation:
     """Validate returned workbooks (files or folders) against a checked plan.
 
     Each file is read and its values checked once (`read_return`: identity, tamper,
@@ -122,12 +123,16 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
     from POOL_MIN_FILES files); 1 reads them in this process. A worker sends back the
     file's findings and compact parsed columns, not its raw rows. This process checks
     the tables of a batch of files while the workers read the next ones. The files come
-    back in input order, so findings and reports are the same whatever `jobs` is."""
+    back in input order, so findings and reports are the same whatever `jobs` is.
+
+    `keep_scores`: the settori are scored once, over all files, after the reading (not a
+    batch at a time while the workers read), and the Validation keeps those Scores: for
+    a caller that needs them anyway (merge: `Validation.scores_of`)."""
     paths = return_paths(plan, items)
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
     workers = _workers(jobs, len(paths))
-    checker = _Checker(plan)
+    checker = _Checker(plan, whole_scores=keep_scores)
     if workers <= 1:
         targets = indicator_targets(plan) if paths else {}
         files: list[ReturnFile] = []
@@ -250,8 +255,13 @@ class _Checker:
     V009, V040-V042 of the settori with one readable file. The findings of each check
     come file by file as they would over all files at once."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, whole_scores: bool = False):
         self.plan = plan
+        self.whole_scores = whole_scores     # scored once in `result`, over every batch
+        # the Scores of the only batch scored so far (None after a second): those of all
+        # files when every settore came in it
+        self.only_scores: tuple[frozenset[str], Any] | None = None
+        self.batches_scored = 0
         self.own: list[Finding] = []          # what each file's values said (check_file)
         self.checks: list[Finding] = []
         self.scored: list[Finding] = []       # kept for the settori with one readable file in the end
@@ -279,10 +289,12 @@ class _Checker:
         # one file per settore: duplicates are reported (I007) and not scored (a settore
         # whose second file comes in a later batch loses its findings in `result`)
         single = [s for s in dict.fromkeys(mine) if self.readable[s] == 1]
-        if single and not obj.empty:
+        if single and not obj.empty and not self.whole_scores:
             scores = compute(score_input(plan, SimpleNamespace(objectives=obj, phases=ph, indicators=ind),
                                          sectors=single), plan.rules)
             self.scored += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
+            self.batches_scored += 1
+            self.only_scores = (frozenset(single), scores) if self.batches_scored == 1 else None
 
     def result(self, files: list[ReturnFile]) -> Validation:
         single = frozenset(s for s, n in self.readable.items() if n == 1)
@@ -292,11 +304,22 @@ class _Checker:
         # each file's own findings after every file's reading findings, as they always came
         # (the sort keeps the order of equal keys)
         findings += self.own + self.checks
-        findings += [f for f in self.scored if f.file is not None and f.file in scored_files]
         obj, ph, ind = (_concat([t[sheet] for t in self.tables], sheet)
                         for sheet in (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS))
-        return Validation(self.plan, files, _sorted(findings, files), obj, ph, ind,
-                          scored_sectors=single if not obj.empty else frozenset())
+        scores = None
+        if self.whole_scores:
+            if single and not obj.empty:
+                scores = compute(score_input(self.plan, SimpleNamespace(objectives=obj, phases=ph, indicators=ind),
+                                             sectors=single), self.plan.rules)
+                findings += _deviation(self.plan, obj, scores) + _ungraded(self.plan, obj, scores)
+        else:
+            findings += [f for f in self.scored if f.file is not None and f.file in scored_files]
+            if self.only_scores is not None and self.only_scores[0] == single:
+                scores = self.only_scores[1]         # one batch scored them all
+        v = Validation(self.plan, files, _sorted(findings, files), obj, ph, ind,
+                       scored_sectors=single if not obj.empty else frozenset())
+        v._scores = scores
+        return v
 
 
 def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:
