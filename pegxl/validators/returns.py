@@ -323,6 +323,8 @@ class _Checker:
 
 
 def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:
+    """One table of the batches' (the same columns and dtypes; empty batches left out)."""
+    parts = [p for p in parts if len(p)]
     if not parts:
         return frames([])[sheet]
     if len(parts) == 1:
