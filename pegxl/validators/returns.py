@@ -1,10 +1,12 @@
 """`pegxl validate`: every returned workbook checked against the plan, every problem located.
 
 Each file is read and its values checked in one pass, in worker processes (identity,
-integrity, raw inputs: `pegxl.ingest`; formulas, limits, parsing: `.content`); the
-parsed columns of all files are then joined in input order and checked at once with
-pandera schemas over the combined tables, so a thousand files cost one validation call
-per table, not a thousand.
+integrity, raw inputs: `pegxl.ingest`; formulas, limits, parsing: `.content`). The
+parsed columns come back in input order and are checked a batch of files at a time,
+while the workers read the next ones, with pandera schemas over the combined tables and
+one scoring per batch (V009, V040-V042), so a thousand files cost a few validation calls
+per table, not a thousand; what needs every file (two files of one settore, I007) is
+checked at the end.
 """
 from __future__ import annotations
 
