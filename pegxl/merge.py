@@ -145,7 +145,8 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         if progress:
             progress(i, total, name)
 
-    v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs)
+    v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs,
+                         keep_scores=True)
     for rf in v.files:   # the validation's tables hold them now: raw rows grow with the files
         rf.rows = {}
     # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
@@ -197,7 +198,9 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
 
     used = {chosen[s].path for s in sectors}
     inputs = inputs_from_validation(v, used)
-    scores = score(plan, inputs, sectors)
+    scores = v.scores_of(sectors)   # the validation scored these very inputs already
+    if scores is None:              # other settori (--partial, a file left out): scored here
+        scores = score(plan, inputs, sectors)
 
     # copies to write back: names decided before anything is written
     notes: list[str] = []
