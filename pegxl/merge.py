@@ -68,7 +68,7 @@ from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook import fastsave
 from .workbook.io import atomic_write_bytes
-from .workbook.reader import read_table, read_values
+from .workbook.reader import read_table, read_values, xlsx_extents
 from .workbook.patch import CellChange, patch_cells
 
 RETURNED_DIR = "restituiti"
@@ -374,11 +374,12 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     rec = Reconciliation()
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
-    # only the three tables compared: the rest of the workbook (its hidden record above all,
-    # a JSON per row) would be read into memory for nothing
-    book = read_values(path, sheets=list(_CHECKS), max_rows=max_rows(v.plan))
+    limit = max_rows(v.plan)
+    bound = xlsx_extents(path, bound=True, max_rows=limit)   # measured once for the three
     for sheet, checks in _CHECKS.items():
-        raw = book.sheet(sheet)
+        # one table at a time, and only the three compared: the rest of the workbook (its
+        # hidden record above all, a JSON per row) would be read into memory for nothing
+        raw = read_values(path, sheets=[sheet], max_rows=limit, bound=bound).sheet(sheet)
         cons = read_table(raw, specs[sheet])[0].df if raw is not None else pd.DataFrame()
         del raw
         keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
