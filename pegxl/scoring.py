@@ -581,6 +581,7 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
     weights = _exacts(ind["weight"])
     eff: list[Fraction | None] = [None] * len(ind)
     parts: _Parts = {}
+    neutral_at = neutral.tolist()   # .iat is tens of µs a call: thousands of indicators
     for key, rows in _groups(ind, ["sector", "objective"]).items():
         ew, share = _weights_and_shares([weights[i] for i in rows], [not context[i] for i in rows],
                                         [counted[i] for i in rows])
@@ -592,7 +593,7 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
                 cs.append(k * s)
         total = sum(cs, _ZERO) if cs else None
         scored = [i for i in rows if not context[i]]
-        parts[key] = (total, len(scored), sum(1 for i in scored if not neutral.iat[i]))
+        parts[key] = (total, len(scored), sum(1 for i in scored if not neutral_at[i]))
         fig.indicators_part[key] = total
     keys = list(zip(ind["sector"], ind["objective"], ind["indicator"]))
     fig.indicators.update(zip(keys, scores))
