@@ -27,6 +27,7 @@ from openpyxl.cell._writer import write_cell
 from openpyxl.comments.comment_sheet import CommentRecord
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
@@ -117,8 +118,11 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
     cell.style_id hashes it every time."""
     raw = xf._file   # et_xmlfile's writer of already serialised text
     parts = [start_tag]
+    add = parts.append
+    row = ""
     for cell in cells:
-        if cell._comment is not None:
+        comment = cell._comment
+        if comment is not None:
             ws._comments.append(CommentRecord.from_cell(cell))
         st = cell._style
         sid = None
@@ -128,18 +132,70 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
                 sid = style_ids[key]
             else:
                 sid = style_ids[key] = f"{cell.style_id}" if any(st) else None
-        styled = sid is not None
-        if cell._value is None and not styled and not cell._comment:
+        value = cell._value
+        if value is None and sid is None and not comment:
             continue
+        # the commonest cells (text, our formulas, numbers) here; the others by _cell_xml
+        kind = cell.data_type
+        t = type(value)
+        if cell._hyperlink is None and ((t is str and (kind == "s" or kind == "f")) or
+                                        ((t is int or t is float or value is None) and kind == "n")):
+            if not row:
+                row = f"{cell.row}"
+            if kind == "s":
+                attrs = _S_ATTRS.get(sid)
+                if attrs is None:
+                    attrs = _S_ATTRS[sid] = f' s="{sid}" t="inlineStr"'
+                head = f'<c r="{_letter(cell.column)}{row}"{attrs}'
+                if value == "":
+                    add(head + " />")
+                    continue
+                stripped = value.strip()
+                space = ' xml:space="preserve"' if stripped and value != stripped else ""
+                add(f"{head}><is><t{space}>{_escape_cdata(value)}</t></is></c>")
+                continue
+            if kind == "f" and len(value) > 1:
+                attrs = _F_ATTRS.get(sid)
+                if attrs is None:
+                    attrs = _F_ATTRS[sid] = f' s="{sid}"'
+                head = f'<c r="{_letter(cell.column)}{row}"{attrs}'
+                add(f"{head}><f>{_escape_cdata(value[1:])}</f><v /></c>")
+                continue
+            if kind == "n":
+                attrs = _N_ATTRS.get(sid)
+                if attrs is None:
+                    attrs = _N_ATTRS[sid] = f' s="{sid}" t="n"'
+                head = f'<c r="{_letter(cell.column)}{row}"{attrs}'
+                if value is None:   # a styled blank (an input cell)
+                    add(head + " />")
+                    continue
+                text = _escape_cdata(safe_string(value))
+                add(f"{head}><v>{text}</v></c>" if text else f"{head}><v /></c>")
+                continue
         text = _cell_xml(cell, sid, epoch)
         if text is None:   # flush, then openpyxl writes this cell itself
             raw("".join(parts))
             parts = []
-            write_cell(xf, ws, cell, styled)
+            add = parts.append
+            write_cell(xf, ws, cell, sid is not None)
         else:
-            parts.append(text)
-    parts.append("</row>")
+            add(text)
+    add("</row>")
     raw("".join(parts))
+
+
+# a cell's attributes after r="..." by style id, for text, formula and number cells
+_S_ATTRS: dict[str | None, str] = {None: ' t="inlineStr"'}
+_F_ATTRS: dict[str | None, str] = {None: ""}
+_N_ATTRS: dict[str | None, str] = {None: ' t="n"'}
+_LETTERS: dict[int, str] = {}
+
+
+def _letter(col: int) -> str:
+    letter = _LETTERS.get(col)
+    if letter is None:
+        letter = _LETTERS[col] = get_column_letter(col)
+    return letter
 
 
 class _Writer(ExcelWriter):
