@@ -127,6 +127,11 @@ def _slow_formula(ws, row, col, text):
     return ws.cell(row=row, column=col, value=text)
 
 
+def _slow_formulas(ws, row, items):
+    for col, text in items:
+        ws.cell(row=row, column=col, value=text)
+
+
 def _slow_put(ws, row, col, value, *, wrap=True, formula=False):
     c = ws.cell(row=row, column=col)
     c.value = value
@@ -146,7 +151,8 @@ def _slow_records(df):
 @pytest.fixture
 def slow_cells(monkeypatch):
     """Every module of pegxl.templates makes its cells through openpyxl's own calls."""
-    slow = {"_cell": _slow_cell, "_formula": _slow_formula, "_put": _slow_put, "_records": _slow_records}
+    slow = {"_cell": _slow_cell, "_formula": _slow_formula, "_formulas": _slow_formulas, "_put": _slow_put,
+            "_records": _slow_records}
 
     def use() -> None:
         for name, module in list(sys.modules.items()):

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import weakref
 from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from openpyxl import Workbook
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, TIME_FORMATS, Cell
 from openpyxl.styles import Alignment, PatternFill
 from openpyxl.styles.cell_style import StyleArray
@@ -129,8 +127,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "reference_date": {"fill": REFERENCE_FILL, "alignment": S.WRAP, "border": S.BORDER,
                        "number_format": S.DATE_FORMAT},
 }
-_STYLE_IDS: weakref.WeakKeyDictionary[Workbook, dict[str, Any]] = weakref.WeakKeyDictionary()
-_LAST_BOOK: list[Any] = [lambda: None, {}]   # the workbook styled last and its cache
+_LOOKS = "_pegxl_looks"   # the workbook's attribute holding its cache of named styles
 
 
 def _style(cell, name: str) -> None:
@@ -138,14 +135,13 @@ def _style(cell, name: str) -> None:
 
     Assigning cell.fill, .alignment... hashes the style objects every time, which was most
     of the generation time; each combination is applied once per workbook and its style
-    array (openpyxl's private but stable `_style`) copied to the next cells."""
-    book = cell.parent.parent
-    last, cache = _LAST_BOOK
-    if last() is not book:   # a look-up in the weak dictionary makes a weak reference
-        cache = _STYLE_IDS.get(book)
-        if cache is None:
-            cache = _STYLE_IDS[book] = {}
-        _LAST_BOOK[:] = [weakref.ref(book), cache]
+    array (openpyxl's private but stable `_style`) copied to the next cells. The arrays are
+    kept on the workbook itself (a look-up per cell, no weak reference)."""
+    book = cell.parent._parent
+    cache = book.__dict__.get(_LOOKS)
+    if cache is None:
+        cache = {}
+        setattr(book, _LOOKS, cache)
     ids = cache.get(name)
     if ids is not None:
         cell._style = StyleArray(ids)
@@ -212,6 +208,26 @@ def _formula(ws, row: int, col: int, text: str) -> Any:
     c._value = text
     c.data_type = "f"
     return c
+
+
+def _formulas(ws, row: int, items: Sequence[tuple[int, str]]) -> None:
+    """_formula(ws, row, col, text) for each (col, text) of `items`, in one go."""
+    cells = ws._cells
+    for col, text in items:
+        c: Any = cells.get((row, col))
+        if c is None:
+            c = _new_cell(Cell)
+            c.parent = ws
+            c.row = row
+            c.column = col
+            c._style = None
+            c._hyperlink = None
+            c._comment = None
+            cells[(row, col)] = c
+        c._value = text
+        c.data_type = "f"
+    if items and row > ws._current_row:
+        ws._current_row = row
 
 
 def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool = False):
@@ -358,6 +374,23 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
 
 _ROW = "1048577"   # one past Excel's last row: in no formula but as the row of a pattern
 _PATTERNS: dict[tuple[Any, ...], list[str]] = {}
+
+
+_ROW_READINGS: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+
+
+def row_readings(kind: str, sheet: str, letter: str, row: int, first: int, *,
+                 lo: float | None = None, hi: float | None = None) -> list[tuple[int, str]]:
+    """The (column, formula) of the helpers and the reading of row_reading_steps (columns
+    from `first`; empty steps left out), kept per row: every template of a plan has them."""
+    key = (kind, sheet, letter, row, first, lo, hi)
+    found = _ROW_READINGS.get(key)
+    if found is None:
+        if len(_ROW_READINGS) > 100_000:
+            _ROW_READINGS.clear()
+        found = _ROW_READINGS[key] = [(col, f) for col, f in enumerate(
+            row_reading_steps(kind, sheet, letter, row, first, lo=lo, hi=hi), start=first) if f]
+    return found
 
 
 def row_reading_steps(kind: str, sheet: str, letter: str, row: int, first: int, *,

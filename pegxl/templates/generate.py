@@ -56,7 +56,7 @@ from .formulas import (
     READ_FIRST,
     SUMMARY_WIDTHS,
     _cell,
-    _formula,
+    _formulas,
     _num,
     _Obj,
     _plus,
@@ -69,7 +69,7 @@ from .formulas import (
     _style,
     _txt,
     indicator_formula,
-    row_reading_steps,
+    row_readings,
 )
 from .reference import SnapshotValues, add_reference_column, reference_note
 
@@ -158,9 +158,7 @@ class _Builder:
         """Write on _letture, on `row`, how the input sheet!letter+row is read."""
         ws, first = self.ws_l, READ_FIRST[block]
         _put(ws, row, first, f"{sheet}!{letter}{row}", wrap=False)
-        for i, formula in enumerate(row_reading_steps(kind, sheet, letter, row, first + 1, **kw), start=1):
-            if formula:
-                _formula(ws, row, first + i, formula)
+        _formulas(ws, row, row_readings(kind, sheet, letter, row, first + 1, **kw))
 
     # -- table sheets
     def _table_header(self, ws, spec: C.TableSpec, freeze: str) -> None:

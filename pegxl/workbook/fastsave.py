@@ -31,6 +31,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.descriptors.serialisable import Serialisable
+from openpyxl.worksheet.dimensions import SheetDimension, SheetFormatProperties
+from openpyxl.worksheet.page import PageMargins, PrintOptions, PrintPageSetup
+from openpyxl.worksheet.protection import SheetProtection
+from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 
@@ -93,6 +98,80 @@ def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
 
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer with the rows of plain cells written as text, into memory."""
+
+    def rows(self) -> list[tuple[int, list[Any]]]:
+        """WorksheetWriter.rows: the cells by row, in order (the keys sorted alone, without
+        their cells, and rows of only a row dimension too)."""
+        ws: Any = self.ws
+        cells = ws._cells
+        rows: dict[int, list[Any]] = {}
+        for key in sorted(cells):
+            r = key[0]
+            if r in rows:
+                rows[r].append(cells[key])
+            else:
+                rows[r] = [cells[key]]
+        extra = ws.row_dimensions.keys() - rows.keys()
+        if not extra:
+            return list(rows.items())   # already in row order
+        for r in extra:
+            rows[r] = []
+        return sorted(rows.items())
+
+    # the sheet's settings of flat classes (attributes only, openpyxl's generic to_tree): an
+    # element is its class and attributes, so its text is kept and written again as it is
+    def write_protection(self) -> None:
+        self._flat(self.ws.protection)
+
+    def write_print(self) -> None:
+        self._flat(self.ws.print_options)
+
+    def write_margins(self) -> None:
+        self._flat(self.ws.page_margins)
+
+    def write_page(self) -> None:
+        self._flat(self.ws.page_setup)
+
+    def write_format(self) -> None:
+        ws: Any = self.ws
+        ws.sheet_format.outlineLevelCol = ws.column_dimensions.max_outline
+        self._flat(ws.sheet_format, always=True)
+
+    def _flat(self, obj: Any, always: bool = False) -> None:
+        """`if obj: self.xf.send(obj.to_tree())`, the text of each distinct element written once."""
+        if not (always or obj):
+            return
+        cls = type(obj)
+        if cls not in _FLAT:
+            self.xf.send(obj.to_tree())
+            return
+        key = (cls, tuple(obj))
+        text = _FLAT_XML.get(key)
+        xf: Any = self.xf.send(True)
+        if text is None:
+            parts: list[str] = []
+            raw, xf._file = xf._file, parts.append
+            try:
+                xf.write(obj.to_tree())
+            finally:
+                xf._file = raw
+            text = "".join(parts)
+            if len(_FLAT_XML) < 10_000:
+                _FLAT_XML[key] = text
+        xf._file(text)
+        self.xf.send(None)
+
+    def write_dimensions(self) -> None:
+        """WorksheetWriter.write_dimensions with Worksheet.calculate_dimension's range
+        computed in one pass over the cells' keys."""
+        ws: Any = self.ws
+        cells = ws._cells
+        if not cells or type(ws).calculate_dimension is not Worksheet.calculate_dimension:
+            super().write_dimensions()
+            return
+        rows, cols = zip(*cells)
+        ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
+        self.xf.send(SheetDimension(ref).to_tree())
 
     def write_rows(self) -> None:
         ws: Any = self.ws
@@ -182,6 +261,12 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
             add(text)
     add("</row>")
     raw("".join(parts))
+
+
+_FLAT = frozenset(c for c in (SheetProtection, PrintOptions, PageMargins, PrintPageSetup, SheetFormatProperties)
+                  if not c.__elements__ and not c.__nested__ and "attr_text" not in c.__attrs__
+                  and c.to_tree is Serialisable.to_tree)
+_FLAT_XML: dict[Any, str] = {}
 
 
 # a cell's attributes after r="..." by style id, for text, formula and number cells

@@ -127,6 +127,20 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
     return lines
 
 
+def one_line_chars(width: float, size: float = DEFAULT_FONT_PT, bold: bool = False) -> int:
+    """The longest text (in characters, without a line break) that line_count puts on one
+    line whatever its letters: a caller with many short cells skips line_count for them."""
+    room = max(1.0, width - _CELL_PAD_DIGITS)
+    scale = (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
+    n = int(room / (_WIDEST * scale))
+    # line_count's own test, evaluated alike, decides the boundary
+    while (n + 1) * _WIDEST * scale <= room:
+        n += 1
+    while n > 0 and n * _WIDEST * scale > room:
+        n -= 1
+    return n
+
+
 def lines_height(lines: int, size: float = DEFAULT_FONT_PT) -> float:
     """Row height in points for `lines` lines of text at `size` points."""
     return round(lines * size * _LINE_EM + _ROW_PAD_PT, 1)

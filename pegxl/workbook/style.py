@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Any, Iterable
 
 from openpyxl.cell.cell import MergedCell
@@ -180,9 +181,14 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
     fonts = book._fonts
     # style array -> (wraps, font size, bold): c.alignment and c.font build objects per cell
     looks: dict[bytes | None, tuple[bool, float, bool]] = {}
+    # (column, look) -> the characters that surely fit one line: most cells skip line_count
+    short: dict[tuple[str, tuple[bool, float, bool]], int] = {}
     cells: Any = ws._cells
-    letters = [get_column_letter(i) for i in range(1, ws.max_column + 1)]
-    for r in range(first_row, ws.max_row + 1):
+    # ws.max_row and ws.max_column, in C rather than a generator each
+    max_row, max_col = (max(cells)[0], max(map(itemgetter(1), cells))) if cells else (1, 1)
+    letters = [get_column_letter(i) for i in range(1, max_col + 1)]
+    line_count = paper.line_count
+    for r in range(first_row, max_row + 1):
         lines = 1
         size = paper.DEFAULT_FONT_PT
         c: Any
@@ -201,11 +207,22 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
                 font = fonts[st.fontId if st is not None else 0]
                 look = looks[key] = (bool(alignments[st.alignmentId if st is not None else 0].wrap_text),
                                      float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
-            if not look[0] or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+            if not look[0]:
                 continue
-            width = widths.get(letter, DEFAULT_WIDTH)
-            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = paper.line_count(text, width, look[1], look[2])
+            is_text = isinstance(v, str)
+            if is_text and v.startswith("=") and c.data_type == "f":
+                continue
+            fits = short.get((letter, look))
+            if fits is None:
+                fits = short[letter, look] = paper.one_line_chars(widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+            if isinstance(v, (dt.date, dt.datetime)):
+                text = v.strftime("%d/%m/%Y") if fits < 10 else ""
+            else:
+                text = v if is_text else str(v)
+            if len(text) <= fits and "\n" not in text:
+                n = 1
+            else:
+                n = line_count(text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
             if n * look[1] > lines * size:
                 lines, size = n, look[1]
         if lines > 1:
