@@ -105,8 +105,13 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
     which only gives fewer lines): the count errs on the tall side."""
     room = max(1.0, width - _CELL_PAD_DIGITS)
     scale = (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
-    if "\n" not in text and len(text) * _WIDEST * scale <= room:
-        return 1   # short enough whatever its letters: most cells
+    if "\n" not in text:
+        if len(text) * _WIDEST * scale <= room:
+            return 1   # short enough whatever its letters: most cells
+        # the whole text fits (with a margin far above the rounding of the sums below, which
+        # add the same widths word by word): one line, as the loop would find
+        if _digits(text) * scale <= room - 1e-6:
+            return 1
     space = _TABLE[" "] * scale
     lines = 0
     for paragraph in text.split("\n"):

@@ -183,6 +183,7 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
     looks: dict[bytes | None, tuple[bool, float, bool]] = {}
     # (column, look) -> the characters that surely fit one line: most cells skip line_count
     short: dict[tuple[str, tuple[bool, float, bool]], int] = {}
+    dates: dict[tuple[str, tuple[bool, float, bool]], int] = {}   # the same for dates' lines
     cells: Any = ws._cells
     # ws.max_row and ws.max_column, in C rather than a generator each
     max_row, max_col = (max(cells)[0], max(map(itemgetter(1), cells))) if cells else (1, 1)
@@ -212,17 +213,24 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
             is_text = isinstance(v, str)
             if is_text and v.startswith("=") and c.data_type == "f":
                 continue
-            fits = short.get((letter, look))
-            if fits is None:
-                fits = short[letter, look] = paper.one_line_chars(widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
-            if isinstance(v, (dt.date, dt.datetime)):
-                text = v.strftime("%d/%m/%Y") if fits < 10 else ""
+            if not is_text and isinstance(v, (dt.date, dt.datetime)):
+                # every dd/mm/yyyy has the same letters' widths (digits are alike): one count
+                # per column and look
+                n = dates.get((letter, look), 0) if 1000 <= v.year else 0
+                if not n:
+                    n = line_count(v.strftime("%d/%m/%Y"), widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                    if 1000 <= v.year:
+                        dates[letter, look] = n
             else:
                 text = v if is_text else str(v)
-            if len(text) <= fits and "\n" not in text:
-                n = 1
-            else:
-                n = line_count(text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                fits = short.get((letter, look))
+                if fits is None:
+                    fits = short[letter, look] = paper.one_line_chars(widths.get(letter, DEFAULT_WIDTH),
+                                                                      look[1], look[2])
+                if len(text) <= fits and "\n" not in text:
+                    n = 1
+                else:
+                    n = line_count(text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
             if n * look[1] > lines * size:
                 lines, size = n, look[1]
         if lines > 1:
