@@ -183,6 +183,21 @@ def test_records_are_itertuples(plan):
             assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
 
 
+def test_sector_rows_are_the_filtered_tables(plan):
+    """Plan.sector_rows (the tables converted once) gives a settore's rows as itertuples
+    gives them from objectives_of, phases_of and indicators_of."""
+    for code in [*plan.sector_codes, "NESSUNO"]:
+        objectives = plan.objectives_of(code)
+        codes = list(objectives["objective"])
+        frames = (objectives, plan.phases_of(codes), plan.indicators_of(codes))
+        for fast, df in zip(plan.sector_rows(code), frames):
+            slow = _slow_records(df)
+            assert [r._fields for r in fast] == [r._fields for r in slow]
+            assert len(fast) == len(slow) and (code == "NESSUNO" or slow)
+            for a, b in zip(fast, slow):
+                assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
+
+
 def _fast_and_slow(plan, tmp_path, slow_cells, codes):
     fast = generate_templates(plan, tmp_path / "veloci", generated_at=GENERATED_AT, sectors=codes, jobs=1)
     slow_cells()

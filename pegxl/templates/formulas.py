@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -19,6 +18,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import IllegalCharacterError
 
+from ..plan import table_rows
 from ..rules import Rules
 from ..values import is_blank, round_half_up
 from ..workbook import contract as C
@@ -79,17 +79,7 @@ def _py(v: Any) -> Any:
     return v
 
 
-_ROW_TYPES: dict[tuple[str, ...], Any] = {}
-
-
-def _records(df: Any) -> list[Any]:
-    """`list(df.itertuples(index=False))` for a plan table, faster: the frame converted to
-    Python objects in one go instead of a Series per column, one row type per columns."""
-    columns = tuple(df.columns)
-    row: Any = _ROW_TYPES.get(columns)
-    if row is None:
-        row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)
-    return list(map(row._make, df.to_numpy(dtype=object).tolist()))
+_records = table_rows   # a plan table's rows as itertuples gives them
 
 
 def _num(x: float) -> str:

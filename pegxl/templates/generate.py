@@ -62,7 +62,6 @@ from .formulas import (
     _plus,
     _put,
     _py,
-    _records,
     _runs,
     _serial,
     _sqref,
@@ -96,10 +95,7 @@ class _Builder:
         if generated_at is None:
             generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
         self.generated_at = generated_at.isoformat() if hasattr(generated_at, "isoformat") else str(generated_at)
-        self.objectives = plan.objectives_of(sector)
-        codes = list(self.objectives["objective"])
-        self.phases = plan.phases_of(codes)
-        self.indicators = plan.indicators_of(codes)
+        self.objectives, self.phases, self.indicators = plan.sector_rows(sector)
         self.objs: dict[str, _Obj] = {}
         self.date_lo = dt.date(plan.anno - 1, 1, 1)
         self.date_hi = dt.date(plan.anno + 1, 12, 31)
@@ -171,7 +167,7 @@ class _Builder:
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         n = len(self.objectives)
         o: Any   # a row of cells as typed
-        for r, o in enumerate(_records(self.objectives), start=2):
+        for r, o in enumerate(self.objectives, start=2):
             weight = _py(o.weight)
             self.objs[o.objective] = _Obj(o.objective, o.title, None if weight is None else float(weight), row=r)
             for fld in ("objective", "title", "typology", "weight", "description", "mission",
@@ -217,7 +213,7 @@ class _Builder:
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         active: list[int] = []
         p: Any   # a row of cells as typed
-        for r, p in enumerate(_records(self.phases), start=2):
+        for r, p in enumerate(self.phases, start=2):
             for fld in ("objective", "phase", "description", "planned_start", "planned_end", "weight"):
                 _put(ws, r, col[fld], _py(getattr(p, fld)))
             neutral = bool(p.neutralised)
@@ -254,7 +250,7 @@ class _Builder:
         by_type: dict[str, list[int]] = {}
         active: list[int] = []
         i: Any   # a row of cells as typed
-        for r, i in enumerate(_records(self.indicators), start=2):
+        for r, i in enumerate(self.indicators, start=2):
             target = i.target_value
             if isinstance(target, bool):
                 shown = "sì" if target else "no"
