@@ -382,3 +382,22 @@ def test_fast_save_writes_odd_characters_as_openpyxl(tmp_path, bad):
         return
     fastsave.save(book(), tmp_path / "fast.xlsx")
     same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+
+
+def test_fast_save_comments_as_openpyxl(tmp_path):
+    """The comments' boxes (VML) written from one box's text are openpyxl's own, for many
+    comments of any size on several sheets."""
+    def book() -> Workbook:
+        wb = Workbook()
+        for s, ws in enumerate([wb.active, wb.create_sheet("Altro"), wb.create_sheet("Senza")]):
+            for i in range(0 if s == 2 else 30):
+                c = ws.cell(row=1 + i * 7 % 41, column=1 + i % 28, value=f"v{i}")
+                cm = Comment(f"nota {i} <&>", "pegxl" if i % 3 else "altro")
+                cm.width, cm.height = (260, 80) if i % 2 else (144 + i, 79.5)
+                c.comment = cm
+        return wb
+
+    book().save(tmp_path / "openpyxl.xlsx")
+    fastsave.save(book(), tmp_path / "fast.xlsx")
+    same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+    assert b"_x0000_s1055" in parts(tmp_path / "fast.xlsx")["xl/drawings/commentsDrawing2.vml"]

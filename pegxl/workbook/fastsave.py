@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from io import BytesIO
+from operator import itemgetter
 from typing import Any, Iterable
 from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
     _escape_attrib,
@@ -24,10 +25,12 @@ from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import LXML
 from openpyxl.cell._writer import write_cell
-from openpyxl.comments.comment_sheet import CommentRecord
+from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
+from openpyxl.comments.shape_writer import ShapeWriter, _shape_factory
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
-from openpyxl.utils import get_column_letter
+from openpyxl.packaging.relationship import Relationship
+from openpyxl.utils import coordinate_to_tuple, get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
@@ -37,6 +40,7 @@ from openpyxl.worksheet.page import PageMargins, PrintOptions, PrintPageSetup
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
+from openpyxl.xml.functions import Element, fromstring, tostring
 
 
 COMPRESS_LEVEL = 1
@@ -99,13 +103,18 @@ def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer with the rows of plain cells written as text, into memory."""
 
+    _keys: list[tuple[int, int]] | None = None   # the cells' keys in order (write_dimensions)
+
     def rows(self) -> list[tuple[int, list[Any]]]:
         """WorksheetWriter.rows: the cells by row, in order (the keys sorted alone, without
         their cells, and rows of only a row dimension too)."""
         ws: Any = self.ws
         cells = ws._cells
+        keys = self._keys
+        if keys is None or len(keys) != len(cells):
+            keys = sorted(cells)
         rows: dict[int, list[Any]] = {}
-        for key in sorted(cells):
+        for key in keys:
             r = key[0]
             if r in rows:
                 rows[r].append(cells[key])
@@ -169,8 +178,9 @@ class _SheetWriter(WorksheetWriter):
         if not cells or type(ws).calculate_dimension is not Worksheet.calculate_dimension:
             super().write_dimensions()
             return
-        rows, cols = zip(*cells)
-        ref = f"{get_column_letter(min(cols))}{min(rows)}:{get_column_letter(max(cols))}{max(rows)}"
+        keys = self._keys = sorted(cells)   # rows() takes them in this order too
+        cols = list(map(itemgetter(1), keys))
+        ref = f"{get_column_letter(min(cols))}{keys[0][0]}:{get_column_letter(max(cols))}{keys[-1][0]}"
         self.xf.send(SheetDimension(ref).to_tree())
 
     def write_rows(self) -> None:
@@ -286,6 +296,24 @@ def _letter(col: int) -> str:
 class _Writer(ExcelWriter):
     _archive: ZipFile
 
+    def _write_comment(self, ws: Any) -> None:
+        """ExcelWriter._write_comment, with the VML of the comments' boxes written from the
+        text openpyxl writes for one box (see _vml) rather than an element tree per box."""
+        cs: Any = CommentSheet.from_comments(ws._comments)
+        self._comments.append(cs)
+        cs._id = len(self._comments)
+        self._archive.writestr(cs.path[1:], tostring(cs.to_tree()))
+        self.manifest.append(cs)
+        book: Any = self.workbook
+        if ws.legacy_drawing is None or book.vba_archive is None:
+            ws.legacy_drawing = f"xl/drawings/commentsDrawing{cs._id}.vml"
+            vml = _vml(cs.commentList)
+        else:
+            vml = cs.write_shapes(fromstring(book.vba_archive.read(ws.legacy_drawing)))
+        self._archive.writestr(ws.legacy_drawing, vml)
+        self.vba_modified.add(ws.legacy_drawing)
+        ws._rels.append(Relationship(Id="comments", type=cs._rel_type, Target=cs.path))
+
     def write_worksheet(self, ws: Any) -> None:
         ws._drawing = SpreadsheetDrawing()
         ws._drawing.charts = ws._charts
@@ -296,6 +324,54 @@ class _Writer(ExcelWriter):
         ws._rels = writer._rels
         self._archive.writestr(ws.path[1:], out.getvalue())
         self.manifest.append(ws)
+
+
+# sentinels for a box's id, row, column, height and width: numbers no VML text holds
+_VML_SENTINELS = (7777, 88888, 99999, 55555, 66666)
+_VML_PARTS: list[Any] = []
+
+
+def _vml_parts() -> tuple[bytes, bytes, bytes] | None:
+    """(document start, one box with the sentinels, document end) of the VML openpyxl
+    writes for comments, cut out of its own output for one and for two boxes."""
+    if not _VML_PARTS:
+        idx, row, col, height, width = _VML_SENTINELS
+
+        def doc(n: int) -> bytes:
+            sw = ShapeWriter(())
+            root = Element("xml")
+            sw.add_comment_shapetype(root)
+            for i in range(n):
+                shape = _shape_factory(row, col, height, width)
+                shape.set("id", "_x0000_s%04d" % idx)
+                root.append(shape)
+            return tostring(root)
+
+        one, two = doc(1), doc(2)
+        end = b"</xml>"
+        body = one[: -len(end)]
+        box = two[len(body): -len(end)]
+        ok = (one.endswith(end) and two.startswith(body) and two == body + box + end
+              and body.endswith(box) and all(box.count(str(v).encode()) == 1 for v in _VML_SENTINELS))
+        _VML_PARTS.append((body[: -len(box)], box, end) if ok else None)
+    return _VML_PARTS[0]
+
+
+def _vml(records: list[Any]) -> bytes:
+    """ShapeWriter(...).write(None): the VML of the comments' boxes."""
+    parts = _vml_parts()
+    if parts is None:   # openpyxl wrote something unexpected: its own writer
+        return ShapeWriter([(c.ref, c) for c in records]).write(None)
+    start, box, end = parts
+    idx_s, row_s, col_s, height_s, width_s = (str(v).encode() for v in _VML_SENTINELS)
+    out = [start]
+    for idx, c in enumerate(records, 1026):
+        row, col = coordinate_to_tuple(c.ref)
+        out.append(box.replace(idx_s, b"%04d" % idx).replace(row_s, str(row - 1).encode())
+                   .replace(col_s, str(col - 1).encode()).replace(height_s, f"{c.height}".encode())
+                   .replace(width_s, f"{c.width}".encode()))
+    out.append(end)
+    return b"".join(out)
 
 
 def save(workbook: Workbook, path: str | os.PathLike[str]) -> None:
