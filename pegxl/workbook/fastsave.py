@@ -26,7 +26,7 @@ from zipfile import ZIP_DEFLATED, ZipFile
 from openpyxl import LXML
 from openpyxl.cell._writer import write_cell
 from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
-from openpyxl.comments.shape_writer import ShapeWriter, _shape_factory
+from openpyxl.comments import shape_writer
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.packaging.relationship import Relationship
@@ -40,11 +40,14 @@ from openpyxl.worksheet.page import PageMargins, PrintOptions, PrintPageSetup
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
-from openpyxl.xml.functions import Element, fromstring, tostring
+from openpyxl.xml import functions as xml
 
 
 COMPRESS_LEVEL = 1
 _to_excel: Any = to_excel   # untyped in openpyxl
+_CommentSheet: Any = CommentSheet
+_shapes: Any = shape_writer   # ShapeWriter and its private _shape_factory
+_tostring: Any = xml.tostring   # bytes (the stubs say str)
 
 
 def _cell_xml(cell: Any, style_id: str | None, epoch: Any) -> str | None:
@@ -130,16 +133,20 @@ class _SheetWriter(WorksheetWriter):
     # the sheet's settings of flat classes (attributes only, openpyxl's generic to_tree): an
     # element is its class and attributes, so its text is kept and written again as it is
     def write_protection(self) -> None:
-        self._flat(self.ws.protection)
+        ws: Any = self.ws
+        self._flat(ws.protection)
 
     def write_print(self) -> None:
-        self._flat(self.ws.print_options)
+        ws: Any = self.ws
+        self._flat(ws.print_options)
 
     def write_margins(self) -> None:
-        self._flat(self.ws.page_margins)
+        ws: Any = self.ws
+        self._flat(ws.page_margins)
 
     def write_page(self) -> None:
-        self._flat(self.ws.page_setup)
+        ws: Any = self.ws
+        self._flat(ws.page_setup)
 
     def write_format(self) -> None:
         ws: Any = self.ws
@@ -295,21 +302,22 @@ def _letter(col: int) -> str:
 
 class _Writer(ExcelWriter):
     _archive: ZipFile
+    _comments: list[Any]
 
     def _write_comment(self, ws: Any) -> None:
         """ExcelWriter._write_comment, with the VML of the comments' boxes written from the
         text openpyxl writes for one box (see _vml) rather than an element tree per box."""
-        cs: Any = CommentSheet.from_comments(ws._comments)
+        cs: Any = _CommentSheet.from_comments(ws._comments)
         self._comments.append(cs)
         cs._id = len(self._comments)
-        self._archive.writestr(cs.path[1:], tostring(cs.to_tree()))
+        self._archive.writestr(cs.path[1:], _tostring(cs.to_tree()))
         self.manifest.append(cs)
         book: Any = self.workbook
         if ws.legacy_drawing is None or book.vba_archive is None:
             ws.legacy_drawing = f"xl/drawings/commentsDrawing{cs._id}.vml"
             vml = _vml(cs.commentList)
         else:
-            vml = cs.write_shapes(fromstring(book.vba_archive.read(ws.legacy_drawing)))
+            vml = cs.write_shapes(xml.fromstring(book.vba_archive.read(ws.legacy_drawing)))
         self._archive.writestr(ws.legacy_drawing, vml)
         self.vba_modified.add(ws.legacy_drawing)
         ws._rels.append(Relationship(Id="comments", type=cs._rel_type, Target=cs.path))
@@ -338,14 +346,14 @@ def _vml_parts() -> tuple[bytes, bytes, bytes] | None:
         idx, row, col, height, width = _VML_SENTINELS
 
         def doc(n: int) -> bytes:
-            sw = ShapeWriter(())
-            root = Element("xml")
-            sw.add_comment_shapetype(root)
-            for i in range(n):
-                shape = _shape_factory(row, col, height, width)
+            root = xml.Element("xml")
+            _shapes.ShapeWriter(()).add_comment_shapetype(root)
+            for _ in range(n):
+                shape = _shapes._shape_factory(row, col, height, width)
                 shape.set("id", "_x0000_s%04d" % idx)
                 root.append(shape)
-            return tostring(root)
+            out: bytes = _tostring(root)
+            return out
 
         one, two = doc(1), doc(2)
         end = b"</xml>"
@@ -354,14 +362,16 @@ def _vml_parts() -> tuple[bytes, bytes, bytes] | None:
         ok = (one.endswith(end) and two.startswith(body) and two == body + box + end
               and body.endswith(box) and all(box.count(str(v).encode()) == 1 for v in _VML_SENTINELS))
         _VML_PARTS.append((body[: -len(box)], box, end) if ok else None)
-    return _VML_PARTS[0]
+    found: tuple[bytes, bytes, bytes] | None = _VML_PARTS[0]
+    return found
 
 
 def _vml(records: list[Any]) -> bytes:
     """ShapeWriter(...).write(None): the VML of the comments' boxes."""
     parts = _vml_parts()
     if parts is None:   # openpyxl wrote something unexpected: its own writer
-        return ShapeWriter([(c.ref, c) for c in records]).write(None)
+        written: bytes = _shapes.ShapeWriter([(c.ref, c) for c in records]).write(None)
+        return written
     start, box, end = parts
     idx_s, row_s, col_s, height_s, width_s = (str(v).encode() for v in _VML_SENTINELS)
     out = [start]
