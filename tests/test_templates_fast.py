@@ -42,6 +42,8 @@ def parts(path: Path) -> dict[str, bytes]:
 
 
 def same_parts(a: Path, b: Path) -> None:
+    with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+        assert za.namelist() == zb.namelist()   # no part written twice either
     pa, pb = parts(a), parts(b)
     assert list(pa) == list(pb)
     for name in pa:
@@ -111,6 +113,16 @@ def test_fast_save_odd_cells_as_openpyxl(tmp_path):
         ws.row_dimensions[12].hidden = True
         wb.create_sheet("Altro")["A1"] = "x"
         return wb
+
+    def book_with_properties() -> Workbook:
+        from openpyxl.packaging.custom import StringProperty
+        wb = book()
+        wb.custom_doc_props.append(StringProperty(name="pegxl", value="1"))
+        return wb
+
+    book_with_properties().save(tmp_path / "openpyxl-props.xlsx")
+    fastsave.save(book_with_properties(), tmp_path / "fast-props.xlsx")
+    same_parts(tmp_path / "openpyxl-props.xlsx", tmp_path / "fast-props.xlsx")
 
     book().save(tmp_path / "openpyxl.xlsx")
     fastsave.save(book(), tmp_path / "fast.xlsx")
@@ -401,3 +413,26 @@ def test_fast_save_comments_as_openpyxl(tmp_path):
     fastsave.save(book(), tmp_path / "fast.xlsx")
     same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
     assert b"_x0000_s1055" in parts(tmp_path / "fast.xlsx")["xl/drawings/commentsDrawing2.vml"]
+
+
+def test_fast_save_styles_of_each_workbook(tmp_path):
+    """styles.xml is kept by the workbook's styles: books that differ in one style, or in a
+    style object changed in place after a save, each get their own."""
+    bold = Font(bold=True)
+
+    def book(font, fill="FFF2CC") -> Workbook:
+        wb = Workbook()
+        c = wb.active["A1"]
+        c.value, c.font, c.fill = "x", font, PatternFill("solid", fgColor=fill)
+        return wb
+
+    for i, make in enumerate([lambda: book(bold), lambda: book(Font(italic=True)), lambda: book(bold, "E2EFDA"),
+                              lambda: book(bold)]):
+        make().save(tmp_path / f"openpyxl{i}.xlsx")
+        fastsave.save(make(), tmp_path / f"fast{i}.xlsx")
+        same_parts(tmp_path / f"openpyxl{i}.xlsx", tmp_path / f"fast{i}.xlsx")
+    bold.size = 20   # the same object, changed
+    book(bold).save(tmp_path / "openpyxl.xlsx")
+    fastsave.save(book(bold), tmp_path / "fast.xlsx")
+    same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+    assert b'sz val="20"' in parts(tmp_path / "fast.xlsx")["xl/styles.xml"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from copy import copy
 from io import BytesIO
 from operator import itemgetter
 from typing import Any, Iterable
@@ -29,6 +30,7 @@ from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
 from openpyxl.comments import shape_writer
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.packaging.extended import ExtendedProperties
 from openpyxl.packaging.relationship import Relationship
 from openpyxl.utils import coordinate_to_tuple, get_column_letter
 from openpyxl.utils.datetime import to_excel
@@ -39,7 +41,11 @@ from openpyxl.worksheet.dimensions import SheetDimension, SheetFormatProperties
 from openpyxl.worksheet.page import PageMargins, PrintOptions, PrintPageSetup
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.styles.stylesheet import write_stylesheet
+from openpyxl.workbook._writer import WorkbookWriter
 from openpyxl.writer.excel import ExcelWriter
+from openpyxl.writer.theme import theme_xml
+from openpyxl.xml.constants import ARC_APP, ARC_CORE, ARC_ROOT_RELS, ARC_STYLE, ARC_THEME, ARC_WORKBOOK, ARC_WORKBOOK_RELS
 from openpyxl.xml import functions as xml
 
 
@@ -304,6 +310,33 @@ class _Writer(ExcelWriter):
     _archive: ZipFile
     _comments: list[Any]
 
+    def write_data(self) -> None:
+        """ExcelWriter.write_data, with docProps/app.xml (always the same) and xl/styles.xml
+        (the same for workbooks with the same styles: every template) kept once written."""
+        archive = self._archive
+        book: Any = self.workbook
+        if len(book.custom_doc_props) >= 1:   # openpyxl's own path
+            super().write_data()
+            return
+        if not _APP_XML:
+            _APP_XML.append(_tostring(ExtendedProperties().to_tree()))
+        archive.writestr(ARC_APP, _APP_XML[0])
+        archive.writestr(ARC_CORE, _tostring(book.properties.to_tree()))
+        archive.writestr(ARC_THEME, book.loaded_theme if book.loaded_theme else theme_xml)
+        me: Any = self   # openpyxl's private methods are untyped
+        me._write_worksheets()
+        me._write_chartsheets()
+        me._write_images()
+        me._write_charts()
+        me._write_external_links()
+        archive.writestr(ARC_STYLE, _styles_xml(book))
+        writer: Any = WorkbookWriter(book)
+        archive.writestr(ARC_ROOT_RELS, writer.write_root_rels())
+        archive.writestr(ARC_WORKBOOK, writer.write())
+        archive.writestr(ARC_WORKBOOK_RELS, writer.write_rels())
+        me._merge_vba()
+        me.manifest._write(archive, book)
+
     def _write_comment(self, ws: Any) -> None:
         """ExcelWriter._write_comment, with the VML of the comments' boxes written from the
         text openpyxl writes for one box (see _vml) rather than an element tree per box."""
@@ -332,6 +365,38 @@ class _Writer(ExcelWriter):
         ws._rels = writer._rels
         self._archive.writestr(ws.path[1:], out.getvalue())
         self.manifest.append(ws)
+
+
+_APP_XML: list[bytes] = []
+_STYLES_XML: dict[Any, bytes] = {}
+
+
+def _styles_xml(book: Any) -> bytes:
+    """tostring(write_stylesheet(book)), kept by what it is written from: the style lists
+    (their objects compare by value, as openpyxl's own lists of styles do), the cells' style
+    arrays, the named styles' arrays and settings, the palette."""
+    if book._table_styles.tableStyle:
+        written: bytes = _tostring(write_stylesheet(book))
+        return written
+    key = _styles_key(book, lambda x: x)
+    text = _STYLES_XML.get(key)
+    if text is None:
+        text = _tostring(write_stylesheet(book))
+        if len(_STYLES_XML) > 100:
+            _STYLES_XML.clear()
+        # kept with copies of the style objects: one changed later in place cannot match
+        _STYLES_XML[_styles_key(book, copy)] = text
+    return text
+
+
+def _styles_key(book: Any, keep: Any) -> Any:
+    named = tuple((tuple(ns), ns.as_tuple().tobytes(), keep(ns.alignment), keep(ns.protection))
+                  for ns in book._named_styles)
+    return (tuple(map(keep, book._fonts)), tuple(map(keep, book._fills)), tuple(map(keep, book._borders)),
+            tuple(map(keep, book._alignments)), tuple(map(keep, book._protections)),
+            tuple(book._number_formats), tuple(st.tobytes() for st in book._cell_styles),
+            tuple(map(keep, book._differential_styles.styles)), named,
+            None if book._colors is None else tuple(book._colors), tuple(book._table_styles))
 
 
 # sentinels for a box's id, row, column, height and width: numbers no VML text holds
