@@ -144,6 +144,11 @@ def _slow_formulas(ws, row, items):
         ws.cell(row=row, column=col, value=text)
 
 
+def _slow_put_row(ws, row, items):
+    for col, value in items:
+        _slow_put(ws, row, col, value)
+
+
 def _slow_put(ws, row, col, value, *, wrap=True, formula=False):
     c = ws.cell(row=row, column=col)
     c.value = value
@@ -164,7 +169,7 @@ def _slow_records(df):
 def slow_cells(monkeypatch):
     """Every module of pegxl.templates makes its cells through openpyxl's own calls."""
     slow = {"_cell": _slow_cell, "_formula": _slow_formula, "_formulas": _slow_formulas, "_put": _slow_put,
-            "_records": _slow_records}
+            "_put_row": _slow_put_row, "_records": _slow_records}
 
     def use() -> None:
         for name, module in list(sys.modules.items()):
@@ -271,6 +276,18 @@ def test_put_binds_as_openpyxl(tmp_path):
                 assert list(a._style or []) == list(b._style or []), v
             assert list(fast._number_formats) == list(slow._number_formats)
             assert fast.active._current_row == slow.active._current_row
+    fast, slow = Workbook(), Workbook()
+    for i, v in enumerate(values, start=1):   # a row at a time, as _put_row writes them
+        F._put_row(fast.active, i, [(1, v), (2, v), (3, "testo")])
+        _slow_put_row(slow.active, i, [(1, v), (2, v), (3, "testo")])
+    for a, b in zip(fast.active.iter_rows(), slow.active.iter_rows()):
+        for x, y in zip(a, b):
+            assert (x.data_type, x.coordinate, list(x._style or [])) == (y.data_type, y.coordinate, list(y._style or []))
+            assert _same_plain_values(x.value, y.value), x.value
+    assert list(fast._number_formats) == list(slow._number_formats)
+    assert fast.active._current_row == slow.active._current_row
+    with pytest.raises(IllegalCharacterError):
+        F._put_row(Workbook().active, 1, [(1, "a\x01b")])
     with pytest.raises(IllegalCharacterError):
         F._put(Workbook().active, 1, 1, "a\x01b")
     with pytest.raises(IllegalCharacterError):

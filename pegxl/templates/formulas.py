@@ -244,6 +244,45 @@ def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool
     return c
 
 
+def _put_row(ws, row: int, items: Sequence[tuple[int, Any]]) -> None:
+    """_put(ws, row, col, value) (wrapped, never a formula) for each (col, value) of
+    `items`, in one go: text, numbers and blanks here, any other value by _put."""
+    cells = ws._cells
+    wrap = None
+    for col, value in items:
+        t = type(value)
+        if not (t is str or value is None or t is int or t is float):
+            _put(ws, row, col, value)
+            continue
+        c: Any = cells.get((row, col))
+        if c is None:
+            c = _new_cell(Cell)
+            c.parent = ws
+            c.row = row
+            c.column = col
+            c._style = None
+            c._hyperlink = None
+            c._comment = None
+            cells[(row, col)] = c
+        if t is str:
+            text = value[:32767]
+            if ILLEGAL_CHARACTERS_RE.search(text):
+                raise IllegalCharacterError(f"{text} cannot be used in worksheets.")
+            c._value = text
+            # plan text, never a formula (what _put leaves of _bind's data types)
+            c.data_type = "s" if value[:1] in ("=", "+", "-", "@") or text not in ERROR_CODES else "e"
+        else:
+            c._value = value
+            c.data_type = "n"
+        if wrap is None:
+            _style(c, "wrap")
+            wrap = ws._parent.__dict__[_LOOKS]["wrap"]
+        else:
+            c._style = StyleArray(wrap)
+    if items and row > ws._current_row:
+        ws._current_row = row
+
+
 def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
     """[2,3,4,7,8] -> [(2,4),(7,8)]: contiguous row runs, for ranges and CF anchors."""
     out: list[tuple[int, int]] = []

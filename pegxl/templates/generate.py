@@ -61,6 +61,7 @@ from .formulas import (
     _Obj,
     _plus,
     _put,
+    _put_row,
     _py,
     _runs,
     _serial,
@@ -73,6 +74,8 @@ from .formulas import (
 from .reference import SnapshotValues, add_reference_column, reference_note
 
 DEFAULT_PASSWORD = "pegxl"
+# the line counts of the Istruzioni texts: the same in every template of a run
+_INSTRUCTION_LINES: dict[tuple[str, float, float, bool], int] = {}
 TEXT_MAX = 4000                 # characters allowed in Relazione, Note, Motivazione, testo
 NUMBER_LIMIT = 999_999_999_999  # "any number" still needs bounds in a decimal validation
 
@@ -130,7 +133,7 @@ class _Builder:
         ws_l.sheet_state = "hidden"
         for ws in (ws_o, ws_f, ws_n, ws_r):
             S.fit_rows(ws)
-        S.fit_rows(ws_i, first_row=1)
+        S.fit_rows(ws_i, first_row=1, memo=_INSTRUCTION_LINES)
         heading = paper.Heading(self.plan.ente, self.plan.anno,
                                 f"{self.sector} {self.info.get('sector_name') or ''}".strip())
         for ws in (ws_i, ws_o, ws_f, ws_n, ws_r):   # last: other steps may add columns
@@ -170,9 +173,9 @@ class _Builder:
         for r, o in enumerate(self.objectives, start=2):
             weight = _py(o.weight)
             self.objs[o.objective] = _Obj(o.objective, o.title, None if weight is None else float(weight), row=r)
-            for fld in ("objective", "title", "typology", "weight", "description", "mission",
-                        "programme", "dup_objective", "public_value"):
-                _put(ws, r, col[fld], _py(getattr(o, fld)))
+            _put_row(ws, r, [(col[fld], _py(getattr(o, fld))) for fld in (
+                "objective", "title", "typology", "weight", "description", "mission", "programme",
+                "dup_objective", "public_value")])
             for fld in C.T_OBJECTIVES_INPUT:
                 self._input_cell(ws, r, col[fld], fld)
             _style(_cell(ws, r, col["computed"]), "computed")
@@ -214,8 +217,8 @@ class _Builder:
         active: list[int] = []
         p: Any   # a row of cells as typed
         for r, p in enumerate(self.phases, start=2):
-            for fld in ("objective", "phase", "description", "planned_start", "planned_end", "weight"):
-                _put(ws, r, col[fld], _py(getattr(p, fld)))
+            _put_row(ws, r, [(col[fld], _py(getattr(p, fld))) for fld in (
+                "objective", "phase", "description", "planned_start", "planned_end", "weight")])
             neutral = bool(p.neutralised)
             weight = _py(p.weight)
             self.objs[p.objective].phases.append((r, None if weight is None else float(weight), neutral))
@@ -258,12 +261,10 @@ class _Builder:
                 shown = _py(target)
                 if shown is None:
                     shown = _py(i.target)
-            for fld, value in (("objective", i.objective), ("indicator", i.indicator),
-                               ("description", i.description), ("kind", i.kind),
-                               ("value_type", i.value_type), ("direction", i.direction),
-                               ("target", shown), ("previous", i.previous),
-                               ("previous_2", getattr(i, "previous_2", None))):
-                _put(ws, r, col[fld], _py(value) if fld != "target" else value)
+            _put_row(ws, r, [(col[fld], _py(value) if fld != "target" else value) for fld, value in (
+                ("objective", i.objective), ("indicator", i.indicator), ("description", i.description),
+                ("kind", i.kind), ("value_type", i.value_type), ("direction", i.direction),
+                ("target", shown), ("previous", i.previous), ("previous_2", getattr(i, "previous_2", None)))])
             neutral = bool(i.neutralised)
             context = i.kind == "CONTESTO"
             formula = None

@@ -170,11 +170,14 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
     dv.error = error[:255]
 
 
-def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> None:
+def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
+             memo: dict[tuple[str, float, float, bool], int] | None = None) -> None:
     """Row heights for wrapped text, estimated from the column widths (paper.row_height).
 
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
-    (and Excel not always): without this, long descriptions overlap the next row."""
+    (and Excel not always): without this, long descriptions overlap the next row. `memo`
+    keeps the line counts of texts a caller writes again and again (the same instructions
+    in every template)."""
     widths = {k: (v.width or DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
     book: Any = ws.parent
     alignments = book._alignments
@@ -229,8 +232,15 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
                                                                       look[1], look[2])
                 if len(text) <= fits and "\n" not in text:
                     n = 1
-                else:
+                elif memo is None:
                     n = line_count(text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                else:
+                    mkey = (text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                    n = memo.get(mkey, 0)
+                    if not n:
+                        if len(memo) > 10_000:
+                            memo.clear()
+                        n = memo[mkey] = line_count(*mkey)
             if n * look[1] > lines * size:
                 lines, size = n, look[1]
         if lines > 1:
