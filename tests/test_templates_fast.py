@@ -453,3 +453,34 @@ def test_fast_save_styles_of_each_workbook(tmp_path):
     fastsave.save(book(bold), tmp_path / "fast.xlsx")
     same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
     assert b'sz val="20"' in parts(tmp_path / "fast.xlsx")["xl/styles.xml"]
+
+
+def test_fast_save_sheet_settings_of_each_sheet(tmp_path):
+    """The sheets' settings (views, page, header, protection, properties) kept as text are
+    each sheet's own, in books saved one after the other."""
+    def book(k: int) -> Workbook:
+        wb = Workbook()
+        ws = wb.active
+        ws["A1"] = "x"
+        ws.freeze_panes = ["B2", "C3", None][k % 3]
+        ws.oddHeader.center.text = f"Ente {k % 2} & «settore»"
+        ws.oddFooter.right.text = "Pagina &P di &N"
+        ws.oddHeader.left.size = 8 + k % 2
+        ws.page_setup.orientation = ["portrait", "landscape"][k % 2]
+        ws.page_setup.fitToWidth = k % 2
+        ws.sheet_properties.pageSetUpPr.fitToPage = bool(k % 2)
+        ws.sheet_properties.tabColor = ["1F4E79", "FFF2CC", None][k % 3]
+        ws.page_margins.left = 0.4 + k / 10
+        ws.print_options.horizontalCentered = bool(k % 2)
+        ws.protection.sheet = bool(k % 3)
+        ws.protection.password = f"p{k % 2}"
+        ws.sheet_view.zoomScale = [100, 85, None][k % 3]
+        other = wb.create_sheet("Altro")
+        other["B2"] = 1
+        other.sheet_view.selection[0].activeCell = ["B2", "A1"][k % 2]
+        return wb
+
+    for k in range(6):
+        book(k).save(tmp_path / f"openpyxl{k}.xlsx")
+        fastsave.save(book(k), tmp_path / f"fast{k}.xlsx")
+        same_parts(tmp_path / f"openpyxl{k}.xlsx", tmp_path / f"fast{k}.xlsx")

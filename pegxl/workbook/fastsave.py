@@ -38,7 +38,11 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.descriptors.serialisable import Serialisable
 from openpyxl.worksheet.dimensions import SheetDimension, SheetFormatProperties
+from openpyxl.styles.colors import Color
+from openpyxl.worksheet.header_footer import HeaderFooter, HeaderFooterItem
 from openpyxl.worksheet.page import PageMargins, PrintOptions, PrintPageSetup
+from openpyxl.worksheet.properties import Outline, PageSetupProperties, WorksheetProperties
+from openpyxl.worksheet.views import Pane, Selection, SheetView, SheetViewList
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.styles.stylesheet import write_stylesheet
@@ -136,39 +140,52 @@ class _SheetWriter(WorksheetWriter):
             rows[r] = []
         return sorted(rows.items())
 
-    # the sheet's settings of flat classes (attributes only, openpyxl's generic to_tree): an
-    # element is its class and attributes, so its text is kept and written again as it is
-    def write_protection(self) -> None:
+    # The sheet's settings (protection, page, views...) are the same in many sheets: an
+    # element of these classes is its class, its attributes and its children's own, so its
+    # text is kept by that key and written again as it is.
+    def write_properties(self) -> None:
         ws: Any = self.ws
-        self._flat(ws.protection)
+        self._cached(ws.sheet_properties, always=True)
 
-    def write_print(self) -> None:
+    def write_views(self) -> None:
         ws: Any = self.ws
-        self._flat(ws.print_options)
-
-    def write_margins(self) -> None:
-        ws: Any = self.ws
-        self._flat(ws.page_margins)
-
-    def write_page(self) -> None:
-        ws: Any = self.ws
-        self._flat(ws.page_setup)
+        self._cached(ws.views, always=True)
 
     def write_format(self) -> None:
         ws: Any = self.ws
         ws.sheet_format.outlineLevelCol = ws.column_dimensions.max_outline
-        self._flat(ws.sheet_format, always=True)
+        self._cached(ws.sheet_format, always=True)
 
-    def _flat(self, obj: Any, always: bool = False) -> None:
-        """`if obj: self.xf.send(obj.to_tree())`, the text of each distinct element written once."""
+    def write_protection(self) -> None:
+        ws: Any = self.ws
+        self._cached(ws.protection)
+
+    def write_print(self) -> None:
+        ws: Any = self.ws
+        self._cached(ws.print_options)
+
+    def write_margins(self) -> None:
+        ws: Any = self.ws
+        self._cached(ws.page_margins)
+
+    def write_page(self) -> None:
+        ws: Any = self.ws
+        self._cached(ws.page_setup)
+
+    def write_header(self) -> None:
+        ws: Any = self.ws
+        self._cached(ws.HeaderFooter)
+
+    def _cached(self, obj: Any, always: bool = False) -> None:
+        """`if obj: self.xf.send(obj.to_tree())` (always: without the test), the text of
+        each distinct element written once."""
         if not (always or obj):
             return
-        cls = type(obj)
-        if cls not in _FLAT:
+        key = _tree_key(obj)
+        if key is None:
             self.xf.send(obj.to_tree())
             return
-        key = (cls, tuple(obj))
-        text = _FLAT_XML.get(key)
+        text = _SETTINGS_XML.get(key)
         xf: Any = self.xf.send(True)
         if text is None:
             parts: list[str] = []
@@ -178,8 +195,9 @@ class _SheetWriter(WorksheetWriter):
             finally:
                 xf._file = raw
             text = "".join(parts)
-            if len(_FLAT_XML) < 10_000:
-                _FLAT_XML[key] = text
+            if len(_SETTINGS_XML) > 10_000:
+                _SETTINGS_XML.clear()
+            _SETTINGS_XML[key] = text
         xf._file(text)
         self.xf.send(None)
 
@@ -286,10 +304,38 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
     raw("".join(parts))
 
 
-_FLAT = frozenset(c for c in (SheetProtection, PrintOptions, PageMargins, PrintPageSetup, SheetFormatProperties)
-                  if not c.__elements__ and not c.__nested__ and "attr_text" not in c.__attrs__
-                  and c.to_tree is Serialisable.to_tree)
-_FLAT_XML: dict[Any, str] = {}
+# classes written by openpyxl's generic to_tree from their attributes (their own __iter__)
+# and their children alone: no nested values, no namespaced attributes, no text
+_TREES = frozenset(c for c in (
+    SheetProtection, PrintOptions, PageMargins, PrintPageSetup, SheetFormatProperties, SheetViewList,
+    SheetView, Pane, Selection, WorksheetProperties, Outline, PageSetupProperties, Color, HeaderFooter)
+    if c.to_tree is Serialisable.to_tree and not c.__nested__ and not c.__namespaced__
+    and "attr_text" not in c.__attrs__)
+_SETTINGS_XML: dict[Any, str] = {}
+
+
+def _tree_key(obj: Any) -> Any:
+    """What `obj.to_tree()` is made of (None: a class not known to be written that way)."""
+    cls = type(obj)
+    if cls is HeaderFooterItem:   # its text: the parts' own
+        return (cls, *((p.text, p.font, p.size, p.color) for p in (obj.left, obj.center, obj.right)))
+    if cls not in _TREES or getattr(obj, "namespace", None) is not None:
+        return None
+    children: list[Any] = []
+    for name in cls.__elements__:
+        value = getattr(obj, name)
+        if isinstance(value, (list, tuple)):
+            key: Any = tuple(map(_tree_key, value))
+            if None in key:
+                return None
+        elif value is None:
+            key = ()
+        else:
+            key = _tree_key(value)
+            if key is None:
+                return None
+        children.append(key)
+    return (cls, tuple(obj), tuple(children))
 
 
 # a cell's attributes after r="..." by style id, for text, formula and number cells
