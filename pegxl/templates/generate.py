@@ -695,14 +695,15 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
         done.append(path)
         if progress:
             progress(len(done), len(work), str(path))
-    if jobs <= 1:
-        for code, path in work:
-            written(_write_template(plan, code, path, generated_at, password, fp, reference))
-        return done
-    # the plan's objects stay out of the collector's sweeps while workers run: a sweep in a
-    # forked worker would write to (and so copy) every page of the plan it shares
+    # the plan's objects stay out of the collector's sweeps: a sweep in a forked worker would
+    # write to (and so copy) every page of the plan it shares, and in this process it would
+    # walk them all again for nothing
     gc.freeze()
     try:
+        if jobs <= 1:
+            for code, path in work:
+                written(_write_template(plan, code, path, generated_at, password, fp, reference))
+            return done
         with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
                                  initargs=(plan, generated_at, password, fp, reference)) as pool:
             # big enough chunks that a worker is not woken per template, small enough to balance
@@ -730,14 +731,17 @@ def _mp_context() -> Any:
 
 def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str,
                     reference: SnapshotValues | None = None) -> Path:
-    # a template is some 20,000 objects in cycles (cells and their sheet): collected once,
-    # when it is written, instead of walked by every collection while it is built
+    # a template is some 20,000 objects, the workbook's in cycles (a sheet and its parts refer
+    # to each other): none walked by a collection while it is built, and once written the
+    # book taken apart, so that they are freed at once rather than collected
     with gc_paused():
         wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
                             reference=reference)
         atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
         for ws in wb.worksheets:
             ws._cells.clear()
+            ws.__dict__.clear()
+        wb.__dict__.clear()
     return path
 
 
