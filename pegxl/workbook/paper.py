@@ -15,6 +15,7 @@ Pure layout over openpyxl's page objects: works on normal and write-only workshe
 """
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -171,12 +172,24 @@ def header_widths(headers: Sequence[str], widths: Sequence[float],
                   size: float = DEFAULT_FONT_PT, bold: bool = True) -> list[float]:
     """Column widths at least as wide as each header's longest word, so that headers wrap
     between words ("Raggiungimento %", never "Raggiungime|nto %")."""
-    return [max(w, word_width(h, size, bold)) for h, w in zip(headers, widths)]
+    return list(_header_widths(tuple(headers), tuple(widths), size, bold))
 
 
 def header_height(headers: Sequence[str], widths: Sequence[float],
                   size: float = DEFAULT_FONT_PT, bold: bool = True) -> float:
     """The height of a header row whose headers wrap at `widths` (at least two lines)."""
+    return _header_height(tuple(headers), tuple(widths), size, bold)
+
+
+# the same few headers in every workbook of a kind (a thousand templates): measured once
+@functools.lru_cache(maxsize=4096)
+def _header_widths(headers: tuple[str, ...], widths: tuple[float, ...], size: float,
+                   bold: bool) -> tuple[float, ...]:
+    return tuple(max(w, word_width(h, size, bold)) for h, w in zip(headers, widths))
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_height(headers: tuple[str, ...], widths: tuple[float, ...], size: float, bold: bool) -> float:
     lines = max((line_count(h, w, size, bold) for h, w in zip(headers, widths)), default=1)
     return lines_height(max(2, lines), size)
 

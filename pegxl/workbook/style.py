@@ -85,8 +85,8 @@ def column_widths(ws: Any, last: int | None = None) -> list[float]:
     dims = ws.column_dimensions
     if last is None:
         last = max((column_index_from_string(k) for k in dims if dims[k].width), default=0)
-        if not getattr(ws.parent, "write_only", False):
-            last = max(last, ws.max_column)
+        if not getattr(ws.parent, "write_only", False):   # ws.max_column, in C
+            last = max(last, max(map(itemgetter(1), ws._cells)) if ws._cells else 1)
     return [(dims[get_column_letter(i)].width if get_column_letter(i) in dims else None) or 8.43
             for i in range(1, last + 1)]
 
