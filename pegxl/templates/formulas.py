@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, TIME_FORMATS, Cell
-from openpyxl.styles import Alignment, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
@@ -43,6 +43,8 @@ _STEPS = 10              # columns of a reading block after its label: 9 helpers
 
 SUMMARY_WIDTHS = (16, 40, 8, 15, 10, 13, 13, 12, 12, 10, 8, 10)
 _TOP = Alignment(vertical="top")
+ITALIC = Font(italic=True)
+LEFT_WRAP = Alignment(horizontal="left", vertical="top", wrap_text=True)
 _EXCLUDED = tuple(s.lower() for s in C.STATI_ESCLUSI)   # "rinviato", "non valutabile"
 
 
@@ -139,6 +141,30 @@ def _style(cell, name: str) -> None:
     for attr, value in _STYLES[name].items():
         setattr(cell, attr, _TOP if value is None else value)
     cache[name] = StyleArray(cell._style)
+
+
+_RESTYLED = "_pegxl_restyled"   # the workbook's attribute holding _restyle's cache
+
+
+def _restyle(cell, **styles: Any) -> None:
+    """`cell.<name> = value` for each of `styles`, in order: done once per workbook for each
+    look a cell starts from, the resulting style array copied to the next ones (the same
+    ids: the first cell registered the styles in the same order)."""
+    book = cell.parent._parent
+    cache = book.__dict__.get(_RESTYLED)
+    if cache is None:
+        cache = {}
+        setattr(book, _RESTYLED, cache)
+    start = cell._style.tobytes() if cell._style is not None else None
+    # the values are kept with the result: their ids cannot be reused while the book lives
+    key = (start, *((name, id(value)) for name, value in styles.items()))
+    found = cache.get(key)
+    if found is not None:
+        cell._style = StyleArray(found[0])
+        return
+    for name, value in styles.items():
+        setattr(cell, name, value)
+    cache[key] = (StyleArray(cell._style), tuple(styles.values()))
 
 
 # Cells are made here without openpyxl's Worksheet.cell and Cell.value: the same Cell

@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable, Sequence
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -44,10 +43,12 @@ from .formulas import (
     _STEPS,
     CF_MISSING_FILL,
     FL,
+    ITALIC,
     L_NO,
     L_SINO,
     L_STATO,
     L_YES,
+    LEFT_WRAP,
     MARK,
     NEUTRAL_FILL,
     OL,
@@ -62,6 +63,7 @@ from .formulas import (
     _plus,
     _put,
     _put_row,
+    _restyle,
     _py,
     _runs,
     _serial,
@@ -379,7 +381,7 @@ class _Builder:
         last = r
         tr = last + 1
         lab = ws.cell(row=tr, column=1, value=TOTAL_LABEL)
-        lab.font = S.TOTAL_FONT
+        _restyle(lab, font=S.TOTAL_FONT)
         if self.objs:
             rng = f"L2:L{last}"
             # one objective "da verificare" makes the total "da verificare", never a different number
@@ -392,10 +394,10 @@ class _Builder:
         total.number_format = S.PERCENT_VALUE_FORMAT
         for c in range(1, len(SUMMARY_HEADERS) + 1):
             cell = ws.cell(row=tr, column=c)
-            cell.font = S.TOTAL_FONT
-            cell.border = S.BORDER
             if c >= 4:
-                cell.fill = S.COMPUTED_FILL
+                _restyle(cell, font=S.TOTAL_FONT, border=S.BORDER, fill=S.COMPUTED_FILL)
+            else:
+                _restyle(cell, font=S.TOTAL_FONT, border=S.BORDER)
         note = tr + 2
         for i, text in enumerate((
             "Grado % = Grado dichiarato % se compilato, altrimenti Grado calcolato %.",
@@ -406,7 +408,7 @@ class _Builder:
             "(vedere Istruzioni); il grado e il totale che ne dipendono non si possono mostrare.",
             "Le cifre di questo foglio sono indicative: l'ufficio le ricalcola con le stesse regole.",
         )):
-            ws.cell(row=note + i, column=1, value=text).font = Font(italic=True)
+            _restyle(ws.cell(row=note + i, column=1, value=text), font=ITALIC)
 
     # -- Istruzioni and identity
     def _instructions(self, ws) -> None:
@@ -432,15 +434,14 @@ class _Builder:
             pairs.append(("Email ufficio", plan.office_email))
         pairs.append(("Obiettivi assegnati", len(self.objs)))
         for label, value in pairs:
-            ws.cell(row=r, column=1, value=label).font = S.TOTAL_FONT
-            c = _put(ws, r, 2, value)
-            c.alignment = Alignment(horizontal="left", vertical="top", wrap_text=True)
+            _restyle(ws.cell(row=r, column=1, value=label), font=S.TOTAL_FONT)
+            _restyle(_put(ws, r, 2, value), alignment=LEFT_WRAP)
             r += 1
         r += 1
 
         def section(head: str, lines: Iterable[str]) -> None:
             nonlocal r
-            ws.cell(row=r, column=1, value=head).font = S.TOTAL_FONT
+            _restyle(ws.cell(row=r, column=1, value=head), font=S.TOTAL_FONT)
             r += 1
             for line in lines:
                 _put(ws, r, 2, line)
@@ -473,7 +474,7 @@ class _Builder:
             "ma l'anteprima non può mostrare la cifra.",
         ] + ([] if self.reference is None else [reference_note(self.reference)]))
 
-        ws.cell(row=r, column=1, value="Colori").font = S.TOTAL_FONT
+        _restyle(ws.cell(row=r, column=1, value="Colori"), font=S.TOTAL_FONT)
         r += 1
         for fill, label, text in (
             (S.INPUT_FILL, "Da compilare", f"{S.COLOR_NAMES['input']}: cella da compilare (l'unica modificabile)."),
@@ -482,8 +483,7 @@ class _Builder:
             (NEUTRAL_FILL, "Neutralizzato", "grigio: fase o indicatore neutralizzato, non si compila; il motivo è nel commento della cella."),
         ):
             c = ws.cell(row=r, column=1, value=label)
-            c.fill = fill
-            c.border = S.BORDER
+            _restyle(c, fill=fill, border=S.BORDER)
             _put(ws, r, 2, text)
             r += 1
         r += 1
@@ -538,7 +538,7 @@ class _Builder:
         r += 1
         for c, h in enumerate(("Regola", "Valore"), start=1):
             cell = ws.cell(row=r, column=c, value=h)
-            cell.font = S.TOTAL_FONT
+            _restyle(cell, font=S.TOTAL_FONT)
         r += 1
         for name, value in self.rules.as_rows():
             ws.cell(row=r, column=1, value=name)

@@ -49,8 +49,10 @@ def write_header(ws: Worksheet, columns: Iterable[Column | str], row: int = 1) -
     headers wrap between words, and the row is as tall as the longest header needs."""
     heads: list[str] = []
     widths: list[float] = []
-    # a cell's style array before -> after: assigning a style object hashes it every time
-    looks: dict[bytes | None, StyleArray] = {}
+    # a cell's style array before -> after: assigning a style object hashes it every time;
+    # kept on the workbook for its other sheets' headers (the same ids: the first header cell
+    # registered the styles in the same order)
+    looks: dict[bytes | None, StyleArray] = ws.parent.__dict__.setdefault("_pegxl_header_looks", {})
     for i, col in enumerate(columns, start=1):
         header = col.header if isinstance(col, Column) else col
         c: Any = ws.cell(row=row, column=i, value=header)
