@@ -240,6 +240,7 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
     parts = [start_tag]
     add = parts.append
     row = ""
+    letters = _LETTERS
     for cell in cells:
         comment = cell._comment
         if comment is not None:
@@ -266,26 +267,31 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
                 attrs = _S_ATTRS.get(sid)
                 if attrs is None:
                     attrs = _S_ATTRS[sid] = f' s="{sid}" t="inlineStr"'
-                head = f'<c r="{_letter(cell.column)}{row}"{attrs}'
+                head = f'<c r="{letters.get(cell.column) or _letter(cell.column)}{row}"{attrs}'
                 if value == "":
                     add(head + " />")
                     continue
                 stripped = value.strip()
                 space = ' xml:space="preserve"' if stripped and value != stripped else ""
-                add(f"{head}><is><t{space}>{_escape_cdata(value)}</t></is></c>")
+                if "&" in value or "<" in value or ">" in value:   # _escape_cdata's own tests
+                    value = _escape_cdata(value)
+                add(f"{head}><is><t{space}>{value}</t></is></c>")
                 continue
             if kind == "f" and len(value) > 1:
                 attrs = _F_ATTRS.get(sid)
                 if attrs is None:
                     attrs = _F_ATTRS[sid] = f' s="{sid}"'
-                head = f'<c r="{_letter(cell.column)}{row}"{attrs}'
-                add(f"{head}><f>{_escape_cdata(value[1:])}</f><v /></c>")
+                head = f'<c r="{letters.get(cell.column) or _letter(cell.column)}{row}"{attrs}'
+                value = value[1:]
+                if "&" in value or "<" in value or ">" in value:
+                    value = _escape_cdata(value)
+                add(f"{head}><f>{value}</f><v /></c>")
                 continue
             if kind == "n":
                 attrs = _N_ATTRS.get(sid)
                 if attrs is None:
                     attrs = _N_ATTRS[sid] = f' s="{sid}" t="n"'
-                head = f'<c r="{_letter(cell.column)}{row}"{attrs}'
+                head = f'<c r="{letters.get(cell.column) or _letter(cell.column)}{row}"{attrs}'
                 if value is None:   # a styled blank (an input cell)
                     add(head + " />")
                     continue
