@@ -68,6 +68,10 @@ class Plan:
     def sector_codes(self) -> list[str]:
         return list(self.sectors["sector"])
 
+    def has_sector(self, code: str) -> bool:
+        """`code in plan.sector_codes`, without listing them (asked once per template)."""
+        return isinstance(code, str) and code in self._index("sector_pos")
+
     def sector(self, code: str) -> dict[str, Any]:
         pos = self._index("sector_pos").get(code) if isinstance(code, str) else None
         if pos is None:

@@ -654,7 +654,7 @@ def build_template(plan: Plan, sector: str, *, generated_at: Any = None,
 
     `fingerprint` lets a caller that builds many templates compute plan.fingerprint() once;
     `reference`, the previous snapshot of the year, adds its locked reference columns."""
-    if sector not in set(plan.sector_codes):
+    if not plan.has_sector(sector):
         raise KeyError(sector)
     return _Builder(plan, sector, generated_at=generated_at, password=password,
                     fingerprint=fingerprint, reference=reference).build()
@@ -676,11 +676,13 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     codes = plan.sector_codes
     if sectors is not None:
         wanted = list(dict.fromkeys(sectors))
-        unknown = [s for s in wanted if s not in set(codes)]
+        known = set(codes)
+        unknown = [s for s in wanted if s not in known]
         if unknown:
             raise PegxlError(finding(ErrorCode.U001, detail="settore non presente nel piano: "
                                      + ", ".join(unknown)), exit_code=EXIT_UNUSABLE)
-        codes = [c for c in codes if c in set(wanted)]
+        chosen = set(wanted)
+        codes = [c for c in codes if c in chosen]
     if generated_at is None:
         generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
     out = Path(outdir)
