@@ -175,21 +175,26 @@ _new_cell = Cell.__new__
 
 def _cell(ws, row: int, col: int) -> Any:
     """`ws.cell(row, col)`: the cell, made (empty) if the sheet has none there."""
-    cells = ws._cells
-    c: Any = cells.get((row, col))
+    c: Any = ws._cells.get((row, col))
     if c is None:
-        c = _new_cell(Cell)
-        c.parent = ws
-        c.row = row
-        c.column = col
-        c._value = None
-        c.data_type = "n"
-        c._style = None
-        c._hyperlink = None
-        c._comment = None
-        cells[(row, col)] = c
+        c = _new(ws, row, col)
         if row > ws._current_row:
             ws._current_row = row
+    return c
+
+
+def _new(ws, row: int, col: int) -> Any:
+    """An empty cell put on the sheet at (row, col) (the caller keeps ws._current_row)."""
+    c: Any = _new_cell(Cell)
+    c.parent = ws
+    c.row = row
+    c.column = col
+    c._value = None
+    c.data_type = "n"
+    c._style = None
+    c._hyperlink = None
+    c._comment = None
+    ws._cells[(row, col)] = c
     return c
 
 
@@ -230,16 +235,7 @@ def _formulas(ws, row: int, items: Sequence[tuple[int, str]]) -> None:
     """_formula(ws, row, col, text) for each (col, text) of `items`, in one go."""
     cells = ws._cells
     for col, text in items:
-        c: Any = cells.get((row, col))
-        if c is None:
-            c = _new_cell(Cell)
-            c.parent = ws
-            c.row = row
-            c.column = col
-            c._style = None
-            c._hyperlink = None
-            c._comment = None
-            cells[(row, col)] = c
+        c: Any = cells.get((row, col)) or _new(ws, row, col)
         c._value = text
         c.data_type = "f"
     if items and row > ws._current_row:
@@ -280,16 +276,7 @@ def _put_row(ws, row: int, items: Sequence[tuple[int, Any]]) -> None:
         if not (t is str or value is None or t is int or t is float):
             _put(ws, row, col, value)
             continue
-        c: Any = cells.get((row, col))
-        if c is None:
-            c = _new_cell(Cell)
-            c.parent = ws
-            c.row = row
-            c.column = col
-            c._style = None
-            c._hyperlink = None
-            c._comment = None
-            cells[(row, col)] = c
+        c: Any = cells.get((row, col)) or _new(ws, row, col)
         if t is str:
             text = value[:32767]
             if ILLEGAL_CHARACTERS_RE.search(text):

@@ -143,38 +143,34 @@ class _SheetWriter(WorksheetWriter):
     # The sheet's settings (protection, page, views...) are the same in many sheets: an
     # element of these classes is its class, its attributes and its children's own, so its
     # text is kept by that key and written again as it is.
+    @property
+    def sheet(self) -> Any:   # the sheet, untyped (openpyxl's attributes are)
+        return self.ws
+
     def write_properties(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.sheet_properties, always=True)
+        self._cached(self.sheet.sheet_properties, always=True)
 
     def write_views(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.views, always=True)
+        self._cached(self.sheet.views, always=True)
 
     def write_format(self) -> None:
-        ws: Any = self.ws
-        ws.sheet_format.outlineLevelCol = ws.column_dimensions.max_outline
-        self._cached(ws.sheet_format, always=True)
+        self.sheet.sheet_format.outlineLevelCol = self.sheet.column_dimensions.max_outline
+        self._cached(self.sheet.sheet_format, always=True)
 
     def write_protection(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.protection)
+        self._cached(self.sheet.protection)
 
     def write_print(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.print_options)
+        self._cached(self.sheet.print_options)
 
     def write_margins(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.page_margins)
+        self._cached(self.sheet.page_margins)
 
     def write_page(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.page_setup)
+        self._cached(self.sheet.page_setup)
 
     def write_header(self) -> None:
-        ws: Any = self.ws
-        self._cached(ws.HeaderFooter)
+        self._cached(self.sheet.HeaderFooter)
 
     def _cached(self, obj: Any, always: bool = False) -> None:
         """`if obj: self.xf.send(obj.to_tree())` (always: without the test), the text of
