@@ -206,6 +206,9 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
             v = c._value
             if v is None or isinstance(c, MergedCell):
                 continue
+            is_text = isinstance(v, str)
+            if is_text and c.data_type == "f" and v.startswith("="):
+                continue   # a formula: its result is not known here
             st = c._style   # None: never styled (the default alignment and font, id 0)
             key = st.tobytes() if st is not None else None
             look = looks.get(key)
@@ -214,9 +217,6 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
                 look = looks[key] = (bool(alignments[st.alignmentId if st is not None else 0].wrap_text),
                                      float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
             if not look[0]:
-                continue
-            is_text = isinstance(v, str)
-            if is_text and v.startswith("=") and c.data_type == "f":
                 continue
             if not is_text and isinstance(v, (dt.date, dt.datetime)):
                 # every dd/mm/yyyy has the same letters' widths (digits are alike): one count
