@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import AbstractSet, Any, Callable
 
@@ -67,6 +68,10 @@ class Plan:
     def sector_codes(self) -> list[str]:
         return list(self.sectors["sector"])
 
+    def has_sector(self, code: str) -> bool:
+        """`code in plan.sector_codes`, without listing them (asked once per template)."""
+        return isinstance(code, str) and code in self._index("sector_pos")
+
     def sector(self, code: str) -> dict[str, Any]:
         pos = self._index("sector_pos").get(code) if isinstance(code, str) else None
         if pos is None:
@@ -82,6 +87,17 @@ class Plan:
 
     def indicators_of(self, objectives: list[str]) -> pd.DataFrame:
         return self._rows(self.indicators, "indicators", objectives)
+
+    def sector_rows(self, sector: str) -> tuple[list[Any], list[Any], list[Any]]:
+        """The rows of objectives_of(sector), phases_of and indicators_of its objectives, as
+        `itertuples(index=False)` gives them: each table converted once for every settore
+        (a template per settore no longer filters and converts pandas frames)."""
+        codes = self._index("sectors").get(sector, [])
+        opos = self._index("objective_pos")
+        objs, phases, inds = self._index("rows")
+        return ([objs[opos[c]] for c in codes],
+                [phases[p] for p in self._positions_of("phases", codes)],
+                [inds[p] for p in self._positions_of("indicators", codes)])
 
     def _rows(self, df: pd.DataFrame, name: str, objectives: list[str]) -> pd.DataFrame:
         return df.iloc[self._positions_of(name, objectives)]
@@ -111,6 +127,8 @@ class Plan:
             return sectors
         if name == "fp_rows":
             return self._fp_rows()
+        if name == "rows":
+            return table_rows(self.objectives), table_rows(self.phases), table_rows(self.indicators)
         if name == "sector_pos":
             # the first row of each code, as a lookup by code would find it
             return {c: i for i, c in reversed(list(enumerate(self.sectors["sector"].tolist())))
@@ -167,6 +185,19 @@ class Plan:
                 rows(self.indicators, ("objective", "indicator", "description", "kind", "value_type",
                                        "direction", "target_value"),
                      ("objective", "indicator", "description", "kind", "value_type", "direction")))
+
+
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
+
+
+def table_rows(df: pd.DataFrame) -> list[Any]:
+    """`list(df.itertuples(index=False))` for a plan table, faster: the frame converted to
+    Python objects in one go instead of a Series per column, one row type per columns."""
+    columns = tuple(df.columns)
+    row: Any = _ROW_TYPES.get(columns)
+    if row is None:
+        row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)
+    return list(map(row._make, df.to_numpy(dtype=object).tolist()))
 
 
 def _positions(df: pd.DataFrame) -> dict[str, list[int]]:

@@ -4,6 +4,8 @@ normal and write-only sheets alike. LibreOffice checks the result on paper in
 tests/test_print_lo.py."""
 from __future__ import annotations
 
+import math
+import random
 import zipfile
 
 import pytest
@@ -74,3 +76,50 @@ def test_setup_on_normal_and_write_only_sheets(tmp_path, write_only):
     # "&" of the names escaped as "&&" (one "&" printed), page numbers as fields
     assert "Ponte &amp;&amp; Valle" in xml and "S01 R&amp;&amp;D" in xml
     assert "Pagina &amp;P di &amp;N" in xml and "Anno 2024" in xml
+
+
+def _line_count_loop(text: str, width: float, size: float, bold: bool) -> int:
+    """line_count without its shortcuts: the word-by-word loop alone (the reference)."""
+    room = max(1.0, width - paper._CELL_PAD_DIGITS)
+    scale = (size / paper.DEFAULT_FONT_PT) * (paper._BOLD if bold else 1.0) * paper._SAFETY
+    space = paper._TABLE[" "] * scale
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        used = 0.0
+        for word in paragraph.split(" "):
+            w = paper._digits(word) * scale
+            if used and used + space + w <= room:
+                used += space + w
+                continue
+            if used:
+                lines += 1
+            if w > room:
+                extra = math.ceil(w / room) - 1
+                lines += extra
+                w -= extra * room
+            used = w
+    return lines
+
+
+def test_line_count_shortcuts_count_as_the_loop():
+    """The shortcuts of line_count (a short text, a text whose whole width fits) and
+    one_line_chars give the loop's own count, at the boundaries too (issue 12)."""
+    rng = random.Random(12)
+    letters = "aeioumwlI MW.,0123456789/è€«"
+    widest = max(paper._TABLE, key=paper._TABLE.__getitem__)
+    checked = 0
+    for width in [1.0, 2.5, 6, 8.43, 10, 12.75, 13, 20, 26, 40, 72]:
+        for size, bold in [(11.0, False), (11.0, True), (14.0, True), (9.0, False)]:
+            fits = paper.one_line_chars(width, size, bold)
+            assert paper.line_count(widest * fits, width, size, bold) == 1 or fits == 0
+            assert _line_count_loop(widest * (fits + 1), width, size, bold) > 1
+            for _ in range(150):
+                n = rng.randrange(1, 90)
+                text = "".join(rng.choice(letters) for _ in range(n))
+                if rng.random() < 0.1:
+                    text = text.replace(" ", "\n", 1)
+                assert paper.line_count(text, width, size, bold) == _line_count_loop(text, width, size, bold), \
+                    (text, width, size, bold)
+                checked += 1
+    assert checked > 1000

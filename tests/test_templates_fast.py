@@ -42,6 +42,8 @@ def parts(path: Path) -> dict[str, bytes]:
 
 
 def same_parts(a: Path, b: Path) -> None:
+    with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+        assert za.namelist() == zb.namelist()   # no part written twice either
     pa, pb = parts(a), parts(b)
     assert list(pa) == list(pb)
     for name in pa:
@@ -112,6 +114,16 @@ def test_fast_save_odd_cells_as_openpyxl(tmp_path):
         wb.create_sheet("Altro")["A1"] = "x"
         return wb
 
+    def book_with_properties() -> Workbook:
+        from openpyxl.packaging.custom import StringProperty
+        wb = book()
+        wb.custom_doc_props.append(StringProperty(name="pegxl", value="1"))
+        return wb
+
+    book_with_properties().save(tmp_path / "openpyxl-props.xlsx")
+    fastsave.save(book_with_properties(), tmp_path / "fast-props.xlsx")
+    same_parts(tmp_path / "openpyxl-props.xlsx", tmp_path / "fast-props.xlsx")
+
     book().save(tmp_path / "openpyxl.xlsx")
     fastsave.save(book(), tmp_path / "fast.xlsx")
     same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
@@ -125,6 +137,16 @@ def _slow_cell(ws, row, col):
 
 def _slow_formula(ws, row, col, text):
     return ws.cell(row=row, column=col, value=text)
+
+
+def _slow_formulas(ws, row, items):
+    for col, text in items:
+        ws.cell(row=row, column=col, value=text)
+
+
+def _slow_put_row(ws, row, items):
+    for col, value in items:
+        _slow_put(ws, row, col, value)
 
 
 def _slow_put(ws, row, col, value, *, wrap=True, formula=False):
@@ -146,7 +168,8 @@ def _slow_records(df):
 @pytest.fixture
 def slow_cells(monkeypatch):
     """Every module of pegxl.templates makes its cells through openpyxl's own calls."""
-    slow = {"_cell": _slow_cell, "_formula": _slow_formula, "_put": _slow_put, "_records": _slow_records}
+    slow = {"_cell": _slow_cell, "_formula": _slow_formula, "_formulas": _slow_formulas, "_put": _slow_put,
+            "_put_row": _slow_put_row, "_records": _slow_records}
 
     def use() -> None:
         for name, module in list(sys.modules.items()):
@@ -175,6 +198,21 @@ def test_records_are_itertuples(plan):
         assert len(fast) == len(slow)
         for a, b in zip(fast, slow):
             assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
+
+
+def test_sector_rows_are_the_filtered_tables(plan):
+    """Plan.sector_rows (the tables converted once) gives a settore's rows as itertuples
+    gives them from objectives_of, phases_of and indicators_of."""
+    for code in [*plan.sector_codes, "NESSUNO"]:
+        objectives = plan.objectives_of(code)
+        codes = list(objectives["objective"])
+        frames = (objectives, plan.phases_of(codes), plan.indicators_of(codes))
+        for fast, df in zip(plan.sector_rows(code), frames):
+            slow = _slow_records(df)
+            assert [r._fields for r in fast] == [r._fields for r in slow]
+            assert len(fast) == len(slow) and (code == "NESSUNO" or slow)
+            for a, b in zip(fast, slow):
+                assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
 
 
 def _fast_and_slow(plan, tmp_path, slow_cells, codes):
@@ -238,6 +276,18 @@ def test_put_binds_as_openpyxl(tmp_path):
                 assert list(a._style or []) == list(b._style or []), v
             assert list(fast._number_formats) == list(slow._number_formats)
             assert fast.active._current_row == slow.active._current_row
+    fast, slow = Workbook(), Workbook()
+    for i, v in enumerate(values, start=1):   # a row at a time, as _put_row writes them
+        F._put_row(fast.active, i, [(1, v), (2, v), (3, "testo")])
+        _slow_put_row(slow.active, i, [(1, v), (2, v), (3, "testo")])
+    for a, b in zip(fast.active.iter_rows(), slow.active.iter_rows()):
+        for x, y in zip(a, b):
+            assert (x.data_type, x.coordinate, list(x._style or [])) == (y.data_type, y.coordinate, list(y._style or []))
+            assert _same_plain_values(x.value, y.value), x.value
+    assert list(fast._number_formats) == list(slow._number_formats)
+    assert fast.active._current_row == slow.active._current_row
+    with pytest.raises(IllegalCharacterError):
+        F._put_row(Workbook().active, 1, [(1, "a\x01b")])
     with pytest.raises(IllegalCharacterError):
         F._put(Workbook().active, 1, 1, "a\x01b")
     with pytest.raises(IllegalCharacterError):
@@ -361,3 +411,76 @@ def test_fast_save_writes_odd_characters_as_openpyxl(tmp_path, bad):
         return
     fastsave.save(book(), tmp_path / "fast.xlsx")
     same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+
+
+def test_fast_save_comments_as_openpyxl(tmp_path):
+    """The comments' boxes (VML) written from one box's text are openpyxl's own, for many
+    comments of any size on several sheets."""
+    def book() -> Workbook:
+        wb = Workbook()
+        for s, ws in enumerate([wb.active, wb.create_sheet("Altro"), wb.create_sheet("Senza")]):
+            for i in range(0 if s == 2 else 30):
+                c = ws.cell(row=1 + i * 7 % 41, column=1 + i % 28, value=f"v{i}")
+                cm = Comment(f"nota {i} <&>", "pegxl" if i % 3 else "altro")
+                cm.width, cm.height = (260, 80) if i % 2 else (144 + i, 79.5)
+                c.comment = cm
+        return wb
+
+    book().save(tmp_path / "openpyxl.xlsx")
+    fastsave.save(book(), tmp_path / "fast.xlsx")
+    same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+    assert b"_x0000_s1055" in parts(tmp_path / "fast.xlsx")["xl/drawings/commentsDrawing2.vml"]
+
+
+def test_fast_save_styles_of_each_workbook(tmp_path):
+    """styles.xml is kept by the workbook's styles: books that differ in one style, or in a
+    style object changed in place after a save, each get their own."""
+    bold = Font(bold=True)
+
+    def book(font, fill="FFF2CC") -> Workbook:
+        wb = Workbook()
+        c = wb.active["A1"]
+        c.value, c.font, c.fill = "x", font, PatternFill("solid", fgColor=fill)
+        return wb
+
+    for i, make in enumerate([lambda: book(bold), lambda: book(Font(italic=True)), lambda: book(bold, "E2EFDA"),
+                              lambda: book(bold)]):
+        make().save(tmp_path / f"openpyxl{i}.xlsx")
+        fastsave.save(make(), tmp_path / f"fast{i}.xlsx")
+        same_parts(tmp_path / f"openpyxl{i}.xlsx", tmp_path / f"fast{i}.xlsx")
+    bold.size = 20   # the same object, changed
+    book(bold).save(tmp_path / "openpyxl.xlsx")
+    fastsave.save(book(bold), tmp_path / "fast.xlsx")
+    same_parts(tmp_path / "openpyxl.xlsx", tmp_path / "fast.xlsx")
+    assert b'sz val="20"' in parts(tmp_path / "fast.xlsx")["xl/styles.xml"]
+
+
+def test_fast_save_sheet_settings_of_each_sheet(tmp_path):
+    """The sheets' settings (views, page, header, protection, properties) kept as text are
+    each sheet's own, in books saved one after the other."""
+    def book(k: int) -> Workbook:
+        wb = Workbook()
+        ws = wb.active
+        ws["A1"] = "x"
+        ws.freeze_panes = ["B2", "C3", None][k % 3]
+        ws.oddHeader.center.text = f"Ente {k % 2} & «settore»"
+        ws.oddFooter.right.text = "Pagina &P di &N"
+        ws.oddHeader.left.size = 8 + k % 2
+        ws.page_setup.orientation = ["portrait", "landscape"][k % 2]
+        ws.page_setup.fitToWidth = k % 2
+        ws.sheet_properties.pageSetUpPr.fitToPage = bool(k % 2)
+        ws.sheet_properties.tabColor = ["1F4E79", "FFF2CC", None][k % 3]
+        ws.page_margins.left = 0.4 + k / 10
+        ws.print_options.horizontalCentered = bool(k % 2)
+        ws.protection.sheet = bool(k % 3)
+        ws.protection.password = f"p{k % 2}"
+        ws.sheet_view.zoomScale = [100, 85, None][k % 3]
+        other = wb.create_sheet("Altro")
+        other["B2"] = 1
+        other.sheet_view.selection[0].activeCell = ["B2", "A1"][k % 2]
+        return wb
+
+    for k in range(6):
+        book(k).save(tmp_path / f"openpyxl{k}.xlsx")
+        fastsave.save(book(k), tmp_path / f"fast{k}.xlsx")
+        same_parts(tmp_path / f"openpyxl{k}.xlsx", tmp_path / f"fast{k}.xlsx")

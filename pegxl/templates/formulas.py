@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import weakref
-from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from openpyxl import Workbook
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, TIME_FORMATS, Cell
-from openpyxl.styles import Alignment, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import IllegalCharacterError
 
+from ..plan import table_rows
 from ..rules import Rules
 from ..values import is_blank, round_half_up
 from ..workbook import contract as C
@@ -45,6 +43,8 @@ _STEPS = 10              # columns of a reading block after its label: 9 helpers
 
 SUMMARY_WIDTHS = (16, 40, 8, 15, 10, 13, 13, 12, 12, 10, 8, 10)
 _TOP = Alignment(vertical="top")
+ITALIC = Font(italic=True)
+LEFT_WRAP = Alignment(horizontal="left", vertical="top", wrap_text=True)
 _EXCLUDED = tuple(s.lower() for s in C.STATI_ESCLUSI)   # "rinviato", "non valutabile"
 
 
@@ -81,17 +81,7 @@ def _py(v: Any) -> Any:
     return v
 
 
-_ROW_TYPES: dict[tuple[str, ...], Any] = {}
-
-
-def _records(df: Any) -> list[Any]:
-    """`list(df.itertuples(index=False))` for a plan table, faster: the frame converted to
-    Python objects in one go instead of a Series per column, one row type per columns."""
-    columns = tuple(df.columns)
-    row: Any = _ROW_TYPES.get(columns)
-    if row is None:
-        row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)
-    return list(map(row._make, df.to_numpy(dtype=object).tolist()))
+_records = table_rows   # a plan table's rows as itertuples gives them
 
 
 def _num(x: float) -> str:
@@ -129,8 +119,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "reference_date": {"fill": REFERENCE_FILL, "alignment": S.WRAP, "border": S.BORDER,
                        "number_format": S.DATE_FORMAT},
 }
-_STYLE_IDS: weakref.WeakKeyDictionary[Workbook, dict[str, Any]] = weakref.WeakKeyDictionary()
-_LAST_BOOK: list[Any] = [lambda: None, {}]   # the workbook styled last and its cache
+_LOOKS = "_pegxl_looks"   # the workbook's attribute holding its cache of named styles
 
 
 def _style(cell, name: str) -> None:
@@ -138,14 +127,13 @@ def _style(cell, name: str) -> None:
 
     Assigning cell.fill, .alignment... hashes the style objects every time, which was most
     of the generation time; each combination is applied once per workbook and its style
-    array (openpyxl's private but stable `_style`) copied to the next cells."""
-    book = cell.parent.parent
-    last, cache = _LAST_BOOK
-    if last() is not book:   # a look-up in the weak dictionary makes a weak reference
-        cache = _STYLE_IDS.get(book)
-        if cache is None:
-            cache = _STYLE_IDS[book] = {}
-        _LAST_BOOK[:] = [weakref.ref(book), cache]
+    array (openpyxl's private but stable `_style`) copied to the next cells. The arrays are
+    kept on the workbook itself (a look-up per cell, no weak reference)."""
+    book = cell.parent._parent
+    cache = book.__dict__.get(_LOOKS)
+    if cache is None:
+        cache = {}
+        setattr(book, _LOOKS, cache)
     ids = cache.get(name)
     if ids is not None:
         cell._style = StyleArray(ids)
@@ -153,6 +141,30 @@ def _style(cell, name: str) -> None:
     for attr, value in _STYLES[name].items():
         setattr(cell, attr, _TOP if value is None else value)
     cache[name] = StyleArray(cell._style)
+
+
+_RESTYLED = "_pegxl_restyled"   # the workbook's attribute holding _restyle's cache
+
+
+def _restyle(cell, **styles: Any) -> None:
+    """`cell.<name> = value` for each of `styles`, in order: done once per workbook for each
+    look a cell starts from, the resulting style array copied to the next ones (the same
+    ids: the first cell registered the styles in the same order)."""
+    book = cell.parent._parent
+    cache = book.__dict__.get(_RESTYLED)
+    if cache is None:
+        cache = {}
+        setattr(book, _RESTYLED, cache)
+    start = cell._style.tobytes() if cell._style is not None else None
+    # the values are kept with the result: their ids cannot be reused while the book lives
+    key = (start, *((name, id(value)) for name, value in styles.items()))
+    found = cache.get(key)
+    if found is not None:
+        cell._style = StyleArray(found[0])
+        return
+    for name, value in styles.items():
+        setattr(cell, name, value)
+    cache[key] = (StyleArray(cell._style), tuple(styles.values()))
 
 
 # Cells are made here without openpyxl's Worksheet.cell and Cell.value: the same Cell
@@ -163,21 +175,26 @@ _new_cell = Cell.__new__
 
 def _cell(ws, row: int, col: int) -> Any:
     """`ws.cell(row, col)`: the cell, made (empty) if the sheet has none there."""
-    cells = ws._cells
-    c: Any = cells.get((row, col))
+    c: Any = ws._cells.get((row, col))
     if c is None:
-        c = _new_cell(Cell)
-        c.parent = ws
-        c.row = row
-        c.column = col
-        c._value = None
-        c.data_type = "n"
-        c._style = None
-        c._hyperlink = None
-        c._comment = None
-        cells[(row, col)] = c
+        c = _new(ws, row, col)
         if row > ws._current_row:
             ws._current_row = row
+    return c
+
+
+def _new(ws, row: int, col: int) -> Any:
+    """An empty cell put on the sheet at (row, col) (the caller keeps ws._current_row)."""
+    c: Any = _new_cell(Cell)
+    c.parent = ws
+    c.row = row
+    c.column = col
+    c._value = None
+    c.data_type = "n"
+    c._style = None
+    c._hyperlink = None
+    c._comment = None
+    ws._cells[(row, col)] = c
     return c
 
 
@@ -214,6 +231,17 @@ def _formula(ws, row: int, col: int, text: str) -> Any:
     return c
 
 
+def _formulas(ws, row: int, items: Sequence[tuple[int, str]]) -> None:
+    """_formula(ws, row, col, text) for each (col, text) of `items`, in one go."""
+    cells = ws._cells
+    for col, text in items:
+        c: Any = cells.get((row, col)) or _new(ws, row, col)
+        c._value = text
+        c.data_type = "f"
+    if items and row > ws._current_row:
+        ws._current_row = row
+
+
 def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool = False):
     """Write a plan value (text that looks like a formula stays text) or, with `formula`,
     one of our formulas."""
@@ -236,6 +264,36 @@ def _put(ws, row: int, col: int, value: Any, *, wrap: bool = True, formula: bool
     elif wrap:
         _style(c, "wrap")
     return c
+
+
+def _put_row(ws, row: int, items: Sequence[tuple[int, Any]]) -> None:
+    """_put(ws, row, col, value) (wrapped, never a formula) for each (col, value) of
+    `items`, in one go: text, numbers and blanks here, any other value by _put."""
+    cells = ws._cells
+    wrap = None
+    for col, value in items:
+        t = type(value)
+        if not (t is str or value is None or t is int or t is float):
+            _put(ws, row, col, value)
+            continue
+        c: Any = cells.get((row, col)) or _new(ws, row, col)
+        if t is str:
+            text = value[:32767]
+            if ILLEGAL_CHARACTERS_RE.search(text):
+                raise IllegalCharacterError(f"{text} cannot be used in worksheets.")
+            c._value = text
+            # plan text, never a formula (what _put leaves of _bind's data types)
+            c.data_type = "s" if value[:1] in ("=", "+", "-", "@") or text not in ERROR_CODES else "e"
+        else:
+            c._value = value
+            c.data_type = "n"
+        if wrap is None:
+            _style(c, "wrap")
+            wrap = ws._parent.__dict__[_LOOKS]["wrap"]
+        else:
+            c._style = StyleArray(wrap)
+    if items and row > ws._current_row:
+        ws._current_row = row
 
 
 def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
@@ -358,6 +416,23 @@ def reading_steps(kind: str, x: str, row: int, first: int, *, lo: float | None =
 
 _ROW = "1048577"   # one past Excel's last row: in no formula but as the row of a pattern
 _PATTERNS: dict[tuple[Any, ...], list[str]] = {}
+
+
+_ROW_READINGS: dict[tuple[Any, ...], list[tuple[int, str]]] = {}
+
+
+def row_readings(kind: str, sheet: str, letter: str, row: int, first: int, *,
+                 lo: float | None = None, hi: float | None = None) -> list[tuple[int, str]]:
+    """The (column, formula) of the helpers and the reading of row_reading_steps (columns
+    from `first`; empty steps left out), kept per row: every template of a plan has them."""
+    key = (kind, sheet, letter, row, first, lo, hi)
+    found = _ROW_READINGS.get(key)
+    if found is None:
+        if len(_ROW_READINGS) > 100_000:
+            _ROW_READINGS.clear()
+        found = _ROW_READINGS[key] = [(col, f) for col, f in enumerate(
+            row_reading_steps(kind, sheet, letter, row, first, lo=lo, hi=hi), start=first) if f]
+    return found
 
 
 def row_reading_steps(kind: str, sheet: str, letter: str, row: int, first: int, *,

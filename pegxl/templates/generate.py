@@ -22,7 +22,6 @@ from typing import Any, Callable, Iterable, Sequence
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -44,10 +43,12 @@ from .formulas import (
     _STEPS,
     CF_MISSING_FILL,
     FL,
+    ITALIC,
     L_NO,
     L_SINO,
     L_STATO,
     L_YES,
+    LEFT_WRAP,
     MARK,
     NEUTRAL_FILL,
     OL,
@@ -56,24 +57,27 @@ from .formulas import (
     READ_FIRST,
     SUMMARY_WIDTHS,
     _cell,
-    _formula,
+    _formulas,
     _num,
     _Obj,
     _plus,
     _put,
+    _put_row,
+    _restyle,
     _py,
-    _records,
     _runs,
     _serial,
     _sqref,
     _style,
     _txt,
     indicator_formula,
-    row_reading_steps,
+    row_readings,
 )
 from .reference import SnapshotValues, add_reference_column, reference_note
 
 DEFAULT_PASSWORD = "pegxl"
+# the line counts of the Istruzioni texts: the same in every template of a run
+_INSTRUCTION_LINES: dict[tuple[str, float, float, bool], int] = {}
 TEXT_MAX = 4000                 # characters allowed in Relazione, Note, Motivazione, testo
 NUMBER_LIMIT = 999_999_999_999  # "any number" still needs bounds in a decimal validation
 
@@ -96,10 +100,7 @@ class _Builder:
         if generated_at is None:
             generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
         self.generated_at = generated_at.isoformat() if hasattr(generated_at, "isoformat") else str(generated_at)
-        self.objectives = plan.objectives_of(sector)
-        codes = list(self.objectives["objective"])
-        self.phases = plan.phases_of(codes)
-        self.indicators = plan.indicators_of(codes)
+        self.objectives, self.phases, self.indicators = plan.sector_rows(sector)
         self.objs: dict[str, _Obj] = {}
         self.date_lo = dt.date(plan.anno - 1, 1, 1)
         self.date_hi = dt.date(plan.anno + 1, 12, 31)
@@ -134,7 +135,7 @@ class _Builder:
         ws_l.sheet_state = "hidden"
         for ws in (ws_o, ws_f, ws_n, ws_r):
             S.fit_rows(ws)
-        S.fit_rows(ws_i, first_row=1)
+        S.fit_rows(ws_i, first_row=1, memo=_INSTRUCTION_LINES)
         heading = paper.Heading(self.plan.ente, self.plan.anno,
                                 f"{self.sector} {self.info.get('sector_name') or ''}".strip())
         for ws in (ws_i, ws_o, ws_f, ws_n, ws_r):   # last: other steps may add columns
@@ -158,9 +159,7 @@ class _Builder:
         """Write on _letture, on `row`, how the input sheet!letter+row is read."""
         ws, first = self.ws_l, READ_FIRST[block]
         _put(ws, row, first, f"{sheet}!{letter}{row}", wrap=False)
-        for i, formula in enumerate(row_reading_steps(kind, sheet, letter, row, first + 1, **kw), start=1):
-            if formula:
-                _formula(ws, row, first + i, formula)
+        _formulas(ws, row, row_readings(kind, sheet, letter, row, first + 1, **kw))
 
     # -- table sheets
     def _table_header(self, ws, spec: C.TableSpec, freeze: str) -> None:
@@ -173,12 +172,12 @@ class _Builder:
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         n = len(self.objectives)
         o: Any   # a row of cells as typed
-        for r, o in enumerate(_records(self.objectives), start=2):
+        for r, o in enumerate(self.objectives, start=2):
             weight = _py(o.weight)
             self.objs[o.objective] = _Obj(o.objective, o.title, None if weight is None else float(weight), row=r)
-            for fld in ("objective", "title", "typology", "weight", "description", "mission",
-                        "programme", "dup_objective", "public_value"):
-                _put(ws, r, col[fld], _py(getattr(o, fld)))
+            _put_row(ws, r, [(col[fld], _py(getattr(o, fld))) for fld in (
+                "objective", "title", "typology", "weight", "description", "mission", "programme",
+                "dup_objective", "public_value")])
             for fld in C.T_OBJECTIVES_INPUT:
                 self._input_cell(ws, r, col[fld], fld)
             _style(_cell(ws, r, col["computed"]), "computed")
@@ -219,9 +218,9 @@ class _Builder:
         col = {c.field: i for i, c in enumerate(spec.columns, start=1)}
         active: list[int] = []
         p: Any   # a row of cells as typed
-        for r, p in enumerate(_records(self.phases), start=2):
-            for fld in ("objective", "phase", "description", "planned_start", "planned_end", "weight"):
-                _put(ws, r, col[fld], _py(getattr(p, fld)))
+        for r, p in enumerate(self.phases, start=2):
+            _put_row(ws, r, [(col[fld], _py(getattr(p, fld))) for fld in (
+                "objective", "phase", "description", "planned_start", "planned_end", "weight")])
             neutral = bool(p.neutralised)
             weight = _py(p.weight)
             self.objs[p.objective].phases.append((r, None if weight is None else float(weight), neutral))
@@ -256,7 +255,7 @@ class _Builder:
         by_type: dict[str, list[int]] = {}
         active: list[int] = []
         i: Any   # a row of cells as typed
-        for r, i in enumerate(_records(self.indicators), start=2):
+        for r, i in enumerate(self.indicators, start=2):
             target = i.target_value
             if isinstance(target, bool):
                 shown = "sì" if target else "no"
@@ -264,12 +263,10 @@ class _Builder:
                 shown = _py(target)
                 if shown is None:
                     shown = _py(i.target)
-            for fld, value in (("objective", i.objective), ("indicator", i.indicator),
-                               ("description", i.description), ("kind", i.kind),
-                               ("value_type", i.value_type), ("direction", i.direction),
-                               ("target", shown), ("previous", i.previous),
-                               ("previous_2", getattr(i, "previous_2", None))):
-                _put(ws, r, col[fld], _py(value) if fld != "target" else value)
+            _put_row(ws, r, [(col[fld], _py(value) if fld != "target" else value) for fld, value in (
+                ("objective", i.objective), ("indicator", i.indicator), ("description", i.description),
+                ("kind", i.kind), ("value_type", i.value_type), ("direction", i.direction),
+                ("target", shown), ("previous", i.previous), ("previous_2", getattr(i, "previous_2", None)))])
             neutral = bool(i.neutralised)
             context = i.kind == "CONTESTO"
             formula = None
@@ -384,7 +381,7 @@ class _Builder:
         last = r
         tr = last + 1
         lab = ws.cell(row=tr, column=1, value=TOTAL_LABEL)
-        lab.font = S.TOTAL_FONT
+        _restyle(lab, font=S.TOTAL_FONT)
         if self.objs:
             rng = f"L2:L{last}"
             # one objective "da verificare" makes the total "da verificare", never a different number
@@ -397,10 +394,10 @@ class _Builder:
         total.number_format = S.PERCENT_VALUE_FORMAT
         for c in range(1, len(SUMMARY_HEADERS) + 1):
             cell = ws.cell(row=tr, column=c)
-            cell.font = S.TOTAL_FONT
-            cell.border = S.BORDER
             if c >= 4:
-                cell.fill = S.COMPUTED_FILL
+                _restyle(cell, font=S.TOTAL_FONT, border=S.BORDER, fill=S.COMPUTED_FILL)
+            else:
+                _restyle(cell, font=S.TOTAL_FONT, border=S.BORDER)
         note = tr + 2
         for i, text in enumerate((
             "Grado % = Grado dichiarato % se compilato, altrimenti Grado calcolato %.",
@@ -411,7 +408,7 @@ class _Builder:
             "(vedere Istruzioni); il grado e il totale che ne dipendono non si possono mostrare.",
             "Le cifre di questo foglio sono indicative: l'ufficio le ricalcola con le stesse regole.",
         )):
-            ws.cell(row=note + i, column=1, value=text).font = Font(italic=True)
+            _restyle(ws.cell(row=note + i, column=1, value=text), font=ITALIC)
 
     # -- Istruzioni and identity
     def _instructions(self, ws) -> None:
@@ -437,15 +434,14 @@ class _Builder:
             pairs.append(("Email ufficio", plan.office_email))
         pairs.append(("Obiettivi assegnati", len(self.objs)))
         for label, value in pairs:
-            ws.cell(row=r, column=1, value=label).font = S.TOTAL_FONT
-            c = _put(ws, r, 2, value)
-            c.alignment = Alignment(horizontal="left", vertical="top", wrap_text=True)
+            _restyle(ws.cell(row=r, column=1, value=label), font=S.TOTAL_FONT)
+            _restyle(_put(ws, r, 2, value), alignment=LEFT_WRAP)
             r += 1
         r += 1
 
         def section(head: str, lines: Iterable[str]) -> None:
             nonlocal r
-            ws.cell(row=r, column=1, value=head).font = S.TOTAL_FONT
+            _restyle(ws.cell(row=r, column=1, value=head), font=S.TOTAL_FONT)
             r += 1
             for line in lines:
                 _put(ws, r, 2, line)
@@ -478,7 +474,7 @@ class _Builder:
             "ma l'anteprima non può mostrare la cifra.",
         ] + ([] if self.reference is None else [reference_note(self.reference)]))
 
-        ws.cell(row=r, column=1, value="Colori").font = S.TOTAL_FONT
+        _restyle(ws.cell(row=r, column=1, value="Colori"), font=S.TOTAL_FONT)
         r += 1
         for fill, label, text in (
             (S.INPUT_FILL, "Da compilare", f"{S.COLOR_NAMES['input']}: cella da compilare (l'unica modificabile)."),
@@ -487,8 +483,7 @@ class _Builder:
             (NEUTRAL_FILL, "Neutralizzato", "grigio: fase o indicatore neutralizzato, non si compila; il motivo è nel commento della cella."),
         ):
             c = ws.cell(row=r, column=1, value=label)
-            c.fill = fill
-            c.border = S.BORDER
+            _restyle(c, fill=fill, border=S.BORDER)
             _put(ws, r, 2, text)
             r += 1
         r += 1
@@ -543,7 +538,7 @@ class _Builder:
         r += 1
         for c, h in enumerate(("Regola", "Valore"), start=1):
             cell = ws.cell(row=r, column=c, value=h)
-            cell.font = S.TOTAL_FONT
+            _restyle(cell, font=S.TOTAL_FONT)
         r += 1
         for name, value in self.rules.as_rows():
             ws.cell(row=r, column=1, value=name)
@@ -659,7 +654,7 @@ def build_template(plan: Plan, sector: str, *, generated_at: Any = None,
 
     `fingerprint` lets a caller that builds many templates compute plan.fingerprint() once;
     `reference`, the previous snapshot of the year, adds its locked reference columns."""
-    if sector not in set(plan.sector_codes):
+    if not plan.has_sector(sector):
         raise KeyError(sector)
     return _Builder(plan, sector, generated_at=generated_at, password=password,
                     fingerprint=fingerprint, reference=reference).build()
@@ -681,11 +676,13 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     codes = plan.sector_codes
     if sectors is not None:
         wanted = list(dict.fromkeys(sectors))
-        unknown = [s for s in wanted if s not in set(codes)]
+        known = set(codes)
+        unknown = [s for s in wanted if s not in known]
         if unknown:
             raise PegxlError(finding(ErrorCode.U001, detail="settore non presente nel piano: "
                                      + ", ".join(unknown)), exit_code=EXIT_UNUSABLE)
-        codes = [c for c in codes if c in set(wanted)]
+        chosen = set(wanted)
+        codes = [c for c in codes if c in chosen]
     if generated_at is None:
         generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
     out = Path(outdir)
@@ -700,14 +697,15 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
         done.append(path)
         if progress:
             progress(len(done), len(work), str(path))
-    if jobs <= 1:
-        for code, path in work:
-            written(_write_template(plan, code, path, generated_at, password, fp, reference))
-        return done
-    # the plan's objects stay out of the collector's sweeps while workers run: a sweep in a
-    # forked worker would write to (and so copy) every page of the plan it shares
+    # the plan's objects stay out of the collector's sweeps: a sweep in a forked worker would
+    # write to (and so copy) every page of the plan it shares, and in this process it would
+    # walk them all again for nothing
     gc.freeze()
     try:
+        if jobs <= 1:
+            for code, path in work:
+                written(_write_template(plan, code, path, generated_at, password, fp, reference))
+            return done
         with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
                                  initargs=(plan, generated_at, password, fp, reference)) as pool:
             # big enough chunks that a worker is not woken per template, small enough to balance
@@ -735,14 +733,17 @@ def _mp_context() -> Any:
 
 def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str,
                     reference: SnapshotValues | None = None) -> Path:
-    # a template is some 20,000 objects in cycles (cells and their sheet): collected once,
-    # when it is written, instead of walked by every collection while it is built
+    # a template is some 20,000 objects, the workbook's in cycles (a sheet and its parts refer
+    # to each other): none walked by a collection while it is built, and once written the
+    # book taken apart, so that they are freed at once rather than collected
     with gc_paused():
         wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
                             reference=reference)
         atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
         for ws in wb.worksheets:
             ws._cells.clear()
+            ws.__dict__.clear()
+        wb.__dict__.clear()
     return path
 
 

@@ -49,10 +49,11 @@ class SnapshotValues:
 
     def column(self, sector: str, rows: Any, number: str) -> dict[int, Any]:
         """The reference value of each of `rows` (a settore's phases, `number` "phase", or
-        indicators, "indicator", in template order) by the Excel row it is written on."""
+        indicators, "indicator", as Plan.sector_rows gives them) by the Excel row it is
+        written on."""
         values = self.phases if number == "phase" else self.indicators
-        return {r: values.get((sector, o, int(n))) for r, (o, n) in
-                enumerate(zip(rows["objective"], rows[number]), start=2)}
+        return {r: values.get((sector, row.objective, int(getattr(row, number)))) for r, row in
+                enumerate(rows, start=2)}
 
     @property
     def progress_header(self) -> str:

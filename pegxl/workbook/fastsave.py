@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from copy import copy
 from io import BytesIO
+from operator import itemgetter
 from typing import Any, Iterable
 from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
     _escape_attrib,
@@ -24,17 +26,38 @@ from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import LXML
 from openpyxl.cell._writer import write_cell
-from openpyxl.comments.comment_sheet import CommentRecord
+from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
+from openpyxl.comments import shape_writer
 from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
+from openpyxl.packaging.extended import ExtendedProperties
+from openpyxl.packaging.relationship import Relationship
+from openpyxl.utils import coordinate_to_tuple, get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.descriptors.serialisable import Serialisable
+from openpyxl.worksheet.dimensions import SheetDimension, SheetFormatProperties
+from openpyxl.styles.colors import Color
+from openpyxl.worksheet.header_footer import HeaderFooter, HeaderFooterItem
+from openpyxl.worksheet.page import PageMargins, PrintOptions, PrintPageSetup
+from openpyxl.worksheet.properties import Outline, PageSetupProperties, WorksheetProperties
+from openpyxl.worksheet.views import Pane, Selection, SheetView, SheetViewList
+from openpyxl.worksheet.protection import SheetProtection
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.styles.stylesheet import write_stylesheet
+from openpyxl.workbook._writer import WorkbookWriter
 from openpyxl.writer.excel import ExcelWriter
+from openpyxl.writer.theme import theme_xml
+from openpyxl.xml.constants import ARC_APP, ARC_CORE, ARC_ROOT_RELS, ARC_STYLE, ARC_THEME, ARC_WORKBOOK, ARC_WORKBOOK_RELS
+from openpyxl.xml import functions as xml
 
 
 COMPRESS_LEVEL = 1
 _to_excel: Any = to_excel   # untyped in openpyxl
+_CommentSheet: Any = CommentSheet
+_shapes: Any = shape_writer   # ShapeWriter and its private _shape_factory
+_tostring: Any = xml.tostring   # bytes (the stubs say str)
 
 
 def _cell_xml(cell: Any, style_id: str | None, epoch: Any) -> str | None:
@@ -93,6 +116,100 @@ def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
 class _SheetWriter(WorksheetWriter):
     """openpyxl's sheet writer with the rows of plain cells written as text, into memory."""
 
+    _keys: list[tuple[int, int]] | None = None   # the cells' keys in order (write_dimensions)
+
+    def rows(self) -> list[tuple[int, list[Any]]]:
+        """WorksheetWriter.rows: the cells by row, in order (the keys sorted alone, without
+        their cells, and rows of only a row dimension too)."""
+        ws: Any = self.ws
+        cells = ws._cells
+        keys = self._keys
+        if keys is None or len(keys) != len(cells):
+            keys = sorted(cells)
+        rows: dict[int, list[Any]] = {}
+        for key in keys:
+            r = key[0]
+            if r in rows:
+                rows[r].append(cells[key])
+            else:
+                rows[r] = [cells[key]]
+        extra = ws.row_dimensions.keys() - rows.keys()
+        if not extra:
+            return list(rows.items())   # already in row order
+        for r in extra:
+            rows[r] = []
+        return sorted(rows.items())
+
+    # The sheet's settings (protection, page, views...) are the same in many sheets: an
+    # element of these classes is its class, its attributes and its children's own, so its
+    # text is kept by that key and written again as it is.
+    @property
+    def sheet(self) -> Any:   # the sheet, untyped (openpyxl's attributes are)
+        return self.ws
+
+    def write_properties(self) -> None:
+        self._cached(self.sheet.sheet_properties, always=True)
+
+    def write_views(self) -> None:
+        self._cached(self.sheet.views, always=True)
+
+    def write_format(self) -> None:
+        self.sheet.sheet_format.outlineLevelCol = self.sheet.column_dimensions.max_outline
+        self._cached(self.sheet.sheet_format, always=True)
+
+    def write_protection(self) -> None:
+        self._cached(self.sheet.protection)
+
+    def write_print(self) -> None:
+        self._cached(self.sheet.print_options)
+
+    def write_margins(self) -> None:
+        self._cached(self.sheet.page_margins)
+
+    def write_page(self) -> None:
+        self._cached(self.sheet.page_setup)
+
+    def write_header(self) -> None:
+        self._cached(self.sheet.HeaderFooter)
+
+    def _cached(self, obj: Any, always: bool = False) -> None:
+        """`if obj: self.xf.send(obj.to_tree())` (always: without the test), the text of
+        each distinct element written once."""
+        if not (always or obj):
+            return
+        key = _tree_key(obj)
+        if key is None:
+            self.xf.send(obj.to_tree())
+            return
+        text = _SETTINGS_XML.get(key)
+        xf: Any = self.xf.send(True)
+        if text is None:
+            parts: list[str] = []
+            raw, xf._file = xf._file, parts.append
+            try:
+                xf.write(obj.to_tree())
+            finally:
+                xf._file = raw
+            text = "".join(parts)
+            if len(_SETTINGS_XML) > 10_000:
+                _SETTINGS_XML.clear()
+            _SETTINGS_XML[key] = text
+        xf._file(text)
+        self.xf.send(None)
+
+    def write_dimensions(self) -> None:
+        """WorksheetWriter.write_dimensions with Worksheet.calculate_dimension's range
+        computed in one pass over the cells' keys."""
+        ws: Any = self.ws
+        cells = ws._cells
+        if not cells or type(ws).calculate_dimension is not Worksheet.calculate_dimension:
+            super().write_dimensions()
+            return
+        keys = self._keys = sorted(cells)   # rows() takes them in this order too
+        cols = list(map(itemgetter(1), keys))
+        ref = f"{get_column_letter(min(cols))}{keys[0][0]}:{get_column_letter(max(cols))}{keys[-1][0]}"
+        self.xf.send(SheetDimension(ref).to_tree())
+
     def write_rows(self) -> None:
         ws: Any = self.ws
         if ws.parent.iso_dates:   # not ours: every cell through openpyxl
@@ -117,8 +234,12 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
     cell.style_id hashes it every time."""
     raw = xf._file   # et_xmlfile's writer of already serialised text
     parts = [start_tag]
+    add = parts.append
+    row = ""
+    letters = _LETTERS
     for cell in cells:
-        if cell._comment is not None:
+        comment = cell._comment
+        if comment is not None:
             ws._comments.append(CommentRecord.from_cell(cell))
         st = cell._style
         sid = None
@@ -128,22 +249,159 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
                 sid = style_ids[key]
             else:
                 sid = style_ids[key] = f"{cell.style_id}" if any(st) else None
-        styled = sid is not None
-        if cell._value is None and not styled and not cell._comment:
+        value = cell._value
+        if value is None and sid is None and not comment:
             continue
+        # the commonest cells (text, our formulas, numbers) here; the others by _cell_xml
+        kind = cell.data_type
+        t = type(value)
+        if cell._hyperlink is None and ((t is str and (kind == "s" or kind == "f")) or
+                                        ((t is int or t is float or value is None) and kind == "n")):
+            if not row:
+                row = f"{cell.row}"
+            if kind == "s":
+                attrs = _S_ATTRS.get(sid)
+                if attrs is None:
+                    attrs = _S_ATTRS[sid] = f' s="{sid}" t="inlineStr"'
+                head = f'<c r="{letters.get(cell.column) or _letter(cell.column)}{row}"{attrs}'
+                if value == "":
+                    add(head + " />")
+                    continue
+                stripped = value.strip()
+                space = ' xml:space="preserve"' if stripped and value != stripped else ""
+                if "&" in value or "<" in value or ">" in value:   # _escape_cdata's own tests
+                    value = _escape_cdata(value)
+                add(f"{head}><is><t{space}>{value}</t></is></c>")
+                continue
+            if kind == "f" and len(value) > 1:
+                attrs = _F_ATTRS.get(sid)
+                if attrs is None:
+                    attrs = _F_ATTRS[sid] = f' s="{sid}"'
+                head = f'<c r="{letters.get(cell.column) or _letter(cell.column)}{row}"{attrs}'
+                value = value[1:]
+                if "&" in value or "<" in value or ">" in value:
+                    value = _escape_cdata(value)
+                add(f"{head}><f>{value}</f><v /></c>")
+                continue
+            if kind == "n":
+                attrs = _N_ATTRS.get(sid)
+                if attrs is None:
+                    attrs = _N_ATTRS[sid] = f' s="{sid}" t="n"'
+                head = f'<c r="{letters.get(cell.column) or _letter(cell.column)}{row}"{attrs}'
+                if value is None:   # a styled blank (an input cell)
+                    add(head + " />")
+                    continue
+                text = _escape_cdata(safe_string(value))
+                add(f"{head}><v>{text}</v></c>" if text else f"{head}><v /></c>")
+                continue
         text = _cell_xml(cell, sid, epoch)
         if text is None:   # flush, then openpyxl writes this cell itself
             raw("".join(parts))
             parts = []
-            write_cell(xf, ws, cell, styled)
+            add = parts.append
+            write_cell(xf, ws, cell, sid is not None)
         else:
-            parts.append(text)
-    parts.append("</row>")
+            add(text)
+    add("</row>")
     raw("".join(parts))
+
+
+# classes written by openpyxl's generic to_tree from their attributes (their own __iter__)
+# and their children alone: no nested values, no namespaced attributes, no text
+_TREES = frozenset(c for c in (
+    SheetProtection, PrintOptions, PageMargins, PrintPageSetup, SheetFormatProperties, SheetViewList,
+    SheetView, Pane, Selection, WorksheetProperties, Outline, PageSetupProperties, Color, HeaderFooter)
+    if c.to_tree is Serialisable.to_tree and not c.__nested__ and not c.__namespaced__
+    and "attr_text" not in c.__attrs__)
+_SETTINGS_XML: dict[Any, str] = {}
+
+
+def _tree_key(obj: Any) -> Any:
+    """What `obj.to_tree()` is made of (None: a class not known to be written that way)."""
+    cls = type(obj)
+    if cls is HeaderFooterItem:   # its text: the parts' own
+        return (cls, *((p.text, p.font, p.size, p.color) for p in (obj.left, obj.center, obj.right)))
+    if cls not in _TREES or getattr(obj, "namespace", None) is not None:
+        return None
+    children: list[Any] = []
+    for name in cls.__elements__:
+        value = getattr(obj, name)
+        if isinstance(value, (list, tuple)):
+            key: Any = tuple(map(_tree_key, value))
+            if None in key:
+                return None
+        elif value is None:
+            key = ()
+        else:
+            key = _tree_key(value)
+            if key is None:
+                return None
+        children.append(key)
+    return (cls, tuple(obj), tuple(children))
+
+
+# a cell's attributes after r="..." by style id, for text, formula and number cells
+_S_ATTRS: dict[str | None, str] = {None: ' t="inlineStr"'}
+_F_ATTRS: dict[str | None, str] = {None: ""}
+_N_ATTRS: dict[str | None, str] = {None: ' t="n"'}
+_LETTERS: dict[int, str] = {}
+
+
+def _letter(col: int) -> str:
+    letter = _LETTERS.get(col)
+    if letter is None:
+        letter = _LETTERS[col] = get_column_letter(col)
+    return letter
 
 
 class _Writer(ExcelWriter):
     _archive: ZipFile
+    _comments: list[Any]
+
+    def write_data(self) -> None:
+        """ExcelWriter.write_data, with docProps/app.xml (always the same) and xl/styles.xml
+        (the same for workbooks with the same styles: every template) kept once written."""
+        archive = self._archive
+        book: Any = self.workbook
+        if len(book.custom_doc_props) >= 1:   # openpyxl's own path
+            super().write_data()
+            return
+        if not _APP_XML:
+            _APP_XML.append(_tostring(ExtendedProperties().to_tree()))
+        archive.writestr(ARC_APP, _APP_XML[0])
+        archive.writestr(ARC_CORE, _tostring(book.properties.to_tree()))
+        archive.writestr(ARC_THEME, book.loaded_theme if book.loaded_theme else theme_xml)
+        me: Any = self   # openpyxl's private methods are untyped
+        me._write_worksheets()
+        me._write_chartsheets()
+        me._write_images()
+        me._write_charts()
+        me._write_external_links()
+        archive.writestr(ARC_STYLE, _styles_xml(book))
+        writer: Any = WorkbookWriter(book)
+        archive.writestr(ARC_ROOT_RELS, writer.write_root_rels())
+        archive.writestr(ARC_WORKBOOK, writer.write())
+        archive.writestr(ARC_WORKBOOK_RELS, writer.write_rels())
+        me._merge_vba()
+        me.manifest._write(archive, book)
+
+    def _write_comment(self, ws: Any) -> None:
+        """ExcelWriter._write_comment, with the VML of the comments' boxes written from the
+        text openpyxl writes for one box (see _vml) rather than an element tree per box."""
+        cs: Any = _CommentSheet.from_comments(ws._comments)
+        self._comments.append(cs)
+        cs._id = len(self._comments)
+        self._archive.writestr(cs.path[1:], _tostring(cs.to_tree()))
+        self.manifest.append(cs)
+        book: Any = self.workbook
+        if ws.legacy_drawing is None or book.vba_archive is None:
+            ws.legacy_drawing = f"xl/drawings/commentsDrawing{cs._id}.vml"
+            vml = _vml(cs.commentList)
+        else:
+            vml = cs.write_shapes(xml.fromstring(book.vba_archive.read(ws.legacy_drawing)))
+        self._archive.writestr(ws.legacy_drawing, vml)
+        self.vba_modified.add(ws.legacy_drawing)
+        ws._rels.append(Relationship(Id="comments", type=cs._rel_type, Target=cs.path))
 
     def write_worksheet(self, ws: Any) -> None:
         ws._drawing = SpreadsheetDrawing()
@@ -155,6 +413,88 @@ class _Writer(ExcelWriter):
         ws._rels = writer._rels
         self._archive.writestr(ws.path[1:], out.getvalue())
         self.manifest.append(ws)
+
+
+_APP_XML: list[bytes] = []
+_STYLES_XML: dict[Any, bytes] = {}
+
+
+def _styles_xml(book: Any) -> bytes:
+    """tostring(write_stylesheet(book)), kept by what it is written from: the style lists
+    (their objects compare by value, as openpyxl's own lists of styles do), the cells' style
+    arrays, the named styles' arrays and settings, the palette."""
+    if book._table_styles.tableStyle:
+        written: bytes = _tostring(write_stylesheet(book))
+        return written
+    key = _styles_key(book, lambda x: x)
+    text = _STYLES_XML.get(key)
+    if text is None:
+        text = _tostring(write_stylesheet(book))
+        if len(_STYLES_XML) > 100:
+            _STYLES_XML.clear()
+        # kept with copies of the style objects: one changed later in place cannot match
+        _STYLES_XML[_styles_key(book, copy)] = text
+    return text
+
+
+def _styles_key(book: Any, keep: Any) -> Any:
+    named = tuple((tuple(ns), ns.as_tuple().tobytes(), keep(ns.alignment), keep(ns.protection))
+                  for ns in book._named_styles)
+    return (tuple(map(keep, book._fonts)), tuple(map(keep, book._fills)), tuple(map(keep, book._borders)),
+            tuple(map(keep, book._alignments)), tuple(map(keep, book._protections)),
+            tuple(book._number_formats), tuple(st.tobytes() for st in book._cell_styles),
+            tuple(map(keep, book._differential_styles.styles)), named,
+            None if book._colors is None else tuple(book._colors), tuple(book._table_styles))
+
+
+# sentinels for a box's id, row, column, height and width: numbers no VML text holds
+_VML_SENTINELS = (7777, 88888, 99999, 55555, 66666)
+_VML_PARTS: list[Any] = []
+
+
+def _vml_parts() -> tuple[bytes, bytes, bytes] | None:
+    """(document start, one box with the sentinels, document end) of the VML openpyxl
+    writes for comments, cut out of its own output for one and for two boxes."""
+    if not _VML_PARTS:
+        idx, row, col, height, width = _VML_SENTINELS
+
+        def doc(n: int) -> bytes:
+            root = xml.Element("xml")
+            _shapes.ShapeWriter(()).add_comment_shapetype(root)
+            for _ in range(n):
+                shape = _shapes._shape_factory(row, col, height, width)
+                shape.set("id", "_x0000_s%04d" % idx)
+                root.append(shape)
+            out: bytes = _tostring(root)
+            return out
+
+        one, two = doc(1), doc(2)
+        end = b"</xml>"
+        body = one[: -len(end)]
+        box = two[len(body): -len(end)]
+        ok = (one.endswith(end) and two.startswith(body) and two == body + box + end
+              and body.endswith(box) and all(box.count(str(v).encode()) == 1 for v in _VML_SENTINELS))
+        _VML_PARTS.append((body[: -len(box)], box, end) if ok else None)
+    found: tuple[bytes, bytes, bytes] | None = _VML_PARTS[0]
+    return found
+
+
+def _vml(records: list[Any]) -> bytes:
+    """ShapeWriter(...).write(None): the VML of the comments' boxes."""
+    parts = _vml_parts()
+    if parts is None:   # openpyxl wrote something unexpected: its own writer
+        written: bytes = _shapes.ShapeWriter([(c.ref, c) for c in records]).write(None)
+        return written
+    start, box, end = parts
+    idx_s, row_s, col_s, height_s, width_s = (str(v).encode() for v in _VML_SENTINELS)
+    out = [start]
+    for idx, c in enumerate(records, 1026):
+        row, col = coordinate_to_tuple(c.ref)
+        out.append(box.replace(idx_s, b"%04d" % idx).replace(row_s, str(row - 1).encode())
+                   .replace(col_s, str(col - 1).encode()).replace(height_s, f"{c.height}".encode())
+                   .replace(width_s, f"{c.width}".encode()))
+    out.append(end)
+    return b"".join(out)
 
 
 def save(workbook: Workbook, path: str | os.PathLike[str]) -> None:

@@ -15,6 +15,7 @@ Pure layout over openpyxl's page objects: works on normal and write-only workshe
 """
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -105,8 +106,13 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
     which only gives fewer lines): the count errs on the tall side."""
     room = max(1.0, width - _CELL_PAD_DIGITS)
     scale = (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
-    if "\n" not in text and len(text) * _WIDEST * scale <= room:
-        return 1   # short enough whatever its letters: most cells
+    if "\n" not in text:
+        if len(text) * _WIDEST * scale <= room:
+            return 1   # short enough whatever its letters: most cells
+        # the whole text fits (with a margin far above the rounding of the sums below, which
+        # add the same widths word by word): one line, as the loop would find
+        if _digits(text) * scale <= room - 1e-6:
+            return 1
     space = _TABLE[" "] * scale
     lines = 0
     for paragraph in text.split("\n"):
@@ -125,6 +131,20 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
                 w -= extra * room
             used = w
     return lines
+
+
+def one_line_chars(width: float, size: float = DEFAULT_FONT_PT, bold: bool = False) -> int:
+    """The longest text (in characters, without a line break) that line_count puts on one
+    line whatever its letters: a caller with many short cells skips line_count for them."""
+    room = max(1.0, width - _CELL_PAD_DIGITS)
+    scale = (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
+    n = int(room / (_WIDEST * scale))
+    # line_count's own test, evaluated alike, decides the boundary
+    while (n + 1) * _WIDEST * scale <= room:
+        n += 1
+    while n > 0 and n * _WIDEST * scale > room:
+        n -= 1
+    return n
 
 
 def lines_height(lines: int, size: float = DEFAULT_FONT_PT) -> float:
@@ -152,12 +172,24 @@ def header_widths(headers: Sequence[str], widths: Sequence[float],
                   size: float = DEFAULT_FONT_PT, bold: bool = True) -> list[float]:
     """Column widths at least as wide as each header's longest word, so that headers wrap
     between words ("Raggiungimento %", never "Raggiungime|nto %")."""
-    return [max(w, word_width(h, size, bold)) for h, w in zip(headers, widths)]
+    return list(_header_widths(tuple(headers), tuple(widths), size, bold))
 
 
 def header_height(headers: Sequence[str], widths: Sequence[float],
                   size: float = DEFAULT_FONT_PT, bold: bool = True) -> float:
     """The height of a header row whose headers wrap at `widths` (at least two lines)."""
+    return _header_height(tuple(headers), tuple(widths), size, bold)
+
+
+# the same few headers in every workbook of a kind (a thousand templates): measured once
+@functools.lru_cache(maxsize=4096)
+def _header_widths(headers: tuple[str, ...], widths: tuple[float, ...], size: float,
+                   bold: bool) -> tuple[float, ...]:
+    return tuple(max(w, word_width(h, size, bold)) for h, w in zip(headers, widths))
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_height(headers: tuple[str, ...], widths: tuple[float, ...], size: float, bold: bool) -> float:
     lines = max((line_count(h, w, size, bold) for h, w in zip(headers, widths)), default=1)
     return lines_height(max(2, lines), size)
 

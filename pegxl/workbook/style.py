@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Any, Iterable
 
 from openpyxl.cell.cell import MergedCell
@@ -48,8 +49,10 @@ def write_header(ws: Worksheet, columns: Iterable[Column | str], row: int = 1) -
     headers wrap between words, and the row is as tall as the longest header needs."""
     heads: list[str] = []
     widths: list[float] = []
-    # a cell's style array before -> after: assigning a style object hashes it every time
-    looks: dict[bytes | None, StyleArray] = {}
+    # a cell's style array before -> after: assigning a style object hashes it every time;
+    # kept on the workbook for its other sheets' headers (the same ids: the first header cell
+    # registered the styles in the same order)
+    looks: dict[bytes | None, StyleArray] = ws.parent.__dict__.setdefault("_pegxl_header_looks", {})
     for i, col in enumerate(columns, start=1):
         header = col.header if isinstance(col, Column) else col
         c: Any = ws.cell(row=row, column=i, value=header)
@@ -84,8 +87,8 @@ def column_widths(ws: Any, last: int | None = None) -> list[float]:
     dims = ws.column_dimensions
     if last is None:
         last = max((column_index_from_string(k) for k in dims if dims[k].width), default=0)
-        if not getattr(ws.parent, "write_only", False):
-            last = max(last, ws.max_column)
+        if not getattr(ws.parent, "write_only", False):   # ws.max_column, in C
+            last = max(last, max(map(itemgetter(1), ws._cells)) if ws._cells else 1)
     return [(dims[get_column_letter(i)].width if get_column_letter(i) in dims else None) or 8.43
             for i in range(1, last + 1)]
 
@@ -169,20 +172,29 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
     dv.error = error[:255]
 
 
-def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> None:
+def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
+             memo: dict[tuple[str, float, float, bool], int] | None = None) -> None:
     """Row heights for wrapped text, estimated from the column widths (paper.row_height).
 
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
-    (and Excel not always): without this, long descriptions overlap the next row."""
+    (and Excel not always): without this, long descriptions overlap the next row. `memo`
+    keeps the line counts of texts a caller writes again and again (the same instructions
+    in every template)."""
     widths = {k: (v.width or DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
     book: Any = ws.parent
     alignments = book._alignments
     fonts = book._fonts
     # style array -> (wraps, font size, bold): c.alignment and c.font build objects per cell
     looks: dict[bytes | None, tuple[bool, float, bool]] = {}
+    # (column, look) -> the characters that surely fit one line: most cells skip line_count
+    short: dict[tuple[str, tuple[bool, float, bool]], int] = {}
+    dates: dict[tuple[str, tuple[bool, float, bool]], int] = {}   # the same for dates' lines
     cells: Any = ws._cells
-    letters = [get_column_letter(i) for i in range(1, ws.max_column + 1)]
-    for r in range(first_row, ws.max_row + 1):
+    # ws.max_row and ws.max_column, in C rather than a generator each
+    max_row, max_col = (max(cells)[0], max(map(itemgetter(1), cells))) if cells else (1, 1)
+    letters = [get_column_letter(i) for i in range(1, max_col + 1)]
+    line_count = paper.line_count
+    for r in range(first_row, max_row + 1):
         lines = 1
         size = paper.DEFAULT_FONT_PT
         c: Any
@@ -194,6 +206,9 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
             v = c._value
             if v is None or isinstance(c, MergedCell):
                 continue
+            is_text = isinstance(v, str)
+            if is_text and c.data_type == "f" and v.startswith("="):
+                continue   # a formula: its result is not known here
             st = c._style   # None: never styled (the default alignment and font, id 0)
             key = st.tobytes() if st is not None else None
             look = looks.get(key)
@@ -201,11 +216,33 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0) -> No
                 font = fonts[st.fontId if st is not None else 0]
                 look = looks[key] = (bool(alignments[st.alignmentId if st is not None else 0].wrap_text),
                                      float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
-            if not look[0] or (isinstance(v, str) and v.startswith("=") and c.data_type == "f"):
+            if not look[0]:
                 continue
-            width = widths.get(letter, DEFAULT_WIDTH)
-            text = v.strftime("%d/%m/%Y") if isinstance(v, (dt.date, dt.datetime)) else str(v)
-            n = paper.line_count(text, width, look[1], look[2])
+            if not is_text and isinstance(v, (dt.date, dt.datetime)):
+                # every dd/mm/yyyy has the same letters' widths (digits are alike): one count
+                # per column and look
+                n = dates.get((letter, look), 0) if 1000 <= v.year else 0
+                if not n:
+                    n = line_count(v.strftime("%d/%m/%Y"), widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                    if 1000 <= v.year:
+                        dates[letter, look] = n
+            else:
+                text = v if is_text else str(v)
+                fits = short.get((letter, look))
+                if fits is None:
+                    fits = short[letter, look] = paper.one_line_chars(widths.get(letter, DEFAULT_WIDTH),
+                                                                      look[1], look[2])
+                if len(text) <= fits and "\n" not in text:
+                    n = 1
+                elif memo is None:
+                    n = line_count(text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                else:
+                    mkey = (text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
+                    n = memo.get(mkey, 0)
+                    if not n:
+                        if len(memo) > 10_000:
+                            memo.clear()
+                        n = memo[mkey] = line_count(*mkey)
             if n * look[1] > lines * size:
                 lines, size = n, look[1]
         if lines > 1:
