@@ -68,7 +68,7 @@ from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook import fastsave
 from .workbook.io import atomic_write_bytes
-from .workbook.reader import read_table, read_values, xlsx_extents
+from .workbook.reader import gc_paused, read_table, read_values, xlsx_extents
 from .workbook.patch import CellChange, patch_cells
 
 RETURNED_DIR = "restituiti"
@@ -545,26 +545,28 @@ def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None
     -- formulas, defined names, external or DDE links, macros, connections, hyperlinks,
     merged cells, data validations that did not survive -- reaches the copy. Its live
     formulas (Riepilogo) are the template's own."""
-    wb = _template(plan, job, fingerprint, reference)
-    cells: dict[str, dict[str, CellChange]] = {}
-    for sheet, by_header in job.changes.items():
-        ws = _find_sheet(wb, sheet)
-        if ws is None:
-            continue
-        cols = _columns(ws)
-        rows = _rows(ws, cols, tuple(_TABLES[sheet][0].header(f) for f in _KEY_FIELDS[sheet]))
-        out = cells.setdefault(ws.title, {})
-        for header, values in by_header.items():
-            col = cols.get(C.norm_header(header))
-            if col is None:
+    with gc_paused():   # a workbook is thousands of objects in cycles: see templates
+        wb = _template(plan, job, fingerprint, reference)
+        cells: dict[str, dict[str, CellChange]] = {}
+        for sheet, by_header in job.changes.items():
+            ws = _find_sheet(wb, sheet)
+            if ws is None:
                 continue
-            letter = get_column_letter(col)
-            for key, change in values.items():
-                for r in rows.get(key, ()):
-                    out[f"{letter}{r}"] = change
-    buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
-    fastsave.save(wb, buf)
-    data = patch_cells(buf.getvalue(), cells, _heights(wb, cells))
+            cols = _columns(ws)
+            rows = _rows(ws, cols, tuple(_TABLES[sheet][0].header(f) for f in _KEY_FIELDS[sheet]))
+            out = cells.setdefault(ws.title, {})
+            for header, values in by_header.items():
+                col = cols.get(C.norm_header(header))
+                if col is None:
+                    continue
+                letter = get_column_letter(col)
+                for key, change in values.items():
+                    for r in rows.get(key, ()):
+                        out[f"{letter}{r}"] = change
+        buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
+        fastsave.save(wb, buf)
+        data = patch_cells(buf.getvalue(), cells, _heights(wb, cells))
+        fastsave.release(wb)
     return atomic_write_bytes(target if target is not None else job.target, data)
 
 

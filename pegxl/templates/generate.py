@@ -740,10 +740,7 @@ def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, passwo
         wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
                             reference=reference)
         atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
-        for ws in wb.worksheets:
-            ws._cells.clear()
-            ws.__dict__.clear()
-        wb.__dict__.clear()
+        fastsave.release(wb)
     return path
 
 

@@ -505,3 +505,13 @@ def save(workbook: Workbook, path: str | os.PathLike[str]) -> None:
     archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=COMPRESS_LEVEL)
     workbook.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
     _Writer(workbook, archive).save()
+
+
+def release(workbook: Any) -> None:
+    """Take a written workbook apart: its cells, sheets and parts refer to each other, so
+    dropped whole they wait for the cyclic collector; taken apart they are freed at once
+    (a worker writing hundreds of workbooks keeps its memory flat)."""
+    for ws in workbook.worksheets:
+        ws._cells.clear()
+        ws.__dict__.clear()
+    workbook.__dict__.clear()
