@@ -144,13 +144,17 @@ class _TreeRss:
         self._thread.join()
 
 
-def run_merge(root: Path, jobs: int | None) -> int:
-    """The timed part, in its own process: time per phase and peak memory."""
+def run_merge(root: Path, jobs: int | None, archive: bool = True) -> int:
+    """The timed part, in its own process: time per phase and peak memory. `archive`: the
+    cycle archived as `pegxl merge` does by default (an archive beside the plan)."""
     import pegxl.merge as M
     from pegxl.validators.plan import read_plan
     out = root / "out"
     if out.exists():
         shutil.rmtree(out)
+    db = root / "pegxl-archivio.sqlite" if archive else None
+    for f in root.glob("pegxl-archivio.sqlite*"):
+        f.unlink()
     n = len(list((root / "ritorni").glob("*.xlsx")))
     marks: dict[str, float] = {}
     real_consolidated = M.write_consolidated
@@ -181,14 +185,16 @@ def run_merge(root: Path, jobs: int | None) -> int:
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, cpu_kids0 = r1.ru_utime + r1.ru_stime, k0.ru_utime + k0.ru_stime
         result = M.merge(plan, [root / "ritorni"], out, now=dt.datetime(2025, 2, 1, 9, 0),
-                         progress=progress, jobs=jobs)
+                         progress=progress, jobs=jobs, db=db)
         t_end = time.perf_counter()
     secs = t_end - t0
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     size = result.consolidated.stat().st_size / (1024 * 1024)
     print(f"piano: {len(plan.sectors)} settori, {len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, "
-          f"{len(plan.indicators)} indicatori; jobs {jobs or 'predefinito'}; carico {os.getloadavg()[0]:.1f}")
+          f"{len(plan.indicators)} indicatori; jobs {jobs or 'predefinito'}; "
+          f"{'con archivio (come il comando)' if archive else 'senza archivio (--no-archive)'}; "
+          f"carico {os.getloadavg()[0]:.1f}")
     print(f"lettura e controllo del piano: {t0 - t_plan:.1f} s (prima del merge, come nel comando)")
     print(f"merge (validazione + calcolo + consolidato + {len(result.returned)} copie restituite): {secs:.1f} s; "
           f"file al secondo: {n / secs:.1f}")
@@ -228,10 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="merge --jobs (predefinito: i core)")
     ap.add_argument("--dir", type=Path, help="cartella di lavoro (tenuta e riusata); default: temporanea")
     ap.add_argument("--code", type=Path, help="un'altra copia di pegxl da misurare (confronto nella stessa corsa)")
+    ap.add_argument("--no-archive", action="store_true", help="merge senza archiviare il ciclo (merge --no-archive)")
     ap.add_argument("--merge-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.merge_only:
-        return run_merge(args.merge_only, args.jobs)
+        return run_merge(args.merge_only, args.jobs, archive=not args.no_archive)
     tmp = None
     base = args.dir
     if base is None:
@@ -252,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, __file__, "--merge-only", str(root)]
             if args.jobs:
                 cmd += ["--jobs", str(args.jobs)]
+            if args.no_archive:
+                cmd.append("--no-archive")
             print(f"--- {count} ritorni", flush=True)
             rc = subprocess.call(cmd, env=env) or rc
         return rc
