@@ -139,7 +139,26 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     paths = require_files(expand_paths(items), items)
     _check_outdir(outdir, items, paths)
     n = len(paths)
+
+    # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
+    try:
+        reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
+    except PegxlError:   # an unreadable archive: the archiving step refuses the cycle and says why
+        reference = None
+    writers = CopyWriters(plan, copy_workers(jobs, n), _Fingerprint(plan), reference)
+    try:
+        return _merge(plan, paths, outdir, writers, partial=partial, now=now, progress=progress, db=db,
+                      jobs=jobs)
+    finally:
+        writers.close()
+
+
+def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *, partial: bool,
+           now: dt.datetime | None, progress: Progress | None, db: str | os.PathLike | None,
+           jobs: int | None) -> MergeResult:
+    n = len(paths)
     total = 2 * n
+    reference = writers.reference
 
     def read_progress(i: int, _n: int, name: str) -> None:
         if progress:
@@ -149,11 +168,6 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
                          keep_scores=True)
     for rf in v.files:   # the validation's tables hold them now: raw rows grow with the files
         rf.rows = {}
-    # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
-    try:
-        reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
-    except PegxlError:   # an unreadable archive: the archiving step refuses the cycle and says why
-        reference = None
     add_progress_findings(v, reference)
 
     by_file: dict[str, list[Finding]] = {}
@@ -265,9 +279,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
                          findings=merge_findings, reconciliation=rec, notes=notes, partial=partial,
                          run_id=run_id)
 
-    fp = _Fingerprint(plan)       # for templates rebuilt from the plan: hashed once, if ever
     jobs_list = copy_jobs(v, scores, chosen, targets)
-    workers = copy_workers(jobs, len(jobs_list))
     written = [n]
 
     def copied(job: CopyJob) -> None:
@@ -278,7 +290,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     def write(stage: Staging, records: list) -> None:
         staged = [replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list]
         # the consolidated workbook is written here while the workers write the copies
-        write_copies(plan, staged, workers, fingerprint=fp, reference=reference, done=copied,
+        write_copies(writers, staged, done=copied,
                      meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
                                                           verify=verify, records=records))
 
@@ -672,20 +684,50 @@ def copy_workers(jobs: int | None, n: int) -> int:
     return max(1, min(int(jobs), n))
 
 
-def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: _Fingerprint,
-                 done: Callable[[CopyJob], None], meanwhile: Callable[[], object],
-                 reference: SnapshotValues | None = None) -> None:
-    """Write every copy (`workers` processes; 1: here, one after the other) and run
-    `meanwhile` in this process while the workers write. `done` is called once per copy
-    written (from another thread when there are workers). Any failure is raised here,
-    after the pending copies have been cancelled."""
-    if workers <= 1:
+class CopyWriters:
+    """The processes that write the copies (`workers`; 1: this process, one copy after the
+    other), started before the returns are read: forked while this process holds little
+    more than the plan, they share it and nothing that the reading and the consolidated
+    workbook make afterwards (a process forked later copies every page of that heap its
+    own allocations land on). `close()` stops them."""
+
+    def __init__(self, plan: Plan, workers: int, fingerprint: _Fingerprint,
+                 reference: SnapshotValues | None = None):
+        self.plan, self.workers, self.fingerprint, self.reference = plan, workers, fingerprint, reference
+        self.pool: ProcessPoolExecutor | None = None
+        if workers <= 1:
+            return
+        fp = fingerprint()
+        # the plan stays out of the collector's sweeps while the forked workers run (a sweep
+        # would write to, and so copy, every page of it they share)
+        gc.freeze()
+        self.pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
+                                        initargs=(plan, fp, reference))
+        try:
+            self.pool.submit(int).result()   # a fork start method forks them all at the first job
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+            gc.unfreeze()
+
+
+def write_copies(writers: CopyWriters, jobs: list[CopyJob], *, done: Callable[[CopyJob], None],
+                 meanwhile: Callable[[], object]) -> None:
+    """Write every copy with `writers` and run `meanwhile` in this process while the
+    workers write. `done` is called once per copy written (from another thread when there
+    are workers). Any failure is raised here, after the pending copies have been cancelled."""
+    pool = writers.pool
+    if pool is None:
         meanwhile()
         for job in jobs:
-            write_back(plan, job, fingerprint=fingerprint, reference=reference)
+            write_back(writers.plan, job, fingerprint=writers.fingerprint, reference=writers.reference)
             done(job)
         return
-    fp = fingerprint()
     lock = threading.Lock()
 
     def when_done(job: CopyJob) -> Callable[[Future], None]:
@@ -694,13 +736,8 @@ def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: 
                 with lock:
                     done(job)
         return finished
-    # the plan stays out of the collector's sweeps while the forked workers run (a sweep
-    # would write to, and so copy, every page of it they share)
-    gc.freeze()
-    pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
-                               initargs=(plan, fp, reference))
+    futures = []
     try:
-        futures = []
         for job in jobs:
             f = pool.submit(_write_in_worker, job)
             f.add_done_callback(when_done(job))
@@ -708,7 +745,8 @@ def write_copies(plan: Plan, jobs: list[CopyJob], workers: int, *, fingerprint: 
         meanwhile()
         for f in futures:
             f.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        gc.unfreeze()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
 
