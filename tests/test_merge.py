@@ -446,6 +446,27 @@ def test_a_file_with_errors_refuses_the_merge(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_copy_writers_started_before_the_reading_are_stopped_when_the_merge_is_refused(tmp_path):
+    """merge forks its copy writers before it reads the returns (they share the plan and
+    nothing the reading makes): a refused merge leaves no process behind."""
+    import multiprocessing
+
+    import pegxl.merge as M
+    plan, rdir, returns = build(tmp_path, broken_inputs())
+    started = []
+    real = M.CopyWriters.__init__
+
+    def spy(self, *a, **kw):
+        real(self, *a, **kw)
+        started.append(self.pool is not None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(M.CopyWriters, "__init__", spy)
+        with pytest.raises(PegxlError) as exc:
+            merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2)
+    assert exc.value.findings[0].code == "M001" and started == [True]
+    assert multiprocessing.active_children() == []
+
+
 def test_partial_leaves_out_the_settore_with_errors_and_says_so(tmp_path):
     plan, rdir, returns = build(tmp_path, broken_inputs())
     result = merge(plan, [rdir], tmp_path / "out", partial=True, now=NOW)
