@@ -14,6 +14,7 @@ tables record why (status, excluded_reason) so the caller can report it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -307,7 +308,8 @@ def _mean_and_weights(values: list[Fraction | None], weights: list[Fraction | No
 
 
 def _exacts(values: Iterable[Any]) -> list[Fraction | None]:
-    return [_as_exact(v) for v in values]
+    # a float is never a bool: straight to exact (its cache), the rest through _as_exact
+    return [exact(v) if type(v) is float else _as_exact(v) for v in values]
 
 
 def weighted_mean(values: Iterable[float], weights: Iterable[float]) -> float | None:
@@ -346,15 +348,38 @@ def _groups(df: pd.DataFrame, keys: list[str]) -> dict[_Key, list[int]]:
     """Row positions of each group, in order of first appearance."""
     if df.empty:
         return {}
+    cols = [df[k].to_numpy(dtype=object) for k in keys]
+    if any(pd.isna(c).any() for c in cols):
+        # NaN != NaN as a dict key; pandas puts all of a column's missing values in one group
+        return _groups_na(df, keys, cols)
+    out: dict[_Key, list[int]] = {}
+    for i, key in enumerate(zip(*cols)):
+        rows = out.get(key)
+        if rows is None:
+            out[key] = [i]
+        else:
+            rows.append(i)
+    return out
+
+
+def _groups_na(df: pd.DataFrame, keys: list[str], cols: list[Any]) -> dict[_Key, list[int]]:
     codes = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     out: dict[_Key, list[int]] = {}
-    cols = [df[k].to_numpy(dtype=object) for k in keys]
     for rows in np.split(order, bounds):
         first = rows[0]
         out[tuple(c[first] for c in cols)] = rows.tolist()
     return out
+
+
+def _fsum(xs: list[Fraction]) -> Fraction:
+    """sum(xs) over one common denominator: one normalisation instead of one per term."""
+    if len(xs) < 2:
+        return xs[0] if xs else _ZERO
+    dens = [x.denominator for x in xs]
+    d = math.lcm(*dens)
+    return Fraction(sum(x.numerator * (d // k) for x, k in zip(xs, dens)), d)
 
 
 def _floats(values: list[Fraction | None], index: pd.Index) -> pd.Series:
@@ -472,7 +497,8 @@ def _table(df: pd.DataFrame | None, columns: dict[str, Any], keys: list[str],
 
 def _bool_col(s: pd.Series) -> pd.Series:
     # bool("no") is True: read words the way the plan means them; blank is "not neutralised".
-    out: pd.Series = s.map(lambda x: False if is_blank(x) else bool(_as_bool(x))).astype(bool)
+    out: pd.Series = pd.Series([False if is_blank(x) else bool(_as_bool(x)) for x in s],
+                               index=s.index, dtype=bool)
     return out
 
 

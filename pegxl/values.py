@@ -249,6 +249,8 @@ def exact(x: Any) -> Fraction | None:
         r = _EXACT_CACHE.get(x)
         if r is not None:
             return r
+        if x != x:              # NaN: a blank cell read by pandas
+            return None
     if x is None or isinstance(x, bool):
         return None
     if isinstance(x, Fraction):
@@ -309,7 +311,23 @@ def figure_float(v: Fraction | None) -> float:
     """
     if v is None:
         return math.nan
-    f = float(v)
+    n, d = v.numerator, v.denominator
+    key = (n, d)    # not v: a Fraction's hash costs a modular inverse
+    f = _FIGURE_CACHE.get(key)
+    if f is not None:
+        return f
+    f = _figure_float(v, n, d)
+    if len(_FIGURE_CACHE) < 100_000:
+        _FIGURE_CACHE[key] = f
+    return f
+
+
+_FIGURE_CACHE: dict[tuple[int, int], float] = {}
+
+
+def _figure_float(v: Fraction, n: int, d: int) -> float:
+    # int / int is correctly rounded: the same float as float(v) (numbers.Rational.__float__)
+    f = n / d
     t = abs(f) * 100.0
     # far from a half-cent (the float is within 1e-12 of v at these sizes): nothing to check
     if abs(t - math.floor(t) - 0.5) > 1e-6 and abs(f) < 1e9:
