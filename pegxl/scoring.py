@@ -373,6 +373,52 @@ def _groups_na(df: pd.DataFrame, keys: list[str], cols: list[Any]) -> dict[_Key,
     return out
 
 
+class _Products:
+    """a * b memoised by the operands' identities, for one compute: the shares come from
+    _scaled_weights and the values from exact's cache, so the same pairs come back often."""
+
+    def __init__(self) -> None:
+        # the operands are kept in the value: their ids cannot be reused while it lives
+        self._memo: dict[tuple[int, int], tuple[Fraction, Fraction, Fraction]] = {}
+
+    def __call__(self, a: Fraction, b: Fraction) -> Fraction:
+        key = (id(a), id(b))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = (a, b, a * b)
+        return hit[2]
+
+
+class _SharesMemo:
+    """_weights_and_shares memoised by the weights' identities, for one compute: the
+    weights come from exact's cache, and hashing them as Fractions costs a modular inverse
+    each (what the lru_cache of _scaled_weights does)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], tuple[list[Fraction | None], _Shares]] = {}
+
+    def __call__(self, weights: list[Fraction | None], eligible: list[bool],
+                 active: list[bool]) -> _Shares:
+        key = (tuple(map(id, weights)), tuple(eligible), tuple(active))
+        hit = self._memo.get(key)
+        if hit is None:     # the weights kept in the value: their ids cannot be reused
+            hit = self._memo[key] = (weights, _weights_and_shares(weights, eligible, active))
+        return hit[1]
+
+
+def _dot(pairs: Iterable[tuple[Fraction, Fraction]]) -> Fraction:
+    """sum(a * b) over one common denominator, without a Fraction per product."""
+    nums: list[int] = []
+    dens: list[int] = []
+    for a, b in pairs:
+        nums.append(a.numerator * b.numerator)
+        dens.append(a.denominator * b.denominator)
+    if not dens:
+        return _ZERO
+    d = math.lcm(*dens)
+    return Fraction(sum(n * (d // k) for n, k in zip(nums, dens)), d)
+
+
 def _fsum(xs: list[Fraction]) -> Fraction:
     """sum(xs) over one common denominator: one normalisation instead of one per term."""
     if len(xs) < 2:
@@ -541,16 +587,17 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput, fig: Figures) -> tuple[pd.
     eff: list[Fraction | None] = [None] * len(ph)
     contrib: list[Fraction | None] = [None] * len(ph)
     parts: _Parts = {}
+    mul, shares = _Products(), _SharesMemo()
     for key, rows in _groups(ph, ["sector", "objective"]).items():
         act = [active[i] for i in rows]
-        ew, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows), act)
+        ew, share = shares([weights[i] for i in rows], [True] * len(rows), act)
         cs: list[Fraction] = []
         for i, w, k in zip(rows, ew, share):
             if w is not None and k is not None:   # a share is None where its weight is
                 eff[i] = w
-                contrib[i] = c = k * progress[i] if progress[i] else _ZERO
+                contrib[i] = c = mul(k, progress[i]) if progress[i] else _ZERO
                 cs.append(c)
-        parts[key] = (sum(cs, _ZERO) if cs else None, len(rows), sum(act))
+        parts[key] = (_fsum(cs) if cs else None, len(rows), sum(act))
         fig.phases_part[key] = parts[key][0]
     keys = list(zip(ph["sector"], ph["objective"], ph["phase"]))
     fig.phase_weights.update((k, w) for k, w in zip(keys, eff) if w is not None)
@@ -583,13 +630,21 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
 
     scores: list[Fraction | None] = []
     statuses = []
+    # the same (type, verso, target, achieved) scores the same: many settori share an indicator
+    memo: dict[tuple[Any, ...], Fraction | None] = {}
     for vt, d, a, r, ds, ctx, neu in zip(ind["value_type"], ind["direction"], ind["target"],
                                          ind["achieved"], declared, context, neutral):
         if ctx:
             scores.append(None)
             statuses.append(ST_CONTEXT)
             continue
-        s = _indicator(vt, d, a, r, rules, rx)
+        try:
+            # the types too: 1 == 1.0 == True, and a date equals no datetime
+            mkey = (vt, d, type(a), a, type(r), r)
+            s = memo[mkey] if mkey in memo else memo.setdefault(
+                mkey, _indicator(vt, d, a, r, rules, rx))
+        except TypeError:   # an unhashable value
+            s = _indicator(vt, d, a, r, rules, rx)
         # A hand assessment stands in only where no figure can be computed (testo):
         # a computable indicator is never overridden by what the settore declares.
         if s is None and ds is not None:
@@ -607,17 +662,18 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
     weights = _exacts(ind["weight"])
     eff: list[Fraction | None] = [None] * len(ind)
     parts: _Parts = {}
+    shares = _SharesMemo()
     neutral_at = neutral.tolist()   # .iat is tens of µs a call: thousands of indicators
     for key, rows in _groups(ind, ["sector", "objective"]).items():
-        ew, share = _weights_and_shares([weights[i] for i in rows], [not context[i] for i in rows],
-                                        [counted[i] for i in rows])
-        cs: list[Fraction] = []
+        ew, share = shares([weights[i] for i in rows], [not context[i] for i in rows],
+                           [counted[i] for i in rows])
+        pairs: list[tuple[Fraction, Fraction]] = []
         for i, w, k in zip(rows, ew, share):
             s = scores[i]
             if w is not None and k is not None and s is not None:   # counted: weighted and scored
                 eff[i] = w
-                cs.append(k * s)
-        total = sum(cs, _ZERO) if cs else None
+                pairs.append((k, s))
+        total = _dot(pairs) if pairs else None
         scored = [i for i in rows if not context[i]]
         parts[key] = (total, len(scored), sum(1 for i in scored if not neutral_at[i]))
         fig.indicators_part[key] = total
@@ -637,7 +693,7 @@ def _computed(fp: Fraction | None, fi: Fraction | None, rx: _Exact) -> Fraction 
     part that exists alone makes 100 %."""
     if fp is None or fi is None:
         return fi if fp is None else fp
-    return rx.phases_share * fp + rx.indicators_share * fi
+    return _dot(((rx.phases_share, fp), (rx.indicators_share, fi)))
 
 
 def compute(inp: ScoreInput, rules: Rules) -> Scores:
@@ -753,12 +809,14 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
     counted = list(obj["counted"])
     okeys = list(zip(obj["sector"], obj["objective"]))
     stats: dict[Any, tuple[int, int, Fraction | None]] = {}
+    shares = _SharesMemo()
     for (sector,), rows in _groups(obj, ["sector"]).items():
-        ew, share = _weights_and_shares([weights[i] for i in rows], [True] * len(rows),
-                                        [counted[i] for i in rows])
+        ew, share = shares([weights[i] for i in rows], [True] * len(rows),
+                           [counted[i] for i in rows])
         fig.objective_weights.update((okeys[i], w) for i, w in zip(rows, ew) if w is not None)
-        cs = [k * v for k, v in zip(share, (for_mean[i] for i in rows)) if k is not None and v is not None]
-        total = sum(cs, _ZERO) if cs else None
+        pairs = [(k, v) for k, v in zip(share, (for_mean[i] for i in rows))
+                 if k is not None and v is not None]
+        total = _dot(pairs) if pairs else None
         stats[sector] = (len(rows), sum(counted[i] for i in rows), total)
     pcts = [stats.get(c, (0, 0, None))[2] for c in sec["sector"]]
     sec["n_objectives"] = pd.Series([stats.get(c, (0,))[0] for c in sec["sector"]],
