@@ -145,8 +145,9 @@ def _numeric_raw(direction: str, a: Fraction, r: Fraction, rules: Rules,
     if direction == "=":
         return F_EQUAL, (_HUNDRED if r == a else _ZERO)
     if direction == ">=":
-        if a > 0:
-            return F_RATIO_UP, _HUNDRED * r / a
+        if a > 0:    # 100 * r / a as one Fraction from ints
+            return F_RATIO_UP, Fraction(100 * r.numerator * a.denominator,
+                                        r.denominator * a.numerator)
         if a == 0:
             return F_ZERO_UP, (_HUNDRED if r >= 0 else _ZERO)
         return F_NEGATIVE_UP, _HUNDRED * (2 * a - r) / a     # = 100 * (1 - (A - R) / |A|)
@@ -209,18 +210,28 @@ def indicator_detail(value_type: str, direction: str | None, target: Any, achiev
 
 def _indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
                rules: Rules, rx: _Exact) -> Fraction | None:
-    return _indicator_detail(value_type, direction, target, achieved, rules, rx).score
+    return _indicator_fields(value_type, direction, target, achieved, rules, rx)[6]
 
 
 def _indicator_detail(value_type: str, direction: str | None, target: Any, achieved: Any,
                       rules: Rules, rx: _Exact) -> IndicatorDetail:
+    return IndicatorDetail(*_indicator_fields(value_type, direction, target, achieved, rules, rx))
+
+
+_Fields = tuple[str, str | None, Any, Any, str, Fraction | None, Fraction | None, int | None]
+
+
+def _indicator_fields(value_type: str, direction: str | None, target: Any, achieved: Any,
+                      rules: Rules, rx: _Exact) -> _Fields:
+    """IndicatorDetail's fields, in order (scoring needs only the score: a frozen
+    dataclass costs a setattr per field to build)."""
     vt = value_type if value_type in TIPI_VALORE else canonical(value_type, TIPI_VALORE)
     if vt is None:
         raise ValueError(f"tipo valore sconosciuto: {value_type!r}")
     if vt == "testo":
-        return IndicatorDetail(vt, None, target, achieved, F_TEXT)
+        return vt, None, target, achieved, F_TEXT, None, None, None
     if is_blank(achieved) or is_blank(target):
-        return IndicatorDetail(vt, None, target, achieved, F_MISSING)
+        return vt, None, target, achieved, F_MISSING, None, None, None
     d = _norm_direction(direction, vt)
     cap = rx.cap
     days = None
@@ -228,23 +239,23 @@ def _indicator_detail(value_type: str, direction: str | None, target: Any, achie
     if vt in ("numero", "percentuale"):
         a, r = _as_exact(target), _as_exact(achieved)
         if a is None or r is None:
-            return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
+            return vt, d, target, achieved, F_WRONG_KIND, None, None, None
         formula, raw = _numeric_raw(d, a, r, rules, cap)
         shown = (a, r)
     elif vt == "sì/no":
         ya, yr = _as_bool(target), _as_bool(achieved)
         if ya is None or yr is None:
-            return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
+            return vt, d, target, achieved, F_WRONG_KIND, None, None, None
         shown = (ya, yr)
         # A = no is a reverse target ("no incidents"): matching it is the hit.
         formula, raw = F_YES_NO, (_HUNDRED if ya == yr else _ZERO)
     else:
         da, dr = _as_date(target), _as_date(achieved)
         if da is None or dr is None:
-            return IndicatorDetail(vt, d, target, achieved, F_WRONG_KIND)
+            return vt, d, target, achieved, F_WRONG_KIND, None, None, None
         shown = (da, dr)
         formula, raw, days = _date_raw(d, da, dr, rules, rx)
-    return IndicatorDetail(vt, d, shown[0], shown[1], formula, raw, min(max(raw, _ZERO), cap), days)
+    return vt, d, shown[0], shown[1], formula, raw, min(max(raw, _ZERO), cap), days
 
 
 def score_indicator(value_type: str, direction: str | None, target: Any, achieved: Any,
@@ -279,15 +290,18 @@ def _scaled_weights(weights: tuple[Fraction | None, ...], eligible: tuple[bool, 
         use = [_ONE if a else None for a in active]
     else:
         use = [(_ONE if w is None else w) if a else None for w, a in zip(weights, active)]
-    total: Fraction | int = sum(w for w in use if w is not None)
+    total = _fsum([w for w in use if w is not None])
     if not total > 0:
         use = [_ONE if a else None for a in active]
-        total = sum(active)
+        total = Fraction(sum(active))
     if not total:
         return (None,) * len(use), (None,) * len(use)
-    k = _HUNDRED / total
-    ew = tuple(None if w is None else w * k for w in use)
-    return ew, tuple(None if w is None else w / total for w in use)
+    # w * 100 / total and w / total, each one Fraction from ints (total > 0 here)
+    tn, td = total.numerator, total.denominator
+    ew = tuple(None if w is None else Fraction(100 * w.numerator * td, w.denominator * tn)
+               for w in use)
+    return ew, tuple(None if w is None else Fraction(w.numerator * td, w.denominator * tn)
+                     for w in use)
 
 
 def _exact_mean(values: list[Fraction | None], weights: list[Fraction | None]) -> Fraction | None:
@@ -429,7 +443,16 @@ def _fsum(xs: list[Fraction]) -> Fraction:
 
 
 def _floats(values: list[Fraction | None], index: pd.Index) -> pd.Series:
-    out: pd.Series = pd.Series([figure_float(v) for v in values], index=index, dtype=float)
+    # the same Fraction objects come back often (0, 100, memoised products and weights):
+    # converted once each; `values` keeps them alive, so their ids are not reused meanwhile
+    seen: dict[int, float] = {}
+    out_values: list[float] = []
+    for v in values:
+        f = seen.get(id(v))
+        if f is None:
+            f = seen[id(v)] = figure_float(v)
+        out_values.append(f)
+    out: pd.Series = pd.Series(out_values, index=index, dtype=float)
     return out
 
 
@@ -543,7 +566,8 @@ def _table(df: pd.DataFrame | None, columns: dict[str, Any], keys: list[str],
 
 def _bool_col(s: pd.Series) -> pd.Series:
     # bool("no") is True: read words the way the plan means them; blank is "not neutralised".
-    out: pd.Series = pd.Series([False if is_blank(x) else bool(_as_bool(x)) for x in s],
+    out: pd.Series = pd.Series([x if type(x) is bool else False if is_blank(x) else bool(_as_bool(x))
+                                for x in s],
                                index=s.index, dtype=bool)
     return out
 
