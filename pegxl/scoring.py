@@ -420,15 +420,15 @@ class _SharesMemo:
         return hit[1]
 
 
-def _dot(pairs: Iterable[tuple[Fraction, Fraction]]) -> Fraction:
+def _dot(pairs: list[tuple[Fraction, Fraction]]) -> Fraction:
     """sum(a * b) over one common denominator, without a Fraction per product."""
-    nums: list[int] = []
-    dens: list[int] = []
-    for a, b in pairs:
-        nums.append(a.numerator * b.numerator)
-        dens.append(a.denominator * b.denominator)
-    if not dens:
+    if len(pairs) == 1:
+        a, b = pairs[0]
+        return Fraction(a.numerator * b.numerator, a.denominator * b.denominator)
+    if not pairs:
         return _ZERO
+    nums = [a.numerator * b.numerator for a, b in pairs]
+    dens = [a.denominator * b.denominator for a, b in pairs]
     d = math.lcm(*dens)
     return Fraction(sum(n * (d // k) for n, k in zip(nums, dens)), d)
 
@@ -717,7 +717,7 @@ def _computed(fp: Fraction | None, fi: Fraction | None, rx: _Exact) -> Fraction 
     part that exists alone makes 100 %."""
     if fp is None or fi is None:
         return fi if fp is None else fp
-    return _dot(((rx.phases_share, fp), (rx.indicators_share, fi)))
+    return _dot([(rx.phases_share, fp), (rx.indicators_share, fi)])
 
 
 def compute(inp: ScoreInput, rules: Rules) -> Scores:
