@@ -14,7 +14,6 @@ tables record why (status, excluded_reason) so the caller can report it.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -23,6 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .fastpaths import IdMemo, Products, dot, floats, fsum, groups
 from .rules import Rules
 from .values import exact, figure_float, is_blank, parse_bool
 from .workbook.contract import STATI, TIPI_VALORE, canonical, norm_word
@@ -290,7 +290,7 @@ def _scaled_weights(weights: tuple[Fraction | None, ...], eligible: tuple[bool, 
         use = [_ONE if a else None for a in active]
     else:
         use = [(_ONE if w is None else w) if a else None for w, a in zip(weights, active)]
-    total = _fsum([w for w in use if w is not None])
+    total = fsum([w for w in use if w is not None])
     if not total > 0:
         use = [_ONE if a else None for a in active]
         total = Fraction(sum(active))
@@ -356,104 +356,6 @@ def phase_realisation(weights: Iterable[float], progresses: Iterable[float],
         return None
     ew = _exact_weights(w, [True] * len(w), active)
     return figure_float(sum(e * x for e, x in zip(ew, p) if e is not None) / _HUNDRED)
-
-
-def _groups(df: pd.DataFrame, keys: list[str]) -> dict[_Key, list[int]]:
-    """Row positions of each group, in order of first appearance."""
-    if df.empty:
-        return {}
-    cols = [df[k].to_numpy(dtype=object) for k in keys]
-    if any(pd.isna(c).any() for c in cols):
-        # NaN != NaN as a dict key; pandas puts all of a column's missing values in one group
-        return _groups_na(df, keys, cols)
-    out: dict[_Key, list[int]] = {}
-    for i, key in enumerate(zip(*cols)):
-        rows = out.get(key)
-        if rows is None:
-            out[key] = [i]
-        else:
-            rows.append(i)
-    return out
-
-
-def _groups_na(df: pd.DataFrame, keys: list[str], cols: list[Any]) -> dict[_Key, list[int]]:
-    codes = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    out: dict[_Key, list[int]] = {}
-    for rows in np.split(order, bounds):
-        first = rows[0]
-        out[tuple(c[first] for c in cols)] = rows.tolist()
-    return out
-
-
-class _Products:
-    """a * b memoised by the operands' identities, for one compute: the shares come from
-    _scaled_weights and the values from exact's cache, so the same pairs come back often."""
-
-    def __init__(self) -> None:
-        # the operands are kept in the value: their ids cannot be reused while it lives
-        self._memo: dict[tuple[int, int], tuple[Fraction, Fraction, Fraction]] = {}
-
-    def __call__(self, a: Fraction, b: Fraction) -> Fraction:
-        key = (id(a), id(b))
-        hit = self._memo.get(key)
-        if hit is None:
-            hit = self._memo[key] = (a, b, a * b)
-        return hit[2]
-
-
-class _SharesMemo:
-    """_weights_and_shares memoised by the weights' identities, for one compute: the
-    weights come from exact's cache, and hashing them as Fractions costs a modular inverse
-    each (what the lru_cache of _scaled_weights does)."""
-
-    def __init__(self) -> None:
-        self._memo: dict[tuple[Any, ...], tuple[list[Fraction | None], _Shares]] = {}
-
-    def __call__(self, weights: list[Fraction | None], eligible: list[bool],
-                 active: list[bool]) -> _Shares:
-        key = (tuple(map(id, weights)), tuple(eligible), tuple(active))
-        hit = self._memo.get(key)
-        if hit is None:     # the weights kept in the value: their ids cannot be reused
-            hit = self._memo[key] = (weights, _weights_and_shares(weights, eligible, active))
-        return hit[1]
-
-
-def _dot(pairs: list[tuple[Fraction, Fraction]]) -> Fraction:
-    """sum(a * b) over one common denominator, without a Fraction per product."""
-    if len(pairs) == 1:
-        a, b = pairs[0]
-        return Fraction(a.numerator * b.numerator, a.denominator * b.denominator)
-    if not pairs:
-        return _ZERO
-    nums = [a.numerator * b.numerator for a, b in pairs]
-    dens = [a.denominator * b.denominator for a, b in pairs]
-    d = math.lcm(*dens)
-    return Fraction(sum(n * (d // k) for n, k in zip(nums, dens)), d)
-
-
-def _fsum(xs: list[Fraction]) -> Fraction:
-    """sum(xs) over one common denominator: one normalisation instead of one per term."""
-    if len(xs) < 2:
-        return xs[0] if xs else _ZERO
-    dens = [x.denominator for x in xs]
-    d = math.lcm(*dens)
-    return Fraction(sum(x.numerator * (d // k) for x, k in zip(xs, dens)), d)
-
-
-def _floats(values: list[Fraction | None], index: pd.Index) -> pd.Series:
-    # the same Fraction objects come back often (0, 100, memoised products and weights):
-    # converted once each; `values` keeps them alive, so their ids are not reused meanwhile
-    seen: dict[int, float] = {}
-    out_values: list[float] = []
-    for v in values:
-        f = seen.get(id(v))
-        if f is None:
-            f = seen[id(v)] = figure_float(v)
-        out_values.append(f)
-    out: pd.Series = pd.Series(out_values, index=index, dtype=float)
-    return out
 
 
 # ---------------------------------------------------------------------------- compute
@@ -611,8 +513,8 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput, fig: Figures) -> tuple[pd.
     eff: list[Fraction | None] = [None] * len(ph)
     contrib: list[Fraction | None] = [None] * len(ph)
     parts: _Parts = {}
-    mul, shares = _Products(), _SharesMemo()
-    for key, rows in _groups(ph, ["sector", "objective"]).items():
+    mul, shares = Products(), IdMemo(_weights_and_shares)
+    for key, rows in groups(ph, ["sector", "objective"]).items():
         act = [active[i] for i in rows]
         ew, share = shares([weights[i] for i in rows], [True] * len(rows), act)
         cs: list[Fraction] = []
@@ -621,13 +523,13 @@ def _score_phases(asg: pd.DataFrame, inp: ScoreInput, fig: Figures) -> tuple[pd.
                 eff[i] = w
                 contrib[i] = c = mul(k, progress[i]) if progress[i] else _ZERO
                 cs.append(c)
-        parts[key] = (_fsum(cs) if cs else None, len(rows), sum(act))
+        parts[key] = (fsum(cs) if cs else None, len(rows), sum(act))
         fig.phases_part[key] = parts[key][0]
     keys = list(zip(ph["sector"], ph["objective"], ph["phase"]))
     fig.phase_weights.update((k, w) for k, w in zip(keys, eff) if w is not None)
     fig.phase_contributions.update((k, c) for k, c in zip(keys, contrib) if c is not None)
-    ph["effective_weight"] = _floats(eff, ph.index)
-    ph["contribution"] = _floats(contrib, ph.index)
+    ph["effective_weight"] = floats(eff, ph.index)
+    ph["contribution"] = floats(contrib, ph.index)
     return ph[PHASE_COLUMNS], parts
 
 
@@ -686,9 +588,9 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
     weights = _exacts(ind["weight"])
     eff: list[Fraction | None] = [None] * len(ind)
     parts: _Parts = {}
-    shares = _SharesMemo()
+    shares = IdMemo(_weights_and_shares)
     neutral_at = neutral.tolist()   # .iat is tens of µs a call: thousands of indicators
-    for key, rows in _groups(ind, ["sector", "objective"]).items():
+    for key, rows in groups(ind, ["sector", "objective"]).items():
         ew, share = shares([weights[i] for i in rows], [not context[i] for i in rows],
                            [counted[i] for i in rows])
         pairs: list[tuple[Fraction, Fraction]] = []
@@ -697,18 +599,18 @@ def _score_indicators(asg: pd.DataFrame, inp: ScoreInput, rules: Rules,
             if w is not None and k is not None and s is not None:   # counted: weighted and scored
                 eff[i] = w
                 pairs.append((k, s))
-        total = _dot(pairs) if pairs else None
+        total = dot(pairs) if pairs else None
         scored = [i for i in rows if not context[i]]
         parts[key] = (total, len(scored), sum(1 for i in scored if not neutral_at[i]))
         fig.indicators_part[key] = total
     keys = list(zip(ind["sector"], ind["objective"], ind["indicator"]))
     fig.indicators.update(zip(keys, scores))
     fig.indicator_weights.update((k, w) for k, w in zip(keys, eff) if w is not None)
-    ind["score"] = _floats(scores, ind.index)
+    ind["score"] = floats(scores, ind.index)
     ind["status"] = pd.Series(statuses, index=ind.index, dtype=object)
     ind["counted"] = pd.Series(counted, index=ind.index, dtype=bool)
     ind["neutralised"] = neutral.astype(bool)
-    ind["effective_weight"] = _floats(eff, ind.index)
+    ind["effective_weight"] = floats(eff, ind.index)
     return ind, parts
 
 
@@ -717,7 +619,7 @@ def _computed(fp: Fraction | None, fi: Fraction | None, rx: _Exact) -> Fraction 
     part that exists alone makes 100 %."""
     if fp is None or fi is None:
         return fi if fp is None else fp
-    return _dot([(rx.phases_share, fp), (rx.indicators_share, fi)])
+    return dot([(rx.phases_share, fp), (rx.indicators_share, fi)])
 
 
 def compute(inp: ScoreInput, rules: Rules) -> Scores:
@@ -749,9 +651,9 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
         comps.append(_computed(fp, fi, rx))
         # Every phase and every scored indicator neutralised (CONTESTO never counts).
         all_neutralised.append(n_ph + n_in > 0 and a_ph + a_in == 0)
-    obj["phases_pct"] = _floats(fps, obj.index)
-    obj["indicators_pct"] = _floats(fis, obj.index)
-    obj["computed"] = _floats(comps, obj.index)
+    obj["phases_pct"] = floats(fps, obj.index)
+    obj["indicators_pct"] = floats(fis, obj.index)
+    obj["computed"] = floats(comps, obj.index)
 
     # An unknown Stato (the validator reports it) counts as an ordinary one: kept as typed.
     status = [None if is_blank(s) else (canonical(s, STATI) or s) for s in obj["status"]]
@@ -793,11 +695,11 @@ def compute(inp: ScoreInput, rules: Rules) -> Scores:
     fig.grade.update(zip(okeys, grades))
     fig.for_mean.update(zip(okeys, for_mean))
     obj["status"] = _obj(status, obj.index)
-    obj["grade"] = _floats(grades, obj.index)
+    obj["grade"] = floats(grades, obj.index)
     obj["grade_source"] = _obj(sources, obj.index)
     obj["excluded_reason"] = _obj(reasons, obj.index)
     obj["counted"] = obj["excluded_reason"].isna().astype(bool)
-    obj["grade_for_mean"] = _floats(for_mean, obj.index)
+    obj["grade_for_mean"] = floats(for_mean, obj.index)
     obj["deviation_flag"] = pd.Series(deviation, index=obj.index, dtype=bool)
     obj = obj[OBJ_COLUMNS]
 
@@ -833,20 +735,20 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
     counted = list(obj["counted"])
     okeys = list(zip(obj["sector"], obj["objective"]))
     stats: dict[Any, tuple[int, int, Fraction | None]] = {}
-    shares = _SharesMemo()
-    for (sector,), rows in _groups(obj, ["sector"]).items():
+    shares = IdMemo(_weights_and_shares)
+    for (sector,), rows in groups(obj, ["sector"]).items():
         ew, share = shares([weights[i] for i in rows], [True] * len(rows),
                            [counted[i] for i in rows])
         fig.objective_weights.update((okeys[i], w) for i, w in zip(rows, ew) if w is not None)
         pairs = [(k, v) for k, v in zip(share, (for_mean[i] for i in rows))
                  if k is not None and v is not None]
-        total = _dot(pairs) if pairs else None
+        total = dot(pairs) if pairs else None
         stats[sector] = (len(rows), sum(counted[i] for i in rows), total)
     pcts = [stats.get(c, (0, 0, None))[2] for c in sec["sector"]]
     sec["n_objectives"] = pd.Series([stats.get(c, (0,))[0] for c in sec["sector"]],
                                     index=sec.index, dtype=int)
     sec["n_assessed"] = pd.Series([stats.get(c, (0, 0))[1] for c in sec["sector"]],
                                   index=sec.index, dtype=int)
-    sec["percentage"] = _floats(pcts, sec.index)
+    sec["percentage"] = floats(pcts, sec.index)
     sec["band"] = _obj([rules.band(p) for p in pcts], sec.index)
     return sec[SECTOR_COLUMNS].reset_index(drop=True), pcts

@@ -14,16 +14,8 @@ from hypothesis import strategies as st
 from test_scoring import SLOW, any_rules, plans
 
 from pegxl.rules import Rules
-from pegxl.scoring import (
-    _dot,
-    _fsum,
-    _groups,
-    _Products,
-    _scaled_weights,
-    _SharesMemo,
-    compute,
-    indicator_exact,
-)
+from pegxl.fastpaths import IdMemo, Products, dot, fsum, groups
+from pegxl.scoring import _scaled_weights, _weights_and_shares, compute, indicator_exact
 from pegxl.values import _half_up, exact, figure_float
 
 fractions = st.fractions(min_value=-10**6, max_value=10**6, max_denominator=10**6)
@@ -32,12 +24,12 @@ positive = st.fractions(min_value=Fraction(1, 1000), max_value=1000, max_denomin
 
 @given(st.lists(fractions, max_size=8))
 def test_fsum_is_sum(xs):
-    assert _fsum(xs) == sum(xs, Fraction(0))
+    assert fsum(xs) == sum(xs, Fraction(0))
 
 
 @given(st.lists(st.tuples(fractions, fractions), max_size=6))
 def test_dot_is_sum_of_products(pairs):
-    got = _dot(pairs)
+    got = dot(pairs)
     assert type(got) is Fraction and got == sum((a * b for a, b in pairs), Fraction(0))
 
 
@@ -63,7 +55,7 @@ def test_scaled_weights_are_the_plain_scaling(weights, data):
 
 
 def test_memos_give_the_direct_results():
-    mul, shares = _Products(), _SharesMemo()
+    mul, shares = Products(), IdMemo(_weights_and_shares)
     a, b = Fraction(1, 3), Fraction(7, 2)
     assert mul(a, b) == a * b and mul(a, b) is mul(a, b)
     ws = [Fraction(20), Fraction(80), None]
@@ -77,7 +69,7 @@ def test_memos_give_the_direct_results():
                           st.sampled_from(["O1", "O2", np.nan])), max_size=12))
 def test_groups_are_pandas_groups(rows):
     df = pd.DataFrame(rows, columns=["sector", "objective"], dtype=object)
-    got = _groups(df, ["sector", "objective"])
+    got = groups(df, ["sector", "objective"])
     want = list(df.groupby(["sector", "objective"], sort=False, dropna=False).indices.values())
     assert sorted(map(list, want)) == sorted(got.values())
     # in order of first appearance
