@@ -293,7 +293,7 @@ def _scaled_weights(weights: tuple[Fraction | None, ...], eligible: tuple[bool, 
     total = fsum([w for w in use if w is not None])
     if not total > 0:
         use = [_ONE if a else None for a in active]
-        total = Fraction(sum(active))
+        total = Fraction(int(sum(active)))
     if not total:
         return (None,) * len(use), (None,) * len(use)
     # w * 100 / total and w / total, each one Fraction from ints (total > 0 here)
