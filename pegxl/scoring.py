@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .fastpaths import IdMemo, Products, dot, floats, fsum, groups
+from .fastpaths import IdMemo, Products, dot, floats, fsum, groups, no_gc
 from .rules import Rules
 from .values import exact, figure_float, is_blank, parse_bool
 from .workbook.contract import STATI, TIPI_VALORE, canonical, norm_word
@@ -624,6 +624,11 @@ def _computed(fp: Fraction | None, fi: Fraction | None, rx: _Exact) -> Fraction 
 
 def compute(inp: ScoreInput, rules: Rules) -> Scores:
     """Score every indicator, phase, objective, settore and the ente (scoring.md)."""
+    with no_gc():
+        return _compute(inp, rules)
+
+
+def _compute(inp: ScoreInput, rules: Rules) -> Scores:
     asg = _table(inp.assignments, {"sector": None, "objective": None, "title": None,
                                    "weight": np.nan}, ["sector", "objective"], "assignments")
     asg["weight"] = _float_col(asg["weight"])

@@ -4,17 +4,19 @@ figure_float on the ints; and compute's exact figures against a naive recomputat
 plain Fraction arithmetic on random plans (the same figures to the last bit)."""
 from __future__ import annotations
 
+import gc
 import math
 from fractions import Fraction
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_scoring import SLOW, any_rules, plans
+from test_scoring import SLOW, any_rules, make_input, plans
 
 from pegxl.rules import Rules
-from pegxl.fastpaths import IdMemo, Products, dot, fsum, groups
+from pegxl.fastpaths import IdMemo, Products, dot, fsum, groups, no_gc
 from pegxl.scoring import _scaled_weights, _weights_and_shares, compute, indicator_exact
 from pegxl.values import _half_up, exact, figure_float
 
@@ -176,3 +178,21 @@ def test_property_compute_twice_is_the_same(inp):
     assert a.exact == b.exact
     pd.testing.assert_frame_equal(a.objectives, b.objectives)
     pd.testing.assert_frame_equal(a.indicators, b.indicators)
+
+
+def test_compute_leaves_the_garbage_collector_as_it_was():
+    inp = make_input([("S1", "O1", 1.0)], phases=[("O1", 1, 100.0)],
+                     phase_inputs=[("S1", "O1", 1, 50.0)])
+    assert gc.isenabled()
+    assert compute(inp, Rules()).exact.phases_part[("S1", "O1")] == Fraction(1, 2) * 100
+    assert gc.isenabled()
+    with pytest.raises(KeyError), no_gc():
+        assert not gc.isenabled()
+        raise KeyError("x")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        compute(inp, Rules())
+        assert not gc.isenabled()      # not switched on behind the caller's back
+    finally:
+        gc.enable()
