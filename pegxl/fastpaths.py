@@ -10,11 +10,9 @@ in its values, so an id cannot be reused by another object while the memo lives.
 """
 from __future__ import annotations
 
-import gc
 import math
-from contextlib import contextmanager
 from fractions import Fraction
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -121,19 +119,3 @@ def _groups_na(df: pd.DataFrame, keys: list[str], cols: list[Any]) -> dict[tuple
         out[tuple(c[first] for c in cols)] = rows.tolist()
     return out
 
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused for the block, then back as it was.
-
-    Every Fraction is a tracked object: the hundreds of thousands scoring makes (none in a
-    cycle) set off collections that walk every live object of the process, a third of
-    compute's time next to a loaded plan and its returns. Reference counting still frees
-    them; cycles made meanwhile wait for the next collection after the block."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
