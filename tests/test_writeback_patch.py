@@ -256,6 +256,13 @@ def _book_parts(data: bytes) -> dict[str, bytes]:
     return {n: zf.read(n) for n in zf.namelist()}
 
 
+def _same_parts(plain: dict[str, bytes], fast: dict[str, bytes]) -> None:
+    assert list(plain) == list(fast)
+    for name in plain:
+        if name != "docProps/core.xml":   # the moment of saving
+            assert plain[name] == fast[name], name
+
+
 def test_fast_write_only_rows_are_openpyxls_bytes():
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -284,10 +291,7 @@ def test_fast_write_only_rows_are_openpyxls_bytes():
         wb.save(out)
         return out.getvalue()
     plain, fast = _book_parts(build(Workbook(write_only=True))), _book_parts(build(FastWriteOnlyWorkbook()))
-    assert list(plain) == list(fast)
-    for name in plain:
-        if name != "docProps/core.xml":   # the moment of saving
-            assert plain[name] == fast[name], name
+    _same_parts(plain, fast)
 
 
 def test_plain_rows_are_the_bytes_of_openpyxls_cells():
@@ -323,10 +327,7 @@ def test_plain_rows_are_the_bytes_of_openpyxls_cells():
         wb.save(out)
         return out.getvalue()
     plain, fast = _book_parts(build(Workbook(write_only=True))), _book_parts(build(FastWriteOnlyWorkbook()))
-    assert list(plain) == list(fast)
-    for name in plain:
-        if name != "docProps/core.xml":   # the moment of saving
-            assert plain[name] == fast[name], name
+    _same_parts(plain, fast)
     sheet = fast["xl/worksheets/sheet1.xml"].decode()
     assert '<t>=1+1</t>' in sheet and '<t>#N/A</t>' in sheet      # text, never a formula or an error
     assert 'a&lt;b&amp;cd' in sheet and 'x' * 32767 + '<' in sheet and 'x' * 32768 not in sheet
