@@ -693,7 +693,7 @@ class CopyWriters:
 
     def __init__(self, plan: Plan, workers: int, fingerprint: _Fingerprint,
                  reference: SnapshotValues | None = None):
-        self.plan, self.workers, self.fingerprint, self.reference = plan, workers, fingerprint, reference
+        self.plan, self.fingerprint, self.reference = plan, fingerprint, reference
         self.pool: ProcessPoolExecutor | None = None
         if workers <= 1:
             return

@@ -205,11 +205,8 @@ def canon(v: Any) -> Any:
         return None if math.isnan(v) else v
     if kind is int:
         return float(v)
-    if kind is str:
-        if not v.strip():
-            return None
-        s = ILLEGAL_CHARACTERS_RE.sub("", v)
-        return "sha256:" + hashlib.sha256(s.encode("utf-8")).hexdigest() if len(s) > LONG_TEXT else s
+    if kind is str:   # clean_text's, without its blank test again
+        return _text_canon(ILLEGAL_CHARACTERS_RE.sub("", v)) if v.strip() else None
     if is_blank(v):
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -224,10 +221,12 @@ def canon(v: Any) -> Any:
         return "datetime:" + v.isoformat()
     if isinstance(v, dt.date):
         return "date:" + v.isoformat()
-    s = clean_text(v) or ""
-    if len(s) > LONG_TEXT:
-        return "sha256:" + hashlib.sha256(s.encode("utf-8")).hexdigest()
-    return s
+    return _text_canon(clean_text(v) or "")
+
+
+def _text_canon(s: str) -> str:
+    """A text in _pegxl_valori: itself, or the digest of a long one."""
+    return "sha256:" + hashlib.sha256(s.encode("utf-8")).hexdigest() if len(s) > LONG_TEXT else s
 
 
 def same(a: Any, b: Any) -> bool:

@@ -207,9 +207,6 @@ class _Sheet:
             c = WriteOnlyCell(self.ws, value=col.header)
             c.fill, c.font, c.alignment, c.border = S.HEADER_FILL, S.HEADER_FONT, S.HEADER_ALIGN, S.BORDER
             header.append(c)
-        top: Any = WriteOnlyCell(self.ws)
-        top.alignment = S.TOP
-        self._top = top._style
         self._styles: dict[tuple, Any] = {}
         self.ws.row_dimensions[self.head].height = max(32.0, paper.header_height(heads, self.widths))
         self.ws.append(header)

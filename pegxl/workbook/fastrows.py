@@ -17,20 +17,17 @@ import datetime as dt
 from copy import copy
 from inspect import isgenerator
 from typing import Any, Generator, Iterable, Sequence
-from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # what et_xmlfile uses
-    _escape_attrib,
-    _escape_cdata,
-)
+from xml.etree.ElementTree import _escape_attrib  # type: ignore[attr-defined]  # what et_xmlfile uses
 
 from openpyxl import LXML, Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.compat import safe_string
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.dimensions import RowDimension
 
-from .fastsave import _to_excel, write_row   # plain cells as the text openpyxl writes for them
+# plain cells as the text openpyxl writes for them
+from .fastsave import _to_excel, number_body, style_id, text_body, write_row
 
 # A plain row: (value, style array or None) per column, the value a str, int, float, bool,
 # date, datetime or None (see append_plain).
@@ -118,13 +115,7 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
         book: Any = self.parent
         parts = []
         for i, (value, style) in enumerate(row):
-            sid = None
-            if style is not None:
-                key = style.tobytes()
-                if key in ids:
-                    sid = ids[key]
-                else:
-                    sid = ids[key] = f"{book._cell_styles.add(style)}" if any(style) else None
+            sid = style_id(book, style, ids) if style is not None else None
             if value is None and sid is None:
                 continue
             head = f'<c r="{letters[i]}{idx}" s="{sid}"' if sid is not None else f'<c r="{letters[i]}{idx}"'
@@ -134,9 +125,7 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                 if not value:
                     parts.append(head + ' t="inlineStr" />')
                     continue
-                stripped = value.strip()
-                space = ' xml:space="preserve"' if stripped and value != stripped else ""
-                parts.append(f'{head} t="inlineStr"><is><t{space}>{_escape_cdata(value)}</t></is></c>')
+                parts.append(head + ' t="inlineStr"' + text_body(value))
                 continue
             if value is None:
                 parts.append(head + ' t="n" />')
@@ -150,8 +139,7 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                 value = _to_excel(value, epoch)
             elif kind is not int and kind is not float:
                 raise TypeError(f"valore non semplice per una cella: {value!r}")
-            text = safe_string(value)   # "" for NaN and infinities: an empty element
-            parts.append(f'{head} t="n"><v>{text}</v></c>' if text else f'{head} t="n"><v /></c>')
+            parts.append(head + ' t="n"' + number_body(value))
         return "".join(parts)
 
     def append(self, row: Iterable[Any]) -> None:

@@ -90,11 +90,31 @@ def _cell_xml(cell: Any, style_id: str | None, epoch: Any) -> str | None:
     if kind == "s":
         if not isinstance(value, str):
             return None
-        stripped = value.strip()
-        space = ' xml:space="preserve"' if stripped and value != stripped else ""
-        return f"{head}><is><t{space}>{_escape_cdata(value)}</t></is></c>"
+        return head + text_body(value)
+    return head + number_body(value)
+
+
+def text_body(value: str) -> str:
+    """What follows `<c r=.. s=.. t="inlineStr"` for a non-empty text, as openpyxl writes it."""
+    stripped = value.strip()
+    space = ' xml:space="preserve"' if stripped and value != stripped else ""
+    return f"><is><t{space}>{_escape_cdata(value)}</t></is></c>"
+
+
+def number_body(value: Any) -> str:
+    """What follows `<c r=.. s=.. t="n"` for a number, as openpyxl writes it."""
     text = _escape_cdata(safe_string(value))   # "" for NaN and infinities: an empty element
-    return f"{head}><v>{text}</v></c>" if text else f"{head}><v /></c>"
+    return f"><v>{text}</v></c>" if text else "><v /></c>"
+
+
+def style_id(book: Any, style: Any, ids: dict[bytes, str | None]) -> str | None:
+    """The id of a cell's style array in `book` (None: the default style), kept in `ids` by
+    its bytes: cell.style_id hashes the array every time."""
+    key = style.tobytes()
+    if key in ids:
+        return ids[key]
+    sid = ids[key] = f"{book._cell_styles.add(style)}" if any(style) else None
+    return sid
 
 
 def _row_tag(row: int, dim: Any, tags: dict[Any, str]) -> str:
@@ -243,12 +263,9 @@ def write_row(xf: Any, ws: Any, start_tag: str, cells: Iterable[Any], style_ids:
             ws._comments.append(CommentRecord.from_cell(cell))
         st = cell._style
         sid = None
-        if st is not None:
+        if st is not None:   # style_id's look-up, inline on this hot path (its miss: style_id)
             key = st.tobytes()
-            if key in style_ids:
-                sid = style_ids[key]
-            else:
-                sid = style_ids[key] = f"{cell.style_id}" if any(st) else None
+            sid = style_ids[key] if key in style_ids else style_id(ws.parent, st, style_ids)
         value = cell._value
         if value is None and sid is None and not comment:
             continue
