@@ -30,7 +30,7 @@ from .plan import Plan, short
 from .templates import formulas as G
 from .values import is_blank, parse_date, parse_number, parse_typed
 from .workbook import contract as C
-from .workbook.formulas import Area, active_reason, formula_problem, plain_reference
+from .workbook.formulas import Area, active_reason, failing, formula_problem, plain_reference
 from .workbook.reader import (
     TESTZIP_MAX_BYTES,
     RawBook,
@@ -622,7 +622,17 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
         # thousands of formulas a file: the loop keeps to look-ups (a cell's row and
         # column from a cache, the verdict from formula_problem's)
         is_summary, is_readings = key == summary, key == readings
-        for a1, text in ss.formulas.items():
+        forms = ss.formulas
+        # nearly every file holds the template's formulas only: said by differences of
+        # sets; the loop below, in the order of the cells, runs only to say what is not
+        outside = forms.keys() - own_inputs - own_computed
+        if outside and is_summary:
+            outside -= _summary_cells(n_obj, summary_cols)
+        if outside and is_readings:
+            outside -= _reading_cells(tuple(sorted(reading_last.items())))
+        if not outside and not failing(set(forms.values()), own_sheet=own, area=area, kind=kind):
+            forms = {}
+        for a1, text in forms.items():
             if a1 in own_inputs:
                 continue   # V012, with the value it hides
             rc = _RC.get(a1) or _row_col(a1)
@@ -668,6 +678,19 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
         rf.add(ErrorCode.T014, detail=", ".join(sc.active))
     if sc.connections:
         rf.add(ErrorCode.T015, detail=", ".join(sc.connections)[:300])
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_cells(n_obj: int, last_col: int) -> frozenset[str]:
+    """The Riepilogo's computed cells for a settore of `n_obj` objectives."""
+    return frozenset(f"{col_letter(c - 1)}{r}" for c in range(SUMMARY_FIRST_COMPUTED, last_col + 1)
+                     for r in range(2, n_obj + 3))
+
+
+@functools.lru_cache(maxsize=64)
+def _reading_cells(last_rows: tuple[tuple[int, int], ...]) -> frozenset[str]:
+    """The readings sheet's formula cells: (column, last row) of each column."""
+    return frozenset(f"{col_letter(c - 1)}{r}" for c, last in last_rows for r in range(2, last + 1))
 
 
 _RC: dict[str, tuple[int, int]] = {}   # A1 -> (row, column), 1-based; (0, 0) for a bad reference

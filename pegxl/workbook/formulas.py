@@ -91,6 +91,7 @@ _VERDICTS: dict[tuple[Any, ...], str | None] = {}
 _VERDICTS_MAX = 1 << 15
 
 
+@functools.lru_cache(maxsize=1024)
 def function_name(name: str) -> str:
     up = name.upper()
     for p in _PREFIXES:
@@ -104,8 +105,8 @@ def _unsafe_call(bare: str) -> str | None:
     function outside the whitelist; None when it does neither."""
     if "|" in bare:
         return "collegamento DDE a un altro programma"
-    for m in _FUNC.finditer(bare):
-        fn = function_name(m.group(1))
+    for name in dict.fromkeys(_FUNC.findall(bare)):   # a name once, in the order of the text
+        fn = function_name(name)
         if fn not in SAFE_FUNCTIONS:
             return f"funzione {fn} non ammessa"
     return None
@@ -135,6 +136,32 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
         _VERDICTS.clear()
     _VERDICTS[key] = why
     return why
+
+
+_PASSED: dict[tuple[Any, ...], set[str]] = {}
+_PASSED_MAX = 1 << 17
+
+
+def failing(texts: set[str], *, own_sheet: str, area: Area, kind: str = "xlsx",
+            computed: bool = True) -> set[str]:
+    """The texts of `texts` that `formula_problem` refuses. The texts that pass are
+    remembered for this sheet, kind and shape of area, so that a file whose formulas
+    are all the template's (nearly all: thousands a file) is checked by one difference
+    of sets."""
+    passed = _PASSED.setdefault((own_sheet, kind, computed, area._shape), set())
+    todo = texts - passed
+    bad: set[str] = set()
+    if not todo:
+        return bad
+    if sum(len(v) for v in _PASSED.values()) + len(todo) > _PASSED_MAX:
+        for v in _PASSED.values():
+            v.clear()
+    for text in todo:
+        if formula_problem(text, own_sheet=own_sheet, area=area, kind=kind, computed=computed):
+            bad.add(text)
+        else:
+            passed.add(text)
+    return bad
 
 
 def _verdict(text: str, own_sheet: str, area: Area, kind: str, computed: bool) -> str | None:
@@ -195,15 +222,17 @@ def _parsed(text: str, own_sheet: str, kind: str) -> str | tuple[tuple[_Check, .
     else:
         if "[" in bare:
             return "riferimento a un altro file"
-        for m in _XLSX_QUALIFIED.finditer(bare):
-            sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-            checks.append((sheet, m.group(3), int(m.group(4)), 1))
-            if m.group(5):   # a range is one reference: its end is checked, not counted
-                checks.append((sheet, m.group(5), int(m.group(6)), 0))
-        rest = _XLSX_QUALIFIED.sub(" ", bare)
-        for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
-            checks.append(((m.group(1) or "").replace("''", "'") or m.group(2), None, 0, 1))
-        rest = _XLSX_SHEET.sub(" ", rest)
+        rest = bare
+        if "!" in bare:   # the patterns of a sheet's name try every letter: only where one can be
+            for m in _XLSX_QUALIFIED.finditer(bare):
+                sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+                checks.append((sheet, m.group(3), int(m.group(4)), 1))
+                if m.group(5):   # a range is one reference: its end is checked, not counted
+                    checks.append((sheet, m.group(5), int(m.group(6)), 0))
+            rest = _XLSX_QUALIFIED.sub(" ", bare)
+            for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
+                checks.append(((m.group(1) or "").replace("''", "'") or m.group(2), None, 0, 1))
+            rest = _XLSX_SHEET.sub(" ", rest)
         for cm in _CELL.finditer(rest):
             checks.append((own_sheet, cm.group(1), int(cm.group(2)), 1))
         rest = _CELL.sub(" ", rest)

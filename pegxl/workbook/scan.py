@@ -231,8 +231,21 @@ def _cell_formulas(data: bytes) -> dict[str, str]:
     # references and texts decoded (and their entities resolved) all at once, not one by
     # one: a NUL cannot occur in XML, so it parts them safely
     refs = b"\0".join([r for r, _ in found]).decode("ascii").split("\0")
-    texts = _xml_text(b"\0".join([t for _, t in found])).split("\0")
+    # the template's formulas come back in file after file, row by row the same: their
+    # texts are decoded once (a large sheet's entities took longer than finding them)
+    known = _FORMULA_TEXTS
+    texts = [known.get(t) for _, t in found]
+    if None in texts:
+        missing = list(dict.fromkeys(raw for (_, raw), text in zip(found, texts) if text is None))
+        if len(known) + len(missing) > _FORMULA_TEXTS_MAX:
+            known.clear()
+        known.update(zip(missing, _xml_text(b"\0".join(missing)).split("\0")))
+        texts = [known[t] for _, t in found]
     return dict(zip(refs, texts))
+
+
+_FORMULA_TEXTS: dict[bytes, str] = {}   # a formula's text as stored -> as written
+_FORMULA_TEXTS_MAX = 1 << 14
 
 
 def percent_cells(path: str, sheets: set[str]) -> dict[str, set[str]]:
