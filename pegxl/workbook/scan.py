@@ -234,14 +234,14 @@ def _cell_formulas(data: bytes) -> dict[str, str]:
     # the template's formulas come back in file after file, row by row the same: their
     # texts are decoded once (a large sheet's entities took longer than finding them)
     known = _FORMULA_TEXTS
-    texts = [known.get(t) for _, t in found]
-    if None in texts:
-        missing = list(dict.fromkeys(raw for (_, raw), text in zip(found, texts) if text is None))
+    cached = [known.get(t) for _, t in found]
+    if None in cached:
+        missing = list(dict.fromkeys(raw for (_, raw), text in zip(found, cached) if text is None))
         if len(known) + len(missing) > _FORMULA_TEXTS_MAX:
             known.clear()
         known.update(zip(missing, _xml_text(b"\0".join(missing)).split("\0")))
-        texts = [known[t] for _, t in found]
-    return dict(zip(refs, texts))
+        return dict(zip(refs, [known[t] for _, t in found]))
+    return dict(zip(refs, cached))  # type: ignore[arg-type]   # no None left
 
 
 _FORMULA_TEXTS: dict[bytes, str] = {}   # a formula's text as stored -> as written
