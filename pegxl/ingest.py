@@ -57,7 +57,8 @@ INPUTS = {C.SHEET_OBJECTIVES: C.T_OBJECTIVES_INPUT, C.SHEET_PHASES: C.T_PHASES_I
 # the sheets whose values are read: the hidden readings, the lists and the instructions
 # only hold the template's own formulas and texts (the scan looks at those); the readings
 # are the largest sheet of a return
-VALUE_SHEETS = (C.SHEET_IDENTITY, C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS, C.SHEET_SUMMARY)
+# (and the Riepilogo: only computed cells, whose protection the scan tells)
+VALUE_SHEETS = (C.SHEET_IDENTITY, C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS)
 KEYS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
         C.SHEET_INDICATORS: ("objective", "indicator")}
 
@@ -259,7 +260,7 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
     for sheet_name in (*TABLE_SPECS, C.SHEET_SUMMARY):
         s = sc.sheets.get(sheet_name) or next((v for k, v in sc.sheets.items()
                                                if C.norm_header(k) == C.norm_header(sheet_name)), None)
-        if s is not None and not s.protected and book.sheet(sheet_name) is not None:
+        if s is not None and not s.protected and (sheet_name == C.SHEET_SUMMARY or book.sheet(sheet_name) is not None):
             rf.add(ErrorCode.T007, sheet=sheet_name)
     return rf
 

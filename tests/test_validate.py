@@ -1229,3 +1229,13 @@ def test_v042_declared_grade_of_a_fully_neutralised_objective(tmp_path):
     o = v.scores.objectives.set_index("objective").loc["2024_S01_02"]
     assert o["status"] == "Non valutabile" and o["excluded_reason"] == "fasi e indicatori neutralizzati"
     assert not o["counted"]
+
+
+def test_t007_protection_removed_from_the_riepilogo(env, tmp_path):
+    """The Riepilogo's values are not read (only computed cells): its protection is
+    told by the scan all the same."""
+    def edit(wb):
+        wb["Riepilogo"].protection.sheet = False
+    v, path = validate_one(env, tmp_path, edit=edit)
+    only(v, "T007", severity=WARNING, sheet="Riepilogo", cell=None)
+    assert v.usable(str(path))
