@@ -349,7 +349,10 @@ def _key_of(rec: dict[Any, Any], sheet: str) -> tuple | None:
     if sheet == C.SHEET_OBJECTIVES:
         return (code,)
     fld = "phase" if sheet == C.SHEET_PHASES else "indicator"
-    n = parse_number(rec.get(fld)).value
+    n = rec.get(fld)
+    if type(n) is int:   # as the template writes it (nearly all): no parsing
+        return (code, n)
+    n = parse_number(n).value
     if n is None or not float(n).is_integer():
         return (code, rec.get(fld))
     return (code, int(n))
@@ -500,6 +503,7 @@ _SAME_IF_EQUAL: dict[str, tuple[type, ...]] = {
     "weight": (int, float), "planned_start": (dt.date,), "planned_end": (dt.date,), "target": (),
     "kind": (), "value_type": (), "typology": ()}
 _TEXT = (str, int, float)
+_NUMBER = (int, float)
 
 
 def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[Any, Any],
@@ -511,6 +515,8 @@ def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[Any, Any
         expected = planned.get(fld)
         if found == expected and type(found) is type(expected) and type(found) in _SAME_IF_EQUAL.get(fld, _TEXT):
             continue   # the cell as the template wrote it (nearly all): no parsing
+        if fld == "weight" and found == expected and type(found) in _NUMBER and type(expected) in _NUMBER:
+            continue   # 25 read back for the plan's 25.0
         if fld == "weight":
             same = _same_number(found, expected)
         elif fld in ("planned_start", "planned_end"):
