@@ -116,3 +116,22 @@ def test_formulas_of_a_prefixed_sheet_are_found_like_plain_ones(sample):
     # entities resolved the same whether a sheet's formulas are decoded one by one or at once
     assert all("&quot;" not in t and "&gt;" not in t for t in found.values())
     assert scan(str(sample)).sheets[C.SHEET_OBJECTIVES].formulas == found
+
+
+def test_few_formulas_among_many_cells_are_found_as_the_pattern_finds_them(sample):
+    """A sheet with few formulas is searched from each <f>, a dense one by the pattern over
+    every cell: the same (reference, text) pairs either way, edge cases included."""
+    from pegxl.workbook.scan import _CELL_F_PLAIN_RE, _sparse_formulas
+    with zipfile.ZipFile(sample) as zf:
+        sheets = [zf.read(n) for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert sum(bool(_CELL_F_PLAIN_RE.findall(d)) for d in sheets) >= 3
+    odd = (b'<sheetData><row r="1"><c r="A1" s="2"/><f>1+1</f>'          # after a closed cell
+           b'<c r="B1" t="str">\n <f aca="false">SUM(A1:A2)</f><v>3</v></c>'  # blanks, attributes
+           b'<c r="C1"><v>1</v><f>2+2</f></c>'                               # not the first child
+           b'<c xr="Q9" r="D1"><f t="shared" si="0"/></c>'                   # a shared formula's child
+           b'<c r="E1"><f>IF(A1&gt;1,&quot;x&quot;,"")</f></c>'
+           b'<conditionalFormatting><cfRule><formula>A1&gt;0</formula></cfRule></conditionalFormatting>'
+           b'</row></sheetData>')
+    for data in [*sheets, odd]:
+        assert _sparse_formulas(data) == _CELL_F_PLAIN_RE.findall(data)
+    assert _cell_formulas(odd) == {"A1": "1+1", "B1": "SUM(A1:A2)", "D1": "", "E1": 'IF(A1>1,"x","")'}

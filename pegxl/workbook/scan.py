@@ -225,7 +225,12 @@ def _cell_formulas(data: bytes) -> dict[str, str]:
             if ref:
                 out[ref.group(1).decode()] = _xml_text(cm.group(2) or b"")
         return out
-    found = _CELL_F_PLAIN_RE.findall(data)
+    # few formulas among many cells (a table sheet) are looked for from their <f>, many
+    # (the readings) by the pattern; how many, told by the first 32 KB (counting them
+    # all would cost as much as finding them)
+    head = min(len(data), 1 << 15)
+    sparse = data.count(b"<f", 0, head) * 300 < head
+    found = _sparse_formulas(data) if sparse else _CELL_F_PLAIN_RE.findall(data)
     if not found:
         return {}
     # references and texts decoded (and their entities resolved) all at once, not one by
@@ -244,6 +249,24 @@ def _cell_formulas(data: bytes) -> dict[str, str]:
     return dict(zip(refs, cached))  # type: ignore[arg-type]   # no None left
 
 
+def _sparse_formulas(data: bytes) -> list[tuple[bytes, bytes]]:
+    """What `_CELL_F_PLAIN_RE.findall` gives, for a sheet with few formulas among many
+    cells: the pattern is tried at every cell, here only at each <f>, whose cell is the
+    tag just before it (only blanks between, as the pattern wants)."""
+    out = []
+    for m in _F_RE.finditer(data):
+        start = m.start()
+        gt = data.rfind(b">", 0, start)
+        if gt < 0 or data[gt + 1:start].strip():
+            continue
+        cell = _C_TAG_RE.fullmatch(data, data.rfind(b"<", 0, gt), gt + 1)
+        if cell:
+            out.append((cell.group(1), m.group(1) or b""))
+    return out
+
+
+_F_RE = re.compile(rb"<f\b[^>]*?(?:/>|>([^<]*)</f>)")
+_C_TAG_RE = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*>')
 _FORMULA_TEXTS: dict[bytes, str] = {}   # a formula's text as stored -> as written
 _FORMULA_TEXTS_MAX = 1 << 14
 
