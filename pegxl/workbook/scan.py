@@ -7,6 +7,7 @@ without building a workbook model.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import posixpath
 import re
@@ -114,10 +115,17 @@ class _Package(zipfile.ZipFile):
         return data
 
 
-def _percent_styles(zf: zipfile.ZipFile, names: set[str]) -> set[int]:
+def _percent_styles(zf: zipfile.ZipFile, names: set[str]) -> frozenset[int]:
     if "xl/styles.xml" not in names:
-        return set()
-    root = ET.fromstring(zf.read("xl/styles.xml"))
+        return frozenset()
+    return _percent_style_ids(zf.read("xl/styles.xml"))
+
+
+@functools.lru_cache(maxsize=16)
+def _percent_style_ids(data: bytes) -> frozenset[int]:
+    """The cell styles with a percent format (the files of one template share their
+    styles part: parsed once)."""
+    root = ET.fromstring(data)
     custom: dict[int, str] = {}
     nf = root.find(f"{{{NS_MAIN}}}numFmts")
     if nf is not None:
@@ -126,12 +134,12 @@ def _percent_styles(zf: zipfile.ZipFile, names: set[str]) -> set[int]:
     out: set[int] = set()
     xfs = root.find(f"{{{NS_MAIN}}}cellXfs")
     if xfs is None:
-        return out
+        return frozenset(out)
     for i, xf in enumerate(xfs):
         fid = int(xf.get("numFmtId", "0"))
         if fid in _BUILTIN_PERCENT or (fid in custom and _is_percent_code(custom[fid])):
             out.add(i)
-    return out
+    return frozenset(out)
 
 
 def _is_percent_code(code: str) -> bool:
@@ -305,7 +313,7 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str], wb: ET.Element) -> list[t
     return out
 
 
-def _percent_re(percent: set[int]) -> re.Pattern[bytes] | None:
+def _percent_re(percent: frozenset[int]) -> re.Pattern[bytes] | None:
     """A cell of one of the `percent` styles (None when there is none)."""
     if not percent:
         return None
