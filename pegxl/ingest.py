@@ -542,6 +542,7 @@ def _compare_locked(rf: ReturnFile, table: Table, sheet: str, rec: dict[Any, Any
 # The template's own computed cells: these columns of the records' rows, and on Riepilogo
 # the columns from Stato on, from the first objective's row to the total's.
 COMPUTED = {C.SHEET_OBJECTIVES: ("computed",), C.SHEET_INDICATORS: ("score",)}
+_CELL_KEYS = {sheet: tuple(f"{fld}_cell" for fld in fields) for sheet, fields in INPUTS.items()}
 SUMMARY_FIRST_COMPUTED = 4
 MAX_HYPERLINKS = 20
 
@@ -601,10 +602,8 @@ def _active_content(index: PlanIndex, book: RawBook, sc: BookScan, rf: ReturnFil
     inputs: dict[str, set[str]] = {}
     for sheet_name, rows in rf.rows.items():
         cells = inputs.setdefault(C.norm_header(sheet_name), set())
-        for r in rows:
-            for fld in INPUTS[sheet_name]:
-                if r.get(f"{fld}_cell"):
-                    cells.add(r[f"{fld}_cell"])
+        for key in _CELL_KEYS[sheet_name]:
+            cells.update([c for r in rows if (c := r.get(key))])
     computed: dict[str, set[str]] = {}
     for sheet_name, fields in COMPUTED.items():
         if sheet_name in tables:

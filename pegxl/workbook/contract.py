@@ -260,9 +260,17 @@ C_OBJECTIVES = TableSpec(SHEET_OBJECTIVES, (
 
 def norm_header(text: object) -> str:
     """Header as readers compare it: case-insensitive, trimmed, single spaces."""
+    if type(text) is str:
+        return _norm_header_str(text)
     if text is None:
         return ""
     return " ".join(str(text).split()).casefold()
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm_header_str(text: str) -> str:
+    # the same few sheet and column names, asked for hundreds of times a file
+    return " ".join(text.split()).casefold()
 
 
 def strip_accents(text: str) -> str:
