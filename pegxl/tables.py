@@ -64,13 +64,18 @@ def score_input(plan: Plan, validation: Rows, *, sectors: Iterable[str] | None =
                                                   on=["sector", "objective"], how="left")
     else:
         objective_inputs["oiv_grade"] = float("nan")
+    plan_phases, plan_indicators = plan.phases, plan.indicators
+    if keep is not None:   # the objectives of these settori only (a batch of a large plan)
+        objectives = set(assignments["objective"])
+        plan_phases = plan_phases[plan_phases["objective"].isin(objectives)]
+        plan_indicators = plan_indicators[plan_indicators["objective"].isin(objectives)]
     return ScoreInput(
         sectors=sectors_df[["sector", "sector_name", "manager", "weight"]].reset_index(drop=True),
         assignments=assignments[["sector", "objective", "title", "weight"]].reset_index(drop=True),
-        phases=plan.phases[["objective", "phase", "weight", "neutralised"]].reset_index(drop=True),
-        indicators=plan.indicators.rename(columns={"target": "target_raw", "target_value": "target"})[
-            ["objective", "indicator", "kind", "value_type", "direction", "target", "weight", "neutralised"]
-        ].reset_index(drop=True),
+        phases=plan_phases[["objective", "phase", "weight", "neutralised"]].reset_index(drop=True),
+        indicators=plan_indicators[
+            ["objective", "indicator", "kind", "value_type", "direction", "target_value", "weight", "neutralised"]
+        ].rename(columns={"target_value": "target"}).reset_index(drop=True),
         objective_inputs=objective_inputs,
         phase_inputs=(ph[["sector", "objective", "phase", "progress"]].reset_index(drop=True)
                       if not ph.empty else pd.DataFrame(columns=["sector", "objective", "phase", "progress"])),
