@@ -231,7 +231,8 @@ def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None 
         sc, scan_error = BookScan(), exc
     bound = {name: s.bound for name, s in sc.sheets.items() if s.bound is not None}
     try:
-        book = read_values(p, max_rows=max_rows, sniffed=True, bound=bound, load=VALUE_SHEETS)
+        book = read_values(p, max_rows=max_rows, sniffed=True, bound=bound, load=VALUE_SHEETS,
+                           kind=sc.kind if scan_error is None else None)
     except PegxlError as exc:
         rf.findings.extend(exc.findings)
         return rf
@@ -322,7 +323,7 @@ def _identity(plan: Plan, book: RawBook, rf: ReturnFile, plan_fp: str) -> bool:
     if str(ident["fase"]).strip() != plan.fase:
         rf.add(ErrorCode.I005, sheet=sheet, cell=cells.get("fase"), found=brief(ident["fase"]), expected=plan.fase)
         ok = False
-    if sector not in set(plan.sector_codes):
+    if not plan.has_sector(sector):
         rf.add(ErrorCode.I006, sheet=sheet, cell=cells.get("sector"), value=brief(sector), record=brief(sector))
         return False
     fp = str(ident["fingerprint"]).strip()

@@ -437,12 +437,13 @@ def _too_large(extents: dict[str, tuple[int, int]], name: str, max_rows: int,
 def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None,
                 max_rows: int = MAX_ROWS, sniffed: bool = False,
                 bound: dict[str, tuple[int, int]] | None = None,
-                load: Iterable[str] | None = None) -> RawBook:
+                load: Iterable[str] | None = None, kind: str | None = None) -> RawBook:
     """Values of a workbook (xlsx, xlsm, ods), after `sniff` (skipped when the caller
     already did it: `sniffed`). Raises PegxlError on a bad file. A caller that has read
     the sheets' XML already gives their `bound` (`sheet_bound`): they are not read again
     to be measured. `load`: the only sheets whose values are read; unlike `sheets`, the
-    others are still measured (a sheet too large is refused all the same)."""
+    others are still measured (a sheet too large is refused all the same). `kind`: "xlsx"
+    or "ods" when the caller has looked inside the package already."""
     if not sniffed:
         problems = sniff(path)
         if problems:
@@ -451,7 +452,7 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
     name = str(path)
     _check_extents(path, name, max_rows, sheets, bound)
     try:
-        if _content_kind(path) != _suffix_kind(path):
+        if (kind or _content_kind(path)) != _suffix_kind(path):
             # an .xlsx saved or renamed as .ods (or the reverse), as mail clients and hurried
             # renames do: calamine picks its reader by the extension, so it is given the
             # bytes and picks by the content
