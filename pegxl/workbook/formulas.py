@@ -230,9 +230,10 @@ def _parsed(text: str, own_sheet: str, kind: str) -> str | tuple[tuple[_Check, .
                 if m.group(5):   # a range is one reference: its end is checked, not counted
                     checks.append((sheet, m.group(5), int(m.group(6)), 0))
             rest = _XLSX_QUALIFIED.sub(" ", bare)
-            for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
-                checks.append(((m.group(1) or "").replace("''", "'") or m.group(2), None, 0, 1))
-            rest = _XLSX_SHEET.sub(" ", rest)
+            if "!" in rest:
+                for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
+                    checks.append(((m.group(1) or "").replace("''", "'") or m.group(2), None, 0, 1))
+                rest = _XLSX_SHEET.sub(" ", rest)
         for cm in _CELL.finditer(rest):
             checks.append((own_sheet, cm.group(1), int(cm.group(2)), 1))
         rest = _CELL.sub(" ", rest)
