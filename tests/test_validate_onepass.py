@@ -135,3 +135,15 @@ def test_few_formulas_among_many_cells_are_found_as_the_pattern_finds_them(sampl
     for data in [*sheets, odd]:
         assert _sparse_formulas(data) == _CELL_F_PLAIN_RE.findall(data)
     assert _cell_formulas(odd) == {"A1": "1+1", "B1": "SUM(A1:A2)", "D1": "", "E1": 'IF(A1>1,"x","")'}
+
+
+@pytest.mark.parametrize("text, checks, names", [
+    ("SUM('It''s'!B2:C3)+Fasi!G4", (("It's", "B", 2, 1), ("It's", "C", 3, 0), ("Fasi", "G", 4, 1)), ()),
+    ('IF(A1>0,"x!y",B$2)', (("Obiettivi", "A", 1, 1), ("Obiettivi", "B", 2, 1)), ()),   # a ! inside a string
+    ("Fasi!1:3+TOTALE", (("Fasi", None, 0, 1),), ("TOTALE",)),                          # whole rows, a name
+])
+def test_a_formula_is_parsed_into_its_references_and_names(text, checks, names):
+    """What the rules check of a formula: sheet, column, row of each reference (a range's
+    end checked but not counted), whole rows or columns, the names it uses."""
+    from pegxl.workbook.formulas import _parsed
+    assert _parsed.__wrapped__(text, "Obiettivi", "xlsx") == (checks, names)

@@ -222,21 +222,26 @@ def _parsed(text: str, own_sheet: str, kind: str) -> str | tuple[tuple[_Check, .
     else:
         if "[" in bare:
             return "riferimento a un altro file"
+        # each pattern splits the text once: its matches' groups and, joined by blanks,
+        # the text left for the next (what finditer and then sub(" ") give, in one pass)
         rest = bare
         if "!" in bare:   # the patterns of a sheet's name try every letter: only where one can be
-            for m in _XLSX_QUALIFIED.finditer(bare):
-                sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-                checks.append((sheet, m.group(3), int(m.group(4)), 1))
-                if m.group(5):   # a range is one reference: its end is checked, not counted
-                    checks.append((sheet, m.group(5), int(m.group(6)), 0))
-            rest = _XLSX_QUALIFIED.sub(" ", bare)
+            parts = _XLSX_QUALIFIED.split(bare)
+            for quoted, plain, col, row, col2, row2, _ in zip(*[iter(parts[1:])] * 7):
+                sheet = (quoted or "").replace("''", "'") or plain
+                checks.append((sheet, col, int(row), 1))
+                if col2:   # a range is one reference: its end is checked, not counted
+                    checks.append((sheet, col2, int(row2), 0))
+            rest = " ".join(parts[::7])
             if "!" in rest:
-                for m in _XLSX_SHEET.finditer(rest):   # whole rows or columns of a sheet
-                    checks.append(((m.group(1) or "").replace("''", "'") or m.group(2), None, 0, 1))
-                rest = _XLSX_SHEET.sub(" ", rest)
-        for cm in _CELL.finditer(rest):
-            checks.append((own_sheet, cm.group(1), int(cm.group(2)), 1))
-        rest = _CELL.sub(" ", rest)
+                parts = _XLSX_SHEET.split(rest)
+                for quoted, plain, _ in zip(*[iter(parts[1:])] * 3):   # whole rows or columns of a sheet
+                    checks.append(((quoted or "").replace("''", "'") or plain, None, 0, 1))
+                rest = " ".join(parts[::3])
+        parts = _CELL.split(rest)
+        for col, row, _ in zip(*[iter(parts[1:])] * 3):
+            checks.append((own_sheet, col, int(row), 1))
+        rest = " ".join(parts[::3])
     rest = _ERROR_LITERAL.sub(" ", rest)
     names = tuple(w for m in _IDENT.finditer(rest) if function_name(w := m.group(1)) not in ("TRUE", "FALSE"))
     return tuple(checks), names
