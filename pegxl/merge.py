@@ -25,11 +25,11 @@ import datetime as dt
 import gc
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
@@ -72,6 +72,7 @@ from .workbook.reader import gc_paused, read_table, read_values, xlsx_extents
 from .workbook.patch import CellChange, patch_cells
 
 RETURNED_DIR = "restituiti"
+COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
 Progress = Callable[[int, int, str], None]
 
 
@@ -279,7 +280,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
                          findings=merge_findings, reconciliation=rec, notes=notes, partial=partial,
                          run_id=run_id)
 
-    jobs_list = copy_jobs(v, scores, chosen, targets)
+    jobs_list = iter_copy_jobs(v, scores, chosen, targets)   # made one at a time as the workers take them
     written = [n]
 
     def copied(job: CopyJob) -> None:
@@ -288,7 +289,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
             progress(written[0], total, job.target.name)
 
     def write(stage: Staging, records: list) -> None:
-        staged = [replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list]
+        staged = (replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list)
         # the consolidated workbook is written here while the workers write the copies
         write_copies(writers, staged, done=copied,
                      meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
@@ -507,45 +508,83 @@ def _plain(v: Any) -> Any:
 
 def copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
               targets: dict[str, Path]) -> list[CopyJob]:
-    """The copies to write, in the order of `targets`: every value each settore typed (as
-    validated, text always as text, a percentage typed as such shown as one, a date as a
-    date) and the computed percentages, as values, in Obiettivi «Grado calcolato %» and
-    Indicatori «Raggiungimento %»."""
-    files = {chosen[s].path: s for s in targets}
-    changes: dict[str, Changes] = {s: {} for s in targets}
+    """The copies to write, in the order of `targets` (see iter_copy_jobs)."""
+    return list(iter_copy_jobs(v, scores, chosen, targets))
+
+
+def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
+                   targets: dict[str, Path]) -> Iterator[CopyJob]:
+    """The copies to write, in the order of `targets`, one made at a time (a thousand
+    settori's cells held at once would grow with the files): every value each settore
+    typed (as validated, text always as text, a percentage typed as such shown as one, a
+    date as a date) and the computed percentages, as values, in Obiettivi «Grado
+    calcolato %» and Indicatori «Raggiungimento %».
+
+    The tables' columns are taken as lists here, when called; the jobs are then made from
+    the lists alone, so the iterator may run in another thread while this one reads the
+    tables."""
     frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
+    typed = []   # per sheet: its fields' columns, its key columns, the rows of each file
     for sheet, (spec, fields) in _TABLES.items():
         df = frames[sheet]
         if df.empty:
             continue
-        keys = _KEY_FIELDS[sheet]
         cols = {fld: f"{fld}_raw" if f"{fld}_raw" in df.columns else fld for fld in fields}
-        for r in df[df["file"].isin(files)].to_dict("records"):
-            by_header = changes[files[r["file"]]].setdefault(sheet, {})
-            key = tuple(key_part(_plain(r[f])) for f in keys)
-            for fld, raw_col in cols.items():
-                raw = _plain(r.get(raw_col))
-                if is_blank(raw):
-                    continue
-                value = clean_text(raw) if isinstance(raw, str) else raw
-                fmt = None
-                if r.get(f"{fld}_percent"):
-                    fmt = PERCENT_FORMAT
-                elif isinstance(value, (dt.date, dt.datetime)):
-                    fmt = S.DATE_FORMAT
-                by_header.setdefault(spec.header(fld), {})[key] = CellChange(value, fmt)
+        names = dict.fromkeys([*_KEY_FIELDS[sheet], *cols.values(),
+                               *(f"{fld}_percent" for fld in fields if f"{fld}_percent" in df.columns)])
+        lists = {c: df[c].tolist() for c in names}   # as to_dict("records") gives them
+        typed.append((sheet, spec, cols, lists, df.groupby("file", sort=False).indices))
     obj, ind = scores.objectives, scores.indicators
-    for s, o, c in zip(obj["sector"], obj["objective"], obj["computed"]):
-        if s in changes:
-            changes[s].setdefault(C.SHEET_OBJECTIVES, {}).setdefault(
-                C.T_OBJECTIVES.header("computed"), {})[(key_part(o),)] = CellChange(as_float(c))
-    for s, o, i, sc in zip(ind["sector"], ind["objective"], ind["indicator"], ind["score"]):
-        if s in changes:
-            changes[s].setdefault(C.SHEET_INDICATORS, {}).setdefault(
-                C.T_INDICATORS.header("score"), {})[(key_part(o), int(i))] = CellChange(as_float(sc))
-    return [CopyJob(sector=s, target=t, generated_at=_generated_at(chosen[s].identity.get("generated_at")),
-                    password_hash=getattr(chosen[s], "password_hash", None) or None, changes=changes[s])
-            for s, t in targets.items()]
+    computed = (obj["sector"].tolist(), obj["objective"].tolist(), obj["computed"].tolist())
+    achieved = (ind["sector"].tolist(), ind["objective"].tolist(), ind["indicator"].tolist(),
+                ind["score"].tolist())
+    by_sector: dict[str, tuple[list[int], list[int]]] = {s: ([], []) for s in targets}
+    for i, s in enumerate(computed[0]):
+        if s in by_sector:
+            by_sector[s][0].append(i)
+    for i, s in enumerate(achieved[0]):
+        if s in by_sector:
+            by_sector[s][1].append(i)
+
+    def changes_of(sector: str, path: str) -> Changes:
+        changes: Changes = {}
+        for sheet, spec, cols, lists, rows in typed:
+            if path not in rows:
+                continue
+            by_header = changes.setdefault(sheet, {})
+            keys = [lists[f] for f in _KEY_FIELDS[sheet]]
+            for i in rows[path]:
+                key = tuple(key_part(_plain(k[i])) for k in keys)
+                for fld, raw_col in cols.items():
+                    raw = _plain(lists[raw_col][i])
+                    if is_blank(raw):
+                        continue
+                    value = clean_text(raw) if isinstance(raw, str) else raw
+                    fmt = None
+                    percent = lists.get(f"{fld}_percent")
+                    if percent is not None and percent[i]:
+                        fmt = PERCENT_FORMAT
+                    elif isinstance(value, (dt.date, dt.datetime)):
+                        fmt = S.DATE_FORMAT
+                    by_header.setdefault(spec.header(fld), {})[key] = CellChange(value, fmt)
+        mine_obj, mine_ind = by_sector[sector]
+        for i in mine_obj:
+            changes.setdefault(C.SHEET_OBJECTIVES, {}).setdefault(
+                C.T_OBJECTIVES.header("computed"), {})[(key_part(computed[1][i]),)] = CellChange(
+                    as_float(computed[2][i]))
+        for i in mine_ind:
+            changes.setdefault(C.SHEET_INDICATORS, {}).setdefault(
+                C.T_INDICATORS.header("score"), {})[(key_part(achieved[1][i]), int(achieved[2][i]))] = CellChange(
+                    as_float(achieved[3][i]))
+        return changes
+
+    def jobs() -> Iterator[CopyJob]:
+        for s, t in targets.items():
+            rf = chosen[s]
+            yield CopyJob(sector=s, target=t, generated_at=_generated_at(rf.identity.get("generated_at")),
+                          password_hash=getattr(rf, "password_hash", None) or None,
+                          changes=changes_of(s, rf.path))
+    return jobs()
 
 
 def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None, *,
@@ -716,11 +755,14 @@ class CopyWriters:
             gc.unfreeze()
 
 
-def write_copies(writers: CopyWriters, jobs: list[CopyJob], *, done: Callable[[CopyJob], None],
+def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],
                  meanwhile: Callable[[], object]) -> None:
     """Write every copy with `writers` and run `meanwhile` in this process while the
     workers write. `done` is called once per copy written (from another thread when there
-    are workers). Any failure is raised here, after the pending copies have been cancelled."""
+    are workers). Any failure is raised here, after the pending copies have been cancelled.
+
+    `jobs` is taken one job at a time, by a thread of this process, and never more than
+    COPIES_AHEAD per worker are waiting: the copies' cells are not all held at once."""
     pool = writers.pool
     if pool is None:
         meanwhile()
@@ -729,24 +771,60 @@ def write_copies(writers: CopyWriters, jobs: list[CopyJob], *, done: Callable[[C
             done(job)
         return
     lock = threading.Lock()
+    room = threading.Semaphore(COPIES_AHEAD * max(1, getattr(pool, "_max_workers", 1)))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    pending: set[Future] = set()
 
-    def when_done(job: CopyJob) -> Callable[[Future], None]:
-        def finished(future: Future) -> None:
-            if not future.cancelled() and future.exception() is None:
+    def finished(job: CopyJob) -> Callable[[Future], None]:
+        def callback(future: Future) -> None:
+            with lock:
+                pending.discard(future)
+                if not future.cancelled():
+                    exc = future.exception()
+                    if exc is None:
+                        done(job)
+                    else:
+                        failures.append(exc)
+                        stop.set()
+            room.release()
+        return callback
+
+    def feed() -> None:
+        try:
+            for job in jobs:
+                while not room.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                f = pool.submit(_write_in_worker, job)
                 with lock:
-                    done(job)
-        return finished
-    futures = []
-    try:
-        for job in jobs:
-            f = pool.submit(_write_in_worker, job)
-            f.add_done_callback(when_done(job))
-            futures.append(f)
-        meanwhile()
-        for f in futures:
-            f.result()
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        raise
+                    if not f.done():
+                        pending.add(f)
+                f.add_done_callback(finished(job))
+        except BaseException as exc:   # a job that cannot be made, a pool that broke
+            with lock:
+                failures.append(exc)
+            stop.set()
 
+    feeder = threading.Thread(target=feed, name="pegxl-copie", daemon=True)
+    feeder.start()
+    try:
+        meanwhile()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        feeder.join()
+        if stop.is_set():
+            with lock:
+                left = list(pending)
+            for f in left:
+                f.cancel()
+    with lock:
+        left = list(pending)
+    wait(left)
+    errors = failures + [f.exception() for f in left if not f.cancelled() and f.exception() is not None]
+    if errors:
+        raise errors[0]
