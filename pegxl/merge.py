@@ -40,6 +40,7 @@ from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.read import max_rows, table_key
 from .consolidated.write import (
     Consolidated,
+    RecordSpill,
     consolidated_name,
     finding_row,
     write_consolidated,
@@ -288,7 +289,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
         if progress:
             progress(written[0], total, job.target.name)
 
-    def write(stage: Staging, records: list) -> None:
+    def write(stage: Staging, records: RecordSpill) -> None:
         staged = (replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list)
         # the consolidated workbook is written here while the workers write the copies
         write_copies(writers, staged, done=copied,
@@ -302,7 +303,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
     return result
 
 
-def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, list], None], *,
+def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, RecordSpill], None], *,
                plan: Plan, result: Any, db: str | os.PathLike | None,
                owned: tuple[str, ...] = ()) -> Any:
     """Run `write(stage, records)` into a staging folder of `outdir`, archive the cycle in
@@ -313,9 +314,8 @@ def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, l
     stage = Staging(outdir, run_id, kind, owned)
     try:
         stage.open()
-        with locked(stage.outdir):
+        with locked(stage.outdir), RecordSpill() as records:
             result.findings[:0] = recover(stage.outdir, keep=stage.dir.name)
-            records: list = []
             write(stage, records)
             stage.prepare(db)
             archived = None

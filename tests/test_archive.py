@@ -393,3 +393,33 @@ def test_the_ribbon_makes_templates_with_the_previous_years_like_the_cli(two_yea
     s01 = next(p for p in ribbon if "_S01_" in p.name)
     assert template_values(s01, "Indicatori", "Valore anno precedente")[("2026_S01_01", 1)] == 410
     assert template_values(s01, "Indicatori", "Valore due anni prima")[("2026_S01_01", 1)] == 366
+
+
+def test_written_records_digested_as_stored_equal_to_values_digest(two_years, tmp_path):
+    """store_cycle streams the records a merge wrote (from a RecordSpill, never all in memory)
+    and digests them sorted by SQLite: the digest is values_digest's of the same records,
+    whatever their characters (accents, signs beyond the BMP, above U+FFFF and below), and
+    consolidated_run finds the archive intact."""
+    from pegxl.consolidated.write import RecordSpill
+    records = [("Obiettivi", '["S1","O1"]', '{"Titolo":"città"}'), ("Obiettivi", '["S1","O2"]', '{"Titolo":"😀"}'),
+               ("Obiettivi", '["S1","O\uff21"]', '{"Titolo":"\uffff"}'), ("Fasi", '["S1","O1",1]', '{"Note":"€ a\\nb"}'),
+               ("Obiettivi", '["S1","O1 "]', "{}"), ("Anomalie", "[1]", '{"Messaggio":"tab\\t"}'),
+               ("Obiettivi", '["S1","O😀"]', '{"Titolo":"x"}')]
+    db = tmp_path / "a.sqlite"
+    with RecordSpill() as spill:
+        spill.extend(reversed(records))
+        assert len(spill) == len(records) and list(spill) == list(reversed(records))
+        assert list(spill) == list(reversed(records))      # read again, the same
+        stored = A.store_cycle(db, two_years["plan"], two_years["result"], kind="merge", run_id="r-spill",
+                               written=spill)
+    conn = sqlite3.connect(db)
+    (digest,) = conn.execute("SELECT values_sha256 FROM cycles WHERE id = ?", (stored.id,)).fetchone()
+    conn.close()
+    assert digest == A.values_digest(records)
+    run = A.consolidated_run(db, "r-spill")
+    assert run is not None and run.records["Obiettivi"]['["S1","O2"]'] == {"Titolo": "😀"}
+    # no records: no digest, as before
+    empty = A.store_cycle(db, two_years["plan"], two_years["result"], kind="merge", run_id="r-none", written=[])
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT values_sha256 FROM cycles WHERE id = ?", (empty.id,)).fetchone() == (None,)
+    conn.close()

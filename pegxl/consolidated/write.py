@@ -5,9 +5,10 @@ import datetime as dt
 import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -130,6 +131,52 @@ def naive(ts: Any) -> dt.datetime | None:
 
 
 # ------------------------------------------------------------------------- writing
+
+class RecordSpill:
+    """Records (sheet, key json, record json) kept in a temporary file, not in memory: a
+    consolidated workbook of 1,000 settori records 100,000 rows, written into its
+    `_pegxl_valori` and archived (`store_cycle(written=...)`) after the whole workbook.
+    Iterable any number of times, in the order added; `extend` like a list's. `close()`
+    (or the end of a `with`) removes the file."""
+
+    def __init__(self) -> None:
+        self._file: Any = tempfile.TemporaryFile("w+b")
+        self._count = 0
+
+    def append(self, record: tuple[str, str, str]) -> None:
+        sheet, key, rec = record
+        # a sheet's name has no tab or line break, JSON text none unescaped: one line each
+        self._file.write(f"{sheet}\t{key}\t{rec}\n".encode("utf-8", "surrogatepass"))
+        self._count += 1
+
+    def extend(self, records: Iterable[tuple[str, str, str]]) -> None:
+        for r in records:
+            self.append(r)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        f = self._file
+        f.flush()
+        end = f.tell()
+        f.seek(0)
+        try:
+            while f.tell() < end:
+                sheet, key, rec = f.readline()[:-1].decode("utf-8", "surrogatepass").split("\t", 2)
+                yield sheet, key, rec
+        finally:
+            f.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RecordSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _py(v: Any) -> Any:
     """A plain Python value for a cell."""
@@ -281,15 +328,17 @@ class _Writer:
         self.values_ws = None
         what = "Consolidato per l'OIV" if data.kind == KIND_CONSOLIDATED else "Consolidato finale dopo l'OIV"
         self.heading = paper.Heading(data.plan.ente, data.plan.anno, what)
-        self._mirror: list[tuple[str, str, str]] = []
+        self._mirror = RecordSpill()   # a row per record: in a file until _pegxl_valori is written
+        self.identity_records: list[tuple[str, str, str]] = []
 
     def mirror(self, sheet: str, key: tuple, record: dict) -> None:
         self._mirror.append((sheet, key_json(key), _record_json(record)))
 
-    def records(self) -> list[tuple[str, str, str]]:
+    def records(self) -> Iterator[tuple[str, str, str]]:
         """Everything this workbook records as written: the `_pegxl_valori` records and the
         identity and Regole of `_pegxl` (sheet, key json, record json)."""
-        return list(self._mirror) + list(getattr(self, "identity_records", []))
+        yield from self._mirror
+        yield from self.identity_records
 
     def protect(self, ws) -> None:
         p = ws.protection
@@ -735,9 +784,12 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
     if password is None:
         password = DEFAULT_PASSWORD
     w = _Writer(data, password)
-    wb = w.build()
-    if records is not None:
-        records.extend(w.records())
+    try:
+        wb = w.build()
+        if records is not None:
+            records.extend(w.records())
+    finally:
+        w._mirror.close()
     return wb
 
 
