@@ -138,6 +138,9 @@ def _typed(v: Any) -> str:
     return _shown(v)
 
 
+SECTORS_AT_ONCE = 50   # settori whose rows Explainer.by_sector makes at once
+
+
 class Explainer:
     """The steps of every figure of `scores`. `reasons`: why a phase or indicator of the
     plan is neutralised, by (L_PHASES or L_INDICATOR, objective, number): see reasons_of."""
@@ -148,26 +151,61 @@ class Explainer:
         self.scores, self.rules, self.fig = scores, scores.rules, scores.exact
         self.reasons = dict(reasons or {})
         inp = scores.input
-        self.plan_ind = {(r["objective"], r["indicator"]): r for r in inp.indicators.to_dict("records")}
-        self.plan_ph = {(r["objective"], r["phase"]): r for r in inp.phases.to_dict("records")}
-        self.given_ind = {(r["sector"], r["objective"], r["indicator"]): r
-                          for r in inp.indicator_inputs.to_dict("records")}
-        self.objectives = {(r["sector"], r["objective"]): r for r in scores.objectives.to_dict("records")}
+        # the rows of each table as dicts, made for a few settori at a time (_load): those of
+        # a thousand settori at once are hundreds of thousands of dicts
+        self._tables = {"plan_ind": (inp.indicators, "objective"), "plan_ph": (inp.phases, "objective"),
+                        "given_ind": (inp.indicator_inputs, "sector"),
+                        "objectives": (scores.objectives, "sector"), "phases": (scores.phases, "sector"),
+                        "indicators": (scores.indicators, "sector")}
+        self._positions = {name: ({} if df.empty else df.groupby(col, sort=False).indices)
+                           for name, (df, col) in self._tables.items()}
+        self._loaded: frozenset[Any] = frozenset()
+        self.plan_ind: dict[tuple[Any, Any], dict[Any, Any]] = {}
+        self.plan_ph: dict[tuple[Any, Any], dict[Any, Any]] = {}
+        self.given_ind: dict[tuple[Any, Any, Any], dict[Any, Any]] = {}
+        self.objectives: dict[_Key, dict[Any, Any]] = {}
         self.phases: dict[_Key, list[dict[Any, Any]]] = {}
-        for r in scores.phases.to_dict("records"):
-            self.phases.setdefault((r["sector"], r["objective"]), []).append(r)
         self.indicators: dict[_Key, list[dict[Any, Any]]] = {}
-        for r in scores.indicators.to_dict("records"):
-            self.indicators.setdefault((r["sector"], r["objective"]), []).append(r)
         self.sectors = {r["sector"]: r for r in scores.sectors.to_dict("records")}
         self.sectors_of: dict[Any, list[Any]] = {}
         self.objectives_of: dict[Any, list[Any]] = {}      # by settore, in table order
-        for s, o in self.objectives:
-            self.sectors_of.setdefault(o, []).append(s)
-            self.objectives_of.setdefault(s, []).append(o)
+        o = scores.objectives
+        for s, obj in dict.fromkeys(zip(o["sector"].tolist(), o["objective"].tolist())):
+            self.sectors_of.setdefault(obj, []).append(s)
+            self.objectives_of.setdefault(s, []).append(obj)
         self.rule_values = dict(self.rules.as_rows())
         self.oiv_neutral_ph = inp.neutralised_phases
         self.oiv_neutral_in = inp.neutralised_indicators
+
+    # ---------------------------------------------------------------- rows, by settore
+    def _rows(self, name: str, keys: Iterable[Any]) -> list[dict[Any, Any]]:
+        """The rows of table `name` whose settore (or objective) is in `keys`, in table
+        order, as to_dict("records") gives them."""
+        df, _ = self._tables[name]
+        groups = self._positions[name]
+        pos = sorted(int(p) for k in keys for p in groups.get(k, ()))
+        return df.take(pos).to_dict("records") if pos else []
+
+    def _load(self, sectors: Iterable[Any]) -> None:
+        """The rows of `sectors` (and of their objectives in the plan), in place of the
+        settori loaded before."""
+        sectors = list(dict.fromkeys(sectors))
+        self._loaded = frozenset(sectors)
+        objectives = list(dict.fromkeys(o for s in sectors for o in self.objectives_of.get(s, [])))
+        self.plan_ind = {(r["objective"], r["indicator"]): r for r in self._rows("plan_ind", objectives)}
+        self.plan_ph = {(r["objective"], r["phase"]): r for r in self._rows("plan_ph", objectives)}
+        self.given_ind = {(r["sector"], r["objective"], r["indicator"]): r for r in self._rows("given_ind", sectors)}
+        self.objectives = {(r["sector"], r["objective"]): r for r in self._rows("objectives", sectors)}
+        self.phases = {}
+        for r in self._rows("phases", sectors):
+            self.phases.setdefault((r["sector"], r["objective"]), []).append(r)
+        self.indicators = {}
+        for r in self._rows("indicators", sectors):
+            self.indicators.setdefault((r["sector"], r["objective"]), []).append(r)
+
+    def _ensure(self, sector: Any) -> None:
+        if sector not in self._loaded:
+            self._load([sector])
 
     # ------------------------------------------------------------------------ codes
     def objective_code(self, sector: Any, objective: Any) -> str:
@@ -180,6 +218,7 @@ class Explainer:
 
     # -------------------------------------------------------------------- indicator
     def indicator(self, sector: Any, objective: Any, n: Any) -> list[Step]:
+        self._ensure(sector)
         key = (sector, objective, n)
         row = next(r for r in self.indicators[(sector, objective)] if r["indicator"] == n)
         plan = self.plan_ind.get((objective, n), {})
@@ -274,6 +313,7 @@ class Explainer:
 
     # ----------------------------------------------------------------------- phases
     def phases_of(self, sector: Any, objective: Any) -> list[Step]:
+        self._ensure(sector)
         rows = self.phases.get((sector, objective), [])
         code = self.objective_code(sector, objective)
         out: list[Step] = []
@@ -317,6 +357,7 @@ class Explainer:
 
     # -------------------------------------------------------------------- objective
     def objective(self, sector: Any, objective: Any, *, deep: bool = True) -> list[Step]:
+        self._ensure(sector)
         """The objective's grade; `deep`: with its indicators and phases first."""
         key = (sector, objective)
         r = self.objectives[key]
@@ -385,6 +426,7 @@ class Explainer:
 
     # ----------------------------------------------------------------------- settore
     def sector(self, sector: Any) -> list[Step]:
+        self._ensure(sector)
         s = self.sectors[sector]
         out: list[Step] = []
 
@@ -452,7 +494,9 @@ class Explainer:
         """`everything`, one settore's steps at a time (then the ente's): a workbook of a
         thousand settori never holds them all."""
         keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
-        for sector in keep:
+        for i, sector in enumerate(keep):
+            if i % SECTORS_AT_ONCE == 0:
+                self._load(keep[i:i + SECTORS_AT_ONCE])
             out: list[Step] = []
             for obj in self.objectives_of.get(sector, []):
                 out += self.objective(sector, obj)
@@ -499,6 +543,7 @@ class Explainer:
             sector = owners[0]
         if len(parts) == 1:
             return L_OBJECTIVE, self.objective(sector, obj)
+        self._ensure(sector)
         numbers = {str(i["indicator"]): i["indicator"] for i in self.indicators.get((sector, obj), [])}
         if parts[1] not in numbers:
             raise unknown(ErrorCode.U006, detail=", ".join(numbers) or "nessuno")
