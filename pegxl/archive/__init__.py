@@ -56,7 +56,7 @@ from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from ..plan import Plan
 from ..values import is_blank
 from ..workbook import contract as C
-from .rows import _cycle_rows, _none, _real, value_from_text
+from .rows import TABLES, _cycle_rows, _none, _real, _usable_paths, cycle_table_rows, value_from_text
 from .trail import SCHEMA_4, record_merge
 from .upgrade import SCHEMA_3, add_reference_date, upgrade_statement
 
@@ -336,11 +336,11 @@ _INSERTS = {
     "provenance": "INSERT INTO provenance (cycle_id, file, sector, sha256, read_at, modified, "
                   "template_version, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 }
-_ORDER = ("sectors", "objectives", "phases", "indicators", "findings", "provenance")
+_ORDER = TABLES
 
 
 def _insert(conn: sqlite3.Connection, table: str, cycle_id: int, rows: list[tuple]) -> None:
-    conn.executemany(_INSERTS[table], [(cycle_id, *r) for r in rows])
+    conn.executemany(_INSERTS[table], ((cycle_id, *r) for r in rows))
 
 
 def _jsonable(v: Any) -> Any:
@@ -395,7 +395,11 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
         raise TypeError("result deve essere un MergeResult o uno Scores")
     db = Path(db_path) if db_path is not None else default_db(plan)
     extra = [] if scores is result else list(getattr(result, "findings", None) or [])
-    rows = _cycle_rows(plan, scores, validation, extra)   # everything computed before the transaction
+    # an OIV cycle borrows the settori's values from the merge (all its rows made first);
+    # a merge makes each table's rows in turn as it stores them (not all of them at once)
+    borrow = validation is None or getattr(validation, "indicators", None) is None
+    rows = _cycle_rows(plan, scores, validation, extra) if borrow else None
+    usable = _usable_paths(validation)
     rules = getattr(scores, "rules", None) or plan.rules
     rules_json = json.dumps([[n, _jsonable(v)] for n, v in rules.as_rows()], ensure_ascii=False)
     ente = {k: _jsonable(v) for k, v in (getattr(scores, "ente", None) or {}).items()}
@@ -403,7 +407,7 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     reference = reference_iso(plan)
     conn = connect(db)
     try:
-        if validation is None or getattr(validation, "indicators", None) is None:
+        if rows is not None:
             _borrow_typed_values(conn, plan, rows)
         with conn:   # commit on success; rollback on any exception: the archive stays as it was
             conn.execute("BEGIN IMMEDIATE")
@@ -422,7 +426,8 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
             cycle_id = cur.lastrowid
             assert cycle_id is not None   # set by the INSERT
             for table in _ORDER:
-                _insert(conn, table, cycle_id, rows[table])
+                _insert(conn, table, cycle_id, rows[table] if rows is not None else
+                        cycle_table_rows(plan, scores, validation, table, extra, usable))
             if written is not None:
                 # streamed, and digested as stored (a merge of 1,000 settori writes 100,000)
                 conn.executemany("INSERT INTO consolidated_values (cycle_id, sheet, key, record) "
