@@ -393,24 +393,28 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # one table at a time, and only the three compared: the rest of the workbook (its
         # hidden record above all, a JSON per row) would be read into memory for nothing
         raw = read_values(path, sheets=[sheet], max_rows=limit, bound=bound).sheet(sheet)
-        cons = read_table(raw, specs[sheet])[0].df if raw is not None else pd.DataFrame()
+        data = read_table(raw, specs[sheet])[0].data if raw is not None else {}
         del raw
         keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
                                           ["indicator"] if sheet == C.SHEET_INDICATORS else [])
-        # the keys and the compared fields only: a table of 1,000 settori in dicts is large
+        # the keys and the compared fields only, straight from the table's columns: a table
+        # of 1,000 settori as a frame and then as dicts of every field is large
         index: dict[tuple, dict] = {}
-        for r in cons[[c for c in keys + [fld for _, fld, _ in checks] if c in cons.columns]].to_dict("records"):
+        for r in _column_records({c: data[c] for c in keys + [fld for _, fld, _ in checks] if c in data}):
             k = table_key(sheet, r)
             if k is not None:
                 index[k] = r
-        del cons
+        del data
         df = frames[sheet]
+        cols: dict[str, list] = {}
         if not df.empty:
             wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
-            df = df[df["file"].isin(used)][[c for c in wanted if c in df.columns]]
+            df = df[df["file"].isin(used)]
+            cols = {c: df[c].tolist() for c in dict.fromkeys(wanted) if c in df.columns}   # as to_dict gives them
         typed = reported = 0
         seen_keys: set[tuple] = set()
-        rows = df.to_dict("records") if not df.empty else []
+        rows = _column_records(cols)
+        typed_sectors = set(cols.get("sector", ()))
         for r in rows:
             key: tuple[Any, ...]
             if sheet == C.SHEET_OBJECTIVES:
@@ -439,7 +443,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
                     rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
                                         f"inserito {shown(want)}, riportato {shown(have)}")
         for k in index:
-            if k not in seen_keys and k[0] in {r["sector"] for r in rows}:
+            if k not in seen_keys and k[0] in typed_sectors:
                 got = index[k]
                 if any(not is_blank(got.get(fld)) for _, fld, _ in checks):
                     rec.problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
@@ -447,6 +451,13 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         rec.typed += typed
         rec.reported += reported
     return rec
+
+
+def _column_records(cols: dict[str, list]) -> Iterator[dict[str, Any]]:
+    """One dict per row of equal-length columns (as `to_dict("records")`), one at a time."""
+    names = list(cols)
+    for values in zip(*cols.values()):
+        yield dict(zip(names, values))
 
 
 def _label(key: tuple) -> str:
