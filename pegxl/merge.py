@@ -69,7 +69,7 @@ from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook import fastsave
 from .workbook.io import atomic_write_bytes
-from .workbook.reader import gc_paused, read_table, read_values, xlsx_extents
+from .workbook.reader import dict_rows, gc_paused, read_table, read_values, xlsx_extents
 from .workbook.patch import CellChange, patch_cells
 
 RETURNED_DIR = "restituiti"
@@ -400,7 +400,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # the keys and the compared fields only, straight from the table's columns: a table
         # of 1,000 settori as a frame and then as dicts of every field is large
         index: dict[tuple, dict] = {}
-        for r in _column_records({c: data[c] for c in keys + [fld for _, fld, _ in checks] if c in data}):
+        for r in dict_rows({c: data[c] for c in keys + [fld for _, fld, _ in checks] if c in data}):
             k = table_key(sheet, r)
             if k is not None:
                 index[k] = r
@@ -413,7 +413,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
             cols = {c: df[c].tolist() for c in dict.fromkeys(wanted) if c in df.columns}   # as to_dict gives them
         typed = reported = 0
         seen_keys: set[tuple] = set()
-        rows = _column_records(cols)
+        rows = dict_rows(cols)
         typed_sectors = set(cols.get("sector", ()))
         for r in rows:
             key: tuple[Any, ...]
@@ -451,13 +451,6 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         rec.typed += typed
         rec.reported += reported
     return rec
-
-
-def _column_records(cols: dict[str, list]) -> Iterator[dict[str, Any]]:
-    """One dict per row of equal-length columns (as `to_dict("records")`), one at a time."""
-    names = list(cols)
-    for values in zip(*cols.values()):
-        yield dict(zip(names, values))
 
 
 def _label(key: tuple) -> str:

@@ -70,6 +70,7 @@ from ..workbook.contract import (
     TableSpec,
 )
 from ..workbook.io import atomic_path
+from ..workbook.reader import iter_records
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
@@ -469,7 +470,7 @@ class _Writer:
         d, rules = self.data, self.data.plan.rules
         sh = _Sheet(self, CS_OBJECTIVES, freeze="C2", mirror=not final)
         inputs: dict[tuple, dict] = {}   # a dict: .loc on a frame's index is 0.3 ms a row
-        for t in (d.inputs.objectives.to_dict("records") if not d.inputs.objectives.empty else ()):
+        for t in iter_records(d.inputs.objectives, ("sector", "objective", "report", "deviation_reason")):
             inputs.setdefault((t["sector"], t["objective"]), t)
         oiv = {}
         if d.oiv is not None and not d.oiv.empty:
@@ -483,7 +484,7 @@ class _Writer:
         keep = set(d.sectors)
         o = d.scores.objectives
         o = o[o["sector"].isin(keep)]
-        for r in o.to_dict("records"):
+        for r in iter_records(o):   # a row at a time: 20,000 objectives of 1,000 settori
             key = (r["sector"], r["objective"])
             typed = inputs.get(key)
             grade_before = as_float(before.loc[key, "grade"]) if before is not None and key in before.index else None
@@ -520,14 +521,17 @@ class _Writer:
         d, plan = self.data, self.data.plan
         final = d.kind != KIND_CONSOLIDATED
         sh = _Sheet(self, CS_PHASES, freeze="D2", mirror=not final)
-        planned = {(p["objective"], p["phase"]): p for p in plan.phases.to_dict("records")}
+        # the fields shown only, and the scores a row at a time: the tables of 1,000 settori
+        # as dicts of every field are hundreds of megabytes
+        planned = {(p["objective"], p["phase"]): p for p in iter_records(
+            plan.phases, ("objective", "phase", "description", "planned_start", "planned_end", "weight"))}
         typed = {}
-        if not d.inputs.phases.empty:
-            for r in d.inputs.phases.to_dict("records"):
-                typed[(r["sector"], r["objective"], int(r["phase"]))] = r
+        for r in iter_records(d.inputs.phases, ("sector", "objective", "phase", "progress", "actual_start",
+                                                "actual_end", "notes")):
+            typed[(r["sector"], r["objective"], int(r["phase"]))] = r
         fmt = {"progress": PCT, "contribution": PCT, "effective_weight": WEIGHT_FORMAT}
         keep = set(d.sectors)
-        for r in d.scores.phases.to_dict("records"):
+        for r in iter_records(d.scores.phases):
             if r["sector"] not in keep:
                 continue
             n = int(r["phase"])
@@ -548,13 +552,15 @@ class _Writer:
         d, plan = self.data, self.data.plan
         final = d.kind != KIND_CONSOLIDATED
         sh = _Sheet(self, CS_INDICATORS, freeze="D2", mirror=not final)
-        planned = {(p["objective"], p["indicator"]): p for p in plan.indicators.to_dict("records")}
+        planned = {(p["objective"], p["indicator"]): p for p in iter_records(
+            plan.indicators, ("objective", "indicator", "description", "kind", "value_type", "direction",
+                              "target_value", "target", "weight"))}
         typed = {}
-        if not d.inputs.indicators.empty:
-            for r in d.inputs.indicators.to_dict("records"):
-                typed[(r["sector"], r["objective"], int(r["indicator"]))] = r
+        for r in iter_records(d.inputs.indicators, ("sector", "objective", "indicator", "achieved_raw", "notes",
+                                                    "achieved_percent", "achieved")):
+            typed[(r["sector"], r["objective"], int(r["indicator"]))] = r
         keep = set(d.sectors)
-        for r in d.scores.indicators.to_dict("records"):
+        for r in iter_records(d.scores.indicators):
             if r["sector"] not in keep:
                 continue
             n = int(r["indicator"])
