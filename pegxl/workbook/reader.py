@@ -479,11 +479,13 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
             n_rows = (ws.end[0] + 1) if ws.end else 0
             if n_rows > max_rows:
                 raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
-            grid: list[list[Any]] = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
-            # text, dates and numbers (nearly every cell) typed without a call per cell
-            rows = [[(v or None) if (t := type(v)) is str else v if t is _DATE
-                     else (int(v) if v.is_integer() and -_EXACT < v < _EXACT else v) if t is float
-                     else _clean(v) for v in row] for row in grid]
+            rows: list[list[Any]] = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
+            # text, dates and numbers (nearly every cell) typed without a call per cell, a row
+            # replacing the other: never two copies of a large sheet
+            for i, row in enumerate(rows):
+                rows[i] = [(v or None) if (t := type(v)) is str else v if t is _DATE
+                           else (int(v) if v.is_integer() and -_EXACT < v < _EXACT else v) if t is float
+                           else _clean(v) for v in row]
             visible = True
             m = meta.get(sname)
             if m is not None and "Visible" not in str(m.visible):
