@@ -27,20 +27,16 @@ import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
-
-import pandas as pd
-from openpyxl.utils import get_column_letter
+from typing import Any, Callable, Iterable
 
 from .archive import store_cycle
 from .archive.snapshots import previous_snapshot
 from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.read import max_rows, table_key
+from .consolidated.records import RecordSpill
 from .consolidated.write import (
     Consolidated,
-    RecordSpill,
     consolidated_name,
     finding_row,
     write_consolidated,
@@ -58,19 +54,17 @@ from .plan import Plan
 from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
 from .tables import canon, clean_text, inputs_from_validation, same, score, shown
-from .templates import build_template
 from .templates.generate import _mp_context, default_jobs
 from .templates.reference import SnapshotValues
 from .validators.progress import add_progress_findings
 from .validators.returns import POOL_MIN_FILES, Validation, validate_returns
-from .values import as_float, is_blank, key_part, parse_date, parse_number, safe_code
+from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
-from .workbook import style as S
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
-from .workbook import fastsave
-from .workbook.io import atomic_write_bytes
-from .workbook.reader import dict_rows, gc_paused, read_table, read_values, xlsx_extents
-from .workbook.patch import CellChange, patch_cells
+from .workbook.reader import dict_rows, read_table, read_values, xlsx_extents
+from .writeback import CopyJob, _Fingerprint, iter_copy_jobs, write_back
+from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
+from .writeback import template_bytes as template_bytes
 
 RETURNED_DIR = "restituiti"
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
@@ -457,255 +451,6 @@ def _label(key: tuple) -> str:
     return " / ".join(str(k) for k in key)
 
 
-# ------------------------------------------------------------------- write-back
-#
-# Each copy is the settore's template, built from the plan in memory and written by the
-# templates' own writer, with the changed cells patched into its sheet XML
-# (pegxl.workbook.patch): every other part of the file is the template's, byte for byte.
-# The copies are written in worker processes while the main process writes the
-# consolidated workbook.
-
-# sheet -> the fields that make a row's key
-_KEY_FIELDS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
-               C.SHEET_INDICATORS: ("objective", "indicator")}
-_TABLES = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT),
-           C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT),
-           C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT)}
-PERCENT_FORMAT = "0.00%"
-
-# sheet -> header -> record key -> the new cell
-Changes = dict[str, dict[str, dict[tuple, CellChange]]]
-
-
-@dataclass(frozen=True)
-class CopyJob:
-    """One settore's copy: what the worker that writes it needs besides the plan."""
-    sector: str
-    target: Path
-    generated_at: Any
-    password_hash: str | None
-    changes: Changes
-
-
-class _Fingerprint:
-    """plan.fingerprint(), computed on first use (it hashes every settore)."""
-
-    def __init__(self, plan: Plan):
-        self.plan = plan
-        self.value: str | None = None
-
-    def __call__(self) -> str:
-        if self.value is None:
-            self.value = self.plan.fingerprint()
-        return self.value
-
-
-def _fp(fingerprint: Any) -> str | None:
-    return fingerprint() if callable(fingerprint) else fingerprint
-
-
-def _plain(v: Any) -> Any:
-    """A frame's value as a Python one (numpy scalars carry their own types)."""
-    item = getattr(v, "item", None)
-    return item() if item is not None and type(v).__module__ == "numpy" else v
-
-
-def copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
-              targets: dict[str, Path]) -> list[CopyJob]:
-    """The copies to write, in the order of `targets` (see iter_copy_jobs)."""
-    return list(iter_copy_jobs(v, scores, chosen, targets))
-
-
-def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
-                   targets: dict[str, Path]) -> Iterator[CopyJob]:
-    """The copies to write, in the order of `targets`, one made at a time (a thousand
-    settori's cells held at once would grow with the files): every value each settore
-    typed (as validated, text always as text, a percentage typed as such shown as one, a
-    date as a date) and the computed percentages, as values, in Obiettivi «Grado
-    calcolato %» and Indicatori «Raggiungimento %».
-
-    The tables' columns are taken as lists here, when called; the jobs are then made from
-    the lists alone, so the iterator may run in another thread while this one reads the
-    tables."""
-    frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
-    typed = []   # per sheet: its fields' columns, its key columns, the rows of each file
-    for sheet, (spec, fields) in _TABLES.items():
-        df = frames[sheet]
-        if df.empty:
-            continue
-        cols = {fld: f"{fld}_raw" if f"{fld}_raw" in df.columns else fld for fld in fields}
-        names = dict.fromkeys([*_KEY_FIELDS[sheet], *cols.values(),
-                               *(f"{fld}_percent" for fld in fields if f"{fld}_percent" in df.columns)])
-        lists = {c: df[c].tolist() for c in names}   # as to_dict("records") gives them
-        typed.append((sheet, spec, cols, lists, df.groupby("file", sort=False).indices))
-    obj, ind = scores.objectives, scores.indicators
-    computed = (obj["sector"].tolist(), obj["objective"].tolist(), obj["computed"].tolist())
-    achieved = (ind["sector"].tolist(), ind["objective"].tolist(), ind["indicator"].tolist(),
-                ind["score"].tolist())
-    by_sector: dict[str, tuple[list[int], list[int]]] = {s: ([], []) for s in targets}
-    for i, s in enumerate(computed[0]):
-        if s in by_sector:
-            by_sector[s][0].append(i)
-    for i, s in enumerate(achieved[0]):
-        if s in by_sector:
-            by_sector[s][1].append(i)
-
-    def changes_of(sector: str, path: str) -> Changes:
-        changes: Changes = {}
-        for sheet, spec, cols, lists, rows in typed:
-            if path not in rows:
-                continue
-            by_header = changes.setdefault(sheet, {})
-            keys = [lists[f] for f in _KEY_FIELDS[sheet]]
-            for i in rows[path]:
-                key = tuple(key_part(_plain(k[i])) for k in keys)
-                for fld, raw_col in cols.items():
-                    raw = _plain(lists[raw_col][i])
-                    if is_blank(raw):
-                        continue
-                    value = clean_text(raw) if isinstance(raw, str) else raw
-                    fmt = None
-                    percent = lists.get(f"{fld}_percent")
-                    if percent is not None and percent[i]:
-                        fmt = PERCENT_FORMAT
-                    elif isinstance(value, (dt.date, dt.datetime)):
-                        fmt = S.DATE_FORMAT
-                    by_header.setdefault(spec.header(fld), {})[key] = CellChange(value, fmt)
-        mine_obj, mine_ind = by_sector[sector]
-        for i in mine_obj:
-            changes.setdefault(C.SHEET_OBJECTIVES, {}).setdefault(
-                C.T_OBJECTIVES.header("computed"), {})[(key_part(computed[1][i]),)] = CellChange(
-                    as_float(computed[2][i]))
-        for i in mine_ind:
-            changes.setdefault(C.SHEET_INDICATORS, {}).setdefault(
-                C.T_INDICATORS.header("score"), {})[(key_part(achieved[1][i]), int(achieved[2][i]))] = CellChange(
-                    as_float(achieved[3][i]))
-        return changes
-
-    def jobs() -> Iterator[CopyJob]:
-        for s, t in targets.items():
-            rf = chosen[s]
-            yield CopyJob(sector=s, target=t, generated_at=_generated_at(rf.identity.get("generated_at")),
-                          password_hash=getattr(rf, "password_hash", None) or None,
-                          changes=changes_of(s, rf.path))
-    return jobs()
-
-
-def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None, *,
-               fingerprint: Any = None, reference: SnapshotValues | None = None) -> Path:
-    """The copy of a settore's return that the office sends back (see copy_jobs), written
-    atomically to `target` (default job.target).
-
-    The return itself is never opened here: nothing it may carry besides the typed values
-    -- formulas, defined names, external or DDE links, macros, connections, hyperlinks,
-    merged cells, data validations that did not survive -- reaches the copy. Its live
-    formulas (Riepilogo) are the template's own."""
-    with gc_paused():   # a workbook is thousands of objects in cycles: see templates
-        wb = _template(plan, job, fingerprint, reference)
-        cells: dict[str, dict[str, CellChange]] = {}
-        for sheet, by_header in job.changes.items():
-            ws = _find_sheet(wb, sheet)
-            if ws is None:
-                continue
-            cols = _columns(ws)
-            rows = _rows(ws, cols, tuple(_TABLES[sheet][0].header(f) for f in _KEY_FIELDS[sheet]))
-            out = cells.setdefault(ws.title, {})
-            for header, values in by_header.items():
-                col = cols.get(C.norm_header(header))
-                if col is None:
-                    continue
-                letter = get_column_letter(col)
-                for key, change in values.items():
-                    for r in rows.get(key, ()):
-                        out[f"{letter}{r}"] = change
-        buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
-        fastsave.save(wb, buf)
-        data = patch_cells(buf.getvalue(), cells, _heights(wb, cells))
-        fastsave.release(wb)
-    return atomic_write_bytes(target if target is not None else job.target, data)
-
-
-def _heights(wb: Any, cells: dict[str, dict[str, CellChange]]) -> dict[str, dict[int, dict[str, str]]]:
-    """The rows that grow with the text the settore typed (issue 13: the template's heights
-    knew only the plan's texts), as style.fit_rows sizes them, with the row attributes
-    openpyxl would write. `wb` is the template already saved: its cells may be changed."""
-    out: dict[str, dict[int, dict[str, str]]] = {}
-    for title, changes in cells.items():
-        texts = {ref: ch.value for ref, ch in changes.items() if isinstance(ch.value, str)}
-        if not texts:
-            continue
-        ws = wb[title]
-        before = {r: dict(d) for r, d in ws.row_dimensions.items()}
-        for ref, value in texts.items():
-            c = ws[ref]
-            c.value = value
-            c.data_type = "s"   # typed text, never a formula (fit_rows skips formulas)
-        S.fit_rows(ws)
-        grown = {r: dict(d) for r, d in ws.row_dimensions.items() if dict(d) != before.get(r, {})}
-        if grown:
-            out[title] = grown
-    return out
-
-
-def template_bytes(plan: Plan, job: CopyJob, fingerprint: Any = None,
-                   reference: SnapshotValues | None = None) -> bytes:
-    """The settore's template exactly as write_back starts from it (the tests compare)."""
-    buf: Any = BytesIO()
-    fastsave.save(_template(plan, job, fingerprint, reference), buf)
-    return buf.getvalue()
-
-
-def _template(plan: Plan, job: CopyJob, fingerprint: Any, reference: SnapshotValues | None = None) -> Any:
-    """The settore's template regenerated from the plan (its formulas, validations,
-    protection), protected with the office's password as the return was."""
-    wb = build_template(plan, job.sector, generated_at=job.generated_at, fingerprint=_fp(fingerprint),
-                        reference=reference)
-    if job.password_hash:
-        # the office's own password (pegxl templates --password), kept as the return had it
-        for ws in wb.worksheets:
-            if ws.protection.sheet:
-                ws.protection.set_password(job.password_hash, already_hashed=True)
-        wb.security.set_workbook_password(job.password_hash, already_hashed=True)
-    return wb
-
-
-def _find_sheet(wb: Any, name: str) -> Any:
-    for ws in wb.worksheets:
-        if C.norm_header(ws.title) == C.norm_header(name):
-            return ws
-    return None
-
-
-def _columns(ws: Any) -> dict[str, int]:
-    out = {}
-    for c in next(ws.iter_rows(min_row=1, max_row=1), ()):
-        if c.value is not None and C.norm_header(c.value) not in out:
-            out[C.norm_header(c.value)] = c.column
-    return out
-
-
-def _rows(ws: Any, cols: dict[str, int], key_headers: tuple[str, ...]) -> dict[tuple, list[int]]:
-    """Record key -> the rows that carry it (an all-digit code «101» is 101 there)."""
-    idx = [cols.get(C.norm_header(h)) for h in key_headers]
-    out: dict[tuple, list[int]] = {}
-    if any(i is None for i in idx):
-        return out
-    for r, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
-        key = tuple(key_part(row[i - 1]) if i - 1 < len(row) else None for i in idx if i is not None)
-        if key[0] is not None:
-            out.setdefault(key, []).append(r)
-    return out
-
-
-def _generated_at(value: Any) -> Any:
-    """The return's «Generato il», kept in the copy when it is a date or a short clean
-    text (it is the settore's cell: never more than that)."""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value
-    text = clean_text(value) if isinstance(value, str) else None
-    return text[:40] if text else None
-
-
 # ------------------------------------------------------------- copies in workers
 
 _WORKER: dict[str, Any] = {}
@@ -833,6 +578,10 @@ def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callabl
     with lock:
         left = list(pending)
     wait(left)
-    errors = failures + [f.exception() for f in left if not f.cancelled() and f.exception() is not None]
+    errors: list[BaseException] = list(failures)
+    for f in left:
+        exc = None if f.cancelled() else f.exception()
+        if exc is not None:
+            errors.append(exc)
     if errors:
         raise errors[0]

@@ -400,7 +400,7 @@ def test_written_records_digested_as_stored_equal_to_values_digest(two_years, tm
     and digests them sorted by SQLite: the digest is values_digest's of the same records,
     whatever their characters (accents, signs beyond the BMP, above U+FFFF and below), and
     consolidated_run finds the archive intact."""
-    from pegxl.consolidated.write import RecordSpill
+    from pegxl.consolidated.records import RecordSpill
     records = [("Obiettivi", '["S1","O1"]', '{"Titolo":"città"}'), ("Obiettivi", '["S1","O2"]', '{"Titolo":"😀"}'),
                ("Obiettivi", '["S1","O\uff21"]', '{"Titolo":"\uffff"}'), ("Fasi", '["S1","O1",1]', '{"Note":"€ a\\nb"}'),
                ("Obiettivi", '["S1","O1 "]', "{}"), ("Anomalie", "[1]", '{"Messaggio":"tab\\t"}'),

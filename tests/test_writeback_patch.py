@@ -69,7 +69,7 @@ def test_every_unchanged_part_is_the_templates_byte_for_byte(merged, monkeypatch
     job = jobs["S01"]
     fp = _Fingerprint(plan)
     template = template_bytes(plan, job, fp)
-    import pegxl.merge as M
+    import pegxl.writeback as M
     # the copy starts from these very bytes (the template is built afresh each time: its
     # core.xml carries the moment it was written)
     monkeypatch.setattr(M.fastsave, "save", lambda wb, out: out.write(template))

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -56,7 +55,8 @@ from ..errors import EXIT_UNUSABLE, ErrorCode, PegxlError, finding
 from ..plan import Plan
 from ..values import is_blank
 from ..workbook import contract as C
-from .rows import TABLES, _cycle_rows, _none, _real, _usable_paths, cycle_table_rows, value_from_text
+from .rows import TABLES, _cycle_rows, _none, _real, _stored_digest, _usable_paths, cycle_table_rows, value_from_text
+from .rows import values_digest as values_digest
 from .trail import SCHEMA_4, record_merge
 from .upgrade import SCHEMA_3, add_reference_date, upgrade_statement
 
@@ -349,29 +349,6 @@ def _jsonable(v: Any) -> Any:
     if hasattr(v, "item"):
         return v.item()
     return v
-
-
-def values_digest(written: Iterable[tuple[str, str, str]]) -> str:
-    """SHA-256 of the records a merge wrote (order-independent)."""
-    h = hashlib.sha256()
-    for sheet, key, record in sorted(written):
-        h.update(json.dumps([sheet, key, record], ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
-
-
-def _stored_digest(conn: sqlite3.Connection, cycle_id: int) -> str | None:
-    """values_digest of the records stored for `cycle_id` (None without any), sorted by
-    SQLite: text compared byte by byte in UTF-8 orders as Python orders the same strings."""
-    rows = conn.execute("SELECT sheet, key, record FROM consolidated_values WHERE cycle_id = ? "
-                        "ORDER BY sheet, key, record", (cycle_id,))
-    h = hashlib.sha256()
-    n = 0
-    for sheet, key, record in rows:
-        h.update(json.dumps([sheet, key, record], ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-        n += 1
-    return h.hexdigest() if n else None
 
 
 def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, validation: Any = None,

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
+import sqlite3
 from typing import Any, Iterable
 
 import pandas as pd
@@ -246,3 +249,28 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
                 1 if usable is None or rf.path in usable else 0))
         return rows
     raise ValueError(f"tabella sconosciuta: {table!r}")
+
+
+# ------------------------------------------------------------------ written records
+
+def values_digest(written: Iterable[tuple[str, str, str]]) -> str:
+    """SHA-256 of the records a merge wrote (order-independent)."""
+    h = hashlib.sha256()
+    for sheet, key, record in sorted(written):
+        h.update(json.dumps([sheet, key, record], ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _stored_digest(conn: sqlite3.Connection, cycle_id: int) -> str | None:
+    """values_digest of the records stored for `cycle_id` (None without any), sorted by
+    SQLite: text compared byte by byte in UTF-8 orders as Python orders the same strings."""
+    rows = conn.execute("SELECT sheet, key, record FROM consolidated_values WHERE cycle_id = ? "
+                        "ORDER BY sheet, key, record", (cycle_id,))
+    h = hashlib.sha256()
+    n = 0
+    for sheet, key, record in rows:
+        h.update(json.dumps([sheet, key, record], ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+        n += 1
+    return h.hexdigest() if n else None

@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -71,6 +70,7 @@ from ..workbook.contract import (
 )
 from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
+from .records import RecordSpill
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
@@ -132,52 +132,6 @@ def naive(ts: Any) -> dt.datetime | None:
 
 
 # ------------------------------------------------------------------------- writing
-
-class RecordSpill:
-    """Records (sheet, key json, record json) kept in a temporary file, not in memory: a
-    consolidated workbook of 1,000 settori records 100,000 rows, written into its
-    `_pegxl_valori` and archived (`store_cycle(written=...)`) after the whole workbook.
-    Iterable any number of times, in the order added; `extend` like a list's. `close()`
-    (or the end of a `with`) removes the file."""
-
-    def __init__(self) -> None:
-        self._file: Any = tempfile.TemporaryFile("w+b")
-        self._count = 0
-
-    def append(self, record: tuple[str, str, str]) -> None:
-        sheet, key, rec = record
-        # a sheet's name has no tab or line break, JSON text none unescaped: one line each
-        self._file.write(f"{sheet}\t{key}\t{rec}\n".encode("utf-8", "surrogatepass"))
-        self._count += 1
-
-    def extend(self, records: Iterable[tuple[str, str, str]]) -> None:
-        for r in records:
-            self.append(r)
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[tuple[str, str, str]]:
-        f = self._file
-        f.flush()
-        end = f.tell()
-        f.seek(0)
-        try:
-            while f.tell() < end:
-                sheet, key, rec = f.readline()[:-1].decode("utf-8", "surrogatepass").split("\t", 2)
-                yield sheet, key, rec
-        finally:
-            f.seek(0, os.SEEK_END)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> RecordSpill:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _py(v: Any) -> Any:
     """A plain Python value for a cell."""
@@ -473,6 +427,7 @@ class _Writer:
         for t in iter_records(d.inputs.objectives, ("sector", "objective", "report", "deviation_reason")):
             inputs.setdefault((t["sector"], t["objective"]), t)
         oiv = {}
+        r: Any   # a row as its table gives it
         if d.oiv is not None and not d.oiv.empty:
             for r in d.oiv.to_dict("records"):
                 oiv[(r["sector"], r["objective"])] = r
@@ -784,7 +739,7 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
 
 
 def build_workbook(data: Consolidated, *, password: str | None = None,
-                   records: list | None = None) -> Workbook:
+                   records: list | RecordSpill | None = None) -> Workbook:
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
     extended with what the workbook records as written (see _Writer.records)."""
     if password is None:
@@ -801,7 +756,7 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
 
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        verify: Callable[[Path], None] | None = None, password: str | None = None,
-                       records: list | None = None) -> Path:
+                       records: list | RecordSpill | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
     before it replaces `path`; if it raises, nothing is written. `records`: see build_workbook."""
     wb = build_workbook(data, password=password, records=records)

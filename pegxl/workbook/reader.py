@@ -582,7 +582,8 @@ def iter_records(df: pd.DataFrame, columns: Iterable[str] | None = None) -> Iter
     else:
         keys = [c for c in dict.fromkeys(columns) if c in df.columns]
         lists = [df[k].tolist() for k in keys]
-    return dict_rows(dict(zip(keys, lists)), len(df))
+    cols: dict[Any, list[Any]] = dict(zip(keys, lists))
+    return dict_rows(cols, len(df))
 
 
 def dict_rows(columns: Mapping[Any, list[Any]], n: int | None = None) -> Iterator[dict[Any, Any]]:
