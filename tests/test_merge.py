@@ -581,3 +581,26 @@ def test_two_files_for_one_settore_exclude_it_with_partial(tmp_path):
     assert result.sectors == ["S01"]
     assert result.excluded["S02"].startswith("più file per lo stesso settore")
     assert result.scores.ente["percentage"] == pytest.approx(S01, **APPROX)
+
+
+def test_a_copy_that_fails_in_a_worker_process_refuses_the_merge_and_writes_nothing(tmp_path, monkeypatch):
+    """With worker processes (--jobs 2) the copies are taken a few at a time: one that cannot
+    be written (a full disk) stops the rest, the merge is refused (M006) and OUTDIR is left
+    as it was; the workers are stopped."""
+    import errno
+    import multiprocessing
+
+    import pegxl.merge as M
+    plan, rdir, returns = build(tmp_path)
+    real = M.write_back
+
+    def full_disk(plan, job, *a, **kw):
+        if job.sector == "S02":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(plan, job, *a, **kw)
+    monkeypatch.setattr(M, "write_back", full_disk)   # before the workers are forked: theirs too
+    with pytest.raises(PegxlError) as exc:
+        merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2)
+    assert exc.value.findings[0].code == "M006"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.xlsx"))
+    assert multiprocessing.active_children() == []

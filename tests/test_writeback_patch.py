@@ -371,3 +371,86 @@ def test_pegxl_keeps_openpyxl_off_lxml_so_its_text_writers_run():
     env = {k: v for k, v in os.environ.items() if k != "OPENPYXL_LXML"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------- the copies' window
+
+class _Writers:
+    """CopyWriters' shape around a thread pool: write_copies's scheduling, without processes."""
+
+    def __init__(self, workers: int):
+        from concurrent.futures import ThreadPoolExecutor
+        self.pool = ThreadPoolExecutor(workers)
+
+
+def test_write_copies_takes_the_jobs_one_at_a_time_never_more_than_a_few_ahead(monkeypatch):
+    """The jobs are made as the workers take them: at no moment more than COPIES_AHEAD per
+    worker made and not yet written (a thousand settori's cells are never all held), every
+    job written once, `done` called once each, `meanwhile` run while they are written."""
+    import threading
+    import time
+
+    import pegxl.merge as M
+    lock = threading.Lock()
+    made, written, worst = [0], [], [0]
+
+    def jobs():
+        for i in range(60):
+            with lock:
+                made[0] += 1
+                worst[0] = max(worst[0], made[0] - len(written))
+            yield i
+
+    def write(job):
+        time.sleep(0.002)
+        with lock:
+            written.append(job)
+        return job
+    monkeypatch.setattr(M, "_write_in_worker", write)
+    writers, done, during = _Writers(2), [], []
+    try:
+        M.write_copies(writers, jobs(), done=done.append, meanwhile=lambda: during.append(len(written)))
+    finally:
+        writers.pool.shutdown()
+    assert sorted(written) == list(range(60)) and sorted(done) == list(range(60))
+    assert during and during[0] < 60
+    # the one being made counts too
+    assert worst[0] <= M.COPIES_AHEAD * 2 + 1
+
+
+def test_write_copies_raises_the_first_failure_and_makes_no_more_jobs(monkeypatch):
+    import pegxl.merge as M
+    made = []
+
+    def jobs():
+        for i in range(200):
+            made.append(i)
+            yield i
+
+    def write(job):
+        if job == 3:
+            raise OSError(28, "No space left on device")
+        return job
+    monkeypatch.setattr(M, "_write_in_worker", write)
+    writers = _Writers(2)
+    try:
+        with pytest.raises(OSError) as exc:
+            M.write_copies(writers, jobs(), done=lambda job: None, meanwhile=lambda: None)
+    finally:
+        writers.pool.shutdown()
+    assert exc.value.errno == 28
+    assert len(made) < 200      # the feeder stopped at the failure
+
+
+def test_write_copies_stops_the_feeder_when_meanwhile_fails(monkeypatch):
+    import pegxl.merge as M
+    monkeypatch.setattr(M, "_write_in_worker", lambda job: job)
+    writers = _Writers(2)
+
+    def boom():
+        raise RuntimeError("consolidato")
+    try:
+        with pytest.raises(RuntimeError, match="consolidato"):
+            M.write_copies(writers, iter(range(10_000)), done=lambda job: None, meanwhile=boom)
+    finally:
+        writers.pool.shutdown()
