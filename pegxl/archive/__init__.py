@@ -339,7 +339,7 @@ _INSERTS = {
 _ORDER = TABLES
 
 
-def _insert(conn: sqlite3.Connection, table: str, cycle_id: int, rows: list[tuple]) -> None:
+def _insert(conn: sqlite3.Connection, table: str, cycle_id: int, rows: Iterable[tuple]) -> None:
     conn.executemany(_INSERTS[table], ((cycle_id, *r) for r in rows))
 
 

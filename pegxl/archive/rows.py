@@ -6,12 +6,13 @@ import hashlib
 import json
 import math
 import sqlite3
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
 from ..plan import Plan
 from ..values import is_blank
+from ..workbook.reader import iter_records
 
 # --------------------------------------------------------------------- value helpers
 
@@ -160,29 +161,28 @@ def _cycle_rows(plan: Plan, scores: Any, validation: Any,
                 extra_findings: Iterable[Any] = ()) -> dict[str, list[tuple]]:
     """The rows of every table of a cycle (see cycle_table_rows)."""
     usable = _usable_paths(validation)
-    return {t: cycle_table_rows(plan, scores, validation, t, extra_findings, usable) for t in TABLES}
+    return {t: list(cycle_table_rows(plan, scores, validation, t, extra_findings, usable)) for t in TABLES}
 
 
 def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
-                     extra_findings: Iterable[Any] = (), usable: Any = ...) -> list[tuple]:
-    """The rows of one table of a cycle: made one table at a time, the look-ups of the
-    others are not held meanwhile (a cycle of 1,000 settori has 100,000 rows)."""
+                     extra_findings: Iterable[Any] = (), usable: Any = ...) -> Iterator[tuple]:
+    """The rows of one table of a cycle, one at a time as they are stored: the rows and the
+    look-ups of a cycle of 1,000 settori (100,000 rows) are never all held at once."""
     if usable is ...:
         usable = _usable_paths(validation)
     if table == "sectors":
-        return [
-            (r["sector"], _none(r.get("sector_name")), _none(r.get("manager")), _real(r.get("weight")),
-             _int(r.get("n_objectives")), _int(r.get("n_assessed")), _real(r.get("percentage")),
-             _none(r.get("band")))
-            for r in scores.sectors.to_dict("records")]
-    rows: list[tuple] = []
+        for r in scores.sectors.to_dict("records"):
+            yield (r["sector"], _none(r.get("sector_name")), _none(r.get("manager")), _real(r.get("weight")),
+                   _int(r.get("n_objectives")), _int(r.get("n_assessed")), _real(r.get("percentage")),
+                   _none(r.get("band")))
+        return
     if table == "objectives":
         v_obj = _inputs(getattr(validation, "objectives", None), ["sector", "objective"], usable,
                         ["report", "deviation_reason"])
         p_obj = _by_key(plan.objectives, ["objective"], ["typology"])
-        for r in scores.objectives.to_dict("records"):
+        for r in iter_records(scores.objectives):
             key: tuple[Any, ...] = (r["sector"], r["objective"])
-            rows.append((
+            yield ((
                 r["sector"], r["objective"], _none(r.get("title")),
                 _none(_lookup(p_obj, r["objective"], "typology")), _real(r.get("weight")),
                 _none(r.get("status")), _real(r.get("phases_pct")), _real(r.get("indicators_pct")),
@@ -190,25 +190,25 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
                 _real(r.get("grade")), _none(r.get("grade_source")), _flag(r.get("counted")),
                 _none(r.get("excluded_reason")), _real(r.get("grade_for_mean")), _flag(r.get("deviation_flag")),
                 raw_text(_lookup(v_obj, key, "report")), raw_text(_lookup(v_obj, key, "deviation_reason"))))
-        return rows
+        return
     if table == "phases":
         v_ph = _inputs(getattr(validation, "phases", None), ["sector", "objective", "phase"], usable,
                        ["actual_start", "actual_end", "notes"])
         p_ph = plan.phases.dropna(subset=["objective", "phase"])
         p_ph = _by_key(p_ph.assign(phase=p_ph["phase"].astype(int)), ["objective", "phase"],
                        ["description", "planned_start", "planned_end", "weight"])
-        for r in scores.phases.to_dict("records"):
+        for r in iter_records(scores.phases):
             n = _int(r.get("phase"))
             key = (r["sector"], r["objective"], n)
             pk = (r["objective"], n)
-            rows.append((
+            yield ((
                 r["sector"], r["objective"], n, _none(_lookup(p_ph, pk, "description")),
                 _iso(_lookup(p_ph, pk, "planned_start")), _iso(_lookup(p_ph, pk, "planned_end")),
                 _real(_lookup(p_ph, pk, "weight")), _real(r.get("progress")),
                 _iso(_lookup(v_ph, key, "actual_start")), _iso(_lookup(v_ph, key, "actual_end")),
                 _real(r.get("effective_weight")), _real(r.get("contribution")), _flag(r.get("neutralised")),
                 raw_text(_lookup(v_ph, key, "notes"))))
-        return rows
+        return
     if table == "indicators":
         v_ind = _inputs(getattr(validation, "indicators", None), ["sector", "objective", "indicator"], usable,
                         ["achieved", "achieved_raw", "notes"])
@@ -216,7 +216,7 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
         p_ind = _by_key(p_ind.assign(indicator=p_ind["indicator"].astype(int)), ["objective", "indicator"],
                         ["value_type", "target_value", "description", "kind", "unit", "direction", "target",
                          "previous"])
-        for r in scores.indicators.to_dict("records"):
+        for r in iter_records(scores.indicators):
             n = _int(r.get("indicator"))
             key = (r["sector"], r["objective"], n)
             pk = (r["objective"], n)
@@ -226,7 +226,7 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
             achieved_raw = _lookup(v_ind, key, "achieved_raw")
             if achieved_raw is None and achieved is not None:
                 achieved_raw = achieved
-            rows.append((
+            yield ((
                 r["sector"], r["objective"], n, _none(_lookup(p_ind, pk, "description")),
                 _none(_lookup(p_ind, pk, "kind")), _none(_lookup(p_ind, pk, "unit")), vt,
                 _none(_lookup(p_ind, pk, "direction")), raw_text(_lookup(p_ind, pk, "target")),
@@ -235,19 +235,20 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
                 _real(r.get("score")), _none(r.get("status")), _flag(r.get("counted")),
                 _real(r.get("effective_weight")), _flag(r.get("neutralised")),
                 raw_text(_lookup(v_ind, key, "notes"))))
-        return rows
+        return
     if table == "findings":
         findings = list(getattr(validation, "findings", None) or []) + list(extra_findings)
-        return [(i, f.code, f.severity, f.message, f.hint, f.file, f.sheet, f.cell, f.record, raw_text(f.value))
-                for i, f in enumerate(findings, start=1)]
+        for i, f in enumerate(findings, start=1):
+            yield (i, f.code, f.severity, f.message, f.hint, f.file, f.sheet, f.cell, f.record, raw_text(f.value))
+        return
     if table == "provenance":
         for rf in getattr(validation, "files", None) or []:
-            rows.append((
+            yield ((
                 str(rf.path), getattr(rf, "sector", None), getattr(rf, "sha256", None),
                 _iso(getattr(rf, "read_at", None)), _iso(getattr(rf, "modified", None)),
                 _none(getattr(rf, "template_version", None)),
                 1 if usable is None or rf.path in usable else 0))
-        return rows
+        return
     raise ValueError(f"tabella sconosciuta: {table!r}")
 
 
