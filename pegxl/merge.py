@@ -61,7 +61,7 @@ from .validators.returns import POOL_MIN_FILES, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
-from .workbook.reader import dict_rows, read_table, read_values, xlsx_extents
+from .workbook.reader import dict_rows, iter_sheet_rows, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs, write_back
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
 from .writeback import template_bytes as template_bytes
@@ -399,15 +399,13 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     for sheet, checks in _CHECKS.items():
         # one table at a time, and only the three compared: the rest of the workbook (its
         # hidden record above all, a JSON per row) would be read into memory for nothing
-        raw = read_values(path, sheets=[sheet], max_rows=limit, bound=bound).sheet(sheet)
-        data = read_table(raw, specs[sheet])[0].data if raw is not None else {}
-        del raw
         keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
                                           ["indicator"] if sheet == C.SHEET_INDICATORS else [])
-        # the keys and the compared fields only, straight from the table's columns: a table
-        # of 1,000 settori as a frame and then as dicts of every field is large
+        # the keys and the compared fields only, read a row at a time: a table of 1,000
+        # settori whole, as a grid, a frame and dicts of every field, is large
+        data = _table_columns(path, sheet, specs[sheet], keys + [fld for _, fld, _ in checks], limit, bound)
         index: dict[tuple, dict] = {}
-        for r in dict_rows({c: data[c] for c in keys + [fld for _, fld, _ in checks] if c in data}):
+        for r in dict_rows(data):
             k = table_key(sheet, r)
             if k is not None:
                 index[k] = r
@@ -458,6 +456,31 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         rec.typed += typed
         rec.reported += reported
     return rec
+
+
+def _table_columns(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,
+                   bound: dict[str, tuple[int, int]]) -> dict[str, list[Any]]:
+    """`fields` of a table sheet of the consolidated as columns, as read_table gives them
+    (headers on row 1 found by name, rows entirely empty left out), without the others."""
+    rows = iter_sheet_rows(path, sheet, max_rows=limit, bound=bound)
+    header = next(rows, None)
+    if header is None:
+        return {}
+    by_norm: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = C.norm_header(h)
+        if key and key not in by_norm:
+            by_norm[key] = i
+    at = {f: by_norm.get(C.norm_header(spec.header(f))) for f in dict.fromkeys(fields)}
+    out: dict[str, list[Any]] = {f: [] for f in at}
+    for row in rows:
+        first = row[0] if row else None
+        if (first is None or (type(first) is str and not first.strip())) and all(
+                v is None or (isinstance(v, str) and not v.strip()) for v in row):
+            continue
+        for f, col in at.items():
+            out[f].append(row[col] if col is not None and col < len(row) else None)
+    return out
 
 
 def _label(key: tuple) -> str:

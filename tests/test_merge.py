@@ -604,3 +604,17 @@ def test_a_copy_that_fails_in_a_worker_process_refuses_the_merge_and_writes_noth
     assert exc.value.findings[0].code == "M006"
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.xlsx"))
     assert multiprocessing.active_children() == []
+
+
+def test_the_reconciliation_reads_the_rows_as_read_values_does(merged):
+    """reconcile reads the consolidated's tables a row at a time (reader.iter_sheet_rows):
+    the same rows, typed the same, as read_values's grid, for every sheet."""
+    from pegxl.workbook.reader import iter_sheet_rows, read_values
+    result = merged[4]
+    path = result.consolidated
+    book = read_values(path)
+    assert book.sheets
+    for name, sheet in book.sheets.items():
+        got = list(iter_sheet_rows(path, name))
+        assert got == sheet.rows and [list(map(type, r)) for r in got] == [list(map(type, r)) for r in sheet.rows]
+    assert list(iter_sheet_rows(path, "Nessun foglio")) == []

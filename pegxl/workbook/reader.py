@@ -448,20 +448,9 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
         problems = sniff(path)
         if problems:
             raise PegxlError(problems)
-    from python_calamine import CalamineWorkbook
     name = str(path)
     _check_extents(path, name, max_rows, sheets, bound)
-    try:
-        if (kind or _content_kind(path)) != _suffix_kind(path):
-            # an .xlsx saved or renamed as .ods (or the reverse), as mail clients and hurried
-            # renames do: calamine picks its reader by the extension, so it is given the
-            # bytes and picks by the content
-            with open(path, "rb") as fh:
-                wb = CalamineWorkbook.from_filelike(fh)
-        else:
-            wb = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several types for broken content
-        raise PegxlError(finding(ErrorCode.F002, file=name, detail=str(exc)[:200])) from exc
+    wb = _open_book(path, kind)
     book = RawBook(name)
     try:
         meta = {m.name: m for m in wb.sheets_metadata}
@@ -480,12 +469,8 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
             if n_rows > max_rows:
                 raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
             rows: list[list[Any]] = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
-            # text, dates and numbers (nearly every cell) typed without a call per cell, a row
-            # replacing the other: never two copies of a large sheet
-            for i, row in enumerate(rows):
-                rows[i] = [(v or None) if (t := type(v)) is str else v if t is _DATE
-                           else (int(v) if v.is_integer() and -_EXACT < v < _EXACT else v) if t is float
-                           else _clean(v) for v in row]
+            for i, row in enumerate(rows):   # a row replacing the other: never two copies of a large sheet
+                rows[i] = _typed(row)
             visible = True
             m = meta.get(sname)
             if m is not None and "Visible" not in str(m.visible):
@@ -503,6 +488,66 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
         except Exception:
             pass
     return book
+
+
+def _open_book(path: str | os.PathLike[str], kind: str | None = None) -> Any:
+    """The calamine workbook of `path` (`kind`: see read_values); PegxlError F002 when it
+    cannot be opened."""
+    from python_calamine import CalamineWorkbook
+    try:
+        if (kind or _content_kind(path)) != _suffix_kind(path):
+            # an .xlsx saved or renamed as .ods (or the reverse), as mail clients and hurried
+            # renames do: calamine picks its reader by the extension, so it is given the
+            # bytes and picks by the content
+            with open(path, "rb") as fh:
+                return CalamineWorkbook.from_filelike(fh)
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several types for broken content
+        raise PegxlError(finding(ErrorCode.F002, file=str(path), detail=str(exc)[:200])) from exc
+
+
+def _typed(row: list[Any]) -> list[Any]:
+    """A row's cells as read_values gives them: text, dates and numbers (nearly every cell)
+    typed without a call per cell."""
+    return [(v or None) if (t := type(v)) is str else v if t is _DATE
+            else (int(v) if v.is_integer() and -_EXACT < v < _EXACT else v) if t is float
+            else _clean(v) for v in row]
+
+
+def iter_sheet_rows(path: str | os.PathLike[str], sheet: str, *, max_rows: int = MAX_ROWS,
+                    bound: dict[str, tuple[int, int]] | None = None) -> Iterator[list[Any]]:
+    """The rows of one sheet of `path` from A1, as read_values gives them, one at a time:
+    a caller that keeps a few columns of a large sheet never holds all of it in Python
+    (calamine still reads its cells at once). Nothing when the sheet is not there;
+    PegxlError as read_values."""
+    problems = sniff(path)
+    if problems:
+        raise PegxlError(problems)
+    name = str(path)
+    _check_extents(path, name, max_rows, [sheet], bound)
+    wb = _open_book(path)
+    try:
+        found = next((s for s in wb.sheet_names if norm_header(s) == norm_header(sheet)), None)
+        if found is None:
+            return
+        try:
+            ws = wb.get_sheet_by_name(found)
+        except Exception as exc:  # broken sheet XML: a coded finding, never a traceback
+            raise PegxlError(finding(ErrorCode.F002, file=name, sheet=found,
+                                     detail=f"foglio «{found}» non leggibile: {str(exc)[:160]}")) from exc
+        n_rows = (ws.end[0] + 1) if ws.end else 0
+        if n_rows > max_rows:
+            raise PegxlError(finding(ErrorCode.F007, file=name, sheet=found, detail=n_rows))
+        if tuple(ws.start or (0, 0)) != (0, 0):   # not from A1: read_values's grid is
+            yield from (_typed(r) for r in ws.to_python(skip_empty_area=False, nrows=max_rows + 1))
+            return
+        for r in ws.iter_rows():
+            yield _typed(r)
+    finally:
+        try:
+            wb.close()
+        except Exception:
+            pass
 
 
 def _content_kind(path: str | os.PathLike[str]) -> str | None:
