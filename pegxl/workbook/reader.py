@@ -460,14 +460,7 @@ def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None
                 continue
             if loaded is not None and norm_header(sname) not in loaded:
                 continue
-            try:
-                ws = wb.get_sheet_by_name(sname)
-            except Exception as exc:  # broken sheet XML: a coded finding, never a traceback
-                raise PegxlError(finding(ErrorCode.F002, file=name, sheet=sname,
-                                         detail=f"foglio «{sname}» non leggibile: {str(exc)[:160]}")) from exc
-            n_rows = (ws.end[0] + 1) if ws.end else 0
-            if n_rows > max_rows:
-                raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sname, detail=n_rows))
+            ws = _sheet_of(wb, name, sname, max_rows)
             rows: list[list[Any]] = ws.to_python(skip_empty_area=False, nrows=max_rows + 1)
             for i, row in enumerate(rows):   # a row replacing the other: never two copies of a large sheet
                 rows[i] = _typed(row)
@@ -506,6 +499,20 @@ def _open_book(path: str | os.PathLike[str], kind: str | None = None) -> Any:
         raise PegxlError(finding(ErrorCode.F002, file=str(path), detail=str(exc)[:200])) from exc
 
 
+def _sheet_of(wb: Any, name: str, sheet: str, max_rows: int) -> Any:
+    """Sheet `sheet` of calamine workbook `wb` (of file `name`); PegxlError F002 when its
+    XML is broken, F007 when it has more than `max_rows` rows."""
+    try:
+        ws = wb.get_sheet_by_name(sheet)
+    except Exception as exc:  # broken sheet XML: a coded finding, never a traceback
+        raise PegxlError(finding(ErrorCode.F002, file=name, sheet=sheet,
+                                 detail=f"foglio «{sheet}» non leggibile: {str(exc)[:160]}")) from exc
+    n_rows = (ws.end[0] + 1) if ws.end else 0
+    if n_rows > max_rows:
+        raise PegxlError(finding(ErrorCode.F007, file=name, sheet=sheet, detail=n_rows))
+    return ws
+
+
 def _typed(row: list[Any]) -> list[Any]:
     """A row's cells as read_values gives them: text, dates and numbers (nearly every cell)
     typed without a call per cell."""
@@ -530,14 +537,7 @@ def iter_sheet_rows(path: str | os.PathLike[str], sheet: str, *, max_rows: int =
         found = next((s for s in wb.sheet_names if norm_header(s) == norm_header(sheet)), None)
         if found is None:
             return
-        try:
-            ws = wb.get_sheet_by_name(found)
-        except Exception as exc:  # broken sheet XML: a coded finding, never a traceback
-            raise PegxlError(finding(ErrorCode.F002, file=name, sheet=found,
-                                     detail=f"foglio «{found}» non leggibile: {str(exc)[:160]}")) from exc
-        n_rows = (ws.end[0] + 1) if ws.end else 0
-        if n_rows > max_rows:
-            raise PegxlError(finding(ErrorCode.F007, file=name, sheet=found, detail=n_rows))
+        ws = _sheet_of(wb, name, found, max_rows)
         if tuple(ws.start or (0, 0)) != (0, 0):   # not from A1: read_values's grid is
             yield from (_typed(r) for r in ws.to_python(skip_empty_area=False, nrows=max_rows + 1))
             return
