@@ -219,6 +219,19 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
     # small chunks: the progress moves, and a slow file does not hold a whole share back
     chunk = max(1, min(8, len(paths) // (workers * 8)))
     batch = max(BATCH_MIN_FILES, -(-len(paths) // BATCHES))
+    # what this process holds now (the plan and its index) out of the collector's reach:
+    # a worker's collections would write into every object it inherited, copying each
+    # page of them (the plan, twice over with two workers)
+    gc.freeze()
+    try:
+        return _read_files(plan, paths, fingerprint, index, workers, progress, checker, chunk, batch)
+    finally:
+        gc.unfreeze()
+
+
+def _read_files(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None, workers: int,
+                progress: Callable[[int, int, str], None] | None, checker: _Checker, chunk: int,
+                batch: int) -> list[ReturnFile]:
     files: list[ReturnFile] = []
     pending: list[tuple[ReturnFile, FileContent]] = []
     with ProcessPoolExecutor(workers, initializer=_init_worker,

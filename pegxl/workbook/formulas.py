@@ -139,7 +139,7 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
 
 
 _PASSED: dict[tuple[Any, ...], set[str]] = {}
-_PASSED_MAX = 1 << 17
+_PASSED_MAX = 1 << 15
 
 
 def failing(texts: set[str], *, own_sheet: str, area: Area, kind: str = "xlsx",
