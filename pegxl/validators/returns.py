@@ -222,11 +222,14 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
     # what this process holds now (the plan and its index) out of the collector's reach:
     # a worker's collections would write into every object it inherited, copying each
     # page of them (the plan, twice over with two workers)
+    # (a caller that froze them first, merge for its copy writers, unfreezes them itself)
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     try:
         return _read_files(plan, paths, fingerprint, index, workers, progress, checker, chunk, batch)
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def _read_files(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None, workers: int,
