@@ -182,7 +182,9 @@ class PlanIndex:
         if sector is None:   # a file no settore could be told for
             return []
         got = self._rows.get((sector, sheet))
-        if got is None:   # asked several times a file: built once
+        if got is None:   # asked several times a file: built once, for one settore at a time
+            if self._rows and next(iter(self._rows))[0] != sector:
+                self._rows.clear()   # (kept for every settore, a worker's memory grew file by file)
             got = self._rows[(sector, sheet)] = self._build_rows(sector, sheet)
         return got
 

@@ -68,6 +68,7 @@ from .writeback import template_bytes as template_bytes
 
 RETURNED_DIR = "restituiti"
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
+OWN_FILE_MAX_BYTES = 1 << 40   # sniff's limit for the consolidated this merge has just written
 Progress = Callable[[int, int, str], None]
 
 
@@ -462,7 +463,9 @@ def _table_columns(path: str | os.PathLike, sheet: str, spec: Any, fields: list[
                    bound: dict[str, tuple[int, int]]) -> dict[str, list[Any]]:
     """`fields` of a table sheet of the consolidated as columns, as read_table gives them
     (headers on row 1 found by name, rows entirely empty left out), without the others."""
-    rows = iter_sheet_rows(path, sheet, max_rows=limit, bound=bound)
+    # the consolidated just written, not a file from outside: no limit of a return's size
+    # (1,000 settori of 80 fasi and 60 indicatori each inflate past 200 MB)
+    rows = iter_sheet_rows(path, sheet, max_rows=limit, bound=bound, max_uncompressed=OWN_FILE_MAX_BYTES)
     header = next(rows, None)
     if header is None:
         return {}

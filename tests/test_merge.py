@@ -618,3 +618,26 @@ def test_the_reconciliation_reads_the_rows_as_read_values_does(merged):
         got = list(iter_sheet_rows(path, name))
         assert got == sheet.rows and [list(map(type, r)) for r in got] == [list(map(type, r)) for r in sheet.rows]
     assert list(iter_sheet_rows(path, "Nessun foglio")) == []
+
+
+def test_the_reconciliation_reads_its_own_consolidated_whatever_its_size(merged, monkeypatch):
+    """The limit on how far a file may inflate guards against files from outside; the
+    consolidated a merge has just written is read back for the reconciliation without it
+    (1,000 settori of 80 fasi and 60 indicatori inflate past 200 MB: the merge failed F006)."""
+    from pegxl import merge as M
+    from pegxl.workbook import reader
+    path = merged[4].consolidated
+    with pytest.raises(PegxlError) as exc:
+        next(reader.iter_sheet_rows(path, "Obiettivi", max_uncompressed=1000))
+    assert exc.value.findings[0].code == "F006"
+    asked = []
+    real = M.iter_sheet_rows
+
+    def spy(*a, **kw):
+        asked.append(kw.get("max_uncompressed"))
+        return real(*a, **kw)
+    monkeypatch.setattr(M, "iter_sheet_rows", spy)
+    plan, rdir = merged[0], merged[1]
+    out = merged[5] / "again"
+    merge(plan, [rdir], out, now=NOW, jobs=1)
+    assert asked and all(a is not None and a >= M.OWN_FILE_MAX_BYTES for a in asked)

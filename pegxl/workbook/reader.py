@@ -522,12 +522,14 @@ def _typed(row: list[Any]) -> list[Any]:
 
 
 def iter_sheet_rows(path: str | os.PathLike[str], sheet: str, *, max_rows: int = MAX_ROWS,
-                    bound: dict[str, tuple[int, int]] | None = None) -> Iterator[list[Any]]:
+                    bound: dict[str, tuple[int, int]] | None = None,
+                    max_uncompressed: int = MAX_UNCOMPRESSED) -> Iterator[list[Any]]:
     """The rows of one sheet of `path` from A1, as read_values gives them, one at a time:
     a caller that keeps a few columns of a large sheet never holds all of it in Python
     (calamine still reads its cells at once). Nothing when the sheet is not there;
-    PegxlError as read_values."""
-    problems = sniff(path)
+    PegxlError as read_values. `max_uncompressed`: sniff's limit (a file pegxl has just
+    written itself may be larger than one that came from outside)."""
+    problems = sniff(path, max_uncompressed=max_uncompressed)
     if problems:
         raise PegxlError(problems)
     name = str(path)
