@@ -641,3 +641,24 @@ def test_the_reconciliation_reads_its_own_consolidated_whatever_its_size(merged,
     out = merged[5] / "again"
     merge(plan, [rdir], out, now=NOW, jobs=1)
     assert asked and all(a is not None and a >= M.OWN_FILE_MAX_BYTES for a in asked)
+
+
+def test_a_consolidated_is_read_with_a_size_limit_scaled_to_its_plan(merged, monkeypatch):
+    """The consolidated of a large plan inflates past the 200 MB allowed a return (1,000
+    settori of 80 fasi and 60 indicatori: 301 MB), and the OIV's copy of it must still be
+    read: the limit grows with the records the plan can have, never below 200 MB."""
+    from pegxl.consolidated import read as R
+    from pegxl.workbook.reader import MAX_UNCOMPRESSED
+    plan, result = merged[0], merged[4]
+    asked = []
+    real = R.read_values
+
+    def spy(*a, **kw):
+        asked.append(kw.get("max_uncompressed"))
+        return real(*a, **kw)
+    monkeypatch.setattr(R, "read_values", spy)
+    R.read_book(result.consolidated, plan=plan)
+    assert asked[-1] == MAX_UNCOMPRESSED            # a small plan: the usual limit
+    monkeypatch.setattr(R, "max_rows", lambda plan: 322_000)   # the large plan's records, doubled
+    R.read_book(result.consolidated, plan=plan)
+    assert asked[-1] == 322_000 * R.CONSOLIDATED_BYTES_PER_ROW > 301 * 1024 * 1024

@@ -437,15 +437,17 @@ def _too_large(extents: dict[str, tuple[int, int]], name: str, max_rows: int,
 def read_values(path: str | os.PathLike[str], *, sheets: list[str] | None = None,
                 max_rows: int = MAX_ROWS, sniffed: bool = False,
                 bound: dict[str, tuple[int, int]] | None = None,
-                load: Iterable[str] | None = None, kind: str | None = None) -> RawBook:
+                load: Iterable[str] | None = None, kind: str | None = None,
+                max_uncompressed: int = MAX_UNCOMPRESSED) -> RawBook:
     """Values of a workbook (xlsx, xlsm, ods), after `sniff` (skipped when the caller
     already did it: `sniffed`). Raises PegxlError on a bad file. A caller that has read
     the sheets' XML already gives their `bound` (`sheet_bound`): they are not read again
     to be measured. `load`: the only sheets whose values are read; unlike `sheets`, the
     others are still measured (a sheet too large is refused all the same). `kind`: "xlsx"
-    or "ods" when the caller has looked inside the package already."""
+    or "ods" when the caller has looked inside the package already. `max_uncompressed`:
+    sniff's limit (larger for a workbook expected large, the consolidated of a large plan)."""
     if not sniffed:
-        problems = sniff(path)
+        problems = sniff(path, max_uncompressed=max_uncompressed)
         if problems:
             raise PegxlError(problems)
     name = str(path)
