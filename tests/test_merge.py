@@ -630,13 +630,7 @@ def test_the_reconciliation_reads_its_own_consolidated_whatever_its_size(merged,
     with pytest.raises(PegxlError) as exc:
         next(reader.iter_sheet_rows(path, "Obiettivi", max_uncompressed=1000))
     assert exc.value.findings[0].code == "F006"
-    asked = []
-    real = M.iter_sheet_rows
-
-    def spy(*a, **kw):
-        asked.append(kw.get("max_uncompressed"))
-        return real(*a, **kw)
-    monkeypatch.setattr(M, "iter_sheet_rows", spy)
+    asked = _spy_keyword(monkeypatch, M, "iter_sheet_rows", "max_uncompressed")
     plan, rdir = merged[0], merged[1]
     out = merged[5] / "again"
     merge(plan, [rdir], out, now=NOW, jobs=1)
@@ -650,15 +644,21 @@ def test_a_consolidated_is_read_with_a_size_limit_scaled_to_its_plan(merged, mon
     from pegxl.consolidated import read as R
     from pegxl.workbook.reader import MAX_UNCOMPRESSED
     plan, result = merged[0], merged[4]
-    asked = []
-    real = R.read_values
-
-    def spy(*a, **kw):
-        asked.append(kw.get("max_uncompressed"))
-        return real(*a, **kw)
-    monkeypatch.setattr(R, "read_values", spy)
+    asked = _spy_keyword(monkeypatch, R, "read_values", "max_uncompressed")
     R.read_book(result.consolidated, plan=plan)
     assert asked[-1] == MAX_UNCOMPRESSED            # a small plan: the usual limit
     monkeypatch.setattr(R, "max_rows", lambda plan: 322_000)   # the large plan's records, doubled
     R.read_book(result.consolidated, plan=plan)
     assert asked[-1] == 322_000 * R.CONSOLIDATED_BYTES_PER_ROW > 301 * 1024 * 1024
+
+
+def _spy_keyword(monkeypatch, module, name: str, keyword: str) -> list:
+    """The values of `keyword` in every call of `module.name` from now on."""
+    asked: list = []
+    real = getattr(module, name)
+
+    def spy(*a, **kw):
+        asked.append(kw.get(keyword))
+        return real(*a, **kw)
+    monkeypatch.setattr(module, name, spy)
+    return asked

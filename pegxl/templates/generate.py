@@ -12,7 +12,6 @@ preview never shows a figure different from the one pegxl computes.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -36,7 +35,7 @@ from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from ..workbook import fastsave
 from ..workbook.io import atomic_write
-from ..workbook.reader import gc_paused
+from ..workbook.reader import gc_frozen, gc_paused
 from .formulas import (
     _EXCLUDED,
     _READ_KIND,
@@ -697,11 +696,7 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
         done.append(path)
         if progress:
             progress(len(done), len(work), str(path))
-    # the plan's objects stay out of the collector's sweeps: a sweep in a forked worker would
-    # write to (and so copy) every page of the plan it shares, and in this process it would
-    # walk them all again for nothing
-    gc.freeze()
-    try:
+    with gc_frozen():   # the plan's objects, shared with the forked workers
         if jobs <= 1:
             for code, path in work:
                 written(_write_template(plan, code, path, generated_at, password, fp, reference))
@@ -713,8 +708,6 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
             for path in pool.map(_worker_write, work, chunksize=chunk):
                 written(path)
             return done
-    finally:
-        gc.unfreeze()
 
 
 def default_jobs() -> int:

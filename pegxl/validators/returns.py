@@ -31,7 +31,7 @@ from ..tables import score_input
 from ..templates.generate import default_jobs
 from ..values import is_blank, round_half_up
 from ..workbook import contract as C
-from ..workbook.reader import gc_paused, records
+from ..workbook.reader import gc_frozen, gc_paused, records
 from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
 
@@ -219,26 +219,11 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
     # small chunks: the progress moves, and a slow file does not hold a whole share back
     chunk = max(1, min(8, len(paths) // (workers * 8)))
     batch = max(BATCH_MIN_FILES, -(-len(paths) // BATCHES))
-    # what this process holds now (the plan and its index) out of the collector's reach:
-    # a worker's collections would write into every object it inherited, copying each
-    # page of them (the plan, twice over with two workers)
-    # (a caller that froze them first, merge for its copy writers, unfreezes them itself)
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
-    try:
-        return _read_files(plan, paths, fingerprint, index, workers, progress, checker, chunk, batch)
-    finally:
-        if not frozen_before:
-            gc.unfreeze()
-
-
-def _read_files(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None, workers: int,
-                progress: Callable[[int, int, str], None] | None, checker: _Checker, chunk: int,
-                batch: int) -> list[ReturnFile]:
     files: list[ReturnFile] = []
     pending: list[tuple[ReturnFile, FileContent]] = []
-    with ProcessPoolExecutor(workers, initializer=_init_worker,
-                             initargs=(plan, fingerprint, index)) as ex:
+    # the plan and its index frozen: the workers' collections would copy every page of them
+    with gc_frozen(), ProcessPoolExecutor(workers, initializer=_init_worker,
+                                          initargs=(plan, fingerprint, index)) as ex:
         results = ex.map(_read_in_worker, [str(p) for p in paths], chunksize=chunk)   # all submitted
         _warm_up()
         for i, (rf, content) in enumerate(results, start=1):

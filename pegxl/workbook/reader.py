@@ -51,6 +51,21 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def gc_frozen() -> Iterator[None]:
+    """What this process holds now out of the collector's sweeps inside: a sweep in a
+    forked worker would write to (and so copy) every page it shares, and here it would walk
+    them all again for nothing. A freeze made before (merge's, for its copy writers) is
+    left to whoever made it."""
+    before = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not before:
+            gc.unfreeze()
+
+
 def col_letter(index: int) -> str:
     """0-based column index -> Excel letters."""
     s = ""
