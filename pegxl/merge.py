@@ -540,6 +540,14 @@ class CopyWriters:
             self.close()
             raise
 
+    def retire(self) -> None:
+        """Stop the worker processes once every copy is written (from any thread): the
+        pages of the plan they have touched, their own copies by then, go back to the
+        system before the consolidated workbook's last and largest steps. `close()` is
+        still needed."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -595,6 +603,13 @@ def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callabl
                     if not f.done():
                         pending.add(f)
                 f.add_done_callback(finished(job))
+            while not stop.is_set():   # every copy submitted: the workers go once they are written
+                with lock:
+                    left = list(pending)
+                if not wait(left, timeout=0.2).not_done:
+                    break
+            if not stop.is_set():
+                writers.retire()
         except BaseException as exc:   # a job that cannot be made, a pool that broke
             with lock:
                 failures.append(exc)

@@ -379,8 +379,14 @@ class _Writers:
     """CopyWriters' shape around a thread pool: write_copies's scheduling, without processes."""
 
     def __init__(self, workers: int):
+        import threading
         from concurrent.futures import ThreadPoolExecutor
         self.pool = ThreadPoolExecutor(workers)
+        self.retired = threading.Event()
+
+    def retire(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.retired.set()
 
 
 def test_write_copies_takes_the_jobs_one_at_a_time_never_more_than_a_few_ahead(monkeypatch):
@@ -416,6 +422,23 @@ def test_write_copies_takes_the_jobs_one_at_a_time_never_more_than_a_few_ahead(m
     assert during and during[0] < 60
     # the one being made counts too
     assert worst[0] <= M.COPIES_AHEAD * 2 + 1
+
+
+def test_write_copies_retires_the_workers_once_the_copies_are_written(monkeypatch):
+    """The copies' processes go as soon as the last copy is written, while the consolidated
+    workbook (`meanwhile`) is still being made: their memory is not held to the end."""
+    import pegxl.merge as M
+    monkeypatch.setattr(M, "_write_in_worker", lambda job: job)
+    writers, done, seen = _Writers(2), [], []
+
+    def meanwhile():
+        seen.append(writers.retired.wait(timeout=30))
+        seen.append(len(done))
+    try:
+        M.write_copies(writers, iter(range(40)), done=done.append, meanwhile=meanwhile)
+    finally:
+        writers.pool.shutdown()
+    assert seen == [True, 40]
 
 
 def test_write_copies_raises_the_first_failure_and_makes_no_more_jobs(monkeypatch):
