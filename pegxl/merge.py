@@ -525,10 +525,10 @@ class CopyWriters:
         if workers <= 1:
             return
         fp = fingerprint()
-        if plan.sector_codes:
-            # the rows every template is made of (plan.sector_rows), made once here and shared:
-            # made in each worker at its first copy, they would be one more plan per worker
-            plan.sector_rows(plan.sector_codes[0])
+        # the rows every template is made of (plan.sector_rows), made once here and shared,
+        # pickled: made in each worker at its first copy they would be one more plan per
+        # worker, read where they are they would be copied into each (see pack_sector_rows)
+        plan.pack_sector_rows()
         # the plan stays out of the collector's sweeps while the forked workers run (a sweep
         # would write to, and so copy, every page of it they share)
         gc.freeze()

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import os
+import pickle
 import re
 from collections import namedtuple
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class Plan:
     # fingerprints are asked once per returned file: a thousand files must not rehash the plan
     _fp_cache: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _idx: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _packed: tuple[Any, tuple[tuple[str, ...], ...], dict[str, bytes]] | None = field(
+        default=None, init=False, repr=False, compare=False)   # see pack_sector_rows
 
     # ------------------------------------------------------------------ views
     @property
@@ -92,12 +95,31 @@ class Plan:
         """The rows of objectives_of(sector), phases_of and indicators_of its objectives, as
         `itertuples(index=False)` gives them: each table converted once for every settore
         (a template per settore no longer filters and converts pandas frames)."""
+        packed = self._packed
+        if packed is not None and packed[0] == self._frames_key() and sector in packed[2]:
+            return tuple(list(map(_row_type(cols)._make, part))   # type: ignore[return-value]
+                         for cols, part in zip(packed[1], pickle.loads(packed[2][sector])))
         codes = self._index("sectors").get(sector, [])
         opos = self._index("objective_pos")
         objs, phases, inds = self._index("rows")
         return ([objs[opos[c]] for c in codes],
                 [phases[p] for p in self._positions_of("phases", codes)],
                 [inds[p] for p in self._positions_of("indicators", codes)])
+
+    def pack_sector_rows(self) -> None:
+        """Keep every settore's sector_rows pickled too, for the processes forked from this
+        one (the copies of `pegxl merge`): each unpickles its own copy of the settore it
+        asks for. Reading the rows this process holds would write their reference counts,
+        and so copy, page by page, the whole plan's rows into every worker (60 MB a worker
+        at 1,000 settori of 80 fasi and 60 indicatori)."""
+        columns = tuple(tuple(df.columns) for df in (self.objectives, self.phases, self.indicators))
+        packed = {s: pickle.dumps(tuple([tuple(r) for r in part] for part in self.sector_rows(s)),
+                                  pickle.HIGHEST_PROTOCOL) for s in self.sector_codes}
+        self._packed = (self._frames_key(), columns, packed)
+
+    def _frames_key(self) -> tuple[int, ...]:
+        return (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators),
+                id(self.sectors))
 
     def _rows(self, df: pd.DataFrame, name: str, objectives: list[str]) -> pd.DataFrame:
         return df.iloc[self._positions_of(name, objectives)]
@@ -106,8 +128,7 @@ class Plan:
         """Positions by settore and objective (`name`: objective_pos, sectors, sector_pos,
         phases, indicators), each built once when first asked: a large ente asks for them a
         thousand times (one template, one return per settore), a plan check hardly."""
-        key = (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators),
-               id(self.sectors))
+        key = self._frames_key()
         if self._idx.get("key") != key:
             self._idx.clear()
             self._idx["key"] = key
@@ -193,11 +214,15 @@ _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 def table_rows(df: pd.DataFrame) -> list[Any]:
     """`list(df.itertuples(index=False))` for a plan table, faster: the frame converted to
     Python objects in one go instead of a Series per column, one row type per columns."""
-    columns = tuple(df.columns)
+    return list(map(_row_type(tuple(df.columns))._make, df.to_numpy(dtype=object).tolist()))
+
+
+def _row_type(columns: tuple[str, ...]) -> Any:
+    """The row type of a table with `columns` (one per columns, as itertuples names it)."""
     row: Any = _ROW_TYPES.get(columns)
     if row is None:
         row = _ROW_TYPES[columns] = namedtuple("Pandas", columns, rename=True)
-    return list(map(row._make, df.to_numpy(dtype=object).tolist()))
+    return row
 
 
 def _positions(df: pd.DataFrame) -> dict[str, list[int]]:

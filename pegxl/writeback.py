@@ -202,13 +202,16 @@ def _heights(wb: Any, cells: dict[str, dict[str, CellChange]]) -> dict[str, dict
         if not texts:
             continue
         ws = wb[title]
-        before = {r: dict(d) for r, d in ws.row_dimensions.items()}
+        rows = set()
         for ref, value in texts.items():
             c = ws[ref]
             c.value = value
             c.data_type = "s"   # typed text, never a formula (fit_rows skips formulas)
-        S.fit_rows(ws)
-        grown = {r: dict(d) for r, d in ws.row_dimensions.items() if dict(d) != before.get(r, {})}
+            rows.add(c.row)
+        before = {r: dict(ws.row_dimensions[r]) if r in ws.row_dimensions else {} for r in rows}
+        S.fit_rows(ws, rows=rows)   # only the rows a text was typed in can grow
+        grown = {r: d for r in rows if (d := dict(ws.row_dimensions[r]) if r in ws.row_dimensions else {})
+                 != before[r]}
         if grown:
             out[title] = grown
     return out

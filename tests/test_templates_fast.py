@@ -215,6 +215,28 @@ def test_sector_rows_are_the_filtered_tables(plan):
                 assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_sector_rows_packed_for_the_workers_are_the_same(plan, packed):
+    """pack_sector_rows (merge's copy workers unpickle their own rows): the same rows,
+    types and values, for every settore; a table replaced afterwards is read, not the
+    rows packed before it."""
+    import copy
+    plan = copy.copy(plan)
+    plan._idx, plan._packed = {}, None
+    before = {code: plan.sector_rows(code) for code in plan.sector_codes}
+    if packed:
+        plan.pack_sector_rows()
+        assert plan._packed is not None
+    for code, rows in before.items():
+        for fast, slow in zip(plan.sector_rows(code), rows):
+            assert [type(r) for r in fast] == [type(r) for r in slow]
+            for a, b in zip(fast, slow):
+                assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
+    code = plan.sector_codes[0]
+    plan.phases = plan.phases.assign(description="cambiata")
+    assert {r.description for r in plan.sector_rows(code)[1]} <= {"cambiata"}
+
+
 def _fast_and_slow(plan, tmp_path, slow_cells, codes):
     fast = generate_templates(plan, tmp_path / "veloci", generated_at=GENERATED_AT, sectors=codes, jobs=1)
     slow_cells()

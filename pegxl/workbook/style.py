@@ -173,13 +173,14 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
 
 
 def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
-             memo: dict[tuple[str, float, float, bool], int] | None = None) -> None:
+             memo: dict[tuple[str, float, float, bool], int] | None = None,
+             rows: Iterable[int] | None = None) -> None:
     """Row heights for wrapped text, estimated from the column widths (paper.row_height).
 
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
     (and Excel not always): without this, long descriptions overlap the next row. `memo`
     keeps the line counts of texts a caller writes again and again (the same instructions
-    in every template)."""
+    in every template). `rows`: only these rows (from `first_row` on), the others as they are."""
     widths = {k: (v.width or DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
     book: Any = ws.parent
     alignments = book._alignments
@@ -194,7 +195,8 @@ def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
     max_row, max_col = (max(cells)[0], max(map(itemgetter(1), cells))) if cells else (1, 1)
     letters = [get_column_letter(i) for i in range(1, max_col + 1)]
     line_count = paper.line_count
-    for r in range(first_row, max_row + 1):
+    todo = range(first_row, max_row + 1) if rows is None else sorted(r for r in set(rows) if r >= first_row)
+    for r in todo:
         lines = 1
         size = paper.DEFAULT_FONT_PT
         c: Any
