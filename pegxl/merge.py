@@ -290,8 +290,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
         # the consolidated workbook is written here while the workers write the copies
         write_copies(writers, staged, done=copied,
                      meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
-                                                          verify=verify, records=records,
-                                                          parallel=writers.pool is not None))
+                                                          verify=verify, records=records))
 
     result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db,
                                  owned=(RETURNED_DIR,))

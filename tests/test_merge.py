@@ -467,32 +467,6 @@ def test_the_copy_writers_started_before_the_reading_are_stopped_when_the_merge_
     assert multiprocessing.active_children() == []
 
 
-def test_the_consolidated_is_the_same_with_worker_processes_as_without(tmp_path, monkeypatch):
-    """With --jobs 2 the Calcolo sheet's rows are made by a forked process while the
-    other sheets are written (pegxl.workbook.forked): the workbook is the same, part by part."""
-    import zipfile
-
-    import pegxl.consolidated.write as W
-    plan, rdir, _ = build(tmp_path)
-    forked = []
-
-    class Spy(W.ForkedRows):
-        def result(self):
-            out = super().result()
-            forked.append(out[1])
-            return out
-    monkeypatch.setattr(W, "ForkedRows", Spy)
-    one = merge(plan, [rdir], tmp_path / "uno", now=NOW, jobs=1).consolidated
-    assert forked == []
-    two = merge(plan, [rdir], tmp_path / "due", now=NOW, jobs=2).consolidated
-    assert len(forked) == (1 if W.ForkedRows.possible(W.FastWriteOnlyWorkbook()) else 0)
-    assert all(n > 10 for n in forked)   # Calcolo's rows
-    with zipfile.ZipFile(one) as a, zipfile.ZipFile(two) as b:
-        assert a.namelist() == b.namelist()
-        differ = [n for n in a.namelist() if a.read(n) != b.read(n)]
-    assert differ in ([], ["docProps/core.xml"])   # its time of saving, to the second
-
-
 def test_partial_leaves_out_the_settore_with_errors_and_says_so(tmp_path):
     plan, rdir, returns = build(tmp_path, broken_inputs())
     result = merge(plan, [rdir], tmp_path / "out", partial=True, now=NOW)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -13,15 +14,24 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
-from openpyxl.drawing.text import CharacterProperties, ParagraphProperties
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
-from ..errors import ErrorCode, Finding
+from ..errors import ErrorCode, Finding, show_value
 from ..explain import calcolo_rows, reasons_of
 from ..plan import Plan
 from ..scoring import (
+    EX_NEUTRALISED,
+    EX_NO_DATA,
+    EX_NOT_ASSESSABLE,
+    EX_OIV_NOT_ASSESSABLE,
+    EX_POSTPONED,
+    SRC_DECLARED,
+    SRC_OIV,
     Scores,
 )
 from ..tables import (
@@ -31,13 +41,11 @@ from ..tables import (
     key_json,
 )
 from ..templates import DEFAULT_PASSWORD
-from ..values import as_float, is_blank
+from ..values import as_float, format_percent, is_blank
 from ..workbook import contract as C
 from ..workbook import paper
 from ..workbook import style as S
 from ..workbook.fastrows import FastWriteOnlyWorkbook, append_plain, set_height
-from ..workbook.fastsave import style_id
-from ..workbook.forked import ForkedRows
 from ..workbook.contract import (
     COL_BEFORE_OIV,
     CS_ANOMALIE,
@@ -55,13 +63,13 @@ from ..workbook.contract import (
     LIST_COUNT_FIELD,
     LIST_COUNT_KEY,
     OIV_FIELDS,
+    OIV_NOT_ASSESSABLE,
     SHEET_VALUES,
     Column,
     TableSpec,
 )
 from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
-from .cells import _chart_text, _note, _oiv_grade_validation, _oiv_shown, _record_json, _too_wide
 from .records import RecordSpill
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
@@ -172,7 +180,8 @@ class _Sheet:
         self.ws = book.wb.create_sheet(spec.sheet)
         self.mirror = mirror
         heads = [col.header for col in self.columns]
-        self.widths = _widths(self.columns, widths)
+        narrow = widths or {}
+        self.widths = paper.header_widths(heads, [narrow.get(col.field, col.width) for col in self.columns])
         for i, w in enumerate(self.widths, start=1):
             self.ws.column_dimensions[get_column_letter(i)].width = w
         # a cell's text wraps when it is wider than its column: the room, in digits
@@ -241,12 +250,22 @@ class _Sheet:
         return self.rows
 
     def _style(self, fmt: str | None, bold: bool, unlocked: bool, align: str | None) -> Any:
-        """The style array of a cell so formatted, made once per sheet (see _style_array):
+        """The style array of a cell so formatted, made once per sheet by the same setters
+        in the same order (so the workbook's style lists are the same as cell by cell):
         setting a style attribute hashes it, about 20 µs, for every cell otherwise."""
         key = (fmt, bold, unlocked, align)
         style = self._styles.get(key)
         if style is None:
-            style = self._styles[key] = _style_array(self.ws, *key)
+            c: Any = WriteOnlyCell(self.ws)
+            if fmt is not None:
+                c.number_format = fmt
+            if bold:
+                c.font = S.TOTAL_FONT
+            if unlocked:
+                c.protection, c.fill, c.border = S.UNLOCKED, S.INPUT_FILL, S.BORDER
+            if align is not None:
+                c.alignment = {"wrap": S.WRAP, "center": S.CENTER, "top": S.TOP}[align]
+            style = self._styles[key] = c._style
         return style
 
     def finish(self, *, protect: bool = True) -> None:
@@ -254,35 +273,6 @@ class _Sheet:
         self.ws.auto_filter.ref = f"A{self.head}:{last}{max(self.head + 1, self.rows)}"
         if protect:
             self.book.protect(self.ws)
-
-
-def _widths(columns: Iterable[Column], widths: Mapping[str, float] | None) -> list[float]:
-    """A sheet's column widths: the contract's, or `widths`' by field, each at least as wide
-    as its header's longest word."""
-    columns = list(columns)
-    narrow = widths or {}
-    return paper.header_widths([col.header for col in columns],
-                               [narrow.get(col.field, col.width) for col in columns])
-
-
-def _style_array(ws: Any, fmt: str | None, bold: bool, unlocked: bool, align: str | None) -> Any:
-    """The style array of a cell of `ws`'s book so formatted, by the same setters in the
-    same order (so the workbook's style lists are the same as cell by cell)."""
-    c: Any = WriteOnlyCell(ws)
-    if fmt is not None:
-        c.number_format = fmt
-    if bold:
-        c.font = S.TOTAL_FONT
-    if unlocked:
-        c.protection, c.fill, c.border = S.UNLOCKED, S.INPUT_FILL, S.BORDER
-    if align is not None:
-        c.alignment = {"wrap": S.WRAP, "center": S.CENTER, "top": S.TOP}[align]
-    return c._style
-
-
-# Calcolo's cells: wrapped text, a code on its row's first line, a figure on its first line
-CALCOLO_STYLES = ((None, False, False, "wrap"), (None, False, False, "top"), (PCT, False, False, "top"))
-CALCOLO_FIRST_ROW = 2      # below its header (no title block)
 
 
 class _Writer:
@@ -295,7 +285,6 @@ class _Writer:
         self.heading = paper.Heading(data.plan.ente, data.plan.anno, what)
         self._mirror = RecordSpill()   # a row per record: in a file until _pegxl_valori is written
         self.identity_records: list[tuple[str, str, str]] = []
-        self.calcolo: ForkedRows | None = None   # see build(parallel=True)
 
     def mirror(self, sheet: str, key: tuple, record: dict) -> None:
         self._mirror.append((sheet, key_json(key), _record_json(record)))
@@ -325,21 +314,10 @@ class _Writer:
         p.deleteRows = True
 
     # ------------------------------------------------------------------ orchestration
-    def build(self, parallel: bool = False) -> Workbook:
-        """The workbook, its sheets written in order. `parallel`: Calcolo's rows (a third
-        of the work for a large ente) are made by a forked process meanwhile, where one can
-        be forked (pegxl.workbook.forked)."""
+    def build(self) -> Workbook:
         d = self.data
         final = d.kind != KIND_CONSOLIDATED
         self._sintesi(final)
-        # Calcolo's styles in the book here whether its rows are made by a forked process
-        # (which needs them there before it is forked) or not: the same style ids either way
-        styles = tuple(_style_array(self.wb.worksheets[0], *k) for k in CALCOLO_STYLES)
-        ids: dict[bytes, str | None] = {}
-        for st in styles:
-            style_id(self.wb, st, ids)
-        if parallel and ForkedRows.possible(self.wb):
-            self.calcolo = ForkedRows(self.wb, styles, self.calcolo_cells, CALCOLO_FIRST_ROW)
         self._objectives(final)
         self._phases()
         self._indicators()
@@ -616,31 +594,15 @@ class _Writer:
         """Calcolo: every figure with its steps (pegxl.explain), one row per figure. Derived
         text, locked but not recorded in _pegxl_valori: pegxl oiv never reads it, it
         recomputes the figures from the inputs (see docs/contratto.md)."""
+        d = self.data
         # one landscape A4 page wide, the texts wrapping (CALCOLO_WIDTHS)
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False, widths=CALCOLO_WIDTHS)
-        if self.calcolo is not None:   # made meanwhile by another process
-            path, n = self.calcolo.result()
-            sh.ws.append_text(path, n, CALCOLO_FIRST_ROW)
-            sh.rows += n
-        else:
-            assert sh.rows + 1 == CALCOLO_FIRST_ROW
-            for cells, height in self.calcolo_cells(tuple(sh._style(*k) for k in CALCOLO_STYLES)):
-                if height is not None:
-                    set_height(sh.ws, sh.rows + 1, height)
-                append_plain(sh.ws, cells)
-                sh.rows += 1
-        sh.finish()
-
-    def calcolo_cells(self, styles: tuple[Any, ...]) -> Iterator[tuple[list[tuple[Any, Any]], float | None]]:
-        """Calcolo's rows as plain cells (value, style array of CALCOLO_STYLES), each with
-        its height (None: one line)."""
-        d = self.data
-        fields = [c.field for c in CS_CALCOLO.columns]
-        widths = _widths(CS_CALCOLO.columns, CALCOLO_WIDTHS)
-        wrapped = {f: widths[fields.index(f)] for f in ("step", "text", "rule")}
+        fields = [c.field for c in sh.columns]
+        wrapped = {f: sh.widths[fields.index(f)] for f in ("step", "text", "rule")}
         rows = calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)) \
             if d.scores.input is not None else []
-        wrap, top, pct = styles
+        wrap, top, pct = sh._style(None, False, False, "wrap"), sh._style(None, False, False, "top"), \
+            sh._style(PCT, False, False, "top")
         for row in rows:
             # straight to the sheet (one row per figure, thousands): no record to keep
             cells: list[tuple[Any, Any]] = []
@@ -652,8 +614,12 @@ class _Writer:
                     cells.append((v, wrap))
                 else:   # the codes beside a tall row: on its first line
                     cells.append((v, top if v is not None else None))
-            # the steps go to a new line each: rows as tall as they are
-            yield cells, paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
+            height = paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
+            if height is not None:   # the steps go to a new line each: rows as tall as they are
+                set_height(sh.ws, sh.rows + 1, height)
+            append_plain(sh.ws, cells)
+            sh.rows += 1
+        sh.finish()
 
     # ------------------------------------------------------------- hidden sheets
     def _identity(self) -> None:
@@ -698,32 +664,102 @@ class _Writer:
         self.protect(ws)
 
 
+def _chart_text(size: int) -> RichText:
+    """Chart text of `size` hundredths of a point."""
+    cp = CharacterProperties(sz=size)
+    return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=cp), endParaRPr=cp)])
+
+
+def _too_wide(text: str, room: float, bold: bool = False) -> bool:
+    """Whether `text` needs more than one line in a column with `room` digits for text."""
+    if "\n" in text:
+        return True
+    if len(text) * 2.1 <= room:   # no character is wider than 2.1 digits (bold, with the margin)
+        return False
+    return paper.text_width(text, bold=bold) > room
+
+
+def _record_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _oiv_shown(r: Mapping[Any, Any]) -> Any:
+    """Valutazione OIV % as the final workbook shows it: the number, or «Non valutabile»."""
+    if bool(r.get("oiv_not_assessable")) and not is_blank(r.get("oiv_not_assessable")):
+        return OIV_NOT_ASSESSABLE
+    return as_float(r.get("oiv_grade"))
+
+
+def _oiv_grade_validation(first_cell: str):
+    """Valutazione OIV %: a number from 0 to 100, or the words «Non valutabile» (any case).
+    A custom formula, relative to the first cell of the range, as Excel and Calc read it."""
+    c = first_cell
+    dv = DataValidation(type="custom", allow_blank=True,
+                        formula1=f'OR(AND(ISNUMBER({c}),{c}>=0,{c}<=100),LOWER(TRIM({c}))="non valutabile")',
+                        showErrorMessage=True, showInputMessage=True, errorStyle="stop")
+    dv.promptTitle = "Valutazione OIV %"
+    dv.prompt = ("Facoltativa: il grado attribuito dall'OIV, da 0 a 100 (es. 85 o 85,5), oppure "
+                 "«Non valutabile» (con le Note OIV). Se compilata sostituisce il Grado % nel calcolo dei totali.")
+    dv.errorTitle = "Valutazione OIV %"
+    dv.error = ("Scrivere un numero da 0 a 100 (es. 85 o 85,5), oppure «Non valutabile», "
+                "o lasciare vuoto.")
+    return dv
+
+
+def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -> str | None:
+    """The tool's note on one objective's grade (figures rounded half-up for display)."""
+    reason = r.get("excluded_reason")
+    if reason == EX_OIV_NOT_ASSESSABLE:
+        return "Non valutabile secondo l'OIV: escluso dalla media."
+    if reason == EX_POSTPONED:
+        return "Rinviato: escluso dalla media."
+    if reason == EX_NOT_ASSESSABLE:
+        return "Non valutabile: escluso dalla media."
+    if reason == EX_NEUTRALISED:
+        declared = as_float(r.get("declared"))
+        return ("Non valutabile: fasi e indicatori neutralizzati; escluso dalla media"
+                + (f" (il grado dichiarato {format_percent(declared)} non conta)." if declared is not None else "."))
+    if reason == EX_NO_DATA:
+        return "Nessun dato per calcolare il grado: escluso dalla media."
+    parts = []
+    src = r.get("grade_source")
+    computed = as_float(r.get("computed"))
+    if src == SRC_OIV:
+        parts.append("Valutazione OIV in vigore"
+                     + (f" (grado del settore {format_percent(grade_before)})." if grade_before is not None else "."))
+    elif src == SRC_DECLARED:
+        parts.append("Grado dichiarato dal settore"
+                     + (f" (calcolato {format_percent(computed)})." if computed is not None else "."))
+        if r.get("deviation_flag"):
+            parts.append(f"Scostamento oltre {show_value(float(rules.deviation_threshold))} punti.")
+    grade = as_float(r.get("grade"))
+    if grade is not None and grade < float(rules.minimum) - 1e-9:
+        parts.append(f"Sotto la soglia minima ({show_value(float(rules.minimum))}): conta 0 nella media.")
+    return " ".join(parts) or None
+
+
 def build_workbook(data: Consolidated, *, password: str | None = None,
-                   records: list | RecordSpill | None = None, parallel: bool = False) -> Workbook:
+                   records: list | RecordSpill | None = None) -> Workbook:
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
-    extended with what the workbook records as written (see _Writer.records). `parallel`:
-    part of the work in a forked process (see _Writer.build); the workbook is the same."""
+    extended with what the workbook records as written (see _Writer.records)."""
     if password is None:
         password = DEFAULT_PASSWORD
     w = _Writer(data, password)
     try:
-        wb = w.build(parallel=parallel)
+        wb = w.build()
         if records is not None:
             records.extend(w.records())
     finally:
         w._mirror.close()
-        if w.calcolo is not None:
-            w.calcolo.close()
     return wb
 
 
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        verify: Callable[[Path], None] | None = None, password: str | None = None,
-                       records: list | RecordSpill | None = None, parallel: bool = False) -> Path:
+                       records: list | RecordSpill | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
-    before it replaces `path`; if it raises, nothing is written. `records`, `parallel`: see
-    build_workbook."""
-    wb = build_workbook(data, password=password, records=records, parallel=parallel)
+    before it replaces `path`; if it raises, nothing is written. `records`: see build_workbook."""
+    wb = build_workbook(data, password=password, records=records)
     target = Path(path)
     with atomic_path(target, suffix=".tmp.xlsx") as tmp:
         wb.save(tmp)

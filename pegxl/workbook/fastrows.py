@@ -43,14 +43,6 @@ class _Plain:
         self.cells = cells
 
 
-class _Text:
-    """Rows already written as text (FastWriteOnlyWorksheet.row_text) in a file."""
-    __slots__ = ("path", "rows")
-
-    def __init__(self, path: str, rows: int):
-        self.path, self.rows = path, rows
-
-
 def plain_cells(ws: Any, row: PlainRow) -> list[Any]:
     """The WriteOnlyCells of a plain row, as openpyxl's own `append` takes them: the style set
     before the value (a date keeps its format), text always text (never a formula or an
@@ -114,29 +106,6 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
             next(ws._rows)
         ws._rows.send(_Plain(row))
 
-    def row_text(self, row: PlainRow, idx: int, height: float | None = None) -> str:
-        """The <row> element that append_plain writes for `row` as row `idx` of a sheet of
-        this workbook with no other setting for that row (`height`: as set_height gives it).
-        The style ids are the book's: every style of `row` must be in the book already when
-        the text is made elsewhere (in a forked process) for append_text."""
-        book: Any = self.parent
-        start = self._height_tag(idx, height) if height is not None else f'<row r="{idx}">'
-        return start + self._plain_text(row, idx, book.epoch) + "</row>"
-
-    def append_text(self, path: str, rows: int, first: int) -> None:
-        """Append the `rows` rows that file `path` holds as text (row_text), made for rows
-        `first` on: they must be this sheet's next rows."""
-        ws: Any = self
-        if LXML or ws.parent.iso_dates:
-            raise RuntimeError("righe già scritte come testo: solo senza lxml")
-        if first != self._next_row:
-            raise RuntimeError(f"righe scritte dalla riga {first}, il foglio è alla riga {self._next_row}")
-        ws._get_writer()
-        if ws._rows is None:
-            ws._rows = self._text_rows()
-            next(ws._rows)
-        ws._rows.send(_Text(path, rows))
-
     def _plain_text(self, row: PlainRow, idx: int, epoch: Any) -> str:
         """The <c> elements of a plain row (fastsave._cell_xml's text for the same cells)."""
         letters = self._letters
@@ -198,12 +167,6 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
             try:
                 while True:
                     values = yield
-                    if isinstance(values, _Text):
-                        with open(values.path, encoding="utf-8") as f:
-                            for chunk in iter(lambda: f.read(1 << 20), ""):
-                                xf._file(chunk)
-                        self._next_row += values.rows
-                        continue
                     idx = self._next_row
                     self._next_row += 1
                     height = self._heights.pop(idx, None)
