@@ -557,9 +557,13 @@ def reasons_of(phases: Any, indicators: Any) -> dict[tuple[str, Any, Any], str]:
     for level, df, col in ((L_PHASES, phases, "phase"), (L_INDICATOR, indicators, "indicator")):
         if df is None or "neutralised_reason" not in df.columns:
             continue
-        for o, n, why in zip(df["objective"], df[col], df["neutralised_reason"]):
-            if not is_blank(why):
-                out[(level, o, n)] = str(why)
+        why = df["neutralised_reason"]
+        # the rows with a reason only (few): a loop over every row would touch every object
+        # of the plan's tables, and a forked process (the Calcolo sheet's) copy their pages
+        rows = df.loc[why.notna().to_numpy(), ["objective", col, "neutralised_reason"]]
+        for o, n, w in rows.itertuples(index=False, name=None):
+            if not is_blank(w):
+                out[(level, o, n)] = str(w)
     return out
 
 

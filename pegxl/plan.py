@@ -96,9 +96,12 @@ class Plan:
         `itertuples(index=False)` gives them: each table converted once for every settore
         (a template per settore no longer filters and converts pandas frames)."""
         packed = self._packed
-        if packed is not None and packed[0] == self._frames_key() and sector in packed[2]:
+        if packed is not None and packed[0] == self._frames_key():
+            blob = packed[2].get(sector)
+            if blob is None:   # not a settore of the plan
+                return [], [], []
             return tuple(list(map(_row_type(cols)._make, part))   # type: ignore[return-value]
-                         for cols, part in zip(packed[1], pickle.loads(packed[2][sector])))
+                         for cols, part in zip(packed[1], pickle.loads(blob)))
         codes = self._index("sectors").get(sector, [])
         opos = self._index("objective_pos")
         objs, phases, inds = self._index("rows")
@@ -111,11 +114,13 @@ class Plan:
         one (the copies of `pegxl merge`): each unpickles its own copy of the settore it
         asks for. Reading the rows this process holds would write their reference counts,
         and so copy, page by page, the whole plan's rows into every worker (60 MB a worker
-        at 1,000 settori of 80 fasi and 60 indicatori)."""
+        at 1,000 settori of 80 fasi and 60 indicatori). The rows themselves are then let go
+        (the pickles take a third of their memory): sector_rows unpickles in this process too."""
         columns = tuple(tuple(df.columns) for df in (self.objectives, self.phases, self.indicators))
         packed = {s: pickle.dumps(tuple([tuple(r) for r in part] for part in self.sector_rows(s)),
                                   pickle.HIGHEST_PROTOCOL) for s in self.sector_codes}
         self._packed = (self._frames_key(), columns, packed)
+        self._idx.pop("rows", None)
 
     def _frames_key(self) -> tuple[int, ...]:
         return (id(self.assignments), id(self.objectives), id(self.phases), id(self.indicators),

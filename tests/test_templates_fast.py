@@ -232,6 +232,9 @@ def test_sector_rows_packed_for_the_workers_are_the_same(plan, packed):
             assert [type(r) for r in fast] == [type(r) for r in slow]
             for a, b in zip(fast, slow):
                 assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
+    if packed:
+        assert "rows" not in plan._idx and plan.sector_rows("NESSUNO") == ([], [], [])
+        assert "rows" not in plan._idx   # an unknown code does not bring the rows back
     code = plan.sector_codes[0]
     plan.phases = plan.phases.assign(description="cambiata")
     assert {r.description for r in plan.sector_rows(code)[1]} <= {"cambiata"}
