@@ -10,6 +10,10 @@ the peak RSS.
 Time per phase (validation, scoring, consolidated workbook, copies, archive) and peak
 memory: of the main process, of the largest worker, and of all of them together.
 
+With --returns 100,300,1000 the plan stays the same (its --sectors settori) and only the
+first N returns are merged, one run per N: memory against the number of files alone (the
+files are linked, not copied, into DIR/primi-N).
+
 Run:  python bench/bench_merge.py                       # 1,000 x 20, in a temporary folder
       python bench/bench_merge.py --sectors 100 --dir /tmp/pegxl-bench   # smaller, kept
       python bench/bench_merge.py --sectors 100,300,1000 --dir /tmp/pegxl-bench   # one after the other
@@ -220,6 +224,18 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True) -> int:
     return 0
 
 
+def _first_returns(root: Path, n: int) -> Path:
+    """root/primi-N: the plan and the first `n` returns of root, linked."""
+    sub = root / f"primi-{n}"
+    if sub.exists():
+        shutil.rmtree(sub)
+    (sub / "ritorni").mkdir(parents=True)
+    (sub / "piano.xlsx").symlink_to((root / "piano.xlsx").resolve())
+    for f in sorted((root / "ritorni").glob("*.xlsx"))[:n]:
+        (sub / "ritorni" / f.name).symlink_to(f.resolve())
+    return sub
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sectors", default="1000",
@@ -235,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", type=Path, help="cartella di lavoro (tenuta e riusata); default: temporanea")
     ap.add_argument("--code", type=Path, help="un'altra copia di pegxl da misurare (confronto nella stessa corsa)")
     ap.add_argument("--no-archive", action="store_true", help="merge senza archiviare il ciclo (merge --no-archive)")
+    ap.add_argument("--returns", help="con un solo --sectors: consolida solo i primi N file, stesso piano; "
+                                      "più valori separati da virgole: 100,300,1000")
     ap.add_argument("--merge-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.merge_only:
@@ -256,13 +274,17 @@ def main(argv: list[str] | None = None) -> int:
             root.mkdir(parents=True, exist_ok=True)
             generate(root, count, args.objectives, args.phases, args.indicators, args.transversal,
                      args.workers)
-            cmd = [sys.executable, __file__, "--merge-only", str(root)]
-            if args.jobs:
-                cmd += ["--jobs", str(args.jobs)]
-            if args.no_archive:
-                cmd.append("--no-archive")
-            print(f"--- {count} ritorni", flush=True)
-            rc = subprocess.call(cmd, env=env) or rc
+            targets = [(root, count)]
+            if args.returns:
+                targets = [(_first_returns(root, int(n)), int(n)) for n in str(args.returns).split(",") if n.strip()]
+            for where, n in targets:
+                cmd = [sys.executable, __file__, "--merge-only", str(where)]
+                if args.jobs:
+                    cmd += ["--jobs", str(args.jobs)]
+                if args.no_archive:
+                    cmd.append("--no-archive")
+                print(f"--- {n} ritorni (piano di {count} settori)", flush=True)
+                rc = subprocess.call(cmd, env=env) or rc
         return rc
     finally:
         if tmp:
