@@ -21,8 +21,8 @@ each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import gc
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -61,7 +61,7 @@ from .validators.returns import POOL_MIN_FILES, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
-from .workbook.reader import dict_rows, iter_sheet_rows, release_memory, xlsx_extents
+from .workbook.reader import blank_row, dict_rows, gc_frozen, iter_sheet_rows, release_memory, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs, write_back
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
 from .writeback import template_bytes as template_bytes
@@ -478,9 +478,7 @@ def _table_columns(path: str | os.PathLike, sheet: str, spec: Any, fields: list[
     at = {f: by_norm.get(C.norm_header(spec.header(f))) for f in dict.fromkeys(fields)}
     out: dict[str, list[Any]] = {f: [] for f in at}
     for row in rows:
-        first = row[0] if row else None
-        if (first is None or (type(first) is str and not first.strip())) and all(
-                v is None or (isinstance(v, str) and not v.strip()) for v in row):
+        if blank_row(row):
             continue
         for f, col in at.items():
             out[f].append(row[col] if col is not None and col < len(row) else None)
@@ -523,6 +521,7 @@ class CopyWriters:
                  reference: SnapshotValues | None = None):
         self.plan, self.fingerprint, self.reference = plan, fingerprint, reference
         self.pool: ProcessPoolExecutor | None = None
+        self._frozen = contextlib.ExitStack()
         if workers <= 1:
             return
         fp = fingerprint()
@@ -532,7 +531,7 @@ class CopyWriters:
         plan.pack_sector_rows()
         # the plan stays out of the collector's sweeps while the forked workers run (a sweep
         # would write to, and so copy, every page of it they share)
-        gc.freeze()
+        self._frozen.enter_context(gc_frozen())
         self.pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
                                         initargs=(plan, fp, reference))
         try:
@@ -553,7 +552,7 @@ class CopyWriters:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
-            gc.unfreeze()
+        self._frozen.close()
 
 
 def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],

@@ -127,6 +127,12 @@ def _usable_paths(validation: Any) -> set[str] | None:
         return None
 
 
+def _numbered(df: pd.DataFrame, number: str, cols: list[str]) -> dict[Any, dict[str, Any]]:
+    """A plan table of phases or indicators by (objective, `number` as an int)."""
+    df = df.dropna(subset=["objective", number])
+    return _by_key(df.assign(**{number: df[number].astype(int)}), ["objective", number], cols)
+
+
 def _by_key(df: pd.DataFrame, keys: list[str], cols: list[str]) -> dict[Any, dict[str, Any]]:
     """The first row of each key (a value for one key column, else a tuple), its `cols`
     only, in a dict: a look-up per value (df.at) costs tens of µs, a table of 1,000
@@ -194,9 +200,7 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
     if table == "phases":
         v_ph = _inputs(getattr(validation, "phases", None), ["sector", "objective", "phase"], usable,
                        ["actual_start", "actual_end", "notes"])
-        p_ph = plan.phases.dropna(subset=["objective", "phase"])
-        p_ph = _by_key(p_ph.assign(phase=p_ph["phase"].astype(int)), ["objective", "phase"],
-                       ["description", "planned_start", "planned_end", "weight"])
+        p_ph = _numbered(plan.phases, "phase", ["description", "planned_start", "planned_end", "weight"])
         for r in iter_records(scores.phases):
             n = _int(r.get("phase"))
             key = (r["sector"], r["objective"], n)
@@ -212,10 +216,8 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
     if table == "indicators":
         v_ind = _inputs(getattr(validation, "indicators", None), ["sector", "objective", "indicator"], usable,
                         ["achieved", "achieved_raw", "notes"])
-        p_ind = plan.indicators.dropna(subset=["objective", "indicator"])
-        p_ind = _by_key(p_ind.assign(indicator=p_ind["indicator"].astype(int)), ["objective", "indicator"],
-                        ["value_type", "target_value", "description", "kind", "unit", "direction", "target",
-                         "previous"])
+        p_ind = _numbered(plan.indicators, "indicator", ["value_type", "target_value", "description", "kind",
+                                                         "unit", "direction", "target", "previous"])
         for r in iter_records(scores.indicators):
             n = _int(r.get("indicator"))
             key = (r["sector"], r["objective"], n)

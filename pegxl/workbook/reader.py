@@ -642,13 +642,18 @@ def _header_row_below(rows: list[list[Any]], known: set[str], look: int = 5) -> 
     return None
 
 
+def blank_row(row: list[Any]) -> bool:
+    """A row with nothing in it (None or blank text in every cell), as tables drop them."""
+    first = row[0] if row else None
+    # most rows have a code in their first cell: not blank without looking further
+    return (first is None or (type(first) is str and not first.strip())) and all(
+        v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
 def records(df: pd.DataFrame) -> list[dict[Any, Any]]:
     """`df.to_dict("records")` built a column at a time (values as Python objects, as
     pandas gives them): several times quicker on the thousands of rows of many files."""
-    keys, columns = column_lists(df)
-    if not keys:
-        return [{} for _ in range(len(df))]
-    return [dict(zip(keys, values)) for values in zip(*columns)]
+    return list(iter_records(df))
 
 
 def iter_records(df: pd.DataFrame, columns: Iterable[str] | None = None) -> Iterator[dict[Any, Any]]:
@@ -762,10 +767,7 @@ def read_table(sheet: Sheet, spec: TableSpec, *, file: str | None = None,
     kept: list[list[Any]] = []
     xlrows: list[int] = []
     for r, row in enumerate(rows[1:], start=header_row + 2):
-        first = row[0] if row else None
-        # most rows have a code in their first cell: kept without looking further
-        if (first is None or (type(first) is str and not first.strip())) and all(
-                v is None or (isinstance(v, str) and not v.strip()) for v in row):
+        if blank_row(row):
             continue
         kept.append(row)
         xlrows.append(r)
