@@ -7,8 +7,11 @@ trasversali unless asked) gives one template per settore, filled with synthetic_
 so that its peak memory (ru_maxrss) is its own, and prints seconds, files per second and
 the peak RSS.
 
-Time per phase (validation, scoring, consolidated workbook, copies, archive) and peak
-memory: of the main process, of the largest worker, and of all of them together.
+Each merge runs twice, in fresh processes: once for the time per phase (validation,
+scoring, consolidated workbook, copies, archive) and the CPU seconds, nothing else running
+in the process; once for the peak memory of the main process, of the largest worker, and of
+all of them together (PSS sampled from /proc, which slows the run it samples: see _TreeRss).
+--measure time (or memory) makes one run only.
 
 With --returns 100,300,1000 the plan stays the same (its --sectors settori) and only the
 first N returns are merged, one run per N: memory against the number of files alone (the
@@ -102,10 +105,16 @@ class _TreeRss:
     """Peak memory of this process and its workers together, sampled every 0.1 s from /proc:
     the sum of their PSS (proportional set size: a page the forked workers share with this
     process counts once, not once per process) and, for comparison, of their RSS
-    (ru_maxrss gives each process's own peak, not their sum)."""
+    (ru_maxrss gives each process's own peak, not their sum).
 
-    def __init__(self) -> None:
+    The sampling is not free: reading smaps_rollup walks every page of each process, in
+    this process's time (about a quarter of a core at 1,000 returns) and holding each
+    process's memory map while it does. So the time is measured in a run without it
+    (`active` False: nothing sampled) and the memory in a run of its own."""
+
+    def __init__(self, active: bool = True) -> None:
         import threading
+        self.active = active
         self.peak_kb = 0
         self.peak_rss_kb = 0
         self._stop = threading.Event()
@@ -140,17 +149,21 @@ class _TreeRss:
             self.peak_rss_kb = max(self.peak_rss_kb, sum(r for _, r in sizes))
 
     def __enter__(self) -> _TreeRss:
-        self._thread.start()
+        if self.active:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self.active:
+            self._thread.join()
 
 
-def run_merge(root: Path, jobs: int | None, archive: bool = True) -> int:
-    """The timed part, in its own process: time per phase and peak memory. `archive`: the
-    cycle archived as `pegxl merge` does by default (an archive beside the plan)."""
+def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str = "time") -> int:
+    """The measured part, in its own process. `measure`: "time" (time per phase and CPU,
+    nothing sampled) or "memory" (the peak PSS of all the processes, sampled: its times are
+    slowed by the sampling and not printed). `archive`: the cycle archived as `pegxl merge`
+    does by default (an archive beside the plan)."""
     import pegxl.merge as M
     from pegxl.validators.plan import read_plan
     out = root / "out"
@@ -182,7 +195,7 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True) -> int:
             marks["copies"] = now
 
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with _TreeRss() as tree:
+    with _TreeRss(active=measure == "memory") as tree:
         t_plan = time.perf_counter()
         plan = read_plan(root / "piano.xlsx")
         t0 = time.perf_counter()
@@ -195,6 +208,11 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True) -> int:
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     size = result.consolidated.stat().st_size / (1024 * 1024)
+    if measure == "memory":
+        print(f"memoria di picco (corsa a parte, campionata ogni 0,1 s): tutti i processi insieme "
+              f"{tree.peak_kb / 1024:.0f} MB (PSS; somma degli RSS {tree.peak_rss_kb / 1024:.0f} MB); "
+              f"processo principale {self_mb:.0f} MB, processo figlio più grande {child_mb:.0f} MB (RSS)")
+        return 0
     print(f"piano: {len(plan.sectors)} settori, {len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, "
           f"{len(plan.indicators)} indicatori; jobs {jobs or 'predefinito'}; "
           f"{'con archivio (come il comando)' if archive else 'senza archivio (--no-archive)'}; "
@@ -212,9 +230,6 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True) -> int:
         print(f"  copie restituite:               {marks.get('copies', t_end) - start:.1f} s dall'inizio "
               f"della scrittura")
         print(f"  archiviazione e spostamento:    {t_end - max(marks.get('copies', t_end), marks['cons_end']):.1f} s")
-    print(f"memoria di picco: processo principale {self_mb:.0f} MB, processo figlio più grande {child_mb:.0f} MB, "
-          f"tutti i processi insieme {tree.peak_kb / 1024:.0f} MB (PSS; somma degli RSS "
-          f"{tree.peak_rss_kb / 1024:.0f} MB)")
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_me, cpu_kids = me.ru_utime + me.ru_stime - cpu0, kids.ru_utime + kids.ru_stime - cpu_kids0
     print(f"tempo di CPU: processo principale {cpu_me:.1f} s, processi figli {cpu_kids:.1f} s "
@@ -253,10 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-archive", action="store_true", help="merge senza archiviare il ciclo (merge --no-archive)")
     ap.add_argument("--returns", help="con un solo --sectors: consolida solo i primi N file, stesso piano; "
                                       "più valori separati da virgole: 100,300,1000")
+    ap.add_argument("--measure", choices=("time", "memory", "both"), default="both",
+                    help="tempo (senza campionare la memoria), memoria (una corsa campionata) o "
+                         "entrambi (due corse: predefinito)")
     ap.add_argument("--merge-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.merge_only:
-        return run_merge(args.merge_only, args.jobs, archive=not args.no_archive)
+        return run_merge(args.merge_only, args.jobs, archive=not args.no_archive, measure=args.measure)
     tmp = None
     base = args.dir
     if base is None:
@@ -284,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.no_archive:
                     cmd.append("--no-archive")
                 print(f"--- {n} ritorni (piano di {count} settori)", flush=True)
-                rc = subprocess.call(cmd, env=env) or rc
+                for what in ("time", "memory") if args.measure == "both" else (args.measure,):
+                    rc = subprocess.call([*cmd, "--measure", what], env=env) or rc
         return rc
     finally:
         if tmp:

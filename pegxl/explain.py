@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Mapping
@@ -50,6 +50,7 @@ from .scoring import (
     ST_MISSING,
     ST_NEUTRALISED,
     IndicatorDetail,
+    Figures,
     Scores,
     indicator_detail,
 )
@@ -145,7 +146,8 @@ class Explainer:
     """The steps of every figure of `scores`. `reasons`: why a phase or indicator of the
     plan is neutralised, by (L_PHASES or L_INDICATOR, objective, number): see reasons_of."""
 
-    def __init__(self, scores: Scores, reasons: Mapping[tuple[str, Any, Any], str] | None = None):
+    def __init__(self, scores: Scores, reasons: Mapping[tuple[str, Any, Any], str] | None = None,
+                 owners: Mapping[Any, list[Any]] | None = None):
         if scores.input is None:
             raise ValueError("Scores senza i dati di partenza (scoring.compute li conserva)")
         self.scores, self.rules, self.fig = scores, scores.rules, scores.exact
@@ -173,18 +175,68 @@ class Explainer:
         for s, obj in dict.fromkeys(zip(o["sector"].tolist(), o["objective"].tolist())):
             self.sectors_of.setdefault(obj, []).append(s)
             self.objectives_of.setdefault(s, []).append(obj)
+        # the settori of each objective among all of them, for scores that are a Part's slice
+        self.sectors_of.update(owners or {})
         self.rule_values = dict(self.rules.as_rows())
         self.oiv_neutral_ph = inp.neutralised_phases
         self.oiv_neutral_in = inp.neutralised_indicators
 
     # ---------------------------------------------------------------- rows, by settore
-    def _rows(self, name: str, keys: Iterable[Any]) -> list[dict[Any, Any]]:
+    def _take(self, name: str, keys: Iterable[Any]) -> Any:
         """The rows of table `name` whose settore (or objective) is in `keys`, in table
-        order, as to_dict("records") gives them."""
+        order (a DataFrame)."""
         df, _ = self._tables[name]
         groups = self._positions[name]
-        pos = sorted(int(p) for k in keys for p in groups.get(k, ()))
-        return df.take(pos).to_dict("records") if pos else []
+        return df.take(sorted(int(p) for k in keys for p in groups.get(k, ())))
+
+    def _rows(self, name: str, keys: Iterable[Any]) -> list[dict[Any, Any]]:
+        """_take's rows as to_dict("records") gives them."""
+        rows = self._take(name, keys)
+        return rows.to_dict("records") if len(rows) else []
+
+    def parts(self, sectors: Iterable[Any] | None = None, size: int = SECTORS_AT_ONCE) -> Iterator[Part]:
+        """`sectors` (default all) `size` at a time, each with its slice of the scores: the
+        figures of a Part explained elsewhere (part_rows, in another process) are the ones
+        by_sector explains here. The ente is not in any (it needs every settore)."""
+        keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
+        chunks = [keep[i:i + size] for i in range(0, len(keep), size)]
+        figures = self._figures_by_chunk({s: i for i, chunk in enumerate(chunks) for s in chunk})
+        inp = self.scores.input
+        assert inp is not None   # __init__ refuses scores without it
+        table = self.scores.sectors
+        for i, chunk in enumerate(chunks):
+            mine = set(chunk)
+            objectives = list(dict.fromkeys(o for s in chunk for o in self.objectives_of.get(s, [])))
+            given = replace(inp, sectors=inp.sectors.iloc[:0], assignments=inp.assignments.iloc[:0],
+                            objective_inputs=inp.objective_inputs.iloc[:0], phase_inputs=inp.phase_inputs.iloc[:0],
+                            phases=self._take("plan_ph", objectives), indicators=self._take("plan_ind", objectives),
+                            indicator_inputs=self._take("given_ind", chunk),
+                            neutralised_phases=frozenset(k for k in inp.neutralised_phases if k[0] in mine),
+                            neutralised_indicators=frozenset(k for k in inp.neutralised_indicators if k[0] in mine))
+            scores = replace(self.scores, indicators=self._take("indicators", chunk),
+                             phases=self._take("phases", chunk), objectives=self._take("objectives", chunk),
+                             sectors=table[table["sector"].isin(mine).to_numpy()],
+                             exact=figures.pop(i, Figures(ente=self.fig.ente)), input=given)
+            wanted = set(objectives)
+            yield Part(chunk, scores, {k: v for k, v in self.reasons.items() if k[1] in wanted},
+                       {o: self.sectors_of[o] for o in objectives if len(self.sectors_of.get(o, ())) > 1})
+
+    def _figures_by_chunk(self, chunk_of: Mapping[Any, int]) -> dict[int, Figures]:
+        """The exact figures split by the chunk (of parts) of their settore, in one pass."""
+        out: dict[int, Figures] = {}
+        for f in fields(Figures):
+            figures = getattr(self.fig, f.name)
+            if not isinstance(figures, dict):
+                continue
+            by_sector = f.name in ("sectors", "sector_weights")   # keyed by the settore's code
+            for key, value in figures.items():
+                i = chunk_of.get(key if by_sector else key[0])
+                if i is not None:
+                    got = out.get(i)
+                    if got is None:
+                        got = out[i] = Figures(ente=self.fig.ente)
+                    getattr(got, f.name)[key] = value
+        return out
 
     def _load(self, sectors: Iterable[Any]) -> None:
         """The rows of `sectors` (and of their objectives in the plan), in place of the
@@ -490,9 +542,9 @@ class Explainer:
         percentage, then the ente (the Calcolo sheet)."""
         return [st for group in self.by_sector(sectors) for st in group]
 
-    def by_sector(self, sectors: Iterable[Any] | None = None) -> Iterator[list[Step]]:
-        """`everything`, one settore's steps at a time (then the ente's): a workbook of a
-        thousand settori never holds them all."""
+    def by_sector(self, sectors: Iterable[Any] | None = None, *, ente: bool = True) -> Iterator[list[Step]]:
+        """`everything`, one settore's steps at a time (then the ente's, unless not `ente`):
+        a workbook of a thousand settori never holds them all."""
         keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
         for i, sector in enumerate(keep):
             if i % SECTORS_AT_ONCE == 0:
@@ -501,7 +553,8 @@ class Explainer:
             for obj in self.objectives_of.get(sector, []):
                 out += self.objective(sector, obj)
             yield out + self.sector(sector)
-        yield self.ente()
+        if ente:
+            yield self.ente()
 
     # ------------------------------------------------------------------------ lookup
     def explain(self, code: str, *, file: str | None = None,
@@ -558,8 +611,8 @@ def reasons_of(phases: Any, indicators: Any) -> dict[tuple[str, Any, Any], str]:
         if df is None or "neutralised_reason" not in df.columns:
             continue
         why = df["neutralised_reason"]
-        # the rows with a reason only (few): a loop over every row would touch every object
-        # of the plan's tables, and a forked process (the Calcolo sheet's) copy their pages
+        # the rows with a reason only (few): a loop over every row would make and touch an
+        # object for every cell of the plan's tables
         rows = df.loc[why.notna().to_numpy(), ["objective", col, "neutralised_reason"]]
         for o, n, w in rows.itertuples(index=False, name=None):
             if not is_blank(w):
@@ -567,14 +620,37 @@ def reasons_of(phases: Any, indicators: Any) -> dict[tuple[str, Any, Any], str]:
     return out
 
 
+@dataclass(frozen=True)
+class Part:
+    """Some settori (`sectors`) with their slice of the scores, the reasons of their plan
+    rows and the settori of their trasversale objectives among all of them: enough to
+    explain their figures in another process (Explainer.parts, part_rows)."""
+    sectors: list[Any]
+    scores: Scores
+    reasons: dict[tuple[str, Any, Any], str]
+    owners: dict[Any, list[Any]]
+
+
+def part_rows(part: Part) -> Iterator[dict[str, Any]]:
+    """calcolo_rows of a Part's settori, without the ente's."""
+    return calcolo_rows(part.scores, part.sectors, part.reasons, ente=False, owners=part.owners)
+
+
 def calcolo_rows(scores: Scores, sectors: Iterable[Any] | None = None,
-                 reasons: Mapping[tuple[str, Any, Any], str] | None = None) -> Iterator[dict[str, Any]]:
+                 reasons: Mapping[tuple[str, Any, Any], str] | None = None, *, ente: bool = True,
+                 owners: Mapping[Any, list[Any]] | None = None) -> Iterator[dict[str, Any]]:
     """The rows of the Calcolo sheet (fields of contract.CS_CALCOLO), one per figure of
-    `sectors` (default all) and of the ente: the figure (FIGURE_STEP, Realizzazione fasi %
-    for an objective's phases), its steps one per line, its value (None where it has
-    none: a CONTESTO indicator, an objective left out) and every Regola its steps used.
-    The steps' own numbers are in the text; `pegxl spiega` gives each one apart. Made one
-    settore at a time, as they are read."""
+    `sectors` (default all) and of the ente (unless not `ente`): the figure (FIGURE_STEP,
+    Realizzazione fasi % for an objective's phases), its steps one per line, its value
+    (None where it has none: a CONTESTO indicator, an objective left out) and every Regola
+    its steps used. The steps' own numbers are in the text; `pegxl spiega` gives each one
+    apart. Made one settore at a time, as they are read. `owners`: see Explainer."""
+    for steps in Explainer(scores, reasons, owners).by_sector(sectors, ente=ente):
+        yield from figure_rows(steps)
+
+
+def figure_rows(steps: Iterable[Step]) -> Iterator[dict[str, Any]]:
+    """Steps as Calcolo rows: one per figure (a run of steps of the same level and code)."""
     def row(group: list[Step]) -> dict[str, Any]:
         first = group[0]
         name = FIGURE_STEP.get(first.level, P_PHASES)
@@ -588,15 +664,14 @@ def calcolo_rows(scores: Scores, sectors: Iterable[Any] | None = None,
                 "text": "\n".join(f"{st.step}: {st.text}" for st in group),
                 "value": fig.number if fig is not None else None, "rule": "; ".join(rules) or None}
 
-    for steps in Explainer(scores, reasons).by_sector(sectors):
-        group: list[Step] = []
-        for st in steps:
-            if group and (st.level, st.code) != (group[0].level, group[0].code):
-                yield row(group)
-                group = []
-            group.append(st)
-        if group:
+    group: list[Step] = []
+    for st in steps:
+        if group and (st.level, st.code) != (group[0].level, group[0].code):
             yield row(group)
+            group = []
+        group.append(st)
+    if group:
+        yield row(group)
 
 
 _HEADINGS = {L_INDICATOR: "Indicatore", L_PHASES: "Fasi dell'obiettivo", L_OBJECTIVE: "Obiettivo",

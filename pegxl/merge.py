@@ -25,10 +25,11 @@ import contextlib
 import datetime as dt
 import os
 import threading
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .archive import store_cycle
 from .archive.snapshots import previous_snapshot
@@ -37,10 +38,13 @@ from .consolidated.read import max_rows, table_key
 from .consolidated.records import RecordSpill
 from .consolidated.write import (
     Consolidated,
+    calcolo_height,
+    calcolo_table,
     consolidated_name,
     finding_row,
     write_consolidated,
 )
+from .explain import Explainer, Part, figure_rows, part_rows
 from .errors import (
     EXIT_PROBLEMS,
     EXIT_UNUSABLE,
@@ -68,6 +72,8 @@ from .writeback import template_bytes as template_bytes
 
 RETURNED_DIR = "restituiti"
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
+CALCOLO_AHEAD = 4    # parts of the Calcolo sheet asked of the workers and not yet written
+COPIES, CALCOLO = "copie", "calcolo"   # what keeps CopyWriters' processes (see retire)
 OWN_FILE_MAX_BYTES = 1 << 40   # sniff's limit for the consolidated this merge has just written
 Progress = Callable[[int, int, str], None]
 
@@ -289,9 +295,13 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
     def write(stage: Staging, records: RecordSpill) -> None:
         staged = (replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list)
         # the consolidated workbook is written here while the workers write the copies
-        write_copies(writers, staged, done=copied,
-                     meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
-                                                          verify=verify, records=records))
+        try:
+            write_copies(writers, staged, done=copied,
+                         meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
+                                                              verify=verify, records=records,
+                                                              calcolo=writers.calcolo))
+        finally:
+            writers.retire(CALCOLO)   # a workbook without the Calcolo sheet's rows
 
     result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db,
                                  owned=(RETURNED_DIR,))
@@ -503,6 +513,10 @@ def _write_in_worker(job: CopyJob) -> str:
     return job.sector
 
 
+def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> list[tuple[dict, float | None]]:
+    return [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
+
+
 def copy_workers(jobs: int | None, n: int) -> int:
     """Worker processes for `n` copies: `jobs`, or the cores from POOL_MIN_FILES copies."""
     if jobs is None:
@@ -522,6 +536,8 @@ class CopyWriters:
         self.plan, self.fingerprint, self.reference = plan, fingerprint, reference
         self.pool: ProcessPoolExecutor | None = None
         self._frozen = contextlib.ExitStack()
+        self._lock = threading.Lock()
+        self._users = {COPIES, CALCOLO}   # see retire
         if workers <= 1:
             return
         fp = fingerprint()
@@ -540,13 +556,44 @@ class CopyWriters:
             self.close()
             raise
 
-    def retire(self) -> None:
-        """Stop the worker processes once every copy is written (from any thread): the
-        pages of the plan they have touched, their own copies by then, go back to the
-        system before the consolidated workbook's last and largest steps. `close()` is
-        still needed."""
-        if self.pool is not None:
+    def retire(self, user: str = COPIES) -> None:
+        """Say that `user` (COPIES: every copy is written; CALCOLO: the Calcolo sheet's
+        rows are made) needs the worker processes no more (from any thread, once or more):
+        when neither does, they stop, and the pages of the plan they have touched, their own
+        copies by then, go back to the system before the consolidated workbook's last and
+        largest steps. `close()` is still needed."""
+        with self._lock:
+            self._users.discard(user)
+            last = not self._users
+        if last and self.pool is not None:
             self.pool.shutdown(wait=True)
+
+    def calcolo(self, scores: Scores, sectors: list, reasons: Mapping,
+                wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
+        """consolidated.write.calcolo_table's rows, made by the workers a Part at a time
+        (never more than CALCOLO_AHEAD waiting) while this process writes them, in order;
+        the ente's here. The most expensive sheet of the consolidated workbook, off the
+        process that writes it."""
+        try:
+            if self.pool is None or CALCOLO not in self._users:
+                yield from calcolo_table(scores, sectors, reasons, wrapped)
+                return
+            ex = Explainer(scores, reasons)
+            waiting: deque[Future] = deque()
+            try:
+                for part in ex.parts(sectors):
+                    waiting.append(self.pool.submit(_calcolo_in_worker, part, wrapped))
+                    if len(waiting) >= CALCOLO_AHEAD:
+                        yield from waiting.popleft().result()
+                while waiting:
+                    yield from waiting.popleft().result()
+            finally:
+                for f in waiting:
+                    f.cancel()
+            for row in figure_rows(ex.ente()):
+                yield row, calcolo_height(row, wrapped)
+        finally:
+            self.retire(CALCOLO)
 
     def close(self) -> None:
         if self.pool is not None:

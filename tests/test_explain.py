@@ -33,7 +33,7 @@ from test_scoring import NAN, make_input
 from pegxl import flows
 from pegxl.cli import main
 from pegxl.errors import ErrorCode, PegxlError
-from pegxl.explain import Explainer, calcolo_rows, render_text
+from pegxl.explain import Explainer, calcolo_rows, figure_rows, part_rows, render_text
 from pegxl.oiv import scores_of_book
 from pegxl.rules import Rules
 from pegxl.scoring import compute
@@ -193,6 +193,30 @@ def test_codes_trasversale_unknown_and_excluded():
     with pytest.raises(PegxlError) as exc:
         e.explain("T")
     assert "S1:T" in exc.value.findings[0].hint
+
+
+@pytest.mark.parametrize("make", [unit_scores, trasversale_scores])
+@pytest.mark.parametrize("size", [1, 2, 50])
+def test_parts_explained_apart_give_the_calcolo_rows(make, size):
+    """The Calcolo sheet's rows made a Part at a time in another process (pickled there and
+    back: merge's workers) are the rows made at once, the ente's last: a trasversale
+    objective keeps its settore's code in a part without its other settori, a neutralised
+    phase its reason."""
+    import pickle
+    s = make()
+    reasons = {("fasi", "O1", 5): "Fase sospesa dal Sindaco"}
+    e = Explainer(s, reasons)
+    parts = [pickle.loads(pickle.dumps(p)) for p in e.parts(size=size)]
+    assert [x for p in parts for x in p.sectors] == list(e.sectors)
+    apart = [r for p in parts for r in part_rows(p)] + list(figure_rows(e.ente()))
+    whole = list(calcolo_rows(s, reasons=reasons))
+    assert apart == whole
+    codes = {r["code"] for r in whole}
+    assert ("S1:T" in codes and "S2:T" in codes) if make is trasversale_scores else \
+        any("Fase sospesa dal Sindaco" in r["text"] for r in whole)
+    # a settore asked for alone, as the consolidated asks for the ones it holds
+    only = [r for p in e.parts(["S2"], size=size) for r in part_rows(p)]
+    assert only == [r for r in whole if r["sector"] == "S2"]
 
 
 def test_text_fits_80_columns():

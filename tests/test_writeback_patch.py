@@ -177,6 +177,10 @@ def test_merge_with_workers_writes_the_same_copies(tmp_path):
                                         "--jobs", jobs, "--no-archive"])
         assert res.exit_code == 0, res.output
         outs[jobs] = out
+    # the Calcolo sheet's rows made by the workers are the ones made in one process
+    calcolo = [[tuple(r) for r in openpyxl.load_workbook(outs[j] / "2024_consolidato_OIV.xlsx")["Calcolo"]
+                .iter_rows(values_only=True)] for j in ("1", "2")]
+    assert calcolo[0] == calcolo[1] and len(calcolo[0]) > 10
     for p in sorted((outs["1"] / "restituiti").iterdir()):
         a = openpyxl.load_workbook(p)
         b = openpyxl.load_workbook(outs["2"] / "restituiti" / p.name)
@@ -439,6 +443,36 @@ def test_write_copies_retires_the_workers_once_the_copies_are_written(monkeypatc
     finally:
         writers.pool.shutdown()
     assert seen == [True, 40]
+
+
+def test_the_workers_stay_for_the_calcolo_sheet_then_go(tmp_path):
+    """CopyWriters' processes make the Calcolo sheet's rows too (the same rows, in order):
+    they stop only once the copies and the Calcolo sheet no longer need them."""
+    import pegxl.merge as M
+    from pegxl.consolidated.write import calcolo_table
+    from pegxl.tables import inputs_from_validation, score
+    from pegxl.validators.returns import validate_returns
+    plan, rdir, _ = build(tmp_path)
+    v = validate_returns(plan, [rdir])
+    scores = score(plan, inputs_from_validation(v, {rf.path for rf in v.files}), [rf.sector for rf in v.files])
+    sectors = list(scores.sectors["sector"])
+    wrapped = {"step": 20.0, "text": 56.0, "rule": 24.0}
+    reasons = {("fasi", "O1", 1): "sospesa"}
+    writers = M.CopyWriters(plan, 2, _Fingerprint(plan))
+    try:
+        writers.retire(M.COPIES)          # the copies are written: the Calcolo sheet still needs them
+        assert writers.pool.submit(int).result() == 0
+        old = M.CALCOLO_AHEAD
+        M.CALCOLO_AHEAD = 1               # a part waited for before the next is asked
+        try:
+            got = list(writers.calcolo(scores, sectors, reasons, wrapped))
+        finally:
+            M.CALCOLO_AHEAD = old
+        assert got == list(calcolo_table(scores, sectors, reasons, wrapped)) and len(got) > 10
+        with pytest.raises(RuntimeError):   # neither needs them: gone
+            writers.pool.submit(int)
+    finally:
+        writers.close()
 
 
 def test_write_copies_raises_the_first_failure_and_makes_no_more_jobs(monkeypatch):

@@ -276,9 +276,10 @@ class _Sheet:
 
 
 class _Writer:
-    def __init__(self, data: Consolidated, password: str):
+    def __init__(self, data: Consolidated, password: str, calcolo: CalcoloRows | None = None):
         self.data = data
         self.password = password
+        self.calcolo = calcolo
         self.wb = FastWriteOnlyWorkbook()   # write-only, its rows written as text
         self.values_ws = None
         what = "Consolidato per l'OIV" if data.kind == KIND_CONSOLIDATED else "Consolidato finale dopo l'OIV"
@@ -599,11 +600,12 @@ class _Writer:
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False, widths=CALCOLO_WIDTHS)
         fields = [c.field for c in sh.columns]
         wrapped = {f: sh.widths[fields.index(f)] for f in ("step", "text", "rule")}
-        rows = calcolo_rows(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators)) \
+        make = self.calcolo or calcolo_table
+        rows = make(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators), wrapped) \
             if d.scores.input is not None else []
         wrap, top, pct = sh._style(None, False, False, "wrap"), sh._style(None, False, False, "top"), \
             sh._style(PCT, False, False, "top")
-        for row in rows:
+        for row, height in rows:
             # straight to the sheet (one row per figure, thousands): no record to keep
             cells: list[tuple[Any, Any]] = []
             for f in fields:
@@ -614,7 +616,6 @@ class _Writer:
                     cells.append((v, wrap))
                 else:   # the codes beside a tall row: on its first line
                     cells.append((v, top if v is not None else None))
-            height = paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
             if height is not None:   # the steps go to a new line each: rows as tall as they are
                 set_height(sh.ws, sh.rows + 1, height)
             append_plain(sh.ws, cells)
@@ -738,13 +739,31 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
     return " ".join(parts) or None
 
 
+# what makes the Calcolo sheet's rows: (scores, settori, reasons, wrapped column -> width)
+# -> (row, height) pairs in order; calcolo_table here, or the same rows made elsewhere
+CalcoloRows = Callable[[Scores, list, Mapping, Mapping[str, float]], Iterable[tuple[dict, float | None]]]
+
+
+def calcolo_table(scores: Scores, sectors: list, reasons: Mapping,
+                  wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
+    """The Calcolo sheet's rows (explain.calcolo_rows), each with its height."""
+    for row in calcolo_rows(scores, sectors, reasons):
+        yield row, calcolo_height(row, wrapped)
+
+
+def calcolo_height(row: Mapping[str, Any], wrapped: Mapping[str, float]) -> float | None:
+    """A Calcolo row's height: the steps go to a new line each, rows as tall as they are."""
+    return paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
+
+
 def build_workbook(data: Consolidated, *, password: str | None = None,
-                   records: list | RecordSpill | None = None) -> Workbook:
+                   records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None) -> Workbook:
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
-    extended with what the workbook records as written (see _Writer.records)."""
+    extended with what the workbook records as written (see _Writer.records). `calcolo`
+    makes the Calcolo sheet's rows (default calcolo_table, in this process)."""
     if password is None:
         password = DEFAULT_PASSWORD
-    w = _Writer(data, password)
+    w = _Writer(data, password, calcolo)
     try:
         wb = w.build()
         if records is not None:
@@ -756,10 +775,11 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
 
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        verify: Callable[[Path], None] | None = None, password: str | None = None,
-                       records: list | RecordSpill | None = None) -> Path:
+                       records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
-    before it replaces `path`; if it raises, nothing is written. `records`: see build_workbook."""
-    wb = build_workbook(data, password=password, records=records)
+    before it replaces `path`; if it raises, nothing is written. `records`, `calcolo`: see
+    build_workbook."""
+    wb = build_workbook(data, password=password, records=records, calcolo=calcolo)
     target = Path(path)
     with atomic_path(target, suffix=".tmp.xlsx") as tmp:
         wb.save(tmp)
