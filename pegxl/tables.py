@@ -26,6 +26,7 @@ from .scoring import (
     compute,
 )
 from .values import is_blank, parse_date, parse_number, parse_typed
+from .workbook.reader import iter_records
 
 
 class Rows(Protocol):
@@ -137,17 +138,19 @@ def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) 
     same way), and left out of the scores by `score`."""
     keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
 
-    def rows(df: pd.DataFrame) -> list[dict]:
+    def rows(df: pd.DataFrame, *columns: str) -> Iterable[dict]:
+        # the columns read here only: the tables' every column as dicts take seconds
         if df.empty:
             return []
-        return df[df["file"].isin(keep)].to_dict("records")
+        return iter_records(df[df["file"].isin(keep)], ["sector", "objective", *columns])
 
     objs = [{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
              "declared": r["declared"], "report": clean_text(r["report"]),
              "deviation_reason": clean_text(r["deviation_reason"])}
-            for r in rows(validation.objectives)]
+            for r in rows(validation.objectives, "status", "declared", "report", "deviation_reason")]
     phs = []
-    for r in rows(validation.phases):
+    for r in rows(validation.phases, "phase", "progress", "actual_start", "actual_end", "neutralised",
+                  "progress_raw", "progress_percent", "actual_start_raw", "actual_end_raw", "notes"):
         progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
         if r["neutralised"]:
             p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
@@ -158,7 +161,8 @@ def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) 
                     "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
                     "notes": clean_text(r["notes"])})
     inds = []
-    for r in rows(validation.indicators):
+    for r in rows(validation.indicators, "indicator", "achieved_raw", "achieved", "neutralised", "value_type",
+                  "achieved_percent", "notes"):
         raw = _none(r["achieved_raw"])
         achieved = r["achieved"]
         if r["neutralised"] or is_blank(achieved):

@@ -24,6 +24,7 @@ from ..plan import Plan
 from ..templates.reference import SnapshotValues, snapshot_at
 from ..values import is_blank, show
 from ..workbook import contract as C
+from ..workbook.reader import iter_records
 from .returns import Validation, _sorted
 
 _WORSE = {">=": "Verso >=, più è meglio: il valore è sceso", "<=": "Verso <=, meno è meglio: il valore è salito",
@@ -46,19 +47,27 @@ def progress_findings(plan: Plan, phases: pd.DataFrame, indicators: pd.DataFrame
     rows of a validation (`Validation.phases`, `.indicators`)."""
     at = snapshot_at(plan.fase, plan.reference_date)
     out: list[Finding] = []
-    live_ph = _live(phases)
+    late = not plan.final and plan.reference_date is not None
+    if previous is None and not late:
+        return out
+    live_ph = _live(phases, "phase", "progress")
     if previous is not None:
         out += _went_back(live_ph, previous, at)
-        out += _fell(plan, _live(indicators), previous, at)
-    if not plan.final and plan.reference_date is not None:
+        out += _fell(plan, _live(indicators, "indicator", "achieved", "achieved_ok", "value_type"), previous, at)
+    if late:
+        assert plan.reference_date is not None
         out += _late(plan, live_ph, plan.reference_date.strftime("%d/%m/%Y"))
     return out
 
 
-def _live(df: pd.DataFrame) -> list[dict[str, Any]]:
+def _live(df: pd.DataFrame, *fields: str) -> list[dict[str, Any]]:
+    """The rows not neutralised, with `fields` and what _where and the keys read (a
+    thousand files' tables whole, as dicts, take seconds)."""
     if df is None or df.empty:
         return []
-    return [{str(k): v for k, v in r.items()} for r in df.to_dict("records") if not r.get("neutralised")]
+    cells = [f"{f}_cell" for f in fields]
+    wanted = ["file", "sector", "objective", *fields, *cells, "xlrow", "record", "neutralised"]
+    return [r for r in iter_records(df, wanted) if not r.get("neutralised")]
 
 
 def _where(r: dict[str, Any], sheet: str, fld: str, column: str) -> dict[str, Any]:
