@@ -21,30 +21,26 @@ each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import threading
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable
 
 from .archive import store_cycle
 from .archive.snapshots import previous_snapshot
 from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
+from .consolidated.calcolo import calcolo_wrapped
 from .consolidated.read import max_rows, table_key
 from .consolidated.records import RecordSpill
 from .consolidated.write import (
     Consolidated,
-    calcolo_height,
-    calcolo_table,
     consolidated_name,
     finding_row,
     write_consolidated,
 )
-from .explain import Explainer, Part, figure_rows, part_rows
+from .copies import CALCOLO, CopyWriters, copy_workers, write_copies
 from .errors import (
     EXIT_PROBLEMS,
     EXIT_UNUSABLE,
@@ -53,27 +49,24 @@ from .errors import (
     PegxlError,
     finding,
 )
+from .explain import reasons_of
 from .ingest import expand_paths, require_files
 from .plan import Plan
 from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
 from .tables import canon, clean_text, inputs_from_validation, same, score, shown
-from .templates.generate import _mp_context, default_jobs
-from .templates.reference import SnapshotValues
 from .validators.progress import add_progress_findings
-from .validators.returns import POOL_MIN_FILES, Validation, validate_returns
+from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
-from .workbook.reader import blank_row, dict_rows, gc_frozen, iter_sheet_rows, release_memory, xlsx_extents
-from .writeback import CopyJob, _Fingerprint, iter_copy_jobs, write_back
+from .workbook.reader import blank_row, dict_rows, iter_sheet_rows, release_memory, xlsx_extents
+from .writeback import CopyJob, _Fingerprint, iter_copy_jobs
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
 from .writeback import template_bytes as template_bytes
+from .writeback import write_back as write_back
 
 RETURNED_DIR = "restituiti"
-COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
-CALCOLO_AHEAD = 4    # parts of the Calcolo sheet asked of the workers and not yet written
-COPIES, CALCOLO = "copie", "calcolo"   # what keeps CopyWriters' processes (see retire)
 OWN_FILE_MAX_BYTES = 1 << 40   # sniff's limit for the consolidated this merge has just written
 Progress = Callable[[int, int, str], None]
 
@@ -285,6 +278,8 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
                          run_id=run_id)
 
     jobs_list = iter_copy_jobs(v, scores, chosen, targets)   # made one at a time as the workers take them
+    if scores.input is not None:   # the Calcolo sheet's rows, made by the workers among the copies
+        writers.prefetch_calcolo(scores, sectors, reasons_of(plan.phases, plan.indicators), calcolo_wrapped())
     written = [n]
 
     def copied(job: CopyJob) -> None:
@@ -292,14 +287,15 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
         if progress:
             progress(written[0], total, job.target.name)
 
-    def write(stage: Staging, records: RecordSpill) -> None:
+    def write(stage: Staging, records: RecordSpill, archive: Callable[[], None]) -> None:
         staged = (replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list)
-        # the consolidated workbook is written here while the workers write the copies
+        # the consolidated workbook is written here while the workers write the copies; the
+        # archive fills its transaction from when the workbook's records are all made
         try:
             write_copies(writers, staged, done=copied,
                          meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
                                                               verify=verify, records=records,
-                                                              calcolo=writers.calcolo))
+                                                              calcolo=writers.calcolo, built=archive))
         finally:
             writers.retire(CALCOLO)   # a workbook without the Calcolo sheet's rows
 
@@ -322,30 +318,32 @@ def _values_only(v: Validation) -> None:
             setattr(v, name, df.drop(columns=drop))
 
 
-def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, RecordSpill], None], *,
+def staged_run(outdir: Path, run_id: str, kind: str,
+               write: Callable[[Staging, RecordSpill, Callable[[], None]], None], *,
                plan: Plan, result: Any, db: str | os.PathLike | None,
                owned: tuple[str, ...] = ()) -> Any:
-    """Run `write(stage, records)` into a staging folder of `outdir`, archive the cycle in
-    `db` (with the records written, under `run_id`) and move everything into place: all or
-    nothing (pegxl.staging). Returns the archive's StoredCycle, or None without `db`.
-    An interrupted run of before is finished or undone first (M007, added to
-    result.findings)."""
+    """Run `write(stage, records, archive)` into a staging folder of `outdir`, archive the
+    cycle in `db` (with the records written, under `run_id`) and move everything into
+    place: all or nothing (pegxl.staging). Returns the archive's StoredCycle, or None
+    without `db`. An interrupted run of before is finished or undone first (M007, added
+    to result.findings).
+
+    `write` may call `archive()` once `records` is complete: the archive's transaction is
+    then filled while the files are finished, and committed only after they are all
+    staged and journaled (_Archiving); otherwise the cycle is archived after `write`."""
     stage = Staging(outdir, run_id, kind, owned)
     try:
         stage.open()
         with locked(stage.outdir), RecordSpill() as records:
             result.findings[:0] = recover(stage.outdir, keep=stage.dir.name)
-            write(stage, records)
-            stage.prepare(db)
-            archived = None
-            if db is not None:
-                try:
-                    archived = store_cycle(db, plan, result, kind=kind, run_id=run_id,
-                                           written=records if kind == "merge" else None)
-                except PegxlError as exc:
-                    raise PegxlError([finding(ErrorCode.A003, value=str(db),
-                                              detail="; ".join(f.message for f in exc.findings[:1])),
-                                      *exc.findings], exit_code=EXIT_PROBLEMS) from exc
+            archiving = _Archiving(db, plan, result, kind, run_id, records) if db is not None else None
+            try:
+                write(stage, records, archiving.start if archiving is not None else _nothing)
+                stage.prepare(db)
+                archived = archiving.commit() if archiving is not None else None
+            finally:
+                if archiving is not None:
+                    archiving.abort()   # after a commit: nothing to do
             stage.commit()        # past the archive commit: never undone, finished by recover()
             return archived
     except PegxlError as exc:
@@ -361,6 +359,70 @@ def staged_run(outdir: Path, run_id: str, kind: str, write: Callable[[Staging, R
     except BaseException:
         stage.abort()
         raise
+
+
+def _nothing() -> None:
+    pass
+
+
+class _Archiving:
+    """store_cycle in a thread of its own, started (`start`) as soon as the records are
+    complete: the archive's rows are made and inserted while this thread saves and
+    reconciles the workbook (calamine, zlib and SQLite let go of the GIL) and the workers
+    finish the copies. Its transaction waits, everything inserted, for `commit()` (then
+    commits, and its failure is an A003 raised here) or `abort()` (then rolls back)."""
+
+    def __init__(self, db: str | os.PathLike, plan: Plan, result: Any, kind: str, run_id: str,
+                 records: RecordSpill):
+        self.db, self.plan, self.result, self.kind, self.run_id, self.records = db, plan, result, kind, run_id, records
+        self._decided = threading.Event()
+        self._go = False
+        self._thread: threading.Thread | None = None
+        self.stored: Any = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pegxl-archivio", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.stored = store_cycle(self.db, self.plan, self.result, kind=self.kind, run_id=self.run_id,
+                                      written=self.records if self.kind == "merge" else None, ready=self._ready)
+        except BaseException as exc:   # given to the thread that decides (commit raises it)
+            self.error = exc
+
+    def _ready(self) -> None:
+        self._decided.wait()
+        if not self._go:
+            raise _Abandoned()
+
+    def commit(self) -> Any:
+        """The StoredCycle, committed (the thread started here if it was not)."""
+        self.start()
+        self._go = True
+        self._decided.set()
+        assert self._thread is not None
+        self._thread.join()
+        if isinstance(self.error, PegxlError):
+            exc = self.error
+            raise PegxlError([finding(ErrorCode.A003, value=str(self.db),
+                                      detail="; ".join(f.message for f in exc.findings[:1])),
+                              *exc.findings], exit_code=EXIT_PROBLEMS) from exc
+        if self.error is not None:
+            raise self.error
+        return self.stored
+
+    def abort(self) -> None:
+        """Nothing stored, unless committed already; returns once the thread is done."""
+        self._decided.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+class _Abandoned(Exception):
+    """The run stopped before its archive transaction was committed: rolled back."""
 
 
 def _check_outdir(outdir: Path, items: Iterable[Any], paths: list[Path]) -> None:
@@ -497,192 +559,3 @@ def _table_columns(path: str | os.PathLike, sheet: str, spec: Any, fields: list[
 
 def _label(key: tuple) -> str:
     return " / ".join(str(k) for k in key)
-
-
-# ------------------------------------------------------------- copies in workers
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(plan: Plan, fingerprint: str, reference: SnapshotValues | None) -> None:
-    _WORKER.update(plan=plan, fingerprint=fingerprint, reference=reference)
-
-
-def _write_in_worker(job: CopyJob) -> str:
-    write_back(_WORKER["plan"], job, fingerprint=_WORKER["fingerprint"], reference=_WORKER["reference"])
-    return job.sector
-
-
-def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> list[tuple[dict, float | None]]:
-    return [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
-
-
-def copy_workers(jobs: int | None, n: int) -> int:
-    """Worker processes for `n` copies: `jobs`, or the cores from POOL_MIN_FILES copies."""
-    if jobs is None:
-        return min(default_jobs(), n) if n >= POOL_MIN_FILES else 1
-    return max(1, min(int(jobs), n))
-
-
-class CopyWriters:
-    """The processes that write the copies (`workers`; 1: this process, one copy after the
-    other), started before the returns are read: forked while this process holds little
-    more than the plan, they share it and nothing that the reading and the consolidated
-    workbook make afterwards (a process forked later copies every page of that heap its
-    own allocations land on). `close()` stops them."""
-
-    def __init__(self, plan: Plan, workers: int, fingerprint: _Fingerprint,
-                 reference: SnapshotValues | None = None):
-        self.plan, self.fingerprint, self.reference = plan, fingerprint, reference
-        self.pool: ProcessPoolExecutor | None = None
-        self._frozen = contextlib.ExitStack()
-        self._lock = threading.Lock()
-        self._users = {COPIES, CALCOLO}   # see retire
-        if workers <= 1:
-            return
-        fp = fingerprint()
-        # the rows every template is made of (plan.sector_rows), made once here and shared,
-        # pickled: made in each worker at its first copy they would be one more plan per
-        # worker, read where they are they would be copied into each (see pack_sector_rows)
-        plan.pack_sector_rows()
-        # the plan stays out of the collector's sweeps while the forked workers run (a sweep
-        # would write to, and so copy, every page of it they share)
-        self._frozen.enter_context(gc_frozen())
-        self.pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
-                                        initargs=(plan, fp, reference))
-        try:
-            self.pool.submit(int).result()   # a fork start method forks them all at the first job
-        except BaseException:
-            self.close()
-            raise
-
-    def retire(self, user: str = COPIES) -> None:
-        """Say that `user` (COPIES: every copy is written; CALCOLO: the Calcolo sheet's
-        rows are made) needs the worker processes no more (from any thread, once or more):
-        when neither does, they stop, and the pages of the plan they have touched, their own
-        copies by then, go back to the system before the consolidated workbook's last and
-        largest steps. `close()` is still needed."""
-        with self._lock:
-            self._users.discard(user)
-            last = not self._users
-        if last and self.pool is not None:
-            self.pool.shutdown(wait=True)
-
-    def calcolo(self, scores: Scores, sectors: list, reasons: Mapping,
-                wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
-        """consolidated.write.calcolo_table's rows, made by the workers a Part at a time
-        (never more than CALCOLO_AHEAD waiting) while this process writes them, in order;
-        the ente's here. The most expensive sheet of the consolidated workbook, off the
-        process that writes it."""
-        try:
-            if self.pool is None or CALCOLO not in self._users:
-                yield from calcolo_table(scores, sectors, reasons, wrapped)
-                return
-            ex = Explainer(scores, reasons)
-            waiting: deque[Future] = deque()
-            try:
-                for part in ex.parts(sectors):
-                    waiting.append(self.pool.submit(_calcolo_in_worker, part, wrapped))
-                    if len(waiting) >= CALCOLO_AHEAD:
-                        yield from waiting.popleft().result()
-                while waiting:
-                    yield from waiting.popleft().result()
-            finally:
-                for f in waiting:
-                    f.cancel()
-            for row in figure_rows(ex.ente()):
-                yield row, calcolo_height(row, wrapped)
-        finally:
-            self.retire(CALCOLO)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-        self._frozen.close()
-
-
-def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],
-                 meanwhile: Callable[[], object]) -> None:
-    """Write every copy with `writers` and run `meanwhile` in this process while the
-    workers write. `done` is called once per copy written (from another thread when there
-    are workers). Any failure is raised here, after the pending copies have been cancelled.
-
-    `jobs` is taken one job at a time, by a thread of this process, and never more than
-    COPIES_AHEAD per worker are waiting: the copies' cells are not all held at once."""
-    pool = writers.pool
-    if pool is None:
-        meanwhile()
-        for job in jobs:
-            write_back(writers.plan, job, fingerprint=writers.fingerprint, reference=writers.reference)
-            done(job)
-        return
-    lock = threading.Lock()
-    room = threading.Semaphore(COPIES_AHEAD * max(1, getattr(pool, "_max_workers", 1)))
-    stop = threading.Event()
-    failures: list[BaseException] = []
-    pending: set[Future] = set()
-
-    def finished(job: CopyJob) -> Callable[[Future], None]:
-        def callback(future: Future) -> None:
-            with lock:
-                pending.discard(future)
-                if not future.cancelled():
-                    exc = future.exception()
-                    if exc is None:
-                        done(job)
-                    else:
-                        failures.append(exc)
-                        stop.set()
-            room.release()
-        return callback
-
-    def feed() -> None:
-        try:
-            for job in jobs:
-                while not room.acquire(timeout=0.2):
-                    if stop.is_set():
-                        return
-                if stop.is_set():
-                    return
-                f = pool.submit(_write_in_worker, job)
-                with lock:
-                    if not f.done():
-                        pending.add(f)
-                f.add_done_callback(finished(job))
-            while not stop.is_set():   # every copy submitted: the workers go once they are written
-                with lock:
-                    left = list(pending)
-                if not wait(left, timeout=0.2).not_done:
-                    break
-            if not stop.is_set():
-                writers.retire()
-        except BaseException as exc:   # a job that cannot be made, a pool that broke
-            with lock:
-                failures.append(exc)
-            stop.set()
-
-    feeder = threading.Thread(target=feed, name="pegxl-copie", daemon=True)
-    feeder.start()
-    try:
-        meanwhile()
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        feeder.join()
-        if stop.is_set():
-            with lock:
-                left = list(pending)
-            for f in left:
-                f.cancel()
-    with lock:
-        left = list(pending)
-    wait(left)
-    errors: list[BaseException] = list(failures)
-    for f in left:
-        exc = None if f.cancelled() else f.exception()
-        if exc is not None:
-            errors.append(exc)
-    if errors:
-        raise errors[0]

@@ -623,7 +623,7 @@ def oiv_final(plan: Plan, consolidated_from_oiv: str | os.PathLike, outdir: str 
                        findings=[f for f in r.findings if not f.is_error], path=target,
                        run_id=run_id, checked_against=r.archived)
 
-    def write(stage: Any, records: Any) -> None:
+    def write(stage: Any, records: Any, archive: Any) -> None:
         write_consolidated(data, stage.path(target.name, last=True))
 
     result.archived = staged_run(Path(outdir), run_id, "oiv", write, plan=plan, result=result,

@@ -590,7 +590,7 @@ def test_a_copy_that_fails_in_a_worker_process_refuses_the_merge_and_writes_noth
     import errno
     import multiprocessing
 
-    import pegxl.merge as M
+    import pegxl.copies as M
     plan, rdir, returns = build(tmp_path)
     real = M.write_back
 

@@ -286,7 +286,7 @@ def previous(tmp_path):
 
 def test_a_disk_full_after_some_copies_leaves_the_previous_output(previous, monkeypatch):
     plan, rdir, out, db, before, first = previous
-    import pegxl.merge as M
+    import pegxl.copies as M
     real, calls = M.write_back, []
 
     def full_disk(*a, **k):
@@ -300,6 +300,32 @@ def test_a_disk_full_after_some_copies_leaves_the_previous_output(previous, monk
         merge_cycle(plan, [rdir], out, now=LATER)
     assert exc.value.findings[0].code == "M006" and "spazio su disco esaurito" in exc.value.findings[0].message
     assert len(calls) == 2
+    assert snapshot(out) == before and n_cycles(db) == 1
+    assert not list(out.glob(".pegxl-staging-*")) and not (out / staging.JOURNAL).exists()
+
+
+def test_a_reconciliation_failing_while_the_archive_fills_stores_nothing(previous, monkeypatch):
+    """The archive's transaction fills while the consolidated is saved and reconciled: a
+    reconciliation that fails (M005) rolls it back, and the output stays as it was."""
+    import pegxl.merge as M
+    plan, rdir, out, db, before, first = previous
+    real, real_start, started = M.inputs_from_validation, M._Archiving.start, []
+
+    def lossy(v, paths=None):
+        inputs = real(v, paths)
+        inputs.objectives.loc[inputs.objectives["objective"] == "O1", "report"] = None
+        return inputs
+
+    def start(self):
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(M, "inputs_from_validation", lossy)
+    monkeypatch.setattr(M._Archiving, "start", start)
+    with pytest.raises(PegxlError) as exc:
+        merge_cycle(plan, [rdir], out, now=LATER)
+    assert exc.value.findings[0].code == "M005" and len(started) == 1
+    assert started[0].stored is None and isinstance(started[0].error, M._Abandoned)
     assert snapshot(out) == before and n_cycles(db) == 1
     assert not list(out.glob(".pegxl-staging-*")) and not (out / staging.JOURNAL).exists()
 
@@ -327,17 +353,17 @@ def test_a_failure_in_the_archive_transaction_leaves_everything_as_it_was(previo
 KILLER = """
 import datetime as dt, os, signal, sys
 from pegxl.validators.plan import read_plan
-import pegxl.archive as A, pegxl.flows as F, pegxl.merge as M, pegxl.staging as S
+import pegxl.archive as A, pegxl.copies as CP, pegxl.flows as F, pegxl.merge as M, pegxl.staging as S
 where = {where!r}
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 if where == "copies":
-    real_wb, n = M.write_back, []
+    real_wb, n = CP.write_back, []
     def wb(*a, **k):
         p = real_wb(*a, **k)
         n.append(p)
         die()
-    M.write_back = wb
+    CP.write_back = wb
 elif where == "archive":
     real_ins = A._insert
     def ins(conn, table, cycle_id, rows):
@@ -345,6 +371,12 @@ elif where == "archive":
         if table == "phases":
             die()
     A._insert = ins
+elif where == "commit":   # everything inserted and the run journaled, not yet committed
+    real_ready = M._Archiving._ready
+    def ready(self):
+        real_ready(self)
+        die()
+    M._Archiving._ready = ready
 elif where == "rename":
     def move(outdir, stage, files):
         os.replace(stage / files[0], outdir / files[0])
@@ -362,16 +394,21 @@ def kill_mid_run(where: str, plan, rdir: Path, out: Path) -> None:
     assert r.returncode == -signal.SIGKILL, r.stderr
 
 
-@pytest.mark.parametrize("where", ["copies", "archive"])
+@pytest.mark.parametrize("where", ["copies", "archive", "commit"])
 def test_a_merge_killed_before_its_archive_commit_leaves_the_previous_output(previous, where):
+    """Killed while the copies are written, while the archive's rows are inserted (the
+    files not all staged yet) or with the run journaled and its archive transaction about
+    to commit: the previous output and archive stay as they were."""
     plan, rdir, out, db, before, first = previous
     kill_mid_run(where, plan, rdir, out)
     assert snapshot(out) == before
     assert n_cycles(db) == 1                             # SQLite rolled the transaction back
     assert run_id_of(out / first.consolidated.name) == first.run_id
     found = staging.recover(out)                         # what the next run does first
-    if where == "archive":
+    if where == "commit":
         assert [f.code for f in found] == ["M007"] and "annullata" in found[0].message
+    else:                                                # never journaled: the leftovers go quietly
+        assert found == []
     assert snapshot(out) == before and not list(out.glob(".pegxl-staging-*"))
     assert not (out / staging.JOURNAL).exists()
     again = merge_cycle(plan, [rdir], out, now=LATER)    # and the next run goes through

@@ -400,7 +400,7 @@ def test_write_copies_takes_the_jobs_one_at_a_time_never_more_than_a_few_ahead(m
     import threading
     import time
 
-    import pegxl.merge as M
+    import pegxl.copies as M
     lock = threading.Lock()
     made, written, worst = [0], [], [0]
 
@@ -431,7 +431,7 @@ def test_write_copies_takes_the_jobs_one_at_a_time_never_more_than_a_few_ahead(m
 def test_write_copies_retires_the_workers_once_the_copies_are_written(monkeypatch):
     """The copies' processes go as soon as the last copy is written, while the consolidated
     workbook (`meanwhile`) is still being made: their memory is not held to the end."""
-    import pegxl.merge as M
+    import pegxl.copies as M
     monkeypatch.setattr(M, "_write_in_worker", lambda job: job)
     writers, done, seen = _Writers(2), [], []
 
@@ -448,8 +448,8 @@ def test_write_copies_retires_the_workers_once_the_copies_are_written(monkeypatc
 def test_the_workers_stay_for_the_calcolo_sheet_then_go(tmp_path):
     """CopyWriters' processes make the Calcolo sheet's rows too (the same rows, in order):
     they stop only once the copies and the Calcolo sheet no longer need them."""
-    import pegxl.merge as M
-    from pegxl.consolidated.write import calcolo_table
+    import pegxl.copies as M
+    from pegxl.consolidated.calcolo import calcolo_table
     from pegxl.tables import inputs_from_validation, score
     from pegxl.validators.returns import validate_returns
     plan, rdir, _ = build(tmp_path)
@@ -476,7 +476,7 @@ def test_the_workers_stay_for_the_calcolo_sheet_then_go(tmp_path):
 
 
 def test_write_copies_raises_the_first_failure_and_makes_no_more_jobs(monkeypatch):
-    import pegxl.merge as M
+    import pegxl.copies as M
     made = []
 
     def jobs():
@@ -500,7 +500,7 @@ def test_write_copies_raises_the_first_failure_and_makes_no_more_jobs(monkeypatc
 
 
 def test_write_copies_stops_the_feeder_when_meanwhile_fails(monkeypatch):
-    import pegxl.merge as M
+    import pegxl.copies as M
     monkeypatch.setattr(M, "_write_in_worker", lambda job: job)
     writers = _Writers(2)
 

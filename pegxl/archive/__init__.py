@@ -46,7 +46,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -353,11 +353,15 @@ def _jsonable(v: Any) -> Any:
 
 def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, validation: Any = None,
                 kind: str = "merge", *, created_at: dt.datetime | None = None, run_id: str | None = None,
-                written: Iterable[tuple[str, str, str]] | None = None) -> StoredCycle:
+                written: Iterable[tuple[str, str, str]] | None = None,
+                ready: Callable[[], None] | None = None) -> StoredCycle:
     """Store one merge or oiv cycle in ONE transaction; returns what was stored.
 
     `run_id` is the identifier of the run (the one its workbook carries); `written`, the
     records (sheet, key json, record json) the run wrote into its consolidated workbook.
+    `ready()`, when given, is called in the transaction with everything inserted, just
+    before the commit: what it raises rolls the transaction back and passes through (a
+    caller that archives while it finishes the files the cycle stands for).
 
     `result` is a MergeResult-like object (with `.scores` and `.validation`) or a Scores;
     `validation` (a pegxl.validators.returns.Validation) gives the typed values, the findings and the
@@ -412,6 +416,8 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
                 conn.execute("UPDATE cycles SET values_sha256 = ? WHERE id = ?",
                              (_stored_digest(conn, cycle_id), cycle_id))
             record_merge(conn, cycle_id, plan.ente, int(plan.anno), plan.fase, stamp, kind)
+            if ready is not None:
+                ready()
     except sqlite3.Error as exc:
         raise _error(db, exc) from exc
     finally:

@@ -22,7 +22,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import __version__
 from ..errors import ErrorCode, Finding, show_value
-from ..explain import calcolo_rows, reasons_of
+from ..explain import reasons_of
 from ..plan import Plan
 from ..scoring import (
     EX_NEUTRALISED,
@@ -70,6 +70,7 @@ from ..workbook.contract import (
 )
 from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
+from .calcolo import CALCOLO_WIDTHS, CalcoloRows, calcolo_table, calcolo_wrapped
 from .records import RecordSpill
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
@@ -79,7 +80,6 @@ WEIGHT_FORMAT = "0.00"                # Peso effettivo: 33.333... shown as 33,33
 TEXT_MAX = 4000
 # Sintesi one landscape A4 page wide (text wraps): narrower than the contract's widths
 SINTESI_WIDTHS = {"sector": 10, "sector_name": 26, "manager": 18, "state": 24}
-CALCOLO_WIDTHS = {"code": 16, "step": 20, "text": 56, "rule": 24}
 
 
 # ------------------------------------------------------------------ what is written
@@ -599,7 +599,7 @@ class _Writer:
         # one landscape A4 page wide, the texts wrapping (CALCOLO_WIDTHS)
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False, widths=CALCOLO_WIDTHS)
         fields = [c.field for c in sh.columns]
-        wrapped = {f: sh.widths[fields.index(f)] for f in ("step", "text", "rule")}
+        wrapped = calcolo_wrapped(sh.widths)
         make = self.calcolo or calcolo_table
         rows = make(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators), wrapped) \
             if d.scores.input is not None else []
@@ -739,23 +739,6 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
     return " ".join(parts) or None
 
 
-# what makes the Calcolo sheet's rows: (scores, settori, reasons, wrapped column -> width)
-# -> (row, height) pairs in order; calcolo_table here, or the same rows made elsewhere
-CalcoloRows = Callable[[Scores, list, Mapping, Mapping[str, float]], Iterable[tuple[dict, float | None]]]
-
-
-def calcolo_table(scores: Scores, sectors: list, reasons: Mapping,
-                  wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
-    """The Calcolo sheet's rows (explain.calcolo_rows), each with its height."""
-    for row in calcolo_rows(scores, sectors, reasons):
-        yield row, calcolo_height(row, wrapped)
-
-
-def calcolo_height(row: Mapping[str, Any], wrapped: Mapping[str, float]) -> float | None:
-    """A Calcolo row's height: the steps go to a new line each, rows as tall as they are."""
-    return paper.row_height([(row[f], w) for f, w in wrapped.items() if isinstance(row[f], str)])
-
-
 def build_workbook(data: Consolidated, *, password: str | None = None,
                    records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None) -> Workbook:
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
@@ -775,11 +758,14 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
 
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        verify: Callable[[Path], None] | None = None, password: str | None = None,
-                       records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None) -> Path:
+                       records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None,
+                       built: Callable[[], None] | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
     before it replaces `path`; if it raises, nothing is written. `records`, `calcolo`: see
-    build_workbook."""
+    build_workbook; `built()` is called once they are complete, before the saving."""
     wb = build_workbook(data, password=password, records=records, calcolo=calcolo)
+    if built is not None:
+        built()
     target = Path(path)
     with atomic_path(target, suffix=".tmp.xlsx") as tmp:
         wb.save(tmp)

@@ -1,0 +1,292 @@
+"""The worker processes of `pegxl merge` (pegxl.merge): they write the copies of the
+returns (writeback.write_back) and make the rows of the consolidated workbook's Calcolo
+sheet (explain.Part), while the merge's own process writes the consolidated workbook.
+
+Forked before the returns are read (see CopyWriters), they share the plan and nothing
+that comes after; what each job needs besides the plan is sent with it, pickled, so that
+they work with spawn (Windows, macOS) as with fork."""
+from __future__ import annotations
+
+import contextlib
+import pickle
+import threading
+import zlib
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from .consolidated.calcolo import calcolo_height, calcolo_table
+from .explain import Explainer, Part, figure_rows, part_rows
+from .plan import Plan
+from .scoring import Scores
+from .templates.generate import _mp_context, default_jobs
+from .templates.reference import SnapshotValues
+from .validators.returns import POOL_MIN_FILES
+from .workbook.reader import gc_frozen
+from .writeback import CopyJob, _Fingerprint, write_back
+
+COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
+CALCOLO_AHEAD = 4    # parts of the Calcolo sheet asked of the workers and not yet written
+COPIES, CALCOLO = "copie", "calcolo"   # what keeps CopyWriters' processes (see retire)
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(plan: Plan, fingerprint: str, reference: SnapshotValues | None) -> None:
+    _WORKER.update(plan=plan, fingerprint=fingerprint, reference=reference)
+
+
+def _write_in_worker(job: CopyJob) -> str:
+    write_back(_WORKER["plan"], job, fingerprint=_WORKER["fingerprint"], reference=_WORKER["reference"])
+    return job.sector
+
+
+def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
+    """The part's (row, height) pairs, pickled and compressed: waiting for the
+    consolidated workbook to get to its Calcolo sheet, they take a tenth of the memory."""
+    rows = [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
+    return zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
+
+
+def copy_workers(jobs: int | None, n: int) -> int:
+    """Worker processes for `n` copies: `jobs`, or the cores from POOL_MIN_FILES copies."""
+    if jobs is None:
+        return min(default_jobs(), n) if n >= POOL_MIN_FILES else 1
+    return max(1, min(int(jobs), n))
+
+
+class CopyWriters:
+    """The processes that write the copies (`workers`; 1: this process, one copy after the
+    other), started before the returns are read: forked while this process holds little
+    more than the plan, they share it and nothing that the reading and the consolidated
+    workbook make afterwards (a process forked later copies every page of that heap its
+    own allocations land on). `close()` stops them."""
+
+    def __init__(self, plan: Plan, workers: int, fingerprint: _Fingerprint,
+                 reference: SnapshotValues | None = None):
+        self.plan, self.fingerprint, self.reference = plan, fingerprint, reference
+        self.pool: ProcessPoolExecutor | None = None
+        self._frozen = contextlib.ExitStack()
+        self._lock = threading.Lock()
+        self._users = {COPIES, CALCOLO}   # see retire
+        self._ahead: _CalcoloAhead | None = None
+        if workers <= 1:
+            return
+        fp = fingerprint()
+        # the rows every template is made of (plan.sector_rows), made once here and shared,
+        # pickled: made in each worker at its first copy they would be one more plan per
+        # worker, read where they are they would be copied into each (see pack_sector_rows)
+        plan.pack_sector_rows()
+        # the plan stays out of the collector's sweeps while the forked workers run (a sweep
+        # would write to, and so copy, every page of it they share)
+        self._frozen.enter_context(gc_frozen())
+        self.pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
+                                        initargs=(plan, fp, reference))
+        try:
+            self.pool.submit(int).result()   # a fork start method forks them all at the first job
+        except BaseException:
+            self.close()
+            raise
+
+    def retire(self, user: str = COPIES) -> None:
+        """Say that `user` (COPIES: every copy is written; CALCOLO: the Calcolo sheet's
+        rows are made) needs the worker processes no more (from any thread, once or more):
+        when neither does, they stop, and the pages of the plan they have touched, their own
+        copies by then, go back to the system before the consolidated workbook's last and
+        largest steps. `close()` is still needed."""
+        with self._lock:
+            self._users.discard(user)
+            last = not self._users
+        if user == CALCOLO and self._ahead is not None:
+            self._ahead.cancel()   # once its rows are all given: nothing left to cancel
+        if last and self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def prefetch_calcolo(self, scores: Scores, sectors: list, reasons: Mapping,
+                         wrapped: Mapping[str, float]) -> None:
+        """Have the workers make the Calcolo sheet's rows from now on, among the copies, so
+        that they are ready when the consolidated workbook gets to that sheet (`calcolo`
+        with the same arguments takes them)."""
+        if self.pool is not None and CALCOLO in self._users and self._ahead is None:
+            self._ahead = _CalcoloAhead(self.pool, scores, sectors, reasons, wrapped)
+
+    def calcolo(self, scores: Scores, sectors: list, reasons: Mapping,
+                wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
+        """consolidated.calcolo.calcolo_table's rows, made by the workers a Part at a time
+        (see prefetch_calcolo) and given here in order, the ente's made here: the most
+        expensive sheet of the consolidated workbook, off the process that writes it."""
+        try:
+            ahead = self._ahead
+            if ahead is not None and not ahead.same(scores, sectors, reasons, wrapped):
+                ahead.cancel()
+                ahead = None
+            if ahead is None and self.pool is not None and CALCOLO in self._users:
+                ahead = self._ahead = _CalcoloAhead(self.pool, scores, sectors, reasons, wrapped)
+            yield from (ahead.rows() if ahead is not None else calcolo_table(scores, sectors, reasons, wrapped))
+        finally:
+            self.retire(CALCOLO)
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        self._frozen.close()
+
+
+class _CalcoloAhead:
+    """The Calcolo sheet's rows asked of the workers a Part at a time by a thread of this
+    process, never more than CALCOLO_AHEAD of them being made (each holds its settori's
+    slice of the scores), their rows kept compressed until `rows()` gives them."""
+
+    def __init__(self, pool: ProcessPoolExecutor, scores: Scores, sectors: list, reasons: Mapping,
+                 wrapped: Mapping[str, float]):
+        self.key = (scores, list(sectors), dict(reasons), dict(wrapped))
+        self.explainer = Explainer(scores, reasons)
+        self.futures: list[Future] = []
+        self.error: BaseException | None = None
+        self._fed = False
+        self._room = threading.Semaphore(CALCOLO_AHEAD)
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._feed, args=(pool,), name="pegxl-calcolo", daemon=True)
+        self._thread.start()
+
+    def same(self, scores: Scores, sectors: list, reasons: Mapping, wrapped: Mapping[str, float]) -> bool:
+        mine = self.key
+        return scores is mine[0] and list(sectors) == mine[1] and dict(reasons) == mine[2] and dict(wrapped) == mine[3]
+
+    def _feed(self, pool: ProcessPoolExecutor) -> None:
+        try:
+            for part in self.explainer.parts(self.key[1]):
+                while not self._room.acquire(timeout=0.2):
+                    if self._stop.is_set():
+                        return
+                if self._stop.is_set():
+                    return
+                future = pool.submit(_calcolo_in_worker, part, self.key[3])
+                future.add_done_callback(lambda _f: self._room.release())
+                with self._changed:
+                    self.futures.append(future)
+                    self._changed.notify_all()
+        except BaseException as exc:   # raised where the rows are taken
+            self.error = exc
+        finally:
+            with self._changed:
+                self._fed = True
+                self._changed.notify_all()
+
+    def rows(self) -> Iterator[tuple[dict, float | None]]:
+        i = 0
+        while True:
+            with self._changed:
+                while i >= len(self.futures) and not self._fed:
+                    self._changed.wait()
+                if i >= len(self.futures):
+                    break
+                future = self.futures[i]
+            yield from pickle.loads(zlib.decompress(future.result()))
+            self.futures[i] = _DONE   # its rows written: not kept
+            i += 1
+        if self.error is not None:
+            raise self.error
+        wrapped = self.key[3]
+        for row in figure_rows(self.explainer.ente()):
+            yield row, calcolo_height(row, wrapped)
+
+    def cancel(self) -> None:
+        """Ask for no more parts; those not being made are dropped."""
+        self._stop.set()
+        self._thread.join()
+        with self._changed:
+            for f in self.futures:
+                f.cancel()
+
+
+_DONE: Future = Future()
+
+
+def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],
+                 meanwhile: Callable[[], object]) -> None:
+    """Write every copy with `writers` and run `meanwhile` in this process while the
+    workers write. `done` is called once per copy written (from another thread when there
+    are workers). Any failure is raised here, after the pending copies have been cancelled.
+
+    `jobs` is taken one job at a time, by a thread of this process, and never more than
+    COPIES_AHEAD per worker are waiting: the copies' cells are not all held at once."""
+    pool = writers.pool
+    if pool is None:
+        meanwhile()
+        for job in jobs:
+            write_back(writers.plan, job, fingerprint=writers.fingerprint, reference=writers.reference)
+            done(job)
+        return
+    lock = threading.Lock()
+    room = threading.Semaphore(COPIES_AHEAD * max(1, getattr(pool, "_max_workers", 1)))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    pending: set[Future] = set()
+
+    def finished(job: CopyJob) -> Callable[[Future], None]:
+        def callback(future: Future) -> None:
+            with lock:
+                pending.discard(future)
+                if not future.cancelled():
+                    exc = future.exception()
+                    if exc is None:
+                        done(job)
+                    else:
+                        failures.append(exc)
+                        stop.set()
+            room.release()
+        return callback
+
+    def feed() -> None:
+        try:
+            for job in jobs:
+                while not room.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                f = pool.submit(_write_in_worker, job)
+                with lock:
+                    if not f.done():
+                        pending.add(f)
+                f.add_done_callback(finished(job))
+            while not stop.is_set():   # every copy submitted: the workers go once they are written
+                with lock:
+                    left = list(pending)
+                if not wait(left, timeout=0.2).not_done:
+                    break
+            if not stop.is_set():
+                writers.retire()
+        except BaseException as exc:   # a job that cannot be made, a pool that broke
+            with lock:
+                failures.append(exc)
+            stop.set()
+
+    feeder = threading.Thread(target=feed, name="pegxl-copie", daemon=True)
+    feeder.start()
+    try:
+        meanwhile()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        feeder.join()
+        if stop.is_set():
+            with lock:
+                left = list(pending)
+            for f in left:
+                f.cancel()
+    with lock:
+        left = list(pending)
+    wait(left)
+    errors: list[BaseException] = list(failures)
+    for f in left:
+        exc = None if f.cancelled() else f.exception()
+        if exc is not None:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
