@@ -395,6 +395,20 @@ def test_the_ribbon_makes_templates_with_the_previous_years_like_the_cli(two_yea
     assert template_values(s01, "Indicatori", "Valore due anni prima")[("2026_S01_01", 1)] == 366
 
 
+def test_a_record_spill_keeps_every_record_in_order_across_its_batches(monkeypatch):
+    """RecordSpill writes its lines a batch at a time: read before, between and after the
+    batches, appended to after a reading, it gives every record once, in order."""
+    from pegxl.consolidated.records import RecordSpill
+    monkeypatch.setattr(RecordSpill, "BATCH", 3)
+    made = [("Fasi", f'["S1","O1",{i}]', '{"Note":"n' + "è" * (i % 3) + '"}') for i in range(10)]
+    with RecordSpill() as spill:
+        assert list(spill) == [] and len(spill) == 0
+        spill.extend(made[:4])                    # one batch written, one line waiting
+        assert list(spill) == made[:4]
+        spill.extend(made[4:])
+        assert len(spill) == 10 and list(spill) == made and list(spill) == made
+
+
 def test_written_records_digested_as_stored_equal_to_values_digest(two_years, tmp_path):
     """store_cycle streams the records a merge wrote (from a RecordSpill, never all in memory)
     and digests them sorted by SQLite: the digest is values_digest's of the same records,

@@ -13,15 +13,25 @@ class RecordSpill:
     Iterable any number of times, in the order added; `extend` like a list's. `close()`
     (or the end of a `with`) removes the file."""
 
+    BATCH = 2048   # lines written to the file at once
+
     def __init__(self) -> None:
         self._file: Any = tempfile.TemporaryFile("w+b")
         self._count = 0
+        self._lines: list[str] = []
 
     def append(self, record: tuple[str, str, str]) -> None:
         sheet, key, rec = record
         # a sheet's name has no tab or line break, JSON text none unescaped: one line each
-        self._file.write(f"{sheet}\t{key}\t{rec}\n".encode("utf-8", "surrogatepass"))
+        self._lines.append(f"{sheet}\t{key}\t{rec}\n")
         self._count += 1
+        if len(self._lines) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._lines:
+            self._file.write("".join(self._lines).encode("utf-8", "surrogatepass"))
+            self._lines = []
 
     def extend(self, records: Iterable[tuple[str, str, str]]) -> None:
         for r in records:
@@ -31,6 +41,7 @@ class RecordSpill:
         return self._count
 
     def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        self._flush()
         f = self._file
         f.flush()
         end = f.tell()

@@ -276,7 +276,8 @@ class _Sheet:
 
 
 class _Writer:
-    def __init__(self, data: Consolidated, password: str, calcolo: CalcoloRows | None = None):
+    def __init__(self, data: Consolidated, password: str, calcolo: CalcoloRows | None = None,
+                 mirror: RecordSpill | None = None):
         self.data = data
         self.password = password
         self.calcolo = calcolo
@@ -284,7 +285,8 @@ class _Writer:
         self.values_ws = None
         what = "Consolidato per l'OIV" if data.kind == KIND_CONSOLIDATED else "Consolidato finale dopo l'OIV"
         self.heading = paper.Heading(data.plan.ente, data.plan.anno, what)
-        self._mirror = RecordSpill()   # a row per record: in a file until _pegxl_valori is written
+        # a row per record: in a file until _pegxl_valori is written (the caller's, when given)
+        self._mirror = mirror if mirror is not None else RecordSpill()
         self.identity_records: list[tuple[str, str, str]] = []
 
     def mirror(self, sheet: str, key: tuple, record: dict) -> None:
@@ -680,8 +682,11 @@ def _too_wide(text: str, room: float, bold: bool = False) -> bool:
     return paper.text_width(text, bold=bold) > room
 
 
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # json.dumps's, made once
+
+
 def _record_json(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return _RECORD_JSON.encode(record)
 
 
 def _oiv_shown(r: Mapping[Any, Any]) -> Any:
@@ -746,13 +751,16 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
     makes the Calcolo sheet's rows (default calcolo_table, in this process)."""
     if password is None:
         password = DEFAULT_PASSWORD
-    w = _Writer(data, password, calcolo)
+    # an empty spill takes the records as they are made: not copied from another afterwards
+    shared = isinstance(records, RecordSpill) and len(records) == 0
+    w = _Writer(data, password, calcolo, mirror=records if shared else None)
     try:
         wb = w.build()
         if records is not None:
-            records.extend(w.records())
+            records.extend(w.identity_records if shared else w.records())
     finally:
-        w._mirror.close()
+        if not shared:
+            w._mirror.close()
     return wb
 
 
