@@ -94,6 +94,31 @@ def test_every_unchanged_part_is_the_templates_byte_for_byte(merged, monkeypatch
     assert len(re.findall(rb"<xf\b", new.split(b"<cellXfs")[1].split(b"</cellXfs>")[0])) == n_new
 
 
+def test_cells_found_in_order_are_patched_as_by_matching_every_cell(merged, monkeypatch, tmp_path):
+    """patch_cells finds the changed cells one after the other in the sheet's order; the
+    parts are those of matching every <c> of the sheet (its way when a cell is not found
+    so), dates' formats appended to the styles alike."""
+    import pegxl.workbook.patch as P
+    import pegxl.writeback as M
+    plan, result, jobs, tmp = merged
+    fp = _Fingerprint(plan)
+    for sector in ("S01", "S02"):
+        job = jobs[sector]
+        template = template_bytes(plan, job, fp)
+        monkeypatch.setattr(M.fastsave, "save", lambda wb, out: out.write(template))
+        found, real = [], P._patch_in_order
+        with monkeypatch.context() as mp:
+            mp.setattr(P, "_patch_in_order", lambda *a: found.append(real(*a)) or found[-1])
+            quick = write_back(plan, job, tmp_path / f"{sector}a.xlsx", fingerprint=fp).read_bytes()
+        assert found and all(f is not None for f in found)   # every sheet patched in order
+        with monkeypatch.context() as mp:
+            mp.setattr(P, "_patch_in_order", lambda *a: None)
+            every = write_back(plan, job, tmp_path / f"{sector}b.xlsx", fingerprint=fp).read_bytes()
+        assert list(_parts(quick)) == list(_parts(every))
+        assert all(_read(quick, n) == _read(every, n) for n in _parts(quick)), sector
+        assert any(_read(quick, n) != _read(template, n) for n in _parts(quick)), sector
+
+
 def test_outside_the_changed_cells_the_sheets_are_the_templates(merged):
     plan, result, jobs, tmp = merged
     job = jobs["S01"]

@@ -96,6 +96,9 @@ def _sheet_parts(src: ZipFile) -> dict[str, str]:
 
 
 def _patch_sheet(xml: bytes, title: str, cells: Mapping[str, CellChange], styles: _Styles) -> bytes:
+    quick = _patch_in_order(xml, cells, styles)
+    if quick is not None:
+        return quick
     todo = {k.encode(): v for k, v in cells.items()}
     done: set[bytes] = set()
 
@@ -105,19 +108,53 @@ def _patch_sheet(xml: bytes, title: str, cells: Mapping[str, CellChange], styles
         if change is None:
             return m.group(0)
         done.add(ref)
-        if _blank(change) and _BLANK.fullmatch(m.group(0)):
-            return m.group(0)   # blank it was, blank it stays: the template's own bytes
-        s = _STYLE_ATTR.search(m.group(2))
-        style = s.group(1).decode() if s else None
-        if change.number_format is not None:
-            style = styles.with_format(style, change.number_format)
-        return _cell(ref.decode(), style, change.value)
+        return _changed(m, change, styles)
 
     out = _CELL.sub(repl, xml)
     missing = sorted(set(todo) - done)
     if missing:
         raise PatchError(f"celle assenti nel foglio {title}: " + ", ".join(m.decode() for m in missing))
     return out
+
+
+def _patch_in_order(xml: bytes, cells: Mapping[str, CellChange], styles: _Styles) -> bytes | None:
+    """_patch_sheet's result found cell by cell, in the order a sheet holds its cells
+    (rows, then columns), each searched from where the last one ended: one pass over the
+    part without a match per cell of it. None when a cell is not found so (a sheet not in
+    that order, a cell missing): then the whole part is matched, and a missing cell named."""
+    order = []
+    for ref in cells:
+        m = _REF.fullmatch(ref)
+        if m is None:
+            return None
+        order.append((int(m.group(2)), len(m.group(1)), m.group(1), ref))
+    order.sort()
+    out: list[bytes] = []
+    pos = 0
+    for _row, _n, _col, ref in order:
+        at = xml.find(b'<c r="' + ref.encode() + b'"', pos)
+        m = _CELL.match(xml, at) if at >= 0 else None
+        if m is None:
+            return None
+        out.append(xml[pos:at])
+        out.append(_changed(m, cells[ref], styles))
+        pos = m.end()
+    out.append(xml[pos:])
+    return b"".join(out)
+
+
+_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+
+
+def _changed(m: re.Match[bytes], change: CellChange, styles: _Styles) -> bytes:
+    """The <c> element matched by `m` (_CELL) with `change` made."""
+    if _blank(change) and _BLANK.fullmatch(m.group(0)):
+        return m.group(0)   # blank it was, blank it stays: the template's own bytes
+    s = _STYLE_ATTR.search(m.group(2))
+    style = s.group(1).decode() if s else None
+    if change.number_format is not None:
+        style = styles.with_format(style, change.number_format)
+    return _cell(m.group(1).decode(), style, change.value)
 
 
 def _blank(change: CellChange) -> bool:
