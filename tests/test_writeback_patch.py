@@ -102,13 +102,14 @@ def test_cells_found_in_order_are_patched_as_by_matching_every_cell(merged, monk
     import pegxl.writeback as M
     plan, result, jobs, tmp = merged
     fp = _Fingerprint(plan)
+    real = P._patch_in_order
     for sector in ("S01", "S02"):
         job = jobs[sector]
         template = template_bytes(plan, job, fp)
-        monkeypatch.setattr(M.fastsave, "save", lambda wb, out: out.write(template))
-        found, real = [], P._patch_in_order
+        monkeypatch.setattr(M.fastsave, "save", lambda wb, out, t=template: out.write(t))
+        found: list = []
         with monkeypatch.context() as mp:
-            mp.setattr(P, "_patch_in_order", lambda *a: found.append(real(*a)) or found[-1])
+            mp.setattr(P, "_patch_in_order", lambda *a, f=found: f.append(real(*a)) or f[-1])
             quick = write_back(plan, job, tmp_path / f"{sector}a.xlsx", fingerprint=fp).read_bytes()
         assert found and all(f is not None for f in found)   # every sheet patched in order
         with monkeypatch.context() as mp:

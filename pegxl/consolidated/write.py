@@ -752,8 +752,9 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
     if password is None:
         password = DEFAULT_PASSWORD
     # an empty spill takes the records as they are made: not copied from another afterwards
-    shared = isinstance(records, RecordSpill) and len(records) == 0
-    w = _Writer(data, password, calcolo, mirror=records if shared else None)
+    spill = records if isinstance(records, RecordSpill) and len(records) == 0 else None
+    shared = spill is not None
+    w = _Writer(data, password, calcolo, mirror=spill)
     try:
         wb = w.build()
         if records is not None:

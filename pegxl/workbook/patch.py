@@ -124,10 +124,10 @@ def _patch_in_order(xml: bytes, cells: Mapping[str, CellChange], styles: _Styles
     that order, a cell missing): then the whole part is matched, and a missing cell named."""
     order = []
     for ref in cells:
-        m = _REF.fullmatch(ref)
-        if m is None:
+        r = _REF.fullmatch(ref)
+        if r is None:
             return None
-        order.append((int(m.group(2)), len(m.group(1)), m.group(1), ref))
+        order.append((int(r.group(2)), len(r.group(1)), r.group(1), ref))
     order.sort()
     out: list[bytes] = []
     pos = 0
