@@ -21,7 +21,7 @@ from .scoring import Scores
 from .templates.generate import _mp_context, default_jobs
 from .templates.reference import SnapshotValues
 from .validators.returns import POOL_MIN_FILES
-from .workbook.reader import gc_frozen
+from .workbook.reader import gc_frozen, release_memory
 from .writeback import CopyJob, _Fingerprint, write_back
 
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
@@ -44,7 +44,11 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
     """The part's (row, height) pairs, pickled and compressed: waiting for the
     consolidated workbook to get to its Calcolo sheet, they take a tenth of the memory."""
     rows = [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
-    return zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
+    try:
+        return zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
+    finally:
+        del rows
+        release_memory()   # the part's slice and rows, freed: not held while the copies go on
 
 
 def copy_workers(jobs: int | None, n: int) -> int:

@@ -54,7 +54,7 @@ from .ingest import expand_paths, require_files
 from .plan import Plan
 from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
-from .tables import canon, clean_text, inputs_from_validation, same, score, shown
+from .tables import canon, clean_text, inputs_from_validation, no_inputs, same, score, shown
 from .validators.progress import add_progress_findings
 from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
@@ -261,9 +261,11 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
     data = Consolidated(plan=plan, inputs=inputs, scores=scores, sectors=sectors,
                         excluded={s: excluded[s] for s in plan.sector_codes if s in excluded},
                         anomalies=anomalies, provenance=provenance, created=now, run_id=run_id)
+    del inputs   # data's only (see built)
     rec = Reconciliation()
 
     def verify(tmp: Path) -> None:
+        release_memory()   # what making the workbook freed, before the reading back adds its own
         r = reconcile(v, used, tmp)
         rec.typed, rec.reported, rec.by_sheet, rec.problems = r.typed, r.reported, r.by_sheet, r.problems
         if not r.ok:
@@ -289,13 +291,19 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
 
     def write(stage: Staging, records: RecordSpill, archive: Callable[[], None]) -> None:
         staged = (replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list)
-        # the consolidated workbook is written here while the workers write the copies; the
-        # archive fills its transaction from when the workbook's records are all made
+
+        def built() -> None:
+            # the typed inputs are in the workbook now and nothing after reads them: let them
+            # go before the reading back, the merge's highest memory (55 MB at 1,000 returns)
+            data.inputs = no_inputs()
+            archive()   # the archive fills its transaction from now on
+
+        # the consolidated workbook is written here while the workers write the copies
         try:
             write_copies(writers, staged, done=copied,
                          meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
                                                               verify=verify, records=records,
-                                                              calcolo=writers.calcolo, built=archive))
+                                                              calcolo=writers.calcolo, built=built))
         finally:
             writers.retire(CALCOLO)   # a workbook without the Calcolo sheet's rows
 
@@ -478,11 +486,14 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # the keys and the compared fields only, read a row at a time: a table of 1,000
         # settori whole, as a grid, a frame and dicts of every field, is large
         data = _table_columns(path, sheet, specs[sheet], keys + [fld for _, fld, _ in checks], limit, bound)
-        index: dict[tuple, dict] = {}
+        # by key, the compared fields' values only (a dict per row of a large sheet is tens
+        # of megabytes, at the moment the merge's memory is at its highest)
+        at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
+        index: dict[tuple, tuple] = {}
         for r in dict_rows(data):
             k = table_key(sheet, r)
             if k is not None:
-                index[k] = r
+                index[k] = tuple(r.get(f) for f in at)
         del data
         df = frames[sheet]
         cols: dict[str, list] = {}
@@ -507,15 +518,15 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
             for raw_col, fld, kind in checks:
                 raw = r.get(raw_col)
                 if is_blank(raw) or (kind == "text" and not clean_text(raw)):
-                    if got is not None and not is_blank(got.get(fld)):
+                    if got is not None and not is_blank(got[at[fld]]):
                         rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
-                                            f"valore non inserito dal settore ({shown(canon(got.get(fld)))})")
+                                            f"valore non inserito dal settore ({shown(canon(got[at[fld]]))})")
                     continue
                 typed += 1
                 if got is None:
                     rec.problems.append(f"{sheet} {_label(key)}: riga mancante")
                     continue
-                want, have = _expected(kind, raw, r, fld.replace("_raw", "")), canon(got.get(fld))
+                want, have = _expected(kind, raw, r, fld.replace("_raw", "")), canon(got[at[fld]])
                 if same(want, have):
                     reported += 1
                 else:
@@ -524,7 +535,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         for k in index:
             if k not in seen_keys and k[0] in typed_sectors:
                 got = index[k]
-                if any(not is_blank(got.get(fld)) for _, fld, _ in checks):
+                if any(not is_blank(got[at[fld]]) for _, fld, _ in checks):
                     rec.problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
         rec.by_sheet[sheet] = (typed, reported)
         rec.typed += typed

@@ -131,6 +131,11 @@ def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
     return df
 
 
+def no_inputs() -> Inputs:
+    """Inputs without a row."""
+    return Inputs(_frame([], OBJ_IN), _frame([], PH_IN), _frame([], IND_IN))
+
+
 def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) -> Inputs:
     """The typed inputs of the returns `paths` (default: every usable file) of a Validation.
 
