@@ -146,7 +146,7 @@ class _CalcoloAhead:
     def __init__(self, pool: ProcessPoolExecutor, scores: Scores, sectors: list, reasons: Mapping,
                  wrapped: Mapping[str, float]):
         self.key = (scores, list(sectors), dict(reasons), dict(wrapped))
-        self.explainer = Explainer(scores, reasons)
+        self.explainer: Explainer | None = None   # made by the thread, off the consolidated's way
         self.futures: list[Future] = []
         self.error: BaseException | None = None
         self._fed = False
@@ -162,6 +162,7 @@ class _CalcoloAhead:
 
     def _feed(self, pool: ProcessPoolExecutor) -> None:
         try:
+            self.explainer = Explainer(self.key[0], self.key[2])
             for part in self.explainer.parts(self.key[1]):
                 while not self._room.acquire(timeout=0.2):
                     if self._stop.is_set():
@@ -194,6 +195,7 @@ class _CalcoloAhead:
             i += 1
         if self.error is not None:
             raise self.error
+        assert self.explainer is not None   # made before the thread said it was done
         wrapped = self.key[3]
         for row in figure_rows(self.explainer.ente()):
             yield row, calcolo_height(row, wrapped)
