@@ -44,11 +44,18 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
     """The part's (row, height) pairs, pickled and compressed: waiting for the
     consolidated workbook to get to its Calcolo sheet, they take a tenth of the memory."""
     rows = [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
-    try:
-        return zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
-    finally:
-        del rows
-        release_memory()   # the part's slice and rows, freed: not held while the copies go on
+    packed = zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
+    del rows
+    release_memory()   # the part's slice and rows, freed: not held while the copies go on
+    return packed
+
+
+def _room_or_stop(room: threading.Semaphore, stop: threading.Event) -> bool:
+    """Wait for a place in `room` (True), or until `stop` is set (False)."""
+    while not room.acquire(timeout=0.2):
+        if stop.is_set():
+            return False
+    return not stop.is_set()
 
 
 def copy_workers(jobs: int | None, n: int) -> int:
@@ -119,12 +126,11 @@ class CopyWriters:
         (see prefetch_calcolo) and given here in order, the ente's made here: the most
         expensive sheet of the consolidated workbook, off the process that writes it."""
         try:
+            if self._ahead is not None and not self._ahead.same(scores, sectors, reasons, wrapped):
+                self._ahead.cancel()   # asked for other rows: those are made afresh
+                self._ahead = None
+            self.prefetch_calcolo(scores, sectors, reasons, wrapped)
             ahead = self._ahead
-            if ahead is not None and not ahead.same(scores, sectors, reasons, wrapped):
-                ahead.cancel()
-                ahead = None
-            if ahead is None and self.pool is not None and CALCOLO in self._users:
-                ahead = self._ahead = _CalcoloAhead(self.pool, scores, sectors, reasons, wrapped)
             yield from (ahead.rows() if ahead is not None else calcolo_table(scores, sectors, reasons, wrapped))
         finally:
             self.retire(CALCOLO)
@@ -147,7 +153,7 @@ class _CalcoloAhead:
                  wrapped: Mapping[str, float]):
         self.key = (scores, list(sectors), dict(reasons), dict(wrapped))
         self.explainer: Explainer | None = None   # made by the thread, off the consolidated's way
-        self.futures: list[Future] = []
+        self.futures: list[Future | None] = []   # None: its rows written
         self.error: BaseException | None = None
         self._fed = False
         self._room = threading.Semaphore(CALCOLO_AHEAD)
@@ -164,10 +170,7 @@ class _CalcoloAhead:
         try:
             self.explainer = Explainer(self.key[0], self.key[2])
             for part in self.explainer.parts(self.key[1]):
-                while not self._room.acquire(timeout=0.2):
-                    if self._stop.is_set():
-                        return
-                if self._stop.is_set():
+                if not _room_or_stop(self._room, self._stop):
                     return
                 future = pool.submit(_calcolo_in_worker, part, self.key[3])
                 future.add_done_callback(lambda _f: self._room.release())
@@ -190,8 +193,9 @@ class _CalcoloAhead:
                 if i >= len(self.futures):
                     break
                 future = self.futures[i]
+            assert future is not None   # only the ones given before are None
             yield from pickle.loads(zlib.decompress(future.result()))
-            self.futures[i] = _DONE   # its rows written: not kept
+            self.futures[i] = None   # its rows written: not kept
             i += 1
         if self.error is not None:
             raise self.error
@@ -206,10 +210,8 @@ class _CalcoloAhead:
         self._thread.join()
         with self._changed:
             for f in self.futures:
-                f.cancel()
-
-
-_DONE: Future = Future()
+                if f is not None:
+                    f.cancel()
 
 
 def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],
@@ -250,10 +252,7 @@ def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callabl
     def feed() -> None:
         try:
             for job in jobs:
-                while not room.acquire(timeout=0.2):
-                    if stop.is_set():
-                        return
-                if stop.is_set():
+                if not _room_or_stop(room, stop):
                     return
                 f = pool.submit(_write_in_worker, job)
                 with lock:

@@ -208,13 +208,17 @@ def _heights(wb: Any, cells: dict[str, dict[str, CellChange]]) -> dict[str, dict
             c.value = value
             c.data_type = "s"   # typed text, never a formula (fit_rows skips formulas)
             rows.add(c.row)
-        before = {r: dict(ws.row_dimensions[r]) if r in ws.row_dimensions else {} for r in rows}
+        before = {r: _row_attrs(ws, r) for r in rows}
         S.fit_rows(ws, rows=rows)   # only the rows a text was typed in can grow
-        grown = {r: d for r in rows if (d := dict(ws.row_dimensions[r]) if r in ws.row_dimensions else {})
-                 != before[r]}
+        grown = {r: d for r in rows if (d := _row_attrs(ws, r)) != before[r]}
         if grown:
             out[title] = grown
     return out
+
+
+def _row_attrs(ws: Any, row: int) -> dict[str, str]:
+    """The attributes openpyxl writes for a row (none for a row without dimensions)."""
+    return dict(ws.row_dimensions[row]) if row in ws.row_dimensions else {}
 
 
 def template_bytes(plan: Plan, job: CopyJob, fingerprint: Any = None,

@@ -753,14 +753,13 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
         password = DEFAULT_PASSWORD
     # an empty spill takes the records as they are made: not copied from another afterwards
     spill = records if isinstance(records, RecordSpill) and len(records) == 0 else None
-    shared = spill is not None
     w = _Writer(data, password, calcolo, mirror=spill)
     try:
         wb = w.build()
         if records is not None:
-            records.extend(w.identity_records if shared else w.records())
+            records.extend(w.identity_records if spill is not None else w.records())
     finally:
-        if not shared:
+        if spill is None:
             w._mirror.close()
     return wb
 

@@ -71,12 +71,19 @@ def release_memory() -> bool:
     """Give back to the system the memory this process has freed but still holds (glibc's
     malloc_trim): reading a thousand returns frees tens of megabytes that would otherwise
     count as this process's until it ends. False where there is no such call (not glibc)."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError, TypeError):   # macOS, Windows, musl
+    trim = _malloc_trim()
+    if trim is None:
         return False
     trim(0)
     return True
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):   # macOS, Windows, musl
+        return None
 
 
 def col_letter(index: int) -> str:
