@@ -160,8 +160,9 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
         if progress:
             progress(i, total, name)
 
+    # the phases and indicators on disk once checked, read back a batch of files at a time
     v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs,
-                         keep_scores=True)
+                         keep_scores=True, spill=True)
     for rf in v.files:   # the validation's tables hold them now: raw rows grow with the files
         rf.rows = {}
     add_progress_findings(v, reference)
@@ -319,7 +320,7 @@ def _values_only(v: Validation) -> None:
     Excel row): they have given their findings, and are most of the tables' memory (a
     third of the merge's growth with 1,000 files). The values, typed and parsed, stay:
     the copies, the reconciliation and the archive read them."""
-    for name in ("objectives", "phases", "indicators"):
+    for name in ("objectives",) if v.spilled else ("objectives", "phases", "indicators"):
         df = getattr(v, name)
         drop = [c for c in df.columns if str(c).endswith(("_cell", "_formula", "_error")) or c in ("xlrow", "record")]
         if drop:
@@ -474,7 +475,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     """Count the non-blank inputs typed in the returns `used` and find each one again, by
     settore, codes and header, in the consolidated workbook at `path`."""
     rec = Reconciliation()
-    frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
+    names = {C.SHEET_OBJECTIVES: "objectives", C.SHEET_PHASES: "phases", C.SHEET_INDICATORS: "indicators"}
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
     limit = max_rows(v.plan)
     bound = xlsx_extents(path, bound=True, max_rows=limit)   # measured once for the three
@@ -495,16 +496,13 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
             if k is not None:
                 index[k] = tuple(r.get(f) for f in at)
         del data
-        df = frames[sheet]
-        cols: dict[str, list] = {}
-        if not df.empty:
-            wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
-            df = df[df["file"].isin(used)]
-            cols = {c: df[c].tolist() for c in dict.fromkeys(wanted) if c in df.columns}   # as to_dict gives them
+        wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
         typed = reported = 0
         seen_keys: set[tuple] = set()
-        rows = dict_rows(cols)
-        typed_sectors = set(cols.get("sector", ()))
+        typed_sectors: set[str] = set()
+        # the typed rows a batch of files at a time (a merge's validation has them on disk)
+        rows = (r for df in v.chunks(names[sheet], used, wanted)
+                for r in dict_rows(_columns(df, wanted, typed_sectors)))
         for r in rows:
             key: tuple[Any, ...]
             if sheet == C.SHEET_OBJECTIVES:
@@ -541,6 +539,13 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         rec.typed += typed
         rec.reported += reported
     return rec
+
+
+def _columns(df: Any, wanted: list[str], sectors: set[str]) -> dict[str, list]:
+    """`wanted`'s columns of `df` as lists (as to_dict gives them), its settori added to `sectors`."""
+    cols = {c: df[c].tolist() for c in dict.fromkeys(wanted) if c in df.columns}
+    sectors.update(cols.get("sector", ()))
+    return cols
 
 
 def _table_columns(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -143,18 +143,21 @@ def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) 
     same way), and left out of the scores by `score`."""
     keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
 
-    def rows(df: pd.DataFrame, *columns: str) -> Iterable[dict]:
-        # the columns read here only: the tables' every column as dicts take seconds
-        if df.empty:
-            return []
-        return iter_records(df[df["file"].isin(keep)], ["sector", "objective", *columns])
+    def rows(name: str, *columns: str) -> Iterator[dict]:
+        # the columns read here only: the tables' every column as dicts take seconds; a
+        # spilled table (Validation.chunks) a batch of files at a time
+        chunks = (validation.chunks(name, keep, ["sector", "objective", *columns]) if hasattr(validation, "chunks")
+                  else [getattr(validation, name)])
+        for df in chunks:
+            if not df.empty:
+                yield from iter_records(df[df["file"].isin(keep)], ["sector", "objective", *columns])
 
     objs = [{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
              "declared": r["declared"], "report": clean_text(r["report"]),
              "deviation_reason": clean_text(r["deviation_reason"])}
-            for r in rows(validation.objectives, "status", "declared", "report", "deviation_reason")]
+            for r in rows("objectives", "status", "declared", "report", "deviation_reason")]
     phs = []
-    for r in rows(validation.phases, "phase", "progress", "actual_start", "actual_end", "neutralised",
+    for r in rows("phases", "phase", "progress", "actual_start", "actual_end", "neutralised",
                   "progress_raw", "progress_percent", "actual_start_raw", "actual_end_raw", "notes"):
         progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
         if r["neutralised"]:
@@ -166,7 +169,7 @@ def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) 
                     "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
                     "notes": clean_text(r["notes"])})
     inds = []
-    for r in rows(validation.indicators, "indicator", "achieved_raw", "achieved", "neutralised", "value_type",
+    for r in rows("indicators", "indicator", "achieved_raw", "achieved", "neutralised", "value_type",
                   "achieved_percent", "notes"):
         raw = _none(r["achieved_raw"])
         achieved = r["achieved"]

@@ -10,6 +10,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterator
 
+import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from .plan import Plan
@@ -85,26 +86,40 @@ def copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
 
 def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
                    targets: dict[str, Path]) -> Iterator[CopyJob]:
-    """The copies to write, in the order of `targets`, one made at a time (a thousand
-    settori's cells held at once would grow with the files): every value each settore
-    typed (as validated, text always as text, a percentage typed as such shown as one, a
-    date as a date) and the computed percentages, as values, in Obiettivi «Grado
-    calcolato %» and Indicatori «Raggiungimento %».
+    """The copies to write, one made at a time (a thousand settori's cells held at once
+    would grow with the files): every value each settore typed (as validated, text always
+    as text, a percentage typed as such shown as one, a date as a date) and the computed
+    percentages, as values, in Obiettivi «Grado calcolato %» and Indicatori
+    «Raggiungimento %».
 
-    The tables' columns are taken as lists here, when called; the jobs are then made from
-    the lists alone, so the iterator may run in another thread while this one reads the
-    tables."""
-    frames = {C.SHEET_OBJECTIVES: v.objectives, C.SHEET_PHASES: v.phases, C.SHEET_INDICATORS: v.indicators}
-    typed = []   # per sheet: its fields' columns, its key columns, the rows of each file
-    for sheet, (spec, fields) in _TABLES.items():
-        df = frames[sheet]
-        if df.empty:
-            continue
-        cols = {fld: f"{fld}_raw" if f"{fld}_raw" in df.columns else fld for fld in fields}
-        names = dict.fromkeys([*_KEY_FIELDS[sheet], *cols.values(),
-                               *(f"{fld}_percent" for fld in fields if f"{fld}_percent" in df.columns)])
-        lists = {c: df[c].tolist() for c in names}   # as to_dict("records") gives them
-        typed.append((sheet, spec, cols, lists, df.groupby("file", sort=False).indices))
+    In the order of `targets`, the tables' columns taken as lists here, when called (the
+    iterator may then run in another thread while this one reads the tables); for a
+    validation spilled to disk (a merge's), in the order of the files, a batch of them read
+    at a time as the jobs are made."""
+    names = {C.SHEET_OBJECTIVES: "objectives", C.SHEET_PHASES: "phases", C.SHEET_INDICATORS: "indicators"}
+
+    def typed_of(frames: dict[str, pd.DataFrame]) -> list[tuple]:
+        typed = []   # per sheet: its fields' columns, its key columns, the rows of each file
+        for sheet, (spec, fields) in _TABLES.items():
+            df = frames.get(names[sheet])
+            if df is None or df.empty:
+                continue
+            cols = {fld: f"{fld}_raw" if f"{fld}_raw" in df.columns else fld for fld in fields}
+            wanted = dict.fromkeys([*_KEY_FIELDS[sheet], *cols.values(),
+                                    *(f"{fld}_percent" for fld in fields if f"{fld}_percent" in df.columns)])
+            lists = {c: df[c].tolist() for c in wanted}   # as to_dict("records") gives them
+            typed.append((sheet, spec, cols, lists, df.groupby("file", sort=False).indices))
+        return typed
+
+    path_of = {rf.path: s for s, rf in chosen.items() if s in targets}
+    # a merge's validation has its tables on disk (Validation.batches), read a batch at a
+    # time; one held in memory is taken as lists now, one batch of all files
+    spilled = getattr(v, "spilled", False)
+    held = None if spilled else typed_of({"objectives": v.objectives, "phases": v.phases,
+                                          "indicators": v.indicators})
+    columns = {names[sheet]: [*_KEY_FIELDS[sheet], *(c for fld in fields for c in (fld, f"{fld}_raw", f"{fld}_percent"))]
+               for sheet, (_spec, fields) in _TABLES.items()}
+    batches = v.batches(path_of, columns) if spilled else iter([([chosen[s].path for s in targets], {})])
     obj, ind = scores.objectives, scores.indicators
     computed = (obj["sector"].tolist(), obj["objective"].tolist(), obj["computed"].tolist())
     achieved = (ind["sector"].tolist(), ind["objective"].tolist(), ind["indicator"].tolist(),
@@ -117,7 +132,7 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
         if s in by_sector:
             by_sector[s][1].append(i)
 
-    def changes_of(sector: str, path: str) -> Changes:
+    def changes_of(typed: list[tuple], sector: str, path: str) -> Changes:
         changes: Changes = {}
         for sheet, spec, cols, lists, rows in typed:
             if path not in rows:
@@ -150,11 +165,14 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
         return changes
 
     def jobs() -> Iterator[CopyJob]:
-        for s, t in targets.items():
-            rf = chosen[s]
-            yield CopyJob(sector=s, target=t, generated_at=_generated_at(rf.identity.get("generated_at")),
-                          password_hash=getattr(rf, "password_hash", None) or None,
-                          changes=changes_of(s, rf.path))
+        for paths, tables in batches:
+            typed = held if held is not None else typed_of(tables)
+            for path in paths:
+                s = path_of[path]
+                rf = chosen[s]
+                yield CopyJob(sector=s, target=targets[s], generated_at=_generated_at(rf.identity.get("generated_at")),
+                              password_hash=getattr(rf, "password_hash", None) or None,
+                              changes=changes_of(typed, s, path))
     return jobs()
 
 

@@ -312,6 +312,28 @@ def test_two_merges_give_identical_cell_values(merged):
         assert all_values(result.returned[s]) == all_values(again.returned[s])
 
 
+def test_a_merge_reading_its_tables_a_file_at_a_time_writes_the_same(merged, tmp_path, monkeypatch):
+    """A merge keeps the returns' phases and indicators on disk once checked and reads
+    them back a batch of files at a time (TableSpill): with a batch per file, the
+    consolidated, the copies, the reconciliation and the archive's rows are those of one
+    batch of all files."""
+    import pegxl.validators.returns as V
+    from pegxl.archive.rows import cycle_table_rows
+    plan, rdir, _, _, result, _ = merged
+    assert result.validation.spilled and len(result.validation.spill.files()) == 1
+    monkeypatch.setattr(V, "BATCH_MAX_FILES", 1)
+    apart = merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=1)
+    assert len(apart.validation.spill.files()) == len(apart.validation.files) > 1
+    assert all_values(apart.consolidated) == all_values(result.consolidated)
+    assert sorted(apart.returned) == sorted(result.returned)
+    for s in result.returned:
+        assert all_values(apart.returned[s]) == all_values(result.returned[s])
+    assert apart.reconciliation.to_dict() == result.reconciliation.to_dict()
+    for table in ("objectives", "phases", "indicators"):
+        assert list(cycle_table_rows(plan, apart.scores, apart.validation, table)) == \
+            list(cycle_table_rows(plan, result.scores, result.validation, table))
+
+
 def test_without_now_when_read_is_the_files_read_time(tmp_path):
     plan, rdir, returns = build(tmp_path)
     result = merge(plan, [rdir], tmp_path / "out")

@@ -184,3 +184,52 @@ def test_batches_checked_while_the_workers_read_say_what_one_batch_says(env, tmp
     assert kept._scores is not None and kept.scores_of(["S01"]) is kept.scores
     assert [f.to_dict() for f in kept.findings] == [f.to_dict() for f in one.findings]
     assert kept.scores.objectives.equals(one.scores.objectives)
+
+
+def test_a_spilled_validation_gives_the_same_tables_a_batch_at_a_time(env, corpus, monkeypatch):
+    """validate_returns(spill=True), a merge's: the phases and indicators go to disk once
+    checked, BATCH_MAX_FILES files at a time; read back whole, a batch at a time, by
+    file or by column, they are the tables of a validation held in memory, and the
+    findings and scores are the same."""
+    held = V.validate_returns(env.plan, [corpus], jobs=1, keep_scores=True)
+    for jobs in (1, 2):
+        monkeypatch.setattr(V, "BATCH_MAX_FILES", 2)                 # 5 files: 3 batches at least
+        monkeypatch.setattr(V, "BATCH_MIN_FILES", 1)
+        sp = V.validate_returns(env.plan, [corpus], jobs=jobs, keep_scores=True, spill=True)
+        assert sp.spilled and not held.spilled and sp._phases is None
+        assert len(sp.spill.files()) >= 3 and all(len(f) <= 2 for f in sp.spill.files()) and sp.spill.size > 0
+        assert [f.to_dict() for f in sp.findings] == [f.to_dict() for f in held.findings]
+        assert sp.scored_sectors == held.scored_sectors
+        for name in ("phases", "indicators"):
+            assert _frames_same(getattr(sp, name), getattr(held, name)), name
+            parts = list(sp.chunks(name))
+            assert len(parts) > 1 and sum(len(p) for p in parts) == len(getattr(held, name))
+            one = str(corpus / "2024_S01_affari-generali.xlsx")
+            mine = [p for p in sp.chunks(name, [one], columns=["objective"])]
+            assert len(mine) == 1 and list(mine[0].columns) == ["file", "objective"]
+            want = getattr(held, name)
+            assert mine[0]["objective"].tolist() == want[want["file"] == one]["objective"].tolist()
+        assert sp.phases["progress"].dtype == float and sp.phases["file"].dtype == object
+        batches = list(sp.batches())
+        assert [sorted(files) for files, _ in batches] == [sorted(f) for f in sp.spill.files()]
+        assert sum(len(t.get("objectives", ())) for _, t in batches) == len(sp.objectives)
+
+
+def test_the_spill_keeps_dtypes_and_reads_the_columns_asked(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from pegxl.validators.spill import TableSpill
+    spill = TableSpill()
+    a = pd.DataFrame({"file": pd.Series(["a", "a", "b"], dtype=object), "x": [1.5, np.nan, 2.0],
+                      "t": pd.Series(["sì", None, 3], dtype=object), "ok": np.array([True, False, True])})
+    spill.add({"t1": a, "t2": a.iloc[:0]}, ["a", "b"])
+    spill.add({"t1": a.assign(file="c")}, ["c"])
+    whole = spill.whole("t1")
+    assert list(whole.dtypes) == [object, float, object, bool] and len(whole) == 6
+    assert whole["t"].tolist()[:3] == ["sì", None, 3] and np.isnan(whole["x"][1])
+    assert spill.whole("t2").empty and list(spill.whole("t2").columns) == list(a.columns)
+    assert [len(p) for p in spill.chunks("t1", ["b", "c"])] == [1, 3]
+    assert list(next(spill.chunks("t1", columns=["x", "nope"])).columns) == ["file", "x"]
+    assert [files for files, _ in spill.batches(["c"])] == [frozenset({"c"})]
+    spill.close()

@@ -378,7 +378,8 @@ def store_cycle(db_path: str | os.PathLike | None, plan: Plan, result: Any, vali
     extra = [] if scores is result else list(getattr(result, "findings", None) or [])
     # an OIV cycle borrows the settori's values from the merge (all its rows made first);
     # a merge makes each table's rows in turn as it stores them (not all of them at once)
-    borrow = validation is None or getattr(validation, "indicators", None) is None
+    borrow = validation is None or (not getattr(validation, "spilled", False)
+                                    and getattr(validation, "indicators", None) is None)
     rows = _cycle_rows(plan, scores, validation, extra) if borrow else None
     usable = _usable_paths(validation)
     rules = getattr(scores, "rules", None) or plan.rules

@@ -143,16 +143,29 @@ def _by_key(df: pd.DataFrame, keys: list[str], cols: list[str]) -> dict[Any, dic
     return dict(zip(ids, df[cols].to_dict("records")))
 
 
-def _inputs(df: pd.DataFrame | None, keys: list[str], usable: set[str] | None,
+def _inputs(validation: Any, name: str, keys: list[str], usable: set[str] | None,
             cols: list[str]) -> dict[Any, dict[str, Any]] | None:
-    """The settori's rows from usable files only, one per key."""
-    if df is None or not isinstance(df, pd.DataFrame) or df.empty:
+    """The settori's rows of table `name` from usable files only, one per key (the first).
+    A table a batch of files at a time when the validation has it on disk (a merge's)."""
+    if validation is None:
         return None
-    if usable is not None and "file" in df.columns:
-        df = df[df["file"].isin(usable)]
-    if not set(keys) <= set(df.columns):
-        return None
-    return _by_key(df, keys, cols)
+    chunks = (validation.chunks(name, usable, [*keys, *cols]) if hasattr(validation, "chunks")
+              else [getattr(validation, name, None)])
+    out: dict[Any, dict[str, Any]] | None = None
+    for df in chunks:
+        if df is None or not isinstance(df, pd.DataFrame) or df.empty:
+            continue
+        if usable is not None and "file" in df.columns:
+            df = df[df["file"].isin(usable)]
+        if not set(keys) <= set(df.columns):
+            return None
+        part = _by_key(df, keys, cols)
+        if out is None:
+            out = part
+        else:
+            for k, row in part.items():
+                out.setdefault(k, row)
+    return out
 
 
 def _lookup(table: dict[Any, dict[str, Any]] | None, key: Any, col: str) -> Any:
@@ -183,7 +196,7 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
                    _none(r.get("band")))
         return
     if table == "objectives":
-        v_obj = _inputs(getattr(validation, "objectives", None), ["sector", "objective"], usable,
+        v_obj = _inputs(validation, "objectives", ["sector", "objective"], usable,
                         ["report", "deviation_reason"])
         p_obj = _by_key(plan.objectives, ["objective"], ["typology"])
         for r in iter_records(scores.objectives):
@@ -198,7 +211,7 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
                 raw_text(_lookup(v_obj, key, "report")), raw_text(_lookup(v_obj, key, "deviation_reason"))))
         return
     if table == "phases":
-        v_ph = _inputs(getattr(validation, "phases", None), ["sector", "objective", "phase"], usable,
+        v_ph = _inputs(validation, "phases", ["sector", "objective", "phase"], usable,
                        ["actual_start", "actual_end", "notes"])
         p_ph = _numbered(plan.phases, "phase", ["description", "planned_start", "planned_end", "weight"])
         for r in iter_records(scores.phases):
@@ -214,7 +227,7 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
                 raw_text(_lookup(v_ph, key, "notes"))))
         return
     if table == "indicators":
-        v_ind = _inputs(getattr(validation, "indicators", None), ["sector", "objective", "indicator"], usable,
+        v_ind = _inputs(validation, "indicators", ["sector", "objective", "indicator"], usable,
                         ["achieved", "achieved_raw", "notes"])
         p_ind = _numbered(plan.indicators, "indicator", ["value_type", "target_value", "description", "kind",
                                                          "unit", "direction", "target", "previous"])

@@ -35,13 +35,21 @@ _WORSE_DATE = {">=": "Verso >=, non prima: la data è anteriore", "<=": "Verso <
 
 def add_progress_findings(v: Validation, previous: SnapshotValues | None) -> Validation:
     """`v` with the findings of `progress_findings` among its own, in the report's order."""
-    extra = progress_findings(v.plan, v.phases, v.indicators, previous)
+    if previous is None and (v.plan.final or v.plan.reference_date is None):
+        return v   # nothing to compare: the tables are not read
+    # a table a batch of files at a time (a merge's are on disk: Validation.chunks); the
+    # checks are row by row, and the sort puts the findings in the report's order
+    extra = []
+    for ph in v.chunks("phases", columns=_wanted(*_PHASE_FIELDS)):
+        extra += progress_findings(v.plan, ph, None, previous)
+    for ind in v.chunks("indicators", columns=_wanted(*_INDICATOR_FIELDS)):
+        extra += progress_findings(v.plan, None, ind, previous)
     if extra:
         v.findings = _sorted(v.findings + extra, v.files)
     return v
 
 
-def progress_findings(plan: Plan, phases: pd.DataFrame, indicators: pd.DataFrame,
+def progress_findings(plan: Plan, phases: pd.DataFrame | None, indicators: pd.DataFrame | None,
                       previous: SnapshotValues | None) -> list[Finding]:
     """V043/V044 against `previous` (None: none) and V045 at a monitoring, for the parsed
     rows of a validation (`Validation.phases`, `.indicators`)."""
@@ -50,24 +58,32 @@ def progress_findings(plan: Plan, phases: pd.DataFrame, indicators: pd.DataFrame
     late = not plan.final and plan.reference_date is not None
     if previous is None and not late:
         return out
-    live_ph = _live(phases, "phase", "progress")
+    live_ph = _live(phases, *_PHASE_FIELDS)
     if previous is not None:
         out += _went_back(live_ph, previous, at)
-        out += _fell(plan, _live(indicators, "indicator", "achieved", "achieved_ok", "value_type"), previous, at)
+        out += _fell(plan, _live(indicators, *_INDICATOR_FIELDS), previous, at)
     if late:
         assert plan.reference_date is not None
         out += _late(plan, live_ph, plan.reference_date.strftime("%d/%m/%Y"))
     return out
 
 
-def _live(df: pd.DataFrame, *fields: str) -> list[dict[str, Any]]:
+def _live(df: pd.DataFrame | None, *fields: str) -> list[dict[str, Any]]:
     """The rows not neutralised, with `fields` and what _where and the keys read (a
     thousand files' tables whole, as dicts, take seconds)."""
     if df is None or df.empty:
         return []
-    cells = [f"{f}_cell" for f in fields]
-    wanted = ["file", "sector", "objective", *fields, *cells, "xlrow", "record", "neutralised"]
-    return [r for r in iter_records(df, wanted) if not r.get("neutralised")]
+    return [r for r in iter_records(df, _wanted(*fields)) if not r.get("neutralised")]
+
+
+_PHASE_FIELDS = ("phase", "progress")
+_INDICATOR_FIELDS = ("indicator", "achieved", "achieved_ok", "value_type")
+
+
+def _wanted(*fields: str) -> list[str]:
+    """The columns the checks read for `fields`: the fields, their cells, what locates a row."""
+    return ["file", "sector", "objective", *fields, *(f"{f}_cell" for f in fields), "xlrow", "record",
+            "neutralised"]
 
 
 def _where(r: dict[str, Any], sheet: str, fld: str, column: str) -> dict[str, Any]:

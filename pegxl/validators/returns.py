@@ -18,7 +18,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import AbstractSet, Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
 import pandera.pandas as pa
@@ -34,6 +34,7 @@ from ..workbook import contract as C
 from ..workbook.reader import gc_frozen, gc_paused, records
 from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
+from .spill import TableSpill
 
 
 @dataclass
@@ -41,17 +42,81 @@ class Validation:
     """The outcome of validating returned workbooks against a plan.
 
     `objectives`, `phases`, `indicators` hold one row per record of every readable file,
-    with the raw value typed, the parsed value and the cell it came from."""
+    with the raw value typed, the parsed value and the cell it came from. A merge's
+    validation keeps the phases and indicators on disk (`spill`, without the cells: their
+    findings are made): `chunks` reads them a batch of files at a time, the attributes
+    read them whole."""
 
     plan: Plan
     files: list[ReturnFile]
     findings: list[Finding]
     objectives: pd.DataFrame
-    phases: pd.DataFrame
-    indicators: pd.DataFrame
+    _phases: pd.DataFrame | None
+    _indicators: pd.DataFrame | None
     # the settori scored: those with one readable file (a duplicate is not scored)
     scored_sectors: frozenset[str] = frozenset()
     _scores: Any = field(default=None, repr=False)
+    spill: TableSpill | None = field(default=None, repr=False)
+
+    @property
+    def phases(self) -> pd.DataFrame:
+        return self._phases if self._phases is not None else self._spilled("phases")
+
+    @phases.setter
+    def phases(self, df: pd.DataFrame) -> None:
+        self._phases = df
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        return self._indicators if self._indicators is not None else self._spilled("indicators")
+
+    @indicators.setter
+    def indicators(self, df: pd.DataFrame) -> None:
+        self._indicators = df
+
+    def _spilled(self, name: str) -> pd.DataFrame:
+        assert self.spill is not None, f"Validation senza {name}"
+        return self.spill.whole(name)
+
+    def chunks(self, name: str, files: Iterable[str] | None = None,
+               columns: Iterable[str] | None = None) -> Iterator[pd.DataFrame]:
+        """Table `name` ("objectives", "phases", "indicators") a batch of files at a time
+        when spilled, else whole (limited to the rows of `files` when given); no empty one.
+        `columns`: those the caller reads (a spilled table reads only them and "file")."""
+        held = self._phases if name == "phases" else self._indicators if name == "indicators" else self.objectives
+        if held is None and self.spill is not None:
+            yield from self.spill.chunks(name, files, columns)
+            return
+        if held is None or held.empty:
+            return
+        if files is not None:
+            held = held[held["file"].isin(set(files))]
+        if len(held):
+            yield held
+
+    def batches(self, files: Iterable[str] | None = None, columns: Mapping[str, Iterable[str]] | None = None,
+                ) -> Iterator[tuple[list[str], dict[str, pd.DataFrame]]]:
+        """Per batch of files (one when nothing is spilled): its files in input order and
+        its rows of each table ("objectives", "phases", "indicators"), limited to `files`
+        when given; a table without a row left out. `columns`: as in `chunks`, per table."""
+        keep = set(files) if files is not None else None
+        order = [rf.path for rf in self.files if keep is None or rf.path in keep]
+        if not self.spilled:
+            tables = {name: df for name in ("objectives", "phases", "indicators")
+                      for df in self.chunks(name, keep)}
+            yield order, tables
+            return
+        assert self.spill is not None
+        for held, tables in self.spill.batches(keep, columns):
+            obj = self.objectives
+            obj = obj[obj["file"].isin(held)]
+            if len(obj):
+                tables = {"objectives": obj, **tables}
+            yield [p for p in order if p in held], tables
+
+    @property
+    def spilled(self) -> bool:
+        return self._phases is None and self.spill is not None
 
     @property
     def scores(self) -> Any:
@@ -117,7 +182,7 @@ POOL_MIN_FILES = 16
 
 def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
                      progress: Callable[[int, int, str], None] | None = None,
-                     jobs: int | None = None, keep_scores: bool = False) -> Validation:
+                     jobs: int | None = None, keep_scores: bool = False, spill: bool = False) -> Validation:
     """Validate returned workbooks (files or folders) against a checked plan.
 
     Each file is read and its values checked once (`read_return`: identity, tamper,
@@ -130,21 +195,25 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
 
     `keep_scores`: the settori are scored once, over all files, after the reading (not a
     batch at a time while the workers read), and the Validation keeps those Scores: for
-    a caller that needs them anyway (merge: `Validation.scores_of`)."""
+    a caller that needs them anyway (merge: `Validation.scores_of`).
+
+    `spill`: the phases and indicators are kept on disk once checked, a batch of at most
+    BATCH_MAX_FILES files at a time (`Validation.chunks`), so that the memory held does not
+    grow with the files' rows (merge)."""
     paths = return_paths(plan, items)
     # the cyclic collector off while the plan's index is made and the files' results pile
     # up (none of them in a cycle): each of its rounds walked them all again, a seventh
     # of this process's time
     with gc_paused():
-        return _validate(plan, paths, jobs, progress, keep_scores)
+        return _validate(plan, paths, jobs, progress, keep_scores, spill)
 
 
 def _validate(plan: Plan, paths: list, jobs: int | None, progress: Callable[[int, int, str], None] | None,
-              keep_scores: bool) -> Validation:
+              keep_scores: bool, spill: bool = False) -> Validation:
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
     workers = _workers(jobs, len(paths))
-    checker = _Checker(plan, whole_scores=keep_scores)
+    checker = _Checker(plan, whole_scores=keep_scores, spill=TableSpill() if spill else None)
     if workers <= 1:
         targets = indicator_targets(plan) if paths else {}
         files: list[ReturnFile] = []
@@ -155,7 +224,11 @@ def _validate(plan: Plan, paths: list, jobs: int | None, progress: Callable[[int
             contents.append(content)
             if progress:
                 progress(i, len(paths), str(p))
-        checker.add(files, contents)
+            if checker.spill is not None and len(contents) >= BATCH_MAX_FILES:
+                checker.add(files[-len(contents):], contents)
+                contents = []
+        if contents or not files:
+            checker.add(files[-len(contents):] if contents else [], contents)
     else:
         files = _read_in_pool(plan, paths, fingerprint, index, workers, progress, checker)
     return validate_files(plan, files, checker=checker)
@@ -208,6 +281,7 @@ def _read_in_worker(path: str) -> tuple[ReturnFile, FileContent]:
 # validation per table, whatever its size
 BATCH_MIN_FILES = 50
 BATCHES = 8
+BATCH_MAX_FILES = 150   # with a spill (see TableSpill)
 
 
 def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None,
@@ -219,6 +293,8 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
     # small chunks: the progress moves, and a slow file does not hold a whole share back
     chunk = max(1, min(8, len(paths) // (workers * 8)))
     batch = max(BATCH_MIN_FILES, -(-len(paths) // BATCHES))
+    if checker.spill is not None:   # what is held at once is a batch: bounded, whatever the files
+        batch = min(batch, BATCH_MAX_FILES)
     files: list[ReturnFile] = []
     pending: list[tuple[ReturnFile, FileContent]] = []
     # the plan and its index frozen: the workers' collections would copy every page of them
@@ -263,15 +339,23 @@ def validate_files(plan: Plan, files: list[ReturnFile], contents: list[FileConte
     return checker.result(files)
 
 
+# the columns of the phases and indicators that score_input reads
+SCORED = {C.SHEET_PHASES: ["sector", "objective", "phase", "progress"],
+          C.SHEET_INDICATORS: ["sector", "objective", "indicator", "achieved"]}
+
+
 class _Checker:
     """The checks over the tables of many files, given batch by batch in input order (a
     file is never split): pandera schemas, status against progress, and the scores'
     V009, V040-V042 of the settori with one readable file. The findings of each check
     come file by file as they would over all files at once."""
 
-    def __init__(self, plan: Plan, whole_scores: bool = False):
+    def __init__(self, plan: Plan, whole_scores: bool = False, spill: TableSpill | None = None):
         self.plan = plan
         self.whole_scores = whole_scores     # scored once in `result`, over every batch
+        # with a spill, each batch's phases and indicators go there once checked; what stays
+        # is what the scoring reads (SCORED)
+        self.spill = spill
         # the Scores of the only batch scored so far (None after a second): those of all
         # files when every settore came in it
         self.only_scores: tuple[frozenset[str], Any] | None = None
@@ -309,6 +393,10 @@ class _Checker:
             self.scored += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
             self.batches_scored += 1
             self.only_scores = (frozenset(single), scores) if self.batches_scored == 1 else None
+        if self.spill is not None:
+            self.spill.add({"phases": ph, "indicators": ind}, [rf.path for rf in files])
+            tables[C.SHEET_PHASES] = ph[SCORED[C.SHEET_PHASES]]
+            tables[C.SHEET_INDICATORS] = ind[SCORED[C.SHEET_INDICATORS]]
 
     def result(self, files: list[ReturnFile]) -> Validation:
         single = frozenset(s for s, n in self.readable.items() if n == 1)
@@ -330,8 +418,10 @@ class _Checker:
             findings += [f for f in self.scored if f.file is not None and f.file in scored_files]
             if self.only_scores is not None and self.only_scores[0] == single:
                 scores = self.only_scores[1]         # one batch scored them all
-        v = Validation(self.plan, files, _sorted(findings, files), obj, ph, ind,
-                       scored_sectors=single if not obj.empty else frozenset())
+        spilled = self.spill is not None   # the phases and indicators then a batch at a time from it
+        v = Validation(self.plan, files, _sorted(findings, files), obj, None if spilled else ph,
+                       None if spilled else ind,
+                       scored_sectors=single if not obj.empty else frozenset(), spill=self.spill)
         v._scores = scores
         return v
 

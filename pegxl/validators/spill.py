@@ -1,0 +1,110 @@
+"""A validation's large tables kept on disk, a batch of files at a time, for a merge.
+
+A merge of 1,000 returns holds 150,000 rows of phases and indicators; as Python objects
+they were a third of its memory, held from the reading to the last copy. Spilled, each
+batch of files is checked, written here (pickled, in an unnamed temporary file that the
+system deletes when it is closed or the process ends) and let go; the merge's steps read
+the tables back a batch at a time (`chunks`), so what they hold at once is one batch, not
+every file. `whole` is there for a caller that wants the table at once (and pays for it).
+"""
+from __future__ import annotations
+
+import pickle
+import tempfile
+import threading
+from typing import Iterable, Iterator, Mapping
+
+import pandas as pd
+
+
+class TableSpill:
+    """Tables appended a batch at a time, read back a batch at a time, in the order added;
+    each column apart, so that a reader pays only for the columns it asks for."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="pegxl-")
+        self._lock = threading.Lock()   # a read is a seek and a read: the merge reads from threads
+        self._end = 0
+        # per batch: the files it holds, and per table name, per column, its (offset, length)
+        self._batches: list[tuple[frozenset[str], dict[str, dict[str, tuple[int, int]]]]] = []
+        self._empty: dict[str, pd.DataFrame] = {}   # per table name: its columns and dtypes, no row
+
+    def add(self, tables: dict[str, pd.DataFrame], files: Iterable[str]) -> None:
+        """One batch: `tables` (name -> frame with a "file" column) of the files `files`."""
+        at: dict[str, dict[str, tuple[int, int]]] = {}
+        with self._lock:
+            self._file.seek(self._end)
+            for name, df in tables.items():
+                self._empty.setdefault(name, df.iloc[:0].copy())
+                if df.empty:
+                    continue
+                where = at[name] = {}
+                for column in df.columns:
+                    blob = pickle.dumps(df[column].to_numpy(), protocol=pickle.HIGHEST_PROTOCOL)
+                    self._file.write(blob)
+                    where[column] = (self._end, len(blob))
+                    self._end += len(blob)
+        self._batches.append((frozenset(files), at))
+
+    def batches(self, files: Iterable[str] | None = None,
+                columns: Mapping[str, Iterable[str]] | None = None,
+                ) -> Iterator[tuple[frozenset[str], dict[str, pd.DataFrame]]]:
+        """Per batch, in order: its files and its tables (name -> frame; a table without a
+        row left out), limited to `files` when given (batches without any left out) and to
+        the `columns` of each table named there (the others whole)."""
+        keep = set(files) if files is not None else None
+        for held, at in self._batches:
+            if keep is None or keep & held:
+                tables = {}
+                for name in at:
+                    df = self._read(at[name], held, keep, (columns or {}).get(name))
+                    if len(df):
+                        tables[name] = df
+                yield (held if keep is None else held & keep), tables
+
+    def chunks(self, name: str, files: Iterable[str] | None = None,
+               columns: Iterable[str] | None = None) -> Iterator[pd.DataFrame]:
+        """Table `name` a batch at a time (no empty one), limited to the rows of `files`
+        and to `columns` when given."""
+        keep = set(files) if files is not None else None
+        for held, at in self._batches:
+            if name in at and (keep is None or keep & held):
+                df = self._read(at[name], held, keep, columns)
+                if len(df):
+                    yield df
+
+    def _read(self, at: dict[str, tuple[int, int]], held: frozenset[str], keep: set[str] | None,
+              columns: Iterable[str] | None) -> pd.DataFrame:
+        names = list(at) if columns is None else [c for c in dict.fromkeys(["file", *columns]) if c in at]
+        data = {}
+        for column in names:
+            offset, length = at[column]
+            with self._lock:
+                self._file.seek(offset)
+                blob = self._file.read(length)
+            values = pickle.loads(blob)
+            # a Series of the array's own dtype: a frame would infer pandas' str dtype from texts
+            data[column] = pd.Series(values, dtype=values.dtype, copy=False)
+        df = pd.DataFrame(data, columns=names)
+        if keep is not None and not held <= keep:
+            df = df[df["file"].isin(keep)].reset_index(drop=True)
+        return df
+
+    def whole(self, name: str) -> pd.DataFrame:
+        """Table `name` at once (every batch's rows, in order)."""
+        parts = list(self.chunks(name))
+        if not parts:
+            return self._empty.get(name, pd.DataFrame()).copy()
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def files(self) -> list[frozenset[str]]:
+        """The files of each batch, in order."""
+        return [held for held, _ in self._batches]
+
+    @property
+    def size(self) -> int:
+        """Bytes written."""
+        return self._end
+
+    def close(self) -> None:
+        self._file.close()
