@@ -127,31 +127,48 @@ def _usable_paths(validation: Any) -> set[str] | None:
         return None
 
 
-def _numbered(df: pd.DataFrame, number: str, cols: list[str]) -> dict[Any, dict[str, Any]]:
+def _numbered(df: pd.DataFrame, number: str, cols: list[str]) -> _Rows:
     """A plan table of phases or indicators by (objective, `number` as an int)."""
     df = df.dropna(subset=["objective", number])
     return _by_key(df.assign(**{number: df[number].astype(int)}), ["objective", number], cols)
 
 
-def _by_key(df: pd.DataFrame, keys: list[str], cols: list[str]) -> dict[Any, dict[str, Any]]:
+class _Rows:
+    """The first row of each key, its columns as a tuple: a dict per row of a cycle of
+    1,000 settori is tens of megabytes, held while the archive fills its tables."""
+
+    __slots__ = ("at", "rows")
+
+    def __init__(self, cols: list[str], rows: dict[Any, tuple]):
+        self.at = {c: i for i, c in enumerate(cols)}
+        self.rows = rows
+
+    def get(self, key: Any, col: str) -> Any:
+        row = self.rows.get(key)
+        i = self.at.get(col)
+        return None if row is None or i is None else row[i]
+
+
+def _by_key(df: pd.DataFrame, keys: list[str], cols: list[str]) -> _Rows:
     """The first row of each key (a value for one key column, else a tuple), its `cols`
-    only, in a dict: a look-up per value (df.at) costs tens of µs, a table of 1,000
-    settori has hundreds of thousands."""
+    only: a look-up per value (df.at) costs tens of µs, a table of 1,000 settori has
+    hundreds of thousands."""
     df = df.drop_duplicates(keys, keep="first")
     cols = [c for c in cols if c in df.columns]
     ids = df[keys[0]].tolist() if len(keys) == 1 else list(zip(*(df[k].tolist() for k in keys)))
-    return dict(zip(ids, df[cols].to_dict("records")))
+    values = zip(*(df[c].tolist() for c in cols)) if cols else (() for _ in ids)
+    return _Rows(cols, dict(zip(ids, values)))
 
 
 def _inputs(validation: Any, name: str, keys: list[str], usable: set[str] | None,
-            cols: list[str]) -> dict[Any, dict[str, Any]] | None:
+            cols: list[str]) -> _Rows | None:
     """The settori's rows of table `name` from usable files only, one per key (the first).
     A table a batch of files at a time when the validation has it on disk (a merge's)."""
     if validation is None:
         return None
     chunks = (validation.chunks(name, usable, [*keys, *cols]) if hasattr(validation, "chunks")
               else [getattr(validation, name, None)])
-    out: dict[Any, dict[str, Any]] | None = None
+    out: _Rows | None = None
     for df in chunks:
         if df is None or not isinstance(df, pd.DataFrame) or df.empty:
             continue
@@ -163,14 +180,13 @@ def _inputs(validation: Any, name: str, keys: list[str], usable: set[str] | None
         if out is None:
             out = part
         else:
-            for k, row in part.items():
-                out.setdefault(k, row)
+            for k, row in part.rows.items():
+                out.rows.setdefault(k, row)
     return out
 
 
-def _lookup(table: dict[Any, dict[str, Any]] | None, key: Any, col: str) -> Any:
-    row = table.get(key) if table is not None else None
-    return row.get(col) if row is not None else None
+def _lookup(table: _Rows | None, key: Any, col: str) -> Any:
+    return table.get(key, col) if table is not None else None
 
 
 TABLES = ("sectors", "objectives", "phases", "indicators", "findings", "provenance")

@@ -479,28 +479,27 @@ class _Writer:
         d, plan = self.data, self.data.plan
         final = d.kind != KIND_CONSOLIDATED
         sh = _Sheet(self, CS_PHASES, freeze="D2", mirror=not final)
-        # the fields shown only, and the scores a row at a time: the tables of 1,000 settori
-        # as dicts of every field are hundreds of megabytes
-        planned = {(p["objective"], p["phase"]): p for p in iter_records(
-            plan.phases, ("objective", "phase", "description", "planned_start", "planned_end", "weight"))}
-        typed = {}
-        for r in iter_records(d.inputs.phases, ("sector", "objective", "phase", "progress", "actual_start",
-                                                "actual_end", "notes")):
-            typed[(r["sector"], r["objective"], int(r["phase"]))] = r
+        # the fields shown only, as tuples, and the scores a row at a time: the tables of
+        # 1,000 settori as dicts of every field are hundreds of megabytes, and as dicts of the
+        # fields shown the highest moment of this sheet (70 MB)
+        planned = _shown(plan.phases, ("objective", "phase"),
+                         ("description", "planned_start", "planned_end", "weight"))
+        typed = _shown(d.inputs.phases, ("sector", "objective", "phase"),
+                       ("progress", "actual_start", "actual_end", "notes"))
         fmt = {"progress": PCT, "contribution": PCT, "effective_weight": WEIGHT_FORMAT}
         keep = set(d.sectors)
         for r in iter_records(d.scores.phases):
             if r["sector"] not in keep:
                 continue
             n = int(r["phase"])
-            p = planned.get((r["objective"], n), {})
-            t = typed.get((r["sector"], r["objective"], n), {})
+            description, planned_start, planned_end, weight = planned.get((r["objective"], n), _NONE4)
+            progress, actual_start, actual_end, notes = typed.get((r["sector"], r["objective"], n), _NONE4)
             row = {"sector": r["sector"], "objective": r["objective"], "phase": n,
-                   "description": p.get("description"), "planned_start": p.get("planned_start"),
-                   "planned_end": p.get("planned_end"), "weight": as_float(p.get("weight")),
+                   "description": description, "planned_start": planned_start,
+                   "planned_end": planned_end, "weight": as_float(weight),
                    "neutralised": "sì" if r["neutralised"] else None,
-                   "progress": as_float(t.get("progress")), "actual_start": t.get("actual_start"),
-                   "actual_end": t.get("actual_end"), "notes": t.get("notes"),
+                   "progress": as_float(progress), "actual_start": actual_start,
+                   "actual_end": actual_end, "notes": notes,
                    "effective_weight": as_float(r["effective_weight"]), "contribution": as_float(r["contribution"])}
             sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
         sh.finish()
@@ -510,37 +509,33 @@ class _Writer:
         d, plan = self.data, self.data.plan
         final = d.kind != KIND_CONSOLIDATED
         sh = _Sheet(self, CS_INDICATORS, freeze="D2", mirror=not final)
-        planned = {(p["objective"], p["indicator"]): p for p in iter_records(
-            plan.indicators, ("objective", "indicator", "description", "kind", "value_type", "direction",
-                              "target_value", "target", "weight"))}
-        typed = {}
-        for r in iter_records(d.inputs.indicators, ("sector", "objective", "indicator", "achieved_raw", "notes",
-                                                    "achieved_percent", "achieved")):
-            typed[(r["sector"], r["objective"], int(r["indicator"]))] = r
+        planned = _shown(plan.indicators, ("objective", "indicator"),
+                         ("description", "kind", "value_type", "direction", "target_value", "target", "weight"))
+        typed = _shown(d.inputs.indicators, ("sector", "objective", "indicator"),
+                       ("achieved_raw", "notes", "achieved_percent", "achieved"))
         keep = set(d.sectors)
         for r in iter_records(d.scores.indicators):
             if r["sector"] not in keep:
                 continue
             n = int(r["indicator"])
-            p = planned.get((r["objective"], n), {})
-            t = typed.get((r["sector"], r["objective"], n), {})
-            vt = p.get("value_type")
-            target = p.get("target_value")
+            description, kind, vt, direction, target, target_text, weight = planned.get(
+                (r["objective"], n), _NONE4 + _NONE4[:3])
+            achieved_raw, notes, achieved_percent, achieved = typed.get((r["sector"], r["objective"], n), _NONE4)
             if isinstance(target, bool):
                 target = "sì" if target else "no"
             elif is_blank(target):
-                target = p.get("target")
+                target = target_text
             fmt = {"score": PCT, "effective_weight": WEIGHT_FORMAT}
-            if t.get("achieved_percent"):
+            if achieved_percent:
                 fmt["achieved_raw"] = RAW_PERCENT
             row = {"sector": r["sector"], "objective": r["objective"], "indicator": n,
-                   "description": p.get("description"), "kind": p.get("kind"), "value_type": vt,
-                   "direction": p.get("direction"), "target": target, "weight": as_float(p.get("weight")),
+                   "description": description, "kind": kind, "value_type": vt,
+                   "direction": direction, "target": target, "weight": as_float(weight),
                    "neutralised": "sì" if r["neutralised"] else None,
-                   "achieved_raw": t.get("achieved_raw"), "notes": t.get("notes"),
+                   "achieved_raw": achieved_raw, "notes": notes,
                    "score": as_float(r["score"]), "status": r["status"],
                    "effective_weight": as_float(r["effective_weight"]),
-                   "achieved": _shown_value(t.get("achieved"), vt)}
+                   "achieved": _shown_value(achieved, vt)}
             sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
         sh.finish()
 
@@ -665,6 +660,25 @@ class _Writer:
         for sheet, key, rec in self._mirror:
             append_plain(ws, [(sheet, None), (key, None), (rec, None)])
         self.protect(ws)
+
+
+_NONE4 = (None, None, None, None)
+
+
+def _shown(df: pd.DataFrame, keys: tuple[str, ...], fields: tuple[str, ...]) -> dict[tuple, tuple]:
+    """`fields` of each row of `df` as a tuple, by its `keys` (the last one a number, as an
+    int; rows without it left out); the last row of a key wins, as a dict of the rows gives."""
+    if df.empty:
+        return {}
+    cols = [df[c].tolist() if c in df.columns else [None] * len(df) for c in (*keys, *fields)]
+    k = len(keys)
+    out: dict[tuple, tuple] = {}
+    for values in zip(*cols):
+        n = values[k - 1]
+        if n is None or n != n:
+            continue
+        out[values[:k - 1] + (int(n),)] = values[k:]
+    return out
 
 
 def _chart_text(size: int) -> RichText:
