@@ -26,7 +26,7 @@ import os
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .archive import store_cycle
 from .archive.snapshots import previous_snapshot
@@ -486,16 +486,17 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
                                           ["indicator"] if sheet == C.SHEET_INDICATORS else [])
         # the keys and the compared fields only, read a row at a time: a table of 1,000
         # settori whole, as a grid, a frame and dicts of every field, is large
-        data = _table_columns(path, sheet, specs[sheet], keys + [fld for _, fld, _ in checks], limit, bound)
         # by key, the compared fields' values only (a dict per row of a large sheet is tens
-        # of megabytes, at the moment the merge's memory is at its highest)
+        # of megabytes, at the moment the merge's memory is at its highest), a row at a
+        # time; a settore's and an objective's code one text for all their rows
         at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
         index: dict[tuple, tuple] = {}
-        for r in dict_rows(data):
+        codes: dict[Any, Any] = {}
+        for r in _table_rows(path, sheet, specs[sheet], keys + [fld for _, fld, _ in checks], limit, bound):
             k = table_key(sheet, r)
             if k is not None:
-                index[k] = tuple(r.get(f) for f in at)
-        del data
+                index[tuple(codes.setdefault(x, x) for x in k)] = tuple(r.get(f) for f in at)
+        del codes
         wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
         typed = reported = 0
         seen_keys: set[tuple] = set()
@@ -548,29 +549,26 @@ def _columns(df: Any, wanted: list[str], sectors: set[str]) -> dict[str, list]:
     return cols
 
 
-def _table_columns(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,
-                   bound: dict[str, tuple[int, int]]) -> dict[str, list[Any]]:
-    """`fields` of a table sheet of the consolidated as columns, as read_table gives them
-    (headers on row 1 found by name, rows entirely empty left out), without the others."""
+def _table_rows(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,
+                bound: dict[str, tuple[int, int]]) -> Iterator[dict[str, Any]]:
+    """`fields` of each row of a table sheet of the consolidated, one row at a time, as
+    read_table gives them (headers on row 1 found by name, rows entirely empty left out),
+    without the others."""
     # the consolidated just written, not a file from outside: no limit of a return's size
     # (1,000 settori of 80 fasi and 60 indicatori each inflate past 200 MB)
     rows = iter_sheet_rows(path, sheet, max_rows=limit, bound=bound, max_uncompressed=OWN_FILE_MAX_BYTES)
     header = next(rows, None)
     if header is None:
-        return {}
+        return
     by_norm: dict[str, int] = {}
     for i, h in enumerate(header):
         key = C.norm_header(h)
         if key and key not in by_norm:
             by_norm[key] = i
     at = {f: by_norm.get(C.norm_header(spec.header(f))) for f in dict.fromkeys(fields)}
-    out: dict[str, list[Any]] = {f: [] for f in at}
     for row in rows:
-        if blank_row(row):
-            continue
-        for f, col in at.items():
-            out[f].append(row[col] if col is not None and col < len(row) else None)
-    return out
+        if not blank_row(row):
+            yield {f: row[col] if col is not None and col < len(row) else None for f, col in at.items()}
 
 
 def _label(key: tuple) -> str:

@@ -668,17 +668,10 @@ _NONE4 = (None, None, None, None)
 def _shown(df: pd.DataFrame, keys: tuple[str, ...], fields: tuple[str, ...]) -> dict[tuple, tuple]:
     """`fields` of each row of `df` as a tuple, by its `keys` (the last one a number, as an
     int; rows without it left out); the last row of a key wins, as a dict of the rows gives."""
-    if df.empty:
-        return {}
     cols = [df[c].tolist() if c in df.columns else [None] * len(df) for c in (*keys, *fields)]
     k = len(keys)
-    out: dict[tuple, tuple] = {}
-    for values in zip(*cols):
-        n = values[k - 1]
-        if n is None or n != n:
-            continue
-        out[values[:k - 1] + (int(n),)] = values[k:]
-    return out
+    return {values[:k - 1] + (int(values[k - 1]),): values[k:] for values in zip(*cols)
+            if values[k - 1] is not None and values[k - 1] == values[k - 1]}
 
 
 def _chart_text(size: int) -> RichText:
