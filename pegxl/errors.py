@@ -266,6 +266,9 @@ class ErrorCode(enum.Enum):
             "Risolvere la causa (spazio su disco, permessi) e rilanciare: i risultati precedenti sono intatti.")
     M007 = ("M007", WARNING, "Un'elaborazione precedente in {value} era stata interrotta: {detail}.",
             "Nessuna azione: i file nella cartella sono quelli di un'elaborazione completa.")
+    M008 = ("M008", ERROR, "Impossibile scrivere nella cartella temporanea {value}: {detail}.",
+            "Liberare spazio su disco o indicare un'altra cartella temporanea (variabile d'ambiente TMPDIR, "
+            "su Windows TEMP) e rilanciare: nessun file è stato cambiato.")
 
     # -- OIV workbook ----------------------------------------------------------------------
     O001 = ("O001", ERROR, "Il file non è un consolidato pegxl per questo piano: {detail}.",

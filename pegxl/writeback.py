@@ -80,7 +80,7 @@ def _plain(v: Any) -> Any:
 
 def copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
               targets: dict[str, Path]) -> list[CopyJob]:
-    """The copies to write, in the order of `targets` (see iter_copy_jobs)."""
+    """The copies to write (see iter_copy_jobs for their order)."""
     return list(iter_copy_jobs(v, scores, chosen, targets))
 
 

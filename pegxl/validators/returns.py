@@ -43,9 +43,9 @@ class Validation:
 
     `objectives`, `phases`, `indicators` hold one row per record of every readable file,
     with the raw value typed, the parsed value and the cell it came from. A merge's
-    validation keeps the phases and indicators on disk (`spill`, without the cells: their
-    findings are made): `chunks` reads them a batch of files at a time, the attributes
-    read them whole."""
+    validation keeps the phases and indicators on disk (`spill`, without the formulas and
+    error values: their findings are made): `chunks` reads them a batch of files at a
+    time; the attributes read them whole, a new frame at each access."""
 
     plan: Plan
     files: list[ReturnFile]
@@ -75,7 +75,8 @@ class Validation:
         self._indicators = df
 
     def _spilled(self, name: str) -> pd.DataFrame:
-        assert self.spill is not None, f"Validation senza {name}"
+        if self.spill is None:
+            raise AttributeError(name)
         return self.spill.whole(name)
 
     def chunks(self, name: str, files: Iterable[str] | None = None,
@@ -83,6 +84,8 @@ class Validation:
         """Table `name` ("objectives", "phases", "indicators") a batch of files at a time
         when spilled, else whole (limited to the rows of `files` when given); no empty one.
         `columns`: those the caller reads (a spilled table reads only them and "file")."""
+        if name not in ("objectives", "phases", "indicators"):
+            raise ValueError(f"tabella sconosciuta: {name!r}")
         held = self._phases if name == "phases" else self._indicators if name == "indicators" else self.objectives
         if held is None and self.spill is not None:
             yield from self.spill.chunks(name, files, columns)
@@ -344,6 +347,10 @@ SCORED = {C.SHEET_PHASES: ["sector", "objective", "phase", "progress"],
           C.SHEET_INDICATORS: ["sector", "objective", "indicator", "achieved"]}
 
 
+def _no_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in df.columns if str(c).endswith(("_formula", "_error"))])
+
+
 class _Checker:
     """The checks over the tables of many files, given batch by batch in input order (a
     file is never split): pandera schemas, status against progress, and the scores'
@@ -393,8 +400,8 @@ class _Checker:
             self.scored += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
             self.batches_scored += 1
             self.only_scores = (frozenset(single), scores) if self.batches_scored == 1 else None
-        if self.spill is not None:
-            self.spill.add({"phases": ph, "indicators": ind}, [rf.path for rf in files])
+        if self.spill is not None:   # what nothing reads once the findings are made stays out
+            self.spill.add({"phases": _no_formulas(ph), "indicators": _no_formulas(ind)}, [rf.path for rf in files])
             tables[C.SHEET_PHASES] = ph[SCORED[C.SHEET_PHASES]]
             tables[C.SHEET_INDICATORS] = ind[SCORED[C.SHEET_INDICATORS]]
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import pickle
 import tempfile
 import threading
+import weakref
 from typing import Iterable, Iterator, Mapping
 
 import pandas as pd
+
+from ..errors import EXIT_PROBLEMS, ErrorCode, PegxlError, finding
 
 
 class TableSpill:
@@ -22,7 +25,12 @@ class TableSpill:
     each column apart, so that a reader pays only for the columns it asks for."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="pegxl-")
+        try:
+            self._file = tempfile.TemporaryFile(prefix="pegxl-")
+        except OSError as exc:
+            raise _unwritable(exc) from None
+        # closed when the spill goes (a merge's Validation keeps it for its callers)
+        weakref.finalize(self, self._file.close)
         self._lock = threading.Lock()   # a read is a seek and a read: the merge reads from threads
         self._end = 0
         # per batch: the files it holds, and per table name, per column, its (offset, length)
@@ -32,7 +40,7 @@ class TableSpill:
     def add(self, tables: dict[str, pd.DataFrame], files: Iterable[str]) -> None:
         """One batch: `tables` (name -> frame with a "file" column) of the files `files`."""
         at: dict[str, dict[str, tuple[int, int]]] = {}
-        with self._lock:
+        with self._lock, _located():
             self._file.seek(self._end)
             for name, df in tables.items():
                 self._empty.setdefault(name, df.iloc[:0].copy())
@@ -53,6 +61,7 @@ class TableSpill:
         row left out), limited to `files` when given (batches without any left out) and to
         the `columns` of each table named there (the others whole)."""
         keep = set(files) if files is not None else None
+        columns = {name: list(cols) for name, cols in columns.items()} if columns is not None else None
         for held, at in self._batches:
             if keep is None or keep & held:
                 tables = {}
@@ -67,6 +76,7 @@ class TableSpill:
         """Table `name` a batch at a time (no empty one), limited to the rows of `files`
         and to `columns` when given."""
         keep = set(files) if files is not None else None
+        columns = list(columns) if columns is not None else None
         for held, at in self._batches:
             if name in at and (keep is None or keep & held):
                 df = self._read(at[name], held, keep, columns)
@@ -79,7 +89,7 @@ class TableSpill:
         data = {}
         for column in names:
             offset, length = at[column]
-            with self._lock:
+            with self._lock, _located():
                 self._file.seek(offset)
                 blob = self._file.read(length)
             values = pickle.loads(blob)
@@ -108,3 +118,19 @@ class TableSpill:
 
     def close(self) -> None:
         self._file.close()
+
+
+class _located:
+    """An OSError of the spill's file (disk full, say) as M008, which names the folder."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, OSError):
+            raise _unwritable(exc) from None
+
+
+def _unwritable(exc: OSError) -> PegxlError:
+    return PegxlError(finding(ErrorCode.M008, value=tempfile.gettempdir(),
+                              detail=exc.strerror or str(exc)), exit_code=EXIT_PROBLEMS)
