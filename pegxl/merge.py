@@ -60,7 +60,7 @@ from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
-from .workbook.reader import blank_row, dict_rows, iter_sheet_rows, release_memory, xlsx_extents
+from .workbook.reader import blank_row, iter_records, iter_sheet_rows, release_memory, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
 from .writeback import template_bytes as template_bytes
@@ -487,23 +487,19 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # the keys and the compared fields only, read a row at a time: a table of 1,000
         # settori whole, as a grid, a frame and dicts of every field, is large
         # by key, the compared fields' values only (a dict per row of a large sheet is tens
-        # of megabytes, at the moment the merge's memory is at its highest), a row at a
-        # time; a settore's and an objective's code one text for all their rows
+        # of megabytes, at the moment the merge's memory is at its highest), a row at a time
         at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
         index: dict[tuple, tuple] = {}
-        codes: dict[Any, Any] = {}
         for r in _table_rows(path, sheet, specs[sheet], keys + [fld for _, fld, _ in checks], limit, bound):
             k = table_key(sheet, r)
             if k is not None:
-                index[tuple(codes.setdefault(x, x) for x in k)] = tuple(r.get(f) for f in at)
-        del codes
+                index[k] = tuple(r.get(f) for f in at)
         wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
         typed = reported = 0
         seen_keys: set[tuple] = set()
         typed_sectors: set[str] = set()
         # the typed rows a batch of files at a time (a merge's validation has them on disk)
-        rows = (r for df in v.chunks(names[sheet], used, wanted)
-                for r in dict_rows(_columns(df, wanted, typed_sectors)))
+        rows = (r for df in v.chunks(names[sheet], used, wanted) for r in iter_records(df, wanted))
         for r in rows:
             key: tuple[Any, ...]
             if sheet == C.SHEET_OBJECTIVES:
@@ -513,6 +509,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
             else:
                 key = (r["sector"], r["objective"], int(r["indicator"]))
             seen_keys.add(key)
+            typed_sectors.add(key[0])
             got = index.get(key)
             for raw_col, fld, kind in checks:
                 raw = r.get(raw_col)
@@ -540,13 +537,6 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         rec.typed += typed
         rec.reported += reported
     return rec
-
-
-def _columns(df: Any, wanted: list[str], sectors: set[str]) -> dict[str, list]:
-    """`wanted`'s columns of `df` as lists (as to_dict gives them), its settori added to `sectors`."""
-    cols = {c: df[c].tolist() for c in dict.fromkeys(wanted) if c in df.columns}
-    sectors.update(cols.get("sector", ()))
-    return cols
 
 
 def _table_rows(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,

@@ -26,7 +26,7 @@ from .scoring import (
     compute,
 )
 from .values import is_blank, parse_date, parse_number, parse_typed
-from .workbook.reader import iter_records
+from .workbook.reader import iter_records, table_chunks
 
 
 class Rows(Protocol):
@@ -146,11 +146,9 @@ def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) 
     def rows(name: str, *columns: str) -> Iterator[dict]:
         # the columns read here only: the tables' every column as dicts take seconds; a
         # spilled table (Validation.chunks) a batch of files at a time
-        chunks = (validation.chunks(name, keep, ["sector", "objective", *columns]) if hasattr(validation, "chunks")
-                  else [getattr(validation, name)])
-        for df in chunks:
-            if not df.empty:
-                yield from iter_records(df[df["file"].isin(keep)], ["sector", "objective", *columns])
+        wanted = ["sector", "objective", *columns]
+        for df in table_chunks(validation, name, keep, wanted):
+            yield from iter_records(df, wanted)
 
     objs = [{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
              "declared": r["declared"], "report": clean_text(r["report"]),

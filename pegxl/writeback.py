@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
@@ -114,12 +114,13 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
     path_of = {rf.path: s for s, rf in chosen.items() if s in targets}
     # a merge's validation has its tables on disk (Validation.batches), read a batch at a
     # time; one held in memory is taken as lists now, one batch of all files
-    spilled = getattr(v, "spilled", False)
-    held = None if spilled else typed_of({"objectives": v.objectives, "phases": v.phases,
-                                          "indicators": v.indicators})
     columns = {names[sheet]: [*_KEY_FIELDS[sheet], *(c for fld in fields for c in (fld, f"{fld}_raw", f"{fld}_percent"))]
                for sheet, (_spec, fields) in _TABLES.items()}
-    batches = v.batches(path_of, columns) if spilled else iter([([chosen[s].path for s in targets], {})])
+    batches: Iterable[tuple[list[str], list[tuple]]] = (
+        ((paths, typed_of(tables)) for paths, tables in v.batches(path_of, columns))
+        if getattr(v, "spilled", False) else
+        [([chosen[s].path for s in targets],
+          typed_of({"objectives": v.objectives, "phases": v.phases, "indicators": v.indicators}))])
     obj, ind = scores.objectives, scores.indicators
     computed = (obj["sector"].tolist(), obj["objective"].tolist(), obj["computed"].tolist())
     achieved = (ind["sector"].tolist(), ind["objective"].tolist(), ind["indicator"].tolist(),
@@ -165,8 +166,7 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
         return changes
 
     def jobs() -> Iterator[CopyJob]:
-        for paths, tables in batches:
-            typed = held if held is not None else typed_of(tables)
+        for paths, typed in batches:
             for path in paths:
                 s = path_of[path]
                 rf = chosen[s]

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..plan import Plan
 from ..values import is_blank
-from ..workbook.reader import iter_records
+from ..workbook.reader import iter_records, table_chunks
 
 # --------------------------------------------------------------------- value helpers
 
@@ -166,14 +166,8 @@ def _inputs(validation: Any, name: str, keys: list[str], usable: set[str] | None
     A table a batch of files at a time when the validation has it on disk (a merge's)."""
     if validation is None:
         return None
-    chunks = (validation.chunks(name, usable, [*keys, *cols]) if hasattr(validation, "chunks")
-              else [getattr(validation, name, None)])
     out: _Rows | None = None
-    for df in chunks:
-        if df is None or not isinstance(df, pd.DataFrame) or df.empty:
-            continue
-        if usable is not None and "file" in df.columns:
-            df = df[df["file"].isin(usable)]
+    for df in table_chunks(validation, name, usable, [*keys, *cols]):
         if not set(keys) <= set(df.columns):
             return None
         part = _by_key(df, keys, cols)

@@ -35,7 +35,7 @@ _WORSE_DATE = {">=": "Verso >=, non prima: la data è anteriore", "<=": "Verso <
 
 def add_progress_findings(v: Validation, previous: SnapshotValues | None) -> Validation:
     """`v` with the findings of `progress_findings` among its own, in the report's order."""
-    if previous is None and (v.plan.final or v.plan.reference_date is None):
+    if previous is None and not _monitoring(v.plan):
         return v   # nothing to compare: the tables are not read
     # a table a batch of files at a time (a merge's are on disk: Validation.chunks); the
     # checks are row by row, and the sort puts the findings in the report's order
@@ -55,7 +55,7 @@ def progress_findings(plan: Plan, phases: pd.DataFrame | None, indicators: pd.Da
     rows of a validation (`Validation.phases`, `.indicators`)."""
     at = snapshot_at(plan.fase, plan.reference_date)
     out: list[Finding] = []
-    late = not plan.final and plan.reference_date is not None
+    late = _monitoring(plan)
     if previous is None and not late:
         return out
     live_ph = _live(phases, *_PHASE_FIELDS)
@@ -66,6 +66,11 @@ def progress_findings(plan: Plan, phases: pd.DataFrame | None, indicators: pd.Da
         assert plan.reference_date is not None
         out += _late(plan, live_ph, plan.reference_date.strftime("%d/%m/%Y"))
     return out
+
+
+def _monitoring(plan: Plan) -> bool:
+    """A monitoring with its reference date: phases late against it are V045."""
+    return not plan.final and plan.reference_date is not None
 
 
 def _live(df: pd.DataFrame | None, *fields: str) -> list[dict[str, Any]]:

@@ -228,10 +228,10 @@ def _validate(plan: Plan, paths: list, jobs: int | None, progress: Callable[[int
             if progress:
                 progress(i, len(paths), str(p))
             if checker.spill is not None and len(contents) >= BATCH_MAX_FILES:
-                checker.add(files[-len(contents):], contents)
+                checker.add(files[len(files) - len(contents):], contents)
                 contents = []
         if contents or not files:
-            checker.add(files[-len(contents):] if contents else [], contents)
+            checker.add(files[len(files) - len(contents):], contents)
     else:
         files = _read_in_pool(plan, paths, fingerprint, index, workers, progress, checker)
     return validate_files(plan, files, checker=checker)

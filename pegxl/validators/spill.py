@@ -29,8 +29,9 @@ class TableSpill:
             self._file = tempfile.TemporaryFile(prefix="pegxl-")
         except OSError as exc:
             raise _unwritable(exc) from None
-        # closed when the spill goes (a merge's Validation keeps it for its callers)
-        weakref.finalize(self, self._file.close)
+        # closed when the spill goes (a merge's Validation keeps it for its callers), or by
+        # close(): the finalizer runs once
+        self.close = weakref.finalize(self, self._file.close)
         self._lock = threading.Lock()   # a read is a seek and a read: the merge reads from threads
         self._end = 0
         # per batch: the files it holds, and per table name, per column, its (offset, length)
@@ -115,9 +116,6 @@ class TableSpill:
     def size(self) -> int:
         """Bytes written."""
         return self._end
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class _located:

@@ -19,7 +19,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator
 from xml.etree import ElementTree as ET
 
 import pandas as pd
@@ -663,6 +663,20 @@ def records(df: pd.DataFrame) -> list[dict[Any, Any]]:
     return list(iter_records(df))
 
 
+def table_chunks(source: Any, name: str, files: Iterable[str] | None = None,
+                 columns: Iterable[str] | None = None) -> Iterator[pd.DataFrame]:
+    """Table `name` of `source`, only the rows of `files`, no empty one: by `source.chunks`
+    (a merge's Validation, from disk a batch of files at a time) or its attribute whole."""
+    if hasattr(source, "chunks"):
+        return iter(source.chunks(name, files, columns))
+    df = getattr(source, name, None)
+    if not isinstance(df, pd.DataFrame) or df.empty:
+        return iter(())
+    if files is not None and "file" in df.columns:
+        df = df[df["file"].isin(set(files))]
+    return iter([df] if len(df) else [])
+
+
 def iter_records(df: pd.DataFrame, columns: Iterable[str] | None = None) -> Iterator[dict[Any, Any]]:
     """`records(df)` one dict at a time, of `columns` only (those `df` has) when given: a
     table of 1,000 settori's rows as dicts all at once is hundreds of megabytes."""
@@ -671,19 +685,9 @@ def iter_records(df: pd.DataFrame, columns: Iterable[str] | None = None) -> Iter
     else:
         keys = [c for c in dict.fromkeys(columns) if c in df.columns]
         lists = [df[k].tolist() for k in keys]
-    cols: dict[Any, list[Any]] = dict(zip(keys, lists))
-    return dict_rows(cols, len(df))
-
-
-def dict_rows(columns: Mapping[Any, list[Any]], n: int | None = None) -> Iterator[dict[Any, Any]]:
-    """One dict per row of equal-length column lists, one at a time (`n` rows of empty
-    dicts without columns)."""
-    keys = list(columns)
     if not keys:
-        yield from ({} for _ in range(n or 0))
-        return
-    for values in zip(*columns.values()):
-        yield dict(zip(keys, values))
+        return iter([{} for _ in range(len(df))])
+    return (dict(zip(keys, values)) for values in zip(*lists))
 
 
 def column_lists(df: pd.DataFrame) -> tuple[list[Any], list[list[Any]]]:
