@@ -60,6 +60,7 @@ from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
+from .workbook.ownrows import NotOwnXml, iter_own_rows
 from .workbook.reader import blank_row, iter_records, iter_sheet_rows, release_memory, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
@@ -484,16 +485,14 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # hidden record above all, a JSON per row) would be read into memory for nothing
         keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
                                           ["indicator"] if sheet == C.SHEET_INDICATORS else [])
-        # the keys and the compared fields only, read a row at a time: a table of 1,000
-        # settori whole, as a grid, a frame and dicts of every field, is large
-        # by key, the compared fields' values only (a dict per row of a large sheet is tens
-        # of megabytes, at the moment the merge's memory is at its highest), a row at a time
+        # the keys and the compared fields only, streamed a row at a time: a table of 1,000
+        # settori whole, as calamine's grid or as dicts of every field, is large
         at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
-        index: dict[tuple, tuple] = {}
-        for r in _table_rows(path, sheet, specs[sheet], keys + [fld for _, fld, _ in checks], limit, bound):
-            k = table_key(sheet, r)
-            if k is not None:
-                index[k] = tuple(r.get(f) for f in at)
+        fields = keys + [fld for _, fld, _ in checks]
+        try:
+            index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=True), sheet, at)
+        except NotOwnXml:   # a cell the streaming reader leaves to calamine: the sheet read again
+            index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=False), sheet, at)
         wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
         typed = reported = 0
         seen_keys: set[tuple] = set()
@@ -539,23 +538,46 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
     return rec
 
 
+def _index(rows: Iterable[dict[str, Any]], sheet: str, at: dict[str, int]) -> dict[tuple, tuple]:
+    """By key, the compared fields' values only (a dict per row of a large sheet is tens of
+    megabytes, at the moment the merge's memory is at its highest)."""
+    index: dict[tuple, tuple] = {}
+    for r in rows:
+        k = table_key(sheet, r)
+        if k is not None:
+            index[k] = tuple(r.get(f) for f in at)
+    return index
+
+
 def _table_rows(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,
-                bound: dict[str, tuple[int, int]]) -> Iterator[dict[str, Any]]:
+                bound: dict[str, tuple[int, int]], *, own: bool) -> Iterator[dict[str, Any]]:
     """`fields` of each row of a table sheet of the consolidated, one row at a time, as
     read_table gives them (headers on row 1 found by name, rows entirely empty left out),
-    without the others."""
+    without the others. `own`: streamed from the sheet's XML (workbook.ownrows, which may
+    raise NotOwnXml), else read by calamine (the whole sheet at once)."""
+    at: dict[str, int | None] = {}
+
+    def columns(header: list[Any]) -> list[int]:
+        by_norm: dict[str, int] = {}
+        for i, h in enumerate(header):
+            key = C.norm_header(h)
+            if key and key not in by_norm:
+                by_norm[key] = i
+        at.update({f: by_norm.get(C.norm_header(spec.header(f))) for f in dict.fromkeys(fields)})
+        return [col for col in at.values() if col is not None]
+
     # the consolidated just written, not a file from outside: no limit of a return's size
     # (1,000 settori of 80 fasi and 60 indicatori each inflate past 200 MB)
-    rows = iter_sheet_rows(path, sheet, max_rows=limit, bound=bound, max_uncompressed=OWN_FILE_MAX_BYTES)
+    if own:
+        rows = iter_own_rows(path, sheet, columns, max_rows=limit, bound=bound,
+                             max_uncompressed=OWN_FILE_MAX_BYTES)
+    else:
+        rows = iter_sheet_rows(path, sheet, max_rows=limit, bound=bound, max_uncompressed=OWN_FILE_MAX_BYTES)
     header = next(rows, None)
     if header is None:
         return
-    by_norm: dict[str, int] = {}
-    for i, h in enumerate(header):
-        key = C.norm_header(h)
-        if key and key not in by_norm:
-            by_norm[key] = i
-    at = {f: by_norm.get(C.norm_header(spec.header(f))) for f in dict.fromkeys(fields)}
+    if not own:
+        columns(header)
     for row in rows:
         if not blank_row(row):
             yield {f: row[col] if col is not None and col < len(row) else None for f, col in at.items()}

@@ -652,11 +652,21 @@ def test_the_reconciliation_reads_its_own_consolidated_whatever_its_size(merged,
     with pytest.raises(PegxlError) as exc:
         next(reader.iter_sheet_rows(path, "Obiettivi", max_uncompressed=1000))
     assert exc.value.findings[0].code == "F006"
-    asked = _spy_keyword(monkeypatch, M, "iter_sheet_rows", "max_uncompressed")
+    from pegxl.workbook import ownrows
+    with pytest.raises(PegxlError) as exc:
+        next(ownrows.iter_own_rows(path, "Obiettivi", lambda h: [0], max_uncompressed=1000))
+    assert exc.value.findings[0].code == "F006"
+    asked = _spy_keyword(monkeypatch, M, "iter_own_rows", "max_uncompressed")
     plan, rdir = merged[0], merged[1]
     out = merged[5] / "again"
     merge(plan, [rdir], out, now=NOW, jobs=1)
-    assert asked and all(a is not None and a >= M.OWN_FILE_MAX_BYTES for a in asked)
+    assert len(asked) == 3 and all(a is not None and a >= M.OWN_FILE_MAX_BYTES for a in asked)
+    # and the same when calamine reads a sheet the streaming reader leaves to it
+    asked_calamine = _spy_keyword(monkeypatch, M, "iter_sheet_rows", "max_uncompressed")
+    monkeypatch.setattr(ownrows, "CHUNK", 1)
+    monkeypatch.setattr(ownrows, "_ANY_CELL", re.compile(rb"(?!)"))   # no cell of a known form
+    merge(plan, [rdir], merged[5] / "again2", now=NOW, jobs=1)
+    assert len(asked_calamine) == 3 and all(a is not None and a >= M.OWN_FILE_MAX_BYTES for a in asked_calamine)
 
 
 def test_a_consolidated_is_read_with_a_size_limit_scaled_to_its_plan(merged, monkeypatch):

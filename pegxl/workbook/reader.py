@@ -13,7 +13,6 @@ import difflib
 import functools
 import gc
 import os
-import posixpath
 import re
 import stat
 import zipfile
@@ -26,6 +25,7 @@ import pandas as pd
 
 from ..errors import ErrorCode, Finding, PegxlError, finding, os_detail
 from .contract import TableSpec, norm_header
+from .parts import sheet_parts
 
 # A filled template is a few hundred KB; a plan for a large ente a few MB.
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -325,23 +325,7 @@ def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False,
     pattern = _big_ref_re(row_digits) if bound else _FILLED_REF_RE
     out: dict[str, tuple[int, int]] = {}
     with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
-        if "xl/workbook.xml" not in names:
-            return out
-        ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-        ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-        rels: dict[str, str] = {}
-        if "xl/_rels/workbook.xml.rels" in names:
-            for r in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
-                target = r.get("Target", "")
-                target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                    posixpath.join("xl", target))
-                rels[r.get("Id", "")] = target
-        sheets_el = ET.fromstring(zf.read("xl/workbook.xml")).find(f"{ns_main}sheets")
-        for s in (sheets_el if sheets_el is not None else []):
-            part = rels.get(s.get(f"{ns_rel}id", ""))
-            if not part or part not in names:
-                continue
+        for sheet_name, part in sheet_parts(zf).items():
             max_row, max_col = floor if bound else (0, 0)
             tail = b""
             with zf.open(part) as fh:
@@ -361,7 +345,7 @@ def xlsx_extents(path: str | os.PathLike[str], *, bound: bool = False,
                     if not chunk:
                         break
                     tail = data[cut:]
-            out[s.get("name", "")] = (max_row, max_col)
+            out[sheet_name] = (max_row, max_col)
     return out
 
 
