@@ -54,7 +54,7 @@ from .ingest import expand_paths, require_files
 from .plan import Plan
 from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
-from .tables import canon, clean_text, inputs_from_validation, no_inputs, same, score, shown
+from .tables import LazyInputs, canon, clean_text, same, score, shown
 from .validators.progress import add_progress_findings
 from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
@@ -209,7 +209,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
         raise PegxlError([finding(ErrorCode.M004), *merge_findings], exit_code=EXIT_PROBLEMS)
 
     used = {chosen[s].path for s in sectors}
-    inputs = inputs_from_validation(v, used)
+    inputs = LazyInputs(v, used)   # each table made when its sheet is written
     scores = v.scores_of(sectors)   # the validation scored these very inputs already
     if scores is None:              # other settori (--partial, a file left out): scored here
         scores = score(plan, inputs, sectors)
@@ -263,7 +263,6 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
     data = Consolidated(plan=plan, inputs=inputs, scores=scores, sectors=sectors,
                         excluded={s: excluded[s] for s in plan.sector_codes if s in excluded},
                         anomalies=anomalies, provenance=provenance, created=now, run_id=run_id)
-    del inputs   # data's only (see built)
     rec = Reconciliation()
 
     def verify(tmp: Path) -> None:
@@ -295,9 +294,6 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
         staged = (replace(j, target=stage.path(j.target.relative_to(outdir))) for j in jobs_list)
 
         def built() -> None:
-            # the typed inputs are in the workbook now and nothing after reads them: let them
-            # go before the reading back, the merge's highest memory (55 MB at 1,000 returns)
-            data.inputs = no_inputs()
             archive()   # the archive fills its transaction from now on
 
         # the consolidated workbook is written here while the workers write the copies

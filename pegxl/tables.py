@@ -131,60 +131,76 @@ def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
     return df
 
 
-def no_inputs() -> Inputs:
-    """Inputs without a row."""
-    return Inputs(_frame([], OBJ_IN), _frame([], PH_IN), _frame([], IND_IN))
-
-
 def inputs_from_validation(validation: Any, paths: Iterable[str] | None = None) -> Inputs:
     """The typed inputs of the returns `paths` (default: every usable file) of a Validation.
 
     Values typed into a neutralised phase or indicator are kept for display (parsed the
     same way), and left out of the scores by `score`."""
-    keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
+    lazy = LazyInputs(validation, paths)
+    return Inputs(lazy.objectives, lazy.phases, lazy.indicators)
 
-    def rows(name: str, *columns: str) -> Iterator[dict]:
+
+class LazyInputs:
+    """inputs_from_validation's tables, each made when asked (afresh at every access) and
+    held by nobody here: a merge's consolidated workbook writes one table's sheet at a
+    time, and three tables of 1,000 settori held together are tens of megabytes."""
+
+    def __init__(self, validation: Any, paths: Iterable[str] | None = None):
+        self.validation = validation
+        self.keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
+
+    def _rows(self, name: str, *columns: str) -> Iterator[dict]:
         # the columns read here only: the tables' every column as dicts take seconds; a
         # spilled table (Validation.chunks) a batch of files at a time
         wanted = ["sector", "objective", *columns]
-        for df in table_chunks(validation, name, keep, wanted):
+        for df in table_chunks(self.validation, name, self.keep, wanted):
             yield from iter_records(df, wanted)
 
-    objs = [{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
-             "declared": r["declared"], "report": clean_text(r["report"]),
-             "deviation_reason": clean_text(r["deviation_reason"])}
-            for r in rows("objectives", "status", "declared", "report", "deviation_reason")]
-    phs = []
-    for r in rows("phases", "phase", "progress", "actual_start", "actual_end", "neutralised",
-                  "progress_raw", "progress_percent", "actual_start_raw", "actual_end_raw", "notes"):
-        progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
-        if r["neutralised"]:
-            p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
-            progress = p.value if p.ok else None
-            start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
-            end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
-        phs.append({"sector": r["sector"], "objective": r["objective"], "phase": int(r["phase"]),
-                    "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
-                    "notes": clean_text(r["notes"])})
-    inds = []
-    for r in rows("indicators", "indicator", "achieved_raw", "achieved", "neutralised", "value_type",
-                  "achieved_percent", "notes"):
-        raw = _none(r["achieved_raw"])
-        achieved = r["achieved"]
-        if r["neutralised"] or is_blank(achieved):
-            p = parse_typed(raw, r["value_type"] or "testo", percent_format=bool(r["achieved_percent"]))
-            achieved = p.value if p.ok else None
-        if isinstance(raw, str):
-            raw = clean_text(raw)
-        if isinstance(achieved, str):
-            achieved = clean_text(achieved)
-        inds.append({"sector": r["sector"], "objective": r["objective"], "indicator": int(r["indicator"]),
-                     "achieved_raw": raw, "achieved_percent": bool(r["achieved_percent"]) and raw is not None,
-                     "achieved": _none(achieved), "notes": clean_text(r["notes"])})
-    return Inputs(_frame(objs, OBJ_IN), _frame(phs, PH_IN), _frame(inds, IND_IN))
+    @property
+    def objectives(self) -> pd.DataFrame:
+        return _frame([{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
+                        "declared": r["declared"], "report": clean_text(r["report"]),
+                        "deviation_reason": clean_text(r["deviation_reason"])}
+                       for r in self._rows("objectives", "status", "declared", "report", "deviation_reason")],
+                      OBJ_IN)
+
+    @property
+    def phases(self) -> pd.DataFrame:
+        phs = []
+        for r in self._rows("phases", "phase", "progress", "actual_start", "actual_end", "neutralised",
+                            "progress_raw", "progress_percent", "actual_start_raw", "actual_end_raw", "notes"):
+            progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
+            if r["neutralised"]:
+                p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
+                progress = p.value if p.ok else None
+                start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
+                end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
+            phs.append({"sector": r["sector"], "objective": r["objective"], "phase": int(r["phase"]),
+                        "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
+                        "notes": clean_text(r["notes"])})
+        return _frame(phs, PH_IN)
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        inds = []
+        for r in self._rows("indicators", "indicator", "achieved_raw", "achieved", "neutralised", "value_type",
+                            "achieved_percent", "notes"):
+            raw = _none(r["achieved_raw"])
+            achieved = r["achieved"]
+            if r["neutralised"] or is_blank(achieved):
+                p = parse_typed(raw, r["value_type"] or "testo", percent_format=bool(r["achieved_percent"]))
+                achieved = p.value if p.ok else None
+            if isinstance(raw, str):
+                raw = clean_text(raw)
+            if isinstance(achieved, str):
+                achieved = clean_text(achieved)
+            inds.append({"sector": r["sector"], "objective": r["objective"], "indicator": int(r["indicator"]),
+                         "achieved_raw": raw, "achieved_percent": bool(r["achieved_percent"]) and raw is not None,
+                         "achieved": _none(achieved), "notes": clean_text(r["notes"])})
+        return _frame(inds, IND_IN)
 
 
-def score(plan: Plan, inputs: Inputs, sectors: Iterable[str], oiv: pd.DataFrame | None = None) -> Scores:
+def score(plan: Plan, inputs: Inputs | LazyInputs, sectors: Iterable[str], oiv: pd.DataFrame | None = None) -> Scores:
     """Scores of `sectors` from typed inputs (scoring.md), with the OIV grades of `oiv`
     (sector, objective, oiv_grade) in force where given.
 

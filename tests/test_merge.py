@@ -284,15 +284,15 @@ def test_reconciliation_counts_every_typed_value(merged):
 
 def test_a_value_lost_on_the_way_fails_the_reconciliation_and_writes_nothing(tmp_path, monkeypatch):
     plan, rdir, _ = build(tmp_path)
-    import pegxl.merge as M
-    real = M.inputs_from_validation
+    from pegxl.tables import LazyInputs
+    real = LazyInputs.objectives.fget
 
-    def lossy(v, paths=None):
-        inputs = real(v, paths)
-        inputs.objectives.loc[inputs.objectives["objective"] == "O1", "report"] = None
-        return inputs
+    def lossy(self):
+        objectives = real(self)
+        objectives.loc[objectives["objective"] == "O1", "report"] = None
+        return objectives
 
-    monkeypatch.setattr(M, "inputs_from_validation", lossy)
+    monkeypatch.setattr(LazyInputs, "objectives", property(lossy))
     with pytest.raises(PegxlError) as exc:
         merge(plan, [rdir], tmp_path / "out", now=NOW)
     assert exc.value.exit_code == 1

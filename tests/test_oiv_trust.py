@@ -309,18 +309,19 @@ def test_a_reconciliation_failing_while_the_archive_fills_stores_nothing(previou
     reconciliation that fails (M005) rolls it back, and the output stays as it was."""
     import pegxl.merge as M
     plan, rdir, out, db, before, first = previous
-    real, real_start, started = M.inputs_from_validation, M._Archiving.start, []
+    from pegxl.tables import LazyInputs
+    real, real_start, started = LazyInputs.objectives.fget, M._Archiving.start, []
 
-    def lossy(v, paths=None):
-        inputs = real(v, paths)
-        inputs.objectives.loc[inputs.objectives["objective"] == "O1", "report"] = None
-        return inputs
+    def lossy(self):
+        objectives = real(self)
+        objectives.loc[objectives["objective"] == "O1", "report"] = None
+        return objectives
 
     def start(self):
         started.append(self)
         real_start(self)
 
-    monkeypatch.setattr(M, "inputs_from_validation", lossy)
+    monkeypatch.setattr(LazyInputs, "objectives", property(lossy))
     monkeypatch.setattr(M._Archiving, "start", start)
     with pytest.raises(PegxlError) as exc:
         merge_cycle(plan, [rdir], out, now=LATER)

@@ -36,6 +36,7 @@ from ..scoring import (
 )
 from ..tables import (
     Inputs,
+    LazyInputs,
     canon,
     clean_text,
     key_json,
@@ -90,7 +91,7 @@ class Consolidated:
     the OIV grades in the final workbook); `scores_before` the ones without the OIV."""
 
     plan: Plan
-    inputs: Inputs
+    inputs: Inputs | LazyInputs   # lazy: each table made when its sheet is written
     scores: Scores
     sectors: list[str]                           # settori consolidated, plan order
     excluded: dict[str, str] = field(default_factory=dict)   # settore -> why (Italian)
