@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .consolidated.calcolo import calcolo_height, calcolo_table
-from .explain import Explainer, Part, figure_rows, part_rows
+from .explain import Explainer, Part, Step, figure_rows, part_rows
 from .plan import Plan
 from .scoring import Scores
 from .templates.generate import _mp_context, default_jobs
@@ -152,7 +152,9 @@ class _CalcoloAhead:
     def __init__(self, pool: ProcessPoolExecutor, scores: Scores, sectors: list, reasons: Mapping,
                  wrapped: Mapping[str, float]):
         self.key = (scores, list(sectors), dict(reasons), dict(wrapped))
-        self.explainer: Explainer | None = None   # made by the thread, off the consolidated's way
+        # the ente's steps, made by the thread once every part is asked for: the Explainer
+        # (its look-ups of every settore) is then let go, not held until the sheet is written
+        self.ente: list[Step] | None = None
         self.futures: list[Future | None] = []   # None: its rows written
         self.error: BaseException | None = None
         self._fed = False
@@ -168,8 +170,8 @@ class _CalcoloAhead:
 
     def _feed(self, pool: ProcessPoolExecutor) -> None:
         try:
-            self.explainer = Explainer(self.key[0], self.key[2])
-            for part in self.explainer.parts(self.key[1]):
+            explainer = Explainer(self.key[0], self.key[2])
+            for part in explainer.parts(self.key[1]):
                 if not _room_or_stop(self._room, self._stop):
                     return
                 future = pool.submit(_calcolo_in_worker, part, self.key[3])
@@ -177,6 +179,7 @@ class _CalcoloAhead:
                 with self._changed:
                     self.futures.append(future)
                     self._changed.notify_all()
+            self.ente = explainer.ente()
         except BaseException as exc:   # raised where the rows are taken
             self.error = exc
         finally:
@@ -199,9 +202,9 @@ class _CalcoloAhead:
             i += 1
         if self.error is not None:
             raise self.error
-        assert self.explainer is not None   # made before the thread said it was done
+        assert self.ente is not None   # made before the thread said it was done
         wrapped = self.key[3]
-        for row in figure_rows(self.explainer.ente()):
+        for row in figure_rows(self.ente):
             yield row, calcolo_height(row, wrapped)
 
     def cancel(self) -> None:

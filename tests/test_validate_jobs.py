@@ -10,6 +10,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from test_validate import CLEAN_S01, CLEAN_S02, DROP, Env, make_env, make_return, with_values
@@ -187,8 +188,7 @@ def test_batches_checked_while_the_workers_read_say_what_one_batch_says(env, tmp
 
 
 def test_a_spilled_validation_gives_the_same_tables_a_batch_at_a_time(env, corpus, monkeypatch):
-    """validate_returns(spill=True), a merge's: the phases and indicators go to disk once
-    checked, BATCH_MAX_FILES files at a time; read back whole, a batch at a time, by
+    """validate_returns(spill=True), a merge's: the tables go to disk once checked, BATCH_MAX_FILES files at a time; read back whole, a batch at a time, by
     file or by column, they are the tables of a validation held in memory, and the
     findings and scores are the same."""
     held = V.validate_returns(env.plan, [corpus], jobs=1, keep_scores=True)
@@ -214,6 +214,14 @@ def test_a_spilled_validation_gives_the_same_tables_a_batch_at_a_time(env, corpu
         batches = list(sp.batches())
         assert [sorted(files) for files, _ in batches] == [sorted(f) for f in sp.spill.files()]
         assert sum(len(t.get("objectives", ())) for _, t in batches) == len(sp.objectives)
+        # the objectives: on disk whole, in memory only the columns read over every file
+        assert list(sp.objectives.columns) == V.OBJECTIVES_HELD
+        assert _frames_same(sp.objectives, held.objectives[V.OBJECTIVES_HELD])
+        parts = list(sp.chunks("objectives"))
+        assert len(parts) > 1
+        assert _frames_same(pd.concat(parts, ignore_index=True), V._no_formulas(held.objectives))
+        assert _frames_same(pd.concat([t["objectives"] for _, t in batches if "objectives" in t], ignore_index=True),
+                            V._no_formulas(held.objectives))
 
 
 def test_the_spill_keeps_dtypes_and_reads_the_columns_asked(tmp_path):

@@ -43,9 +43,10 @@ class Validation:
 
     `objectives`, `phases`, `indicators` hold one row per record of every readable file,
     with the raw value typed, the parsed value and the cell it came from. A merge's
-    validation keeps the phases and indicators on disk (`spill`, without the formulas and
-    error values: their findings are made): `chunks` reads them a batch of files at a
-    time; the attributes read them whole, a new frame at each access."""
+    validation keeps its tables on disk (`spill`, without the formulas and error values:
+    their findings are made): `chunks` reads them a batch of files at a time; `phases` and
+    `indicators` read them whole, a new frame at each access, and `objectives` holds only
+    the columns the scoring and the checks over every file read (OBJECTIVES_HELD)."""
 
     plan: Plan
     files: list[ReturnFile]
@@ -87,7 +88,7 @@ class Validation:
         if name not in ("objectives", "phases", "indicators"):
             raise ValueError(f"tabella sconosciuta: {name!r}")
         held = self._phases if name == "phases" else self._indicators if name == "indicators" else self.objectives
-        if held is None and self.spill is not None:
+        if (held is None or name == "objectives") and self.spill is not None and self.spill.has(name):
             yield from self.spill.chunks(name, files, columns)
             return
         if held is None or held.empty:
@@ -111,10 +112,6 @@ class Validation:
             return
         assert self.spill is not None
         for held, tables in self.spill.batches(keep, columns):
-            obj = self.objectives
-            obj = obj[obj["file"].isin(held)]
-            if len(obj):
-                tables = {"objectives": obj, **tables}
             yield [p for p in order if p in held], tables
 
     @property
@@ -345,6 +342,11 @@ def validate_files(plan: Plan, files: list[ReturnFile], contents: list[FileConte
 # the columns of the phases and indicators that score_input reads
 SCORED = {C.SHEET_PHASES: ["sector", "objective", "phase", "progress"],
           C.SHEET_INDICATORS: ["sector", "objective", "indicator", "achieved"]}
+# the columns of the objectives that stay in memory when spilled: the scoring's, and those
+# _deviation and _ungraded read over every file (a table of 28 columns is 560,000 objects
+# at 1,000 returns)
+OBJECTIVES_HELD = ["sector", "file", "xlrow", "record", "objective", "status", "declared", "declared_cell",
+                   "deviation_reason", "deviation_reason_cell"]
 
 
 def _no_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -360,8 +362,8 @@ class _Checker:
     def __init__(self, plan: Plan, whole_scores: bool = False, spill: TableSpill | None = None):
         self.plan = plan
         self.whole_scores = whole_scores     # scored once in `result`, over every batch
-        # with a spill, each batch's phases and indicators go there once checked; what stays
-        # is what the scoring reads (SCORED)
+        # with a spill, each batch's tables go there once checked; what stays is what the
+        # scoring and the checks over every file read (SCORED, OBJECTIVES_HELD)
         self.spill = spill
         # the Scores of the only batch scored so far (None after a second): those of all
         # files when every settore came in it
@@ -401,7 +403,9 @@ class _Checker:
             self.batches_scored += 1
             self.only_scores = (frozenset(single), scores) if self.batches_scored == 1 else None
         if self.spill is not None:   # what nothing reads once the findings are made stays out
-            self.spill.add({"phases": _no_formulas(ph), "indicators": _no_formulas(ind)}, [rf.path for rf in files])
+            self.spill.add({"objectives": _no_formulas(obj), "phases": _no_formulas(ph),
+                            "indicators": _no_formulas(ind)}, [rf.path for rf in files])
+            tables[C.SHEET_OBJECTIVES] = obj[OBJECTIVES_HELD]
             tables[C.SHEET_PHASES] = ph[SCORED[C.SHEET_PHASES]]
             tables[C.SHEET_INDICATORS] = ind[SCORED[C.SHEET_INDICATORS]]
 

@@ -108,6 +108,10 @@ class TableSpill:
             return self._empty.get(name, pd.DataFrame()).copy()
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
+    def has(self, name: str) -> bool:
+        """Whether table `name` was added (with rows or without)."""
+        return name in self._empty
+
     def files(self) -> list[frozenset[str]]:
         """The files of each batch, in order."""
         return [held for held, _ in self._batches]
