@@ -210,7 +210,7 @@ class Explainer:
         by_sector explains here. The ente is not in any (it needs every settore)."""
         keep = list(self.sectors) if sectors is None else [s for s in sectors if s in self.sectors]
         chunks = [keep[i:i + size] for i in range(0, len(keep), size)]
-        figures = self._figures_by_chunk({s: i for i, chunk in enumerate(chunks) for s in chunk})
+        keys = self._keys_by_chunk({s: i for i, chunk in enumerate(chunks) for s in chunk})
         inp = self.scores.input
         assert inp is not None   # __init__ refuses scores without it
         table = self.scores.sectors
@@ -226,27 +226,35 @@ class Explainer:
             scores = replace(self.scores, indicators=self._take("indicators", chunk),
                              phases=self._take("phases", chunk), objectives=self._take("objectives", chunk),
                              sectors=table[table["sector"].isin(mine).to_numpy()],
-                             exact=figures.pop(i, Figures(ente=self.fig.ente)), input=given)
+                             exact=self._figures(keys.pop(i, {})), input=given)
             wanted = set(objectives)
             yield Part(chunk, scores, {k: v for k, v in self.reasons.items() if k[1] in wanted},
                        {o: self.sectors_of[o] for o in objectives if len(self.sectors_of.get(o, ())) > 1})
 
-    def _figures_by_chunk(self, chunk_of: Mapping[Any, int]) -> dict[int, Figures]:
-        """The exact figures split by the chunk (of parts) of their settore, in one pass."""
-        out: dict[int, Figures] = {}
+    def _keys_by_chunk(self, chunk_of: Mapping[Any, int]) -> dict[int, dict[str, list[Any]]]:
+        """The keys of the exact figures split by the chunk (of parts) of their settore, in
+        one pass: keys only (the figures of a thousand settori split into dicts at once were
+        tens of megabytes, held while the parts are made)."""
+        out: dict[int, dict[str, list[Any]]] = {}
         for f in fields(Figures):
             figures = getattr(self.fig, f.name)
             if not isinstance(figures, dict):
                 continue
             by_sector = f.name in ("sectors", "sector_weights")   # keyed by the settore's code
-            for key, value in figures.items():
+            for key in figures:
                 i = chunk_of.get(key if by_sector else key[0])
                 if i is not None:
-                    got = out.get(i)
-                    if got is None:
-                        got = out[i] = Figures(ente=self.fig.ente)
-                    getattr(got, f.name)[key] = value
+                    out.setdefault(i, {}).setdefault(f.name, []).append(key)
         return out
+
+    def _figures(self, keys: Mapping[str, list[Any]]) -> Figures:
+        """The exact figures of `keys` (field -> keys), with the ente's."""
+        got = Figures(ente=self.fig.ente)
+        for name, ks in keys.items():
+            src, dst = getattr(self.fig, name), getattr(got, name)
+            for k in ks:
+                dst[k] = src[k]
+        return got
 
     def _load(self, sectors: Iterable[Any]) -> None:
         """The rows of `sectors` (and of their objectives in the plan), in place of the

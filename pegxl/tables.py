@@ -123,8 +123,10 @@ def _none(v: Any) -> Any:
     return None if is_blank(v) else v
 
 
-def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(records, columns=columns, dtype=object)
+def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    """A table of `rows`, each a dict or a tuple of `columns` (a tuple: a dict per row of
+    1,000 settori's phases is three times the memory, at the merge's highest moment)."""
+    df = pd.DataFrame(rows, columns=columns, dtype=object)
     for c in ("declared", "progress"):
         if c in df.columns:
             df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
@@ -158,9 +160,8 @@ class LazyInputs:
 
     @property
     def objectives(self) -> pd.DataFrame:
-        return _frame([{"sector": r["sector"], "objective": r["objective"], "status": _none(r["status"]),
-                        "declared": r["declared"], "report": clean_text(r["report"]),
-                        "deviation_reason": clean_text(r["deviation_reason"])}
+        return _frame([(r["sector"], r["objective"], _none(r["status"]), r["declared"], clean_text(r["report"]),
+                        clean_text(r["deviation_reason"]))
                        for r in self._rows("objectives", "status", "declared", "report", "deviation_reason")],
                       OBJ_IN)
 
@@ -175,9 +176,8 @@ class LazyInputs:
                 progress = p.value if p.ok else None
                 start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
                 end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
-            phs.append({"sector": r["sector"], "objective": r["objective"], "phase": int(r["phase"]),
-                        "progress": progress, "actual_start": _none(start), "actual_end": _none(end),
-                        "notes": clean_text(r["notes"])})
+            phs.append((r["sector"], r["objective"], int(r["phase"]), progress, _none(start), _none(end),
+                        clean_text(r["notes"])))
         return _frame(phs, PH_IN)
 
     @property
@@ -194,9 +194,8 @@ class LazyInputs:
                 raw = clean_text(raw)
             if isinstance(achieved, str):
                 achieved = clean_text(achieved)
-            inds.append({"sector": r["sector"], "objective": r["objective"], "indicator": int(r["indicator"]),
-                         "achieved_raw": raw, "achieved_percent": bool(r["achieved_percent"]) and raw is not None,
-                         "achieved": _none(achieved), "notes": clean_text(r["notes"])})
+            inds.append((r["sector"], r["objective"], int(r["indicator"]), raw,
+                         bool(r["achieved_percent"]) and raw is not None, _none(achieved), clean_text(r["notes"])))
         return _frame(inds, IND_IN)
 
 
