@@ -116,3 +116,23 @@ def test_a_missing_sheet_and_a_sheet_without_row_1(tmp_path):
     path = _book(tmp_path / "m.xlsx", [[None], [None], ["dati", 1]])
     assert list(iter_own_rows(path, "Altro", lambda h: [0])) == []
     assert list(iter_own_rows(path, "dati", lambda h: [0, 1])) == [[], ["dati", 1]]   # found by its name
+
+
+def test_iter_records_gives_records_a_slice_at_a_time(monkeypatch):
+    """reader.iter_records: the dicts `records` gives, whatever the slice (RECORDS_AT_ONCE),
+    of the columns asked for only, and by position when a name repeats."""
+    import numpy as np
+    import pandas as pd
+
+    from pegxl.workbook import reader
+    df = pd.DataFrame({"a": range(10), "b": list("abcdefghij"), "c": np.arange(10) / 3,
+                       "d": [dt.date(2024, 1, 1 + i) for i in range(10)]})
+    twice = pd.DataFrame([[1, "x"], [3, "y"], [5, "z"]], columns=["k", "k"])
+    for size in (1, 3, 10, 8192):
+        monkeypatch.setattr(reader, "RECORDS_AT_ONCE", size)
+        assert list(reader.iter_records(df)) == reader.records(df)
+        assert list(reader.iter_records(df, ["b", "nessuna", "a"])) == [
+            {"b": r["b"], "a": r["a"]} for r in reader.records(df)]
+        assert list(reader.iter_records(twice)) == reader.records(twice)
+        assert list(reader.iter_records(df.iloc[:0])) == []
+        assert list(reader.iter_records(df, ["nessuna"])) == [{}] * 10
