@@ -98,7 +98,9 @@ def test_what_it_leaves_to_calamine(tmp_path, value, fmt):
 
 @pytest.mark.parametrize("cell", ['<c r="A2" t="s"><v>0</v></c>',          # a shared string
                                   '<c r="A2"><f>1+1</f><v>2</v></c>',        # a formula
-                                  '<c r="A2" t="e"><v>#N/A</v></c>'])       # an error value
+                                  '<c r="A2" t="e"><v>#N/A</v></c>',        # an error value
+                                  '<c\nr="A2" t="inlineStr"><is><t>testo</t></is></c>',   # other spacing
+                                  '<x:c r="A2" t="inlineStr"><x:is><x:t>testo</x:t></x:is></x:c>'])   # a prefix
 def test_other_cell_forms_are_left_to_calamine(tmp_path, cell):
     path = _book(tmp_path / "s.xlsx", [["A"], ["testo"]])
     with zipfile.ZipFile(path) as zf:

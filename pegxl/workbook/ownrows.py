@@ -37,6 +37,7 @@ _FORM = (rb'(?: s="([0-9]{1,5})")?(?: t="(n|inlineStr|b)")?'
          rb'(?: />|><v>([^<]*)</v></c>|><v ?/></c>|><is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>)')
 _CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"' + _FORM)
 _ANY_CELL = re.compile(rb'<c r="[A-Z]{1,3}[0-9]{1,7}"' + _FORM.replace(b"(", b"(?:").replace(b"(?:?:", b"(?:"))
+_OTHER_CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")   # any cell left by _ANY_CELL, a prefixed one too
 _ENTITY = re.compile(rb"&(amp|lt|gt|quot|apos);")   # the only ones openpyxl writes
 _NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 _EXACT = 2.0 ** 53
@@ -74,7 +75,7 @@ def _rows(fh: Any, dates: frozenset[bytes], unsure: frozenset[bytes],
     seen: dict[bytes, Any] = {}
     for data in _blocks(fh):
         # every cell of a form read here (a C pass, no object per cell), or calamine reads it
-        if b"<c " in _ANY_CELL.sub(b"", data):
+        if _OTHER_CELL.search(_ANY_CELL.sub(b"", data)):
             raise NotOwnXml("cella di un'altra forma")
         start = 0
         if cells is None:   # the header: row 1 whole (empty when the sheet has no row 1)
