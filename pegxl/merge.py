@@ -98,7 +98,7 @@ class Reconciliation:
 @dataclass
 class MergeResult:
     scores: Scores
-    validation: Validation                     # its tables with the values only: see _values_only
+    validation: Validation                     # its tables on disk, by chunks: see _values_only
     consolidated: Path
     returned: dict[str, Path]                  # settore -> copy with the figures written back
     sectors: list[str]                         # settori consolidated
@@ -313,10 +313,12 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
 
 
 def _values_only(v: Validation) -> None:
-    """The validation's tables without each value's cell, formula and error (and the
-    Excel row): they have given their findings, and are most of the tables' memory (a
-    third of the merge's growth with 1,000 files). The values, typed and parsed, stay:
-    the copies, the reconciliation and the archive read them."""
+    """The validation's objectives held in memory without each value's cell, formula and
+    error (and the Excel row): they have given their findings. A merge's validation has
+    its tables on disk (validators.spill): `objectives` holds only the columns the scoring
+    and the checks over every file read (OBJECTIVES_HELD, less these), and every column,
+    typed and parsed, is read back with `Validation.chunks` (the copies, the
+    reconciliation and the archive do)."""
     for name in ("objectives",) if v.spilled else ("objectives", "phases", "indicators"):
         df = getattr(v, name)
         drop = [c for c in df.columns if str(c).endswith(("_cell", "_formula", "_error")) or c in ("xlrow", "record")]
@@ -485,9 +487,12 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # settori whole, as calamine's grid or as dicts of every field, is large
         at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
         fields = keys + [fld for _, fld, _ in checks]
+        index: dict[tuple, tuple] | None = None
         try:
             index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=True), sheet, at)
-        except NotOwnXml:   # a cell the streaming reader leaves to calamine: the sheet read again
+        except NotOwnXml:   # a cell the streaming reader leaves to calamine: the sheet read again,
+            pass            # outside the handler (its traceback would keep the streaming's index)
+        if index is None:
             index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=False), sheet, at)
         wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
         typed = reported = 0

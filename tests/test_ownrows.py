@@ -116,7 +116,8 @@ def test_other_cell_forms_are_left_to_calamine(tmp_path, cell):
 
 def test_a_missing_sheet_and_a_sheet_without_row_1(tmp_path):
     path = _book(tmp_path / "m.xlsx", [[None], [None], ["dati", 1]])
-    assert list(iter_own_rows(path, "Altro", lambda h: [0])) == []
+    with pytest.raises(NotOwnXml):   # calamine finds the sheets its own way: it says
+        list(iter_own_rows(path, "Altro", lambda h: [0]))
     assert list(iter_own_rows(path, "dati", lambda h: [0, 1])) == [[], ["dati", 1]]   # found by its name
 
 
@@ -138,3 +139,29 @@ def test_iter_records_gives_records_a_slice_at_a_time(monkeypatch):
         assert list(reader.iter_records(twice)) == reader.records(twice)
         assert list(reader.iter_records(df.iloc[:0])) == []
         assert list(reader.iter_records(df, ["nessuna"])) == [{}] * 10
+
+
+def test_a_boolean_stays_a_boolean_whatever_its_style(tmp_path):
+    path = _book(tmp_path / "b.xlsx", [["A", "B"], [True, False]], formats={(2, 1): "DD/MM/YYYY"})
+    own = list(iter_own_rows(path, "Dati", lambda h: [0, 1]))
+    _same(own, _calamine(path))
+    assert own[1] == [True, False]
+
+
+@pytest.mark.parametrize("code, kind", [
+    ("General", "number"), ('0.00" %"', "number"), ("#,##0.00", "number"), ("0.00E+00", "number"),
+    ("DD/MM/YYYY", "date"), ("d-mmm-yy", "date"), ("[$-410]dd/mm/yyyy", "date"),
+    # where calamine and openpyxl disagree, or a time: neither, so calamine reads the sheet
+    ("DD/MM/YYYY HH:MM:SS", "other"), ("[h]:mm", "other"), ("0*d", "other"), ("a d", "other"),
+    ('"a;b"dd/mm/yyyy', "other"), ("A/P", "other"), ("#,##0 ;(#,##0)", "other"), ("@", "other"), (None, "other"),
+])
+def test_number_formats_read_here_are_plain_dates_or_plain_numbers(code, kind):
+    assert ownrows.format_kind(code) == kind
+
+
+@pytest.mark.parametrize("fmt", ["0*d", "a d", '"a;b"dd/mm/yyyy', "@"])
+def test_a_number_in_a_format_calamine_may_read_otherwise_goes_to_calamine(tmp_path, fmt):
+    path = _book(tmp_path / "f.xlsx", [["A", "B"], ["k", 45000]], formats={(2, 2): fmt})
+    with pytest.raises(NotOwnXml):
+        list(iter_own_rows(path, "Dati", lambda h: [0, 1]))
+    assert list(iter_own_rows(path, "Dati", lambda h: [0])) == [["A", "B"], ["k"]]   # not read: not asked

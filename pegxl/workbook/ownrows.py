@@ -18,7 +18,7 @@ import zipfile
 from typing import Any, Callable, Iterable, Iterator
 from xml.etree import ElementTree as ET
 
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
+from openpyxl.styles.numbers import BUILTIN_FORMATS
 from openpyxl.utils.datetime import from_excel
 
 from ..errors import PegxlError
@@ -36,8 +36,7 @@ class NotOwnXml(Exception):
 _FORM = (rb'(?: s="([0-9]{1,5})")?(?: t="(n|inlineStr|b)")?'
          rb'(?: />|><v>([^<]*)</v></c>|><v ?/></c>|><is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>)')
 _CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"' + _FORM)
-_ANY_CELL = re.compile(rb'<c r="[A-Z]{1,3}[0-9]{1,7}"' + _FORM.replace(b"(", b"(?:").replace(b"(?:?:", b"(?:"))
-_OTHER_CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")   # any cell left by _ANY_CELL, a prefixed one too
+_OTHER_CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")   # any cell _CELL leaves, a prefixed one too
 _ENTITY = re.compile(rb"&(amp|lt|gt|quot|apos);")   # the only ones openpyxl writes
 _NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 _EXACT = 2.0 ** 53
@@ -58,11 +57,17 @@ def iter_own_rows(path: str | os.PathLike[str], sheet: str, columns: Callable[[l
     _check_extents(path, str(path), max_rows, [sheet], bound)
     with zipfile.ZipFile(path) as zf:
         part = next((p for name, p in sheet_parts(zf).items() if norm_header(name) == norm_header(sheet)), None)
-        if part is None:
-            return
-        dates, unsure = _styles(zf)
+        if part is None:   # calamine finds sheets its own way: it says whether there is one
+            raise NotOwnXml("foglio non trovato")
+        try:
+            dates, unsure = _styles(zf)
+        except (ET.ParseError, ValueError) as exc:
+            raise NotOwnXml(f"stili: {exc}") from None
         with zf.open(part) as fh:
-            yield from _rows(fh, dates, unsure, columns)
+            try:
+                yield from _rows(fh, dates, unsure, columns)
+            except ValueError as exc:   # a number or a text (UnicodeDecodeError) calamine may read its own way
+                raise NotOwnXml(str(exc)[:80]) from None
 
 
 def _rows(fh: Any, dates: frozenset[bytes], unsure: frozenset[bytes],
@@ -75,7 +80,7 @@ def _rows(fh: Any, dates: frozenset[bytes], unsure: frozenset[bytes],
     seen: dict[bytes, Any] = {}
     for data in _blocks(fh):
         # every cell of a form read here (a C pass, no object per cell), or calamine reads it
-        if _OTHER_CELL.search(_ANY_CELL.sub(b"", data)):
+        if _OTHER_CELL.search(_CELL.sub(b"", data)):
             raise NotOwnXml("cella di un'altra forma")
         start = 0
         if cells is None:   # the header: row 1 whole (empty when the sheet has no row 1)
@@ -104,10 +109,10 @@ def _rows(fh: Any, dates: frozenset[bytes], unsure: frozenset[bytes],
             # the commonest cells here, the others by _value
             if kind == b"inlineStr" and text and b"&" not in text and b"_x" not in text and b"\r" not in text:
                 row[at[letters]] = text.decode("utf-8")
-            elif v and kind == b"n" and style not in dates and style not in unsure and b"." not in v:
-                x = int(v) if len(v) < 16 and b"E" not in v and b"e" not in v else _number(v, style, dates, unsure)
-                row[at[letters]] = x
-            elif v and style in dates:   # a few hundred days, each converted once
+            elif (kind == b"n" and 0 < len(v) < 16 and (v.isdigit() or v[:1] == b"-" and v[1:].isdigit())
+                  and style not in dates and style not in unsure):
+                row[at[letters]] = int(v)
+            elif v and kind != b"b" and style in dates:   # a few hundred days, each converted once
                 day = seen.get(v)
                 if day is None:
                     day = seen[v] = _number(v, style, dates, unsure)
@@ -191,9 +196,10 @@ def _entity(m: re.Match[bytes]) -> bytes:
 
 
 def _styles(zf: zipfile.ZipFile) -> tuple[frozenset[bytes], frozenset[bytes]]:
-    """The style ids (as they appear in s="..") of dates, and those of any other format
-    that is not a plain number (times, durations, unknown built-ins). NotOwnXml for a
-    workbook counting its dates from 1904."""
+    """The style ids (as they appear in s="..") of dates, and those of any format that is
+    neither a plain date nor a plain number (times, durations, literal text, sections...):
+    calamine and openpyxl tell some of those apart differently, so a number in one of
+    them sends the sheet to calamine. NotOwnXml for a workbook counting from 1904."""
     wb = ET.fromstring(zf.read("xl/workbook.xml"))
     pr = wb.find(f"{NS_MAIN}workbookPr")
     if pr is not None and pr.get("date1904") in ("1", "true"):
@@ -206,17 +212,28 @@ def _styles(zf: zipfile.ZipFile) -> tuple[frozenset[bytes], frozenset[bytes]]:
         codes[int(nf.get("numFmtId", "0"))] = nf.get("formatCode", "")
     dates, unsure = set(), set()
     for i, xf in enumerate(root.iterfind(f"{NS_MAIN}cellXfs/{NS_MAIN}xf")):
-        code = codes.get(int(xf.get("numFmtId", "0")))
-        sid = str(i).encode()
-        if code is None:
-            unsure.add(sid)
-        elif is_date_format(code):
-            lowered = code.lower()
-            if is_timedelta_format(code) or not any(ch in lowered for ch in "dy"):
-                unsure.add(sid)   # a time of day or a duration
-            else:
-                dates.add(sid)
+        kind = format_kind(codes.get(int(xf.get("numFmtId", "0"))))
+        if kind == "date":
+            dates.add(str(i).encode())
+        elif kind != "number":
+            unsure.add(str(i).encode())
     return frozenset(dates), frozenset(unsure)
+
+
+_PLAIN_DATE = re.compile(r"(?:\[\$-[0-9A-Fa-f]{1,8}\])?[dmyDMY]+(?:[-/. ][dmyDMY]+)*")
+_PLAIN_NUMBER = re.compile(r'(?:[0#?.,%+\- /()]|E[+-]|"[^"]*")*')
+
+
+def format_kind(code: str | None) -> str:
+    """"number" for General and formats of digits, signs and quoted text; "date" for a
+    day/month/year format (a locale prefix allowed); "other" for anything else."""
+    if code is None:
+        return "other"
+    if code == "General" or _PLAIN_NUMBER.fullmatch(code):
+        return "number"
+    if _PLAIN_DATE.fullmatch(code):
+        return "date"
+    return "other"
 
 
 def _col0(letters: bytes) -> int:
