@@ -37,6 +37,25 @@ from .schema import coded, run_schema
 from .spill import TableSpill
 
 
+class _HeldOrSpilled:
+    """A Validation's table: the frame held in `_<name>`, else the spilled one read whole
+    (a new frame at each access); setting it holds the frame given."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.held = name, "_" + name
+
+    def __get__(self, v: Any, owner: type | None = None) -> pd.DataFrame:
+        df = getattr(v, self.held)
+        if df is not None:
+            return df
+        if v.spill is None:
+            raise AttributeError(self.name)
+        return v.spill.whole(self.name)
+
+    def __set__(self, v: Any, df: pd.DataFrame) -> None:
+        setattr(v, self.held, df)
+
+
 @dataclass
 class Validation:
     """The outcome of validating returned workbooks against a plan.
@@ -59,26 +78,8 @@ class Validation:
     _scores: Any = field(default=None, repr=False)
     spill: TableSpill | None = field(default=None, repr=False)
 
-    @property
-    def phases(self) -> pd.DataFrame:
-        return self._phases if self._phases is not None else self._spilled("phases")
-
-    @phases.setter
-    def phases(self, df: pd.DataFrame) -> None:
-        self._phases = df
-
-    @property
-    def indicators(self) -> pd.DataFrame:
-        return self._indicators if self._indicators is not None else self._spilled("indicators")
-
-    @indicators.setter
-    def indicators(self, df: pd.DataFrame) -> None:
-        self._indicators = df
-
-    def _spilled(self, name: str) -> pd.DataFrame:
-        if self.spill is None:
-            raise AttributeError(name)
-        return self.spill.whole(name)
+    phases = _HeldOrSpilled()
+    indicators = _HeldOrSpilled()
 
     def chunks(self, name: str, files: Iterable[str] | None = None,
                columns: Iterable[str] | None = None) -> Iterator[pd.DataFrame]:

@@ -24,7 +24,7 @@ from openpyxl.utils.datetime import from_excel
 from ..errors import PegxlError
 from .contract import norm_header
 from .parts import NS_MAIN, sheet_parts
-from .reader import MAX_ROWS, MAX_UNCOMPRESSED, _check_extents, sniff
+from .reader import _EXACT, MAX_ROWS, MAX_UNCOMPRESSED, _check_extents, _col_number, col_letter, sniff
 
 
 class NotOwnXml(Exception):
@@ -39,7 +39,6 @@ _CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"' + _FORM)
 _OTHER_CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")   # any cell _CELL leaves, a prefixed one too
 _ENTITY = re.compile(rb"&(amp|lt|gt|quot|apos);")   # the only ones openpyxl writes
 _NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
-_EXACT = 2.0 ** 53
 CHUNK = 1 << 20
 
 
@@ -90,12 +89,12 @@ def _rows(fh: Any, dates: frozenset[bytes], unsure: frozenset[bytes],
             if first and all(c[1] == b"1" for c in first):
                 start = end
                 for letters, _n, style, kind, v, text in first:
-                    i = _col0(letters)
+                    i = _col_number(letters) - 1
                     header.extend([None] * (i + 1 - len(header)))
                     header[i] = _value(style, kind, v, text, dates, unsure)
             yield header
             wanted = sorted({c for c in columns(header) if c is not None and c >= 0})
-            at = {_letters(c).encode(): c for c in wanted}
+            at = {col_letter(c).encode(): c for c in wanted}
             width = wanted[-1] + 1 if wanted else 0
             cells = _kept_cells(tuple(at))
         for letters, number, style, kind, v, text in cells.findall(data, start):
@@ -234,19 +233,3 @@ def format_kind(code: str | None) -> str:
     if _PLAIN_DATE.fullmatch(code):
         return "date"
     return "other"
-
-
-def _col0(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n - 1
-
-
-def _letters(col0: int) -> str:
-    out = ""
-    n = col0 + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
