@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -151,52 +151,89 @@ class LazyInputs:
         self.validation = validation
         self.keep = set(paths) if paths is not None else {rf.path for rf in validation.usable_files}
 
-    def _rows(self, name: str, *columns: str) -> Iterator[dict]:
-        # the columns read here only: the tables' every column as dicts take seconds; a
-        # spilled table (Validation.chunks) a batch of files at a time
+    def chunks(self, name: str) -> Iterator[pd.DataFrame]:
+        """Typed table `name` a batch of files at a time (one chunk of the validation each,
+        no empty one): what a reader that goes settore by settore needs, without the whole."""
+        columns, make = _MADE[name]
         wanted = ["sector", "objective", *columns]
         for df in table_chunks(self.validation, name, self.keep, wanted):
-            yield from iter_records(df, wanted)
+            yield _frame(make(iter_records(df, wanted)), _COLUMNS[name])
+
+    def _whole(self, name: str) -> pd.DataFrame:
+        # the columns read here only: the tables' every column as dicts take seconds; a
+        # spilled table (Validation.chunks) a batch of files at a time
+        columns, make = _MADE[name]
+        wanted = ["sector", "objective", *columns]
+        return _frame([t for df in table_chunks(self.validation, name, self.keep, wanted)
+                       for t in make(iter_records(df, wanted))], _COLUMNS[name])
 
     @property
     def objectives(self) -> pd.DataFrame:
-        return _frame([(r["sector"], r["objective"], _none(r["status"]), r["declared"], clean_text(r["report"]),
-                        clean_text(r["deviation_reason"]))
-                       for r in self._rows("objectives", "status", "declared", "report", "deviation_reason")],
-                      OBJ_IN)
+        return self._whole("objectives")
 
     @property
     def phases(self) -> pd.DataFrame:
-        phs = []
-        for r in self._rows("phases", "phase", "progress", "actual_start", "actual_end", "neutralised",
-                            "progress_raw", "progress_percent", "actual_start_raw", "actual_end_raw", "notes"):
-            progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
-            if r["neutralised"]:
-                p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
-                progress = p.value if p.ok else None
-                start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
-                end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
-            phs.append((r["sector"], r["objective"], int(r["phase"]), progress, _none(start), _none(end),
-                        clean_text(r["notes"])))
-        return _frame(phs, PH_IN)
+        return self._whole("phases")
 
     @property
     def indicators(self) -> pd.DataFrame:
-        inds = []
-        for r in self._rows("indicators", "indicator", "achieved_raw", "achieved", "neutralised", "value_type",
-                            "achieved_percent", "notes"):
-            raw = _none(r["achieved_raw"])
-            achieved = r["achieved"]
-            if r["neutralised"] or is_blank(achieved):
-                p = parse_typed(raw, r["value_type"] or "testo", percent_format=bool(r["achieved_percent"]))
-                achieved = p.value if p.ok else None
-            if isinstance(raw, str):
-                raw = clean_text(raw)
-            if isinstance(achieved, str):
-                achieved = clean_text(achieved)
-            inds.append((r["sector"], r["objective"], int(r["indicator"]), raw,
-                         bool(r["achieved_percent"]) and raw is not None, _none(achieved), clean_text(r["notes"])))
-        return _frame(inds, IND_IN)
+        return self._whole("indicators")
+
+
+def _objective_rows(rows: Iterable[dict]) -> list[tuple]:
+    return [(r["sector"], r["objective"], _none(r["status"]), r["declared"], clean_text(r["report"]),
+             clean_text(r["deviation_reason"])) for r in rows]
+
+
+def _phase_rows(rows: Iterable[dict]) -> list[tuple]:
+    phs = []
+    for r in rows:
+        progress, start, end = r["progress"], r["actual_start"], r["actual_end"]
+        if r["neutralised"]:
+            p = parse_number(r["progress_raw"], percent_format=bool(r["progress_percent"]))
+            progress = p.value if p.ok else None
+            start = parse_date(r["actual_start_raw"]).value if parse_date(r["actual_start_raw"]).ok else None
+            end = parse_date(r["actual_end_raw"]).value if parse_date(r["actual_end_raw"]).ok else None
+        phs.append((r["sector"], r["objective"], int(r["phase"]), progress, _none(start), _none(end),
+                    clean_text(r["notes"])))
+    return phs
+
+
+def _indicator_rows(rows: Iterable[dict]) -> list[tuple]:
+    inds = []
+    for r in rows:
+        raw = _none(r["achieved_raw"])
+        achieved = r["achieved"]
+        if r["neutralised"] or is_blank(achieved):
+            p = parse_typed(raw, r["value_type"] or "testo", percent_format=bool(r["achieved_percent"]))
+            achieved = p.value if p.ok else None
+        if isinstance(raw, str):
+            raw = clean_text(raw)
+        if isinstance(achieved, str):
+            achieved = clean_text(achieved)
+        inds.append((r["sector"], r["objective"], int(r["indicator"]), raw,
+                     bool(r["achieved_percent"]) and raw is not None, _none(achieved), clean_text(r["notes"])))
+    return inds
+
+
+# per table: the validation's columns it reads (besides sector and objective), and its rows made
+_MADE: dict[str, tuple[tuple[str, ...], Callable[[Iterable[dict]], list[tuple]]]] = {
+    "objectives": (("status", "declared", "report", "deviation_reason"), _objective_rows),
+    "phases": (("phase", "progress", "actual_start", "actual_end", "neutralised", "progress_raw",
+                "progress_percent", "actual_start_raw", "actual_end_raw", "notes"), _phase_rows),
+    "indicators": (("indicator", "achieved_raw", "achieved", "neutralised", "value_type",
+                    "achieved_percent", "notes"), _indicator_rows),
+}
+_COLUMNS = {"objectives": OBJ_IN, "phases": PH_IN, "indicators": IND_IN}
+
+
+def typed_chunks(inputs: Inputs | LazyInputs, name: str) -> Iterator[pd.DataFrame]:
+    """Typed table `name` of `inputs`: a batch of files at a time when they are a merge's
+    LazyInputs, else whole (no empty one)."""
+    if isinstance(inputs, LazyInputs):
+        return inputs.chunks(name)
+    df = getattr(inputs, name)
+    return iter([df] if len(df) else [])
 
 
 def score(plan: Plan, inputs: Inputs | LazyInputs, sectors: Iterable[str], oiv: pd.DataFrame | None = None) -> Scores:

@@ -285,14 +285,15 @@ def test_reconciliation_counts_every_typed_value(merged):
 def test_a_value_lost_on_the_way_fails_the_reconciliation_and_writes_nothing(tmp_path, monkeypatch):
     plan, rdir, _ = build(tmp_path)
     from pegxl.tables import LazyInputs
-    real = LazyInputs.objectives.fget
+    real = LazyInputs.chunks
 
-    def lossy(self):
-        objectives = real(self)
-        objectives.loc[objectives["objective"] == "O1", "report"] = None
-        return objectives
+    def lossy(self, name):
+        for chunk in real(self, name):
+            if name == "objectives":
+                chunk.loc[chunk["objective"] == "O1", "report"] = None
+            yield chunk
 
-    monkeypatch.setattr(LazyInputs, "objectives", property(lossy))
+    monkeypatch.setattr(LazyInputs, "chunks", lossy)
     with pytest.raises(PegxlError) as exc:
         merge(plan, [rdir], tmp_path / "out", now=NOW)
     assert exc.value.exit_code == 1

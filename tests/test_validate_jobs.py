@@ -294,3 +294,76 @@ def test_a_temporary_folder_that_cannot_be_written_is_m008_and_the_merge_changes
     with pytest.raises(PegxlError) as exc:
         spill.add({"t": pd.DataFrame({"file": ["a"]})}, ["a"])
     assert exc.value.findings[0].is_(ErrorCode.M008)
+
+
+def test_lazy_inputs_a_batch_at_a_time_are_the_whole_tables(env, corpus, monkeypatch):
+    """LazyInputs.chunks (what the consolidated's sheets read, a batch of files at a time)
+    put together are the typed tables made whole, spilled or held."""
+    from pegxl.tables import LazyInputs, typed_chunks
+    monkeypatch.setattr(V, "BATCH_MAX_FILES", 2)
+    monkeypatch.setattr(V, "BATCH_MIN_FILES", 1)
+    for spill in (True, False):
+        v = V.validate_returns(env.plan, [corpus], jobs=1, spill=spill)
+        lazy = LazyInputs(v, [rf.path for rf in v.files if rf.readable])   # errors or not
+        for name in ("objectives", "phases", "indicators"):
+            parts = list(typed_chunks(lazy, name))
+            assert len(parts) >= (2 if spill else 1) and all(len(p) for p in parts), name
+            whole = getattr(lazy, name)
+            assert len(whole) > 0
+            assert _frames_same(pd.concat(parts, ignore_index=True), whole), name
+            assert list(whole.dtypes) == list(parts[0].dtypes)
+
+
+def test_the_keyed_spill_gives_back_every_value_of_a_key_in_order(tmp_path):
+    import datetime as dt
+    import gc
+
+    from pegxl.validators.spill import KeyedSpill
+    spill = KeyedSpill()
+    spill.add("S01", [(("S01", "O1"), (1.5, None))])
+    spill.add("S02", [])
+    spill.add("S01", {"b": dt.date(2024, 3, 1)})
+    assert spill.get("S01") == [[(("S01", "O1"), (1.5, None))], {"b": dt.date(2024, 3, 1)}]
+    assert spill.get("S02") == [[]] and spill.get("S03") == []
+    assert "S02" in spill and "S03" not in spill
+    f = spill._file
+    del spill
+    gc.collect()
+    assert f.closed
+
+
+def test_by_sector_gives_what_a_dict_of_the_whole_table_gives(tmp_path):
+    """consolidated.typed.BySector: a settore at a time, from chunks (a settore in two of
+    them, too), the same values as a dict of every row: the last row of a key wins (the
+    first with first=True), rows without their number left out, numbers as int."""
+    import numpy as np
+
+    from pegxl.consolidated.typed import BySector, keyed_rows
+    a = pd.DataFrame({"sector": ["S1", "S1", "S2", "S1"], "objective": ["O1", "O1", "O1", "O2"],
+                      "phase": [1.0, 2.0, 1.0, np.nan], "notes": ["a", "b", "c", "d"],
+                      "progress": [10.0, np.nan, 30.0, 40.0]})
+    b = pd.DataFrame({"sector": ["S2", "S1", "S3"], "objective": ["O1", "O1", "O1"],
+                      "phase": [1, 1, 2], "notes": ["c2", "a2", "e"], "progress": [31.0, 11.0, None]})
+    fields = ("notes", "progress", "absent")
+    keys = ("sector", "objective", "phase")
+    whole = dict(kv for df in (a, b) for kv in keyed_rows(df, keys, fields))
+    first: dict = {}
+    for df in (a, b):
+        for k, vals in keyed_rows(df, keys, fields):
+            first.setdefault(k, vals)
+    assert ("S1", "O2", None) not in whole and all(type(k[2]) is int for k in whole)
+    for want, flag in ((whole, False), (first, True)):
+        with BySector(iter([a, b]), keys, fields, first=flag) as by:
+            # settori asked out of their order, and asked again
+            for s in ("S3", "S1", "S2", "S1", "S9"):
+                for k, vals in want.items():
+                    if k[0] == s:
+                        got = by.get(s, k)
+                        assert got[:1] == vals[:1] and got[2] is None, (k, flag)
+                        assert (np.isnan(got[1]) and np.isnan(vals[1])) or got[1] == vals[1]
+                assert by.get(s, (s, "nessuno", 1), "vuoto") == "vuoto"
+    assert whole[("S1", "O1", 1)][0] == "a2" and first[("S1", "O1", 1)][0] == "a"
+    objectives = BySector(iter([a]), ("sector", "objective"), ("notes",), number=False, first=True)
+    assert objectives.get("S1", ("S1", "O2")) == ("d",) and objectives.get("S1", ("S1", "O1")) == ("a",)
+    objectives.close()
+    assert objectives._spill._file.closed

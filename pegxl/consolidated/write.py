@@ -40,6 +40,7 @@ from ..tables import (
     canon,
     clean_text,
     key_json,
+    typed_chunks,
 )
 from ..templates import DEFAULT_PASSWORD
 from ..values import as_float, format_percent, is_blank
@@ -73,6 +74,7 @@ from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
 from .calcolo import CALCOLO_WIDTHS, CalcoloRows, calcolo_table, calcolo_wrapped
 from .records import RecordSpill
+from .typed import BySector, keyed_rows
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
@@ -427,9 +429,9 @@ class _Writer:
     def _objectives(self, final: bool) -> None:
         d, rules = self.data, self.data.plan.rules
         sh = _Sheet(self, CS_OBJECTIVES, freeze="C2", mirror=not final)
-        inputs: dict[tuple, dict] = {}   # a dict: .loc on a frame's index is 0.3 ms a row
-        for t in iter_records(d.inputs.objectives, ("sector", "objective", "report", "deviation_reason")):
-            inputs.setdefault((t["sector"], t["objective"]), t)
+        # what the settori typed, a settore at a time (of 1,000 settori at once: tens of megabytes)
+        typed = BySector(typed_chunks(d.inputs, "objectives"), ("sector", "objective"),
+                         ("report", "deviation_reason"), number=False, first=True)
         oiv = {}
         r: Any   # a row as its table gives it
         if d.oiv is not None and not d.oiv.empty:
@@ -445,7 +447,7 @@ class _Writer:
         o = o[o["sector"].isin(keep)]
         for r in iter_records(o):   # a row at a time: 20,000 objectives of 1,000 settori
             key = (r["sector"], r["objective"])
-            typed = inputs.get(key)
+            report, deviation_reason = typed.get(r["sector"], key, _NONE4[:2])
             grade_before = as_float(before.loc[key, "grade"]) if before is not None and key in before.index else None
             ov = oiv.get(key, {})
             row = {
@@ -453,13 +455,13 @@ class _Writer:
                 "status": r["status"], "computed": as_float(r["computed"]), "declared": as_float(r["declared"]),
                 "grade": as_float(r["grade"]), "notes": _note(r, rules, grade_before),
                 "oiv_grade": _oiv_shown(ov), "oiv_notes": clean_text(ov.get("oiv_notes")),
-                "report": typed["report"] if typed is not None else None,
-                "deviation_reason": typed["deviation_reason"] if typed is not None else None,
+                "report": report, "deviation_reason": deviation_reason,
                 "weight": as_float(r["weight"]), "phases_pct": as_float(r["phases_pct"]),
                 "indicators_pct": as_float(r["indicators_pct"]), "grade_source": r["grade_source"],
                 "counted": "sì" if r["counted"] else "no",
             }
             sh.append(row, formats=fmt, key=key, unlocked=unlocked)
+        typed.close()
         if not final and sh.rows >= 2:
             cols = [c.field for c in sh.columns]
             g = get_column_letter(cols.index("oiv_grade") + 1)
@@ -485,8 +487,8 @@ class _Writer:
         # fields shown the highest moment of this sheet (70 MB)
         planned = _shown(plan.phases, ("objective", "phase"),
                          ("description", "planned_start", "planned_end", "weight"))
-        typed = _shown(d.inputs.phases, ("sector", "objective", "phase"),
-                       ("progress", "actual_start", "actual_end", "notes"))
+        typed = BySector(typed_chunks(d.inputs, "phases"), ("sector", "objective", "phase"),
+                         ("progress", "actual_start", "actual_end", "notes"))
         fmt = {"progress": PCT, "contribution": PCT, "effective_weight": WEIGHT_FORMAT}
         keep = set(d.sectors)
         for r in iter_records(d.scores.phases):
@@ -494,7 +496,8 @@ class _Writer:
                 continue
             n = int(r["phase"])
             description, planned_start, planned_end, weight = planned.get((r["objective"], n), _NONE4)
-            progress, actual_start, actual_end, notes = typed.get((r["sector"], r["objective"], n), _NONE4)
+            progress, actual_start, actual_end, notes = typed.get(r["sector"], (r["sector"], r["objective"], n),
+                                                                  _NONE4)
             row = {"sector": r["sector"], "objective": r["objective"], "phase": n,
                    "description": description, "planned_start": planned_start,
                    "planned_end": planned_end, "weight": as_float(weight),
@@ -503,6 +506,7 @@ class _Writer:
                    "actual_end": actual_end, "notes": notes,
                    "effective_weight": as_float(r["effective_weight"]), "contribution": as_float(r["contribution"])}
             sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
+        typed.close()
         sh.finish()
 
     # ------------------------------------------------------------------- Indicatori
@@ -512,8 +516,8 @@ class _Writer:
         sh = _Sheet(self, CS_INDICATORS, freeze="D2", mirror=not final)
         planned = _shown(plan.indicators, ("objective", "indicator"),
                          ("description", "kind", "value_type", "direction", "target_value", "target", "weight"))
-        typed = _shown(d.inputs.indicators, ("sector", "objective", "indicator"),
-                       ("achieved_raw", "notes", "achieved_percent", "achieved"))
+        typed = BySector(typed_chunks(d.inputs, "indicators"), ("sector", "objective", "indicator"),
+                         ("achieved_raw", "notes", "achieved_percent", "achieved"))
         keep = set(d.sectors)
         for r in iter_records(d.scores.indicators):
             if r["sector"] not in keep:
@@ -521,7 +525,8 @@ class _Writer:
             n = int(r["indicator"])
             description, kind, vt, direction, target, target_text, weight = planned.get(
                 (r["objective"], n), _NONE4 + _NONE4[:3])
-            achieved_raw, notes, achieved_percent, achieved = typed.get((r["sector"], r["objective"], n), _NONE4)
+            achieved_raw, notes, achieved_percent, achieved = typed.get(r["sector"], (r["sector"], r["objective"], n),
+                                                                        _NONE4)
             if isinstance(target, bool):
                 target = "sì" if target else "no"
             elif is_blank(target):
@@ -538,6 +543,7 @@ class _Writer:
                    "effective_weight": as_float(r["effective_weight"]),
                    "achieved": _shown_value(achieved, vt)}
             sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
+        typed.close()
         sh.finish()
 
     # ------------------------------------------------------------- Differenze OIV
@@ -669,10 +675,7 @@ _NONE4 = (None, None, None, None)
 def _shown(df: pd.DataFrame, keys: tuple[str, ...], fields: tuple[str, ...]) -> dict[tuple, tuple]:
     """`fields` of each row of `df` as a tuple, by its `keys` (the last one a number, as an
     int; rows without it left out); the last row of a key wins, as a dict of the rows gives."""
-    cols = [df[c].tolist() if c in df.columns else [None] * len(df) for c in (*keys, *fields)]
-    k = len(keys)
-    return {values[:k - 1] + (int(values[k - 1]),): values[k:] for values in zip(*cols)
-            if values[k - 1] is not None and values[k - 1] == values[k - 1]}
+    return dict(keyed_rows(df, keys, fields))
 
 
 def _chart_text(size: int) -> RichText:

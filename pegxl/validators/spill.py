@@ -122,6 +122,42 @@ class TableSpill:
         return self._end
 
 
+class KeyedSpill:
+    """Values kept on disk by key, pickled in an unnamed temporary file (deleted when it is
+    closed or the process ends): `get(key)` gives back every value `add`ed under it, in
+    the order added. What stays in memory is where each one is."""
+
+    def __init__(self) -> None:
+        try:
+            self._file = tempfile.TemporaryFile(prefix="pegxl-")
+        except OSError as exc:
+            raise _unwritable(exc) from None
+        self.close = weakref.finalize(self, self._file.close)
+        self._lock = threading.Lock()
+        self._end = 0
+        self._at: dict[object, list[tuple[int, int]]] = {}
+
+    def add(self, key: object, value: object) -> None:
+        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock, _located():
+            self._file.seek(self._end)
+            self._file.write(blob)
+            self._at.setdefault(key, []).append((self._end, len(blob)))
+            self._end += len(blob)
+
+    def get(self, key: object) -> list[object]:
+        out = []
+        for offset, length in self._at.get(key, ()):
+            with self._lock, _located():
+                self._file.seek(offset)
+                blob = self._file.read(length)
+            out.append(pickle.loads(blob))
+        return out
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+
 class _located:
     """An OSError of the spill's file (disk full, say) as M008, which names the folder."""
 
