@@ -313,13 +313,16 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
 
 
 def _values_only(v: Validation) -> None:
-    """The validation's objectives held in memory without each value's cell, formula and
-    error (and the Excel row): they have given their findings. A merge's validation has
-    its tables on disk (validators.spill): `objectives` holds only the columns the scoring
-    and the checks over every file read (OBJECTIVES_HELD, less these), and every column,
-    typed and parsed, is read back with `Validation.chunks` (the copies, the
-    reconciliation and the archive do)."""
-    for name in ("objectives",) if v.spilled else ("objectives", "phases", "indicators"):
+    """Once scored, the validation's tables without each value's cell, formula and error
+    (and the Excel row): they have given their findings. A merge's validation has its
+    tables on disk (validators.spill): the objectives held in memory for the scoring and
+    the checks over every file (OBJECTIVES_HELD) are let go too, and every table, typed
+    and parsed, is read back from disk (`Validation.chunks`, a batch at a time: the copies,
+    the consolidated, the reconciliation and the archive do)."""
+    if v.spilled:
+        v.objectives = None   # read whole from disk from now on (a new frame at each access)
+        return
+    for name in ("objectives", "phases", "indicators"):
         df = getattr(v, name)
         drop = [c for c in df.columns if str(c).endswith(("_cell", "_formula", "_error")) or c in ("xlrow", "record")]
         if drop:

@@ -50,6 +50,24 @@ def merged(tmp_path_factory):
 
 # ------------------------------------------------------------- the consolidated
 
+def test_a_merge_holds_no_table_of_the_returns_once_scored(merged):
+    """A merge's validation keeps its tables on disk: once scored, the objectives held for
+    the scoring go too, and every table is read back whole (every column but formulas and
+    error values) or a batch at a time."""
+    from pegxl.validators.returns import OBJECTIVES_HELD, validate_returns
+    plan, rdir, *_, result, _ = merged
+    v = result.validation
+    assert v.spilled and v._objectives is None and v._phases is None and v._indicators is None
+    held = validate_returns(plan, [rdir])
+    for name in ("objectives", "phases", "indicators"):
+        got, want = getattr(v, name), getattr(held, name)
+        want = want[[c for c in want.columns if not c.endswith(("_formula", "_error"))]]
+        assert list(got.columns) == list(want.columns) and len(got) == len(want) > 0, name
+        assert got["objective"].tolist() == want["objective"].tolist()
+    assert set(OBJECTIVES_HELD) < set(v.objectives.columns)
+
+
+
 def test_scores_match_the_hand_computed_figures(merged):
     plan, _, _, _, result, _ = merged
     obj = result.scores.objectives.set_index(["sector", "objective"])

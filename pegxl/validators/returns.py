@@ -39,7 +39,7 @@ from .spill import TableSpill
 
 class _HeldOrSpilled:
     """A Validation's table: the frame held in `_<name>`, else the spilled one read whole
-    (a new frame at each access); setting it holds the frame given."""
+    (a new frame at each access); setting it holds the frame given (None: read from disk)."""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name, self.held = name, "_" + name
@@ -52,7 +52,7 @@ class _HeldOrSpilled:
             raise AttributeError(self.name)
         return v.spill.whole(self.name)
 
-    def __set__(self, v: Any, df: pd.DataFrame) -> None:
+    def __set__(self, v: Any, df: pd.DataFrame | None) -> None:
         setattr(v, self.held, df)
 
 
@@ -65,12 +65,13 @@ class Validation:
     validation keeps its tables on disk (`spill`, without the formulas and error values:
     their findings are made): `chunks` reads them a batch of files at a time; `phases` and
     `indicators` read them whole, a new frame at each access, and `objectives` holds only
-    the columns the scoring and the checks over every file read (OBJECTIVES_HELD)."""
+    the columns the scoring and the checks over every file read (OBJECTIVES_HELD) until
+    the merge has its scores, then is read whole from disk too."""
 
     plan: Plan
     files: list[ReturnFile]
     findings: list[Finding]
-    objectives: pd.DataFrame
+    _objectives: pd.DataFrame | None
     _phases: pd.DataFrame | None
     _indicators: pd.DataFrame | None
     # the settori scored: those with one readable file (a duplicate is not scored)
@@ -78,6 +79,7 @@ class Validation:
     _scores: Any = field(default=None, repr=False)
     spill: TableSpill | None = field(default=None, repr=False)
 
+    objectives = _HeldOrSpilled()
     phases = _HeldOrSpilled()
     indicators = _HeldOrSpilled()
 
@@ -88,8 +90,9 @@ class Validation:
         `columns`: those the caller reads (a spilled table reads only them and "file")."""
         if name not in ("objectives", "phases", "indicators"):
             raise ValueError(f"tabella sconosciuta: {name!r}")
-        held = self._phases if name == "phases" else self._indicators if name == "indicators" else self.objectives
-        if (held is None or name == "objectives") and self.spill is not None and self.spill.has(name):
+        held = self._phases if name == "phases" else self._indicators if name == "indicators" else self._objectives
+        # a spilled table is read from disk, the objectives too (what they hold is a part)
+        if (held is None or self.spilled) and self.spill is not None and self.spill.has(name):
             yield from self.spill.chunks(name, files, columns)
             return
         if held is None or held.empty:
