@@ -8,6 +8,7 @@ they work with spawn (Windows, macOS) as with fork."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import pickle
 import threading
 import zlib
@@ -21,6 +22,7 @@ from .scoring import Scores
 from .templates.generate import _mp_context, default_jobs
 from .templates.reference import SnapshotValues
 from .validators.returns import POOL_MIN_FILES
+from .validators.spill import KeyedSpill
 from .workbook.reader import gc_frozen, release_memory
 from .writeback import CopyJob, _Fingerprint, write_back
 
@@ -48,6 +50,11 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
     del rows
     release_memory()   # the part's slice and rows, freed: not held while the copies go on
     return packed
+
+
+def _calcolo_packed_in_worker(part: bytes, wrapped: Mapping[str, float]) -> bytes:
+    """_calcolo_in_worker of a Part sent pickled (as it waited on disk)."""
+    return _calcolo_in_worker(pickle.loads(part), wrapped)
 
 
 def _room_or_stop(room: threading.Semaphore, stop: threading.Event) -> bool:
@@ -146,17 +153,30 @@ class CopyWriters:
 
 class _CalcoloAhead:
     """The Calcolo sheet's rows asked of the workers a Part at a time by a thread of this
-    process, never more than CALCOLO_AHEAD of them being made (each holds its settori's
-    slice of the scores), their rows kept compressed until `rows()` gives them."""
+    process, never more than CALCOLO_AHEAD of them being made.
+
+    The parts (each with its settori's slice of the scores, pickled) and the ente's steps
+    are made here, before the consolidated workbook is begun, and kept on disk: the
+    Explainer (its look-ups of every settore) is let go before the workbook's sheets add
+    their own. The rows each worker makes come back compressed and go to disk too, until
+    `rows()` gives them in order."""
 
     def __init__(self, pool: ProcessPoolExecutor, scores: Scores, sectors: list, reasons: Mapping,
                  wrapped: Mapping[str, float]):
         self.key = (scores, list(sectors), dict(reasons), dict(wrapped))
-        # the ente's steps, made by the thread once every part is asked for: the Explainer
-        # (its look-ups of every settore) is then let go, not held until the sheet is written
-        self.ente: list[Step] | None = None
-        self.futures: list[Future | None] = []   # None: its rows written
         self.error: BaseException | None = None
+        self._parts = KeyedSpill()   # part i -> the Part pickled
+        self._rows = KeyedSpill()    # part i -> its rows, compressed
+        explainer = Explainer(scores, self.key[2])
+        self.n = 0
+        for part in explainer.parts(self.key[1]):
+            self._parts.add(self.n, pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
+            self.n += 1
+        self.ente: list[Step] = explainer.ente()
+        del explainer
+        self._done: set[int] = set()
+        self._failed: dict[int, BaseException] = {}
+        self._futures: dict[int, Future] = {}   # the parts being made
         self._fed = False
         self._room = threading.Semaphore(CALCOLO_AHEAD)
         self._stop = threading.Event()
@@ -170,16 +190,15 @@ class _CalcoloAhead:
 
     def _feed(self, pool: ProcessPoolExecutor) -> None:
         try:
-            explainer = Explainer(self.key[0], self.key[2])
-            for part in explainer.parts(self.key[1]):
+            for i in range(self.n):
                 if not _room_or_stop(self._room, self._stop):
                     return
-                future = pool.submit(_calcolo_in_worker, part, self.key[3])
-                future.add_done_callback(lambda _f: self._room.release())
+                (blob,) = self._parts.get(i)
+                assert isinstance(blob, bytes)
+                future = pool.submit(_calcolo_packed_in_worker, blob, self.key[3])
                 with self._changed:
-                    self.futures.append(future)
-                    self._changed.notify_all()
-            self.ente = explainer.ente()
+                    self._futures[i] = future
+                future.add_done_callback(functools.partial(self._made, i))
         except BaseException as exc:   # raised where the rows are taken
             self.error = exc
         finally:
@@ -187,22 +206,43 @@ class _CalcoloAhead:
                 self._fed = True
                 self._changed.notify_all()
 
+    def _made(self, i: int, future: Future) -> None:
+        """A part's rows to disk, or its failure kept, and its future let go (it would hold
+        the rows until they are written)."""
+        failed: BaseException | None = None
+        try:
+            if future.cancelled():
+                failed = RuntimeError("annullato")
+            elif future.exception() is not None:
+                failed = future.exception()
+            else:
+                self._rows.add(i, future.result())
+        except BaseException as exc:   # the spill's M008, say
+            failed = exc
+        with self._changed:
+            self._futures.pop(i, None)
+            if failed is not None:
+                self._failed[i] = failed
+            self._done.add(i)
+            self._changed.notify_all()
+        self._room.release()
+
     def rows(self) -> Iterator[tuple[dict, float | None]]:
-        i = 0
-        while True:
+        for i in range(self.n):
             with self._changed:
-                while i >= len(self.futures) and not self._fed:
+                # made (or failed), or never to be asked for (the feeder stopped)
+                while i not in self._done and not (self._fed and i not in self._futures):
                     self._changed.wait()
-                if i >= len(self.futures):
-                    break
-                future = self.futures[i]
-            assert future is not None   # only the ones given before are None
-            yield from pickle.loads(zlib.decompress(future.result()))
-            self.futures[i] = None   # its rows written: not kept
-            i += 1
-        if self.error is not None:
-            raise self.error
-        assert self.ente is not None   # made before the thread said it was done
+                failed = self._failed.pop(i, None)
+            if failed is not None:
+                raise failed
+            if i not in self._rows:
+                if self.error is not None:
+                    raise self.error
+                raise RuntimeError(f"righe del foglio Calcolo non fatte (parte {i})")
+            (packed,) = self._rows.get(i)
+            assert isinstance(packed, bytes)
+            yield from pickle.loads(zlib.decompress(packed))
         wrapped = self.key[3]
         for row in figure_rows(self.ente):
             yield row, calcolo_height(row, wrapped)
@@ -212,9 +252,9 @@ class _CalcoloAhead:
         self._stop.set()
         self._thread.join()
         with self._changed:
-            for f in self.futures:
-                if f is not None:
-                    f.cancel()
+            for f in list(self._futures.values()):
+                f.cancel()
+        self._parts.close()
 
 
 def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],

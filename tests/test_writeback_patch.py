@@ -501,6 +501,53 @@ def test_the_workers_stay_for_the_calcolo_sheet_then_go(tmp_path):
         writers.close()
 
 
+def test_the_calcolo_parts_wait_on_disk_and_a_failed_one_is_raised_in_order(tmp_path, monkeypatch):
+    """The Calcolo sheet's parts are made (and the Explainer let go) before the workbook
+    is begun, pickled on disk; the rows the workers make go to disk as they come, their
+    futures let go; a part that fails is raised when its rows are due, after the rows of
+    the parts before it."""
+    import pegxl.copies as M
+    import pegxl.explain as E
+    from pegxl.consolidated.calcolo import calcolo_table
+    from pegxl.tables import inputs_from_validation, score
+    from pegxl.validators.returns import validate_returns
+    plan, rdir, _ = build(tmp_path)
+    v = validate_returns(plan, [rdir])
+    scores = score(plan, inputs_from_validation(v, {rf.path for rf in v.files}), [rf.sector for rf in v.files])
+    sectors = list(scores.sectors["sector"])
+    wrapped = {"step": 20.0, "text": 56.0, "rule": 24.0}
+    monkeypatch.setattr(E.Explainer.parts, "__defaults__", (None, 1))   # a part per settore
+    want = list(calcolo_table(scores, sectors, {}, wrapped))
+    real = M._calcolo_in_worker
+
+    def failing(part, w):
+        if part.sectors == [sectors[1]]:
+            raise ValueError("parte rotta")
+        return real(part, w)
+    for fail in (False, True):
+        if fail:
+            monkeypatch.setattr(M, "_calcolo_in_worker", failing)   # before the workers are forked
+        writers = M.CopyWriters(plan, 2, _Fingerprint(plan))
+        try:
+            writers.retire(M.COPIES)
+            writers.prefetch_calcolo(scores, sectors, {}, wrapped)
+            ahead = writers._ahead
+            assert ahead.n == len(sectors) > 1 and all(i in ahead._parts for i in range(ahead.n))
+            got = []
+            if not fail:
+                got = list(writers.calcolo(scores, sectors, {}, wrapped))
+                assert got == want and not ahead._futures and sorted(ahead._done) == list(range(ahead.n))
+                continue
+            rows = writers.calcolo(scores, sectors, {}, wrapped)
+            with pytest.raises(ValueError, match="parte rotta"):
+                for row in rows:
+                    got.append(row)
+            first = [r for r in want if r[0]["sector"] == str(sectors[0])]
+            assert got == first and len(first) > 0
+        finally:
+            writers.close()
+
+
 def test_write_copies_raises_the_first_failure_and_makes_no_more_jobs(monkeypatch):
     import pegxl.copies as M
     made = []
