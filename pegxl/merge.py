@@ -34,6 +34,7 @@ from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.calcolo import calcolo_wrapped
 from .consolidated.read import max_rows, table_key
 from .consolidated.records import RecordSpill
+from .consolidated.typed import BySector
 from .consolidated.write import (
     Consolidated,
     consolidated_name,
@@ -490,7 +491,7 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
         # settori whole, as calamine's grid or as dicts of every field, is large
         at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
         fields = keys + [fld for _, fld, _ in checks]
-        index: dict[tuple, tuple] | None = None
+        index: BySector | None = None
         try:
             index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=True), sheet, at)
         except NotOwnXml:   # a cell the streaming reader leaves to calamine: the sheet read again,
@@ -499,8 +500,11 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
             index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=False), sheet, at)
         wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
         typed = reported = 0
-        seen_keys: set[tuple] = set()
-        typed_sectors: set[str] = set()
+        # per settore, the keys of the workbook no typed row has asked for (yet): a settore's
+        # rows come together (a file is never split), so only the current one's are held
+        unasked: dict[Any, set[tuple]] = {}
+        current: Any = None
+        seen: set[tuple] = set()
         # the typed rows a batch of files at a time (a merge's validation has them on disk)
         rows = (r for df in v.chunks(names[sheet], used, wanted) for r in iter_records(df, wanted))
         for r in rows:
@@ -511,9 +515,11 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
                 key = (r["sector"], r["objective"], int(r["phase"]))
             else:
                 key = (r["sector"], r["objective"], int(r["indicator"]))
-            seen_keys.add(key)
-            typed_sectors.add(key[0])
-            got = index.get(key)
+            if key[0] != current:
+                _unasked(unasked, index, current, seen)
+                current, seen = key[0], set()
+            seen.add(key)
+            got = index.get(key[0], key)
             for raw_col, fld, kind in checks:
                 raw = r.get(raw_col)
                 if is_blank(raw) or (kind == "text" and not clean_text(raw)):
@@ -531,26 +537,35 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconci
                 else:
                     rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
                                         f"inserito {shown(want)}, riportato {shown(have)}")
-        for k in index:
-            if k not in seen_keys and k[0] in typed_sectors:
-                got = index[k]
-                if any(not is_blank(got[at[fld]]) for _, fld, _ in checks):
-                    rec.problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
+        _unasked(unasked, index, current, seen)
+        for sector in index.sectors():   # in the workbook's order
+            if unasked.get(sector):
+                for k, got in index.of(sector).items():
+                    if k in unasked[sector] and any(not is_blank(got[at[fld]]) for _, fld, _ in checks):
+                        rec.problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
+        index.close()
         rec.by_sheet[sheet] = (typed, reported)
         rec.typed += typed
         rec.reported += reported
     return rec
 
 
-def _index(rows: Iterable[dict[str, Any]], sheet: str, at: dict[str, int]) -> dict[tuple, tuple]:
-    """By key, the compared fields' values only (a dict per row of a large sheet is tens of
-    megabytes, at the moment the merge's memory is at its highest)."""
-    index: dict[tuple, tuple] = {}
-    for r in rows:
-        k = table_key(sheet, r)
-        if k is not None:
-            index[k] = tuple(r.get(f) for f in at)
-    return index
+def _index(rows: Iterable[dict[str, Any]], sheet: str, at: dict[str, int]) -> BySector:
+    """By key, the compared fields' values only, kept on disk a settore at a time: the keys
+    of a large sheet (80,000 phases) held at once grow with the files, at the moment the
+    merge's memory is at its highest."""
+    return BySector((k, tuple(r.get(f) for f in at)) for r in rows
+                    if (k := table_key(sheet, r)) is not None)
+
+
+def _unasked(unasked: dict[Any, set[tuple]], index: BySector, sector: Any, seen: set[tuple]) -> None:
+    """The keys of `sector` in the workbook that the typed rows `seen` did not ask for."""
+    if sector is None:
+        return
+    if sector in unasked:   # its rows came in two runs: what the second asked is asked
+        unasked[sector] -= seen
+    else:
+        unasked[sector] = {k for k in index.of(sector) if k not in seen}
 
 
 def _table_rows(path: str | os.PathLike, sheet: str, spec: Any, fields: list[str], limit: int,

@@ -300,6 +300,39 @@ def test_reconciliation_counts_every_typed_value(merged):
     assert rec.by_sheet == {"Obiettivi": (9, 9), "Fasi": (9, 9), "Indicatori": (8, 8)}
 
 
+def test_the_reconciliation_names_each_value_changed_lost_or_without_a_source(merged, tmp_path):
+    """reconcile against a consolidated changed after it was written: a typed value shown
+    otherwise, a row gone, a row no return has, each named by sheet and key."""
+    from pegxl.merge import reconcile
+    from pegxl.workbook.contract import CS_PHASES
+    *_, result, _ = merged
+    v = result.validation
+    used = {rf.path for rf in v.files if rf.sector in result.sectors}
+    assert reconcile(v, used, result.consolidated).ok
+    wb = openpyxl.load_workbook(result.consolidated)
+    ws = wb[C.SHEET_PHASES]
+    head = [c.value for c in ws[1]]
+    col = {f: head.index(CS_PHASES.header(f)) for f in ("sector", "objective", "phase", "progress", "notes")}
+    rows = [r for r in ws.iter_rows(min_row=2) if r[col["sector"]].value]
+    typed = [r for r in rows if isinstance(r[col["progress"]].value, (int, float))]
+    changed, gone = typed[0], typed[-1]
+    label = lambda r: " / ".join(str(r[col[f]].value) for f in ("sector", "objective", "phase"))  # noqa: E731
+    changed_label, gone_label, was = label(changed), label(gone), changed[col["progress"]].value
+    changed[col["progress"]].value = was + 7
+    extra = [c.value for c in rows[-1]]
+    extra[col["phase"]], extra[col["notes"]] = 99, "nota di nessuno"
+    ws.delete_rows(gone[0].row)
+    ws.append(extra)
+    wb.save(tmp_path / "cambiato.xlsx")
+    rec = reconcile(v, used, tmp_path / "cambiato.xlsx")
+    assert not rec.ok and rec.reported == rec.typed - 2
+    problems = "\n".join(rec.problems)
+    assert f"Fasi {changed_label} «{CS_PHASES.header('progress')}»: inserito" in problems
+    assert f"Fasi {gone_label}: riga mancante" in problems
+    assert f"{label(rows[-1]).rsplit(' / ', 1)[0]} / 99: valori senza un file di origine" in problems
+    assert len(rec.problems) == 3   # the row gone had one typed value, its Avanzamento
+
+
 def test_a_value_lost_on_the_way_fails_the_reconciliation_and_writes_nothing(tmp_path, monkeypatch):
     plan, rdir, _ = build(tmp_path)
     from pegxl.tables import LazyInputs

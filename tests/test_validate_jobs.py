@@ -332,13 +332,13 @@ def test_the_keyed_spill_gives_back_every_value_of_a_key_in_order(tmp_path):
     assert f.closed
 
 
-def test_by_sector_gives_what_a_dict_of_the_whole_table_gives(tmp_path):
+def test_by_sector_gives_what_a_dict_of_the_whole_table_gives(tmp_path, monkeypatch):
     """consolidated.typed.BySector: a settore at a time, from chunks (a settore in two of
     them, too), the same values as a dict of every row: the last row of a key wins (the
     first with first=True), rows without their number left out, numbers as int."""
     import numpy as np
 
-    from pegxl.consolidated.typed import BySector, keyed_rows
+    from pegxl.consolidated.typed import BySector, by_sector, keyed_rows
     a = pd.DataFrame({"sector": ["S1", "S1", "S2", "S1"], "objective": ["O1", "O1", "O1", "O2"],
                       "phase": [1.0, 2.0, 1.0, np.nan], "notes": ["a", "b", "c", "d"],
                       "progress": [10.0, np.nan, 30.0, 40.0]})
@@ -352,8 +352,9 @@ def test_by_sector_gives_what_a_dict_of_the_whole_table_gives(tmp_path):
         for k, vals in keyed_rows(df, keys, fields):
             first.setdefault(k, vals)
     assert ("S1", "O2", None) not in whole and all(type(k[2]) is int for k in whole)
-    for want, flag in ((whole, False), (first, True)):
-        with BySector(iter([a, b]), keys, fields, first=flag) as by:
+    for want, flag, held in ((whole, False, 8192), (first, True, 8192), (whole, False, 2), (first, True, 1)):
+        monkeypatch.setattr(BySector, "BUFFER", held)   # to disk at the end, or every few rows
+        with by_sector(iter([a, b]), keys, fields, first=flag) as by:
             # settori asked out of their order, and asked again
             for s in ("S3", "S1", "S2", "S1", "S9"):
                 for k, vals in want.items():
@@ -363,7 +364,8 @@ def test_by_sector_gives_what_a_dict_of_the_whole_table_gives(tmp_path):
                         assert (np.isnan(got[1]) and np.isnan(vals[1])) or got[1] == vals[1]
                 assert by.get(s, (s, "nessuno", 1), "vuoto") == "vuoto"
     assert whole[("S1", "O1", 1)][0] == "a2" and first[("S1", "O1", 1)][0] == "a"
-    objectives = BySector(iter([a]), ("sector", "objective"), ("notes",), number=False, first=True)
+    objectives = by_sector(iter([a]), ("sector", "objective"), ("notes",), number=False, first=True)
+    assert objectives.sectors() == ["S1", "S2"] and list(objectives.of("S1")) == [("S1", "O1"), ("S1", "O2")]
     assert objectives.get("S1", ("S1", "O2")) == ("d",) and objectives.get("S1", ("S1", "O1")) == ("a",)
     objectives.close()
     assert objectives._spill._file.closed

@@ -30,29 +30,45 @@ def keyed_rows(df: pd.DataFrame, keys: tuple[str, ...], fields: tuple[str, ...],
 
 
 class BySector:
-    """`fields` of a typed table by `keys` (the first the settore), for one settore at a
-    time: `get(sector, key, default)`. As a dict of the rows gives, the last row of a key
-    wins, or the first with `first`. Closed (its file deleted) by `close()` or when it goes."""
+    """Values by key (the key's first item the settore), for one settore at a time:
+    `get(sector, key, default)`, or `of(sector)` all of them. `pairs` are (key, values),
+    as keyed_rows gives them (see by_sector). As a dict of the pairs gives, the last
+    values of a key win, or the first with `first`. Closed (its file deleted) by `close()`
+    or when it goes."""
 
-    def __init__(self, chunks: Iterable[pd.DataFrame], keys: tuple[str, ...], fields: tuple[str, ...], *,
-                 number: bool = True, first: bool = False):
+    BUFFER = 8192   # pairs held before they go to disk, by settore
+
+    def __init__(self, pairs: Iterable[tuple[tuple, tuple]], *, first: bool = False):
         self._spill = KeyedSpill()
         self.close = self._spill.close
         self._first = first
         try:
-            for df in chunks:
-                by: dict[Any, list[tuple[tuple, tuple]]] = {}
-                for key, values in keyed_rows(df, keys, fields, number=number):
-                    by.setdefault(key[0], []).append((key, values))
-                for sector, rows in by.items():
-                    self._spill.add(sector, rows)
+            by: dict[Any, list[tuple[tuple, tuple]]] = {}
+            held = 0
+            for key, values in pairs:
+                by.setdefault(key[0], []).append((key, values))
+                held += 1
+                if held >= self.BUFFER:
+                    self._flush(by)
+                    held = 0
+            self._flush(by)
         except BaseException:
             self.close()
             raise
         self._sector: Any = _NOTHING
         self._rows: dict[tuple, tuple] = {}
 
-    def get(self, sector: Any, key: tuple, default: Any = None) -> Any:
+    def _flush(self, by: dict[Any, list[tuple[tuple, tuple]]]) -> None:
+        for sector, rows in by.items():
+            self._spill.add(sector, rows)
+        by.clear()
+
+    def sectors(self) -> list[Any]:
+        """The settori, in the order their first values came."""
+        return self._spill.keys()
+
+    def of(self, sector: Any) -> dict[tuple, tuple]:
+        """Every key of `sector` with its values, in the order they came."""
         if sector is not self._sector and sector != self._sector:
             rows: dict[tuple, tuple] = {}
             for part in self._spill.get(sector):
@@ -62,13 +78,22 @@ class BySector:
                     else:
                         rows[k] = values
             self._sector, self._rows = sector, rows
-        return self._rows.get(key, default)
+        return self._rows
+
+    def get(self, sector: Any, key: tuple, default: Any = None) -> Any:
+        return self.of(sector).get(key, default)
 
     def __enter__(self) -> BySector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def by_sector(chunks: Iterable[pd.DataFrame], keys: tuple[str, ...], fields: tuple[str, ...], *,
+              number: bool = True, first: bool = False) -> BySector:
+    """`fields` of a typed table's chunks by `keys` (keyed_rows), a settore at a time."""
+    return BySector((pair for df in chunks for pair in keyed_rows(df, keys, fields, number=number)), first=first)
 
 
 _NOTHING = object()

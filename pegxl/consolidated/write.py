@@ -74,7 +74,7 @@ from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
 from .calcolo import CALCOLO_WIDTHS, CalcoloRows, calcolo_table, calcolo_wrapped
 from .records import RecordSpill
-from .typed import BySector, keyed_rows
+from .typed import by_sector, keyed_rows
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
@@ -430,7 +430,7 @@ class _Writer:
         d, rules = self.data, self.data.plan.rules
         sh = _Sheet(self, CS_OBJECTIVES, freeze="C2", mirror=not final)
         # what the settori typed, a settore at a time (of 1,000 settori at once: tens of megabytes)
-        typed = BySector(typed_chunks(d.inputs, "objectives"), ("sector", "objective"),
+        typed = by_sector(typed_chunks(d.inputs, "objectives"), ("sector", "objective"),
                          ("report", "deviation_reason"), number=False, first=True)
         oiv = {}
         r: Any   # a row as its table gives it
@@ -487,7 +487,7 @@ class _Writer:
         # fields shown the highest moment of this sheet (70 MB)
         planned = _shown(plan.phases, ("objective", "phase"),
                          ("description", "planned_start", "planned_end", "weight"))
-        typed = BySector(typed_chunks(d.inputs, "phases"), ("sector", "objective", "phase"),
+        typed = by_sector(typed_chunks(d.inputs, "phases"), ("sector", "objective", "phase"),
                          ("progress", "actual_start", "actual_end", "notes"))
         fmt = {"progress": PCT, "contribution": PCT, "effective_weight": WEIGHT_FORMAT}
         keep = set(d.sectors)
@@ -516,7 +516,7 @@ class _Writer:
         sh = _Sheet(self, CS_INDICATORS, freeze="D2", mirror=not final)
         planned = _shown(plan.indicators, ("objective", "indicator"),
                          ("description", "kind", "value_type", "direction", "target_value", "target", "weight"))
-        typed = BySector(typed_chunks(d.inputs, "indicators"), ("sector", "objective", "indicator"),
+        typed = by_sector(typed_chunks(d.inputs, "indicators"), ("sector", "objective", "indicator"),
                          ("achieved_raw", "notes", "achieved_percent", "achieved"))
         keep = set(d.sectors)
         for r in iter_records(d.scores.indicators):

@@ -157,6 +157,10 @@ class KeyedSpill:
     def __contains__(self, key: object) -> bool:
         return key in self._at
 
+    def keys(self) -> list[object]:
+        """The keys, in the order they were first added."""
+        return list(self._at)
+
 
 class _located:
     """An OSError of the spill's file (disk full, say) as M008, which names the folder."""
