@@ -10,6 +10,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -121,17 +122,15 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
         if getattr(v, "spilled", False) else
         [([chosen[s].path for s in targets],
           typed_of({"objectives": v.objectives, "phases": v.phases, "indicators": v.indicators}))])
+    # the scores' own arrays and each settore's positions in them: lists of them (a Python
+    # float or int per row of 1,000 settori) were megabytes held while every copy is made
     obj, ind = scores.objectives, scores.indicators
-    computed = (obj["sector"].tolist(), obj["objective"].tolist(), obj["computed"].tolist())
-    achieved = (ind["sector"].tolist(), ind["objective"].tolist(), ind["indicator"].tolist(),
-                ind["score"].tolist())
-    by_sector: dict[str, tuple[list[int], list[int]]] = {s: ([], []) for s in targets}
-    for i, s in enumerate(computed[0]):
-        if s in by_sector:
-            by_sector[s][0].append(i)
-    for i, s in enumerate(achieved[0]):
-        if s in by_sector:
-            by_sector[s][1].append(i)
+    computed = (obj["objective"].to_numpy(), obj["computed"].to_numpy())
+    achieved = (ind["objective"].to_numpy(), ind["indicator"].to_numpy(), ind["score"].to_numpy())
+    nothing = np.empty(0, dtype=np.intp)
+    of_obj = obj.groupby("sector", sort=False).indices if len(obj) else {}
+    of_ind = ind.groupby("sector", sort=False).indices if len(ind) else {}
+    by_sector = {s: (of_obj.get(s, nothing), of_ind.get(s, nothing)) for s in targets}
 
     def changes_of(typed: list[tuple], sector: str, path: str) -> Changes:
         changes: Changes = {}
@@ -155,14 +154,13 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
                         fmt = S.DATE_FORMAT
                     by_header.setdefault(spec.header(fld), {})[key] = CellChange(value, fmt)
         mine_obj, mine_ind = by_sector[sector]
-        for i in mine_obj:
+        # this settore's rows as lists: the values as to_dict("records") gives them
+        for objective, value in zip(*(col[mine_obj].tolist() for col in computed)):
             changes.setdefault(C.SHEET_OBJECTIVES, {}).setdefault(
-                C.T_OBJECTIVES.header("computed"), {})[(key_part(computed[1][i]),)] = CellChange(
-                    as_float(computed[2][i]))
-        for i in mine_ind:
+                C.T_OBJECTIVES.header("computed"), {})[(key_part(objective),)] = CellChange(as_float(value))
+        for objective, n, value in zip(*(col[mine_ind].tolist() for col in achieved)):
             changes.setdefault(C.SHEET_INDICATORS, {}).setdefault(
-                C.T_INDICATORS.header("score"), {})[(key_part(achieved[1][i]), int(achieved[2][i]))] = CellChange(
-                    as_float(achieved[3][i]))
+                C.T_INDICATORS.header("score"), {})[(key_part(objective), int(n))] = CellChange(as_float(value))
         return changes
 
     def jobs() -> Iterator[CopyJob]:
