@@ -20,9 +20,9 @@ import pandas as pd
 from ..errors import EXIT_PROBLEMS, ErrorCode, PegxlError, finding
 
 
-class TableSpill:
-    """Tables appended a batch at a time, read back a batch at a time, in the order added;
-    each column apart, so that a reader pays only for the columns it asks for."""
+class _Blobs:
+    """Bytes appended to an unnamed temporary file (the system deletes it when it is closed
+    or the process ends) and read back by (offset, length)."""
 
     def __init__(self) -> None:
         try:
@@ -34,6 +34,31 @@ class TableSpill:
         self.close = weakref.finalize(self, self._file.close)
         self._lock = threading.Lock()   # a read is a seek and a read: the merge reads from threads
         self._end = 0
+
+    def _append(self, blobs: Iterable[bytes]) -> list[tuple[int, int]]:
+        """Each of `blobs` appended: where it is."""
+        where = []
+        with self._lock, _located():
+            self._file.seek(self._end)
+            for blob in blobs:
+                self._file.write(blob)
+                where.append((self._end, len(blob)))
+                self._end += len(blob)
+        return where
+
+    def _blob(self, offset: int, length: int) -> bytes:
+        with self._lock, _located():
+            self._file.seek(offset)
+            blob: bytes = self._file.read(length)
+        return blob
+
+
+class TableSpill(_Blobs):
+    """Tables appended a batch at a time, read back a batch at a time, in the order added;
+    each column apart, so that a reader pays only for the columns it asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
         # per batch: the files it holds, and per table name, per column, its (offset, length)
         self._batches: list[tuple[frozenset[str], dict[str, dict[str, tuple[int, int]]]]] = []
         self._empty: dict[str, pd.DataFrame] = {}   # per table name: its columns and dtypes, no row
@@ -41,18 +66,14 @@ class TableSpill:
     def add(self, tables: dict[str, pd.DataFrame], files: Iterable[str]) -> None:
         """One batch: `tables` (name -> frame with a "file" column) of the files `files`."""
         at: dict[str, dict[str, tuple[int, int]]] = {}
-        with self._lock, _located():
-            self._file.seek(self._end)
-            for name, df in tables.items():
-                self._empty.setdefault(name, df.iloc[:0].copy())
-                if df.empty:
-                    continue
-                where = at[name] = {}
-                for column in df.columns:
-                    blob = pickle.dumps(df[column].to_numpy(), protocol=pickle.HIGHEST_PROTOCOL)
-                    self._file.write(blob)
-                    where[column] = (self._end, len(blob))
-                    self._end += len(blob)
+        for name, df in tables.items():
+            self._empty.setdefault(name, df.iloc[:0].copy())
+            if df.empty:
+                continue
+            columns = list(df.columns)
+            # a column pickled only as it is written: one column's bytes held at a time
+            blobs = (pickle.dumps(df[c].to_numpy(), protocol=pickle.HIGHEST_PROTOCOL) for c in columns)
+            at[name] = dict(zip(columns, self._append(blobs)))
         self._batches.append((frozenset(files), at))
 
     def batches(self, files: Iterable[str] | None = None,
@@ -90,10 +111,7 @@ class TableSpill:
         data = {}
         for column in names:
             offset, length = at[column]
-            with self._lock, _located():
-                self._file.seek(offset)
-                blob = self._file.read(length)
-            values = pickle.loads(blob)
+            values = pickle.loads(self._blob(offset, length))
             # a Series of the array's own dtype: a frame would infer pandas' str dtype from texts
             data[column] = pd.Series(values, dtype=values.dtype, copy=False)
         df = pd.DataFrame(data, columns=names)
@@ -122,37 +140,21 @@ class TableSpill:
         return self._end
 
 
-class KeyedSpill:
-    """Values kept on disk by key, pickled in an unnamed temporary file (deleted when it is
-    closed or the process ends): `get(key)` gives back every value `add`ed under it, in
-    the order added. What stays in memory is where each one is."""
+class KeyedSpill(_Blobs):
+    """Values kept on disk by key, pickled in an unnamed temporary file: `get(key)` gives
+    back every value `add`ed under it, in the order added. What stays in memory is where
+    each one is."""
 
     def __init__(self) -> None:
-        try:
-            self._file = tempfile.TemporaryFile(prefix="pegxl-")
-        except OSError as exc:
-            raise _unwritable(exc) from None
-        self.close = weakref.finalize(self, self._file.close)
-        self._lock = threading.Lock()
-        self._end = 0
+        super().__init__()
         self._at: dict[object, list[tuple[int, int]]] = {}
 
     def add(self, key: object, value: object) -> None:
-        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock, _located():
-            self._file.seek(self._end)
-            self._file.write(blob)
-            self._at.setdefault(key, []).append((self._end, len(blob)))
-            self._end += len(blob)
+        (where,) = self._append([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
+        self._at.setdefault(key, []).append(where)
 
     def get(self, key: object) -> list[object]:
-        out = []
-        for offset, length in self._at.get(key, ()):
-            with self._lock, _located():
-                self._file.seek(offset)
-                blob = self._file.read(length)
-            out.append(pickle.loads(blob))
-        return out
+        return [pickle.loads(self._blob(offset, length)) for offset, length in self._at.get(key, ())]
 
     def __contains__(self, key: object) -> bool:
         return key in self._at
