@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,7 @@ class PlanIndex:
         # built for the settori asked only (a worker reads a share of the files): the
         # phases and indicators are kept as columns, their positions grouped by objective
         self._rows: dict[tuple[str, str], list[dict[Any, Any]]] = {}
+        self._packed: dict[str, bytes] | None = None   # see pack
         self._columns: dict[str, tuple[list[Any], list[list[Any]]]] = {}
         self._by_objective: dict[str, dict[str, list[int]]] = {}
         for sheet, df in ((C.SHEET_PHASES, plan.phases), (C.SHEET_INDICATORS, plan.indicators)):
@@ -176,11 +178,33 @@ class PlanIndex:
                 groups.setdefault(objective, []).append(pos)
             self._by_objective[sheet] = groups
 
+    def pack(self) -> None:
+        """Keep every settore's records pickled, and let go of the columns they are made
+        from: for the processes forked to read the returns, each of which unpickles its own
+        copy of the settore of the file it reads. Reading the rows this process holds would
+        write their reference counts, and so copy, page by page, the plan's rows of every
+        settore read into every reader (as Plan.pack_sector_rows does for the copies)."""
+        sheets = (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS)
+        self._packed = {s: pickle.dumps({sheet: self._values(s, sheet) for sheet in sheets},
+                                        pickle.HIGHEST_PROTOCOL)
+                        for s in self._assigned}
+        self._rows.clear()
+        self._objectives, self._columns, self._by_objective = {}, {}, {}
+
     def rows(self, sector: str | None, sheet: str) -> list[dict[Any, Any]]:
         """Records of `sheet` for `sector`, in the plan's order (as objectives_of,
         phases_of, indicators_of give them)."""
         if sector is None:   # a file no settore could be told for
             return []
+        if self._packed is not None:
+            if self._rows and next(iter(self._rows))[0] != sector:
+                self._rows.clear()
+            if not self._rows:
+                blob = self._packed.get(sector)
+                unpacked = pickle.loads(blob) if blob is not None else {}
+                self._rows.update(((sector, name), [dict(zip(keys, t)) for t in values])
+                                  for name, (keys, values) in unpacked.items())
+            return self._rows.get((sector, sheet), [])
         got = self._rows.get((sector, sheet))
         if got is None:   # asked several times a file: built once, for one settore at a time
             if self._rows and next(iter(self._rows))[0] != sector:
@@ -192,10 +216,20 @@ class PlanIndex:
         codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
         if sheet == C.SHEET_OBJECTIVES:
             return [self._objectives[c] for c in codes]
+        keys, values = self._values(sector, sheet)
+        return [dict(zip(keys, t)) for t in values]
+
+    def _values(self, sector: str, sheet: str) -> tuple[list[Any], list[tuple]]:
+        """_build_rows' records as the column names and a tuple per row (the names of an
+        objective's record: its own keys, the same for every objective)."""
+        codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
+        if sheet == C.SHEET_OBJECTIVES:
+            records = [self._objectives[c] for c in codes]
+            return (list(records[0]) if records else []), [tuple(r.values()) for r in records]
         groups = self._by_objective[sheet]
         keys, columns = self._columns[sheet]
         positions = sorted(pos for c in dict.fromkeys(codes) for pos in groups.get(c, ()))
-        return [dict(zip(keys, [col[pos] for col in columns])) for pos in positions]
+        return keys, [tuple(col[pos] for col in columns) for pos in positions]
 
 
 def read_return(plan: Plan, path: str | os.PathLike, *, fingerprint: str | None = None,

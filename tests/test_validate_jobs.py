@@ -369,3 +369,34 @@ def test_by_sector_gives_what_a_dict_of_the_whole_table_gives(tmp_path, monkeypa
     assert objectives.get("S1", ("S1", "O2")) == ("d",) and objectives.get("S1", ("S1", "O1")) == ("a",)
     objectives.close()
     assert objectives._spill._file.closed
+
+
+def test_a_packed_plan_index_gives_the_same_records(env, corpus, monkeypatch):
+    """PlanIndex.pack (before the readers are forked: each unpickles the settore it reads)
+    gives every settore's records as the index built from the columns: same values, same
+    types, same order; a settore not in the plan has none. The pool packs it."""
+    from pegxl.ingest import PlanIndex
+    from pegxl.workbook import contract as C
+    plain, packed = PlanIndex(env.plan), PlanIndex(env.plan)
+    packed.pack()
+    assert packed._packed and not packed._columns
+    for sector in [*env.plan.sector_codes, "S99", None, *reversed(env.plan.sector_codes)]:
+        for sheet in (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS):
+            want, got = plain.rows(sector, sheet), packed.rows(sector, sheet)
+            assert [_nan_free(r) for r in got] == [_nan_free(r) for r in want], (sector, sheet)
+            assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in want]
+            if sector in env.plan.sector_codes:
+                assert got
+    seen = []
+    real = PlanIndex.pack
+    monkeypatch.setattr(PlanIndex, "pack", lambda self: (seen.append(self), real(self)))
+    two = V.validate_returns(env.plan, [corpus], jobs=2)
+    assert len(seen) == 1 and seen[0]._packed
+    one = V.validate_returns(env.plan, [corpus], jobs=1)   # one process: nothing forked, nothing packed
+    assert len(seen) == 1
+    assert [f.to_dict() for f in two.findings] == [f.to_dict() for f in one.findings]
+
+
+def _nan_free(record: dict) -> list:
+    """A record's items with NaN as a word: NaN is unequal to itself (a pickled one is a new object)."""
+    return [(k, "NaN" if isinstance(v, float) and v != v else v) for k, v in record.items()]

@@ -301,6 +301,8 @@ def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanI
         batch = min(batch, BATCH_MAX_FILES)
     files: list[ReturnFile] = []
     pending: list[tuple[ReturnFile, FileContent]] = []
+    if index is not None:
+        index.pack()   # each worker unpickles the rows of the settore it reads (see PlanIndex.pack)
     # the plan and its index frozen: the workers' collections would copy every page of them
     with gc_frozen(), ProcessPoolExecutor(workers, initializer=_init_worker,
                                           initargs=(plan, fingerprint, index)) as ex:
