@@ -196,32 +196,23 @@ class PlanIndex:
         phases_of, indicators_of give them)."""
         if sector is None:   # a file no settore could be told for
             return []
-        if self._packed is not None:
-            if self._rows and next(iter(self._rows))[0] != sector:
-                self._rows.clear()
-            if not self._rows:
-                blob = self._packed.get(sector)
-                unpacked = pickle.loads(blob) if blob is not None else {}
-                self._rows.update(((sector, name), [dict(zip(keys, t)) for t in values])
-                                  for name, (keys, values) in unpacked.items())
-            return self._rows.get((sector, sheet), [])
+        if self._rows and next(iter(self._rows))[0] != sector:
+            self._rows.clear()   # one settore at a time (kept for every settore, a worker's memory grew file by file)
         got = self._rows.get((sector, sheet))
-        if got is None:   # asked several times a file: built once, for one settore at a time
-            if self._rows and next(iter(self._rows))[0] != sector:
-                self._rows.clear()   # (kept for every settore, a worker's memory grew file by file)
-            got = self._rows[(sector, sheet)] = self._build_rows(sector, sheet)
+        if got is None:   # asked several times a file: built once
+            if self._packed is not None:
+                blob = self._packed.get(sector)
+                for name, (keys, values) in (pickle.loads(blob) if blob is not None else {}).items():
+                    self._rows[(sector, name)] = [dict(zip(keys, t)) for t in values]
+                got = self._rows.setdefault((sector, sheet), [])
+            else:
+                keys, values = self._values(sector, sheet)
+                got = self._rows[(sector, sheet)] = [dict(zip(keys, t)) for t in values]
         return got
 
-    def _build_rows(self, sector: str, sheet: str) -> list[dict[Any, Any]]:
-        codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
-        if sheet == C.SHEET_OBJECTIVES:
-            return [self._objectives[c] for c in codes]
-        keys, values = self._values(sector, sheet)
-        return [dict(zip(keys, t)) for t in values]
-
     def _values(self, sector: str, sheet: str) -> tuple[list[Any], list[tuple]]:
-        """_build_rows' records as the column names and a tuple per row (the names of an
-        objective's record: its own keys, the same for every objective)."""
+        """The records of `sheet` for `sector` as the column names and a tuple per row (the
+        names of an objective's record: its own keys, the same for every objective)."""
         codes = [c for c in self._assigned.get(sector, []) if c in self._objectives]
         if sheet == C.SHEET_OBJECTIVES:
             records = [self._objectives[c] for c in codes]

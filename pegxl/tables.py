@@ -154,18 +154,19 @@ class LazyInputs:
     def chunks(self, name: str) -> Iterator[pd.DataFrame]:
         """Typed table `name` a batch of files at a time (one chunk of the validation each,
         no empty one): what a reader that goes settore by settore needs, without the whole."""
-        columns, make = _MADE[name]
-        wanted = ["sector", "objective", *columns]
-        for df in table_chunks(self.validation, name, self.keep, wanted):
-            yield _frame(make(iter_records(df, wanted)), _COLUMNS[name])
+        for rows in self._made(name):
+            yield _frame(rows, _COLUMNS[name])
 
     def _whole(self, name: str) -> pd.DataFrame:
+        return _frame([t for rows in self._made(name) for t in rows], _COLUMNS[name])
+
+    def _made(self, name: str) -> Iterator[list[tuple]]:
         # the columns read here only: the tables' every column as dicts take seconds; a
         # spilled table (Validation.chunks) a batch of files at a time
         columns, make = _MADE[name]
         wanted = ["sector", "objective", *columns]
-        return _frame([t for df in table_chunks(self.validation, name, self.keep, wanted)
-                       for t in make(iter_records(df, wanted))], _COLUMNS[name])
+        for df in table_chunks(self.validation, name, self.keep, wanted):
+            yield make(iter_records(df, wanted))
 
     @property
     def objectives(self) -> pd.DataFrame:

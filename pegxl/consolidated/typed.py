@@ -69,7 +69,7 @@ class BySector:
 
     def of(self, sector: Any) -> dict[tuple, tuple]:
         """Every key of `sector` with its values, in the order they came."""
-        if sector is not self._sector and sector != self._sector:
+        if sector != self._sector:
             rows: dict[tuple, tuple] = {}
             for part in self._spill.get(sector):
                 for k, values in part:   # type: ignore[attr-defined]   # the lists added above
