@@ -147,3 +147,31 @@ def test_a_formula_is_parsed_into_its_references_and_names(text, checks, names):
     end checked but not counted), whole rows or columns, the names it uses."""
     from pegxl.workbook.formulas import _parsed
     assert _parsed.__wrapped__(text, "Obiettivi", "xlsx") == (checks, names)
+
+
+def test_the_formula_caches_keep_what_the_files_share_and_not_what_each_brings(monkeypatch):
+    """A reader process checks hundreds of returns whose formulas embed each settore's
+    pesi: the texts that pass are remembered for the next file (the template's, in every
+    file), those of one file only do not pile up file after file."""
+    from pegxl.workbook import formulas as F
+    monkeypatch.setattr(F, "_PASSED", {})
+    monkeypatch.setattr(F, "_PASSED_MAX", 64)
+    area = F.Area({"Obiettivi": (200, 30), "Fasi": (200, 30)})
+    shared = {f"Fasi!F{r}*2" for r in range(2, 42)}
+    asked: list[str] = []
+    real = F.formula_problem
+
+    def counted(text, **kw):
+        asked.append(text)
+        return real(text, **kw)
+
+    monkeypatch.setattr(F, "formula_problem", counted)
+    for i in range(200):
+        own = {f"Fasi!F{r}*{i + 3}" for r in range(2, 14)}   # pesi of this file only
+        bad = F.failing(shared | own | {"Altro!A1"}, own_sheet="Obiettivi", area=area)
+        assert bad == {"Altro!A1"}
+        (kept,) = F._PASSED.values()
+        assert len(kept) <= 64 + len(own)
+        assert shared <= kept
+    # the shared texts checked once; each file's own once; the refused one every time
+    assert len(asked) == len(shared) + 200 * (12 + 1)

@@ -88,7 +88,10 @@ class Area:
 
 _AREA_SHAPES: dict[tuple[Any, ...], int] = {}
 _VERDICTS: dict[tuple[Any, ...], str | None] = {}
-_VERDICTS_MAX = 1 << 15
+# the caches of formula_problem, failing and _parsed are bounded low: a return's formulas
+# embed its own pesi, so every file brings texts no other file has (a dozen in a thousand),
+# and a reader process that kept them would grow with every file it reads
+_VERDICTS_MAX = 1 << 12
 
 
 @functools.lru_cache(maxsize=1024)
@@ -139,7 +142,7 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
 
 
 _PASSED: dict[tuple[Any, ...], set[str]] = {}
-_PASSED_MAX = 1 << 15
+_PASSED_MAX = 1 << 11   # texts kept for one sheet, kind and shape beyond those of the last file
 
 
 def failing(texts: set[str], *, own_sheet: str, area: Area, kind: str = "xlsx",
@@ -147,15 +150,15 @@ def failing(texts: set[str], *, own_sheet: str, area: Area, kind: str = "xlsx",
     """The texts of `texts` that `formula_problem` refuses. The texts that pass are
     remembered for this sheet, kind and shape of area, so that a file whose formulas
     are all the template's (nearly all: thousands a file) is checked by one difference
-    of sets."""
+    of sets. Past _PASSED_MAX texts, those of this file only are kept: the template's,
+    which the next file has too, stay; those of the files before go."""
     passed = _PASSED.setdefault((own_sheet, kind, computed, area._shape), set())
     todo = texts - passed
     bad: set[str] = set()
     if not todo:
         return bad
-    if sum(len(v) for v in _PASSED.values()) + len(todo) > _PASSED_MAX:
-        for v in _PASSED.values():
-            v.clear()
+    if len(passed) + len(todo) > _PASSED_MAX:
+        passed &= texts
     for text in todo:
         if formula_problem(text, own_sheet=own_sheet, area=area, kind=kind, computed=computed):
             bad.add(text)
@@ -192,7 +195,7 @@ def _verdict(text: str, own_sheet: str, area: Area, kind: str, computed: bool) -
 _Check = tuple[str, "str | None", int, int]
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 11)
 def _parsed(text: str, own_sheet: str, kind: str) -> str | tuple[tuple[_Check, ...], tuple[str, ...]] | None:
     """What `formula_problem` checks of `text` whatever the area: None when nothing is
     to check, why it is refused outright (a function outside the whitelist, DDE, another
