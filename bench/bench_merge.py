@@ -11,7 +11,9 @@ Each merge runs twice, in fresh processes: once for the time per phase (validati
 scoring, consolidated workbook, copies, archive) and the CPU seconds, nothing else running
 in the process; once for the peak memory of the main process, of the largest worker, and of
 all of them together (PSS sampled from /proc, which slows the run it samples: see _TreeRss).
---measure time (or memory) makes one run only.
+--measure time (or memory) makes one run only. The memory run also says at which step
+the peak came (reading, scoring, consolidated, reconciliation) and what each process held
+then (PSS and private memory): between runs with more files, that says who grows.
 
 With --returns 100,300,1000 the plan stays the same (its --sectors settori) and only the
 first N returns are merged, one run per N: memory against the number of files alone (the
@@ -117,21 +119,27 @@ class _TreeRss:
         self.active = active
         self.peak_kb = 0
         self.peak_rss_kb = 0
+        self.step = "lettura del piano"   # set by the run as the merge goes on
+        self.at_peak: list[tuple[int, int, int]] = []   # (PSS, RSS, private) KB, this process first
+        self.peak_step = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
-    def _kb(pid: int) -> tuple[int, int]:
-        pss = rss = 0
+    def _kb(pid: int) -> tuple[int, int, int]:
+        """PSS, RSS and private (clean + dirty) KB of `pid`."""
+        pss = rss = private = 0
         try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     pss = int(line.split()[1])
                 elif line.startswith("Rss:"):
                     rss = int(line.split()[1])
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    private += int(line.split()[1])
         except OSError:
             pass
-        return pss, rss
+        return pss, rss, private
 
     def _children(self, pid: int) -> list[int]:
         try:
@@ -145,8 +153,11 @@ class _TreeRss:
         me = os.getpid()
         while not self._stop.wait(0.1):
             sizes = [self._kb(p) for p in [me, *self._children(me)]]
-            self.peak_kb = max(self.peak_kb, sum(p for p, _ in sizes))
-            self.peak_rss_kb = max(self.peak_rss_kb, sum(r for _, r in sizes))
+            total = sum(p for p, _, _ in sizes)
+            if total > self.peak_kb:
+                # who holds the peak, and when: what grows with the files shows here
+                self.peak_kb, self.at_peak, self.peak_step = total, sizes, self.step
+            self.peak_rss_kb = max(self.peak_rss_kb, sum(r for _, r, _ in sizes))
 
     def __enter__(self) -> _TreeRss:
         if self.active:
@@ -178,24 +189,36 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
 
     def timed_consolidated(*a, **kw):
         marks["cons_start"] = time.perf_counter()
+        tree.step = "consolidato (e copie)"
         try:
             return real_consolidated(*a, **kw)
         finally:
             marks["cons_end"] = time.perf_counter()
+            tree.step = "dopo il consolidato"
     M.write_consolidated = timed_consolidated
+    real_reconcile = M.reconcile
+
+    def marked_reconcile(*a, **kw):
+        tree.step = "riconciliazione (e copie)"
+        return real_reconcile(*a, **kw)
+    M.reconcile = marked_reconcile
 
     def progress(i: int, total: int, name: str) -> None:
         # merge reports i = 1..n while reading, n+1..2n as the copies are written
         now = time.perf_counter()
+        if i < n:
+            tree.step = "lettura dei file"
         if i >= n and "read" not in marks:
             marks["read"] = now
+            tree.step = "calcolo dei punteggi"
         if i > n and "first_copy" not in marks:
             marks["first_copy"] = now
         if i >= 2 * n and "copies" not in marks:
             marks["copies"] = now
 
+    tree = _TreeRss(active=measure == "memory")
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with _TreeRss(active=measure == "memory") as tree:
+    with tree:
         t_plan = time.perf_counter()
         plan = read_plan(root / "piano.xlsx")
         t0 = time.perf_counter()
@@ -212,6 +235,11 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
         print(f"memoria di picco (corsa a parte, campionata ogni 0,1 s): tutti i processi insieme "
               f"{tree.peak_kb / 1024:.0f} MB (PSS; somma degli RSS {tree.peak_rss_kb / 1024:.0f} MB); "
               f"processo principale {self_mb:.0f} MB, processo figlio più grande {child_mb:.0f} MB (RSS)")
+        if tree.at_peak:
+            (main_pss, _, main_private), *kids = tree.at_peak
+            print(f"  al picco ({tree.peak_step}): processo principale {main_pss // 1024} MB PSS, di cui "
+                  f"{main_private // 1024} MB privati; processi figli (PSS/privati) "
+                  + (", ".join(f"{p // 1024}/{q // 1024}" for p, _, q in kids) or "nessuno"))
         return 0
     print(f"piano: {len(plan.sectors)} settori, {len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, "
           f"{len(plan.indicators)} indicatori; jobs {jobs or 'predefinito'}; "
