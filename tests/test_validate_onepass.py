@@ -175,3 +175,16 @@ def test_the_formula_caches_keep_what_the_files_share_and_not_what_each_brings(m
         assert shared <= kept
     # the shared texts checked once; each file's own once; the refused one every time
     assert len(asked) == len(shared) + 200 * (12 + 1)
+
+
+def test_the_formula_caches_stay_bounded_over_settori_of_many_sizes(monkeypatch):
+    """Settori of different sizes give areas of different shapes, each remembered apart:
+    together they stay within _PASSED_ALL texts (beyond the file being checked)."""
+    from pegxl.workbook import formulas as F
+    monkeypatch.setattr(F, "_PASSED", {})
+    monkeypatch.setattr(F, "_PASSED_ALL", 100)
+    for i in range(60):
+        area = F.Area({"Obiettivi": (200 + i, 30), "Fasi": (200 + i, 30)})   # a shape per file
+        texts = {f"Fasi!F{r}*{i + 3}" for r in range(2, 32)}
+        assert F.failing(texts, own_sheet="Obiettivi", area=area) == set()
+        assert sum(len(v) for v in F._PASSED.values()) <= 100 + len(texts)

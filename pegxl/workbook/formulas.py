@@ -143,6 +143,7 @@ def formula_problem(text: str, *, own_sheet: str, area: Area, kind: str = "xlsx"
 
 _PASSED: dict[tuple[Any, ...], set[str]] = {}
 _PASSED_MAX = 1 << 11   # texts kept for one sheet, kind and shape beyond those of the last file
+_PASSED_ALL = 1 << 13   # for every sheet, kind and shape together (settori of many sizes)
 
 
 def failing(texts: set[str], *, own_sheet: str, area: Area, kind: str = "xlsx",
@@ -151,14 +152,19 @@ def failing(texts: set[str], *, own_sheet: str, area: Area, kind: str = "xlsx",
     remembered for this sheet, kind and shape of area, so that a file whose formulas
     are all the template's (nearly all: thousands a file) is checked by one difference
     of sets. Past _PASSED_MAX texts, those of this file only are kept: the template's,
-    which the next file has too, stay; those of the files before go."""
-    passed = _PASSED.setdefault((own_sheet, kind, computed, area._shape), set())
+    which the next file has too, stay; those of the files before go. Past _PASSED_ALL,
+    those of the other sheets, kinds and shapes go."""
+    key = (own_sheet, kind, computed, area._shape)
+    passed = _PASSED.setdefault(key, set())
     todo = texts - passed
     bad: set[str] = set()
     if not todo:
         return bad
     if len(passed) + len(todo) > _PASSED_MAX:
         passed &= texts
+    if sum(len(v) for v in _PASSED.values()) + len(todo) > _PASSED_ALL:
+        for other in [k for k in _PASSED if k != key]:
+            del _PASSED[other]
     for text in todo:
         if formula_problem(text, own_sheet=own_sheet, area=area, kind=kind, computed=computed):
             bad.add(text)
