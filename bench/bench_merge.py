@@ -103,6 +103,13 @@ def generate(root: Path, sectors: int, objectives: int, phases: int, indicators:
     return plan_path, rdir
 
 
+def _who(sizes: list[tuple[int, int, int]]) -> str:
+    """Who holds the memory: this process first, then each child (PSS and private, MB)."""
+    (main_pss, _, main_private), *kids = sizes
+    return (f"processo principale {main_pss // 1024} MB PSS, di cui {main_private // 1024} MB privati; "
+            "processi figli (PSS/privati) " + (", ".join(f"{p // 1024}/{q // 1024}" for p, _, q in kids) or "nessuno"))
+
+
 class _TreeRss:
     """Peak memory of this process and its workers together, sampled every 0.1 s from /proc:
     the sum of their PSS (proportional set size: a page the forked workers share with this
@@ -122,6 +129,7 @@ class _TreeRss:
         self.step = "lettura del piano"   # set by the run as the merge goes on
         self.at_peak: list[tuple[int, int, int]] = []   # (PSS, RSS, private) KB, this process first
         self.peak_step = ""
+        self.by_step: dict[str, tuple[int, list[tuple[int, int, int]]]] = {}   # step -> its own peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -157,6 +165,8 @@ class _TreeRss:
             if total > self.peak_kb:
                 # who holds the peak, and when: what grows with the files shows here
                 self.peak_kb, self.at_peak, self.peak_step = total, sizes, self.step
+            if total > self.by_step.get(self.step, (0, []))[0]:
+                self.by_step[self.step] = (total, sizes)
             self.peak_rss_kb = max(self.peak_rss_kb, sum(r for _, r, _ in sizes))
 
     def __enter__(self) -> _TreeRss:
@@ -202,6 +212,18 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
         tree.step = "riconciliazione (e copie)"
         return real_reconcile(*a, **kw)
     M.reconcile = marked_reconcile
+    import pegxl.copies as CP
+    import pegxl.validators.returns as R
+    real_whole, real_ahead = R._Checker._whole, CP._CalcoloAhead.__init__
+
+    def marked_whole(*a, **kw):
+        tree.step = "calcolo dei punteggi"
+        return real_whole(*a, **kw)
+
+    def marked_ahead(*a, **kw):
+        tree.step = "parti del foglio Calcolo"
+        return real_ahead(*a, **kw)
+    R._Checker._whole, CP._CalcoloAhead.__init__ = marked_whole, marked_ahead
 
     def progress(i: int, total: int, name: str) -> None:
         # merge reports i = 1..n while reading, n+1..2n as the copies are written
@@ -210,7 +232,7 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
             tree.step = "lettura dei file"
         if i >= n and "read" not in marks:
             marks["read"] = now
-            tree.step = "calcolo dei punteggi"
+            tree.step = "dopo la lettura"
         if i > n and "first_copy" not in marks:
             marks["first_copy"] = now
         if i >= 2 * n and "copies" not in marks:
@@ -236,10 +258,9 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
               f"{tree.peak_kb / 1024:.0f} MB (PSS; somma degli RSS {tree.peak_rss_kb / 1024:.0f} MB); "
               f"processo principale {self_mb:.0f} MB, processo figlio più grande {child_mb:.0f} MB (RSS)")
         if tree.at_peak:
-            (main_pss, _, main_private), *kids = tree.at_peak
-            print(f"  al picco ({tree.peak_step}): processo principale {main_pss // 1024} MB PSS, di cui "
-                  f"{main_private // 1024} MB privati; processi figli (PSS/privati) "
-                  + (", ".join(f"{p // 1024}/{q // 1024}" for p, _, q in kids) or "nessuno"))
+            print(f"  al picco ({tree.peak_step}): " + _who(tree.at_peak))
+        for step, (kb, sizes) in tree.by_step.items():   # what grows with the files, and when
+            print(f"  picco di {step}: {kb // 1024} MB; " + _who(sizes))
         return 0
     print(f"piano: {len(plan.sectors)} settori, {len(plan.objectives)} obiettivi, {len(plan.phases)} fasi, "
           f"{len(plan.indicators)} indicatori; jobs {jobs or 'predefinito'}; "

@@ -16,13 +16,14 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .consolidated.calcolo import calcolo_height, calcolo_table
-from .explain import Explainer, Part, Step, figure_rows, part_rows
+from .explain import SECTORS_AT_ONCE, Explainer, Part, Step, figure_rows, part_rows
 from .plan import Plan
 from .scoring import Scores
 from .templates.generate import _mp_context, default_jobs
 from .templates.reference import SnapshotValues
 from .validators.returns import POOL_MIN_FILES
-from .validators.spill import KeyedSpill
+from .validators.spill import KeyedSpill, SpilledScores
+from .workbook.apart import apart
 from .workbook.reader import gc_frozen, release_memory
 from .writeback import CopyJob, _Fingerprint, write_back
 
@@ -167,13 +168,8 @@ class _CalcoloAhead:
         self.error: BaseException | None = None
         self._parts = KeyedSpill()   # part i -> the Part pickled
         self._rows = KeyedSpill()    # part i -> its rows, compressed
-        explainer = Explainer(scores, self.key[2])
         self.n = 0
-        for part in explainer.parts(self.key[1]):
-            self._parts.add(self.n, pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
-            self.n += 1
-        self.ente: list[Step] = explainer.ente()
-        del explainer
+        self.ente: list[Step] = apart(functools.partial(_parts, scores, self.key[1], self.key[2]), sink=self._part)
         self._done: set[int] = set()
         self._failed: dict[int, BaseException] = {}
         self._futures: dict[int, Future] = {}   # the parts being made
@@ -183,6 +179,10 @@ class _CalcoloAhead:
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._feed, args=(pool,), name="pegxl-calcolo", daemon=True)
         self._thread.start()
+
+    def _part(self, blob: bytes) -> None:
+        self._parts.add(self.n, blob)
+        self.n += 1
 
     def same(self, scores: Scores, sectors: list, reasons: Mapping, wrapped: Mapping[str, float]) -> bool:
         mine = self.key
@@ -255,6 +255,29 @@ class _CalcoloAhead:
             for f in list(self._futures.values()):
                 f.cancel()
         self._parts.close()
+
+
+def _parts(scores: Scores, sectors: list, reasons: Mapping, emit: Callable[[bytes], None]) -> list[Step]:
+    """Each Part of the Calcolo sheet, pickled, to `emit`, in order; the ente's steps returned.
+    Made apart (workbook.apart): the Explainer's look-ups of every settore, and the exact
+    figures it loads, go with the process that made them."""
+    if not isinstance(scores, SpilledScores):
+        explainer = Explainer(scores, reasons)
+        for part in explainer.parts(sectors):
+            emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
+        return explainer.ente()
+    # a few settori's exact figures at a time, never every settore's: the same parts
+    owners: dict[Any, list[Any]] = {}
+    o = scores.objectives
+    for s, objective in dict.fromkeys(zip(o["sector"].tolist(), o["objective"].tolist())):
+        owners.setdefault(objective, []).append(s)
+    known = set(scores.sectors["sector"])
+    keep = [s for s in sectors if s in known]
+    for i in range(0, len(keep), SECTORS_AT_ONCE):
+        chunk = keep[i:i + SECTORS_AT_ONCE]
+        for part in Explainer(scores.piece(chunk), reasons, owners).parts(chunk):
+            emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
+    return Explainer(scores.summary(), reasons).ente()
 
 
 def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],

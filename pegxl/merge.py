@@ -282,7 +282,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
                          run_id=run_id)
 
     jobs_list = iter_copy_jobs(v, scores, chosen, targets)   # made one at a time as the workers take them
-    if scores.input is not None:   # the Calcolo sheet's rows, made by the workers among the copies
+    if scores.explained:   # the Calcolo sheet's rows, made by the workers among the copies
         writers.prefetch_calcolo(scores, sectors, reasons_of(plan.phases, plan.indicators), calcolo_wrapped())
     written = [n]
 

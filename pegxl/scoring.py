@@ -440,6 +440,11 @@ class Scores:
     exact: Figures = field(default_factory=Figures)    # the same figures, exact
     input: ScoreInput | None = None                   # what was scored
 
+    @property
+    def explained(self) -> bool:
+        """Whether what was scored is kept, so that every step can be explained."""
+        return self.input is not None
+
 
 IND_COLUMNS = ["sector", "objective", "indicator", "score", "counted", "status",
                "effective_weight", "neutralised"]
@@ -761,3 +766,4 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
     sec["percentage"] = floats(pcts, sec.index)
     sec["band"] = _obj([rules.band(p) for p in pcts], sec.index)
     return sec[SECTOR_COLUMNS].reset_index(drop=True), pcts
+

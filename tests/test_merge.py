@@ -746,3 +746,46 @@ def _spy_keyword(monkeypatch, module, name: str, keyword: str) -> list:
         return real(*a, **kw)
     monkeypatch.setattr(module, name, spy)
     return asked
+
+
+def test_a_merge_scoring_a_few_settori_at_a_time_writes_the_same(merged, tmp_path, monkeypatch):
+    """A merge scores its settori a group at a time (their exact figures and inputs on
+    disk, pegxl.combine joining the tables) and makes the Calcolo sheet's parts a few
+    settori at a time in a child process: with a group and a part per settore, every sheet
+    and copy is the one of a single scoring, and so are the scores themselves."""
+    import pickle
+
+    import pandas as pd
+
+    import pegxl.copies as CP
+    import pegxl.validators.returns as V
+    from pegxl.scoring import Scores
+    from pegxl.tables import LazyInputs, score
+    plan, rdir, _, _, result, _ = merged
+    monkeypatch.setattr(V, "SECTORS_SCORED_AT_ONCE", 1)
+    monkeypatch.setattr(CP, "SECTORS_AT_ONCE", 1)
+    real, mark = CP._parts, tmp_path / "parts"
+
+    def parts(scores, *a):   # in the child process: what it was given, written down
+        mark.write_text(type(scores).__name__)
+        return real(scores, *a)
+    monkeypatch.setattr(CP, "_parts", parts)
+    apart = merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2)
+    assert mark.read_text() == "SpilledScores" and apart.scores.__dict__["_groups"] == [["S01"], ["S02"]]
+    assert all_values(apart.consolidated) == all_values(result.consolidated)
+    for s in result.returned:
+        assert all_values(apart.returned[s]) == all_values(result.returned[s])
+    whole = score(plan, LazyInputs(apart.validation), apart.sectors)
+    for name in ("indicators", "phases", "objectives", "sectors"):
+        pd.testing.assert_frame_equal(getattr(apart.scores, name), getattr(whole, name))
+    assert apart.scores.ente == whole.ente
+    plain = pickle.loads(pickle.dumps(apart.scores))   # on disk no more: every figure with it
+    assert type(plain) is Scores and plain.exact == whole.exact
+    assert apart.scores.piece(["S02"]).exact.sectors == {"S02": whole.exact.sectors["S02"]}
+    # joined in the plan's order whatever the groups' (a trasversale objective interleaves them)
+    from pegxl.combine import combine, only
+    back = combine([only(whole, ["S02"]), only(whole, ["S01"])], plan.rules,
+                   zip(plan.assignments["sector"], plan.assignments["objective"]), plan.sector_codes)
+    for name in ("indicators", "phases", "objectives", "sectors"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(whole, name))
+    assert back.ente == whole.ente and back.exact.sector_weights == whole.exact.sector_weights

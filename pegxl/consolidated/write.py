@@ -606,7 +606,7 @@ class _Writer:
         wrapped = calcolo_wrapped(sh.widths)
         make = self.calcolo or calcolo_table
         rows = make(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators), wrapped) \
-            if d.scores.input is not None else []
+            if d.scores.explained else []
         wrap, top, pct = sh._style(None, False, False, "wrap"), sh._style(None, False, False, "top"), \
             sh._style(PCT, False, False, "top")
         for row, height in rows:

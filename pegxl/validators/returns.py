@@ -16,7 +16,7 @@ import math
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import AbstractSet, Any, Callable, Iterable, Iterator, Mapping
 
@@ -26,7 +26,8 @@ import pandera.pandas as pa
 from ..errors import ERROR, ErrorCode, Finding, finding, show_value
 from ..ingest import PlanIndex, ReturnFile, expand_paths, read_return
 from ..plan import Plan
-from ..scoring import EX_NEUTRALISED, EX_NO_DATA, compute
+from ..combine import combine
+from ..scoring import EX_NEUTRALISED, EX_NO_DATA, Figures, Scores, compute
 from ..tables import score_input
 from ..templates.generate import default_jobs
 from ..values import is_blank, round_half_up
@@ -34,7 +35,7 @@ from ..workbook import contract as C
 from ..workbook.reader import gc_frozen, gc_paused, records
 from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
-from .spill import TableSpill
+from .spill import KeyedSpill, SpilledScores, TableSpill
 
 
 class _HeldOrSpilled:
@@ -65,7 +66,7 @@ class Validation:
     validation keeps its tables on disk (`spill`, without the formulas and error values:
     their findings are made): `chunks` reads them a batch of files at a time; `phases` and
     `indicators` read them whole, a new frame at each access, and `objectives` holds only
-    the columns the scoring and the checks over every file read (OBJECTIVES_HELD) until
+    the columns the scoring and the checks over every file read (SCORED, OBJECTIVES_HELD) until
     the merge has its scores, then is read whole from disk too."""
 
     plan: Plan
@@ -286,6 +287,7 @@ def _read_in_worker(path: str) -> tuple[ReturnFile, FileContent]:
 BATCH_MIN_FILES = 50
 BATCHES = 8
 BATCH_MAX_FILES = 150   # with a spill (see TableSpill)
+SECTORS_SCORED_AT_ONCE = 50   # settori a merge scores at once (see _Checker._whole)
 
 
 def _read_in_pool(plan: Plan, paths: list, fingerprint: str | None, index: PlanIndex | None,
@@ -423,24 +425,53 @@ class _Checker:
         # each file's own findings after every file's reading findings, as they always came
         # (the sort keeps the order of equal keys)
         findings += self.own + self.checks
-        obj, ph, ind = (_concat([t[sheet] for t in self.tables], sheet)
-                        for sheet in (C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS))
+        obj = self._table(C.SHEET_OBJECTIVES)
         scores = None
         if self.whole_scores:
             if single and not obj.empty:
-                scores = compute(score_input(self.plan, SimpleNamespace(objectives=obj, phases=ph, indicators=ind),
-                                             sectors=single), self.plan.rules)
-                findings += _deviation(self.plan, obj, scores) + _ungraded(self.plan, obj, scores)
+                scores, found = self._whole(obj, single)
+                findings += found
         else:
             findings += [f for f in self.scored if f.file is not None and f.file in scored_files]
             if self.only_scores is not None and self.only_scores[0] == single:
                 scores = self.only_scores[1]         # one batch scored them all
         spilled = self.spill is not None   # the phases and indicators then a batch at a time from it
-        v = Validation(self.plan, files, _sorted(findings, files), obj, None if spilled else ph,
-                       None if spilled else ind,
+        v = Validation(self.plan, files, _sorted(findings, files), obj,
+                       None if spilled else self._table(C.SHEET_PHASES),
+                       None if spilled else self._table(C.SHEET_INDICATORS),
                        scored_sectors=single if not obj.empty else frozenset(), spill=self.spill)
         v._scores = scores
         return v
+
+    def _table(self, sheet: str) -> pd.DataFrame:
+        return _concat([t[sheet] for t in self.tables], sheet)
+
+    def _whole(self, obj: pd.DataFrame, single: frozenset[str]) -> tuple[Scores, list[Finding]]:
+        """The Scores of `single` over every batch, and their V009, V040-V042. A merge's
+        (its tables spilled) are made SECTORS_SCORED_AT_ONCE settori at a time and joined
+        (pegxl.combine): what the scoring allocates is bounded by them, and of their exact
+        figures and inputs, read only to explain a figure, the merge keeps the place on
+        disk (SpilledScores), a group at a time."""
+        plan = self.plan
+        ns = SimpleNamespace(objectives=obj, phases=self._table(C.SHEET_PHASES),
+                             indicators=self._table(C.SHEET_INDICATORS))
+        if self.spill is None:
+            scores = compute(score_input(plan, ns, sectors=single), plan.rules)
+            return scores, _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
+        order = [s for s in plan.sector_codes if s in single] + sorted(single - set(plan.sector_codes))
+        kept, found = KeyedSpill(), []
+        groups: list[list[str]] = []
+        frames: list[Scores] = []
+        for i in range(0, len(order), SECTORS_SCORED_AT_ONCE):
+            group = order[i:i + SECTORS_SCORED_AT_ONCE]
+            scores = compute(score_input(plan, ns, sectors=group), plan.rules)
+            found += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
+            kept.add(len(groups), (scores.exact, scores.input))
+            groups.append(group)
+            frames.append(replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None))
+        joined = combine(frames, plan.rules, zip(plan.assignments["sector"], plan.assignments["objective"]),
+                         plan.sector_codes)
+        return SpilledScores.of(joined, kept, groups), found
 
 
 def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:

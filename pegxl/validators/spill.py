@@ -13,11 +13,13 @@ import pickle
 import tempfile
 import threading
 import weakref
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 
 from ..errors import EXIT_PROBLEMS, ErrorCode, PegxlError, finding
+from ..combine import join_figures, join_inputs, only
+from ..scoring import Figures, ScoreInput, Scores
 
 
 class _Blobs:
@@ -153,6 +155,11 @@ class KeyedSpill(_Blobs):
         (where,) = self._append([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
         self._at.setdefault(key, []).append(where)
 
+    def add_pickled(self, key: object, blob: bytes) -> None:
+        """`add` of the value `blob` is the pickle of (given pickled: not pickled again)."""
+        (where,) = self._append([blob])
+        self._at.setdefault(key, []).append(where)
+
     def get(self, key: object) -> list[object]:
         return [pickle.loads(self._blob(offset, length)) for offset, length in self._at.get(key, ())]
 
@@ -162,6 +169,75 @@ class KeyedSpill(_Blobs):
     def keys(self) -> list[object]:
         """The keys, in the order they were first added."""
         return list(self._at)
+
+
+class SpilledScores(Scores):
+    """Scores made a group of settori at a time (pegxl.combine) whose exact figures and
+    inputs (`exact`, `input`: most of their memory, read only to explain a figure) wait on
+    disk, a group's under its index in `kept`: `piece` loads those of a few settori,
+    `exact` and `input` every group's, joined, at the first access. Pickled (and copied),
+    they are plain Scores, with both."""
+
+    @classmethod
+    def of(cls, scores: Scores, kept: KeyedSpill, groups: list[list[Any]]) -> SpilledScores:
+        """`scores`, combine()d, whose exact figures hold only the settori's and the ente's."""
+        out = cls(indicators=scores.indicators, phases=scores.phases, objectives=scores.objectives,
+                  sectors=scores.sectors, ente=scores.ente, rules=scores.rules, exact=scores.exact)
+        out.__dict__.update(_kept=kept, _groups=groups, _waiting=True,
+                            _group_of={s: i for i, g in enumerate(groups) for s in g})
+        return out
+
+    def _load(self, groups: Iterable[int]) -> tuple[Figures, ScoreInput]:
+        """The exact figures (the ente's and the settori's weights in it the whole's) and
+        the inputs of `groups`, joined."""
+        figures, inputs = [], []
+        for i in groups:
+            (got,) = self.__dict__["_kept"].get(i)
+            figures.append(got[0])
+            inputs.append(got[1])
+        fig, whole = join_figures(figures), self.__dict__["_exact"]
+        fig.sector_weights, fig.ente = whole.sector_weights, whole.ente
+        return fig, join_inputs(inputs)
+
+    def piece(self, sectors: Iterable[Any]) -> Scores:
+        """The plain Scores of `sectors` alone: their rows, exact figures and inputs (the
+        ente's figures the whole's), loading only their groups."""
+        keep = list(dict.fromkeys(sectors))
+        if not self.__dict__.get("_waiting"):
+            return only(Scores(self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
+                               self.exact, self.input), keep)
+        group_of = self.__dict__["_group_of"]
+        fig, given = self._load(sorted({group_of[s] for s in keep if s in group_of}))
+        return only(Scores(self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
+                           fig, given), keep)
+
+    def summary(self) -> Scores:
+        """Plain Scores with every table, the exact figures of the settori and the ente
+        only and no input: enough for the ente's steps (explain.Explainer.ente)."""
+        fig = self.__dict__["_exact"]
+        return Scores(self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
+                      Figures(sectors=fig.sectors, sector_weights=fig.sector_weights, ente=fig.ente),
+                      ScoreInput(*(pd.DataFrame(),) * 7))
+
+    def _get(self, name: str) -> Any:
+        if self.__dict__.get("_waiting"):
+            self.__dict__["_exact"], self.__dict__["_input"] = self._load(range(len(self.__dict__["_groups"])))
+            self.__dict__["_waiting"] = False
+        return self.__dict__["_" + name]
+
+    def _set(self, name: str, value: Any) -> None:
+        self.__dict__["_" + name] = value
+
+    exact = property(lambda self: self._get("exact"), lambda self, v: self._set("exact", v))
+    input = property(lambda self: self._get("input"), lambda self, v: self._set("input", v))
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.__dict__.get("_waiting")) or self.__dict__.get("_input") is not None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Scores, (self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
+                         self.exact, self.input))
 
 
 class _located:
