@@ -214,7 +214,9 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     M.reconcile = marked_reconcile
     import pegxl.copies as CP
     import pegxl.validators.returns as R
-    real_whole, real_ahead = R._Checker._whole, CP._CalcoloAhead.__init__
+    # the steps between the reading and the consolidated, where the code measured has them
+    # (--code: an older copy may not)
+    real_whole, real_ahead = getattr(R._Checker, "_whole", None), CP._CalcoloAhead.__init__
 
     def marked_whole(*a, **kw):
         tree.step = "calcolo dei punteggi"
@@ -223,7 +225,9 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     def marked_ahead(*a, **kw):
         tree.step = "parti del foglio Calcolo"
         return real_ahead(*a, **kw)
-    R._Checker._whole, CP._CalcoloAhead.__init__ = marked_whole, marked_ahead
+    if real_whole is not None:
+        R._Checker._whole = marked_whole
+    CP._CalcoloAhead.__init__ = marked_ahead
 
     def progress(i: int, total: int, name: str) -> None:
         # merge reports i = 1..n while reading, n+1..2n as the copies are written
@@ -232,7 +236,7 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
             tree.step = "lettura dei file"
         if i >= n and "read" not in marks:
             marks["read"] = now
-            tree.step = "dopo la lettura"
+            tree.step = "dopo la lettura" if real_whole is not None else "calcolo dei punteggi"
         if i > n and "first_copy" not in marks:
             marks["first_copy"] = now
         if i >= 2 * n and "copies" not in marks:
