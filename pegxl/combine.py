@@ -3,7 +3,7 @@
 A merge scores each batch of files as it is read (a batch's settori are scored apart from
 the others: nothing of a settore depends on another but the ente's mean), so that no
 moment holds the scoring of every settore at once; `combine` makes their Scores one. Pure,
-like pegxl.scoring: test_scoring checks it against compute() over the whole.
+like pegxl.scoring: tests/test_scoring.py checks it against compute() over the whole.
 """
 from __future__ import annotations
 

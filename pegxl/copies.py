@@ -139,7 +139,7 @@ class CopyWriters:
                 self._ahead = None
             self.prefetch_calcolo(scores, sectors, reasons, wrapped)
             ahead = self._ahead
-            yield from (ahead.rows() if ahead is not None else calcolo_table(scores, sectors, reasons, wrapped))
+            yield from (ahead.rows() if ahead is not None else _calcolo_here(scores, sectors, reasons, wrapped))
         finally:
             self.retire(CALCOLO)
 
@@ -266,7 +266,15 @@ def _parts(scores: Scores, sectors: list, reasons: Mapping, emit: Callable[[byte
         for part in explainer.parts(sectors):
             emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
         return explainer.ente()
-    # a few settori's exact figures at a time, never every settore's: the same parts
+    for part in _pieces(scores, sectors, reasons):
+        emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
+    return Explainer(scores.summary(), reasons).ente()
+
+
+def _pieces(scores: SpilledScores, sectors: list, reasons: Mapping) -> Iterator[Part]:
+    """Explainer.parts of `scores`, SECTORS_AT_ONCE settori at a time, each made from those
+    settori's exact figures alone (SpilledScores.piece), never every settore's at once: the
+    same parts."""
     owners: dict[Any, list[Any]] = {}
     o = scores.objectives
     for s, objective in dict.fromkeys(zip(o["sector"].tolist(), o["objective"].tolist())):
@@ -275,9 +283,21 @@ def _parts(scores: Scores, sectors: list, reasons: Mapping, emit: Callable[[byte
     keep = [s for s in sectors if s in known]
     for i in range(0, len(keep), SECTORS_AT_ONCE):
         chunk = keep[i:i + SECTORS_AT_ONCE]
-        for part in Explainer(scores.piece(chunk), reasons, owners).parts(chunk):
-            emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
-    return Explainer(scores.summary(), reasons).ente()
+        yield from Explainer(scores.piece(chunk), reasons, owners).parts(chunk, size=len(chunk))
+
+
+def _calcolo_here(scores: Scores, sectors: list, reasons: Mapping,
+                  wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
+    """calcolo_table's rows made in this process (no worker): of SpilledScores a piece at a
+    time, as the workers would."""
+    if not isinstance(scores, SpilledScores):
+        yield from calcolo_table(scores, sectors, reasons, wrapped)
+        return
+    for part in _pieces(scores, sectors, reasons):
+        for row in part_rows(part):
+            yield row, calcolo_height(row, wrapped)
+    for row in figure_rows(Explainer(scores.summary(), reasons).ente()):
+        yield row, calcolo_height(row, wrapped)
 
 
 def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],

@@ -766,4 +766,3 @@ def _score_sectors(obj: pd.DataFrame, for_mean: list[Fraction | None], inp: Scor
     sec["percentage"] = floats(pcts, sec.index)
     sec["band"] = _obj([rules.band(p) for p in pcts], sec.index)
     return sec[SECTOR_COLUMNS].reset_index(drop=True), pcts
-

@@ -26,15 +26,6 @@ def test_items_come_in_order_and_the_result_after_them(monkeypatch, fork):
     assert (pid != os.getpid()) == (fork == "1" and forks())
 
 
-def test_shrink_runs_in_the_child_only(monkeypatch):
-    got = []
-    out = apart(lambda emit: [1, 2, 3], sink=got.append, shrink=lambda r, emit: emit(r) or len(r))
-    if forks():
-        assert out == 3 and got == [[1, 2, 3]]
-    monkeypatch.setenv("PEGXL_APART", "0")
-    assert apart(lambda emit: [1, 2, 3], shrink=lambda r, emit: len(r)) == [1, 2, 3]
-
-
 def test_the_childs_exception_is_raised_here():
     def fails(emit):
         raise PegxlError(finding(ErrorCode.M008, value="/tmp", detail="disco pieno"))
@@ -43,7 +34,12 @@ def test_the_childs_exception_is_raised_here():
     assert exc.value.findings[0].is_(ErrorCode.M008)
 
 
-def test_an_exception_that_does_not_pickle_comes_as_its_text():
+class _TwoArguments(Exception):
+    def __init__(self, a, b):   # pickles, and does not unpickle (args holds one text)
+        super().__init__(f"{a} e {b}")
+
+
+def test_an_exception_that_does_not_travel_comes_as_its_text():
     class Local(Exception):   # a class pickle cannot find
         pass
 
@@ -51,6 +47,35 @@ def test_an_exception_that_does_not_pickle_comes_as_its_text():
         raise Local("irripetibile")
     with pytest.raises(Exception, match="irripetibile"):
         apart(fails)
+
+    def fails_too(emit):
+        raise _TwoArguments("uno", "due")
+    with pytest.raises(Exception, match="uno e due"):
+        apart(fails_too)
+
+
+def test_a_child_that_dies_is_said_so():
+    if not forks():
+        pytest.skip("nessun processo figlio qui")
+
+    def dies(emit):
+        os.kill(os.getpid(), 9)
+    with pytest.raises(RuntimeError, match="segnale 9"):
+        apart(dies)
+
+
+def test_the_spill_read_by_a_child_stays_whole_for_the_parent():
+    """A child reading the spill's file (shared with the parent) in any order leaves the
+    parent's next writes and reads where they belong."""
+    from pegxl.validators.spill import KeyedSpill
+    spill = KeyedSpill()
+    spill.add(0, "primo")
+    spill.add(1, "secondo")   # small: it would still be in a buffer, without the flush
+    assert apart(lambda emit: spill.get(0)) == ["primo"]
+    assert spill.get(1) == ["secondo"]   # the parent's own reading ahead, then the child's
+    assert apart(lambda emit: spill.get(0)) == ["primo"]
+    spill.add(2, "terzo")
+    assert [spill.get(k) for k in (0, 1, 2)] == [["primo"], ["secondo"], ["terzo"]]
 
 
 def test_a_sink_that_fails_stops_the_child_and_is_raised():

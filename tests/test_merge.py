@@ -775,7 +775,15 @@ def test_a_merge_scoring_a_few_settori_at_a_time_writes_the_same(merged, tmp_pat
     assert all_values(apart.consolidated) == all_values(result.consolidated)
     for s in result.returned:
         assert all_values(apart.returned[s]) == all_values(result.returned[s])
+    assert apart.scores.__dict__["_waiting"]   # the merge loaded no group's exact figures
     whole = score(plan, LazyInputs(apart.validation), apart.sectors)
+    # the Calcolo sheet's rows made here (no worker) a piece at a time: those of one Explainer
+    from pegxl.consolidated.calcolo import calcolo_table, calcolo_wrapped
+    from pegxl.explain import reasons_of
+    reasons, wrapped = reasons_of(plan.phases, plan.indicators), calcolo_wrapped()
+    assert list(CP._calcolo_here(apart.scores, apart.sectors, reasons, wrapped)) == \
+        list(calcolo_table(whole, apart.sectors, reasons, wrapped))
+    assert apart.scores.__dict__["_waiting"]
     for name in ("indicators", "phases", "objectives", "sectors"):
         pd.testing.assert_frame_equal(getattr(apart.scores, name), getattr(whole, name))
     assert apart.scores.ente == whole.ente

@@ -861,3 +861,58 @@ def test_property_shown_figures_equal_exact_reference(phases, indicators, pair):
     assert Decimal(str(round_half_up(o["grade"]))) == _half_up_ref(expected)
     assert format_percent(sector_pct(s, "S1")) == f"{_half_up_ref(expected):.2f}".replace(".", ",") + "%"
     assert s.ente["band"] == rules.band(expected)
+
+
+# ------------------------------------------------------------------ combine
+
+def _group_input(inp: ScoreInput, group) -> ScoreInput:
+    """`inp` of the settori `group` alone, as score_input gives a group of them."""
+    from dataclasses import replace as _replace
+    keep = set(group)
+
+    def rows(df):
+        return df[df["sector"].isin(keep)].reset_index(drop=True)
+    objectives = set(rows(inp.assignments)["objective"])
+    return _replace(inp, sectors=rows(inp.sectors), assignments=rows(inp.assignments),
+                    phases=inp.phases[inp.phases["objective"].isin(objectives)].reset_index(drop=True),
+                    indicators=inp.indicators[inp.indicators["objective"].isin(objectives)].reset_index(drop=True),
+                    objective_inputs=rows(inp.objective_inputs), phase_inputs=rows(inp.phase_inputs),
+                    indicator_inputs=rows(inp.indicator_inputs))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_settori_scored_in_groups_and_combined_are_one_scoring_of_all(seed):
+    """pegxl.combine: settori scored in random groups, joined, give every table (rows in the
+    plan's order, though a trasversale objective of every settore interleaves the groups),
+    every exact figure and the ente's figure of one compute() of them all; a settore that
+    only the assignments name (not the Settori sheet) comes after the others, as there."""
+    from pegxl.combine import combine, join_figures, join_inputs
+    rng = np.random.default_rng(seed)
+    codes = [f"S{i}" for i in range(7)]
+    assignments, phases, indicators, oi, pi, ii = [], [], [], [], [], []
+    for o in ["T1", *[f"O{c}" for c in codes + ["X9"]], "T2"]:
+        phases += [(o, 1, 40.0), (o, 2, 60.0)]
+        indicators.append((o, 1, "EFFICACIA", "numero", ">=", 100.0, 1.0))
+    for c in [*codes, "X9"]:
+        for o in ("T1", f"O{c}", "T2"):
+            assignments.append((c, o, float(rng.integers(1, 5))))
+            pi += [(c, o, 1, float(rng.integers(0, 101))), (c, o, 2, float(rng.integers(0, 101)))]
+            ii.append((c, o, 1, float(rng.integers(0, 150))))
+            oi.append((c, o, rng.choice(["Concluso", "In corso", "Rinviato"]), NAN, NAN))
+    # the plan's assignments objective by objective: the trasversale ones interleave the settori
+    assignments.sort(key=lambda a: ["T1", *[f"O{c}" for c in codes + ["X9"]], "T2"].index(a[1]))
+    inp = make_input(assignments, phases, indicators, oi, pi, ii,
+                     sectors=[(c, float(rng.integers(1, 4))) for c in codes])
+    whole = compute(inp, R)
+    everyone = [*codes, "X9"]
+    shuffled = list(rng.permutation(everyone))
+    groups = [shuffled[i:i + 3] for i in range(0, len(shuffled), 3)]
+    parts = [compute(_group_input(inp, g), R) for g in groups]
+    joined = combine(parts, R, zip(inp.assignments["sector"], inp.assignments["objective"]), everyone)
+    for name in ("indicators", "phases", "objectives", "sectors"):
+        pd.testing.assert_frame_equal(getattr(joined, name), getattr(whole, name))
+    assert joined.ente == whole.ente
+    assert joined.exact == whole.exact
+    assert join_figures(p.exact for p in parts).grade == whole.exact.grade
+    given = join_inputs([p.input for p in parts])
+    assert sorted(map(tuple, given.phases.to_numpy().tolist())) == sorted(map(tuple, whole.input.phases.to_numpy().tolist()))

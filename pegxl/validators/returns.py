@@ -458,7 +458,9 @@ class _Checker:
         if self.spill is None:
             scores = compute(score_input(plan, ns, sectors=single), plan.rules)
             return scores, _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
-        order = [s for s in plan.sector_codes if s in single] + sorted(single - set(plan.sector_codes))
+        # the plan's settori, then those only its assignments name, in compute()'s order
+        everyone = list(dict.fromkeys([*plan.sector_codes, *plan.assignments["sector"]]))
+        order = [s for s in everyone if s in single] + sorted(single - set(everyone))
         kept, found = KeyedSpill(), []
         groups: list[list[str]] = []
         frames: list[Scores] = []
@@ -469,8 +471,7 @@ class _Checker:
             kept.add(len(groups), (scores.exact, scores.input))
             groups.append(group)
             frames.append(replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None))
-        joined = combine(frames, plan.rules, zip(plan.assignments["sector"], plan.assignments["objective"]),
-                         plan.sector_codes)
+        joined = combine(frames, plan.rules, zip(plan.assignments["sector"], plan.assignments["objective"]), order)
         return SpilledScores.of(joined, kept, groups), found
 
 

@@ -9,6 +9,7 @@ every file. `whole` is there for a caller that wants the table at once (and pays
 """
 from __future__ import annotations
 
+import os
 import pickle
 import tempfile
 import threading
@@ -46,13 +47,22 @@ class _Blobs:
                 self._file.write(blob)
                 where.append((self._end, len(blob)))
                 self._end += len(blob)
+            # nothing left in this process's buffer: a child forked now (workbook.apart)
+            # shares the file, and a buffered write would land where the child's reads left it
+            self._file.flush()
         return where
 
     def _blob(self, offset: int, length: int) -> bytes:
+        if _PREAD is not None:   # no shared position to move: a forked child reads as well
+            with _located():
+                return _PREAD(self._file.fileno(), length, offset)
         with self._lock, _located():
             self._file.seek(offset)
             blob: bytes = self._file.read(length)
         return blob
+
+
+_PREAD = getattr(os, "pread", None)   # not on Windows
 
 
 class TableSpill(_Blobs):
@@ -155,11 +165,6 @@ class KeyedSpill(_Blobs):
         (where,) = self._append([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
         self._at.setdefault(key, []).append(where)
 
-    def add_pickled(self, key: object, blob: bytes) -> None:
-        """`add` of the value `blob` is the pickle of (given pickled: not pickled again)."""
-        (where,) = self._append([blob])
-        self._at.setdefault(key, []).append(where)
-
     def get(self, key: object) -> list[object]:
         return [pickle.loads(self._blob(offset, length)) for offset, length in self._at.get(key, ())]
 
@@ -176,7 +181,8 @@ class SpilledScores(Scores):
     inputs (`exact`, `input`: most of their memory, read only to explain a figure) wait on
     disk, a group's under its index in `kept`: `piece` loads those of a few settori,
     `exact` and `input` every group's, joined, at the first access. Pickled (and copied),
-    they are plain Scores, with both."""
+    they are plain Scores, with both; so does whatever reads `exact` or `input`
+    (dataclasses.replace and asdict, ==), and an == with a plain Scores is False."""
 
     @classmethod
     def of(cls, scores: Scores, kept: KeyedSpill, groups: list[list[Any]]) -> SpilledScores:
@@ -234,6 +240,10 @@ class SpilledScores(Scores):
     @property
     def explained(self) -> bool:
         return bool(self.__dict__.get("_waiting")) or self.__dict__.get("_input") is not None
+
+    def __repr__(self) -> str:   # the dataclass's would load every group
+        return (f"SpilledScores({len(self.sectors)} settori, {len(self.objectives)} obiettivi, "
+                f"{len(self.__dict__.get('_groups', ()))} gruppi su disco)")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Scores, (self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
