@@ -261,29 +261,27 @@ def _parts(scores: Scores, sectors: list, reasons: Mapping, emit: Callable[[byte
     """Each Part of the Calcolo sheet, pickled, to `emit`, in order; the ente's steps returned.
     Made apart (workbook.apart): the Explainer's look-ups of every settore, and the exact
     figures it loads, go with the process that made them."""
+    parts, whole = _explained(scores, sectors, reasons)
+    for part in parts:
+        emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
+    return whole.ente()
+
+
+def _explained(scores: Scores, sectors: list, reasons: Mapping) -> tuple[Iterator[Part], Explainer]:
+    """Explainer.parts of `sectors`, and the Explainer that gives the ente's steps. Of
+    SpilledScores, SECTORS_AT_ONCE settori at a time, each part made from those settori's
+    exact figures alone (SpilledScores.piece), never every settore's at once: the same parts."""
     if not isinstance(scores, SpilledScores):
         explainer = Explainer(scores, reasons)
-        for part in explainer.parts(sectors):
-            emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
-        return explainer.ente()
-    for part in _pieces(scores, sectors, reasons):
-        emit(pickle.dumps(part, pickle.HIGHEST_PROTOCOL))
-    return Explainer(scores.summary(), reasons).ente()
+        return explainer.parts(sectors), explainer
+    whole = Explainer(scores.summary(), reasons)   # every table: the settori of each objective
 
-
-def _pieces(scores: SpilledScores, sectors: list, reasons: Mapping) -> Iterator[Part]:
-    """Explainer.parts of `scores`, SECTORS_AT_ONCE settori at a time, each made from those
-    settori's exact figures alone (SpilledScores.piece), never every settore's at once: the
-    same parts."""
-    owners: dict[Any, list[Any]] = {}
-    o = scores.objectives
-    for s, objective in dict.fromkeys(zip(o["sector"].tolist(), o["objective"].tolist())):
-        owners.setdefault(objective, []).append(s)
-    known = set(scores.sectors["sector"])
-    keep = [s for s in sectors if s in known]
-    for i in range(0, len(keep), SECTORS_AT_ONCE):
-        chunk = keep[i:i + SECTORS_AT_ONCE]
-        yield from Explainer(scores.piece(chunk), reasons, owners).parts(chunk, size=len(chunk))
+    def pieces() -> Iterator[Part]:
+        keep = [s for s in sectors if s in whole.sectors]
+        for i in range(0, len(keep), SECTORS_AT_ONCE):
+            chunk = keep[i:i + SECTORS_AT_ONCE]
+            yield from Explainer(scores.piece(chunk), reasons, whole.sectors_of).parts(chunk, size=len(chunk))
+    return pieces(), whole
 
 
 def _calcolo_here(scores: Scores, sectors: list, reasons: Mapping,
@@ -293,10 +291,11 @@ def _calcolo_here(scores: Scores, sectors: list, reasons: Mapping,
     if not isinstance(scores, SpilledScores):
         yield from calcolo_table(scores, sectors, reasons, wrapped)
         return
-    for part in _pieces(scores, sectors, reasons):
+    parts, whole = _explained(scores, sectors, reasons)
+    for part in parts:
         for row in part_rows(part):
             yield row, calcolo_height(row, wrapped)
-    for row in figure_rows(Explainer(scores.summary(), reasons).ente()):
+    for row in figure_rows(whole.ente()):
         yield row, calcolo_height(row, wrapped)
 
 

@@ -426,19 +426,20 @@ class _Checker:
         # (the sort keeps the order of equal keys)
         findings += self.own + self.checks
         obj = self._table(C.SHEET_OBJECTIVES)
+        spilled = self.spill is not None   # the phases and indicators then a batch at a time from it
+        held = None if spilled else (self._table(C.SHEET_PHASES), self._table(C.SHEET_INDICATORS))
         scores = None
         if self.whole_scores:
             if single and not obj.empty:
-                scores, found = self._whole(obj, single)
+                ph, ind = held or (self._table(C.SHEET_PHASES), self._table(C.SHEET_INDICATORS))
+                scores, found = self._whole(SimpleNamespace(objectives=obj, phases=ph, indicators=ind), single)
                 findings += found
         else:
             findings += [f for f in self.scored if f.file is not None and f.file in scored_files]
             if self.only_scores is not None and self.only_scores[0] == single:
                 scores = self.only_scores[1]         # one batch scored them all
-        spilled = self.spill is not None   # the phases and indicators then a batch at a time from it
-        v = Validation(self.plan, files, _sorted(findings, files), obj,
-                       None if spilled else self._table(C.SHEET_PHASES),
-                       None if spilled else self._table(C.SHEET_INDICATORS),
+        held_ph, held_ind = held or (None, None)
+        v = Validation(self.plan, files, _sorted(findings, files), obj, held_ph, held_ind,
                        scored_sectors=single if not obj.empty else frozenset(), spill=self.spill)
         v._scores = scores
         return v
@@ -446,34 +447,29 @@ class _Checker:
     def _table(self, sheet: str) -> pd.DataFrame:
         return _concat([t[sheet] for t in self.tables], sheet)
 
-    def _whole(self, obj: pd.DataFrame, single: frozenset[str]) -> tuple[Scores, list[Finding]]:
-        """The Scores of `single` over every batch, and their V009, V040-V042. A merge's
-        (its tables spilled) are made SECTORS_SCORED_AT_ONCE settori at a time and joined
+    def _whole(self, ns: SimpleNamespace, single: frozenset[str]) -> tuple[Scores, list[Finding]]:
+        """The Scores of `single` over every batch (`ns`: the objectives, phases and
+        indicators of every batch), and their V009, V040-V042. A merge's (its tables
+        spilled) are made SECTORS_SCORED_AT_ONCE settori at a time and joined
         (pegxl.combine): what the scoring allocates is bounded by them, and of their exact
         figures and inputs, read only to explain a figure, the merge keeps the place on
         disk (SpilledScores), a group at a time."""
-        plan = self.plan
-        ns = SimpleNamespace(objectives=obj, phases=self._table(C.SHEET_PHASES),
-                             indicators=self._table(C.SHEET_INDICATORS))
+        plan, obj = self.plan, ns.objectives
         if self.spill is None:
             scores = compute(score_input(plan, ns, sectors=single), plan.rules)
             return scores, _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
         # the plan's settori, then those only its assignments name, in compute()'s order
         everyone = list(dict.fromkeys([*plan.sector_codes, *plan.assignments["sector"]]))
         order = [s for s in everyone if s in single] + sorted(single - set(everyone))
-        kept, found = KeyedSpill(), []
-        groups: list[list[str]] = []
-        frames: list[Scores] = []
-        for i in range(0, len(order), SECTORS_SCORED_AT_ONCE):
-            group = order[i:i + SECTORS_SCORED_AT_ONCE]
+        groups = [order[i:i + SECTORS_SCORED_AT_ONCE] for i in range(0, len(order), SECTORS_SCORED_AT_ONCE)]
+        kept, found, frames = KeyedSpill(), [], []
+        for i, group in enumerate(groups):
             scores = compute(score_input(plan, ns, sectors=group), plan.rules)
             found += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
-            kept.add(len(groups), (scores.exact, scores.input))
-            groups.append(group)
+            kept.add(i, (scores.exact, scores.input))
             frames.append(replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None))
         joined = combine(frames, plan.rules, zip(plan.assignments["sector"], plan.assignments["objective"]), order)
         return SpilledScores.of(joined, kept, groups), found
-
 
 def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:
     """One table of the batches' (the same columns and dtypes; empty batches left out)."""

@@ -209,11 +209,9 @@ class SpilledScores(Scores):
         """The plain Scores of `sectors` alone: their rows, exact figures and inputs (the
         ente's figures the whole's), loading only their groups."""
         keep = list(dict.fromkeys(sectors))
-        if not self.__dict__.get("_waiting"):
-            return only(Scores(self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
-                               self.exact, self.input), keep)
         group_of = self.__dict__["_group_of"]
-        fig, given = self._load(sorted({group_of[s] for s in keep if s in group_of}))
+        fig, given = (self._load(sorted({group_of[s] for s in keep if s in group_of}))
+                      if self.__dict__.get("_waiting") else (self.exact, self.input))
         return only(Scores(self.indicators, self.phases, self.objectives, self.sectors, self.ente, self.rules,
                            fig, given), keep)
 
