@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .consolidated.calcolo import calcolo_height, calcolo_table
-from .explain import SECTORS_AT_ONCE, Explainer, Part, Step, figure_rows, part_rows
+from .explain import SECTORS_AT_ONCE, Explainer, Part, Step, figure_rows, forget_figures, part_rows
 from .plan import Plan
 from .scoring import Scores
 from .templates.generate import _mp_context, default_jobs
@@ -49,7 +49,11 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
     rows = [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
     packed = zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
     del rows
-    release_memory()   # the part's slice and rows, freed: not held while the copies go on
+    # the part's slice and rows, and the figures cached while making them, freed: not held
+    # while the copies go on (the caches would fill with every settore's figures, part
+    # after part, up to their bound: a process grows with the settori of the merge)
+    forget_figures()
+    release_memory()
     return packed
 
 

@@ -55,6 +55,7 @@ from .scoring import (
     indicator_detail,
 )
 from .values import exact, figure_float, format_number, format_percent, is_blank
+from .values import forget_figures as values_forget_figures
 
 ENTE = "ente"
 
@@ -129,6 +130,14 @@ def _two_of(n: int, d: int) -> str:
 @lru_cache(maxsize=1 << 16)
 def _percent_of(n: int, d: int) -> str:
     return format_percent(figure_float(Fraction(n, d)))
+
+
+def forget_figures() -> None:
+    """Empty the caches of the figures written in words and of values.exact/figure_float
+    (see values.forget_figures)."""
+    _two_of.cache_clear()
+    _percent_of.cache_clear()
+    values_forget_figures()
 
 
 def _pct(v: Fraction | None) -> str:

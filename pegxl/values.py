@@ -325,6 +325,14 @@ def figure_float(v: Fraction | None) -> float:
 _FIGURE_CACHE: dict[tuple[int, int], float] = {}
 
 
+def forget_figures() -> None:
+    """Empty the caches of exact() and figure_float(): a process that has made its part of
+    the work (a worker's piece of the Calcolo sheet) keeps them no longer, and they would
+    otherwise fill up to their bound with the figures of every settore it has seen."""
+    _EXACT_CACHE.clear()
+    _FIGURE_CACHE.clear()
+
+
 def _figure_float(v: Fraction, n: int, d: int) -> float:
     # int / int is correctly rounded: the same float as float(v) (numbers.Rational.__float__)
     f = n / d

@@ -219,6 +219,32 @@ def test_parts_explained_apart_give_the_calcolo_rows(make, size):
     assert only == [r for r in whole if r["sector"] == "S2"]
 
 
+
+@pytest.mark.parametrize("make", [unit_scores, trasversale_scores])
+def test_a_worker_keeps_no_figures_of_the_parts_it_has_made(make):
+    """A merge's worker makes the Calcolo rows a Part at a time and then forgets the
+    figures it cached for them (a process would otherwise grow with every settore's
+    figures, up to the caches' bound): its rows are those made here, and afterwards the
+    caches are empty; figures made again are the same."""
+    import pickle
+    import zlib
+
+    from pegxl import explain, values
+    from pegxl.consolidated.calcolo import calcolo_height, calcolo_wrapped
+    from pegxl.copies import _calcolo_in_worker
+    s = make()
+    e = Explainer(s, {})
+    wrapped = calcolo_wrapped()
+    for part in e.parts(size=1):
+        want = [(r, calcolo_height(r, wrapped)) for r in part_rows(part)]
+        assert values._FIGURE_CACHE and explain._two_of.cache_info().currsize   # filled by the rows above
+        got = pickle.loads(zlib.decompress(_calcolo_in_worker(part, wrapped)))
+        assert got == want
+        assert not values._FIGURE_CACHE and not values._EXACT_CACHE
+        assert explain._two_of.cache_info().currsize == 0 == explain._percent_of.cache_info().currsize
+    again = [r for p in e.parts(size=1) for r in part_rows(p)]
+    assert again == list(calcolo_rows(s, reasons={}))[:len(again)]
+
 def test_text_fits_80_columns():
     s = unit_scores()
     text = render_text(Explainer(s).everything())
