@@ -219,7 +219,6 @@ def test_parts_explained_apart_give_the_calcolo_rows(make, size):
     assert only == [r for r in whole if r["sector"] == "S2"]
 
 
-
 @pytest.mark.parametrize("make", [unit_scores, trasversale_scores])
 def test_a_worker_keeps_no_figures_of_the_parts_it_has_made(make):
     """A merge's worker makes the Calcolo rows a Part at a time and then forgets the
@@ -244,6 +243,7 @@ def test_a_worker_keeps_no_figures_of_the_parts_it_has_made(make):
         assert explain._two_of.cache_info().currsize == 0 == explain._percent_of.cache_info().currsize
     again = [r for p in e.parts(size=1) for r in part_rows(p)]
     assert again == list(calcolo_rows(s, reasons={}))[:len(again)]
+
 
 def test_text_fits_80_columns():
     s = unit_scores()
