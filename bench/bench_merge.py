@@ -19,6 +19,12 @@ With --returns 100,300,1000 the plan stays the same (its --sectors settori) and 
 first N returns are merged, one run per N: memory against the number of files alone (the
 files are linked, not copied, into DIR/primi-N).
 
+The copies start from the templates' cache (pegxl.templates.cache) when it holds them:
+each N is measured twice, with the cache empty (the first merge of a plan on a computer
+where `pegxl templates` did not run; the merge fills it) and full (filled first, not timed,
+by generate_templates as `pegxl templates` fills it; the same as any later merge), in
+DIR/.../cache-modelli, never the user's cache. --cache cold (or warm) for one of them.
+
 Run:  python bench/bench_merge.py                       # 1,000 x 20, in a temporary folder
       python bench/bench_merge.py --sectors 100 --dir /tmp/pegxl-bench   # smaller, kept
       python bench/bench_merge.py --sectors 100,300,1000 --dir /tmp/pegxl-bench   # one after the other
@@ -41,6 +47,8 @@ from pathlib import Path
 
 _PLAN = None
 _DATA = None
+GENERATED_AT = dt.datetime(2024, 12, 1, 8, 0)   # «Generato il» of every template
+CACHE_ENV = "PEGXL_CACHE_DIR"                   # pegxl.templates.cache.CACHE_ENV
 _FP = None
 
 
@@ -60,7 +68,7 @@ def _one(args: tuple[str, str, str]) -> str:
     from pegxl.workbook.io import atomic_save
     name = template_name(_PLAN, sector)
     tpath = Path(tdir) / name
-    wb = build_template(_PLAN, sector, generated_at=dt.datetime(2024, 12, 1, 8, 0), fingerprint=_FP)
+    wb = build_template(_PLAN, sector, generated_at=GENERATED_AT, fingerprint=_FP)
     atomic_save(wb, tpath)
     fill_return(tpath, Path(rdir) / name, synthetic_inputs(_DATA, sector, seed=1))
     tpath.unlink()
@@ -243,6 +251,7 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
             marks["copies"] = now
 
     tree = _TreeRss(active=measure == "memory")
+    kept_before = _kept(root)
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tree:
         t_plan = time.perf_counter()
@@ -288,6 +297,8 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     print(f"tempo di CPU: processo principale {cpu_me:.1f} s, processi figli {cpu_kids:.1f} s "
           f"(su una macchina a 2 core scarica il merge non scende sotto ~{(cpu_me + cpu_kids) / 2:.0f} s)")
     print(f"consolidato: {size:.1f} MB; {result.reconciliation.line()}")
+    built = _kept(root) - kept_before
+    print(f"modelli delle copie: {len(result.returned) - built} presi dalla cache, {built} costruiti (e tenuti)")
     print(f"ente: {result.scores.ente['percentage']:.4f} %, fascia {result.scores.ente['band']}")
     return 0
 
@@ -304,6 +315,27 @@ def _own_peak_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
+
+
+def _fill_cache(root: Path, cache: Path, env: dict[str, str]) -> None:
+    """The templates of root's plan kept in `cache` as `pegxl templates` keeps them (with
+    the returns' «Generato il»), in a process of their own; not timed."""
+    if cache.exists():
+        shutil.rmtree(cache)
+    code = ("import sys, tempfile, datetime as dt; from pathlib import Path; "
+            "from pegxl.validators.plan import read_plan; from pegxl.templates import generate_templates; "
+            "plan = read_plan(Path(sys.argv[1]) / 'piano.xlsx'); "
+            "d = tempfile.TemporaryDirectory(); "
+            f"generate_templates(plan, Path(d.name), generated_at=dt.datetime{GENERATED_AT.timetuple()[:5]}); "
+            "d.cleanup()")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, str(root)], env={**env, CACHE_ENV: str(cache)}, check=True)
+    print(f"cache riempita con generate_templates (non cronometrata): {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def _kept(root: Path) -> int:
+    cache = os.environ.get(CACHE_ENV)
+    return sum(1 for _ in Path(cache).rglob("*.json")) if cache and Path(cache).is_dir() else 0
 
 
 def _first_returns(root: Path, n: int) -> Path:
@@ -338,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", choices=("time", "memory", "both"), default="both",
                     help="tempo (senza campionare la memoria), memoria (una corsa campionata) o "
                          "entrambi (due corse: predefinito)")
+    ap.add_argument("--cache", choices=("cold", "warm", "both"), default="both",
+                    help="modelli in cache (pegxl.templates.cache): cold = cache vuota (il primo merge del "
+                         "piano su questo computer, senza `pegxl templates` qui); warm = cache riempita "
+                         "da generate_templates come `pegxl templates` su questo computer; both: le due "
+                         "(predefinito)")
     ap.add_argument("--merge-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.merge_only:
@@ -368,9 +405,16 @@ def main(argv: list[str] | None = None) -> int:
                     cmd += ["--jobs", str(args.jobs)]
                 if args.no_archive:
                     cmd.append("--no-archive")
-                print(f"--- {n} ritorni (piano di {count} settori)", flush=True)
-                for what in ("time", "memory") if args.measure == "both" else (args.measure,):
-                    rc = subprocess.call([*cmd, "--measure", what], env=env) or rc
+                cache = where / "cache-modelli"
+                for mode in ("cold", "warm") if args.cache == "both" else (args.cache,):
+                    print(f"--- {n} ritorni (piano di {count} settori), cache dei modelli "
+                          f"{'vuota' if mode == 'cold' else 'piena'}", flush=True)
+                    if mode == "warm":
+                        _fill_cache(where, cache, env)
+                    for what in ("time", "memory") if args.measure == "both" else (args.measure,):
+                        if mode == "cold" and cache.exists():
+                            shutil.rmtree(cache)
+                        rc = subprocess.call([*cmd, "--measure", what], env={**env, CACHE_ENV: str(cache)}) or rc
         return rc
     finally:
         if tmp:

@@ -6,6 +6,8 @@ memory; beside each wall time the CPU seconds (this process and its worker proce
 shared, loaded machine the steadier figure) and the load average. Issue 12's goal: 1,000
 settori within 30 s. Run: python bench/bench_templates.py [--sectors 1000 --objectives 20 --jobs 2]
 [--plan piano.xlsx] (with --plan, a second run, or another version's, reuses the same plan).
+Each template is also kept in the templates' cache (pegxl.templates.cache), as `pegxl
+templates` does: here in a temporary folder, emptied first (--no-cache: none kept).
 """
 from __future__ import annotations
 
@@ -43,12 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", type=Path, default=None,
                     help="the plan file: written there when missing, reused when present (to compare "
                          "two versions on the same plan without writing it twice)")
+    ap.add_argument("--no-cache", action="store_true", help="i modelli non tenuti nella cache (PEGXL_CACHE_DIR vuota)")
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also trace Python allocations (slower; peak of Python objects only)")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="pegxl-bench-") as tmp:
         tmp = Path(tmp)
+        # the templates kept as by `pegxl templates`, never in the user's own cache
+        os.environ["PEGXL_CACHE_DIR"] = "" if args.no_cache else str(tmp / "cache")
         t0 = time.perf_counter()
         plan_path = args.plan or tmp / "piano.xlsx"
         if not plan_path.exists():
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         t_gen, c_gen = time.perf_counter() - t2, cpu_seconds() - c2
         traced = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
         size = sum(p.stat().st_size for p in paths)
+        kept = sum(p.stat().st_size for p in (tmp / "cache").rglob("*") if p.is_file()) if not args.no_cache else 0
 
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux
     n = len(paths)
@@ -79,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
           f"per modello, {c_gen / n * 1000:.0f} ms CPU, jobs {args.jobs or default_jobs()}, "
           f"{size / n / 1024:.0f} KB per modello)")
     print(f"{'totale read_plan + generate':38}{t_read + t_gen:13.2f} {c_read + c_gen:9.2f}  (obiettivo: 30 s)")
+    print(f"cache dei modelli: {'nessuna (--no-cache)' if args.no_cache else f'{kept / n / 1024:.0f} KB per modello'}")
     print(f"memoria di picco (RSS):               {rss_kb / 1024:.0f} MB")
     if traced is not None:
         print(f"picco allocazioni Python (tracemalloc): {traced / 1024 / 1024:.0f} MB")

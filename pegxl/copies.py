@@ -20,6 +20,7 @@ from .explain import SECTORS_AT_ONCE, Explainer, Part, Step, figure_rows, forget
 from .plan import Plan
 from .scoring import Scores
 from .templates.generate import _mp_context, default_jobs
+from .templates.cache import TemplateCache
 from .templates.reference import SnapshotValues
 from .validators.returns import POOL_MIN_FILES
 from .validators.spill import KeyedSpill, SpilledScores
@@ -34,12 +35,14 @@ COPIES, CALCOLO = "copie", "calcolo"   # what keeps CopyWriters' processes (see 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(plan: Plan, fingerprint: str, reference: SnapshotValues | None) -> None:
-    _WORKER.update(plan=plan, fingerprint=fingerprint, reference=reference)
+def _init_worker(plan: Plan, fingerprint: str, reference: SnapshotValues | None,
+                 cache: TemplateCache | None = None) -> None:
+    _WORKER.update(plan=plan, fingerprint=fingerprint, reference=reference, cache=cache)
 
 
 def _write_in_worker(job: CopyJob) -> str:
-    write_back(_WORKER["plan"], job, fingerprint=_WORKER["fingerprint"], reference=_WORKER["reference"])
+    write_back(_WORKER["plan"], job, fingerprint=_WORKER["fingerprint"], reference=_WORKER["reference"],
+               cache=_WORKER.get("cache"))
     return job.sector
 
 
@@ -85,8 +88,8 @@ class CopyWriters:
     own allocations land on). `close()` stops them."""
 
     def __init__(self, plan: Plan, workers: int, fingerprint: _Fingerprint,
-                 reference: SnapshotValues | None = None):
-        self.plan, self.fingerprint, self.reference = plan, fingerprint, reference
+                 reference: SnapshotValues | None = None, cache: TemplateCache | None = None):
+        self.plan, self.fingerprint, self.reference, self.cache = plan, fingerprint, reference, cache
         self.pool: ProcessPoolExecutor | None = None
         self._frozen = contextlib.ExitStack()
         self._lock = threading.Lock()
@@ -103,7 +106,7 @@ class CopyWriters:
         # would write to, and so copy, every page of it they share)
         self._frozen.enter_context(gc_frozen())
         self.pool = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_init_worker,
-                                        initargs=(plan, fp, reference))
+                                        initargs=(plan, fp, reference, cache))
         try:
             self.pool.submit(int).result()   # a fork start method forks them all at the first job
         except BaseException:
@@ -315,7 +318,8 @@ def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callabl
     if pool is None:
         meanwhile()
         for job in jobs:
-            write_back(writers.plan, job, fingerprint=writers.fingerprint, reference=writers.reference)
+            write_back(writers.plan, job, fingerprint=writers.fingerprint, reference=writers.reference,
+                       cache=writers.cache)
             done(job)
         return
     lock = threading.Lock()

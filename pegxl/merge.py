@@ -56,6 +56,7 @@ from .plan import Plan
 from .scoring import Scores
 from .staging import Staging, interrupted, locked, new_run_id, recover
 from .tables import LazyInputs, canon, clean_text, same, score, shown
+from .templates.cache import TemplateCache
 from .validators.progress import add_progress_findings
 from .validators.returns import Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
@@ -122,9 +123,11 @@ class MergeResult:
 def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathLike, *,
           partial: bool = False, now: dt.datetime | None = None,
           progress: Progress | None = None, db: str | os.PathLike | None = None,
-          jobs: int | None = None) -> MergeResult:
+          jobs: int | None = None, template_cache: bool = True) -> MergeResult:
     """Validate, score and write (see the module docstring); with `db`, archive the cycle
     (and what the consolidated workbook holds) before anything is moved into place.
+    `template_cache`: the copies start from the templates kept on disk by earlier runs
+    (pegxl.templates.cache), and keep the ones they build; False: built every time.
 
     Raises PegxlError: U001 (exit 2) with no file to read or an OUTDIR that would mix
     outputs with the returns; M001 (exit 1) while a file has errors, unless `partial`,
@@ -143,7 +146,8 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
     except PegxlError:   # an unreadable archive: the archiving step refuses the cycle and says why
         reference = None
-    writers = CopyWriters(plan, copy_workers(jobs, n), _Fingerprint(plan), reference)
+    cache = TemplateCache.for_plan(plan, reference) if template_cache else None
+    writers = CopyWriters(plan, copy_workers(jobs, n), _Fingerprint(plan), reference, cache)
     try:
         return _merge(plan, paths, outdir, writers, partial=partial, now=now, progress=progress, db=db,
                       jobs=jobs)

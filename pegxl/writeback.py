@@ -12,12 +12,21 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import coordinate_to_tuple, get_column_letter
+from openpyxl.worksheet.dimensions import RowDimension
 
 from .plan import Plan
 from .scoring import Scores
 from .tables import clean_text
-from .templates import build_template
+from .templates import DEFAULT_PASSWORD, build_template
+from .templates.cache import (
+    KEY_FIELDS,
+    TemplateCache,
+    TemplateLayout,
+    generated_text,
+    layout_of,
+    password_key,
+)
 from .templates.reference import SnapshotValues
 from .validators.returns import Validation
 from .values import as_float, is_blank, key_part
@@ -35,12 +44,12 @@ from .workbook.reader import gc_paused
 # consolidated workbook.
 
 # sheet -> the fields that make a row's key
-_KEY_FIELDS = {C.SHEET_OBJECTIVES: ("objective",), C.SHEET_PHASES: ("objective", "phase"),
-               C.SHEET_INDICATORS: ("objective", "indicator")}
+_KEY_FIELDS = KEY_FIELDS
 _TABLES = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT),
            C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT),
            C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT)}
 PERCENT_FORMAT = "0.00%"
+_RowDimension: Any = RowDimension   # typed as needing a sheet: none is needed to write one
 
 # sheet -> header -> record key -> the new cell
 Changes = dict[str, dict[str, dict[tuple, CellChange]]]
@@ -175,71 +184,94 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
 
 
 def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None, *,
-               fingerprint: Any = None, reference: SnapshotValues | None = None) -> Path:
+               fingerprint: Any = None, reference: SnapshotValues | None = None,
+               cache: TemplateCache | None = None) -> Path:
     """The copy of a settore's return that the office sends back (see copy_jobs), written
     atomically to `target` (default job.target).
 
     The return itself is never opened here: nothing it may carry besides the typed values
     -- formulas, defined names, external or DDE links, macros, connections, hyperlinks,
     merged cells, data validations that did not survive -- reaches the copy. Its live
-    formulas (Riepilogo) are the template's own."""
-    with gc_paused():   # a workbook is thousands of objects in cycles: see templates
-        wb = _template(plan, job, fingerprint, reference)
-        cells: dict[str, dict[str, CellChange]] = {}
-        for sheet, by_header in job.changes.items():
-            ws = _find_sheet(wb, sheet)
-            if ws is None:
+    formulas (Riepilogo) are the template's own. `cache`: the plan's templates already
+    built (pegxl.templates.cache), where the template is taken from if there, kept if not."""
+    data, layout = _template_parts(plan, job, fingerprint, reference, cache)
+    cells: dict[str, dict[str, CellChange]] = {}
+    for sheet, by_header in job.changes.items():
+        sl = layout.get(sheet)
+        if sl is None:
+            continue
+        out = cells.setdefault(sl.title, {})
+        for header, values in by_header.items():
+            col = sl.columns.get(C.norm_header(header))
+            if col is None:
                 continue
-            cols = _columns(ws)
-            rows = _rows(ws, cols, tuple(_TABLES[sheet][0].header(f) for f in _KEY_FIELDS[sheet]))
-            out = cells.setdefault(ws.title, {})
-            for header, values in by_header.items():
-                col = cols.get(C.norm_header(header))
-                if col is None:
-                    continue
-                letter = get_column_letter(col)
-                for key, change in values.items():
-                    for r in rows.get(key, ()):
-                        out[f"{letter}{r}"] = change
-        buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
-        fastsave.save(wb, buf)
-        data = patch_cells(buf.getvalue(), cells, _heights(wb, cells))
-        fastsave.release(wb)
+            letter = get_column_letter(col)
+            for key, change in values.items():
+                for r in sl.rows.get(key, ()):
+                    out[f"{letter}{r}"] = change
+    data = patch_cells(data, cells, _heights(layout, cells))
     return atomic_write_bytes(target if target is not None else job.target, data)
 
 
-def _heights(wb: Any, cells: dict[str, dict[str, CellChange]]) -> dict[str, dict[int, dict[str, str]]]:
+def _template_parts(plan: Plan, job: CopyJob, fingerprint: Any, reference: SnapshotValues | None,
+                    cache: TemplateCache | None) -> tuple[bytes, TemplateLayout]:
+    """The settore's template file and its layout: from `cache`, or built (and kept there)."""
+    ident = None
+    if cache is not None and job.generated_at is not None:   # without it, a template of now: never the same
+        ident = (job.sector, generated_text(job.generated_at), job.password_hash or password_key(DEFAULT_PASSWORD))
+        found = cache.get(*ident)
+        if found is not None:
+            return found
+    with gc_paused():   # a workbook is thousands of objects in cycles: see templates
+        wb = _template(plan, job, fingerprint, reference)
+        buf: Any = BytesIO()   # fastsave writes a zip: to a path, or to memory
+        fastsave.save(wb, buf)
+        layout = layout_of(wb)
+        fastsave.release(wb)
+    data = buf.getvalue()
+    if ident is not None and cache is not None:
+        cache.put(*ident, data, layout)
+    return data, layout
+
+
+def _heights(layout: TemplateLayout, cells: dict[str, dict[str, CellChange]]) -> dict[str, dict[int, dict[str, str]]]:
     """The rows that grow with the text the settore typed (issue 13: the template's heights
-    knew only the plan's texts), as style.fit_rows sizes them, with the row attributes
-    openpyxl would write. `wb` is the template already saved: its cells may be changed."""
+    knew only the plan's texts), as style.fit_rows sizes them with that text in its cells,
+    with the row attributes openpyxl would write."""
     out: dict[str, dict[int, dict[str, str]]] = {}
+    by_title = {sl.title: sl for sl in layout.values()}
     for title, changes in cells.items():
-        texts = {ref: ch.value for ref, ch in changes.items() if isinstance(ch.value, str)}
-        if not texts:
+        sl = by_title.get(title)
+        texts: dict[int, dict[int, str]] = {}
+        for ref, ch in changes.items():
+            if isinstance(ch.value, str):
+                col, row = coordinate_to_tuple(ref)[::-1]
+                texts.setdefault(row, {})[col] = ch.value
+        if sl is None or not texts:
             continue
-        ws = wb[title]
-        rows = set()
-        for ref, value in texts.items():
-            c = ws[ref]
-            c.value = value
-            c.data_type = "s"   # typed text, never a formula (fit_rows skips formulas)
-            rows.add(c.row)
-        before = {r: _row_attrs(ws, r) for r in rows}
-        S.fit_rows(ws, rows=rows)   # only the rows a text was typed in can grow
-        grown = {r: d for r in rows if (d := _row_attrs(ws, r)) != before[r]}
+        lines_of = S.Lines(None, widths=sl.widths)
+        grown = {}
+        for r, typed in sorted(texts.items()):
+            # only the rows a text was typed in can grow: the others keep the template's height
+            found = [(look[1], lines_of.count(typed[col], letter, look) if col in typed else n)
+                     for col, letter, look, n in sl.cells.get(r, ())]
+            height = S.fitted_height(found)
+            if height is None:
+                continue
+            before = sl.attrs.get(r, {})
+            dim = _RowDimension(None, index=r, **before)   # a row's attributes as openpyxl writes them
+            dim.height = height
+            after = dict(dim)
+            if after != before:
+                grown[r] = after
         if grown:
             out[title] = grown
     return out
 
 
-def _row_attrs(ws: Any, row: int) -> dict[str, str]:
-    """The attributes openpyxl writes for a row (none for a row without dimensions)."""
-    return dict(ws.row_dimensions[row]) if row in ws.row_dimensions else {}
-
-
 def template_bytes(plan: Plan, job: CopyJob, fingerprint: Any = None,
                    reference: SnapshotValues | None = None) -> bytes:
-    """The settore's template exactly as write_back starts from it (the tests compare)."""
+    """The settore's template exactly as write_back builds it (the tests compare)."""
     buf: Any = BytesIO()
     fastsave.save(_template(plan, job, fingerprint, reference), buf)
     return buf.getvalue()
@@ -257,34 +289,6 @@ def _template(plan: Plan, job: CopyJob, fingerprint: Any, reference: SnapshotVal
                 ws.protection.set_password(job.password_hash, already_hashed=True)
         wb.security.set_workbook_password(job.password_hash, already_hashed=True)
     return wb
-
-
-def _find_sheet(wb: Any, name: str) -> Any:
-    for ws in wb.worksheets:
-        if C.norm_header(ws.title) == C.norm_header(name):
-            return ws
-    return None
-
-
-def _columns(ws: Any) -> dict[str, int]:
-    out = {}
-    for c in next(ws.iter_rows(min_row=1, max_row=1), ()):
-        if c.value is not None and C.norm_header(c.value) not in out:
-            out[C.norm_header(c.value)] = c.column
-    return out
-
-
-def _rows(ws: Any, cols: dict[str, int], key_headers: tuple[str, ...]) -> dict[tuple, list[int]]:
-    """Record key -> the rows that carry it (an all-digit code «101» is 101 there)."""
-    idx = [cols.get(C.norm_header(h)) for h in key_headers]
-    out: dict[tuple, list[int]] = {}
-    if any(i is None for i in idx):
-        return out
-    for r, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
-        key = tuple(key_part(row[i - 1]) if i - 1 < len(row) else None for i in idx if i is not None)
-        if key[0] is not None:
-            out.setdefault(key, []).append(r)
-    return out
 
 
 def _generated_at(value: Any) -> Any:

@@ -51,3 +51,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any, di
     plan_path, plan = H.make_plan(base)
     templates = H.make_templates(plan, base / "modelli")
     return base, plan_path, plan, templates
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_template_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The templates kept by the fixtures of a module or of the session (see
+    _own_template_cache): in a folder of the session, never the user's."""
+    import os
+    before = os.environ.get("PEGXL_CACHE_DIR")
+    os.environ["PEGXL_CACHE_DIR"] = str(tmp_path_factory.mktemp("modelli-cache-sessione"))
+    yield
+    if before is None:
+        os.environ.pop("PEGXL_CACHE_DIR", None)
+    else:
+        os.environ["PEGXL_CACHE_DIR"] = before
+
+
+@pytest.fixture(autouse=True)
+def _own_template_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test keeps its templates (pegxl.templates.cache) in a folder of its own: never
+    the user's, never another test's."""
+    monkeypatch.setenv("PEGXL_CACHE_DIR", str(tmp_path_factory.mktemp("modelli-cache")))

@@ -15,6 +15,7 @@ import datetime as dt
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -34,7 +35,7 @@ from ..workbook import paper
 from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from ..workbook import fastsave
-from ..workbook.io import atomic_write
+from ..workbook.io import atomic_write_bytes
 from ..workbook.reader import gc_frozen, gc_paused
 from .formulas import (
     _EXCLUDED,
@@ -72,6 +73,7 @@ from .formulas import (
     indicator_formula,
     row_readings,
 )
+from .cache import FITS_ATTR, TemplateCache, generated_text, layout_of, password_key
 from .reference import SnapshotValues, add_reference_column, reference_note
 
 DEFAULT_PASSWORD = "pegxl"
@@ -98,7 +100,7 @@ class _Builder:
         self.fingerprint = fingerprint if fingerprint is not None else plan.fingerprint()
         if generated_at is None:
             generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
-        self.generated_at = generated_at.isoformat() if hasattr(generated_at, "isoformat") else str(generated_at)
+        self.generated_at = generated_text(generated_at)
         self.objectives, self.phases, self.indicators = plan.sector_rows(sector)
         self.objs: dict[str, _Obj] = {}
         self.date_lo = dt.date(plan.anno - 1, 1, 1)
@@ -132,8 +134,10 @@ class _Builder:
         S.add_list(wb, L_NO, sorted(NO_WORDS))
         ws_p.sheet_state = "hidden"
         ws_l.sheet_state = "hidden"
+        fits: dict[str, dict] = {}   # what sized the rows, for the layout of a copy (cache.layout_of)
         for ws in (ws_o, ws_f, ws_n, ws_r):
-            S.fit_rows(ws)
+            S.fit_rows(ws, record=fits.setdefault(ws.title, {}))
+        setattr(wb, FITS_ATTR, fits)
         S.fit_rows(ws_i, first_row=1, memo=_INSTRUCTION_LINES)
         heading = paper.Heading(self.plan.ente, self.plan.anno,
                                 f"{self.sector} {self.info.get('sector_name') or ''}".strip())
@@ -663,7 +667,7 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
                        password: str = DEFAULT_PASSWORD, generated_at: Any = None,
                        jobs: int | None = None,
                        progress: Callable[[int, int, str], None] | None = None,
-                       reference: SnapshotValues | None = None) -> list[Path]:
+                       reference: SnapshotValues | None = None, template_cache: bool = True) -> list[Path]:
     """Write one template per settore (all, or `sectors`) into `outdir`, atomically;
     `progress(i, n, path)` after each one, in plan order.
 
@@ -671,7 +675,9 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     template depends only on the plan, its settore, `generated_at` and the password, fixed
     here before any worker starts, so the files are the same whatever the number of jobs.
     Returns the paths in plan order. An unknown settore code is a usage error (exit 2).
-    `reference`: the previous snapshot of the year, shown in locked reference columns."""
+    `reference`: the previous snapshot of the year, shown in locked reference columns.
+    `template_cache`: each template also kept for the copies of `pegxl merge`
+    (pegxl.templates.cache)."""
     codes = plan.sector_codes
     if sectors is not None:
         wanted = list(dict.fromkeys(sectors))
@@ -686,6 +692,7 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
         generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
     out = Path(outdir)
     fp = plan.fingerprint()   # hashes every settore: once, not once per template
+    cache = TemplateCache.for_plan(plan, reference) if template_cache else None
     names = _unique_names(plan, codes)
     work = [(code, out / names[code]) for code in codes]
     jobs = default_jobs() if jobs is None else max(1, int(jobs))
@@ -699,10 +706,10 @@ def generate_templates(plan: Plan, outdir: str | os.PathLike, *, sectors: Iterab
     with gc_frozen():   # the plan's objects, shared with the forked workers
         if jobs <= 1:
             for code, path in work:
-                written(_write_template(plan, code, path, generated_at, password, fp, reference))
+                written(_write_template(plan, code, path, generated_at, password, fp, reference, cache))
             return done
         with ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_worker_init,
-                                 initargs=(plan, generated_at, password, fp, reference)) as pool:
+                                 initargs=(plan, generated_at, password, fp, reference, cache)) as pool:
             # big enough chunks that a worker is not woken per template, small enough to balance
             chunk = max(1, min(32, len(work) // (jobs * 4)))
             for path in pool.map(_worker_write, work, chunksize=chunk):
@@ -725,15 +732,22 @@ def _mp_context() -> Any:
 
 
 def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, password: str, fp: str,
-                    reference: SnapshotValues | None = None) -> Path:
+                    reference: SnapshotValues | None = None, cache: TemplateCache | None = None) -> Path:
     # a template is some 20,000 objects, the workbook's in cycles (a sheet and its parts refer
     # to each other): none walked by a collection while it is built, and once written the
     # book taken apart, so that they are freed at once rather than collected
     with gc_paused():
         wb = build_template(plan, code, generated_at=generated_at, password=password, fingerprint=fp,
                             reference=reference)
-        atomic_write(path, lambda tmp: fastsave.save(wb, tmp))
+        buf: Any = BytesIO()
+        fastsave.save(wb, buf)
+        # kept for the copies of `pegxl merge`, which start from the very template sent
+        layout = layout_of(wb) if cache is not None else None
         fastsave.release(wb)
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    if cache is not None and layout is not None:
+        cache.put(code, generated_text(generated_at), password_key(password), data, layout)
     return path
 
 
@@ -741,14 +755,16 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(plan: Plan, generated_at: Any, password: str, fp: str,
-                 reference: SnapshotValues | None = None) -> None:
-    _WORKER.update(plan=plan, generated_at=generated_at, password=password, fp=fp, reference=reference)
+                 reference: SnapshotValues | None = None, cache: TemplateCache | None = None) -> None:
+    _WORKER.update(plan=plan, generated_at=generated_at, password=password, fp=fp, reference=reference,
+                   cache=cache)
 
 
 def _worker_write(item: tuple[str, Path]) -> Path:
     code, path = item
     w = _WORKER
-    return _write_template(w["plan"], code, path, w["generated_at"], w["password"], w["fp"], w["reference"])
+    return _write_template(w["plan"], code, path, w["generated_at"], w["password"], w["fp"], w["reference"],
+                           w["cache"])
 
 
 def _unique_names(plan: Plan, codes: list[str]) -> dict[str, str]:

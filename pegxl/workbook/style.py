@@ -172,80 +172,141 @@ def _messages(dv: DataValidation, title: str, prompt: str, error: str) -> None:
     dv.error = error[:255]
 
 
+# (wraps, font size, bold) of a cell: only a wrapped cell makes its row taller
+Look = tuple[bool, float, bool]
+
+
+class Lines:
+    """The lines each value of a sheet takes in its cell (see fit_rows), with what one
+    sheet's cells share kept: their looks by style array, the characters that surely fit
+    one line of a column, a date's lines per column."""
+
+    def __init__(self, ws: Worksheet | None, memo: dict[tuple[str, float, float, bool], int] | None = None,
+                 widths: dict[str, float] | None = None):
+        """The lines of `ws`'s cells, or (ws None) of values in columns of `widths`."""
+        if ws is not None:
+            widths = {k: (v.width or DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
+            book: Any = ws.parent
+            self.alignments, self.fonts = book._alignments, book._fonts
+        self.widths = widths or {}
+        # style array -> look: c.alignment and c.font build objects per cell
+        self.looks: dict[bytes | None, Look] = {}
+        # (column, look) -> the characters that surely fit one line: most cells skip line_count
+        self.short: dict[tuple[str, Look], int] = {}
+        self.dates: dict[tuple[str, Look], int] = {}   # the same for dates' lines
+        self.memo = memo
+
+    def look(self, st: Any) -> Look:
+        """The look of a cell's style array (None: never styled, id 0)."""
+        key = st.tobytes() if st is not None else None
+        look = self.looks.get(key)
+        if look is None:
+            font = self.fonts[st.fontId if st is not None else 0]
+            look = self.looks[key] = (bool(self.alignments[st.alignmentId if st is not None else 0].wrap_text),
+                                      float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
+        return look
+
+    def count(self, v: Any, letter: str, look: Look) -> int:
+        """The lines of value `v` (not None, not a formula) in a wrapped cell of column `letter`."""
+        width = self.widths.get(letter, DEFAULT_WIDTH)
+        if not isinstance(v, str) and isinstance(v, (dt.date, dt.datetime)):
+            # every dd/mm/yyyy has the same letters' widths (digits are alike): one count
+            # per column and look
+            n = self.dates.get((letter, look), 0) if 1000 <= v.year else 0
+            if not n:
+                n = paper.line_count(v.strftime("%d/%m/%Y"), width, look[1], look[2])
+                if 1000 <= v.year:
+                    self.dates[letter, look] = n
+            return n
+        text = v if isinstance(v, str) else str(v)
+        fits = self.short.get((letter, look))
+        if fits is None:
+            fits = self.short[letter, look] = paper.one_line_chars(width, look[1], look[2])
+        if len(text) <= fits and "\n" not in text:
+            return 1
+        memo = self.memo
+        if memo is None:
+            return paper.line_count(text, width, look[1], look[2])
+        mkey = (text, width, look[1], look[2])
+        n = memo.get(mkey, 0)
+        if not n:
+            if len(memo) > 10_000:
+                memo.clear()
+            n = memo[mkey] = paper.line_count(*mkey)
+        return n
+
+
+def _cell_lines(c: Any, letter: str, lines_of: Lines) -> tuple[Look, int] | None:
+    """A cell's look, if it wraps, and the lines its value takes (0: none counted, blank
+    or a formula, whose result is not known here); None for a cell that never grows its row."""
+    if isinstance(c, MergedCell):
+        return None
+    look = lines_of.look(c._style)
+    if not look[0]:
+        return None
+    v = c._value
+    if v is None or (isinstance(v, str) and c.data_type == "f" and v.startswith("=")):
+        return look, 0
+    return look, lines_of.count(v, letter, look)
+
+
 def fit_rows(ws: Worksheet, first_row: int = 2, max_height: float = 409.0, *,
              memo: dict[tuple[str, float, float, bool], int] | None = None,
-             rows: Iterable[int] | None = None) -> None:
+             rows: Iterable[int] | None = None,
+             record: dict[int, list[tuple[int, str, Look, int]]] | None = None) -> None:
     """Row heights for wrapped text, estimated from the column widths (paper.row_height).
 
     LibreOffice does not recompute row heights when it opens an .xlsx written by openpyxl
     (and Excel not always): without this, long descriptions overlap the next row. `memo`
     keeps the line counts of texts a caller writes again and again (the same instructions
-    in every template). `rows`: only these rows (from `first_row` on), the others as they are."""
-    widths = {k: (v.width or DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
-    book: Any = ws.parent
-    alignments = book._alignments
-    fonts = book._fonts
-    # style array -> (wraps, font size, bold): c.alignment and c.font build objects per cell
-    looks: dict[bytes | None, tuple[bool, float, bool]] = {}
-    # (column, look) -> the characters that surely fit one line: most cells skip line_count
-    short: dict[tuple[str, tuple[bool, float, bool]], int] = {}
-    dates: dict[tuple[str, tuple[bool, float, bool]], int] = {}   # the same for dates' lines
+    in every template). `rows`: only these rows (from `first_row` on), the others as they are.
+    `record`: filled with what wrapped_cells gives of the rows sized (counted once)."""
+    lines_of = Lines(ws, memo)
     cells: Any = ws._cells
     # ws.max_row and ws.max_column, in C rather than a generator each
     max_row, max_col = (max(cells)[0], max(map(itemgetter(1), cells))) if cells else (1, 1)
     letters = [get_column_letter(i) for i in range(1, max_col + 1)]
-    line_count = paper.line_count
     todo = range(first_row, max_row + 1) if rows is None else sorted(r for r in set(rows) if r >= first_row)
     for r in todo:
-        lines = 1
-        size = paper.DEFAULT_FONT_PT
-        c: Any
+        found = []
         for col, letter in enumerate(letters, start=1):
             c = cells.get((r, col))
             if c is None:   # the empty cells iter_rows would make (rows with none are written)
                 ws.cell(row=r, column=col)
                 continue
-            v = c._value
-            if v is None or isinstance(c, MergedCell):
-                continue
-            is_text = isinstance(v, str)
-            if is_text and c.data_type == "f" and v.startswith("="):
-                continue   # a formula: its result is not known here
-            st = c._style   # None: never styled (the default alignment and font, id 0)
-            key = st.tobytes() if st is not None else None
-            look = looks.get(key)
-            if look is None:
-                font = fonts[st.fontId if st is not None else 0]
-                look = looks[key] = (bool(alignments[st.alignmentId if st is not None else 0].wrap_text),
-                                     float(font.sz or paper.DEFAULT_FONT_PT), bool(font.b))
-            if not look[0]:
-                continue
-            if not is_text and isinstance(v, (dt.date, dt.datetime)):
-                # every dd/mm/yyyy has the same letters' widths (digits are alike): one count
-                # per column and look
-                n = dates.get((letter, look), 0) if 1000 <= v.year else 0
-                if not n:
-                    n = line_count(v.strftime("%d/%m/%Y"), widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
-                    if 1000 <= v.year:
-                        dates[letter, look] = n
-            else:
-                text = v if is_text else str(v)
-                fits = short.get((letter, look))
-                if fits is None:
-                    fits = short[letter, look] = paper.one_line_chars(widths.get(letter, DEFAULT_WIDTH),
-                                                                      look[1], look[2])
-                if len(text) <= fits and "\n" not in text:
-                    n = 1
-                elif memo is None:
-                    n = line_count(text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
-                else:
-                    mkey = (text, widths.get(letter, DEFAULT_WIDTH), look[1], look[2])
-                    n = memo.get(mkey, 0)
-                    if not n:
-                        if len(memo) > 10_000:
-                            memo.clear()
-                        n = memo[mkey] = line_count(*mkey)
-            if n * look[1] > lines * size:
-                lines, size = n, look[1]
-        if lines > 1:
-            ws.row_dimensions[r].height = min(max_height, paper.lines_height(lines, size))
+            got = _cell_lines(c, letter, lines_of)
+            if got is not None:
+                if got[1]:
+                    found.append((got[0][1], got[1]))
+                if record is not None:
+                    record.setdefault(r, []).append((col, letter, got[0], got[1]))
+        height = fitted_height(found, max_height)
+        if height is not None:
+            ws.row_dimensions[r].height = height
+
+
+def fitted_height(found: Iterable[tuple[float, int]], max_height: float = 409.0) -> float | None:
+    """The height of a row whose wrapped cells take (font size, lines) each, in the order
+    of their columns (of two that need the same height, the first counts); None: one line
+    is enough (the row keeps its height)."""
+    lines, size = 1, paper.DEFAULT_FONT_PT
+    for sz, n in found:
+        if n * sz > lines * size:
+            lines, size = n, sz
+    return min(max_height, paper.lines_height(lines, size)) if lines > 1 else None
+
+
+def wrapped_cells(ws: Worksheet, rows: Iterable[int]) -> tuple[dict[str, float], dict[int, list[tuple[int, str, Look, int]]]]:
+    """What fit_rows counts in `rows`, for a caller that sizes them again with other values
+    in some cells (pegxl.writeback): the column widths, and per row, in the order of the
+    columns, each cell that wraps as (column, letter, look, lines of its value)."""
+    lines_of = Lines(ws)
+    wanted = set(rows)
+    out: dict[int, list[tuple[int, str, Look, int]]] = {r: [] for r in sorted(wanted)}
+    cells: Any = ws._cells
+    for (r, col) in sorted(k for k in cells if k[0] in wanted):
+        letter = get_column_letter(col)
+        got = _cell_lines(cells[r, col], letter, lines_of)
+        if got is not None:
+            out[r].append((col, letter, got[0], got[1]))
+    return dict(lines_of.widths), out
