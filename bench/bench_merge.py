@@ -297,8 +297,13 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     print(f"tempo di CPU: processo principale {cpu_me:.1f} s, processi figli {cpu_kids:.1f} s "
           f"(su una macchina a 2 core scarica il merge non scende sotto ~{(cpu_me + cpu_kids) / 2:.0f} s)")
     print(f"consolidato: {size:.1f} MB; {result.reconciliation.line()}")
-    built = _kept(root) - kept_before
-    print(f"modelli delle copie: {len(result.returned) - built} presi dalla cache, {built} costruiti (e tenuti)")
+    try:   # --code: an older copy of pegxl may have no templates' cache
+        import pegxl.templates.cache  # noqa: F401
+    except ImportError:
+        print("modelli delle copie: tutti costruiti (la versione misurata non ha la cache dei modelli)")
+    else:
+        built = _kept(root) - kept_before
+        print(f"modelli delle copie: {len(result.returned) - built} presi dalla cache, {built} costruiti (e tenuti)")
     print(f"ente: {result.scores.ente['percentage']:.4f} %, fascia {result.scores.ente['band']}")
     return 0
 
