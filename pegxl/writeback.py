@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 from openpyxl.utils import coordinate_to_tuple, get_column_letter
-from openpyxl.worksheet.dimensions import RowDimension
+from openpyxl.compat import safe_string
 
 from .plan import Plan
 from .scoring import Scores
@@ -49,7 +49,6 @@ _TABLES = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT),
            C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT),
            C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT)}
 PERCENT_FORMAT = "0.00%"
-_RowDimension: Any = RowDimension   # typed as needing a sheet: none is needed to write one
 
 # sheet -> header -> record key -> the new cell
 Changes = dict[str, dict[str, dict[tuple, CellChange]]]
@@ -209,7 +208,9 @@ def write_back(plan: Plan, job: CopyJob, target: str | os.PathLike | None = None
             for key, change in values.items():
                 for r in sl.rows.get(key, ()):
                     out[f"{letter}{r}"] = change
-    data = patch_cells(data, cells, _heights(layout, cells))
+    # created and saved now, as a template built now would say (one kept says when it was)
+    now = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    data = patch_cells(data, cells, _heights(layout, cells), saved_at=now)
     return atomic_write_bytes(target if target is not None else job.target, data)
 
 
@@ -259,9 +260,8 @@ def _heights(layout: TemplateLayout, cells: dict[str, dict[str, CellChange]]) ->
             if height is None:
                 continue
             before = sl.attrs.get(r, {})
-            dim = _RowDimension(None, index=r, **before)   # a row's attributes as openpyxl writes them
-            dim.height = height
-            after = dict(dim)
+            # as a RowDimension whose height is set writes them: the others kept, in their order
+            after = {**before, "ht": safe_string(height), "customHeight": "1"}
             if after != before:
                 grown[r] = after
         if grown:

@@ -77,14 +77,22 @@ def test_every_unchanged_part_is_the_templates_byte_for_byte(merged, monkeypatch
     copy = copy_path.read_bytes()
     a, b = _parts(template), _parts(copy)
     assert list(a) == list(b)                     # same parts, same order
-    changed = {_sheet_part(template, s) for s in CHANGED_SHEETS} | {"xl/styles.xml"}
+    changed = {_sheet_part(template, s) for s in CHANGED_SHEETS} | {"xl/styles.xml", "docProps/core.xml"}
     same = [n for n in a if n not in changed]
-    assert len(same) >= 10 and "docProps/core.xml" in same and "xl/workbook.xml" in same
+    assert len(same) >= 10 and "xl/workbook.xml" in same
+    # the copy's properties: created and saved now, nothing else of them changed
+    times = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
+    core_t, core_c = _read(template, "docProps/core.xml"), _read(copy, "docProps/core.xml")
+    assert times.sub(rb"\1\2", core_t) == times.sub(rb"\1\2", core_c)
+    stamps = re.findall(rb"<dcterms:(?:created|modified)\b[^>]*>([^<]*)<", core_c)
+    assert len(stamps) == 2 and all(
+        abs(dt.datetime.strptime(t.decode(), "%Y-%m-%dT%H:%M:%SZ") - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+        < dt.timedelta(minutes=5) for t in stamps)
     for name in same:
         # the stored bytes themselves: same CRC, same compressed size, same content
         assert (a[name].CRC, a[name].compress_size) == (b[name].CRC, b[name].compress_size), name
         assert _read(template, name) == _read(copy, name), name
-    for name in changed - {"xl/styles.xml"}:
+    for name in changed - {"xl/styles.xml", "docProps/core.xml"}:
         assert _read(template, name) != _read(copy, name), name
     # styles: the template's, plus cell formats appended (a date typed in a General cell)
     old, new = _read(template, "xl/styles.xml"), _read(copy, "xl/styles.xml")

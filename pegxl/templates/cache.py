@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -84,19 +86,25 @@ def code_digest() -> str:
 def plan_digest(plan: Plan) -> str:
     """SHA-256 of the whole plan as read (its settings and tables): any change to it is
     another key, whatever a template takes of it."""
-    h = hashlib.sha256()
     head = (plan.ente, plan.anno, plan.fase, plan.reference_date, plan.deadline, plan.office,
             plan.office_email, plan.rules, plan.rules_rows)
-    h.update(pickle.dumps(head, pickle.HIGHEST_PROTOCOL))
-    for df in (plan.sectors, plan.objectives, plan.assignments, plan.phases, plan.indicators):
-        h.update(pickle.dumps(df, pickle.HIGHEST_PROTOCOL))
-    return h.hexdigest()
+    return _digest(head, plan.sectors, plan.objectives, plan.assignments, plan.phases, plan.indicators)
+
+
+def _digest(*objects: Any) -> str:
+    """SHA-256 of the objects pickled without the pickler's memo: the same values give the
+    same bytes however their objects are shared (a plan read twice shares its texts
+    differently)."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True   # no memo: no references to objects already written
+    for obj in objects:
+        pickler.dump(obj)
+    return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
 def reference_digest(reference: SnapshotValues | None) -> str:
-    if reference is None:
-        return "-"
-    return hashlib.sha256(pickle.dumps(reference, pickle.HIGHEST_PROTOCOL)).hexdigest()
+    return "-" if reference is None else _digest(reference)
 
 
 def generated_text(generated_at: Any) -> str:
@@ -210,23 +218,25 @@ class TemplateCache:
     root: Path
     plan_key: str
     reference_key: str = "-"
+    code_key: str = ""   # code_digest() of the process that made it: the workers' the same
 
     @classmethod
     def for_plan(cls, plan: Plan, reference: SnapshotValues | None = None,
                  root: Path | None = None) -> TemplateCache | None:
         """The plan's cache (None: no cache folder, or it cannot be made)."""
-        root = cache_root() if root is None else root
-        if root is None:
-            return None
-        cache = cls(Path(root), plan_digest(plan), reference_digest(reference))
         try:
+            root = cache_root() if root is None else root
+            if root is None:
+                return None
+            cache = cls(Path(root), plan_digest(plan), reference_digest(reference), code_digest())
             folder = cache.folder
             fresh = not folder.exists()
             folder.mkdir(parents=True, exist_ok=True)
             os.utime(folder)   # in use: kept (see _prune)
             if fresh:
                 _prune(Path(root), keep=folder)
-        except OSError:
+        # no home folder, a plan that cannot be pickled: no cache, the templates built as before
+        except (OSError, RuntimeError, ValueError, TypeError, pickle.PicklingError, RecursionError):
             return None
         return cache
 
@@ -235,13 +245,14 @@ class TemplateCache:
         return self.root / self.plan_key[:24]
 
     def _key(self, sector: str, generated_at: str, password_hash: str) -> str:
-        text = "\0".join((code_digest(), self.plan_key, self.reference_key, sector, generated_at, password_hash))
+        text = "\0".join((self.code_key or code_digest(), self.plan_key, self.reference_key, sector,
+                          generated_at, password_hash))
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, sector: str, generated_at: str, password_hash: str) -> tuple[bytes, TemplateLayout] | None:
         """The template and its layout, or None (not there, or not sound)."""
-        key = self._key(sector, generated_at, password_hash)
         try:
+            key = self._key(sector, generated_at, password_hash)
             meta = json.loads((self.folder / f"{key}.json").read_text("utf-8"))
             if meta.get("format") != FORMAT or meta.get("key") != key:
                 return None
@@ -256,8 +267,8 @@ class TemplateCache:
     def put(self, sector: str, generated_at: str, password_hash: str, data: bytes,
             layout: TemplateLayout) -> None:
         """Keep a template (never fails: a cache that cannot be written is only slower)."""
-        key = self._key(sector, generated_at, password_hash)
         try:
+            key = self._key(sector, generated_at, password_hash)
             meta = json.dumps({"format": FORMAT, "key": key, "sector": sector,
                                "sha256": hashlib.sha256(data).hexdigest(),
                                "layout": {k: v.to_json() for k, v in layout.items()}}, ensure_ascii=False)
@@ -267,6 +278,10 @@ class TemplateCache:
             _write(self.folder / f"{key}.json", meta.encode("utf-8"))
         except (OSError, TypeError, ValueError):
             return
+
+
+_PLAN_FOLDER = re.compile(r"[0-9a-f]{24}")
+_ENTRY_SUFFIXES = {".json", ".xlsx", ".tmp"}
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -283,11 +298,15 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _prune(root: Path, keep: Path) -> None:
-    """Remove the folders of plans not used for KEEP_DAYS days."""
+    """Remove the folders of plans not used for KEEP_DAYS days: only a plan's folder, as
+    this module names and fills it ($PEGXL_CACHE_DIR may be a folder with other things)."""
     limit = time.time() - KEEP_DAYS * 86400
     try:
         for folder in root.iterdir():
-            if folder != keep and folder.is_dir() and folder.stat().st_mtime < limit:
+            if folder == keep or not _PLAN_FOLDER.fullmatch(folder.name) or not folder.is_dir() \
+                    or folder.is_symlink() or folder.stat().st_mtime >= limit:
+                continue
+            if all(f.is_file() and not f.is_symlink() and f.suffix in _ENTRY_SUFFIXES for f in folder.iterdir()):
                 shutil.rmtree(folder, ignore_errors=True)
     except OSError:
         return

@@ -742,13 +742,21 @@ def _write_template(plan: Plan, code: str, path: Path, generated_at: Any, passwo
         buf: Any = BytesIO()
         fastsave.save(wb, buf)
         # kept for the copies of `pegxl merge`, which start from the very template sent
-        layout = layout_of(wb) if cache is not None else None
+        layout = _layout(wb) if cache is not None else None
         fastsave.release(wb)
     data = buf.getvalue()
     atomic_write_bytes(path, data)
     if cache is not None and layout is not None:
         cache.put(code, generated_text(generated_at), password_key(password), data, layout)
     return path
+
+
+def _layout(wb: Workbook) -> Any:
+    """cache.layout_of, or None: a template whose layout cannot be made is only not kept."""
+    try:
+        return layout_of(wb)
+    except Exception:   # noqa: BLE001  the template itself is written all the same
+        return None
 
 
 _WORKER: dict[str, Any] = {}

@@ -37,6 +37,8 @@ _STYLE_ATTR = re.compile(rb'\ss="([0-9]+)"')
 # a cell with neither value nor formula, in either form an XML writer may give it
 _BLANK = re.compile(rb'<c r="[A-Z0-9]+"[^>]*?(?:/>|>(?:<v\s*/>|<v></v>)?</c>)')
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_CORE = "docProps/core.xml"
+_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
@@ -53,13 +55,15 @@ class PatchError(RuntimeError):
 
 
 def patch_cells(data: bytes, changes: Mapping[str, Mapping[str, CellChange]],
-                rows: Mapping[str, Mapping[int, Mapping[str, str]]] | None = None) -> bytes:
+                rows: Mapping[str, Mapping[int, Mapping[str, str]]] | None = None, *,
+                saved_at: dt.datetime | None = None) -> bytes:
     """The workbook `data` with `changes` ({sheet title: {"K2": CellChange}}) applied, and
     the attributes of the rows in `rows` ({sheet title: {row: {"ht": "31", ...}}}) replaced
     (a row grown for the text typed in it).
 
     Every changed cell must exist in its sheet (a styled cell, even blank): raises
-    PatchError otherwise, naming the sheet and cell."""
+    PatchError otherwise, naming the sheet and cell. `saved_at` (UTC): the moment
+    docProps/core.xml says the file was created and last saved."""
     src = ZipFile(BytesIO(data))
     parts = _sheet_parts(src)
     styles = _Styles(src)
@@ -76,6 +80,9 @@ def patch_cells(data: bytes, changes: Mapping[str, Mapping[str, CellChange]],
         new[part] = _patch_rows(xml, attrs) if attrs else xml
     if styles.changed:
         new[styles.part] = styles.xml()
+    if saved_at is not None and _CORE in src.NameToInfo:
+        stamp = saved_at.strftime("%Y-%m-%dT%H:%M:%SZ").encode()   # as openpyxl writes it
+        new[_CORE] = _CORE_TIMES.sub(lambda m: m.group(1) + stamp + m.group(2), src.read(_CORE))
     out = BytesIO()
     _copy_zip(data, src, new, out)
     return out.getvalue()
