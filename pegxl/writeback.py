@@ -37,11 +37,12 @@ from .workbook.io import atomic_write_bytes
 from .workbook.patch import CellChange, patch_cells
 from .workbook.reader import gc_paused
 
-# Each copy is the settore's template, built from the plan in memory and written by the
-# templates' own writer, with the changed cells patched into its sheet XML
-# (pegxl.workbook.patch): every other part of the file is the template's, byte for byte.
-# The copies are written in worker processes while the main process writes the
-# consolidated workbook.
+# Each copy is the settore's template -- kept by an earlier run (pegxl.templates.cache), or
+# built from the plan in memory and written by the templates' own writer -- with the changed
+# cells patched into its sheet XML (pegxl.workbook.patch): every other part of the file is
+# the template's, byte for byte, but for the moment its properties say it was saved. The
+# copies are written in worker processes while the main process writes the consolidated
+# workbook.
 
 # sheet -> the fields that make a row's key
 _KEY_FIELDS = KEY_FIELDS
