@@ -88,7 +88,15 @@ def plan_digest(plan: Plan) -> str:
     another key, whatever a template takes of it."""
     head = (plan.ente, plan.anno, plan.fase, plan.reference_date, plan.deadline, plan.office,
             plan.office_email, plan.rules, plan.rules_rows)
-    return _digest(head, plan.sectors, plan.objectives, plan.assignments, plan.phases, plan.indicators)
+    return _digest(head, *(_columns(df) for df in (plan.sectors, plan.objectives, plan.assignments,
+                                                   plan.phases, plan.indicators)))
+
+
+def _columns(df: Any) -> tuple:
+    """A table as its columns' names, types and values: a frame pickled whole carries how
+    pandas happens to hold it (its blocks, merged by some operations), not only what it holds."""
+    return (tuple(map(str, df.columns)), tuple(map(str, df.dtypes)), df.index.to_numpy(),
+            tuple(df.iloc[:, i].to_numpy() for i in range(df.shape[1])))
 
 
 def _digest(*objects: Any) -> str:
