@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .archive import store_cycle
+from .archive import fill_previous, store_cycle
 from .archive.snapshots import previous_snapshot
 from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.calcolo import calcolo_wrapped
@@ -146,8 +146,14 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
         reference = previous_snapshot(db, plan) if db is not None and Path(db).exists() else None
     except PegxlError:   # an unreadable archive: the archiving step refuses the cycle and says why
         reference = None
-    cache = TemplateCache.for_plan(plan, reference) if template_cache else None
-    writers = CopyWriters(plan, copy_workers(jobs, n), _Fingerprint(plan), reference, cache)
+    # the copies are the templates `pegxl templates` sent (flows.make_templates): made from the
+    # plan with Valore anno precedente (and due anni prima) filled from the archive
+    try:
+        shown = fill_previous(plan, db) if db is not None and Path(db).exists() else plan
+    except PegxlError:   # an unreadable archive: as for the snapshot above
+        shown = plan
+    cache = TemplateCache.for_plan(shown, reference) if template_cache else None
+    writers = CopyWriters(shown, copy_workers(jobs, n), _Fingerprint(plan), reference, cache)
     try:
         return _merge(plan, paths, outdir, writers, partial=partial, now=now, progress=progress, db=db,
                       jobs=jobs)

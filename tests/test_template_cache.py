@@ -279,3 +279,30 @@ def test_rows_of_a_copy_from_the_cache_are_as_tall_as_fit_rows_makes_them(tmp_pa
                 assert h == want, (title, r)
                 grown += long_text.strip() in str([c.value for c in ws[r]])
     assert grown >= 3
+
+
+def test_with_an_archive_the_copies_are_the_templates_sent(tmp_path, built):
+    """With an archive beside the plan, `pegxl templates` fills «Valore anno precedente» and
+    adds «Valore due anni prima» from it: the merge's copies are made from the same plan (the
+    same columns as the template the settore received), and so found in the cache."""
+    from merge_plan import INPUTS
+    from pegxl import flows
+    from pegxl.templates import fill_return
+    plan, rdir, returns = build(tmp_path)
+    db = tmp_path / "pegxl-archivio.sqlite"
+    flows.merge_cycle(plan, [rdir], tmp_path / "primo", db=db, jobs=1, now=NOW)   # the archive now exists
+    paths = flows.make_templates(plan, tmp_path / "modelli-2", db=db, jobs=1)
+    again = tmp_path / "ritorni-2"
+    again.mkdir()
+    for path in paths:
+        fill_return(path, again / path.name, INPUTS[path.name.split("_")[1]])
+    built.clear()
+    result = flows.merge_cycle(plan, [again], tmp_path / "secondo", db=db, jobs=1, now=NOW)
+    assert built == []                                   # the templates sent, from the cache
+    for path in paths:
+        sector = path.name.split("_")[1]
+        sent = openpyxl.load_workbook(path)
+        copy = openpyxl.load_workbook(result.returned[sector])
+        for title in ("Obiettivi", "Fasi", "Indicatori"):
+            assert [c.value for c in copy[title][1]] == [c.value for c in sent[title][1]], (sector, title)
+        assert "Valore due anni prima" in [c.value for c in copy["Indicatori"][1]]
