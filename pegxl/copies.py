@@ -42,7 +42,7 @@ def _init_worker(plan: Plan, fingerprint: str, reference: SnapshotValues | None,
 
 def _write_in_worker(job: CopyJob) -> str:
     write_back(_WORKER["plan"], job, fingerprint=_WORKER["fingerprint"], reference=_WORKER["reference"],
-               cache=_WORKER.get("cache"))
+               cache=_WORKER["cache"])
     return job.sector
 
 

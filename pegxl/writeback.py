@@ -20,7 +20,9 @@ from .scoring import Scores
 from .tables import clean_text
 from .templates import DEFAULT_PASSWORD, build_template
 from .templates.cache import (
+    INPUT_FIELDS,
     KEY_FIELDS,
+    KEY_SPECS,
     TemplateCache,
     TemplateLayout,
     generated_text,
@@ -44,11 +46,8 @@ from .workbook.reader import gc_paused
 # copies are written in worker processes while the main process writes the consolidated
 # workbook.
 
-# sheet -> the fields that make a row's key
-_KEY_FIELDS = KEY_FIELDS
-_TABLES = {C.SHEET_OBJECTIVES: (C.T_OBJECTIVES, C.T_OBJECTIVES_INPUT),
-           C.SHEET_PHASES: (C.T_PHASES, C.T_PHASES_INPUT),
-           C.SHEET_INDICATORS: (C.T_INDICATORS, C.T_INDICATORS_INPUT)}
+# sheet -> its table and the fields a settore types in it
+_TABLES = {sheet: (spec, INPUT_FIELDS[sheet]) for sheet, spec in KEY_SPECS.items()}
 PERCENT_FORMAT = "0.00%"
 
 # sheet -> header -> record key -> the new cell
@@ -115,7 +114,7 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
             if df is None or df.empty:
                 continue
             cols = {fld: f"{fld}_raw" if f"{fld}_raw" in df.columns else fld for fld in fields}
-            wanted = dict.fromkeys([*_KEY_FIELDS[sheet], *cols.values(),
+            wanted = dict.fromkeys([*KEY_FIELDS[sheet], *cols.values(),
                                     *(f"{fld}_percent" for fld in fields if f"{fld}_percent" in df.columns)])
             lists = {c: df[c].tolist() for c in wanted}   # as to_dict("records") gives them
             typed.append((sheet, spec, cols, lists, df.groupby("file", sort=False).indices))
@@ -124,7 +123,7 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
     path_of = {rf.path: s for s, rf in chosen.items() if s in targets}
     # a merge's validation has its tables on disk (Validation.batches), read a batch at a
     # time; one held in memory is taken as lists now, one batch of all files
-    columns = {names[sheet]: [*_KEY_FIELDS[sheet], *(c for fld in fields for c in (fld, f"{fld}_raw", f"{fld}_percent"))]
+    columns = {names[sheet]: [*KEY_FIELDS[sheet], *(c for fld in fields for c in (fld, f"{fld}_raw", f"{fld}_percent"))]
                for sheet, (_spec, fields) in _TABLES.items()}
     batches: Iterable[tuple[list[str], list[tuple]]] = (
         ((paths, typed_of(tables)) for paths, tables in v.batches(path_of, columns))
@@ -147,7 +146,7 @@ def iter_copy_jobs(v: Validation, scores: Scores, chosen: dict[str, Any],
             if path not in rows:
                 continue
             by_header = changes.setdefault(sheet, {})
-            keys = [lists[f] for f in _KEY_FIELDS[sheet]]
+            keys = [lists[f] for f in KEY_FIELDS[sheet]]
             for i in rows[path]:
                 key = tuple(key_part(_plain(k[i])) for k in keys)
                 for fld, raw_col in cols.items():

@@ -169,14 +169,12 @@ def layout_of(wb: Any) -> TemplateLayout:
         ws = find_sheet(wb, sheet)
         if ws is None:
             continue
-        cells: Any = ws._cells
         cols = sheet_columns(ws)
         rows = sheet_rows(ws, cols, tuple(spec.header(f) for f in KEY_FIELDS[sheet]))
-        max_row = max((r for r, _c in cells), default=1)
         found = fits.get(ws.title)
-        widths = {k: (v.width or S.DEFAULT_WIDTH) for k, v in ws.column_dimensions.items()}
         if found is None:   # a workbook built otherwise: counted here
-            widths, found = S.wrapped_cells(ws, range(2, max_row + 1))
+            found = S.wrapped_cells(ws, range(2, max((r for r, _c in ws._cells), default=1) + 1))
+        widths = S.Lines(ws).widths
         typed = {cols[h] for f in INPUT_FIELDS[sheet] if (h := C.norm_header(spec.header(f))) in cols}
         kept = {}
         for r, entries in found.items():

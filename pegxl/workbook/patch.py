@@ -37,9 +37,9 @@ _STYLE_ATTR = re.compile(rb'\ss="([0-9]+)"')
 # a cell with neither value nor formula, in either form an XML writer may give it
 _BLANK = re.compile(rb'<c r="[A-Z0-9]+"[^>]*?(?:/>|>(?:<v\s*/>|<v></v>)?</c>)')
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CORE = "docProps/core.xml"
 _CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
-_NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 @dataclass(frozen=True)

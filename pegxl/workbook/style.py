@@ -296,10 +296,10 @@ def fitted_height(found: Iterable[tuple[float, int]], max_height: float = 409.0)
     return min(max_height, paper.lines_height(lines, size)) if lines > 1 else None
 
 
-def wrapped_cells(ws: Worksheet, rows: Iterable[int]) -> tuple[dict[str, float], dict[int, list[tuple[int, str, Look, int]]]]:
-    """What fit_rows counts in `rows`, for a caller that sizes them again with other values
-    in some cells (pegxl.writeback): the column widths, and per row, in the order of the
-    columns, each cell that wraps as (column, letter, look, lines of its value)."""
+def wrapped_cells(ws: Worksheet, rows: Iterable[int]) -> dict[int, list[tuple[int, str, Look, int]]]:
+    """What fit_rows counts in `rows` (its `record`), for a caller that sizes them again with
+    other values in some cells (pegxl.writeback): per row, in the order of the columns, each
+    cell that wraps as (column, letter, look, lines of its value)."""
     lines_of = Lines(ws)
     wanted = set(rows)
     out: dict[int, list[tuple[int, str, Look, int]]] = {r: [] for r in sorted(wanted)}
@@ -309,4 +309,4 @@ def wrapped_cells(ws: Worksheet, rows: Iterable[int]) -> tuple[dict[str, float],
         got = _cell_lines(cells[r, col], letter, lines_of)
         if got is not None:
             out[r].append((col, letter, got[0], got[1]))
-    return dict(lines_of.widths), out
+    return out
