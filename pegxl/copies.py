@@ -1,6 +1,7 @@
 """The worker processes of `pegxl merge` (pegxl.merge): they write the copies of the
 returns (writeback.write_back) and make the rows of the consolidated workbook's Calcolo
-sheet (explain.Part), while the merge's own process writes the consolidated workbook.
+sheet (explain.Part) and the text of its Fasi and Indicatori sheets' rows
+(consolidated.tablerows), while the merge's own process writes the consolidated workbook.
 
 Forked before the returns are read (see CopyWriters), they share the plan and nothing
 that comes after; what each job needs besides the plan is sent with it, pickled, so that
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import deque
 import pickle
 import threading
 import zlib
@@ -16,6 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .consolidated.calcolo import calcolo_height, calcolo_table
+from .consolidated.tablerows import RowMaker, TableRow, table_rows_here
 from .explain import SECTORS_AT_ONCE, Explainer, Part, Step, figure_rows, forget_figures, part_rows
 from .plan import Plan
 from .scoring import Scores
@@ -30,6 +33,7 @@ from .writeback import CopyJob, _Fingerprint, write_back
 
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
 CALCOLO_AHEAD = 4    # parts of the Calcolo sheet asked of the workers and not yet written
+TABLE_AHEAD = 3      # parts of the Fasi or Indicatori sheet asked per worker and not yet written
 COPIES, CALCOLO = "copie", "calcolo"   # what keeps CopyWriters' processes (see retire)
 
 _WORKER: dict[str, Any] = {}
@@ -60,6 +64,10 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
     return packed
 
 
+def _table_rows_in_worker(maker: RowMaker, first: int, rows: list[TableRow]) -> tuple[str, int, list]:
+    return maker.text(rows, first)
+
+
 def _calcolo_packed_in_worker(part: bytes, wrapped: Mapping[str, float]) -> bytes:
     """_calcolo_in_worker of a Part sent pickled (as it waited on disk)."""
     return _calcolo_in_worker(pickle.loads(part), wrapped)
@@ -68,6 +76,14 @@ def _calcolo_packed_in_worker(part: bytes, wrapped: Mapping[str, float]) -> byte
 def _room_or_stop(room: threading.Semaphore, stop: threading.Event) -> bool:
     """Wait for a place in `room` (True), or until `stop` is set (False)."""
     while not room.acquire(timeout=0.2):
+        if stop.is_set():
+            return False
+    return not stop.is_set()
+
+
+def _open_or_stop(gate: threading.Event, stop: threading.Event) -> bool:
+    """Wait until `gate` is set (True), or until `stop` is set (False)."""
+    while not gate.wait(timeout=0.2):
         if stop.is_set():
             return False
     return not stop.is_set()
@@ -95,6 +111,10 @@ class CopyWriters:
         self._lock = threading.Lock()
         self._users = {COPIES, CALCOLO}   # see retire
         self._ahead: _CalcoloAhead | None = None
+        # cleared while the consolidated workbook waits for rows of its sheets: no copy is
+        # asked for then, so that the workers take those rows first (see table_rows)
+        self.copies_may_go = threading.Event()
+        self.copies_may_go.set()
         if workers <= 1:
             return
         fp = fingerprint()
@@ -149,6 +169,56 @@ class CopyWriters:
             yield from (ahead.rows() if ahead is not None else _calcolo_here(scores, sectors, reasons, wrapped))
         finally:
             self.retire(CALCOLO)
+
+    def table_rows(self, maker: RowMaker, parts: Iterable[tuple[int, list[TableRow]]]
+                   ) -> Iterator[tuple[str, int, list[tuple[str, str, str]]]]:
+        """tablerows.table_rows_here's parts, made by the workers and by this process: a few
+        parts per worker are asked of them ahead; this process makes any of those no worker
+        has begun (the workers may still be writing copies) while it waits for the first,
+        and gives them in order."""
+        pool = self.pool
+        with self._lock:
+            alive = pool is not None and CALCOLO in self._users   # (see retire)
+        if not alive or pool is None:
+            yield from table_rows_here(maker, parts)
+            return
+        ahead = TABLE_AHEAD * max(1, getattr(pool, "_max_workers", 1))
+        window: deque[tuple[int, list[TableRow], Future | None]] = deque()
+        made: dict[int, tuple[str, int, list]] = {}   # parts made here, out of turn
+        todo = iter(parts)
+        self.copies_may_go.clear()
+        try:
+            while True:
+                while len(window) < ahead:
+                    part = next(todo, None)
+                    if part is None:
+                        break
+                    first, rows = part
+                    try:
+                        future: Future | None = pool.submit(_table_rows_in_worker, maker, first, rows)
+                    except RuntimeError:   # the pool is shutting down: made here
+                        future = None
+                    window.append((first, rows, future))
+                if not window:
+                    return
+                first, rows, future = window.popleft()
+                if first in made:
+                    yield made.pop(first)
+                elif future is None or future.cancel():
+                    yield maker.text(rows, first)
+                else:
+                    while not future.done():   # meanwhile, a part not begun, from the last
+                        later = next((w for w in reversed(window) if w[2] is not None and w[0] not in made
+                                      and w[2].cancel()), None)
+                        if later is None:
+                            break
+                        made[later[0]] = maker.text(later[1], later[0])
+                    yield future.result()
+        finally:
+            self.copies_may_go.set()
+            for _, _, f in window:
+                if f is not None:
+                    f.cancel()
 
     def close(self) -> None:
         if self._ahead is not None:
@@ -345,7 +415,7 @@ def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callabl
     def feed() -> None:
         try:
             for job in jobs:
-                if not _room_or_stop(room, stop):
+                if not _room_or_stop(room, stop) or not _open_or_stop(writers.copies_may_go, stop):
                     return
                 f = pool.submit(_write_in_worker, job)
                 with lock:

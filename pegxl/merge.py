@@ -312,7 +312,8 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
             write_copies(writers, staged, done=copied,
                          meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
                                                               verify=verify, records=records,
-                                                              calcolo=writers.calcolo, built=built))
+                                                              calcolo=writers.calcolo,
+                                                              table_rows=writers.table_rows, built=built))
         finally:
             writers.retire(CALCOLO)   # a workbook without the Calcolo sheet's rows
 

@@ -421,6 +421,8 @@ class _Writers:
         from concurrent.futures import ThreadPoolExecutor
         self.pool = ThreadPoolExecutor(workers)
         self.retired = threading.Event()
+        self.copies_may_go = threading.Event()
+        self.copies_may_go.set()
 
     def retire(self) -> None:
         self.pool.shutdown(wait=True)
@@ -460,6 +462,28 @@ def test_write_copies_takes_the_jobs_one_at_a_time_never_more_than_a_few_ahead(m
     assert during and during[0] < 60
     # the one being made counts too
     assert worst[0] <= M.COPIES_AHEAD * 2 + 1
+
+
+def test_no_copy_is_asked_for_while_the_consolidated_waits_for_its_rows(monkeypatch):
+    """CopyWriters.copies_may_go cleared (table_rows waiting for the workers): the copies
+    wait, and go on once it is set again."""
+    import time
+
+    import pegxl.copies as M
+    written: list[int] = []
+    monkeypatch.setattr(M, "_write_in_worker", lambda job: written.append(job) or job)
+    writers, done, during = _Writers(2), [], []
+    writers.copies_may_go.clear()
+
+    def meanwhile() -> None:
+        time.sleep(0.5)
+        during.append(len(written))
+        writers.copies_may_go.set()
+    try:
+        M.write_copies(writers, iter(range(10)), done=done.append, meanwhile=meanwhile)
+    finally:
+        writers.pool.shutdown()
+    assert during == [0] and sorted(written) == list(range(10)) and sorted(done) == list(range(10))
 
 
 def test_write_copies_retires_the_workers_once_the_copies_are_written(monkeypatch):
@@ -592,3 +616,69 @@ def test_write_copies_stops_the_feeder_when_meanwhile_fails(monkeypatch):
             M.write_copies(writers, iter(range(10_000)), done=lambda job: None, meanwhile=boom)
     finally:
         writers.pool.shutdown()
+
+
+def test_the_consolidated_is_the_same_bytes_whoever_makes_its_table_rows(merged, monkeypatch, tmp_path):
+    """The Fasi and Indicatori rows made as text a part at a time, by the merge's worker
+    processes and by its own (tablerows.RowMaker): the same workbook as one process makes."""
+    from concurrent.futures import Future
+
+    import pegxl.consolidated.tablerows as T
+    plan, result, jobs, tmp = merged
+    rdir = Path(result.validation.files[0].path).parent
+    monkeypatch.setattr(T, "PART_ROWS", 2)
+    marks = tmp_path / "parti"
+    marks.mkdir()
+    real = T.RowMaker.text
+
+    def text(maker, rows, first):   # which process made which part (the workers are forked)
+        (marks / f"{os.getpid()}-{maker.kind}-{first}").touch()
+        return real(maker, rows, first)
+    monkeypatch.setattr(T.RowMaker, "text", text)
+    # no part taken back from the workers (which one this process makes is a matter of
+    # timing: see the next test): every part made by them
+    monkeypatch.setattr(Future, "cancel", lambda self: False)
+    again = merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2)
+    made = [p.name.split("-") for p in marks.iterdir()]
+    assert {kind for _, kind, _ in made} == {"phases", "indicators"} and all(int(pid) != os.getpid()
+                                                                            for pid, _, _ in made), made
+    assert len(made) == len({(kind, first) for _, kind, first in made})   # each part made once
+    a, b = _book_parts(result.consolidated.read_bytes()), _book_parts(again.consolidated.read_bytes())
+    assert list(a) == list(b) and again.run_id == result.run_id
+    for name in a:
+        if name != "docProps/core.xml":
+            assert a[name] == b[name], name
+    assert again.reconciliation.to_dict() == result.reconciliation.to_dict()
+
+
+def test_table_rows_are_given_in_order_whether_a_worker_or_this_process_made_them(merged):
+    """CopyWriters.table_rows: the parts a worker has begun are waited for, those none has
+    begun are made here (out of turn too, while waiting), and all come in order."""
+    import threading
+    from concurrent.futures import Future
+
+    from pegxl.consolidated.tablerows import RowMaker, table_rows_here
+    from pegxl.copies import CopyWriters
+
+    plan = merged[0]
+    maker = RowMaker("phases", "Fasi", (("sector", "Codice settore"), ("phase", "N. fase")), (14.0, 7.0),
+                     (13.0, 6.0), {(None, False, False, None): None}, dt.datetime(1899, 12, 30), True)
+    parts = [(2 + 3 * i, [(("S01", f"O{i}", k, False, 1.0, 2.0), (None,) * 4, (None,) * 4) for k in range(3)])
+             for i in range(7)]
+    begun: list[int] = []
+
+    class Pool:   # every third part begun by a "worker" (made after a while), the others never
+        _max_workers = 2
+
+        def submit(self, fn, maker, first, rows):
+            f: Future = Future()
+            if first % 9 == 2:
+                f.set_running_or_notify_cancel()
+                begun.append(first)
+                threading.Timer(0.05, lambda: f.set_result(fn(maker, first, rows))).start()
+            return f
+    writers = CopyWriters(plan, 1, lambda: "")
+    writers.pool = Pool()   # type: ignore[assignment]
+    got = list(writers.table_rows(maker, iter(parts)))
+    assert got == list(table_rows_here(maker, parts)) and begun == [2, 11, 20]
+    assert writers.copies_may_go.is_set()

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -47,7 +45,7 @@ from ..values import as_float, format_percent, is_blank
 from ..workbook import contract as C
 from ..workbook import paper
 from ..workbook import style as S
-from ..workbook.fastrows import FastWriteOnlyWorkbook, append_plain, set_height
+from ..workbook.fastrows import FastWriteOnlyWorkbook, FastWriteOnlyWorksheet, append_plain, set_height
 from ..workbook.contract import (
     COL_BEFORE_OIV,
     CS_ANOMALIE,
@@ -74,12 +72,29 @@ from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
 from .calcolo import CALCOLO_WIDTHS, CalcoloRows, calcolo_table, calcolo_wrapped
 from .records import RecordSpill
-from .typed import by_sector, keyed_rows
+from .tablerows import (
+    DATETIME_FORMAT,
+    INDICATOR_PLANNED,
+    INDICATOR_SCORES,
+    INDICATOR_TYPED,
+    PCT,
+    PHASE_PLANNED,
+    PHASE_SCORES,
+    PHASE_TYPED,
+    ROW_MAKERS,
+    ROW_STYLES,
+    RowMaker,
+    StyleKey,
+    TableRow,
+    TableRows,
+    compose,
+    in_parts,
+    py_value,
+    record_json,
+    table_rows_here,
+)
+from .typed import BySector, by_sector, keyed_rows
 
-DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
-PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
-RAW_PERCENT = "0.00%"                 # a raw value typed in a percent-formatted cell
-WEIGHT_FORMAT = "0.00"                # Peso effettivo: 33.333... shown as 33,33, not 33,3333333333333
 TEXT_MAX = 4000
 # Sintesi one landscape A4 page wide (text wraps): narrower than the contract's widths
 SINTESI_WIDTHS = {"sector": 10, "sector_name": 26, "manager": 18, "state": 24}
@@ -136,41 +151,6 @@ def naive(ts: Any) -> dt.datetime | None:
 
 # ------------------------------------------------------------------------- writing
 
-def _py(v: Any) -> Any:
-    """A plain Python value for a cell."""
-    kind = type(v)   # the plain values first: half a million cells
-    if kind is str:
-        return clean_text(v)
-    if kind is float:
-        return None if math.isnan(v) else v
-    if kind is int or kind is bool:
-        return v
-    if is_blank(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        v = v.to_pydatetime()
-    if isinstance(v, dt.datetime):
-        v = v.replace(tzinfo=None)
-        return v.date() if v.time() == dt.time(0) else v
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    if isinstance(v, str):
-        return clean_text(v)
-    return v
-
-
-def _shown_value(v: Any, value_type: str | None) -> Any:
-    """A parsed value as a cell shows it: sì/no for booleans."""
-    v = _py(v)
-    if isinstance(v, bool):
-        return "sì" if v else "no"
-    return v
-
-
 class _Sheet:
     """A write-only sheet written row by row, with its record mirror."""
 
@@ -180,6 +160,7 @@ class _Sheet:
         self.book = book
         self.spec = spec
         self.columns = list(spec.columns) + list(extra_cols)
+        self.fields = [(col.field, col.header) for col in self.columns]
         self.ws = book.wb.create_sheet(spec.sheet)
         self.mirror = mirror
         heads = [col.header for col in self.columns]
@@ -219,38 +200,30 @@ class _Sheet:
 
     def append(self, values: Mapping[str, Any], *, formats: Mapping[str, str] | None = None,
                key: tuple | None = None, bold: bool = False, unlocked: Iterable[str] = ()) -> int:
-        formats = formats or {}
-        unlocked = set(unlocked)
-        row: list[Any] = []      # (value, style key) per column
-        record = {}
-        wrapped: list[tuple[str, float]] = []
-        for i, col in enumerate(self.columns):
-            v = values.get(col.field)
-            v = _py(v) if not isinstance(v, bool) else v
-            fmt = formats.get(col.field)
-            if fmt is None:
-                if isinstance(v, dt.datetime):
-                    fmt = DATETIME_FORMAT
-                elif isinstance(v, dt.date):
-                    fmt = S.DATE_FORMAT
-            wrap = isinstance(v, str) and _too_wide(v, self._room[i], bold)
-            if wrap:
-                wrapped.append((str(v), self.widths[i]))
-            align = "wrap" if wrap else "center" if col.field == "band" else None
-            row.append((v, (fmt, bold, col.field in unlocked, align)))
-            if col.field not in OIV_FIELDS:
-                record[col.header] = canon(v)
-        height = paper.row_height(wrapped, bold=bold) if wrapped else None
+        row, height, record = compose(self.fields, self.widths, self._room, values, formats or {}, bold,
+                                      set(unlocked))
         if height is not None:   # neither Excel nor LibreOffice computes it on opening
             set_height(self.ws, self.rows + 1, height)
-            # a tall row reads from its top line (an empty plain cell shows nothing anywhere)
-            row = [(v, (st[0], st[1], st[2], "top")) if st[3] is None and (v is not None or any(st[:3]))
-                   else (v, st) for v, st in row]
         append_plain(self.ws, [(v, self._style(*st) if any(st) else None) for v, st in row])
         self.rows += 1
         if self.mirror and key is not None:
             self.book.mirror(self.spec.sheet, key, record)
         return self.rows
+
+    def fixed_styles(self, keys: Iterable[StyleKey]) -> dict[StyleKey, str | None]:
+        """Register the styles of `keys` in the workbook, in order, before any row uses
+        them: their ids, as the rows' text gives them (see tablerows.RowMaker)."""
+        wb: Any = self.book.wb
+        return {k: f"{wb._cell_styles.add(self._style(*k))}" if any(k) else None for k in keys}
+
+    def row_maker(self, kind: str, style_ids: Mapping[StyleKey, str | None]) -> RowMaker:
+        return RowMaker(kind, self.spec.sheet, tuple(self.fields), tuple(self.widths), tuple(self._room),
+                        dict(style_ids), self.book.wb.epoch, self.mirror)
+
+    @property
+    def as_text(self) -> bool:
+        """Whether rows made as text (RowMaker) can be appended to this sheet."""
+        return isinstance(self.ws, FastWriteOnlyWorksheet) and self.ws.fast
 
     def _style(self, fmt: str | None, bold: bool, unlocked: bool, align: str | None) -> Any:
         """The style array of a cell so formatted, made once per sheet by the same setters
@@ -280,8 +253,9 @@ class _Sheet:
 
 class _Writer:
     def __init__(self, data: Consolidated, password: str, calcolo: CalcoloRows | None = None,
-                 mirror: RecordSpill | None = None):
+                 mirror: RecordSpill | None = None, table_rows: TableRows | None = None):
         self.data = data
+        self.table_rows = table_rows
         self.password = password
         self.calcolo = calcolo
         self.wb = FastWriteOnlyWorkbook()   # write-only, its rows written as text
@@ -293,7 +267,7 @@ class _Writer:
         self.identity_records: list[tuple[str, str, str]] = []
 
     def mirror(self, sheet: str, key: tuple, record: dict) -> None:
-        self._mirror.append((sheet, key_json(key), _record_json(record)))
+        self._mirror.append((sheet, key_json(key), record_json(record)))
 
     def records(self) -> Iterator[tuple[str, str, str]]:
         """Everything this workbook records as written: the `_pegxl_valori` records and the
@@ -480,70 +454,55 @@ class _Writer:
     # ------------------------------------------------------------------------ Fasi
     def _phases(self) -> None:
         d, plan = self.data, self.data.plan
-        final = d.kind != KIND_CONSOLIDATED
-        sh = _Sheet(self, CS_PHASES, freeze="D2", mirror=not final)
         # the fields shown only, as tuples, and the scores a row at a time: the tables of
         # 1,000 settori as dicts of every field are hundreds of megabytes, and as dicts of the
         # fields shown the highest moment of this sheet (70 MB)
-        planned = _shown(plan.phases, ("objective", "phase"),
-                         ("description", "planned_start", "planned_end", "weight"))
-        typed = by_sector(typed_chunks(d.inputs, "phases"), ("sector", "objective", "phase"),
-                         ("progress", "actual_start", "actual_end", "notes"))
-        fmt = {"progress": PCT, "contribution": PCT, "effective_weight": WEIGHT_FORMAT}
-        keep = set(d.sectors)
-        for r in iter_records(d.scores.phases):
-            if r["sector"] not in keep:
-                continue
-            n = int(r["phase"])
-            description, planned_start, planned_end, weight = planned.get((r["objective"], n), _NONE4)
-            progress, actual_start, actual_end, notes = typed.get(r["sector"], (r["sector"], r["objective"], n),
-                                                                  _NONE4)
-            row = {"sector": r["sector"], "objective": r["objective"], "phase": n,
-                   "description": description, "planned_start": planned_start,
-                   "planned_end": planned_end, "weight": as_float(weight),
-                   "neutralised": "sì" if r["neutralised"] else None,
-                   "progress": as_float(progress), "actual_start": actual_start,
-                   "actual_end": actual_end, "notes": notes,
-                   "effective_weight": as_float(r["effective_weight"]), "contribution": as_float(r["contribution"])}
-            sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
-        typed.close()
-        sh.finish()
+        planned = _shown(plan.phases, ("objective", "phase"), PHASE_PLANNED)
+        typed = by_sector(typed_chunks(d.inputs, "phases"), ("sector", "objective", "phase"), PHASE_TYPED)
+        self._table(CS_PHASES, "phases", d.scores.phases, PHASE_SCORES, planned, typed)
 
     # ------------------------------------------------------------------- Indicatori
     def _indicators(self) -> None:
         d, plan = self.data, self.data.plan
-        final = d.kind != KIND_CONSOLIDATED
-        sh = _Sheet(self, CS_INDICATORS, freeze="D2", mirror=not final)
-        planned = _shown(plan.indicators, ("objective", "indicator"),
-                         ("description", "kind", "value_type", "direction", "target_value", "target", "weight"))
+        planned = _shown(plan.indicators, ("objective", "indicator"), INDICATOR_PLANNED)
         typed = by_sector(typed_chunks(d.inputs, "indicators"), ("sector", "objective", "indicator"),
-                         ("achieved_raw", "notes", "achieved_percent", "achieved"))
-        keep = set(d.sectors)
-        for r in iter_records(d.scores.indicators):
-            if r["sector"] not in keep:
-                continue
-            n = int(r["indicator"])
-            description, kind, vt, direction, target, target_text, weight = planned.get(
-                (r["objective"], n), _NONE4 + _NONE4[:3])
-            achieved_raw, notes, achieved_percent, achieved = typed.get(r["sector"], (r["sector"], r["objective"], n),
-                                                                        _NONE4)
-            if isinstance(target, bool):
-                target = "sì" if target else "no"
-            elif is_blank(target):
-                target = target_text
-            fmt = {"score": PCT, "effective_weight": WEIGHT_FORMAT}
-            if achieved_percent:
-                fmt["achieved_raw"] = RAW_PERCENT
-            row = {"sector": r["sector"], "objective": r["objective"], "indicator": n,
-                   "description": description, "kind": kind, "value_type": vt,
-                   "direction": direction, "target": target, "weight": as_float(weight),
-                   "neutralised": "sì" if r["neutralised"] else None,
-                   "achieved_raw": achieved_raw, "notes": notes,
-                   "score": as_float(r["score"]), "status": r["status"],
-                   "effective_weight": as_float(r["effective_weight"]),
-                   "achieved": _shown_value(achieved, vt)}
-            sh.append(row, formats=fmt, key=(r["sector"], r["objective"], n))
-        typed.close()
+                          INDICATOR_TYPED)
+        self._table(CS_INDICATORS, "indicators", d.scores.indicators, INDICATOR_SCORES, planned, typed)
+
+    def _table(self, spec: TableSpec, kind: str, scored: pd.DataFrame, fields: tuple[str, ...],
+               planned: dict[tuple, tuple], typed: BySector) -> None:
+        """Fasi or Indicatori: a row per scored phase or indicator of the settori consolidated,
+        with the plan's fields and what the settore typed (tablerows.ROW_MAKERS)."""
+        sh = _Sheet(self, spec, freeze="D2", mirror=self.data.kind == KIND_CONSOLIDATED)
+        style_ids = sh.fixed_styles(ROW_STYLES)   # the same ids however the rows are made
+        keep = set(self.data.sectors)
+        n_planned = len(PHASE_PLANNED if kind == "phases" else INDICATOR_PLANNED)
+        none_planned, none_typed = (None,) * n_planned, _NONE4
+
+        def rows() -> Iterator[TableRow]:
+            for r in iter_records(scored, fields):
+                sector = r["sector"]
+                if sector not in keep:
+                    continue
+                values = tuple(r[f] for f in fields)
+                n = int(values[2])
+                values = values[:2] + (n,) + values[3:]
+                yield (values, planned.get((values[1], n), none_planned),
+                       typed.get(sector, (sector, values[1], n), none_typed))
+        try:
+            if sh.as_text:   # made a part at a time, here or by merge's workers: their text written
+                maker = sh.row_maker(kind, style_ids)
+                for text, n, records in (self.table_rows or table_rows_here)(maker, in_parts(rows(), sh.rows + 1)):
+                    sh.ws.append_text(text, sh.rows + 1, n)
+                    sh.rows += n
+                    self._mirror.extend(records)
+            else:
+                make = ROW_MAKERS[kind]
+                for r, p, t in rows():
+                    values, formats, key = make(r, p, t)
+                    sh.append(values, formats=formats, key=key)
+        finally:
+            typed.close()
         sh.finish()
 
     # ------------------------------------------------------------- Differenze OIV
@@ -652,13 +611,13 @@ class _Writer:
         ws.append(["Regola", "Valore"])
         rules = {}
         for name, value in plan.rules.as_rows():
-            ws.append([name, _py(value)])
-            rules[name] = canon(_py(value))
+            ws.append([name, py_value(value)])
+            rules[name] = canon(py_value(value))
         self.protect(ws)
         # archived with the records (never in _pegxl_valori: the workbook's own check reads
         # the identity directly)
-        self.identity_records = [(IDENTITY_RECORD, key_json(("identità",)), _record_json(ident)),
-                                 (IDENTITY_RECORD, key_json(("regole",)), _record_json(rules))]
+        self.identity_records = [(IDENTITY_RECORD, key_json(("identità",)), record_json(ident)),
+                                 (IDENTITY_RECORD, key_json(("regole",)), record_json(rules))]
 
     def _values(self) -> None:
         ws = self.wb.create_sheet(SHEET_VALUES)
@@ -682,22 +641,6 @@ def _chart_text(size: int) -> RichText:
     """Chart text of `size` hundredths of a point."""
     cp = CharacterProperties(sz=size)
     return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=cp), endParaRPr=cp)])
-
-
-def _too_wide(text: str, room: float, bold: bool = False) -> bool:
-    """Whether `text` needs more than one line in a column with `room` digits for text."""
-    if "\n" in text:
-        return True
-    if len(text) * 2.1 <= room:   # no character is wider than 2.1 digits (bold, with the margin)
-        return False
-    return paper.text_width(text, bold=bold) > room
-
-
-_RECORD_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # json.dumps's, made once
-
-
-def _record_json(record: Mapping[str, Any]) -> str:
-    return _RECORD_JSON.encode(record)
 
 
 def _oiv_shown(r: Mapping[Any, Any]) -> Any:
@@ -756,15 +699,17 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
 
 
 def build_workbook(data: Consolidated, *, password: str | None = None,
-                   records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None) -> Workbook:
+                   records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None,
+                   table_rows: TableRows | None = None) -> Workbook:
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
     extended with what the workbook records as written (see _Writer.records). `calcolo`
-    makes the Calcolo sheet's rows (default calcolo_table, in this process)."""
+    makes the Calcolo sheet's rows (default calcolo_table, in this process), `table_rows`
+    the text of the Fasi and Indicatori sheets' rows (default tablerows.table_rows_here)."""
     if password is None:
         password = DEFAULT_PASSWORD
     # an empty spill takes the records as they are made: not copied from another afterwards
     spill = records if isinstance(records, RecordSpill) and len(records) == 0 else None
-    w = _Writer(data, password, calcolo, mirror=spill)
+    w = _Writer(data, password, calcolo, mirror=spill, table_rows=table_rows)
     try:
         wb = w.build()
         if records is not None:
@@ -778,11 +723,11 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        verify: Callable[[Path], None] | None = None, password: str | None = None,
                        records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None,
-                       built: Callable[[], None] | None = None) -> Path:
+                       table_rows: TableRows | None = None, built: Callable[[], None] | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
-    before it replaces `path`; if it raises, nothing is written. `records`, `calcolo`: see
-    build_workbook; `built()` is called once they are complete, before the saving."""
-    wb = build_workbook(data, password=password, records=records, calcolo=calcolo)
+    before it replaces `path`; if it raises, nothing is written. `records`, `calcolo`,
+    `table_rows`: see build_workbook; `built()` is called once they are complete, before the saving."""
+    wb = build_workbook(data, password=password, records=records, calcolo=calcolo, table_rows=table_rows)
     if built is not None:
         built()
     target = Path(path)

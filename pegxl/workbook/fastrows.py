@@ -82,6 +82,61 @@ def append_plain(ws: Any, row: PlainRow) -> None:
         ws.append(plain_cells(ws, row))
 
 
+class _Text:
+    """Rows already written as text, sent to the sheet's row writer (append_text)."""
+    __slots__ = ("text", "first", "n")
+
+    def __init__(self, text: str, first: int, n: int):
+        self.text, self.first, self.n = text, first, n
+
+
+def row_start(idx: int, height: float | None, tags: dict[float, str]) -> str:
+    """The <row> start tag of row `idx` with only its height set, or none (as openpyxl
+    writes it); `tags` keeps the attributes of each height."""
+    if height is None:
+        return f'<row r="{idx}">'
+    tag = tags.get(height)
+    if tag is None:
+        dim = RowDimension(None, index=idx, ht=height)  # type: ignore[arg-type]  # its sheet is not written
+        tag = tags[height] = "".join(f' {k}="{_escape_attrib(v)}"' for k, v in dict(dim).items() if k != "r")
+    return f'<row r="{idx}"{tag}>'
+
+
+def plain_text(row: Sequence[tuple[Any, str | None]], idx: int, letters: list[str], epoch: Any) -> str:
+    """The <c> elements of a plain row whose style ids are known (value, style id or None),
+    as openpyxl writes them: what FastWriteOnlyWorksheet writes, made anywhere. `letters`
+    (the column letters) grows as needed."""
+    while len(letters) < len(row):
+        letters.append(get_column_letter(len(letters) + 1))
+    parts = []
+    for i, (value, sid) in enumerate(row):
+        if value is None and sid is None:
+            continue
+        head = f'<c r="{letters[i]}{idx}" s="{sid}"' if sid is not None else f'<c r="{letters[i]}{idx}"'
+        kind = type(value)
+        if kind is str:
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_TEXT]
+            if not value:
+                parts.append(head + ' t="inlineStr" />')
+                continue
+            parts.append(head + ' t="inlineStr"' + text_body(value))
+            continue
+        if value is None:
+            parts.append(head + ' t="n" />')
+            continue
+        if kind is bool:
+            parts.append(f'{head} t="b"><v>{1 if value else 0}</v></c>')
+            continue
+        if kind is dt.datetime or kind is dt.date:
+            if getattr(value, "tzinfo", None) is not None:
+                raise TypeError("una data con fuso orario non va in una cella")
+            value = _to_excel(value, epoch)
+        elif kind is not int and kind is not float:
+            raise TypeError(f"valore non semplice per una cella: {value!r}")
+        parts.append(head + ' t="n"' + number_body(value))
+    return "".join(parts)
+
+
 class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
     """A write-only sheet whose `append` writes the row's text (see the module docstring)."""
 
@@ -108,39 +163,28 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
 
     def _plain_text(self, row: PlainRow, idx: int, epoch: Any) -> str:
         """The <c> elements of a plain row (fastsave._cell_xml's text for the same cells)."""
-        letters = self._letters
-        while len(letters) < len(row):
-            letters.append(get_column_letter(len(letters) + 1))
-        ids = self._style_ids
-        book: Any = self.parent
-        parts = []
-        for i, (value, style) in enumerate(row):
-            sid = style_id(book, style, ids) if style is not None else None
-            if value is None and sid is None:
-                continue
-            head = f'<c r="{letters[i]}{idx}" s="{sid}"' if sid is not None else f'<c r="{letters[i]}{idx}"'
-            kind = type(value)
-            if kind is str:
-                value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_TEXT]
-                if not value:
-                    parts.append(head + ' t="inlineStr" />')
-                    continue
-                parts.append(head + ' t="inlineStr"' + text_body(value))
-                continue
-            if value is None:
-                parts.append(head + ' t="n" />')
-                continue
-            if kind is bool:
-                parts.append(f'{head} t="b"><v>{1 if value else 0}</v></c>')
-                continue
-            if kind is dt.datetime or kind is dt.date:
-                if getattr(value, "tzinfo", None) is not None:
-                    raise TypeError("una data con fuso orario non va in una cella")
-                value = _to_excel(value, epoch)
-            elif kind is not int and kind is not float:
-                raise TypeError(f"valore non semplice per una cella: {value!r}")
-            parts.append(head + ' t="n"' + number_body(value))
-        return "".join(parts)
+        ids, book = self._style_ids, self.parent
+        return plain_text([(value, style_id(book, style, ids) if style is not None else None)
+                           for value, style in row], idx, self._letters, epoch)
+
+    @property
+    def fast(self) -> bool:
+        """Whether its rows are written as text here (not by lxml, not with ISO dates)."""
+        ws: Any = self
+        return not LXML and not ws.parent.iso_dates
+
+    def append_text(self, text: str, first: int, n: int) -> None:
+        """Append `n` rows already written as text (plain_text within row_start and
+        `</row>`), numbered from `first`, which must be the next row: the rows of a sheet
+        made elsewhere (another process) with this sheet's style ids (see fast)."""
+        ws: Any = self
+        if not self.fast:
+            raise RuntimeError("righe in testo solo su un foglio scritto come testo")
+        ws._get_writer()
+        if ws._rows is None:
+            ws._rows = self._text_rows()
+            next(ws._rows)
+        ws._rows.send(_Text(text, first, n))
 
     def append(self, row: Iterable[Any]) -> None:
         ws: Any = self   # openpyxl's attributes are untyped
@@ -167,6 +211,14 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
             try:
                 while True:
                     values = yield
+                    if isinstance(values, _Text):
+                        if values.first != self._next_row or any(
+                                r in ws.row_dimensions or r in self._heights
+                                for r in range(values.first, values.first + values.n)):
+                            raise ValueError(f"righe in testo da {values.first}: attesa la riga {self._next_row}")
+                        xf._file(values.text)
+                        self._next_row += values.n
+                        continue
                     idx = self._next_row
                     self._next_row += 1
                     height = self._heights.pop(idx, None)
@@ -188,12 +240,7 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
 
     def _height_tag(self, idx: int, height: float) -> str:
         """The <row> start tag of a row with only its height set (as a RowDimension writes it)."""
-        tag = self._height_tags.get(height)
-        if tag is None:
-            dim = RowDimension(self, index=idx, ht=height)  # type: ignore[arg-type]  # any sheet will do
-            tag = self._height_tags[height] = "".join(
-                f' {k}="{_escape_attrib(v)}"' for k, v in dict(dim).items() if k != "r")
-        return f'<row r="{idx}"{tag}>'
+        return row_start(idx, height, self._height_tags)
 
     def _bound(self, values: Iterable[Any], row_idx: int) -> Iterable[Any]:
         """WriteOnlyWorksheet._values_to_row: the same binding of values to cells."""
