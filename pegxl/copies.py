@@ -17,7 +17,7 @@ import zlib
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from .consolidated.calcolo import calcolo_height, calcolo_table
+from .consolidated.calcolo import calcolo_height, calcolo_table, calcolo_texts, texts_of
 from .consolidated.tablerows import RowMaker, TableRow, table_rows_here
 from .explain import SECTORS_AT_ONCE, Explainer, Part, Step, figure_rows, forget_figures, part_rows
 from .plan import Plan
@@ -33,8 +33,9 @@ from .writeback import CopyJob, _Fingerprint, write_back
 
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)
 CALCOLO_AHEAD = 4    # parts of the Calcolo sheet asked of the workers and not yet written
-TABLE_AHEAD = 3      # parts of the Fasi or Indicatori sheet asked per worker and not yet written
-COPIES, CALCOLO = "copie", "calcolo"   # what keeps CopyWriters' processes (see retire)
+SHARED_AHEAD = 3     # items asked per worker ahead by `shared` (a table sheet's parts, say)
+# what keeps CopyWriters' processes (see retire, hold)
+COPIES, CALCOLO, RECONCILE = "copie", "calcolo", "riconciliazione"
 
 _WORKER: dict[str, Any] = {}
 
@@ -51,9 +52,9 @@ def _write_in_worker(job: CopyJob) -> str:
 
 
 def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
-    """The part's (row, height) pairs, pickled and compressed: waiting for the
+    """The text of the part's rows (calcolo_texts), pickled and compressed: waiting for the
     consolidated workbook to get to its Calcolo sheet, they take a tenth of the memory."""
-    rows = [(row, calcolo_height(row, wrapped)) for row in part_rows(part)]
+    rows = calcolo_texts(((row, calcolo_height(row, wrapped)) for row in part_rows(part)), wrapped)
     packed = zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
     del rows
     # the part's slice and rows, and the figures cached while making them, freed: not held
@@ -62,6 +63,10 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
     forget_figures()
     release_memory()
     return packed
+
+
+def _with_plan(fn: Callable[..., Any], args: tuple) -> Any:
+    return fn(_WORKER["plan"], *args)
 
 
 def _table_rows_in_worker(maker: RowMaker, first: int, rows: list[TableRow]) -> tuple[str, int, list]:
@@ -135,10 +140,10 @@ class CopyWriters:
 
     def retire(self, user: str = COPIES) -> None:
         """Say that `user` (COPIES: every copy is written; CALCOLO: the Calcolo sheet's
-        rows are made) needs the worker processes no more (from any thread, once or more):
-        when neither does, they stop, and the pages of the plan they have touched, their own
-        copies by then, go back to the system before the consolidated workbook's last and
-        largest steps. `close()` is still needed."""
+        rows are made; RECONCILE, when held: the consolidated is reconciled) needs the
+        worker processes no more (from any thread, once or more): when none does, they
+        stop, and the pages of the plan they have touched, their own copies by then, go
+        back to the system. `close()` is still needed."""
         with self._lock:
             self._users.discard(user)
             last = not self._users
@@ -146,6 +151,12 @@ class CopyWriters:
             self._ahead.cancel()   # once its rows are all given: nothing left to cancel
         if last and self.pool is not None:
             self.pool.shutdown(wait=True)
+
+    def hold(self, user: str) -> None:
+        """Keep the workers for `user` too (RECONCILE), until it is retired."""
+        with self._lock:
+            if self._users:   # not once they have stopped
+                self._users.add(user)
 
     def prefetch_calcolo(self, scores: Scores, sectors: list, reasons: Mapping,
                          wrapped: Mapping[str, float]) -> None:
@@ -155,70 +166,50 @@ class CopyWriters:
         if self.pool is not None and CALCOLO in self._users and self._ahead is None:
             self._ahead = _CalcoloAhead(self.pool, scores, sectors, reasons, wrapped)
 
-    def calcolo(self, scores: Scores, sectors: list, reasons: Mapping,
-                wrapped: Mapping[str, float]) -> Iterator[tuple[dict, float | None]]:
-        """consolidated.calcolo.calcolo_table's rows, made by the workers a Part at a time
-        (see prefetch_calcolo) and given here in order, the ente's made here: the most
-        expensive sheet of the consolidated workbook, off the process that writes it."""
+    def calcolo_text(self, scores: Scores, sectors: list, reasons: Mapping,
+                     wrapped: Mapping[str, float]) -> Iterator[list[str]]:
+        """calcolo_table's rows as text (calcolo.calcolo_texts), made by the workers a Part
+        at a time (see prefetch_calcolo) and given here in order, the ente's made here: the
+        most expensive sheet of the consolidated workbook, off the process that writes it."""
         try:
             if self._ahead is not None and not self._ahead.same(scores, sectors, reasons, wrapped):
                 self._ahead.cancel()   # asked for other rows: those are made afresh
                 self._ahead = None
             self.prefetch_calcolo(scores, sectors, reasons, wrapped)
             ahead = self._ahead
-            yield from (ahead.rows() if ahead is not None else _calcolo_here(scores, sectors, reasons, wrapped))
+            yield from (ahead.texts() if ahead is not None else
+                        texts_of(_calcolo_here(scores, sectors, reasons, wrapped), wrapped))
         finally:
             self.retire(CALCOLO)
 
     def table_rows(self, maker: RowMaker, parts: Iterable[tuple[int, list[TableRow]]]
                    ) -> Iterator[tuple[str, int, list[tuple[str, str, str]]]]:
-        """tablerows.table_rows_here's parts, made by the workers and by this process: a few
-        parts per worker are asked of them ahead; this process makes any of those no worker
-        has begun (the workers may still be writing copies) while it waits for the first,
-        and gives them in order."""
-        pool = self.pool
-        with self._lock:
-            alive = pool is not None and CALCOLO in self._users   # (see retire)
-        if not alive or pool is None:
+        """tablerows.table_rows_here's parts, made by the workers and by this process (see
+        shared), in order. No copy is asked for meanwhile: the workers take the parts first."""
+        pool = self._alive()
+        if pool is None:
             yield from table_rows_here(maker, parts)
             return
-        ahead = TABLE_AHEAD * max(1, getattr(pool, "_max_workers", 1))
-        window: deque[tuple[int, list[TableRow], Future | None]] = deque()
-        made: dict[int, tuple[str, int, list]] = {}   # parts made here, out of turn
-        todo = iter(parts)
         self.copies_may_go.clear()
         try:
-            while True:
-                while len(window) < ahead:
-                    part = next(todo, None)
-                    if part is None:
-                        break
-                    first, rows = part
-                    try:
-                        future: Future | None = pool.submit(_table_rows_in_worker, maker, first, rows)
-                    except RuntimeError:   # the pool is shutting down: made here
-                        future = None
-                    window.append((first, rows, future))
-                if not window:
-                    return
-                first, rows, future = window.popleft()
-                if first in made:
-                    yield made.pop(first)
-                elif future is None or future.cancel():
-                    yield maker.text(rows, first)
-                else:
-                    while not future.done():   # meanwhile, a part not begun, from the last
-                        later = next((w for w in reversed(window) if w[2] is not None and w[0] not in made
-                                      and w[2].cancel()), None)
-                        if later is None:
-                            break
-                        made[later[0]] = maker.text(later[1], later[0])
-                    yield future.result()
+            yield from shared(pool, lambda part: pool.submit(_table_rows_in_worker, maker, *part),
+                              lambda part: maker.text(part[1], part[0]), parts)
         finally:
             self.copies_may_go.set()
-            for _, _, f in window:
-                if f is not None:
-                    f.cancel()
+
+    def share(self, fn: Callable[..., Any], items: list[tuple]) -> Iterator[Any]:
+        """fn(plan, *args) for each args of `items`, by the workers and by this process (see
+        shared), in order (validators.returns.Share: the scoring of a merge's settori, a
+        group at a time, while the workers have no copy to write yet)."""
+        pool = self._alive()
+        if pool is None:
+            return (fn(self.plan, *args) for args in items)
+        return shared(pool, lambda args: pool.submit(_with_plan, fn, args), lambda args: fn(self.plan, *args), items)
+
+    def _alive(self) -> ProcessPoolExecutor | None:
+        """The pool, while it takes work (see retire)."""
+        with self._lock:
+            return self.pool if self._users else None
 
     def close(self) -> None:
         if self._ahead is not None:
@@ -237,7 +228,7 @@ class _CalcoloAhead:
     are made here, before the consolidated workbook is begun, and kept on disk: the
     Explainer (its look-ups of every settore) is let go before the workbook's sheets add
     their own. The rows each worker makes come back compressed and go to disk too, until
-    `rows()` gives them in order."""
+    `texts()` gives them in order."""
 
     def __init__(self, pool: ProcessPoolExecutor, scores: Scores, sectors: list, reasons: Mapping,
                  wrapped: Mapping[str, float]):
@@ -304,7 +295,7 @@ class _CalcoloAhead:
             self._changed.notify_all()
         self._room.release()
 
-    def rows(self) -> Iterator[tuple[dict, float | None]]:
+    def texts(self) -> Iterator[list[str]]:
         for i in range(self.n):
             with self._changed:
                 # made (or failed), or never to be asked for (the feeder stopped)
@@ -319,10 +310,9 @@ class _CalcoloAhead:
                 raise RuntimeError(f"righe del foglio Calcolo non fatte (parte {i})")
             (packed,) = self._rows.get(i)
             assert isinstance(packed, bytes)
-            yield from pickle.loads(zlib.decompress(packed))
+            yield pickle.loads(zlib.decompress(packed))
         wrapped = self.key[3]
-        for row in figure_rows(self.ente):
-            yield row, calcolo_height(row, wrapped)
+        yield from texts_of(((row, calcolo_height(row, wrapped)) for row in figure_rows(self.ente)), wrapped)
 
     def cancel(self) -> None:
         """Ask for no more parts; those not being made are dropped."""
@@ -374,6 +364,52 @@ def _calcolo_here(scores: Scores, sectors: list, reasons: Mapping,
             yield row, calcolo_height(row, wrapped)
     for row in figure_rows(whole.ente()):
         yield row, calcolo_height(row, wrapped)
+
+
+def shared(pool: ProcessPoolExecutor, submit: Callable[[Any], Future], here: Callable[[Any], Any],
+           items: Iterable[Any]) -> Iterator[Any]:
+    """The result of each item, in order, made by `pool`'s workers (`submit`) or by this
+    process (`here`): a few items per worker are asked of them ahead; this process makes
+    any of those no worker has begun (the workers may have other work queued), the first
+    one itself, the others, from the last, while it waits for the first."""
+    ahead = SHARED_AHEAD * max(1, getattr(pool, "_max_workers", 1))
+    window: deque[tuple[Any, Future | None]] = deque()
+    made: dict[int, Any] = {}   # id of an item's window entry -> its result, made here out of turn
+    todo = iter(items)
+    try:
+        while True:
+            while len(window) < ahead:
+                item = next(todo, _END)
+                if item is _END:
+                    break
+                try:
+                    future: Future | None = submit(item)
+                except RuntimeError:   # the pool is shutting down: made here
+                    future = None
+                window.append((item, future))
+            if not window:
+                return
+            entry = window.popleft()
+            item, future = entry
+            if id(entry) in made:
+                yield made.pop(id(entry))
+            elif future is None or future.cancel():
+                yield here(item)
+            else:
+                while not future.done():   # meanwhile, an item not begun, from the last
+                    later = next((w for w in reversed(window) if w[1] is not None and id(w) not in made
+                                  and w[1].cancel()), None)
+                    if later is None:
+                        break
+                    made[id(later)] = here(later[0])
+                yield future.result()
+    finally:
+        for _, f in window:
+            if f is not None:
+                f.cancel()
+
+
+_END = object()
 
 
 def write_copies(writers: CopyWriters, jobs: Iterable[CopyJob], *, done: Callable[[CopyJob], None],

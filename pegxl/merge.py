@@ -41,7 +41,7 @@ from .consolidated.write import (
     finding_row,
     write_consolidated,
 )
-from .copies import CALCOLO, CopyWriters, copy_workers, write_copies
+from .copies import CALCOLO, RECONCILE, CopyWriters, copy_workers, write_copies
 from .errors import (
     EXIT_PROBLEMS,
     EXIT_UNUSABLE,
@@ -58,7 +58,7 @@ from .staging import Staging, interrupted, locked, new_run_id, recover
 from .tables import LazyInputs, canon, clean_text, same, score, shown
 from .templates.cache import TemplateCache
 from .validators.progress import add_progress_findings
-from .validators.returns import Validation, validate_returns
+from .validators.returns import Share, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
@@ -174,7 +174,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
 
     # the phases and indicators on disk once checked, read back a batch of files at a time
     v = validate_returns(plan, paths, progress=read_progress if progress else None, jobs=jobs,
-                         keep_scores=True, spill=True)
+                         keep_scores=True, spill=True, share=writers.share)
     for rf in v.files:   # the validation's tables hold them now: raw rows grow with the files
         rf.rows = {}
     add_progress_findings(v, reference)
@@ -278,7 +278,10 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
 
     def verify(tmp: Path) -> None:
         release_memory()   # what making the workbook freed, before the reading back adds its own
-        r = reconcile(v, used, tmp)
+        try:   # a sheet at a time, by the workers too
+            r = reconcile(v, used, tmp, share=writers.share)
+        finally:
+            writers.retire(RECONCILE)
         rec.typed, rec.reported, rec.by_sheet, rec.problems = r.typed, r.reported, r.by_sheet, r.problems
         if not r.ok:
             detail = (f"{r.typed} valori inseriti, {r.reported} riportati"
@@ -294,6 +297,7 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
     jobs_list = iter_copy_jobs(v, scores, chosen, targets)   # made one at a time as the workers take them
     if scores.explained:   # the Calcolo sheet's rows, made by the workers among the copies
         writers.prefetch_calcolo(scores, sectors, reasons_of(plan.phases, plan.indicators), calcolo_wrapped())
+    writers.hold(RECONCILE)   # the reconciliation's sheets shared with them
     written = [n]
 
     def copied(job: CopyJob) -> None:
@@ -312,10 +316,11 @@ def _merge(plan: Plan, paths: list[Path], outdir: Path, writers: CopyWriters, *,
             write_copies(writers, staged, done=copied,
                          meanwhile=lambda: write_consolidated(data, stage.path(target.name, last=True),
                                                               verify=verify, records=records,
-                                                              calcolo=writers.calcolo,
+                                                              calcolo_text=writers.calcolo_text,
                                                               table_rows=writers.table_rows, built=built))
         finally:
             writers.retire(CALCOLO)   # a workbook without the Calcolo sheet's rows
+            writers.retire(RECONCILE)
 
     result.archived = staged_run(outdir, run_id, "merge", write, plan=plan, result=result, db=db,
                                  owned=(RETURNED_DIR,))
@@ -485,80 +490,110 @@ def _expected(kind: str, raw: Any, r: dict, fld: str) -> Any:
     return canon(raw)
 
 
-def reconcile(v: Validation, used: set[str], path: str | os.PathLike) -> Reconciliation:
+def reconcile(v: Validation, used: set[str], path: str | os.PathLike, share: Share | None = None) -> Reconciliation:
     """Count the non-blank inputs typed in the returns `used` and find each one again, by
-    settore, codes and header, in the consolidated workbook at `path`."""
+    settore, codes and header, in the consolidated workbook at `path`: a sheet at a time,
+    each by `share` when given (merge: its workers, with this process)."""
     rec = Reconciliation()
-    names = {C.SHEET_OBJECTIVES: "objectives", C.SHEET_PHASES: "phases", C.SHEET_INDICATORS: "indicators"}
-    specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
     limit = max_rows(v.plan)
     bound = xlsx_extents(path, bound=True, max_rows=limit)   # measured once for the three
-    for sheet, checks in _CHECKS.items():
-        # one table at a time, and only the three compared: the rest of the workbook (its
-        # hidden record above all, a JSON per row) would be read into memory for nothing
-        keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
-                                          ["indicator"] if sheet == C.SHEET_INDICATORS else [])
-        # the keys and the compared fields only, streamed a row at a time: a table of 1,000
-        # settori whole, as calamine's grid or as dicts of every field, is large
-        at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
-        fields = keys + [fld for _, fld, _ in checks]
-        index: BySector | None = None
-        try:
-            index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=True), sheet, at)
-        except NotOwnXml:   # a cell the streaming reader leaves to calamine: the sheet read again,
-            pass            # outside the handler (its traceback would keep the streaming's index)
-        if index is None:
-            index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=False), sheet, at)
-        wanted = keys + [c for raw_col, fld, _ in checks for c in (raw_col, fld.replace("_raw", "") + "_percent")]
-        typed = reported = 0
-        # per settore, the keys of the workbook no typed row has asked for (yet): a settore's
-        # rows come together (a file is never split), so only the current one's are held
-        unasked: dict[Any, set[tuple]] = {}
-        current: Any = None
-        seen: set[tuple] = set()
-        # the typed rows a batch of files at a time (a merge's validation has them on disk)
-        rows = (r for df in v.chunks(names[sheet], used, wanted) for r in iter_records(df, wanted))
-        for r in rows:
-            key: tuple[Any, ...]
-            if sheet == C.SHEET_OBJECTIVES:
-                key = (r["sector"], r["objective"])
-            elif sheet == C.SHEET_PHASES:
-                key = (r["sector"], r["objective"], int(r["phase"]))
-            else:
-                key = (r["sector"], r["objective"], int(r["indicator"]))
-            if key[0] != current:
-                _unasked(unasked, index, current, seen)
-                current, seen = key[0], set()
-            seen.add(key)
-            got = index.get(key[0], key)
-            for raw_col, fld, kind in checks:
-                raw = r.get(raw_col)
-                if is_blank(raw) or (kind == "text" and not clean_text(raw)):
-                    if got is not None and not is_blank(got[at[fld]]):
-                        rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
-                                            f"valore non inserito dal settore ({shown(canon(got[at[fld]]))})")
-                    continue
-                typed += 1
-                if got is None:
-                    rec.problems.append(f"{sheet} {_label(key)}: riga mancante")
-                    continue
-                want, have = _expected(kind, raw, r, fld.replace("_raw", "")), canon(got[at[fld]])
-                if same(want, have):
-                    reported += 1
-                else:
-                    rec.problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
-                                        f"inserito {shown(want)}, riportato {shown(have)}")
-        _unasked(unasked, index, current, seen)
-        for sector in index.sectors():   # in the workbook's order
-            if unasked.get(sector):
-                for k, got in index.of(sector).items():
-                    if k in unasked[sector] and any(not is_blank(got[at[fld]]) for _, fld, _ in checks):
-                        rec.problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
-        index.close()
+    names = {C.SHEET_OBJECTIVES: "objectives", C.SHEET_PHASES: "phases", C.SHEET_INDICATORS: "indicators"}
+    items = []
+    for sheet in _CHECKS:
+        # the typed rows a batch of files at a time (a merge's validation has them on disk),
+        # the columns compared only, as tuples
+        wanted = _typed_columns(sheet)
+        rows = [tuple(r.get(c) for c in wanted) for df in v.chunks(names[sheet], used, wanted)
+                for r in iter_records(df, wanted)]
+        items.append((str(path), sheet, rows, limit, bound))
+    made = share(_sheet_in_process, items) if share is not None else (reconcile_sheet(*item) for item in items)
+    for sheet, (typed, reported, problems) in zip(_CHECKS, made):
+        rec.problems += problems
         rec.by_sheet[sheet] = (typed, reported)
         rec.typed += typed
         rec.reported += reported
     return rec
+
+
+def _typed_columns(sheet: str) -> list[str]:
+    """The typed table's columns that reconcile_sheet reads: keys, then what each check needs."""
+    keys = ["sector", "objective"] + (["phase"] if sheet == C.SHEET_PHASES else
+                                      ["indicator"] if sheet == C.SHEET_INDICATORS else [])
+    return list(dict.fromkeys(keys + [c for raw_col, fld, _ in _CHECKS[sheet]
+                                      for c in (raw_col, fld.replace("_raw", "") + "_percent")]))
+
+
+def _sheet_in_process(_plan: Plan, *item: Any) -> tuple[int, int, list[str]]:
+    return reconcile_sheet(*item)
+
+
+def reconcile_sheet(path: str, sheet: str, typed_rows: list[tuple], limit: int,
+                    bound: dict[str, tuple[int, int]]) -> tuple[int, int, list[str]]:
+    """One sheet of reconcile: the values typed (`typed_rows`, tuples of _typed_columns),
+    those found again, the problems."""
+    specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
+    checks = _CHECKS[sheet]
+    problems: list[str] = []
+    wanted = _typed_columns(sheet)
+    keys = wanted[:3 if sheet != C.SHEET_OBJECTIVES else 2]
+    # one table at a time, and only the three compared: the rest of the workbook (its
+    # hidden record above all, a JSON per row) would be read into memory for nothing
+    # the keys and the compared fields only, streamed a row at a time: a table of 1,000
+    # settori whole, as calamine's grid or as dicts of every field, is large
+    at = {fld: i for i, fld in enumerate(dict.fromkeys(fld for _, fld, _ in checks))}
+    fields = keys + [fld for _, fld, _ in checks]
+    index: BySector | None = None
+    try:
+        index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=True), sheet, at)
+    except NotOwnXml:   # a cell the streaming reader leaves to calamine: the sheet read again,
+        pass            # outside the handler (its traceback would keep the streaming's index)
+    if index is None:
+        index = _index(_table_rows(path, sheet, specs[sheet], fields, limit, bound, own=False), sheet, at)
+    typed = reported = 0
+    # per settore, the keys of the workbook no typed row has asked for (yet): a settore's
+    # rows come together (a file is never split), so only the current one's are held
+    unasked: dict[Any, set[tuple]] = {}
+    current: Any = None
+    seen: set[tuple] = set()
+    for values in typed_rows:
+        r = dict(zip(wanted, values))
+        key: tuple[Any, ...]
+        if sheet == C.SHEET_OBJECTIVES:
+            key = (r["sector"], r["objective"])
+        elif sheet == C.SHEET_PHASES:
+            key = (r["sector"], r["objective"], int(r["phase"]))
+        else:
+            key = (r["sector"], r["objective"], int(r["indicator"]))
+        if key[0] != current:
+            _unasked(unasked, index, current, seen)
+            current, seen = key[0], set()
+        seen.add(key)
+        got = index.get(key[0], key)
+        for raw_col, fld, kind in checks:
+            raw = r.get(raw_col)
+            if is_blank(raw) or (kind == "text" and not clean_text(raw)):
+                if got is not None and not is_blank(got[at[fld]]):
+                    problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
+                                    f"valore non inserito dal settore ({shown(canon(got[at[fld]]))})")
+                continue
+            typed += 1
+            if got is None:
+                problems.append(f"{sheet} {_label(key)}: riga mancante")
+                continue
+            want, have = _expected(kind, raw, r, fld.replace("_raw", "")), canon(got[at[fld]])
+            if same(want, have):
+                reported += 1
+            else:
+                problems.append(f"{sheet} {_label(key)} «{specs[sheet].header(fld)}»: "
+                                f"inserito {shown(want)}, riportato {shown(have)}")
+    _unasked(unasked, index, current, seen)
+    for sector in index.sectors():   # in the workbook's order
+        if unasked.get(sector):
+            for k, got in index.of(sector).items():
+                if k in unasked[sector] and any(not is_blank(got[at[fld]]) for _, fld, _ in checks):
+                    problems.append(f"{sheet} {_label(k)}: valori senza un file di origine")
+    index.close()
+    return typed, reported, problems
 
 
 def _index(rows: Iterable[dict[str, Any]], sheet: str, at: dict[str, int]) -> BySector:

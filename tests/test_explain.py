@@ -229,13 +229,13 @@ def test_a_worker_keeps_no_figures_of_the_parts_it_has_made(make):
     import zlib
 
     from pegxl import explain, values
-    from pegxl.consolidated.calcolo import calcolo_height, calcolo_wrapped
+    from pegxl.consolidated.calcolo import calcolo_height, calcolo_texts, calcolo_wrapped
     from pegxl.copies import _calcolo_in_worker
     s = make()
     e = Explainer(s, {})
     wrapped = calcolo_wrapped()
     for part in e.parts(size=1):
-        want = [(r, calcolo_height(r, wrapped)) for r in part_rows(part)]
+        want = calcolo_texts([(r, calcolo_height(r, wrapped)) for r in part_rows(part)], wrapped)
         assert values._FIGURE_CACHE and explain._two_of.cache_info().currsize   # filled by the rows above
         got = pickle.loads(zlib.decompress(_calcolo_in_worker(part, wrapped)))
         assert got == want

@@ -797,3 +797,72 @@ def test_a_merge_scoring_a_few_settori_at_a_time_writes_the_same(merged, tmp_pat
     for name in ("indicators", "phases", "objectives", "sectors"):
         pd.testing.assert_frame_equal(getattr(back, name), getattr(whole, name))
     assert back.ente == whole.ente and back.exact.sector_weights == whole.exact.sector_weights
+
+
+def test_a_merges_settori_are_scored_by_its_workers(merged, tmp_path, monkeypatch):
+    """The settori's groups are scored by the copy workers (CopyWriters.share; here every
+    group, none taken back by this process): the same figures, findings and workbook."""
+    import os
+    import uuid
+    from concurrent.futures import Future
+
+    import pandas as pd
+
+    import pegxl.validators.returns as V
+    plan, rdir, _, _, result, _ = merged
+    monkeypatch.setattr(V, "SECTORS_SCORED_AT_ONCE", 1)
+    monkeypatch.setattr(Future, "cancel", lambda self: False)
+    marks, real = tmp_path / "gruppi", V.compute
+    marks.mkdir()
+
+    def compute(inputs, rules):   # which process scored which group (the workers are forked)
+        (marks / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+        return real(inputs, rules)
+    monkeypatch.setattr(V, "compute", compute)
+    again = merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2)
+    pids = [int(p.name.split("-")[0]) for p in marks.iterdir()]
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert all_values(again.consolidated) == all_values(result.consolidated)
+    assert [(f.code, f.file, f.cell, f.message) for f in again.validation.findings] == \
+        [(f.code, f.file, f.cell, f.message) for f in result.validation.findings]
+    for name in ("indicators", "phases", "objectives", "sectors"):
+        pd.testing.assert_frame_equal(getattr(again.scores, name), getattr(result.scores, name))
+    assert again.scores.ente == result.scores.ente and again.scores.exact == result.scores.exact
+
+
+def test_the_workers_reconcile_as_this_process_does_and_find_what_is_lost(tmp_path, monkeypatch):
+    """With workers, the reconciliation's sheets are read back by them (here all three,
+    none taken back by this process): the same counts as in one process, and a value lost
+    on the way to the Fasi sheet is found there, the merge failing (M005)."""
+    import os
+    from concurrent.futures import Future
+
+    import pegxl.merge as M
+    from pegxl.tables import LazyInputs
+    plan, rdir, _ = build(tmp_path)
+    alone = merge(plan, [rdir], tmp_path / "uno", now=NOW, jobs=1)
+    monkeypatch.setattr(Future, "cancel", lambda self: False)
+    marks, real = tmp_path / "fogli", M.reconcile_sheet
+    marks.mkdir()
+
+    def sheet(*args):   # which process read back which sheet (the workers are forked)
+        (marks / f"{os.getpid()}-{args[1]}").touch()
+        return real(*args)
+    monkeypatch.setattr(M, "reconcile_sheet", sheet)
+    shared = merge(plan, [rdir], tmp_path / "due", now=NOW, jobs=2)
+    assert shared.reconciliation.to_dict() == alone.reconciliation.to_dict() and shared.reconciliation.ok
+    made = [p.name.split("-", 1) for p in marks.iterdir()]
+    assert sorted(s for _, s in made) == sorted([C.SHEET_OBJECTIVES, C.SHEET_PHASES, C.SHEET_INDICATORS])
+    assert all(int(pid) != os.getpid() for pid, _ in made)
+    chunks = LazyInputs.chunks
+
+    def lossy(self, name):
+        for chunk in chunks(self, name):
+            if name == "phases":
+                chunk.loc[chunk["objective"] == "O1", "progress"] = None
+            yield chunk
+    monkeypatch.setattr(LazyInputs, "chunks", lossy)
+    with pytest.raises(PegxlError) as exc:
+        merge(plan, [rdir], tmp_path / "tre", now=NOW, jobs=2)
+    assert exc.value.findings[0].code == "M005" and "Fasi" in exc.value.findings[0].message
+    assert not (tmp_path / "tre" / "2024_consolidato_OIV.xlsx").exists()

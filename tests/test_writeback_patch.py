@@ -507,7 +507,7 @@ def test_the_workers_stay_for_the_calcolo_sheet_then_go(tmp_path):
     """CopyWriters' processes make the Calcolo sheet's rows too (the same rows, in order):
     they stop only once the copies and the Calcolo sheet no longer need them."""
     import pegxl.copies as M
-    from pegxl.consolidated.calcolo import calcolo_table
+    from pegxl.consolidated.calcolo import calcolo_table, calcolo_texts
     from pegxl.tables import inputs_from_validation, score
     from pegxl.validators.returns import validate_returns
     plan, rdir, _ = build(tmp_path)
@@ -523,10 +523,10 @@ def test_the_workers_stay_for_the_calcolo_sheet_then_go(tmp_path):
         old = M.CALCOLO_AHEAD
         M.CALCOLO_AHEAD = 1               # a part waited for before the next is asked
         try:
-            got = list(writers.calcolo(scores, sectors, reasons, wrapped))
+            got = [t for rows in writers.calcolo_text(scores, sectors, reasons, wrapped) for t in rows]
         finally:
             M.CALCOLO_AHEAD = old
-        assert got == list(calcolo_table(scores, sectors, reasons, wrapped)) and len(got) > 10
+        assert got == calcolo_texts(calcolo_table(scores, sectors, reasons, wrapped), wrapped) and len(got) > 10
         with pytest.raises(RuntimeError):   # neither needs them: gone
             writers.pool.submit(int)
     finally:
@@ -540,7 +540,7 @@ def test_the_calcolo_parts_wait_on_disk_and_a_failed_one_is_raised_in_order(tmp_
     the parts before it."""
     import pegxl.copies as M
     import pegxl.explain as E
-    from pegxl.consolidated.calcolo import calcolo_table
+    from pegxl.consolidated.calcolo import calcolo_table, calcolo_texts
     from pegxl.tables import inputs_from_validation, score
     from pegxl.validators.returns import validate_returns
     plan, rdir, _ = build(tmp_path)
@@ -549,7 +549,8 @@ def test_the_calcolo_parts_wait_on_disk_and_a_failed_one_is_raised_in_order(tmp_
     sectors = list(scores.sectors["sector"])
     wrapped = {"step": 20.0, "text": 56.0, "rule": 24.0}
     monkeypatch.setattr(E.Explainer.parts, "__defaults__", (None, 1))   # a part per settore
-    want = list(calcolo_table(scores, sectors, {}, wrapped))
+    pairs = list(calcolo_table(scores, sectors, {}, wrapped))
+    want = calcolo_texts(pairs, wrapped)
     real = M._calcolo_in_worker
 
     def failing(part, w):
@@ -567,14 +568,14 @@ def test_the_calcolo_parts_wait_on_disk_and_a_failed_one_is_raised_in_order(tmp_
             assert ahead.n == len(sectors) > 1 and all(i in ahead._parts for i in range(ahead.n))
             got = []
             if not fail:
-                got = list(writers.calcolo(scores, sectors, {}, wrapped))
+                got = [t for rows in writers.calcolo_text(scores, sectors, {}, wrapped) for t in rows]
                 assert got == want and not ahead._futures and sorted(ahead._done) == list(range(ahead.n))
                 continue
-            rows = writers.calcolo(scores, sectors, {}, wrapped)
+            texts = writers.calcolo_text(scores, sectors, {}, wrapped)
             with pytest.raises(ValueError, match="parte rotta"):
-                for row in rows:
-                    got.append(row)
-            first = [r for r in want if r[0]["sector"] == str(sectors[0])]
+                for rows in texts:
+                    got.extend(rows)
+            first = calcolo_texts([r for r in pairs if r[0]["sector"] == str(sectors[0])], wrapped)
             assert got == first and len(first) > 0
         finally:
             writers.close()

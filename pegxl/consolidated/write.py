@@ -45,7 +45,7 @@ from ..values import as_float, format_percent, is_blank
 from ..workbook import contract as C
 from ..workbook import paper
 from ..workbook import style as S
-from ..workbook.fastrows import FastWriteOnlyWorkbook, FastWriteOnlyWorksheet, append_plain, set_height
+from ..workbook.fastrows import FastWriteOnlyWorkbook, FastWriteOnlyWorksheet, append_plain, plain_text, set_height
 from ..workbook.contract import (
     COL_BEFORE_OIV,
     CS_ANOMALIE,
@@ -70,7 +70,9 @@ from ..workbook.contract import (
 )
 from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
-from .calcolo import CALCOLO_WIDTHS, CalcoloRows, calcolo_table, calcolo_wrapped
+from .calcolo import CALCOLO_WIDTHS, CalcoloRows, CalcoloTexts, calcolo_cells, calcolo_table, calcolo_wrapped, \
+    numbered, texts_of
+from .calcolo import EPOCH as CALCOLO_EPOCH
 from .records import RecordSpill
 from .tablerows import (
     DATETIME_FORMAT,
@@ -80,6 +82,7 @@ from .tablerows import (
     PCT,
     PHASE_PLANNED,
     PHASE_SCORES,
+    PART_ROWS,
     PHASE_TYPED,
     ROW_MAKERS,
     ROW_STYLES,
@@ -253,9 +256,11 @@ class _Sheet:
 
 class _Writer:
     def __init__(self, data: Consolidated, password: str, calcolo: CalcoloRows | None = None,
-                 mirror: RecordSpill | None = None, table_rows: TableRows | None = None):
+                 mirror: RecordSpill | None = None, table_rows: TableRows | None = None,
+                 calcolo_text: CalcoloTexts | None = None):
         self.data = data
         self.table_rows = table_rows
+        self.calcolo_text = calcolo_text
         self.password = password
         self.calcolo = calcolo
         self.wb = FastWriteOnlyWorkbook()   # write-only, its rows written as text
@@ -561,28 +566,27 @@ class _Writer:
         d = self.data
         # one landscape A4 page wide, the texts wrapping (CALCOLO_WIDTHS)
         sh = _Sheet(self, CS_CALCOLO, freeze="C2", mirror=False, widths=CALCOLO_WIDTHS)
-        fields = [c.field for c in sh.columns]
         wrapped = calcolo_wrapped(sh.widths)
-        make = self.calcolo or calcolo_table
-        rows = make(d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators), wrapped) \
-            if d.scores.explained else []
-        wrap, top, pct = sh._style(None, False, False, "wrap"), sh._style(None, False, False, "top"), \
-            sh._style(PCT, False, False, "top")
-        for row, height in rows:
+        keys = {"wrap": (None, False, False, "wrap"), "top": (None, False, False, "top"),
+                "value": (PCT, False, False, "top")}
+        ids = sh.fixed_styles(keys.values())   # the same ids however the rows are made
+        if d.scores.explained:
+            args = (d.scores, d.sectors, reasons_of(d.plan.phases, d.plan.indicators), wrapped)
             # straight to the sheet (one row per figure, thousands): no record to keep
-            cells: list[tuple[Any, Any]] = []
-            for f in fields:
-                v = row[f]
-                if f == "value":
-                    cells.append((v, pct))
-                elif f == "text" or f in wrapped and isinstance(v, str):
-                    cells.append((v, wrap))
-                else:   # the codes beside a tall row: on its first line
-                    cells.append((v, top if v is not None else None))
-            if height is not None:   # the steps go to a new line each: rows as tall as they are
-                set_height(sh.ws, sh.rows + 1, height)
-            append_plain(sh.ws, cells)
-            sh.rows += 1
+            if sh.as_text and self.wb.epoch == CALCOLO_EPOCH:   # rows made as text, here or by the workers
+                style_ids = {k: str(ids[key]) for k, key in keys.items()}
+                texts = self.calcolo_text(*args) if self.calcolo_text is not None else \
+                    texts_of((self.calcolo or calcolo_table)(*args), wrapped)
+                for rows in texts:
+                    sh.ws.append_text(numbered(rows, sh.rows + 1, style_ids), sh.rows + 1, len(rows))
+                    sh.rows += len(rows)
+            else:
+                styles = {k: sh._style(*key) for k, key in keys.items()}
+                for row, height in (self.calcolo or calcolo_table)(*args):
+                    if height is not None:   # the steps go to a new line each: rows as tall as they are
+                        set_height(sh.ws, sh.rows + 1, height)
+                    append_plain(sh.ws, [(v, styles[k] if k else None) for v, k in calcolo_cells(row, wrapped)])
+                    sh.rows += 1
         sh.finish()
 
     # ------------------------------------------------------------- hidden sheets
@@ -623,8 +627,20 @@ class _Writer:
         ws = self.wb.create_sheet(SHEET_VALUES)
         ws.sheet_state = "hidden"
         ws.append(["Foglio", "Chiave", "Valori"])
-        for sheet, key, rec in self._mirror:
-            append_plain(ws, [(sheet, None), (key, None), (rec, None)])
+        if isinstance(ws, FastWriteOnlyWorksheet) and ws.fast:   # 100,000 rows: as text, in parts
+            first, rows, letters = 2, list[str](), list[str]()
+            for sheet, key, rec in self._mirror:
+                idx = first + len(rows)
+                rows.append(f'<row r="{idx}">' + plain_text([(sheet, None), (key, None), (rec, None)], idx, letters,
+                                                            self.wb.epoch) + "</row>")
+                if len(rows) >= PART_ROWS:
+                    ws.append_text("".join(rows), first, len(rows))
+                    first, rows = first + len(rows), []
+            if rows:
+                ws.append_text("".join(rows), first, len(rows))
+        else:
+            for sheet, key, rec in self._mirror:
+                append_plain(ws, [(sheet, None), (key, None), (rec, None)])
         self.protect(ws)
 
 
@@ -700,16 +716,17 @@ def _note(r: Mapping[str, Any], rules: Any, grade_before: float | None = None) -
 
 def build_workbook(data: Consolidated, *, password: str | None = None,
                    records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None,
-                   table_rows: TableRows | None = None) -> Workbook:
+                   table_rows: TableRows | None = None, calcolo_text: CalcoloTexts | None = None) -> Workbook:
     """The consolidated (or final) workbook of `data`, not saved. `records`, when given, is
     extended with what the workbook records as written (see _Writer.records). `calcolo`
-    makes the Calcolo sheet's rows (default calcolo_table, in this process), `table_rows`
-    the text of the Fasi and Indicatori sheets' rows (default tablerows.table_rows_here)."""
+    makes the Calcolo sheet's rows (default calcolo_table, in this process), or
+    `calcolo_text` their text (calcolo.calcolo_texts), `table_rows` the text of the Fasi and
+    Indicatori sheets' rows (default tablerows.table_rows_here)."""
     if password is None:
         password = DEFAULT_PASSWORD
     # an empty spill takes the records as they are made: not copied from another afterwards
     spill = records if isinstance(records, RecordSpill) and len(records) == 0 else None
-    w = _Writer(data, password, calcolo, mirror=spill, table_rows=table_rows)
+    w = _Writer(data, password, calcolo, mirror=spill, table_rows=table_rows, calcolo_text=calcolo_text)
     try:
         wb = w.build()
         if records is not None:
@@ -723,11 +740,13 @@ def build_workbook(data: Consolidated, *, password: str | None = None,
 def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
                        verify: Callable[[Path], None] | None = None, password: str | None = None,
                        records: list | RecordSpill | None = None, calcolo: CalcoloRows | None = None,
-                       table_rows: TableRows | None = None, built: Callable[[], None] | None = None) -> Path:
+                       table_rows: TableRows | None = None, calcolo_text: CalcoloTexts | None = None,
+                       built: Callable[[], None] | None = None) -> Path:
     """Write the workbook atomically. `verify(tmp_path)` runs on the complete temporary file
     before it replaces `path`; if it raises, nothing is written. `records`, `calcolo`,
-    `table_rows`: see build_workbook; `built()` is called once they are complete, before the saving."""
-    wb = build_workbook(data, password=password, records=records, calcolo=calcolo, table_rows=table_rows)
+    `table_rows`, `calcolo_text`: see build_workbook; `built()` is called once they are complete, before the saving."""
+    wb = build_workbook(data, password=password, records=records, calcolo=calcolo, table_rows=table_rows,
+                        calcolo_text=calcolo_text)
     if built is not None:
         built()
     target = Path(path)

@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import math
 import os
+import pickle
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -185,9 +186,14 @@ def return_paths(plan: Plan, items: Iterable[str | os.PathLike]) -> list:
 POOL_MIN_FILES = 16
 
 
+# runs fn(plan, *args) for each args of a list, in other processes or not: the results in order
+Share = Callable[[Callable[..., Any], list[tuple]], Iterable[Any]]
+
+
 def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
                      progress: Callable[[int, int, str], None] | None = None,
-                     jobs: int | None = None, keep_scores: bool = False, spill: bool = False) -> Validation:
+                     jobs: int | None = None, keep_scores: bool = False, spill: bool = False,
+                     share: Share | None = None) -> Validation:
     """Validate returned workbooks (files or folders) against a checked plan.
 
     Each file is read and its values checked once (`read_return`: identity, tamper,
@@ -204,21 +210,23 @@ def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
 
     `spill`: the phases and indicators are kept on disk once checked, a batch of at most
     BATCH_MAX_FILES files at a time (`Validation.chunks`), so that the memory held does not
-    grow with the files' rows (merge)."""
+    grow with the files' rows (merge); with `keep_scores`, their settori are then scored
+    SECTORS_SCORED_AT_ONCE at a time, each group by `share` when given (merge: its copy
+    workers, idle until then, with this process)."""
     paths = return_paths(plan, items)
     # the cyclic collector off while the plan's index is made and the files' results pile
     # up (none of them in a cycle): each of its rounds walked them all again, a seventh
     # of this process's time
     with gc_paused():
-        return _validate(plan, paths, jobs, progress, keep_scores, spill)
+        return _validate(plan, paths, jobs, progress, keep_scores, spill, share)
 
 
 def _validate(plan: Plan, paths: list, jobs: int | None, progress: Callable[[int, int, str], None] | None,
-              keep_scores: bool, spill: bool = False) -> Validation:
+              keep_scores: bool, spill: bool = False, share: Share | None = None) -> Validation:
     fingerprint = plan.fingerprint() if paths else None
     index = PlanIndex(plan) if paths else None
     workers = _workers(jobs, len(paths))
-    checker = _Checker(plan, whole_scores=keep_scores, spill=TableSpill() if spill else None)
+    checker = _Checker(plan, whole_scores=keep_scores, spill=TableSpill() if spill else None, share=share)
     if workers <= 1:
         targets = indicator_targets(plan) if paths else {}
         files: list[ReturnFile] = []
@@ -370,8 +378,10 @@ class _Checker:
     V009, V040-V042 of the settori with one readable file. The findings of each check
     come file by file as they would over all files at once."""
 
-    def __init__(self, plan: Plan, whole_scores: bool = False, spill: TableSpill | None = None):
+    def __init__(self, plan: Plan, whole_scores: bool = False, spill: TableSpill | None = None,
+                 share: Share | None = None):
         self.plan = plan
+        self.share = share                   # runs the scoring of the groups (see _whole)
         self.whole_scores = whole_scores     # scored once in `result`, over every batch
         # with a spill, each batch's tables go there once checked; what stays is what the
         # scoring and the checks over every file read (SCORED, OBJECTIVES_HELD)
@@ -466,13 +476,30 @@ class _Checker:
         order = [s for s in everyone if s in single] + sorted(single - set(everyone))
         groups = [order[i:i + SECTORS_SCORED_AT_ONCE] for i in range(0, len(order), SECTORS_SCORED_AT_ONCE)]
         kept, found, frames = KeyedSpill(), [], []
-        for i, group in enumerate(groups):
-            scores = compute(score_input(plan, ns, sectors=group), plan.rules)
-            found += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
-            kept.add(i, (scores.exact, scores.input))
-            frames.append(replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None))
+        if self.share is not None and len(groups) > 1:   # each group with its settori's rows only
+            def rows_of(group: list[str]) -> tuple:
+                keep = set(group)
+                return (SimpleNamespace(**{name: df[df["sector"].isin(keep)] if "sector" in df else df
+                                           for name, df in vars(ns).items()}), group)
+            made = self.share(score_group, [rows_of(g) for g in groups])
+        else:
+            made = (score_group(plan, ns, group) for group in groups)
+        for i, (scores, exact, found_here) in enumerate(made):
+            found += found_here
+            kept.add_pickled(i, exact)
+            frames.append(scores)
         joined = combine(frames, plan.rules, zip(plan.assignments["sector"], plan.assignments["objective"]), order)
         return SpilledScores.of(joined, kept, groups), found
+
+def score_group(plan: Plan, ns: SimpleNamespace, group: list[str]) -> tuple[Scores, bytes, list[Finding]]:
+    """The Scores of `group` (the objectives, phases and indicators of `ns`) without their
+    exact figures and inputs, those pickled (read only to explain a figure: they wait on
+    disk), and the group's V009, V040-V042 (see _Checker._whole)."""
+    scores = compute(score_input(plan, ns, sectors=group), plan.rules)
+    found = _deviation(plan, ns.objectives, scores) + _ungraded(plan, ns.objectives, scores)
+    exact = pickle.dumps((scores.exact, scores.input), protocol=pickle.HIGHEST_PROTOCOL)
+    return replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None), exact, found
+
 
 def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:
     """One table of the batches' (the same columns and dtypes; empty batches left out)."""

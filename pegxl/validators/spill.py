@@ -162,7 +162,11 @@ class KeyedSpill(_Blobs):
         self._at: dict[object, list[tuple[int, int]]] = {}
 
     def add(self, key: object, value: object) -> None:
-        (where,) = self._append([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
+        self.add_pickled(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def add_pickled(self, key: object, blob: bytes) -> None:
+        """`add` of a value already pickled (`blob`), by another process say."""
+        (where,) = self._append([blob])
         self._at.setdefault(key, []).append(where)
 
     def get(self, key: object) -> list[object]:

@@ -90,22 +90,22 @@ class _Text:
         self.text, self.first, self.n = text, first, n
 
 
-def row_start(idx: int, height: float | None, tags: dict[float, str]) -> str:
-    """The <row> start tag of row `idx` with only its height set, or none (as openpyxl
-    writes it); `tags` keeps the attributes of each height."""
+def row_start(idx: int | str, height: float | None, tags: dict[float, str]) -> str:
+    """The <row> start tag of row `idx` (or a mark in its place) with only its height set, or
+    none (as openpyxl writes it); `tags` keeps the attributes of each height."""
     if height is None:
         return f'<row r="{idx}">'
     tag = tags.get(height)
     if tag is None:
-        dim = RowDimension(None, index=idx, ht=height)  # type: ignore[arg-type]  # its sheet is not written
+        dim = RowDimension(None, index=0, ht=height)  # type: ignore[arg-type]  # its sheet is not written
         tag = tags[height] = "".join(f' {k}="{_escape_attrib(v)}"' for k, v in dict(dim).items() if k != "r")
     return f'<row r="{idx}"{tag}>'
 
 
-def plain_text(row: Sequence[tuple[Any, str | None]], idx: int, letters: list[str], epoch: Any) -> str:
+def plain_text(row: Sequence[tuple[Any, str | None]], idx: int | str, letters: list[str], epoch: Any) -> str:
     """The <c> elements of a plain row whose style ids are known (value, style id or None),
     as openpyxl writes them: what FastWriteOnlyWorksheet writes, made anywhere. `letters`
-    (the column letters) grows as needed."""
+    (the column letters) grows as needed; `idx` the row's number, or a mark in its place."""
     while len(letters) < len(row):
         letters.append(get_column_letter(len(letters) + 1))
     parts = []
