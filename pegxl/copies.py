@@ -27,7 +27,7 @@ from .templates.cache import TemplateCache
 from .templates.reference import SnapshotValues
 from .validators.returns import POOL_MIN_FILES
 from .validators.spill import KeyedSpill, SpilledScores
-from .workbook.apart import apart
+from .workbook.apart import apart, forks
 from .workbook.reader import gc_frozen, release_memory
 from .writeback import CopyJob, _Fingerprint, write_back
 
@@ -225,9 +225,10 @@ class _CalcoloAhead:
     process, never more than CALCOLO_AHEAD of them being made.
 
     The parts (each with its settori's slice of the scores, pickled) and the ente's steps
-    are made here, before the consolidated workbook is begun, and kept on disk: the
-    Explainer (its look-ups of every settore) is let go before the workbook's sheets add
-    their own. The rows each worker makes come back compressed and go to disk too, until
+    are made apart (workbook.apart: in a forked child, the Explainer and its look-ups of
+    every settore never here), by that thread while this process goes on with the copies and
+    the consolidated workbook (in this very thread where there is no fork), and kept on
+    disk. The rows each worker makes come back compressed and go to disk too, until
     `texts()` gives them in order."""
 
     def __init__(self, pool: ProcessPoolExecutor, scores: Scores, sectors: list, reasons: Mapping,
@@ -237,7 +238,8 @@ class _CalcoloAhead:
         self._parts = KeyedSpill()   # part i -> the Part pickled
         self._rows = KeyedSpill()    # part i -> its rows, compressed
         self.n = 0
-        self.ente: list[Step] = apart(functools.partial(_parts, scores, self.key[1], self.key[2]), sink=self._part)
+        self.ente: list[Step] = []
+        self._parted = False   # the parts and the ente's steps made
         self._done: set[int] = set()
         self._failed: dict[int, BaseException] = {}
         self._futures: dict[int, Future] = {}   # the parts being made
@@ -245,8 +247,17 @@ class _CalcoloAhead:
         self._room = threading.Semaphore(CALCOLO_AHEAD)
         self._stop = threading.Event()
         self._changed = threading.Condition()
+        if not forks():   # made here: a thread would share the scores' lazy loads with this one
+            self._make_parts()
         self._thread = threading.Thread(target=self._feed, args=(pool,), name="pegxl-calcolo", daemon=True)
         self._thread.start()
+
+    def _make_parts(self) -> None:
+        scores, sectors, reasons = self.key[:3]
+        ente = apart(functools.partial(_parts, scores, sectors, reasons), sink=self._part)
+        with self._changed:
+            self.ente, self._parted = ente, True
+            self._changed.notify_all()
 
     def _part(self, blob: bytes) -> None:
         self._parts.add(self.n, blob)
@@ -258,6 +269,8 @@ class _CalcoloAhead:
 
     def _feed(self, pool: ProcessPoolExecutor) -> None:
         try:
+            if not self._parted:
+                self._make_parts()
             for i in range(self.n):
                 if not _room_or_stop(self._room, self._stop):
                     return
@@ -295,8 +308,17 @@ class _CalcoloAhead:
             self._changed.notify_all()
         self._room.release()
 
+    def parted(self) -> int:
+        """Wait until the parts are made: how many (making them failed: raised)."""
+        with self._changed:
+            while not (self._parted or self._fed):
+                self._changed.wait()
+        if not self._parted:
+            raise self.error or RuntimeError("parti del foglio Calcolo non fatte")
+        return self.n
+
     def texts(self) -> Iterator[list[str]]:
-        for i in range(self.n):
+        for i in range(self.parted()):
             with self._changed:
                 # made (or failed), or never to be asked for (the feeder stopped)
                 while i not in self._done and not (self._fed and i not in self._futures):

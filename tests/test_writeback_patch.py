@@ -565,7 +565,7 @@ def test_the_calcolo_parts_wait_on_disk_and_a_failed_one_is_raised_in_order(tmp_
             writers.retire(M.COPIES)
             writers.prefetch_calcolo(scores, sectors, {}, wrapped)
             ahead = writers._ahead
-            assert ahead.n == len(sectors) > 1 and all(i in ahead._parts for i in range(ahead.n))
+            assert ahead.parted() == len(sectors) > 1 and all(i in ahead._parts for i in range(ahead.n))
             got = []
             if not fail:
                 got = [t for rows in writers.calcolo_text(scores, sectors, {}, wrapped) for t in rows]
