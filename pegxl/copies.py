@@ -66,11 +66,18 @@ def _calcolo_in_worker(part: Part, wrapped: Mapping[str, float]) -> bytes:
 
 
 def _with_plan(fn: Callable[..., Any], args: tuple) -> Any:
-    return fn(_WORKER["plan"], *args)
+    try:
+        return fn(_WORKER["plan"], *args)
+    finally:   # the figures the scoring cached, and what the work freed, let go: a worker's
+        forget_figures()   # heap would keep its highest, and the caches fill group after group
+        release_memory()
 
 
 def _table_rows_in_worker(maker: RowMaker, first: int, rows: list[TableRow]) -> tuple[str, int, list]:
-    return maker.text(rows, first)
+    try:
+        return maker.text(rows, first)
+    finally:
+        release_memory()
 
 
 def _calcolo_packed_in_worker(part: bytes, wrapped: Mapping[str, float]) -> bytes:

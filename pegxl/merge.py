@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import threading
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -501,11 +503,13 @@ def reconcile(v: Validation, used: set[str], path: str | os.PathLike, share: Sha
     items = []
     for sheet in _CHECKS:
         # the typed rows a batch of files at a time (a merge's validation has them on disk),
-        # the columns compared only, as tuples
+        # the columns compared only, as tuples, each batch's pickled and compressed: neither
+        # here nor where they are compared are a sheet's rows held at once
         wanted = _typed_columns(sheet)
-        rows = [tuple(r.get(c) for c in wanted) for df in v.chunks(names[sheet], used, wanted)
-                for r in iter_records(df, wanted)]
-        items.append((str(path), sheet, rows, limit, bound))
+        batches = [zlib.compress(pickle.dumps([tuple(r.get(c) for c in wanted) for r in iter_records(df, wanted)],
+                                              pickle.HIGHEST_PROTOCOL), 1)
+                   for df in v.chunks(names[sheet], used, wanted)]
+        items.append((str(path), sheet, batches, limit, bound))
     made = share(_sheet_in_process, items) if share is not None else (reconcile_sheet(*item) for item in items)
     for sheet, (typed, reported, problems) in zip(_CHECKS, made):
         rec.problems += problems
@@ -527,10 +531,10 @@ def _sheet_in_process(_plan: Plan, *item: Any) -> tuple[int, int, list[str]]:
     return reconcile_sheet(*item)
 
 
-def reconcile_sheet(path: str, sheet: str, typed_rows: list[tuple], limit: int,
+def reconcile_sheet(path: str, sheet: str, batches: list[bytes], limit: int,
                     bound: dict[str, tuple[int, int]]) -> tuple[int, int, list[str]]:
-    """One sheet of reconcile: the values typed (`typed_rows`, tuples of _typed_columns),
-    those found again, the problems."""
+    """One sheet of reconcile: the values typed (`batches`: lists of tuples of
+    _typed_columns, pickled and compressed), those found again, the problems."""
     specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
     checks = _CHECKS[sheet]
     problems: list[str] = []
@@ -555,7 +559,7 @@ def reconcile_sheet(path: str, sheet: str, typed_rows: list[tuple], limit: int,
     unasked: dict[Any, set[tuple]] = {}
     current: Any = None
     seen: set[tuple] = set()
-    for values in typed_rows:
+    for values in (row for batch in batches for row in pickle.loads(zlib.decompress(batch))):
         r = dict(zip(wanted, values))
         key: tuple[Any, ...]
         if sheet == C.SHEET_OBJECTIVES:
