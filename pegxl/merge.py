@@ -63,7 +63,6 @@ from .validators.progress import add_progress_findings
 from .validators.returns import Share, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
-from .workbook.contract import CS_INDICATORS, CS_OBJECTIVES, CS_PHASES
 from .workbook.ownrows import NotOwnXml, iter_own_rows
 from .workbook.reader import blank_row, iter_records, iter_sheet_rows, release_memory, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs
@@ -535,7 +534,7 @@ def reconcile_sheet(path: str, sheet: str, batches: list[bytes], limit: int,
                     bound: dict[str, tuple[int, int]]) -> tuple[int, int, list[str]]:
     """One sheet of reconcile: the values typed (`batches`: lists of tuples of
     _typed_columns, pickled and compressed), those found again, the problems."""
-    specs = {C.SHEET_OBJECTIVES: CS_OBJECTIVES, C.SHEET_PHASES: CS_PHASES, C.SHEET_INDICATORS: CS_INDICATORS}
+    specs = C.TABLES   # each sheet's TableSpec
     checks = _CHECKS[sheet]
     problems: list[str] = []
     wanted = _typed_columns(sheet)

@@ -223,7 +223,7 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
                     self._next_row += 1
                     height = self._heights.pop(idx, None)
                     if height is not None and idx not in ws.row_dimensions:
-                        start = self._height_tag(idx, height)
+                        start = row_start(idx, height, self._height_tags)
                     else:
                         attrs = {"r": f"{idx}"}
                         if height is not None:
@@ -237,10 +237,6 @@ class FastWriteOnlyWorksheet(WriteOnlyWorksheet):
             except GeneratorExit:
                 pass
         ws._writer.xf.send(None)
-
-    def _height_tag(self, idx: int, height: float) -> str:
-        """The <row> start tag of a row with only its height set (as a RowDimension writes it)."""
-        return row_start(idx, height, self._height_tags)
 
     def _bound(self, values: Iterable[Any], row_idx: int) -> Iterable[Any]:
         """WriteOnlyWorksheet._values_to_row: the same binding of values to cells."""
