@@ -204,7 +204,7 @@ class CopyWriters:
         finally:
             self.copies_may_go.set()
 
-    def share(self, fn: Callable[..., Any], items: list[tuple]) -> Iterator[Any]:
+    def share(self, fn: Callable[..., Any], items: Iterable[tuple]) -> Iterator[Any]:
         """fn(plan, *args) for each args of `items`, by the workers and by this process (see
         shared), in order (validators.returns.Share: the scoring of a merge's settori, a
         group at a time, while the workers have no copy to write yet)."""

@@ -14,7 +14,7 @@ import os
 import pickle
 import re
 from collections import namedtuple
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import AbstractSet, Any, Callable
 
 import pandas as pd
@@ -108,6 +108,18 @@ class Plan:
         return ([objs[opos[c]] for c in codes],
                 [phases[p] for p in self._positions_of("phases", codes)],
                 [inds[p] for p in self._positions_of("indicators", codes)])
+
+    def part(self, sectors: AbstractSet[str] | list[str]) -> Plan:
+        """This plan with the rows of `sectors` alone (settori, assignments, and the
+        objectives, phases and indicators of their objectives), without the sheets it was
+        read from: small enough to send to a process (validators.scored.pack_group)."""
+        keep = set(sectors)
+        assignments = self.assignments[self.assignments["sector"].isin(keep)]
+        mine = set(assignments["objective"])
+        return replace(self, sectors=self.sectors[self.sectors["sector"].isin(keep)], assignments=assignments,
+                       objectives=self.objectives[self.objectives["objective"].isin(mine)],
+                       phases=self.phases[self.phases["objective"].isin(mine)],
+                       indicators=self.indicators[self.indicators["objective"].isin(mine)], tables={})
 
     def pack_sector_rows(self) -> None:
         """Keep every settore's sector_rows pickled too, for the processes forked from this

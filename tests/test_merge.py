@@ -809,19 +809,22 @@ def test_a_merges_settori_are_scored_by_its_workers(merged, tmp_path, monkeypatc
     import pandas as pd
 
     import pegxl.validators.returns as V
+    import pegxl.validators.scored as S
     plan, rdir, _, _, result, _ = merged
     monkeypatch.setattr(V, "SECTORS_SCORED_AT_ONCE", 1)
     monkeypatch.setattr(Future, "cancel", lambda self: False)
-    marks, real = tmp_path / "gruppi", V.compute
+    marks, real = tmp_path / "gruppi", S.score_input
     marks.mkdir()
 
-    def compute(inputs, rules):   # which process scored which group (the workers are forked)
-        (marks / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
-        return real(inputs, rules)
-    monkeypatch.setattr(V, "compute", compute)
+    def score_input(part, rows, sectors):   # which process scored which group (the workers are
+        # forked), with how many of the plan's settori: the group's alone were sent (Plan.part)
+        (marks / f"{os.getpid()}-{len(part.sectors)}-{uuid.uuid4().hex}").touch()
+        return real(part, rows, sectors=sectors)
+    monkeypatch.setattr(S, "score_input", score_input)
     again = merge(plan, [rdir], tmp_path / "out", now=NOW, jobs=2)
     pids = [int(p.name.split("-")[0]) for p in marks.iterdir()]
     assert len(pids) == 2 and os.getpid() not in pids
+    assert {p.name.split("-")[1] for p in marks.iterdir()} == {"1"}
     assert all_values(again.consolidated) == all_values(result.consolidated)
     assert [(f.code, f.file, f.cell, f.message) for f in again.validation.findings] == \
         [(f.code, f.file, f.cell, f.message) for f in result.validation.findings]

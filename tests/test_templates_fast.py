@@ -509,3 +509,25 @@ def test_fast_save_sheet_settings_of_each_sheet(tmp_path):
         book(k).save(tmp_path / f"openpyxl{k}.xlsx")
         fastsave.save(book(k), tmp_path / f"fast{k}.xlsx")
         same_parts(tmp_path / f"openpyxl{k}.xlsx", tmp_path / f"fast{k}.xlsx")
+
+
+def test_a_plans_part_holds_the_rows_of_its_settori_alone(plan):
+    """Plan.part (what a merge's worker is sent to score a group of settori): the rows of
+    those settori, the same as the whole plan's, nobody else's, the same rules and phase."""
+    codes = plan.sector_codes[1:3]
+    part = plan.part(codes)
+    assert part.sector_codes == codes and part.tables == {} and part._packed is None
+    assert (part.rules, part.final, part.anno, part.ente) == (plan.rules, plan.final, plan.anno, plan.ente)
+    for code in plan.sector_codes:
+        mine = part.sector_rows(code)
+        if code not in codes:
+            assert mine == ([], [], [])
+            continue
+        for fast, slow in zip(mine, plan.sector_rows(code)):
+            assert len(fast) == len(slow) > 0
+            for a, b in zip(fast, slow):
+                assert all(_same_plain_values(x, y) for x, y in zip(a, b)), (a, b)
+    objectives = set(plan.assignments[plan.assignments["sector"].isin(codes)]["objective"])
+    assert set(part.objectives["objective"]) == objectives
+    assert set(part.phases["objective"]) | set(part.indicators["objective"]) <= objectives
+    assert len(part.phases) == len(plan.phases[plan.phases["objective"].isin(objectives)])

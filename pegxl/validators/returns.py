@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import math
 import os
-import pickle
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import AbstractSet, Any, Callable, Iterable, Iterator, Mapping
 
@@ -28,14 +26,15 @@ from ..errors import ERROR, ErrorCode, Finding, finding, show_value
 from ..ingest import PlanIndex, ReturnFile, expand_paths, read_return
 from ..plan import Plan
 from ..combine import combine
-from ..scoring import EX_NEUTRALISED, EX_NO_DATA, Figures, Scores, compute
+from ..scoring import Scores, compute
 from ..tables import score_input
 from ..templates.generate import default_jobs
-from ..values import is_blank, round_half_up
+from ..values import is_blank
 from ..workbook import contract as C
 from ..workbook.reader import gc_frozen, gc_paused, records
 from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
+from .scored import deviation_findings, pack_group, score_group, score_packed, ungraded_findings
 from .spill import KeyedSpill, SpilledScores, TableSpill
 
 
@@ -187,7 +186,7 @@ POOL_MIN_FILES = 16
 
 
 # runs fn(plan, *args) for each args of a list, in other processes or not: the results in order
-Share = Callable[[Callable[..., Any], list[tuple]], Iterable[Any]]
+Share = Callable[[Callable[..., Any], Iterable[tuple]], Iterable[Any]]
 
 
 def validate_returns(plan: Plan, items: Iterable[str | os.PathLike], *,
@@ -362,7 +361,7 @@ def validate_files(plan: Plan, files: list[ReturnFile], contents: list[FileConte
 SCORED = {C.SHEET_PHASES: ["sector", "objective", "phase", "progress"],
           C.SHEET_INDICATORS: ["sector", "objective", "indicator", "achieved"]}
 # the columns of the objectives that stay in memory when spilled: the scoring's, and those
-# _deviation and _ungraded read over every file (a table of 28 columns is 560,000 objects
+# deviation_findings and ungraded_findings read over every file (a table of 28 columns is 560,000 objects
 # at 1,000 returns)
 OBJECTIVES_HELD = ["sector", "file", "xlrow", "record", "objective", "status", "declared", "declared_cell",
                    "deviation_reason", "deviation_reason_cell"]
@@ -420,7 +419,7 @@ class _Checker:
         if single and not obj.empty and not self.whole_scores:
             scores = compute(score_input(plan, SimpleNamespace(objectives=obj, phases=ph, indicators=ind),
                                          sectors=single), plan.rules)
-            self.scored += _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
+            self.scored += deviation_findings(plan, obj, scores) + ungraded_findings(plan, obj, scores)
             self.batches_scored += 1
             self.only_scores = (frozenset(single), scores) if self.batches_scored == 1 else None
         if self.spill is not None:   # what nothing reads once the findings are made stays out
@@ -470,18 +469,14 @@ class _Checker:
         plan, obj = self.plan, ns.objectives
         if self.spill is None:
             scores = compute(score_input(plan, ns, sectors=single), plan.rules)
-            return scores, _deviation(plan, obj, scores) + _ungraded(plan, obj, scores)
+            return scores, deviation_findings(plan, obj, scores) + ungraded_findings(plan, obj, scores)
         # the plan's settori, then those only its assignments name, in compute()'s order
         everyone = list(dict.fromkeys([*plan.sector_codes, *plan.assignments["sector"]]))
         order = [s for s in everyone if s in single] + sorted(single - set(everyone))
         groups = [order[i:i + SECTORS_SCORED_AT_ONCE] for i in range(0, len(order), SECTORS_SCORED_AT_ONCE)]
         kept, found, frames = KeyedSpill(), [], []
         if self.share is not None and len(groups) > 1:   # each group with its settori's rows only
-            def rows_of(group: list[str]) -> tuple:
-                keep = set(group)
-                return (SimpleNamespace(**{name: df[df["sector"].isin(keep)] if "sector" in df else df
-                                           for name, df in vars(ns).items()}), group)
-            made = self.share(score_group, [rows_of(g) for g in groups])
+            made = self.share(score_packed, ((pack_group(plan, ns, g),) for g in groups))
         else:
             made = (score_group(plan, ns, group) for group in groups)
         for i, (scores, exact, found_here) in enumerate(made):
@@ -490,16 +485,6 @@ class _Checker:
             frames.append(scores)
         joined = combine(frames, plan.rules, zip(plan.assignments["sector"], plan.assignments["objective"]), order)
         return SpilledScores.of(joined, kept, groups), found
-
-def score_group(plan: Plan, ns: SimpleNamespace, group: list[str]) -> tuple[Scores, bytes, list[Finding]]:
-    """The Scores of `group` (the objectives, phases and indicators of `ns`) without their
-    exact figures and inputs, those pickled (read only to explain a figure: they wait on
-    disk), and the group's V009, V040-V042 (see _Checker._whole)."""
-    scores = compute(score_input(plan, ns, sectors=group), plan.rules)
-    found = _deviation(plan, ns.objectives, scores) + _ungraded(plan, ns.objectives, scores)
-    exact = pickle.dumps((scores.exact, scores.input), protocol=pickle.HIGHEST_PROTOCOL)
-    return replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None), exact, found
-
 
 def _concat(parts: list[pd.DataFrame], sheet: str) -> pd.DataFrame:
     """One table of the batches' (the same columns and dtypes; empty batches left out)."""
@@ -715,79 +700,3 @@ def _status_vs_progress(obj: pd.DataFrame, ph: pd.DataFrame) -> list[Finding]:
             out.append(finding(ErrorCode.V016, file=r["file"], sheet=C.SHEET_OBJECTIVES, cell=r["status_cell"],
                                row=r["xlrow"], column="Stato", record=r["record"], value=show_value(m)))
     return out
-
-
-def _deviation(plan: Plan, objectives: pd.DataFrame, scores: Any) -> list[Finding]:
-    """Declared grade far from the computed one without a Motivazione (V009)."""
-    o = scores.objectives
-    if "deviation_flag" not in o:
-        return []
-    flagged = o[o["deviation_flag"].astype(bool)]
-    if flagged.empty:
-        return []
-    rows = objectives.set_index(["sector", "objective"])
-    out = []
-    thr = plan.rules.deviation_threshold
-    for r in records(flagged):
-        key = (r["sector"], r["objective"])
-        if key not in rows.index:
-            continue
-        src = rows.loc[key]
-        if isinstance(src, pd.DataFrame):
-            src = src.iloc[0]
-        if not is_blank(src["deviation_reason"]) or src["status"] in C.STATI_ESCLUSI:
-            continue
-        out.append(finding(ErrorCode.V009, file=src["file"], sheet=C.SHEET_OBJECTIVES,
-                           cell=src["deviation_reason_cell"], row=src["xlrow"], column="Motivazione scostamento",
-                           record=src["record"], declared=show_value(round_half_up(r["declared"])),
-                           computed=show_value(round_half_up(r["computed"])), threshold=show_value(thr)))
-    return out
-
-
-def _ungraded(plan: Plan, objectives: pd.DataFrame, scores: Any) -> list[Finding]:
-    """Objectives the averages leave out for want of a grade, never silently (scoring.md):
-    nothing computable and no Grado dichiarato % (V040 in a Rendicontazione finale, V041 in
-    a Monitoraggio intermedio); fasi e indicatori all neutralised with a declared grade,
-    which does not count (V042). Located at the objective's Grado dichiarato % cell."""
-
-    o = scores.objectives
-    o = o[o["excluded_reason"].isin([EX_NO_DATA, EX_NEUTRALISED])]
-    if o.empty:
-        return []
-    rows = objectives.drop_duplicates(["sector", "objective"]).set_index(["sector", "objective"])
-    ind = scores.indicators
-    ph = scores.phases
-    out = []
-    for r in records(o):
-        key = (r["sector"], r["objective"])
-        if key not in rows.index:
-            continue
-        src = rows.loc[key]
-        where = dict(file=src["file"], sheet=C.SHEET_OBJECTIVES, cell=src["declared_cell"], row=src["xlrow"],
-                     column="Grado dichiarato %", record=src["record"])
-        if r["excluded_reason"] == EX_NEUTRALISED:
-            if not math.isnan(r["declared"]):
-                out.append(finding(ErrorCode.V042, value=show_value(round_half_up(r["declared"])), **where))
-            continue
-        code = ErrorCode.V040 if plan.final else ErrorCode.V041
-        out.append(finding(code, detail=_why_nothing(ph, ind, key), **where))
-    return out
-
-
-_WHY = {"mancante": ("indicatore senza valore raggiunto", "indicatori senza valore raggiunto"),
-        "non calcolabile": ("indicatore di tipo testo o non calcolabile",
-                            "indicatori di tipo testo o non calcolabili"),
-        "neutralizzato": ("indicatore neutralizzato", "indicatori neutralizzati")}
-
-
-def _why_nothing(ph: pd.DataFrame, ind: pd.DataFrame, key: tuple) -> str:
-    """«nessuna fase; 2 indicatori senza valore raggiunto» for V040/V041."""
-    mine = ph[(ph["sector"] == key[0]) & (ph["objective"] == key[1])]
-    parts = ["nessuna fase" if mine.empty else "fasi tutte neutralizzate"]
-    mine = ind[(ind["sector"] == key[0]) & (ind["objective"] == key[1]) & (ind["status"] != "contesto")]
-    if mine.empty:
-        parts.append("nessun indicatore valutabile")
-    for status, n in mine["status"].value_counts(sort=False).items():
-        one, many = _WHY.get(status, (f"indicatore {status}", f"indicatori {status}"))
-        parts.append(f"1 {one}" if n == 1 else f"{n} {many}")
-    return "; ".join(parts)
