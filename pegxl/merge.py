@@ -64,7 +64,7 @@ from .validators.returns import Share, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.ownrows import NotOwnXml, iter_own_rows
-from .workbook.reader import blank_row, iter_records, iter_sheet_rows, release_memory, xlsx_extents
+from .workbook.reader import blank_row, bound_heap, iter_records, iter_sheet_rows, release_memory, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
 from .writeback import template_bytes as template_bytes
@@ -141,6 +141,7 @@ def merge(plan: Plan, items: Iterable[str | os.PathLike], outdir: str | os.PathL
     paths = require_files(expand_paths(items), items)
     _check_outdir(outdir, items, paths)
     n = len(paths)
+    bound_heap()   # before any worker is forked or thread started: they inherit it
 
     # the previous snapshot of the year: its warnings in Anomalie, its columns in the copies
     try:

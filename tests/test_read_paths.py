@@ -130,3 +130,34 @@ def test_release_memory_gives_back_what_was_freed_in_the_middle_of_the_heap():
     assert release_memory() is True
     assert rss_kb() < before - 20_000   # most of the 60 MB freed between the kept ones
     assert len(kept) == 1_875
+
+
+_MAPPED_APART = """
+import ctypes, sys
+from pegxl.workbook.reader import bound_heap
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+info = ctypes.CDLL(None).mallinfo2
+info.restype = MallInfo2
+if sys.argv[1] == "bound":
+    assert bound_heap() is True
+x = b"x" * (8 << 20)
+del x   # glibc alone maps apart only blocks larger than this one from now on
+big = [b"x" * (1 << 20) for _ in range(60)]
+print(info().hblkhd >> 20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt: glibc")
+def test_bound_heap_keeps_large_blocks_apart_to_give_them_back_when_freed():
+    """merge calls it first: the parts of text it builds, a megabyte each, are mapped apart
+    (and so given back as soon as freed) even after a larger block was freed, where glibc
+    alone would put them in its heap among live objects. A process-wide setting: each
+    case in a process of its own."""
+    import subprocess
+    mapped = {how: int(subprocess.run([sys.executable, "-c", _MAPPED_APART, how], check=True,
+                                      capture_output=True, text=True).stdout)
+              for how in ("bound", "glibc")}
+    assert mapped["bound"] >= 55 and mapped["glibc"] < 10, mapped
