@@ -103,8 +103,8 @@ def _line_count_loop(text: str, width: float, size: float, bold: bool) -> int:
 
 
 def test_line_count_shortcuts_count_as_the_loop():
-    """The shortcuts of line_count (a short text, a text whose whole width fits) and
-    one_line_chars give the loop's own count, at the boundaries too (issue 12)."""
+    """The shortcuts of line_count (a short text, a text or paragraph whose whole width
+    fits) and one_line_chars give the loop's own count, at the boundaries too (issue 12)."""
     rng = random.Random(12)
     letters = "aeioumwlI MW.,0123456789/è€«"
     widest = max(paper._TABLE, key=paper._TABLE.__getitem__)
@@ -119,7 +119,24 @@ def test_line_count_shortcuts_count_as_the_loop():
                 text = "".join(rng.choice(letters) for _ in range(n))
                 if rng.random() < 0.1:
                     text = text.replace(" ", "\n", 1)
+                elif rng.random() < 0.3:   # paragraphs, some that fit and some that do not
+                    text = "\n".join([text, text[: n // 3], "", text[n // 2:] * 2])
                 assert paper.line_count(text, width, size, bold) == _line_count_loop(text, width, size, bold), \
                     (text, width, size, bold)
                 checked += 1
     assert checked > 1000
+
+
+def test_a_characters_width_is_kept_once_met_and_counts_the_same(monkeypatch):
+    """_digits keeps the width of a character it has not met before (×, — and ≥ in every
+    step of the Calcolo sheet), the same as computed each time; past its bound it still
+    counts, without keeping."""
+    text = "Peso fasi 60 × fasi 87,50 % — ≥ 3 ☃"
+    slow = sum(paper._char_width(ch) for ch in text)
+    monkeypatch.setattr(paper, "_TABLE", dict(paper._TABLE))
+    for ch in "×—≥☃":
+        paper._TABLE.pop(ch, None)
+    monkeypatch.setattr(paper, "_TABLE_MAX", len(paper._TABLE))
+    assert paper._digits(text) == slow and "☃" not in paper._TABLE
+    monkeypatch.setattr(paper, "_TABLE_MAX", 1 << 12)
+    assert paper._digits(text) == slow and "☃" in paper._TABLE and paper._digits(text) == slow

@@ -75,10 +75,17 @@ _TABLE.update({ch: _char_width(ch) for ch in "àèéìíòóùúÀÈÉÌÒÙ«»
 _WIDEST = max(_TABLE.values())
 
 
+_TABLE_MAX = 1 << 12   # characters whose width is kept once met (×, —, ≥ in the Calcolo sheet)
+
+
 def _digits(text: str) -> float:
     try:
         return sum(map(_TABLE.__getitem__, text))
-    except KeyError:
+    except KeyError:   # a character met for the first time
+        if len(_TABLE) < _TABLE_MAX:
+            for ch in set(text).difference(_TABLE):
+                _TABLE[ch] = _char_width(ch)
+            return sum(map(_TABLE.__getitem__, text))
         return sum(_char_width(ch) for ch in text)
 
 
@@ -117,6 +124,9 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
     lines = 0
     for paragraph in text.split("\n"):
         lines += 1
+        # a paragraph that fits whole is one line, as above (the Calcolo sheet's steps)
+        if len(paragraph) * _WIDEST * scale <= room or _digits(paragraph) * scale <= room - 1e-6:
+            continue
         used = 0.0
         for word in paragraph.split(" "):
             w = _word_digits(word) * scale

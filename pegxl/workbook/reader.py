@@ -79,8 +79,8 @@ def release_memory() -> bool:
 
 
 # glibc's mallopt parameters (malloc.h)
-_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8
-MMAP_THRESHOLD = 128 * 1024   # glibc's own starting value
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+MMAP_THRESHOLD = 128 * 1024   # glibc's own starting values of both
 
 
 def bound_heap() -> bool:
@@ -95,7 +95,9 @@ def bound_heap() -> bool:
     mallopt = _libc_call("mallopt")
     if mallopt is None:
         return False
-    done = [mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(_M_ARENA_MAX, 2)]   # 1: done
+    # the trim threshold too: glibc raised it with the other, and free() keeps that much
+    done = [mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(_M_TRIM_THRESHOLD, MMAP_THRESHOLD),
+            mallopt(_M_ARENA_MAX, 2)]   # 1: done
     return all(done)
 
 
