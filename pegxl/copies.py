@@ -28,7 +28,7 @@ from .templates.reference import SnapshotValues
 from .validators.returns import POOL_MIN_FILES
 from .validators.spill import KeyedSpill, SpilledScores
 from .workbook.apart import apart, forks
-from .workbook.reader import gc_frozen, release_memory
+from .workbook.memory import gc_frozen, release_memory
 from .writeback import CopyJob, _Fingerprint, write_back
 
 COPIES_AHEAD = 4     # copies made and waiting per worker process (see write_copies)

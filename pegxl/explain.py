@@ -56,6 +56,7 @@ from .scoring import (
 )
 from .values import exact, figure_float, format_number, format_percent, is_blank
 from .values import forget_figures as values_forget_figures
+from .workbook.reader import records
 
 ENTE = "ente"
 
@@ -211,7 +212,7 @@ class Explainer:
     def _rows(self, name: str, keys: Iterable[Any]) -> list[dict[Any, Any]]:
         """_take's rows as to_dict("records") gives them."""
         rows = self._take(name, keys)
-        return rows.to_dict("records") if len(rows) else []
+        return records(rows) if len(rows) else []
 
     def parts(self, sectors: Iterable[Any] | None = None, size: int = SECTORS_AT_ONCE) -> Iterator[Part]:
         """`sectors` (default all) `size` at a time, each with its slice of the scores: the

@@ -64,7 +64,8 @@ from .validators.returns import Share, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
 from .workbook.ownrows import NotOwnXml, iter_own_rows
-from .workbook.reader import blank_row, bound_heap, iter_records, iter_sheet_rows, release_memory, xlsx_extents
+from .workbook.memory import bound_heap, release_memory
+from .workbook.reader import blank_row, iter_records, iter_sheet_rows, xlsx_extents
 from .writeback import CopyJob, _Fingerprint, iter_copy_jobs
 from .writeback import copy_jobs as copy_jobs  # the tests' and other callers'
 from .writeback import template_bytes as template_bytes

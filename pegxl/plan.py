@@ -14,7 +14,7 @@ import os
 import pickle
 import re
 from collections import namedtuple
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import AbstractSet, Any, Callable
 
 import pandas as pd
@@ -33,7 +33,8 @@ from .values import (
     split_direction,
 )
 from .workbook import contract as C
-from .workbook.reader import RawBook, Table, gc_paused, read_table, read_values
+from .workbook.memory import gc_paused
+from .workbook.reader import RawBook, Table, read_table, read_values
 from .workbook.scan import percent_cells
 
 
@@ -109,25 +110,12 @@ class Plan:
                 [phases[p] for p in self._positions_of("phases", codes)],
                 [inds[p] for p in self._positions_of("indicators", codes)])
 
-    def part(self, sectors: AbstractSet[str] | list[str]) -> Plan:
-        """This plan with the rows of `sectors` alone (settori, assignments, and the
-        objectives, phases and indicators of their objectives), without the sheets it was
-        read from: small enough to send to a process (validators.scored.pack_group)."""
-        keep = set(sectors)
-        assignments = self.assignments[self.assignments["sector"].isin(keep)]
-        mine = set(assignments["objective"])
-        return replace(self, sectors=self.sectors[self.sectors["sector"].isin(keep)], assignments=assignments,
-                       objectives=self.objectives[self.objectives["objective"].isin(mine)],
-                       phases=self.phases[self.phases["objective"].isin(mine)],
-                       indicators=self.indicators[self.indicators["objective"].isin(mine)], tables={})
-
     def pack_sector_rows(self) -> None:
-        """Keep every settore's sector_rows pickled too, for the processes forked from this
-        one (the copies of `pegxl merge`): each unpickles its own copy of the settore it
-        asks for. Reading the rows this process holds would write their reference counts,
-        and so copy, page by page, the whole plan's rows into every worker (60 MB a worker
-        at 1,000 settori of 80 fasi and 60 indicatori). The rows themselves are then let go
-        (the pickles take a third of their memory): sector_rows unpickles in this process too."""
+        """Keep every settore's sector_rows pickled (and let the rows go: the pickles take a
+        third of their memory), for the processes forked from this one (merge's copies): each
+        unpickles the settore it asks for. Reading the rows this process holds would write
+        their reference counts, and so copy them into every worker (60 MB a worker at 1,000
+        settori)."""
         columns = tuple(tuple(df.columns) for df in (self.objectives, self.phases, self.indicators))
         packed = {s: pickle.dumps(tuple([tuple(r) for r in part] for part in self.sector_rows(s)),
                                   pickle.HIGHEST_PROTOCOL) for s in self.sector_codes}

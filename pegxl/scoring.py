@@ -26,7 +26,7 @@ from .fastpaths import IdMemo, Products, dot, floats, fsum, groups
 from .rules import Rules
 from .values import exact, figure_float, is_blank, parse_bool
 from .workbook.contract import STATI, TIPI_VALORE, canonical, norm_word
-from .workbook.reader import gc_paused
+from .workbook.memory import gc_paused
 
 # Indicator statuses, as shown in the outputs.
 ST_COMPUTED = "calcolato"

@@ -37,7 +37,7 @@ from .workbook import fastsave
 from .workbook import style as S
 from .workbook.io import atomic_write_bytes
 from .workbook.patch import CellChange, patch_cells
-from .workbook.reader import gc_paused
+from .workbook.memory import gc_paused
 
 # Each copy is the settore's template -- kept by an earlier run (pegxl.templates.cache), or
 # built from the plan in memory and written by the templates' own writer -- with the changed

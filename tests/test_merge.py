@@ -817,7 +817,7 @@ def test_a_merges_settori_are_scored_by_its_workers(merged, tmp_path, monkeypatc
     marks.mkdir()
 
     def score_input(part, rows, sectors):   # which process scored which group (the workers are
-        # forked), with how many of the plan's settori: the group's alone were sent (Plan.part)
+        # forked), with how many of the plan's settori: the group's alone were sent (plan_part)
         (marks / f"{os.getpid()}-{len(part.sectors)}-{uuid.uuid4().hex}").touch()
         return real(part, rows, sectors=sectors)
     monkeypatch.setattr(S, "score_input", score_input)

@@ -17,7 +17,8 @@ from around_helpers import make_plan, plan_data
 from pegxl.validators.plan import check_plan
 from pegxl.workbook import contract as C
 from pegxl.workbook.planfile import write_plan
-from pegxl.workbook.reader import MAX_CELLS, gc_paused, read_values, records, sheet_bound, xlsx_extents
+from pegxl.workbook.memory import gc_paused
+from pegxl.workbook.reader import MAX_CELLS, read_values, records, sheet_bound, xlsx_extents
 from pegxl.workbook.scan import percent_cells, scan
 
 
@@ -118,7 +119,7 @@ def test_plan_findings_come_in_row_order_as_a_row_by_row_parse_gave_them(tmp_pat
 def test_release_memory_gives_back_what_was_freed_in_the_middle_of_the_heap():
     """merge calls it after reading the returns: freed memory the allocator keeps (a heap
     with holes that free() alone cannot give back) leaves the process's resident size."""
-    from pegxl.workbook.reader import release_memory
+    from pegxl.workbook.memory import release_memory
 
     def rss_kb() -> int:
         return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -134,7 +135,7 @@ def test_release_memory_gives_back_what_was_freed_in_the_middle_of_the_heap():
 
 _MAPPED_APART = """
 import ctypes, sys
-from pegxl.workbook.reader import bound_heap
+from pegxl.workbook.memory import bound_heap
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",

@@ -511,11 +511,12 @@ def test_fast_save_sheet_settings_of_each_sheet(tmp_path):
         same_parts(tmp_path / f"openpyxl{k}.xlsx", tmp_path / f"fast{k}.xlsx")
 
 
-def test_a_plans_part_holds_the_rows_of_its_settori_alone(plan):
-    """Plan.part (what a merge's worker is sent to score a group of settori): the rows of
+def test_a_part_of_the_plan_holds_the_rows_of_its_settori_alone(plan):
+    """plan_part (what a merge's worker is sent to score a group of settori): the rows of
     those settori, the same as the whole plan's, nobody else's, the same rules and phase."""
+    from pegxl.validators.scored import plan_part
     codes = plan.sector_codes[1:3]
-    part = plan.part(codes)
+    part = plan_part(plan, codes)
     assert part.sector_codes == codes and part.tables == {} and part._packed is None
     assert (part.rules, part.final, part.anno, part.ente) == (plan.rules, plan.final, plan.anno, plan.ente)
     for code in plan.sector_codes:

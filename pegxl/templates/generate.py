@@ -36,7 +36,7 @@ from ..workbook import style as S
 from ..workbook.contract import SHEET_READINGS, SUMMARY_HEADERS, TOTAL_LABEL
 from ..workbook import fastsave
 from ..workbook.io import atomic_write_bytes
-from ..workbook.reader import gc_frozen, gc_paused
+from ..workbook.memory import gc_frozen, gc_paused
 from .formulas import (
     _EXCLUDED,
     _READ_KIND,

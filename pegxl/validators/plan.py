@@ -27,7 +27,8 @@ from ..plan import (  # noqa: F401 (load_plan, parse_plan re-exported)
 )
 from ..values import is_blank, safe_code
 from ..workbook import contract as C
-from ..workbook.reader import RawBook, Table, cell_ref, gc_paused
+from ..workbook.memory import gc_paused
+from ..workbook.reader import RawBook, Table, cell_ref
 from .schema import coded, run_schema
 
 WEIGHT_TOLERANCE = 0.01

@@ -31,7 +31,8 @@ from ..tables import score_input
 from ..templates.generate import default_jobs
 from ..values import is_blank
 from ..workbook import contract as C
-from ..workbook.reader import gc_frozen, gc_paused, records
+from ..workbook.memory import gc_frozen, gc_paused
+from ..workbook.reader import records
 from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
 from .scored import deviation_findings, pack_group, score_group, score_packed, ungraded_findings

@@ -20,15 +20,27 @@ from ..workbook import contract as C
 from ..workbook.reader import records
 
 
+def plan_part(plan: Plan, sectors: list[str]) -> Plan:
+    """`plan` with the rows of `sectors` (and of their objectives) alone, without the
+    sheets it was read from: small enough to send to a process (pack_group)."""
+    keep = set(sectors)
+    assignments = plan.assignments[plan.assignments["sector"].isin(keep)]
+    mine = set(assignments["objective"])
+    return replace(plan, sectors=plan.sectors[plan.sectors["sector"].isin(keep)], assignments=assignments,
+                   objectives=plan.objectives[plan.objectives["objective"].isin(mine)],
+                   phases=plan.phases[plan.phases["objective"].isin(mine)],
+                   indicators=plan.indicators[plan.indicators["objective"].isin(mine)], tables={})
+
+
 def pack_group(plan: Plan, ns: SimpleNamespace, group: list[str]) -> bytes:
     """What score_packed needs to score `group`, pickled: the plan's rows of those settori
-    alone (Plan.part) and their rows of `ns`. A worker process that filtered the plan it
+    alone (plan_part) and their rows of `ns`. A worker process that filtered the plan it
     shares with this one would write the reference counts of its rows, and so copy them,
     page by page, group after group (about 75 MB a worker at 1,000 settori)."""
     keep = set(group)
     rows = SimpleNamespace(**{name: df[df["sector"].isin(keep)] if "sector" in df else df
                               for name, df in vars(ns).items()})
-    return pickle.dumps((plan.part(group), rows, group), pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((plan_part(plan, group), rows, group), pickle.HIGHEST_PROTOCOL)
 
 
 def score_packed(_plan: Plan, packed: bytes) -> tuple[Scores, bytes, list[Finding]]:

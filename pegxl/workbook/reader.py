@@ -6,12 +6,9 @@ traceback: see `sniff`.
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import datetime as dt
 import difflib
 import functools
-import gc
 import os
 import re
 import stat
@@ -36,81 +33,6 @@ TESTZIP_MAX_BYTES = 5 * 1024 * 1024   # the checksum of every part is tested bel
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".ods")
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: reading a large workbook makes millions of
-    objects (cells, rows, columns) and none of them in a cycle, while each collection of
-    the oldest generation walks them all again (a fifth of a large plan's read)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def gc_frozen() -> Iterator[None]:
-    """What this process holds now out of the collector's sweeps inside: a sweep in a
-    forked worker would write to (and so copy) every page it shares, and here it would walk
-    them all again for nothing. A freeze made before (merge's, for its copy writers) is
-    left to whoever made it."""
-    before = gc.get_freeze_count()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        if not before:
-            gc.unfreeze()
-
-
-def release_memory() -> bool:
-    """Give back to the system the memory this process has freed but still holds (glibc's
-    malloc_trim): reading a thousand returns frees tens of megabytes that would otherwise
-    count as this process's until it ends. False where there is no such call (not glibc)."""
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
-
-
-# glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
-MMAP_THRESHOLD = 128 * 1024   # glibc's own starting values of both
-
-
-def bound_heap() -> bool:
-    """Make this process's allocator (glibc's) give each large block back to the system as
-    soon as it is freed, and keep its threads to two heaps; the processes it forks inherit
-    it. By default glibc raises the size it maps apart to that of the largest block freed,
-    so the megabytes of text a merge builds a part at a time (rows of a sheet, the workers'
-    results) stay in its heap among live objects, and every thread that receives results
-    gets a heap of its own: at 1,000 returns 90 MB more than at 100 (580 MB with this, 671
-    without). A process-wide setting, harmless to other code. False where there is no such
-    call (not glibc)."""
-    mallopt = _libc_call("mallopt")
-    if mallopt is None:
-        return False
-    # the trim threshold too: glibc raised it with the other, and free() keeps that much
-    done = [mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(_M_TRIM_THRESHOLD, MMAP_THRESHOLD),
-            mallopt(_M_ARENA_MAX, 2)]   # 1: done
-    return all(done)
-
-
-def _malloc_trim() -> Any:
-    return _libc_call("malloc_trim")
-
-
-@functools.cache
-def _libc_call(name: str) -> Any:
-    try:
-        return getattr(ctypes.CDLL(None), name)
-    except (OSError, AttributeError, TypeError):   # macOS, Windows, musl
-        return None
 
 
 def col_letter(index: int) -> str:
