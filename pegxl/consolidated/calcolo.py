@@ -81,8 +81,10 @@ def calcolo_texts(pairs: Iterable[tuple[Mapping[str, Any], float | None]], wrapp
 
 def numbered(texts: list[str], first: int, style_ids: Mapping[str, str]) -> str:
     """calcolo_texts's rows numbered from `first`, with the sheet's ids of their styles."""
-    table = {ord(mark): style_ids[k] for k, mark in STYLE_MARKS.items()}
-    return "".join(str(first + i).join(t.split(ROW_MARK)) for i, t in enumerate(texts)).translate(table)
+    text = "".join(str(first + i).join(t.split(ROW_MARK)) for i, t in enumerate(texts))
+    for k, mark in STYLE_MARKS.items():   # not str.translate: 40 times slower on a text with ×, —
+        text = text.replace(mark, style_ids[k])
+    return text
 
 
 def texts_of(pairs: Iterable[tuple[Mapping[str, Any], float | None]], wrapped: Mapping[str, float],
