@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -298,8 +298,17 @@ def round_half_up(x: Any, places: int = 2) -> float | None:
         f = float(x)
         if not math.isfinite(f):
             return None
-        v = Fraction(repr(f))
+        try:   # the same exact rounding of the same decimal, a tenth of the time (C's decimal)
+            return float(Decimal(repr(f)).quantize(_QUANTUM[places], context=_ROUNDING)) + 0.0   # no -0.0
+        except (InvalidOperation, KeyError):   # too many digits for the context; other places
+            v = Fraction(repr(f))
     return float(_half_up(v, places))
+
+
+# half-up rounding of a float's decimal form (round_half_up): a context of its own, whatever
+# the thread's (its precision, its traps), that refuses only what it cannot hold exactly
+_ROUNDING = Context(prec=40, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
+_QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(7)}
 
 
 def figure_float(v: Fraction | None) -> float:

@@ -207,6 +207,30 @@ def test_round_half_up():
     assert round_half_up(math.nan) is None
 
 
+def test_round_half_up_of_a_float_is_the_exact_rounding_of_its_decimal_form():
+    """A float is rounded (by C's decimal) as the exact rounding of its repr as a Fraction
+    gives it: at and near every half, negative, zero, huge and tiny, at any places, in a
+    thread whose decimal context would trap or cut the digits."""
+    import decimal
+    import random
+    from fractions import Fraction
+
+    from pegxl.values import _half_up
+
+    def exact(f: float, places: int) -> float:
+        return float(_half_up(Fraction(repr(f)), places))
+    rng = random.Random(7)
+    floats = [66.665, 0.125, 1.005, 2.675, -2.675, -0.005, 0.0, -0.0, 1e30, 1e-30, 123456789.125, 5e-324,
+              1.7976931348623157e308, -1e40]
+    floats += [rng.randrange(-10 ** 6, 10 ** 6) / 1000 + rng.choice([0, 5e-4, -5e-4]) for _ in range(3000)]
+    floats += [rng.uniform(-1, 1) * 10 ** rng.randrange(-20, 45) for _ in range(3000)]
+    with decimal.localcontext(decimal.Context(prec=5, traps=[decimal.Inexact, decimal.Rounded])):
+        for f in floats:
+            for places in (0, 1, 2, 3, 9):
+                got = round_half_up(f, places)
+                assert repr(got) == repr(exact(f, places)), (f, places)
+
+
 def test_format_percent():
     assert format_percent(1288 / 13) == "99,08%"
     assert format_percent(100) == "100,00%"
