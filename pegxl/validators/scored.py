@@ -36,7 +36,7 @@ def pack_group(plan: Plan, ns: SimpleNamespace, group: list[str]) -> bytes:
     """What score_packed needs to score `group`, pickled: the plan's rows of those settori
     alone (plan_part) and their rows of `ns`. A worker process that filtered the plan it
     shares with this one would write the reference counts of its rows, and so copy them,
-    page by page, group after group (about 75 MB a worker at 1,000 settori)."""
+    page by page, group after group (about 50 MB a worker at 1,000 settori)."""
     keep = set(group)
     rows = SimpleNamespace(**{name: df[df["sector"].isin(keep)] if "sector" in df else df
                               for name, df in vars(ns).items()})
