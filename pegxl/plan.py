@@ -171,6 +171,7 @@ class Plan:
         if "*" not in self._fp_cache:
             self._fp_cache["*"] = _digest({"ente": self.ente, "anno": self.anno, "fase": self.fase,
                                            "sectors": {s: self.sector_fingerprint(s) for s in self.sector_codes}})
+            self._idx.pop("fp_rows", None)   # every settore's is kept: its rows (28 MB at 1,000) no more
         return self._fp_cache["*"]
 
     def sector_fingerprint(self, sector: str) -> str:

@@ -532,3 +532,17 @@ def test_a_part_of_the_plan_holds_the_rows_of_its_settori_alone(plan):
     assert set(part.objectives["objective"]) == objectives
     assert set(part.phases["objective"]) | set(part.indicators["objective"]) <= objectives
     assert len(part.phases) == len(plan.phases[plan.phases["objective"].isin(objectives)])
+
+
+def test_the_fingerprints_rows_are_let_go_once_every_settore_has_its_own(plan):
+    """Plan.fingerprint hashes every settore from rows built once for it (28 MB at 1,000
+    settori) and lets them go: the settori's fingerprints stay, the same."""
+    import copy
+    plan = copy.copy(plan)
+    plan._idx, plan._fp_cache = {}, {}
+    one = plan.sector_fingerprint(plan.sector_codes[0])
+    assert "fp_rows" in plan._idx
+    whole = plan.fingerprint()
+    assert "fp_rows" not in plan._idx
+    assert plan.sector_fingerprint(plan.sector_codes[0]) == one and plan.fingerprint() == whole
+    assert "fp_rows" not in plan._idx
