@@ -35,7 +35,7 @@ from ..workbook.memory import gc_frozen, gc_paused
 from ..workbook.reader import records
 from .content import FileContent, check_file, frames, indicator_targets
 from .schema import coded, run_schema
-from .scored import deviation_findings, pack_group, score_group, score_packed, ungraded_findings
+from .scored import pack_group, score_findings, score_group, score_packed
 from .spill import KeyedSpill, SpilledScores, TableSpill
 
 
@@ -420,7 +420,7 @@ class _Checker:
         if single and not obj.empty and not self.whole_scores:
             scores = compute(score_input(plan, SimpleNamespace(objectives=obj, phases=ph, indicators=ind),
                                          sectors=single), plan.rules)
-            self.scored += deviation_findings(plan, obj, scores) + ungraded_findings(plan, obj, scores)
+            self.scored += score_findings(plan, obj, scores)
             self.batches_scored += 1
             self.only_scores = (frozenset(single), scores) if self.batches_scored == 1 else None
         if self.spill is not None:   # what nothing reads once the findings are made stays out
@@ -470,7 +470,7 @@ class _Checker:
         plan, obj = self.plan, ns.objectives
         if self.spill is None:
             scores = compute(score_input(plan, ns, sectors=single), plan.rules)
-            return scores, deviation_findings(plan, obj, scores) + ungraded_findings(plan, obj, scores)
+            return scores, score_findings(plan, obj, scores)
         # the plan's settori, then those only its assignments name, in compute()'s order
         everyone = list(dict.fromkeys([*plan.sector_codes, *plan.assignments["sector"]]))
         order = [s for s in everyone if s in single] + sorted(single - set(everyone))

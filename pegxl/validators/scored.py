@@ -54,10 +54,15 @@ def score_group(plan: Plan, ns: SimpleNamespace, group: list[str]) -> tuple[Scor
     exact figures and inputs, those pickled (read only to explain a figure: they wait on
     disk), and the group's V009, V040-V042 (see returns._Checker._whole)."""
     scores = compute(score_input(plan, ns, sectors=group), plan.rules)
-    found = deviation_findings(plan, ns.objectives, scores) + ungraded_findings(plan, ns.objectives, scores)
+    found = score_findings(plan, ns.objectives, scores)
     exact = pickle.dumps((scores.exact, scores.input), protocol=pickle.HIGHEST_PROTOCOL)
     return replace(scores, exact=Figures(sectors=scores.exact.sectors), input=None), exact, found
 
+
+
+def score_findings(plan: Plan, objectives: pd.DataFrame, scores: Any) -> list[Finding]:
+    """What the scores say about the returned objectives: V009, then V040-V042."""
+    return deviation_findings(plan, objectives, scores) + ungraded_findings(plan, objectives, scores)
 
 
 def deviation_findings(plan: Plan, objectives: pd.DataFrame, scores: Any) -> list[Finding]:

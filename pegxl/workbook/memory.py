@@ -43,7 +43,7 @@ def release_memory() -> bool:
     """Give back to the system the memory this process has freed but still holds (glibc's
     malloc_trim): reading a thousand returns frees tens of megabytes that would otherwise
     count as this process's until it ends. False where there is no such call (not glibc)."""
-    trim = _malloc_trim()
+    trim = _libc_call("malloc_trim")
     if trim is None:
         return False
     trim(0)
@@ -71,10 +71,6 @@ def bound_heap() -> bool:
     done = [mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(_M_TRIM_THRESHOLD, MMAP_THRESHOLD),
             mallopt(_M_ARENA_MAX, 2)]   # 1: done
     return all(done)
-
-
-def _malloc_trim() -> Any:
-    return _libc_call("malloc_trim")
 
 
 @functools.cache
