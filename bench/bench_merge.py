@@ -250,6 +250,10 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
         if i >= 2 * n and "copies" not in marks:
             marks["copies"] = now
 
+    # the machine's speed today, as the issue measured it: calamine reading every cell of the
+    # same files, in this process, before the merge (the files are then in the page cache
+    # for both)
+    ref = calamine_seconds(root / "ritorni") if measure == "time" else None
     tree = _TreeRss(active=measure == "memory")
     kept_before = _kept(root)
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -297,6 +301,11 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     print(f"tempo di CPU: processo principale {cpu_me:.1f} s, processi figli {cpu_kids:.1f} s "
           f"(su una macchina a 2 core scarica il merge non scende sotto ~{(cpu_me + cpu_kids) / 2:.0f} s)")
     print(f"consolidato: {size:.1f} MB; {result.reconciliation.line()}")
+    if ref is not None:
+        cal_s, cal_cpu, cells = ref
+        print(f"riferimento nella stessa corsa: calamine legge ogni cella degli stessi {n} file "
+              f"({cells:,} celle) in {cal_s:.2f} s ({cal_cpu:.2f} s di CPU): il merge {secs / cal_s:.1f} volte "
+              "(un rapporto che dipende poco dalla velocità della macchina quel giorno)")
     try:   # --code: an older copy of pegxl may have no templates' cache
         import pegxl.templates.cache  # noqa: F401
     except ImportError:
@@ -306,6 +315,19 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
         print(f"modelli delle copie: {len(result.returned) - built} presi dalla cache, {built} costruiti (e tenuti)")
     print(f"ente: {result.scores.ente['percentage']:.4f} %, fascia {result.scores.ente['band']}")
     return 0
+
+
+def calamine_seconds(folder: Path) -> tuple[float, float, int]:
+    """Seconds (wall, CPU) python-calamine takes to read every cell of every sheet of the
+    .xlsx files in `folder` (the raw parse bench_validate.py compares with), and the cells."""
+    from python_calamine import CalamineWorkbook
+    files = sorted(folder.glob("*.xlsx"))
+    t, c, cells = time.perf_counter(), time.process_time(), 0
+    for p in files:
+        wb = CalamineWorkbook.from_path(str(p))
+        for name in wb.sheet_names:
+            cells += sum(len(row) for row in wb.get_sheet_by_name(name).to_python())
+    return time.perf_counter() - t, time.process_time() - c, cells
 
 
 def _own_peak_mb() -> float:

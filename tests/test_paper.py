@@ -109,6 +109,7 @@ def test_line_count_shortcuts_count_as_the_loop():
     letters = "aeioumwlI MW.,0123456789/è€«"
     widest = max(paper._TABLE, key=paper._TABLE.__getitem__)
     checked = 0
+    seen = []
     for width in [1.0, 2.5, 6, 8.43, 10, 12.75, 13, 20, 26, 40, 72]:
         for size, bold in [(11.0, False), (11.0, True), (14.0, True), (9.0, False)]:
             fits = paper.one_line_chars(width, size, bold)
@@ -121,10 +122,14 @@ def test_line_count_shortcuts_count_as_the_loop():
                     text = text.replace(" ", "\n", 1)
                 elif rng.random() < 0.3:   # paragraphs, some that fit and some that do not
                     text = "\n".join([text, text[: n // 3], "", text[n // 2:] * 2])
-                assert paper.line_count(text, width, size, bold) == _line_count_loop(text, width, size, bold), \
-                    (text, width, size, bold)
+                expected = _line_count_loop(text, width, size, bold)
+                assert paper.line_count(text, width, size, bold) == expected, (text, width, size, bold)
+                seen.append((text, width, size, bold, expected))
                 checked += 1
     assert checked > 1000
+    # counted again, in another order: the paragraphs' counts kept once made are the same
+    for text, width, size, bold, expected in reversed(seen):
+        assert paper.line_count(text, width, size, bold) == expected, (text, width, size, bold)
 
 
 def test_a_characters_width_is_kept_once_met_and_counts_the_same(monkeypatch):

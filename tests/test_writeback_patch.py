@@ -361,6 +361,9 @@ def test_plain_rows_are_the_bytes_of_openpyxls_cells():
         ws.append(["mescolata", 1])          # an ordinary row between plain ones
         set_height(ws, 4, 30)
         append_plain(ws, [("\x02", wrap), ("ultima", None)])
+        # the same short texts and dates again: written from what the first rows kept
+        append_plain(ws, [("\x02", wrap), (" spazi ", None), ("a<b&c\x01d", wrap), ("", num),
+                          (dt.date(2024, 1, 2), date), (2.5, num), (float("inf"), None)])
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue()

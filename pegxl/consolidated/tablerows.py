@@ -91,6 +91,20 @@ def too_wide(text: str, room: float, bold: bool = False) -> bool:
     return paper.text_width(text, bold=bold) > room
 
 
+_SHORT = 48                      # texts up to this long are kept in _SHORT_TEXTS once met
+_SHORT_TEXTS: dict[str, tuple[str | None, Any]] = {}   # text -> (cell text, canon): codes, kinds
+
+
+def _short_text(v: str) -> tuple[str | None, Any]:
+    hit = _SHORT_TEXTS.get(v)
+    if hit is None:
+        if len(_SHORT_TEXTS) >= 1 << 13:   # bounded: a long run never grows it without end
+            _SHORT_TEXTS.clear()
+        text = clean_text(v)
+        hit = _SHORT_TEXTS[v] = (text, None if text is None else canon(text))
+    return hit
+
+
 def compose(columns: Sequence[tuple[str, str]], widths: Sequence[float], room: Sequence[float],
             values: Mapping[str, Any], formats: Mapping[str, str], bold: bool = False,
             unlocked: frozenset[str] | set[str] = frozenset()
@@ -100,22 +114,45 @@ def compose(columns: Sequence[tuple[str, str]], widths: Sequence[float], room: S
     row: list[tuple[Any, StyleKey]] = []
     record = {}
     wrapped: list[tuple[str, float]] = []
+    get, format_of = values.get, formats.get
     for i, (fld, header) in enumerate(columns):
-        v = values.get(fld)
-        v = py_value(v) if not isinstance(v, bool) else v
-        fmt = formats.get(fld)
-        if fmt is None:
+        v = get(fld)
+        kind = type(v)
+        # the plain values first (half a million cells): what py_value and canon give them
+        if kind is str:
+            if len(v) <= _SHORT:
+                v, shown = _short_text(v)
+            else:
+                v = clean_text(v)
+                shown = None if v is None else canon(v)
+        elif kind is float:
+            if v != v:   # NaN
+                v = None
+            shown = v
+        elif v is None:
+            shown = None
+        elif kind is int:
+            shown = float(v)
+        elif kind is dt.date:
+            shown = "date:" + v.isoformat()
+        else:
+            if kind is not bool:
+                v = py_value(v)
+            shown = canon(v)
+        fmt = format_of(fld)
+        if fmt is None and v is not None and type(v) is not str:
             if isinstance(v, dt.datetime):
                 fmt = DATETIME_FORMAT
             elif isinstance(v, dt.date):
                 fmt = S.DATE_FORMAT
-        wrap = isinstance(v, str) and too_wide(v, room[i], bold)
-        if wrap:
-            wrapped.append((str(v), widths[i]))
-        align = "wrap" if wrap else "center" if fld == "band" else None
+        if type(v) is str and too_wide(v, room[i], bold):
+            wrapped.append((v, widths[i]))
+            align: str | None = "wrap"
+        else:
+            align = "center" if fld == "band" else None
         row.append((v, (fmt, bold, fld in unlocked, align)))
         if fld not in OIV_FIELDS:
-            record[header] = canon(v)
+            record[header] = shown
     height = paper.row_height(wrapped, bold=bold) if wrapped else None
     if height is not None:   # neither Excel nor LibreOffice computes it on opening
         # a tall row reads from its top line (an empty plain cell shows nothing anywhere)

@@ -113,33 +113,48 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
     which only gives fewer lines): the count errs on the tall side."""
     room = max(1.0, width - _CELL_PAD_DIGITS)
     scale = (size / DEFAULT_FONT_PT) * (_BOLD if bold else 1.0) * _SAFETY
-    if "\n" not in text:
-        if len(text) * _WIDEST * scale <= room:
-            return 1   # short enough whatever its letters: most cells
-        # the whole text fits (with a margin far above the rounding of the sums below, which
-        # add the same widths word by word): one line, as the loop would find
-        if _digits(text) * scale <= room - 1e-6:
-            return 1
-    space = _TABLE[" "] * scale
+    if "\n" not in text and len(text) * _WIDEST * scale <= room:
+        return 1   # short enough whatever its letters: most cells
     lines = 0
     for paragraph in text.split("\n"):
-        lines += 1
         # a paragraph that fits whole is one line, as above (the Calcolo sheet's steps)
-        if len(paragraph) * _WIDEST * scale <= room or _digits(paragraph) * scale <= room - 1e-6:
+        if len(paragraph) * _WIDEST * scale <= room:
+            lines += 1
             continue
-        used = 0.0
-        for word in paragraph.split(" "):
-            w = _word_digits(word) * scale
-            if used and used + space + w <= room:
-                used += space + w
-                continue
-            if used:   # the word goes to the next line
-                lines += 1
-            if w > room:   # a word longer than the line is cut where it reaches the edge
-                extra = math.ceil(w / room) - 1
-                lines += extra
-                w -= extra * room
-            used = w
+        key = (paragraph, room, scale)
+        n = _PARAGRAPH_LINES.get(key)
+        if n is None:   # the same steps come back in every settore's rows
+            if len(_PARAGRAPH_LINES) >= 1 << 14:   # bounded
+                _PARAGRAPH_LINES.clear()
+            n = _PARAGRAPH_LINES[key] = _paragraph_lines(paragraph, room, scale)
+        lines += n
+    return lines
+
+
+_PARAGRAPH_LINES: dict[tuple[str, float, float], int] = {}
+
+
+def _paragraph_lines(paragraph: str, room: float, scale: float) -> int:
+    """line_count of one paragraph (no line break), `room` and `scale` as it makes them."""
+    # the whole paragraph fits (with a margin far above the rounding of the sums below, which
+    # add the same widths word by word): one line, as the loop would find
+    if _digits(paragraph) * scale <= room - 1e-6:
+        return 1
+    space = _TABLE[" "] * scale
+    lines = 1
+    used = 0.0
+    for word in paragraph.split(" "):
+        w = _word_digits(word) * scale
+        if used and used + space + w <= room:
+            used += space + w
+            continue
+        if used:   # the word goes to the next line
+            lines += 1
+        if w > room:   # a word longer than the line is cut where it reaches the edge
+            extra = math.ceil(w / room) - 1
+            lines += extra
+            w -= extra * room
+        used = w
     return lines
 
 
