@@ -116,7 +116,7 @@ def compose(columns: Sequence[tuple[str, str]], widths: Sequence[float], room: S
     wrapped: list[tuple[str, float]] = []
     get, format_of = values.get, formats.get
     for i, (fld, header) in enumerate(columns):
-        v = get(fld)
+        v: Any = get(fld)
         kind = type(v)
         # the plain values first (half a million cells): what py_value and canon give them
         if kind is str:
