@@ -70,6 +70,7 @@ from ..workbook.contract import (
 )
 from ..workbook.io import atomic_path
 from ..workbook.reader import iter_records
+from ..workbook.zipsave import save_threaded
 from .calcolo import CALCOLO_WIDTHS, CalcoloRows, CalcoloTexts, calcolo_cells, calcolo_table, calcolo_wrapped, \
     numbered, texts_of
 from .calcolo import EPOCH as CALCOLO_EPOCH
@@ -751,7 +752,7 @@ def write_consolidated(data: Consolidated, path: str | os.PathLike, *,
         built()
     target = Path(path)
     with atomic_path(target, suffix=".tmp.xlsx") as tmp:
-        wb.save(tmp)
+        save_threaded(wb, tmp)   # the sheets compressed by threads: see workbook.zipsave
         if verify is not None:
             verify(tmp)
     return target
