@@ -21,17 +21,8 @@ import pandas as pd
 
 from .errors import ErrorCode, Finding, finding, show_value
 from .rules import Rules, rules_from_mapping
-from .values import (
-    Parsed,
-    is_blank,
-    parse_bool,
-    parse_date,
-    parse_number,
-    parse_typed,
-    safe_code,
-    slugify,
-    split_direction,
-)
+from .values import (Parsed, is_blank, parse_bool, parse_date, parse_number, parse_typed, safe_code, slugify,
+                     split_direction)
 from .workbook import contract as C
 from .workbook.memory import gc_paused
 from .workbook.reader import RawBook, Table, read_table, read_values
@@ -173,6 +164,14 @@ class Plan:
                                            "sectors": {s: self.sector_fingerprint(s) for s in self.sector_codes}})
             self._idx.pop("fp_rows", None)   # every settore's is kept: its rows (28 MB at 1,000) no more
         return self._fp_cache["*"]
+
+    def fingerprints(self, made: dict[str, str] | None = None) -> dict[str, str]:
+        """Every settore's fingerprint and the plan's ("*"), computed once; `made`: those of
+        this same plan made elsewhere (this call in a child forked from here), kept instead."""
+        if made is not None:
+            self._fp_cache.update(made)
+        self.fingerprint()
+        return dict(self._fp_cache)
 
     def sector_fingerprint(self, sector: str) -> str:
         """SHA-256 of what one settore's template locks (its objectives, phases, indicators)."""

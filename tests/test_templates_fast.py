@@ -546,3 +546,40 @@ def test_the_fingerprints_rows_are_let_go_once_every_settore_has_its_own(plan):
     assert "fp_rows" not in plan._idx
     assert plan.sector_fingerprint(plan.sector_codes[0]) == one and plan.fingerprint() == whole
     assert "fp_rows" not in plan._idx
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_the_fingerprints_made_beside_the_packing_are_the_plans_own(plan, monkeypatch, fork):
+    """copies.beside: the settori's fingerprints made by a forked child while this process
+    packs the rows of the templates (PEGXL_APART=0: one after the other, here) are those
+    the plan makes itself; with the child, the rows they are made of are never built here."""
+    import copy
+
+    from pegxl.copies import beside
+    from pegxl.writeback import _Fingerprint
+    monkeypatch.setenv("PEGXL_APART", fork)
+    fresh = copy.copy(plan)
+    fresh._idx, fresh._fp_cache = {}, {}
+    packed, built = [], []   # built: the fingerprints' rows made in this process
+    real = type(fresh)._fp_rows
+    monkeypatch.setattr(type(fresh), "_fp_rows", lambda self: built.append(1) or real(self))
+    got = beside(_Fingerprint(fresh), lambda: packed.append(fresh.pack_sector_rows()))
+    assert len(built) == (0 if fork == "1" else 1)
+    mine = copy.copy(plan)
+    mine._idx, mine._fp_cache = {}, {}
+    assert got == mine.fingerprint() and packed == [None] and fresh._packed is not None
+    assert {s: fresh.sector_fingerprint(s) for s in fresh.sector_codes} == \
+        {s: mine.sector_fingerprint(s) for s in mine.sector_codes}
+    assert ("fp_rows" not in fresh._idx) and (fork == "0" or fresh._fp_cache.keys() == mine._fp_cache.keys())
+
+
+def test_a_failure_making_the_fingerprints_beside_is_raised_here(plan, monkeypatch):
+    import copy
+
+    from pegxl.copies import beside
+    from pegxl.writeback import _Fingerprint
+    fresh = copy.copy(plan)
+    fresh._idx, fresh._fp_cache = {}, {}
+    monkeypatch.setattr(type(fresh), "fingerprints", lambda self, made=None: 1 / 0 if made is None else {})
+    with pytest.raises(ZeroDivisionError):
+        beside(_Fingerprint(fresh), lambda: None)
