@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .errors import show_value
 from .plan import Plan
@@ -26,6 +25,7 @@ from .scoring import (
     compute,
 )
 from .values import is_blank, parse_date, parse_number, parse_typed
+from .workbook.fastsave import legal_text
 from .workbook.reader import iter_records, table_chunks
 
 
@@ -116,7 +116,7 @@ def clean_text(v: Any) -> str | None:
     if is_blank(v):
         return None
     s = v if isinstance(v, str) else show_value(v)
-    return ILLEGAL_CHARACTERS_RE.sub("", s)
+    return legal_text(s)
 
 
 def _none(v: Any) -> Any:
@@ -274,7 +274,7 @@ def canon(v: Any) -> Any:
     if kind is int:
         return float(v)
     if kind is str:   # clean_text's, without its blank test again
-        return _text_canon(ILLEGAL_CHARACTERS_RE.sub("", v)) if v.strip() else None
+        return _text_canon(legal_text(v)) if v.strip() else None
     if is_blank(v):
         return None
     if isinstance(v, (bool, np.bool_)):

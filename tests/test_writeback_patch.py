@@ -686,3 +686,17 @@ def test_table_rows_are_given_in_order_whether_a_worker_or_this_process_made_the
     got = list(writers.table_rows(maker, iter(parts)))
     assert got == list(table_rows_here(maker, parts)) and begun == [2, 11, 20]
     assert writers.copies_may_go.is_set()
+
+
+def test_legal_text_drops_what_openpyxl_drops():
+    """fastsave.legal_text: ILLEGAL_CHARACTERS_RE's removal, the scan skipped for a printable text."""
+    import random
+
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    from pegxl.workbook.fastsave import legal_text
+    rng = random.Random(3)
+    alphabet = "ab è«»—×≥ \t\n\r\x00\x01\x08\x0b\x0c\x0e\x1f\x7f\u2028\xa0\u200b\U0001F600"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        assert legal_text(text) == ILLEGAL_CHARACTERS_RE.sub("", text), repr(text)

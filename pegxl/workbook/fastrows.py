@@ -28,7 +28,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.dimensions import RowDimension
 
 # plain cells as the text openpyxl writes for them
-from .fastsave import _to_excel, number_body, style_id, text_body, write_row
+from .fastsave import _to_excel, legal_text, number_body, style_id, text_body, write_row
 
 # A plain row: (value, style array or None) per column, the value a str, int, float, bool,
 # date, datetime or None (see append_plain).
@@ -110,7 +110,7 @@ _SERIALS: dict[tuple[Any, Any], Any] = {}   # (date, epoch) -> serial: dates rep
 
 def _text_cell(value: str) -> str:
     """What follows a text cell's `<c r=.. s=..`, as openpyxl writes it."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_TEXT]
+    value = legal_text(value)[:MAX_TEXT]
     return ' t="inlineStr" />' if not value else ' t="inlineStr"' + text_body(value)
 
 

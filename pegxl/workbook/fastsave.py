@@ -26,6 +26,7 @@ from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import LXML
 from openpyxl.cell._writer import write_cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments.comment_sheet import CommentRecord, CommentSheet
 from openpyxl.comments import shape_writer
 from openpyxl.compat import safe_string
@@ -92,6 +93,12 @@ def _cell_xml(cell: Any, style_id: str | None, epoch: Any) -> str | None:
             return None
         return head + text_body(value)
     return head + number_body(value)
+
+
+def legal_text(text: str) -> str:
+    """`text` without the control characters a cell cannot hold, dropped as openpyxl drops
+    them (ILLEGAL_CHARACTERS_RE); a text with none (isprintable: most) is not scanned again."""
+    return text if text.isprintable() else ILLEGAL_CHARACTERS_RE.sub("", text)
 
 
 def text_body(value: str) -> str:

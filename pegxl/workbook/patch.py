@@ -25,9 +25,10 @@ from xml.etree.ElementTree import fromstring
 from xml.sax.saxutils import escape
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils.datetime import to_excel
+
+from .fastsave import legal_text
 
 _to_excel: Any = to_excel   # untyped in openpyxl
 
@@ -193,7 +194,7 @@ def _cell(ref: str, style: str | None, value: Any) -> bytes:
             value = value.replace(tzinfo=None)
         value = _to_excel(value)
     if isinstance(value, str):
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)[:TEXT_LIMIT]
+        text = legal_text(value)[:TEXT_LIMIT]
         if text:
             stripped = text.strip()
             space = ' xml:space="preserve"' if stripped and stripped != text else ""
