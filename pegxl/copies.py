@@ -105,7 +105,9 @@ def beside(fingerprint: _Fingerprint, work: Callable[[], None]) -> str:
     """`fingerprint()` and `work()` side by side: the fingerprints of every settore made by a
     child process forked for them (workbook.apart; a second core, about 2 s at 1,000
     settori, and the rows they are made of, 28 MB, are never held here), `work` here; one
-    after the other where apart does not fork."""
+    after the other where apart does not fork. If the child fails or ends without its
+    result (killed for memory, say), the fingerprints are made here after all: an error of
+    their own is then raised here, where it would have been."""
     plan = fingerprint.plan
     if fingerprint.value is not None or not forks():
         work()
@@ -124,9 +126,11 @@ def beside(fingerprint: _Fingerprint, work: Callable[[], None]) -> str:
         work()
     finally:
         thread.join()
-    if "error" in made:
-        raise made["error"]
-    plan.fingerprints(made["fps"])
+    error = made.get("error")
+    if error is not None and not isinstance(error, Exception):
+        raise error
+    if error is None:
+        plan.fingerprints(made["fps"])
     return fingerprint()
 
 

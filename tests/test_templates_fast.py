@@ -580,6 +580,28 @@ def test_a_failure_making_the_fingerprints_beside_is_raised_here(plan, monkeypat
     from pegxl.writeback import _Fingerprint
     fresh = copy.copy(plan)
     fresh._idx, fresh._fp_cache = {}, {}
-    monkeypatch.setattr(type(fresh), "fingerprints", lambda self, made=None: 1 / 0 if made is None else {})
+    # a settore's fingerprint that cannot be made: in the child, then here, raised here
+    monkeypatch.setattr(type(fresh), "_sector_fingerprint", lambda self, sector: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         beside(_Fingerprint(fresh), lambda: None)
+
+
+def test_a_fingerprints_child_that_dies_leaves_them_to_this_process(plan, monkeypatch):
+    """The child forked for the fingerprints killed (for memory, say): they are made here."""
+    import copy
+    import os
+
+    from pegxl.copies import beside
+    from pegxl.workbook.apart import forks
+    from pegxl.writeback import _Fingerprint
+    if not forks():
+        pytest.skip("apart does not fork here")
+    parent = os.getpid()
+    fresh = copy.copy(plan)
+    fresh._idx, fresh._fp_cache = {}, {}
+    real = type(fresh).fingerprints
+    monkeypatch.setattr(type(fresh), "fingerprints",
+                        lambda self, made=None: os._exit(9) if os.getpid() != parent else real(self, made))
+    mine = copy.copy(plan)
+    mine._idx, mine._fp_cache = {}, {}
+    assert beside(_Fingerprint(fresh), lambda: None) == mine.fingerprint()

@@ -700,3 +700,6 @@ def test_legal_text_drops_what_openpyxl_drops():
     for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
         assert legal_text(text) == ILLEGAL_CHARACTERS_RE.sub("", text), repr(text)
+    # a str subclass (numpy's) comes back a str, as from the regex: the cells' fast paths test the type
+    import numpy as np
+    assert type(legal_text(np.str_("abc"))) is str and type(legal_text(np.str_("a\x01"))) is str

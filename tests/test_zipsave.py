@@ -100,3 +100,18 @@ def test_zip64_sizes_are_left_to_openpyxl(tmp_path, monkeypatch):
     monkeypatch.setattr(zipsave, "ExcelWriter", lambda *a: called.append(a))
     zipsave.save_threaded(_build(FastWriteOnlyWorkbook()), tmp_path / "z.xlsx")
     assert not called and _parts(tmp_path / "z.xlsx")[0]
+
+
+def test_an_entry_beyond_the_zip32_limits_is_refused_clearly():
+    """An offset past 4 GiB, or a 65,535th entry, would need zip64: a clear error, not a bad zip."""
+    import io
+
+    class Far(io.BytesIO):
+        def tell(self) -> int:
+            return 0xFFFFFFF0
+    with pytest.raises(ValueError, match="zip64"):
+        zipsave._Archive(Far(), {}).writestr("xl/x.xml", "<x/>" * 10)
+    many = zipsave._Archive(io.BytesIO(), {})
+    many.entries = [(b"a", 0, 0, 0, 0)] * 0xFFFF
+    with pytest.raises(ValueError, match="zip64"):
+        many.writestr("xl/y.xml", "y")

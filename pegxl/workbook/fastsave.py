@@ -97,8 +97,9 @@ def _cell_xml(cell: Any, style_id: str | None, epoch: Any) -> str | None:
 
 def legal_text(text: str) -> str:
     """`text` without the control characters a cell cannot hold, dropped as openpyxl drops
-    them (ILLEGAL_CHARACTERS_RE); a text with none (isprintable: most) is not scanned again."""
-    return text if text.isprintable() else ILLEGAL_CHARACTERS_RE.sub("", text)
+    them (ILLEGAL_CHARACTERS_RE); a str with none (isprintable: most) is not scanned again. Always
+    a str, as the regex gives it (never a subclass such as numpy's str_)."""
+    return text if type(text) is str and text.isprintable() else ILLEGAL_CHARACTERS_RE.sub("", text)
 
 
 def text_body(value: str) -> str:

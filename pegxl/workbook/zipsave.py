@@ -76,8 +76,8 @@ class _Archive:
         raw = name.encode("utf-8")
         packed = sum(map(len, chunks))
         offset = self.fp.tell()
-        if max(size, packed, offset) > 0xFFFFFFFF:
-            raise ValueError(f"parte {name} troppo grande per un file zip senza zip64")
+        if max(size, packed, offset + 30 + len(raw) + packed) >= 0xFFFFFFFF or len(self.entries) >= 0xFFFF:
+            raise ValueError(f"parte {name}: il file supera i limiti di uno zip senza zip64")
         flags = 0 if raw.isascii() else 0x800
         t, d = self.clock
         self.fp.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, t, d, crc, packed, size,
@@ -95,6 +95,8 @@ class _Archive:
                                       crc, packed, size, len(raw), 0, 0, 0, 0, 0o100600 << 16, offset) + raw)
         end = self.fp.tell()
         n = len(self.entries)
+        if end >= 0xFFFFFFFF:
+            raise ValueError("il file supera i limiti di uno zip senza zip64")
         self.fp.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, end - start, start, 0))
 
 
