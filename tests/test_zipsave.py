@@ -112,6 +112,6 @@ def test_an_entry_beyond_the_zip32_limits_is_refused_clearly():
     with pytest.raises(ValueError, match="zip64"):
         zipsave._Archive(Far(), {}).writestr("xl/x.xml", "<x/>" * 10)
     many = zipsave._Archive(io.BytesIO(), {})
-    many.entries = [(b"a", 0, 0, 0, 0)] * 0xFFFF
+    many.entries = [(b"a", 0, 0, 0, 0, 0)] * 0xFFFF
     with pytest.raises(ValueError, match="zip64"):
         many.writestr("xl/y.xml", "y")

@@ -12,6 +12,7 @@ write for the same cells (a test compares the workbooks).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -91,18 +92,14 @@ def too_wide(text: str, room: float, bold: bool = False) -> bool:
     return paper.text_width(text, bold=bold) > room
 
 
-_SHORT = 48                      # texts up to this long are kept in _SHORT_TEXTS once met
-_SHORT_TEXTS: dict[str, tuple[str | None, Any]] = {}   # text -> (cell text, canon): codes, kinds
+_SHORT = 48   # texts up to this long are kept by _short_text once met: codes, kinds, «sì»
 
 
+@functools.lru_cache(maxsize=1 << 13)
 def _short_text(v: str) -> tuple[str | None, Any]:
-    hit = _SHORT_TEXTS.get(v)
-    if hit is None:
-        if len(_SHORT_TEXTS) >= 1 << 13:   # bounded: a long run never grows it without end
-            _SHORT_TEXTS.clear()
-        text = clean_text(v)
-        hit = _SHORT_TEXTS[v] = (text, None if text is None else canon(text))
-    return hit
+    """(cell text, canon) of a short text."""
+    text = clean_text(v)
+    return text, None if text is None else canon(text)
 
 
 def compose(columns: Sequence[tuple[str, str]], widths: Sequence[float], room: Sequence[float],

@@ -14,6 +14,7 @@ sheets leave the writing to it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from copy import copy
 from inspect import isgenerator
@@ -103,15 +104,17 @@ def row_start(idx: int | str, height: float | None, tags: dict[float, str]) -> s
     return f'<row r="{idx}"{tag}>'
 
 
-_SHORT = 48   # texts up to this long keep their cell text in _BODIES once met (codes, kinds)
-_BODIES: dict[str, str] = {}
-_SERIALS: dict[tuple[Any, Any], Any] = {}   # (date, epoch) -> serial: dates repeat in a sheet
+_SHORT = 48   # texts up to this long keep their cell text once met (_short_cell): codes, kinds
 
 
 def _text_cell(value: str) -> str:
     """What follows a text cell's `<c r=.. s=..`, as openpyxl writes it."""
     value = legal_text(value)[:MAX_TEXT]
     return ' t="inlineStr" />' if not value else ' t="inlineStr"' + text_body(value)
+
+
+_short_cell = functools.lru_cache(maxsize=1 << 13)(_text_cell)
+_serial = functools.lru_cache(maxsize=1 << 12)(_to_excel)   # (date, epoch): dates repeat in a sheet
 
 
 def plain_text(row: Sequence[tuple[Any, str | None]], idx: int | str, letters: list[str], epoch: Any) -> str:
@@ -127,15 +130,7 @@ def plain_text(row: Sequence[tuple[Any, str | None]], idx: int | str, letters: l
         head = f'<c r="{letters[i]}{idx}" s="{sid}"' if sid is not None else f'<c r="{letters[i]}{idx}"'
         kind = type(value)
         if kind is str:
-            if len(value) <= _SHORT:
-                body = _BODIES.get(value)
-                if body is None:
-                    if len(_BODIES) >= 1 << 13:   # bounded
-                        _BODIES.clear()
-                    body = _BODIES[value] = _text_cell(value)
-            else:
-                body = _text_cell(value)
-            parts.append(head + body)
+            parts.append(head + (_short_cell(value) if len(value) <= _SHORT else _text_cell(value)))
             continue
         if kind is float or kind is int:
             # number_body's text: safe_string's "%.16g", nothing in it to escape
@@ -151,12 +146,7 @@ def plain_text(row: Sequence[tuple[Any, str | None]], idx: int | str, letters: l
         if kind is dt.datetime or kind is dt.date:
             if getattr(value, "tzinfo", None) is not None:
                 raise TypeError("una data con fuso orario non va in una cella")
-            serial = _SERIALS.get((value, epoch))
-            if serial is None:
-                if len(_SERIALS) >= 1 << 12:
-                    _SERIALS.clear()
-                serial = _SERIALS[(value, epoch)] = _to_excel(value, epoch)
-            value = serial
+            value = _serial(value, epoch)
         elif kind is not int and kind is not float:
             raise TypeError(f"valore non semplice per una cella: {value!r}")
         parts.append(head + ' t="n"' + number_body(value))

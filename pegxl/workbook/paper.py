@@ -121,19 +121,12 @@ def line_count(text: str, width: float, size: float = DEFAULT_FONT_PT, bold: boo
         if len(paragraph) * _WIDEST * scale <= room:
             lines += 1
             continue
-        key = (paragraph, room, scale)
-        n = _PARAGRAPH_LINES.get(key)
-        if n is None:   # the same steps come back in every settore's rows
-            if len(_PARAGRAPH_LINES) >= 1 << 14:   # bounded
-                _PARAGRAPH_LINES.clear()
-            n = _PARAGRAPH_LINES[key] = _paragraph_lines(paragraph, room, scale)
-        lines += n
+        lines += _paragraph_lines(paragraph, room, scale)
     return lines
 
 
-_PARAGRAPH_LINES: dict[tuple[str, float, float], int] = {}
-
-
+# kept once counted: the same steps come back in every settore's rows (the Calcolo sheet)
+@functools.lru_cache(maxsize=1 << 14)
 def _paragraph_lines(paragraph: str, room: float, scale: float) -> int:
     """line_count of one paragraph (no line break), `room` and `scale` as it makes them."""
     # the whole paragraph fits (with a margin far above the rounding of the sums below, which

@@ -58,7 +58,7 @@ class _Archive:
 
     def __init__(self, fp: BinaryIO, ready: dict[str, Future[Deflated]]):
         self.fp, self.ready = fp, ready
-        self.entries: list[tuple[bytes, int, int, int, int]] = []   # name, crc, sizes, offset
+        self.entries: list[tuple[bytes, int, int, int, int, int]] = []   # name, flags, crc, sizes, offset
         self.clock = _dos_time(time.localtime())
 
     def namelist(self) -> list[str]:
@@ -84,13 +84,12 @@ class _Archive:
                                   len(raw), 0) + raw)
         for chunk in chunks:
             self.fp.write(chunk)
-        self.entries.append((raw, crc, packed, size, offset))
+        self.entries.append((raw, flags, crc, packed, size, offset))
 
     def close(self) -> None:
         start = self.fp.tell()
         t, d = self.clock
-        for raw, crc, packed, size, offset in self.entries:
-            flags = 0 if raw.isascii() else 0x800
+        for raw, flags, crc, packed, size, offset in self.entries:
             self.fp.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, flags, 8, t, d,
                                       crc, packed, size, len(raw), 0, 0, 0, 0, 0o100600 << 16, offset) + raw)
         end = self.fp.tell()
@@ -113,13 +112,17 @@ def save_threaded(workbook: Workbook, path: str | os.PathLike[str], threads: int
         if not ws.closed:
             ws.close()
     files = [ws._writer.out for ws in book.worksheets]
-    if any(not isinstance(f, str) for f in files) or sum(map(os.path.getsize, files)) > ZIP32_MAX:
-        workbook.save(path)   # in memory (not openpyxl's way), or zip64: openpyxl's own
+    if any(not isinstance(f, str) for f in files):
+        workbook.save(path)   # in memory: not openpyxl's way, left to it
+        return
+    sizes = {f: os.path.getsize(f) for f in files}
+    if sum(sizes.values()) > ZIP32_MAX:
+        workbook.save(path)   # zip64: openpyxl's own
         return
     threads = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(threads, thread_name_prefix="pegxl-zip") as pool:
         # the largest first: the last to finish is then a small one
-        ready = {f: pool.submit(_deflate_file, f) for f in sorted(files, key=os.path.getsize, reverse=True)}
+        ready = {f: pool.submit(_deflate_file, f) for f in sorted(files, key=sizes.__getitem__, reverse=True)}
         try:
             with open(path, "wb") as fp:
                 book.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
