@@ -357,7 +357,9 @@ import datetime as dt, os, signal, sys
 from pegxl.validators.plan import read_plan
 import pegxl.archive as A, pegxl.copies as CP, pegxl.flows as F, pegxl.merge as M, pegxl.staging as S
 where = {where!r}
-def die():
+MAIN = os.getpid()
+def die():   # the merge's process (the archive's rows are inserted by a child of it)
+    os.kill(MAIN, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 if where == "copies":
     real_wb, n = CP.write_back, []
@@ -378,6 +380,13 @@ elif where == "commit":   # everything inserted and the run journaled, not yet c
     def ready(self):
         real_ready(self)
         die()
+    M._Archiving._ready = ready
+elif where == "parent":   # the merge killed while its archive child waits for the decision
+    real_ready = M._Archiving._ready
+    def ready(self):
+        if os.getpid() != MAIN:
+            os.kill(MAIN, signal.SIGKILL)
+        real_ready(self)
     M._Archiving._ready = ready
 elif where == "rename":
     def move(outdir, stage, files):
@@ -414,6 +423,74 @@ def test_a_merge_killed_before_its_archive_commit_leaves_the_previous_output(pre
     assert snapshot(out) == before and not list(out.glob(".pegxl-staging-*"))
     assert not (out / staging.JOURNAL).exists()
     again = merge_cycle(plan, [rdir], out, now=LATER)    # and the next run goes through
+    assert n_cycles(db) == 2 and run_id_of(again.consolidated) == again.run_id
+
+
+def _stores_in(monkeypatch, tmp_path, after=None):
+    """merge's store_cycle recording the process it runs in (a file: a child's memory is its own)."""
+    import os
+    import pegxl.merge as M
+    real, where = M.store_cycle, tmp_path / "archived-by"
+
+    def store(*a, **k):
+        where.write_text(str(os.getpid()))
+        stored = real(*a, **k)
+        if after is not None:
+            after()
+        return stored
+
+    monkeypatch.setattr(M, "store_cycle", store)
+    return where
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forked child only on Linux")
+@pytest.mark.parametrize("apart", ["1", "0"])
+def test_the_archive_is_filled_by_a_child_process_or_a_thread_alike(previous, tmp_path, monkeypatch, apart):
+    """Where the system forks, the archive's transaction is filled by a child (another
+    core, no GIL shared with the saving), else by a thread: the same cycle stored."""
+    import os
+    plan, rdir, out, db, before, first = previous
+    monkeypatch.setenv("PEGXL_APART", apart)
+    where = _stores_in(monkeypatch, tmp_path)
+    again = merge_cycle(plan, [rdir], out, now=LATER)
+    assert (int(where.read_text()) != os.getpid()) == (apart == "1")
+    assert n_cycles(db) == 2 and again.archived.id == A.cycles(db)["id"].max()
+    assert A.stored_run(db, again.run_id) == again.archived
+    run = A.consolidated_run(db, again.run_id)
+    assert run is not None and run.records and run.cycle_id == again.archived.id
+    assert run_id_of(again.consolidated) == again.run_id
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forked child only on Linux")
+def test_an_archive_child_ending_after_its_commit_without_answering_is_found_in_the_archive(
+        previous, tmp_path, monkeypatch):
+    """Killed between its commit and its answer: the run is in the archive, so the files
+    are moved into place as for a commit answered (all or nothing holds)."""
+    import os
+    plan, rdir, out, db, before, first = previous
+    main_pid = os.getpid()
+
+    def vanish():
+        if os.getpid() != main_pid:
+            os._exit(9)
+
+    _stores_in(monkeypatch, tmp_path, after=vanish)
+    again = merge_cycle(plan, [rdir], out, now=LATER)
+    assert n_cycles(db) == 2 and again.archived == A.stored_run(db, again.run_id)
+    assert snapshot(out) != before and run_id_of(again.consolidated) == again.run_id
+    assert not (out / staging.JOURNAL).exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a forked child only on Linux")
+def test_an_archive_child_whose_merge_is_killed_rolls_back_by_itself(previous, tmp_path):
+    """The merge's process killed while its archive child waits for the decision: the
+    child sees its parent gone and rolls back (it never holds the archive locked)."""
+    plan, rdir, out, db, before, first = previous
+    code = textwrap.dedent(KILLER).format(where="parent", plan=str(plan.path), rdir=str(rdir), out=str(out))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert n_cycles(db) == 1 and snapshot(out) == before
+    again = merge_cycle(plan, [rdir], out, now=LATER)    # the archive is not left locked
     assert n_cycles(db) == 2 and run_id_of(again.consolidated) == again.run_id
 
 
