@@ -382,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sectors", default="1000",
                     help="settori (ritorni); più valori separati da virgole: 100,300,1000")
     ap.add_argument("--objectives", type=int, default=20)
-    # 2 + 2: the plan reader refuses a sheet over 50,000 rows (F007), and 1,000 x 20 x 4
-    # phases would be 80,000
+    # 2 + 2 by default, a lighter plan; the shape (80 phases and 60 indicators a
+    # return) is --phases 4 --indicators 3 --transversal 2, the README's command
     ap.add_argument("--phases", type=int, default=2)
     ap.add_argument("--indicators", type=int, default=2)
     ap.add_argument("--transversal", type=int, default=0)

@@ -22,6 +22,7 @@ each file was read (ReturnFile.read_at); pass `now` for byte-for-byte equal cell
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import pickle
 import select
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .archive import fill_previous, store_cycle, stored_run
+from .archive import fill_previous, has_run, store_cycle, stored_run
 from .archive.snapshots import previous_snapshot
 from .archive.trail import CHECKED, CONSOLIDATED, WITH_ERRORS
 from .consolidated.calcolo import calcolo_wrapped
@@ -64,7 +65,7 @@ from .validators.progress import add_progress_findings
 from .validators.returns import Share, Validation, validate_returns
 from .values import is_blank, parse_date, parse_number, safe_code
 from .workbook import contract as C
-from .workbook.apart import apart, forks
+from .workbook.apart import Ended, apart, forks
 from .workbook.ownrows import NotOwnXml, iter_own_rows
 from .workbook.memory import bound_heap, release_memory
 from .workbook.reader import blank_row, iter_records, iter_sheet_rows, xlsx_extents
@@ -365,6 +366,7 @@ def staged_run(outdir: Path, run_id: str, kind: str,
     then filled while the files are finished, and committed only after they are all
     staged and journaled (_Archiving); otherwise the cycle is archived after `write`."""
     stage = Staging(outdir, run_id, kind, owned)
+    archiving: _Archiving | None = None
     try:
         stage.open()
         with locked(stage.outdir), RecordSpill() as records:
@@ -380,17 +382,22 @@ def staged_run(outdir: Path, run_id: str, kind: str,
             stage.commit()        # past the archive commit: never undone, finished by recover()
             return archived
     except PegxlError as exc:
+        if _settled(stage, archiving):
+            raise
         stage.abort()
         if not stage.committing and any(f.is_(ErrorCode.F010) for f in exc.findings):
             raise interrupted(stage.outdir, exc) from exc
         raise
     except OSError as exc:
+        if _settled(stage, archiving):
+            raise
         stage.abort()
         if stage.committing:
             raise
         raise interrupted(stage.outdir, exc) from exc
     except BaseException:
-        stage.abort()
+        if not _settled(stage, archiving):
+            stage.abort()
         raise
 
 
@@ -407,9 +414,11 @@ class _Archiving:
     inserted, for the decision of this process: `commit()` (the cycle stored, or an A003
     raised here) or `abort()` (rolled back); a child whose parent has ended rolls back. A
     child that ends without its answer after committing leaves the run in the archive:
-    found there by its run id."""
+    found there by its run id. An orphaned child keeps OUTDIR's lock (staging.locked: the
+    descriptor is inherited) until it has finished: no run meanwhile recovers or replaces
+    the output it may be committing for."""
 
-    POLL = 1.0   # seconds between a waiting child's looks at whether its parent is still there
+    POLL_MS = 1000   # between a waiting child's looks at whether its parent is still there
 
     def __init__(self, db: str | os.PathLike, plan: Plan, result: Any, kind: str, run_id: str,
                  records: RecordSpill):
@@ -417,10 +426,16 @@ class _Archiving:
         self._thread: threading.Thread | None = None
         self._decided = threading.Event()
         self._go = False
+        self._sent = False
         self._pipe: tuple[int, int] | None = None   # the decision, to a forked child
         self._parent = os.getpid()
         self.stored: Any = None
         self.error: BaseException | None = None
+
+    @property
+    def sent_commit(self) -> bool:
+        """Whether the work was told to commit (it may have, whatever happens here next)."""
+        return self._sent and self._go
 
     def start(self) -> None:
         if self._thread is None:
@@ -436,35 +451,41 @@ class _Archiving:
             self.error = exc
 
     def _store(self, _emit: Any) -> Any:
+        if os.getpid() != self._parent:
+            gc.freeze()   # the inherited heap is not walked by the collector: its pages stay shared
+            if self._pipe is not None:   # the parent's end only: its end is the end of the pipe here
+                os.close(self._pipe[1])
         return store_cycle(self.db, self.plan, self.result, kind=self.kind, run_id=self.run_id,
                            written=self.records if self.kind == "merge" else None, ready=self._ready)
 
     def _ready(self) -> None:
         if os.getpid() == self._parent or self._pipe is None:   # a thread of this process
             self._decided.wait()
-        elif not self._answer(self._pipe[0]):
-            raise _Abandoned()
+        else:
+            self._go = self._answer(self._pipe[0])
         if not self._go:
             raise _Abandoned()
 
     def _answer(self, fd: int) -> bool:
-        """In the child: whether the parent said commit (False if it has ended)."""
-        while not select.select([fd], [], [], self.POLL)[0]:
+        """In the child: whether the parent said commit (False if it ended without saying)."""
+        poll = select.poll()
+        poll.register(fd, select.POLLIN | select.POLLHUP)
+        while not poll.poll(self.POLL_MS):
             if os.getppid() != self._parent:   # the parent has gone (killed): nobody will say
                 return False
-        self._go = os.read(fd, 1) == b"c"
-        return True
+        return os.read(fd, 1) == b"c"
 
     def _decide(self, go: bool) -> None:
-        if self._decided.is_set():
+        if self._sent:
             return
         self._go = go
-        self._decided.set()
         if self._pipe is not None:
             try:
                 os.write(self._pipe[1], b"c" if go else b"a")
             except OSError:   # the child has ended already
                 pass
+        self._sent = True
+        self._decided.set()
 
     def _joined(self) -> None:
         if self._thread is not None:
@@ -486,7 +507,7 @@ class _Archiving:
                               *exc.findings], exit_code=EXIT_PROBLEMS) from exc
         if self.error is not None:
             # a child that ended without its answer (killed) may have committed before
-            stored = stored_run(self.db, self.run_id) if self._go and forks() else None
+            stored = stored_run(self.db, self.run_id) if isinstance(self.error, Ended) else None
             if stored is None:
                 raise self.error
             self.error, self.stored = None, stored
@@ -496,6 +517,28 @@ class _Archiving:
         """Nothing stored, unless committed already; returns once the work is done."""
         self._decide(False)
         self._joined()
+
+
+def _settled(stage: Staging, archiving: _Archiving | None) -> bool:
+    """After a failure here once the archive was told to commit (Ctrl-C while it
+    commits, say): True when the staged run is left to the archive's word rather than
+    dropped, which would leave the archive with a cycle whose files are gone: moved into
+    place if the archive holds the run, kept journaled for recover() (the next run) if the
+    archive cannot say now. False: nothing was committed, the run is dropped."""
+    if stage.committing or archiving is None or not archiving.sent_commit:
+        return False
+    archiving.abort()   # nothing left to decide: waits for the work to end
+    try:
+        held = has_run(archiving.db, archiving.run_id)
+    except Exception:   # the journal stays: recover() asks the archive at the next run
+        return True
+    if not held:
+        return False
+    try:
+        stage.commit()
+    except Exception:   # the journal says commit: recover() finishes the move
+        pass
+    return True
 
 
 class _Abandoned(Exception):

@@ -494,6 +494,62 @@ def test_an_archive_child_whose_merge_is_killed_rolls_back_by_itself(previous, t
     assert n_cycles(db) == 2 and run_id_of(again.consolidated) == again.run_id
 
 
+@pytest.mark.parametrize("apart", ["1", "0"])
+def test_an_interruption_once_the_archive_commits_moves_the_files_into_place(previous, monkeypatch, apart):
+    """Ctrl-C while the archive commits: the archive holds the run, so its files are moved
+    into place before the interruption goes on (never a cycle archived without its files)."""
+    import pegxl.merge as M
+    plan, rdir, out, db, before, first = previous
+    monkeypatch.setenv("PEGXL_APART", apart)
+    real, hits = M._Archiving._joined, []
+
+    def joined(self):
+        real(self)
+        if self.sent_commit and not hits:
+            hits.append(1)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(M._Archiving, "_joined", joined)
+    with pytest.raises(KeyboardInterrupt):
+        merge_cycle(plan, [rdir], out, now=LATER)
+    assert hits and n_cycles(db) == 2
+    after = snapshot(out)
+    assert set(after) == set(before) and all(after[k] != before[k] for k in before)   # the new run, whole
+    run = A.consolidated_run(db, run_id_of(out / first.consolidated.name))
+    assert run is not None and run.cycle_id == A.cycles(db)["id"].max()
+    assert not list(out.glob(".pegxl-staging-*")) and not (out / staging.JOURNAL).exists()
+
+
+def test_an_interruption_once_the_archive_commits_is_left_to_recover_if_the_archive_cannot_say(
+        previous, monkeypatch):
+    """The same, with the archive unreadable at that moment: the staged run stays journaled
+    and the next run finishes it (recover asks the archive)."""
+    import pegxl.merge as M
+    plan, rdir, out, db, before, first = previous
+    real, hits = M._Archiving._joined, []
+
+    def joined(self):
+        real(self)
+        if self.sent_commit and not hits:
+            hits.append(1)
+            raise KeyboardInterrupt
+
+    def unreadable(*a, **k):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(M._Archiving, "_joined", joined)
+    monkeypatch.setattr(M, "has_run", unreadable)
+    with pytest.raises(KeyboardInterrupt):
+        merge_cycle(plan, [rdir], out, now=LATER)
+    assert n_cycles(db) == 2 and snapshot(out) == before
+    assert (out / staging.JOURNAL).exists() and list(out.glob(".pegxl-staging-*"))
+    found = staging.recover(out)
+    assert [f.code for f in found] == ["M007"] and "completata" in found[0].message
+    after = snapshot(out)
+    assert set(after) == set(before) and all(after[k] != before[k] for k in before)
+    assert not list(out.glob(".pegxl-staging-*")) and not (out / staging.JOURNAL).exists()
+
+
 def test_a_merge_killed_while_moving_into_place_is_finished_by_the_next_run(previous):
     plan, rdir, out, db, before, first = previous
     kill_mid_run("rename", plan, rdir, out)

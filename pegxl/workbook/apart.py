@@ -26,6 +26,10 @@ Emit = Callable[[Any], None]
 _ITEM, _DONE, _FAILED = 0, 1, 2
 
 
+class Ended(RuntimeError):
+    """The child ended (killed, out of memory) without sending its result."""
+
+
 def forks() -> bool:
     """Whether `apart` runs its work in a child process here."""
     return (sys.platform.startswith("linux") and hasattr(os, "fork")
@@ -63,7 +67,7 @@ def apart(work: Callable[[Emit], T], *, sink: Emit | None = None) -> T:
                     kind, value = pickle.load(inp)
                 except EOFError:
                     finished = True   # it has ended: waited for here
-                    raise RuntimeError("il processo di calcolo si è interrotto senza risultato"
+                    raise Ended("il processo di calcolo si è interrotto senza risultato"
                                        + _how_it_ended(pid)) from None
                 if kind == _ITEM:
                     give(value)
