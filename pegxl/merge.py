@@ -424,9 +424,8 @@ class _Archiving:
                  records: RecordSpill):
         self.db, self.plan, self.result, self.kind, self.run_id, self.records = db, plan, result, kind, run_id, records
         self._thread: threading.Thread | None = None
-        self._decided = threading.Event()
+        self._decided = threading.Event()   # set once the decision is sent (to the child first)
         self._go = False
-        self._sent = False
         self._pipe: tuple[int, int] | None = None   # the decision, to a forked child
         self._parent = os.getpid()
         self.stored: Any = None
@@ -435,7 +434,7 @@ class _Archiving:
     @property
     def sent_commit(self) -> bool:
         """Whether the work was told to commit (it may have, whatever happens here next)."""
-        return self._sent and self._go
+        return self._decided.is_set() and self._go
 
     def start(self) -> None:
         if self._thread is None:
@@ -451,17 +450,18 @@ class _Archiving:
             self.error = exc
 
     def _store(self, _emit: Any) -> Any:
-        if os.getpid() != self._parent:
+        if os.getpid() != self._parent:   # forked (start made the pipe)
+            assert self._pipe is not None
             gc.freeze()   # the inherited heap is not walked by the collector: its pages stay shared
-            if self._pipe is not None:   # the parent's end only: its end is the end of the pipe here
-                os.close(self._pipe[1])
+            os.close(self._pipe[1])   # the parent's end only: its end is the end of the pipe here
         return store_cycle(self.db, self.plan, self.result, kind=self.kind, run_id=self.run_id,
                            written=self.records if self.kind == "merge" else None, ready=self._ready)
 
     def _ready(self) -> None:
-        if os.getpid() == self._parent or self._pipe is None:   # a thread of this process
+        if os.getpid() == self._parent:   # a thread of this process (no fork)
             self._decided.wait()
         else:
+            assert self._pipe is not None
             self._go = self._answer(self._pipe[0])
         if not self._go:
             raise _Abandoned()
@@ -476,7 +476,7 @@ class _Archiving:
         return os.read(fd, 1) == b"c"
 
     def _decide(self, go: bool) -> None:
-        if self._sent:
+        if self._decided.is_set():
             return
         self._go = go
         if self._pipe is not None:
@@ -484,8 +484,7 @@ class _Archiving:
                 os.write(self._pipe[1], b"c" if go else b"a")
             except OSError:   # the child has ended already
                 pass
-        self._sent = True
-        self._decided.set()
+        self._decided.set()   # after the write: an interruption between the two sends "a" after "c", unread
 
     def _joined(self) -> None:
         if self._thread is not None:

@@ -447,10 +447,13 @@ def has_run(db_path: str | os.PathLike, run_id: str) -> bool:
 
 def stored_run(db_path: str | os.PathLike, run_id: str) -> StoredCycle | None:
     """The cycle the archive holds for the run `run_id`, as store_cycle returned it, or None."""
-    if not has_run(db_path, run_id):
+    if not run_id or not Path(db_path).exists():
         return None
-    row = _query(db_path, "SELECT id, ente, anno, fase, kind, version, created_at, reference_date FROM cycles "
-                          "WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)).iloc[0].tolist()
+    found = _query(db_path, "SELECT id, ente, anno, fase, kind, version, created_at, reference_date FROM cycles "
+                            "WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,))
+    if found.empty:
+        return None
+    row = found.iloc[0].tolist()
     return StoredCycle(int(row[0]), str(row[1]), int(row[2]), str(row[3]), str(row[4]), int(row[5]),
                        str(row[6]), str(Path(db_path)), row[7])
 

@@ -26,7 +26,7 @@ from ..values import as_float, is_blank
 from ..workbook import paper
 from ..workbook import style as S
 from ..workbook.contract import OIV_FIELDS
-from ..workbook.fastrows import plain_text, row_start
+from ..workbook.fastrows import SHORT_TEXT, plain_text, row_start
 
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM:SS"
 PCT = S.PERCENT_VALUE_FORMAT          # 0-100 figures shown as "85,00 %"
@@ -92,9 +92,6 @@ def too_wide(text: str, room: float, bold: bool = False) -> bool:
     return paper.text_width(text, bold=bold) > room
 
 
-_SHORT = 48   # texts up to this long are kept by _short_text once met: codes, kinds, «sì»
-
-
 @functools.lru_cache(maxsize=1 << 13)
 def _short_text(v: str) -> tuple[str | None, Any]:
     """(cell text, canon) of a short text."""
@@ -117,7 +114,7 @@ def compose(columns: Sequence[tuple[str, str]], widths: Sequence[float], room: S
         kind = type(v)
         # the plain values first (half a million cells): what py_value and canon give them
         if kind is str:
-            if len(v) <= _SHORT:
+            if len(v) <= SHORT_TEXT:
                 v, shown = _short_text(v)
             else:
                 v = clean_text(v)

@@ -104,7 +104,7 @@ def row_start(idx: int | str, height: float | None, tags: dict[float, str]) -> s
     return f'<row r="{idx}"{tag}>'
 
 
-_SHORT = 48   # texts up to this long keep their cell text once met (_short_cell): codes, kinds
+SHORT_TEXT = 48   # texts up to this long are kept once met (_short_cell here, tablerows' canon): codes, kinds
 
 
 def _text_cell(value: str) -> str:
@@ -130,7 +130,7 @@ def plain_text(row: Sequence[tuple[Any, str | None]], idx: int | str, letters: l
         head = f'<c r="{letters[i]}{idx}" s="{sid}"' if sid is not None else f'<c r="{letters[i]}{idx}"'
         kind = type(value)
         if kind is str:
-            parts.append(head + (_short_cell(value) if len(value) <= _SHORT else _text_cell(value)))
+            parts.append(head + (_short_cell(value) if len(value) <= SHORT_TEXT else _text_cell(value)))
             continue
         if kind is float or kind is int:
             # number_body's text: safe_string's "%.16g", nothing in it to escape
