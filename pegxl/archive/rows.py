@@ -5,8 +5,9 @@ import datetime as dt
 import hashlib
 import json
 import math
+import operator
 import sqlite3
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -19,6 +20,15 @@ from ..workbook.reader import iter_records, table_chunks
 def _none(v: Any) -> Any:
     if v is None:
         return None
+    # the common values first, as is_blank tells them: a cycle of 1,000 settori stores
+    # millions of values
+    kind = type(v)
+    if kind is str:
+        return v if v.strip() else None
+    if kind is float:
+        return None if v != v else v
+    if kind is int or kind is bool:
+        return v
     try:
         if is_blank(v):
             return None
@@ -28,6 +38,11 @@ def _none(v: Any) -> Any:
 
 
 def _real(v: Any) -> float | None:
+    kind = type(v)
+    if kind is float:
+        return v if math.isfinite(v) else None
+    if kind is int:
+        return float(v)
     v = _none(v)
     if v is None or isinstance(v, bool):
         return None
@@ -39,6 +54,8 @@ def _real(v: Any) -> float | None:
 
 
 def _int(v: Any) -> int | None:
+    if type(v) is int:
+        return v
     v = _none(v)
     if v is None:
         return None
@@ -85,6 +102,8 @@ def value_text(v: Any) -> str | None:
 
 def raw_text(v: Any) -> str | None:
     """A value as the settore typed it (strings kept, numbers and dates shown)."""
+    if type(v) is str:
+        return v if v.strip() else None
     v = _none(v)
     if v is None:
         return None
@@ -143,10 +162,24 @@ class _Rows:
         self.at = {c: i for i, c in enumerate(cols)}
         self.rows = rows
 
-    def get(self, key: Any, col: str) -> Any:
-        row = self.rows.get(key)
-        i = self.at.get(col)
-        return None if row is None or i is None else row[i]
+
+def _picker(table: _Rows | None, *cols: str) -> Callable[[Any], tuple]:
+    """key -> the values of `cols` in the row of `key` (None where there is no row or no
+    such column): one look-up per row of a cycle, not one per value."""
+    blank = (None,) * len(cols)
+    if table is None:
+        return lambda key: blank
+    rows, at = table.rows, [table.at.get(c) for c in cols]
+    if None not in at:
+        get = operator.itemgetter(*at)
+        if len(cols) == 1:
+            return lambda key: (get(row),) if (row := rows.get(key)) is not None else blank
+        return lambda key: get(row) if (row := rows.get(key)) is not None else blank
+
+    def pick(key: Any) -> tuple:
+        row = rows.get(key)
+        return blank if row is None else tuple(None if i is None else row[i] for i in at)
+    return pick
 
 
 def _by_key(df: pd.DataFrame, keys: list[str], cols: list[str]) -> _Rows:
@@ -179,10 +212,6 @@ def _inputs(validation: Any, name: str, keys: list[str], usable: set[str] | None
     return out
 
 
-def _lookup(table: _Rows | None, key: Any, col: str) -> Any:
-    return table.get(key, col) if table is not None else None
-
-
 TABLES = ("sectors", "objectives", "phases", "indicators", "findings", "provenance")
 
 
@@ -208,58 +237,54 @@ def cycle_table_rows(plan: Plan, scores: Any, validation: Any, table: str,
     if table == "objectives":
         v_obj = _inputs(validation, "objectives", ["sector", "objective"], usable,
                         ["report", "deviation_reason"])
-        p_obj = _by_key(plan.objectives, ["objective"], ["typology"])
+        typology = _picker(_by_key(plan.objectives, ["objective"], ["typology"]), "typology")
+        typed = _picker(v_obj, "report", "deviation_reason")
         for r in iter_records(scores.objectives):
-            key: tuple[Any, ...] = (r["sector"], r["objective"])
+            report, reason = typed((r["sector"], r["objective"]))
             yield ((
                 r["sector"], r["objective"], _none(r.get("title")),
-                _none(_lookup(p_obj, r["objective"], "typology")), _real(r.get("weight")),
+                _none(typology(r["objective"])[0]), _real(r.get("weight")),
                 _none(r.get("status")), _real(r.get("phases_pct")), _real(r.get("indicators_pct")),
                 _real(r.get("computed")), _real(r.get("declared")), _real(r.get("oiv_grade")),
                 _real(r.get("grade")), _none(r.get("grade_source")), _flag(r.get("counted")),
                 _none(r.get("excluded_reason")), _real(r.get("grade_for_mean")), _flag(r.get("deviation_flag")),
-                raw_text(_lookup(v_obj, key, "report")), raw_text(_lookup(v_obj, key, "deviation_reason"))))
+                raw_text(report), raw_text(reason)))
         return
     if table == "phases":
         v_ph = _inputs(validation, "phases", ["sector", "objective", "phase"], usable,
                        ["actual_start", "actual_end", "notes"])
-        p_ph = _numbered(plan.phases, "phase", ["description", "planned_start", "planned_end", "weight"])
+        planned = _picker(_numbered(plan.phases, "phase", ["description", "planned_start", "planned_end", "weight"]),
+                          "description", "planned_start", "planned_end", "weight")
+        typed = _picker(v_ph, "actual_start", "actual_end", "notes")
         for r in iter_records(scores.phases):
             n = _int(r.get("phase"))
-            key = (r["sector"], r["objective"], n)
-            pk = (r["objective"], n)
+            description, start, end, weight = planned((r["objective"], n))
+            actual_start, actual_end, notes = typed((r["sector"], r["objective"], n))
             yield ((
-                r["sector"], r["objective"], n, _none(_lookup(p_ph, pk, "description")),
-                _iso(_lookup(p_ph, pk, "planned_start")), _iso(_lookup(p_ph, pk, "planned_end")),
-                _real(_lookup(p_ph, pk, "weight")), _real(r.get("progress")),
-                _iso(_lookup(v_ph, key, "actual_start")), _iso(_lookup(v_ph, key, "actual_end")),
+                r["sector"], r["objective"], n, _none(description), _iso(start), _iso(end),
+                _real(weight), _real(r.get("progress")), _iso(actual_start), _iso(actual_end),
                 _real(r.get("effective_weight")), _real(r.get("contribution")), _flag(r.get("neutralised")),
-                raw_text(_lookup(v_ph, key, "notes"))))
+                raw_text(notes)))
         return
     if table == "indicators":
         v_ind = _inputs(validation, "indicators", ["sector", "objective", "indicator"], usable,
                         ["achieved", "achieved_raw", "notes"])
-        p_ind = _numbered(plan.indicators, "indicator", ["value_type", "target_value", "description", "kind",
-                                                         "unit", "direction", "target", "previous"])
+        fields = ["value_type", "target_value", "description", "kind", "unit", "direction", "target", "previous"]
+        planned = _picker(_numbered(plan.indicators, "indicator", fields), *fields)
+        typed = _picker(v_ind, "achieved", "achieved_raw", "notes")
         for r in iter_records(scores.indicators):
             n = _int(r.get("indicator"))
-            key = (r["sector"], r["objective"], n)
-            pk = (r["objective"], n)
-            vt = _none(_lookup(p_ind, pk, "value_type"))
-            target_value = _lookup(p_ind, pk, "target_value")
-            achieved = _lookup(v_ind, key, "achieved")
-            achieved_raw = _lookup(v_ind, key, "achieved_raw")
+            vt, target_value, description, kind, unit, direction, target, previous = planned((r["objective"], n))
+            vt = _none(vt)
+            achieved, achieved_raw, notes = typed((r["sector"], r["objective"], n))
             if achieved_raw is None and achieved is not None:
                 achieved_raw = achieved
             yield ((
-                r["sector"], r["objective"], n, _none(_lookup(p_ind, pk, "description")),
-                _none(_lookup(p_ind, pk, "kind")), _none(_lookup(p_ind, pk, "unit")), vt,
-                _none(_lookup(p_ind, pk, "direction")), raw_text(_lookup(p_ind, pk, "target")),
-                value_text(target_value), _num_of(target_value, vt), raw_text(_lookup(p_ind, pk, "previous")),
-                raw_text(achieved_raw), value_text(achieved), _num_of(achieved, vt),
+                r["sector"], r["objective"], n, _none(description), _none(kind), _none(unit), vt,
+                _none(direction), raw_text(target), value_text(target_value), _num_of(target_value, vt),
+                raw_text(previous), raw_text(achieved_raw), value_text(achieved), _num_of(achieved, vt),
                 _real(r.get("score")), _none(r.get("status")), _flag(r.get("counted")),
-                _real(r.get("effective_weight")), _flag(r.get("neutralised")),
-                raw_text(_lookup(v_ind, key, "notes"))))
+                _real(r.get("effective_weight")), _flag(r.get("neutralised")), raw_text(notes)))
         return
     if table == "findings":
         findings = list(getattr(validation, "findings", None) or []) + list(extra_findings)

@@ -28,7 +28,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 from openpyxl.styles.numbers import BUILTIN_FORMATS_REVERSE
 from openpyxl.utils.datetime import to_excel
 
-from .fastsave import legal_text
+from .fastsave import COMPRESS_LEVEL, legal_text
 
 _to_excel: Any = to_excel   # untyped in openpyxl
 
@@ -299,14 +299,17 @@ def _unescape(text: str) -> str:
 
 def _copy_zip(data: bytes, src: ZipFile, new: Mapping[str, bytes], out: BytesIO) -> None:
     """Every entry of `src` in its order: the ones in `new` deflated anew, the others
-    copied as they are stored (their compressed bytes, CRC and sizes)."""
+    copied as they are stored (their compressed bytes, CRC and sizes). The new ones at the
+    templates' level (the fastest: a quarter of the time of zlib's default, for sheets a
+    sixth larger)."""
     with ZipFile(out, "w", ZIP_DEFLATED) as dst:
         for info in src.infolist():
             if info.filename in new:
                 fresh = ZipInfo(info.filename, date_time=info.date_time)
                 fresh.compress_type = ZIP_DEFLATED
                 fresh.external_attr = info.external_attr
-                dst.writestr(fresh, new[info.filename])
+                # the level given here: a ZipInfo does not take the ZipFile's
+                dst.writestr(fresh, new[info.filename], compresslevel=COMPRESS_LEVEL)
             else:
                 _raw_copy(data, info, dst)
 
