@@ -15,6 +15,11 @@ all of them together (PSS sampled from /proc, which slows the run it samples: se
 the peak came (reading, scoring, consolidated, reconciliation) and what each process held
 then (PSS and private memory): between runs with more files, that says who grows.
 
+The time run measures, before the merge and in the same process, the two references of
+the issue (bench/readers.py): calamine reading every cell of the same files, and the naive
+openpyxl + pandas loop over --naive of them (100; scaled to all). The issue measured that
+loop on its day: the ratio says what the merge would take on the machine as it was then.
+
 With --returns 100,300,1000 the plan stays the same (its --sectors settori) and only the
 first N returns are merged, one run per N: memory against the number of files alone (the
 files are linked, not copied, into DIR/primi-N).
@@ -45,8 +50,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from readers import ISSUE_FILES, ISSUE_NAIVE_SECONDS, calamine_read, issue_shape, naive_read
+
 _PLAN = None
 _DATA = None
+NAIVE_SAMPLE = 100   # files of the naive loop's reference (bench_validate reads them all)
 GENERATED_AT = dt.datetime(2024, 12, 1, 8, 0)   # «Generato il» of every template
 CACHE_ENV = "PEGXL_CACHE_DIR"                   # pegxl.templates.cache.CACHE_ENV
 _FP = None
@@ -188,11 +196,13 @@ class _TreeRss:
             self._thread.join()
 
 
-def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str = "time") -> int:
+def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str = "time",
+              naive: int = NAIVE_SAMPLE) -> int:
     """The measured part, in its own process. `measure`: "time" (time per phase and CPU,
     nothing sampled) or "memory" (the peak PSS of all the processes, sampled: its times are
     slowed by the sampling and not printed). `archive`: the cycle archived as `pegxl merge`
-    does by default (an archive beside the plan)."""
+    does by default (an archive beside the plan). `naive`: the files of the naive loop's
+    reference (0: none)."""
     import pegxl.merge as M
     from pegxl.validators.plan import read_plan
     out = root / "out"
@@ -254,6 +264,10 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     # same files, in this process, before the merge (the files are then in the page cache
     # for both)
     ref = calamine_seconds(root / "ritorni") if measure == "time" else None
+    # and the issue's naive loop, on a sample of the files (all of them take minutes): the
+    # reference the issue measured on its day, so the same-run ratio says what the merge
+    # would take on the machine of that day
+    slow = naive_seconds(root / "ritorni", naive) if measure == "time" and naive > 0 else None
     tree = _TreeRss(active=measure == "memory")
     kept_before = _kept(root)
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -306,6 +320,17 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
         print(f"riferimento nella stessa corsa: calamine legge ogni cella degli stessi {n} file "
               f"({cells:,} celle) in {cal_s:.2f} s ({cal_cpu:.2f} s di CPU): il merge {secs / cal_s:.1f} volte "
               "(un rapporto che dipende poco dalla velocità della macchina quel giorno)")
+    if slow is not None:
+        naive_s, sample, rows = slow
+        whole = naive_s * n / sample
+        line = (f"riferimento dell'issue nella stessa corsa: il ciclo ingenuo openpyxl + pandas legge {sample} "
+                f"degli stessi file in {naive_s:.1f} s, ~{whole:.0f} s per {n}: il merge ne prende "
+                f"{secs / whole:.2f} volte il tempo")
+        if issue_shape(rows / sample):   # the issue measured the loop on files of this shape
+            then = ISSUE_NAIVE_SECONDS * n / ISSUE_FILES
+            line += (f"; il giorno dell'issue il ciclo prese {then:.0f} s per {n} file come questi: su quella "
+                     f"macchina il merge prenderebbe ~{secs * then / whole:.0f} s")
+        print(line)
     try:   # --code: an older copy of pegxl may have no templates' cache
         import pegxl.templates.cache  # noqa: F401
     except ImportError:
@@ -320,14 +345,21 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
 def calamine_seconds(folder: Path) -> tuple[float, float, int]:
     """Seconds (wall, CPU) python-calamine takes to read every cell of every sheet of the
     .xlsx files in `folder` (the raw parse bench_validate.py compares with), and the cells."""
-    from python_calamine import CalamineWorkbook
     files = sorted(folder.glob("*.xlsx"))
-    t, c, cells = time.perf_counter(), time.process_time(), 0
-    for p in files:
-        wb = CalamineWorkbook.from_path(str(p))
-        for name in wb.sheet_names:
-            cells += sum(len(row) for row in wb.get_sheet_by_name(name).to_python())
+    t, c = time.perf_counter(), time.process_time()
+    _, cells = calamine_read(files)
     return time.perf_counter() - t, time.process_time() - c, cells
+
+
+def naive_seconds(folder: Path, sample: int) -> tuple[float, int, int]:
+    """Seconds the naive loop (readers.naive_read) takes over `sample` of the .xlsx files in
+    `folder`, spread over them (every k-th), how many it read and their table rows."""
+    files = sorted(folder.glob("*.xlsx"))
+    step = max(1, len(files) // max(1, sample))
+    chosen = files[::step][:sample]
+    t = time.perf_counter()
+    rows = naive_read(chosen)
+    return time.perf_counter() - t, len(chosen), rows
 
 
 def _own_peak_mb() -> float:
@@ -402,10 +434,13 @@ def main(argv: list[str] | None = None) -> int:
                          "piano su questo computer, senza `pegxl templates` qui); warm = cache riempita "
                          "da generate_templates come `pegxl templates` su questo computer; both: le due "
                          "(predefinito)")
+    ap.add_argument("--naive", type=int, default=NAIVE_SAMPLE,
+                    help="file letti dal ciclo ingenuo openpyxl + pandas, il riferimento dell'issue (0: nessuno)")
     ap.add_argument("--merge-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.merge_only:
-        return run_merge(args.merge_only, args.jobs, archive=not args.no_archive, measure=args.measure)
+        return run_merge(args.merge_only, args.jobs, archive=not args.no_archive, measure=args.measure,
+                         naive=args.naive)
     tmp = None
     base = args.dir
     if base is None:
@@ -432,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                     cmd += ["--jobs", str(args.jobs)]
                 if args.no_archive:
                     cmd.append("--no-archive")
+                cmd += ["--naive", str(args.naive)]
                 cache = where / "cache-modelli"
                 for mode in ("cold", "warm") if args.cache == "both" else (args.cache,):
                     print(f"--- {n} ritorni (piano di {count} settori), cache dei modelli "

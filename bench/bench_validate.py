@@ -56,12 +56,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from readers import calamine_read, naive_read  # noqa: E402   # beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 # the pegxl measured: this checkout's, or another's for --compare-with (set for its child)
 sys.path.insert(0, os.environ.get("PEGXL_BENCH_CODE") or str(ROOT))
 
 DEFAULT_WORKDIR = ROOT / "bench" / "out" / "validate"
-TABLE_SHEETS = ("Obiettivi", "Fasi", "Indicatori")
 
 
 # ------------------------------------------------------------------------------ corpus
@@ -273,19 +274,10 @@ def child_pegxl(workdir: Path, folder: Path, jobs: int | None = None) -> dict:
 
 
 def child_baseline(workdir: Path, folder: Path) -> dict:
-    import openpyxl
-    import pandas as pd
     files = sorted(p for p in folder.iterdir() if p.suffix == ".xlsx")
     rss_before = _rss_kb()
     t, c = time.perf_counter(), cpu_seconds()
-    rows = 0
-    for p in files:
-        wb = openpyxl.load_workbook(p)
-        for name in TABLE_SHEETS:
-            values = list(wb[name].values)
-            df = pd.DataFrame(values[1:], columns=values[0])
-            rows += len(df)
-        wb.close()
+    rows = naive_read(files)
     seconds = time.perf_counter() - t
     return {"method": "baseline", "files": len(files), "seconds": seconds, "cpu": cpu_seconds() - c,
             "rss_before_kb": rss_before,
@@ -293,17 +285,10 @@ def child_baseline(workdir: Path, folder: Path) -> dict:
 
 
 def child_calamine(workdir: Path, folder: Path) -> dict:
-    from python_calamine import CalamineWorkbook
     files = sorted(p for p in folder.iterdir() if p.suffix == ".xlsx")
     rss_before = _rss_kb()
     t, c = time.perf_counter(), cpu_seconds()
-    rows = 0
-    for p in files:
-        wb = CalamineWorkbook.from_path(str(p))
-        for name in wb.sheet_names:
-            data = wb.get_sheet_by_name(name).to_python()
-            if name in TABLE_SHEETS:
-                rows += max(0, len(data) - 1)
+    rows, _cells = calamine_read(files)
     seconds = time.perf_counter() - t
     return {"method": "calamine", "files": len(files), "seconds": seconds, "cpu": cpu_seconds() - c,
             "rss_before_kb": rss_before,
