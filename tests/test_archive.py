@@ -443,34 +443,23 @@ def test_stored_values_quick_paths_agree_with_the_general_rule():
     """The archive's value helpers take str, float and int without is_blank: the same
     results as the general path (blank texts and NaN are empty, inf is no number, a bool
     is no number), for those and for the values pandas and numpy hand over."""
-    import math
-
     import numpy as np
     import pandas as pd
 
     from pegxl.archive import rows as R
-    from pegxl.values import is_blank
-
-    def general_none(v):
-        return None if v is None or is_blank(v) else v
-
-    def general_real(v):
-        v = general_none(v)
-        if v is None or isinstance(v, bool):
-            return None
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        return f if math.isfinite(f) else None
 
     values = ["", "  ", "\t\n", "x", " a ", 0, 7, -3, True, False, 0.0, 2.5, float("nan"), float("inf"),
               -float("inf"), np.float64(1.5), np.float64("nan"), np.int64(4), np.bool_(True), pd.NA, pd.NaT,
               dt.date(2024, 3, 1), dt.datetime(2024, 3, 1, 8, 30), pd.Timestamp("2024-03-01"), None, "12,5"]
     for v in values:
-        got, want = R._none(v), general_none(v)
+        want = None if v is None else R._blank_to_none(v)
+        got = R._none(v)
         assert (got is None) == (want is None) and (got is None or got is v), v
-        got_r, want_r = R._real(v), general_real(v)
+        got_r, want_r = R._real(v), R._finite(want)
         assert got_r == want_r and type(got_r) is type(want_r), v
         assert R.raw_text(v) == (v if isinstance(v, str) and want is not None else R.value_text(v)), v
+    # the general rule itself: what the quick paths must give
+    assert R._blank_to_none("  ") is None and R._blank_to_none(float("nan")) is None
+    assert R._blank_to_none(pd.NaT) is None and R._blank_to_none(0) == 0
+    assert R._finite(float("inf")) is None and R._finite(True) is None and R._finite(3) == 3.0
     assert R._int(7) == 7 and R._int(7.0) == 7 and R._int("") is None and R._int(float("nan")) is None
