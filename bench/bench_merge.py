@@ -50,7 +50,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from readers import ISSUE_FILES, ISSUE_NAIVE_SECONDS, calamine_read, issue_shape, naive_read
+from readers import ISSUE_FILES, ISSUE_NAIVE_SECONDS, ISSUE_ROWS, calamine_read, issue_shape, naive_read
 
 _PLAN = None
 _DATA = None
@@ -264,10 +264,6 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
     # same files, in this process, before the merge (the files are then in the page cache
     # for both)
     ref = calamine_seconds(root / "ritorni") if measure == "time" else None
-    # and the issue's naive loop, on a sample of the files (all of them take minutes): the
-    # reference the issue measured on its day, so the same-run ratio says what the merge
-    # would take on the machine of that day
-    slow = naive_seconds(root / "ritorni", naive) if measure == "time" and naive > 0 else None
     tree = _TreeRss(active=measure == "memory")
     kept_before = _kept(root)
     k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -281,8 +277,15 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
                          progress=progress, jobs=jobs, db=db)
         t_end = time.perf_counter()
     secs = t_end - t0
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     self_mb = _own_peak_mb()
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    child_mb = kids.ru_maxrss / 1024
+    # and the issue's naive loop, on a sample of the files (all of them take minutes): the
+    # reference the issue measured on its day, so the same-run ratio says what the merge
+    # would take on the machine of that day. After the merge and its figures: the workbooks
+    # it opens in this process would otherwise be in the memory the merge's processes are
+    # forked from
+    slow = naive_seconds(root / "ritorni", naive) if measure == "time" and naive > 0 else None
     size = result.consolidated.stat().st_size / (1024 * 1024)
     if measure == "memory":
         print(f"memoria di picco (corsa a parte, campionata ogni 0,1 s): tutti i processi insieme "
@@ -310,7 +313,6 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
         print(f"  copie restituite:               {marks.get('copies', t_end) - start:.1f} s dall'inizio "
               f"della scrittura")
         print(f"  archiviazione e spostamento:    {t_end - max(marks.get('copies', t_end), marks['cons_end']):.1f} s")
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_me, cpu_kids = me.ru_utime + me.ru_stime - cpu0, kids.ru_utime + kids.ru_stime - cpu_kids0
     print(f"tempo di CPU: processo principale {cpu_me:.1f} s, processi figli {cpu_kids:.1f} s "
           f"(su una macchina a 2 core scarica il merge non scende sotto ~{(cpu_me + cpu_kids) / 2:.0f} s)")
@@ -328,8 +330,9 @@ def run_merge(root: Path, jobs: int | None, archive: bool = True, measure: str =
                 f"{secs / whole:.2f} volte il tempo")
         if issue_shape(rows / sample):   # the issue measured the loop on files of this shape
             then = ISSUE_NAIVE_SECONDS * n / ISSUE_FILES
-            line += (f"; il giorno dell'issue il ciclo prese {then:.0f} s per {n} file come questi: su quella "
-                     f"macchina il merge prenderebbe ~{secs * then / whole:.0f} s")
+            line += (f"; il giorno dell'issue il ciclo prese {then:.0f} s per {n} file della sua forma "
+                     f"({rows / sample:.0f} righe per file qui, {ISSUE_ROWS} là): stima del merge sulla "
+                     f"macchina di quel giorno ~{secs * then / whole:.0f} s (una stima, non una misura)")
         print(line)
     try:   # --code: an older copy of pegxl may have no templates' cache
         import pegxl.templates.cache  # noqa: F401
@@ -355,8 +358,8 @@ def naive_seconds(folder: Path, sample: int) -> tuple[float, int, int]:
     """Seconds the naive loop (readers.naive_read) takes over `sample` of the .xlsx files in
     `folder`, spread over them (every k-th), how many it read and their table rows."""
     files = sorted(folder.glob("*.xlsx"))
-    step = max(1, len(files) // max(1, sample))
-    chosen = files[::step][:sample]
+    k = min(sample, len(files))
+    chosen = [files[i * len(files) // k] for i in range(k)]
     t = time.perf_counter()
     rows = naive_read(chosen)
     return time.perf_counter() - t, len(chosen), rows
