@@ -15,10 +15,11 @@ all of them together (PSS sampled from /proc, which slows the run it samples: se
 the peak came (reading, scoring, consolidated, reconciliation) and what each process held
 then (PSS and private memory): between runs with more files, that says who grows.
 
-The time run measures, before the merge and in the same process, the two references of
-the issue (bench/readers.py): calamine reading every cell of the same files, and the naive
-openpyxl + pandas loop over --naive of them (100; scaled to all). The issue measured that
-loop on its day: the ratio says what the merge would take on the machine as it was then.
+The time run measures, in the same process, the two references of the issue
+(bench/readers.py): calamine reading every cell of the same files (before the merge), and
+the naive openpyxl + pandas loop over --naive of them (100, scaled to all; after the merge
+and its figures). The issue measured that loop on its day: the ratio gives an estimate of
+what the merge would take on the machine as it was then.
 
 With --returns 100,300,1000 the plan stays the same (its --sectors settori) and only the
 first N returns are merged, one run per N: memory against the number of files alone (the
