@@ -357,7 +357,7 @@ def calamine_seconds(folder: Path) -> tuple[float, float, int]:
 
 def naive_seconds(folder: Path, sample: int) -> tuple[float, int, int]:
     """Seconds the naive loop (readers.naive_read) takes over `sample` of the .xlsx files in
-    `folder`, spread over them (every k-th), how many it read and their table rows."""
+    `folder`, spread evenly over them, how many it read and their table rows."""
     files = sorted(folder.glob("*.xlsx"))
     k = min(sample, len(files))
     chosen = [files[i * len(files) // k] for i in range(k)]

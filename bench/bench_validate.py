@@ -56,7 +56,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from readers import calamine_read, naive_read  # noqa: E402   # beside this script
+from readers import calamine_read, naive_read   # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 # the pegxl measured: this checkout's, or another's for --compare-with (set for its child)

@@ -434,15 +434,7 @@ def reference_iso(plan: Plan) -> str | None:
 
 def has_run(db_path: str | os.PathLike, run_id: str) -> bool:
     """Whether the archive holds the run `run_id` (False when there is no archive)."""
-    if not run_id or not Path(db_path).exists():
-        return False
-    conn = _open_existing(db_path)
-    try:
-        return conn.execute("SELECT 1 FROM cycles WHERE run_id = ?", (run_id,)).fetchone() is not None
-    except sqlite3.Error as exc:
-        raise _error(db_path, exc) from exc
-    finally:
-        conn.close()
+    return stored_run(db_path, run_id) is not None
 
 
 def stored_run(db_path: str | os.PathLike, run_id: str) -> StoredCycle | None:

@@ -68,7 +68,7 @@ def apart(work: Callable[[Emit], T], *, sink: Emit | None = None) -> T:
                 except EOFError:
                     finished = True   # it has ended: waited for here
                     raise Ended("il processo di calcolo si è interrotto senza risultato"
-                                       + _how_it_ended(pid)) from None
+                                + _how_it_ended(pid)) from None
                 if kind == _ITEM:
                     give(value)
                 elif kind == _DONE:
