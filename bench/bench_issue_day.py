@@ -1,0 +1,181 @@
+"""Benchmark: pegxl as it was on the day of the performance issue beside today's, on this machine.
+
+Issue 12 measured pegxl as it was then (ISSUE_DAY, the last commit before the performance
+work) and set its goals on the machine of that day: `merge` of 1,000 returns from 186 s to
+60 s, 3.1 times faster; `templates` for 1,000 settori from 124-143 s to 30 s, 4.1-4.8 times.
+A shared machine's speed changes from day to day (the same code, the same files: see the
+README, «Prestazioni»), so a goal in seconds is measured here as the issue meant it: the code
+of that day and today's, on this machine, one right after the other (alternated, with
+--repeat), each on files of the same shape made by its own templates (the returns of one
+version are not the other's: identity sheet, template version).
+
+Steps: the code of ISSUE_DAY unpacked with `git archive` into DIR/codice-<commit> (needs the
+repository's history: a clone, not an installed package); each version's plan and returns
+made by that version's own bench_merge (not timed; kept in DIR and reused); then per repeat
+the old `merge`, today's `merge` (the templates' cache full, as after `pegxl templates`) and,
+with --templates, each version's bench_templates. Prints the seconds of every run, the
+ratio (the best old run over the best new one) beside the goal's, and what today's code
+would take on the issue's machine: the issue's seconds divided by the ratio.
+
+Run:  python bench/bench_issue_day.py --dir /tmp/pegxl-issue-day            # 1,000 settori, issue shape
+      python bench/bench_issue_day.py --dir /tmp/d --phases 2 --indicators 2 --repeat 2 --templates
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import bench_merge
+
+ROOT = Path(__file__).resolve().parents[1]
+ISSUE_DAY = "73a486a"        # the last commit before the performance work (2026-11-23)
+ISSUE_MERGE = 186.0          # the issue's «now», quiet machine, 1,000 returns
+GOAL_MERGE = 60.0
+ISSUE_TEMPLATES = (124.0, 143.0)
+GOAL_TEMPLATES = 30.0
+MERGE_LINE = re.compile(r"^merge \(.*?\): ([0-9.]+) s", re.M)
+# the old bench prints «read_plan:   12.34 s», today's «read_plan   12.34   12.30» (wall, CPU)
+TEMPLATES_LINE = re.compile(r"^(read_plan|generate_templates):?\s+([0-9.]+)", re.M)
+
+
+def unpack(commit: str, where: Path) -> Path:
+    """The code of `commit` in where/codice-<commit> (kept once unpacked)."""
+    target = where / f"codice-{commit}"
+    if (target / "pegxl" / "__init__.py").is_file():
+        return target
+    got = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit],
+                         capture_output=True)
+    if got.returncode:
+        raise SystemExit(f"git archive {commit}: {got.stderr.decode(errors='replace').strip()} "
+                         "(serve la storia del repository: un clone, non un pacchetto installato)")
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(got.stdout)) as tar:
+        if hasattr(tarfile, "data_filter"):   # Python 3.12, and 3.10/3.11 since their 2023 fixes
+            tar.extractall(target, filter="data")
+        else:
+            tar.extractall(target)   # our own repository's commit
+    return target
+
+
+def old_env(code: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(code)}
+
+
+def run(cmd: list[str], **kw: object) -> str:
+    """`cmd`'s output, echoed indented; its failure ends the bench."""
+    got = subprocess.run(cmd, capture_output=True, text=True, **kw)   # type: ignore[call-overload]
+    out = got.stdout + got.stderr
+    print("\n".join("    " + line for line in out.strip().splitlines()), flush=True)
+    if got.returncode:
+        raise SystemExit(f"uscito con {got.returncode}: {' '.join(cmd[:3])} ...")
+    return out
+
+
+def seconds(pattern: re.Pattern[str], out: str) -> float:
+    found = pattern.search(out)
+    if not found:
+        raise SystemExit("nessuna cifra nell'uscita qui sopra")
+    return float(found.group(1))
+
+
+def generate_old(code: Path, root: Path, a: argparse.Namespace) -> None:
+    script = ("import sys; sys.path.insert(0, 'bench'); import bench_merge as B; from pathlib import Path; "
+              f"B.generate(Path(sys.argv[1]), {a.sectors}, {a.objectives}, {a.phases}, {a.indicators}, "
+              f"{a.transversal}, {a.workers})")
+    run([sys.executable, "-c", script, str(root)], cwd=code, env=old_env(code))
+
+
+def merge_old(code: Path, root: Path) -> float:
+    script = ("import sys; sys.path.insert(0, 'bench'); import bench_merge as B; from pathlib import Path; "
+              "sys.exit(B.run_merge(Path(sys.argv[1])))")
+    return seconds(MERGE_LINE, run([sys.executable, "-c", script, str(root)], cwd=code, env=old_env(code)))
+
+
+def merge_new(root: Path) -> float:
+    cmd = [sys.executable, str(Path(bench_merge.__file__)), "--merge-only", str(root), "--measure", "time",
+           "--naive", "0"]
+    env = {**os.environ, bench_merge.CACHE_ENV: str(root / "cache-modelli")}
+    env.pop("PYTHONPATH", None)
+    return seconds(MERGE_LINE, run(cmd, env=env))
+
+
+def templates(bench: Path, a: argparse.Namespace, env: dict[str, str]) -> float:
+    cmd = [sys.executable, str(bench / "bench_templates.py"), "--sectors", str(a.sectors),
+           "--objectives", str(a.objectives), "--phases", str(a.phases), "--indicators", str(a.indicators)]
+    out = run(cmd, env=env)
+    return sum(float(s) for _, s in TEMPLATES_LINE.findall(out))
+
+
+def ratio_line(what: str, old: list[float], new: list[float], issue: tuple[float, float], goal: float) -> str:
+    r = min(old) / min(new)
+    lo, hi = issue
+    need = f"{lo / goal:.1f}" if lo == hi else f"{lo / goal:.1f}-{hi / goal:.1f}"
+    then = f"{lo / r:.0f}" if lo == hi else f"{lo / r:.0f}-{hi / r:.0f}"
+    return (f"{what}: codice {ISSUE_DAY} {', '.join(f'{s:.1f}' for s in old)} s; oggi "
+            f"{', '.join(f'{s:.1f}' for s in new)} s: {r:.1f} volte più veloce (obiettivo: {need} volte, "
+            f"da {lo:.0f}{'' if lo == hi else f'-{hi:.0f}'} a {goal:.0f} s); sulla macchina del giorno "
+            f"dell'issue circa {then} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dir", type=Path, required=True, help="cartella di lavoro (tenuta e riusata)")
+    ap.add_argument("--commit", default=ISSUE_DAY, help="il codice di confronto (predefinito: quello dell'issue)")
+    ap.add_argument("--sectors", type=int, default=1000)
+    ap.add_argument("--objectives", type=int, default=20)
+    ap.add_argument("--phases", type=int, default=4)
+    ap.add_argument("--indicators", type=int, default=3)
+    ap.add_argument("--transversal", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="processi per generare gli input")
+    ap.add_argument("--repeat", type=int, default=1, help="coppie di corse alternate (vale la migliore)")
+    ap.add_argument("--templates", action="store_true", help="anche i modelli (bench_templates di ciascuno)")
+    a = ap.parse_args(argv)
+    a.dir.mkdir(parents=True, exist_ok=True)
+    code = unpack(a.commit, a.dir.resolve())
+    shape = f"s{a.sectors}-o{a.objectives}-f{a.phases}-i{a.indicators}-t{a.transversal}"
+    old_root, new_root = a.dir.resolve() / f"{a.commit}-{shape}", a.dir.resolve() / f"oggi-{shape}"
+    print(f"file: {a.sectors} settori x {a.objectives} obiettivi, {a.phases} fasi e {a.indicators} indicatori "
+          f"per obiettivo, {a.transversal} trasversali; codice di confronto in {code}", flush=True)
+    print(f"--- input del codice {a.commit} (non cronometrati)", flush=True)
+    old_root.mkdir(exist_ok=True)
+    generate_old(code, old_root, a)
+    print("--- input di oggi (non cronometrati)", flush=True)
+    new_root.mkdir(exist_ok=True)
+    bench_merge.generate(new_root, a.sectors, a.objectives, a.phases, a.indicators, a.transversal, a.workers)
+    if not (new_root / "cache-modelli").is_dir():
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        bench_merge._fill_cache(new_root, new_root / "cache-modelli", env)
+    old_m: list[float] = []
+    new_m: list[float] = []
+    old_t: list[float] = []
+    new_t: list[float] = []
+    for k in range(1, a.repeat + 1):
+        print(f"--- corsa {k}: merge, codice {a.commit}", flush=True)
+        old_m.append(merge_old(code, old_root))
+        print(f"--- corsa {k}: merge, oggi", flush=True)
+        new_m.append(merge_new(new_root))
+        if a.templates:
+            print(f"--- corsa {k}: modelli, codice {a.commit}", flush=True)
+            old_t.append(templates(code / "bench", a, old_env(code)))
+            print(f"--- corsa {k}: modelli, oggi", flush=True)
+            env = dict(os.environ)
+            env.pop("PYTHONPATH", None)
+            new_t.append(templates(Path(__file__).resolve().parent, a, env))
+    print(ratio_line(f"merge di {a.sectors} file", old_m, new_m, (ISSUE_MERGE, ISSUE_MERGE), GOAL_MERGE))
+    if a.templates:
+        print(ratio_line(f"modelli per {a.sectors} settori (lettura del piano compresa)", old_t, new_t,
+                         ISSUE_TEMPLATES, GOAL_TEMPLATES))
+    if a.sectors != 1000:
+        print("(le cifre dell'issue sono per 1.000 file: con un altro numero conta solo il rapporto)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
