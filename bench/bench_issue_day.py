@@ -112,15 +112,18 @@ def templates(bench: Path, a: argparse.Namespace, env: dict[str, str]) -> float:
     return sum(float(s) for _, s in TEMPLATES_LINE.findall(out))
 
 
-def ratio_line(what: str, old: list[float], new: list[float], issue: tuple[float, float], goal: float) -> str:
+def ratio_line(what: str, old: list[float], new: list[float], issue: tuple[float, float], goal: float,
+               commit: str, issue_scale: bool) -> str:
+    """The runs, their ratio beside the goal's and, at the issue's scale (1,000), the seconds
+    today's code would take on the issue's machine."""
     r = min(old) / min(new)
     lo, hi = issue
     need = f"{lo / goal:.1f}" if lo == hi else f"{lo / goal:.1f}-{hi / goal:.1f}"
     then = f"{lo / r:.0f}" if lo == hi else f"{lo / r:.0f}-{hi / r:.0f}"
-    return (f"{what}: codice {ISSUE_DAY} {', '.join(f'{s:.1f}' for s in old)} s; oggi "
+    line = (f"{what}: codice {commit} {', '.join(f'{s:.1f}' for s in old)} s; oggi "
             f"{', '.join(f'{s:.1f}' for s in new)} s: {r:.1f} volte più veloce (obiettivo: {need} volte, "
-            f"da {lo:.0f}{'' if lo == hi else f'-{hi:.0f}'} a {goal:.0f} s); sulla macchina del giorno "
-            f"dell'issue circa {then} s")
+            f"da {lo:.0f}{'' if lo == hi else f'-{hi:.0f}'} a {goal:.0f} s)")
+    return line + (f"; sulla macchina del giorno dell'issue circa {then} s" if issue_scale else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,12 +171,14 @@ def main(argv: list[str] | None = None) -> int:
             env = dict(os.environ)
             env.pop("PYTHONPATH", None)
             new_t.append(templates(Path(__file__).resolve().parent, a, env))
-    print(ratio_line(f"merge di {a.sectors} file", old_m, new_m, (ISSUE_MERGE, ISSUE_MERGE), GOAL_MERGE))
+    at_scale = a.sectors == 1000 and a.commit == ISSUE_DAY
+    print(ratio_line(f"merge di {a.sectors} file", old_m, new_m, (ISSUE_MERGE, ISSUE_MERGE), GOAL_MERGE,
+                     a.commit, at_scale))
     if a.templates:
         print(ratio_line(f"modelli per {a.sectors} settori (lettura del piano compresa)", old_t, new_t,
-                         ISSUE_TEMPLATES, GOAL_TEMPLATES))
-    if a.sectors != 1000:
-        print("(le cifre dell'issue sono per 1.000 file: con un altro numero conta solo il rapporto)")
+                         ISSUE_TEMPLATES, GOAL_TEMPLATES, a.commit, at_scale))
+    if not at_scale:
+        print("(le cifre dell'issue sono del suo codice su 1.000 file: qui conta solo il rapporto)")
     return 0
 
 
