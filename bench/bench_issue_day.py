@@ -36,7 +36,7 @@ import bench_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUE_DAY = "73a486a"        # the last commit before the performance work (2026-11-23)
-ISSUE_MERGE = 186.0          # the issue's «now», quiet machine, 1,000 returns
+ISSUE_MERGE = (186.0,)       # the issue's «now», quiet machine, 1,000 returns
 GOAL_MERGE = 60.0
 ISSUE_TEMPLATES = (124.0, 143.0)
 GOAL_TEMPLATES = 30.0
@@ -102,17 +102,21 @@ def seconds(pattern: re.Pattern[str], out: str) -> float:
     return float(found.group(1))
 
 
-def generate_old(code: Path, root: Path, a: argparse.Namespace) -> None:
+def old_bench_merge(code: Path, call: str, root: Path) -> str:
+    """The output of `call` (an expression on B, the old bench_merge module, and R, the Path
+    `root`) run by the old code in a process of its own; an int it gives is the exit status."""
     script = ("import sys; sys.path.insert(0, 'bench'); import bench_merge as B; from pathlib import Path; "
-              f"B.generate(Path(sys.argv[1]), {a.sectors}, {a.objectives}, {a.phases}, {a.indicators}, "
-              f"{a.transversal}, {a.workers})")
-    run([sys.executable, "-c", script, str(root)], cwd=code, env=old_env(code))
+              f"R = Path(sys.argv[1]); r = {call}; sys.exit(r if isinstance(r, int) else 0)")
+    return run([sys.executable, "-c", script, str(root)], cwd=code, env=old_env(code))
+
+
+def generate_old(code: Path, root: Path, a: argparse.Namespace) -> None:
+    old_bench_merge(code, f"B.generate(R, {a.sectors}, {a.objectives}, {a.phases}, {a.indicators}, "
+                          f"{a.transversal}, {a.workers})", root)
 
 
 def merge_old(code: Path, root: Path) -> float:
-    script = ("import sys; sys.path.insert(0, 'bench'); import bench_merge as B; from pathlib import Path; "
-              "sys.exit(B.run_merge(Path(sys.argv[1])))")
-    return seconds(MERGE_LINE, run([sys.executable, "-c", script, str(root)], cwd=code, env=old_env(code)))
+    return seconds(MERGE_LINE, old_bench_merge(code, "B.run_merge(R)", root))
 
 
 def merge_new(root: Path) -> float:
@@ -130,17 +134,21 @@ def templates(bench: Path, a: argparse.Namespace, env: dict[str, str]) -> float:
     return sum(float(s) for s in found.values())
 
 
-def ratio_line(what: str, old: list[float], new: list[float], issue: tuple[float, float], goal: float,
+def span(figures: tuple[float, ...], fmt: str) -> str:
+    """«x» for one figure (or equal ones), «x-y» for a range."""
+    lo, hi = min(figures), max(figures)
+    return format(lo, fmt) if lo == hi else f"{lo:{fmt}}-{hi:{fmt}}"
+
+
+def ratio_line(what: str, old: list[float], new: list[float], issue: tuple[float, ...], goal: float,
                commit: str, issue_scale: bool) -> str:
     """The runs, their ratio beside the goal's and, at the issue's scale and shape, the
-    seconds today's code would take on the issue's machine."""
+    seconds today's code would take on the issue's machine (`issue`: the issue's seconds)."""
     r = min(old) / min(new)
-    lo, hi = issue
-    need = f"{lo / goal:.1f}" if lo == hi else f"{lo / goal:.1f}-{hi / goal:.1f}"
-    then = f"{lo / r:.0f}" if lo == hi else f"{lo / r:.0f}-{hi / r:.0f}"
     line = (f"{what}: codice {commit} {', '.join(f'{s:.1f}' for s in old)} s; oggi "
-            f"{', '.join(f'{s:.1f}' for s in new)} s: {r:.1f} volte più veloce (obiettivo: {need} volte, "
-            f"da {lo:.0f}{'' if lo == hi else f'-{hi:.0f}'} a {goal:.0f} s)")
+            f"{', '.join(f'{s:.1f}' for s in new)} s: {r:.1f} volte più veloce (obiettivo: "
+            f"{span(tuple(s / goal for s in issue), '.1f')} volte, da {span(issue, '.0f')} a {goal:.0f} s)")
+    then = span(tuple(s / r for s in issue), ".0f")
     return line + (f"; sulla macchina del giorno dell'issue circa {then} s" if issue_scale else "")
 
 
@@ -161,13 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--repeat: almeno 1")
     a.dir.mkdir(parents=True, exist_ok=True)
     commit = resolve(a.commit)
+    short = commit[:12]
     code = unpack(commit, a.dir.resolve())
     shape = f"s{a.sectors}-o{a.objectives}-f{a.phases}-i{a.indicators}-t{a.transversal}"
-    old_root, new_root = a.dir.resolve() / f"{commit[:12]}-{shape}", a.dir.resolve() / f"oggi-{shape}"
+    old_root, new_root = a.dir.resolve() / f"{short}-{shape}", a.dir.resolve() / f"oggi-{shape}"
     print(f"file: {a.sectors} settori x {a.objectives} obiettivi, {a.phases} fasi e {a.indicators} indicatori "
           f"per obiettivo, {a.transversal} trasversali (i modelli: quelli di bench_templates); codice di "
-          f"confronto {commit[:12]} in {code}", flush=True)
-    print(f"--- input del codice {commit[:12]} (non cronometrati)", flush=True)
+          f"confronto {short} in {code}", flush=True)
+    print(f"--- input del codice {short} (non cronometrati)", flush=True)
     old_root.mkdir(exist_ok=True)
     generate_old(code, old_root, a)
     print("--- input di oggi (non cronometrati)", flush=True)
@@ -182,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     old_t: list[float] = []
     new_t: list[float] = []
     for k in range(1, a.repeat + 1):
-        print(f"--- corsa {k}: merge, codice {commit[:12]}", flush=True)
+        print(f"--- corsa {k}: merge, codice {short}", flush=True)
         old_m.append(merge_old(code, old_root))
         print(f"--- corsa {k}: merge, oggi", flush=True)
         new_m.append(merge_new(new_root))
         if a.templates:
-            print(f"--- corsa {k}: modelli, codice {commit[:12]}", flush=True)
+            print(f"--- corsa {k}: modelli, codice {short}", flush=True)
             old_t.append(templates(code / "bench", a, old_env(code)))
             print(f"--- corsa {k}: modelli, oggi", flush=True)
             new_t.append(templates(Path(__file__).resolve().parent, a, new_env()))
@@ -195,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     # (the merge without trasversali, as the old bench_merge made them; the templates with the 2
     # that both bench_templates add)
     at_scale = ((a.sectors, a.objectives, a.phases, a.indicators, a.transversal) == (1000, 20, 4, 3, 0)
-                and commit == resolve(ISSUE_DAY))
-    print(ratio_line(f"merge di {a.sectors} file", old_m, new_m, (ISSUE_MERGE, ISSUE_MERGE), GOAL_MERGE,
-                     commit[:12], at_scale))
+                and commit.startswith(ISSUE_DAY))
+    print(ratio_line(f"merge di {a.sectors} file", old_m, new_m, ISSUE_MERGE, GOAL_MERGE,
+                     short, at_scale))
     if a.templates:
         print(ratio_line(f"modelli per {a.sectors} settori (lettura del piano compresa)", old_t, new_t,
-                         ISSUE_TEMPLATES, GOAL_TEMPLATES, commit[:12], at_scale))
+                         ISSUE_TEMPLATES, GOAL_TEMPLATES, short, at_scale))
     if not at_scale:
         print("(le cifre dell'issue sono del suo codice su 1.000 file: qui conta solo il rapporto)")
     return 0
